@@ -1,0 +1,113 @@
+# ngx_media: build the nginx module against Debian's nginx, build the
+# workers, run everything locally, run the tests.
+#
+#   make run         install what is missing, build, start it all, print URL
+#   make stop        stop what `make run` started
+#   make test        install what is missing, build, run every test
+#   make check-asan  the whole suite under AddressSanitizer + UBSan
+#   make clean
+
+SHELL := /bin/bash
+
+# Debian packages the build, the tests and `make run` need
+DEPS := gcc make pkg-config perl nginx nginx-dev \
+        libpq-dev postgresql redis-server libhiredis-dev libyajl-dev \
+        libssl-dev
+
+NGX_SRC  := /usr/share/nginx/src
+BUILD    ?= build
+SAN      ?=
+
+ifeq ($(SAN),1)
+BUILD    := build-asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+endif
+
+CC       ?= cc
+WARN     := -Wall -Wextra -Werror
+PKGS     := libpq hiredis yajl libcrypto
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = $(CFLAGS) $(WARN) $(SANFLAGS) -std=gnu99 -D_GNU_SOURCE \
+             -Ingx_media_module -Iworkers/common \
+             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+MODULE   := $(BUILD)/ngx_http_media_module.so
+MOD_SRC  := config $(wildcard ngx_media_module/*.c ngx_media_module/*.h)
+
+CORE_SRC := ngx_media_module/media_conf.c ngx_media_module/media_router.c
+COMMON   := $(wildcard workers/common/*.c) $(CORE_SRC)
+WORKERS  := $(BUILD)/media-transcoder $(BUILD)/media-billing \
+            $(BUILD)/media-migrate
+UNITS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%.t,$(wildcard t/unit/*.c))
+
+.PHONY: all deps module workers units run stop test check-asan clean
+
+all: module workers units
+
+deps:
+	@missing=""; for p in $(DEPS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	        | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        echo "installing:$$missing"; \
+	        apt-get update -qq && \
+	        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	            --no-install-recommends $$missing >/dev/null || exit 1; \
+	    else \
+	        echo "missing Debian packages; run as root:"; \
+	        echo "  apt-get update && apt-get install -y$$missing"; \
+	        exit 1; \
+	    fi; \
+	fi
+
+module: $(MODULE)
+
+# nginx's build of a dynamic module: configure a copy of Debian's nginx-dev
+# tree with the same flags Debian's nginx was built with (so the module's
+# signature matches the binary), then build only the modules
+$(BUILD)/nginx/objs/Makefile: $(NGX_SRC)/configure config
+	rm -rf $(BUILD)/nginx && mkdir -p $(BUILD) && cp -r $(NGX_SRC) $(BUILD)/nginx
+	cd $(BUILD)/nginx && . ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt="-O2 -g -Wextra -Werror $(SANFLAGS)" \
+	        --with-ld-opt="$(SANFLAGS)" \
+	        --add-dynamic-module=$(CURDIR) > configure.log 2>&1 \
+	    || { tail -20 configure.log; exit 1; }
+
+$(MODULE): $(BUILD)/nginx/objs/Makefile $(MOD_SRC)
+	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
+	cp $(BUILD)/nginx/objs/ngx_http_media_module.so $@
+
+workers: $(WORKERS)
+
+# one binary per directory under workers/, each linked with workers/common
+.SECONDEXPANSION:
+$(BUILD)/media-%: $$(wildcard workers/$$*/*.c workers/$$*/*.h) \
+                  workers/common/*.[ch] $(CORE_SRC) ngx_media_module/*.h
+	@mkdir -p $(BUILD)
+	$(CC) $(ALL_CFLAGS) -o $@ $(wildcard workers/$*/*.c) $(COMMON) $(LIBS)
+
+# C unit tests print TAP; prove runs them as executables
+units: $(UNITS)
+
+$(BUILD)/unit/%.t: t/unit/%.c t/unit/tap.h $(CORE_SRC) ngx_media_module/*.h
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(ALL_CFLAGS) -It/unit -o $@ $< $(CORE_SRC) $(LIBS)
+
+run: deps all
+	@bash t/run.sh start $(BUILD)
+
+stop:
+	@bash t/run.sh stop $(BUILD)
+
+test: deps all
+	MEDIA_BUILD=$(BUILD) prove -v -j1 $(UNITS) t/*.t
+
+check-asan:
+	$(MAKE) SAN=1 test
+
+clean:
+	rm -rf build build-asan var

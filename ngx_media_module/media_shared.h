@@ -1,0 +1,41 @@
+/*
+ * Names shared by the nginx module and the workers: directive (setting)
+ * names, Redis stream names, job statuses.  Both sides include this one
+ * header so that a name is spelled in exactly one place.
+ *
+ * No nginx types here: the workers build without nginx.
+ */
+
+#ifndef _MEDIA_SHARED_H_INCLUDED_
+#define _MEDIA_SHARED_H_INCLUDED_
+
+
+/* settings, read by nginx as directives and by the workers from the same file */
+#define MEDIA_SET_PG              "media_pg"
+#define MEDIA_SET_PG_POOL         "media_pg_pool"
+#define MEDIA_SET_PG_TIMEOUT      "media_pg_timeout"
+#define MEDIA_SET_REDIS           "media_redis"
+#define MEDIA_SET_REDIS_TIMEOUT   "media_redis_timeout"
+#define MEDIA_SET_STORAGE         "media_storage"
+
+#define MEDIA_DEFAULT_PG_POOL     4
+#define MEDIA_DEFAULT_PG_TIMEOUT  5000      /* ms */
+#define MEDIA_DEFAULT_REDIS_TIMEOUT 2000    /* ms */
+#define MEDIA_DEFAULT_REDIS_PORT  6379
+#define MEDIA_DEFAULT_STORAGE     "/var/lib/ngx_media"
+
+/* one Redis stream and one consumer group per job type */
+#define MEDIA_STREAM_TRANSCODE    "media:transcode"
+#define MEDIA_STREAM_BILLING      "media:billing"
+#define MEDIA_GROUP_TRANSCODE     "transcoders"
+#define MEDIA_GROUP_BILLING       "billing"
+
+/* jobs.status values; sql/001_init.sql checks the same set */
+#define MEDIA_JOB_QUEUED          "queued"
+#define MEDIA_JOB_RUNNING         "running"
+#define MEDIA_JOB_DONE            "done"
+#define MEDIA_JOB_FAILED          "failed"
+#define MEDIA_JOB_DEAD            "dead"
+
+
+#endif /* _MEDIA_SHARED_H_INCLUDED_ */

@@ -1,0 +1,689 @@
+/*
+ * ngx_http_media_module: directives, configuration, per-process set-up.
+ *
+ * The PostgreSQL pool (ngx_http_media_pg.c) and the Redis client
+ * (ngx_http_media_redis.c) are per nginx worker process; both are started
+ * in init_process and torn down in exit_process.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <libpq-fe.h>
+
+#include "ngx_http_media_module.h"
+#include "ngx_http_media_pg.h"
+#include "ngx_http_media_redis.h"
+
+
+static void *ngx_http_media_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_media_init_main_conf(ngx_conf_t *cf, void *conf);
+static char *ngx_http_media_pg(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_media_pg_params(ngx_conf_t *cf,
+    ngx_http_media_main_conf_t *mmcf);
+static char *ngx_http_media_pg_hostaddr(ngx_conf_t *cf, const char *hosts,
+    const char **hostaddr);
+static char *ngx_http_media_cstrdup(ngx_pool_t *pool, const char *s);
+static char *ngx_http_media_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_media_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_media_msec(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_media_storage(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_media_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_media_init_process(ngx_cycle_t *cycle);
+static void ngx_http_media_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_media_commands[] = {
+
+    { ngx_string(MEDIA_SET_PG),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_pg,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string(MEDIA_SET_PG_POOL),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_pool,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_media_main_conf_t, pg_pool),
+      NULL },
+
+    { ngx_string(MEDIA_SET_PG_TIMEOUT),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_msec,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_media_main_conf_t, pg_timeout),
+      NULL },
+
+    { ngx_string(MEDIA_SET_REDIS),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string(MEDIA_SET_REDIS_TIMEOUT),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_msec,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_media_main_conf_t, redis_timeout),
+      NULL },
+
+    { ngx_string(MEDIA_SET_STORAGE),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_storage,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("media_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_media_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_media_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_media_create_main_conf,       /* create main configuration */
+    ngx_http_media_init_main_conf,         /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_media_module = {
+    NGX_MODULE_V1,
+    &ngx_http_media_module_ctx,            /* module context */
+    ngx_http_media_commands,               /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_media_init_process,           /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_media_exit_process,           /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_media_request_id = ngx_string("request_id");
+
+
+static void *
+ngx_http_media_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_media_main_conf_t));
+    if (mmcf == NULL) {
+        return NULL;
+    }
+
+    mmcf->pg_pool = NGX_CONF_UNSET_UINT;
+    mmcf->pg_timeout = NGX_CONF_UNSET_MSEC;
+    mmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+
+    return mmcf;
+}
+
+
+static char *
+ngx_http_media_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_media_main_conf_t *mmcf = conf;
+
+    ngx_conf_init_uint_value(mmcf->pg_pool, MEDIA_DEFAULT_PG_POOL);
+    ngx_conf_init_msec_value(mmcf->pg_timeout, MEDIA_DEFAULT_PG_TIMEOUT);
+    ngx_conf_init_msec_value(mmcf->redis_timeout,
+                             MEDIA_DEFAULT_REDIS_TIMEOUT);
+
+    if (mmcf->storage.data == NULL) {
+        ngx_str_set(&mmcf->storage, MEDIA_DEFAULT_STORAGE);
+    }
+
+    mmcf->request_id_index = ngx_http_get_variable_index(cf,
+                                                 &ngx_http_media_request_id);
+    if (mmcf->request_id_index == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (mmcf->pg_conninfo.data) {
+        /* built here: the statement timeout depends on media_pg_timeout */
+        return ngx_http_media_pg_params(cf, mmcf);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_media_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_media_main_conf_t *mmcf = conf;
+
+    char               *err;
+    ngx_str_t          *value;
+    PQconninfoOption   *opts;
+
+    if (mmcf->pg_conninfo.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    /* ngx_str_t from the parser is NUL-terminated */
+    opts = PQconninfoParse((char *) value[1].data, &err);
+    if (opts == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid " MEDIA_SET_PG " \"%V\": %s", &value[1],
+                           err ? err : "out of memory");
+        PQfreemem(err);
+        return NGX_CONF_ERROR;
+    }
+
+    PQconninfoFree(opts);
+
+    mmcf->pg_conninfo = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Turns the conninfo into keyword/value arrays for PQconnectStartParams:
+ * - every host name is resolved now, at configuration time, and passed as
+ *   hostaddr: libpq would otherwise call getaddrinfo() inside
+ *   PQconnectPoll(), blocking the event loop on DNS; host stays, so TLS
+ *   certificate checks still see the name;
+ * - statement_timeout is set to media_pg_timeout (before the user's own
+ *   options, so theirs win), so that the server gives up on a statement
+ *   when we do instead of holding a backend on a lock nobody waits for.
+ */
+static char *
+ngx_http_media_pg_params(ngx_conf_t *cf, ngx_http_media_main_conf_t *mmcf)
+{
+    u_char            *p;
+    ngx_uint_t         n, i;
+    const char        *host, *hostaddr, *options;
+    PQconninfoOption  *opts, *o;
+
+    opts = PQconninfoParse((char *) mmcf->pg_conninfo.data, NULL);
+    if (opts == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    host = NULL;
+    hostaddr = NULL;
+    options = NULL;
+    n = 0;
+
+    for (o = opts; o->keyword; o++) {
+        if (o->val == NULL) {
+            continue;
+        }
+
+        n++;
+
+        if (ngx_strcmp(o->keyword, "host") == 0) {
+            host = o->val;
+
+        } else if (ngx_strcmp(o->keyword, "hostaddr") == 0) {
+            hostaddr = o->val;
+
+        } else if (ngx_strcmp(o->keyword, "options") == 0) {
+            options = o->val;
+        }
+    }
+
+    /* + hostaddr, options, application_name, terminator */
+    mmcf->pg_keywords = ngx_pcalloc(cf->pool, (n + 4) * sizeof(char *));
+    mmcf->pg_values = ngx_pcalloc(cf->pool, (n + 4) * sizeof(char *));
+    if (mmcf->pg_keywords == NULL || mmcf->pg_values == NULL) {
+        goto failed;
+    }
+
+    if (host && hostaddr == NULL
+        && ngx_http_media_pg_hostaddr(cf, host, &hostaddr) != NGX_CONF_OK)
+    {
+        goto failed;
+    }
+
+    p = ngx_pnalloc(cf->pool, sizeof("-c statement_timeout=ms ") + NGX_INT_T_LEN
+                    + (options ? ngx_strlen(options) : 0));
+    if (p == NULL) {
+        goto failed;
+    }
+
+    ngx_sprintf(p, "-c statement_timeout=%Mms %s%Z", mmcf->pg_timeout,
+                options ? options : "");
+
+    i = 0;
+    mmcf->pg_keywords[i] = "options";
+    mmcf->pg_values[i++] = (char *) p;
+    mmcf->pg_keywords[i] = "application_name";
+    mmcf->pg_values[i++] = "ngx_media";
+
+    for (o = opts; o->keyword; o++) {
+        if (o->val == NULL || ngx_strcmp(o->keyword, "options") == 0
+            || ngx_strcmp(o->keyword, "hostaddr") == 0)
+        {
+            continue;
+        }
+
+        mmcf->pg_keywords[i] = ngx_http_media_cstrdup(cf->pool, o->keyword);
+        mmcf->pg_values[i] = ngx_http_media_cstrdup(cf->pool, o->val);
+        if (mmcf->pg_keywords[i] == NULL || mmcf->pg_values[i] == NULL) {
+            goto failed;
+        }
+        i++;
+    }
+
+    if (hostaddr) {
+        mmcf->pg_keywords[i] = "hostaddr";
+        mmcf->pg_values[i] = ngx_http_media_cstrdup(cf->pool, hostaddr);
+        if (mmcf->pg_values[i] == NULL) {
+            goto failed;
+        }
+    }
+
+    PQconninfoFree(opts);
+    return NGX_CONF_OK;
+
+failed:
+
+    PQconninfoFree(opts);
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * hosts is libpq's comma-separated list; directory entries (unix sockets)
+ * get an empty hostaddr, which libpq reads as "use host".
+ */
+static char *
+ngx_http_media_pg_hostaddr(ngx_conf_t *cf, const char *hosts,
+    const char **hostaddr)
+{
+    u_char      *buf, *p;
+    size_t       len;
+    ngx_url_t    u;
+    const char  *h, *end;
+
+    len = ngx_strlen(hosts);
+
+    /* each entry becomes at most an IPv6 text address */
+    buf = ngx_pnalloc(cf->pool, (len + 1) * (NGX_INET6_ADDRSTRLEN + 1));
+    if (buf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = buf;
+
+    for (h = hosts; ; h = end + 1) {
+        end = strchr(h, ',');
+        if (end == NULL) {
+            end = h + ngx_strlen(h);
+        }
+
+        if (p != buf) {
+            *p++ = ',';
+        }
+
+        if (end > h && *h != '/' && *h != '@') {
+            ngx_memzero(&u, sizeof(ngx_url_t));
+
+            u.url.data = (u_char *) h;
+            u.url.len = end - h;
+            u.default_port = 5432;
+            u.no_port = 1;
+
+            if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   MEDIA_SET_PG " host \"%V\": %s", &u.url,
+                                   u.err ? u.err : "host not found");
+                return NGX_CONF_ERROR;
+            }
+
+            p += ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, p,
+                               NGX_INET6_ADDRSTRLEN, 0);
+        }
+
+        if (*end == '\0') {
+            break;
+        }
+    }
+
+    *p = '\0';
+    *hostaddr = (const char *) buf;
+
+    return NGX_CONF_OK;
+}
+
+
+/* a NUL-terminated copy of a C string, in pool */
+static char *
+ngx_http_media_cstrdup(ngx_pool_t *pool, const char *s)
+{
+    char    *p;
+    size_t   len;
+
+    len = ngx_strlen(s) + 1;
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, s, len);
+
+    return p;
+}
+
+
+static char *
+ngx_http_media_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_media_main_conf_t *mmcf = conf;
+
+    size_t      n;
+    ngx_str_t  *value;
+    ngx_url_t   u;
+
+    if (mmcf->redis_set) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (media_conf_parse_addr((char *) value[1].data, value[1].len,
+                              MEDIA_DEFAULT_REDIS_PORT, &mmcf->redis_addr)
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid " MEDIA_SET_REDIS " \"%V\": expected "
+                           "host, host:port or unix:/path", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    mmcf->redis_set = 1;
+
+    if (mmcf->redis_addr.port == 0) {
+        return NGX_CONF_OK;
+    }
+
+    /* resolved once here, so hiredis never meets a name it must look up */
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url.data = (u_char *) mmcf->redis_addr.host;
+    u.url.len = ngx_strlen(mmcf->redis_addr.host);
+    u.no_port = 1;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid " MEDIA_SET_REDIS " \"%V\": %s", &value[1],
+                           u.err ? u.err : "host not found");
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen,
+                      (u_char *) mmcf->redis_addr.host,
+                      sizeof(mmcf->redis_addr.host) - 1, 0);
+    mmcf->redis_addr.host[n] = '\0';
+
+    return NGX_CONF_OK;
+}
+
+
+/* media_pg_pool: a positive count, parsed as the workers parse it */
+static char *
+ngx_http_media_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    long         n;
+    ngx_str_t   *value;
+    ngx_uint_t  *field;
+
+    field = (ngx_uint_t *) (p + cmd->offset);
+
+    if (*field != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (media_conf_parse_uint((char *) value[1].data, value[1].len, 1024, &n)
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid %V \"%V\": expected a number of "
+                           "connections from 1 to 1024", &cmd->name,
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    *field = n;
+
+    return NGX_CONF_OK;
+}
+
+
+/* a time, parsed as the workers parse it ("250ms", "5s") */
+static char *
+ngx_http_media_msec(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    long         ms;
+    ngx_str_t   *value;
+    ngx_msec_t  *field;
+
+    field = (ngx_msec_t *) (p + cmd->offset);
+
+    if (*field != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (media_conf_parse_msec((char *) value[1].data, value[1].len, &ms) != 0
+        || ms == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid %V \"%V\": expected a time such as "
+                           "\"500ms\" or \"5s\"", &cmd->name, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    *field = (ngx_msec_t) ms;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_media_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_media_main_conf_t *mmcf = conf;
+
+    ngx_str_t        *value;
+    ngx_file_info_t   fi;
+
+    if (mmcf->storage.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    mmcf->storage = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &mmcf->storage, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_file_info(mmcf->storage.data, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "invalid " MEDIA_SET_STORAGE " \"%V\": "
+                           "cannot use it; create the directory and let the "
+                           "nginx user write to it", &mmcf->storage);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!ngx_is_dir(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid " MEDIA_SET_STORAGE " \"%V\": "
+                           "not a directory", &mmcf->storage);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_media_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler) {
+        return "is duplicate or conflicts with another content handler";
+    }
+
+    clcf->handler = ngx_http_media_api_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_media_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_media_main_conf_t  *mmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    mmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_media_module);
+    if (mmcf == NULL) {
+        return NGX_OK;
+    }
+
+    if (mmcf->pg_conninfo.data
+        && ngx_http_media_pg_init(cycle, mmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (mmcf->redis_set
+        && ngx_http_media_redis_init(cycle, mmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_media_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_media_pg_done();
+    ngx_http_media_redis_done();
+}
+
+
+ngx_connection_t *
+ngx_http_media_wrap_fd(ngx_socket_t fd, ngx_log_t *log, void *data,
+    ngx_event_handler_pt read, ngx_event_handler_pt write)
+{
+    ngx_connection_t  *c;
+
+    c = ngx_get_connection(fd, log);
+    if (c == NULL) {
+        return NULL;
+    }
+
+    c->data = data;
+    c->log = log;
+    c->read->log = log;
+    c->write->log = log;
+    c->read->handler = read;
+    c->write->handler = write;
+
+    return c;
+}
+
+
+/*
+ * The library owns the socket and closes it itself (PQfinish,
+ * redisAsyncFree): stop watching it and give the connection back to nginx
+ * without closing the descriptor a second time.
+ */
+void
+ngx_http_media_unwrap_fd(ngx_connection_t *c)
+{
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    (void) ngx_http_media_watch(c->read, 0);
+    (void) ngx_http_media_watch(c->write, 0);
+
+    ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
+}
+
+
+/* level-triggered interest in one direction, idempotent */
+ngx_int_t
+ngx_http_media_watch(ngx_event_t *ev, ngx_uint_t on)
+{
+    ngx_int_t  event;
+
+    event = ev->write ? NGX_WRITE_EVENT : NGX_READ_EVENT;
+
+    if (on && !ev->active) {
+        return ngx_add_event(ev, event, NGX_LEVEL_EVENT);
+    }
+
+    if (!on && ev->active) {
+        return ngx_del_event(ev, event, 0);
+    }
+
+    return NGX_OK;
+}

@@ -1,0 +1,933 @@
+/*
+ * Non-blocking PostgreSQL for nginx workers.
+ *
+ * Each nginx worker process keeps its own pool of at most media_pg_pool
+ * connections.  A query takes an idle connection, opens a new one while
+ * the pool has room, or waits in line.  Every libpq call made here is one
+ * of the non-blocking ones (PQconnectStartParams/PQconnectPoll,
+ * PQsendQueryParams/PQflush, PQconsumeInput/PQisBusy/PQgetResult), driven
+ * by nginx events on the socket libpq owns.
+ *
+ * One timer per query (media_pg_timeout) covers waiting for a connection,
+ * connecting, sending and reading; when it fires the request gets a
+ * TIMEOUT result and the connection is closed, since its state is unknown.
+ * The server's statement_timeout is set to the same value (see
+ * ngx_http_media_pg_params), so the backend gives up too.
+ *
+ * A connection goes back to the pool only after PQgetResult() returned
+ * NULL and the session is outside any transaction.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <libpq-fe.h>
+
+#include "ngx_http_media_pg.h"
+
+
+typedef struct ngx_http_media_pg_conn_s   ngx_http_media_pg_conn_t;
+typedef struct ngx_http_media_pg_query_s  ngx_http_media_pg_query_t;
+
+
+typedef enum {
+    NGX_HTTP_MEDIA_PG_CONNECTING = 0,
+    NGX_HTTP_MEDIA_PG_IDLE,
+    NGX_HTTP_MEDIA_PG_SENDING,
+    NGX_HTTP_MEDIA_PG_READING
+} ngx_http_media_pg_state_e;
+
+
+struct ngx_http_media_pg_query_s {
+    ngx_queue_t                    queue;      /* in pool->waiting */
+    ngx_http_request_t            *request;    /* NULL once it went away */
+    ngx_pool_cleanup_t            *cleanup;
+    ngx_http_media_pg_handler_pt   handler;
+    void                          *data;
+    ngx_http_media_pg_conn_t      *conn;
+    ngx_event_t                    timer;
+    ngx_event_t                    failed;     /* posted: failed at once */
+    PGresult                      *result;
+    u_char                         error[256];
+    int                            nparams;
+    const char                    *sql;
+    const char                   **params;
+    unsigned                       waiting:1;
+};
+
+
+struct ngx_http_media_pg_conn_s {
+    ngx_queue_t                    all;        /* in pool->conns */
+    ngx_queue_t                    idle;       /* in pool->idle when idle */
+    PGconn                        *pg;
+    ngx_connection_t              *c;
+    ngx_http_media_pg_state_e      state;
+    ngx_http_media_pg_query_t     *query;
+    unsigned                       parked:1;   /* in pool->idle */
+};
+
+
+typedef struct {
+    ngx_http_media_main_conf_t    *conf;
+    ngx_log_t                     *log;
+    ngx_queue_t                    conns;
+    ngx_queue_t                    idle;
+    ngx_queue_t                    waiting;
+    ngx_uint_t                     nconns;
+} ngx_http_media_pg_pool_t;
+
+
+static void ngx_http_media_pg_dispatch(ngx_http_media_pg_query_t *q);
+static void ngx_http_media_pg_kick(void);
+static ngx_int_t ngx_http_media_pg_open(ngx_http_media_pg_query_t *q);
+static void ngx_http_media_pg_event(ngx_event_t *ev);
+static void ngx_http_media_pg_connect_poll(ngx_http_media_pg_conn_t *pc);
+static ngx_int_t ngx_http_media_pg_rewrap(ngx_http_media_pg_conn_t *pc);
+static void ngx_http_media_pg_ready(ngx_http_media_pg_conn_t *pc);
+static void ngx_http_media_pg_send(ngx_http_media_pg_conn_t *pc);
+static void ngx_http_media_pg_flush(ngx_http_media_pg_conn_t *pc);
+static void ngx_http_media_pg_read(ngx_http_media_pg_conn_t *pc);
+static void ngx_http_media_pg_finish(ngx_http_media_pg_conn_t *pc);
+static void ngx_http_media_pg_fail(ngx_http_media_pg_conn_t *pc,
+    const char *site);
+static void ngx_http_media_pg_close(ngx_http_media_pg_conn_t *pc);
+static void ngx_http_media_pg_timeout(ngx_event_t *ev);
+static void ngx_http_media_pg_failed(ngx_event_t *ev);
+static void ngx_http_media_pg_post_failure(ngx_http_media_pg_query_t *q,
+    const char *msg);
+static void ngx_http_media_pg_complete(ngx_http_media_pg_query_t *q,
+    ngx_http_media_pg_status_e status);
+static ngx_int_t ngx_http_media_pg_copy_result(ngx_http_request_t *r,
+    ngx_http_media_pg_query_t *q, ngx_http_media_pg_status_e status,
+    ngx_http_media_pg_result_t *res);
+static void ngx_http_media_pg_cleanup(void *data);
+static void ngx_http_media_pg_free(ngx_http_media_pg_query_t *q);
+static void ngx_http_media_pg_set_error(ngx_http_media_pg_query_t *q,
+    const char *msg);
+
+
+static ngx_http_media_pg_pool_t  *ngx_http_media_pg_pool;
+
+
+ngx_int_t
+ngx_http_media_pg_init(ngx_cycle_t *cycle, ngx_http_media_main_conf_t *mmcf)
+{
+    ngx_http_media_pg_pool_t  *pool;
+
+    pool = ngx_pcalloc(cycle->pool, sizeof(ngx_http_media_pg_pool_t));
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    pool->conf = mmcf;
+    pool->log = cycle->log;
+    ngx_queue_init(&pool->conns);
+    ngx_queue_init(&pool->idle);
+    ngx_queue_init(&pool->waiting);
+
+    ngx_http_media_pg_pool = pool;
+
+    return NGX_OK;
+}
+
+
+/* exit_process: requests are gone, so no handler is called */
+void
+ngx_http_media_pg_done(void)
+{
+    ngx_queue_t                *qe;
+    ngx_http_media_pg_conn_t   *pc;
+    ngx_http_media_pg_query_t  *q;
+    ngx_http_media_pg_pool_t   *pool;
+
+    pool = ngx_http_media_pg_pool;
+    if (pool == NULL) {
+        return;
+    }
+
+    while (!ngx_queue_empty(&pool->waiting)) {
+        qe = ngx_queue_head(&pool->waiting);
+        q = ngx_queue_data(qe, ngx_http_media_pg_query_t, queue);
+        ngx_queue_remove(qe);
+        ngx_http_media_pg_free(q);
+    }
+
+    while (!ngx_queue_empty(&pool->conns)) {
+        qe = ngx_queue_head(&pool->conns);
+        pc = ngx_queue_data(qe, ngx_http_media_pg_conn_t, all);
+
+        q = pc->query;
+        ngx_http_media_pg_close(pc);
+
+        if (q) {
+            ngx_http_media_pg_free(q);
+        }
+    }
+
+    ngx_http_media_pg_pool = NULL;
+}
+
+
+ngx_int_t
+ngx_http_media_pg_query(ngx_http_request_t *r, const char *sql,
+    ngx_uint_t nparams, ngx_str_t *params,
+    ngx_http_media_pg_handler_pt handler, void *data)
+{
+    size_t                      size;
+    u_char                     *p;
+    ngx_uint_t                  i;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_media_pg_query_t  *q;
+
+    /* one allocation: the query, the param pointers, the param strings */
+    size = sizeof(ngx_http_media_pg_query_t) + nparams * sizeof(char *);
+    for (i = 0; i < nparams; i++) {
+        size += params[i].len + 1;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    q = ngx_alloc(size, r->connection->log);
+    if (q == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(q, sizeof(ngx_http_media_pg_query_t));
+
+    q->request = r;
+    q->handler = handler;
+    q->data = data;
+    q->sql = sql;
+    q->nparams = (int) nparams;
+    q->params = (const char **) (q + 1);
+
+    p = (u_char *) (q->params + nparams);
+
+    for (i = 0; i < nparams; i++) {
+        if (params[i].data == NULL) {
+            q->params[i] = NULL;
+            continue;
+        }
+
+        q->params[i] = (const char *) p;
+        p = ngx_cpymem(p, params[i].data, params[i].len);
+        *p++ = '\0';
+    }
+
+    cln->handler = ngx_http_media_pg_cleanup;
+    cln->data = q;
+    q->cleanup = cln;
+
+    q->failed.handler = ngx_http_media_pg_failed;
+    q->failed.data = q;
+    q->failed.log = r->connection->log;
+
+    if (ngx_http_media_pg_pool == NULL) {
+        ngx_http_media_pg_post_failure(q, MEDIA_SET_PG " is not configured");
+        return NGX_OK;
+    }
+
+    q->timer.handler = ngx_http_media_pg_timeout;
+    q->timer.data = q;
+    q->timer.log = ngx_http_media_pg_pool->log;
+    ngx_add_timer(&q->timer, ngx_http_media_pg_pool->conf->pg_timeout);
+
+    ngx_http_media_pg_dispatch(q);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_media_pg_dispatch(ngx_http_media_pg_query_t *q)
+{
+    ngx_queue_t               *qe;
+    ngx_http_media_pg_conn_t  *pc;
+    ngx_http_media_pg_pool_t  *pool;
+
+    pool = ngx_http_media_pg_pool;
+
+    if (!ngx_queue_empty(&pool->idle)) {
+        qe = ngx_queue_head(&pool->idle);
+        pc = ngx_queue_data(qe, ngx_http_media_pg_conn_t, idle);
+        ngx_queue_remove(qe);
+
+        pc->parked = 0;
+        pc->c->idle = 0;
+        pc->query = q;
+        q->conn = pc;
+
+        ngx_http_media_pg_send(pc);
+        return;
+    }
+
+    if (pool->nconns < pool->conf->pg_pool) {
+        if (ngx_http_media_pg_open(q) != NGX_OK) {
+            ngx_http_media_pg_post_failure(q, (char *) q->error);
+        }
+        return;
+    }
+
+    ngx_queue_insert_tail(&pool->waiting, &q->queue);
+    q->waiting = 1;
+}
+
+
+/* starts waiting queries while connections can be had */
+static void
+ngx_http_media_pg_kick(void)
+{
+    ngx_queue_t                *qe;
+    ngx_http_media_pg_query_t  *q;
+    ngx_http_media_pg_pool_t   *pool;
+
+    pool = ngx_http_media_pg_pool;
+
+    while (!ngx_queue_empty(&pool->waiting)
+           && (!ngx_queue_empty(&pool->idle)
+               || pool->nconns < pool->conf->pg_pool))
+    {
+        qe = ngx_queue_head(&pool->waiting);
+        q = ngx_queue_data(qe, ngx_http_media_pg_query_t, queue);
+        ngx_queue_remove(qe);
+        q->waiting = 0;
+
+        ngx_http_media_pg_dispatch(q);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_media_pg_open(ngx_http_media_pg_query_t *q)
+{
+    PGconn                    *pg;
+    ngx_connection_t          *c;
+    ngx_http_media_pg_conn_t  *pc;
+    ngx_http_media_pg_pool_t  *pool;
+
+    pool = ngx_http_media_pg_pool;
+
+    /* expand_dbname 0: the keywords were parsed at configuration time */
+    pg = PQconnectStartParams(pool->conf->pg_keywords,
+                              pool->conf->pg_values, 0);
+    if (pg == NULL) {
+        ngx_http_media_pg_set_error(q, "out of memory");
+        return NGX_ERROR;
+    }
+
+    if (PQstatus(pg) == CONNECTION_BAD || PQsetnonblocking(pg, 1) != 0) {
+        ngx_http_media_pg_set_error(q, PQerrorMessage(pg));
+        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                      "media pg open: %s", q->error);
+        PQfinish(pg);
+        return NGX_ERROR;
+    }
+
+    pc = ngx_calloc(sizeof(ngx_http_media_pg_conn_t), pool->log);
+    if (pc == NULL) {
+        PQfinish(pg);
+        ngx_http_media_pg_set_error(q, "out of memory");
+        return NGX_ERROR;
+    }
+
+    c = ngx_http_media_wrap_fd(PQsocket(pg), pool->log, pc,
+                               ngx_http_media_pg_event,
+                               ngx_http_media_pg_event);
+    if (c == NULL) {
+        ngx_free(pc);
+        PQfinish(pg);
+        ngx_http_media_pg_set_error(q, "no free nginx connection");
+        return NGX_ERROR;
+    }
+
+    pc->pg = pg;
+    pc->c = c;
+    pc->state = NGX_HTTP_MEDIA_PG_CONNECTING;
+    pc->query = q;
+    q->conn = pc;
+
+    ngx_queue_insert_tail(&pool->conns, &pc->all);
+    pool->nconns++;
+
+    /* libpq: behave as if PQconnectPoll had returned PGRES_POLLING_WRITING */
+    if (ngx_http_media_watch(c->write, 1) != NGX_OK) {
+        ngx_http_media_pg_fail(pc, "media pg open");
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_media_pg_event(ngx_event_t *ev)
+{
+    ngx_connection_t          *c;
+    ngx_http_media_pg_conn_t  *pc;
+
+    c = ev->data;
+    pc = c->data;
+
+    if (c->close) {
+        /* nginx is shutting down and closes idle connections */
+        ngx_http_media_pg_close(pc);
+        return;
+    }
+
+    switch (pc->state) {
+
+    case NGX_HTTP_MEDIA_PG_CONNECTING:
+        ngx_http_media_pg_connect_poll(pc);
+        return;
+
+    case NGX_HTTP_MEDIA_PG_SENDING:
+        if (!ev->write && !PQconsumeInput(pc->pg)) {
+            ngx_http_media_pg_fail(pc, "media pg send");
+            return;
+        }
+        ngx_http_media_pg_flush(pc);
+        return;
+
+    case NGX_HTTP_MEDIA_PG_READING:
+        if (!ev->write) {
+            ngx_http_media_pg_read(pc);
+        }
+        return;
+
+    case NGX_HTTP_MEDIA_PG_IDLE:
+        if (ev->write) {
+            return;
+        }
+
+        /* the server closed it, or sent a notice: either way, look */
+        if (!PQconsumeInput(pc->pg) || PQstatus(pc->pg) != CONNECTION_OK) {
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "media pg idle: connection lost: %s",
+                          PQerrorMessage(pc->pg));
+            ngx_http_media_pg_close(pc);
+            ngx_http_media_pg_kick();
+        }
+        return;
+    }
+}
+
+
+/*
+ * libpq may replace the socket inside PQconnectPoll (next host in a list,
+ * sslmode=prefer falling back to plain), and the new descriptor often has
+ * the old number.  So events are removed while the old socket is still
+ * open, and set again on whatever PQsocket() says afterwards.
+ */
+static void
+ngx_http_media_pg_connect_poll(ngx_http_media_pg_conn_t *pc)
+{
+    PostgresPollingStatusType  st;
+
+    (void) ngx_http_media_watch(pc->c->read, 0);
+    (void) ngx_http_media_watch(pc->c->write, 0);
+
+    st = PQconnectPoll(pc->pg);
+
+    if (st == PGRES_POLLING_FAILED) {
+        ngx_http_media_pg_fail(pc, "media pg connect");
+        return;
+    }
+
+    if (ngx_http_media_pg_rewrap(pc) != NGX_OK) {
+        ngx_http_media_pg_fail(pc, "media pg connect");
+        return;
+    }
+
+    switch (st) {
+
+    case PGRES_POLLING_READING:
+        if (ngx_http_media_watch(pc->c->read, 1) != NGX_OK) {
+            ngx_http_media_pg_fail(pc, "media pg connect");
+        }
+        return;
+
+    case PGRES_POLLING_WRITING:
+        if (ngx_http_media_watch(pc->c->write, 1) != NGX_OK) {
+            ngx_http_media_pg_fail(pc, "media pg connect");
+        }
+        return;
+
+    default: /* PGRES_POLLING_OK */
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->c->log, 0,
+                       "media pg connect: connected");
+        pc->state = NGX_HTTP_MEDIA_PG_IDLE;
+        ngx_http_media_pg_ready(pc);
+        return;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_media_pg_rewrap(ngx_http_media_pg_conn_t *pc)
+{
+    ngx_socket_t       fd;
+    ngx_connection_t  *c;
+
+    fd = PQsocket(pc->pg);
+
+    if (fd == pc->c->fd) {
+        return NGX_OK;
+    }
+
+    if (fd == (ngx_socket_t) -1) {
+        return NGX_ERROR;
+    }
+
+    /* events were removed already; the old descriptor is libpq's business */
+    ngx_free_connection(pc->c);
+    pc->c->fd = (ngx_socket_t) -1;
+    pc->c = NULL;
+
+    c = ngx_http_media_wrap_fd(fd, ngx_http_media_pg_pool->log, pc,
+                               ngx_http_media_pg_event,
+                               ngx_http_media_pg_event);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    pc->c = c;
+
+    return NGX_OK;
+}
+
+
+/* a connection with no result pending: give it work or park it */
+static void
+ngx_http_media_pg_ready(ngx_http_media_pg_conn_t *pc)
+{
+    ngx_queue_t                *qe;
+    ngx_http_media_pg_query_t  *q;
+    ngx_http_media_pg_pool_t   *pool;
+
+    pool = ngx_http_media_pg_pool;
+
+    if (pc->query == NULL && !ngx_queue_empty(&pool->waiting)) {
+        qe = ngx_queue_head(&pool->waiting);
+        q = ngx_queue_data(qe, ngx_http_media_pg_query_t, queue);
+        ngx_queue_remove(qe);
+        q->waiting = 0;
+
+        pc->query = q;
+        q->conn = pc;
+    }
+
+    if (pc->query) {
+        ngx_http_media_pg_send(pc);
+        return;
+    }
+
+    pc->state = NGX_HTTP_MEDIA_PG_IDLE;
+    pc->c->idle = 1;
+    pc->parked = 1;
+    ngx_queue_insert_tail(&pool->idle, &pc->idle);
+
+    (void) ngx_http_media_watch(pc->c->write, 0);
+
+    if (ngx_http_media_watch(pc->c->read, 1) != NGX_OK) {
+        ngx_http_media_pg_close(pc);
+    }
+}
+
+
+static void
+ngx_http_media_pg_send(ngx_http_media_pg_conn_t *pc)
+{
+    ngx_http_media_pg_query_t  *q;
+
+    q = pc->query;
+
+    /* text parameters, text results; never a string built into the SQL */
+    if (!PQsendQueryParams(pc->pg, q->sql, q->nparams, NULL, q->params,
+                           NULL, NULL, 0))
+    {
+        ngx_http_media_pg_fail(pc, "media pg send");
+        return;
+    }
+
+    pc->state = NGX_HTTP_MEDIA_PG_SENDING;
+    ngx_http_media_pg_flush(pc);
+}
+
+
+/*
+ * After PQsend* the query may sit in libpq's buffer: PQflush until it
+ * returns 0, reading whatever the server says meanwhile.
+ */
+static void
+ngx_http_media_pg_flush(ngx_http_media_pg_conn_t *pc)
+{
+    int  rc;
+
+    rc = PQflush(pc->pg);
+
+    if (rc == -1) {
+        ngx_http_media_pg_fail(pc, "media pg flush");
+        return;
+    }
+
+    if (ngx_http_media_watch(pc->c->write, rc == 1) != NGX_OK
+        || ngx_http_media_watch(pc->c->read, 1) != NGX_OK)
+    {
+        ngx_http_media_pg_fail(pc, "media pg flush");
+        return;
+    }
+
+    if (rc == 0) {
+        pc->state = NGX_HTTP_MEDIA_PG_READING;
+    }
+}
+
+
+static void
+ngx_http_media_pg_read(ngx_http_media_pg_conn_t *pc)
+{
+    PGresult                   *res;
+    PGnotify                   *n;
+    ngx_http_media_pg_query_t  *q;
+
+    if (!PQconsumeInput(pc->pg)) {
+        ngx_http_media_pg_fail(pc, "media pg read");
+        return;
+    }
+
+    while ((n = PQnotifies(pc->pg)) != NULL) {
+        PQfreemem(n);
+    }
+
+    q = pc->query;
+
+    while (!PQisBusy(pc->pg)) {
+        res = PQgetResult(pc->pg);
+
+        if (res == NULL) {
+            ngx_http_media_pg_finish(pc);
+            return;
+        }
+
+        /* keep the first result, or the error that ended the query */
+        if (q->result == NULL
+            || PQresultStatus(res) == PGRES_FATAL_ERROR)
+        {
+            PQclear(q->result);
+            q->result = res;
+
+        } else {
+            PQclear(res);
+        }
+    }
+}
+
+
+/* PQgetResult returned NULL: the query is over, the connection is free */
+static void
+ngx_http_media_pg_finish(ngx_http_media_pg_conn_t *pc)
+{
+    ngx_http_media_pg_query_t  *q;
+
+    q = pc->query;
+    pc->query = NULL;
+    q->conn = NULL;
+
+    if (PQstatus(pc->pg) == CONNECTION_OK
+        && PQtransactionStatus(pc->pg) == PQTRANS_IDLE)
+    {
+        ngx_http_media_pg_ready(pc);
+
+    } else {
+        ngx_log_error(NGX_LOG_WARN, pc->c->log, 0,
+                      "media pg finish: connection left in a transaction "
+                      "or broken, closed");
+        ngx_http_media_pg_close(pc);
+        ngx_http_media_pg_kick();
+    }
+
+    ngx_http_media_pg_complete(q, NGX_HTTP_MEDIA_PG_OK);
+}
+
+
+/* the connection failed: its query fails with libpq's message */
+static void
+ngx_http_media_pg_fail(ngx_http_media_pg_conn_t *pc, const char *site)
+{
+    ngx_http_media_pg_query_t  *q;
+
+    q = pc->query;
+    pc->query = NULL;
+
+    ngx_log_error(NGX_LOG_ERR, pc->c ? pc->c->log : ngx_http_media_pg_pool->log,
+                  0, "%s: %s", site, PQerrorMessage(pc->pg));
+
+    if (q) {
+        q->conn = NULL;
+        ngx_http_media_pg_set_error(q, PQerrorMessage(pc->pg));
+    }
+
+    ngx_http_media_pg_close(pc);
+
+    if (q) {
+        ngx_http_media_pg_complete(q, NGX_HTTP_MEDIA_PG_UNAVAILABLE);
+    }
+
+    ngx_http_media_pg_kick();
+}
+
+
+static void
+ngx_http_media_pg_close(ngx_http_media_pg_conn_t *pc)
+{
+    ngx_http_media_pg_pool_t  *pool;
+
+    pool = ngx_http_media_pg_pool;
+
+    if (pc->parked) {
+        ngx_queue_remove(&pc->idle);
+    }
+
+    ngx_queue_remove(&pc->all);
+    pool->nconns--;
+
+    if (pc->query) {
+        pc->query->conn = NULL;
+    }
+
+    /* nginx lets go of the descriptor first, then libpq closes it */
+    if (pc->c) {
+        ngx_http_media_unwrap_fd(pc->c);
+    }
+
+    PQfinish(pc->pg);
+    ngx_free(pc);
+}
+
+
+static void
+ngx_http_media_pg_timeout(ngx_event_t *ev)
+{
+    ngx_http_media_pg_conn_t   *pc;
+    ngx_http_media_pg_query_t  *q;
+
+    q = ev->data;
+
+    ngx_log_error(NGX_LOG_ERR, ev->log, 0,
+                  "media pg timeout: no result after %M ms",
+                  ngx_http_media_pg_pool->conf->pg_timeout);
+
+    ngx_http_media_pg_set_error(q, "timed out");
+
+    if (q->waiting) {
+        ngx_queue_remove(&q->queue);
+        q->waiting = 0;
+
+    } else if (q->conn) {
+        /* the connection's state is unknown now: close it */
+        pc = q->conn;
+        pc->query = NULL;
+        q->conn = NULL;
+        ngx_http_media_pg_close(pc);
+        ngx_http_media_pg_kick();
+    }
+
+    ngx_http_media_pg_complete(q, NGX_HTTP_MEDIA_PG_TIMEOUT);
+}
+
+
+static void
+ngx_http_media_pg_post_failure(ngx_http_media_pg_query_t *q, const char *msg)
+{
+    ngx_http_media_pg_set_error(q, msg);
+    ngx_post_event(&q->failed, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_media_pg_failed(ngx_event_t *ev)
+{
+    ngx_http_media_pg_complete(ev->data, NGX_HTTP_MEDIA_PG_UNAVAILABLE);
+}
+
+
+/* hands the result to the request, if it is still there, and frees q */
+static void
+ngx_http_media_pg_complete(ngx_http_media_pg_query_t *q,
+    ngx_http_media_pg_status_e status)
+{
+    ngx_connection_t            *c;
+    ngx_http_request_t          *r;
+    ngx_http_media_pg_result_t   res;
+
+    r = q->request;
+
+    if (r == NULL) {
+        ngx_http_media_pg_free(q);
+        return;
+    }
+
+    q->cleanup->handler = NULL;
+
+    if (ngx_http_media_pg_copy_result(r, q, status, &res) != NGX_OK) {
+        res.status = NGX_HTTP_MEDIA_PG_ERROR;
+        ngx_str_set(&res.error, "out of memory");
+    }
+
+    c = r->connection;
+
+    q->handler(r, &res, q->data);
+    ngx_http_media_pg_free(q);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_media_pg_copy_result(ngx_http_request_t *r,
+    ngx_http_media_pg_query_t *q, ngx_http_media_pg_status_e status,
+    ngx_http_media_pg_result_t *res)
+{
+    char        *s;
+    ngx_str_t   *v;
+    ngx_uint_t   row, col;
+
+    ngx_memzero(res, sizeof(ngx_http_media_pg_result_t));
+    res->status = status;
+
+    if (status != NGX_HTTP_MEDIA_PG_OK) {
+        res->error.data = q->error;
+        res->error.len = ngx_strlen(q->error);
+        return NGX_OK;
+    }
+
+    if (q->result == NULL) {
+        res->status = NGX_HTTP_MEDIA_PG_UNAVAILABLE;
+        ngx_str_set(&res->error, "no result");
+        return NGX_OK;
+    }
+
+    switch (PQresultStatus(q->result)) {
+
+    case PGRES_TUPLES_OK:
+    case PGRES_COMMAND_OK:
+        break;
+
+    default:
+        s = PQresultErrorField(q->result, PG_DIAG_SQLSTATE);
+        if (s) {
+            ngx_cpystrn(res->sqlstate, (u_char *) s, sizeof(res->sqlstate));
+        }
+
+        /* 57014: our statement_timeout cancelled it */
+        res->status = ngx_strcmp(res->sqlstate, "57014") == 0
+                      ? NGX_HTTP_MEDIA_PG_TIMEOUT : NGX_HTTP_MEDIA_PG_ERROR;
+
+        s = PQresultErrorMessage(q->result);
+        res->error.len = ngx_strlen(s);
+        res->error.data = ngx_pnalloc(r->pool, res->error.len);
+        if (res->error.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(res->error.data, s, res->error.len);
+
+        /* the message ends in a newline, which a log line does not want */
+        while (res->error.len && res->error.data[res->error.len - 1] == '\n') {
+            res->error.len--;
+        }
+
+        return NGX_OK;
+    }
+
+    res->nrows = PQntuples(q->result);
+    res->ncols = PQnfields(q->result);
+
+    if (res->nrows == 0 || res->ncols == 0) {
+        return NGX_OK;
+    }
+
+    res->values = ngx_pcalloc(r->pool,
+                              res->nrows * res->ncols * sizeof(ngx_str_t));
+    if (res->values == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (row = 0; row < res->nrows; row++) {
+        for (col = 0; col < res->ncols; col++) {
+            if (PQgetisnull(q->result, row, col)) {
+                continue;
+            }
+
+            v = ngx_http_media_pg_value(res, row, col);
+            v->len = PQgetlength(q->result, row, col);
+            v->data = ngx_pnalloc(r->pool, v->len + 1);
+            if (v->data == NULL) {
+                return NGX_ERROR;
+            }
+
+            /* NUL-terminated too, for callers handing it to libc */
+            ngx_memcpy(v->data, PQgetvalue(q->result, row, col), v->len);
+            v->data[v->len] = '\0';
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The request is being freed.  A query not yet on a connection goes away
+ * with it; one on a connection is left to finish (or time out) so that
+ * the connection comes back clean, and is freed then.
+ */
+static void
+ngx_http_media_pg_cleanup(void *data)
+{
+    ngx_http_media_pg_query_t  *q = data;
+
+    q->request = NULL;
+
+    if (q->conn) {
+        return;
+    }
+
+    if (q->waiting) {
+        ngx_queue_remove(&q->queue);
+    }
+
+    ngx_http_media_pg_free(q);
+}
+
+
+static void
+ngx_http_media_pg_free(ngx_http_media_pg_query_t *q)
+{
+    if (q->timer.timer_set) {
+        ngx_del_timer(&q->timer);
+    }
+
+    if (q->failed.posted) {
+        ngx_delete_posted_event(&q->failed);
+    }
+
+    PQclear(q->result);
+    ngx_free(q);
+}
+
+
+static void
+ngx_http_media_pg_set_error(ngx_http_media_pg_query_t *q, const char *msg)
+{
+    u_char  *p;
+
+    p = ngx_cpystrn(q->error, (u_char *) msg, sizeof(q->error));
+
+    /* libpq's messages end in a newline */
+    while (p > q->error && (p[-1] == '\n' || p[-1] == ' ')) {
+        *--p = '\0';
+    }
+}

@@ -1,0 +1,60 @@
+/*
+ * Non-blocking PostgreSQL for nginx workers: libpq's async API driven by
+ * nginx events, a per-worker connection pool, a timeout on every query.
+ */
+
+#ifndef _NGX_HTTP_MEDIA_PG_H_INCLUDED_
+#define _NGX_HTTP_MEDIA_PG_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_media_module.h"
+
+
+typedef enum {
+    NGX_HTTP_MEDIA_PG_OK = 0,      /* rows or a completed command */
+    NGX_HTTP_MEDIA_PG_ERROR,       /* the server refused it: sqlstate set */
+    NGX_HTTP_MEDIA_PG_TIMEOUT,     /* media_pg_timeout passed */
+    NGX_HTTP_MEDIA_PG_UNAVAILABLE  /* no connection could be had or kept */
+} ngx_http_media_pg_status_e;
+
+
+/* a result as plain values in the request pool; libpq's objects are gone */
+typedef struct {
+    ngx_http_media_pg_status_e  status;
+    u_char                      sqlstate[6];
+    ngx_str_t                   error;      /* for the log, not for users */
+    ngx_uint_t                  nrows;
+    ngx_uint_t                  ncols;
+    ngx_str_t                  *values;     /* row-major; NULL: data NULL */
+} ngx_http_media_pg_result_t;
+
+
+#define ngx_http_media_pg_value(res, row, col)                               \
+    (&(res)->values[(row) * (res)->ncols + (col)])
+
+
+/* called once per query unless the request went away first */
+typedef void (*ngx_http_media_pg_handler_pt)(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+
+
+ngx_int_t ngx_http_media_pg_init(ngx_cycle_t *cycle,
+    ngx_http_media_main_conf_t *mmcf);
+void ngx_http_media_pg_done(void);
+
+/*
+ * Sends sql with text parameters ($1...; a param with data NULL is SQL
+ * NULL).  Returns NGX_OK when the handler will be called later from the
+ * event loop, NGX_ERROR on allocation failure (the handler is not called).
+ * The caller holds the request (r->main->count++) until the handler runs.
+ */
+ngx_int_t ngx_http_media_pg_query(ngx_http_request_t *r, const char *sql,
+    ngx_uint_t nparams, ngx_str_t *params,
+    ngx_http_media_pg_handler_pt handler, void *data);
+
+
+#endif /* _NGX_HTTP_MEDIA_PG_H_INCLUDED_ */

@@ -1,0 +1,604 @@
+/*
+ * Non-blocking Redis for nginx workers.
+ *
+ * One hiredis async context per nginx worker process; commands are
+ * pipelined on it.  hiredis' event hooks map onto nginx events on the
+ * socket hiredis owns (level-triggered, see ngx_http_media_watch).
+ *
+ * While the connection is down, commands fail at once (the caller answers
+ * 503) and a timer reconnects with exponential backoff.  A command that
+ * gets no reply within media_redis_timeout fails with TIMEOUT, and the
+ * connection is dropped and remade, since a server that does not answer
+ * one command will not answer the ones queued behind it.
+ *
+ * A command's state outlives its request: hiredis holds a pointer to it
+ * until it calls back, which it always does, with a NULL reply when the
+ * context is freed.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+#include "ngx_http_media_redis.h"
+
+
+#define NGX_HTTP_MEDIA_REDIS_BACKOFF_MIN  100
+#define NGX_HTTP_MEDIA_REDIS_BACKOFF_MAX  3000
+
+
+typedef struct {
+    ngx_http_media_main_conf_t      *conf;
+    ngx_log_t                       *log;
+    redisAsyncContext               *ac;
+    ngx_connection_t                *c;
+    ngx_event_t                      reconnect;
+    ngx_event_t                      connect_timer;
+    ngx_msec_t                       backoff;
+    unsigned                         connected:1;
+    unsigned                         exiting:1;
+} ngx_http_media_redis_client_t;
+
+
+typedef struct {
+    ngx_http_request_t              *request;   /* NULL once it went away */
+    ngx_pool_cleanup_t              *cleanup;
+    ngx_http_media_redis_handler_pt  handler;
+    void                            *data;
+    ngx_event_t                      timer;
+    ngx_event_t                      failed;    /* posted: failed at once */
+    unsigned                         done:1;    /* answered or abandoned */
+    unsigned                         sent:1;    /* hiredis holds it */
+} ngx_http_media_redis_cmd_t;
+
+
+static void ngx_http_media_redis_connect(ngx_http_media_redis_client_t *rc);
+static void ngx_http_media_redis_schedule(ngx_http_media_redis_client_t *rc);
+static void ngx_http_media_redis_drop(ngx_http_media_redis_client_t *rc,
+    const char *why);
+static void ngx_http_media_redis_reconnect(ngx_event_t *ev);
+static void ngx_http_media_redis_connect_timeout(ngx_event_t *ev);
+static void ngx_http_media_redis_on_connect(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_media_redis_on_disconnect(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_media_redis_read(ngx_event_t *ev);
+static void ngx_http_media_redis_write(ngx_event_t *ev);
+static void ngx_http_media_redis_add_read(void *data);
+static void ngx_http_media_redis_del_read(void *data);
+static void ngx_http_media_redis_add_write(void *data);
+static void ngx_http_media_redis_del_write(void *data);
+static void ngx_http_media_redis_ev_cleanup(void *data);
+static void ngx_http_media_redis_reply(redisAsyncContext *ac, void *reply,
+    void *privdata);
+static void ngx_http_media_redis_timeout(ngx_event_t *ev);
+static void ngx_http_media_redis_failed(ngx_event_t *ev);
+static void ngx_http_media_redis_complete(ngx_http_media_redis_cmd_t *cmd,
+    ngx_http_media_redis_status_e status, redisReply *reply);
+static ngx_int_t ngx_http_media_redis_copy(ngx_http_request_t *r,
+    redisReply *reply, ngx_http_media_redis_result_t *res);
+static void ngx_http_media_redis_cleanup(void *data);
+static void ngx_http_media_redis_free(ngx_http_media_redis_cmd_t *cmd);
+
+
+static ngx_http_media_redis_client_t  *ngx_http_media_redis_client;
+
+
+ngx_int_t
+ngx_http_media_redis_init(ngx_cycle_t *cycle,
+    ngx_http_media_main_conf_t *mmcf)
+{
+    ngx_http_media_redis_client_t  *rc;
+
+    rc = ngx_pcalloc(cycle->pool, sizeof(ngx_http_media_redis_client_t));
+    if (rc == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc->conf = mmcf;
+    rc->log = cycle->log;
+    rc->backoff = NGX_HTTP_MEDIA_REDIS_BACKOFF_MIN;
+
+    rc->reconnect.handler = ngx_http_media_redis_reconnect;
+    rc->reconnect.data = rc;
+    rc->reconnect.log = cycle->log;
+    rc->reconnect.cancelable = 1;
+
+    rc->connect_timer.handler = ngx_http_media_redis_connect_timeout;
+    rc->connect_timer.data = rc;
+    rc->connect_timer.log = cycle->log;
+    rc->connect_timer.cancelable = 1;
+
+    ngx_http_media_redis_client = rc;
+
+    ngx_http_media_redis_connect(rc);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_media_redis_done(void)
+{
+    ngx_http_media_redis_client_t  *rc;
+
+    rc = ngx_http_media_redis_client;
+    if (rc == NULL) {
+        return;
+    }
+
+    rc->exiting = 1;
+
+    if (rc->reconnect.timer_set) {
+        ngx_del_timer(&rc->reconnect);
+    }
+
+    ngx_http_media_redis_drop(rc, NULL);
+
+    ngx_http_media_redis_client = NULL;
+}
+
+
+static void
+ngx_http_media_redis_connect(ngx_http_media_redis_client_t *rc)
+{
+    redisAsyncContext  *ac;
+    media_addr_t       *addr;
+
+    addr = &rc->conf->redis_addr;
+
+    /* the address is numeric (resolved at configuration time) */
+    if (addr->port) {
+        ac = redisAsyncConnect(addr->host, addr->port);
+    } else {
+        ac = redisAsyncConnectUnix(addr->path);
+    }
+
+    if (ac == NULL) {
+        ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                      "media redis connect: out of memory");
+        ngx_http_media_redis_schedule(rc);
+        return;
+    }
+
+    if (ac->err) {
+        ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                      "media redis connect: %s", ac->errstr);
+        redisAsyncFree(ac);
+        ngx_http_media_redis_schedule(rc);
+        return;
+    }
+
+    rc->c = ngx_http_media_wrap_fd(ac->c.fd, rc->log, rc,
+                                   ngx_http_media_redis_read,
+                                   ngx_http_media_redis_write);
+    if (rc->c == NULL) {
+        redisAsyncFree(ac);
+        ngx_http_media_redis_schedule(rc);
+        return;
+    }
+
+    rc->ac = ac;
+    ac->data = rc;
+    ac->ev.data = rc;
+    ac->ev.addRead = ngx_http_media_redis_add_read;
+    ac->ev.delRead = ngx_http_media_redis_del_read;
+    ac->ev.addWrite = ngx_http_media_redis_add_write;
+    ac->ev.delWrite = ngx_http_media_redis_del_write;
+    ac->ev.cleanup = ngx_http_media_redis_ev_cleanup;
+
+    /* hiredis waits for the first write event to see the connect finish */
+    redisAsyncSetDisconnectCallback(ac, ngx_http_media_redis_on_disconnect);
+    redisAsyncSetConnectCallback(ac, ngx_http_media_redis_on_connect);
+
+    ngx_add_timer(&rc->connect_timer, rc->conf->redis_timeout);
+}
+
+
+static void
+ngx_http_media_redis_schedule(ngx_http_media_redis_client_t *rc)
+{
+    rc->connected = 0;
+
+    if (rc->exiting || ngx_exiting || ngx_terminate || ngx_quit
+        || rc->reconnect.timer_set)
+    {
+        return;
+    }
+
+    ngx_add_timer(&rc->reconnect, rc->backoff);
+
+    rc->backoff = ngx_min(rc->backoff * 2, NGX_HTTP_MEDIA_REDIS_BACKOFF_MAX);
+}
+
+
+/* frees the context; hiredis calls every pending callback with NULL */
+static void
+ngx_http_media_redis_drop(ngx_http_media_redis_client_t *rc, const char *why)
+{
+    redisAsyncContext  *ac;
+
+    if (rc->connect_timer.timer_set) {
+        ngx_del_timer(&rc->connect_timer);
+    }
+
+    ac = rc->ac;
+    if (ac == NULL) {
+        return;
+    }
+
+    if (why) {
+        ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                      "media redis drop: %s, reconnecting", why);
+    }
+
+    rc->ac = NULL;
+    rc->connected = 0;
+
+    redisAsyncFree(ac);
+
+    ngx_http_media_redis_schedule(rc);
+}
+
+
+static void
+ngx_http_media_redis_reconnect(ngx_event_t *ev)
+{
+    ngx_http_media_redis_connect(ev->data);
+}
+
+
+static void
+ngx_http_media_redis_connect_timeout(ngx_event_t *ev)
+{
+    ngx_http_media_redis_drop(ev->data, "connect timed out");
+}
+
+
+static void
+ngx_http_media_redis_on_connect(const redisAsyncContext *ac, int status)
+{
+    ngx_http_media_redis_client_t  *rc = ac->data;
+
+    if (rc->connect_timer.timer_set) {
+        ngx_del_timer(&rc->connect_timer);
+    }
+
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this callback */
+        ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                      "media redis on connect: %s", ac->errstr);
+        rc->ac = NULL;
+        ngx_http_media_redis_schedule(rc);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, rc->log, 0, "media redis on connect: "
+                  "connected");
+
+    rc->connected = 1;
+    rc->backoff = NGX_HTTP_MEDIA_REDIS_BACKOFF_MIN;
+}
+
+
+static void
+ngx_http_media_redis_on_disconnect(const redisAsyncContext *ac, int status)
+{
+    ngx_http_media_redis_client_t  *rc = ac->data;
+
+    if (status != REDIS_OK) {
+        ngx_log_error(NGX_LOG_ERR, rc->log, 0,
+                      "media redis on disconnect: %s", ac->errstr);
+    }
+
+    if (rc->ac == ac) {
+        rc->ac = NULL;
+    }
+
+    ngx_http_media_redis_schedule(rc);
+}
+
+
+static void
+ngx_http_media_redis_read(ngx_event_t *ev)
+{
+    ngx_connection_t               *c = ev->data;
+    ngx_http_media_redis_client_t  *rc = c->data;
+
+    /* may free the context (and so this connection) on EOF or error */
+    redisAsyncHandleRead(rc->ac);
+}
+
+
+static void
+ngx_http_media_redis_write(ngx_event_t *ev)
+{
+    ngx_connection_t               *c = ev->data;
+    ngx_http_media_redis_client_t  *rc = c->data;
+
+    redisAsyncHandleWrite(rc->ac);
+}
+
+
+static void
+ngx_http_media_redis_add_read(void *data)
+{
+    ngx_http_media_redis_client_t  *rc = data;
+
+    (void) ngx_http_media_watch(rc->c->read, 1);
+}
+
+
+static void
+ngx_http_media_redis_del_read(void *data)
+{
+    ngx_http_media_redis_client_t  *rc = data;
+
+    (void) ngx_http_media_watch(rc->c->read, 0);
+}
+
+
+static void
+ngx_http_media_redis_add_write(void *data)
+{
+    ngx_http_media_redis_client_t  *rc = data;
+
+    (void) ngx_http_media_watch(rc->c->write, 1);
+}
+
+
+static void
+ngx_http_media_redis_del_write(void *data)
+{
+    ngx_http_media_redis_client_t  *rc = data;
+
+    (void) ngx_http_media_watch(rc->c->write, 0);
+}
+
+
+/* hiredis is about to close its socket: let nginx forget it first */
+static void
+ngx_http_media_redis_ev_cleanup(void *data)
+{
+    ngx_http_media_redis_client_t  *rc = data;
+
+    if (rc->c) {
+        ngx_http_media_unwrap_fd(rc->c);
+        rc->c = NULL;
+    }
+}
+
+
+ngx_int_t
+ngx_http_media_redis_command(ngx_http_request_t *r,
+    ngx_http_media_redis_handler_pt handler, void *data,
+    int argc, const char **argv, const size_t *argvlen)
+{
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_media_redis_cmd_t      *cmd;
+    ngx_http_media_redis_client_t   *rc;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cmd = ngx_calloc(sizeof(ngx_http_media_redis_cmd_t), r->connection->log);
+    if (cmd == NULL) {
+        return NGX_ERROR;
+    }
+
+    cmd->request = r;
+    cmd->handler = handler;
+    cmd->data = data;
+    cmd->cleanup = cln;
+    cln->handler = ngx_http_media_redis_cleanup;
+    cln->data = cmd;
+
+    cmd->failed.handler = ngx_http_media_redis_failed;
+    cmd->failed.data = cmd;
+    cmd->failed.log = r->connection->log;
+
+    rc = ngx_http_media_redis_client;
+
+    if (rc == NULL || !rc->connected || rc->ac == NULL
+        || redisAsyncCommandArgv(rc->ac, ngx_http_media_redis_reply, cmd,
+                                 argc, argv, argvlen)
+           != REDIS_OK)
+    {
+        ngx_post_event(&cmd->failed, &ngx_posted_events);
+        return NGX_OK;
+    }
+
+    cmd->sent = 1;
+
+    cmd->timer.handler = ngx_http_media_redis_timeout;
+    cmd->timer.data = cmd;
+    cmd->timer.log = rc->log;
+    ngx_add_timer(&cmd->timer, rc->conf->redis_timeout);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_media_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    redisReply                  *rp = reply;
+    ngx_http_media_redis_cmd_t  *cmd = privdata;
+
+    cmd->sent = 0;
+
+    if (!cmd->done) {
+        ngx_http_media_redis_complete(cmd,
+                 rp == NULL ? NGX_HTTP_MEDIA_REDIS_UNAVAILABLE
+                 : rp->type == REDIS_REPLY_ERROR ? NGX_HTTP_MEDIA_REDIS_ERROR
+                 : NGX_HTTP_MEDIA_REDIS_OK,
+                 rp);
+    }
+
+    ngx_http_media_redis_free(cmd);
+}
+
+
+static void
+ngx_http_media_redis_timeout(ngx_event_t *ev)
+{
+    ngx_http_media_redis_cmd_t  *cmd = ev->data;
+
+    ngx_http_media_redis_complete(cmd, NGX_HTTP_MEDIA_REDIS_TIMEOUT, NULL);
+
+    /* freeing the context calls back with NULL, which frees cmd */
+    ngx_http_media_redis_drop(ngx_http_media_redis_client,
+                              "command timed out");
+}
+
+
+static void
+ngx_http_media_redis_failed(ngx_event_t *ev)
+{
+    ngx_http_media_redis_cmd_t  *cmd = ev->data;
+
+    ngx_http_media_redis_complete(cmd, NGX_HTTP_MEDIA_REDIS_UNAVAILABLE,
+                                  NULL);
+    ngx_http_media_redis_free(cmd);
+}
+
+
+static void
+ngx_http_media_redis_complete(ngx_http_media_redis_cmd_t *cmd,
+    ngx_http_media_redis_status_e status, redisReply *reply)
+{
+    ngx_connection_t               *c;
+    ngx_http_request_t             *r;
+    ngx_http_media_redis_result_t   res;
+
+    cmd->done = 1;
+
+    if (cmd->timer.timer_set) {
+        ngx_del_timer(&cmd->timer);
+    }
+
+    r = cmd->request;
+    if (r == NULL) {
+        return;
+    }
+
+    cmd->request = NULL;
+    cmd->cleanup->handler = NULL;
+
+    ngx_memzero(&res, sizeof(ngx_http_media_redis_result_t));
+    res.status = status;
+
+    switch (status) {
+
+    case NGX_HTTP_MEDIA_REDIS_TIMEOUT:
+        ngx_str_set(&res.str, "timed out");
+        break;
+
+    case NGX_HTTP_MEDIA_REDIS_UNAVAILABLE:
+        ngx_str_set(&res.str, "not connected");
+        break;
+
+    default:
+        if (ngx_http_media_redis_copy(r, reply, &res) != NGX_OK) {
+            res.status = NGX_HTTP_MEDIA_REDIS_ERROR;
+            ngx_str_set(&res.str, "out of memory");
+        }
+    }
+
+    c = r->connection;
+
+    cmd->handler(r, &res, cmd->data);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_media_redis_copy(ngx_http_request_t *r, redisReply *reply,
+    ngx_http_media_redis_result_t *res)
+{
+    size_t       i;
+    ngx_str_t    s;
+    redisReply  *e;
+
+    res->integer = (ngx_int_t) reply->integer;
+
+    if (reply->str) {
+        s.data = (u_char *) reply->str;
+        s.len = reply->len;
+
+        res->str.data = ngx_pstrdup(r->pool, &s);
+        if (res->str.data == NULL) {
+            return NGX_ERROR;
+        }
+        res->str.len = s.len;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+        return NGX_OK;
+    }
+
+    res->elts = ngx_pcalloc(r->pool, reply->elements * sizeof(ngx_str_t));
+    if (res->elts == NULL) {
+        return NGX_ERROR;
+    }
+
+    res->nelts = reply->elements;
+
+    for (i = 0; i < reply->elements; i++) {
+        e = reply->element[i];
+
+        if (e->str == NULL) {
+            continue;
+        }
+
+        s.data = (u_char *) e->str;
+        s.len = e->len;
+
+        res->elts[i].data = ngx_pstrdup(r->pool, &s);
+        if (res->elts[i].data == NULL) {
+            return NGX_ERROR;
+        }
+        res->elts[i].len = s.len;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_media_redis_cleanup(void *data)
+{
+    ngx_http_media_redis_cmd_t  *cmd = data;
+
+    cmd->request = NULL;
+    cmd->done = 1;
+
+    if (cmd->timer.timer_set) {
+        ngx_del_timer(&cmd->timer);
+    }
+
+    if (!cmd->sent) {
+        ngx_http_media_redis_free(cmd);
+    }
+}
+
+
+static void
+ngx_http_media_redis_free(ngx_http_media_redis_cmd_t *cmd)
+{
+    if (cmd->timer.timer_set) {
+        ngx_del_timer(&cmd->timer);
+    }
+
+    if (cmd->failed.posted) {
+        ngx_delete_posted_event(&cmd->failed);
+    }
+
+    ngx_free(cmd);
+}

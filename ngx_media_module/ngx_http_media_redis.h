@@ -1,0 +1,54 @@
+/*
+ * Non-blocking Redis for nginx workers: hiredis' async context on an
+ * adapter onto nginx events, one connection per worker (commands are
+ * pipelined on it), reconnect with backoff, a timeout on every command.
+ */
+
+#ifndef _NGX_HTTP_MEDIA_REDIS_H_INCLUDED_
+#define _NGX_HTTP_MEDIA_REDIS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_media_module.h"
+
+
+typedef enum {
+    NGX_HTTP_MEDIA_REDIS_OK = 0,     /* a reply that is not an error */
+    NGX_HTTP_MEDIA_REDIS_ERROR,      /* Redis answered with an error */
+    NGX_HTTP_MEDIA_REDIS_TIMEOUT,
+    NGX_HTTP_MEDIA_REDIS_UNAVAILABLE
+} ngx_http_media_redis_status_e;
+
+
+/* a reply as plain values in the request pool */
+typedef struct {
+    ngx_http_media_redis_status_e  status;
+    ngx_int_t                      integer;
+    ngx_str_t                      str;      /* status, string or error */
+    ngx_uint_t                     nelts;    /* for an array reply */
+    ngx_str_t                     *elts;     /* its string elements */
+} ngx_http_media_redis_result_t;
+
+
+typedef void (*ngx_http_media_redis_handler_pt)(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data);
+
+
+ngx_int_t ngx_http_media_redis_init(ngx_cycle_t *cycle,
+    ngx_http_media_main_conf_t *mmcf);
+void ngx_http_media_redis_done(void);
+
+/*
+ * Sends one command.  As with the PostgreSQL pool: NGX_OK means the
+ * handler will be called later from the event loop (unless the request is
+ * gone first), NGX_ERROR means it will not be.
+ */
+ngx_int_t ngx_http_media_redis_command(ngx_http_request_t *r,
+    ngx_http_media_redis_handler_pt handler, void *data,
+    int argc, const char **argv, const size_t *argvlen);
+
+
+#endif /* _NGX_HTTP_MEDIA_REDIS_H_INCLUDED_ */

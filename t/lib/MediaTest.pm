@@ -1,0 +1,547 @@
+package MediaTest;
+
+# Test harness in the manner of nginx's own test suite (lib/Test/Nginx.pm):
+# every .t file gets a throwaway PostgreSQL cluster, a Redis server,
+# Debian's nginx loading our module with a configuration written inline in
+# the .t file, and the workers, each on a free port on 127.0.0.1 under a
+# temporary directory.  Everything is stopped and removed at the end, even
+# when the test dies.  finish() checks that no log holds an [alert],
+# [emerg], [crit] or sanitizer report.
+#
+# `make run` uses the same code with a persistent directory (./var).
+#
+# Core Perl modules only.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use Exporter qw(import);
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use IO::Select;
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(:sys_wait_h);
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+our @EXPORT_OK = qw(wait_until);
+
+my $ROOT = abs_path(__FILE__ . '/../../..');
+my @ALL;   # every harness alive, for the END block
+
+sub new {
+    my ($class, %opt) = @_;
+
+    my $build = $ENV{MEDIA_BUILD} || 'build';
+    $build = "$ROOT/$build" unless $build =~ m{^/};
+
+    my $self = bless {
+        root   => $ROOT,
+        build  => $build,
+        keep   => $opt{dir} ? 1 : 0,
+        procs  => {},
+        ports  => {},
+    }, $class;
+
+    if ($opt{dir}) {
+        make_path($opt{dir});
+        $self->{dir} = abs_path($opt{dir});
+    } else {
+        $self->{dir} = tempdir('ngx_media_test_XXXXXX', TMPDIR => 1,
+                               CLEANUP => 0);
+    }
+
+    # the nginx and postgres accounts must reach their files in here
+    chmod 0755, $self->{dir};
+
+    $self->{asan} = $build =~ /asan/ ? 1 : 0;
+
+    push @ALL, $self;
+    return $self;
+}
+
+sub dir  { $_[0]{dir} }
+sub root { $_[0]{root} }
+
+sub port {
+    my ($self, $name) = @_;
+
+    return $self->{ports}{$name} //= do {
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                      LocalPort => 0, ReuseAddr => 1)
+            or die "no free port: $!";
+        my $p = $s->sockport;
+        close $s;
+        $p;
+    };
+}
+
+# --- processes -----------------------------------------------------------
+
+sub is_root { $> == 0 }
+
+# run as the postgres account when we are root: initdb refuses root
+sub as_pg {
+    my ($self, @cmd) = @_;
+    return is_root() ? ('runuser', '-u', 'postgres', '--', @cmd) : @cmd;
+}
+
+sub pg_bin {
+    my ($self, $name) = @_;
+    my ($dir) = reverse sort { ($a =~ /(\d+)/)[0] <=> ($b =~ /(\d+)/)[0] }
+                glob('/usr/lib/postgresql/*/bin');
+    die "PostgreSQL server binaries not found (apt-get install postgresql)"
+        unless $dir;
+    return "$dir/$name";
+}
+
+sub run {
+    my ($self, @cmd) = @_;
+    my $out = "$self->{dir}/cmd.log";
+    my $rc = system(join(' ', map { _sq($_) } @cmd) . " >>$out 2>&1");
+    return $rc == 0;
+}
+
+sub _sq {
+    my ($s) = @_;
+    return $s if $s =~ m{^[\w./:=,@+-]+$};
+    $s =~ s/'/'\\''/g;
+    return "'$s'";
+}
+
+# fork + exec with output to a log file; returns the pid
+sub spawn {
+    my ($self, $name, $env, @cmd) = @_;
+
+    my $log = "$self->{dir}/$name.log";
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        setpgrp(0, 0) if $self->{keep};    # survive `make run` ending
+        open(STDIN, '<', '/dev/null');
+        open(STDOUT, '>>', $log) or die "$log: $!";
+        open(STDERR, '>&', \*STDOUT);
+        %ENV = (%ENV, %$env);
+        exec(@cmd) or die "exec $cmd[0]: $!";
+    }
+
+    $self->{procs}{$name} = $pid;
+    return $pid;
+}
+
+sub stop_proc {
+    my ($self, $name, $signal) = @_;
+
+    my $pid = delete $self->{procs}{$name} or return;
+    kill($signal || 'TERM', $pid);
+
+    my $status = _reap($pid, 15);
+    if (!defined $status) {
+        kill('KILL', $pid);
+        $status = _reap($pid, 5);
+    }
+    return $status;
+}
+
+# waits for a child of ours (or any pid) to end; undef on timeout
+sub _reap {
+    my ($pid, $timeout) = @_;
+    my $end = time() + $timeout;
+
+    while (time() < $end) {
+        my $r = waitpid($pid, WNOHANG);
+        return $? if $r == $pid;
+        return 0 if $r == -1 && !kill(0, $pid);
+        sleep(0.05);
+    }
+    return undef;
+}
+
+sub pid { $_[0]{procs}{$_[1]} }
+
+# bounded wait for a condition; returns its last value
+sub wait_until {
+    my ($cond, %opt) = @_;
+    my $end = time() + ($opt{timeout} || 10);
+    my $v;
+
+    while (1) {
+        $v = $cond->();
+        return $v if $v || time() >= $end;
+        sleep($opt{interval} || 0.1);
+    }
+}
+
+# --- PostgreSQL ----------------------------------------------------------
+
+sub pg_conninfo {
+    my ($self) = @_;
+    return "host=127.0.0.1 port=" . $self->port('pg')
+           . " dbname=media user=media connect_timeout=5";
+}
+
+sub start_postgres {
+    my ($self) = @_;
+
+    # one directory the postgres account owns: data, socket, log
+    my $pg = "$self->{dir}/pg";
+    my $data = "$pg/data";
+
+    if (!-d $data) {
+        make_path($data, "$pg/sock");
+        if (is_root()) {
+            my ($uid, $gid) = (getpwnam('postgres'))[2, 3];
+            chown($uid, $gid, $pg, $data, "$pg/sock");
+        }
+        chmod 0700, $data;
+
+        $self->run($self->as_pg($self->pg_bin('initdb'), '-D', $data,
+                                '-U', 'media', '-A', 'trust', '-E', 'UTF8',
+                                '--no-sync'))
+            or die "initdb failed, see $self->{dir}/cmd.log";
+        $self->{pg_fresh} = 1;
+    }
+
+    $self->pg_ctl('start');
+
+    if (delete $self->{pg_fresh}) {
+        $self->psql('postgres', 'CREATE DATABASE media') // die 'createdb';
+    }
+}
+
+sub pg_ctl {
+    my ($self, $action) = @_;
+
+    my @opt = $action eq 'start'
+        ? ('-l', "$self->{dir}/pg/postgres.log", '-o',
+           '-p ' . $self->port('pg') . " -k $self->{dir}/pg/sock"
+           . " -c listen_addresses=127.0.0.1 -c fsync=off")
+        : ('-m', 'fast');
+
+    $self->run($self->as_pg($self->pg_bin('pg_ctl'), '-D',
+                            "$self->{dir}/pg/data", '-w', '-t', '30',
+                            @opt, $action))
+        or die "pg_ctl $action failed, see $self->{dir}/pg/postgres.log";
+    $self->{pg_running} = $action eq 'start';
+}
+
+sub stop_postgres  { $_[0]->pg_ctl('stop') if $_[0]{pg_running} }
+
+# runs SQL with psql; returns its output (undef on error)
+sub psql {
+    my ($self, $db, $sql) = @_;
+
+    my @cmd = ('psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+               '-h', '127.0.0.1', '-p', $self->port('pg'), '-U', 'media',
+               '-d', $db, '-c', $sql);
+    my $cmd = join(' ', map { _sq($_) } @cmd);
+    my $out = `$cmd 2>>$self->{dir}/cmd.log`;
+    return $? == 0 ? $out : undef;
+}
+
+# a psql session kept open, fed line by line (to hold locks)
+sub psql_session {
+    my ($self) = @_;
+
+    my @cmd = ('psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h',
+               '127.0.0.1', '-p', $self->port('pg'), '-U', 'media', '-d',
+               'media');
+    open(my $fh, '|-', join(' ', map { _sq($_) } @cmd)
+                       . " >>$self->{dir}/psql-session.log 2>&1")
+        or die "psql: $!";
+    $fh->autoflush(1);
+    return $fh;
+}
+
+sub migrate {
+    my ($self) = @_;
+    $self->run("$self->{build}/media-migrate", '-c', $self->conf_file,
+               '-d', "$self->{root}/sql")
+        or die "media-migrate failed, see $self->{dir}/cmd.log";
+}
+
+# --- Redis ---------------------------------------------------------------
+
+sub start_redis {
+    my ($self) = @_;
+
+    make_path("$self->{dir}/redis");
+    $self->spawn('redis', {}, 'redis-server', '--port', $self->port('redis'),
+                 '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+                 '--dir', "$self->{dir}/redis", '--daemonize', 'no');
+
+    wait_until(sub { $self->redis('PING') eq 'PONG' }, timeout => 10)
+        or die "redis did not start, see $self->{dir}/redis.log";
+}
+
+sub stop_redis { $_[0]->stop_proc('redis') }
+
+# one command over RESP; returns the reply as text (arrays joined by \n)
+sub redis {
+    my ($self, @args) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $self->port('redis'),
+                                  Timeout => 2) or return '';
+    my $req = '*' . @args . "\r\n";
+    $req .= '$' . length($_) . "\r\n$_\r\n" for @args;
+    print $s $req;
+
+    my $reply = _resp($s);
+    close $s;
+    return $reply // '';
+}
+
+sub _resp {
+    my ($s) = @_;
+    my $line = <$s>;
+    return undef unless defined $line;
+    $line =~ s/\r\n$//;
+
+    my ($t, $v) = (substr($line, 0, 1), substr($line, 1));
+    return $v if $t eq '+' || $t eq ':' || $t eq '-';
+    if ($t eq '$') {
+        return undef if $v < 0;
+        my $buf = '';
+        read($s, $buf, $v + 2);
+        return substr($buf, 0, $v);
+    }
+    if ($t eq '*') {
+        return join("\n", map { _resp($s) // '' } 1 .. $v);
+    }
+    return undef;
+}
+
+# --- nginx ---------------------------------------------------------------
+
+sub conf_file { "$_[0]{dir}/nginx.conf" }
+
+# the main-context lines every test config starts with (%%MAIN%%)
+sub main_conf {
+    my ($self) = @_;
+    my $user = is_root() ? "user www-data www-data;\n" : '';
+
+    return <<"EOF";
+load_module $self->{build}/ngx_http_media_module.so;
+${user}daemon off;
+pid $self->{dir}/nginx.pid;
+error_log $self->{dir}/error.log info;
+EOF
+}
+
+# the http-context lines (%%HTTP%%): our settings and private temp paths
+sub http_conf {
+    my ($self, %opt) = @_;
+    my $d = $self->{dir};
+
+    return <<"EOF";
+access_log $d/access.log;
+client_body_temp_path $d/body;
+proxy_temp_path $d/proxy;
+fastcgi_temp_path $d/fastcgi;
+uwsgi_temp_path $d/uwsgi;
+scgi_temp_path $d/scgi;
+media_pg "@{[ $self->pg_conninfo ]}";
+media_redis 127.0.0.1:@{[ $self->port('redis') ]};
+media_storage $d/storage;
+EOF
+}
+
+# writes nginx.conf from a template with %%MAIN%%, %%HTTP%%, %%PORT%%,
+# %%PORT_name%% and %%DIR%%
+sub write_conf {
+    my ($self, $tpl) = @_;
+
+    make_path("$self->{dir}/storage");
+    if (is_root()) {
+        my ($uid, $gid) = (getpwnam('www-data'))[2, 3];
+        chown($uid, $gid, "$self->{dir}/storage");
+    }
+
+    my $main = $self->main_conf;
+    my $http = $self->http_conf;
+    $tpl =~ s/%%MAIN%%/$main/g;
+    $tpl =~ s/%%HTTP%%/$http/g;
+    $tpl =~ s/%%PORT_(\w+)%%/$self->port($1)/ge;
+    $tpl =~ s/%%PORT%%/$self->port('http')/ge;
+    $tpl =~ s/%%DIR%%/$self->{dir}/g;
+
+    open(my $fh, '>', $self->conf_file) or die $!;
+    print $fh $tpl;
+    close $fh;
+
+    return $self->conf_file;
+}
+
+sub sanitizer_env {
+    my ($self, $leaks) = @_;
+    return {} unless $self->{asan};
+
+    chomp(my $asan = `gcc -print-file-name=libasan.so`);
+    return {
+        # nginx itself is not built with ASan: the runtime must load first
+        ($leaks ? () : (LD_PRELOAD => $asan)),
+        ASAN_OPTIONS => "detect_leaks=$leaks:log_path=$self->{dir}/asan"
+                        . ':abort_on_error=0',
+        UBSAN_OPTIONS => "print_stacktrace=1:log_path=$self->{dir}/ubsan",
+    };
+}
+
+# nginx -t on the written config; returns (ok, output)
+sub nginx_test {
+    my ($self, $file) = @_;
+    $file //= $self->conf_file;
+
+    my $env = $self->sanitizer_env(0);
+    local @ENV{keys %$env} = values %$env;
+    my $out = `nginx -t -q -p $self->{dir} -e $self->{dir}/error.log -c $file 2>&1`;
+    return ($? == 0, $out);
+}
+
+sub start_nginx {
+    my ($self) = @_;
+
+    $self->spawn('nginx', $self->sanitizer_env(0), 'nginx', '-p',
+                 $self->{dir}, '-e', "$self->{dir}/error.log",
+                 '-c', $self->conf_file);
+
+    my $port = $self->port('http');
+    wait_until(sub {
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port)
+    }, timeout => 10) or die "nginx did not start, see $self->{dir}/error.log";
+}
+
+sub reload_nginx { kill('HUP', $_[0]{procs}{nginx}) }
+
+sub stop_nginx {
+    my ($self) = @_;
+    # QUIT: graceful, so exit_process runs and leaks show as alerts
+    return $self->stop_proc('nginx', 'QUIT');
+}
+
+# --- workers -------------------------------------------------------------
+
+sub start_worker {
+    my ($self, $name) = @_;
+    return $self->spawn($name, $self->sanitizer_env(1),
+                        "$self->{build}/media-$name", '-c', $self->conf_file);
+}
+
+# --- HTTP ----------------------------------------------------------------
+
+sub url { 'http://127.0.0.1:' . $_[0]->port('http') . $_[1] }
+
+# returns HTTP::Tiny's response with ->{json} decoded when it is JSON
+sub http {
+    my ($self, $method, $path, %opt) = @_;
+
+    my $ua = HTTP::Tiny->new(timeout => $opt{timeout} || 10);
+    my $r = $ua->request($method, $self->url($path),
+                         { headers => $opt{headers} || {},
+                           (defined $opt{body} ? (content => $opt{body}) : ()) });
+
+    if (($r->{headers}{'content-type'} // '') =~ m{^application/json}
+        && length $r->{content})
+    {
+        $r->{json} = eval { decode_json($r->{content}) };
+    }
+    return $r;
+}
+
+# sends a request on a raw socket and returns it without reading
+sub http_start {
+    my ($self, $method, $path) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $self->port('http'),
+                                  Timeout => 5) or die "connect: $!";
+    print $s "$method $path HTTP/1.1\r\nHost: localhost\r\n"
+             . "Connection: close\r\n\r\n";
+    return $s;
+}
+
+# reads the whole response from http_start's socket; (status, body) or ()
+sub http_finish {
+    my ($self, $s, $timeout) = @_;
+
+    my $sel = IO::Select->new($s);
+    my $buf = '';
+    my $end = time() + ($timeout || 10);
+
+    while (time() < $end) {
+        last unless $sel->can_read($end - time());
+        my $n = sysread($s, $buf, 65536, length $buf);
+        last unless $n;
+    }
+    close $s;
+
+    return () unless $buf =~ m{^HTTP/1\.[01] (\d+)[^\r\n]*\r\n(.*?)\r\n\r\n(.*)}s;
+    return ($1, $3);
+}
+
+# --- the end -------------------------------------------------------------
+
+# lines in nginx's error log and the workers' logs that mean a bug
+sub log_problems {
+    my ($self) = @_;
+    my @bad;
+
+    for my $log (glob("$self->{dir}/*.log")) {
+        next if $log =~ m{/(cmd|postgres|redis|psql-session)\.log$};
+        open(my $fh, '<', $log) or next;
+        while (my $line = <$fh>) {
+            push @bad, "$log: $line"
+                if $line =~ /\[(alert|emerg|crit)\]|AddressSanitizer|runtime error:|LeakSanitizer/;
+        }
+    }
+
+    for my $report (glob("$self->{dir}/asan.* $self->{dir}/ubsan.*")) {
+        open(my $fh, '<', $report) or next;
+        local $/;
+        push @bad, "$report: " . <$fh>;
+    }
+
+    return @bad;
+}
+
+# stops everything, then one test: no alerts, no sanitizer reports
+sub finish {
+    my ($self) = @_;
+
+    $self->stop_all;
+
+    my @bad = $self->log_problems;
+    ok(!@bad, 'logs: no alert, emerg, crit or sanitizer report')
+        or diag(join('', @bad));
+}
+
+sub stop_all {
+    my ($self) = @_;
+
+    $self->stop_nginx if $self->{procs}{nginx};
+    $self->stop_proc($_) for grep { $_ ne 'redis' } keys %{ $self->{procs} };
+    $self->stop_redis;
+    $self->stop_postgres;
+}
+
+sub DESTROY {}
+
+END {
+    my $rc = $?;
+    for my $t (@ALL) {
+        next if $t->{keep};
+        eval { $t->stop_all };
+        if ($ENV{MEDIA_TEST_KEEP} || ($rc && !$ENV{CI})) {
+            print STDERR "# kept $t->{dir}\n";
+        } else {
+            remove_tree($t->{dir});
+        }
+    }
+    $? = $rc;
+}
+
+1;

@@ -1,0 +1,120 @@
+/*
+ * media_conf: the tokenizer the workers read nginx.conf with, and the
+ * value parsers both sides share.
+ */
+
+#include <stdlib.h>
+
+#include "tap.h"
+#include "media_conf.h"
+
+
+typedef struct {
+    char  seen[16][128];
+    int   n;
+    int   stop_at;
+} collect_t;
+
+
+static int
+collect(void *data, const char *name, char **args, int nargs, int line,
+    char *err, size_t errlen)
+{
+    int         i;
+    collect_t  *c = data;
+    char       *p;
+
+    if (c->stop_at && line == c->stop_at) {
+        snprintf(err, errlen, "line %d: stopped", line);
+        return -1;
+    }
+
+    p = c->seen[c->n++ % 16];
+    p += sprintf(p, "%d:%s", line, name);
+
+    for (i = 0; i < nargs; i++) {
+        p += snprintf(p, 40, "|%s", args[i]);
+    }
+
+    return 0;
+}
+
+
+static int
+parse(const char *text, collect_t *c, char *err)
+{
+    memset(c, 0, sizeof(collect_t));
+    return media_conf_parse(text, strlen(text), collect, c, err, 256);
+}
+
+
+int
+main(void)
+{
+    long          ms, n;
+    char          err[256];
+    collect_t     c;
+    media_addr_t  a;
+
+    ok(parse("media_pg \"host=x port=5\";\nhttp {\n  media_redis 1.2.3.4:6;"
+             "\n  server { listen 80; }\n}\n", &c, err) == 0, "nested file");
+    ok(c.n == 3, "three simple directives (%d)", c.n);
+    ok(strcmp(c.seen[0], "1:media_pg|host=x port=5") == 0, "quoted: %s",
+       c.seen[0]);
+    ok(strcmp(c.seen[1], "3:media_redis|1.2.3.4:6") == 0, "line numbers: %s",
+       c.seen[1]);
+
+    ok(parse("# comment ; {\na 'b c' \"d\\\"e\"; # tail\n", &c, err) == 0,
+       "comments, single quotes, escapes");
+    ok(strcmp(c.seen[0], "2:a|b c|d\"e") == 0, "tokens: %s", c.seen[0]);
+
+    ok(parse("log_format x 'a' 'b' 'c' 'd' 'e' 'f' 'g' 'h' 'i' 'j';", &c,
+             err) == 0 && c.n == 0, "a long directive is skipped, not fatal");
+
+    ok(parse("a \"b;\n", &c, err) != 0 && strstr(err, "unbalanced quote"),
+       "unbalanced quote: %s", err);
+    ok(parse("http {\n a b;\n", &c, err) != 0
+       && strstr(err, "unexpected end"), "missing brace: %s", err);
+    ok(parse("}\n", &c, err) != 0 && strstr(err, "unexpected \"}\""),
+       "stray brace: %s", err);
+    ok(parse("a b\n}", &c, err) != 0, "directive without ';' before '}'");
+    ok(parse(";", &c, err) != 0, "lone ';'");
+
+    memset(&c, 0, sizeof(c));
+    c.stop_at = 2;
+    ok(media_conf_parse("a;\nb;\n", 5, collect, &c, err, sizeof(err)) != 0
+       && strcmp(err, "line 2: stopped") == 0, "handler stops the parse");
+
+    ok(media_conf_parse_file("/nonexistent/x.conf", collect, &c, err,
+                             sizeof(err)) != 0
+       && strstr(err, "/nonexistent/x.conf"), "missing file named: %s", err);
+
+    ok(media_conf_parse_msec("250ms", 5, &ms) == 0 && ms == 250, "250ms");
+    ok(media_conf_parse_msec("5s", 2, &ms) == 0 && ms == 5000, "5s");
+    ok(media_conf_parse_msec("5", 1, &ms) == 0 && ms == 5000, "bare seconds");
+    ok(media_conf_parse_msec("2m", 2, &ms) == 0 && ms == 120000, "2m");
+    ok(media_conf_parse_msec("1h", 2, &ms) == 0 && ms == 3600000, "1h");
+    ok(media_conf_parse_msec("5x", 2, &ms) != 0, "bad unit");
+    ok(media_conf_parse_msec("ms", 2, &ms) != 0, "no number");
+    ok(media_conf_parse_msec("99999999999999s", 15, &ms) != 0, "overflow");
+
+    ok(media_conf_parse_addr("10.0.0.1:6380", 13, 6379, &a) == 0
+       && strcmp(a.host, "10.0.0.1") == 0 && a.port == 6380, "host:port");
+    ok(media_conf_parse_addr("redis", 5, 6379, &a) == 0 && a.port == 6379,
+       "default port");
+    ok(media_conf_parse_addr("unix:/run/r.sock", 16, 6379, &a) == 0
+       && a.port == 0 && strcmp(a.path, "/run/r.sock") == 0, "unix socket");
+    ok(media_conf_parse_addr("unix:rel", 8, 6379, &a) != 0,
+       "relative unix path refused");
+    ok(media_conf_parse_addr("h:0", 3, 6379, &a) != 0, "port 0 refused");
+    ok(media_conf_parse_addr("h:70000", 7, 6379, &a) != 0, "port too big");
+    ok(media_conf_parse_addr(":6379", 5, 6379, &a) != 0, "no host");
+    ok(media_conf_parse_addr("h:", 2, 6379, &a) != 0, "empty port");
+
+    ok(media_conf_parse_uint("16", 2, 1024, &n) == 0 && n == 16, "uint");
+    ok(media_conf_parse_uint("0", 1, 1024, &n) != 0, "zero refused");
+    ok(media_conf_parse_uint("2000", 4, 1024, &n) != 0, "over max refused");
+    ok(media_conf_parse_uint("1x", 2, 1024, &n) != 0, "junk refused");
+
+    return done_testing();
+}

@@ -1,0 +1,303 @@
+/*
+ * Settings, logging, signals and connections shared by the workers.
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "worker.h"
+
+
+volatile sig_atomic_t  media_worker_stop;
+
+
+static int media_settings_set(void *data, const char *name, char **args,
+    int nargs, int line, char *err, size_t errlen);
+static void media_on_signal(int signo);
+
+
+const char *
+media_conf_arg(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "-c") == 0) {
+        return argv[2];
+    }
+
+    if (argc == 1) {
+        return MEDIA_DEFAULT_CONF;
+    }
+
+    fprintf(stderr, "usage: %s [-c nginx.conf]\n"
+            "  reads the media_* settings from the file nginx reads\n",
+            media_worker_name);
+    exit(2);
+}
+
+
+void
+media_settings_load(media_settings_t *s, const char *conf_file)
+{
+    char  err[512];
+
+    memset(s, 0, sizeof(media_settings_t));
+    s->redis_timeout = MEDIA_DEFAULT_REDIS_TIMEOUT;
+    s->conf_file = conf_file;
+
+    if (media_conf_parse_file(s->conf_file, media_settings_set, s,
+                              err, sizeof(err))
+        != 0)
+    {
+        media_log_error("settings: %s", err);
+        exit(2);
+    }
+
+    if (s->pg == NULL || !s->redis_set) {
+        media_log_error("settings: %s needs both %s and %s",
+                        s->conf_file, MEDIA_SET_PG, MEDIA_SET_REDIS);
+        exit(2);
+    }
+
+    if (s->storage == NULL) {
+        s->storage = strdup(MEDIA_DEFAULT_STORAGE);
+        if (s->storage == NULL) {
+            media_log_error("settings: out of memory");
+            exit(1);
+        }
+    }
+}
+
+
+/* one media_* directive; everything else in nginx.conf is not ours */
+static int
+media_settings_set(void *data, const char *name, char **args, int nargs,
+    int line, char *err, size_t errlen)
+{
+    media_settings_t  *s = data;
+
+    char  **field;
+
+    if (strncmp(name, "media_", 6) != 0) {
+        return 0;
+    }
+
+    field = NULL;
+
+    if (strcmp(name, MEDIA_SET_PG) == 0) {
+        field = &s->pg;
+
+    } else if (strcmp(name, MEDIA_SET_STORAGE) == 0) {
+        field = &s->storage;
+
+    } else if (strcmp(name, MEDIA_SET_REDIS) == 0) {
+        if (nargs != 1
+            || media_conf_parse_addr(args[0], strlen(args[0]),
+                                     MEDIA_DEFAULT_REDIS_PORT, &s->redis)
+               != 0)
+        {
+            snprintf(err, errlen, "line %d: invalid %s \"%s\": expected "
+                     "host, host:port or unix:/path", line, name,
+                     nargs ? args[0] : "");
+            return -1;
+        }
+
+        s->redis_set = 1;
+        return 0;
+
+    } else if (strcmp(name, MEDIA_SET_REDIS_TIMEOUT) == 0) {
+        if (nargs != 1
+            || media_conf_parse_msec(args[0], strlen(args[0]),
+                                     &s->redis_timeout) != 0
+            || s->redis_timeout == 0)
+        {
+            snprintf(err, errlen, "line %d: invalid %s \"%s\": expected a "
+                     "time such as \"500ms\" or \"5s\"", line, name,
+                     nargs ? args[0] : "");
+            return -1;
+        }
+
+        return 0;
+    }
+
+    if (field == NULL) {
+        return 0;      /* a setting for nginx or for another worker */
+    }
+
+    if (nargs != 1) {
+        snprintf(err, errlen, "line %d: %s takes one value", line, name);
+        return -1;
+    }
+
+    free(*field);
+
+    *field = strdup(args[0]);
+    if (*field == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+void
+media_settings_free(media_settings_t *s)
+{
+    free(s->pg);
+    free(s->storage);
+}
+
+
+void
+media_log(const char *level, const char *fmt, ...)
+{
+    char       ts[32], msg[2048];
+    time_t     now;
+    va_list    args;
+    struct tm  tm;
+
+    now = time(NULL);
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    va_start(args, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, args);
+    va_end(args);
+
+    /* one write per line, so lines from several workers do not mix */
+    fprintf(stderr, "%s %s[%d] %s: %s\n", ts, media_worker_name,
+            (int) getpid(), level, msg);
+    fflush(stderr);
+}
+
+
+static void
+media_on_signal(int signo)
+{
+    (void) signo;
+    media_worker_stop = 1;
+}
+
+
+void
+media_signals(void)
+{
+    struct sigaction  sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = media_on_signal;
+    sigemptyset(&sa.sa_mask);
+
+    /* no SA_RESTART: a blocking call returns EINTR and we look at the flag */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+
+void
+media_sleep(long ms)
+{
+    struct timespec  ts;
+
+    while (ms > 0 && !media_worker_stop) {
+        long  step = ms > 100 ? 100 : ms;
+
+        ts.tv_sec = 0;
+        ts.tv_nsec = step * 1000000L;
+        nanosleep(&ts, NULL);
+        ms -= step;
+    }
+}
+
+
+PGconn *
+media_pg_connect(const media_settings_t *s)
+{
+    PGconn  *pg;
+
+    pg = PQconnectdb(s->pg);
+
+    if (pg == NULL) {
+        media_log_error("postgres connect: out of memory");
+        return NULL;
+    }
+
+    if (PQstatus(pg) != CONNECTION_OK) {
+        media_log_error("postgres connect: %s", PQerrorMessage(pg));
+        PQfinish(pg);
+        return NULL;
+    }
+
+    return pg;
+}
+
+
+redisContext *
+media_redis_connect(const media_settings_t *s)
+{
+    redisContext    *rc;
+    redisReply      *reply;
+    struct timeval   tv;
+
+    tv.tv_sec = s->redis_timeout / 1000;
+    tv.tv_usec = (s->redis_timeout % 1000) * 1000;
+
+    if (s->redis.port) {
+        rc = redisConnectWithTimeout(s->redis.host, s->redis.port, tv);
+    } else {
+        rc = redisConnectUnixWithTimeout(s->redis.path, tv);
+    }
+
+    if (rc == NULL) {
+        media_log_error("redis connect: out of memory");
+        return NULL;
+    }
+
+    if (rc->err) {
+        media_log_error("redis connect: %s", rc->errstr);
+        redisFree(rc);
+        return NULL;
+    }
+
+    /* reads block no longer than the timeout (XREADGROUP BLOCK is shorter) */
+    if (redisSetTimeout(rc, tv) != REDIS_OK) {
+        media_log_error("redis connect: set timeout: %s", rc->errstr);
+        redisFree(rc);
+        return NULL;
+    }
+
+    reply = redisCommand(rc, "PING");
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        media_log_error("redis connect: PING: %s",
+                        reply ? reply->str : rc->errstr);
+        freeReplyObject(reply);
+        redisFree(rc);
+        return NULL;
+    }
+
+    freeReplyObject(reply);
+    return rc;
+}
+
+
+long
+media_backoff(long *cur, long max_ms)
+{
+    long  wait;
+
+    if (*cur < 100) {
+        *cur = 100;
+    }
+
+    wait = *cur;
+    *cur = *cur * 2 > max_ms ? max_ms : *cur * 2;
+
+    return wait;
+}

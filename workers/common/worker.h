@@ -1,0 +1,88 @@
+/*
+ * What every worker shares: its settings (read from the file nginx reads),
+ * logging, signals, and connections to PostgreSQL and Redis.
+ *
+ * Workers are ordinary blocking programs: the event-loop rules of the
+ * nginx module do not apply here, only "check every result, carry the
+ * error up with context".
+ */
+
+#ifndef _MEDIA_WORKER_H_INCLUDED_
+#define _MEDIA_WORKER_H_INCLUDED_
+
+
+#include <signal.h>
+
+#include <libpq-fe.h>
+#include <hiredis/hiredis.h>
+
+#include "media_shared.h"
+#include "media_conf.h"
+
+
+typedef struct {
+    const char    *conf_file;
+    char          *pg;               /* libpq conninfo */
+    media_addr_t   redis;
+    int            redis_set;
+    long           redis_timeout;    /* ms */
+    char          *storage;
+} media_settings_t;
+
+
+extern const char             *media_worker_name;
+extern volatile sig_atomic_t   media_worker_stop;
+
+
+#define MEDIA_DEFAULT_CONF  "/etc/nginx/nginx.conf"
+
+/*
+ * Reads the media_* settings from conf_file (the file nginx reads, or one
+ * it includes); logs a message naming the line and exits 2 on a bad value.
+ */
+void media_settings_load(media_settings_t *s, const char *conf_file);
+
+/* "-c file" from argv, MEDIA_DEFAULT_CONF without; usage and exit 2 else */
+const char *media_conf_arg(int argc, char **argv);
+void media_settings_free(media_settings_t *s);
+
+/* "2026-11-22T10:00:00Z media-transcoder[123] error: ..." on stderr */
+void media_log(const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define media_log_info(...)   media_log("info", __VA_ARGS__)
+#define media_log_error(...)  media_log("error", __VA_ARGS__)
+
+/* SIGTERM and SIGINT set media_worker_stop; SIGPIPE is ignored */
+void media_signals(void);
+
+/* sleeps up to ms, waking early when asked to stop */
+void media_sleep(long ms);
+
+/* NULL with the error logged; callers retry with media_backoff */
+PGconn *media_pg_connect(const media_settings_t *s);
+redisContext *media_redis_connect(const media_settings_t *s);
+
+/* next wait for a retry: doubles from 100 ms up to max_ms */
+long media_backoff(long *cur, long max_ms);
+
+
+
+
+
+typedef struct {
+    const char  *stream;             /* MEDIA_STREAM_* */
+    const char  *group;              /* MEDIA_GROUP_* */
+} media_queue_t;
+
+
+/*
+ * The worker's life: load settings, connect to PostgreSQL and Redis
+ * (retrying with backoff while they are down), make sure the consumer group
+ * exists, then watch both connections until SIGTERM.  Returns the exit
+ * status for main().
+ */
+int media_worker_main(int argc, char **argv, const media_queue_t *queue);
+
+
+#endif /* _MEDIA_WORKER_H_INCLUDED_ */
