@@ -215,9 +215,12 @@ ngx_http_media_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  *   hostaddr: libpq would otherwise call getaddrinfo() inside
  *   PQconnectPoll(), blocking the event loop on DNS; host stays, so TLS
  *   certificate checks still see the name;
- * - statement_timeout is set to media_pg_timeout (before the user's own
- *   options, so theirs win), so that the server gives up on a statement
- *   when we do instead of holding a backend on a lock nobody waits for.
+ * - statement_timeout is set to 90% of media_pg_timeout (before the
+ *   user's own options, so theirs win): the server cancels a slow
+ *   statement just before we would give up, so the connection stays
+ *   usable, and no backend is left waiting on a lock for nobody.  Our own
+ *   timer stays the hard bound: it also covers connecting, waiting for a
+ *   pooled connection and a server that stopped answering.
  */
 static char *
 ngx_http_media_pg_params(ngx_conf_t *cf, ngx_http_media_main_conf_t *mmcf)
@@ -274,7 +277,8 @@ ngx_http_media_pg_params(ngx_conf_t *cf, ngx_http_media_main_conf_t *mmcf)
         goto failed;
     }
 
-    ngx_sprintf(p, "-c statement_timeout=%Mms %s%Z", mmcf->pg_timeout,
+    ngx_sprintf(p, "-c statement_timeout=%Mms %s%Z",
+                mmcf->pg_timeout - mmcf->pg_timeout / 10,
                 options ? options : "");
 
     i = 0;

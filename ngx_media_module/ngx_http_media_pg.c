@@ -11,8 +11,9 @@
  * One timer per query (media_pg_timeout) covers waiting for a connection,
  * connecting, sending and reading; when it fires the request gets a
  * TIMEOUT result and the connection is closed, since its state is unknown.
- * The server's statement_timeout is set to the same value (see
- * ngx_http_media_pg_params), so the backend gives up too.
+ * The server's statement_timeout is a little shorter (see
+ * ngx_http_media_pg_params), so a merely slow statement is cancelled by
+ * the server and its connection is kept.
  *
  * A connection goes back to the pool only after PQgetResult() returned
  * NULL and the session is outside any transaction.

@@ -27,7 +27,7 @@ use POSIX qw(:sys_wait_h);
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-our @EXPORT_OK = qw(wait_until);
+our @EXPORT_OK = qw(wait_until slurp);
 
 my $ROOT = abs_path(__FILE__ . '/../../..');
 my @ALL;   # every harness alive, for the END block
@@ -174,6 +174,13 @@ sub wait_until {
         return $v if $v || time() >= $end;
         sleep($opt{interval} || 0.1);
     }
+}
+
+sub slurp {
+    my ($file) = @_;
+    open(my $fh, '<', $file) or return '';
+    local $/;
+    return scalar <$fh>;
 }
 
 # --- PostgreSQL ----------------------------------------------------------
