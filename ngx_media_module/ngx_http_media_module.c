@@ -647,8 +647,10 @@ ngx_http_media_wrap_fd(ngx_socket_t fd, ngx_log_t *log, void *data,
  * without closing the descriptor a second time.
  */
 void
-ngx_http_media_unwrap_fd(ngx_connection_t *c)
+ngx_http_media_unwrap_fd(ngx_connection_t *c, ngx_uint_t closed)
 {
+    ngx_uint_t  flags;
+
     if (c->read->timer_set) {
         ngx_del_timer(c->read);
     }
@@ -665,8 +667,16 @@ ngx_http_media_unwrap_fd(ngx_connection_t *c)
         ngx_delete_posted_event(c->write);
     }
 
-    (void) ngx_http_media_watch(c->read, 0);
-    (void) ngx_http_media_watch(c->write, 0);
+    /* NGX_CLOSE_EVENT: only mark the events inactive, no epoll_ctl() */
+    flags = closed ? NGX_CLOSE_EVENT : 0;
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, flags);
+    }
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, flags);
+    }
 
     ngx_free_connection(c);
     c->fd = (ngx_socket_t) -1;

@@ -48,7 +48,13 @@ extern ngx_module_t  ngx_http_media_module;
  */
 ngx_connection_t *ngx_http_media_wrap_fd(ngx_socket_t fd, ngx_log_t *log,
     void *data, ngx_event_handler_pt read, ngx_event_handler_pt write);
-void ngx_http_media_unwrap_fd(ngx_connection_t *c);
+
+/*
+ * closed: the library has closed the descriptor already (libpq does so
+ * when it finds the connection lost); the kernel has then dropped it from
+ * epoll, and asking epoll to remove it would fail with EBADF.
+ */
+void ngx_http_media_unwrap_fd(ngx_connection_t *c, ngx_uint_t closed);
 ngx_int_t ngx_http_media_watch(ngx_event_t *ev, ngx_uint_t on);
 
 /* the API location's content handler (ngx_http_media_api.c) */

@@ -701,7 +701,7 @@ ngx_http_media_pg_close(ngx_http_media_pg_conn_t *pc)
 
     /* nginx lets go of the descriptor first, then libpq closes it */
     if (pc->c) {
-        ngx_http_media_unwrap_fd(pc->c);
+        ngx_http_media_unwrap_fd(pc->c, PQsocket(pc->pg) != pc->c->fd);
     }
 
     PQfinish(pc->pg);

@@ -6,7 +6,8 @@
  * socket hiredis owns (level-triggered, see ngx_http_media_watch).
  *
  * While the connection is down, commands fail at once (the caller answers
- * 503) and a timer reconnects with exponential backoff.  A command that
+ * 503) and a timer reconnects with exponential backoff; while it is being
+ * made, they wait for it.  A command that
  * gets no reply within media_redis_timeout fails with TIMEOUT, and the
  * connection is dropped and remade, since a server that does not answer
  * one command will not answer the ones queued behind it.
@@ -38,7 +39,6 @@ typedef struct {
     ngx_event_t                      reconnect;
     ngx_event_t                      connect_timer;
     ngx_msec_t                       backoff;
-    unsigned                         connected:1;
     unsigned                         exiting:1;
 } ngx_http_media_redis_client_t;
 
@@ -201,8 +201,6 @@ ngx_http_media_redis_connect(ngx_http_media_redis_client_t *rc)
 static void
 ngx_http_media_redis_schedule(ngx_http_media_redis_client_t *rc)
 {
-    rc->connected = 0;
-
     if (rc->exiting || ngx_exiting || ngx_terminate || ngx_quit
         || rc->reconnect.timer_set)
     {
@@ -236,8 +234,6 @@ ngx_http_media_redis_drop(ngx_http_media_redis_client_t *rc, const char *why)
     }
 
     rc->ac = NULL;
-    rc->connected = 0;
-
     redisAsyncFree(ac);
 
     ngx_http_media_redis_schedule(rc);
@@ -279,7 +275,6 @@ ngx_http_media_redis_on_connect(const redisAsyncContext *ac, int status)
     ngx_log_error(NGX_LOG_INFO, rc->log, 0, "media redis on connect: "
                   "connected");
 
-    rc->connected = 1;
     rc->backoff = NGX_HTTP_MEDIA_REDIS_BACKOFF_MIN;
 }
 
@@ -366,7 +361,7 @@ ngx_http_media_redis_ev_cleanup(void *data)
     ngx_http_media_redis_client_t  *rc = data;
 
     if (rc->c) {
-        ngx_http_media_unwrap_fd(rc->c);
+        ngx_http_media_unwrap_fd(rc->c, 0);
         rc->c = NULL;
     }
 }
@@ -404,7 +399,12 @@ ngx_http_media_redis_command(ngx_http_request_t *r,
 
     rc = ngx_http_media_redis_client;
 
-    if (rc == NULL || !rc->connected || rc->ac == NULL
+    /*
+     * While connecting, hiredis buffers the command and writes it once
+     * connected (or calls back with NULL if that fails); only with no
+     * context at all, between reconnect attempts, do we fail at once.
+     */
+    if (rc == NULL || rc->ac == NULL
         || redisAsyncCommandArgv(rc->ac, ngx_http_media_redis_reply, cmd,
                                  argc, argv, argvlen)
            != REDIS_OK)
