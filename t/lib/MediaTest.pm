@@ -358,16 +358,22 @@ media_storage $d/storage;
 EOF
 }
 
-# writes nginx.conf from a template with %%MAIN%%, %%HTTP%%, %%PORT%%,
-# %%PORT_name%% and %%DIR%%
-sub write_conf {
-    my ($self, $tpl) = @_;
+sub make_storage {
+    my ($self) = @_;
 
     make_path("$self->{dir}/storage");
     if (is_root()) {
         my ($uid, $gid) = (getpwnam('www-data'))[2, 3];
         chown($uid, $gid, "$self->{dir}/storage");
     }
+}
+
+# writes nginx.conf from a template with %%MAIN%%, %%HTTP%%, %%PORT%%,
+# %%PORT_name%% and %%DIR%%
+sub write_conf {
+    my ($self, $tpl) = @_;
+
+    $self->make_storage;
 
     my $main = $self->main_conf;
     my $http = $self->http_conf;
@@ -379,6 +385,47 @@ sub write_conf {
 
     open(my $fh, '>', $self->conf_file) or die $!;
     print $fh $tpl;
+    close $fh;
+
+    return $self->conf_file;
+}
+
+# nginx.conf.example as it stands, with only its paths and addresses
+# pointed at this harness; each rewrite must apply, so the example cannot
+# drift away from what is tested
+sub write_example_conf {
+    my ($self) = @_;
+
+    my $c = slurp("$self->{root}/nginx.conf.example");
+    my $d = $self->{dir};
+    my $http = $self->http_conf;
+    $http =~ s/^(?!access_log|client_body|proxy|fastcgi|uwsgi|scgi).*\n//mg;
+
+    my @rewrites = (
+        [ qr{^load_module \S+;}m, "load_module $self->{build}/"
+          . "ngx_http_media_module.so;\ndaemon off;\npid $d/nginx.pid;" ],
+        [ qr{^user \S+;}m, is_root() ? 'user www-data;' : '' ],
+        [ qr{^error_log \S+;}m, "error_log $d/error.log info;" ],
+        [ qr{^    access_log \S+;\n}m, '' ],
+        [ qr{^http \{\n}m, "http {\n$http" ],
+        [ qr{^    media_pg "[^"]*";}m,
+          '    media_pg "' . $self->pg_conninfo . '";' ],
+        [ qr{^    media_redis \S+;}m,
+          '    media_redis 127.0.0.1:' . $self->port('redis') . ';' ],
+        [ qr{^    media_storage \S+;}m, "    media_storage $d/storage;" ],
+        [ qr{^        listen 8080;}m,
+          '        listen 127.0.0.1:' . $self->port('http') . ';' ],
+    );
+
+    for my $rw (@rewrites) {
+        $c =~ s/$rw->[0]/$rw->[1]/
+            or die "nginx.conf.example: no line matches $rw->[0]";
+    }
+
+    $self->make_storage;
+
+    open(my $fh, '>', $self->conf_file) or die $!;
+    print $fh $c;
     close $fh;
 
     return $self->conf_file;
@@ -405,7 +452,8 @@ sub nginx_test {
 
     my $env = $self->sanitizer_env(0);
     local @ENV{keys %$env} = values %$env;
-    my $out = `nginx -t -q -p $self->{dir} -e $self->{dir}/error.log -c $file 2>&1`;
+    # its own log: refusals are what some tests want to see
+    my $out = `nginx -t -q -p $self->{dir} -e $self->{dir}/nginx-t.err -c $file 2>&1`;
     return ($? == 0, $out);
 }
 

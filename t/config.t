@@ -1,0 +1,133 @@
+# Configuration: nginx.conf.example works as it stands (only paths and
+# ports pointed at the harness), the workers read the same file, host names
+# in media_pg are resolved at configuration time, and every bad value fails
+# `nginx -t` (or the worker) with a message naming the directive and value.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use MediaTest qw(wait_until slurp);
+
+my $t = MediaTest->new;
+$t->start_postgres;
+$t->start_redis;
+
+# --- the example ---------------------------------------------------------
+
+$t->write_example_conf;
+
+my ($ok, $out) = $t->nginx_test;
+ok($ok, 'nginx -t accepts nginx.conf.example') or diag($out);
+
+$t->migrate;
+$t->start_nginx;
+
+my $r = $t->http(GET => '/api/v1/healthz');
+is($r->{status}, 200, 'example: healthz 200');
+
+$t->start_worker('transcoder');
+ok(wait_until(sub {
+    slurp($t->dir . '/transcoder.log') =~ /ready: postgres and redis connected/
+}, timeout => 10), 'worker reads its settings from the same file');
+
+$t->stop_proc('transcoder');
+$t->stop_nginx;
+
+# --- a host name in media_pg ---------------------------------------------
+
+(my $by_name = $t->pg_conninfo) =~ s/host=127\.0\.0\.1/host=localhost/;
+
+write_http(qq{media_pg "$by_name";\n    media_redis localhost:}
+           . $t->port('redis') . ';');
+$t->start_nginx;
+is($t->http(GET => '/api/v1/healthz')->{status}, 200,
+   'media_pg host=localhost and media_redis localhost work');
+$t->stop_nginx;
+
+# --- refusals ------------------------------------------------------------
+
+my $dir = $t->dir;
+open(my $f, '>', "$dir/plainfile") or die;
+close $f;
+
+my @bad = (
+    [ 'media_pg "foo";', qr/invalid media_pg "foo": missing "="/ ],
+    [ 'media_pg "host=no-such-host.invalid";',
+      qr/media_pg host "no-such-host.invalid": host not found/ ],
+    [ qq{media_pg "dbname=a";\n    media_pg "dbname=b";},
+      qr/"media_pg" directive is duplicate/ ],
+    [ 'media_pg_pool 0;', qr/invalid media_pg_pool "0": expected a number of connections from 1 to 1024/ ],
+    [ 'media_pg_pool 5000;', qr/invalid media_pg_pool "5000"/ ],
+    [ 'media_pg_pool many;', qr/invalid media_pg_pool "many"/ ],
+    [ 'media_pg_timeout abc;', qr/invalid media_pg_timeout "abc": expected a time/ ],
+    [ 'media_pg_timeout 0;', qr/invalid media_pg_timeout "0"/ ],
+    [ 'media_redis_timeout 5x;', qr/invalid media_redis_timeout "5x"/ ],
+    [ 'media_redis "unix:relative.sock";',
+      qr/invalid media_redis "unix:relative.sock": expected host, host:port or unix:\/path/ ],
+    [ 'media_redis "127.0.0.1:99999";', qr/invalid media_redis "127.0.0.1:99999"/ ],
+    [ 'media_redis "no-such-host.invalid:6379";',
+      qr/invalid media_redis "no-such-host.invalid:6379": host not found/ ],
+    [ "media_storage $dir/missing;",
+      qr/invalid media_storage "$dir\/missing": cannot use it; create the directory/ ],
+    [ "media_storage $dir/plainfile;",
+      qr/invalid media_storage "$dir\/plainfile": not a directory/ ],
+    [ 'media_api;', qr/"media_api" directive is not allowed here/ ],
+);
+
+for my $case (@bad) {
+    my ($line, $want) = @$case;
+    write_http($line);
+    my ($ok, $out) = $t->nginx_test;
+    ok(!$ok && $out =~ $want, "nginx -t refuses: $line")
+        or diag($out);
+}
+
+# the workers refuse the same values, naming the line
+write_http(qq{media_pg "host=127.0.0.1";\n    media_redis "h:0";});
+my $w = $t->root . '/' . ($ENV{MEDIA_BUILD} || 'build') . '/media-transcoder';
+$out = `$w -c $dir/nginx.conf 2>&1`;
+is($? >> 8, 2, 'worker: bad value exits 2');
+like($out, qr/nginx\.conf: line \d+: invalid media_redis "h:0"/,
+     'worker: names file, line, directive and value');
+
+$out = `$w -c $dir/nope.conf 2>&1`;
+is($? >> 8, 2, 'worker: missing file exits 2');
+like($out, qr/open "\Q$dir\E\/nope.conf": No such file/, 'worker: names it');
+
+write_http('media_pg "host=127.0.0.1";');
+$out = `$w -c $dir/nginx.conf 2>&1`;
+like($out, qr/needs both media_pg and media_redis/,
+     'worker: says which settings are missing');
+
+$out = `$w -x 2>&1`;
+like($out, qr/usage: media-transcoder \[-c nginx\.conf\]/, 'worker: usage');
+
+# nginx -t only: no nginx is left running for finish() to stop
+$t->finish;
+done_testing;
+
+
+# a config with the given lines in http{} and nothing else of ours
+sub write_http {
+    my ($lines) = @_;
+    $t->write_conf(<<"EOF");
+%%MAIN%%
+events {}
+http {
+    access_log %%DIR%%/access.log;
+    client_body_temp_path %%DIR%%/body;
+    proxy_temp_path %%DIR%%/proxy;
+    fastcgi_temp_path %%DIR%%/fastcgi;
+    uwsgi_temp_path %%DIR%%/uwsgi;
+    scgi_temp_path %%DIR%%/scgi;
+    $lines
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /api/ { media_api; }
+    }
+}
+EOF
+}
