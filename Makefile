@@ -98,10 +98,10 @@ $(BUILD)/unit/%.t: t/unit/%.c t/unit/tap.h $(CORE_SRC) ngx_media_module/*.h
 	$(CC) $(ALL_CFLAGS) -It/unit -o $@ $< $(CORE_SRC) $(LIBS)
 
 run: deps all
-	@bash t/run.sh start $(BUILD)
+	@perl t/run.pl start $(BUILD)
 
 stop:
-	@bash t/run.sh stop $(BUILD)
+	@perl t/run.pl stop $(BUILD)
 
 test: deps all
 	MEDIA_BUILD=$(BUILD) prove -v -j1 $(UNITS) t/*.t
