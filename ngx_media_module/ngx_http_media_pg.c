@@ -48,13 +48,15 @@ struct ngx_http_media_pg_query_s {
     void                          *data;
     ngx_http_media_pg_conn_t      *conn;
     ngx_event_t                    timer;
-    ngx_event_t                    failed;     /* posted: failed at once */
+    ngx_event_t                    deliver;    /* posted: see _complete */
+    ngx_http_media_pg_status_e     status;
     PGresult                      *result;
     u_char                         error[256];
     int                            nparams;
     const char                    *sql;
     const char                   **params;
     unsigned                       waiting:1;
+    unsigned                       in_call:1;  /* inside _pg_query() */
 };
 
 
@@ -94,11 +96,9 @@ static void ngx_http_media_pg_fail(ngx_http_media_pg_conn_t *pc,
     const char *site);
 static void ngx_http_media_pg_close(ngx_http_media_pg_conn_t *pc);
 static void ngx_http_media_pg_timeout(ngx_event_t *ev);
-static void ngx_http_media_pg_failed(ngx_event_t *ev);
-static void ngx_http_media_pg_post_failure(ngx_http_media_pg_query_t *q,
-    const char *msg);
 static void ngx_http_media_pg_complete(ngx_http_media_pg_query_t *q,
     ngx_http_media_pg_status_e status);
+static void ngx_http_media_pg_deliver(ngx_event_t *ev);
 static ngx_int_t ngx_http_media_pg_copy_result(ngx_http_request_t *r,
     ngx_http_media_pg_query_t *q, ngx_http_media_pg_status_e status,
     ngx_http_media_pg_result_t *res);
@@ -223,21 +223,27 @@ ngx_http_media_pg_query(ngx_http_request_t *r, const char *sql,
     cln->data = q;
     q->cleanup = cln;
 
-    q->failed.handler = ngx_http_media_pg_failed;
-    q->failed.data = q;
-    q->failed.log = r->connection->log;
+    q->deliver.handler = ngx_http_media_pg_deliver;
+    q->deliver.data = q;
+    q->deliver.log = r->connection->log;
+
+    /* whatever happens now, the handler runs later, from the event loop */
+    q->in_call = 1;
 
     if (ngx_http_media_pg_pool == NULL) {
-        ngx_http_media_pg_post_failure(q, MEDIA_SET_PG " is not configured");
-        return NGX_OK;
+        ngx_http_media_pg_set_error(q, MEDIA_SET_PG " is not configured");
+        ngx_http_media_pg_complete(q, NGX_HTTP_MEDIA_PG_UNAVAILABLE);
+
+    } else {
+        q->timer.handler = ngx_http_media_pg_timeout;
+        q->timer.data = q;
+        q->timer.log = ngx_http_media_pg_pool->log;
+        ngx_add_timer(&q->timer, ngx_http_media_pg_pool->conf->pg_timeout);
+
+        ngx_http_media_pg_dispatch(q);
     }
 
-    q->timer.handler = ngx_http_media_pg_timeout;
-    q->timer.data = q;
-    q->timer.log = ngx_http_media_pg_pool->log;
-    ngx_add_timer(&q->timer, ngx_http_media_pg_pool->conf->pg_timeout);
-
-    ngx_http_media_pg_dispatch(q);
+    q->in_call = 0;
 
     return NGX_OK;
 }
@@ -268,7 +274,7 @@ ngx_http_media_pg_dispatch(ngx_http_media_pg_query_t *q)
 
     if (pool->nconns < pool->conf->pg_pool) {
         if (ngx_http_media_pg_open(q) != NGX_OK) {
-            ngx_http_media_pg_post_failure(q, (char *) q->error);
+            ngx_http_media_pg_complete(q, NGX_HTTP_MEDIA_PG_UNAVAILABLE);
         }
         return;
     }
@@ -740,26 +746,38 @@ ngx_http_media_pg_timeout(ngx_event_t *ev)
 }
 
 
-static void
-ngx_http_media_pg_post_failure(ngx_http_media_pg_query_t *q, const char *msg)
-{
-    ngx_http_media_pg_set_error(q, msg);
-    ngx_post_event(&q->failed, &ngx_posted_events);
-}
-
-
-static void
-ngx_http_media_pg_failed(ngx_event_t *ev)
-{
-    ngx_http_media_pg_complete(ev->data, NGX_HTTP_MEDIA_PG_UNAVAILABLE);
-}
-
-
-/* hands the result to the request, if it is still there, and frees q */
+/*
+ * The query is over (q is on no connection and in no line).  Hands the
+ * result to the request, if it is still there, and frees q.  A query that
+ * ends while ngx_http_media_pg_query() is still running (no connection
+ * could be opened, a pooled one turned out dead) is delivered from a posted
+ * event instead, so the caller never sees its handler run before it has
+ * taken its reference on the request.
+ */
 static void
 ngx_http_media_pg_complete(ngx_http_media_pg_query_t *q,
     ngx_http_media_pg_status_e status)
 {
+    q->status = status;
+
+    if (q->timer.timer_set) {
+        ngx_del_timer(&q->timer);
+    }
+
+    if (q->in_call) {
+        ngx_post_event(&q->deliver, &ngx_posted_events);
+        return;
+    }
+
+    ngx_http_media_pg_deliver(&q->deliver);
+}
+
+
+static void
+ngx_http_media_pg_deliver(ngx_event_t *ev)
+{
+    ngx_http_media_pg_query_t  *q = ev->data;
+
     ngx_connection_t            *c;
     ngx_http_request_t          *r;
     ngx_http_media_pg_result_t   res;
@@ -773,7 +791,7 @@ ngx_http_media_pg_complete(ngx_http_media_pg_query_t *q,
 
     q->cleanup->handler = NULL;
 
-    if (ngx_http_media_pg_copy_result(r, q, status, &res) != NGX_OK) {
+    if (ngx_http_media_pg_copy_result(r, q, q->status, &res) != NGX_OK) {
         res.status = NGX_HTTP_MEDIA_PG_ERROR;
         ngx_str_set(&res.error, "out of memory");
     }
@@ -911,8 +929,8 @@ ngx_http_media_pg_free(ngx_http_media_pg_query_t *q)
         ngx_del_timer(&q->timer);
     }
 
-    if (q->failed.posted) {
-        ngx_delete_posted_event(&q->failed);
+    if (q->deliver.posted) {
+        ngx_delete_posted_event(&q->deliver);
     }
 
     PQclear(q->result);

@@ -48,9 +48,12 @@ void ngx_http_media_pg_done(void);
 
 /*
  * Sends sql with text parameters ($1...; a param with data NULL is SQL
- * NULL).  Returns NGX_OK when the handler will be called later from the
- * event loop, NGX_ERROR on allocation failure (the handler is not called).
- * The caller holds the request (r->main->count++) until the handler runs.
+ * NULL; params are copied).  sql must outlive the request: a string
+ * literal, since a query whose request went away still runs to its end.
+ * Returns NGX_OK when the handler will be called later from the event loop
+ * (never from inside this call), NGX_ERROR on allocation failure (the
+ * handler is not called).  The caller holds the request
+ * (r->main->count++) until the handler runs.
  */
 ngx_int_t ngx_http_media_pg_query(ngx_http_request_t *r, const char *sql,
     ngx_uint_t nparams, ngx_str_t *params,

@@ -47,6 +47,22 @@ is($t->http(GET => '/api/v1/healthz')->{status}, 200,
    'media_pg host=localhost and media_redis localhost work');
 $t->stop_nginx;
 
+# --- a PostgreSQL that cannot be reached at all ---------------------------
+
+# a missing unix socket directory: libpq fails inside PQconnectStartParams,
+# while the module is still setting up the query
+write_http(qq{media_pg "host=@{[ $t->dir ]}/no-such-dir dbname=media";\n}
+           . '    media_redis 127.0.0.1:' . $t->port('redis') . ';');
+$t->start_nginx;
+for my $i (1 .. 3) {
+    my $x = $t->http(GET => '/api/v1/healthz');
+    ok($x->{status} == 503 && $x->{json}{postgres} eq 'unavailable',
+       "unreachable postgres at connect: 503 unavailable ($i)");
+}
+like(slurp($t->dir . '/error.log'), qr/media pg open: .*no-such-dir/,
+     'the connect failure is logged with libpq\'s reason');
+$t->stop_nginx;
+
 # --- refusals ------------------------------------------------------------
 
 my $dir = $t->dir;
