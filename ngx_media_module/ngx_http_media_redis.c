@@ -5,9 +5,10 @@
  * pipelined on it.  hiredis' event hooks map onto nginx events on the
  * socket hiredis owns (level-triggered, see ngx_http_media_watch).
  *
- * While the connection is down, commands fail at once (the caller answers
- * 503) and a timer reconnects with exponential backoff; while it is being
- * made, they wait for it.  A command that
+ * When a working connection breaks, the module reconnects at once; only
+ * repeated failures back off (100 ms doubling to 3 s).  Between attempts,
+ * commands fail at once (the caller answers 503); while a connection is
+ * being made, they wait for it.  A command that
  * gets no reply within media_redis_timeout fails with TIMEOUT, and the
  * connection is dropped and remade, since a server that does not answer
  * one command will not answer the ones queued behind it.
@@ -100,7 +101,6 @@ ngx_http_media_redis_init(ngx_cycle_t *cycle,
 
     rc->conf = mmcf;
     rc->log = cycle->log;
-    rc->backoff = NGX_HTTP_MEDIA_REDIS_BACKOFF_MIN;
 
     rc->reconnect.handler = ngx_http_media_redis_reconnect;
     rc->reconnect.data = rc;
@@ -207,9 +207,12 @@ ngx_http_media_redis_schedule(ngx_http_media_redis_client_t *rc)
         return;
     }
 
+    /* 0 the first time: the next turn of the event loop */
     ngx_add_timer(&rc->reconnect, rc->backoff);
 
-    rc->backoff = ngx_min(rc->backoff * 2, NGX_HTTP_MEDIA_REDIS_BACKOFF_MAX);
+    rc->backoff = rc->backoff
+                  ? ngx_min(rc->backoff * 2, NGX_HTTP_MEDIA_REDIS_BACKOFF_MAX)
+                  : NGX_HTTP_MEDIA_REDIS_BACKOFF_MIN;
 }
 
 
@@ -275,7 +278,7 @@ ngx_http_media_redis_on_connect(const redisAsyncContext *ac, int status)
     ngx_log_error(NGX_LOG_INFO, rc->log, 0, "media redis on connect: "
                   "connected");
 
-    rc->backoff = NGX_HTTP_MEDIA_REDIS_BACKOFF_MIN;
+    rc->backoff = 0;
 }
 
 
