@@ -436,12 +436,19 @@ sub sanitizer_env {
     return {} unless $self->{asan};
 
     chomp(my $asan = `gcc -print-file-name=libasan.so`);
+
+    # nginx's workers run as www-data: reports need a directory they can
+    # write, or a crash leaves no trace
+    my $san = "$self->{dir}/san";
+    make_path($san);
+    chmod 01777, $san;
+
     return {
         # nginx itself is not built with ASan: the runtime must load first
         ($leaks ? () : (LD_PRELOAD => $asan)),
-        ASAN_OPTIONS => "detect_leaks=$leaks:log_path=$self->{dir}/asan"
+        ASAN_OPTIONS => "detect_leaks=$leaks:log_path=$san/asan"
                         . ':abort_on_error=0',
-        UBSAN_OPTIONS => "print_stacktrace=1:log_path=$self->{dir}/ubsan",
+        UBSAN_OPTIONS => "print_stacktrace=1:log_path=$san/ubsan",
     };
 }
 
@@ -549,12 +556,14 @@ sub log_problems {
         next if $log =~ m{/(cmd|postgres|redis|psql-session)\.log$};
         open(my $fh, '<', $log) or next;
         while (my $line = <$fh>) {
+            # a dead nginx worker is logged only as a notice
             push @bad, "$log: $line"
-                if $line =~ /\[(alert|emerg|crit)\]|AddressSanitizer|runtime error:|LeakSanitizer/;
+                if $line =~ /\[(alert|emerg|crit)\]|AddressSanitizer|runtime error:|LeakSanitizer/
+                   || $line =~ /worker process \d+ exited (on signal|with code [1-9])/;
         }
     }
 
-    for my $report (glob("$self->{dir}/asan.* $self->{dir}/ubsan.*")) {
+    for my $report (glob("$self->{dir}/san/*")) {
         open(my $fh, '<', $report) or next;
         local $/;
         push @bad, "$report: " . <$fh>;
