@@ -35,7 +35,7 @@ LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 MODULE   := $(BUILD)/ngx_http_media_module.so
 MOD_SRC  := config $(wildcard ngx_media_module/*.c ngx_media_module/*.h)
 
-CORE_SRC := ngx_media_module/media_conf.c ngx_media_module/media_router.c
+CORE_SRC := $(wildcard ngx_media_module/media_*.c)
 COMMON   := $(wildcard workers/common/*.c) $(CORE_SRC)
 WORKERS  := $(BUILD)/media-transcoder $(BUILD)/media-billing \
             $(BUILD)/media-migrate
@@ -93,9 +93,9 @@ $(BUILD)/media-%: $$(wildcard workers/$$*/*.c workers/$$*/*.h) \
 # C unit tests print TAP; prove runs them as executables
 units: $(UNITS)
 
-$(BUILD)/unit/%.t: t/unit/%.c t/unit/tap.h $(CORE_SRC) ngx_media_module/*.h
+$(BUILD)/unit/%.t: t/unit/%.c t/unit/*.h $(CORE_SRC) ngx_media_module/*.h
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(ALL_CFLAGS) -It/unit -o $@ $< $(CORE_SRC) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -Wno-format-truncation -It/unit -o $@ $< $(CORE_SRC) $(LIBS)
 
 run: deps all
 	@perl t/run.pl start $(BUILD)

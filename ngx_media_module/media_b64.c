@@ -1,0 +1,104 @@
+/*
+ * base64url without padding (RFC 4648 section 5).
+ */
+
+#include "media_b64.h"
+
+
+static const char  media_b64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+
+size_t
+media_b64url_encode(unsigned char *dst, const unsigned char *src, size_t len)
+{
+    unsigned char  *d;
+
+    d = dst;
+
+    while (len > 2) {
+        *d++ = media_b64url_alphabet[src[0] >> 2];
+        *d++ = media_b64url_alphabet[((src[0] & 3) << 4) | (src[1] >> 4)];
+        *d++ = media_b64url_alphabet[((src[1] & 0x0f) << 2) | (src[2] >> 6)];
+        *d++ = media_b64url_alphabet[src[2] & 0x3f];
+        src += 3;
+        len -= 3;
+    }
+
+    if (len) {
+        *d++ = media_b64url_alphabet[src[0] >> 2];
+
+        if (len == 1) {
+            *d++ = media_b64url_alphabet[(src[0] & 3) << 4];
+
+        } else {
+            *d++ = media_b64url_alphabet[((src[0] & 3) << 4) | (src[1] >> 4)];
+            *d++ = media_b64url_alphabet[(src[1] & 0x0f) << 2];
+        }
+    }
+
+    return d - dst;
+}
+
+
+static int
+media_b64url_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    if (c == '-') {
+        return 62;
+    }
+    if (c == '_') {
+        return 63;
+    }
+    return -1;
+}
+
+
+size_t
+media_b64url_decode(unsigned char *dst, const unsigned char *src, size_t len)
+{
+    int             v[4];
+    size_t          i, n;
+    unsigned char  *d;
+
+    if (len % 4 == 1) {
+        return (size_t) -1;
+    }
+
+    d = dst;
+
+    while (len) {
+        n = len < 4 ? len : 4;
+
+        for (i = 0; i < n; i++) {
+            v[i] = media_b64url_value(src[i]);
+            if (v[i] < 0) {
+                return (size_t) -1;
+            }
+        }
+
+        *d++ = (unsigned char) (v[0] << 2 | v[1] >> 4);
+
+        if (n > 2) {
+            *d++ = (unsigned char) (v[1] << 4 | v[2] >> 2);
+        }
+
+        if (n > 3) {
+            *d++ = (unsigned char) (v[2] << 6 | v[3]);
+        }
+
+        src += n;
+        len -= n;
+    }
+
+    return d - dst;
+}

@@ -1,0 +1,29 @@
+/*
+ * base64url (RFC 4648 section 5) without padding, as JWT uses it.
+ */
+
+#ifndef _MEDIA_B64_H_INCLUDED_
+#define _MEDIA_B64_H_INCLUDED_
+
+
+#include <stddef.h>
+
+
+#define media_b64url_encoded_len(n)  (((n) * 4 + 2) / 3)
+#define media_b64url_decoded_max(n)  (((n) * 3) / 4 + 1)
+
+
+/* writes media_b64url_encoded_len(len) bytes, no NUL */
+size_t media_b64url_encode(unsigned char *dst, const unsigned char *src,
+    size_t len);
+
+/*
+ * Returns the decoded length, or (size_t) -1 for a character outside the
+ * alphabet, padding, or a length no encoder produces.  dst must hold
+ * media_b64url_decoded_max(len) bytes.
+ */
+size_t media_b64url_decode(unsigned char *dst, const unsigned char *src,
+    size_t len);
+
+
+#endif /* _MEDIA_B64_H_INCLUDED_ */
