@@ -41,9 +41,9 @@ WORKERS  := $(BUILD)/media-transcoder $(BUILD)/media-billing \
             $(BUILD)/media-migrate
 UNITS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%.t,$(wildcard t/unit/*.c))
 
-.PHONY: all deps module workers units run stop test check-asan clean
+.PHONY: all deps module workers units tools run stop test check-asan clean
 
-all: module workers units
+all: module workers units tools
 
 deps:
 	@missing=""; for p in $(DEPS); do \
@@ -96,6 +96,13 @@ units: $(UNITS)
 $(BUILD)/unit/%.t: t/unit/%.c t/unit/*.h $(CORE_SRC) ngx_media_module/*.h
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(ALL_CFLAGS) -Wno-format-truncation -It/unit -o $@ $< $(CORE_SRC) $(LIBS)
+
+# helpers the tests call (an identity provider that signs RS256/ES256)
+tools: $(BUILD)/mint
+
+$(BUILD)/mint: t/tools/mint.c t/unit/*.h $(CORE_SRC)
+	$(CC) $(ALL_CFLAGS) -Wno-format-truncation -It/unit -o $@ $< $(CORE_SRC) \
+	    $(LIBS)
 
 run: deps all
 	@perl t/run.pl start $(BUILD)

@@ -86,6 +86,15 @@ media_b64url_decode(unsigned char *dst, const unsigned char *src, size_t len)
             }
         }
 
+        /*
+         * A short last group leaves bits unused; an encoder writes them as
+         * zero.  Refusing anything else keeps one text per byte string, so
+         * a token cannot be altered without changing what it says.
+         */
+        if ((n == 2 && (v[1] & 0x0f)) || (n == 3 && (v[2] & 0x03))) {
+            return (size_t) -1;
+        }
+
         *d++ = (unsigned char) (v[0] << 2 | v[1] >> 4);
 
         if (n > 2) {

@@ -19,7 +19,8 @@ size_t media_b64url_encode(unsigned char *dst, const unsigned char *src,
 
 /*
  * Returns the decoded length, or (size_t) -1 for a character outside the
- * alphabet, padding, or a length no encoder produces.  dst must hold
+ * alphabet, padding, a length no encoder produces, or unused bits that are
+ * not zero (a non-canonical encoding).  dst must hold
  * media_b64url_decoded_max(len) bytes.
  */
 size_t media_b64url_decode(unsigned char *dst, const unsigned char *src,

@@ -318,6 +318,9 @@ media_conf_parse_msec(const char *s, size_t len, long *ms)
     } else if (len == 1 && s[0] == 'h') {
         scale = 3600 * 1000;
 
+    } else if (len == 1 && s[0] == 'd') {
+        scale = 24L * 3600 * 1000;
+
     } else {
         return -1;
     }

@@ -32,7 +32,7 @@ int media_conf_parse(const char *text, size_t len, media_conf_handler_pt h,
 int media_conf_parse_file(const char *path, media_conf_handler_pt h,
     void *data, char *err, size_t errlen);
 
-/* nginx time syntax: "250ms", "5s", "2m", "1h"; a bare number is seconds */
+/* nginx time syntax: "250ms", "5s", "2m", "1h", "7d"; bare: seconds */
 int media_conf_parse_msec(const char *s, size_t len, long *ms);
 
 /* "host", "host:port" or "unix:/path"; host is copied NUL-terminated */

@@ -18,6 +18,11 @@
 #define MEDIA_SET_REDIS_TIMEOUT   "media_redis_timeout"
 #define MEDIA_SET_STORAGE         "media_storage"
 
+/* Redis keys the module writes and the workers may read */
+#define MEDIA_KEY_DENY            "media:deny:"        /* + jti */
+#define MEDIA_KEY_LOGIN_ACCOUNT   "media:login:acct:"  /* + lower(email) */
+#define MEDIA_KEY_LOGIN_ADDRESS   "media:login:addr:"  /* + client address */
+
 #define MEDIA_DEFAULT_PG_POOL     4
 #define MEDIA_DEFAULT_PG_TIMEOUT  5000      /* ms */
 #define MEDIA_DEFAULT_REDIS_TIMEOUT 2000    /* ms */

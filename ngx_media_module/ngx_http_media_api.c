@@ -16,14 +16,28 @@
 
 #include "ngx_http_media_module.h"
 #include "ngx_http_media_api.h"
+#include "ngx_http_media_auth.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
 #include "media_router.h"
 
 
-typedef enum {
-    NGX_HTTP_MEDIA_ROUTE_HEALTHZ = 0
-} ngx_http_media_route_e;
+/* route flags */
+#define NGX_HTTP_MEDIA_BODY      0x01   /* a JSON object body is required */
+#define NGX_HTTP_MEDIA_BODY_OPT  0x02   /* a JSON body may come, or none */
+#define NGX_HTTP_MEDIA_USER      0x04   /* a signed-in user is required */
+#define NGX_HTTP_MEDIA_ADMIN     0x08   /* ... with the admin role */
+
+#define NGX_HTTP_MEDIA_MAX_JSON  65536
+
+/* nginx 1.22 has no name for it */
+#define NGX_HTTP_MEDIA_UNPROCESSABLE  422
+
+
+typedef struct {
+    ngx_http_media_route_pt   handler;
+    ngx_uint_t                flags;
+} ngx_http_media_route_def_t;
 
 
 typedef struct {
@@ -38,6 +52,13 @@ typedef struct {
 
 
 static unsigned ngx_http_media_api_method(ngx_http_request_t *r);
+static void ngx_http_media_api_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_media_api_parse(ngx_http_request_t *r,
+    ngx_http_media_ctx_t *ctx, ngx_int_t *rc);
+static void ngx_http_media_api_run(ngx_http_request_t *r);
+static ngx_int_t ngx_http_media_api_json(ngx_http_request_t *r,
+    ngx_http_media_ctx_t *ctx);
+static void ngx_http_media_json_cleanup(void *data);
 static ngx_int_t ngx_http_media_healthz(ngx_http_request_t *r);
 static void ngx_http_media_healthz_pg(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
@@ -45,36 +66,60 @@ static void ngx_http_media_healthz_redis(ngx_http_request_t *r,
     ngx_http_media_redis_result_t *res, void *data);
 static void ngx_http_media_healthz_done(ngx_http_request_t *r,
     ngx_http_media_healthz_ctx_t *ctx);
-static ngx_int_t ngx_http_media_add_header(ngx_http_request_t *r,
-    const char *key, ngx_str_t *value);
 static ngx_str_t *ngx_http_media_request_id(ngx_http_request_t *r);
 
 
+/* media_route_t.id indexes ngx_http_media_route_defs */
 static const media_route_t  ngx_http_media_routes[] = {
-    { MEDIA_GET, "/api/v1/healthz", NGX_HTTP_MEDIA_ROUTE_HEALTHZ },
+    { MEDIA_GET, "/api/v1/healthz", 0 },
+    { MEDIA_POST, "/api/v1/auth/signup", 1 },
+    { MEDIA_POST, "/api/v1/auth/login", 2 },
+    { MEDIA_POST, "/api/v1/auth/refresh", 3 },
+    { MEDIA_POST, "/api/v1/auth/logout", 4 },
+    { MEDIA_GET, "/api/v1/auth/me", 5 },
+    { MEDIA_GET, "/api/v1/admin/users", 6 },
 };
 
 
+static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
+    { ngx_http_media_healthz, 0 },
+    { ngx_http_media_signup, NGX_HTTP_MEDIA_BODY },
+    { ngx_http_media_login, NGX_HTTP_MEDIA_BODY },
+    { ngx_http_media_refresh, NGX_HTTP_MEDIA_BODY_OPT },
+    { ngx_http_media_logout, NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_me, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_admin_users,
+      NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
+};
+
+
+/*
+ * The content handler: route, check who may call it, read the body if it
+ * takes one, then run it.  Whatever the route does, the request is
+ * finalized exactly once, by ngx_http_media_api_run or by the route's last
+ * asynchronous step.
+ */
 ngx_int_t
 ngx_http_media_api_handler(ngx_http_request_t *r)
 {
-    int                  rc;
-    char                 allow[64];
-    ngx_str_t            value;
-    ngx_int_t            drc;
-    media_route_match_t  m;
+    int                                 rc;
+    char                                allow[64];
+    ngx_str_t                           value;
+    ngx_int_t                           drc;
+    media_route_match_t                 m;
+    ngx_http_media_ctx_t               *ctx;
+    const ngx_http_media_route_def_t   *def;
+
+    ctx = ngx_http_media_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     rc = media_route_match(ngx_http_media_routes,
                            sizeof(ngx_http_media_routes)
                            / sizeof(ngx_http_media_routes[0]),
                            ngx_http_media_api_method(r),
                            (char *) r->uri.data, r->uri.len, &m);
-
-    /* no route reads a body yet */
-    drc = ngx_http_discard_request_body(r);
-    if (drc != NGX_OK) {
-        return drc;
-    }
 
     if (rc == MEDIA_ROUTE_NOT_FOUND) {
         return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
@@ -95,13 +140,282 @@ ngx_http_media_api_handler(ngx_http_request_t *r)
                                          &r->method_name, &value);
     }
 
-    switch (m.id) {
+    def = &ngx_http_media_route_defs[m.id];
+    ctx->route = (void *) def;
 
-    case NGX_HTTP_MEDIA_ROUTE_HEALTHZ:
-        return ngx_http_media_healthz(r);
+    if ((def->flags & NGX_HTTP_MEDIA_USER) && ctx->user == NULL) {
+        return ngx_http_media_unauthorized(r, "missing_token",
+                                           "sign in first: send "
+                                           "\"Authorization: Bearer <access "
+                                           "token>\" or the media_access "
+                                           "cookie");
     }
 
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if ((def->flags & NGX_HTTP_MEDIA_ADMIN)
+        && !(ctx->user->role.len == 5
+             && ngx_strncmp(ctx->user->role.data, "admin", 5) == 0))
+    {
+        return ngx_http_media_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                         "this route is for admins; you are "
+                                         "signed in as %V", &ctx->user->role);
+    }
+
+    if (def->flags & (NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_BODY_OPT)) {
+        if (r->headers_in.content_length_n > NGX_HTTP_MEDIA_MAX_JSON) {
+            return ngx_http_media_send_error(r,
+                                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                   "body_too_large", "a JSON body may hold "
+                                   "at most %d bytes", NGX_HTTP_MEDIA_MAX_JSON);
+        }
+
+        /* one buffer when it fits client_body_buffer_size */
+        r->request_body_in_single_buf = 1;
+
+        drc = ngx_http_read_client_request_body(r, ngx_http_media_api_body);
+        if (drc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return drc;
+        }
+
+        return NGX_DONE;
+    }
+
+    drc = ngx_http_discard_request_body(r);
+    if (drc != NGX_OK) {
+        return drc;
+    }
+
+    /* the reference ngx_http_media_api_run's finalization gives back */
+    r->main->count++;
+    ngx_http_media_api_run(r);
+
+    return NGX_DONE;
+}
+
+
+/* the body has been read (ngx_http_read_client_request_body took a ref) */
+static void
+ngx_http_media_api_body(ngx_http_request_t *r)
+{
+    ngx_int_t              rc;
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    if (ngx_http_media_api_parse(r, ctx, &rc) != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    ngx_http_media_api_run(r);
+}
+
+
+static void
+ngx_http_media_api_run(ngx_http_request_t *r)
+{
+    ngx_int_t                           rc;
+    ngx_http_media_ctx_t               *ctx;
+    const ngx_http_media_route_def_t   *def;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    def = ctx->route;
+
+    rc = def->handler(r);
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+/*
+ * The body as a JSON object into ctx->json: NGX_OK.  Otherwise the refusal
+ * is sent, its rc put in *rc (a sent response may well be NGX_OK), and
+ * NGX_DECLINED returned.  Bodies are small (64 KB at most); one that nginx
+ * wrote to a temporary file is read back from it.
+ */
+static ngx_int_t
+ngx_http_media_api_parse(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
+    ngx_int_t *rc)
+{
+    *rc = ngx_http_media_api_json(r, ctx);
+
+    return ctx->json || *rc == NGX_DECLINED ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* NGX_DECLINED: no body, and none needed; else see above */
+static ngx_int_t
+ngx_http_media_api_json(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx)
+{
+    off_t                               size;
+    u_char                             *text, *p;
+    char                                err[256];
+    ssize_t                             n;
+    ngx_buf_t                          *b;
+    yajl_val                            json;
+    ngx_chain_t                        *cl;
+    ngx_table_elt_t                    *ct;
+    ngx_pool_cleanup_t                 *cln;
+    const ngx_http_media_route_def_t   *def;
+
+    def = ctx->route;
+
+    size = 0;
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            size += ngx_buf_size(cl->buf);
+        }
+    }
+
+    if (size == 0) {
+        if (def->flags & NGX_HTTP_MEDIA_BODY_OPT) {
+            return NGX_DECLINED;
+        }
+
+        return ngx_http_media_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "body_required", "send a JSON "
+                                         "object with Content-Type: "
+                                         "application/json");
+    }
+
+    if (size > NGX_HTTP_MEDIA_MAX_JSON) {
+        return ngx_http_media_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                         "body_too_large", "a JSON body may "
+                                         "hold at most %d bytes",
+                                         NGX_HTTP_MEDIA_MAX_JSON);
+    }
+
+    ct = r->headers_in.content_type;
+
+    if (ct == NULL || ct->value.len < 16
+        || ngx_strncasecmp(ct->value.data, (u_char *) "application/json", 16)
+           != 0
+        || (ct->value.len > 16 && ct->value.data[16] != ';'
+            && ct->value.data[16] != ' '))
+    {
+        return ngx_http_media_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                         "unsupported_media_type",
+                                         "send the body as "
+                                         "Content-Type: application/json");
+    }
+
+    text = ngx_pnalloc(r->pool, (size_t) size + 1);
+    if (text == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = text;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, (size_t) (b->file_last
+                                                    - b->file_pos),
+                              b->file_pos);
+            if (n == NGX_ERROR) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+            p += n;
+
+        } else {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
+    }
+
+    *p = '\0';
+
+    if (ngx_strlen(text) != (size_t) (p - text)) {
+        return ngx_http_media_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_json", "the body holds a "
+                                         "NUL byte");
+    }
+
+    json = yajl_tree_parse((char *) text, err, sizeof(err));
+
+    if (json == NULL || !YAJL_IS_OBJECT(json)) {
+        if (json) {
+            yajl_tree_free(json);
+            ngx_cpystrn((u_char *) err, (u_char *) "not an object",
+                        sizeof(err));
+        }
+
+        /* yajl's message spans lines; the first one is the useful part */
+        p = (u_char *) ngx_strchr(err, '\n');
+        if (p) {
+            *p = '\0';
+        }
+
+        return ngx_http_media_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_json", "the body is not a "
+                                         "JSON object: %s", err);
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        yajl_tree_free(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_media_json_cleanup;
+    cln->data = json;
+    ctx->json = json;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_media_json_cleanup(void *data)
+{
+    yajl_tree_free(data);
+}
+
+
+ngx_str_t *
+ngx_http_media_body_str(ngx_http_request_t *r, const char *name)
+{
+    yajl_val               v;
+    ngx_str_t             *s;
+    const char            *path[2];
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    if (ctx == NULL || ctx->json == NULL) {
+        return NULL;
+    }
+
+    path[0] = name;
+    path[1] = NULL;
+
+    v = yajl_tree_get(ctx->json, path, yajl_t_string);
+    if (v == NULL) {
+        return NULL;
+    }
+
+    s = ngx_palloc(r->pool, sizeof(ngx_str_t));
+    if (s == NULL) {
+        return NULL;
+    }
+
+    s->data = (u_char *) v->u.string;
+    s->len = ngx_strlen(v->u.string);
+
+    return s;
+}
+
+
+ngx_int_t
+ngx_http_media_internal(ngx_http_request_t *r, const char *site,
+    ngx_str_t *reason)
+{
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "%s: %V, request_id: %V",
+                  site, reason, ngx_http_media_request_id(r));
+
+    return ngx_http_media_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                     "internal", "the server failed; quote "
+                                     "the request id when reporting it");
 }
 
 
@@ -158,7 +472,6 @@ ngx_http_media_healthz(ngx_http_request_t *r)
     }
 
     ctx->pending++;
-    r->main->count++;
 
     argv[0] = "PING";
     argvlen[0] = 4;
@@ -265,12 +578,8 @@ static void
 ngx_http_media_healthz_done(ngx_http_request_t *r,
     ngx_http_media_healthz_ctx_t *ctx)
 {
-    ngx_int_t           rc;
-    ngx_uint_t          ok;
-    yajl_gen            g;
-    ngx_str_t           json;
-    const u_char       *buf;
-    size_t              len;
+    ngx_uint_t  ok;
+    yajl_gen    g;
 
     if (--ctx->pending) {
         return;
@@ -301,20 +610,15 @@ ngx_http_media_healthz_done(ngx_http_request_t *r,
             }
         }
 
-        ngx_http_media_json_error_object(g, r, "unavailable", &ctx->problem);
+        ngx_http_media_json_error_object(g, r, "unavailable", NULL,
+                                         &ctx->problem);
     }
 
     yajl_gen_map_close(g);
 
-    yajl_gen_get_buf(g, &buf, &len);
-    json.data = (u_char *) buf;
-    json.len = len;
-
-    rc = ngx_http_media_send_json(r, ok ? NGX_HTTP_OK
-                                        : NGX_HTTP_SERVICE_UNAVAILABLE, &json);
-    yajl_gen_free(g);
-
-    ngx_http_finalize_request(r, rc);
+    ngx_http_finalize_request(r, ngx_http_media_send_gen(r,
+                                 ok ? NGX_HTTP_OK
+                                    : NGX_HTTP_SERVICE_UNAVAILABLE, g));
 }
 
 
@@ -336,7 +640,7 @@ ngx_http_media_json_str(yajl_gen g, const char *key, ngx_str_t *value)
 
 void
 ngx_http_media_json_error_object(yajl_gen g, ngx_http_request_t *r,
-    const char *code, ngx_str_t *message)
+    const char *code, const char *field, ngx_str_t *message)
 {
     ngx_str_t  c;
 
@@ -346,28 +650,65 @@ ngx_http_media_json_error_object(yajl_gen g, ngx_http_request_t *r,
     yajl_gen_string(g, (const unsigned char *) "error", 5);
     yajl_gen_map_open(g);
     ngx_http_media_json_str(g, "code", &c);
+
+    if (field) {
+        c.data = (u_char *) field;
+        c.len = ngx_strlen(field);
+        ngx_http_media_json_str(g, "field", &c);
+    }
+
     ngx_http_media_json_str(g, "message", message);
     ngx_http_media_json_str(g, "request_id", ngx_http_media_request_id(r));
     yajl_gen_map_close(g);
 }
 
 
+static ngx_int_t ngx_http_media_verror(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *field, const char *fmt,
+    va_list args);
+
+
 ngx_int_t
 ngx_http_media_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *fmt, ...)
 {
-    u_char        msg[NGX_MAX_ERROR_STR], *p;
-    size_t        len;
-    ngx_uint_t    level;
-    va_list       args;
-    yajl_gen      g;
-    ngx_int_t     rc;
-    ngx_str_t     message, json;
-    const u_char *buf;
+    va_list    args;
+    ngx_int_t  rc;
 
     va_start(args, fmt);
-    p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
+    rc = ngx_http_media_verror(r, status, code, NULL, fmt, args);
     va_end(args);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_media_field_error(ngx_http_request_t *r, const char *field,
+    const char *fmt, ...)
+{
+    va_list    args;
+    ngx_int_t  rc;
+
+    va_start(args, fmt);
+    rc = ngx_http_media_verror(r, NGX_HTTP_MEDIA_UNPROCESSABLE,
+                               "invalid_field", field, fmt, args);
+    va_end(args);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_media_verror(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *field, const char *fmt, va_list args)
+{
+    u_char      msg[NGX_MAX_ERROR_STR], *p;
+    yajl_gen    g;
+    ngx_str_t   message;
+    ngx_uint_t  level;
+
+    p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
 
     message.data = msg;
     message.len = p - msg;
@@ -385,10 +726,26 @@ ngx_http_media_send_error(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     yajl_gen_map_open(g);
-    ngx_http_media_json_error_object(g, r, code, &message);
+    ngx_http_media_json_error_object(g, r, code, field, &message);
     yajl_gen_map_close(g);
 
-    yajl_gen_get_buf(g, &buf, &len);
+    return ngx_http_media_send_gen(r, status, g);
+}
+
+
+ngx_int_t
+ngx_http_media_send_gen(ngx_http_request_t *r, ngx_uint_t status, yajl_gen g)
+{
+    size_t         len;
+    ngx_int_t      rc;
+    ngx_str_t      json;
+    const u_char  *buf;
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        yajl_gen_free(g);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     json.data = (u_char *) buf;
     json.len = len;
 
@@ -454,7 +811,7 @@ ngx_http_media_send_json(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_media_add_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value)
 {

@@ -36,8 +36,23 @@ static char *ngx_http_media_storage(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_media_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static void *ngx_http_media_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_media_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
 static ngx_int_t ngx_http_media_init_process(ngx_cycle_t *cycle);
 static void ngx_http_media_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_enum_t  ngx_http_media_auth_modes[] = {
+    { ngx_string("off"), NGX_HTTP_MEDIA_AUTH_OFF },
+    { ngx_string("optional"), NGX_HTTP_MEDIA_AUTH_OPTIONAL },
+    { ngx_string("on"), NGX_HTTP_MEDIA_AUTH_ON },
+    { ngx_null_string, 0 }
+};
+
+
+/* cmd->post of a time directive for which 0 is a sensible value */
+static ngx_uint_t  ngx_http_media_zero_ok = 1;
 
 
 static ngx_command_t  ngx_http_media_commands[] = {
@@ -91,13 +106,83 @@ static ngx_command_t  ngx_http_media_commands[] = {
       0,
       NULL },
 
+    { ngx_string("media_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_media_loc_conf_t, auth),
+      &ngx_http_media_auth_modes },
+
+    { ngx_string("media_jwt_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_media_jwt_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("media_jwt_jwks"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
+      ngx_http_media_jwt_jwks,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("media_jwt_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_media_main_conf_t, issuer),
+      NULL },
+
+    { ngx_string("media_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_msec,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_media_main_conf_t, leeway),
+      &ngx_http_media_zero_ok },
+
+    { ngx_string("media_access_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_msec,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_media_main_conf_t, access_ttl),
+      NULL },
+
+    { ngx_string("media_refresh_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_msec,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_media_main_conf_t, refresh_ttl),
+      NULL },
+
+    { ngx_string("media_cookie_secure"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_media_main_conf_t, cookie_secure),
+      NULL },
+
+    { ngx_string("media_login_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_media_login_limit,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("media_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_media_main_conf_t, thread_pool_name),
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_media_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_media_auth_variables,         /* preconfiguration */
+    ngx_http_media_auth_postconfiguration, /* postconfiguration */
 
     ngx_http_media_create_main_conf,       /* create main configuration */
     ngx_http_media_init_main_conf,         /* init main configuration */
@@ -105,8 +190,8 @@ static ngx_http_module_t  ngx_http_media_module_ctx = {
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_media_create_loc_conf,        /* create location configuration */
+    ngx_http_media_merge_loc_conf          /* merge location configuration */
 };
 
 
@@ -142,6 +227,13 @@ ngx_http_media_create_main_conf(ngx_conf_t *cf)
     mmcf->pg_pool = NGX_CONF_UNSET_UINT;
     mmcf->pg_timeout = NGX_CONF_UNSET_MSEC;
     mmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    mmcf->leeway = NGX_CONF_UNSET_MSEC;
+    mmcf->access_ttl = NGX_CONF_UNSET_MSEC;
+    mmcf->refresh_ttl = NGX_CONF_UNSET_MSEC;
+    mmcf->cookie_secure = NGX_CONF_UNSET;
+    mmcf->login_account = NGX_CONF_UNSET_UINT;
+    mmcf->login_address = NGX_CONF_UNSET_UINT;
+    mmcf->login_window = NGX_CONF_UNSET_MSEC;
 
     return mmcf;
 }
@@ -167,9 +259,47 @@ ngx_http_media_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_media_auth_init_conf(cf, mmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (mmcf->pg_conninfo.data) {
         /* built here: the statement timeout depends on media_pg_timeout */
         return ngx_http_media_pg_params(cf, mmcf);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_media_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_media_loc_conf_t  *mlcf;
+
+    mlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_media_loc_conf_t));
+    if (mlcf == NULL) {
+        return NULL;
+    }
+
+    mlcf->auth = NGX_CONF_UNSET_UINT;
+    mlcf->api = NGX_CONF_UNSET;
+
+    return mlcf;
+}
+
+
+static char *
+ngx_http_media_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_media_loc_conf_t *prev = parent;
+    ngx_http_media_loc_conf_t *conf = child;
+
+    ngx_conf_merge_uint_value(conf->auth, prev->auth, NGX_HTTP_MEDIA_AUTH_OFF);
+
+    /* media_api is not inherited: it names one content handler's location */
+    if (conf->api == NGX_CONF_UNSET) {
+        conf->api = 0;
     }
 
     return NGX_CONF_OK;
@@ -510,7 +640,7 @@ ngx_http_media_msec(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     if (media_conf_parse_msec((char *) value[1].data, value[1].len, &ms) != 0
-        || ms == 0)
+        || (ms == 0 && cmd->post == NULL))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid %V \"%V\": expected a time such as "
@@ -565,7 +695,11 @@ ngx_http_media_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_http_media_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_media_loc_conf_t *mlcf = conf;
+
     ngx_http_core_loc_conf_t  *clcf;
+
+    mlcf->api = 1;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 

@@ -12,6 +12,16 @@
 
 #include "media_shared.h"
 #include "media_conf.h"
+#include "media_jwt.h"
+
+
+#define NGX_HTTP_MEDIA_MAX_KEYS  8
+
+
+typedef struct {
+    media_jwt_key_t         keys[NGX_HTTP_MEDIA_MAX_KEYS];
+    media_jwt_verifier_t    verifier;
+} ngx_http_media_keyset_t;
 
 
 typedef struct {
@@ -27,13 +37,65 @@ typedef struct {
 
     ngx_str_t      storage;
 
+    /* accounts and tokens (ngx_http_media_auth.c) */
+    ngx_http_media_keyset_t   *own_keys;    /* HS256: [0] signs */
+    ngx_http_media_keyset_t   *idp_keys;    /* JWKS: verify only */
+    ngx_str_t                  issuer;
+    ngx_msec_t                 leeway;
+    ngx_msec_t                 access_ttl;
+    ngx_msec_t                 refresh_ttl;
+    ngx_flag_t                 cookie_secure;
+    ngx_uint_t                 login_account;  /* failures per window */
+    ngx_uint_t                 login_address;
+    ngx_msec_t                 login_window;
+    ngx_str_t                  thread_pool_name;
+    void                      *thread_pool;   /* ngx_thread_pool_t */
+
     ngx_int_t      request_id_index;
 } ngx_http_media_main_conf_t;
 
 
+#define NGX_HTTP_MEDIA_AUTH_OFF       0
+#define NGX_HTTP_MEDIA_AUTH_OPTIONAL  1
+#define NGX_HTTP_MEDIA_AUTH_ON        2
+
+
+typedef struct {
+    ngx_uint_t     auth;          /* media_auth */
+    ngx_flag_t     api;           /* media_api: authenticate, optionally */
+} ngx_http_media_loc_conf_t;
+
+
+/* who a verified access token says the client is */
+typedef struct {
+    ngx_str_t      id;
+    ngx_str_t      role;
+    ngx_str_t      plan;
+    ngx_str_t      email;
+    ngx_str_t      jti;
+    time_t         exp;
+    unsigned       local:1;       /* our HS256 token, not an IdP's */
+    unsigned       cookie:1;      /* came in a cookie, not a header */
+} ngx_http_media_user_t;
+
+
 /* per-request state (ngx_http_set_ctx); location config is never written */
 typedef struct {
-    ngx_str_t      request_id;
+    ngx_str_t               request_id;
+
+    ngx_http_media_user_t  *user;          /* NULL: anonymous */
+    const char             *token_status;  /* ok, missing, expired, ... */
+    ngx_int_t               auth_rc;       /* the access phase's answer */
+    ngx_uint_t              auth_status;   /* a refusal: 401, 403, 503 */
+    const char             *auth_code;
+    const char             *auth_message;
+    unsigned                auth_done:1;
+    unsigned                auth_pending:1;
+
+    /* the API route being served (ngx_http_media_api.c) */
+    void                   *route;
+    void                   *json;          /* yajl_val of the body */
+    void                   *state;         /* the handler's own */
 } ngx_http_media_ctx_t;
 
 
@@ -59,6 +121,17 @@ ngx_int_t ngx_http_media_watch(ngx_event_t *ev, ngx_uint_t on);
 
 /* the API location's content handler (ngx_http_media_api.c) */
 ngx_int_t ngx_http_media_api_handler(ngx_http_request_t *r);
+
+/* ngx_http_media_auth.c */
+char *ngx_http_media_auth_init_conf(ngx_conf_t *cf,
+    ngx_http_media_main_conf_t *mmcf);
+ngx_int_t ngx_http_media_auth_postconfiguration(ngx_conf_t *cf);
+ngx_int_t ngx_http_media_auth_variables(ngx_conf_t *cf);
+char *ngx_http_media_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_media_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_media_login_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 #endif /* _NGX_HTTP_MEDIA_MODULE_H_INCLUDED_ */

@@ -66,6 +66,9 @@ sub new {
 sub dir  { $_[0]{dir} }
 sub root { $_[0]{root} }
 
+# a binary the build made: media-transcoder, mint, ...
+sub build_path { "$_[0]{build}/$_[1]" }
+
 sub port {
     my ($self, $name) = @_;
 

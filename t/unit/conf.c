@@ -94,6 +94,7 @@ main(void)
     ok(media_conf_parse_msec("5", 1, &ms) == 0 && ms == 5000, "bare seconds");
     ok(media_conf_parse_msec("2m", 2, &ms) == 0 && ms == 120000, "2m");
     ok(media_conf_parse_msec("1h", 2, &ms) == 0 && ms == 3600000, "1h");
+    ok(media_conf_parse_msec("7d", 2, &ms) == 0 && ms == 604800000L, "7d");
     ok(media_conf_parse_msec("5x", 2, &ms) != 0, "bad unit");
     ok(media_conf_parse_msec("ms", 2, &ms) != 0, "no number");
     ok(media_conf_parse_msec("99999999999999s", 15, &ms) != 0, "overflow");

@@ -67,6 +67,10 @@ test_b64url(void)
        == (size_t) -1, "standard alphabet refused");
     ok(media_b64url_decode(out, (const unsigned char *) "YWJjZ", 5)
        == (size_t) -1, "impossible length refused");
+    ok(media_b64url_decode(out, (const unsigned char *) "YR", 2)
+       == (size_t) -1, "non-zero unused bits refused (YR for YQ)");
+    ok(media_b64url_decode(out, (const unsigned char *) "YWJ", 3)
+       == (size_t) -1, "non-zero unused bits refused (YWJ for YWI)");
 }
 
 

@@ -1,0 +1,1338 @@
+/*
+ * Accounts: signup, login, refresh, logout, me, and the admin user list.
+ *
+ * Each route is a chain of asynchronous steps (Redis, PostgreSQL, a
+ * password hash on nginx's thread pool); each step's handler starts the
+ * next one or finalizes the request.  Nothing here blocks the event loop.
+ *
+ *   signup:  validate -> hash (thread) -> INSERT user + refresh token
+ *   login:   validate -> throttle check (Redis) -> SELECT user ->
+ *            verify (thread) -> INSERT refresh token | count the failure
+ *   refresh: rotate (one statement) | on no row: revoke the family if the
+ *            token was already rotated (reuse)
+ *   logout:  revoke the refresh token -> deny the access token's jti
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
+
+#include <yajl/yajl_gen.h>
+
+#include "ngx_http_media_module.h"
+#include "ngx_http_media_api.h"
+#include "ngx_http_media_auth.h"
+#include "ngx_http_media_pg.h"
+#include "ngx_http_media_redis.h"
+#include "media_password.h"
+
+
+/* verifying against this when the email is unknown costs what a real
+ * verification costs, so the two 401s take the same time */
+#define NGX_HTTP_MEDIA_DUMMY_HASH                                             \
+    "pbkdf2-sha256$600000$Gz30eKjHMAiT3YhYUIaW8w$"                            \
+    "_W6XAzwrHATbg72v6idwO8SgGc9S6eoYhBaebC1A51E"
+
+#define NGX_HTTP_MEDIA_REFRESH_LEN  43      /* 32 random bytes, base64url */
+
+
+/* why no refresh token could be taken */
+#define NGX_HTTP_MEDIA_REFRESH_MISSING     1
+#define NGX_HTTP_MEDIA_REFRESH_MALFORMED   2
+#define NGX_HTTP_MEDIA_REFRESH_CROSS_SITE  3
+
+
+typedef struct {
+    ngx_str_t               email;
+    ngx_str_t               password;      /* NUL-terminated copy */
+    ngx_str_t               refresh;       /* the new refresh token */
+    ngx_str_t               refresh_hash;
+    ngx_str_t               old_hash;      /* the one presented */
+    ngx_str_t               ttl;           /* refresh lifetime, seconds */
+    ngx_str_t               limit_keys[2]; /* account, address */
+    ngx_http_media_user_t   user;
+    const char             *stored;        /* password hash from the row */
+    char                    hash[MEDIA_PASSWORD_HASH_LEN];
+    int                     verified;
+    unsigned                found:1;
+} ngx_http_media_account_t;
+
+
+typedef void (*ngx_http_media_pw_done_pt)(ngx_http_request_t *r,
+    ngx_http_media_account_t *a);
+
+
+typedef struct {
+    ngx_http_request_t         *request;
+    ngx_http_media_account_t   *account;
+    ngx_http_media_pw_done_pt   done;
+    unsigned                    verify:1;
+} ngx_http_media_pw_job_t;
+
+
+static ngx_int_t ngx_http_media_account(ngx_http_request_t *r,
+    ngx_http_media_account_t **ap, ngx_int_t *rc);
+static ngx_int_t ngx_http_media_credentials(ngx_http_request_t *r,
+    ngx_http_media_account_t *a, ngx_uint_t strict, ngx_int_t *rc);
+static ngx_int_t ngx_http_media_new_refresh(ngx_http_request_t *r,
+    ngx_http_media_account_t *a);
+static ngx_int_t ngx_http_media_pw_start(ngx_http_request_t *r,
+    ngx_http_media_account_t *a, ngx_uint_t verify,
+    ngx_http_media_pw_done_pt done);
+#if (NGX_THREADS)
+static void ngx_http_media_pw_thread(void *data, ngx_log_t *log);
+static void ngx_http_media_pw_finished(ngx_event_t *ev);
+#endif
+static void ngx_http_media_signup_hashed(ngx_http_request_t *r,
+    ngx_http_media_account_t *a);
+static void ngx_http_media_signup_stored(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_login_checked(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data);
+static void ngx_http_media_login_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_login_verified(ngx_http_request_t *r,
+    ngx_http_media_account_t *a);
+static void ngx_http_media_login_counted(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data);
+static void ngx_http_media_session_stored(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_refresh_rotated(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_refresh_reused(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_logout_revoked(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static ngx_int_t ngx_http_media_logout_deny(ngx_http_request_t *r);
+static void ngx_http_media_logout_denied(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data);
+static void ngx_http_media_me_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_admin_listed(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static ngx_int_t ngx_http_media_limit(ngx_http_request_t *r,
+    ngx_http_media_account_t *a, const char *script,
+    ngx_http_media_redis_handler_pt handler);
+static ngx_str_t *ngx_http_media_presented_refresh(ngx_http_request_t *r,
+    ngx_uint_t *why);
+static ngx_int_t ngx_http_media_refresh_refused(ngx_http_request_t *r,
+    ngx_uint_t why);
+static ngx_int_t ngx_http_media_user_row(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, ngx_http_media_user_t *u);
+static ngx_int_t ngx_http_media_session(ngx_http_request_t *r,
+    ngx_http_media_account_t *a, ngx_uint_t status);
+static void ngx_http_media_json_user(yajl_gen g, ngx_http_media_user_t *u);
+static ngx_int_t ngx_http_media_pg_refused(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, const char *site);
+static ngx_int_t ngx_http_media_no_content(ngx_http_request_t *r);
+static void ngx_http_media_ignore(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data);
+
+
+/* failures counted per account and per address, checked before a login */
+static const char  ngx_http_media_limit_check[] =
+    "local w = 0 "
+    "for i = 1, 2 do "
+    "  local n = tonumber(redis.call('GET', KEYS[i]) or '0') "
+    "  if n >= tonumber(ARGV[i]) then "
+    "    local t = redis.call('PTTL', KEYS[i]) "
+    "    if t > w then w = t end "
+    "  end "
+    "end "
+    "return w";
+
+static const char  ngx_http_media_limit_fail[] =
+    "for i = 1, 2 do "
+    "  if redis.call('INCR', KEYS[i]) == 1 then "
+    "    redis.call('PEXPIRE', KEYS[i], ARGV[3]) "
+    "  end "
+    "end "
+    "return 0";
+
+
+/* signup ------------------------------------------------------------------ */
+
+ngx_int_t
+ngx_http_media_signup(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_http_media_account_t  *a;
+
+    if (ngx_http_media_account(r, &a, &rc) != NGX_OK
+        || ngx_http_media_credentials(r, a, 1, &rc) != NGX_OK)
+    {
+        return rc;
+    }
+
+    if (ngx_http_media_pw_start(r, a, 0, ngx_http_media_signup_hashed)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_signup_hashed(ngx_http_request_t *r,
+    ngx_http_media_account_t *a)
+{
+    ngx_str_t  params[4];
+
+    if (a->hash[0] == '\0' || ngx_http_media_new_refresh(r, a) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    params[0] = a->email;
+    params[1].data = (u_char *) a->hash;
+    params[1].len = ngx_strlen(a->hash);
+    params[2] = a->refresh_hash;
+    params[3] = a->ttl;
+
+    /* the user and its first refresh token, atomically */
+    if (ngx_http_media_pg_query(r,
+            "WITH u AS ("
+            "  INSERT INTO users (email, password_hash) VALUES ($1, $2)"
+            "  RETURNING id, email, role, plan),"
+            " t AS ("
+            "  INSERT INTO refresh_tokens"
+            "    (user_id, family_id, token_hash, expires_at)"
+            "  SELECT id, gen_random_uuid(), $3,"
+            "    now() + $4::int * interval '1 second' FROM u)"
+            " SELECT id, email, role, plan FROM u",
+            4, params, ngx_http_media_signup_stored, a)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+static void
+ngx_http_media_signup_stored(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    ngx_http_media_account_t  *a = data;
+
+    /* 23505: unique_violation, on lower(email) */
+    if (res->status == NGX_HTTP_MEDIA_PG_ERROR
+        && ngx_strcmp(res->sqlstate, "23505") == 0)
+    {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_CONFLICT, "email_taken",
+                                  "an account with this email exists; sign "
+                                  "in instead"));
+        return;
+    }
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK || res->nrows != 1) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_refused(r, res,
+                                  "media signup"));
+        return;
+    }
+
+    if (ngx_http_media_user_row(r, res, &a->user) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_media_session(r, a,
+                                                        NGX_HTTP_CREATED));
+}
+
+
+/* login ------------------------------------------------------------------- */
+
+ngx_int_t
+ngx_http_media_login(ngx_http_request_t *r)
+{
+    u_char                      *p;
+    size_t                       len;
+    ngx_int_t                    rc;
+    ngx_uint_t                   i;
+    ngx_http_media_account_t    *a;
+
+    if (ngx_http_media_account(r, &a, &rc) != NGX_OK
+        || ngx_http_media_credentials(r, a, 0, &rc) != NGX_OK)
+    {
+        return rc;
+    }
+
+    /* media:login:acct:<lowercased email>, media:login:addr:<address> */
+    len = sizeof(MEDIA_KEY_LOGIN_ACCOUNT) - 1 + a->email.len;
+    a->limit_keys[0].data = ngx_pnalloc(r->pool, len);
+    len = sizeof(MEDIA_KEY_LOGIN_ADDRESS) - 1
+          + r->connection->addr_text.len;
+    a->limit_keys[1].data = ngx_pnalloc(r->pool, len);
+
+    if (a->limit_keys[0].data == NULL || a->limit_keys[1].data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(a->limit_keys[0].data, MEDIA_KEY_LOGIN_ACCOUNT,
+                   sizeof(MEDIA_KEY_LOGIN_ACCOUNT) - 1);
+    for (i = 0; i < a->email.len; i++) {
+        *p++ = ngx_tolower(a->email.data[i]);
+    }
+    a->limit_keys[0].len = p - a->limit_keys[0].data;
+
+    p = ngx_cpymem(a->limit_keys[1].data, MEDIA_KEY_LOGIN_ADDRESS,
+                   sizeof(MEDIA_KEY_LOGIN_ADDRESS) - 1);
+    p = ngx_cpymem(p, r->connection->addr_text.data,
+                   r->connection->addr_text.len);
+    a->limit_keys[1].len = p - a->limit_keys[1].data;
+
+    return ngx_http_media_limit(r, a, ngx_http_media_limit_check,
+                                ngx_http_media_login_checked);
+}
+
+
+static void
+ngx_http_media_login_checked(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data)
+{
+    ngx_http_media_account_t  *a = data;
+
+    u_char     *p;
+    ngx_str_t   retry;
+
+    if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
+        /* fail closed: an attacker must not win by taking Redis down */
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                                  "sign-in is unavailable for a moment "
+                                  "(redis: %V); try again", &res->str));
+        return;
+    }
+
+    if (res->integer > 0) {
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        retry.data = p;
+        retry.len = ngx_sprintf(p, "%i", (res->integer + 999) / 1000) - p;
+
+        if (ngx_http_media_add_header(r, "Retry-After", &retry) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
+                                  "too many failed sign-ins; try again in %V "
+                                  "seconds", &retry));
+        return;
+    }
+
+    if (ngx_http_media_pg_query(r,
+            "SELECT id, email, role, plan, password_hash FROM users"
+            " WHERE lower(email) = lower($1)",
+            1, &a->email, ngx_http_media_login_found, a)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+static void
+ngx_http_media_login_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    ngx_http_media_account_t  *a = data;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_refused(r, res,
+                                  "media login"));
+        return;
+    }
+
+    a->stored = NGX_HTTP_MEDIA_DUMMY_HASH;
+
+    if (res->nrows == 1) {
+        if (ngx_http_media_user_row(r, res, &a->user) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        a->found = 1;
+        a->stored = (char *) ngx_http_media_pg_value(res, 0, 4)->data;
+    }
+
+    if (ngx_http_media_pw_start(r, a, 1, ngx_http_media_login_verified)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+static void
+ngx_http_media_login_verified(ngx_http_request_t *r,
+    ngx_http_media_account_t *a)
+{
+    ngx_int_t    rc;
+    const char  *argv[2];
+    size_t       argvlen[2];
+    ngx_str_t    params[3];
+
+    if (!a->found || a->verified != 1) {
+        rc = ngx_http_media_limit(r, a, ngx_http_media_limit_fail,
+                                  ngx_http_media_login_counted);
+        if (rc != NGX_DONE) {
+            ngx_http_finalize_request(r, rc);
+        }
+        return;
+    }
+
+    /* a success clears the account's failures (no need to wait for it) */
+    argv[0] = "DEL";
+    argvlen[0] = 3;
+    argv[1] = (char *) a->limit_keys[0].data;
+    argvlen[1] = a->limit_keys[0].len;
+
+    (void) ngx_http_media_redis_command(r, ngx_http_media_ignore, NULL, 2,
+                                        argv, argvlen);
+
+    if (ngx_http_media_new_refresh(r, a) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    params[0] = a->user.id;
+    params[1] = a->refresh_hash;
+    params[2] = a->ttl;
+
+    if (ngx_http_media_pg_query(r,
+            "INSERT INTO refresh_tokens"
+            " (user_id, family_id, token_hash, expires_at)"
+            " VALUES ($1, gen_random_uuid(), $2,"
+            "  now() + $3::int * interval '1 second')",
+            3, params, ngx_http_media_session_stored, a)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+static void
+ngx_http_media_login_counted(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data)
+{
+    /* unknown email and wrong password: one answer, one cost */
+    ngx_http_finalize_request(r, ngx_http_media_unauthorized(r,
+                              "wrong_credentials",
+                              "the email or the password is wrong"));
+}
+
+
+static void
+ngx_http_media_session_stored(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_refused(r, res,
+                                  "media session"));
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_media_session(r, data,
+                                                        NGX_HTTP_OK));
+}
+
+
+/* refresh ----------------------------------------------------------------- */
+
+ngx_int_t
+ngx_http_media_refresh(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_str_t                 *token, params[3];
+    ngx_uint_t                 why;
+    ngx_http_media_account_t  *a;
+
+    if (ngx_http_media_account(r, &a, &rc) != NGX_OK) {
+        return rc;
+    }
+
+    token = ngx_http_media_presented_refresh(r, &why);
+    if (token == NULL) {
+        return ngx_http_media_refresh_refused(r, why);
+    }
+
+    if (ngx_http_media_sha256_hex(r, token, &a->old_hash) != NGX_OK
+        || ngx_http_media_new_refresh(r, a) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    params[0] = a->old_hash;
+    params[1] = a->refresh_hash;
+    params[2] = a->ttl;
+
+    /*
+     * Rotation in one statement: the row lock makes a second use of the
+     * same token, even a concurrent one, find it rotated.
+     */
+    if (ngx_http_media_pg_query(r,
+            "WITH old AS ("
+            "  UPDATE refresh_tokens SET rotated_at = now()"
+            "   WHERE token_hash = $1 AND rotated_at IS NULL"
+            "     AND revoked_at IS NULL AND expires_at > now()"
+            "  RETURNING user_id, family_id),"
+            " new AS ("
+            "  INSERT INTO refresh_tokens"
+            "    (user_id, family_id, token_hash, expires_at)"
+            "  SELECT user_id, family_id, $2,"
+            "    now() + $3::int * interval '1 second' FROM old)"
+            " SELECT u.id, u.email, u.role, u.plan"
+            "   FROM users u JOIN old ON old.user_id = u.id",
+            3, params, ngx_http_media_refresh_rotated, a)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_refresh_rotated(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    ngx_http_media_account_t  *a = data;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_refused(r, res,
+                                  "media refresh"));
+        return;
+    }
+
+    if (res->nrows == 1) {
+        if (ngx_http_media_user_row(r, res, &a->user) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_http_finalize_request(r, ngx_http_media_session(r, a,
+                                                            NGX_HTTP_OK));
+        return;
+    }
+
+    /* not live: unknown, expired, revoked, or already used (a leak) */
+    if (ngx_http_media_pg_query(r,
+            "UPDATE refresh_tokens SET revoked_at = now()"
+            " WHERE family_id = (SELECT family_id FROM refresh_tokens"
+            "                     WHERE token_hash = $1"
+            "                       AND rotated_at IS NOT NULL)"
+            "   AND revoked_at IS NULL"
+            " RETURNING 1",
+            1, &a->old_hash, ngx_http_media_refresh_reused, a)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+static void
+ngx_http_media_refresh_reused(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_refused(r, res,
+                                  "media refresh reuse"));
+        return;
+    }
+
+    if (res->nrows > 0) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "media refresh reuse: a rotated refresh token was "
+                      "presented again; %ui sessions revoked", res->nrows);
+
+        ngx_http_finalize_request(r, ngx_http_media_unauthorized(r,
+                                  "refresh_reused",
+                                  "this refresh token was already used; "
+                                  "every session from that sign-in is "
+                                  "revoked, sign in again"));
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_media_unauthorized(r,
+                              "invalid_refresh",
+                              "the refresh token is unknown, expired or "
+                              "revoked; sign in again"));
+}
+
+
+/* logout ------------------------------------------------------------------ */
+
+ngx_int_t
+ngx_http_media_logout(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_str_t                 *token, params[2];
+    ngx_uint_t                 why;
+    ngx_http_media_ctx_t      *ctx;
+    ngx_http_media_account_t  *a;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    if (ngx_http_media_account(r, &a, &rc) != NGX_OK) {
+        return rc;
+    }
+
+    token = ngx_http_media_presented_refresh(r, &why);
+
+    if (why == NGX_HTTP_MEDIA_REFRESH_CROSS_SITE) {
+        return ngx_http_media_refresh_refused(r, why);
+    }
+
+    if (token == NULL) {
+        /* no refresh token to revoke: still end the access token */
+        return ngx_http_media_logout_deny(r);
+    }
+
+    if (ngx_http_media_sha256_hex(r, token, &a->old_hash) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    params[0] = a->old_hash;
+    params[1] = ctx->user->id;
+
+    /* only the caller's own token: user_id compared as text (IdP ids) */
+    if (ngx_http_media_pg_query(r,
+            "UPDATE refresh_tokens SET revoked_at = now()"
+            " WHERE token_hash = $1 AND user_id::text = $2"
+            "   AND revoked_at IS NULL",
+            2, params, ngx_http_media_logout_revoked, a)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_logout_revoked(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    ngx_int_t  rc;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_refused(r, res,
+                                  "media logout"));
+        return;
+    }
+
+    rc = ngx_http_media_logout_deny(r);
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+/* the access token stops working now: its jti is denied until it expires */
+static ngx_int_t
+ngx_http_media_logout_deny(ngx_http_request_t *r)
+{
+    u_char                      *p;
+    time_t                       left;
+    ngx_str_t                    key, px;
+    const char                  *argv[5];
+    size_t                       argvlen[5];
+    ngx_http_media_ctx_t        *ctx;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    if (ctx->user->jti.len == 0) {
+        if (ngx_http_media_set_cookies(r, NULL, NULL) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return ngx_http_media_no_content(r);
+    }
+
+    /* until the token would expire, leeway included */
+    left = ctx->user->exp - ngx_time() + (time_t) (mmcf->leeway / 1000) + 1;
+    if (left < 1) {
+        left = 1;
+    }
+
+    key.len = sizeof(MEDIA_KEY_DENY) - 1 + ctx->user->jti.len;
+    key.data = ngx_pnalloc(r->pool, key.len);
+    px.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (key.data == NULL || px.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(key.data, MEDIA_KEY_DENY, sizeof(MEDIA_KEY_DENY) - 1);
+    ngx_memcpy(p, ctx->user->jti.data, ctx->user->jti.len);
+    px.len = ngx_sprintf(px.data, "%T", left) - px.data;
+
+    argv[0] = "SET";
+    argvlen[0] = 3;
+    argv[1] = (char *) key.data;
+    argvlen[1] = key.len;
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = "EX";
+    argvlen[3] = 2;
+    argv[4] = (char *) px.data;
+    argvlen[4] = px.len;
+
+    if (ngx_http_media_redis_command(r, ngx_http_media_logout_denied, NULL,
+                                     5, argv, argvlen)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_logout_denied(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data)
+{
+    if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                                  "the access token could not be revoked "
+                                  "(redis: %V); try again", &res->str));
+        return;
+    }
+
+    if (ngx_http_media_set_cookies(r, NULL, NULL) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_media_no_content(r));
+}
+
+
+/* me ---------------------------------------------------------------------- */
+
+ngx_int_t
+ngx_http_media_me(ngx_http_request_t *r)
+{
+    yajl_gen               g;
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    if (ctx->user->local) {
+        if (ngx_http_media_pg_query(r,
+                "SELECT id, email, role, plan FROM users WHERE id = $1",
+                1, &ctx->user->id, ngx_http_media_me_found, NULL)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return NGX_DONE;
+    }
+
+    /* an identity provider's user: what its token says */
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_media_json_user(g, ctx->user);
+    yajl_gen_map_close(g);
+
+    return ngx_http_media_send_gen(r, NGX_HTTP_OK, g);
+}
+
+
+static void
+ngx_http_media_me_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    yajl_gen               g;
+    ngx_http_media_user_t  u;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_refused(r, res,
+                                  "media me"));
+        return;
+    }
+
+    if (res->nrows == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_NOT_FOUND, "not_found",
+                                  "this account no longer exists"));
+        return;
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL || ngx_http_media_user_row(r, res, &u) != NGX_OK) {
+        if (g) {
+            yajl_gen_free(g);
+        }
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_media_json_user(g, &u);
+    yajl_gen_map_close(g);
+
+    ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_OK, g));
+}
+
+
+/* GET /api/v1/admin/users: the newest hundred accounts ------------------- */
+
+ngx_int_t
+ngx_http_media_admin_users(ngx_http_request_t *r)
+{
+    if (ngx_http_media_pg_query(r,
+            "SELECT id, email, role, plan, created_at FROM users"
+            " ORDER BY created_at DESC LIMIT 100",
+            0, NULL, ngx_http_media_admin_listed, NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_admin_listed(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    yajl_gen    g;
+    ngx_uint_t  i;
+
+    static const char  *cols[] = { "id", "email", "role", "plan",
+                                   "created_at" };
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_refused(r, res,
+                                  "media admin users"));
+        return;
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    yajl_gen_string(g, (const unsigned char *) "users", 5);
+    yajl_gen_array_open(g);
+
+    for (i = 0; i < res->nrows; i++) {
+        ngx_uint_t  c;
+
+        yajl_gen_map_open(g);
+        for (c = 0; c < 5; c++) {
+            ngx_http_media_json_str(g, cols[c],
+                                    ngx_http_media_pg_value(res, i, c));
+        }
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+
+    ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_OK, g));
+}
+
+
+/* shared steps ------------------------------------------------------------ */
+
+/*
+ * The route's state: NGX_OK.  NGX_DECLINED when the request was answered
+ * (this server cannot sign tokens), with that answer's rc in *rc: a sent
+ * response may be NGX_OK too, so the two are kept apart.
+ */
+static ngx_int_t
+ngx_http_media_account(ngx_http_request_t *r, ngx_http_media_account_t **ap,
+    ngx_int_t *rc)
+{
+    ngx_http_media_ctx_t        *ctx;
+    ngx_http_media_account_t    *a;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    if (mmcf->own_keys == NULL) {
+        *rc = ngx_http_media_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "not_configured", "accounts are "
+                                        "off on this server: its nginx.conf "
+                                        "has no media_jwt_key");
+        return NGX_DECLINED;
+    }
+
+    *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    a = ngx_pcalloc(r->pool, sizeof(ngx_http_media_account_t));
+    if (a == NULL) {
+        return NGX_DECLINED;
+    }
+
+    a->ttl.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (a->ttl.data == NULL) {
+        return NGX_DECLINED;
+    }
+
+    a->ttl.len = ngx_sprintf(a->ttl.data, "%T",
+                             (time_t) (mmcf->refresh_ttl / 1000))
+                 - a->ttl.data;
+
+    ctx->state = a;
+    *ap = a;
+
+    return NGX_OK;
+}
+
+
+/*
+ * email and password from the body, checked: NGX_OK, or NGX_DECLINED with
+ * the refusal sent and its rc in *rc.  strict (signup) also judges the
+ * password's strength; a login only needs both present.
+ */
+static ngx_int_t
+ngx_http_media_credentials(ngx_http_request_t *r, ngx_http_media_account_t *a,
+    ngx_uint_t strict, ngx_int_t *rc)
+{
+    u_char     *p, *at, *end;
+    ngx_str_t  *email, *password;
+
+    email = ngx_http_media_body_str(r, "email");
+    password = ngx_http_media_body_str(r, "password");
+
+    if (email == NULL) {
+        *rc = ngx_http_media_field_error(r, "email", "email is required "
+                                         "(a string)");
+        return NGX_DECLINED;
+    }
+
+    /* trimmed: " Ann@Example.com " is Ann@Example.com */
+    p = email->data;
+    end = email->data + email->len;
+
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
+    }
+
+    a->email.data = p;
+    a->email.len = end - p;
+
+    at = NULL;
+    for (p = a->email.data; p < end; p++) {
+        if (*p <= ' ' || *p == 0x7f) {
+            at = NULL;
+            break;
+        }
+        if (*p == '@') {
+            at = p;
+        }
+    }
+
+    if (a->email.len < 3 || a->email.len > 254 || at == NULL
+        || at == a->email.data || at == end - 1
+        || ngx_strlchr(at + 1, end, '.') == NULL)
+    {
+        *rc = ngx_http_media_field_error(r, "email", "email is not an "
+                                         "email address (name@domain)");
+        return NGX_DECLINED;
+    }
+
+    if (password == NULL || password->len == 0) {
+        *rc = ngx_http_media_field_error(r, "password", "password is "
+                                         "required (a string)");
+        return NGX_DECLINED;
+    }
+
+    if (password->len > MEDIA_PASSWORD_MAX_LEN) {
+        *rc = ngx_http_media_field_error(r, "password", "password is too "
+                                         "long: at most %d bytes",
+                                         MEDIA_PASSWORD_MAX_LEN);
+        return NGX_DECLINED;
+    }
+
+    if (strict && password->len < MEDIA_PASSWORD_MIN_LEN) {
+        *rc = ngx_http_media_field_error(r, "password", "password is too "
+                                         "short: use at least %d "
+                                         "characters",
+                                         MEDIA_PASSWORD_MIN_LEN);
+        return NGX_DECLINED;
+    }
+
+    if (strict && password->len == a->email.len
+        && ngx_strncasecmp(password->data, a->email.data, password->len)
+           == 0)
+    {
+        *rc = ngx_http_media_field_error(r, "password", "password must not "
+                                         "be your email address");
+        return NGX_DECLINED;
+    }
+
+    /* a NUL-terminated copy the hashing thread can hold */
+    a->password.len = password->len;
+    a->password.data = ngx_pnalloc(r->pool, password->len + 1);
+    if (a->password.data == NULL) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(a->password.data, password->data, password->len);
+    a->password.data[password->len] = '\0';
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_media_new_refresh(ngx_http_request_t *r, ngx_http_media_account_t *a)
+{
+    if (ngx_http_media_random(r, 32, &a->refresh) != NGX_OK
+        || ngx_http_media_sha256_hex(r, &a->refresh, &a->refresh_hash)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * PBKDF2 takes a few hundred milliseconds: it runs on nginx's thread pool.
+ * r->main->blocked keeps the request (and a) alive until the thread is
+ * done, even if the client goes away.
+ */
+static ngx_int_t
+ngx_http_media_pw_start(ngx_http_request_t *r, ngx_http_media_account_t *a,
+    ngx_uint_t verify, ngx_http_media_pw_done_pt done)
+{
+#if (NGX_THREADS)
+    ngx_thread_task_t            *task;
+    ngx_http_media_pw_job_t      *job;
+    ngx_http_media_main_conf_t   *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_http_media_pw_job_t));
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    job = task->ctx;
+    job->request = r;
+    job->account = a;
+    job->done = done;
+    job->verify = verify;
+
+    task->handler = ngx_http_media_pw_thread;
+    task->event.handler = ngx_http_media_pw_finished;
+    task->event.data = job;
+
+    if (ngx_thread_task_post(mmcf->thread_pool, task) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    r->main->blocked++;
+
+    return NGX_OK;
+#else
+    return NGX_ERROR;
+#endif
+}
+
+
+#if (NGX_THREADS)
+
+/* in a pool thread: touches only a, never the request or its pool */
+static void
+ngx_http_media_pw_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_media_pw_job_t   *job = data;
+    ngx_http_media_account_t  *a = job->account;
+
+    if (job->verify) {
+        a->verified = media_password_verify((char *) a->password.data,
+                                            a->password.len, a->stored);
+        return;
+    }
+
+    if (media_password_hash((char *) a->password.data, a->password.len,
+                            MEDIA_PASSWORD_ITERATIONS, a->hash,
+                            sizeof(a->hash))
+        != 0)
+    {
+        a->hash[0] = '\0';
+    }
+}
+
+
+static void
+ngx_http_media_pw_finished(ngx_event_t *ev)
+{
+    ngx_http_media_pw_job_t  *job = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = job->request;
+    c = r->connection;
+
+    r->main->blocked--;
+
+    job->done(r, job->account);
+
+    ngx_http_run_posted_requests(c);
+}
+
+#endif
+
+
+static ngx_int_t
+ngx_http_media_limit(ngx_http_request_t *r, ngx_http_media_account_t *a,
+    const char *script, ngx_http_media_redis_handler_pt handler)
+{
+    u_char                      *buf, *p;
+    const char                  *argv[8];
+    size_t                       argvlen[8];
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    buf = ngx_pnalloc(r->pool, 3 * NGX_INT_T_LEN);
+    if (buf == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv[0] = "EVAL";
+    argv[1] = script;
+    argv[2] = "2";
+    argv[3] = (char *) a->limit_keys[0].data;
+    argvlen[3] = a->limit_keys[0].len;
+    argv[4] = (char *) a->limit_keys[1].data;
+    argvlen[4] = a->limit_keys[1].len;
+
+    /* ARGV: the two limits, the window */
+    p = buf;
+    argv[5] = (char *) p;
+    argvlen[5] = ngx_sprintf(p, "%ui", mmcf->login_account) - p;
+    p += argvlen[5];
+    argv[6] = (char *) p;
+    argvlen[6] = ngx_sprintf(p, "%ui", mmcf->login_address) - p;
+    p += argvlen[6];
+    argv[7] = (char *) p;
+    argvlen[7] = ngx_sprintf(p, "%M", mmcf->login_window) - p;
+
+    argvlen[0] = 4;
+    argvlen[1] = ngx_strlen(script);
+    argvlen[2] = 1;
+
+    if (ngx_http_media_redis_command(r, handler, a, 8, argv, argvlen)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+/*
+ * The refresh token from the body or, failing that, the cookie; a cookie
+ * on this POST is only taken from our own pages.  NULL with *why set.
+ */
+static ngx_str_t *
+ngx_http_media_presented_refresh(ngx_http_request_t *r, ngx_uint_t *why)
+{
+    ngx_str_t  *token;
+
+    *why = 0;
+
+    token = ngx_http_media_body_str(r, "refresh_token");
+
+    if (token == NULL) {
+        token = ngx_http_media_refresh_cookie(r);
+
+        if (token && ngx_http_media_same_origin(r) != NGX_OK) {
+            *why = NGX_HTTP_MEDIA_REFRESH_CROSS_SITE;
+            return NULL;
+        }
+    }
+
+    if (token == NULL) {
+        *why = NGX_HTTP_MEDIA_REFRESH_MISSING;
+        return NULL;
+    }
+
+    /* our tokens have one shape; anything else needs no database */
+    if (token->len != NGX_HTTP_MEDIA_REFRESH_LEN) {
+        *why = NGX_HTTP_MEDIA_REFRESH_MALFORMED;
+        return NULL;
+    }
+
+    return token;
+}
+
+
+static ngx_int_t
+ngx_http_media_refresh_refused(ngx_http_request_t *r, ngx_uint_t why)
+{
+    switch (why) {
+
+    case NGX_HTTP_MEDIA_REFRESH_CROSS_SITE:
+        return ngx_http_media_send_error(r, NGX_HTTP_FORBIDDEN,
+                                         "cross_site_request",
+                                         "the refresh cookie is only "
+                                         "accepted from this site "
+                                         "(Origin does not match Host)");
+
+    case NGX_HTTP_MEDIA_REFRESH_MALFORMED:
+        return ngx_http_media_unauthorized(r, "invalid_refresh",
+                                           "the refresh token is "
+                                           "malformed; sign in again");
+
+    default:
+        return ngx_http_media_unauthorized(r, "missing_refresh_token",
+                                           "send {\"refresh_token\": ...} "
+                                           "or the media_refresh cookie");
+    }
+}
+
+
+/* id, email, role, plan from columns 0..3 of the first row */
+static ngx_int_t
+ngx_http_media_user_row(ngx_http_request_t *r, ngx_http_media_pg_result_t *res,
+    ngx_http_media_user_t *u)
+{
+    if (res->ncols < 4 || res->nrows < 1) {
+        return NGX_ERROR;
+    }
+
+    u->id = *ngx_http_media_pg_value(res, 0, 0);
+    u->email = *ngx_http_media_pg_value(res, 0, 1);
+    u->role = *ngx_http_media_pg_value(res, 0, 2);
+    u->plan = *ngx_http_media_pg_value(res, 0, 3);
+    u->local = 1;
+
+    return NGX_OK;
+}
+
+
+/* {user, access_token, refresh_token, expires_in} and both cookies */
+static ngx_int_t
+ngx_http_media_session(ngx_http_request_t *r, ngx_http_media_account_t *a,
+    ngx_uint_t status)
+{
+    yajl_gen                     g;
+    ngx_str_t                   *access, bearer = ngx_string("Bearer");
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    access = ngx_http_media_issue_access(r, &a->user);
+    if (access == NULL
+        || ngx_http_media_set_cookies(r, access, &a->refresh) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_media_json_user(g, &a->user);
+    ngx_http_media_json_str(g, "access_token", access);
+    ngx_http_media_json_str(g, "refresh_token", &a->refresh);
+    ngx_http_media_json_str(g, "token_type", &bearer);
+    yajl_gen_string(g, (const unsigned char *) "expires_in", 10);
+    yajl_gen_integer(g, (long long) (mmcf->access_ttl / 1000));
+    yajl_gen_map_close(g);
+
+    return ngx_http_media_send_gen(r, status, g);
+}
+
+
+static void
+ngx_http_media_json_user(yajl_gen g, ngx_http_media_user_t *u)
+{
+    yajl_gen_string(g, (const unsigned char *) "user", 4);
+    yajl_gen_map_open(g);
+    ngx_http_media_json_str(g, "id", &u->id);
+    ngx_http_media_json_str(g, "email", &u->email);
+    ngx_http_media_json_str(g, "role", &u->role);
+    ngx_http_media_json_str(g, "plan", &u->plan);
+    yajl_gen_map_close(g);
+}
+
+
+/* a query that did not succeed: 503 if the database is away, 500 else */
+static ngx_int_t
+ngx_http_media_pg_refused(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, const char *site)
+{
+    if (res->status == NGX_HTTP_MEDIA_PG_UNAVAILABLE
+        || res->status == NGX_HTTP_MEDIA_PG_TIMEOUT)
+    {
+        return ngx_http_media_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         "unavailable", "the database is "
+                                         "unavailable; try again");
+    }
+
+    return ngx_http_media_internal(r, site, &res->error);
+}
+
+
+static ngx_int_t
+ngx_http_media_no_content(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_send_special(r, NGX_HTTP_LAST);
+}
+
+
+static void
+ngx_http_media_ignore(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data)
+{
+    /* a step that needs no answer: the request finishes on its own */
+}

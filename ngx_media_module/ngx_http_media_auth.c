@@ -1,0 +1,1046 @@
+/*
+ * Authentication: the media_auth access phase, the keys and settings it
+ * uses, access tokens, cookies and the CSRF check.
+ *
+ * The access phase runs in every location with "media_auth on|optional"
+ * and in every media_api location (as optional: each API route decides
+ * whether it needs a user).  It reads an access token from
+ * "Authorization: Bearer" or the media_access cookie, verifies it (an HMAC
+ * or one public-key operation, done on the event loop), and asks Redis
+ * whether its jti was revoked by a logout; that lookup is asynchronous, and
+ * the phase resumes when it answers.  If Redis cannot answer, the request
+ * fails closed with 503: a revoked token must not pass for want of a check.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
+
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <yajl/yajl_gen.h>
+
+#include "ngx_http_media_module.h"
+#include "ngx_http_media_api.h"
+#include "ngx_http_media_auth.h"
+#include "ngx_http_media_redis.h"
+#include "media_b64.h"
+
+
+#define NGX_HTTP_MEDIA_COOKIE_ACCESS   "media_access"
+#define NGX_HTTP_MEDIA_COOKIE_REFRESH  "media_refresh"
+
+
+static ngx_int_t ngx_http_media_access_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_media_authenticate(ngx_http_request_t *r,
+    ngx_http_media_ctx_t *ctx, ngx_uint_t mode);
+static void ngx_http_media_deny_checked(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data);
+static ngx_int_t ngx_http_media_access_fail(ngx_http_request_t *r,
+    ngx_http_media_ctx_t *ctx);
+static ngx_str_t *ngx_http_media_bearer(ngx_http_request_t *r);
+static ngx_str_t *ngx_http_media_cookie(ngx_http_request_t *r,
+    ngx_int_t index);
+static ngx_http_media_user_t *ngx_http_media_user(ngx_http_request_t *r,
+    media_jwt_claims_t *claims, ngx_uint_t local);
+static ngx_int_t ngx_http_media_cstr(ngx_http_request_t *r, ngx_str_t *dst,
+    const char *src);
+static ngx_int_t ngx_http_media_user_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_media_read_conf_file(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_str_t *out);
+static void ngx_http_media_keyset_cleanup(void *data);
+static ngx_int_t ngx_http_media_set_cookie(ngx_http_request_t *r,
+    const char *name, const char *path, const char *samesite,
+    ngx_str_t *value, ngx_msec_t ttl);
+
+
+static ngx_http_variable_t  ngx_http_media_vars[] = {
+
+    { ngx_string("media_user_id"), NULL, ngx_http_media_user_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("media_user_role"), NULL, ngx_http_media_user_variable,
+      1, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("media_auth_status"), NULL, ngx_http_media_user_variable,
+      2, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+/* indexes of variables the access phase reads, found at configuration */
+static ngx_int_t  ngx_http_media_cookie_access_index = NGX_ERROR;
+static ngx_int_t  ngx_http_media_cookie_refresh_index = NGX_ERROR;
+static ngx_int_t  ngx_http_media_origin_index = NGX_ERROR;
+
+
+/* configuration ------------------------------------------------------- */
+
+char *
+ngx_http_media_auth_init_conf(ngx_conf_t *cf, ngx_http_media_main_conf_t *mmcf)
+{
+    ngx_conf_init_msec_value(mmcf->leeway, 30000);
+    ngx_conf_init_msec_value(mmcf->access_ttl, 15 * 60 * 1000);
+    ngx_conf_init_msec_value(mmcf->refresh_ttl, 7 * 24 * 3600 * 1000);
+    ngx_conf_init_value(mmcf->cookie_secure, 1);
+    ngx_conf_init_uint_value(mmcf->login_account, 5);
+    ngx_conf_init_uint_value(mmcf->login_address, 50);
+    ngx_conf_init_msec_value(mmcf->login_window, 15 * 60 * 1000);
+
+    if (mmcf->issuer.data == NULL) {
+        ngx_str_set(&mmcf->issuer, "ngx_media");
+    }
+
+    if (mmcf->thread_pool_name.data == NULL) {
+        ngx_str_set(&mmcf->thread_pool_name, "default");
+    }
+
+    if (mmcf->own_keys) {
+        /* the parser's strings are NUL-terminated */
+        mmcf->own_keys->verifier.issuer = (char *) mmcf->issuer.data;
+        mmcf->own_keys->verifier.leeway = mmcf->leeway / 1000;
+
+#if (NGX_THREADS)
+        /* password hashing needs a thread pool: never the event loop */
+        mmcf->thread_pool = ngx_thread_pool_add(cf, &mmcf->thread_pool_name);
+        if (mmcf->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+#else
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "media_jwt_key: accounts hash passwords on a "
+                           "thread pool; this nginx was built without "
+                           "--with-threads");
+        return NGX_CONF_ERROR;
+#endif
+    }
+
+    if (mmcf->idp_keys) {
+        mmcf->idp_keys->verifier.leeway = mmcf->leeway / 1000;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* media_jwt_key current [previous]: HS256 secrets, 16 to 64 bytes each */
+char *
+ngx_http_media_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_media_main_conf_t *mmcf = conf;
+
+    ngx_str_t                *value, secret;
+    ngx_uint_t                i;
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_media_keyset_t  *ks;
+
+    if (mmcf->own_keys) {
+        return "is duplicate";
+    }
+
+    ks = ngx_pcalloc(cf->pool, sizeof(ngx_http_media_keyset_t));
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (ks == NULL || cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_media_keyset_cleanup;
+    cln->data = ks;
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_http_media_read_conf_file(cf, &value[i], &secret) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* a trailing newline is not part of the key */
+        while (secret.len && (secret.data[secret.len - 1] == '\n'
+                              || secret.data[secret.len - 1] == '\r'))
+        {
+            secret.len--;
+        }
+
+        if (media_jwt_key_secret(&ks->keys[i - 1], secret.data, secret.len)
+            != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid media_jwt_key \"%V\": it must hold "
+                               "16 to 64 bytes (%uz found); make one with "
+                               "\"openssl rand -base64 32 > %V\"",
+                               &value[i], secret.len, &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(secret.data, secret.len);
+    }
+
+    ks->verifier.keys = ks->keys;
+    ks->verifier.nkeys = cf->args->nelts - 1;
+    mmcf->own_keys = ks;
+
+    return NGX_CONF_OK;
+}
+
+
+/* media_jwt_jwks file [issuer=...] [audience=...] */
+char *
+ngx_http_media_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_media_main_conf_t *mmcf = conf;
+
+    int                       n;
+    char                      err[256];
+    ngx_str_t                *value, json;
+    ngx_uint_t                i;
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_media_keyset_t  *ks;
+
+    if (mmcf->idp_keys) {
+        return "is duplicate";
+    }
+
+    ks = ngx_pcalloc(cf->pool, sizeof(ngx_http_media_keyset_t));
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (ks == NULL || cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_media_keyset_cleanup;
+    cln->data = ks;
+
+    value = cf->args->elts;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        if (ngx_strncmp(value[i].data, "issuer=", 7) == 0) {
+            ks->verifier.issuer = (char *) value[i].data + 7;
+
+        } else if (ngx_strncmp(value[i].data, "audience=", 9) == 0) {
+            ks->verifier.audience = (char *) value[i].data + 9;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid media_jwt_jwks parameter \"%V\": "
+                               "expected issuer= or audience=", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_http_media_read_conf_file(cf, &value[1], &json) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    n = media_jwt_jwks((char *) json.data, json.len, ks->keys,
+                       NGX_HTTP_MEDIA_MAX_KEYS, err, sizeof(err));
+    if (n < 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid media_jwt_jwks \"%V\": %s", &value[1],
+                           err);
+        return NGX_CONF_ERROR;
+    }
+
+    ks->verifier.keys = ks->keys;
+    ks->verifier.nkeys = n;
+    mmcf->idp_keys = ks;
+
+    return NGX_CONF_OK;
+}
+
+
+/* media_login_limit [account=N] [address=N] [window=time] */
+char *
+ngx_http_media_login_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_media_main_conf_t *mmcf = conf;
+
+    long         n;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (mmcf->login_window != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    mmcf->login_window = 15 * 60 * 1000;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        u_char  *p = value[i].data;
+        size_t   len = value[i].len;
+
+        if (len > 8 && ngx_strncmp(p, "account=", 8) == 0
+            && media_conf_parse_uint((char *) p + 8, len - 8, 1000000, &n)
+               == 0)
+        {
+            mmcf->login_account = n;
+
+        } else if (len > 8 && ngx_strncmp(p, "address=", 8) == 0
+                   && media_conf_parse_uint((char *) p + 8, len - 8,
+                                            1000000, &n) == 0)
+        {
+            mmcf->login_address = n;
+
+        } else if (len > 7 && ngx_strncmp(p, "window=", 7) == 0
+                   && media_conf_parse_msec((char *) p + 7, len - 7, &n) == 0
+                   && n >= 1000)
+        {
+            mmcf->login_window = n;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid media_login_limit parameter \"%V\": "
+                               "expected account=N, address=N or "
+                               "window=time (1s or more)", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_media_read_conf_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *out)
+{
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_str_t        path, *args;
+    ngx_file_info_t  fi;
+
+    args = cf->args->elts;
+    path = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "%V \"%V\": cannot open it", &args[0], &path);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > 1024 * 1024)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": unreadable or larger than 1 MB", &path);
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    out->len = (size_t) ngx_file_size(&fi);
+    out->data = ngx_pnalloc(cf->pool, out->len + 1);
+    if (out->data == NULL) {
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    n = ngx_read_fd(fd, out->data, out->len);
+    ngx_close_file(fd);
+
+    if (n != (ssize_t) out->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%V\": short read", &path);
+        return NGX_ERROR;
+    }
+
+    out->data[out->len] = '\0';
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_media_keyset_cleanup(void *data)
+{
+    ngx_http_media_keyset_t  *ks = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_MEDIA_MAX_KEYS; i++) {
+        media_jwt_key_free(&ks->keys[i]);
+    }
+}
+
+
+ngx_int_t
+ngx_http_media_auth_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_media_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_media_auth_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    static ngx_str_t  access = ngx_string("cookie_" NGX_HTTP_MEDIA_COOKIE_ACCESS);
+    static ngx_str_t  refresh = ngx_string("cookie_"
+                                           NGX_HTTP_MEDIA_COOKIE_REFRESH);
+    static ngx_str_t  origin = ngx_string("http_origin");
+
+    ngx_http_media_cookie_access_index = ngx_http_get_variable_index(cf,
+                                                                    &access);
+    ngx_http_media_cookie_refresh_index = ngx_http_get_variable_index(cf,
+                                                                    &refresh);
+    ngx_http_media_origin_index = ngx_http_get_variable_index(cf, &origin);
+
+    if (ngx_http_media_cookie_access_index == NGX_ERROR
+        || ngx_http_media_cookie_refresh_index == NGX_ERROR
+        || ngx_http_media_origin_index == NGX_ERROR)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the access phase: return and rewrite cannot skip it */
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_media_access_handler;
+
+    return NGX_OK;
+}
+
+
+/* the access phase ---------------------------------------------------- */
+
+static ngx_int_t
+ngx_http_media_access_handler(ngx_http_request_t *r)
+{
+    ngx_uint_t                  mode;
+    ngx_http_media_ctx_t       *ctx;
+    ngx_http_media_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_media_module);
+
+    mode = mlcf->auth;
+    if (mode == NGX_HTTP_MEDIA_AUTH_OFF && mlcf->api) {
+        mode = NGX_HTTP_MEDIA_AUTH_OPTIONAL;
+    }
+
+    if (mode == NGX_HTTP_MEDIA_AUTH_OFF) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_media_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->auth_pending) {
+        return NGX_AGAIN;
+    }
+
+    if (ctx->auth_done) {
+        return ctx->auth_status ? ngx_http_media_access_fail(r, ctx)
+                                : ctx->auth_rc;
+    }
+
+    ctx->auth_rc = ngx_http_media_authenticate(r, ctx, mode);
+
+    if (ctx->auth_pending) {
+        return NGX_AGAIN;
+    }
+
+    ctx->auth_done = 1;
+
+    return ctx->auth_status ? ngx_http_media_access_fail(r, ctx)
+                            : ctx->auth_rc;
+}
+
+
+/*
+ * Sets ctx->user and returns NGX_OK, returns NGX_DECLINED for an anonymous
+ * request that may go on, sets ctx->auth_status (and code, message) for
+ * one that may not, or starts the revocation lookup (ctx->auth_pending).
+ */
+static ngx_int_t
+ngx_http_media_authenticate(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
+    ngx_uint_t mode)
+{
+    ngx_str_t                   *token, key;
+    ngx_uint_t                   cookie, local;
+    const char                  *argv[2];
+    size_t                       argvlen[2];
+    media_jwt_rc_e               rc;
+    media_jwt_claims_t           claims;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    cookie = 0;
+    token = ngx_http_media_bearer(r);
+
+    if (token == NULL) {
+        token = ngx_http_media_cookie(r, ngx_http_media_cookie_access_index);
+        cookie = 1;
+    }
+
+    if (token == NULL) {
+        ctx->token_status = "missing";
+
+        if (mode == NGX_HTTP_MEDIA_AUTH_OPTIONAL) {
+            return NGX_DECLINED;
+        }
+
+        ctx->auth_status = NGX_HTTP_UNAUTHORIZED;
+        ctx->auth_code = "missing_token";
+        ctx->auth_message = "sign in first: send \"Authorization: Bearer "
+                            "<access token>\" or the media_access cookie";
+        return NGX_OK;
+    }
+
+    rc = MEDIA_JWT_UNKNOWN_KID;
+    local = 0;
+
+    if (mmcf->own_keys) {
+        rc = media_jwt_verify(&mmcf->own_keys->verifier, (char *) token->data,
+                              token->len, ngx_time(), &claims);
+        local = (rc == MEDIA_JWT_OK);
+    }
+
+    if (rc == MEDIA_JWT_UNKNOWN_KID && mmcf->idp_keys) {
+        rc = media_jwt_verify(&mmcf->idp_keys->verifier, (char *) token->data,
+                              token->len, ngx_time(), &claims);
+    }
+
+    if (rc != MEDIA_JWT_OK) {
+        ctx->token_status = media_jwt_reason(rc);
+        ctx->auth_status = NGX_HTTP_UNAUTHORIZED;
+        ctx->auth_code = "invalid_token";
+        ctx->auth_message = ctx->token_status;
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "media auth: token refused: %s, request_id: %V",
+                      ctx->token_status, &ctx->request_id);
+        return NGX_OK;
+    }
+
+    ctx->user = ngx_http_media_user(r, &claims, local);
+    if (ctx->user == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->user->cookie = cookie;
+
+    if (cookie && ngx_http_media_same_origin(r) != NGX_OK) {
+        ctx->token_status = "cross_site";
+        ctx->auth_status = NGX_HTTP_FORBIDDEN;
+        ctx->auth_code = "cross_site_request";
+        ctx->auth_message = "a state-changing request authenticated by "
+                            "cookie must come from this site (Origin does "
+                            "not match Host)";
+        return NGX_OK;
+    }
+
+    if (ctx->user->jti.len == 0) {
+        ctx->token_status = "ok";
+        return NGX_OK;
+    }
+
+    /* revoked by a logout? */
+    key.len = sizeof(MEDIA_KEY_DENY) - 1 + ctx->user->jti.len;
+    key.data = ngx_pnalloc(r->pool, key.len);
+    if (key.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(key.data, MEDIA_KEY_DENY,
+                          sizeof(MEDIA_KEY_DENY) - 1),
+               ctx->user->jti.data, ctx->user->jti.len);
+
+    argv[0] = "EXISTS";
+    argvlen[0] = 6;
+    argv[1] = (char *) key.data;
+    argvlen[1] = key.len;
+
+    if (ngx_http_media_redis_command(r, ngx_http_media_deny_checked, ctx,
+                                     2, argv, argvlen)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->auth_pending = 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_media_deny_checked(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data)
+{
+    ngx_http_media_ctx_t  *ctx = data;
+
+    ctx->auth_pending = 0;
+    ctx->auth_done = 1;
+
+    if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
+        ctx->token_status = "unchecked";
+        ctx->auth_status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        ctx->auth_code = "unavailable";
+        ctx->auth_message = "cannot check whether the access token was "
+                            "revoked (redis does not answer); try again";
+
+    } else if (res->integer != 0) {
+        ctx->token_status = "revoked";
+        ctx->auth_status = NGX_HTTP_UNAUTHORIZED;
+        ctx->auth_code = "invalid_token";
+        ctx->auth_message = "revoked";
+
+    } else {
+        ctx->token_status = "ok";
+    }
+
+    /* resume the phases where the access handler left them */
+    ngx_http_core_run_phases(r);
+}
+
+
+/* answers the refusal in ctx itself, so that it is JSON */
+static ngx_int_t
+ngx_http_media_access_fail(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    if (ctx->auth_status == NGX_HTTP_UNAUTHORIZED) {
+        rc = ngx_http_media_unauthorized(r, ctx->auth_code,
+                                         ctx->auth_message);
+    } else {
+        rc = ngx_http_media_send_error(r, ctx->auth_status, ctx->auth_code,
+                                       "%s", ctx->auth_message);
+    }
+
+    ngx_http_finalize_request(r, rc);
+
+    /* the access checker returns at once; the request is finished */
+    return NGX_DONE;
+}
+
+
+ngx_int_t
+ngx_http_media_unauthorized(ngx_http_request_t *r, const char *code,
+    const char *message)
+{
+    u_char     *p;
+    ngx_str_t   value;
+
+    value.len = sizeof("Bearer realm=\"ngx_media\", error=\"invalid_token\", "
+                       "error_description=\"\"") + ngx_strlen(message);
+    value.data = ngx_pnalloc(r->pool, value.len);
+    if (value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* RFC 6750 3.1: no error attribute when no token was sent */
+    if (ngx_strcmp(code, "missing_token") == 0) {
+        p = ngx_sprintf(value.data, "Bearer realm=\"ngx_media\"");
+
+    } else {
+        p = ngx_sprintf(value.data, "Bearer realm=\"ngx_media\", "
+                        "error=\"invalid_token\", error_description=\"%s\"",
+                        message);
+    }
+
+    value.len = p - value.data;
+
+    if (ngx_http_media_add_header(r, "WWW-Authenticate", &value) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_strcmp(code, "invalid_token") == 0) {
+        return ngx_http_media_send_error(r, NGX_HTTP_UNAUTHORIZED, code,
+                                         "access token rejected: %s; "
+                                         "refresh it or sign in again",
+                                         message);
+    }
+
+    return ngx_http_media_send_error(r, NGX_HTTP_UNAUTHORIZED, code, "%s",
+                                     message);
+}
+
+
+/* "Authorization: Bearer <token>", scheme case-insensitive (RFC 7235) */
+static ngx_str_t *
+ngx_http_media_bearer(ngx_http_request_t *r)
+{
+    ngx_str_t        *t;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.authorization;
+
+    if (h == NULL || h->value.len <= 7
+        || ngx_strncasecmp(h->value.data, (u_char *) "Bearer ", 7) != 0)
+    {
+        return NULL;
+    }
+
+    t = ngx_palloc(r->pool, sizeof(ngx_str_t));
+    if (t == NULL) {
+        return NULL;
+    }
+
+    t->data = h->value.data + 7;
+    t->len = h->value.len - 7;
+
+    while (t->len && *t->data == ' ') {
+        t->data++;
+        t->len--;
+    }
+
+    return t->len ? t : NULL;
+}
+
+
+static ngx_str_t *
+ngx_http_media_cookie(ngx_http_request_t *r, ngx_int_t index)
+{
+    ngx_str_t                  *t;
+    ngx_http_variable_value_t  *vv;
+
+    vv = ngx_http_get_indexed_variable(r, index);
+    if (vv == NULL || vv->not_found || vv->len == 0) {
+        return NULL;
+    }
+
+    t = ngx_palloc(r->pool, sizeof(ngx_str_t));
+    if (t == NULL) {
+        return NULL;
+    }
+
+    t->data = vv->data;
+    t->len = vv->len;
+
+    return t;
+}
+
+
+ngx_str_t *
+ngx_http_media_refresh_cookie(ngx_http_request_t *r)
+{
+    return ngx_http_media_cookie(r, ngx_http_media_cookie_refresh_index);
+}
+
+
+/* copies the claims into the request pool */
+static ngx_http_media_user_t *
+ngx_http_media_user(ngx_http_request_t *r, media_jwt_claims_t *claims,
+    ngx_uint_t local)
+{
+    ngx_http_media_user_t  *u;
+
+    u = ngx_pcalloc(r->pool, sizeof(ngx_http_media_user_t));
+    if (u == NULL) {
+        return NULL;
+    }
+
+    if (ngx_http_media_cstr(r, &u->id, claims->sub) != NGX_OK
+        || ngx_http_media_cstr(r, &u->role, claims->role[0] ? claims->role
+                                                            : "user")
+           != NGX_OK
+        || ngx_http_media_cstr(r, &u->plan, claims->plan[0] ? claims->plan
+                                                            : "free")
+           != NGX_OK
+        || ngx_http_media_cstr(r, &u->email, claims->email) != NGX_OK
+        || ngx_http_media_cstr(r, &u->jti, claims->jti) != NGX_OK)
+    {
+        return NULL;
+    }
+
+    u->exp = claims->exp;
+    u->local = local;
+
+    return u;
+}
+
+
+static ngx_int_t
+ngx_http_media_cstr(ngx_http_request_t *r, ngx_str_t *dst, const char *src)
+{
+    dst->len = ngx_strlen(src);
+    dst->data = ngx_pnalloc(r->pool, dst->len);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src, dst->len);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_media_same_origin(ngx_http_request_t *r)
+{
+    u_char                     *p, *end;
+    ngx_str_t                   origin;
+    ngx_http_variable_value_t  *vv;
+
+    /* safe methods change nothing (RFC 9110 9.2.1) */
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_OPTIONS)) {
+        return NGX_OK;
+    }
+
+    vv = ngx_http_get_indexed_variable(r, ngx_http_media_origin_index);
+
+    if (vv && !vv->not_found && vv->len) {
+        origin.data = vv->data;
+        origin.len = vv->len;
+
+    } else if (r->headers_in.referer) {
+        origin = r->headers_in.referer->value;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    if (r->headers_in.host == NULL) {
+        return NGX_DECLINED;
+    }
+
+    /* scheme://host[:port][/...]: the host part must be our Host */
+    p = ngx_strlcasestrn(origin.data, origin.data + origin.len,
+                         (u_char *) "://", 3 - 1);
+    if (p == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p += 3;
+    end = ngx_strlchr(p, origin.data + origin.len, '/');
+    if (end == NULL) {
+        end = origin.data + origin.len;
+    }
+
+    if ((size_t) (end - p) != r->headers_in.host->value.len
+        || ngx_strncasecmp(p, r->headers_in.host->value.data, end - p) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_media_user_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t              s;
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    if (ctx == NULL || (data < 2 && ctx->user == NULL)
+        || (data == 2 && ctx->token_status == NULL))
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+    case 0:
+        s = ctx->user->id;
+        break;
+    case 1:
+        s = ctx->user->role;
+        break;
+    default:
+        s.data = (u_char *) ctx->token_status;
+        s.len = ngx_strlen(ctx->token_status);
+        break;
+    }
+
+    v->data = s.data;
+    v->len = s.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* tokens and cookies -------------------------------------------------- */
+
+ngx_str_t *
+ngx_http_media_issue_access(ngx_http_request_t *r, ngx_http_media_user_t *u)
+{
+    time_t                       now;
+    size_t                       len;
+    yajl_gen                     g;
+    ngx_str_t                   *token, jti;
+    const u_char                *buf;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    if (ngx_http_media_random(r, 16, &jti) != NGX_OK) {
+        return NULL;
+    }
+
+    now = ngx_time();
+    u->jti = jti;
+    u->exp = now + mmcf->access_ttl / 1000;
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return NULL;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_media_json_str(g, "iss", &mmcf->issuer);
+    ngx_http_media_json_str(g, "sub", &u->id);
+    ngx_http_media_json_str(g, "role", &u->role);
+    ngx_http_media_json_str(g, "plan", &u->plan);
+    ngx_http_media_json_str(g, "email", &u->email);
+    ngx_http_media_json_str(g, "jti", &u->jti);
+    yajl_gen_string(g, (const unsigned char *) "iat", 3);
+    yajl_gen_integer(g, now);
+    yajl_gen_string(g, (const unsigned char *) "exp", 3);
+    yajl_gen_integer(g, u->exp);
+    yajl_gen_map_close(g);
+
+    yajl_gen_get_buf(g, &buf, &len);
+
+    token = ngx_palloc(r->pool, sizeof(ngx_str_t));
+    if (token) {
+        token->data = ngx_pnalloc(r->pool, MEDIA_JWT_MAX_LEN);
+    }
+
+    if (token == NULL || token->data == NULL) {
+        yajl_gen_free(g);
+        return NULL;
+    }
+
+    token->len = media_jwt_sign(&mmcf->own_keys->keys[0], (const char *) buf,
+                                len, (char *) token->data, MEDIA_JWT_MAX_LEN);
+    yajl_gen_free(g);
+
+    return token->len ? token : NULL;
+}
+
+
+ngx_int_t
+ngx_http_media_random(ngx_http_request_t *r, size_t size, ngx_str_t *out)
+{
+    u_char  buf[64];
+
+    if (size > sizeof(buf) || RAND_bytes(buf, (int) size) != 1) {
+        return NGX_ERROR;
+    }
+
+    out->data = ngx_pnalloc(r->pool, media_b64url_encoded_len(size));
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->len = media_b64url_encode(out->data, buf, size);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_media_sha256_hex(ngx_http_request_t *r, ngx_str_t *in,
+    ngx_str_t *out)
+{
+    u_char  digest[SHA256_DIGEST_LENGTH];
+
+    SHA256(in->data, in->len, digest);
+
+    out->data = ngx_pnalloc(r->pool, 2 * SHA256_DIGEST_LENGTH);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->len = ngx_hex_dump(out->data, digest, SHA256_DIGEST_LENGTH)
+               - out->data;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_media_set_cookies(ngx_http_request_t *r, ngx_str_t *access,
+    ngx_str_t *refresh)
+{
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    /*
+     * The access cookie goes everywhere (playlists, media); the refresh
+     * cookie only to the auth routes, and never cross-site.
+     */
+    if (ngx_http_media_set_cookie(r, NGX_HTTP_MEDIA_COOKIE_ACCESS, "/", "Lax",
+                                  access, mmcf->access_ttl) != NGX_OK
+        || ngx_http_media_set_cookie(r, NGX_HTTP_MEDIA_COOKIE_REFRESH,
+                                     "/api/v1/auth", "Strict", refresh,
+                                     mmcf->refresh_ttl) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_media_set_cookie(ngx_http_request_t *r, const char *name,
+    const char *path, const char *samesite, ngx_str_t *value, ngx_msec_t ttl)
+{
+    u_char                      *p;
+    ngx_str_t                    h;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    static ngx_str_t  cleared = ngx_null_string;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    h.len = ngx_strlen(name) + 1 + (value ? value->len : 0)
+            + sizeof("; Path=; Max-Age=; HttpOnly; SameSite=; Secure")
+            + ngx_strlen(path) + NGX_TIME_T_LEN + ngx_strlen(samesite);
+    h.data = ngx_pnalloc(r->pool, h.len);
+    if (h.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(h.data, "%s=%V; Path=%s; Max-Age=%T; HttpOnly; "
+                    "SameSite=%s", name, value ? value : &cleared, path,
+                    (time_t) (value ? ttl / 1000 : 0), samesite);
+
+    if (mmcf->cookie_secure) {
+        p = ngx_cpymem(p, "; Secure", 8);
+    }
+
+    h.len = p - h.data;
+
+    return ngx_http_media_add_header(r, "Set-Cookie", &h);
+}

@@ -1,0 +1,46 @@
+/*
+ * Access tokens, cookies and the access phase, for the account routes.
+ */
+
+#ifndef _NGX_HTTP_MEDIA_AUTH_H_INCLUDED_
+#define _NGX_HTTP_MEDIA_AUTH_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_media_module.h"
+
+
+/* a signed access token for user; NULL on allocation failure */
+ngx_str_t *ngx_http_media_issue_access(ngx_http_request_t *r,
+    ngx_http_media_user_t *user);
+
+/* size random bytes as base64url, from OpenSSL's CSPRNG */
+ngx_int_t ngx_http_media_random(ngx_http_request_t *r, size_t size,
+    ngx_str_t *out);
+
+/* lowercase hex SHA-256, as refresh tokens are stored */
+ngx_int_t ngx_http_media_sha256_hex(ngx_http_request_t *r, ngx_str_t *in,
+    ngx_str_t *out);
+
+/* Set-Cookie for both tokens; NULL tokens clear the cookies */
+ngx_int_t ngx_http_media_set_cookies(ngx_http_request_t *r,
+    ngx_str_t *access, ngx_str_t *refresh);
+
+/* the refresh token from the cookie, or NULL */
+ngx_str_t *ngx_http_media_refresh_cookie(ngx_http_request_t *r);
+
+/*
+ * A state-changing request authenticated by cookie must come from our own
+ * pages: its Origin (or Referer) names the Host it was sent to.
+ */
+ngx_int_t ngx_http_media_same_origin(ngx_http_request_t *r);
+
+/* 401 with WWW-Authenticate (RFC 6750 section 3) and a JSON error */
+ngx_int_t ngx_http_media_unauthorized(ngx_http_request_t *r,
+    const char *code, const char *message);
+
+
+#endif /* _NGX_HTTP_MEDIA_AUTH_H_INCLUDED_ */
