@@ -12,7 +12,7 @@ SHELL := /bin/bash
 # Debian packages the build, the tests and `make run` need
 DEPS := gcc make pkg-config perl nginx nginx-dev \
         libpq-dev postgresql redis-server libhiredis-dev libyajl-dev \
-        libssl-dev
+        libssl-dev clang libclang-rt-14-dev
 
 NGX_SRC  := /usr/share/nginx/src
 BUILD    ?= build
@@ -41,9 +41,10 @@ WORKERS  := $(BUILD)/media-transcoder $(BUILD)/media-billing \
             $(BUILD)/media-migrate
 UNITS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%.t,$(wildcard t/unit/*.c))
 
-.PHONY: all deps module workers units tools run stop test check-asan clean
+.PHONY: all deps module workers units tools fuzz run stop test check-asan \
+        check-fuzz clean
 
-all: module workers units tools
+all: module workers units tools fuzz
 
 deps:
 	@missing=""; for p in $(DEPS); do \
@@ -103,6 +104,28 @@ tools: $(BUILD)/mint
 $(BUILD)/mint: t/tools/mint.c t/unit/*.h $(CORE_SRC)
 	$(CC) $(ALL_CFLAGS) -Wno-format-truncation -It/unit -o $@ $< $(CORE_SRC) \
 	    $(LIBS)
+
+# libFuzzer targets for the nginx-free parsers (clang)
+FUZZERS      := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard t/fuzz/*.c))
+FUZZ_SECONDS ?= 60
+
+fuzz: $(FUZZERS)
+
+$(BUILD)/fuzz/%: t/fuzz/%.c $(CORE_SRC) ngx_media_module/*.h
+	@mkdir -p $(BUILD)/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror \
+	    -Ingx_media_module $(shell pkg-config --cflags $(PKGS)) \
+	    -o $@ $< $(CORE_SRC) $(LIBS)
+
+# each target for FUZZ_SECONDS, from its seed corpus; a crash fails
+check-fuzz: deps fuzz
+	@for f in $(FUZZERS); do \
+	    name=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$name; \
+	    echo "fuzzing $$name for $(FUZZ_SECONDS)s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+	        -artifact_prefix=$(BUILD)/fuzz/$$name- \
+	        $(BUILD)/fuzz/corpus-$$name t/fuzz/corpus/$$name || exit 1; \
+	done
 
 run: deps all
 	@perl t/run.pl start $(BUILD)
