@@ -28,6 +28,11 @@ $t->start_nginx;
 my $r = $t->http(GET => '/api/v1/healthz');
 is($r->{status}, 200, 'example: healthz 200');
 
+$r = $t->http(POST => '/api/v1/auth/signup',
+              headers => { 'Content-Type' => 'application/json' },
+              body => '{"email":"ex@example.com","password":"example pass"}');
+is($r->{status}, 201, 'example: accounts work (signup 201)');
+
 $t->start_worker('transcoder');
 ok(wait_until(sub {
     slurp($t->dir . '/transcoder.log') =~ /ready: postgres and redis connected/
@@ -68,6 +73,12 @@ $t->stop_nginx;
 my $dir = $t->dir;
 open(my $f, '>', "$dir/plainfile") or die;
 close $f;
+open($f, '>', "$dir/short.key") or die;
+print $f "abc\n";
+close $f;
+open($f, '>', "$dir/empty-jwks.json") or die;
+print $f '{"keys":[]}';
+close $f;
 
 my @bad = (
     [ 'media_pg "foo";', qr/invalid media_pg "foo": missing "="/ ],
@@ -91,6 +102,21 @@ my @bad = (
     [ "media_storage $dir/plainfile;",
       qr/invalid media_storage "$dir\/plainfile": not a directory/ ],
     [ 'media_api;', qr/"media_api" directive is not allowed here/ ],
+    [ "media_jwt_key $dir/short.key;",
+      qr/invalid media_jwt_key "\S+short.key": it must hold 16 to 64 bytes \(3 found\); make one with "openssl rand -base64 32/ ],
+    [ "media_jwt_key $dir/none.key;",
+      qr/media_jwt_key "\S+none.key": cannot open it/ ],
+    [ "media_jwt_jwks $dir/empty-jwks.json;",
+      qr/invalid media_jwt_jwks "\S+empty-jwks.json": no signing keys/ ],
+    [ "media_jwt_jwks $dir/empty-jwks.json colour=blue;",
+      qr/invalid media_jwt_jwks parameter "colour=blue": expected issuer= or audience=/ ],
+    [ 'media_login_limit account=0;',
+      qr/invalid media_login_limit parameter "account=0": expected account=N/ ],
+    [ 'media_login_limit window=10ms;',
+      qr/invalid media_login_limit parameter "window=10ms"/ ],
+    [ 'media_access_ttl soon;', qr/invalid media_access_ttl "soon"/ ],
+    [ 'media_auth maybe;',
+      qr/invalid value "maybe" in \S+nginx.conf/ ],
 );
 
 for my $case (@bad) {

@@ -416,6 +416,9 @@ sub write_example_conf {
         [ qr{^    media_redis \S+;}m,
           '    media_redis 127.0.0.1:' . $self->port('redis') . ';' ],
         [ qr{^    media_storage \S+;}m, "    media_storage $d/storage;" ],
+        [ qr{^    media_jwt_key \S+;}m, "    media_jwt_key " . $self->jwt_key . ';' ],
+        [ qr{^    media_cookie_secure on;}m, '    media_cookie_secure off;' ],
+        [ qr{^        access_log \S+ media;}m, "        access_log $d/media.log media;" ],
         [ qr{^        listen 8080;}m,
           '        listen 127.0.0.1:' . $self->port('http') . ';' ],
     );
@@ -432,6 +435,25 @@ sub write_example_conf {
     close $fh;
 
     return $self->conf_file;
+}
+
+# a signing key for access tokens, made once per directory
+sub jwt_key {
+    my ($self) = @_;
+    my $file = "$self->{dir}/jwt.key";
+
+    if (!-e $file) {
+        open(my $in, '<:raw', '/dev/urandom') or die $!;
+        read($in, my $bytes, 32) == 32 or die 'urandom';
+        close $in;
+        require MIME::Base64;
+        open(my $out, '>', $file) or die "$file: $!";
+        print $out MIME::Base64::encode_base64($bytes, '') . "\n";
+        close $out;
+        chmod 0600, $file;
+    }
+
+    return $file;
 }
 
 sub sanitizer_env {
