@@ -389,6 +389,19 @@ is(post('/api/v1/auth/login',
         { email => 'ann@example.com', password => 'correct horse' })->{status},
    200, 'another account from the same address is not blocked');
 
+# --- Redis away: fail closed, not open ------------------------------------
+
+$t->stop_redis;
+$r = get('/api/v1/auth/me', $access);
+is($r->{status}, 503, 'redis down: a token cannot be checked for revocation: 503');
+like($r->{json}{error}{message}, qr/revoked/, 'redis down: says why');
+$r = post('/api/v1/auth/login',
+          { email => 'ann@example.com', password => 'correct horse' });
+is($r->{status}, 503, 'redis down: sign-in cannot be throttled: 503');
+$t->start_redis;
+ok(wait_until(sub { get('/api/v1/auth/me', $access)->{status} == 200 },
+              timeout => 10), 'redis back: 200 again');
+
 # --- hashing runs on the thread pool, not the event loop ------------------
 
 # four signups hash at once (about 0.2 s of CPU each on 2 cores); a healthz

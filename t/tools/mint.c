@@ -77,6 +77,8 @@ main(int argc, char **argv)
         }
         fprintf(f, "{\"keys\":[%s,%s]}\n", a, b);
         fclose(f);
+        EVP_PKEY_free(rsa);
+        EVP_PKEY_free(ec);
         return 0;
     }
 
@@ -93,14 +95,17 @@ main(int argc, char **argv)
                  argv[4]);
         test_sign_hmac(tok, der, (size_t) n, header, argv[5]);
         puts(tok);
+        OPENSSL_free(der);
+        EVP_PKEY_free(rsa);
         return 0;
     }
 
     snprintf(header, sizeof(header), "{\"alg\":\"%s\",\"kid\":\"%s\"}",
              argv[3], argv[4]);
-    test_sign(tok, load(argv[2], strcmp(argv[3], "ES256") == 0 ? "ec" : "rsa"),
-              header, argv[5]);
+    rsa = load(argv[2], strcmp(argv[3], "ES256") == 0 ? "ec" : "rsa");
+    test_sign(tok, rsa, header, argv[5]);
     puts(tok);
+    EVP_PKEY_free(rsa);
 
     return 0;
 }
