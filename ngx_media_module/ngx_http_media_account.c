@@ -648,7 +648,6 @@ ngx_http_media_logout_revoked(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_media_logout_deny(ngx_http_request_t *r)
 {
-    u_char                      *p;
     time_t                       left;
     ngx_str_t                    key, px;
     const char                  *argv[5];
@@ -672,15 +671,13 @@ ngx_http_media_logout_deny(ngx_http_request_t *r)
         left = 1;
     }
 
-    key.len = sizeof(MEDIA_KEY_DENY) - 1 + ctx->user->jti.len;
-    key.data = ngx_pnalloc(r->pool, key.len);
     px.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-    if (key.data == NULL || px.data == NULL) {
+    if (px.data == NULL
+        || ngx_http_media_deny_key(r, &ctx->user->jti, &key) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_cpymem(key.data, MEDIA_KEY_DENY, sizeof(MEDIA_KEY_DENY) - 1);
-    ngx_memcpy(p, ctx->user->jti.data, ctx->user->jti.len);
     px.len = ngx_sprintf(px.data, "%T", left) - px.data;
 
     argv[0] = "SET";

@@ -52,6 +52,7 @@ static ngx_int_t ngx_http_media_user_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_media_read_conf_file(ngx_conf_t *cf,
     ngx_str_t *name, ngx_str_t *out);
+static ngx_http_media_keyset_t *ngx_http_media_keyset(ngx_conf_t *cf);
 static void ngx_http_media_keyset_cleanup(void *data);
 static ngx_int_t ngx_http_media_set_cookie(ngx_http_request_t *r,
     const char *name, const char *path, const char *samesite,
@@ -136,21 +137,16 @@ ngx_http_media_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t                *value, secret;
     ngx_uint_t                i;
-    ngx_pool_cleanup_t       *cln;
     ngx_http_media_keyset_t  *ks;
 
     if (mmcf->own_keys) {
         return "is duplicate";
     }
 
-    ks = ngx_pcalloc(cf->pool, sizeof(ngx_http_media_keyset_t));
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (ks == NULL || cln == NULL) {
+    ks = ngx_http_media_keyset(cf);
+    if (ks == NULL) {
         return NGX_CONF_ERROR;
     }
-
-    cln->handler = ngx_http_media_keyset_cleanup;
-    cln->data = ks;
 
     value = cf->args->elts;
 
@@ -198,21 +194,16 @@ ngx_http_media_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     char                      err[256];
     ngx_str_t                *value, json;
     ngx_uint_t                i;
-    ngx_pool_cleanup_t       *cln;
     ngx_http_media_keyset_t  *ks;
 
     if (mmcf->idp_keys) {
         return "is duplicate";
     }
 
-    ks = ngx_pcalloc(cf->pool, sizeof(ngx_http_media_keyset_t));
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (ks == NULL || cln == NULL) {
+    ks = ngx_http_media_keyset(cf);
+    if (ks == NULL) {
         return NGX_CONF_ERROR;
     }
-
-    cln->handler = ngx_http_media_keyset_cleanup;
-    cln->data = ks;
 
     value = cf->args->elts;
 
@@ -355,6 +346,26 @@ ngx_http_media_read_conf_file(ngx_conf_t *cf, ngx_str_t *name,
     out->data[out->len] = '\0';
 
     return NGX_OK;
+}
+
+
+/* an empty key set whose keys are freed with the configuration */
+static ngx_http_media_keyset_t *
+ngx_http_media_keyset(ngx_conf_t *cf)
+{
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_media_keyset_t  *ks;
+
+    ks = ngx_pcalloc(cf->pool, sizeof(ngx_http_media_keyset_t));
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (ks == NULL || cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_media_keyset_cleanup;
+    cln->data = ks;
+
+    return ks;
 }
 
 
@@ -565,15 +576,9 @@ ngx_http_media_authenticate(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
     }
 
     /* revoked by a logout? */
-    key.len = sizeof(MEDIA_KEY_DENY) - 1 + ctx->user->jti.len;
-    key.data = ngx_pnalloc(r->pool, key.len);
-    if (key.data == NULL) {
+    if (ngx_http_media_deny_key(r, &ctx->user->jti, &key) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_memcpy(ngx_cpymem(key.data, MEDIA_KEY_DENY,
-                          sizeof(MEDIA_KEY_DENY) - 1),
-               ctx->user->jti.data, ctx->user->jti.len);
 
     argv[0] = "EXISTS";
     argvlen[0] = 6;
@@ -739,6 +744,23 @@ ngx_http_media_cookie(ngx_http_request_t *r, ngx_int_t index)
     t->len = vv->len;
 
     return t;
+}
+
+
+ngx_int_t
+ngx_http_media_deny_key(ngx_http_request_t *r, ngx_str_t *jti, ngx_str_t *key)
+{
+    key->len = sizeof(MEDIA_KEY_DENY) - 1 + jti->len;
+    key->data = ngx_pnalloc(r->pool, key->len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(key->data, MEDIA_KEY_DENY,
+                          sizeof(MEDIA_KEY_DENY) - 1),
+               jti->data, jti->len);
+
+    return NGX_OK;
 }
 
 

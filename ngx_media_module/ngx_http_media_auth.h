@@ -29,6 +29,10 @@ ngx_int_t ngx_http_media_sha256_hex(ngx_http_request_t *r, ngx_str_t *in,
 ngx_int_t ngx_http_media_set_cookies(ngx_http_request_t *r,
     ngx_str_t *access, ngx_str_t *refresh);
 
+/* the Redis key that revokes an access token: media:deny:<jti> */
+ngx_int_t ngx_http_media_deny_key(ngx_http_request_t *r, ngx_str_t *jti,
+    ngx_str_t *key);
+
 /* the refresh token from the cookie, or NULL */
 ngx_str_t *ngx_http_media_refresh_cookie(ngx_http_request_t *r);
 
