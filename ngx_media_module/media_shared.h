@@ -17,6 +17,13 @@
 #define MEDIA_SET_REDIS           "media_redis"
 #define MEDIA_SET_REDIS_TIMEOUT   "media_redis_timeout"
 #define MEDIA_SET_STORAGE         "media_storage"
+#define MEDIA_SET_UPLOAD_MAX      "media_upload_max_size"
+
+/* under media_storage */
+#define MEDIA_DIR_TMP             "tmp"       /* request bodies arrive here */
+#define MEDIA_DIR_UPLOADS         "uploads"   /* uploads/<media id> */
+#define MEDIA_DIR_HLS             "hls"       /* hls/<media id>/<rung>/ */
+#define MEDIA_DIR_EXPORTS         "exports"
 
 /* Redis keys the module writes and the workers may read */
 #define MEDIA_KEY_DENY            "media:deny:"        /* + jti */
@@ -32,8 +39,13 @@
 /* one Redis stream and one consumer group per job type */
 #define MEDIA_STREAM_TRANSCODE    "media:transcode"
 #define MEDIA_STREAM_BILLING      "media:billing"
+#define MEDIA_STREAM_SWEEP        "media:sweep"
 #define MEDIA_GROUP_TRANSCODE     "transcoders"
 #define MEDIA_GROUP_BILLING       "billing"
+#define MEDIA_GROUP_SWEEP         "sweepers"
+
+/* a stream entry only points at its row: XADD <stream> * job <uuid> */
+#define MEDIA_STREAM_FIELD_JOB    "job"
 
 /* jobs.status values; sql/001_init.sql checks the same set */
 #define MEDIA_JOB_QUEUED          "queued"

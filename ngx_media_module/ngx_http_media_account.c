@@ -125,8 +125,6 @@ static ngx_int_t ngx_http_media_user_row(ngx_http_request_t *r,
 static ngx_int_t ngx_http_media_session(ngx_http_request_t *r,
     ngx_http_media_account_t *a, ngx_uint_t status);
 static void ngx_http_media_json_user(yajl_gen g, ngx_http_media_user_t *u);
-static ngx_int_t ngx_http_media_pg_refused(ngx_http_request_t *r,
-    ngx_http_media_pg_result_t *res, const char *site);
 static ngx_int_t ngx_http_media_no_content(ngx_http_request_t *r);
 static void ngx_http_media_ignore(ngx_http_request_t *r,
     ngx_http_media_redis_result_t *res, void *data);
@@ -231,7 +229,7 @@ ngx_http_media_signup_stored(ngx_http_request_t *r,
     }
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK || res->nrows != 1) {
-        ngx_http_finalize_request(r, ngx_http_media_pg_refused(r, res,
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
                                   "media signup"));
         return;
     }
@@ -350,7 +348,7 @@ ngx_http_media_login_found(ngx_http_request_t *r,
     ngx_http_media_account_t  *a = data;
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
-        ngx_http_finalize_request(r, ngx_http_media_pg_refused(r, res,
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
                                   "media login"));
         return;
     }
@@ -440,7 +438,7 @@ ngx_http_media_session_stored(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
-        ngx_http_finalize_request(r, ngx_http_media_pg_refused(r, res,
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
                                   "media session"));
         return;
     }
@@ -513,7 +511,7 @@ ngx_http_media_refresh_rotated(ngx_http_request_t *r,
     ngx_http_media_account_t  *a = data;
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
-        ngx_http_finalize_request(r, ngx_http_media_pg_refused(r, res,
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
                                   "media refresh"));
         return;
     }
@@ -550,7 +548,7 @@ ngx_http_media_refresh_reused(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
-        ngx_http_finalize_request(r, ngx_http_media_pg_refused(r, res,
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
                                   "media refresh reuse"));
         return;
     }
@@ -632,7 +630,7 @@ ngx_http_media_logout_revoked(ngx_http_request_t *r,
     ngx_int_t  rc;
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
-        ngx_http_finalize_request(r, ngx_http_media_pg_refused(r, res,
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
                                   "media logout"));
         return;
     }
@@ -767,7 +765,7 @@ ngx_http_media_me_found(ngx_http_request_t *r,
     ngx_http_media_user_t  u;
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
-        ngx_http_finalize_request(r, ngx_http_media_pg_refused(r, res,
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
                                   "media me"));
         return;
     }
@@ -825,7 +823,7 @@ ngx_http_media_admin_listed(ngx_http_request_t *r,
                                    "created_at" };
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
-        ngx_http_finalize_request(r, ngx_http_media_pg_refused(r, res,
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
                                   "media admin users"));
         return;
     }
@@ -1288,23 +1286,6 @@ ngx_http_media_json_user(yajl_gen g, ngx_http_media_user_t *u)
     ngx_http_media_json_str(g, "role", &u->role);
     ngx_http_media_json_str(g, "plan", &u->plan);
     yajl_gen_map_close(g);
-}
-
-
-/* a query that did not succeed: 503 if the database is away, 500 else */
-static ngx_int_t
-ngx_http_media_pg_refused(ngx_http_request_t *r,
-    ngx_http_media_pg_result_t *res, const char *site)
-{
-    if (res->status == NGX_HTTP_MEDIA_PG_UNAVAILABLE
-        || res->status == NGX_HTTP_MEDIA_PG_TIMEOUT)
-    {
-        return ngx_http_media_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                         "unavailable", "the database is "
-                                         "unavailable; try again");
-    }
-
-    return ngx_http_media_internal(r, site, &res->error);
 }
 
 

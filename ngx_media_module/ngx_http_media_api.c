@@ -27,11 +27,10 @@
 #define NGX_HTTP_MEDIA_BODY_OPT  0x02   /* a JSON body may come, or none */
 #define NGX_HTTP_MEDIA_USER      0x04   /* a signed-in user is required */
 #define NGX_HTTP_MEDIA_ADMIN     0x08   /* ... with the admin role */
+#define NGX_HTTP_MEDIA_FILE      0x10   /* a media upload, kept on disk */
 
 #define NGX_HTTP_MEDIA_MAX_JSON  65536
 
-/* nginx 1.22 has no name for it */
-#define NGX_HTTP_MEDIA_UNPROCESSABLE  422
 
 
 typedef struct {
@@ -53,6 +52,7 @@ typedef struct {
 
 static unsigned ngx_http_media_api_method(ngx_http_request_t *r);
 static void ngx_http_media_api_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_media_api_file(ngx_http_request_t *r);
 static ngx_int_t ngx_http_media_api_parse(ngx_http_request_t *r,
     ngx_http_media_ctx_t *ctx, ngx_int_t *rc);
 static void ngx_http_media_api_run(ngx_http_request_t *r);
@@ -78,6 +78,12 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_POST, "/api/v1/auth/logout", 4 },
     { MEDIA_GET, "/api/v1/auth/me", 5 },
     { MEDIA_GET, "/api/v1/admin/users", 6 },
+    { MEDIA_POST, "/api/v1/media", 7 },
+    { MEDIA_GET, "/api/v1/media", 8 },
+    { MEDIA_GET, "/api/v1/media/{id}", 9 },
+    { MEDIA_PATCH, "/api/v1/media/{id}", 10 },
+    { MEDIA_DELETE, "/api/v1/media/{id}", 11 },
+    { MEDIA_GET, "/api/v1/jobs/{id}", 12 },
 };
 
 
@@ -90,6 +96,12 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_me, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_admin_users,
       NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
+    { ngx_http_media_upload, NGX_HTTP_MEDIA_FILE | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_list, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_get, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_patch, NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_delete, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_job, NGX_HTTP_MEDIA_USER },
 };
 
 
@@ -143,6 +155,11 @@ ngx_http_media_api_handler(ngx_http_request_t *r)
     def = &ngx_http_media_route_defs[m.id];
     ctx->route = (void *) def;
 
+    if (m.ncaptures) {
+        ctx->capture.data = (u_char *) m.captures[0].data;
+        ctx->capture.len = m.captures[0].len;
+    }
+
     if ((def->flags & NGX_HTTP_MEDIA_USER) && ctx->user == NULL) {
         return ngx_http_media_unauthorized(r, "missing_token",
                                            "sign in first: send "
@@ -158,6 +175,21 @@ ngx_http_media_api_handler(ngx_http_request_t *r)
         return ngx_http_media_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
                                          "this route is for admins; you are "
                                          "signed in as %V", &ctx->user->role);
+    }
+
+    /* every body's size is known, and checked, before it is read */
+    if ((def->flags & (NGX_HTTP_MEDIA_FILE | NGX_HTTP_MEDIA_BODY
+                       | NGX_HTTP_MEDIA_BODY_OPT))
+        && r->headers_in.chunked)
+    {
+        return ngx_http_media_send_error(r, NGX_HTTP_LENGTH_REQUIRED,
+                                         "length_required", "send the body "
+                                         "with a Content-Length, not "
+                                         "chunked");
+    }
+
+    if (def->flags & NGX_HTTP_MEDIA_FILE) {
+        return ngx_http_media_api_file(r);
     }
 
     if (def->flags & (NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_BODY_OPT)) {
@@ -187,6 +219,62 @@ ngx_http_media_api_handler(ngx_http_request_t *r)
     /* the reference ngx_http_media_api_run's finalization gives back */
     r->main->count++;
     ngx_http_media_api_run(r);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * A media upload: an audio or video type as the body, or multipart.
+ * nginx writes it to a temp file in <media_storage>/tmp, never memory.
+ */
+static ngx_int_t
+ngx_http_media_api_file(ngx_http_request_t *r)
+{
+    ngx_int_t                    rc;
+    ngx_str_t                   *ct;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    ct = r->headers_in.content_type ? &r->headers_in.content_type->value
+                                    : NULL;
+
+    if (ct == NULL
+        || !((ct->len > 6 && ngx_strncasecmp(ct->data, (u_char *) "audio/", 6)
+                             == 0)
+             || (ct->len > 6
+                 && ngx_strncasecmp(ct->data, (u_char *) "video/", 6) == 0)
+             || (ct->len > 19
+                 && ngx_strncasecmp(ct->data,
+                                    (u_char *) "multipart/form-data", 19)
+                    == 0)))
+    {
+        return ngx_http_media_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                         "unsupported_media_type",
+                                         "send the file as the body with an "
+                                         "audio/* or video/* Content-Type, "
+                                         "or as the field \"file\" of a "
+                                         "multipart/form-data body");
+    }
+
+    if (r->headers_in.content_length_n > mmcf->upload_max) {
+        return ngx_http_media_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                         "too_large", "the upload is %O "
+                                         "bytes; this server takes at most "
+                                         "%O (media_upload_max_size)",
+                                         r->headers_in.content_length_n,
+                                         mmcf->upload_max);
+    }
+
+    r->request_body_in_file_only = 1;
+    r->request_body_in_persistent_file = 1;
+    r->request_body_in_clean_file = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_media_api_run);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
 
     return NGX_DONE;
 }
@@ -416,6 +504,23 @@ ngx_http_media_internal(ngx_http_request_t *r, const char *site,
     return ngx_http_media_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                      "internal", "the server failed; quote "
                                      "the request id when reporting it");
+}
+
+
+/* a query that did not succeed: 503 if the database is away, 500 else */
+ngx_int_t
+ngx_http_media_pg_failed(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, const char *site)
+{
+    if (res->status == NGX_HTTP_MEDIA_PG_UNAVAILABLE
+        || res->status == NGX_HTTP_MEDIA_PG_TIMEOUT)
+    {
+        return ngx_http_media_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         "unavailable", "the database is "
+                                         "unavailable; try again");
+    }
+
+    return ngx_http_media_internal(r, site, &res->error);
 }
 
 

@@ -13,9 +13,14 @@
 #include <yajl/yajl_gen.h>
 
 #include "ngx_http_media_module.h"
+#include "ngx_http_media_pg.h"
 
 
 #include <yajl/yajl_tree.h>
+
+
+/* nginx 1.22 has no name for it */
+#define NGX_HTTP_MEDIA_UNPROCESSABLE  422
 
 
 /*
@@ -53,6 +58,10 @@ void ngx_http_media_json_error_object(yajl_gen g, ngx_http_request_t *r,
 /* a string member of the JSON body; NULL when absent or not a string */
 ngx_str_t *ngx_http_media_body_str(ngx_http_request_t *r, const char *name);
 
+/* 503 when PostgreSQL is away, else 500 with the reason in the log */
+ngx_int_t ngx_http_media_pg_failed(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, const char *site);
+
 /* 500 for the user, the reason in the log */
 ngx_int_t ngx_http_media_internal(ngx_http_request_t *r, const char *site,
     ngx_str_t *reason);
@@ -65,6 +74,14 @@ ngx_int_t ngx_http_media_refresh(ngx_http_request_t *r);
 ngx_int_t ngx_http_media_logout(ngx_http_request_t *r);
 ngx_int_t ngx_http_media_me(ngx_http_request_t *r);
 ngx_int_t ngx_http_media_admin_users(ngx_http_request_t *r);
+
+/* ngx_http_media_upload.c, ngx_http_media_library.c */
+ngx_int_t ngx_http_media_upload(ngx_http_request_t *r);
+ngx_int_t ngx_http_media_list(ngx_http_request_t *r);
+ngx_int_t ngx_http_media_get(ngx_http_request_t *r);
+ngx_int_t ngx_http_media_patch(ngx_http_request_t *r);
+ngx_int_t ngx_http_media_delete(ngx_http_request_t *r);
+ngx_int_t ngx_http_media_job(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_MEDIA_API_H_INCLUDED_ */

@@ -39,6 +39,8 @@ static char *ngx_http_media_api(ngx_conf_t *cf, ngx_command_t *cmd,
 static void *ngx_http_media_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_media_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_media_storage_paths(ngx_conf_t *cf,
+    ngx_http_media_main_conf_t *mmcf);
 static ngx_int_t ngx_http_media_init_process(ngx_cycle_t *cycle);
 static void ngx_http_media_exit_process(ngx_cycle_t *cycle);
 
@@ -90,6 +92,13 @@ static ngx_command_t  ngx_http_media_commands[] = {
       ngx_http_media_msec,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_media_main_conf_t, redis_timeout),
+      NULL },
+
+    { ngx_string(MEDIA_SET_UPLOAD_MAX),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_media_main_conf_t, upload_max),
       NULL },
 
     { ngx_string(MEDIA_SET_STORAGE),
@@ -227,6 +236,7 @@ ngx_http_media_create_main_conf(ngx_conf_t *cf)
     mmcf->pg_pool = NGX_CONF_UNSET_UINT;
     mmcf->pg_timeout = NGX_CONF_UNSET_MSEC;
     mmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    mmcf->upload_max = NGX_CONF_UNSET;
     mmcf->leeway = NGX_CONF_UNSET_MSEC;
     mmcf->access_ttl = NGX_CONF_UNSET_MSEC;
     mmcf->refresh_ttl = NGX_CONF_UNSET_MSEC;
@@ -249,8 +259,16 @@ ngx_http_media_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mmcf->redis_timeout,
                              MEDIA_DEFAULT_REDIS_TIMEOUT);
 
+    if (mmcf->upload_max == NGX_CONF_UNSET) {
+        mmcf->upload_max = 500 * 1024 * 1024;
+    }
+
     if (mmcf->storage.data == NULL) {
         ngx_str_set(&mmcf->storage, MEDIA_DEFAULT_STORAGE);
+    }
+
+    if (ngx_http_media_storage_paths(cf, mmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     mmcf->request_id_index = ngx_http_get_variable_index(cf,
@@ -295,6 +313,9 @@ ngx_http_media_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_media_loc_conf_t *prev = parent;
     ngx_http_media_loc_conf_t *conf = child;
 
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_media_main_conf_t  *mmcf;
+
     ngx_conf_merge_uint_value(conf->auth, prev->auth, NGX_HTTP_MEDIA_AUTH_OFF);
 
     /* media_api is not inherited: it names one content handler's location */
@@ -302,7 +323,66 @@ ngx_http_media_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->api = 0;
     }
 
+    if (!conf->api) {
+        return NGX_CONF_OK;
+    }
+
+    /*
+     * Uploads arrive in <media_storage>/tmp, on the storage's filesystem,
+     * so that accepting one is a rename.  The API checks body sizes itself,
+     * against the declared Content-Length and before reading a byte (it
+     * refuses chunked bodies), so that the refusal is JSON: nginx's own
+     * client_max_body_size check runs before any module and answers HTML.
+     */
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_media_module);
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    clcf->client_body_temp_path = mmcf->tmp_path;
+    clcf->client_max_body_size = 0;
+
     return NGX_CONF_OK;
+}
+
+
+/*
+ * tmp/, uploads/, hls/ and exports/ under media_storage, registered as
+ * nginx paths: nginx creates them at start, owned by its worker user.
+ */
+static ngx_int_t
+ngx_http_media_storage_paths(ngx_conf_t *cf, ngx_http_media_main_conf_t *mmcf)
+{
+    ngx_uint_t   i;
+    ngx_path_t  *path;
+
+    static const char  *dirs[] = { MEDIA_DIR_TMP, MEDIA_DIR_UPLOADS,
+                                   MEDIA_DIR_HLS, MEDIA_DIR_EXPORTS };
+
+    for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+        if (path == NULL) {
+            return NGX_ERROR;
+        }
+
+        path->name.len = mmcf->storage.len + 1 + ngx_strlen(dirs[i]);
+        path->name.data = ngx_pnalloc(cf->pool, path->name.len + 1);
+        if (path->name.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(path->name.data, "%V/%s%Z", &mmcf->storage, dirs[i]);
+        path->conf_file = cf->conf_file->file.name.data;
+        path->line = cf->conf_file->line;
+
+        if (ngx_add_path(cf, &path) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (i == 0) {
+            mmcf->tmp_path = path;
+        }
+    }
+
+    return NGX_OK;
 }
 
 

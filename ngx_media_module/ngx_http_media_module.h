@@ -36,6 +36,8 @@ typedef struct {
     ngx_msec_t     redis_timeout;
 
     ngx_str_t      storage;
+    off_t          upload_max;
+    ngx_path_t    *tmp_path;         /* <media_storage>/tmp */
 
     /* accounts and tokens (ngx_http_media_auth.c) */
     ngx_http_media_keyset_t   *own_keys;    /* HS256: [0] signs */
@@ -94,6 +96,7 @@ typedef struct {
 
     /* the API route being served (ngx_http_media_api.c) */
     void                   *route;
+    ngx_str_t               capture;       /* the route's {id} */
     void                   *json;          /* yajl_val of the body */
     void                   *state;         /* the handler's own */
 } ngx_http_media_ctx_t;

@@ -570,6 +570,30 @@ sub http_finish {
     return ($1, $3);
 }
 
+# --- media and accounts, for the tests that need them ---------------------
+
+# a media file made with FFmpeg: make_media('a.wav', '-f lavfi -i sine=...')
+sub make_media {
+    my ($self, $name, $args) = @_;
+    my $out = "$self->{dir}/media/$name";
+    make_path("$self->{dir}/media");
+    system("ffmpeg -nostdin -hide_banner -loglevel error -y $args '$out'") == 0
+        or die "ffmpeg could not make $name";
+    return $out;
+}
+
+# a signed-up account: {user, access_token, refresh_token}
+sub signup {
+    my ($self, $email, $password) = @_;
+    my $r = $self->http(POST => '/api/v1/auth/signup',
+                        headers => { 'Content-Type' => 'application/json' },
+                        body => encode_json({ email => $email,
+                                              password => $password
+                                                  // 'a good password' }));
+    die "signup $email: $r->{status} $r->{content}" unless $r->{status} == 201;
+    return $r->{json};
+}
+
 # --- the end -------------------------------------------------------------
 
 # lines in nginx's error log and the workers' logs that mean a bug

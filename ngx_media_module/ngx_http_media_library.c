@@ -1,0 +1,585 @@
+/*
+ * A user's library: list, read, edit and delete media, and read jobs.
+ *
+ * Every query names the owner: someone else's media (or a deleted one) is
+ * not there, so the answer is 404, never 403 (which would say it exists).
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "ngx_http_media_module.h"
+#include "ngx_http_media_api.h"
+#include "ngx_http_media_pg.h"
+#include "ngx_http_media_redis.h"
+
+
+#define NGX_HTTP_MEDIA_PAGE_MAX  100
+
+
+/* the columns every media answer carries, and their JSON types */
+#define NGX_HTTP_MEDIA_COLUMNS                                                \
+    "m.id, m.title, m.kind, m.status, m.privacy, m.duration_ms,"              \
+    " to_char(m.created_at AT TIME ZONE 'UTC',"                               \
+    "         'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"                          \
+    " coalesce(j.progress, 0), m.error, j.id,"                                \
+    " (SELECT coalesce(json_agg(json_build_object("                           \
+    "     'name', r.name, 'width', r.width, 'height', r.height,"              \
+    "     'frame_rate', r.frame_rate, 'bandwidth', r.bandwidth,"              \
+    "     'average_bandwidth', r.average_bandwidth, 'codecs', r.codecs)"      \
+    "   ORDER BY r.bandwidth DESC), '[]')"                                    \
+    "   FROM renditions r WHERE r.media_id = m.id)"
+
+#define NGX_HTTP_MEDIA_LATEST_JOB                                             \
+    " LEFT JOIN LATERAL (SELECT id, progress FROM jobs"                       \
+    "   WHERE media_id = m.id AND type = 'transcode'"                         \
+    "   ORDER BY created_at DESC LIMIT 1) j ON true"
+
+
+typedef enum {
+    NGX_HTTP_MEDIA_T_STR = 0,
+    NGX_HTTP_MEDIA_T_NUM,
+    NGX_HTTP_MEDIA_T_RAW          /* already JSON */
+} ngx_http_media_json_type_e;
+
+
+typedef struct {
+    const char                  *name;
+    ngx_http_media_json_type_e   type;
+} ngx_http_media_field_t;
+
+
+static const ngx_http_media_field_t  ngx_http_media_media_fields[] = {
+    { "id", NGX_HTTP_MEDIA_T_STR },
+    { "title", NGX_HTTP_MEDIA_T_STR },
+    { "kind", NGX_HTTP_MEDIA_T_STR },
+    { "status", NGX_HTTP_MEDIA_T_STR },
+    { "privacy", NGX_HTTP_MEDIA_T_STR },
+    { "duration_ms", NGX_HTTP_MEDIA_T_NUM },
+    { "created_at", NGX_HTTP_MEDIA_T_STR },
+    { "progress", NGX_HTTP_MEDIA_T_NUM },
+    { "error", NGX_HTTP_MEDIA_T_STR },
+    { "job_id", NGX_HTTP_MEDIA_T_STR },
+    { "renditions", NGX_HTTP_MEDIA_T_RAW },
+};
+
+#define NGX_HTTP_MEDIA_NFIELDS                                                \
+    (sizeof(ngx_http_media_media_fields)                                      \
+     / sizeof(ngx_http_media_media_fields[0]))
+
+
+static const ngx_http_media_field_t  ngx_http_media_job_fields[] = {
+    { "id", NGX_HTTP_MEDIA_T_STR },
+    { "type", NGX_HTTP_MEDIA_T_STR },
+    { "status", NGX_HTTP_MEDIA_T_STR },
+    { "progress", NGX_HTTP_MEDIA_T_NUM },
+    { "attempts", NGX_HTTP_MEDIA_T_NUM },
+    { "error", NGX_HTTP_MEDIA_T_STR },
+    { "media_id", NGX_HTTP_MEDIA_T_STR },
+    { "updated_at", NGX_HTTP_MEDIA_T_STR },
+};
+
+
+static ngx_int_t ngx_http_media_capture_id(ngx_http_request_t *r,
+    ngx_str_t *id);
+static void ngx_http_media_listed(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_one_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_deleted(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_sweep_queued(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data);
+static void ngx_http_media_job_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_json_row(yajl_gen g, ngx_http_media_pg_result_t *res,
+    ngx_uint_t row, const ngx_http_media_field_t *fields, ngx_uint_t n);
+static ngx_int_t ngx_http_media_is_uuid(ngx_str_t *s);
+
+
+/* GET /api/v1/media?limit=N&cursor=C: newest first ------------------------ */
+
+ngx_int_t
+ngx_http_media_list(ngx_http_request_t *r)
+{
+    ngx_int_t              n;
+    ngx_str_t              limit, cursor, params[3];
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    n = 20;
+
+    if (ngx_http_arg(r, (u_char *) "limit", 5, &limit) == NGX_OK) {
+        n = ngx_atoi(limit.data, limit.len);
+        if (n < 1 || n > NGX_HTTP_MEDIA_PAGE_MAX) {
+            return ngx_http_media_field_error(r, "limit", "limit must be a "
+                                              "number from 1 to %d",
+                                              NGX_HTTP_MEDIA_PAGE_MAX);
+        }
+    }
+
+    /* the cursor is the last item's id: the page goes on after it */
+    if (ngx_http_arg(r, (u_char *) "cursor", 6, &cursor) == NGX_OK) {
+        if (ngx_http_media_is_uuid(&cursor) != NGX_OK) {
+            return ngx_http_media_field_error(r, "cursor", "cursor is not "
+                                              "one this server gave out");
+        }
+        params[1] = cursor;
+
+    } else {
+        params[1].data = NULL;
+        params[1].len = 0;
+    }
+
+    params[0] = ctx->user->id;
+    params[2].data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (params[2].data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    params[2].len = ngx_sprintf(params[2].data, "%i", n + 1) - params[2].data;
+
+    if (ngx_http_media_pg_query(r,
+            "SELECT " NGX_HTTP_MEDIA_COLUMNS
+            " FROM media m" NGX_HTTP_MEDIA_LATEST_JOB
+            " WHERE m.owner_id = $1 AND m.deleted_at IS NULL"
+            "   AND ($2::uuid IS NULL OR (m.created_at, m.id) <"
+            "        (SELECT created_at, id FROM media WHERE id = $2))"
+            " ORDER BY m.created_at DESC, m.id DESC LIMIT $3",
+            3, params, ngx_http_media_listed, (void *) (uintptr_t) n)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_listed(ngx_http_request_t *r, ngx_http_media_pg_result_t *res,
+    void *data)
+{
+    ngx_uint_t  n = (uintptr_t) data;
+
+    yajl_gen    g;
+    ngx_uint_t  i, rows;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "media list"));
+        return;
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    rows = ngx_min(res->nrows, n);
+
+    yajl_gen_map_open(g);
+    yajl_gen_string(g, (const unsigned char *) "items", 5);
+    yajl_gen_array_open(g);
+
+    for (i = 0; i < rows; i++) {
+        ngx_http_media_json_row(g, res, i, ngx_http_media_media_fields,
+                                NGX_HTTP_MEDIA_NFIELDS);
+    }
+
+    yajl_gen_array_close(g);
+
+    /* one row more than asked for means there is a next page */
+    ngx_http_media_json_str(g, "next_cursor", res->nrows > n
+                            ? ngx_http_media_pg_value(res, n - 1, 0) : NULL);
+
+    yajl_gen_map_close(g);
+
+    ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_OK, g));
+}
+
+
+/* GET /api/v1/media/{id} ------------------------------------------------- */
+
+ngx_int_t
+ngx_http_media_get(ngx_http_request_t *r)
+{
+    ngx_str_t              params[2];
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    if (ngx_http_media_capture_id(r, &params[0]) != NGX_OK) {
+        return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                         "no such media");
+    }
+
+    params[1] = ctx->user->id;
+
+    if (ngx_http_media_pg_query(r,
+            "SELECT " NGX_HTTP_MEDIA_COLUMNS
+            " FROM media m" NGX_HTTP_MEDIA_LATEST_JOB
+            " WHERE m.id = $1 AND m.owner_id = $2 AND m.deleted_at IS NULL",
+            2, params, ngx_http_media_one_found, NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+/* PATCH /api/v1/media/{id}: {title?, privacy?} -------------------------- */
+
+ngx_int_t
+ngx_http_media_patch(ngx_http_request_t *r)
+{
+    ngx_str_t              params[4], *title, *privacy;
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    if (ngx_http_media_capture_id(r, &params[0]) != NGX_OK) {
+        return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                         "no such media");
+    }
+
+    title = ngx_http_media_body_str(r, "title");
+    privacy = ngx_http_media_body_str(r, "privacy");
+
+    if (title == NULL && privacy == NULL) {
+        return ngx_http_media_field_error(r, "title", "send title (a string) "
+                                          "or privacy (public, unlisted or "
+                                          "private), or both");
+    }
+
+    if (title && title->len > 200) {
+        return ngx_http_media_field_error(r, "title", "title is too long: "
+                                          "at most 200 bytes");
+    }
+
+    if (privacy
+        && !(privacy->len == 6
+             && ngx_strncmp(privacy->data, "public", 6) == 0)
+        && !(privacy->len == 8
+             && ngx_strncmp(privacy->data, "unlisted", 8) == 0)
+        && !(privacy->len == 7
+             && ngx_strncmp(privacy->data, "private", 7) == 0))
+    {
+        return ngx_http_media_field_error(r, "privacy", "privacy must be "
+                                          "public, unlisted or private");
+    }
+
+    params[1] = ctx->user->id;
+
+    if (title) {
+        params[2] = *title;
+    } else {
+        params[2].data = NULL;
+    }
+
+    if (privacy) {
+        params[3] = *privacy;
+    } else {
+        params[3].data = NULL;
+    }
+
+    if (ngx_http_media_pg_query(r,
+            "WITH m AS ("
+            "  UPDATE media SET title = coalesce($3, title),"
+            "                   privacy = coalesce($4, privacy)"
+            "   WHERE id = $1 AND owner_id = $2 AND deleted_at IS NULL"
+            "  RETURNING *)"
+            " SELECT " NGX_HTTP_MEDIA_COLUMNS
+            " FROM m" NGX_HTTP_MEDIA_LATEST_JOB,
+            4, params, ngx_http_media_one_found, NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_one_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    yajl_gen  g;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "media one"));
+        return;
+    }
+
+    if (res->nrows == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_NOT_FOUND, "not_found",
+                                  "no such media"));
+        return;
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    yajl_gen_string(g, (const unsigned char *) "media", 5);
+    ngx_http_media_json_row(g, res, 0, ngx_http_media_media_fields,
+                            NGX_HTTP_MEDIA_NFIELDS);
+    yajl_gen_map_close(g);
+
+    ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_OK, g));
+}
+
+
+/* DELETE /api/v1/media/{id}: gone at once, files swept by a worker ------ */
+
+ngx_int_t
+ngx_http_media_delete(ngx_http_request_t *r)
+{
+    ngx_str_t              params[2];
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    if (ngx_http_media_capture_id(r, &params[0]) != NGX_OK) {
+        return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                         "no such media");
+    }
+
+    params[1] = ctx->user->id;
+
+    /* marked deleted and its sweep job written in one statement */
+    if (ngx_http_media_pg_query(r,
+            "WITH m AS ("
+            "  UPDATE media SET deleted_at = now()"
+            "   WHERE id = $1 AND owner_id = $2 AND deleted_at IS NULL"
+            "  RETURNING id, owner_id)"
+            " INSERT INTO jobs (type, media_id, user_id)"
+            " SELECT 'sweep', id, owner_id FROM m RETURNING id",
+            2, params, ngx_http_media_deleted, NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_deleted(ngx_http_request_t *r, ngx_http_media_pg_result_t *res,
+    void *data)
+{
+    ngx_str_t   *job;
+    const char  *argv[5];
+    size_t       argvlen[5];
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "media delete"));
+        return;
+    }
+
+    if (res->nrows == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_NOT_FOUND, "not_found",
+                                  "no such media"));
+        return;
+    }
+
+    job = ngx_http_media_pg_value(res, 0, 0);
+
+    argv[0] = "XADD";
+    argvlen[0] = 4;
+    argv[1] = MEDIA_STREAM_SWEEP;
+    argvlen[1] = sizeof(MEDIA_STREAM_SWEEP) - 1;
+    argv[2] = "*";
+    argvlen[2] = 1;
+    argv[3] = MEDIA_STREAM_FIELD_JOB;
+    argvlen[3] = sizeof(MEDIA_STREAM_FIELD_JOB) - 1;
+    argv[4] = (char *) job->data;
+    argvlen[4] = job->len;
+
+    if (ngx_http_media_redis_command(r, ngx_http_media_sweep_queued, NULL, 5,
+                                     argv, argvlen)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+static void
+ngx_http_media_sweep_queued(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data)
+{
+    /* the row is the truth: a missed XADD is the reconciler's to redo */
+    if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "media delete queue: XADD failed (%V); the sweep waits "
+                      "for the reconciler", &res->str);
+    }
+
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    ngx_http_finalize_request(r, ngx_http_send_header(r));
+}
+
+
+/* GET /api/v1/jobs/{id} -------------------------------------------------- */
+
+ngx_int_t
+ngx_http_media_job(ngx_http_request_t *r)
+{
+    ngx_str_t              params[2];
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    if (ngx_http_media_capture_id(r, &params[0]) != NGX_OK) {
+        return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                         "no such job");
+    }
+
+    params[1] = ctx->user->id;
+
+    if (ngx_http_media_pg_query(r,
+            "SELECT id, type, status, progress, attempts, error, media_id,"
+            " to_char(updated_at AT TIME ZONE 'UTC',"
+            "         'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+            " FROM jobs WHERE id = $1 AND user_id = $2",
+            2, params, ngx_http_media_job_found, NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_job_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    yajl_gen  g;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "media job"));
+        return;
+    }
+
+    if (res->nrows == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_NOT_FOUND, "not_found",
+                                  "no such job"));
+        return;
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    yajl_gen_string(g, (const unsigned char *) "job", 3);
+    ngx_http_media_json_row(g, res, 0, ngx_http_media_job_fields,
+                            sizeof(ngx_http_media_job_fields)
+                            / sizeof(ngx_http_media_job_fields[0]));
+    yajl_gen_map_close(g);
+
+    ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_OK, g));
+}
+
+
+/* helpers ---------------------------------------------------------------- */
+
+/* the {id} of the route, if it is a UUID (anything else cannot exist) */
+static ngx_int_t
+ngx_http_media_capture_id(ngx_http_request_t *r, ngx_str_t *id)
+{
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    *id = ctx->capture;
+
+    return ngx_http_media_is_uuid(id);
+}
+
+
+static ngx_int_t
+ngx_http_media_is_uuid(ngx_str_t *s)
+{
+    ngx_uint_t  i;
+
+    if (s->len != 36) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s->data[i] != '-') {
+                return NGX_DECLINED;
+            }
+
+        } else if (!isxdigit(s->data[i])) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* one row as a JSON object: SQL NULL as null, numbers and JSON as such */
+static void
+ngx_http_media_json_row(yajl_gen g, ngx_http_media_pg_result_t *res,
+    ngx_uint_t row, const ngx_http_media_field_t *fields, ngx_uint_t n)
+{
+    ngx_str_t   *v;
+    ngx_uint_t   i;
+
+    yajl_gen_map_open(g);
+
+    for (i = 0; i < n && i < res->ncols; i++) {
+        v = ngx_http_media_pg_value(res, row, i);
+
+        yajl_gen_string(g, (const unsigned char *) fields[i].name,
+                        ngx_strlen(fields[i].name));
+
+        if (v->data == NULL) {
+            yajl_gen_null(g);
+            continue;
+        }
+
+        switch (fields[i].type) {
+        case NGX_HTTP_MEDIA_T_NUM:
+            yajl_gen_number(g, (const char *) v->data, v->len);
+            break;
+        case NGX_HTTP_MEDIA_T_RAW:
+            /* trusted: built by PostgreSQL's json functions */
+            yajl_gen_number(g, (const char *) v->data, v->len);
+            break;
+        default:
+            yajl_gen_string(g, v->data, v->len);
+        }
+    }
+
+    yajl_gen_map_close(g);
+}

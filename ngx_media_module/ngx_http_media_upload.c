@@ -1,0 +1,678 @@
+/*
+ * POST /api/v1/media: an upload becomes a media row, a job row and a
+ * stream entry.
+ *
+ *   nginx reads the body into <media_storage>/tmp (never into memory)
+ *   -> ingest, on the thread pool: a raw body is renamed to
+ *      uploads/<id>; a multipart body is parsed as a stream and its "file"
+ *      part written to uploads/<id>; either way the first bytes must look
+ *      like a media container (else 415)
+ *   -> one statement inserts the media and its transcode job
+ *   -> XADD media:transcode * job <job id>
+ *   -> 202 {media, job}
+ *
+ * If Redis does not take the entry, the upload still succeeds: the job row
+ * says queued, and the reconciler enqueues what the rows say is pending.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
+
+#include <openssl/rand.h>
+#include <yajl/yajl_gen.h>
+
+#include "ngx_http_media_module.h"
+#include "ngx_http_media_api.h"
+#include "ngx_http_media_pg.h"
+#include "ngx_http_media_redis.h"
+#include "media_multipart.h"
+#include "media_sniff.h"
+
+
+#define NGX_HTTP_MEDIA_TITLE_MAX  200
+
+
+typedef struct {
+    ngx_http_request_t   *request;
+    char                  id[37];              /* the new media's uuid */
+    char                  boundary[MEDIA_MULTIPART_MAX_BOUNDARY + 1];
+    char                  src[NGX_MAX_PATH];   /* the body's temp file */
+    char                  dst[NGX_MAX_PATH];   /* uploads/<id> */
+    char                  part[NGX_MAX_PATH];  /* uploads/<id>.part */
+    char                  title[NGX_HTTP_MEDIA_TITLE_MAX + 1];
+    size_t                title_len;
+    char                  filename[256];
+    unsigned char         head[MEDIA_SNIFF_LEN];
+    size_t                head_len;
+    const char           *format;              /* sniffed container */
+    off_t                 size;
+    int                   fd;                  /* the part being written */
+    unsigned              in_file:1;
+    unsigned              in_title:1;
+    unsigned              seen_file:1;
+
+    /* the thread's verdict, for the event loop */
+    ngx_uint_t            status;              /* 0: accepted */
+    const char           *code;
+    const char           *field;
+    char                  message[256];
+    ngx_err_t             err;
+} ngx_http_media_upload_t;
+
+
+static void ngx_http_media_ingest(void *data, ngx_log_t *log);
+static void ngx_http_media_ingest_raw(ngx_http_media_upload_t *u);
+static void ngx_http_media_ingest_multipart(ngx_http_media_upload_t *u);
+static int ngx_http_media_part_begin(void *data,
+    const media_multipart_part_t *part);
+static int ngx_http_media_part_chunk(void *data, const unsigned char *p,
+    size_t len);
+static int ngx_http_media_part_end(void *data);
+static void ngx_http_media_upload_refuse(ngx_http_media_upload_t *u,
+    ngx_uint_t status, const char *code, const char *fmt, ...);
+static void ngx_http_media_ingested(ngx_event_t *ev);
+static void ngx_http_media_upload_stored(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_upload_queued(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data);
+static void ngx_http_media_uuid(char *out);
+
+
+static const media_multipart_cb_t  ngx_http_media_part_cb = {
+    ngx_http_media_part_begin,
+    ngx_http_media_part_chunk,
+    ngx_http_media_part_end
+};
+
+
+/*
+ * The body is in its temp file (see ngx_http_media_api_handler, which
+ * asked for that and checked the size and type).
+ */
+ngx_int_t
+ngx_http_media_upload(ngx_http_request_t *r)
+{
+    ngx_temp_file_t              *tf;
+    ngx_table_elt_t              *ct;
+    ngx_http_media_ctx_t         *ctx;
+    ngx_http_media_upload_t      *u;
+    ngx_http_media_main_conf_t   *mmcf;
+#if (NGX_THREADS)
+    ngx_thread_task_t            *task;
+#endif
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    /* media belong to local accounts: an IdP's subject has no users row */
+    if (!ctx->user->local) {
+        return ngx_http_media_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                         "uploads need an account on this "
+                                         "server, not only an identity "
+                                         "provider's token");
+    }
+
+    tf = r->request_body ? r->request_body->temp_file : NULL;
+
+    if (tf == NULL || tf->file.offset == 0) {
+        return ngx_http_media_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "body_required", "the upload is "
+                                         "empty: send the file as the body "
+                                         "or as the multipart field \"file\"");
+    }
+
+#if (NGX_THREADS)
+    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_http_media_upload_t));
+    if (task == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    u = task->ctx;
+    u->request = r;
+    u->fd = -1;
+    u->size = tf->file.offset;
+    ngx_http_media_uuid(u->id);
+
+    ct = r->headers_in.content_type;
+
+    if (ct && media_multipart_boundary((char *) ct->value.data, ct->value.len,
+                                       u->boundary, sizeof(u->boundary))
+              != 0)
+    {
+        u->boundary[0] = '\0';
+    }
+
+    if (tf->file.name.len >= sizeof(u->src)
+        || mmcf->storage.len + sizeof("/" MEDIA_DIR_UPLOADS "/.part") + 36
+           >= sizeof(u->dst))
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_cpystrn((u_char *) u->src, tf->file.name.data, tf->file.name.len + 1);
+    ngx_sprintf((u_char *) u->dst, "%V/" MEDIA_DIR_UPLOADS "/%s%Z",
+                &mmcf->storage, u->id);
+    ngx_sprintf((u_char *) u->part, "%s.part%Z", u->dst);
+
+    task->handler = ngx_http_media_ingest;
+    task->event.handler = ngx_http_media_ingested;
+    task->event.data = u;
+
+    if (ngx_thread_task_post(mmcf->thread_pool, task) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->main->blocked++;
+
+    return NGX_DONE;
+#else
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+#endif
+}
+
+
+/* in a pool thread: files only, no nginx structures */
+static void
+ngx_http_media_ingest(void *data, ngx_log_t *log)
+{
+    ngx_http_media_upload_t  *u = data;
+
+    if (u->boundary[0]) {
+        ngx_http_media_ingest_multipart(u);
+    } else {
+        ngx_http_media_ingest_raw(u);
+    }
+
+    if (u->status == 0) {
+        u->format = media_sniff(u->head, u->head_len);
+
+        if (u->format == NULL) {
+            ngx_http_media_upload_refuse(u, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                         "not_media", "the file is not audio "
+                                         "or video in any container this "
+                                         "server reads");
+            (void) unlink(u->dst);
+        }
+    }
+}
+
+
+static void
+ngx_http_media_ingest_raw(ngx_http_media_upload_t *u)
+{
+    int      fd;
+    ssize_t  n;
+
+    fd = open(u->src, O_RDONLY);
+    if (fd == -1) {
+        u->err = errno;
+        ngx_http_media_upload_refuse(u, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                     "internal", "open the received body");
+        return;
+    }
+
+    n = read(fd, u->head, sizeof(u->head));
+    close(fd);
+
+    if (n < 0) {
+        u->err = errno;
+        ngx_http_media_upload_refuse(u, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                     "internal", "read the received body");
+        return;
+    }
+
+    u->head_len = (size_t) n;
+
+    /* same filesystem (media_storage/tmp): a metadata change, not a copy */
+    if (rename(u->src, u->dst) == -1) {
+        u->err = errno;
+        ngx_http_media_upload_refuse(u, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                     "internal", "move the upload into "
+                                     "media_storage/uploads");
+    }
+}
+
+
+static void
+ngx_http_media_ingest_multipart(ngx_http_media_upload_t *u)
+{
+    int                 in;
+    ssize_t             n;
+    media_multipart_t  *mp;
+    u_char              buf[65536];
+
+    mp = media_multipart_new(u->boundary, &ngx_http_media_part_cb, u);
+    if (mp == NULL) {
+        ngx_http_media_upload_refuse(u, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                     "internal", "out of memory");
+        return;
+    }
+
+    in = open(u->src, O_RDONLY);
+    if (in == -1) {
+        u->err = errno;
+        ngx_http_media_upload_refuse(u, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                     "internal", "open the received body");
+        media_multipart_free(mp);
+        return;
+    }
+
+    /* constant memory, whatever the size: one buffer at a time */
+    for ( ;; ) {
+        n = read(in, buf, sizeof(buf));
+
+        if (n < 0) {
+            u->err = errno;
+            ngx_http_media_upload_refuse(u, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                         "internal", "read the received "
+                                         "body");
+            break;
+        }
+
+        if (n == 0) {
+            if (media_multipart_finish(mp) != 0 && u->status == 0) {
+                ngx_http_media_upload_refuse(u, NGX_HTTP_BAD_REQUEST,
+                                             "invalid_multipart",
+                                             "multipart body: %s",
+                                             media_multipart_error(mp));
+            }
+            break;
+        }
+
+        if (media_multipart_feed(mp, buf, (size_t) n) != 0) {
+            if (u->status == 0) {
+                ngx_http_media_upload_refuse(u, NGX_HTTP_BAD_REQUEST,
+                                             "invalid_multipart",
+                                             "multipart body: %s",
+                                             media_multipart_error(mp));
+            }
+            break;
+        }
+    }
+
+    close(in);
+    media_multipart_free(mp);
+
+    if (u->fd != -1) {
+        close(u->fd);
+        u->fd = -1;
+    }
+
+    if (u->status == 0 && !u->seen_file) {
+        u->field = "file";
+        ngx_http_media_upload_refuse(u, NGX_HTTP_MEDIA_UNPROCESSABLE,
+                                     "invalid_field", "file is required: "
+                                     "send the media as the multipart field "
+                                     "\"file\"");
+    }
+
+    if (u->status == 0 && rename(u->part, u->dst) == -1) {
+        u->err = errno;
+        ngx_http_media_upload_refuse(u, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                     "internal", "move the upload into "
+                                     "place");
+    }
+
+    if (u->status) {
+        (void) unlink(u->part);
+    }
+}
+
+
+static int
+ngx_http_media_part_begin(void *data, const media_multipart_part_t *part)
+{
+    ngx_http_media_upload_t  *u = data;
+
+    if (ngx_strcmp(part->name, "file") == 0) {
+        if (u->seen_file) {
+            u->field = "file";
+            ngx_http_media_upload_refuse(u, NGX_HTTP_MEDIA_UNPROCESSABLE,
+                                         "invalid_field", "send one file "
+                                         "per upload");
+            return -1;
+        }
+
+        u->fd = open(u->part, O_WRONLY|O_CREAT|O_EXCL, 0644);
+        if (u->fd == -1) {
+            u->err = errno;
+            ngx_http_media_upload_refuse(u, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                         "internal", "create the upload "
+                                         "file");
+            return -1;
+        }
+
+        ngx_cpystrn((u_char *) u->filename, (u_char *) part->filename,
+                    sizeof(u->filename));
+        u->seen_file = 1;
+        u->in_file = 1;
+        u->size = 0;
+        return 0;
+    }
+
+    if (ngx_strcmp(part->name, "title") == 0) {
+        u->in_title = 1;
+        u->title_len = 0;
+    }
+
+    /* other fields are ignored */
+    return 0;
+}
+
+
+static int
+ngx_http_media_part_chunk(void *data, const unsigned char *p, size_t len)
+{
+    ngx_http_media_upload_t  *u = data;
+
+    size_t   n;
+    ssize_t  w;
+
+    if (u->in_title) {
+        if (u->title_len + len > NGX_HTTP_MEDIA_TITLE_MAX) {
+            u->field = "title";
+            ngx_http_media_upload_refuse(u, NGX_HTTP_MEDIA_UNPROCESSABLE,
+                                         "invalid_field", "title is too "
+                                         "long: at most %d bytes",
+                                         NGX_HTTP_MEDIA_TITLE_MAX);
+            return -1;
+        }
+
+        ngx_memcpy(u->title + u->title_len, p, len);
+        u->title_len += len;
+        return 0;
+    }
+
+    if (!u->in_file) {
+        return 0;
+    }
+
+    if (u->head_len < sizeof(u->head)) {
+        n = ngx_min(len, sizeof(u->head) - u->head_len);
+        ngx_memcpy(u->head + u->head_len, p, n);
+        u->head_len += n;
+    }
+
+    while (len) {
+        w = write(u->fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            u->err = errno;
+            ngx_http_media_upload_refuse(u, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                         "internal", "write the upload");
+            return -1;
+        }
+        p += w;
+        len -= (size_t) w;
+        u->size += w;
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_http_media_part_end(void *data)
+{
+    ngx_http_media_upload_t  *u = data;
+
+    u->in_file = 0;
+    u->in_title = 0;
+    return 0;
+}
+
+
+static void
+ngx_http_media_upload_refuse(ngx_http_media_upload_t *u, ngx_uint_t status,
+    const char *code, const char *fmt, ...)
+{
+    va_list  args;
+
+    if (u->status) {
+        return;        /* the first reason stands */
+    }
+
+    u->status = status;
+    u->code = code;
+
+    va_start(args, fmt);
+    ngx_vslprintf((u_char *) u->message,
+                  (u_char *) u->message + sizeof(u->message) - 1, fmt, args);
+    va_end(args);
+}
+
+
+/* back on the event loop */
+static void
+ngx_http_media_ingested(ngx_event_t *ev)
+{
+    ngx_http_media_upload_t  *u = ev->data;
+
+    ngx_str_t                     params[8];
+    ngx_connection_t             *c;
+    ngx_http_request_t           *r;
+    ngx_http_media_ctx_t         *ctx;
+
+    r = u->request;
+    c = r->connection;
+    r->main->blocked--;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    if (u->status == NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, c->log, u->err,
+                      "media upload: %s, request_id: %V", u->message,
+                      &ctx->request_id);
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                                  "the upload could not be stored; quote the "
+                                  "request id when reporting it"));
+        goto done;
+    }
+
+    if (u->status) {
+        ngx_http_finalize_request(r, u->field
+            ? ngx_http_media_field_error(r, u->field, "%s", u->message)
+            : ngx_http_media_send_error(r, u->status, u->code, "%s",
+                                        u->message));
+        goto done;
+    }
+
+    /* the title: the multipart field, else the file's name, else none */
+    params[0].data = (u_char *) u->id;
+    params[0].len = 36;
+    params[1] = ctx->user->id;
+    params[2].data = (u_char *) (u->title_len ? u->title : u->filename);
+    params[2].len = u->title_len ? u->title_len
+                                 : ngx_min(ngx_strlen(u->filename),
+                                           NGX_HTTP_MEDIA_TITLE_MAX);
+    params[3] = r->headers_in.content_type->value;
+    params[4].data = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
+    if (params[4].data == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        goto done;
+    }
+    params[4].len = ngx_sprintf(params[4].data, "%O", u->size)
+                    - params[4].data;
+    params[5].data = (u_char *) u->filename;
+    params[5].len = ngx_strlen(u->filename);
+    params[6].data = (u_char *) u->format;
+    params[6].len = ngx_strlen(u->format);
+    params[7].data = (u_char *) u->dst;
+    params[7].len = ngx_strlen(u->dst);
+
+    if (params[5].len == 0) {
+        params[5].data = NULL;
+    }
+
+    /* the media and its job in one statement: both or neither */
+    if (ngx_http_media_pg_query(r,
+            "WITH m AS ("
+            "  INSERT INTO media (id, owner_id, title, content_type,"
+            "                     source_size, source_name, source_format)"
+            "  VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            "  RETURNING id, title, status, privacy, created_at),"
+            " j AS ("
+            "  INSERT INTO jobs (type, media_id, user_id, payload)"
+            "  SELECT 'transcode', id, $2,"
+            "         jsonb_build_object('source', $8::text) FROM m"
+            "  RETURNING id, status, progress, attempts)"
+            " SELECT m.id, m.title, m.status, m.privacy,"
+            "        to_char(m.created_at AT TIME ZONE 'UTC',"
+            "                'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+            "        j.id, j.status, j.progress, j.attempts"
+            "   FROM m, j",
+            8, params, ngx_http_media_upload_stored, u)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+
+done:
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_media_upload_stored(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    ngx_http_media_upload_t  *u = data;
+
+    ngx_str_t                   *job;
+    const char                  *argv[5];
+    size_t                       argvlen[5];
+    ngx_http_media_pg_result_t  *row;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK || res->nrows != 1) {
+        (void) unlink(u->dst);
+
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "media upload store"));
+        return;
+    }
+
+    /* res lives on the caller's stack; its values are in the pool */
+    row = ngx_palloc(r->pool, sizeof(ngx_http_media_pg_result_t));
+    if (row == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    *row = *res;
+    ((ngx_http_media_ctx_t *) ngx_http_get_module_ctx(r,
+                                   ngx_http_media_module))->state = row;
+
+    job = ngx_http_media_pg_value(row, 0, 5);
+
+    argv[0] = "XADD";
+    argvlen[0] = 4;
+    argv[1] = MEDIA_STREAM_TRANSCODE;
+    argvlen[1] = sizeof(MEDIA_STREAM_TRANSCODE) - 1;
+    argv[2] = "*";
+    argvlen[2] = 1;
+    argv[3] = MEDIA_STREAM_FIELD_JOB;
+    argvlen[3] = sizeof(MEDIA_STREAM_FIELD_JOB) - 1;
+    argv[4] = (char *) job->data;
+    argvlen[4] = job->len;
+
+    if (ngx_http_media_redis_command(r, ngx_http_media_upload_queued, u,
+                                     5, argv, argvlen)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+static void
+ngx_http_media_upload_queued(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data)
+{
+    yajl_gen                     g;
+    ngx_uint_t                   i;
+    ngx_http_media_ctx_t        *ctx;
+    ngx_http_media_pg_result_t  *row;
+
+    static const char  *media_cols[] = { "id", "title", "status", "privacy",
+                                         "created_at" };
+    static const char  *job_cols[] = { "id", "status", "progress",
+                                       "attempts" };
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    row = ctx->state;
+
+    if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
+        /* the row is queued; the reconciler will enqueue it */
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "media upload queue: XADD failed (%V); the job waits "
+                      "for the reconciler, request_id: %V", &res->str,
+                      &ctx->request_id);
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+
+    yajl_gen_string(g, (const unsigned char *) "media", 5);
+    yajl_gen_map_open(g);
+    for (i = 0; i < 5; i++) {
+        ngx_http_media_json_str(g, media_cols[i],
+                                ngx_http_media_pg_value(row, 0, i));
+    }
+    yajl_gen_string(g, (const unsigned char *) "kind", 4);
+    yajl_gen_null(g);
+    yajl_gen_map_close(g);
+
+    yajl_gen_string(g, (const unsigned char *) "job", 3);
+    yajl_gen_map_open(g);
+    for (i = 0; i < 4; i++) {
+        ngx_str_t  *v = ngx_http_media_pg_value(row, 0, 5 + i);
+
+        yajl_gen_string(g, (const unsigned char *) job_cols[i],
+                        ngx_strlen(job_cols[i]));
+        if (i >= 2) {
+            yajl_gen_number(g, (const char *) v->data, v->len);
+        } else {
+            yajl_gen_string(g, v->data, v->len);
+        }
+    }
+    yajl_gen_map_close(g);
+
+    yajl_gen_map_close(g);
+
+    ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_ACCEPTED,
+                                                         g));
+}
+
+
+/* a random (version 4) UUID, as text */
+static void
+ngx_http_media_uuid(char *out)
+{
+    u_char  b[16];
+
+    if (RAND_bytes(b, sizeof(b)) != 1) {
+        ngx_memzero(b, sizeof(b));
+    }
+
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+
+    ngx_sprintf((u_char *) out,
+                "%02xd%02xd%02xd%02xd-%02xd%02xd-%02xd%02xd-%02xd%02xd-"
+                "%02xd%02xd%02xd%02xd%02xd%02xd%Z",
+                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+                b[10], b[11], b[12], b[13], b[14], b[15]);
+}

@@ -1,0 +1,218 @@
+# Uploads and the library API: raw and multipart bodies streamed to disk,
+# refusals (401, 404, 413, 415, 422), the media and job rows and the
+# stream entry written together, cursor pages, edit and delete.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use IO::Socket::INET;
+use JSON::PP;
+use Test::More;
+use MediaTest qw(wait_until slurp);
+
+my $t = MediaTest->new;
+my $dir = $t->dir;
+
+$t->start_postgres;
+$t->start_redis;
+
+$t->write_conf(<<'EOF');
+%%MAIN%%
+events {}
+http {
+    %%HTTP%%
+    media_jwt_key %%DIR%%/jwt.key;
+    media_cookie_secure off;
+    media_upload_max_size 2m;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /api/ {
+            media_api;
+        }
+    }
+}
+EOF
+$t->jwt_key;
+
+$t->migrate;
+$t->start_nginx;
+
+my $json = JSON::PP->new;
+my $wav = $t->make_media('tone.wav', '-f lavfi -i sine=frequency=440:duration=1');
+my $wav_bytes = slurp($wav);
+
+my $ann = $t->signup('ann@example.com');
+my $bob = $t->signup('bob@example.com');
+
+# --- raw body ----------------------------------------------------------------
+
+my $r = upload($ann, $wav_bytes, 'audio/wav');
+is($r->{status}, 202, 'raw wav upload: 202');
+my $media = $r->{json}{media};
+my $job = $r->{json}{job};
+like($media->{id}, qr/^[0-9a-f-]{36}$/, 'media id');
+is($media->{status}, 'queued', 'media queued');
+is($job->{status}, 'queued', 'job queued');
+is($job->{progress}, 0, 'job progress 0');
+
+ok(-s "$dir/storage/uploads/$media->{id}" == length $wav_bytes,
+   'the body is in storage/uploads/<id>, byte for byte');
+is(scalar(() = glob("$dir/storage/tmp/*")), 0, 'nothing left in tmp');
+
+my $entry = $t->redis('XRANGE', 'media:transcode', '-', '+');
+like($entry, qr/\bjob\n$job->{id}\b/, 'the stream entry points at the job row');
+
+is($t->psql('media', "SELECT count(*) FROM jobs WHERE media_id = '$media->{id}'"
+                      . " AND type = 'transcode' AND status = 'queued'") + 0,
+   1, 'one queued transcode job row');
+
+# --- multipart -----------------------------------------------------------------
+
+my $boundary = '----ngxmediaXYZ';
+my $body = "--$boundary\r\n"
+    . "Content-Disposition: form-data; name=\"file\"; filename=\"tone.wav\"\r\n"
+    . "Content-Type: audio/wav\r\n\r\n$wav_bytes\r\n"
+    . "--$boundary\r\n"
+    . "Content-Disposition: form-data; name=\"title\"\r\n\r\nMy tone\r\n"
+    . "--$boundary--\r\n";
+$r = upload($ann, $body, "multipart/form-data; boundary=$boundary");
+is($r->{status}, 202, 'multipart upload, title after the file: 202');
+is($r->{json}{media}{title}, 'My tone', 'title from the field');
+my $m2 = $r->{json}{media}{id};
+is(-s "$dir/storage/uploads/$m2", length $wav_bytes,
+   'only the file part is stored');
+
+$body =~ s/--$boundary\r\nContent-Disposition: form-data; name="title".*?\r\n(?=--)//s;
+$r = upload($ann, $body, "multipart/form-data; boundary=$boundary");
+is($r->{json}{media}{title}, 'tone.wav', 'no title field: the file name');
+
+$r = upload($ann, "--$boundary\r\nContent-Disposition: form-data; "
+            . "name=\"title\"\r\n\r\nx\r\n--$boundary--\r\n",
+            "multipart/form-data; boundary=$boundary");
+is($r->{status}, 422, 'multipart without a file: 422');
+is($r->{json}{error}{field}, 'file', 'names the field');
+
+$r = upload($ann, "--$boundary\r\nContent-Disposition: form-data; "
+            . "name=\"file\"\r\n\r\nRIFF", "multipart/form-data; boundary=$boundary");
+is($r->{status}, 400, 'truncated multipart: 400');
+like($r->{json}{error}{message}, qr/truncated/, 'says truncated');
+
+# --- refusals --------------------------------------------------------------------
+
+$r = $t->http(POST => '/api/v1/media', body => $wav_bytes,
+              headers => { 'Content-Type' => 'audio/wav' });
+is($r->{status}, 401, 'no token: 401');
+
+$r = upload($ann, "hello, I am text\n" x 10, 'video/mp4');
+is($r->{status}, 415, 'a text file sent as video/mp4: 415');
+is($r->{json}{error}{code}, 'not_media', 'says it is not media');
+
+$r = upload($ann, $wav_bytes, 'text/plain');
+is($r->{status}, 415, 'text/plain body: 415');
+like($r->{json}{error}{message}, qr/audio\/\* or video\/\*/, 'says what to send');
+
+$r = upload($ann, 'x' x (3 * 1024 * 1024), 'video/mp4');
+is($r->{status}, 413, 'over media_upload_max_size: 413');
+like($r->{json}{error}{message}, qr/at most 2097152 \(media_upload_max_size\)/,
+     'names the limit');
+
+$r = upload($ann, '', 'audio/wav');
+is($r->{status}, 400, 'empty body: 400');
+
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port('http'))
+    or die $!;
+print $s "POST /api/v1/media HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+         . "Authorization: Bearer $ann->{access_token}\r\n"
+         . "Content-Type: audio/wav\r\nTransfer-Encoding: chunked\r\n\r\n"
+         . "4\r\nRIFF\r\n0\r\n\r\n";
+my ($status, $rbody) = $t->http_finish($s, 10);
+is($status, 411, 'chunked upload: 411');
+like($rbody, qr/Content-Length/, '411 says what to send');
+
+is(scalar(() = glob("$dir/storage/uploads/*")), 3,
+   'refused uploads leave no files behind');
+is(scalar(() = glob("$dir/storage/tmp/*")), 0, 'nor temp files');
+
+# --- reading -----------------------------------------------------------------
+
+$r = get($ann, "/api/v1/media/$media->{id}");
+is($r->{status}, 200, 'GET media: 200');
+is($r->{json}{media}{status}, 'queued', 'GET media: status');
+is($r->{json}{media}{progress}, 0, 'GET media: progress');
+is_deeply($r->{json}{media}{renditions}, [], 'GET media: no renditions yet');
+
+is(get($bob, "/api/v1/media/$media->{id}")->{status}, 404,
+   "someone else's media: 404");
+is(get($ann, '/api/v1/media/not-a-uuid')->{status}, 404, 'malformed id: 404');
+is(get($ann, '/api/v1/media/00000000-0000-4000-8000-000000000000')->{status},
+   404, 'unknown id: 404');
+
+$r = get($ann, "/api/v1/jobs/$job->{id}");
+is($r->{status}, 200, 'GET job: 200');
+is($r->{json}{job}{type}, 'transcode', 'GET job: type');
+is($r->{json}{job}{attempts}, 0, 'GET job: attempts');
+is(get($bob, "/api/v1/jobs/$job->{id}")->{status}, 404, "someone else's job: 404");
+
+# cursor pages, newest first
+$r = get($ann, '/api/v1/media?limit=2');
+is(scalar @{ $r->{json}{items} }, 2, 'page 1: two items');
+ok($r->{json}{next_cursor}, 'page 1: a next cursor');
+my @ids = map { $_->{id} } @{ $r->{json}{items} };
+$r = get($ann, "/api/v1/media?limit=2&cursor=$r->{json}{next_cursor}");
+is(scalar @{ $r->{json}{items} }, 1, 'page 2: the last item');
+is($r->{json}{next_cursor}, undef, 'page 2: no next cursor');
+is($r->{json}{items}[0]{id}, $media->{id}, 'the oldest comes last');
+ok(!grep({ $_ eq $media->{id} } @ids), 'pages do not overlap');
+is(scalar @{ get($bob, '/api/v1/media')->{json}{items} }, 0,
+   "bob sees none of ann's media");
+is(get($ann, '/api/v1/media?limit=0')->{status}, 422, 'limit 0: 422');
+
+# --- edit and delete ---------------------------------------------------------
+
+$r = patch($ann, "/api/v1/media/$media->{id}", { title => 'Renamed', privacy => 'unlisted' });
+is($r->{status}, 200, 'PATCH: 200');
+is($r->{json}{media}{title}, 'Renamed', 'PATCH: title');
+is($r->{json}{media}{privacy}, 'unlisted', 'PATCH: privacy');
+is(patch($ann, "/api/v1/media/$media->{id}", { privacy => 'secret' })->{status},
+   422, 'PATCH bad privacy: 422');
+is(patch($ann, "/api/v1/media/$media->{id}", { title => 'x' x 201 })->{status},
+   422, 'PATCH long title: 422');
+is(patch($bob, "/api/v1/media/$media->{id}", { title => 'mine' })->{status},
+   404, "PATCH someone else's: 404");
+
+$r = $t->http(DELETE => "/api/v1/media/$media->{id}",
+              headers => { Authorization => "Bearer $ann->{access_token}" });
+is($r->{status}, 204, 'DELETE: 204');
+is(get($ann, "/api/v1/media/$media->{id}")->{status}, 404,
+   'gone from the API at once');
+like($t->redis('XRANGE', 'media:sweep', '-', '+'), qr/\bjob\n[0-9a-f-]{36}/,
+     'a sweep job queued for its files');
+is($t->http(DELETE => "/api/v1/media/$media->{id}",
+            headers => { Authorization => "Bearer $ann->{access_token}" })->{status},
+   404, 'DELETE again: 404');
+
+$t->finish;
+done_testing;
+
+
+sub upload {
+    my ($user, $bytes, $type) = @_;
+    return $t->http(POST => '/api/v1/media', body => $bytes,
+                    headers => { 'Content-Type' => $type,
+                                 Authorization => "Bearer $user->{access_token}" });
+}
+
+sub get {
+    my ($user, $path) = @_;
+    return $t->http(GET => $path,
+                    headers => { Authorization => "Bearer $user->{access_token}" });
+}
+
+sub patch {
+    my ($user, $path, $body) = @_;
+    return $t->http(PATCH => $path, body => $json->encode($body),
+                    headers => { 'Content-Type' => 'application/json',
+                                 Authorization => "Bearer $user->{access_token}" });
+}
