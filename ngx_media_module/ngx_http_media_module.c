@@ -254,6 +254,8 @@ ngx_http_media_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_media_main_conf_t *mmcf = conf;
 
+    ngx_file_info_t  fi;
+
     ngx_conf_init_uint_value(mmcf->pg_pool, MEDIA_DEFAULT_PG_POOL);
     ngx_conf_init_msec_value(mmcf->pg_timeout, MEDIA_DEFAULT_PG_TIMEOUT);
     ngx_conf_init_msec_value(mmcf->redis_timeout,
@@ -265,6 +267,17 @@ ngx_http_media_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (mmcf->storage.data == NULL) {
         ngx_str_set(&mmcf->storage, MEDIA_DEFAULT_STORAGE);
+
+        if (ngx_file_info(mmcf->storage.data, &fi) == NGX_FILE_ERROR
+            || !ngx_is_dir(&fi))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               MEDIA_SET_STORAGE " is not set and its "
+                               "default \"%V\" is not a directory: create "
+                               "it, writable by the nginx user, or set "
+                               MEDIA_SET_STORAGE, &mmcf->storage);
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (ngx_http_media_storage_paths(cf, mmcf) != NGX_OK) {

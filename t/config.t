@@ -155,6 +155,7 @@ done_testing;
 # a config with the given lines in http{} and nothing else of ours
 sub write_http {
     my ($lines) = @_;
+    my $storage = $lines =~ /media_storage/ ? '' : 'media_storage %%DIR%%/storage;';
     $t->write_conf(<<"EOF");
 %%MAIN%%
 events {}
@@ -165,6 +166,7 @@ http {
     fastcgi_temp_path %%DIR%%/fastcgi;
     uwsgi_temp_path %%DIR%%/uwsgi;
     scgi_temp_path %%DIR%%/scgi;
+    $storage
     $lines
     server {
         listen 127.0.0.1:%%PORT%%;

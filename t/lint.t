@@ -122,9 +122,10 @@ sub count_conversions {
     my ($fmt) = @_;
     my $n = 0;
 
-    while ($fmt =~ /%([0mXx.]*)(\*?)(\d*)(%|[lLiuzOdTMmPDVvsScfrpeNZ])/g) {
-        next if $4 eq '%' || $4 eq 'Z' || $4 eq 'N';
-        $n += 1 + ($2 ? 1 : 0);
+    # %[0][width][x|X][.frac][*]type, as ngx_vslprintf reads it
+    while ($fmt =~ /%(0?)(\d*)([xX]?)((?:\.\d+)?)(\*?)(%|[lLiuzOdTMmPDVvsScfrpeNZA])/g) {
+        next if $6 eq '%' || $6 eq 'Z' || $6 eq 'N';
+        $n += 1 + ($5 ? 1 : 0);
     }
     return $n;
 }
