@@ -12,7 +12,9 @@ SHELL := /bin/bash
 # Debian packages the build, the tests and `make run` need
 DEPS := gcc make pkg-config perl nginx nginx-dev \
         libpq-dev postgresql redis-server libhiredis-dev libyajl-dev \
-        libssl-dev clang libclang-rt-14-dev
+        libssl-dev clang libclang-rt-14-dev \
+        libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev \
+        libswresample-dev libswscale-dev ffmpeg
 
 NGX_SRC  := /usr/share/nginx/src
 BUILD    ?= build
@@ -83,6 +85,11 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(MOD_SRC)
 	cp $(BUILD)/nginx/objs/ngx_http_media_module.so $@
 
 workers: $(WORKERS)
+
+# the transcoder alone links the FFmpeg libraries
+AV_PKGS := libavformat libavcodec libavfilter libavutil
+$(BUILD)/media-transcoder: ALL_CFLAGS += $(shell pkg-config --cflags $(AV_PKGS))
+$(BUILD)/media-transcoder: LIBS += $(shell pkg-config --libs $(AV_PKGS)) -lm
 
 # one binary per directory under workers/, each linked with workers/common
 .SECONDEXPANSION:

@@ -36,6 +36,8 @@ static char *ngx_http_media_storage(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_media_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_media_worker_setting(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static void *ngx_http_media_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_media_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -106,6 +108,35 @@ static ngx_command_t  ngx_http_media_commands[] = {
       ngx_http_media_storage,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    /* the workers' settings: checked here, read by the workers */
+    { ngx_string(MEDIA_SET_JOB_LEASE),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_worker_setting,
+      0,
+      0,
+      NULL },
+
+    { ngx_string(MEDIA_SET_JOB_RETRY),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_worker_setting,
+      0,
+      0,
+      NULL },
+
+    { ngx_string(MEDIA_SET_TRANSCODE_JOBS),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_worker_setting,
+      0,
+      1,
+      NULL },
+
+    { ngx_string(MEDIA_SET_TRANSCODE_THREADS),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_worker_setting,
+      0,
+      2,
       NULL },
 
     { ngx_string("media_api"),
@@ -803,6 +834,37 @@ ngx_http_media_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_media_api_handler;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * A setting only the workers use: checked with their parser so that
+ * nginx -t catches a bad value, then left alone.  cmd->offset says which
+ * kind: 0 a time, 1 a count from 1, 2 a count from 0.
+ */
+static char *
+ngx_http_media_worker_setting(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    long        n;
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (cmd->offset == 0
+        ? media_conf_parse_msec((char *) value[1].data, value[1].len, &n)
+          == 0 && n > 0
+        : (cmd->offset == 2 && value[1].len == 1 && value[1].data[0] == '0')
+          || media_conf_parse_uint((char *) value[1].data, value[1].len, 64,
+                                   &n) == 0)
+    {
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid %V \"%V\": expected %s",
+                       &cmd->name, &value[1],
+                       cmd->offset == 0 ? "a time such as \"30s\""
+                                        : "a number up to 64");
+    return NGX_CONF_ERROR;
 }
 
 

@@ -6,3 +6,6 @@ ALTER TABLE media
 
 -- a media's latest job, for its progress
 CREATE INDEX jobs_media_latest ON jobs (media_id, created_at DESC);
+
+-- when the reconciler last put the job on its stream
+ALTER TABLE jobs ADD COLUMN enqueued_at timestamptz;

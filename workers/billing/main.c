@@ -3,6 +3,7 @@
  */
 
 #include "worker.h"
+#include "queue.h"
 
 
 const char  *media_worker_name = "media-billing";
@@ -11,8 +12,9 @@ const char  *media_worker_name = "media-billing";
 int
 main(int argc, char **argv)
 {
+    /* billing jobs come with the billing issue: connect and wait */
     static const media_queue_t  queue = {
-        MEDIA_STREAM_BILLING, MEDIA_GROUP_BILLING
+        "billing", MEDIA_STREAM_BILLING, MEDIA_GROUP_BILLING, NULL
     };
 
     return media_worker_main(argc, argv, &queue);

@@ -3,15 +3,21 @@
  */
 
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "worker.h"
+#include "queue.h"
 
 
-#define MEDIA_CHECK_EVERY   5000      /* ms between connection checks */
-#define MEDIA_RETRY_MAX     5000      /* ms, longest wait between retries */
+#define MEDIA_CHECK_EVERY     5000    /* ms between connection checks */
+#define MEDIA_RECONCILE_EVERY 5000    /* ms between reconciler passes */
+#define MEDIA_RETRY_MAX       5000    /* ms, longest wait between retries */
+#define MEDIA_BLOCK           1000    /* ms an XREADGROUP waits */
 
 
-static int media_queue_group(redisContext *rc, const media_queue_t *queue);
+static int media_serve(const media_settings_t *s, const media_queue_t *q,
+    PGconn *pg, redisContext *rc);
 static int media_connections_ok(PGconn *pg, redisContext *rc);
 
 
@@ -55,8 +61,13 @@ media_worker_main(int argc, char **argv, const media_queue_t *queue)
 
         media_log_info("ready: postgres and redis connected");
 
-        while (!media_worker_stop && media_connections_ok(pg, rc)) {
-            media_sleep(MEDIA_CHECK_EVERY);
+        if (queue->handler) {
+            (void) media_serve(&s, queue, pg, rc);
+
+        } else {
+            while (!media_worker_stop && media_connections_ok(pg, rc)) {
+                media_sleep(MEDIA_CHECK_EVERY);
+            }
         }
 
         if (PQstatus(pg) != CONNECTION_OK) {
@@ -86,32 +97,46 @@ media_worker_main(int argc, char **argv, const media_queue_t *queue)
 }
 
 
-/* XGROUP CREATE ... MKSTREAM; BUSYGROUP means it exists, which is fine */
+/*
+ * Takes jobs until asked to stop or a connection fails; the reconciler
+ * runs at start and every few seconds.
+ */
 static int
-media_queue_group(redisContext *rc, const media_queue_t *queue)
+media_serve(const media_settings_t *s, const media_queue_t *q, PGconn *pg,
+    redisContext *rc)
 {
-    int          rv;
-    redisReply  *reply;
+    char             consumer[64], host[32];
+    time_t           last;
+    struct timeval   tv;
 
-    reply = redisCommand(rc, "XGROUP CREATE %s %s $ MKSTREAM",
-                         queue->stream, queue->group);
-    if (reply == NULL) {
-        media_log_error("queue group: %s", rc->errstr);
-        return -1;
+    /* a consumer name per process: its pending entries are its own */
+    if (gethostname(host, sizeof(host)) != 0) {
+        strcpy(host, "worker");
+    }
+    host[sizeof(host) - 1] = '\0';
+    snprintf(consumer, sizeof(consumer), "%s-%d", host, (int) getpid());
+
+    /* a blocking read waits up to MEDIA_BLOCK: the socket must wait longer */
+    tv.tv_sec = (s->redis_timeout + MEDIA_BLOCK) / 1000;
+    tv.tv_usec = ((s->redis_timeout + MEDIA_BLOCK) % 1000) * 1000;
+    redisSetTimeout(rc, tv);
+
+    last = 0;
+
+    while (!media_worker_stop) {
+        if (time(NULL) - last >= MEDIA_RECONCILE_EVERY / 1000) {
+            if (media_queue_reconcile(s, q, pg, rc) != 0) {
+                return -1;
+            }
+            last = time(NULL);
+        }
+
+        if (media_queue_turn(s, q, pg, rc, consumer, MEDIA_BLOCK) != 0) {
+            return -1;
+        }
     }
 
-    rv = 0;
-
-    if (reply->type == REDIS_REPLY_ERROR
-        && strncmp(reply->str, "BUSYGROUP", 9) != 0)
-    {
-        media_log_error("queue group: XGROUP CREATE %s %s: %s",
-                        queue->stream, queue->group, reply->str);
-        rv = -1;
-    }
-
-    freeReplyObject(reply);
-    return rv;
+    return 0;
 }
 
 

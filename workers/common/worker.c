@@ -18,6 +18,7 @@ volatile sig_atomic_t  media_worker_stop;
 
 static int media_settings_set(void *data, const char *name, char **args,
     int nargs, int line, char *err, size_t errlen);
+static long *media_setting_msec(media_settings_t *s, const char *name);
 static void media_on_signal(int signo);
 
 
@@ -46,6 +47,9 @@ media_settings_load(media_settings_t *s, const char *conf_file)
 
     memset(s, 0, sizeof(media_settings_t));
     s->redis_timeout = MEDIA_DEFAULT_REDIS_TIMEOUT;
+    s->job_lease = MEDIA_DEFAULT_JOB_LEASE;
+    s->job_retry = MEDIA_DEFAULT_JOB_RETRY;
+    s->transcode_jobs = 1;
     s->conf_file = conf_file;
 
     if (media_conf_parse_file(s->conf_file, media_settings_set, s,
@@ -79,6 +83,8 @@ media_settings_set(void *data, const char *name, char **args, int nargs,
 {
     media_settings_t  *s = data;
 
+    int     zero_ok;
+    long   *ms, *n;
     char  **field;
 
     if (strncmp(name, "media_", 6) != 0) {
@@ -108,15 +114,37 @@ media_settings_set(void *data, const char *name, char **args, int nargs,
         s->redis_set = 1;
         return 0;
 
-    } else if (strcmp(name, MEDIA_SET_REDIS_TIMEOUT) == 0) {
+    } else if ((ms = media_setting_msec(s, name)) != NULL) {
         if (nargs != 1
-            || media_conf_parse_msec(args[0], strlen(args[0]),
-                                     &s->redis_timeout) != 0
-            || s->redis_timeout == 0)
+            || media_conf_parse_msec(args[0], strlen(args[0]), ms) != 0
+            || *ms == 0)
         {
             snprintf(err, errlen, "line %d: invalid %s \"%s\": expected a "
                      "time such as \"500ms\" or \"5s\"", line, name,
                      nargs ? args[0] : "");
+            return -1;
+        }
+
+        return 0;
+
+    } else if (strcmp(name, MEDIA_SET_TRANSCODE_JOBS) == 0
+               || strcmp(name, MEDIA_SET_TRANSCODE_THREADS) == 0)
+    {
+        /* threads may be 0 (let the encoder choose); jobs may not */
+        zero_ok = strcmp(name, MEDIA_SET_TRANSCODE_THREADS) == 0;
+        n = zero_ok ? &s->transcode_threads : &s->transcode_jobs;
+
+        if (nargs == 1 && zero_ok && strcmp(args[0], "0") == 0) {
+            *n = 0;
+            return 0;
+        }
+
+        if (nargs != 1
+            || media_conf_parse_uint(args[0], strlen(args[0]), 64, n) != 0)
+        {
+            snprintf(err, errlen, "line %d: invalid %s \"%s\": expected a "
+                     "number from %d to 64", line, name,
+                     nargs ? args[0] : "", zero_ok ? 0 : 1);
             return -1;
         }
 
@@ -141,6 +169,26 @@ media_settings_set(void *data, const char *name, char **args, int nargs,
     }
 
     return 0;
+}
+
+
+/* the time settings, by name */
+static long *
+media_setting_msec(media_settings_t *s, const char *name)
+{
+    if (strcmp(name, MEDIA_SET_REDIS_TIMEOUT) == 0) {
+        return &s->redis_timeout;
+    }
+
+    if (strcmp(name, MEDIA_SET_JOB_LEASE) == 0) {
+        return &s->job_lease;
+    }
+
+    if (strcmp(name, MEDIA_SET_JOB_RETRY) == 0) {
+        return &s->job_retry;
+    }
+
+    return NULL;
 }
 
 
@@ -284,6 +332,25 @@ media_redis_connect(const media_settings_t *s)
 
     freeReplyObject(reply);
     return rc;
+}
+
+
+int
+media_path(char *buf, size_t size, const char *fmt, ...)
+{
+    int      n;
+    va_list  args;
+
+    va_start(args, fmt);
+    n = vsnprintf(buf, size, fmt, args);
+    va_end(args);
+
+    if (n < 0 || (size_t) n >= size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+
+    return 0;
 }
 
 

@@ -27,6 +27,10 @@ typedef struct {
     int            redis_set;
     long           redis_timeout;    /* ms */
     char          *storage;
+    long           job_lease;        /* ms */
+    long           job_retry;        /* ms */
+    long           transcode_jobs;   /* jobs at once */
+    long           transcode_threads;  /* encoder threads per rung, 0: auto */
 } media_settings_t;
 
 
@@ -63,6 +67,10 @@ void media_sleep(long ms);
 PGconn *media_pg_connect(const media_settings_t *s);
 redisContext *media_redis_connect(const media_settings_t *s);
 
+/* snprintf for paths: -1 (and errno ENAMETOOLONG) rather than cut short */
+int media_path(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* next wait for a retry: doubles from 100 ms up to max_ms */
 long media_backoff(long *cur, long max_ms);
 
@@ -70,10 +78,7 @@ long media_backoff(long *cur, long max_ms);
 
 
 
-typedef struct {
-    const char  *stream;             /* MEDIA_STREAM_* */
-    const char  *group;              /* MEDIA_GROUP_* */
-} media_queue_t;
+typedef struct media_queue_s  media_queue_t;
 
 
 /*

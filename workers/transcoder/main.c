@@ -1,19 +1,346 @@
 /*
  * media-transcoder: takes transcode jobs from the media:transcode stream.
+ *
+ * A job: probe the upload, choose the ladder, run the pipeline into a
+ * temporary directory, measure what it wrote, rename the directory into
+ * place (nobody ever sees half a rendition), then record the renditions and
+ * the media's state in one transaction.  Running it twice gives the same
+ * result: the directory is replaced whole, the rows are replaced whole.
  */
 
+#define _XOPEN_SOURCE 700
+
+#include <errno.h>
+#include <ftw.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <yajl/yajl_tree.h>
+
 #include "worker.h"
+#include "queue.h"
+#include "transcoder.h"
 
 
 const char  *media_worker_name = "media-transcoder";
+
+
+static int media_transcode(media_job_t *job);
+static int media_source(media_job_t *job, char *path, size_t size);
+static int media_publish(media_job_t *job, const char *work,
+    const char *final);
+static int media_record(media_job_t *job, media_probe_t *p,
+    media_ladder_t *l);
+static void media_mark(media_job_t *job, const char *status,
+    const char *error);
+static int media_rmtree(const char *path);
+static void media_clear_attempts(media_job_t *job);
 
 
 int
 main(int argc, char **argv)
 {
     static const media_queue_t  queue = {
-        MEDIA_STREAM_TRANSCODE, MEDIA_GROUP_TRANSCODE
+        "transcode", MEDIA_STREAM_TRANSCODE, MEDIA_GROUP_TRANSCODE,
+        media_transcode
     };
 
+    av_log_set_level(AV_LOG_ERROR);
+
     return media_worker_main(argc, argv, &queue);
+}
+
+
+static int
+media_transcode(media_job_t *job)
+{
+    int             rc;
+    char            source[4096], work[4096], final[4096];
+    media_probe_t   probe;
+    media_ladder_t  ladder;
+
+    if (media_source(job, source, sizeof(source)) != 0) {
+        job->permanent = 1;
+        return -1;
+    }
+
+    media_mark(job, "processing", NULL);
+
+    if (media_path(work, sizeof(work), "%s/" MEDIA_DIR_HLS "/.%s.%d",
+                   job->settings->storage, job->media_id, (int) getpid())
+        != 0
+        || media_path(final, sizeof(final), "%s/" MEDIA_DIR_HLS "/%s",
+                      job->settings->storage, job->media_id) != 0)
+    {
+        media_job_fail(job, "media_storage path too long");
+        job->permanent = 1;
+        return -1;
+    }
+
+    /*
+     * What an earlier attempt left (a worker killed mid-way): the lease
+     * makes this worker the only one on this media now.
+     */
+    media_clear_attempts(job);
+
+    rc = -1;
+    probe.ic = NULL;
+
+    if (media_probe(job, source, &probe) != 0) {
+        goto done;
+    }
+
+    media_ladder(&probe, &ladder);
+
+    if (mkdir(work, 0755) != 0) {
+        media_job_fail(job, "mkdir %s: %s", work, strerror(errno));
+        goto done;
+    }
+
+    if (media_pipeline(job, &probe, &ladder, work) != 0) {
+        goto done;
+    }
+
+    for (int i = 0; i < ladder.n; i++) {
+        if (media_measure(job, &ladder.rungs[i], work) != 0) {
+            goto done;
+        }
+    }
+
+    if (media_publish(job, work, final) != 0
+        || media_record(job, &probe, &ladder) != 0)
+    {
+        goto done;
+    }
+
+    rc = 0;
+
+done:
+
+    if (probe.ic) {
+        media_probe_close(&probe);
+    }
+
+    (void) media_rmtree(work);
+
+    if (rc != 0 && media_worker_stop) {
+        return MEDIA_JOB_RELEASE;
+    }
+
+    /* the media fails with the job: at once for bad input, else at the
+     * last attempt */
+    if (rc != 0
+        && (job->permanent || job->attempts >= job->max_attempts))
+    {
+        media_mark(job, "failed", job->error);
+    }
+
+    return rc;
+}
+
+
+/* {"source": "<path>"} from the job's payload */
+static int
+media_source(media_job_t *job, char *path, size_t size)
+{
+    yajl_val     doc, v;
+
+    static const char  *source[] = { "source", NULL };
+
+    doc = yajl_tree_parse(job->payload, NULL, 0);
+    v = doc ? yajl_tree_get(doc, source, yajl_t_string) : NULL;
+
+    if (v == NULL || strlen(v->u.string) >= size) {
+        media_job_fail(job, "the job names no source file");
+        yajl_tree_free(doc);
+        return -1;
+    }
+
+    snprintf(path, size, "%s", v->u.string);
+    yajl_tree_free(doc);
+
+    return 0;
+}
+
+
+/*
+ * The whole directory at once: an older one (an earlier attempt that got
+ * this far) is moved aside first, then removed.
+ */
+static int
+media_publish(media_job_t *job, const char *work, const char *final)
+{
+    char  old[4096];
+
+    if (media_path(old, sizeof(old), "%s.old.%d", final, (int) getpid())
+        != 0)
+    {
+        media_job_fail(job, "path too long: %s", final);
+        return -1;
+    }
+
+    if (rename(final, old) == 0) {
+        (void) media_rmtree(old);
+
+    } else if (errno != ENOENT) {
+        media_job_fail(job, "move the old renditions aside: %s",
+                       strerror(errno));
+        return -1;
+    }
+
+    if (rename(work, final) != 0) {
+        media_job_fail(job, "publish %s: %s", final, strerror(errno));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+media_record(media_job_t *job, media_probe_t *p, media_ladder_t *l)
+{
+    int            i, ok;
+    char           w[16], h[16], fps[32], peak[32], avg[32], dur[32];
+    PGresult      *res;
+    media_rung_t  *r;
+    const char    *params[8];
+
+    res = PQexec(job->pg, "BEGIN");
+    ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+
+    params[0] = job->media_id;
+    res = PQexecParams(job->pg, "DELETE FROM renditions WHERE media_id = $1",
+                       1, NULL, params, NULL, NULL, 0);
+    ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+
+    for (i = 0; ok && i < l->n; i++) {
+        r = &l->rungs[i];
+
+        snprintf(w, sizeof(w), "%d", r->width);
+        snprintf(h, sizeof(h), "%d", r->height);
+        snprintf(fps, sizeof(fps), "%.3f", av_q2d(p->frame_rate));
+        snprintf(peak, sizeof(peak), "%" PRId64, r->peak);
+        snprintf(avg, sizeof(avg), "%" PRId64, r->average);
+
+        params[1] = r->name;
+        params[2] = r->width ? w : NULL;
+        params[3] = r->width ? h : NULL;
+        params[4] = r->width ? fps : NULL;
+        params[5] = peak;
+        params[6] = avg;
+        params[7] = r->codecs;
+
+        res = PQexecParams(job->pg,
+            "INSERT INTO renditions (media_id, name, width, height,"
+            "  frame_rate, bandwidth, average_bandwidth, codecs)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            8, NULL, params, NULL, NULL, 0);
+        ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+    }
+
+    snprintf(dur, sizeof(dur), "%" PRId64, p->duration_ms);
+    params[1] = p->kind;
+    params[2] = dur;
+
+    if (ok) {
+        res = PQexecParams(job->pg,
+            "UPDATE media SET status = 'ready', kind = $2,"
+            "  duration_ms = $3, error = NULL WHERE id = $1",
+            3, NULL, params, NULL, NULL, 0);
+        ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+    }
+
+    res = PQexec(job->pg, ok ? "COMMIT" : "ROLLBACK");
+    ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+
+    if (!ok) {
+        media_job_fail(job, "record the renditions: %s",
+                       PQerrorMessage(job->pg));
+        return -1;
+    }
+
+    job->result = malloc(64);
+    if (job->result) {
+        snprintf(job->result, 64, "{\"renditions\":%d}", l->n);
+    }
+
+    media_log_info("job %s: media %s ready, %s, %d renditions, %" PRId64
+                   " ms", job->id, job->media_id, p->kind, l->n,
+                   p->duration_ms);
+    return 0;
+}
+
+
+static void
+media_mark(media_job_t *job, const char *status, const char *error)
+{
+    PGresult    *res;
+    const char  *params[3];
+
+    params[0] = job->media_id;
+    params[1] = status;
+    params[2] = error;
+
+    res = PQexecParams(job->pg,
+        "UPDATE media SET status = $2, error = $3 WHERE id = $1",
+        3, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        media_log_error("job %s: mark media %s: %s", job->id, status,
+                        PQerrorMessage(job->pg));
+    }
+
+    PQclear(res);
+}
+
+
+static void
+media_clear_attempts(media_job_t *job)
+{
+    char     pattern[4096];
+    size_t   i;
+    glob_t   g;
+
+    if (media_path(pattern, sizeof(pattern), "%s/" MEDIA_DIR_HLS "/.%s.*",
+                   job->settings->storage, job->media_id) != 0
+        || glob(pattern, 0, NULL, &g) != 0)
+    {
+        return;
+    }
+
+    for (i = 0; i < g.gl_pathc; i++) {
+        media_log_info("job %s: removing %s, left by an earlier attempt",
+                       job->id, g.gl_pathv[i]);
+        (void) media_rmtree(g.gl_pathv[i]);
+    }
+
+    globfree(&g);
+}
+
+
+static int
+media_unlink(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw)
+{
+    (void) sb;
+    (void) flag;
+    (void) ftw;
+
+    return remove(path);
+}
+
+
+static int
+media_rmtree(const char *path)
+{
+    return nftw(path, media_unlink, 16, FTW_DEPTH | FTW_PHYS);
 }

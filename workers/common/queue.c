@@ -1,0 +1,527 @@
+/*
+ * The job queue: Redis stream delivery, PostgreSQL rows as the truth.
+ *
+ * Outcomes, all written to the row before the entry is acknowledged:
+ *   done      status done, progress 100, result
+ *   failed    attempts left: status queued, run_after = now + backoff, the
+ *             error kept; the reconciler delivers it again when due
+ *   dead      no attempts left: status dead, the last error kept
+ *   released  (SIGTERM) status queued, the attempt not counted, delivered
+ *             again at once
+ * An entry whose row is not ours to take (already final, or leased to a
+ * live worker) is acknowledged or left alone accordingly.
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "queue.h"
+
+
+static int media_queue_take(const media_settings_t *s,
+    const media_queue_t *q, PGconn *pg, redisContext *rc,
+    const char *consumer, redisReply *entry);
+static int media_queue_finish(media_job_t *job, int rc);
+static int media_queue_ack(redisContext *rc, const media_queue_t *q,
+    const char *entry);
+static int media_queue_add(redisContext *rc, const media_queue_t *q,
+    const char *job_id);
+static redisReply *media_queue_first_entry(redisReply *reply, int autoclaim);
+static long media_elapsed_ms(const struct timespec *since);
+
+
+int
+media_queue_group(redisContext *rc, const media_queue_t *q)
+{
+    int          rv;
+    redisReply  *reply;
+
+    reply = redisCommand(rc, "XGROUP CREATE %s %s $ MKSTREAM", q->stream,
+                         q->group);
+    if (reply == NULL) {
+        media_log_error("queue group: %s", rc->errstr);
+        return -1;
+    }
+
+    rv = 0;
+
+    if (reply->type == REDIS_REPLY_ERROR
+        && strncmp(reply->str, "BUSYGROUP", 9) != 0)
+    {
+        media_log_error("queue group: XGROUP CREATE %s %s: %s", q->stream,
+                        q->group, reply->str);
+        rv = -1;
+    }
+
+    freeReplyObject(reply);
+    return rv;
+}
+
+
+int
+media_queue_turn(const media_settings_t *s, const media_queue_t *q,
+    PGconn *pg, redisContext *rc, const char *consumer, long block_ms)
+{
+    int          rv;
+    redisReply  *reply, *entry;
+
+    /*
+     * First, an entry another consumer left pending longer than a lease:
+     * its worker died (a live one renews its claim).  Redis 7 answers
+     * XAUTOCLAIM with three elements, 6.2 with two; the entries are the
+     * second either way.
+     */
+    reply = redisCommand(rc, "XAUTOCLAIM %s %s %s %ld 0-0 COUNT 1",
+                         q->stream, q->group, consumer, s->job_lease);
+    if (reply == NULL) {
+        media_log_error("queue: XAUTOCLAIM: %s", rc->errstr);
+        return -1;
+    }
+
+    entry = media_queue_first_entry(reply, 1);
+
+    if (entry == NULL) {
+        freeReplyObject(reply);
+
+        reply = redisCommand(rc, "XREADGROUP GROUP %s %s COUNT 1 BLOCK %ld "
+                             "STREAMS %s >", q->group, consumer, block_ms,
+                             q->stream);
+        if (reply == NULL) {
+            media_log_error("queue: XREADGROUP: %s", rc->errstr);
+            return -1;
+        }
+
+        if (reply->type == REDIS_REPLY_ERROR) {
+            /* NOGROUP: the stream went away (Redis restarted empty) */
+            media_log_error("queue: XREADGROUP: %s", reply->str);
+            freeReplyObject(reply);
+            return media_queue_group(rc, q) == 0 ? 0 : -1;
+        }
+
+        entry = media_queue_first_entry(reply, 0);
+    }
+
+    rv = entry ? media_queue_take(s, q, pg, rc, consumer, entry) : 0;
+
+    freeReplyObject(reply);
+    return rv;
+}
+
+
+/* [id, [field, value, ...]] out of either reply's nesting */
+static redisReply *
+media_queue_first_entry(redisReply *reply, int autoclaim)
+{
+    redisReply  *entries;
+
+    /* XAUTOCLAIM: [cursor, entries, (deleted)]; XREADGROUP: [[stream,
+     * entries]], or nil when the wait ended with nothing */
+    if (reply->type != REDIS_REPLY_ARRAY
+        || reply->elements < (autoclaim ? 2 : 1))
+    {
+        return NULL;
+    }
+
+    if (autoclaim) {
+        entries = reply->element[1];
+
+    } else {
+        /* [[stream, [entries]]] */
+        if (reply->element[0]->type != REDIS_REPLY_ARRAY
+            || reply->element[0]->elements < 2)
+        {
+            return NULL;
+        }
+        entries = reply->element[0]->element[1];
+    }
+
+    if (entries->type != REDIS_REPLY_ARRAY || entries->elements == 0
+        || entries->element[0]->type != REDIS_REPLY_ARRAY
+        || entries->element[0]->elements < 2)
+    {
+        return NULL;
+    }
+
+    return entries->element[0];
+}
+
+
+static int
+media_queue_take(const media_settings_t *s, const media_queue_t *q,
+    PGconn *pg, redisContext *rc, const char *consumer, redisReply *entry)
+{
+    int          rv;
+    char         lease[32];
+    size_t       i;
+    PGresult    *res;
+    redisReply  *fields;
+    media_job_t  job;
+    const char  *params[4];
+
+    memset(&job, 0, sizeof(media_job_t));
+    snprintf(job.entry, sizeof(job.entry), "%s", entry->element[0]->str);
+
+    fields = entry->element[1];
+
+    for (i = 0; i + 1 < fields->elements; i += 2) {
+        if (strcmp(fields->element[i]->str, MEDIA_STREAM_FIELD_JOB) == 0) {
+            snprintf(job.id, sizeof(job.id), "%s",
+                     fields->element[i + 1]->str);
+        }
+    }
+
+    if (job.id[0] == '\0') {
+        media_log_error("queue: entry %s names no job; dropped", job.entry);
+        return media_queue_ack(rc, q, job.entry);
+    }
+
+    snprintf(lease, sizeof(lease), "%ld", s->job_lease);
+    params[0] = job.id;
+    params[1] = consumer;
+    params[2] = lease;
+    params[3] = q->type;
+
+    /* ours only if queued and due, or running on a lapsed lease */
+    res = PQexecParams(pg,
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1,"
+        "  worker = $2, lease_until = now() + $3::int * interval '1 ms',"
+        "  heartbeat_at = now(), started_at = coalesce(started_at, now())"
+        " WHERE id = $1::uuid AND type = $4"
+        "   AND ((status = 'queued' AND run_after <= now())"
+        "        OR (status = 'running' AND lease_until < now()))"
+        " RETURNING attempts, max_attempts, coalesce(media_id::text, ''),"
+        "   payload::text",
+        4, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        media_log_error("queue: take job %s: %s", job.id,
+                        PQerrorMessage(pg));
+        PQclear(res);
+        return PQstatus(pg) == CONNECTION_OK ? 0 : -1;
+    }
+
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+
+        /* final, unknown or not yet due: the entry has done its work; a
+         * job still running elsewhere keeps its own entry */
+        res = PQexecParams(pg, "SELECT status FROM jobs WHERE id = $1::uuid",
+                           1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK
+            && !(PQntuples(res) == 1
+                 && strcmp(PQgetvalue(res, 0, 0), "running") == 0))
+        {
+            rv = media_queue_ack(rc, q, job.entry);
+        } else {
+            rv = 0;
+        }
+
+        PQclear(res);
+        return rv;
+    }
+
+    job.attempts = atoi(PQgetvalue(res, 0, 0));
+    job.max_attempts = atoi(PQgetvalue(res, 0, 1));
+    snprintf(job.media_id, sizeof(job.media_id), "%s",
+             PQgetvalue(res, 0, 2));
+    job.payload = strdup(PQgetvalue(res, 0, 3));
+    PQclear(res);
+
+    if (job.payload == NULL) {
+        media_log_error("queue: out of memory");
+        return -1;
+    }
+
+    job.pg = pg;
+    job.redis = rc;
+    job.settings = s;
+    job.queue = q;
+    snprintf(job.consumer, sizeof(job.consumer), "%s", consumer);
+    clock_gettime(CLOCK_MONOTONIC, &job.renewed_at);
+    job.progress_at = job.renewed_at;
+    job.advanced_at = job.renewed_at;
+
+    media_log_info("job %s: attempt %d of %d (entry %s)", job.id,
+                   job.attempts, job.max_attempts, job.entry);
+
+    rv = media_queue_finish(&job, q->handler(&job));
+
+    free(job.payload);
+    free(job.result);
+
+    return rv;
+}
+
+
+/* writes the outcome to the row, then acknowledges the entry */
+static int
+media_queue_finish(media_job_t *job, int rc)
+{
+    int          dead, n;
+    char         backoff[32], attempts[16];
+    PGresult    *res;
+    const char  *params[5];
+    const media_settings_t  *s = job->settings;
+
+    params[0] = job->id;
+    params[1] = job->consumer;
+
+    if (rc == 0) {
+        params[2] = job->result ? job->result : "{}";
+        res = PQexecParams(job->pg,
+            "UPDATE jobs SET status = 'done', progress = 100, error = NULL,"
+            "  result = $3::jsonb, lease_until = NULL, finished_at = now()"
+            " WHERE id = $1::uuid AND worker = $2",
+            3, NULL, params, NULL, NULL, 0);
+        media_log_info("job %s: done", job->id);
+
+    } else if (rc == MEDIA_JOB_RELEASE) {
+        res = PQexecParams(job->pg,
+            "UPDATE jobs SET status = 'queued', attempts = attempts - 1,"
+            "  lease_until = NULL, worker = NULL, run_after = now()"
+            " WHERE id = $1::uuid AND worker = $2",
+            2, NULL, params, NULL, NULL, 0);
+        media_log_info("job %s: released (stopping)", job->id);
+
+    } else {
+        dead = job->permanent || job->attempts >= job->max_attempts;
+
+        /* base * 2^(attempt - 1), at most an hour */
+        n = job->attempts > 12 ? 12 : job->attempts - 1;
+        snprintf(backoff, sizeof(backoff), "%ld",
+                 ((long) s->job_retry << n) > 3600000 ? 3600000
+                 : ((long) s->job_retry << n));
+        snprintf(attempts, sizeof(attempts), "%d", job->attempts);
+
+        params[2] = job->error[0] ? job->error : "failed";
+        params[3] = dead ? "dead" : "queued";
+        params[4] = backoff;
+
+        res = PQexecParams(job->pg,
+            "UPDATE jobs SET status = $4, error = $3, lease_until = NULL,"
+            "  worker = NULL, run_after = now() + $5::int * interval '1 ms',"
+            "  finished_at = CASE WHEN $4 = 'dead' THEN now() END"
+            " WHERE id = $1::uuid AND worker = $2",
+            5, NULL, params, NULL, NULL, 0);
+
+        media_log_error("job %s: attempt %s failed%s: %s", job->id,
+                        attempts, dead ? ", no attempts left: dead"
+                        : ", will retry", params[2]);
+    }
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        media_log_error("job %s: record the outcome: %s", job->id,
+                        PQerrorMessage(job->pg));
+        PQclear(res);
+        /* not acknowledged: the entry is reclaimed after the lease */
+        return PQstatus(job->pg) == CONNECTION_OK ? 0 : -1;
+    }
+
+    PQclear(res);
+
+    if (rc == MEDIA_JOB_RELEASE && media_queue_add(job->redis, job->queue,
+                                                   job->id) != 0)
+    {
+        return -1;
+    }
+
+    return media_queue_ack(job->redis, job->queue, job->entry);
+}
+
+
+static int
+media_queue_ack(redisContext *rc, const media_queue_t *q, const char *entry)
+{
+    redisReply  *reply;
+
+    reply = redisCommand(rc, "XACK %s %s %s", q->stream, q->group, entry);
+    if (reply == NULL) {
+        media_log_error("queue: XACK %s: %s", entry, rc->errstr);
+        return -1;
+    }
+
+    freeReplyObject(reply);
+    return 0;
+}
+
+
+static int
+media_queue_add(redisContext *rc, const media_queue_t *q, const char *job_id)
+{
+    redisReply  *reply;
+
+    reply = redisCommand(rc, "XADD %s * " MEDIA_STREAM_FIELD_JOB " %s",
+                         q->stream, job_id);
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        media_log_error("queue: XADD %s: %s", job_id,
+                        reply ? reply->str : rc->errstr);
+        freeReplyObject(reply);
+        return -1;
+    }
+
+    freeReplyObject(reply);
+    return 0;
+}
+
+
+int
+media_queue_reconcile(const media_settings_t *s, const media_queue_t *q,
+    PGconn *pg, redisContext *rc)
+{
+    int          i, n;
+    PGresult    *res;
+    const char  *params[1];
+
+    (void) s;
+
+    params[0] = q->type;
+
+    /*
+     * Due queued rows, each at most once a minute (enqueued_at), so a
+     * healthy stream is not flooded with duplicates; a duplicate is
+     * harmless anyway, since taking a job is conditional.
+     */
+    res = PQexecParams(pg,
+        "UPDATE jobs SET enqueued_at = now()"
+        " WHERE id IN (SELECT id FROM jobs"
+        "   WHERE type = $1 AND status = 'queued' AND run_after <= now()"
+        "     AND (enqueued_at IS NULL"
+        "          OR enqueued_at < now() - interval '1 minute')"
+        "   ORDER BY run_after LIMIT 100 FOR UPDATE SKIP LOCKED)"
+        " RETURNING id",
+        1, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        media_log_error("reconcile: %s", PQerrorMessage(pg));
+        PQclear(res);
+        return PQstatus(pg) == CONNECTION_OK ? 0 : -1;
+    }
+
+    n = PQntuples(res);
+
+    for (i = 0; i < n; i++) {
+        if (media_queue_add(rc, q, PQgetvalue(res, i, 0)) != 0) {
+            PQclear(res);
+            return -1;
+        }
+    }
+
+    if (n) {
+        media_log_info("reconcile: %d queued %s job(s) put on %s", n,
+                       q->type, q->stream);
+    }
+
+    PQclear(res);
+    return 0;
+}
+
+
+int
+media_job_progress(media_job_t *job, int percent)
+{
+    char          lease[32], p[8];
+    PGresult     *res;
+    redisReply   *reply;
+    const char   *params[4];
+
+    if (percent < 0) {
+        percent = 0;
+    }
+    if (percent > 99) {
+        percent = 99;          /* 100 is written with the outcome */
+    }
+
+    /* throttled: the row at most once a second, or a lease third */
+    if (media_elapsed_ms(&job->progress_at) < 1000
+        && media_elapsed_ms(&job->renewed_at) < job->settings->job_lease / 3)
+    {
+        return 0;
+    }
+
+    snprintf(p, sizeof(p), "%d", percent);
+    snprintf(lease, sizeof(lease), "%ld", job->settings->job_lease);
+    params[0] = job->id;
+    params[1] = job->consumer;
+    params[2] = p;
+    params[3] = lease;
+
+    res = PQexecParams(job->pg,
+        "UPDATE jobs SET progress = $3::int, heartbeat_at = now(),"
+        "  lease_until = now() + $4::int * interval '1 ms'"
+        " WHERE id = $1::uuid AND worker = $2 AND status = 'running'",
+        4, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK
+        || strcmp(PQcmdTuples(res), "1") != 0)
+    {
+        media_log_error("job %s: lease lost (%s)", job->id,
+                        PQresultStatus(res) == PGRES_COMMAND_OK
+                        ? "taken by another worker" : PQerrorMessage(job->pg));
+        PQclear(res);
+        return -1;
+    }
+
+    PQclear(res);
+
+    /* keep the entry ours: XAUTOCLAIM looks at idle time */
+    reply = redisCommand(job->redis, "XCLAIM %s %s %s 0 %s JUSTID",
+                         job->queue->stream, job->queue->group, job->consumer,
+                         job->entry);
+    freeReplyObject(reply);
+
+    reply = redisCommand(job->redis, "PUBLISH media:progress:%s %d", job->id,
+                         percent);
+    freeReplyObject(reply);
+
+    job->progress = percent;
+    clock_gettime(CLOCK_MONOTONIC, &job->progress_at);
+    job->renewed_at = job->progress_at;
+
+    return 0;
+}
+
+
+void
+media_job_advanced(media_job_t *job)
+{
+    clock_gettime(CLOCK_MONOTONIC, &job->advanced_at);
+}
+
+
+int
+media_job_stalled(media_job_t *job)
+{
+    return media_worker_stop
+           || media_elapsed_ms(&job->advanced_at) > MEDIA_JOB_STALL;
+}
+
+
+void
+media_job_fail(media_job_t *job, const char *fmt, ...)
+{
+    va_list  args;
+
+    if (job->error[0]) {
+        return;        /* the first reason is the real one */
+    }
+
+    va_start(args, fmt);
+    vsnprintf(job->error, sizeof(job->error), fmt, args);
+    va_end(args);
+}
+
+
+static long
+media_elapsed_ms(const struct timespec *since)
+{
+    struct timespec  now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+
+    return (now.tv_sec - since->tv_sec) * 1000
+           + (now.tv_nsec - since->tv_nsec) / 1000000;
+}

@@ -1,0 +1,104 @@
+/*
+ * Jobs: a row in PostgreSQL (the truth) and an entry in a Redis stream
+ * (the delivery), one consumer group per job type.
+ *
+ * A stream entry only names its job row.  Taking a job is a conditional
+ * UPDATE of the row (queued, or running with a lapsed lease), so a second
+ * delivery of the same entry, or a second worker, finds nothing to take.
+ * A worker on a long job renews its lease on the row and its claim on the
+ * entry (XCLAIM ... JUSTID), so nobody reclaims it while it works.
+ */
+
+#ifndef _MEDIA_QUEUE_H_INCLUDED_
+#define _MEDIA_QUEUE_H_INCLUDED_
+
+
+#include <time.h>
+
+#include "worker.h"
+
+
+typedef struct media_job_s  media_job_t;
+
+
+/* returns 0: done; -1: failed (retried or dead); MEDIA_JOB_RELEASE: asked
+ * to stop, give the job back untouched */
+typedef int (*media_job_handler_pt)(media_job_t *job);
+
+#define MEDIA_JOB_RELEASE  1
+
+
+struct media_job_s {
+    char                   id[40];
+    char                   entry[64];     /* the stream entry's id */
+    char                   media_id[40];
+    char                  *payload;       /* JSON, from the row */
+    int                    attempts;      /* this one included */
+    int                    max_attempts;
+
+    char                   error[512];    /* why it failed, for the row */
+    char                  *result;        /* JSON for the row, may be NULL */
+
+    PGconn                *pg;
+    redisContext          *redis;
+    const media_settings_t *settings;
+    const struct media_queue_s *queue;
+    char                   consumer[64];
+
+    int                    progress;      /* last written */
+    struct timespec        progress_at;
+    struct timespec        renewed_at;
+    struct timespec        advanced_at;   /* the work last moved on */
+    unsigned               permanent:1;   /* bad input: no retry helps */
+};
+
+
+typedef struct media_queue_s {
+    const char            *type;          /* jobs.type */
+    const char            *stream;        /* MEDIA_STREAM_* */
+    const char            *group;         /* MEDIA_GROUP_* */
+    media_job_handler_pt   handler;       /* NULL: connect and wait only */
+} media_queue_t;
+
+
+/* XGROUP CREATE ... MKSTREAM, BUSYGROUP being fine */
+int media_queue_group(redisContext *rc, const media_queue_t *q);
+
+/*
+ * One turn of the consumer: reclaim a stale entry or read a new one (up to
+ * block_ms), take its row, run the handler, record the outcome.  Returns
+ * -1 when a connection failed (the caller reconnects), 0 otherwise.
+ */
+int media_queue_turn(const media_settings_t *s, const media_queue_t *q,
+    PGconn *pg, redisContext *rc, const char *consumer, long block_ms);
+
+/* re-enqueue due queued rows that the stream may have lost (Redis
+ * restarted empty, a failed XADD, a retry whose backoff has passed) */
+int media_queue_reconcile(const media_settings_t *s, const media_queue_t *q,
+    PGconn *pg, redisContext *rc);
+
+/*
+ * During a job: progress 0-100 (written at most once a second, published
+ * on Redis), and the lease renewed when a third of it has passed.
+ * Returns -1 when the lease was lost (another worker took the job).
+ */
+int media_job_progress(media_job_t *job, int percent);
+
+/* the work moved on (a packet decoded): feeds the watchdog */
+void media_job_advanced(media_job_t *job);
+
+/*
+ * The watchdog, for FFmpeg's interrupt callback: 1 when the job should be
+ * abandoned, because the worker is stopping or because nothing has moved
+ * for MEDIA_JOB_STALL ms (a hung read, a decoder in a loop).
+ */
+int media_job_stalled(media_job_t *job);
+
+#define MEDIA_JOB_STALL  120000
+
+/* a short message for the row, printf-style */
+void media_job_fail(media_job_t *job, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+
+#endif /* _MEDIA_QUEUE_H_INCLUDED_ */

@@ -1,0 +1,103 @@
+/*
+ * What a rung's playlist says it published: each segment's duration
+ * (#EXTINF) and its real size on disk.  BANDWIDTH must be the peak segment
+ * bit rate (RFC 8216 4.3.4.2) and AVERAGE-BANDWIDTH the mean: both come
+ * from here, not from the encoder's settings.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <libavutil/error.h>
+
+#include "transcoder.h"
+
+
+int
+media_measure(media_job_t *job, media_rung_t *r, const char *dir)
+{
+    char         path[4096], line[1024], seg[4096];
+    FILE        *f;
+    double       dur, total_dur, rate;
+    int64_t      bits, total_bits;
+    struct stat  sb;
+
+    f = media_path(path, sizeof(path), "%s/%s/index.m3u8", dir, r->name) == 0
+        ? fopen(path, "r") : NULL;
+    if (f == NULL) {
+        media_job_fail(job, "measure: open %s", path);
+        return -1;
+    }
+
+    dur = 0;
+    total_dur = 0;
+    total_bits = 0;
+
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+
+        if (strncmp(line, "#EXTINF:", 8) == 0) {
+            dur = strtod(line + 8, NULL);
+            continue;
+        }
+
+        if (line[0] == '#' || line[0] == '\0') {
+            continue;
+        }
+
+        if (media_path(seg, sizeof(seg), "%s/%s/%s", dir, r->name, line) != 0
+            || stat(seg, &sb) != 0 || dur <= 0)
+        {
+            fclose(f);
+            media_job_fail(job, "measure: segment %s", seg);
+            return -1;
+        }
+
+        bits = (int64_t) sb.st_size * 8;
+        total_bits += bits;
+        total_dur += dur;
+
+        /* a short last segment says little about the peak: weigh it as
+         * if it were a full one only when it is the only one */
+        rate = bits / (dur < 1 ? 1 : dur);
+        if (rate > r->peak) {
+            r->peak = (int64_t) rate;
+        }
+
+        dur = 0;
+    }
+
+    fclose(f);
+
+    if (total_dur <= 0) {
+        media_job_fail(job, "measure: %s lists no segment", path);
+        return -1;
+    }
+
+    r->average = (int64_t) (total_bits / total_dur);
+    if (r->peak < r->average) {
+        r->peak = r->average;
+    }
+
+    /* RFC 6381: avc1.PPCCLL from the SPS, AAC-LC as mp4a.40.2 */
+    if (r->width) {
+        snprintf(r->codecs, sizeof(r->codecs), "avc1.%02x%02x%02x%s",
+                 r->sps[0], r->sps[1], r->sps[2],
+                 r->audio_rate ? ",mp4a.40.2" : "");
+    } else {
+        snprintf(r->codecs, sizeof(r->codecs), "mp4a.40.2");
+    }
+
+    return 0;
+}
+
+
+const char *
+media_averr(int err)
+{
+    static __thread char  buf[AV_ERROR_MAX_STRING_SIZE];
+
+    av_strerror(err, buf, sizeof(buf));
+    return buf;
+}

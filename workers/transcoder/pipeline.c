@@ -1,0 +1,1044 @@
+/*
+ * Decode once, encode every rung, mux HLS.
+ *
+ * Video: one decoder feeds one filter graph,
+ *   [in] (rotation) split=N [sI]; [sI] scale=WxH, format=yuv420p [oI]
+ * so every rung comes from the source decode, never from another rung.
+ * Each rung has its own libx264 encoder: VBV-capped CRF, scene-cut off,
+ * and keyframes forced on a fixed 2 s grid so that segments line up across
+ * rungs.  Audio is resampled to 48 kHz stereo once and encoded to AAC
+ * once; every rung's muxer gets the same packets.
+ *
+ * Audio only: [in] asplit=3, each branch resampled to its own layout and
+ * encoded at its own rate into its own HLS rendition.
+ *
+ * Each rung's HLS muxer writes dir/<rung>/index.m3u8 and 6 s segments.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include <libavfilter/avfilter.h>
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
+#include <libavutil/opt.h>
+
+#include "transcoder.h"
+
+
+typedef struct {
+    media_rung_t       *rung;
+    AVFilterContext    *vsink;
+    AVFilterContext    *asink;         /* audio ladder: this rung's own */
+    AVCodecContext     *venc;
+    AVCodecContext     *aenc;          /* audio ladder: this rung's own */
+    AVFormatContext    *oc;
+    int                 vst;
+    int                 ast;
+    int64_t             next_key;      /* pts of the next forced keyframe */
+} media_out_t;
+
+
+typedef struct {
+    media_job_t        *job;
+    media_probe_t      *p;
+    const char         *dir;
+    AVCodecContext     *vdec;
+    AVCodecContext     *adec;
+    AVFilterGraph      *vgraph;
+    AVFilterGraph      *agraph;
+    AVFilterContext    *vsrc;
+    AVFilterContext    *asrc;
+    AVFilterContext    *shared_asink;  /* video ladder: one audio encode */
+    AVCodecContext     *shared_aenc;
+    media_out_t         out[MEDIA_MAX_RUNGS];
+    int                 n;
+    AVPacket           *pkt;
+    AVFrame            *frame;
+    AVFrame            *filtered;
+    int64_t             poster_at;     /* in the top rung's time base */
+    unsigned            poster_done:1;
+} media_pipe_t;
+
+
+static int media_open_decoder(media_pipe_t *pp, int index,
+    AVCodecContext **dec);
+static int media_video_graph(media_pipe_t *pp);
+static int media_audio_graph(media_pipe_t *pp);
+static int media_graph(media_pipe_t *pp, AVFilterGraph **g,
+    AVFilterContext **src, const char *src_name, const char *src_args,
+    const char *sink_name, const char *desc, AVFilterContext **sinks, int n);
+static AVCodecContext *media_video_encoder(media_pipe_t *pp, media_out_t *o);
+static AVCodecContext *media_audio_encoder(media_pipe_t *pp,
+    AVFilterContext *sink, int64_t rate, int channels);
+static int media_open_muxer(media_pipe_t *pp, media_out_t *o,
+    AVCodecContext *aenc);
+static int media_decode(media_pipe_t *pp, AVCodecContext *dec,
+    AVFilterContext *src, AVPacket *pkt);
+static int media_drain(media_pipe_t *pp, int video);
+static int media_encode(media_pipe_t *pp, AVCodecContext *enc, AVFrame *frame,
+    media_out_t *outs, int nouts, int video);
+static int media_write(media_pipe_t *pp, media_out_t *o, AVPacket *pkt,
+    int st, AVRational tb);
+static void media_sps(media_rung_t *r, const AVPacket *pkt);
+static int media_poster(media_pipe_t *pp, AVFrame *frame);
+static int media_cover(media_pipe_t *pp);
+static int media_finish(media_pipe_t *pp);
+static void media_pipe_free(media_pipe_t *pp);
+
+
+int
+media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
+    const char *dir)
+{
+    int            rc, i, percent;
+    int64_t        ms;
+    AVStream      *st;
+    media_pipe_t   pp;
+
+    memset(&pp, 0, sizeof(media_pipe_t));
+    pp.job = job;
+    pp.p = p;
+    pp.dir = dir;
+    pp.n = l->n;
+
+    for (i = 0; i < l->n; i++) {
+        pp.out[i].rung = &l->rungs[i];
+        pp.out[i].vst = -1;
+        pp.out[i].ast = -1;
+    }
+
+    pp.pkt = av_packet_alloc();
+    pp.frame = av_frame_alloc();
+    pp.filtered = av_frame_alloc();
+
+    if (pp.pkt == NULL || pp.frame == NULL || pp.filtered == NULL) {
+        media_job_fail(job, "out of memory");
+        goto failed;
+    }
+
+    if ((p->video >= 0 && (media_open_decoder(&pp, p->video, &pp.vdec) != 0
+                           || media_video_graph(&pp) != 0))
+        || (p->audio >= 0 && (media_open_decoder(&pp, p->audio, &pp.adec)
+                              != 0
+                              || media_audio_graph(&pp) != 0)))
+    {
+        goto failed;
+    }
+
+    for (i = 0; i < pp.n; i++) {
+        if (media_open_muxer(&pp, &pp.out[i],
+                             pp.out[i].aenc ? pp.out[i].aenc : pp.shared_aenc)
+            != 0)
+        {
+            goto failed;
+        }
+    }
+
+    if (p->cover >= 0 && p->video < 0 && media_cover(&pp) != 0) {
+        goto failed;
+    }
+
+    /* one pass over the source */
+    while ((rc = av_read_frame(p->ic, pp.pkt)) >= 0) {
+        st = p->ic->streams[pp.pkt->stream_index];
+
+        if (pp.pkt->stream_index == p->video) {
+            rc = media_decode(&pp, pp.vdec, pp.vsrc, pp.pkt);
+
+        } else if (pp.pkt->stream_index == p->audio) {
+            rc = media_decode(&pp, pp.adec, pp.asrc, pp.pkt);
+
+        } else {
+            rc = 0;
+        }
+
+        if (rc == 0 && pp.pkt->pts != AV_NOPTS_VALUE && p->duration_ms > 0) {
+            ms = av_rescale_q(pp.pkt->pts, st->time_base, (AVRational) { 1,
+                              1000 });
+            percent = (int) (ms * 100 / p->duration_ms);
+            media_job_advanced(job);
+
+            if (media_job_progress(job, percent) != 0) {
+                media_job_fail(job, "the job's lease was lost");
+                rc = -1;
+            }
+        }
+
+        av_packet_unref(pp.pkt);
+
+        if (rc != 0) {
+            goto failed;
+        }
+
+        if (media_worker_stop) {
+            media_job_fail(job, "stopped");
+            goto failed;
+        }
+    }
+
+    if (rc != AVERROR_EOF) {
+        media_job_fail(job, media_job_stalled(job)
+                       ? "decoding stalled (watchdog)"
+                       : "read input: %s", media_averr(rc));
+        goto failed;
+    }
+
+    if (media_finish(&pp) != 0) {
+        goto failed;
+    }
+
+    media_pipe_free(&pp);
+    return 0;
+
+failed:
+
+    media_pipe_free(&pp);
+    return -1;
+}
+
+
+static int
+media_open_decoder(media_pipe_t *pp, int index, AVCodecContext **dec)
+{
+    int              rc;
+    AVStream        *st;
+    const AVCodec   *codec;
+
+    st = pp->p->ic->streams[index];
+
+    codec = avcodec_find_decoder(st->codecpar->codec_id);
+    if (codec == NULL) {
+        media_job_fail(pp->job, "no decoder for %s",
+                       avcodec_get_name(st->codecpar->codec_id));
+        pp->job->permanent = 1;
+        return -1;
+    }
+
+    *dec = avcodec_alloc_context3(codec);
+    if (*dec == NULL) {
+        media_job_fail(pp->job, "out of memory");
+        return -1;
+    }
+
+    rc = avcodec_parameters_to_context(*dec, st->codecpar);
+    if (rc < 0) {
+        media_job_fail(pp->job, "decoder parameters: %s", media_averr(rc));
+        return -1;
+    }
+
+    (*dec)->pkt_timebase = st->time_base;
+    (*dec)->thread_count = 0;
+
+    rc = avcodec_open2(*dec, codec, NULL);
+    if (rc < 0) {
+        media_job_fail(pp->job, "open %s decoder: %s", codec->name,
+                       media_averr(rc));
+        pp->job->permanent = 1;
+        return -1;
+    }
+
+    /* a layout with no order (a plain 2-channel wav): the default one */
+    if (codec->type == AVMEDIA_TYPE_AUDIO
+        && (*dec)->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
+    {
+        int  channels = (*dec)->ch_layout.nb_channels;
+
+        av_channel_layout_uninit(&(*dec)->ch_layout);
+        av_channel_layout_default(&(*dec)->ch_layout, channels);
+    }
+
+    return 0;
+}
+
+
+static int
+media_video_graph(media_pipe_t *pp)
+{
+    int                i;
+    char               args[256], desc[2048], *d;
+    const char        *rotate;
+    AVFilterContext   *sinks[MEDIA_MAX_RUNGS];
+    AVRational         sar, tb;
+
+    sar = pp->vdec->sample_aspect_ratio;
+    if (sar.num <= 0 || sar.den <= 0) {
+        sar = (AVRational) { 1, 1 };
+    }
+
+    tb = pp->p->ic->streams[pp->p->video]->time_base;
+
+    snprintf(args, sizeof(args),
+             "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
+             pp->vdec->width, pp->vdec->height, pp->vdec->pix_fmt, tb.num,
+             tb.den, sar.num, sar.den);
+
+    switch (pp->p->rotation) {
+    case 90:
+        rotate = "transpose=clock,";
+        break;
+    case 180:
+        rotate = "hflip,vflip,";
+        break;
+    case 270:
+        rotate = "transpose=cclock,";
+        break;
+    default:
+        rotate = "";
+    }
+
+    d = desc;
+    d += sprintf(d, "[in]%ssplit=%d", rotate, pp->n);
+    for (i = 0; i < pp->n; i++) {
+        d += sprintf(d, "[s%d]", i);
+    }
+    for (i = 0; i < pp->n; i++) {
+        d += sprintf(d, ";[s%d]scale=%d:%d:flags=bicubic,setsar=1,"
+                     "format=yuv420p[o%d]", i, pp->out[i].rung->width,
+                     pp->out[i].rung->height, i);
+    }
+
+    if (media_graph(pp, &pp->vgraph, &pp->vsrc, "buffer", args, "buffersink",
+                    desc, sinks, pp->n) != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < pp->n; i++) {
+        pp->out[i].vsink = sinks[i];
+        pp->out[i].venc = media_video_encoder(pp, &pp->out[i]);
+        if (pp->out[i].venc == NULL) {
+            return -1;
+        }
+    }
+
+    /* the poster: a tenth of the way in, at most a second */
+    pp->poster_at = av_rescale_q(FFMIN(1000, pp->p->duration_ms / 10),
+                                 (AVRational) { 1, 1000 },
+                                 pp->out[0].venc->time_base);
+
+    return 0;
+}
+
+
+static int
+media_audio_graph(media_pipe_t *pp)
+{
+    int               i;
+    char              args[256], layout[64], desc[1024], *d;
+    AVFilterContext  *sinks[MEDIA_MAX_RUNGS];
+
+    av_channel_layout_describe(&pp->adec->ch_layout, layout, sizeof(layout));
+
+    snprintf(args, sizeof(args),
+             "time_base=1/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
+             pp->adec->sample_rate, pp->adec->sample_rate,
+             av_get_sample_fmt_name(pp->adec->sample_fmt), layout);
+
+    if (pp->p->video >= 0) {
+        /* one encode shared by every video rung: downmixed to stereo */
+        if (media_graph(pp, &pp->agraph, &pp->asrc, "abuffer", args,
+                        "abuffersink",
+                        "[in]aresample=48000,aformat=sample_fmts=fltp:"
+                        "sample_rates=48000:channel_layouts=stereo[o0]",
+                        sinks, 1)
+            != 0)
+        {
+            return -1;
+        }
+
+        pp->shared_asink = sinks[0];
+        pp->shared_aenc = media_audio_encoder(pp, sinks[0], 128000, 2);
+
+        return pp->shared_aenc ? 0 : -1;
+    }
+
+    d = desc;
+    d += sprintf(d, "[in]asplit=%d", pp->n);
+    for (i = 0; i < pp->n; i++) {
+        d += sprintf(d, "[s%d]", i);
+    }
+    for (i = 0; i < pp->n; i++) {
+        d += sprintf(d, ";[s%d]aresample=48000,aformat=sample_fmts=fltp:"
+                     "sample_rates=48000:channel_layouts=%s[o%d]", i,
+                     pp->out[i].rung->audio_channels == 1 ? "mono" : "stereo",
+                     i);
+    }
+
+    if (media_graph(pp, &pp->agraph, &pp->asrc, "abuffer", args,
+                    "abuffersink", desc, sinks, pp->n)
+        != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < pp->n; i++) {
+        pp->out[i].asink = sinks[i];
+        pp->out[i].aenc = media_audio_encoder(pp, sinks[i],
+                                              pp->out[i].rung->audio_rate,
+                                              pp->out[i].rung->audio_channels);
+        if (pp->out[i].aenc == NULL) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* a source, n sinks labelled o0.., and desc between them */
+static int
+media_graph(media_pipe_t *pp, AVFilterGraph **g, AVFilterContext **src,
+    const char *src_name, const char *src_args, const char *sink_name,
+    const char *desc, AVFilterContext **sinks, int n)
+{
+    int             rc, i;
+    char            label[16];
+    AVFilterInOut  *outputs, *inputs, *io;
+
+    *g = avfilter_graph_alloc();
+    if (*g == NULL) {
+        media_job_fail(pp->job, "out of memory");
+        return -1;
+    }
+
+    /* filters run in this thread: the encoders have the threads */
+    (*g)->nb_threads = 1;
+
+    rc = avfilter_graph_create_filter(src, avfilter_get_by_name(src_name),
+                                      "in", src_args, NULL, *g);
+    if (rc < 0) {
+        media_job_fail(pp->job, "filter %s: %s", src_name, media_averr(rc));
+        return -1;
+    }
+
+    outputs = avfilter_inout_alloc();
+    inputs = NULL;
+
+    if (outputs == NULL) {
+        media_job_fail(pp->job, "out of memory");
+        return -1;
+    }
+
+    outputs->name = av_strdup("in");
+    outputs->filter_ctx = *src;
+    outputs->pad_idx = 0;
+    outputs->next = NULL;
+
+    for (i = n - 1; i >= 0; i--) {
+        snprintf(label, sizeof(label), "o%d", i);
+
+        rc = avfilter_graph_create_filter(&sinks[i],
+                                          avfilter_get_by_name(sink_name),
+                                          label, NULL, NULL, *g);
+        io = avfilter_inout_alloc();
+
+        if (rc < 0 || io == NULL) {
+            avfilter_inout_free(&io);
+            avfilter_inout_free(&inputs);
+            avfilter_inout_free(&outputs);
+            media_job_fail(pp->job, "filter %s: %s", sink_name,
+                           media_averr(rc));
+            return -1;
+        }
+
+        io->name = av_strdup(label);
+        io->filter_ctx = sinks[i];
+        io->pad_idx = 0;
+        io->next = inputs;
+        inputs = io;
+    }
+
+    rc = avfilter_graph_parse_ptr(*g, desc, &inputs, &outputs, NULL);
+    avfilter_inout_free(&inputs);
+    avfilter_inout_free(&outputs);
+
+    if (rc >= 0) {
+        rc = avfilter_graph_config(*g, NULL);
+    }
+
+    if (rc < 0) {
+        media_job_fail(pp->job, "filter graph \"%s\": %s", desc,
+                       media_averr(rc));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static AVCodecContext *
+media_video_encoder(media_pipe_t *pp, media_out_t *o)
+{
+    int              rc, gop;
+    char             maxrate[32];
+    const AVCodec   *codec;
+    AVCodecContext  *c;
+
+    codec = avcodec_find_encoder_by_name("libx264");
+    if (codec == NULL) {
+        media_job_fail(pp->job, "libx264 is not available in libavcodec");
+        return NULL;
+    }
+
+    c = avcodec_alloc_context3(codec);
+    if (c == NULL) {
+        media_job_fail(pp->job, "out of memory");
+        return NULL;
+    }
+
+    c->width = av_buffersink_get_w(o->vsink);
+    c->height = av_buffersink_get_h(o->vsink);
+    c->pix_fmt = AV_PIX_FMT_YUV420P;
+    c->sample_aspect_ratio = (AVRational) { 1, 1 };
+    c->time_base = av_buffersink_get_time_base(o->vsink);
+    c->framerate = pp->p->frame_rate;
+
+    /* a keyframe every 2 s, and nowhere else: segments align across rungs */
+    gop = (int) (av_q2d(pp->p->frame_rate) * MEDIA_GOP_SECS + 0.5);
+    c->gop_size = gop > 0 ? gop : 50;
+    c->keyint_min = c->gop_size;
+
+    /* capped CRF: quality-driven, never above the rung's rate (VBV) */
+    c->rc_max_rate = o->rung->video_rate;
+    c->rc_buffer_size = (int) (o->rung->video_rate * 2);
+    c->thread_count = (int) pp->job->settings->transcode_threads;
+
+    snprintf(maxrate, sizeof(maxrate), "%" PRId64, o->rung->video_rate);
+
+    if (av_opt_set(c->priv_data, "preset", "veryfast", 0) < 0
+        || av_opt_set(c->priv_data, "crf", "21", 0) < 0
+        || av_opt_set(c->priv_data, "profile", "high", 0) < 0
+        || av_opt_set(c->priv_data, "forced-idr", "1", 0) < 0
+        || av_opt_set(c->priv_data, "x264-params", "scenecut=0:open-gop=0",
+                      0) < 0)
+    {
+        media_job_fail(pp->job, "libx264 options refused");
+        avcodec_free_context(&c);
+        return NULL;
+    }
+
+    rc = avcodec_open2(c, codec, NULL);
+    if (rc < 0) {
+        media_job_fail(pp->job, "open libx264 for %s: %s", o->rung->name,
+                       media_averr(rc));
+        avcodec_free_context(&c);
+        return NULL;
+    }
+
+    o->next_key = 0;
+
+    return c;
+}
+
+
+static AVCodecContext *
+media_audio_encoder(media_pipe_t *pp, AVFilterContext *sink, int64_t rate,
+    int channels)
+{
+    int              rc;
+    const AVCodec   *codec;
+    AVCodecContext  *c;
+
+    codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
+    c = codec ? avcodec_alloc_context3(codec) : NULL;
+    if (c == NULL) {
+        media_job_fail(pp->job, "no AAC encoder");
+        return NULL;
+    }
+
+    c->sample_fmt = AV_SAMPLE_FMT_FLTP;
+    c->sample_rate = 48000;
+    c->bit_rate = rate;
+    c->time_base = (AVRational) { 1, 48000 };
+    av_channel_layout_default(&c->ch_layout, channels);
+
+    rc = avcodec_open2(c, codec, NULL);
+    if (rc < 0) {
+        media_job_fail(pp->job, "open AAC encoder: %s", media_averr(rc));
+        avcodec_free_context(&c);
+        return NULL;
+    }
+
+    /* the encoder takes whole frames of its size */
+    av_buffersink_set_frame_size(sink, c->frame_size);
+
+    return c;
+}
+
+
+static int
+media_open_muxer(media_pipe_t *pp, media_out_t *o, AVCodecContext *aenc)
+{
+    int                  rc;
+    char                 path[4096], seg[4096], rdir[4096];
+    AVStream            *st;
+    AVDictionary        *opts;
+    AVDictionaryEntry   *left;
+
+    if (media_path(rdir, sizeof(rdir), "%s/%s", pp->dir, o->rung->name) != 0
+        || media_path(path, sizeof(path), "%s/index.m3u8", rdir) != 0
+        || media_path(seg, sizeof(seg), "%s/seg_%%05d.ts", rdir) != 0
+        || (mkdir(rdir, 0755) != 0 && errno != EEXIST))
+    {
+        media_job_fail(pp->job, "mkdir %s: %s", rdir, strerror(errno));
+        return -1;
+    }
+
+    rc = avformat_alloc_output_context2(&o->oc, NULL, "hls", path);
+    if (rc < 0) {
+        media_job_fail(pp->job, "HLS muxer: %s", media_averr(rc));
+        return -1;
+    }
+
+    if (o->venc) {
+        st = avformat_new_stream(o->oc, NULL);
+        if (st == NULL
+            || avcodec_parameters_from_context(st->codecpar, o->venc) < 0)
+        {
+            media_job_fail(pp->job, "HLS video stream");
+            return -1;
+        }
+        st->time_base = o->venc->time_base;
+        o->vst = st->index;
+    }
+
+    if (aenc) {
+        st = avformat_new_stream(o->oc, NULL);
+        if (st == NULL
+            || avcodec_parameters_from_context(st->codecpar, aenc) < 0)
+        {
+            media_job_fail(pp->job, "HLS audio stream");
+            return -1;
+        }
+        st->time_base = aenc->time_base;
+        o->ast = st->index;
+    }
+
+    opts = NULL;
+    av_dict_set(&opts, "hls_time", "6", 0);
+    av_dict_set(&opts, "hls_list_size", "0", 0);
+    av_dict_set(&opts, "hls_playlist_type", "vod", 0);
+    av_dict_set(&opts, "hls_segment_filename", seg, 0);
+    av_dict_set(&opts, "hls_flags", "independent_segments", 0);
+
+    rc = avformat_write_header(o->oc, &opts);
+
+    left = av_dict_get(opts, "", NULL, AV_DICT_IGNORE_SUFFIX);
+    av_dict_free(&opts);
+
+    if (rc < 0 || left) {
+        media_job_fail(pp->job, "HLS muxer for %s: %s", o->rung->name,
+                       rc < 0 ? media_averr(rc) : "an option was refused");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+media_decode(media_pipe_t *pp, AVCodecContext *dec, AVFilterContext *src,
+    AVPacket *pkt)
+{
+    int  rc, video;
+
+    video = dec == pp->vdec;
+
+    rc = avcodec_send_packet(dec, pkt);
+
+    /* a damaged packet is skipped, as players do; a dead decoder is not */
+    if (rc < 0 && rc != AVERROR(EAGAIN) && rc != AVERROR_INVALIDDATA
+        && rc != AVERROR_EOF)
+    {
+        media_job_fail(pp->job, "decode: %s", media_averr(rc));
+        return -1;
+    }
+
+    for ( ;; ) {
+        rc = avcodec_receive_frame(dec, pp->frame);
+
+        if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) {
+            break;
+        }
+
+        if (rc < 0) {
+            if (rc == AVERROR_INVALIDDATA) {
+                continue;
+            }
+            media_job_fail(pp->job, "decode: %s", media_averr(rc));
+            return -1;
+        }
+
+        pp->frame->pts = pp->frame->best_effort_timestamp;
+
+        rc = av_buffersrc_add_frame_flags(src, pp->frame,
+                                          AV_BUFFERSRC_FLAG_KEEP_REF);
+        av_frame_unref(pp->frame);
+
+        if (rc < 0) {
+            media_job_fail(pp->job, "filter input: %s", media_averr(rc));
+            return -1;
+        }
+
+        if (media_drain(pp, video) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* what the sinks hold, through the encoders */
+static int
+media_drain(media_pipe_t *pp, int video)
+{
+    int            i, rc;
+    int64_t        step;
+    AVRational     tb;
+    media_out_t   *o;
+
+    if (video) {
+        for (i = 0; i < pp->n; i++) {
+            o = &pp->out[i];
+            tb = o->venc->time_base;
+            step = av_rescale_q(MEDIA_GOP_SECS, (AVRational) { 1, 1 }, tb);
+
+            while ((rc = av_buffersink_get_frame(o->vsink, pp->filtered))
+                   >= 0)
+            {
+                /* the 2 s grid, by time: holds for variable frame rates */
+                if (pp->filtered->pts >= o->next_key) {
+                    pp->filtered->pict_type = AV_PICTURE_TYPE_I;
+                    while (o->next_key <= pp->filtered->pts) {
+                        o->next_key += step;
+                    }
+                } else {
+                    pp->filtered->pict_type = AV_PICTURE_TYPE_NONE;
+                }
+
+                if (i == 0 && !pp->poster_done
+                    && pp->filtered->pts >= pp->poster_at
+                    && media_poster(pp, pp->filtered) != 0)
+                {
+                    av_frame_unref(pp->filtered);
+                    return -1;
+                }
+
+                rc = media_encode(pp, o->venc, pp->filtered, o, 1, 1);
+                av_frame_unref(pp->filtered);
+
+                if (rc != 0) {
+                    return -1;
+                }
+            }
+
+            if (rc != AVERROR(EAGAIN) && rc != AVERROR_EOF) {
+                media_job_fail(pp->job, "video filter: %s", media_averr(rc));
+                return -1;
+            }
+        }
+
+        return 0;
+    }
+
+    if (pp->shared_asink) {
+        while ((rc = av_buffersink_get_frame(pp->shared_asink, pp->filtered))
+               >= 0)
+        {
+            rc = media_encode(pp, pp->shared_aenc, pp->filtered, pp->out,
+                              pp->n, 0);
+            av_frame_unref(pp->filtered);
+            if (rc != 0) {
+                return -1;
+            }
+        }
+
+        return (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) ? 0 : -1;
+    }
+
+    for (i = 0; i < pp->n; i++) {
+        o = &pp->out[i];
+
+        while ((rc = av_buffersink_get_frame(o->asink, pp->filtered)) >= 0) {
+            rc = media_encode(pp, o->aenc, pp->filtered, o, 1, 0);
+            av_frame_unref(pp->filtered);
+            if (rc != 0) {
+                return -1;
+            }
+        }
+
+        if (rc != AVERROR(EAGAIN) && rc != AVERROR_EOF) {
+            media_job_fail(pp->job, "audio filter: %s", media_averr(rc));
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* frame NULL flushes; packets go to every muxer in outs */
+static int
+media_encode(media_pipe_t *pp, AVCodecContext *enc, AVFrame *frame,
+    media_out_t *outs, int nouts, int video)
+{
+    int        rc, i;
+    AVPacket  *pkt, *copy;
+
+    rc = avcodec_send_frame(enc, frame);
+    if (rc < 0 && rc != AVERROR_EOF) {
+        media_job_fail(pp->job, "encode: %s", media_averr(rc));
+        return -1;
+    }
+
+    pkt = av_packet_alloc();
+    if (pkt == NULL) {
+        media_job_fail(pp->job, "out of memory");
+        return -1;
+    }
+
+    while ((rc = avcodec_receive_packet(enc, pkt)) == 0) {
+        for (i = 0; i < nouts; i++) {
+            if (video && (pkt->flags & AV_PKT_FLAG_KEY)
+                && outs[i].rung->sps[0] == 0)
+            {
+                media_sps(outs[i].rung, pkt);
+            }
+
+            copy = av_packet_clone(pkt);
+            if (copy == NULL
+                || media_write(pp, &outs[i], copy,
+                               video ? outs[i].vst : outs[i].ast,
+                               enc->time_base) != 0)
+            {
+                av_packet_free(&copy);
+                av_packet_free(&pkt);
+                return -1;
+            }
+
+            av_packet_free(&copy);
+        }
+
+        av_packet_unref(pkt);
+    }
+
+    av_packet_free(&pkt);
+
+    if (rc != AVERROR(EAGAIN) && rc != AVERROR_EOF) {
+        media_job_fail(pp->job, "encode: %s", media_averr(rc));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+media_write(media_pipe_t *pp, media_out_t *o, AVPacket *pkt, int st,
+    AVRational tb)
+{
+    int  rc;
+
+    pkt->stream_index = st;
+    av_packet_rescale_ts(pkt, tb, o->oc->streams[st]->time_base);
+
+    rc = av_interleaved_write_frame(o->oc, pkt);
+    if (rc < 0) {
+        media_job_fail(pp->job, "write %s: %s", o->rung->name,
+                       media_averr(rc));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* profile, constraint flags and level from the SPS (NAL type 7) */
+static void
+media_sps(media_rung_t *r, const AVPacket *pkt)
+{
+    int             i;
+    const uint8_t  *d = pkt->data;
+
+    for (i = 0; i + 7 < pkt->size; i++) {
+        if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1
+            && (d[i + 3] & 0x1f) == 7)
+        {
+            r->sps[0] = d[i + 4];
+            r->sps[1] = d[i + 5];
+            r->sps[2] = d[i + 6];
+            return;
+        }
+    }
+}
+
+
+/* a JPEG of the top rung's frame near the start (10%, at most 1 s in) */
+static int
+media_poster(media_pipe_t *pp, AVFrame *frame)
+{
+    int              rc;
+    char             path[4096];
+    FILE            *f;
+    AVFrame         *copy;
+    AVPacket        *pkt;
+    const AVCodec   *codec;
+    AVCodecContext  *c;
+
+    pp->poster_done = 1;
+
+    codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
+    c = codec ? avcodec_alloc_context3(codec) : NULL;
+    copy = av_frame_clone(frame);
+    pkt = av_packet_alloc();
+
+    rc = -1;
+
+    if (c == NULL || copy == NULL || pkt == NULL) {
+        media_job_fail(pp->job, "poster: out of memory");
+        goto done;
+    }
+
+    c->width = frame->width;
+    c->height = frame->height;
+    c->pix_fmt = AV_PIX_FMT_YUVJ420P;
+    c->time_base = (AVRational) { 1, 25 };
+    copy->format = AV_PIX_FMT_YUVJ420P;
+    copy->pict_type = AV_PICTURE_TYPE_NONE;
+
+    if (avcodec_open2(c, codec, NULL) < 0
+        || avcodec_send_frame(c, copy) < 0
+        || avcodec_receive_packet(c, pkt) < 0)
+    {
+        media_job_fail(pp->job, "poster: JPEG encoding failed");
+        goto done;
+    }
+
+    f = media_path(path, sizeof(path), "%s/poster.jpg", pp->dir) == 0
+        ? fopen(path, "wb") : NULL;
+    if (f == NULL || fwrite(pkt->data, 1, pkt->size, f) != (size_t) pkt->size
+        || fclose(f) != 0)
+    {
+        media_job_fail(pp->job, "poster: write %s", path);
+        goto done;
+    }
+
+    rc = 0;
+
+done:
+
+    av_packet_free(&pkt);
+    av_frame_free(&copy);
+    avcodec_free_context(&c);
+    return rc;
+}
+
+
+/* an audio file's cover art, as it came */
+static int
+media_cover(media_pipe_t *pp)
+{
+    char       path[4096];
+    FILE      *f;
+    AVStream  *st;
+
+    st = pp->p->ic->streams[pp->p->cover];
+
+    if (st->attached_pic.size <= 0) {
+        return 0;
+    }
+
+    f = media_path(path, sizeof(path), "%s/poster.%s", pp->dir,
+                   st->codecpar->codec_id == AV_CODEC_ID_PNG ? "png" : "jpg")
+        == 0 ? fopen(path, "wb") : NULL;
+    if (f == NULL
+        || fwrite(st->attached_pic.data, 1, st->attached_pic.size, f)
+           != (size_t) st->attached_pic.size
+        || fclose(f) != 0)
+    {
+        media_job_fail(pp->job, "cover art: write %s", path);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* flush decoders, filters and encoders; close the playlists */
+static int
+media_finish(media_pipe_t *pp)
+{
+    int  i, rc;
+
+    if (pp->vdec && (media_decode(pp, pp->vdec, pp->vsrc, NULL) != 0
+                     || av_buffersrc_add_frame(pp->vsrc, NULL) < 0
+                     || media_drain(pp, 1) != 0))
+    {
+        return -1;
+    }
+
+    if (pp->adec && (media_decode(pp, pp->adec, pp->asrc, NULL) != 0
+                     || av_buffersrc_add_frame(pp->asrc, NULL) < 0
+                     || media_drain(pp, 0) != 0))
+    {
+        return -1;
+    }
+
+    for (i = 0; i < pp->n; i++) {
+        if (pp->out[i].venc
+            && media_encode(pp, pp->out[i].venc, NULL, &pp->out[i], 1, 1)
+               != 0)
+        {
+            return -1;
+        }
+
+        if (pp->out[i].aenc
+            && media_encode(pp, pp->out[i].aenc, NULL, &pp->out[i], 1, 0)
+               != 0)
+        {
+            return -1;
+        }
+    }
+
+    if (pp->shared_aenc
+        && media_encode(pp, pp->shared_aenc, NULL, pp->out, pp->n, 0) != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < pp->n; i++) {
+        rc = av_write_trailer(pp->out[i].oc);
+        if (rc < 0) {
+            media_job_fail(pp->job, "finish %s: %s", pp->out[i].rung->name,
+                           media_averr(rc));
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+media_pipe_free(media_pipe_t *pp)
+{
+    int  i;
+
+    for (i = 0; i < pp->n; i++) {
+        avcodec_free_context(&pp->out[i].venc);
+        avcodec_free_context(&pp->out[i].aenc);
+        avformat_free_context(pp->out[i].oc);
+    }
+
+    avcodec_free_context(&pp->shared_aenc);
+    avfilter_graph_free(&pp->vgraph);
+    avfilter_graph_free(&pp->agraph);
+    avcodec_free_context(&pp->vdec);
+    avcodec_free_context(&pp->adec);
+    av_packet_free(&pp->pkt);
+    av_frame_free(&pp->frame);
+    av_frame_free(&pp->filtered);
+}
