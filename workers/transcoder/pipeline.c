@@ -327,13 +327,17 @@ media_audio_graph(media_pipe_t *pp)
 {
     int               i;
     char              args[256], layout[64], desc[1024], *d;
+    AVRational        tb;
     AVFilterContext  *sinks[MEDIA_MAX_RUNGS];
 
     av_channel_layout_describe(&pp->adec->ch_layout, layout, sizeof(layout));
 
+    /* frames carry the stream's time base (an mp3's is 1/14112000) */
+    tb = pp->p->ic->streams[pp->p->audio]->time_base;
+
     snprintf(args, sizeof(args),
-             "time_base=1/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
-             pp->adec->sample_rate, pp->adec->sample_rate,
+             "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
+             tb.num, tb.den, pp->adec->sample_rate,
              av_get_sample_fmt_name(pp->adec->sample_fmt), layout);
 
     if (pp->p->video >= 0) {

@@ -1,0 +1,243 @@
+# Upload to HLS through the transcode worker, with media made here by
+# FFmpeg: each file ends ready (every variant reads back to its end, within
+# a segment of the source) or failed with a reason.  Then the queue under
+# faults: a worker killed mid-transcode, Redis restarted empty.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use MediaTest qw(wait_until slurp);
+
+my $t = MediaTest->new;
+my $dir = $t->dir;
+
+$t->start_postgres;
+$t->start_redis;
+
+$t->write_conf(<<'EOF');
+%%MAIN%%
+events {}
+http {
+    %%HTTP%%
+    media_jwt_key %%DIR%%/jwt.key;
+    media_cookie_secure off;
+    media_job_lease 6s;
+    media_job_retry 1s;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /api/ {
+            media_api;
+        }
+    }
+}
+EOF
+$t->jwt_key;
+$t->migrate;
+$t->start_nginx;
+$t->start_worker('transcoder');
+
+my $user = $t->signup('maker@example.com');
+
+my $av = '-c:v libx264 -preset ultrafast -pix_fmt yuv420p';
+my %files = (
+    'landscape.mp4' => "-f lavfi -i testsrc2=size=1280x720:rate=30:duration=7"
+                       . " -f lavfi -i sine=frequency=300:duration=7 $av -c:a aac -shortest",
+    'portrait-odd.mp4' => "-f lavfi -i testsrc2=size=361x641:rate=25:duration=5"
+                          . " -f lavfi -i sine=duration=5 -vf scale=361:641 -c:v libx264"
+                          . " -preset ultrafast -pix_fmt yuv444p -c:a aac -shortest",
+    'silent.mp4' => "-f lavfi -i testsrc2=size=640x360:rate=24:duration=4 $av",
+    'tone.wav' => '-f lavfi -i sine=frequency=440:duration=5',
+    'hires.flac' => '-f lavfi -i sine=frequency=1000:sample_rate=48000:duration=4'
+                    . ' -sample_fmt s32 -bits_per_raw_sample 24',
+);
+$t->make_media($_, $files{$_}) for keys %files;
+
+# an mp3 with cover art (a picture stream that is not video)
+$t->make_media('cover.png', '-f lavfi -i color=c=red:size=64x64 -frames:v 1');
+$t->make_media('song.mp3', "-f lavfi -i sine=duration=5 -i $dir/media/cover.png"
+               . ' -map 0 -map 1 -c:a libmp3lame -c:v png -disposition:v attached_pic'
+               . ' -id3v2_version 3');
+
+# a portrait phone video: landscape pixels with a 90-degree display matrix
+$t->make_media('sideways.mp4', "-f lavfi -i testsrc2=size=640x360:rate=25:duration=3 $av");
+system("ffmpeg -nostdin -loglevel error -y -i $dir/media/sideways.mp4 -c copy"
+       . " -metadata:s:v:0 rotate=90 $dir/media/rotated.mp4") == 0 or die;
+
+# a wav with an mp4 name, a truncated mp4
+system("cp $dir/media/tone.wav $dir/media/wav-named.mp4") == 0 or die;
+my $full = slurp("$dir/media/landscape.mp4");
+spew("$dir/media/truncated.mp4", substr($full, 0, int(length($full) / 2)));
+
+my %expect = (
+    'landscape.mp4'    => { kind => 'video', rungs => [qw(720p 480p 360p)] },
+    'portrait-odd.mp4' => { kind => 'video', rungs => [qw(360p)] },
+    'silent.mp4'       => { kind => 'video', rungs => [qw(360p)], noaudio => 1 },
+    'rotated.mp4'      => { kind => 'video', rungs => [qw(360p)], portrait => 1,
+                            noaudio => 1 },
+    'tone.wav'         => { kind => 'audio', rungs => [qw(a256 a128 a64)] },
+    'hires.flac'       => { kind => 'audio', rungs => [qw(a256 a128 a64)] },
+    'song.mp3'         => { kind => 'audio', rungs => [qw(a256 a128 a64)], poster => 1 },
+    'wav-named.mp4'    => { kind => 'audio', rungs => [qw(a256 a128 a64)] },
+    'truncated.mp4'    => { failed => qr/moov atom not found|Invalid data/ },
+);
+
+my %media;
+for my $name (sort keys %expect) {
+    my $type = $name =~ /\.(mp4)$/ ? 'video/mp4' : $name =~ /\.wav$/ ? 'audio/wav'
+             : $name =~ /\.flac$/ ? 'audio/flac' : 'audio/mpeg';
+    my $r = upload("$dir/media/$name", $type);
+    is($r->{status}, 202, "$name: accepted");
+    $media{$name} = $r->{json}{media}{id};
+}
+
+for my $name (sort keys %expect) {
+    my $e = $expect{$name};
+    my $m = wait_final($media{$name});
+
+    if ($e->{failed}) {
+        is($m->{status}, 'failed', "$name: failed");
+        like($m->{error} // '', $e->{failed}, "$name: with a reason: " . ($m->{error} // ''));
+        my $job = get("/api/v1/jobs/$m->{job_id}")->{json}{job};
+        is($job->{status}, 'dead', "$name: its job is dead at once (bad input, no retry)");
+        is($job->{attempts}, 1, "$name: after one attempt");
+        next;
+    }
+
+    is($m->{status}, 'ready', "$name: ready") or diag($m->{error});
+    is($m->{kind}, $e->{kind}, "$name: $e->{kind}");
+    is_deeply([ map { $_->{name} } @{ $m->{renditions} } ], $e->{rungs},
+              "$name: rungs @{ $e->{rungs} }, none above the source");
+
+    my $src = probe_duration("$dir/media/$name");
+    for my $r (@{ $m->{renditions} }) {
+        my $playlist = "$dir/storage/hls/$m->{id}/$r->{name}/index.m3u8";
+        my $d = probe_duration($playlist);
+        ok(defined $d && abs($d - $src) <= 6,
+           sprintf("$name $r->{name}: reads back to its end (%.2fs of %.2fs)",
+                   $d // -1, $src));
+        ok($r->{bandwidth} >= $r->{average_bandwidth} && $r->{average_bandwidth} > 0,
+           "$name $r->{name}: measured peak $r->{bandwidth} >= average $r->{average_bandwidth}");
+
+        if ($e->{kind} eq 'video') {
+            ok($r->{width} % 2 == 0 && $r->{height} % 2 == 0,
+               "$name $r->{name}: even dimensions $r->{width}x$r->{height}");
+            like($r->{codecs}, $e->{noaudio} ? qr/^avc1\.[0-9a-f]{6}$/
+                                             : qr/^avc1\.[0-9a-f]{6},mp4a\.40\.2$/,
+                 "$name $r->{name}: codecs $r->{codecs}");
+        } else {
+            is($r->{codecs}, 'mp4a.40.2', "$name $r->{name}: AAC");
+        }
+    }
+
+    if ($e->{portrait}) {
+        my $r = $m->{renditions}[0];
+        ok($r->{height} > $r->{width}, "$name: rotation applied ($r->{width}x$r->{height})");
+    }
+
+    if ($e->{kind} eq 'video' || $e->{poster}) {
+        my @poster = glob("$dir/storage/hls/$m->{id}/poster.*");
+        ok(@poster == 1 && -s $poster[0] > 100, "$name: poster");
+    }
+}
+
+# keyframes on the same 2 s grid in every rung, so players can switch
+my $l = $media{'landscape.mp4'};
+my @grids = map { keyframes("$dir/storage/hls/$l/$_/index.m3u8") } qw(720p 360p);
+is_deeply($grids[0], $grids[1], "keyframes line up across rungs: @{ $grids[0] }");
+is_deeply($grids[0], ['0.0', '2.0', '4.0', '6.0'], 'on a 2 s grid');
+
+is(scalar(() = glob("$dir/storage/hls/.[0-9a-f]*")), 0,
+   'no temporary directories left');
+
+# --- a worker killed mid-transcode ---------------------------------------------
+
+$t->make_media('long.mp4', "-f lavfi -i testsrc2=size=1920x1080:rate=30:duration=20"
+               . " -f lavfi -i sine=duration=20 $av -c:a aac -shortest");
+my $long = upload("$dir/media/long.mp4", 'video/mp4')->{json}{media}{id};
+
+ok(wait_until(sub { (get("/api/v1/media/$long")->{json}{media}{progress} // 0) > 0 },
+              timeout => 60), 'long transcode under way');
+kill 'KILL', $t->pid('transcoder');
+$t->stop_proc('transcoder');
+$t->start_worker('transcoder');
+
+my $m = wait_final($long, 180);
+is($m->{status}, 'ready', 'after kill -9 the job was reclaimed and finished');
+my $job = get("/api/v1/jobs/$m->{job_id}")->{json}{job};
+is($job->{attempts}, 2, 'attempts: 2');
+is($t->psql('media', "SELECT count(*) FROM renditions WHERE media_id = '$long'") + 0,
+   4, 'exactly one set of renditions');
+is(scalar(() = glob("$dir/storage/hls/.$long.*")), 0,
+   "the killed worker's half-made output is gone");
+like(slurp("$dir/transcoder.log"), qr/left by an earlier attempt/, 'and it says so');
+
+# --- Redis restarted empty while jobs wait ------------------------------------
+
+$t->stop_proc('transcoder');
+my @waiting = map { upload("$dir/media/tone.wav", 'audio/wav')->{json}{media}{id} } 1 .. 2;
+$t->stop_redis;
+$t->start_redis;
+is($t->redis('XLEN', 'media:transcode'), '0', 'redis came back empty');
+$t->start_worker('transcoder');
+for my $id (@waiting) {
+    is(wait_final($id)->{status}, 'ready', 'a job lost with Redis still finished');
+}
+like(slurp("$dir/transcoder.log"), qr/reconcile: \d+ queued transcode job/,
+     'the reconciler put them back');
+
+$t->finish;
+done_testing;
+
+
+sub upload {
+    my ($file, $type) = @_;
+    return $t->http(POST => '/api/v1/media', body => slurp($file),
+                    headers => { 'Content-Type' => $type,
+                                 Authorization => "Bearer $user->{access_token}" });
+}
+
+sub get {
+    my ($path) = @_;
+    return $t->http(GET => $path,
+                    headers => { Authorization => "Bearer $user->{access_token}" });
+}
+
+sub wait_final {
+    my ($id, $timeout) = @_;
+    my $m;
+    wait_until(sub {
+        $m = get("/api/v1/media/$id")->{json}{media};
+        $m && $m->{status} =~ /^(ready|failed)$/;
+    }, timeout => $timeout || 120, interval => 0.5);
+    return $m;
+}
+
+sub probe_duration {
+    my ($file) = @_;
+    my $d = `ffprobe -v error -show_entries format=duration -of csv=p=0 '$file' 2>/dev/null`;
+    return $d =~ /^([\d.]+)/ ? $1 : undef;
+}
+
+# the times of the video keyframes, from the start of the stream
+sub keyframes {
+    my ($playlist) = @_;
+    my @pkts = `ffprobe -v error -select_streams v -show_entries packet=pts_time,flags -of csv=p=0 '$playlist' 2>/dev/null`;
+    my ($first, @k);
+    for (@pkts) {
+        my ($pts, $flags) = split /,/;
+        next unless defined $flags && $pts =~ /^[\d.]+$/;
+        $first //= $pts;
+        push @k, sprintf('%.1f', $pts - $first) if $flags =~ /K/;
+    }
+    return \@k;
+}
+
+sub spew {
+    my ($file, $text) = @_;
+    open(my $fh, '>:raw', $file) or die $!;
+    print $fh $text;
+    close $fh;
+}
