@@ -8,6 +8,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use JSON::PP qw(decode_json);
 use Test::More;
 use MediaTest qw(wait_until slurp);
 
@@ -50,6 +51,9 @@ my %files = (
                           . " -preset ultrafast -pix_fmt yuv444p -c:a aac -shortest",
     'silent.mp4' => "-f lavfi -i testsrc2=size=640x360:rate=24:duration=4 $av",
     'tone.wav' => '-f lavfi -i sine=frequency=440:duration=5',
+    # quiet, with near-full-scale clicks: a plain gain to -14 LUFS would
+    # clip, so loudnorm's dynamic mode must run (and come back to 48 kHz)
+    'peaky.wav' => q{-f lavfi -i "aevalsrc=0.02*sin(440*2*PI*t)+if(lt(mod(t\,0.5)\,0.0005)\,0.95\,0):s=44100:d=8"},
     'hires.flac' => '-f lavfi -i sine=frequency=1000:sample_rate=48000:duration=4'
                     . ' -sample_fmt s32 -bits_per_raw_sample 24',
 );
@@ -78,6 +82,8 @@ my %expect = (
     'rotated.mp4'      => { kind => 'video', rungs => [qw(360p)], portrait => 1,
                             noaudio => 1 },
     'tone.wav'         => { kind => 'audio', rungs => [qw(a256 a128 a64)] },
+    'peaky.wav'        => { kind => 'audio', rungs => [qw(a256 a128 a64)],
+                            dynamic => 1 },
     'hires.flac'       => { kind => 'audio', rungs => [qw(a256 a128 a64)] },
     'song.mp3'         => { kind => 'audio', rungs => [qw(a256 a128 a64)], poster => 1 },
     'wav-named.mp4'    => { kind => 'audio', rungs => [qw(a256 a128 a64)] },
@@ -129,7 +135,27 @@ for my $name (sort keys %expect) {
                  "$name $r->{name}: codecs $r->{codecs}");
         } else {
             is($r->{codecs}, 'mp4a.40.2', "$name $r->{name}: AAC");
+
+            # EBU R128, measured on what was published
+            my $out = `ffmpeg -nostdin -hide_banner -i '$playlist' -af ebur128 -f null - 2>&1`;
+            my ($lufs) = $out =~ /Integrated loudness:\s+I:\s+(-?[\d.]+) LUFS/;
+            ok(defined $lufs && abs($lufs + 14) <= 1,
+               "$name $r->{name}: loudness " . ($lufs // '?') . " LUFS, within "
+               . "1 LU of -14");
+            like(`ffprobe -v error -show_entries stream=sample_rate -of csv=p=0 '$playlist'`,
+                 qr/^48000$/m, "$name $r->{name}: 48 kHz");
         }
+    }
+
+    if ($e->{kind} eq 'audio') {
+        my $w = eval { decode_json(slurp("$dir/storage/hls/$m->{id}/waveform.json")) };
+        ok($w && $w->{version} == 2 && $w->{bits} == 8 && $w->{length} > 100
+           && @{ $w->{data} } == 2 * $w->{length},
+           "$name: waveform.json in audiowaveform v2 form");
+        my $mode = $t->psql('media', "SELECT loudnorm_mode || ' ' || loudness_lufs"
+                            . " FROM media WHERE id = '$m->{id}'");
+        like($mode, $e->{dynamic} ? qr/^dynamic / : qr/^linear /,
+             "$name: mode and loudness recorded: $mode");
     }
 
     if ($e->{portrait}) {

@@ -33,7 +33,7 @@ static int media_source(media_job_t *job, char *path, size_t size);
 static int media_publish(media_job_t *job, const char *work,
     const char *final);
 static int media_record(media_job_t *job, media_probe_t *p,
-    media_ladder_t *l);
+    media_ladder_t *l, media_loudness_t *loud);
 static void media_mark(media_job_t *job, const char *status,
     const char *error);
 static int media_rmtree(const char *path);
@@ -57,10 +57,11 @@ main(int argc, char **argv)
 static int
 media_transcode(media_job_t *job)
 {
-    int             rc;
-    char            source[4096], work[4096], final[4096];
-    media_probe_t   probe;
-    media_ladder_t  ladder;
+    int               rc;
+    char              source[4096], work[4096], final[4096];
+    media_probe_t     probe;
+    media_ladder_t    ladder;
+    media_loudness_t  loud, *normalize;
 
     if (media_source(job, source, sizeof(source)) != 0) {
         job->permanent = 1;
@@ -100,7 +101,17 @@ media_transcode(media_job_t *job)
         goto done;
     }
 
-    if (media_pipeline(job, &probe, &ladder, work) != 0) {
+    /* the audio ladder is normalized to -14 LUFS: measure first */
+    normalize = NULL;
+
+    if (probe.video < 0) {
+        if (media_normalize(job, &probe, source, work, &loud) != 0) {
+            goto done;
+        }
+        normalize = &loud;
+    }
+
+    if (media_pipeline(job, &probe, &ladder, normalize, work) != 0) {
         goto done;
     }
 
@@ -111,7 +122,7 @@ media_transcode(media_job_t *job)
     }
 
     if (media_publish(job, work, final) != 0
-        || media_record(job, &probe, &ladder) != 0)
+        || media_record(job, &probe, &ladder, normalize) != 0)
     {
         goto done;
     }
@@ -201,10 +212,12 @@ media_publish(media_job_t *job, const char *work, const char *final)
 
 
 static int
-media_record(media_job_t *job, media_probe_t *p, media_ladder_t *l)
+media_record(media_job_t *job, media_probe_t *p, media_ladder_t *l,
+    media_loudness_t *loud)
 {
     int            i, ok;
     char           w[16], h[16], fps[32], peak[32], avg[32], dur[32];
+    char           lufs[32];
     PGresult      *res;
     media_rung_t  *r;
     const char    *params[8];
@@ -248,12 +261,21 @@ media_record(media_job_t *job, media_probe_t *p, media_ladder_t *l)
     snprintf(dur, sizeof(dur), "%" PRId64, p->duration_ms);
     params[1] = p->kind;
     params[2] = dur;
+    params[3] = NULL;
+    params[4] = NULL;
+
+    if (loud) {
+        snprintf(lufs, sizeof(lufs), "%.2f", loud->integrated);
+        params[3] = lufs;
+        params[4] = loud->linear ? "linear" : "dynamic";
+    }
 
     if (ok) {
         res = PQexecParams(job->pg,
             "UPDATE media SET status = 'ready', kind = $2,"
-            "  duration_ms = $3, error = NULL WHERE id = $1",
-            3, NULL, params, NULL, NULL, 0);
+            "  duration_ms = $3, loudness_lufs = $4, loudnorm_mode = $5,"
+            "  error = NULL WHERE id = $1",
+            5, NULL, params, NULL, NULL, 0);
         ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         PQclear(res);
     }

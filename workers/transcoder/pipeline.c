@@ -54,6 +54,7 @@ typedef struct {
     AVCodecContext     *shared_aenc;
     media_out_t         out[MEDIA_MAX_RUNGS];
     int                 n;
+    const media_loudness_t  *loud;
     AVPacket           *pkt;
     AVFrame            *frame;
     AVFrame            *filtered;
@@ -90,7 +91,7 @@ static void media_pipe_free(media_pipe_t *pp);
 
 int
 media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
-    const char *dir)
+    const media_loudness_t *loud, const char *dir)
 {
     int            rc, i, percent;
     int64_t        ms;
@@ -102,6 +103,7 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
     pp.p = p;
     pp.dir = dir;
     pp.n = l->n;
+    pp.loud = loud;
 
     for (i = 0; i < l->n; i++) {
         pp.out[i].rung = &l->rungs[i];
@@ -326,7 +328,7 @@ static int
 media_audio_graph(media_pipe_t *pp)
 {
     int               i;
-    char              args[256], layout[64], desc[1024], *d;
+    char              args[256], layout[64], desc[1024], norm[128], *d;
     AVRational        tb;
     AVFilterContext  *sinks[MEDIA_MAX_RUNGS];
 
@@ -358,8 +360,13 @@ media_audio_graph(media_pipe_t *pp)
         return pp->shared_aenc ? 0 : -1;
     }
 
+    norm[0] = '\0';
+    if (pp->loud) {
+        media_loudness_filter(pp->loud, norm, sizeof(norm));
+    }
+
     d = desc;
-    d += sprintf(d, "[in]asplit=%d", pp->n);
+    d += sprintf(d, "[in]%sasplit=%d", norm, pp->n);
     for (i = 0; i < pp->n; i++) {
         d += sprintf(d, "[s%d]", i);
     }

@@ -56,6 +56,14 @@ typedef struct {
 } media_ladder_t;
 
 
+typedef struct {
+    double             integrated;     /* LUFS, of the source */
+    double             true_peak;      /* dBTP */
+    double             gain;           /* dB to the target */
+    int                linear;         /* a plain gain will do */
+} media_loudness_t;
+
+
 /* probe.c: opens and inspects; fills job->error and returns -1 if the
  * source is not usable media */
 int media_probe(media_job_t *job, const char *path, media_probe_t *p);
@@ -64,9 +72,19 @@ void media_probe_close(media_probe_t *p);
 /* ladder.c: the rungs for this source, never upscaled */
 void media_ladder(const media_probe_t *p, media_ladder_t *l);
 
-/* pipeline.c: everything into dir/<rung>/, and dir/poster.jpg */
+/* pipeline.c: everything into dir/<rung>/, and dir/poster.jpg; loud is
+ * the audio ladder's normalization (NULL for video) */
 int media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
-    const char *dir);
+    const media_loudness_t *loud, const char *dir);
+
+/* loudness.c: measures the source (after the filters pre, if any) and
+ * writes dir/waveform.json if dir; media_normalize chooses the gain */
+int media_loudness(media_job_t *job, media_probe_t *p, const char *path,
+    const char *pre, const char *dir, media_loudness_t *out);
+int media_normalize(media_job_t *job, media_probe_t *p, const char *path,
+    const char *dir, media_loudness_t *out);
+void media_loudness_filter(const media_loudness_t *l, char *buf,
+    size_t size);
 
 /* measure.c */
 int media_measure(media_job_t *job, media_rung_t *r, const char *dir);
