@@ -280,9 +280,11 @@ media_queue_finish(media_job_t *job, int rc)
         media_log_info("job %s: done", job->id);
 
     } else if (rc == MEDIA_JOB_RELEASE) {
+        /* put back on the stream below, at once */
         res = PQexecParams(job->pg,
             "UPDATE jobs SET status = 'queued', attempts = attempts - 1,"
-            "  lease_until = NULL, worker = NULL, run_after = now()"
+            "  lease_until = NULL, worker = NULL, run_after = now(),"
+            "  enqueued_at = now()"
             " WHERE id = $1::uuid AND worker = $2",
             2, NULL, params, NULL, NULL, 0);
         media_log_info("job %s: released (stopping)", job->id);
@@ -301,9 +303,11 @@ media_queue_finish(media_job_t *job, int rc)
         params[3] = dead ? "dead" : "queued";
         params[4] = backoff;
 
+        /* enqueued_at cleared: the reconciler delivers it when due */
         res = PQexecParams(job->pg,
             "UPDATE jobs SET status = $4, error = $3, lease_until = NULL,"
             "  worker = NULL, run_after = now() + $5::int * interval '1 ms',"
+            "  enqueued_at = NULL,"
             "  finished_at = CASE WHEN $4 = 'dead' THEN now() END"
             " WHERE id = $1::uuid AND worker = $2",
             5, NULL, params, NULL, NULL, 0);

@@ -2,7 +2,10 @@
  * The worker loop every worker binary runs.
  */
 
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,13 +21,18 @@
 
 static int media_serve(const media_settings_t *s, const media_queue_t *q,
     PGconn *pg, redisContext *rc);
+static int media_spawn(const media_settings_t *s, const media_queue_t *q,
+    pid_t *children, int max);
+static void media_reap(pid_t *children, int n);
 static int media_connections_ok(PGconn *pg, redisContext *rc);
 
 
 int
 media_worker_main(int argc, char **argv, const media_queue_t *queue)
 {
+    int                nchildren;
     long               backoff;
+    pid_t              children[64];
     PGconn            *pg;
     redisContext      *rc;
     media_settings_t   s;
@@ -34,6 +42,9 @@ media_worker_main(int argc, char **argv, const media_queue_t *queue)
 
     media_log_info("starting: settings from %s, stream %s", s.conf_file,
                    queue->stream);
+
+    /* jobs at once: as many consumer processes, each on its own */
+    nchildren = media_spawn(&s, queue, children, 64);
 
     pg = NULL;
     rc = NULL;
@@ -81,6 +92,8 @@ media_worker_main(int argc, char **argv, const media_queue_t *queue)
         }
     }
 
+    media_reap(children, nchildren);
+
     media_log_info("stopping: SIGTERM");
 
     if (pg) {
@@ -94,6 +107,54 @@ media_worker_main(int argc, char **argv, const media_queue_t *queue)
     media_settings_free(&s);
 
     return 0;
+}
+
+
+/* media_transcode_jobs - 1 more consumers; returns how many started */
+static int
+media_spawn(const media_settings_t *s, const media_queue_t *q,
+    pid_t *children, int max)
+{
+    int    i, n;
+    pid_t  pid;
+
+    n = (q->handler && strcmp(q->type, "transcode") == 0)
+        ? (int) s->transcode_jobs - 1 : 0;
+
+    for (i = 0; i < n && i < max; i++) {
+        pid = fork();
+
+        if (pid == 0) {
+            return 0;                   /* a child consumes, spawns none */
+        }
+
+        if (pid < 0) {
+            media_log_error("fork: %s", strerror(errno));
+            break;
+        }
+
+        children[i] = pid;
+    }
+
+    return i;
+}
+
+
+/* SIGTERM passed on: each child finishes or releases its job */
+static void
+media_reap(pid_t *children, int n)
+{
+    int  i;
+
+    for (i = 0; i < n; i++) {
+        kill(children[i], SIGTERM);
+    }
+
+    for (i = 0; i < n; i++) {
+        while (waitpid(children[i], NULL, 0) < 0 && errno == EINTR) {
+            /* void */
+        }
+    }
 }
 
 
