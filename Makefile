@@ -40,7 +40,7 @@ MOD_SRC  := config $(wildcard ngx_media_module/*.c ngx_media_module/*.h)
 CORE_SRC := $(wildcard ngx_media_module/media_*.c)
 COMMON   := $(wildcard workers/common/*.c) $(CORE_SRC)
 WORKERS  := $(BUILD)/media-transcoder $(BUILD)/media-billing \
-            $(BUILD)/media-migrate
+            $(BUILD)/media-sweeper $(BUILD)/media-migrate
 UNITS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%.t,$(wildcard t/unit/*.c))
 
 .PHONY: all deps module workers units tools fuzz run stop test check-asan \

@@ -52,6 +52,7 @@ $t->start_redis;
 $t->write_example_conf;
 $t->migrate;
 $t->start_worker('transcoder');
+$t->start_worker('sweeper');
 $t->start_worker('billing');
 $t->start_nginx;
 
@@ -68,7 +69,7 @@ print <<"EOF";
 ngx_media is running: $url
   healthz:   ${url}api/v1/healthz ($r->{status})
   config:    $var/nginx.conf (from nginx.conf.example)
-  logs:      $var/error.log, $var/transcoder.log, $var/billing.log
+  logs:      $var/error.log, $var/transcoder.log, $var/sweeper.log
   stop with: make stop
 EOF
 
@@ -83,7 +84,7 @@ sub stop {
     my %s = load_state();
 
     # nginx first (graceful), then the workers, then the stores
-    for my $name (qw(nginx transcoder billing redis)) {
+    for my $name (qw(nginx transcoder sweeper billing redis)) {
         my $pid = $s{$name} or next;
         kill($name eq 'nginx' ? 'QUIT' : 'TERM', $pid) or next;
         wait_until(sub { !kill(0, $pid) }, timeout => 15)

@@ -189,6 +189,15 @@ is(get($ann, "/api/v1/media/$media->{id}")->{status}, 404,
    'gone from the API at once');
 like($t->redis('XRANGE', 'media:sweep', '-', '+'), qr/\bjob\n[0-9a-f-]{36}/,
      'a sweep job queued for its files');
+
+ok(-e "$dir/storage/uploads/$media->{id}", 'its upload is still on disk');
+$t->start_worker('sweeper');
+ok(wait_until(sub { !-e "$dir/storage/uploads/$media->{id}" }, timeout => 20),
+   'the sweeper removed its files');
+ok(-e "$dir/storage/uploads/$m2", "and only that media's");
+is($t->psql('media', "SELECT status FROM jobs WHERE type = 'sweep'"), "done\n",
+   'the sweep job is done');
+$t->stop_proc('sweeper');
 is($t->http(DELETE => "/api/v1/media/$media->{id}",
             headers => { Authorization => "Bearer $ann->{access_token}" })->{status},
    404, 'DELETE again: 404');

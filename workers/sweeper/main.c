@@ -1,0 +1,110 @@
+/*
+ * media-sweeper: removes the files of deleted media (the media:sweep
+ * stream): the upload and every rendition.  The media row stays, marked
+ * deleted, for the record; its renditions rows go with their files.
+ * Running a sweep twice finds nothing the second time, which is fine.
+ */
+
+#define _XOPEN_SOURCE 700
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "worker.h"
+#include "queue.h"
+
+
+const char  *media_worker_name = "media-sweeper";
+
+
+static int media_sweep(media_job_t *job);
+static int media_remove(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw);
+
+
+int
+main(int argc, char **argv)
+{
+    static const media_queue_t  queue = {
+        "sweep", MEDIA_STREAM_SWEEP, MEDIA_GROUP_SWEEP, media_sweep
+    };
+
+    return media_worker_main(argc, argv, &queue);
+}
+
+
+static int
+media_sweep(media_job_t *job)
+{
+    char         upload[4096], hls[4096];
+    PGresult    *res;
+    const char  *params[1];
+
+    params[0] = job->media_id;
+
+    /* only what was deleted: a sweep job for a live media is a mistake */
+    res = PQexecParams(job->pg,
+        "SELECT 1 FROM media WHERE id = $1 AND deleted_at IS NOT NULL",
+        1, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        media_job_fail(job, "media %s is not deleted: nothing swept",
+                       job->media_id);
+        job->permanent = 1;
+        PQclear(res);
+        return -1;
+    }
+
+    PQclear(res);
+
+    if (media_path(upload, sizeof(upload), "%s/" MEDIA_DIR_UPLOADS "/%s",
+                   job->settings->storage, job->media_id) != 0
+        || media_path(hls, sizeof(hls), "%s/" MEDIA_DIR_HLS "/%s",
+                      job->settings->storage, job->media_id) != 0)
+    {
+        media_job_fail(job, "media_storage path too long");
+        job->permanent = 1;
+        return -1;
+    }
+
+    if (unlink(upload) != 0 && errno != ENOENT) {
+        media_job_fail(job, "remove %s: %s", upload, strerror(errno));
+        return -1;
+    }
+
+    if (nftw(hls, media_remove, 16, FTW_DEPTH | FTW_PHYS) != 0
+        && errno != ENOENT)
+    {
+        media_job_fail(job, "remove %s: %s", hls, strerror(errno));
+        return -1;
+    }
+
+    res = PQexecParams(job->pg, "DELETE FROM renditions WHERE media_id = $1",
+                       1, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        media_job_fail(job, "delete renditions: %s", PQerrorMessage(job->pg));
+        PQclear(res);
+        return -1;
+    }
+
+    PQclear(res);
+
+    media_log_info("job %s: swept media %s", job->id, job->media_id);
+    return 0;
+}
+
+
+static int
+media_remove(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw)
+{
+    (void) sb;
+    (void) flag;
+    (void) ftw;
+
+    return remove(path);
+}
