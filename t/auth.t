@@ -201,8 +201,9 @@ $r = get('/private/', $access);
 is($r->{status}, 200, 'media_auth on, token: 200');
 is($r->{headers}{'x-user'}, "$ann->{user}{id}/user",
    '$media_user_id and $media_user_role set');
-like(slurp("$dir/who.log"), qr/^$ann->{user}{id} user ok$/m,
-     'variables in the access log');
+# nginx writes the access log after the response: wait for the line
+ok(wait_until(sub { slurp("$dir/who.log") =~ /^$ann->{user}{id} user ok$/m },
+              timeout => 5), 'variables in the access log');
 
 is($t->http(GET => '/maybe/')->{headers}{'x-user'}, '[]',
    'media_auth optional, no token: anonymous');

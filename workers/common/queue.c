@@ -432,6 +432,11 @@ media_job_progress(media_job_t *job, int percent)
     redisReply   *reply;
     const char   *params[4];
 
+    /* a job run by hand (media-transcoder transcode): no row to update */
+    if (job->pg == NULL) {
+        return 0;
+    }
+
     if (percent < 0) {
         percent = 0;
     }

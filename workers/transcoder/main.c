@@ -29,6 +29,8 @@ const char  *media_worker_name = "media-transcoder";
 
 
 static int media_transcode(media_job_t *job);
+static int media_transcode_file(const char *source, const char *dir,
+    long threads);
 static int media_source(media_job_t *job, char *path, size_t size);
 static int media_publish(media_job_t *job, const char *work,
     const char *final);
@@ -50,7 +52,88 @@ main(int argc, char **argv)
 
     av_log_set_level(AV_LOG_ERROR);
 
+    if (argc >= 4 && strcmp(argv[1], "transcode") == 0) {
+        return media_transcode_file(argv[2], argv[3],
+                                    argc > 4 ? atol(argv[4]) : 0);
+    }
+
     return media_worker_main(argc, argv, &queue);
+}
+
+
+/*
+ * media-transcoder transcode SOURCE DIR [THREADS]: the pipeline alone, no
+ * queue and no database; prints what it made.  For debugging a file and
+ * for bench/transcode.
+ */
+static int
+media_transcode_file(const char *source, const char *dir, long threads)
+{
+    int               i, rc;
+    media_job_t       job;
+    media_probe_t     probe;
+    media_ladder_t    ladder;
+    media_settings_t  s;
+    media_loudness_t  loud, *normalize;
+
+    memset(&job, 0, sizeof(job));
+    memset(&s, 0, sizeof(s));
+    s.transcode_threads = threads;
+    s.job_lease = MEDIA_DEFAULT_JOB_LEASE;
+    job.settings = &s;
+    snprintf(job.id, sizeof(job.id), "by-hand");
+    media_job_advanced(&job);
+
+    rc = 1;
+    probe.ic = NULL;
+    normalize = NULL;
+
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        media_job_fail(&job, "mkdir %s: %s", dir, strerror(errno));
+        goto done;
+    }
+
+    if (media_probe(&job, source, &probe) != 0) {
+        goto done;
+    }
+
+    media_ladder(&probe, &ladder);
+
+    if (probe.video < 0) {
+        if (media_normalize(&job, &probe, source, dir, &loud) != 0) {
+            goto done;
+        }
+        normalize = &loud;
+    }
+
+    if (media_pipeline(&job, &probe, &ladder, normalize, dir) != 0) {
+        goto done;
+    }
+
+    for (i = 0; i < ladder.n; i++) {
+        if (media_measure(&job, &ladder.rungs[i], dir) != 0) {
+            goto done;
+        }
+
+        printf("%s %dx%d peak %" PRId64 " average %" PRId64 " %s\n",
+               ladder.rungs[i].name, ladder.rungs[i].width,
+               ladder.rungs[i].height, ladder.rungs[i].peak,
+               ladder.rungs[i].average, ladder.rungs[i].codecs);
+    }
+
+    rc = 0;
+
+done:
+
+    if (probe.ic) {
+        media_probe_close(&probe);
+    }
+
+    if (rc) {
+        fprintf(stderr, "media-transcoder: %s\n", job.error);
+    }
+
+    return rc;
 }
 
 

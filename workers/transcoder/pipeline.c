@@ -37,6 +37,7 @@ typedef struct {
     int                 vst;
     int                 ast;
     int64_t             next_key;      /* pts of the next forced keyframe */
+    unsigned            open:1;        /* header written, no trailer yet */
 } media_out_t;
 
 
@@ -639,6 +640,8 @@ media_open_muxer(media_pipe_t *pp, media_out_t *o, AVCodecContext *aenc)
     left = av_dict_get(opts, "", NULL, AV_DICT_IGNORE_SUFFIX);
     av_dict_free(&opts);
 
+    o->open = rc >= 0;
+
     if (rc < 0 || left) {
         media_job_fail(pp->job, "HLS muxer for %s: %s", o->rung->name,
                        rc < 0 ? media_averr(rc) : "an option was refused");
@@ -1021,6 +1024,7 @@ media_finish(media_pipe_t *pp)
     }
 
     for (i = 0; i < pp->n; i++) {
+        pp->out[i].open = 0;
         rc = av_write_trailer(pp->out[i].oc);
         if (rc < 0) {
             media_job_fail(pp->job, "finish %s: %s", pp->out[i].rung->name,
@@ -1039,6 +1043,15 @@ media_pipe_free(media_pipe_t *pp)
     int  i;
 
     for (i = 0; i < pp->n; i++) {
+        /*
+         * An abandoned muxer (a failure, SIGTERM) is closed all the same:
+         * FFmpeg 5.1 frees the segment buffers of an HLS muxer only there.
+         * What it writes lands in the work directory, which goes.
+         */
+        if (pp->out[i].open) {
+            (void) av_write_trailer(pp->out[i].oc);
+        }
+
         avcodec_free_context(&pp->out[i].venc);
         avcodec_free_context(&pp->out[i].aenc);
         avformat_free_context(pp->out[i].oc);
