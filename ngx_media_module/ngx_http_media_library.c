@@ -277,16 +277,15 @@ ngx_http_media_patch(ngx_http_request_t *r)
 
     params[1] = ctx->user->id;
 
+    ngx_str_null(&params[2]);
+    ngx_str_null(&params[3]);
+
     if (title) {
         params[2] = *title;
-    } else {
-        params[2].data = NULL;
     }
 
     if (privacy) {
         params[3] = *privacy;
-    } else {
-        params[3].data = NULL;
     }
 
     if (ngx_http_media_pg_query(r,

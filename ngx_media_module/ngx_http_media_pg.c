@@ -181,10 +181,13 @@ ngx_http_media_pg_query(ngx_http_request_t *r, const char *sql,
     ngx_pool_cleanup_t         *cln;
     ngx_http_media_pg_query_t  *q;
 
-    /* one allocation: the query, the param pointers, the param strings */
+    /* one allocation: the query, the param pointers, the param strings;
+     * a NULL param's len means nothing */
     size = sizeof(ngx_http_media_pg_query_t) + nparams * sizeof(char *);
     for (i = 0; i < nparams; i++) {
-        size += params[i].len + 1;
+        if (params[i].data) {
+            size += params[i].len + 1;
+        }
     }
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
