@@ -95,6 +95,9 @@ static void ngx_http_media_sweep_queued(ngx_http_request_t *r,
     ngx_http_media_redis_result_t *res, void *data);
 static void ngx_http_media_job_found(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
+static ngx_int_t ngx_http_media_send_row(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, const char *key,
+    const ngx_http_media_field_t *fields, ngx_uint_t n);
 static void ngx_http_media_json_row(yajl_gen g, ngx_http_media_pg_result_t *res,
     ngx_uint_t row, const ngx_http_media_field_t *fields, ngx_uint_t n);
 static ngx_int_t ngx_http_media_is_uuid(ngx_str_t *s);
@@ -310,34 +313,39 @@ static void
 ngx_http_media_one_found(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
+    ngx_http_finalize_request(r, ngx_http_media_send_row(r, res, "media",
+                              ngx_http_media_media_fields,
+                              NGX_HTTP_MEDIA_NFIELDS));
+}
+
+
+/* {key: the first row} with 200, 404 when there is none */
+static ngx_int_t
+ngx_http_media_send_row(ngx_http_request_t *r, ngx_http_media_pg_result_t *res,
+    const char *key, const ngx_http_media_field_t *fields, ngx_uint_t n)
+{
     yajl_gen  g;
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
-        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
-                                  "media one"));
-        return;
+        return ngx_http_media_pg_failed(r, res, key);
     }
 
     if (res->nrows == 0) {
-        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
-                                  NGX_HTTP_NOT_FOUND, "not_found",
-                                  "no such media"));
-        return;
+        return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                         "no such %s", key);
     }
 
     g = yajl_gen_alloc(NULL);
     if (g == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     yajl_gen_map_open(g);
-    yajl_gen_string(g, (const unsigned char *) "media", 5);
-    ngx_http_media_json_row(g, res, 0, ngx_http_media_media_fields,
-                            NGX_HTTP_MEDIA_NFIELDS);
+    yajl_gen_string(g, (const unsigned char *) key, ngx_strlen(key));
+    ngx_http_media_json_row(g, res, 0, fields, n);
     yajl_gen_map_close(g);
 
-    ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_OK, g));
+    return ngx_http_media_send_gen(r, NGX_HTTP_OK, g);
 }
 
 
@@ -380,10 +388,6 @@ static void
 ngx_http_media_deleted(ngx_http_request_t *r, ngx_http_media_pg_result_t *res,
     void *data)
 {
-    ngx_str_t   *job;
-    const char  *argv[5];
-    size_t       argvlen[5];
-
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
         ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
                                   "media delete"));
@@ -397,21 +401,9 @@ ngx_http_media_deleted(ngx_http_request_t *r, ngx_http_media_pg_result_t *res,
         return;
     }
 
-    job = ngx_http_media_pg_value(res, 0, 0);
-
-    argv[0] = "XADD";
-    argvlen[0] = 4;
-    argv[1] = MEDIA_STREAM_SWEEP;
-    argvlen[1] = sizeof(MEDIA_STREAM_SWEEP) - 1;
-    argv[2] = "*";
-    argvlen[2] = 1;
-    argv[3] = MEDIA_STREAM_FIELD_JOB;
-    argvlen[3] = sizeof(MEDIA_STREAM_FIELD_JOB) - 1;
-    argv[4] = (char *) job->data;
-    argvlen[4] = job->len;
-
-    if (ngx_http_media_redis_command(r, ngx_http_media_sweep_queued, NULL, 5,
-                                     argv, argvlen)
+    if (ngx_http_media_redis_enqueue(r, MEDIA_STREAM_SWEEP,
+                                     ngx_http_media_pg_value(res, 0, 0),
+                                     ngx_http_media_sweep_queued, NULL)
         != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -474,35 +466,10 @@ static void
 ngx_http_media_job_found(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
-    yajl_gen  g;
-
-    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
-        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
-                                  "media job"));
-        return;
-    }
-
-    if (res->nrows == 0) {
-        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
-                                  NGX_HTTP_NOT_FOUND, "not_found",
-                                  "no such job"));
-        return;
-    }
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    yajl_gen_string(g, (const unsigned char *) "job", 3);
-    ngx_http_media_json_row(g, res, 0, ngx_http_media_job_fields,
-                            sizeof(ngx_http_media_job_fields)
-                            / sizeof(ngx_http_media_job_fields[0]));
-    yajl_gen_map_close(g);
-
-    ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_OK, g));
+    ngx_http_finalize_request(r, ngx_http_media_send_row(r, res, "job",
+                              ngx_http_media_job_fields,
+                              sizeof(ngx_http_media_job_fields)
+                              / sizeof(ngx_http_media_job_fields[0])));
 }
 
 

@@ -427,6 +427,28 @@ ngx_http_media_redis_command(ngx_http_request_t *r,
 }
 
 
+ngx_int_t
+ngx_http_media_redis_enqueue(ngx_http_request_t *r, const char *stream,
+    ngx_str_t *job, ngx_http_media_redis_handler_pt handler, void *data)
+{
+    const char  *argv[5];
+    size_t       argvlen[5];
+
+    argv[0] = "XADD";
+    argvlen[0] = 4;
+    argv[1] = stream;
+    argvlen[1] = ngx_strlen(stream);
+    argv[2] = "*";
+    argvlen[2] = 1;
+    argv[3] = MEDIA_STREAM_FIELD_JOB;
+    argvlen[3] = sizeof(MEDIA_STREAM_FIELD_JOB) - 1;
+    argv[4] = (char *) job->data;
+    argvlen[4] = job->len;
+
+    return ngx_http_media_redis_command(r, handler, data, 5, argv, argvlen);
+}
+
+
 static void
 ngx_http_media_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {

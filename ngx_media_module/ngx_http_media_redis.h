@@ -50,5 +50,10 @@ ngx_int_t ngx_http_media_redis_command(ngx_http_request_t *r,
     ngx_http_media_redis_handler_pt handler, void *data,
     int argc, const char **argv, const size_t *argvlen);
 
+/* XADD stream * job <id>: the entry only names its row (media_shared.h) */
+ngx_int_t ngx_http_media_redis_enqueue(ngx_http_request_t *r,
+    const char *stream, ngx_str_t *job,
+    ngx_http_media_redis_handler_pt handler, void *data);
+
 
 #endif /* _NGX_HTTP_MEDIA_REDIS_H_INCLUDED_ */

@@ -546,9 +546,6 @@ ngx_http_media_upload_stored(ngx_http_request_t *r,
 {
     ngx_http_media_upload_t  *u = data;
 
-    ngx_str_t                   *job;
-    const char                  *argv[5];
-    size_t                       argvlen[5];
     ngx_http_media_pg_result_t  *row;
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK || res->nrows != 1) {
@@ -570,21 +567,9 @@ ngx_http_media_upload_stored(ngx_http_request_t *r,
     ((ngx_http_media_ctx_t *) ngx_http_get_module_ctx(r,
                                    ngx_http_media_module))->state = row;
 
-    job = ngx_http_media_pg_value(row, 0, 5);
-
-    argv[0] = "XADD";
-    argvlen[0] = 4;
-    argv[1] = MEDIA_STREAM_TRANSCODE;
-    argvlen[1] = sizeof(MEDIA_STREAM_TRANSCODE) - 1;
-    argv[2] = "*";
-    argvlen[2] = 1;
-    argv[3] = MEDIA_STREAM_FIELD_JOB;
-    argvlen[3] = sizeof(MEDIA_STREAM_FIELD_JOB) - 1;
-    argv[4] = (char *) job->data;
-    argvlen[4] = job->len;
-
-    if (ngx_http_media_redis_command(r, ngx_http_media_upload_queued, u,
-                                     5, argv, argvlen)
+    if (ngx_http_media_redis_enqueue(r, MEDIA_STREAM_TRANSCODE,
+                                     ngx_http_media_pg_value(row, 0, 5),
+                                     ngx_http_media_upload_queued, u)
         != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
