@@ -32,7 +32,7 @@ CFLAGS   ?= -O2 -g
 ALL_CFLAGS = $(CFLAGS) $(WARN) $(SANFLAGS) -std=gnu99 -D_GNU_SOURCE \
              -Ingx_media_module -Iworkers/common \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 
 MODULE   := $(BUILD)/ngx_http_media_module.so
 MOD_SRC  := config $(wildcard ngx_media_module/*.c ngx_media_module/*.h)

@@ -22,11 +22,13 @@
 /* read by the workers; nginx checks them and otherwise ignores them */
 #define MEDIA_SET_JOB_LEASE       "media_job_lease"
 #define MEDIA_SET_JOB_RETRY       "media_job_retry"
+#define MEDIA_SET_JOB_STALL       "media_job_stall"
 #define MEDIA_SET_TRANSCODE_JOBS  "media_transcode_jobs"
 #define MEDIA_SET_TRANSCODE_THREADS "media_transcode_threads"
 
 #define MEDIA_DEFAULT_JOB_LEASE   60000     /* ms */
 #define MEDIA_DEFAULT_JOB_RETRY   5000      /* ms, doubled per attempt */
+#define MEDIA_DEFAULT_JOB_STALL   120000    /* ms without progress */
 
 /* under media_storage */
 #define MEDIA_DIR_TMP             "tmp"       /* request bodies arrive here */

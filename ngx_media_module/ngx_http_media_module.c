@@ -125,6 +125,13 @@ static ngx_command_t  ngx_http_media_commands[] = {
       0,
       NULL },
 
+    { ngx_string(MEDIA_SET_JOB_STALL),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_worker_setting,
+      0,
+      0,
+      NULL },
+
     { ngx_string(MEDIA_SET_TRANSCODE_JOBS),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_media_worker_setting,

@@ -9,6 +9,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Path qw(remove_tree);
+use POSIX ();
 use Test::More;
 use MediaTest qw(wait_until slurp);
 
@@ -28,6 +29,7 @@ http {
     media_job_lease 6s;
     media_job_retry 500ms;
     media_transcode_jobs 2;
+    media_job_stall 3s;
     server {
         listen 127.0.0.1:%%PORT%%;
         location /api/ {
@@ -102,6 +104,23 @@ ok($times > 0, 'backoff pushed the last run into the future');
 
 unlink "$dir/storage/hls";
 mkdir "$dir/storage/hls";
+
+# --- the watchdog: a job stuck where FFmpeg never asks ------------------------
+
+# the source replaced by a FIFO nobody writes: open() blocks in the kernel
+$t->stop_proc('transcoder');
+my $stuck = upload('long.mp4');
+unlink "$dir/storage/uploads/$stuck";
+system('mkfifo', "$dir/storage/uploads/$stuck") == 0 or die 'mkfifo';
+
+$t->start_worker('transcoder');
+ok(wait_until(sub {
+    slurp("$dir/transcoder.log")
+        =~ /watchdog: job \S+ made no progress for 3000 ms; exiting/
+}, timeout => 30), 'the watchdog ended the stuck consumer, saying why');
+like($t->psql('media', "SELECT status FROM jobs WHERE media_id = '$stuck'"),
+     qr/^running/, 'the row waits for its lease to lapse, to be taken again');
+$t->stop_proc('transcoder');
 
 $t->finish;
 done_testing;

@@ -13,6 +13,7 @@
  */
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,14 @@ static int media_queue_add(redisContext *rc, const media_queue_t *q,
     const char *job_id);
 static redisReply *media_queue_first_entry(redisReply *reply, int autoclaim);
 static long media_elapsed_ms(const struct timespec *since);
+static long media_now_ms(void);
+static void *media_watchdog(void *data);
+
+
+/* shared with the watchdog thread: 0 when no job runs */
+static long  media_watch_since;
+static long  media_watch_stall;
+static char  media_watch_job[40];
 
 
 int
@@ -154,7 +163,7 @@ static int
 media_queue_take(const media_settings_t *s, const media_queue_t *q,
     PGconn *pg, redisContext *rc, const char *consumer, redisReply *entry)
 {
-    int          rv;
+    int          rv, outcome;
     char         lease[32];
     size_t       i;
     PGresult    *res;
@@ -248,7 +257,14 @@ media_queue_take(const media_settings_t *s, const media_queue_t *q,
     media_log_info("job %s: attempt %d of %d (entry %s)", job.id,
                    job.attempts, job.max_attempts, job.entry);
 
-    rv = media_queue_finish(&job, q->handler(&job));
+    snprintf(media_watch_job, sizeof(media_watch_job), "%s", job.id);
+    __atomic_store_n(&media_watch_since, media_now_ms(), __ATOMIC_RELEASE);
+
+    outcome = q->handler(&job);
+
+    __atomic_store_n(&media_watch_since, 0, __ATOMIC_RELEASE);
+
+    rv = media_queue_finish(&job, outcome);
 
     free(job.payload);
     free(job.result);
@@ -498,6 +514,11 @@ void
 media_job_advanced(media_job_t *job)
 {
     clock_gettime(CLOCK_MONOTONIC, &job->advanced_at);
+
+    if (__atomic_load_n(&media_watch_since, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&media_watch_since, media_now_ms(),
+                         __ATOMIC_RELEASE);
+    }
 }
 
 
@@ -505,7 +526,70 @@ int
 media_job_stalled(media_job_t *job)
 {
     return media_worker_stop
-           || media_elapsed_ms(&job->advanced_at) > MEDIA_JOB_STALL;
+           || media_elapsed_ms(&job->advanced_at) > job->settings->job_stall;
+}
+
+
+int
+media_watchdog_start(const media_settings_t *s)
+{
+    pthread_t   t;
+    static int  started;
+
+    /* once per process: media_serve runs again after a reconnect */
+    if (started) {
+        return 0;
+    }
+
+    started = 1;
+    media_watch_stall = s->job_stall;
+
+    if (pthread_create(&t, NULL, media_watchdog, NULL) != 0) {
+        media_log_error("watchdog: cannot start its thread");
+        return -1;
+    }
+
+    pthread_detach(t);
+    return 0;
+}
+
+
+/*
+ * Once a second: a job with no progress for media_job_stall ends the
+ * process.  Its lease then lapses and another worker takes the job, as an
+ * attempt; a job that always hangs ends dead, not running for days.
+ */
+static void *
+media_watchdog(void *data)
+{
+    long  since;
+
+    (void) data;
+
+    for ( ;; ) {
+        sleep(1);
+
+        since = __atomic_load_n(&media_watch_since, __ATOMIC_ACQUIRE);
+
+        if (since && media_now_ms() - since > media_watch_stall) {
+            media_log_error("watchdog: job %s made no progress for %ld ms; "
+                            "exiting so that it is taken again",
+                            media_watch_job, media_watch_stall);
+            _exit(3);
+        }
+    }
+
+    return NULL;
+}
+
+
+static long
+media_now_ms(void)
+{
+    struct timespec  now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 

@@ -88,13 +88,16 @@ int media_job_progress(media_job_t *job, int percent);
 void media_job_advanced(media_job_t *job);
 
 /*
- * The watchdog, for FFmpeg's interrupt callback: 1 when the job should be
- * abandoned, because the worker is stopping or because nothing has moved
- * for MEDIA_JOB_STALL ms (a hung read, a decoder in a loop).
+ * For FFmpeg's interrupt callback: 1 when the job should be abandoned,
+ * because the worker is stopping or nothing has moved for media_job_stall.
+ * The callback is only asked between reads, so a thread watches too (see
+ * media_watchdog_start): a job stuck where nothing asks ends the process,
+ * and the job is reclaimed after its lease.
  */
 int media_job_stalled(media_job_t *job);
 
-#define MEDIA_JOB_STALL  120000
+/* the watchdog thread, started once per consumer process */
+int media_watchdog_start(const media_settings_t *s);
 
 /* a short message for the row, printf-style */
 void media_job_fail(media_job_t *job, const char *fmt, ...)

@@ -184,6 +184,10 @@ media_serve(const media_settings_t *s, const media_queue_t *q, PGconn *pg,
 
     last = 0;
 
+    if (media_watchdog_start(s) != 0) {
+        return -1;
+    }
+
     while (!media_worker_stop) {
         if (time(NULL) - last >= MEDIA_RECONCILE_EVERY / 1000) {
             if (media_queue_reconcile(s, q, pg, rc) != 0) {

@@ -49,6 +49,7 @@ media_settings_load(media_settings_t *s, const char *conf_file)
     s->redis_timeout = MEDIA_DEFAULT_REDIS_TIMEOUT;
     s->job_lease = MEDIA_DEFAULT_JOB_LEASE;
     s->job_retry = MEDIA_DEFAULT_JOB_RETRY;
+    s->job_stall = MEDIA_DEFAULT_JOB_STALL;
     s->transcode_jobs = 1;
     s->conf_file = conf_file;
 
@@ -186,6 +187,10 @@ media_setting_msec(media_settings_t *s, const char *name)
 
     if (strcmp(name, MEDIA_SET_JOB_RETRY) == 0) {
         return &s->job_retry;
+    }
+
+    if (strcmp(name, MEDIA_SET_JOB_STALL) == 0) {
+        return &s->job_stall;
     }
 
     return NULL;

@@ -29,6 +29,7 @@ typedef struct {
     char          *storage;
     long           job_lease;        /* ms */
     long           job_retry;        /* ms */
+    long           job_stall;        /* ms without progress: watchdog */
     long           transcode_jobs;   /* jobs at once */
     long           transcode_threads;  /* encoder threads per rung, 0: auto */
 } media_settings_t;
