@@ -1,0 +1,215 @@
+/*
+ * Playback tokens: a fixed binary payload and its HMAC-SHA256.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include "media_b64.h"
+#include "media_token.h"
+
+
+#define MEDIA_PAYLOAD_LEN  26
+#define MEDIA_MAC_LEN      32
+
+
+const char *
+media_token_status(media_token_rc_e rc)
+{
+    static const char  *s[] = {
+        "ok", "malformed", "unknown_key", "bad_signature", "expired"
+    };
+
+    return (size_t) rc < sizeof(s) / sizeof(s[0]) ? s[rc] : "invalid";
+}
+
+
+int
+media_token_key(media_token_key_t *key, const unsigned char *secret,
+    size_t len)
+{
+    unsigned char  digest[SHA256_DIGEST_LENGTH];
+
+    if (len < 16 || len > sizeof(key->secret)) {
+        return -1;
+    }
+
+    memset(key, 0, sizeof(media_token_key_t));
+    memcpy(key->secret, secret, len);
+    key->secret_len = len;
+
+    /* one byte names the key; two keys in use at once will differ */
+    SHA256(secret, len, digest);
+    key->kid = digest[0];
+
+    return 0;
+}
+
+
+static void
+media_token_payload(unsigned char kid, const media_token_t *t,
+    unsigned char *p)
+{
+    p[0] = MEDIA_TOKEN_VERSION;
+    p[1] = kid;
+    p[2] = (unsigned char) (t->expires >> 24);
+    p[3] = (unsigned char) (t->expires >> 16);
+    p[4] = (unsigned char) (t->expires >> 8);
+    p[5] = (unsigned char) t->expires;
+    memcpy(p + 6, t->media, 16);
+    p[22] = (unsigned char) (t->max_rung >> 8);
+    p[23] = (unsigned char) t->max_rung;
+    p[24] = (unsigned char) (t->flags >> 8);
+    p[25] = (unsigned char) t->flags;
+}
+
+
+size_t
+media_token_sign(const media_token_key_t *key, const media_token_t *t,
+    char *out)
+{
+    size_t          n;
+    unsigned int    maclen;
+    unsigned char   payload[MEDIA_PAYLOAD_LEN], mac[EVP_MAX_MD_SIZE];
+
+    media_token_payload(key->kid, t, payload);
+
+    if (HMAC(EVP_sha256(), key->secret, (int) key->secret_len, payload,
+             sizeof(payload), mac, &maclen) == NULL)
+    {
+        return 0;
+    }
+
+    n = media_b64url_encode((unsigned char *) out, payload, sizeof(payload));
+    out[n++] = '.';
+    n += media_b64url_encode((unsigned char *) out + n, mac, MEDIA_MAC_LEN);
+
+    return n;
+}
+
+
+media_token_rc_e
+media_token_verify(const media_token_key_t *keys, size_t nkeys,
+    const char *text, size_t len, long now, media_token_t *t)
+{
+    size_t                    i, plen;
+    unsigned int              maclen;
+    const char               *dot;
+    unsigned char             payload[MEDIA_PAYLOAD_LEN + 2];
+    unsigned char             sig[MEDIA_MAC_LEN + 2], mac[EVP_MAX_MD_SIZE];
+    const media_token_key_t  *key;
+
+    if (len > MEDIA_TOKEN_LEN) {
+        return MEDIA_TOKEN_MALFORMED;
+    }
+
+    dot = memchr(text, '.', len);
+    if (dot == NULL) {
+        return MEDIA_TOKEN_MALFORMED;
+    }
+
+    plen = (size_t) (dot - text);
+
+    /* exact lengths: 26 bytes are 35 characters, 32 are 43 */
+    if (plen != 35 || len - plen - 1 != 43
+        || media_b64url_decode(payload, (const unsigned char *) text, plen)
+           != MEDIA_PAYLOAD_LEN
+        || media_b64url_decode(sig, (const unsigned char *) dot + 1, 43)
+           != MEDIA_MAC_LEN
+        || payload[0] != MEDIA_TOKEN_VERSION)
+    {
+        return MEDIA_TOKEN_MALFORMED;
+    }
+
+    key = NULL;
+    for (i = 0; i < nkeys; i++) {
+        if (keys[i].kid == payload[1]) {
+            key = &keys[i];
+            break;
+        }
+    }
+
+    if (key == NULL) {
+        return MEDIA_TOKEN_UNKNOWN_KEY;
+    }
+
+    if (HMAC(EVP_sha256(), key->secret, (int) key->secret_len, payload,
+             MEDIA_PAYLOAD_LEN, mac, &maclen) == NULL
+        || CRYPTO_memcmp(mac, sig, MEDIA_MAC_LEN) != 0)
+    {
+        return MEDIA_TOKEN_BAD_SIGNATURE;
+    }
+
+    t->expires = (uint32_t) payload[2] << 24 | (uint32_t) payload[3] << 16
+                 | (uint32_t) payload[4] << 8 | payload[5];
+    memcpy(t->media, payload + 6, 16);
+    t->max_rung = (uint16_t) (payload[22] << 8 | payload[23]);
+    t->flags = (uint16_t) (payload[24] << 8 | payload[25]);
+
+    if ((long) t->expires < now) {
+        return MEDIA_TOKEN_EXPIRED;
+    }
+
+    return MEDIA_TOKEN_OK;
+}
+
+
+static int
+media_hex(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    return -1;
+}
+
+
+int
+media_uuid_parse(const char *s, size_t len, unsigned char *out)
+{
+    int     hi, lo;
+    size_t  i, n;
+
+    if (len != 36) {
+        return -1;
+    }
+
+    for (i = 0, n = 0; i < 36; ) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i++] != '-') {
+                return -1;
+            }
+            continue;
+        }
+
+        hi = media_hex((unsigned char) s[i]);
+        lo = media_hex((unsigned char) s[i + 1]);
+        if (hi < 0 || lo < 0) {
+            return -1;
+        }
+
+        out[n++] = (unsigned char) (hi << 4 | lo);
+        i += 2;
+    }
+
+    return 0;
+}
+
+
+void
+media_uuid_format(const unsigned char *in, char *out)
+{
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x", in[0], in[1], in[2], in[3], in[4],
+             in[5], in[6], in[7], in[8], in[9], in[10], in[11], in[12],
+             in[13], in[14], in[15]);
+}

@@ -1,0 +1,69 @@
+/*
+ * nginx-free playback tokens: who may play which media, up to which rung,
+ * until when, signed with HMAC-SHA256.  Checked by HMAC and time alone, so
+ * segments are served without touching a database.
+ *
+ * Wire form (in the URL path, base64url): a 26-byte payload
+ *   version 1, kid 1, expiry 4 (unix seconds, big endian),
+ *   media id 16 (the UUID's bytes), highest rung 2 (its short side in
+ *   pixels, 0: every rung), flags 2
+ * then ".", then the 32-byte HMAC of the payload bytes.
+ */
+
+#ifndef _MEDIA_TOKEN_H_INCLUDED_
+#define _MEDIA_TOKEN_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#define MEDIA_TOKEN_VERSION   1
+#define MEDIA_TOKEN_LEN       80      /* 35 + 1 + 43, and room */
+
+
+typedef struct {
+    unsigned char   kid;              /* which key signed it */
+    unsigned char   secret[64];
+    size_t          secret_len;
+} media_token_key_t;
+
+
+typedef struct {
+    uint32_t        expires;
+    unsigned char   media[16];
+    uint16_t        max_rung;         /* short side, 0: all */
+    uint16_t        flags;
+} media_token_t;
+
+
+typedef enum {
+    MEDIA_TOKEN_OK = 0,
+    MEDIA_TOKEN_MALFORMED,
+    MEDIA_TOKEN_UNKNOWN_KEY,
+    MEDIA_TOKEN_BAD_SIGNATURE,
+    MEDIA_TOKEN_EXPIRED
+} media_token_rc_e;
+
+
+/* "ok", "malformed", ...: for $media_token_status and logs */
+const char *media_token_status(media_token_rc_e rc);
+
+/* a key from a secret of 16 to 64 bytes; kid from a hash of it */
+int media_token_key(media_token_key_t *key, const unsigned char *secret,
+    size_t len);
+
+/* the token text into out (MEDIA_TOKEN_LEN bytes); returns its length */
+size_t media_token_sign(const media_token_key_t *key, const media_token_t *t,
+    char *out);
+
+/* checks against any of keys (current, previous) at time now */
+media_token_rc_e media_token_verify(const media_token_key_t *keys,
+    size_t nkeys, const char *text, size_t len, long now, media_token_t *t);
+
+/* "xxxxxxxx-xxxx-..." <-> 16 bytes; -1 if not a UUID */
+int media_uuid_parse(const char *s, size_t len, unsigned char *out);
+void media_uuid_format(const unsigned char *in, char *out);
+
+
+#endif /* _MEDIA_TOKEN_H_INCLUDED_ */
