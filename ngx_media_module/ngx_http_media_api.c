@@ -84,6 +84,7 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_PATCH, "/api/v1/media/{id}", 10 },
     { MEDIA_DELETE, "/api/v1/media/{id}", 11 },
     { MEDIA_GET, "/api/v1/jobs/{id}", 12 },
+    { MEDIA_POST, "/api/v1/media/{id}/playback", 13 },
 };
 
 
@@ -102,6 +103,7 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_patch, NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
     { ngx_http_media_delete, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_job, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_playback, 0 },
 };
 
 
@@ -504,6 +506,20 @@ ngx_http_media_internal(ngx_http_request_t *r, const char *site,
     return ngx_http_media_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                      "internal", "the server failed; quote "
                                      "the request id when reporting it");
+}
+
+
+/* "2026-11-22T10:00:00Z" into buf; returns its end */
+u_char *
+ngx_http_media_iso8601(u_char *buf, time_t t)
+{
+    ngx_tm_t  tm;
+
+    ngx_gmtime(t, &tm);
+
+    return ngx_sprintf(buf, "%4d-%02d-%02dT%02d:%02d:%02dZ", tm.ngx_tm_year,
+                       tm.ngx_tm_mon, tm.ngx_tm_mday, tm.ngx_tm_hour,
+                       tm.ngx_tm_min, tm.ngx_tm_sec);
 }
 
 

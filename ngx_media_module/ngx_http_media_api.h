@@ -82,6 +82,12 @@ ngx_int_t ngx_http_media_get(ngx_http_request_t *r);
 ngx_int_t ngx_http_media_patch(ngx_http_request_t *r);
 ngx_int_t ngx_http_media_delete(ngx_http_request_t *r);
 ngx_int_t ngx_http_media_job(ngx_http_request_t *r);
+ngx_int_t ngx_http_media_playback(ngx_http_request_t *r);
+
+/* a 36-character UUID: NGX_OK */
+ngx_int_t ngx_http_media_is_uuid(ngx_str_t *s);
+
+u_char *ngx_http_media_iso8601(u_char *buf, time_t t);
 
 
 #endif /* _NGX_HTTP_MEDIA_API_H_INCLUDED_ */

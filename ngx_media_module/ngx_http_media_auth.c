@@ -151,15 +151,8 @@ ngx_http_media_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
-        if (ngx_http_media_read_conf_file(cf, &value[i], &secret) != NGX_OK) {
+        if (ngx_http_media_read_key(cf, &value[i], &secret) != NGX_OK) {
             return NGX_CONF_ERROR;
-        }
-
-        /* a trailing newline is not part of the key */
-        while (secret.len && (secret.data[secret.len - 1] == '\n'
-                              || secret.data[secret.len - 1] == '\r'))
-        {
-            secret.len--;
         }
 
         if (media_jwt_key_secret(&ks->keys[i - 1], secret.data, secret.len)
@@ -292,6 +285,24 @@ ngx_http_media_login_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_media_read_key(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *secret)
+{
+    if (ngx_http_media_read_conf_file(cf, name, secret) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* a trailing newline is not part of the key */
+    while (secret->len && (secret->data[secret->len - 1] == '\n'
+                           || secret->data[secret->len - 1] == '\r'))
+    {
+        secret->len--;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -435,7 +446,7 @@ ngx_http_media_auth_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_media_access_handler;
 
-    return NGX_OK;
+    return ngx_http_media_hls_init(cf);
 }
 
 

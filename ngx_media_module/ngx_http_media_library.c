@@ -100,7 +100,6 @@ static ngx_int_t ngx_http_media_send_row(ngx_http_request_t *r,
     const ngx_http_media_field_t *fields, ngx_uint_t n);
 static void ngx_http_media_json_row(yajl_gen g, ngx_http_media_pg_result_t *res,
     ngx_uint_t row, const ngx_http_media_field_t *fields, ngx_uint_t n);
-static ngx_int_t ngx_http_media_is_uuid(ngx_str_t *s);
 
 
 /* GET /api/v1/media?limit=N&cursor=C: newest first ------------------------ */
@@ -489,7 +488,7 @@ ngx_http_media_capture_id(ngx_http_request_t *r, ngx_str_t *id)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_media_is_uuid(ngx_str_t *s)
 {
     ngx_uint_t  i;

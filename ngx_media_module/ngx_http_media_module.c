@@ -146,6 +146,27 @@ static ngx_command_t  ngx_http_media_commands[] = {
       2,
       NULL },
 
+    { ngx_string("media_url_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_media_url_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("media_url_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_msec,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_media_main_conf_t, url_ttl),
+      NULL },
+
+    { ngx_string("media_hls"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_hls,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("media_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_media_api,
@@ -275,6 +296,7 @@ ngx_http_media_create_main_conf(ngx_conf_t *cf)
     mmcf->pg_timeout = NGX_CONF_UNSET_MSEC;
     mmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
     mmcf->upload_max = NGX_CONF_UNSET;
+    mmcf->url_ttl = NGX_CONF_UNSET_MSEC;
     mmcf->leeway = NGX_CONF_UNSET_MSEC;
     mmcf->access_ttl = NGX_CONF_UNSET_MSEC;
     mmcf->refresh_ttl = NGX_CONF_UNSET_MSEC;
@@ -298,6 +320,8 @@ ngx_http_media_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mmcf->pg_timeout, MEDIA_DEFAULT_PG_TIMEOUT);
     ngx_conf_init_msec_value(mmcf->redis_timeout,
                              MEDIA_DEFAULT_REDIS_TIMEOUT);
+
+    ngx_conf_init_msec_value(mmcf->url_ttl, 3600 * 1000);
 
     if (mmcf->upload_max == NGX_CONF_UNSET) {
         mmcf->upload_max = 500 * 1024 * 1024;

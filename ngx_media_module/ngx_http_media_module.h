@@ -13,6 +13,7 @@
 #include "media_shared.h"
 #include "media_conf.h"
 #include "media_jwt.h"
+#include "media_token.h"
 
 
 #define NGX_HTTP_MEDIA_MAX_KEYS  8
@@ -53,6 +54,13 @@ typedef struct {
     ngx_str_t                  thread_pool_name;
     void                      *thread_pool;   /* ngx_thread_pool_t */
 
+    /* playback (ngx_http_media_hls.c) */
+    media_token_key_t          url_keys[2];   /* [0] signs */
+    ngx_uint_t                 url_nkeys;
+    ngx_msec_t                 url_ttl;
+    ngx_str_t                  hls_location;  /* for the URLs it issues */
+    ngx_int_t                  token_status_index;
+
     ngx_int_t      request_id_index;
 } ngx_http_media_main_conf_t;
 
@@ -65,6 +73,8 @@ typedef struct {
 typedef struct {
     ngx_uint_t     auth;          /* media_auth */
     ngx_flag_t     api;           /* media_api: authenticate, optionally */
+    ngx_str_t      hls_files;     /* media_hls: the internal file prefix */
+    ngx_str_t      hls_prefix;    /* media_hls: this location's name */
 } ngx_http_media_loc_conf_t;
 
 
@@ -99,6 +109,7 @@ typedef struct {
     ngx_str_t               capture;       /* the route's {id} */
     void                   *json;          /* yajl_val of the body */
     void                   *state;         /* the handler's own */
+    void                   *hls;           /* ngx_http_media_hls.c */
 } ngx_http_media_ctx_t;
 
 
@@ -135,6 +146,15 @@ char *ngx_http_media_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_media_login_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+/* a secret from a file: 16 to 64 bytes, a trailing newline dropped */
+ngx_int_t ngx_http_media_read_key(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *secret);
+
+/* ngx_http_media_hls.c */
+ngx_int_t ngx_http_media_hls_init(ngx_conf_t *cf);
+char *ngx_http_media_url_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_media_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 
 #endif /* _NGX_HTTP_MEDIA_MODULE_H_INCLUDED_ */

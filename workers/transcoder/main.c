@@ -204,7 +204,8 @@ media_transcode(media_job_t *job)
         }
     }
 
-    if (media_publish(job, work, final) != 0
+    if (media_publish_rungs(job, &probe, &ladder, work) != 0
+        || media_publish(job, work, final) != 0
         || media_record(job, &probe, &ladder, normalize) != 0)
     {
         goto done;

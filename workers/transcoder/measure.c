@@ -93,6 +93,45 @@ media_measure(media_job_t *job, media_rung_t *r, const char *dir)
 }
 
 
+/*
+ * dir/rungs.txt, one line per rung, read by the nginx module to build
+ * master playlists without the database:
+ *   name width height frame_rate peak average codecs
+ * (width, height and frame rate 0 for audio).  Written before the
+ * directory is renamed into place, so it is there whole or not at all.
+ */
+int
+media_publish_rungs(media_job_t *job, media_probe_t *p, media_ladder_t *l,
+    const char *dir)
+{
+    int            i;
+    char           path[4096];
+    FILE          *f;
+    media_rung_t  *r;
+
+    f = media_path(path, sizeof(path), "%s/rungs.txt", dir) == 0
+        ? fopen(path, "w") : NULL;
+    if (f == NULL) {
+        media_job_fail(job, "write %s/rungs.txt", dir);
+        return -1;
+    }
+
+    for (i = 0; i < l->n; i++) {
+        r = &l->rungs[i];
+        fprintf(f, "%s %d %d %.3f %" PRId64 " %" PRId64 " %s\n", r->name,
+                r->width, r->height, r->width ? av_q2d(p->frame_rate) : 0.0,
+                r->peak, r->average, r->codecs);
+    }
+
+    if (fclose(f) != 0) {
+        media_job_fail(job, "write %s", path);
+        return -1;
+    }
+
+    return 0;
+}
+
+
 const char *
 media_averr(int err)
 {

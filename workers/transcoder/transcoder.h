@@ -86,8 +86,10 @@ int media_normalize(media_job_t *job, media_probe_t *p, const char *path,
 void media_loudness_filter(const media_loudness_t *l, char *buf,
     size_t size);
 
-/* measure.c */
+/* measure.c: what a rung published; rungs.txt for the nginx module */
 int media_measure(media_job_t *job, media_rung_t *r, const char *dir);
+int media_publish_rungs(media_job_t *job, media_probe_t *p, media_ladder_t *l,
+    const char *dir);
 
 /* a libav* error as text, for job errors */
 const char *media_averr(int err);

@@ -1,0 +1,685 @@
+/*
+ * Playback: signed HLS.
+ *
+ *   POST /api/v1/media/{id}/playback  -> {url, expires_at}: the one place
+ *       that decides who may watch, with the database;
+ *   GET <media_hls location><token>/<id>/master.m3u8  -> generated here
+ *       from <media_storage>/hls/<id>/rungs.txt, listing only the rungs the
+ *       token allows;
+ *   GET <media_hls location><token>/<id>/<rung>/index.m3u8 or seg_N.ts  ->
+ *       checked, then an internal redirect to the location that serves
+ *       <media_storage>/hls/ as files (sendfile, ranges, MIME types).
+ *
+ * The token authorizes by HMAC and time alone: nothing on this path
+ * touches PostgreSQL or Redis, so it runs at static-file speed and behind
+ * any CDN.  URIs in playlists are relative, so the token in the path is
+ * inherited by every request a player makes.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "ngx_http_media_module.h"
+#include "ngx_http_media_api.h"
+#include "ngx_http_media_pg.h"
+#include "media_token.h"
+
+
+#define NGX_HTTP_MEDIA_FREE_RUNG   720    /* the free plan's highest rung */
+#define NGX_HTTP_MEDIA_RUNGS_MAX   4096   /* bytes of rungs.txt */
+
+
+typedef struct {
+    const char          *status;        /* $media_token_status */
+    ngx_str_t            token;
+    ngx_str_t            id;
+    ngx_str_t            rest;          /* after <id>/ */
+    media_token_t        claims;
+} ngx_http_media_hls_ctx_t;
+
+
+static ngx_int_t ngx_http_media_hls_access(ngx_http_request_t *r);
+static ngx_int_t ngx_http_media_hls_parse(ngx_http_request_t *r,
+    ngx_str_t *prefix, ngx_http_media_hls_ctx_t *h);
+static ngx_int_t ngx_http_media_hls_rung_allowed(u_char *name, size_t len,
+    uint16_t max);
+static ngx_int_t ngx_http_media_hls_refuse(ngx_http_request_t *r,
+    ngx_http_media_hls_ctx_t *h, const char *status, ngx_uint_t code);
+static ngx_int_t ngx_http_media_hls_master(ngx_http_request_t *r);
+static ngx_int_t ngx_http_media_token_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static void ngx_http_media_playback_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+
+
+static ngx_str_t  ngx_http_media_token_status_name =
+    ngx_string("media_token_status");
+
+
+/* configuration ----------------------------------------------------------- */
+
+/* media_url_key current [previous]: the playback token secrets */
+char *
+ngx_http_media_url_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_media_main_conf_t *mmcf = conf;
+
+    ngx_str_t   *value, secret;
+    ngx_uint_t   i;
+
+    if (mmcf->url_nkeys) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_http_media_read_key(cf, &value[i], &secret) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (media_token_key(&mmcf->url_keys[i - 1], secret.data, secret.len)
+            != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid media_url_key \"%V\": it must hold "
+                               "16 to 64 bytes (%uz found); make one with "
+                               "\"openssl rand -base64 32 > %V\"",
+                               &value[i], secret.len, &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(secret.data, secret.len);
+    }
+
+    if (cf->args->nelts == 3
+        && mmcf->url_keys[0].kid == mmcf->url_keys[1].kid)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "media_url_key: the two keys share an id; make "
+                           "another new key");
+        return NGX_CONF_ERROR;
+    }
+
+    mmcf->url_nkeys = cf->args->nelts - 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/* media_hls /internal/prefix/: this location serves signed HLS */
+char *
+ngx_http_media_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_media_loc_conf_t *mlcf = conf;
+
+    ngx_str_t                   *value;
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    if (mlcf->hls_files.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len < 2 || value[1].data[0] != '/'
+        || value[1].data[value[1].len - 1] != '/')
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid media_hls \"%V\": expected the prefix of "
+                           "the internal location serving media_storage/hls, "
+                           "such as \"/_media_files/\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->name.len == 0 || clcf->name.data[clcf->name.len - 1] != '/') {
+        return "must be in a prefix location ending in \"/\"";
+    }
+
+    mlcf->hls_files = value[1];
+    mlcf->hls_prefix = clcf->name;
+    clcf->handler = ngx_http_media_hls_master;
+
+    /* playback URLs point at the first such location */
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_media_module);
+    if (mmcf->hls_location.data == NULL) {
+        mmcf->hls_location = clcf->name;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_media_hls_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt         *h;
+    ngx_http_variable_t         *var;
+    ngx_http_core_main_conf_t   *cmcf;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    /* cacheable: its value is taken before the internal redirect, which
+     * clears module contexts, and survives it for the access log */
+    var = ngx_http_add_variable(cf, &ngx_http_media_token_status_name, 0);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_media_token_variable;
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_media_module);
+    mmcf->token_status_index = ngx_http_get_variable_index(cf,
+                                         &ngx_http_media_token_status_name);
+    if (mmcf->token_status_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_media_hls_access;
+
+    return NGX_OK;
+}
+
+
+/* the access phase: every playlist and segment request ------------------ */
+
+static ngx_int_t
+ngx_http_media_hls_access(ngx_http_request_t *r)
+{
+    u_char                      *p;
+    ngx_str_t                    uri;
+    media_token_rc_e             rc;
+    unsigned char                media[16];
+    ngx_http_media_ctx_t        *ctx;
+    ngx_http_media_hls_ctx_t    *h;
+    ngx_http_media_loc_conf_t   *mlcf;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_media_module);
+    if (mlcf->hls_files.data == NULL) {
+        return NGX_DECLINED;
+    }
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+    ctx = ngx_http_media_get_ctx(r);
+
+    h = ngx_pcalloc(r->pool, sizeof(ngx_http_media_hls_ctx_t));
+    if (ctx == NULL || h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->hls = h;
+
+    if (ngx_http_media_hls_parse(r, &mlcf->hls_prefix, h) != NGX_OK) {
+        return ngx_http_media_hls_refuse(r, h, "bad_path",
+                                         NGX_HTTP_BAD_REQUEST);
+    }
+
+    rc = media_token_verify(mmcf->url_keys, mmcf->url_nkeys,
+                            (char *) h->token.data, h->token.len, ngx_time(),
+                            &h->claims);
+    if (rc != MEDIA_TOKEN_OK) {
+        return ngx_http_media_hls_refuse(r, h, media_token_status(rc),
+                                         NGX_HTTP_FORBIDDEN);
+    }
+
+    /* the token is for one media: constant time is not needed here, the
+     * id is not a secret */
+    if (media_uuid_parse((char *) h->id.data, h->id.len, media) != 0
+        || ngx_memcmp(media, h->claims.media, 16) != 0)
+    {
+        return ngx_http_media_hls_refuse(r, h, "other_media",
+                                         NGX_HTTP_FORBIDDEN);
+    }
+
+    /* <rung>/...: the token must allow that rung */
+    p = ngx_strlchr(h->rest.data, h->rest.data + h->rest.len, '/');
+    if (p && ngx_http_media_hls_rung_allowed(h->rest.data, p - h->rest.data,
+                                             h->claims.max_rung)
+             != NGX_OK)
+    {
+        return ngx_http_media_hls_refuse(r, h, "over_rung",
+                                         NGX_HTTP_FORBIDDEN);
+    }
+
+    h->status = "ok";
+
+    if (h->rest.len == 11 && ngx_strncmp(h->rest.data, "master.m3u8", 11) == 0)
+    {
+        return NGX_OK;                /* generated by the content handler */
+    }
+
+    /* a file: served by the internal location, <files><id>/<rest> */
+    uri.len = mlcf->hls_files.len + h->id.len + 1 + h->rest.len;
+    uri.data = ngx_pnalloc(r->pool, uri.len);
+    if (uri.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(uri.data, mlcf->hls_files.data, mlcf->hls_files.len);
+    p = ngx_cpymem(p, h->id.data, h->id.len);
+    *p++ = '/';
+    ngx_memcpy(p, h->rest.data, h->rest.len);
+
+    (void) ngx_http_get_indexed_variable(r, mmcf->token_status_index);
+    (void) ngx_http_internal_redirect(r, &uri, NULL);
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * <prefix><token>/<uuid>/<rest>, where rest is "master.m3u8", "poster.jpg",
+ * "waveform.json" or "<rung>/<file>", in [a-z0-9_.] with no "..": nothing
+ * in the path can reach outside the media's directory.
+ */
+static ngx_int_t
+ngx_http_media_hls_parse(ngx_http_request_t *r, ngx_str_t *prefix,
+    ngx_http_media_hls_ctx_t *h)
+{
+    u_char      *p, *end, *slash;
+    ngx_uint_t   slashes;
+
+    if (r->uri.len <= prefix->len) {
+        return NGX_ERROR;
+    }
+
+    p = r->uri.data + prefix->len;
+    end = r->uri.data + r->uri.len;
+
+    slash = ngx_strlchr(p, end, '/');
+    if (slash == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->token.data = p;
+    h->token.len = slash - p;
+
+    p = slash + 1;
+    slash = ngx_strlchr(p, end, '/');
+    if (slash == NULL || slash - p != 36) {
+        return NGX_ERROR;
+    }
+
+    h->id.data = p;
+    h->id.len = 36;
+
+    h->rest.data = slash + 1;
+    h->rest.len = end - h->rest.data;
+
+    if (h->rest.len == 0 || h->rest.data[0] == '.') {
+        return NGX_ERROR;
+    }
+
+    slashes = 0;
+
+    for (p = h->rest.data; p < end; p++) {
+        if (*p == '/') {
+            if (++slashes > 1 || p[1] == '.' || p + 1 == end) {
+                return NGX_ERROR;
+            }
+            continue;
+        }
+
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
+              || *p == '_' || *p == '.'))
+        {
+            return NGX_ERROR;
+        }
+
+        if (*p == '.' && p + 1 < end && p[1] == '.') {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* "720p" is allowed under a max of 720; audio rungs ("a128") always */
+static ngx_int_t
+ngx_http_media_hls_rung_allowed(u_char *name, size_t len, uint16_t max)
+{
+    ngx_int_t  side;
+
+    if (max == 0 || len < 2 || name[len - 1] != 'p') {
+        return NGX_OK;
+    }
+
+    side = ngx_atoi(name, len - 1);
+
+    return (side != NGX_ERROR && side <= max) ? NGX_OK : NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_media_hls_refuse(ngx_http_request_t *r, ngx_http_media_hls_ctx_t *h,
+    const char *status, ngx_uint_t code)
+{
+    h->status = status;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "media hls: refused, %s", status);
+
+    ngx_http_finalize_request(r, ngx_http_media_send_error(r, code, status,
+                              "playback refused: %s", status));
+    return NGX_DONE;
+}
+
+
+/* the content handler: master.m3u8, from rungs.txt -------------------- */
+
+static ngx_int_t
+ngx_http_media_hls_master(ngx_http_request_t *r)
+{
+    u_char                      *p, *line, *end, *out, *o;
+    size_t                       size;
+    ssize_t                      n;
+    ngx_fd_t                     fd;
+    ngx_int_t                    rc;
+    ngx_str_t                    path;
+    ngx_buf_t                   *b;
+    ngx_uint_t                   listed;
+    ngx_chain_t                  cl;
+    ngx_http_media_ctx_t        *ctx;
+    ngx_http_media_hls_ctx_t    *h;
+    ngx_http_media_main_conf_t  *mmcf;
+    u_char                       buf[NGX_HTTP_MEDIA_RUNGS_MAX];
+    char                         name[16], codecs[64];
+    int                          w, hgt;
+    double                       fps;
+    long                         peak, avg;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    h = ctx ? ctx->hls : NULL;
+
+    if (h == NULL || h->status == NULL) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    path.len = mmcf->storage.len + sizeof("/" MEDIA_DIR_HLS "//rungs.txt")
+               + h->id.len;
+    path.data = ngx_pnalloc(r->pool, path.len);
+    if (path.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_sprintf(path.data, "%V/" MEDIA_DIR_HLS "/%V/rungs.txt%Z",
+                &mmcf->storage, &h->id);
+
+    /* a few hundred bytes, written once by the worker */
+    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                         "no renditions for this media");
+    }
+
+    n = ngx_read_fd(fd, buf, sizeof(buf) - 1);
+    ngx_close_file(fd);
+
+    if (n <= 0) {
+        return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                         "no renditions for this media");
+    }
+
+    buf[n] = '\0';
+
+    /* each line becomes at most ~200 bytes of playlist */
+    size = sizeof("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n")
+           + (size_t) n * 4 + 512;
+    out = ngx_pnalloc(r->pool, size);
+    if (out == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    o = ngx_cpymem(out, "#EXTM3U\n#EXT-X-VERSION:3\n"
+                   "#EXT-X-INDEPENDENT-SEGMENTS\n",
+                   sizeof("#EXTM3U\n#EXT-X-VERSION:3\n"
+                          "#EXT-X-INDEPENDENT-SEGMENTS\n") - 1);
+    listed = 0;
+
+    for (line = buf; *line; line = end + 1) {
+        end = (u_char *) ngx_strchr(line, '\n');
+        if (end == NULL) {
+            break;
+        }
+        *end = '\0';
+
+        if (sscanf((char *) line, "%15s %d %d %lf %ld %ld %63s", name, &w,
+                   &hgt, &fps, &peak, &avg, codecs) != 7)
+        {
+            continue;
+        }
+
+        if (ngx_http_media_hls_rung_allowed((u_char *) name,
+                                            ngx_strlen(name),
+                                            h->claims.max_rung)
+            != NGX_OK)
+        {
+            continue;
+        }
+
+        /* RFC 8216 4.3.4.2: BANDWIDTH is the peak segment bit rate */
+        p = ngx_sprintf(o, "#EXT-X-STREAM-INF:BANDWIDTH=%l,"
+                        "AVERAGE-BANDWIDTH=%l,CODECS=\"%s\"", peak, avg,
+                        codecs);
+        if (w > 0) {
+            p = ngx_sprintf(p, ",RESOLUTION=%dx%d,FRAME-RATE=%.3f", w, hgt,
+                            fps);
+        }
+        o = ngx_sprintf(p, "\n%s/index.m3u8\n", name);
+        listed++;
+    }
+
+    if (listed == 0) {
+        return ngx_http_media_send_error(r, NGX_HTTP_FORBIDDEN, "over_rung",
+                                         "no rendition is allowed by this "
+                                         "playback URL");
+    }
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = o - out;
+    ngx_str_set(&r->headers_out.content_type,
+                "application/vnd.apple.mpegurl");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = out;
+    b->last = o;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    cl.buf = b;
+    cl.next = NULL;
+
+    return ngx_http_output_filter(r, &cl);
+}
+
+
+static ngx_int_t
+ngx_http_media_token_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_media_ctx_t      *ctx;
+    ngx_http_media_hls_ctx_t  *h;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    h = ctx ? ctx->hls : NULL;
+
+    if (h == NULL || h->status == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = (u_char *) h->status;
+    v->len = ngx_strlen(h->status);
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* POST /api/v1/media/{id}/playback --------------------------------------- */
+
+ngx_int_t
+ngx_http_media_playback(ngx_http_request_t *r)
+{
+    ngx_http_media_ctx_t        *ctx;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    if (mmcf->url_nkeys == 0) {
+        return ngx_http_media_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         "not_configured", "playback is off "
+                                         "on this server: its nginx.conf has "
+                                         "no media_url_key");
+    }
+
+    if (ngx_http_media_is_uuid(&ctx->capture) != NGX_OK) {
+        return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                         "no such media");
+    }
+
+    if (ngx_http_media_pg_query(r,
+            "SELECT status, privacy, owner_id::text, coalesce(("
+            "  SELECT progress FROM jobs WHERE media_id = m.id"
+            "  ORDER BY created_at DESC LIMIT 1), 0)"
+            " FROM media m WHERE id = $1 AND deleted_at IS NULL",
+            1, &ctx->capture, ngx_http_media_playback_found, NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_playback_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    size_t                       n;
+    time_t                       exp;
+    yajl_gen                     g;
+    ngx_str_t                   *status, *privacy, *owner, url, expires;
+    media_token_t                t;
+    ngx_http_media_ctx_t        *ctx;
+    ngx_http_media_loc_conf_t   *mlcf;
+    ngx_http_media_main_conf_t  *mmcf;
+    char                         token[MEDIA_TOKEN_LEN + 1];
+    u_char                      *p;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_media_module);
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "media playback"));
+        return;
+    }
+
+    status = res->nrows ? ngx_http_media_pg_value(res, 0, 0) : NULL;
+    privacy = res->nrows ? ngx_http_media_pg_value(res, 0, 1) : NULL;
+    owner = res->nrows ? ngx_http_media_pg_value(res, 0, 2) : NULL;
+
+    /* private media exist only for their owner */
+    if (status == NULL
+        || (privacy->len == 7 && ngx_strncmp(privacy->data, "private", 7) == 0
+            && (ctx->user == NULL || ctx->user->id.len != owner->len
+                || ngx_strncmp(ctx->user->id.data, owner->data, owner->len)
+                   != 0)))
+    {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_NOT_FOUND, "not_found",
+                                  "no such media"));
+        return;
+    }
+
+    if (status->len != 5 || ngx_strncmp(status->data, "ready", 5) != 0) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_CONFLICT, "not_ready",
+                                  "the media is %V (%V%%); ask again when it "
+                                  "is ready", status,
+                                  ngx_http_media_pg_value(res, 0, 3)));
+        return;
+    }
+
+    /* the plan decides the highest rung; anonymous viewers are free */
+    ngx_memzero(&t, sizeof(media_token_t));
+    exp = ngx_time() + (time_t) (mmcf->url_ttl / 1000);
+    t.expires = (uint32_t) exp;
+    t.max_rung = (ctx->user == NULL
+                  || (ctx->user->plan.len == 4
+                      && ngx_strncmp(ctx->user->plan.data, "free", 4) == 0))
+                 ? NGX_HTTP_MEDIA_FREE_RUNG : 0;
+    (void) media_uuid_parse((char *) ctx->capture.data, 36, t.media);
+
+    n = media_token_sign(&mmcf->url_keys[0], &t, token);
+
+    url.len = mmcf->hls_location.len + n + 1 + 36 + sizeof("/master.m3u8");
+    url.data = ngx_pnalloc(r->pool, url.len);
+    expires.data = ngx_pnalloc(r->pool, sizeof("1970-01-01T00:00:00Z"));
+    if (url.data == NULL || expires.data == NULL || n == 0) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ngx_cpymem(url.data, mmcf->hls_location.data,
+                   mmcf->hls_location.len);
+    p = ngx_cpymem(p, token, n);
+    p = ngx_sprintf(p, "/%V/master.m3u8", &ctx->capture);
+    url.len = p - url.data;
+
+    expires.len = ngx_http_media_iso8601(expires.data, exp) - expires.data;
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    (void) mlcf;
+
+    yajl_gen_map_open(g);
+    ngx_http_media_json_str(g, "url", &url);
+    ngx_http_media_json_str(g, "expires_at", &expires);
+    yajl_gen_map_close(g);
+
+    ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_OK, g));
+}

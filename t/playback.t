@@ -1,0 +1,238 @@
+# Playback: signed HLS.  The playback route decides who may watch; the
+# token then authorizes every playlist and segment by HMAC and time alone,
+# so they are served with PostgreSQL and Redis both down.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use MediaTest qw(wait_until slurp);
+
+my $t = MediaTest->new;
+my $dir = $t->dir;
+
+$t->start_postgres;
+$t->start_redis;
+
+my $conf = <<'EOF';
+%%MAIN%%
+events {}
+http {
+    %%HTTP%%
+    media_jwt_key %%DIR%%/jwt.key;
+    media_cookie_secure off;
+    media_url_key KEYS;
+    media_url_ttl TTL;
+
+    log_format tok '$uri $status $media_token_status';
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+
+        location /api/ {
+            media_api;
+        }
+
+        location /hls/ {
+            media_hls /_media_files/;
+            access_log %%DIR%%/hls.log tok;
+        }
+
+        location /_media_files/ {
+            internal;
+            alias %%DIR%%/storage/hls/;
+            types {
+                application/vnd.apple.mpegurl m3u8;
+                video/mp2t ts;
+            }
+            add_header Cache-Control "public, max-age=31536000, immutable";
+            access_log %%DIR%%/hls.log tok;
+        }
+    }
+}
+EOF
+
+key('a.key');
+key('b.key');
+key('c.key');
+config("$dir/a.key", '1h');
+$t->jwt_key;
+$t->migrate;
+$t->start_nginx;
+$t->start_worker('transcoder');
+
+my $ann = $t->signup('ann@example.com');
+my $bob = $t->signup('bob@example.com');
+
+$t->make_media('hd.mp4', '-f lavfi -i testsrc2=size=1920x1080:rate=30:duration=4'
+               . ' -f lavfi -i sine=duration=4 -c:v libx264 -preset ultrafast'
+               . ' -pix_fmt yuv420p -c:a aac -shortest');
+my $id = upload($ann, 'hd.mp4');
+is(wait_ready($ann, $id), 'ready', 'media ready');
+
+# --- the playback URL -------------------------------------------------------
+
+my $r = api(POST => "/api/v1/media/$id/playback", $ann);
+is($r->{status}, 200, 'owner: playback URL');
+my $url = $r->{json}{url};
+like($url, qr{^/hls/[A-Za-z0-9_-]{35}\.[A-Za-z0-9_-]{43}/$id/master\.m3u8$},
+     "token in the path: $url");
+like($r->{json}{expires_at}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'expires_at');
+
+is(api(POST => "/api/v1/media/$id/playback", $bob)->{status}, 404,
+   "someone else's private media: 404");
+is(api(POST => "/api/v1/media/$id/playback")->{status}, 404,
+   'anonymous, private media: 404');
+api(PATCH => "/api/v1/media/$id", $ann, '{"privacy":"unlisted"}');
+is(api(POST => "/api/v1/media/$id/playback", $bob)->{status}, 200,
+   'unlisted: others may watch');
+is(api(POST => "/api/v1/media/$id/playback")->{status}, 200,
+   'unlisted: anonymous may watch');
+
+# --- master, variants, segments --------------------------------------------
+
+$r = $t->http(GET => $url);
+is($r->{status}, 200, 'master: 200');
+is($r->{headers}{'content-type'}, 'application/vnd.apple.mpegurl',
+   'master: HLS type');
+my $master = $r->{content};
+my @variants = $master =~ /^(\w+)\/index\.m3u8$/mg;
+is_deeply(\@variants, [qw(720p 480p 360p)],
+          'free plan: rungs up to 720p, 1080p left out');
+like($master, qr/#EXT-X-STREAM-INF:BANDWIDTH=\d+,AVERAGE-BANDWIDTH=\d+,CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2",RESOLUTION=1280x720,FRAME-RATE=30\.000/,
+     'master: measured BANDWIDTH, AVERAGE-BANDWIDTH, CODECS, RESOLUTION, FRAME-RATE');
+unlike($master, qr{^/}m, 'master: relative URIs');
+
+(my $base = $url) =~ s/master\.m3u8$//;
+my ($segs, $ok) = (0, 0);
+for my $v (@variants) {
+    $r = $t->http(GET => "$base$v/index.m3u8");
+    is($r->{status}, 200, "$v playlist: 200");
+    for my $seg ($r->{content} =~ /^(seg_\d+\.ts)$/mg) {
+        my $s = $t->http(GET => "$base$v/$seg");
+        $segs++;
+        $ok++ if $s->{status} == 200 && $s->{headers}{'content-type'} eq 'video/mp2t'
+                 && length $s->{content} > 1000;
+    }
+}
+ok($segs >= 3, "segments listed: $segs");
+is($ok, $segs, 'every segment 200, video/mp2t, served as a file');
+
+my $first = "$base$variants[0]/seg_00000.ts";
+$r = $t->http(GET => $first, headers => { Range => 'bytes=0-187' });
+is($r->{status}, 206, 'byte ranges: 206');
+is(length $r->{content}, 188, 'one TS packet');
+like($r->{headers}{'cache-control'} // '', qr/immutable/, 'cache headers from the file location');
+
+my $d = `ffprobe -v error -show_entries format=duration -of csv=p=0 '@{[ $t->url($url) ]}' 2>/dev/null`;
+ok($d =~ /^([\d.]+)/ && abs($1 - 4) < 1, "ffprobe reads the whole stream from the master URL ($d)");
+
+# --- refusals ---------------------------------------------------------------
+
+is($t->http(GET => "${base}1080p/index.m3u8")->{status}, 403, 'over-rung: 403');
+# a character of the signed payload (the expiry), not the version byte
+my $tampered = $url;
+substr($tampered, 5 + 4, 1) = substr($url, 5 + 4, 1) eq 'A' ? 'B' : 'A';
+is($t->http(GET => $tampered)->{status}, 403, 'tampered token: 403');
+(my $other = $url) =~ s/$id/00000000-0000-4000-8000-000000000000/;
+is($t->http(GET => $other)->{status}, 403, 'another media under this token: 403');
+is($t->http(GET => "/hls/short/$id/master.m3u8")->{status}, 403, 'malformed token: 403');
+is($t->http(GET => "${base}720p/..%2f..%2fx")->{status}, 400, 'path escape: 400');
+is($t->http(GET => "${base}720p/SEG.TS")->{status}, 400, 'unexpected characters: 400');
+is($t->http(GET => "/_media_files/$id/720p/index.m3u8")->{status}, 404,
+   'the file location is internal only');
+
+ok(wait_until(sub { slurp("$dir/hls.log") =~ m{/_media_files/$id/720p/seg_00000\.ts 206 ok} },
+              timeout => 5), '$media_token_status in the access log after the redirect');
+like(slurp("$dir/hls.log"), qr/ 403 bad_signature$/m, '... and bad_signature');
+like(slurp("$dir/hls.log"), qr/ 403 over_rung$/m, '... and over_rung');
+
+# --- no database, no Redis on this path ------------------------------------
+
+$t->stop_postgres;
+$t->stop_redis;
+is($t->http(GET => $url)->{status}, 200, 'PostgreSQL and Redis down: master 200');
+is($t->http(GET => $first)->{status}, 200, 'PostgreSQL and Redis down: segment 200');
+$t->pg_ctl('start');
+$t->start_redis;
+ok(wait_until(sub { $t->http(GET => '/api/v1/healthz')->{status} == 200 }, timeout => 10),
+   'back up');
+
+# --- key rotation and expiry ----------------------------------------------
+
+config("$dir/b.key $dir/a.key", '1h');
+$t->reload_nginx;
+ok(wait_until(sub { $t->http(GET => $url)->{status} == 200 }, timeout => 10),
+   'after rotation: a URL signed with the previous key still plays');
+sleep 1;
+my $new = api(POST => "/api/v1/media/$id/playback", $ann)->{json}{url};
+is($t->http(GET => $new)->{status}, 200, 'a URL signed with the new key plays');
+
+config("$dir/c.key", '2s');
+$t->reload_nginx;
+ok(wait_until(sub { $t->http(GET => $url)->{status} == 403 }, timeout => 10),
+   'signed with neither key: 403');
+like(slurp("$dir/hls.log"), qr/ 403 unknown_key$/m, 'unknown_key');
+
+my $short = api(POST => "/api/v1/media/$id/playback", $ann)->{json}{url};
+is($t->http(GET => $short)->{status}, 200, 'a 2 s URL plays at first');
+ok(wait_until(sub { $t->http(GET => $short)->{status} == 403 }, timeout => 10),
+   'and is refused once expired');
+like(slurp("$dir/hls.log"), qr/ 403 expired$/m, 'expired');
+
+# --- not ready -----------------------------------------------------------------
+
+$t->stop_proc('transcoder');
+my $wait = upload($ann, 'hd.mp4');
+$r = api(POST => "/api/v1/media/$wait/playback", $ann);
+is($r->{status}, 409, 'not ready: 409');
+like($r->{json}{error}{message}, qr/queued/, 'says its status');
+
+$t->finish;
+done_testing;
+
+
+sub key {
+    my ($name) = @_;
+    open(my $in, '<:raw', '/dev/urandom') or die;
+    read($in, my $b, 24);
+    open(my $out, '>', "$dir/$name") or die;
+    print $out unpack('H*', $b), "\n";
+    close $out;
+}
+
+sub config {
+    my ($keys, $ttl) = @_;
+    (my $c = $conf) =~ s/KEYS/$keys/;
+    $c =~ s/TTL/$ttl/;
+    $t->write_conf($c);
+}
+
+sub api {
+    my ($method, $path, $user, $body) = @_;
+    return $t->http($method => $path,
+                    headers => { ($user ? (Authorization => "Bearer $user->{access_token}") : ()),
+                                 ($body ? ('Content-Type' => 'application/json') : ()) },
+                    (defined $body ? (body => $body) : ()));
+}
+
+sub upload {
+    my ($user, $name) = @_;
+    my $r = $t->http(POST => '/api/v1/media', body => slurp("$dir/media/$name"),
+                     headers => { 'Content-Type' => 'video/mp4',
+                                  Authorization => "Bearer $user->{access_token}" });
+    die "upload: $r->{status}" unless $r->{status} == 202;
+    return $r->{json}{media}{id};
+}
+
+sub wait_ready {
+    my ($user, $id) = @_;
+    my $s = '';
+    wait_until(sub {
+        $s = api(GET => "/api/v1/media/$id", $user)->{json}{media}{status} // '';
+        $s =~ /^(ready|failed)$/;
+    }, timeout => 120, interval => 0.5);
+    return $s;
+}
