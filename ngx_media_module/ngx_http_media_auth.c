@@ -155,17 +155,9 @@ ngx_http_media_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        if (media_jwt_key_secret(&ks->keys[i - 1], secret.data, secret.len)
-            != 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid media_jwt_key \"%V\": it must hold "
-                               "16 to 64 bytes (%uz found); make one with "
-                               "\"openssl rand -base64 32 > %V\"",
-                               &value[i], secret.len, &value[i]);
-            return NGX_CONF_ERROR;
-        }
-
+        /* the size was checked: this cannot fail */
+        (void) media_jwt_key_secret(&ks->keys[i - 1], secret.data,
+                                    secret.len);
         ngx_memzero(secret.data, secret.len);
     }
 
@@ -291,6 +283,8 @@ ngx_http_media_login_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 ngx_int_t
 ngx_http_media_read_key(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *secret)
 {
+    ngx_str_t  *args;
+
     if (ngx_http_media_read_conf_file(cf, name, secret) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -300,6 +294,16 @@ ngx_http_media_read_key(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *secret)
                            || secret->data[secret->len - 1] == '\r'))
     {
         secret->len--;
+    }
+
+    if (secret->len < 16 || secret->len > 64) {
+        args = cf->args->elts;
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid %V \"%V\": it must hold 16 to 64 bytes "
+                           "(%uz found); make one with \"openssl rand "
+                           "-base64 32 > %V\"", &args[0], name, secret->len,
+                           name);
+        return NGX_ERROR;
     }
 
     return NGX_OK;

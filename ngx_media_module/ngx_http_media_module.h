@@ -147,7 +147,8 @@ char *ngx_http_media_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_media_login_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
-/* a secret from a file: 16 to 64 bytes, a trailing newline dropped */
+/* a secret from a file, a trailing newline dropped; 16 to 64 bytes or
+ * an error naming the directive and the file */
 ngx_int_t ngx_http_media_read_key(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *secret);
 
