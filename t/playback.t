@@ -146,8 +146,8 @@ is($t->http(GET => "/_media_files/$id/720p/index.m3u8")->{status}, 404,
 
 ok(wait_until(sub { slurp("$dir/hls.log") =~ m{/_media_files/$id/720p/seg_00000\.ts 206 ok} },
               timeout => 5), '$media_token_status in the access log after the redirect');
-like(slurp("$dir/hls.log"), qr/ 403 bad_signature$/m, '... and bad_signature');
-like(slurp("$dir/hls.log"), qr/ 403 over_rung$/m, '... and over_rung');
+ok(logged(qr/ 403 bad_signature$/m), '... and bad_signature');
+ok(logged(qr/ 403 over_rung$/m), '... and over_rung');
 
 # --- no database, no Redis on this path ------------------------------------
 
@@ -174,13 +174,13 @@ config("$dir/c.key", '2s');
 $t->reload_nginx;
 ok(wait_until(sub { $t->http(GET => $url)->{status} == 403 }, timeout => 10),
    'signed with neither key: 403');
-like(slurp("$dir/hls.log"), qr/ 403 unknown_key$/m, 'unknown_key');
+ok(logged(qr/ 403 unknown_key$/m), 'unknown_key');
 
 my $short = api(POST => "/api/v1/media/$id/playback", $ann)->{json}{url};
 is($t->http(GET => $short)->{status}, 200, 'a 2 s URL plays at first');
 ok(wait_until(sub { $t->http(GET => $short)->{status} == 403 }, timeout => 10),
    'and is refused once expired');
-like(slurp("$dir/hls.log"), qr/ 403 expired$/m, 'expired');
+ok(logged(qr/ 403 expired$/m), 'expired');
 
 # --- not ready -----------------------------------------------------------------
 
@@ -193,6 +193,12 @@ like($r->{json}{error}{message}, qr/queued/, 'says its status');
 $t->finish;
 done_testing;
 
+
+# nginx logs a request after answering it: wait (bounded) for the line
+sub logged {
+    my ($re) = @_;
+    return wait_until(sub { slurp("$dir/hls.log") =~ $re }, timeout => 5);
+}
 
 sub key {
     my ($name) = @_;
