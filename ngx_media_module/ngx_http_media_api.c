@@ -103,7 +103,7 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_patch, NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
     { ngx_http_media_delete, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_job, NGX_HTTP_MEDIA_USER },
-    { ngx_http_media_playback, 0 },
+    { ngx_http_media_playback, NGX_HTTP_MEDIA_BODY_OPT },
 };
 
 

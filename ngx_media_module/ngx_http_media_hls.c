@@ -14,6 +14,10 @@
  * touches PostgreSQL or Redis, so it runs at static-file speed and behind
  * any CDN.  URIs in playlists are relative, so the token in the path is
  * inherited by every request a player makes.
+ *
+ * Cookie mode, for a CDN that caches by path: the URL is
+ * <location>c/<id>/master.m3u8, the same for every viewer, and the token
+ * travels in the media_play cookie, scoped to that path.
  */
 
 #include <ngx_config.h>
@@ -30,6 +34,7 @@
 
 #define NGX_HTTP_MEDIA_FREE_RUNG   720    /* the free plan's highest rung */
 #define NGX_HTTP_MEDIA_RUNGS_MAX   4096   /* bytes of rungs.txt */
+#define NGX_HTTP_MEDIA_PLAY_COOKIE "media_play"
 
 
 typedef struct {
@@ -57,6 +62,8 @@ static void ngx_http_media_playback_found(ngx_http_request_t *r,
 
 static ngx_str_t  ngx_http_media_token_status_name =
     ngx_string("media_token_status");
+static ngx_str_t  ngx_http_media_play_cookie_name =
+    ngx_string("cookie_" NGX_HTTP_MEDIA_PLAY_COOKIE);
 
 
 /* configuration ----------------------------------------------------------- */
@@ -168,7 +175,11 @@ ngx_http_media_hls_init(ngx_conf_t *cf)
     mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_media_module);
     mmcf->token_status_index = ngx_http_get_variable_index(cf,
                                          &ngx_http_media_token_status_name);
-    if (mmcf->token_status_index == NGX_ERROR) {
+    mmcf->play_cookie_index = ngx_http_get_variable_index(cf,
+                                         &ngx_http_media_play_cookie_name);
+    if (mmcf->token_status_index == NGX_ERROR
+        || mmcf->play_cookie_index == NGX_ERROR)
+    {
         return NGX_ERROR;
     }
 
@@ -194,6 +205,7 @@ ngx_http_media_hls_access(ngx_http_request_t *r)
     ngx_str_t                    uri;
     media_token_rc_e             rc;
     unsigned char                media[16];
+    ngx_http_variable_value_t   *vv;
     ngx_http_media_ctx_t        *ctx;
     ngx_http_media_hls_ctx_t    *h;
     ngx_http_media_loc_conf_t   *mlcf;
@@ -217,6 +229,19 @@ ngx_http_media_hls_access(ngx_http_request_t *r)
     if (ngx_http_media_hls_parse(r, &mlcf->hls_prefix, h) != NGX_OK) {
         return ngx_http_media_hls_refuse(r, h, "bad_path",
                                          NGX_HTTP_BAD_REQUEST);
+    }
+
+    /* cookie mode: "c" in the token's place, the token in the cookie */
+    if (h->token.len == 1 && h->token.data[0] == 'c') {
+        vv = ngx_http_get_indexed_variable(r, mmcf->play_cookie_index);
+
+        if (vv == NULL || vv->not_found || vv->len == 0) {
+            return ngx_http_media_hls_refuse(r, h, "no_cookie",
+                                             NGX_HTTP_FORBIDDEN);
+        }
+
+        h->token.data = vv->data;
+        h->token.len = vv->len;
     }
 
     rc = media_token_verify(mmcf->url_keys, mmcf->url_nkeys,
@@ -589,6 +614,8 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
     time_t                       exp;
     yajl_gen                     g;
     ngx_str_t                   *status, *privacy, *owner, url, expires;
+    ngx_str_t                   *mode, cookie;
+    ngx_uint_t                   in_cookie;
     media_token_t                t;
     ngx_http_media_ctx_t        *ctx;
     ngx_http_media_loc_conf_t   *mlcf;
@@ -652,10 +679,48 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
         return;
     }
 
+    mode = ngx_http_media_body_str(r, "mode");
+    in_cookie = mode && mode->len == 6
+                && ngx_strncmp(mode->data, "cookie", 6) == 0;
+
     p = ngx_cpymem(url.data, mmcf->hls_location.data,
                    mmcf->hls_location.len);
-    p = ngx_cpymem(p, token, n);
-    p = ngx_sprintf(p, "/%V/master.m3u8", &ctx->capture);
+
+    if (in_cookie) {
+        /* one URL for every viewer; the token rides in a cookie scoped to
+         * this media's path */
+        *p++ = 'c';
+        p = ngx_sprintf(p, "/%V/", &ctx->capture);
+
+        cookie.len = sizeof(NGX_HTTP_MEDIA_PLAY_COOKIE "=; Path=; Max-Age=; "
+                            "HttpOnly; SameSite=Lax; Secure")
+                     + n + (p - url.data) + NGX_TIME_T_LEN;
+        cookie.data = ngx_pnalloc(r->pool, cookie.len);
+        if (cookie.data == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        cookie.len = ngx_sprintf(cookie.data, NGX_HTTP_MEDIA_PLAY_COOKIE
+                                 "=%*s; Path=%*s; Max-Age=%T; HttpOnly; "
+                                 "SameSite=Lax%s", n, token,
+                                 (size_t) (p - url.data), url.data,
+                                 (time_t) (mmcf->url_ttl / 1000),
+                                 mmcf->cookie_secure ? "; Secure" : "")
+                     - cookie.data;
+
+        if (ngx_http_media_add_header(r, "Set-Cookie", &cookie) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        p = ngx_cpymem(p, "master.m3u8", sizeof("master.m3u8") - 1);
+
+    } else {
+        p = ngx_cpymem(p, token, n);
+        p = ngx_sprintf(p, "/%V/master.m3u8", &ctx->capture);
+    }
+
     url.len = p - url.data;
 
     expires.len = ngx_http_media_iso8601(expires.data, exp) - expires.data;

@@ -60,6 +60,7 @@ typedef struct {
     ngx_msec_t                 url_ttl;
     ngx_str_t                  hls_location;  /* for the URLs it issues */
     ngx_int_t                  token_status_index;
+    ngx_int_t                  play_cookie_index;   /* $cookie_media_play */
 
     ngx_int_t      request_id_index;
 } ngx_http_media_main_conf_t;

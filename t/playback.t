@@ -149,6 +149,36 @@ ok(wait_until(sub { slurp("$dir/hls.log") =~ m{/_media_files/$id/720p/seg_00000\
 ok(logged(qr/ 403 bad_signature$/m), '... and bad_signature');
 ok(logged(qr/ 403 over_rung$/m), '... and over_rung');
 
+# --- signed-cookie mode, for a CDN that caches by path ---------------------
+
+my ($curl, $cookie);
+for my $user ($ann, $bob) {
+    $r = api(POST => "/api/v1/media/$id/playback", $user, '{"mode":"cookie"}');
+    is($r->{status}, 200, 'cookie mode: 200');
+    ok(!defined $curl || $curl eq $r->{json}{url},
+       'cookie mode: the same URL for every viewer (one cache entry)');
+    $curl = $r->{json}{url};
+    ($cookie) = map { /^(media_play=[^;]+)/ ? $1 : () }
+                (ref $r->{headers}{'set-cookie'} ? @{ $r->{headers}{'set-cookie'} }
+                                                 : ($r->{headers}{'set-cookie'} // ''));
+}
+is($curl, "/hls/c/$id/master.m3u8", "cookie mode URL: $curl");
+like($r->{headers}{'set-cookie'}, qr{Path=/hls/c/$id/; Max-Age=\d+; HttpOnly; SameSite=Lax},
+     'the token cookie: scoped to this media, HttpOnly');
+
+$r = $t->http(GET => $curl, headers => { Cookie => $cookie });
+is($r->{status}, 200, 'cookie mode: master with the cookie');
+my ($cv) = $r->{content} =~ /^(\w+)\/index\.m3u8$/m;
+is($t->http(GET => "/hls/c/$id/$cv/index.m3u8", headers => { Cookie => $cookie })->{status},
+   200, 'cookie mode: variant');
+is($t->http(GET => "/hls/c/$id/$cv/seg_00000.ts", headers => { Cookie => $cookie })->{status},
+   200, 'cookie mode: segment');
+is($t->http(GET => $curl)->{status}, 403, 'cookie mode without the cookie: 403');
+ok(logged(qr/ 403 no_cookie$/m), 'no_cookie');
+(my $stray = $curl) =~ s/$id/00000000-0000-4000-8000-000000000000/;
+is($t->http(GET => $stray, headers => { Cookie => $cookie })->{status}, 403,
+   "another media's path with this media's cookie: 403");
+
 # --- no database, no Redis on this path ------------------------------------
 
 $t->stop_postgres;
