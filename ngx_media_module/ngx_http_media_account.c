@@ -125,7 +125,6 @@ static ngx_int_t ngx_http_media_user_row(ngx_http_request_t *r,
 static ngx_int_t ngx_http_media_session(ngx_http_request_t *r,
     ngx_http_media_account_t *a, ngx_uint_t status);
 static void ngx_http_media_json_user(yajl_gen g, ngx_http_media_user_t *u);
-static ngx_int_t ngx_http_media_no_content(ngx_http_request_t *r);
 static void ngx_http_media_ignore(ngx_http_request_t *r,
     ngx_http_media_redis_result_t *res, void *data);
 
@@ -1286,25 +1285,6 @@ ngx_http_media_json_user(yajl_gen g, ngx_http_media_user_t *u)
     ngx_http_media_json_str(g, "role", &u->role);
     ngx_http_media_json_str(g, "plan", &u->plan);
     yajl_gen_map_close(g);
-}
-
-
-static ngx_int_t
-ngx_http_media_no_content(ngx_http_request_t *r)
-{
-    ngx_int_t  rc;
-
-    r->headers_out.status = NGX_HTTP_NO_CONTENT;
-    r->headers_out.content_length_n = 0;
-    r->header_only = 1;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK) {
-        return rc;
-    }
-
-    return ngx_http_send_special(r, NGX_HTTP_LAST);
 }
 
 

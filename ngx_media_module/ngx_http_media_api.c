@@ -509,6 +509,26 @@ ngx_http_media_internal(ngx_http_request_t *r, const char *site,
 }
 
 
+/* 204, no body */
+ngx_int_t
+ngx_http_media_no_content(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_send_special(r, NGX_HTTP_LAST);
+}
+
+
 /* "2026-11-22T10:00:00Z" into buf; returns its end */
 u_char *
 ngx_http_media_iso8601(u_char *buf, time_t t)

@@ -43,6 +43,7 @@ ngx_int_t ngx_http_media_field_error(ngx_http_request_t *r, const char *field,
 
 ngx_int_t ngx_http_media_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *json);
+ngx_int_t ngx_http_media_no_content(ngx_http_request_t *r);
 
 /* sends what g holds and frees g */
 ngx_int_t ngx_http_media_send_gen(ngx_http_request_t *r, ngx_uint_t status,

@@ -421,11 +421,7 @@ ngx_http_media_sweep_queued(ngx_http_request_t *r,
                       "for the reconciler", &res->str);
     }
 
-    r->headers_out.status = NGX_HTTP_NO_CONTENT;
-    r->headers_out.content_length_n = 0;
-    r->header_only = 1;
-
-    ngx_http_finalize_request(r, ngx_http_send_header(r));
+    ngx_http_finalize_request(r, ngx_http_media_no_content(r));
 }
 
 
