@@ -3,6 +3,7 @@
 #
 #   make run         install what is missing, build, start it all, print URL
 #   make stop        stop what `make run` started
+#   make install     the module, the workers, the web client, the migrations
 #   make test        install what is missing, build, run every test
 #   make check-asan  the whole suite under AddressSanitizer + UBSan
 #   make clean
@@ -14,7 +15,7 @@ DEPS := gcc make pkg-config perl nginx nginx-dev \
         libpq-dev postgresql redis-server libhiredis-dev libyajl-dev \
         libssl-dev clang libclang-rt-14-dev \
         libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev \
-        libswresample-dev libswscale-dev ffmpeg
+        libswresample-dev libswscale-dev ffmpeg nodejs chromium
 
 NGX_SRC  := /usr/share/nginx/src
 BUILD    ?= build
@@ -43,16 +44,17 @@ WORKERS  := $(BUILD)/media-transcoder $(BUILD)/media-billing \
             $(BUILD)/media-sweeper $(BUILD)/media-migrate
 UNITS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%.t,$(wildcard t/unit/*.c))
 
-.PHONY: all deps module workers units tools fuzz run stop test check-asan \
-        check-fuzz clean
+.PHONY: all deps module workers units tools fuzz www run stop test \
+        check-asan check-fuzz install clean
 
-all: module workers units tools fuzz
+all: module workers units tools fuzz www
 
 deps:
 	@missing=""; for p in $(DEPS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	        | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	    if [ "$$(id -u)" = 0 ]; then \
 	        echo "installing:$$missing"; \
@@ -105,8 +107,32 @@ $(BUILD)/unit/%.t: t/unit/%.c t/unit/*.h $(CORE_SRC) ngx_media_module/*.h
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(ALL_CFLAGS) -Wno-format-truncation -It/unit -o $@ $< $(CORE_SRC) $(LIBS)
 
-# helpers the tests call (an identity provider that signs RS256/ES256)
-tools: $(BUILD)/mint
+# the web client as nginx serves it: www/ plus hls.js from npm, pinned by
+# www/package-lock.json and copied in, so browsers load nothing from elsewhere
+WWW_SRC := $(wildcard www/*.html www/*.js www/*.css)
+
+www: $(BUILD)/www/vendor/hls.min.js $(patsubst www/%,$(BUILD)/www/%,$(WWW_SRC))
+
+www/node_modules/hls.js/dist/hls.min.js: www/package.json www/package-lock.json
+	cd www && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(BUILD)/www/vendor/hls.min.js: www/node_modules/hls.js/dist/hls.min.js
+	@mkdir -p $(BUILD)/www/vendor
+	cp $< www/node_modules/hls.js/LICENSE $(BUILD)/www/vendor/
+
+$(BUILD)/www/%: www/%
+	@mkdir -p $(BUILD)/www
+	cp $< $@
+
+# helpers the tests call (an identity provider that signs RS256/ES256, and
+# playwright-core, which drives Debian's chromium in t/browser.t)
+tools: $(BUILD)/mint t/browser/node_modules/playwright-core/package.json
+
+t/browser/node_modules/playwright-core/package.json: t/browser/package.json \
+                                                    t/browser/package-lock.json
+	cd t/browser && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 $(BUILD)/mint: t/tools/mint.c t/unit/*.h $(CORE_SRC)
 	$(CC) $(ALL_CFLAGS) -Wno-format-truncation -It/unit -o $@ $< $(CORE_SRC) \
@@ -145,6 +171,21 @@ test: deps all
 
 check-asan:
 	$(MAKE) SAN=1 test
+
+# where Debian's nginx looks for modules, and where nginx.conf.example
+# looks for the web client; DESTDIR for packaging
+MODDIR   ?= /usr/lib/nginx/modules
+BINDIR   ?= /usr/local/bin
+SHAREDIR ?= /usr/share/ngx_media
+
+install: module workers www
+	install -d $(DESTDIR)$(MODDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(SHAREDIR)/www/vendor $(DESTDIR)$(SHAREDIR)/sql
+	install -m 644 $(MODULE) $(DESTDIR)$(MODDIR)/
+	install -m 755 $(WORKERS) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(BUILD)/www/*.* $(DESTDIR)$(SHAREDIR)/www/
+	install -m 644 $(BUILD)/www/vendor/* $(DESTDIR)$(SHAREDIR)/www/vendor/
+	install -m 644 sql/*.sql $(DESTDIR)$(SHAREDIR)/sql/
 
 clean:
 	rm -rf build build-asan var

@@ -418,6 +418,8 @@ sub write_example_conf {
         [ qr{^    media_storage \S+;}m, "    media_storage $d/storage;" ],
         [ qr{^    media_jwt_key \S+;}m, "    media_jwt_key " . $self->jwt_key . ';' ],
         [ qr{^    media_url_key \S+;}m, "    media_url_key " . $self->jwt_key . ';' ],
+        [ qr{^            root /usr/share/ngx_media/www;}m,
+          "            root $self->{build}/www;" ],
         [ qr{^            alias /var/lib/ngx_media/hls/;}m,
           "            alias $d/storage/hls/;" ],
         [ qr{^    media_cookie_secure on;}m, '    media_cookie_secure off;' ],

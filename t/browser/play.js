@@ -1,0 +1,278 @@
+/*
+ * Drives Debian's chromium through the web client, as a user would, and
+ * prints what it saw as one JSON object for t/browser.t to judge:
+ *
+ *   node t/browser/play.js BASE_URL VIDEO_FILE AUDIO_FILE OUT_DIR
+ *
+ * Every wait is bounded; the whole run ends after DEADLINE_MS whatever
+ * happens, printing what it has.
+ */
+
+'use strict';
+
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const [base, videoFile, audioFile, outDir] = process.argv.slice(2);
+const DEADLINE_MS = 240000;
+const EMAIL = process.env.EMAIL || 'viewer@example.com';
+
+const seen = {
+  steps: [],           /* names of the steps completed, in order */
+  console: [],         /* console errors and warnings, CSP reports among them */
+  offsite: [],         /* requests to anything but the server under test */
+  responses: [],       /* { url, status } of every /hls/ and /api/ answer */
+};
+
+let browser;
+
+function done(code) {
+  process.stdout.write(JSON.stringify(seen) + '\n');
+  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
+  close.finally(() => process.exit(code));
+}
+
+setTimeout(() => {
+  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
+  done(1);
+}, DEADLINE_MS).unref();
+
+function step(name) {
+  seen.at = name;
+}
+
+function passed() {
+  seen.steps.push(seen.at);
+}
+
+/* samples fn() in the page every 100 ms until pred(value) or timeout */
+async function watch(page, fn, pred, timeout, arg) {
+  const values = [];
+  const until = Date.now() + timeout;
+
+  while (Date.now() < until) {
+    const v = await page.evaluate(fn, arg);
+    values.push(v);
+    if (pred(v)) {
+      return { ok: true, values, last: v };
+    }
+    await page.waitForTimeout(100);
+  }
+  return { ok: false, values, last: values[values.length - 1] };
+}
+
+function item(page, title) {
+  return page.locator('#items li.item', { hasText: title });
+}
+
+/* the item's status and progress as the library shows them, sampled until
+ * it is ready (or failed) */
+async function followTranscode(page, title, timeout) {
+  const r = await watch(page, (t) => {
+    const li = [...document.querySelectorAll('#items li.item')]
+      .find((el) => el.querySelector('.item-title').textContent === t);
+    if (!li) return null;
+    return {
+      status: li.dataset.status,
+      shown: !li.querySelector('.item-progress').hidden,
+      progress: li.querySelector('progress').value,
+      error: li.querySelector('.item-error').textContent,
+    };
+  }, (v) => v && (v.status === 'ready' || v.status === 'failed'),
+  timeout, title);
+
+  return {
+    final: r.last,
+    progress: [...new Set(r.values.filter((v) => v && v.shown)
+      .map((v) => v.progress))],
+    statuses: [...new Set(r.values.filter((v) => v).map((v) => v.status))],
+  };
+}
+
+/* plays the media in the player until currentTime passes `secs` */
+async function playFor(page, secs, timeout) {
+  return watch(page, () => {
+    const v = document.getElementById('player');
+    return {
+      t: v.currentTime,
+      paused: v.paused,
+      level: state.hls ? state.hls.currentLevel : null,
+      errors: state.errors.length,
+      shown: document.getElementById('player-error').textContent,
+    };
+  }, (v) => v.t >= secs, timeout);
+}
+
+async function upload(page, file, title) {
+  await page.setInputFiles('#file', file);
+  await page.fill('#title', title);
+
+  /* the bar, sampled in the page as the XHR reports progress */
+  await page.evaluate(() => {
+    window.__bar = [];
+    const bar = document.getElementById('upload-bar');
+    new MutationObserver(() => window.__bar.push(bar.value))
+      .observe(bar, { attributes: true });
+    clearInterval(window.__barTimer);
+    window.__barTimer = setInterval(() => window.__bar.push(bar.value), 20);
+  });
+
+  const answered = page.waitForResponse((r) => r.request().method() === 'POST'
+    && new URL(r.url()).pathname === '/api/v1/media', { timeout: 60000 });
+  await page.click('#upload-go');
+  await answered;
+  await page.waitForFunction(
+    () => !document.getElementById('upload-go').disabled, null,
+    { timeout: 10000 });
+
+  return page.evaluate(() => ({
+    bar: [...new Set(window.__bar)],
+    text: document.getElementById('upload-text').textContent,
+    error: document.getElementById('upload-error').textContent,
+  }));
+}
+
+(async () => {
+  step('launch');
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    /* as root chromium needs --no-sandbox; the rest keep it off the
+     * (closed) network: no updates, sync, QUIC probes or first-run calls */
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
+           '--no-first-run', '--disable-background-networking',
+           '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const origin = new URL(base).origin;
+
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') {
+      seen.console.push(`${m.type()}: ${m.text()}`);
+    }
+  });
+  page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(origin) && !u.startsWith('blob:')
+        && !u.startsWith('data:')) {
+      seen.offsite.push(u);
+    }
+  });
+  page.on('response', (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.startsWith('/hls/') || u.pathname.startsWith('/api/')) {
+      seen.responses.push({ path: u.pathname, status: r.status(),
+                            method: r.request().method() });
+    }
+  });
+  passed();
+
+  step('sign up');
+  await page.goto(base);
+  await page.waitForSelector('#auth:not([hidden])', { timeout: 10000 });
+  await page.fill('#email', EMAIL);
+  await page.fill('#password', 'short');
+  await page.click('#signup');
+  await page.waitForFunction(() => document.getElementById('auth-error')
+    .textContent.match(/password/i), null, { timeout: 10000 });
+  seen.short_password_error = await page.textContent('#auth-error');
+
+  await page.fill('#password', 'a good long password');
+  await page.click('#signup');
+  await page.waitForSelector('#app:not([hidden])', { timeout: 20000 });
+  seen.who = await page.textContent('#who-email');
+  passed();
+
+  step('session survives a reload');
+  await page.reload();
+  await page.waitForSelector('#app:not([hidden])', { timeout: 20000 });
+  seen.reload_who = await page.textContent('#who-email');
+  passed();
+
+  step('log out and back in');
+  await page.click('#logout');
+  await page.waitForSelector('#auth:not([hidden])', { timeout: 10000 });
+  await page.fill('#email', EMAIL);
+  await page.fill('#password', 'not the password');
+  await page.click('#login');
+  await page.waitForFunction(() => document.getElementById('auth-error')
+    .textContent.length > 0 && !document.getElementById('login').disabled
+    && !/Signing in/.test(document.getElementById('auth-error').textContent),
+  null, { timeout: 20000 });
+  seen.wrong_password_error = await page.textContent('#auth-error');
+  await page.fill('#password', 'a good long password');
+  await page.click('#login');
+  await page.waitForSelector('#app:not([hidden])', { timeout: 20000 });
+  passed();
+
+  step('upload the video');
+  /* a slow uplink, so the bar has something to show */
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false, latency: 0, downloadThroughput: -1,
+    uploadThroughput: 512 * 1024,
+  });
+  seen.video_upload = await upload(page, videoFile, 'Test pattern');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1,
+  });
+  passed();
+
+  step('transcode the video');
+  seen.video_transcode = await followTranscode(page, 'Test pattern', 120000);
+  passed();
+
+  step('play the video');
+  await item(page, 'Test pattern').locator('.item-play').click();
+  await page.waitForSelector('#player-box:not([hidden])', { timeout: 10000 });
+  const first = await playFor(page, 5, 60000);
+  seen.video_play = { ok: first.ok, last: first.last };
+  seen.levels = await page.evaluate(() => state.hls.levels.map((l) => ({
+    height: l.height, bitrate: l.bitrate, url: l.url[0] })));
+  seen.menu = await page.$$eval('#quality option', (os) =>
+    os.map((o) => ({ value: o.value, text: o.textContent })));
+  seen.poster = await page.getAttribute('#player', 'poster');
+  seen.hls_errors = await page.evaluate(() => state.errors);
+  passed();
+
+  step('switch quality');
+  /* the menu entry for a rung other than the one playing */
+  const now = first.last.level;
+  const target = seen.menu.map((o) => Number(o.value))
+    .filter((v) => v >= 0 && v !== now).pop();
+  seen.switch_from = now;
+  seen.switch_to = target;
+  await page.selectOption('#quality', String(target));
+  const sw = await watch(page, () => ({
+    level: state.hls.currentLevel,
+    label: document.getElementById('player-level').textContent,
+    want: Number(document.getElementById('quality').value),
+    t: document.getElementById('player').currentTime,
+  }), (v) => v.level === v.want, 20000);
+  seen.switched = sw.last;
+  const after = await playFor(page, sw.last.t + 3, 30000);
+  seen.after_switch = { ok: after.ok, last: after.last };
+  seen.level_label = await page.textContent('#player-level');
+  passed();
+
+  step('audio: upload, transcode, play');
+  seen.audio_upload = await upload(page, audioFile, 'Sine tone');
+  seen.audio_transcode = await followTranscode(page, 'Sine tone', 120000);
+  await item(page, 'Sine tone').locator('.item-play').click();
+  const audio = await playFor(page, 3, 60000);
+  seen.audio_play = { ok: audio.ok, last: audio.last };
+  seen.audio_levels = await page.evaluate(() => state.hls.levels.map((l) => ({
+    height: l.height, bitrate: l.bitrate, codecs: l.codecSet })));
+  passed();
+
+  seen.hls_errors = await page.evaluate(() => state.errors);
+  await page.screenshot({ path: path.join(outDir, 'browser.png'),
+                          fullPage: true });
+  done(0);
+})().catch((e) => {
+  seen.error = `${seen.at}: ${e.message.split('\n')[0]}`;
+  done(1);
+});
