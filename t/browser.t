@@ -53,7 +53,8 @@ is($rc, 0, 'the browser run completed')
 is_deeply($seen->{steps}, [
     'launch', 'sign up', 'session survives a reload', 'log out and back in',
     'upload the video', 'transcode the video', 'play the video',
-    'switch quality', 'audio: upload, transcode, play',
+    'switch quality', 'an expired URL is renewed',
+    'audio: upload, transcode, play',
 ], 'every step done') or diag("stopped at: " . ($seen->{error} // ''));
 
 # --- accounts ---------------------------------------------------------------
@@ -99,7 +100,9 @@ is_deeply([ map { $_->{text} } @{ $seen->{menu} // [] } ],
           [ 'Auto', map { "${_}p" } @heights ], 'the quality menu lists them');
 
 my $res = $seen->{responses} // [];
-my @hls = grep { $_->{path} =~ m{^/hls/} } @$res;
+# (but for the refusals the test itself made, below)
+my $refused = $seen->{refused_token} // 'none';
+my @hls = grep { $_->{path} =~ m{^/hls/} && index($_->{path}, $refused) < 0 } @$res;
 my @bad = grep { $_->{status} != 200 } @hls;
 ok(@hls > 5 && !@bad, scalar(@hls) . ' HLS requests, all 200')
     or diag(explain(\@bad));
@@ -114,6 +117,16 @@ ok($seen->{after_switch}{ok}, 'playing went on 3 s after the switch')
     or diag(explain($seen->{after_switch}));
 like($seen->{level_label} // '', qr/^playing \Q$rung\E, \d+ kb\/s$/,
      'the page says which quality plays');
+
+my $rn = $seen->{renewal} // {};
+cmp_ok($seen->{refused} // 0, '>', 0,
+       'segments with the old token were refused (403)');
+ok((grep { $_->{fatal} && ($_->{code} // 0) == 403 } @{ $rn->{errors} // [] }),
+   'which stopped hls.js') or diag(explain($rn->{errors}));
+is($rn->{signed}, 3, 'the player signed a new URL (3 playback URLs in all)');
+ok($rn->{ok}, 'and played on past the refused segment, to 8 s')
+    or diag(explain($rn));
+is($rn->{shown}, '', 'with no error shown to the viewer');
 
 my $a = $seen->{audio_transcode} // {};
 is($a->{final}{status}, 'ready', 'the audio is ready');
@@ -131,18 +144,21 @@ is(scalar(grep { !$_->{height} && ($_->{codecs} // '') =~ /^mp4a/ }
 # 5 runs in 8, as with ours.  Anything else is a failure.
 my @errors = grep { !($_->{details} eq 'bufferSeekOverHole' && !$_->{fatal}
                       && $_->{at} < 0.5) }
+             @{ $seen->{hls_errors_before_renewal} // [] },
              @{ $seen->{hls_errors} // [] };
 is_deeply(\@errors, [], 'no hls.js error events (but the start-gap step)')
-    or diag(explain($seen->{hls_errors}));
-ok(!(grep { $_->{fatal} } @{ $seen->{hls_errors} // [] }), 'none fatal');
+    or diag(explain(\@errors));
+ok(!(grep { $_->{fatal} } @{ $seen->{hls_errors_before_renewal} // [] },
+                          @{ $seen->{hls_errors} // [] }),
+   'none fatal (but the refused token\'s, above)');
 
 # --- the page itself --------------------------------------------------------
 
 is_deeply($seen->{offsite}, [], 'nothing was loaded from another origin');
-my @console = grep { !/^error: Failed to load resource: the server responded with a status of (401|422)\b/ }
+my @console = grep { !/^error: Failed to load resource: the server responded with a status of (401|403|422)\b/ }
               @{ $seen->{console} // [] };
 is_deeply(\@console, [],
-          'console: no script error or CSP violation (only the 401/422 answers the test asked for)');
+          'console: no script error or CSP violation (only the 401/403/422 answers the test asked for)');
 
 $t->finish;
 done_testing;

@@ -258,6 +258,37 @@ async function upload(page, file, title) {
   seen.level_label = await page.textContent('#player-level');
   passed();
 
+  step('an expired URL is renewed');
+  /* what a token's expiry looks like from the browser: every request with
+   * the old token is refused from segment 1 on (nginx's own 403 for expired
+   * tokens is t/playback.t's); the player must sign a new URL and go on */
+  seen.hls_errors_before_renewal = await page.evaluate(() => state.errors);
+  const signed = (r) => r.request().method() === 'POST'
+    && /\/playback$/.test(new URL(r.url()).pathname);
+  const firstUrl = page.waitForResponse(signed, { timeout: 10000 });
+  let oldToken = null;
+  seen.refused = 0;
+  await page.route(/\/hls\//, (route) => {
+    const u = new URL(route.request().url()).pathname;
+    if (oldToken && u.includes(oldToken) && /seg_0*[1-9]\d*\.ts$/.test(u)) {
+      seen.refused++;
+      return route.fulfill({ status: 403, body: 'expired' });
+    }
+    return route.continue();
+  });
+  await item(page, 'Test pattern').locator('.item-play').click();
+  oldToken = (await (await firstUrl).json()).url.split('/')[2];
+  seen.refused_token = oldToken;
+  const renewed = await playFor(page, 8, 60000);
+  await page.unroute(/\/hls\//);
+  seen.renewal = {
+    ok: renewed.ok, last: renewed.last,
+    signed: seen.responses.filter((r) => /\/playback$/.test(r.path)).length,
+    shown: await page.textContent('#player-error'),
+    errors: await page.evaluate(() => state.errors.splice(0)),
+  };
+  passed();
+
   step('audio: upload, transcode, play');
   seen.audio_upload = await upload(page, audioFile, 'Sine tone');
   seen.audio_transcode = await followTranscode(page, 'Sine tone', 120000);
