@@ -54,7 +54,7 @@ is_deeply($seen->{steps}, [
     'launch', 'sign up', 'session survives a reload', 'log out and back in',
     'upload the video', 'transcode the video', 'play the video',
     'switch quality', 'an expired URL is renewed',
-    'audio: upload, transcode, play',
+    'audio: upload, transcode, play', 'privacy and delete',
 ], 'every step done') or diag("stopped at: " . ($seen->{error} // ''));
 
 # --- accounts ---------------------------------------------------------------
@@ -151,6 +151,16 @@ is_deeply(\@errors, [], 'no hls.js error events (but the start-gap step)')
 ok(!(grep { $_->{fatal} } @{ $seen->{hls_errors_before_renewal} // [] },
                           @{ $seen->{hls_errors} // [] }),
    'none fatal (but the refused token\'s, above)');
+
+# --- privacy and delete ----------------------------------------------------
+
+is($seen->{patch_status}, 200, 'the privacy menu saves (PATCH 200)');
+is($seen->{privacy_after_reload}, 'public', 'and the choice is there after a reload');
+like($seen->{confirm} // '', qr/^Delete "Test pattern"\? This cannot be undone\.$/,
+     'delete asks first, naming the media');
+is($seen->{delete_status}, 204, 'then deletes (204)');
+is_deeply($seen->{titles_after_delete}, ['Sine tone'], 'the item leaves the library at once');
+is_deeply($seen->{titles_after_reload}, ['Sine tone'], 'and stays gone after a reload');
 
 # --- the page itself --------------------------------------------------------
 

@@ -299,9 +299,37 @@ async function upload(page, file, title) {
     height: l.height, bitrate: l.bitrate, codecs: l.codecSet })));
   passed();
 
+  step('privacy and delete');
+  const patched = page.waitForResponse((r) => r.request().method() === 'PATCH',
+                                       { timeout: 10000 });
+  await item(page, 'Sine tone').locator('.item-privacy').selectOption('public');
+  seen.patch_status = (await patched).status();
   seen.hls_errors = await page.evaluate(() => state.errors);
   await page.screenshot({ path: path.join(outDir, 'browser.png'),
                           fullPage: true });
+  await page.reload();
+  await page.waitForSelector('#items li.item', { timeout: 10000 });
+  seen.privacy_after_reload = await item(page, 'Sine tone')
+    .locator('.item-privacy').inputValue();
+  page.once('dialog', (d) => {
+    seen.confirm = d.message();
+    d.accept();
+  });
+  const deleted = page.waitForResponse((r) => r.request().method() === 'DELETE',
+                                       { timeout: 10000 });
+  await item(page, 'Test pattern').locator('.item-delete').click();
+  seen.delete_status = (await deleted).status();
+  await page.waitForFunction(() => !/Test pattern/.test(
+    document.getElementById('items').textContent), null, { timeout: 5000 })
+    .catch(() => {});
+  seen.titles_after_delete = await page.$$eval('#items .item-title',
+    (els) => els.map((e) => e.textContent));
+  await page.reload();
+  await page.waitForSelector('#items li.item', { timeout: 10000 });
+  seen.titles_after_reload = await page.$$eval('#items .item-title',
+    (els) => els.map((e) => e.textContent));
+  passed();
+
   done(0);
 })().catch((e) => {
   seen.error = `${seen.at}: ${e.message.split('\n')[0]}`;
