@@ -83,8 +83,8 @@ static const ngx_http_media_field_t  ngx_http_media_job_fields[] = {
 };
 
 
-static ngx_int_t ngx_http_media_capture_id(ngx_http_request_t *r,
-    ngx_str_t *id);
+static ngx_int_t ngx_http_media_owned_id(ngx_http_request_t *r,
+    ngx_str_t *params);
 static void ngx_http_media_listed(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_one_found(ngx_http_request_t *r,
@@ -210,17 +210,12 @@ ngx_http_media_listed(ngx_http_request_t *r, ngx_http_media_pg_result_t *res,
 ngx_int_t
 ngx_http_media_get(ngx_http_request_t *r)
 {
-    ngx_str_t              params[2];
-    ngx_http_media_ctx_t  *ctx;
+    ngx_str_t  params[2];
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
-
-    if (ngx_http_media_capture_id(r, &params[0]) != NGX_OK) {
+    if (ngx_http_media_owned_id(r, params) != NGX_OK) {
         return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                          "no such media");
     }
-
-    params[1] = ctx->user->id;
 
     if (ngx_http_media_pg_query(r,
             "SELECT " NGX_HTTP_MEDIA_COLUMNS
@@ -241,12 +236,9 @@ ngx_http_media_get(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_media_patch(ngx_http_request_t *r)
 {
-    ngx_str_t              params[4], *title, *privacy;
-    ngx_http_media_ctx_t  *ctx;
+    ngx_str_t  params[4], *title, *privacy;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
-
-    if (ngx_http_media_capture_id(r, &params[0]) != NGX_OK) {
+    if (ngx_http_media_owned_id(r, params) != NGX_OK) {
         return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                          "no such media");
     }
@@ -276,8 +268,6 @@ ngx_http_media_patch(ngx_http_request_t *r)
         return ngx_http_media_field_error(r, "privacy", "privacy must be "
                                           "public, unlisted or private");
     }
-
-    params[1] = ctx->user->id;
 
     ngx_str_null(&params[2]);
     ngx_str_null(&params[3]);
@@ -353,17 +343,12 @@ ngx_http_media_send_row(ngx_http_request_t *r, ngx_http_media_pg_result_t *res,
 ngx_int_t
 ngx_http_media_delete(ngx_http_request_t *r)
 {
-    ngx_str_t              params[2];
-    ngx_http_media_ctx_t  *ctx;
+    ngx_str_t  params[2];
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
-
-    if (ngx_http_media_capture_id(r, &params[0]) != NGX_OK) {
+    if (ngx_http_media_owned_id(r, params) != NGX_OK) {
         return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                          "no such media");
     }
-
-    params[1] = ctx->user->id;
 
     /* marked deleted and its sweep job written in one statement */
     if (ngx_http_media_pg_query(r,
@@ -430,17 +415,12 @@ ngx_http_media_sweep_queued(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_media_job(ngx_http_request_t *r)
 {
-    ngx_str_t              params[2];
-    ngx_http_media_ctx_t  *ctx;
+    ngx_str_t  params[2];
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
-
-    if (ngx_http_media_capture_id(r, &params[0]) != NGX_OK) {
+    if (ngx_http_media_owned_id(r, params) != NGX_OK) {
         return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                          "no such job");
     }
-
-    params[1] = ctx->user->id;
 
     if (ngx_http_media_pg_query(r,
             "SELECT id, type, status, progress, attempts, error, media_id,"
@@ -470,17 +450,23 @@ ngx_http_media_job_found(ngx_http_request_t *r,
 
 /* helpers ---------------------------------------------------------------- */
 
-/* the {id} of the route, if it is a UUID (anything else cannot exist) */
+/*
+ * What every "one of yours" query binds: params[0] the {id} of the route,
+ * params[1] the signed-in user.  NGX_DECLINED when {id} is not a UUID (no
+ * such row can exist, so the caller answers 404 without asking PostgreSQL).
+ */
 static ngx_int_t
-ngx_http_media_capture_id(ngx_http_request_t *r, ngx_str_t *id)
+ngx_http_media_owned_id(ngx_http_request_t *r, ngx_str_t *params)
 {
     ngx_http_media_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
 
-    *id = ctx->capture;
+    params[0] = ctx->capture;
+    params[1] = ctx->user->id;
 
-    return ngx_http_media_is_uuid(id);
+    return ngx_http_media_is_uuid(&params[0]) == NGX_OK ? NGX_OK
+                                                        : NGX_DECLINED;
 }
 
 
