@@ -22,11 +22,11 @@
 
 #include <yajl/yajl_gen.h>
 
-#include "ngx_http_media_module.h"
-#include "ngx_http_media_api.h"
+#include "ngx_http_media_reply.h"
 #include "ngx_http_media_auth.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
+#include "ngx_http_media_account.h"
 #include "media_password.h"
 
 

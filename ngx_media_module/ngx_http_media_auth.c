@@ -23,10 +23,10 @@
 #include <openssl/sha.h>
 #include <yajl/yajl_gen.h>
 
-#include "ngx_http_media_module.h"
-#include "ngx_http_media_api.h"
-#include "ngx_http_media_auth.h"
+#include "ngx_http_media_reply.h"
 #include "ngx_http_media_redis.h"
+#include "ngx_http_media_keyfile.h"
+#include "ngx_http_media_auth.h"
 #include "media_b64.h"
 
 
@@ -50,8 +50,6 @@ static ngx_int_t ngx_http_media_cstr(ngx_http_request_t *r, ngx_str_t *dst,
     const char *src);
 static ngx_int_t ngx_http_media_user_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_media_read_conf_file(ngx_conf_t *cf,
-    ngx_str_t *name, ngx_str_t *out);
 static ngx_http_media_keyset_t *ngx_http_media_keyset(ngx_conf_t *cf);
 static void ngx_http_media_keyset_cleanup(void *data);
 static ngx_int_t ngx_http_media_set_cookie(ngx_http_request_t *r,
@@ -280,90 +278,6 @@ ngx_http_media_login_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-ngx_int_t
-ngx_http_media_read_key(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *secret)
-{
-    ngx_str_t  *args;
-
-    if (ngx_http_media_read_conf_file(cf, name, secret) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    /* a trailing newline is not part of the key */
-    while (secret->len && (secret->data[secret->len - 1] == '\n'
-                           || secret->data[secret->len - 1] == '\r'))
-    {
-        secret->len--;
-    }
-
-    if (secret->len < 16 || secret->len > 64) {
-        args = cf->args->elts;
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid %V \"%V\": it must hold 16 to 64 bytes "
-                           "(%uz found); make one with \"openssl rand "
-                           "-base64 32 > %V\"", &args[0], name, secret->len,
-                           name);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_media_read_conf_file(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_str_t *out)
-{
-    ssize_t          n;
-    ngx_fd_t         fd;
-    ngx_str_t        path, *args;
-    ngx_file_info_t  fi;
-
-    args = cf->args->elts;
-    path = *name;
-
-    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "%V \"%V\": cannot open it", &args[0], &path);
-        return NGX_ERROR;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > 1024 * 1024)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\": unreadable or larger than 1 MB", &path);
-        ngx_close_file(fd);
-        return NGX_ERROR;
-    }
-
-    out->len = (size_t) ngx_file_size(&fi);
-    out->data = ngx_pnalloc(cf->pool, out->len + 1);
-    if (out->data == NULL) {
-        ngx_close_file(fd);
-        return NGX_ERROR;
-    }
-
-    n = ngx_read_fd(fd, out->data, out->len);
-    ngx_close_file(fd);
-
-    if (n != (ssize_t) out->len) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"%V\": short read", &path);
-        return NGX_ERROR;
-    }
-
-    out->data[out->len] = '\0';
-
-    return NGX_OK;
-}
-
-
 /* an empty key set whose keys are freed with the configuration */
 static ngx_http_media_keyset_t *
 ngx_http_media_keyset(ngx_conf_t *cf)
@@ -450,7 +364,7 @@ ngx_http_media_auth_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_media_access_handler;
 
-    return ngx_http_media_hls_init(cf);
+    return NGX_OK;
 }
 
 

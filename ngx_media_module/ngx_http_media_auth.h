@@ -10,8 +10,19 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_media_module.h"
+#include "ngx_http_media_types.h"
 
+
+/* configuration: the key directives, variables, the access phase */
+char *ngx_http_media_auth_init_conf(ngx_conf_t *cf,
+    ngx_http_media_main_conf_t *mmcf);
+ngx_int_t ngx_http_media_auth_postconfiguration(ngx_conf_t *cf);
+ngx_int_t ngx_http_media_auth_variables(ngx_conf_t *cf);
+char *ngx_http_media_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_media_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_media_login_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* a signed access token for user; NULL on allocation failure */
 ngx_str_t *ngx_http_media_issue_access(ngx_http_request_t *r,

@@ -26,9 +26,10 @@
 
 #include <yajl/yajl_gen.h>
 
-#include "ngx_http_media_module.h"
-#include "ngx_http_media_api.h"
+#include "ngx_http_media_reply.h"
 #include "ngx_http_media_pg.h"
+#include "ngx_http_media_keyfile.h"
+#include "ngx_http_media_hls.h"
 #include "media_token.h"
 
 

@@ -11,10 +11,10 @@
 
 #include <yajl/yajl_gen.h>
 
-#include "ngx_http_media_module.h"
-#include "ngx_http_media_api.h"
+#include "ngx_http_media_reply.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
+#include "ngx_http_media_library.h"
 
 
 #define NGX_HTTP_MEDIA_PAGE_MAX  100
@@ -467,30 +467,6 @@ ngx_http_media_owned_id(ngx_http_request_t *r, ngx_str_t *params)
 
     return ngx_http_media_is_uuid(&params[0]) == NGX_OK ? NGX_OK
                                                         : NGX_DECLINED;
-}
-
-
-ngx_int_t
-ngx_http_media_is_uuid(ngx_str_t *s)
-{
-    ngx_uint_t  i;
-
-    if (s->len != 36) {
-        return NGX_DECLINED;
-    }
-
-    for (i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s->data[i] != '-') {
-                return NGX_DECLINED;
-            }
-
-        } else if (!isxdigit(s->data[i])) {
-            return NGX_DECLINED;
-        }
-    }
-
-    return NGX_OK;
 }
 
 

@@ -12,11 +12,15 @@
 
 #include <libpq-fe.h>
 
-#include "ngx_http_media_module.h"
+#include "ngx_http_media_types.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
+#include "ngx_http_media_auth.h"
+#include "ngx_http_media_hls.h"
+#include "ngx_http_media_api.h"
 
 
+static ngx_int_t ngx_http_media_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_media_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_media_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_media_pg(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -250,7 +254,7 @@ static ngx_command_t  ngx_http_media_commands[] = {
 
 static ngx_http_module_t  ngx_http_media_module_ctx = {
     ngx_http_media_auth_variables,         /* preconfiguration */
-    ngx_http_media_auth_postconfiguration, /* postconfiguration */
+    ngx_http_media_postconfiguration,      /* postconfiguration */
 
     ngx_http_media_create_main_conf,       /* create main configuration */
     ngx_http_media_init_main_conf,         /* init main configuration */
@@ -280,6 +284,18 @@ ngx_module_t  ngx_http_media_module = {
 
 
 static ngx_str_t  ngx_http_media_request_id = ngx_string("request_id");
+
+
+/* the access phase's checks: tokens (auth), then playback paths (hls) */
+static ngx_int_t
+ngx_http_media_postconfiguration(ngx_conf_t *cf)
+{
+    if (ngx_http_media_auth_postconfiguration(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_media_hls_init(cf);
+}
 
 
 static void *
@@ -938,86 +954,3 @@ ngx_http_media_exit_process(ngx_cycle_t *cycle)
     ngx_http_media_redis_done();
 }
 
-
-ngx_connection_t *
-ngx_http_media_wrap_fd(ngx_socket_t fd, ngx_log_t *log, void *data,
-    ngx_event_handler_pt read, ngx_event_handler_pt write)
-{
-    ngx_connection_t  *c;
-
-    c = ngx_get_connection(fd, log);
-    if (c == NULL) {
-        return NULL;
-    }
-
-    c->data = data;
-    c->log = log;
-    c->read->log = log;
-    c->write->log = log;
-    c->read->handler = read;
-    c->write->handler = write;
-
-    return c;
-}
-
-
-/*
- * The library owns the socket and closes it itself (PQfinish,
- * redisAsyncFree): stop watching it and give the connection back to nginx
- * without closing the descriptor a second time.
- */
-void
-ngx_http_media_unwrap_fd(ngx_connection_t *c, ngx_uint_t closed)
-{
-    ngx_uint_t  flags;
-
-    if (c->read->timer_set) {
-        ngx_del_timer(c->read);
-    }
-
-    if (c->write->timer_set) {
-        ngx_del_timer(c->write);
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    /* NGX_CLOSE_EVENT: only mark the events inactive, no epoll_ctl() */
-    flags = closed ? NGX_CLOSE_EVENT : 0;
-
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, flags);
-    }
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, flags);
-    }
-
-    ngx_free_connection(c);
-    c->fd = (ngx_socket_t) -1;
-}
-
-
-/* level-triggered interest in one direction, idempotent */
-ngx_int_t
-ngx_http_media_watch(ngx_event_t *ev, ngx_uint_t on)
-{
-    ngx_int_t  event;
-
-    event = ev->write ? NGX_WRITE_EVENT : NGX_READ_EVENT;
-
-    if (on && !ev->active) {
-        return ngx_add_event(ev, event, NGX_LEVEL_EVENT);
-    }
-
-    if (!on && ev->active) {
-        return ngx_del_event(ev, event, 0);
-    }
-
-    return NGX_OK;
-}

@@ -25,6 +25,7 @@
 
 #include <libpq-fe.h>
 
+#include "ngx_http_media_fd.h"
 #include "ngx_http_media_pg.h"
 
 

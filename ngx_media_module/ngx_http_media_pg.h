@@ -11,7 +11,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_media_module.h"
+#include "ngx_http_media_types.h"
 
 
 typedef enum {

@@ -25,6 +25,7 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 
+#include "ngx_http_media_fd.h"
 #include "ngx_http_media_redis.h"
 
 

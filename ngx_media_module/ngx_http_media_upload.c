@@ -25,10 +25,10 @@
 #include <openssl/rand.h>
 #include <yajl/yajl_gen.h>
 
-#include "ngx_http_media_module.h"
-#include "ngx_http_media_api.h"
+#include "ngx_http_media_reply.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
+#include "ngx_http_media_upload.h"
 #include "media_multipart.h"
 #include "media_sniff.h"
 

@@ -5,7 +5,10 @@
 #   ngx_sprintf, ...) get as many arguments as their format has
 #   conversions, since gcc cannot check nginx's own format language;
 # - every error log message starts with a site tag ("media ...") so a log
-#   line leads to one place in the code.
+#   line leads to one place in the code;
+# - the glue files include each other without a circle: a file and its
+#   header are one room, and the rooms stand on floors (kit, identity,
+#   resources, the route table, the module) that only look down.
 
 use strict;
 use warnings;
@@ -72,6 +75,44 @@ ok(!@bad, 'every nginx format call has one argument per conversion')
     or diag(join("\n", @bad));
 ok(!@untagged, 'every ngx_log_error message starts with its site tag')
     or diag(join("\n", @untagged));
+
+# --- no include circles between glue rooms --------------------------------
+
+my %deps;
+
+for my $file (glob("$root/ngx_media_module/ngx_http_media_*.[ch]")) {
+    (my $room = $file) =~ s{.*/ngx_http_media_(\w+)\.[ch]$}{$1};
+    my $src = strip_comments(slurp($file));
+    $deps{$room} ||= {};
+    for my $inc ($src =~ /^#include\s+"ngx_http_media_(\w+)\.h"/mg) {
+        $deps{$room}{$inc} = 1 if $inc ne $room;
+    }
+}
+
+ok(keys %deps > 10, 'read ' . scalar(keys %deps) . ' glue rooms');
+
+my (%state, @circle);
+
+sub visit {
+    my ($room, @path) = @_;
+    return if ($state{$room} // '') eq 'done';
+    if (($state{$room} // '') eq 'open') {
+        my @seen = (@path, $room);
+        shift @seen while $seen[0] ne $room;
+        @circle = @seen unless @circle;
+        return;
+    }
+    $state{$room} = 'open';
+    visit($_, @path, $room) for sort keys %{ $deps{$room} };
+    $state{$room} = 'done';
+}
+
+visit($_) for sort keys %deps;
+ok(!@circle, 'no include circle between glue files')
+    or diag('circle: ' . join(' -> ', @circle));
+
+ok(!keys %{ $deps{types} }, 'the shared types header includes no glue file')
+    or diag('types includes: ' . join(' ', keys %{ $deps{types} }));
 
 done_testing;
 

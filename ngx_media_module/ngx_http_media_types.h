@@ -1,9 +1,11 @@
 /*
- * ngx_http_media_module: types and helpers shared by the glue files.
+ * The module's configuration, per-request and user types, shared by every
+ * glue file.  Types only: no file's functions are declared here, so that
+ * including it ties no room to another.
  */
 
-#ifndef _NGX_HTTP_MEDIA_MODULE_H_INCLUDED_
-#define _NGX_HTTP_MEDIA_MODULE_H_INCLUDED_
+#ifndef _NGX_HTTP_MEDIA_TYPES_H_INCLUDED_
+#define _NGX_HTTP_MEDIA_TYPES_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -117,46 +119,5 @@ typedef struct {
 extern ngx_module_t  ngx_http_media_module;
 
 
-/*
- * A socket owned by libpq or hiredis, wrapped in an nginx connection so
- * that nginx's event loop watches it.  Interest is level-triggered: neither
- * library promises to read until EAGAIN, which epoll's edge-triggered mode
- * (nginx's default) would need.
- */
-ngx_connection_t *ngx_http_media_wrap_fd(ngx_socket_t fd, ngx_log_t *log,
-    void *data, ngx_event_handler_pt read, ngx_event_handler_pt write);
 
-/*
- * closed: the library has closed the descriptor already (libpq does so
- * when it finds the connection lost); the kernel has then dropped it from
- * epoll, and asking epoll to remove it would fail with EBADF.
- */
-void ngx_http_media_unwrap_fd(ngx_connection_t *c, ngx_uint_t closed);
-ngx_int_t ngx_http_media_watch(ngx_event_t *ev, ngx_uint_t on);
-
-/* the API location's content handler (ngx_http_media_api.c) */
-ngx_int_t ngx_http_media_api_handler(ngx_http_request_t *r);
-
-/* ngx_http_media_auth.c */
-char *ngx_http_media_auth_init_conf(ngx_conf_t *cf,
-    ngx_http_media_main_conf_t *mmcf);
-ngx_int_t ngx_http_media_auth_postconfiguration(ngx_conf_t *cf);
-ngx_int_t ngx_http_media_auth_variables(ngx_conf_t *cf);
-char *ngx_http_media_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-char *ngx_http_media_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_media_login_limit(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-
-/* a secret from a file, a trailing newline dropped; 16 to 64 bytes or
- * an error naming the directive and the file */
-ngx_int_t ngx_http_media_read_key(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_str_t *secret);
-
-/* ngx_http_media_hls.c */
-ngx_int_t ngx_http_media_hls_init(ngx_conf_t *cf);
-char *ngx_http_media_url_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-char *ngx_http_media_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-
-
-#endif /* _NGX_HTTP_MEDIA_MODULE_H_INCLUDED_ */
+#endif /* _NGX_HTTP_MEDIA_TYPES_H_INCLUDED_ */

@@ -1,0 +1,94 @@
+/*
+ * Secrets and key sets read from files, at configuration time only (the
+ * files are small and read once, before any request).
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_media_keyfile.h"
+
+
+ngx_int_t
+ngx_http_media_read_key(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *secret)
+{
+    ngx_str_t  *args;
+
+    if (ngx_http_media_read_conf_file(cf, name, secret) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* a trailing newline is not part of the key */
+    while (secret->len && (secret->data[secret->len - 1] == '\n'
+                           || secret->data[secret->len - 1] == '\r'))
+    {
+        secret->len--;
+    }
+
+    if (secret->len < 16 || secret->len > 64) {
+        args = cf->args->elts;
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid %V \"%V\": it must hold 16 to 64 bytes "
+                           "(%uz found); make one with \"openssl rand "
+                           "-base64 32 > %V\"", &args[0], name, secret->len,
+                           name);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_media_read_conf_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *out)
+{
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_str_t        path, *args;
+    ngx_file_info_t  fi;
+
+    args = cf->args->elts;
+    path = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "%V \"%V\": cannot open it", &args[0], &path);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > 1024 * 1024)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": unreadable or larger than 1 MB", &path);
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    out->len = (size_t) ngx_file_size(&fi);
+    out->data = ngx_pnalloc(cf->pool, out->len + 1);
+    if (out->data == NULL) {
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    n = ngx_read_fd(fd, out->data, out->len);
+    ngx_close_file(fd);
+
+    if (n != (ssize_t) out->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%V\": short read", &path);
+        return NGX_ERROR;
+    }
+
+    out->data[out->len] = '\0';
+
+    return NGX_OK;
+}

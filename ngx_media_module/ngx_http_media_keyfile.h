@@ -1,0 +1,24 @@
+/*
+ * Secrets read from files at configuration time.
+ */
+
+#ifndef _NGX_HTTP_MEDIA_KEYFILE_H_INCLUDED_
+#define _NGX_HTTP_MEDIA_KEYFILE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+/* a secret from a file, a trailing newline dropped; 16 to 64 bytes or
+ * an error naming the directive and the file */
+ngx_int_t ngx_http_media_read_key(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *secret);
+
+/* a whole configuration file (a key, a JWKS) into cf->pool */
+ngx_int_t ngx_http_media_read_conf_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *out);
+
+
+#endif /* _NGX_HTTP_MEDIA_KEYFILE_H_INCLUDED_ */

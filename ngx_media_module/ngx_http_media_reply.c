@@ -1,0 +1,390 @@
+/*
+ * The reply kit under every route: the request ctx, JSON answers, the
+ * error object and the headers every answer carries.
+ *
+ * Errors are {"error":{"code","message","request_id"}}; the request id is
+ * nginx's $request_id, also sent as X-Request-Id and written in every log
+ * line about the request, so a user's report leads to the log.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "ngx_http_media_reply.h"
+
+
+static ngx_int_t ngx_http_media_verror(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *field, const char *fmt,
+    va_list args);
+
+
+ngx_http_media_ctx_t *
+ngx_http_media_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_media_ctx_t         *ctx;
+    ngx_http_variable_value_t    *vv;
+    ngx_http_media_main_conf_t   *mmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    if (ctx) {
+        return ctx;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_media_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ngx_str_set(&ctx->request_id, "-");
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    vv = ngx_http_get_indexed_variable(r, mmcf->request_id_index);
+    if (vv && !vv->not_found) {
+        ctx->request_id.data = vv->data;
+        ctx->request_id.len = vv->len;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_media_module);
+
+    return ctx;
+}
+
+
+ngx_str_t *
+ngx_http_media_request_id(ngx_http_request_t *r)
+{
+    static ngx_str_t       none = ngx_string("-");
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_media_get_ctx(r);
+
+    return ctx ? &ctx->request_id : &none;
+}
+
+
+ngx_int_t
+ngx_http_media_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *fmt, ...)
+{
+    va_list    args;
+    ngx_int_t  rc;
+
+    va_start(args, fmt);
+    rc = ngx_http_media_verror(r, status, code, NULL, fmt, args);
+    va_end(args);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_media_field_error(ngx_http_request_t *r, const char *field,
+    const char *fmt, ...)
+{
+    va_list    args;
+    ngx_int_t  rc;
+
+    va_start(args, fmt);
+    rc = ngx_http_media_verror(r, NGX_HTTP_MEDIA_UNPROCESSABLE,
+                               "invalid_field", field, fmt, args);
+    va_end(args);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_media_verror(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *field, const char *fmt, va_list args)
+{
+    u_char      msg[NGX_MAX_ERROR_STR], *p;
+    yajl_gen    g;
+    ngx_str_t   message;
+    ngx_uint_t  level;
+
+    p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
+
+    message.data = msg;
+    message.len = p - msg;
+
+    level = (status >= NGX_HTTP_INTERNAL_SERVER_ERROR) ? NGX_LOG_ERR
+                                                       : NGX_LOG_INFO;
+
+    ngx_log_error(level, r->connection->log, 0,
+                  "media api: %ui %s: %V, request_id: %V",
+                  status, code, &message, ngx_http_media_request_id(r));
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_media_json_error_object(g, r, code, field, &message);
+    yajl_gen_map_close(g);
+
+    return ngx_http_media_send_gen(r, status, g);
+}
+
+
+/* sends a complete JSON response; json is copied, the caller keeps it */
+ngx_int_t
+ngx_http_media_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *json)
+{
+    ngx_buf_t    *b;
+    ngx_int_t     rc;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = json->len + 1;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    if (ngx_http_media_add_header(r, "X-Request-Id",
+                                  ngx_http_media_request_id(r))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* a response refusing the request must not be cached */
+    if (status >= NGX_HTTP_BAD_REQUEST) {
+        ngx_str_t  no_store = ngx_string("no-store");
+
+        if (ngx_http_media_add_header(r, "Cache-Control", &no_store)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_create_temp_buf(r->pool, json->len + 1);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, json->data, json->len);
+    *b->last++ = '\n';
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_media_send_gen(ngx_http_request_t *r, ngx_uint_t status, yajl_gen g)
+{
+    size_t         len;
+    ngx_int_t      rc;
+    ngx_str_t      json;
+    const u_char  *buf;
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        yajl_gen_free(g);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    json.data = (u_char *) buf;
+    json.len = len;
+
+    rc = ngx_http_media_send_json(r, status, &json);
+    yajl_gen_free(g);
+
+    return rc;
+}
+
+
+/* 204, no body */
+ngx_int_t
+ngx_http_media_no_content(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_send_special(r, NGX_HTTP_LAST);
+}
+
+
+ngx_int_t
+ngx_http_media_add_header(ngx_http_request_t *r, const char *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_media_json_str(yajl_gen g, const char *key, ngx_str_t *value)
+{
+    yajl_gen_string(g, (const unsigned char *) key, ngx_strlen(key));
+
+    if (value == NULL || value->data == NULL) {
+        yajl_gen_null(g);
+        return;
+    }
+
+    yajl_gen_string(g, value->data, value->len);
+}
+
+
+void
+ngx_http_media_json_error_object(yajl_gen g, ngx_http_request_t *r,
+    const char *code, const char *field, ngx_str_t *message)
+{
+    ngx_str_t  c;
+
+    c.data = (u_char *) code;
+    c.len = ngx_strlen(code);
+
+    yajl_gen_string(g, (const unsigned char *) "error", 5);
+    yajl_gen_map_open(g);
+    ngx_http_media_json_str(g, "code", &c);
+
+    if (field) {
+        c.data = (u_char *) field;
+        c.len = ngx_strlen(field);
+        ngx_http_media_json_str(g, "field", &c);
+    }
+
+    ngx_http_media_json_str(g, "message", message);
+    ngx_http_media_json_str(g, "request_id", ngx_http_media_request_id(r));
+    yajl_gen_map_close(g);
+}
+
+
+ngx_str_t *
+ngx_http_media_body_str(ngx_http_request_t *r, const char *name)
+{
+    yajl_val               v;
+    ngx_str_t             *s;
+    const char            *path[2];
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    if (ctx == NULL || ctx->json == NULL) {
+        return NULL;
+    }
+
+    path[0] = name;
+    path[1] = NULL;
+
+    v = yajl_tree_get(ctx->json, path, yajl_t_string);
+    if (v == NULL) {
+        return NULL;
+    }
+
+    s = ngx_palloc(r->pool, sizeof(ngx_str_t));
+    if (s == NULL) {
+        return NULL;
+    }
+
+    s->data = (u_char *) v->u.string;
+    s->len = ngx_strlen(v->u.string);
+
+    return s;
+}
+
+
+ngx_int_t
+ngx_http_media_internal(ngx_http_request_t *r, const char *site,
+    ngx_str_t *reason)
+{
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "%s: %V, request_id: %V",
+                  site, reason, ngx_http_media_request_id(r));
+
+    return ngx_http_media_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                     "internal", "the server failed; quote "
+                                     "the request id when reporting it");
+}
+
+
+/* a query that did not succeed: 503 if the database is away, 500 else */
+ngx_int_t
+ngx_http_media_pg_failed(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, const char *site)
+{
+    if (res->status == NGX_HTTP_MEDIA_PG_UNAVAILABLE
+        || res->status == NGX_HTTP_MEDIA_PG_TIMEOUT)
+    {
+        return ngx_http_media_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         "unavailable", "the database is "
+                                         "unavailable; try again");
+    }
+
+    return ngx_http_media_internal(r, site, &res->error);
+}
+
+
+/* "2026-11-22T10:00:00Z" into buf; returns its end */
+u_char *
+ngx_http_media_iso8601(u_char *buf, time_t t)
+{
+    ngx_tm_t  tm;
+
+    ngx_gmtime(t, &tm);
+
+    return ngx_sprintf(buf, "%4d-%02d-%02dT%02d:%02d:%02dZ", tm.ngx_tm_year,
+                       tm.ngx_tm_mon, tm.ngx_tm_mday, tm.ngx_tm_hour,
+                       tm.ngx_tm_min, tm.ngx_tm_sec);
+}
+
+
+ngx_int_t
+ngx_http_media_is_uuid(ngx_str_t *s)
+{
+    ngx_uint_t  i;
+
+    if (s->len != 36) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s->data[i] != '-') {
+                return NGX_DECLINED;
+            }
+
+        } else if (!isxdigit(s->data[i])) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}

@@ -1,0 +1,70 @@
+/*
+ * The reply kit: the request ctx, JSON answers and the error object, for
+ * every route and every access check.
+ */
+
+#ifndef _NGX_HTTP_MEDIA_REPLY_H_INCLUDED_
+#define _NGX_HTTP_MEDIA_REPLY_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "ngx_http_media_types.h"
+#include "ngx_http_media_pg.h"
+
+
+/* nginx 1.22 has no name for it */
+#define NGX_HTTP_MEDIA_UNPROCESSABLE  422
+
+
+
+ngx_http_media_ctx_t *ngx_http_media_get_ctx(ngx_http_request_t *r);
+
+/* sends {"error":{"code":code,"message":fmt...,"request_id":...}} */
+ngx_int_t ngx_http_media_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *fmt, ...);
+
+/* 422 {"error":{"code":"invalid_field","field":field,"message":...}} */
+ngx_int_t ngx_http_media_field_error(ngx_http_request_t *r, const char *field,
+    const char *fmt, ...);
+
+ngx_int_t ngx_http_media_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *json);
+ngx_int_t ngx_http_media_no_content(ngx_http_request_t *r);
+
+/* sends what g holds and frees g */
+ngx_int_t ngx_http_media_send_gen(ngx_http_request_t *r, ngx_uint_t status,
+    yajl_gen g);
+
+ngx_int_t ngx_http_media_add_header(ngx_http_request_t *r, const char *key,
+    ngx_str_t *value);
+
+void ngx_http_media_json_str(yajl_gen g, const char *key, ngx_str_t *value);
+void ngx_http_media_json_error_object(yajl_gen g, ngx_http_request_t *r,
+    const char *code, const char *field, ngx_str_t *message);
+
+/* a string member of the JSON body; NULL when absent or not a string */
+ngx_str_t *ngx_http_media_body_str(ngx_http_request_t *r, const char *name);
+
+/* 503 when PostgreSQL is away, else 500 with the reason in the log */
+ngx_int_t ngx_http_media_pg_failed(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, const char *site);
+
+/* 500 for the user, the reason in the log */
+ngx_int_t ngx_http_media_internal(ngx_http_request_t *r, const char *site,
+    ngx_str_t *reason);
+
+/* the request's id ($request_id), "-" when there is none */
+ngx_str_t *ngx_http_media_request_id(ngx_http_request_t *r);
+
+/* a 36-character UUID: NGX_OK */
+ngx_int_t ngx_http_media_is_uuid(ngx_str_t *s);
+
+u_char *ngx_http_media_iso8601(u_char *buf, time_t t);
+
+
+#endif /* _NGX_HTTP_MEDIA_REPLY_H_INCLUDED_ */

@@ -1,0 +1,17 @@
+/*
+ * POST /api/v1/media: uploads, raw or multipart, streamed to disk.
+ */
+
+#ifndef _NGX_HTTP_MEDIA_UPLOAD_H_INCLUDED_
+#define _NGX_HTTP_MEDIA_UPLOAD_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+ngx_int_t ngx_http_media_upload(ngx_http_request_t *r);
+
+
+#endif /* _NGX_HTTP_MEDIA_UPLOAD_H_INCLUDED_ */
