@@ -41,7 +41,8 @@ MOD_SRC  := config $(wildcard ngx_media_module/*.c ngx_media_module/*.h)
 CORE_SRC := $(wildcard ngx_media_module/media_*.c)
 COMMON   := $(wildcard workers/common/*.c) $(CORE_SRC)
 WORKERS  := $(BUILD)/media-transcoder $(BUILD)/media-billing \
-            $(BUILD)/media-sweeper $(BUILD)/media-migrate
+            $(BUILD)/media-sweeper $(BUILD)/media-migrate \
+            $(BUILD)/media-admin
 UNITS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%.t,$(wildcard t/unit/*.c))
 
 .PHONY: all deps module workers units tools fuzz www run stop test \
@@ -73,7 +74,7 @@ module: $(MODULE)
 # nginx's build of a dynamic module: configure a copy of Debian's nginx-dev
 # tree with the same flags Debian's nginx was built with (so the module's
 # signature matches the binary), then build only the modules
-$(BUILD)/nginx/objs/Makefile: $(NGX_SRC)/configure config
+$(BUILD)/nginx/objs/Makefile: $(NGX_SRC)/configure config $(BUILD)/modfiles
 	rm -rf $(BUILD)/nginx && mkdir -p $(BUILD) && cp -r $(NGX_SRC) $(BUILD)/nginx
 	cd $(BUILD)/nginx && . ./conf_flags && \
 	    ./configure "$${NGX_CONF_FLAGS[@]}" \
@@ -81,6 +82,16 @@ $(BUILD)/nginx/objs/Makefile: $(NGX_SRC)/configure config
 	        --with-ld-opt="$(SANFLAGS)" \
 	        --add-dynamic-module=$(CURDIR) > configure.log 2>&1 \
 	    || { tail -20 configure.log; exit 1; }
+
+# config lists the module's files when nginx is configured: a file added
+# or removed configures again (the list is rewritten only when it changes)
+$(BUILD)/modfiles: FORCE
+	@mkdir -p $(BUILD)
+	@echo $(sort $(wildcard ngx_media_module/*.[ch])) > $@.new
+	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
+
+.PHONY: FORCE
+FORCE:
 
 $(MODULE): $(BUILD)/nginx/objs/Makefile $(MOD_SRC)
 	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules

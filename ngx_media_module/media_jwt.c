@@ -345,17 +345,24 @@ static media_jwt_rc_e
 media_jwt_claims(const media_jwt_verifier_t *v, yajl_val payload, long now,
     media_jwt_claims_t *c)
 {
-    char      iss[256];
-    yajl_val  aud;
+    yajl_val  aud, verified;
 
     static const char  *aud_path[] = { "aud", NULL };
+    static const char  *verified_path[] = { "email_verified", NULL };
 
     media_jwt_string(payload, "sub", c->sub, sizeof(c->sub));
-    media_jwt_string(payload, "role", c->role, sizeof(c->role));
-    media_jwt_string(payload, "plan", c->plan, sizeof(c->plan));
     media_jwt_string(payload, "email", c->email, sizeof(c->email));
     media_jwt_string(payload, "jti", c->jti, sizeof(c->jti));
-    media_jwt_string(payload, "iss", iss, sizeof(iss));
+    media_jwt_string(payload, "sid", c->sid, sizeof(c->sid));
+    media_jwt_string(payload, "iss", c->iss, sizeof(c->iss));
+
+    /* a boolean, or the string "true" as Cognito sends it */
+    verified = yajl_tree_get(payload, verified_path, yajl_t_any);
+    c->email_verified = verified != NULL
+                        && (YAJL_IS_TRUE(verified)
+                            || (YAJL_IS_STRING(verified)
+                                && strcmp(media_jwt_s(verified), "true")
+                                   == 0));
 
     /* exp is required: a token that never expires is not accepted */
     if (c->sub[0] == '\0' || media_jwt_number(payload, "exp", &c->exp) != 1
@@ -373,7 +380,7 @@ media_jwt_claims(const media_jwt_verifier_t *v, yajl_val payload, long now,
         return MEDIA_JWT_NOT_YET_VALID;
     }
 
-    if (v->issuer && strcmp(iss, v->issuer) != 0) {
+    if (v->issuer && strcmp(c->iss, v->issuer) != 0) {
         return MEDIA_JWT_BAD_ISSUER;
     }
 

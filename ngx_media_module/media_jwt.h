@@ -43,12 +43,17 @@ typedef struct {
 } media_jwt_verifier_t;
 
 
+/*
+ * What a token says of its holder.  Role and plan are not read: what a
+ * person may do comes from our own rows, never from a token.
+ */
 typedef struct {
-    char    sub[128];
-    char    role[32];
-    char    plan[32];
+    char    iss[256];
+    char    sub[256];         /* an IdP's subject: any string to 255 bytes */
     char    email[256];
     char    jti[64];
+    char    sid[64];          /* our tokens: the session (refresh family) */
+    int     email_verified;
     long    exp;
     long    nbf;
     long    iat;

@@ -1,5 +1,5 @@
 /*
- * Accounts: signup, login, refresh, logout, me, and the admin user list.
+ * Accounts: signup, login, refresh, logout, me.
  *
  * Each route is a chain of asynchronous steps (Redis, PostgreSQL, a
  * password hash on nginx's thread pool); each step's handler starts the
@@ -52,6 +52,7 @@ typedef struct {
     ngx_str_t               refresh_hash;
     ngx_str_t               old_hash;      /* the one presented */
     ngx_str_t               ttl;           /* refresh lifetime, seconds */
+    ngx_str_t               revoke_ttl;    /* an access token's, seconds */
     ngx_str_t               limit_keys[2]; /* account, address */
     ngx_http_media_user_t   user;
     const char             *stored;        /* password hash from the row */
@@ -105,13 +106,6 @@ static void ngx_http_media_refresh_rotated(ngx_http_request_t *r,
 static void ngx_http_media_refresh_reused(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_logout_revoked(ngx_http_request_t *r,
-    ngx_http_media_pg_result_t *res, void *data);
-static ngx_int_t ngx_http_media_logout_deny(ngx_http_request_t *r);
-static void ngx_http_media_logout_denied(ngx_http_request_t *r,
-    ngx_http_media_redis_result_t *res, void *data);
-static void ngx_http_media_me_found(ngx_http_request_t *r,
-    ngx_http_media_pg_result_t *res, void *data);
-static void ngx_http_media_admin_listed(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static ngx_int_t ngx_http_media_limit(ngx_http_request_t *r,
     ngx_http_media_account_t *a, const char *script,
@@ -200,8 +194,9 @@ ngx_http_media_signup_hashed(ngx_http_request_t *r,
             "  INSERT INTO refresh_tokens"
             "    (user_id, family_id, token_hash, expires_at)"
             "  SELECT id, gen_random_uuid(), $3,"
-            "    now() + $4::int * interval '1 second' FROM u)"
-            " SELECT id, email, role, plan FROM u",
+            "    now() + $4::int * interval '1 second' FROM u"
+            "  RETURNING family_id)"
+            " SELECT u.id, u.email, u.role, u.plan, t.family_id FROM u, t",
             4, params, ngx_http_media_signup_stored, a)
         != NGX_OK)
     {
@@ -412,7 +407,8 @@ ngx_http_media_login_verified(ngx_http_request_t *r,
             "INSERT INTO refresh_tokens"
             " (user_id, family_id, token_hash, expires_at)"
             " VALUES ($1, gen_random_uuid(), $2,"
-            "  now() + $3::int * interval '1 second')",
+            "  now() + $3::int * interval '1 second')"
+            " RETURNING family_id",
             3, params, ngx_http_media_session_stored, a)
         != NGX_OK)
     {
@@ -436,11 +432,15 @@ static void
 ngx_http_media_session_stored(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
-    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+    ngx_http_media_account_t  *a = data;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK || res->nrows != 1) {
         ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
                                   "media session"));
         return;
     }
+
+    a->user.sid = *ngx_http_media_pg_value(res, 0, 0);
 
     ngx_http_finalize_request(r, ngx_http_media_session(r, data,
                                                         NGX_HTTP_OK));
@@ -491,7 +491,7 @@ ngx_http_media_refresh(ngx_http_request_t *r)
             "    (user_id, family_id, token_hash, expires_at)"
             "  SELECT user_id, family_id, $2,"
             "    now() + $3::int * interval '1 second' FROM old)"
-            " SELECT u.id, u.email, u.role, u.plan"
+            " SELECT u.id, u.email, u.role, u.plan, old.family_id"
             "   FROM users u JOIN old ON old.user_id = u.id",
             3, params, ngx_http_media_refresh_rotated, a)
         != NGX_OK)
@@ -507,6 +507,7 @@ static void
 ngx_http_media_refresh_rotated(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
+    ngx_str_t                  params[2];
     ngx_http_media_account_t  *a = data;
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
@@ -526,15 +527,30 @@ ngx_http_media_refresh_rotated(ngx_http_request_t *r,
         return;
     }
 
-    /* not live: unknown, expired, revoked, or already used (a leak) */
+    params[0] = a->old_hash;
+    params[1] = a->revoke_ttl;
+
+    /*
+     * Not live: unknown, expired, revoked, or already used (a leak).  On
+     * reuse the family's refresh tokens go, and so do its access tokens:
+     * the session is recorded revoked until the last of them expires.
+     */
     if (ngx_http_media_pg_query(r,
-            "UPDATE refresh_tokens SET revoked_at = now()"
-            " WHERE family_id = (SELECT family_id FROM refresh_tokens"
-            "                     WHERE token_hash = $1"
-            "                       AND rotated_at IS NOT NULL)"
-            "   AND revoked_at IS NULL"
-            " RETURNING 1",
-            1, &a->old_hash, ngx_http_media_refresh_reused, a)
+            "WITH f AS ("
+            "  UPDATE refresh_tokens SET revoked_at = now()"
+            "   WHERE family_id = (SELECT family_id FROM refresh_tokens"
+            "                       WHERE token_hash = $1"
+            "                         AND rotated_at IS NOT NULL)"
+            "     AND revoked_at IS NULL"
+            "  RETURNING family_id, user_id),"
+            " s AS ("
+            "  INSERT INTO revocations (key, user_id, reason, expires_at)"
+            "  SELECT DISTINCT 's:' || family_id, user_id, 'reuse',"
+            "    now() + $2::int * interval '1 second' FROM f"
+            "  ON CONFLICT (key) DO UPDATE"
+            "    SET expires_at = EXCLUDED.expires_at)"
+            " SELECT 's:' || family_id, count(*) FROM f GROUP BY family_id",
+            2, params, ngx_http_media_refresh_reused, a)
         != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -546,6 +562,8 @@ static void
 ngx_http_media_refresh_reused(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
+    u_char  key[32];
+
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
         ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
                                   "media refresh reuse"));
@@ -553,9 +571,13 @@ ngx_http_media_refresh_reused(ngx_http_request_t *r,
     }
 
     if (res->nrows > 0) {
+        ngx_http_media_session_key(ngx_http_media_pg_value(res, 0, 0), key);
+        ngx_http_media_revoked(r, key);
+
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "media refresh reuse: a rotated refresh token was "
-                      "presented again; %ui sessions revoked", res->nrows);
+                      "presented again; the session and its %V refresh "
+                      "tokens revoked", ngx_http_media_pg_value(res, 0, 1));
 
         ngx_http_finalize_request(r, ngx_http_media_unauthorized(r,
                                   "refresh_reused",
@@ -574,16 +596,25 @@ ngx_http_media_refresh_reused(ngx_http_request_t *r,
 
 /* logout ------------------------------------------------------------------ */
 
+/*
+ * Ends the caller's session: our tokens' refresh family (and a refresh
+ * token presented with it) and every access token of it; a provider's
+ * token by its jti, or by its hash when it has none, until it expires.
+ * PostgreSQL records it first; the user cache then refuses it at once.
+ */
 ngx_int_t
 ngx_http_media_logout(ngx_http_request_t *r)
 {
-    ngx_int_t                  rc;
-    ngx_str_t                 *token, params[2];
-    ngx_uint_t                 why;
-    ngx_http_media_ctx_t      *ctx;
-    ngx_http_media_account_t  *a;
+    time_t                       left;
+    ngx_int_t                    rc;
+    ngx_str_t                   *token, params[5], none = ngx_null_string;
+    ngx_uint_t                   why;
+    ngx_http_media_ctx_t        *ctx;
+    ngx_http_media_account_t    *a;
+    ngx_http_media_main_conf_t  *mmcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
     if (ngx_http_media_account(r, &a, &rc) != NGX_OK) {
         return rc;
@@ -595,24 +626,39 @@ ngx_http_media_logout(ngx_http_request_t *r)
         return ngx_http_media_refresh_refused(r, why);
     }
 
-    if (token == NULL) {
-        /* no refresh token to revoke: still end the access token */
-        return ngx_http_media_logout_deny(r);
-    }
-
-    if (ngx_http_media_sha256_hex(r, token, &a->old_hash) != NGX_OK) {
+    if (token && ngx_http_media_sha256_hex(r, token, &a->old_hash) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    params[0] = a->old_hash;
-    params[1] = ctx->user->id;
+    if (!ctx->user->local) {
+        /* until the token would expire, leeway included */
+        left = ctx->user->exp - ngx_time() + (time_t) (mmcf->leeway / 1000)
+               + 1;
 
-    /* only the caller's own token: user_id compared as text (IdP ids) */
+        a->revoke_ttl.len = ngx_sprintf(a->revoke_ttl.data, "%T",
+                                        ngx_max(left, 1))
+                            - a->revoke_ttl.data;
+    }
+
+    params[0] = ctx->user->local ? ctx->user->sid : none;
+    params[1] = ctx->user->id;
+    params[2] = token ? a->old_hash : none;
+    params[3] = ctx->user->revoke_key;
+    params[4] = a->revoke_ttl;
+
     if (ngx_http_media_pg_query(r,
-            "UPDATE refresh_tokens SET revoked_at = now()"
-            " WHERE token_hash = $1 AND user_id::text = $2"
-            "   AND revoked_at IS NULL",
-            2, params, ngx_http_media_logout_revoked, a)
+            "WITH f AS ("
+            "  UPDATE refresh_tokens SET revoked_at = now()"
+            "   WHERE (family_id = $1::uuid OR token_hash = $3)"
+            "     AND user_id = $2::uuid AND revoked_at IS NULL)"
+            " INSERT INTO revocations (key, user_id, reason, expires_at)"
+            " VALUES ($4, $2::uuid, 'logout',"
+            "   now() + $5::int * interval '1 second')"
+            " ON CONFLICT (key) DO UPDATE"
+            "   SET expires_at = greatest(revocations.expires_at,"
+            "                             EXCLUDED.expires_at)",
+            5, params, ngx_http_media_logout_revoked, a)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -626,7 +672,7 @@ static void
 ngx_http_media_logout_revoked(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
-    ngx_int_t  rc;
+    ngx_http_media_ctx_t  *ctx;
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
         ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
@@ -634,82 +680,8 @@ ngx_http_media_logout_revoked(ngx_http_request_t *r,
         return;
     }
 
-    rc = ngx_http_media_logout_deny(r);
-    if (rc != NGX_DONE) {
-        ngx_http_finalize_request(r, rc);
-    }
-}
-
-
-/* the access token stops working now: its jti is denied until it expires */
-static ngx_int_t
-ngx_http_media_logout_deny(ngx_http_request_t *r)
-{
-    time_t                       left;
-    ngx_str_t                    key, px;
-    const char                  *argv[5];
-    size_t                       argvlen[5];
-    ngx_http_media_ctx_t        *ctx;
-    ngx_http_media_main_conf_t  *mmcf;
-
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
-
-    if (ctx->user->jti.len == 0) {
-        if (ngx_http_media_set_cookies(r, NULL, NULL) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-        return ngx_http_media_no_content(r);
-    }
-
-    /* until the token would expire, leeway included */
-    left = ctx->user->exp - ngx_time() + (time_t) (mmcf->leeway / 1000) + 1;
-    if (left < 1) {
-        left = 1;
-    }
-
-    px.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-    if (px.data == NULL
-        || ngx_http_media_deny_key(r, &ctx->user->jti, &key) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    px.len = ngx_sprintf(px.data, "%T", left) - px.data;
-
-    argv[0] = "SET";
-    argvlen[0] = 3;
-    argv[1] = (char *) key.data;
-    argvlen[1] = key.len;
-    argv[2] = "1";
-    argvlen[2] = 1;
-    argv[3] = "EX";
-    argvlen[3] = 2;
-    argv[4] = (char *) px.data;
-    argvlen[4] = px.len;
-
-    if (ngx_http_media_redis_command(r, ngx_http_media_logout_denied, NULL,
-                                     5, argv, argvlen)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_media_logout_denied(ngx_http_request_t *r,
-    ngx_http_media_redis_result_t *res, void *data)
-{
-    if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
-        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
-                                  NGX_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                                  "the access token could not be revoked "
-                                  "(redis: %V); try again", &res->str));
-        return;
-    }
+    ngx_http_media_revoked(r, ctx->user->cache_key);
 
     if (ngx_http_media_set_cookies(r, NULL, NULL) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -722,6 +694,7 @@ ngx_http_media_logout_denied(ngx_http_request_t *r,
 
 /* me ---------------------------------------------------------------------- */
 
+/* the access phase read the users row (at most a second ago) */
 ngx_int_t
 ngx_http_media_me(ngx_http_request_t *r)
 {
@@ -730,19 +703,6 @@ ngx_http_media_me(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
 
-    if (ctx->user->local) {
-        if (ngx_http_media_pg_query(r,
-                "SELECT id, email, role, plan FROM users WHERE id = $1",
-                1, &ctx->user->id, ngx_http_media_me_found, NULL)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return NGX_DONE;
-    }
-
-    /* an identity provider's user: what its token says */
     g = yajl_gen_alloc(NULL);
     if (g == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -753,105 +713,6 @@ ngx_http_media_me(ngx_http_request_t *r)
     yajl_gen_map_close(g);
 
     return ngx_http_media_send_gen(r, NGX_HTTP_OK, g);
-}
-
-
-static void
-ngx_http_media_me_found(ngx_http_request_t *r,
-    ngx_http_media_pg_result_t *res, void *data)
-{
-    yajl_gen               g;
-    ngx_http_media_user_t  u;
-
-    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
-        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
-                                  "media me"));
-        return;
-    }
-
-    if (res->nrows == 0) {
-        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
-                                  NGX_HTTP_NOT_FOUND, "not_found",
-                                  "this account no longer exists"));
-        return;
-    }
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL || ngx_http_media_user_row(r, res, &u) != NGX_OK) {
-        if (g) {
-            yajl_gen_free(g);
-        }
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    ngx_http_media_json_user(g, &u);
-    yajl_gen_map_close(g);
-
-    ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_OK, g));
-}
-
-
-/* GET /api/v1/admin/users: the newest hundred accounts ------------------- */
-
-ngx_int_t
-ngx_http_media_admin_users(ngx_http_request_t *r)
-{
-    if (ngx_http_media_pg_query(r,
-            "SELECT id, email, role, plan, created_at FROM users"
-            " ORDER BY created_at DESC LIMIT 100",
-            0, NULL, ngx_http_media_admin_listed, NULL)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_media_admin_listed(ngx_http_request_t *r,
-    ngx_http_media_pg_result_t *res, void *data)
-{
-    yajl_gen    g;
-    ngx_uint_t  i;
-
-    static const char  *cols[] = { "id", "email", "role", "plan",
-                                   "created_at" };
-
-    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
-        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
-                                  "media admin users"));
-        return;
-    }
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    yajl_gen_map_open(g);
-    yajl_gen_string(g, (const unsigned char *) "users", 5);
-    yajl_gen_array_open(g);
-
-    for (i = 0; i < res->nrows; i++) {
-        ngx_uint_t  c;
-
-        yajl_gen_map_open(g);
-        for (c = 0; c < 5; c++) {
-            ngx_http_media_json_str(g, cols[c],
-                                    ngx_http_media_pg_value(res, i, c));
-        }
-        yajl_gen_map_close(g);
-    }
-
-    yajl_gen_array_close(g);
-    yajl_gen_map_close(g);
-
-    ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_OK, g));
 }
 
 
@@ -896,6 +757,17 @@ ngx_http_media_account(ngx_http_request_t *r, ngx_http_media_account_t **ap,
     a->ttl.len = ngx_sprintf(a->ttl.data, "%T",
                              (time_t) (mmcf->refresh_ttl / 1000))
                  - a->ttl.data;
+
+    /* a revoked session is refused until its last access token expires */
+    a->revoke_ttl.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (a->revoke_ttl.data == NULL) {
+        return NGX_DECLINED;
+    }
+
+    a->revoke_ttl.len = ngx_sprintf(a->revoke_ttl.data, "%T",
+                                    (time_t) ((mmcf->access_ttl
+                                               + mmcf->leeway) / 1000 + 1))
+                        - a->revoke_ttl.data;
 
     ctx->state = a;
     *ap = a;
@@ -1220,7 +1092,8 @@ ngx_http_media_refresh_refused(ngx_http_request_t *r, ngx_uint_t why)
 }
 
 
-/* id, email, role, plan from columns 0..3 of the first row */
+/* id, email, role, plan from columns 0..3 of the first row; a session's
+ * rows add its family id as column 4 */
 static ngx_int_t
 ngx_http_media_user_row(ngx_http_request_t *r, ngx_http_media_pg_result_t *res,
     ngx_http_media_user_t *u)
@@ -1234,6 +1107,10 @@ ngx_http_media_user_row(ngx_http_request_t *r, ngx_http_media_pg_result_t *res,
     u->role = *ngx_http_media_pg_value(res, 0, 2);
     u->plan = *ngx_http_media_pg_value(res, 0, 3);
     u->local = 1;
+
+    if (res->ncols > 4) {
+        u->sid = *ngx_http_media_pg_value(res, 0, 4);
+    }
 
     return NGX_OK;
 }

@@ -1,5 +1,5 @@
 /*
- * The account routes: signup, login, refresh, logout, me, admin users.
+ * The account routes: signup, login, refresh, logout, me.
  */
 
 #ifndef _NGX_HTTP_MEDIA_ACCOUNT_H_INCLUDED_
@@ -16,7 +16,6 @@ ngx_int_t ngx_http_media_login(ngx_http_request_t *r);
 ngx_int_t ngx_http_media_refresh(ngx_http_request_t *r);
 ngx_int_t ngx_http_media_logout(ngx_http_request_t *r);
 ngx_int_t ngx_http_media_me(ngx_http_request_t *r);
-ngx_int_t ngx_http_media_admin_users(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_MEDIA_ACCOUNT_H_INCLUDED_ */

@@ -15,12 +15,14 @@
 #include "ngx_http_media_reply.h"
 #include "ngx_http_media_auth.h"
 #include "ngx_http_media_account.h"
+#include "ngx_http_media_admin.h"
 #include "ngx_http_media_library.h"
 #include "ngx_http_media_upload.h"
 #include "ngx_http_media_hls.h"
 #include "ngx_http_media_health.h"
 #include "ngx_http_media_api.h"
 #include "media_router.h"
+#include "media_json.h"
 
 
 /* route flags */
@@ -74,6 +76,7 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_DELETE, "/api/v1/media/{id}", 11 },
     { MEDIA_GET, "/api/v1/jobs/{id}", 12 },
     { MEDIA_POST, "/api/v1/media/{id}/playback", 13 },
+    { MEDIA_PATCH, "/api/v1/admin/users/{id}", 14 },
 };
 
 
@@ -93,6 +96,8 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_delete, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_job, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_playback, NGX_HTTP_MEDIA_BODY_OPT },
+    { ngx_http_media_admin_user_patch,
+      NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
 };
 
 
@@ -329,7 +334,7 @@ ngx_http_media_api_json(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx)
 {
     off_t                               size;
     u_char                             *text, *p;
-    char                                err[256];
+    char                                err[256], field[64];
     ssize_t                             n;
     ngx_buf_t                          *b;
     yajl_val                            json;
@@ -405,27 +410,27 @@ ngx_http_media_api_json(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx)
 
     *p = '\0';
 
-    if (ngx_strlen(text) != (size_t) (p - text)) {
+    switch (media_json_parse((char *) text, p - text, &json, err,
+                             sizeof(err), field, sizeof(field)))
+    {
+    case MEDIA_JSON_OK:
+        break;
+
+    case MEDIA_JSON_NUL:
+        if (field[0]) {
+            return ngx_http_media_bad_field(r, NGX_HTTP_BAD_REQUEST,
+                                            "invalid_json", field,
+                                            "\"%s\" holds a NUL character "
+                                            "(\\u0000 or a zero byte); "
+                                            "remove it", field);
+        }
+
         return ngx_http_media_send_error(r, NGX_HTTP_BAD_REQUEST,
                                          "invalid_json", "the body holds a "
-                                         "NUL byte");
-    }
+                                         "NUL character (\\u0000 or a zero "
+                                         "byte); remove it");
 
-    json = yajl_tree_parse((char *) text, err, sizeof(err));
-
-    if (json == NULL || !YAJL_IS_OBJECT(json)) {
-        if (json) {
-            yajl_tree_free(json);
-            ngx_cpystrn((u_char *) err, (u_char *) "not an object",
-                        sizeof(err));
-        }
-
-        /* yajl's message spans lines; the first one is the useful part */
-        p = (u_char *) ngx_strchr(err, '\n');
-        if (p) {
-            *p = '\0';
-        }
-
+    default:
         return ngx_http_media_send_error(r, NGX_HTTP_BAD_REQUEST,
                                          "invalid_json", "the body is not a "
                                          "JSON object: %s", err);

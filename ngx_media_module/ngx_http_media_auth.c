@@ -24,7 +24,8 @@
 #include <yajl/yajl_gen.h>
 
 #include "ngx_http_media_reply.h"
-#include "ngx_http_media_redis.h"
+#include "ngx_http_media_pg.h"
+#include "ngx_http_media_shm.h"
 #include "ngx_http_media_keyfile.h"
 #include "ngx_http_media_auth.h"
 #include "media_b64.h"
@@ -33,19 +34,46 @@
 #define NGX_HTTP_MEDIA_COOKIE_ACCESS   "media_access"
 #define NGX_HTTP_MEDIA_COOKIE_REFRESH  "media_refresh"
 
+/* a users row read for a token serves its requests for this long (ms) */
+#define NGX_HTTP_MEDIA_USER_FRESH      1000
+#define NGX_HTTP_MEDIA_USER_CACHE      (4 * 1024 * 1024)
+
+#define NGX_HTTP_MEDIA_USER_OK         0
+#define NGX_HTTP_MEDIA_USER_REVOKED    1
+#define NGX_HTTP_MEDIA_USER_GONE       2
+
+
+/* a token's entry in the user cache (shared memory, all workers) */
+typedef struct {
+    u_char         state;
+    u_char         has_email;
+    u_char         id_len;
+    u_char         role_len;
+    u_char         plan_len;
+    u_short        email_len;
+    u_char         id[36];
+    u_char         role[16];
+    u_char         plan[32];
+    u_char         email[255];
+} ngx_http_media_cached_t;
+
 
 static ngx_int_t ngx_http_media_access_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_media_authenticate(ngx_http_request_t *r,
     ngx_http_media_ctx_t *ctx, ngx_uint_t mode);
-static void ngx_http_media_deny_checked(ngx_http_request_t *r,
-    ngx_http_media_redis_result_t *res, void *data);
+static ngx_int_t ngx_http_media_resolve(ngx_http_request_t *r,
+    ngx_http_media_ctx_t *ctx);
+static void ngx_http_media_user_read(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static ngx_int_t ngx_http_media_resolved(ngx_http_request_t *r,
+    ngx_http_media_ctx_t *ctx, ngx_http_media_cached_t *cached);
 static ngx_int_t ngx_http_media_access_fail(ngx_http_request_t *r,
     ngx_http_media_ctx_t *ctx);
 static ngx_str_t *ngx_http_media_bearer(ngx_http_request_t *r);
 static ngx_str_t *ngx_http_media_cookie(ngx_http_request_t *r,
     ngx_int_t index);
 static ngx_http_media_user_t *ngx_http_media_user(ngx_http_request_t *r,
-    media_jwt_claims_t *claims, ngx_uint_t local);
+    media_jwt_claims_t *claims, ngx_uint_t local, ngx_str_t *token);
 static ngx_int_t ngx_http_media_cstr(ngx_http_request_t *r, ngx_str_t *dst,
     const char *src);
 static ngx_int_t ngx_http_media_user_variable(ngx_http_request_t *r,
@@ -333,9 +361,11 @@ ngx_http_media_auth_variables(ngx_conf_t *cf)
 ngx_int_t
 ngx_http_media_auth_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt         *h;
+    ngx_http_core_main_conf_t   *cmcf;
+    ngx_http_media_main_conf_t  *mmcf;
 
+    static ngx_str_t  zone = ngx_string("media_users");
     static ngx_str_t  access = ngx_string("cookie_" NGX_HTTP_MEDIA_COOKIE_ACCESS);
     static ngx_str_t  refresh = ngx_string("cookie_"
                                            NGX_HTTP_MEDIA_COOKIE_REFRESH);
@@ -351,6 +381,16 @@ ngx_http_media_auth_postconfiguration(ngx_conf_t *cf)
         || ngx_http_media_cookie_refresh_index == NGX_ERROR
         || ngx_http_media_origin_index == NGX_ERROR)
     {
+        return NGX_ERROR;
+    }
+
+    /* shared by the workers: one users row read serves them all */
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_media_module);
+
+    mmcf->user_cache = ngx_http_media_shm_add(cf, &zone,
+                                              NGX_HTTP_MEDIA_USER_CACHE,
+                                              sizeof(ngx_http_media_cached_t));
+    if (mmcf->user_cache == NULL) {
         return NGX_ERROR;
     }
 
@@ -424,10 +464,8 @@ static ngx_int_t
 ngx_http_media_authenticate(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
     ngx_uint_t mode)
 {
-    ngx_str_t                   *token, key;
+    ngx_str_t                   *token;
     ngx_uint_t                   cookie, local;
-    const char                  *argv[2];
-    size_t                       argvlen[2];
     media_jwt_rc_e               rc;
     media_jwt_claims_t           claims;
     ngx_http_media_main_conf_t  *mmcf;
@@ -482,7 +520,17 @@ ngx_http_media_authenticate(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
         return NGX_OK;
     }
 
-    ctx->user = ngx_http_media_user(r, &claims, local);
+    /* ours name a session and a user id; a provider's, anything */
+    if (local && (claims.sid[0] == '\0' || ngx_strlen(claims.sub) != 36)) {
+        ctx->token_status = "no_session";
+        ctx->auth_status = NGX_HTTP_UNAUTHORIZED;
+        ctx->auth_code = "invalid_token";
+        ctx->auth_message = "issued before sessions were tracked; refresh "
+                            "it";
+        return NGX_OK;
+    }
+
+    ctx->user = ngx_http_media_user(r, &claims, local, token);
     if (ctx->user == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -499,26 +547,67 @@ ngx_http_media_authenticate(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
         return NGX_OK;
     }
 
-    if (ctx->user->jti.len == 0) {
-        ctx->token_status = "ok";
-        return NGX_OK;
-    }
+    return ngx_http_media_resolve(r, ctx);
+}
 
-    /* revoked by a logout? */
-    if (ngx_http_media_deny_key(r, &ctx->user->jti, &key) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
-    argv[0] = "EXISTS";
-    argvlen[0] = 6;
-    argv[1] = (char *) key.data;
-    argvlen[1] = key.len;
+/*
+ * Who the token's holder is here, and whether its session still stands:
+ * from the user cache when its entry is under a second old, else from
+ * PostgreSQL (one query, which also makes a provider's person a local user
+ * on first sight).  PostgreSQL is the truth; the cache only spares it.
+ */
+static ngx_int_t
+ngx_http_media_resolve(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx)
+{
+    ngx_msec_t                   stamp;
+    ngx_str_t                    params[4];
+    ngx_http_media_user_t       *u;
+    ngx_http_media_cached_t      cached;
+    ngx_http_media_main_conf_t  *mmcf;
 
-    if (ngx_http_media_redis_command(r, ngx_http_media_deny_checked, ctx,
-                                     2, argv, argvlen)
-        != NGX_OK)
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+    u = ctx->user;
+
+    if (ngx_http_media_shm_get(mmcf->user_cache, u->cache_key, &cached,
+                               &stamp)
+        == NGX_OK
+        && ngx_current_msec - stamp < NGX_HTTP_MEDIA_USER_FRESH)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return ngx_http_media_resolved(r, ctx, &cached);
+    }
+
+    if (u->local) {
+        params[0] = u->id;
+        params[1] = u->revoke_key;
+
+        if (ngx_http_media_pg_query(r,
+                "SELECT u.id, u.role, u.plan, u.email,"
+                "  EXISTS (SELECT 1 FROM revocations"
+                "           WHERE key = $2 AND expires_at > now())"
+                " FROM users u WHERE u.id = $1::uuid",
+                2, params, ngx_http_media_user_read, ctx)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else {
+        params[0] = u->issuer;
+        params[1] = u->subject;
+        params[2] = u->email;       /* data NULL unless verified: SQL NULL */
+        params[3] = u->revoke_key;
+
+        if (ngx_http_media_pg_query(r,
+                "SELECT u.id, u.role, u.plan, u.email,"
+                "  EXISTS (SELECT 1 FROM revocations"
+                "           WHERE key = $4 AND expires_at > now())"
+                " FROM media_identity_user($1, $2, $3) u",
+                4, params, ngx_http_media_user_read, ctx)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     ctx->auth_pending = 1;
@@ -528,33 +617,169 @@ ngx_http_media_authenticate(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
 
 
 static void
-ngx_http_media_deny_checked(ngx_http_request_t *r,
-    ngx_http_media_redis_result_t *res, void *data)
+ngx_http_media_user_read(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
 {
     ngx_http_media_ctx_t  *ctx = data;
+
+    ngx_str_t                   *v;
+    ngx_http_media_cached_t      cached;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
     ctx->auth_pending = 0;
     ctx->auth_done = 1;
 
-    if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
         ctx->token_status = "unchecked";
         ctx->auth_status = NGX_HTTP_SERVICE_UNAVAILABLE;
         ctx->auth_code = "unavailable";
-        ctx->auth_message = "cannot check whether the access token was "
-                            "revoked (redis does not answer); try again";
+        ctx->auth_message = "cannot look up the account of this token (the "
+                            "database does not answer); try again";
 
-    } else if (res->integer != 0) {
-        ctx->token_status = "revoked";
-        ctx->auth_status = NGX_HTTP_UNAUTHORIZED;
-        ctx->auth_code = "invalid_token";
-        ctx->auth_message = "revoked";
+        if (res->status == NGX_HTTP_MEDIA_PG_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "media auth user: %V, request_id: %V",
+                          &res->error, &ctx->request_id);
+            ctx->auth_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            ctx->auth_code = "internal";
+            ctx->auth_message = "the server failed; quote the request id "
+                                "when reporting it";
+        }
+
+        ngx_http_core_run_phases(r);
+        return;
+    }
+
+    ngx_memzero(&cached, sizeof(ngx_http_media_cached_t));
+
+    if (res->nrows == 0) {
+        cached.state = NGX_HTTP_MEDIA_USER_GONE;
 
     } else {
-        ctx->token_status = "ok";
+        cached.state = ngx_http_media_pg_value(res, 0, 4)->data[0] == 't'
+                       ? NGX_HTTP_MEDIA_USER_REVOKED : NGX_HTTP_MEDIA_USER_OK;
+
+        v = ngx_http_media_pg_value(res, 0, 0);
+        cached.id_len = ngx_min(v->len, sizeof(cached.id));
+        ngx_memcpy(cached.id, v->data, cached.id_len);
+
+        v = ngx_http_media_pg_value(res, 0, 1);
+        cached.role_len = ngx_min(v->len, sizeof(cached.role));
+        ngx_memcpy(cached.role, v->data, cached.role_len);
+
+        v = ngx_http_media_pg_value(res, 0, 2);
+        cached.plan_len = ngx_min(v->len, sizeof(cached.plan));
+        ngx_memcpy(cached.plan, v->data, cached.plan_len);
+
+        v = ngx_http_media_pg_value(res, 0, 3);
+        if (v->data) {
+            cached.email_len = ngx_min(v->len, sizeof(cached.email));
+            ngx_memcpy(cached.email, v->data, cached.email_len);
+            cached.has_email = 1;
+        }
     }
+
+    /* no room in the zone: this request is answered all the same */
+    (void) ngx_http_media_shm_put(mmcf->user_cache, ctx->user->cache_key,
+                                  &cached);
+
+    (void) ngx_http_media_resolved(r, ctx, &cached);
 
     /* resume the phases where the access handler left them */
     ngx_http_core_run_phases(r);
+}
+
+
+/* what the users row says, or why the token no longer counts */
+static ngx_int_t
+ngx_http_media_resolved(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
+    ngx_http_media_cached_t *cached)
+{
+    ngx_http_media_user_t  *u;
+
+    u = ctx->user;
+
+    switch (cached->state) {
+
+    case NGX_HTTP_MEDIA_USER_GONE:
+        ctx->token_status = "user_gone";
+        ctx->auth_status = NGX_HTTP_UNAUTHORIZED;
+        ctx->auth_code = "user_gone";
+        ctx->auth_message = "the account of this token no longer exists; "
+                            "sign up again";
+        return NGX_OK;
+
+    case NGX_HTTP_MEDIA_USER_REVOKED:
+        ctx->token_status = "revoked";
+        ctx->auth_status = NGX_HTTP_UNAUTHORIZED;
+        ctx->auth_code = "invalid_token";
+        ctx->auth_message = "revoked (signed out, or its session was "
+                            "ended)";
+        return NGX_OK;
+    }
+
+    u->id.data = ngx_pnalloc(r->pool, cached->id_len + cached->role_len
+                                      + cached->plan_len
+                                      + cached->email_len);
+    if (u->id.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    u->id.len = cached->id_len;
+    ngx_memcpy(u->id.data, cached->id, cached->id_len);
+
+    u->role.data = u->id.data + u->id.len;
+    u->role.len = cached->role_len;
+    ngx_memcpy(u->role.data, cached->role, cached->role_len);
+
+    u->plan.data = u->role.data + u->role.len;
+    u->plan.len = cached->plan_len;
+    ngx_memcpy(u->plan.data, cached->plan, cached->plan_len);
+
+    u->email.data = cached->has_email ? u->plan.data + u->plan.len : NULL;
+    u->email.len = cached->email_len;
+    if (u->email.data) {
+        ngx_memcpy(u->email.data, cached->email, cached->email_len);
+    }
+
+    ctx->token_status = "ok";
+
+    return NGX_OK;
+}
+
+
+/*
+ * A session or token stops counting now: on this node at once (the cache
+ * entry says so), elsewhere when their entries are a second old.  The
+ * caller has written the revocations row.
+ */
+void
+ngx_http_media_revoked(ngx_http_request_t *r, u_char *cache_key)
+{
+    ngx_http_media_cached_t      cached;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    ngx_memzero(&cached, sizeof(ngx_http_media_cached_t));
+    cached.state = NGX_HTTP_MEDIA_USER_REVOKED;
+
+    if (ngx_http_media_shm_put(mmcf->user_cache, cache_key, &cached)
+        != NGX_OK)
+    {
+        /* an older entry must not say "ok" for up to a second */
+        ngx_http_media_shm_delete(mmcf->user_cache, cache_key);
+    }
+}
+
+
+/* the cache key of the session of our own tokens: SHA-256("s:" sid) */
+void
+ngx_http_media_session_key(ngx_str_t *revoke_key, u_char *cache_key)
+{
+    SHA256(revoke_key->data, revoke_key->len, cache_key);
 }
 
 
@@ -676,23 +901,6 @@ ngx_http_media_cookie(ngx_http_request_t *r, ngx_int_t index)
 }
 
 
-ngx_int_t
-ngx_http_media_deny_key(ngx_http_request_t *r, ngx_str_t *jti, ngx_str_t *key)
-{
-    key->len = sizeof(MEDIA_KEY_DENY) - 1 + jti->len;
-    key->data = ngx_pnalloc(r->pool, key->len);
-    if (key->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(ngx_cpymem(key->data, MEDIA_KEY_DENY,
-                          sizeof(MEDIA_KEY_DENY) - 1),
-               jti->data, jti->len);
-
-    return NGX_OK;
-}
-
-
 ngx_str_t *
 ngx_http_media_refresh_cookie(ngx_http_request_t *r)
 {
@@ -700,33 +908,102 @@ ngx_http_media_refresh_cookie(ngx_http_request_t *r)
 }
 
 
-/* copies the claims into the request pool */
+/*
+ * Copies what the claims name into the request pool, with the key that
+ * would revoke the token and its entry in the user cache:
+ *   ours:       "s:<sid>"                the session, all its tokens
+ *   a provider: "t:<iss> <jti>"          the token, or without a jti
+ *               "h:<sha-256 of token>"
+ * A provider's cache entry is keyed by issuer, subject and that key, so
+ * that a person and a token are never taken for another.
+ */
 static ngx_http_media_user_t *
 ngx_http_media_user(ngx_http_request_t *r, media_jwt_claims_t *claims,
-    ngx_uint_t local)
+    ngx_uint_t local, ngx_str_t *token)
 {
-    ngx_http_media_user_t  *u;
+    u_char                  *p;
+    size_t                   len;
+    ngx_str_t                hash, whole;
+    ngx_http_media_user_t   *u;
 
     u = ngx_pcalloc(r->pool, sizeof(ngx_http_media_user_t));
     if (u == NULL) {
         return NULL;
     }
 
-    if (ngx_http_media_cstr(r, &u->id, claims->sub) != NGX_OK
-        || ngx_http_media_cstr(r, &u->role, claims->role[0] ? claims->role
-                                                            : "user")
-           != NGX_OK
-        || ngx_http_media_cstr(r, &u->plan, claims->plan[0] ? claims->plan
-                                                            : "free")
-           != NGX_OK
-        || ngx_http_media_cstr(r, &u->email, claims->email) != NGX_OK
-        || ngx_http_media_cstr(r, &u->jti, claims->jti) != NGX_OK)
-    {
+    u->exp = claims->exp;
+    u->local = local;
+
+    if (local) {
+        if (ngx_http_media_cstr(r, &u->id, claims->sub) != NGX_OK
+            || ngx_http_media_cstr(r, &u->sid, claims->sid) != NGX_OK)
+        {
+            return NULL;
+        }
+
+        len = sizeof("s:") - 1 + u->sid.len;
+
+    } else {
+        if (ngx_http_media_cstr(r, &u->issuer, claims->iss) != NGX_OK
+            || ngx_http_media_cstr(r, &u->subject, claims->sub) != NGX_OK)
+        {
+            return NULL;
+        }
+
+        /* the email a provider vouches for; else none (SQL NULL) */
+        if (claims->email_verified && claims->email[0]
+            && ngx_http_media_cstr(r, &u->email, claims->email) != NGX_OK)
+        {
+            return NULL;
+        }
+
+        if (claims->jti[0] == '\0'
+            && ngx_http_media_sha256_hex(r, token, &hash) != NGX_OK)
+        {
+            return NULL;
+        }
+
+        len = sizeof("t: ") - 1 + u->issuer.len + ngx_strlen(claims->jti)
+              + sizeof("h:") - 1 + 64;
+    }
+
+    u->revoke_key.data = ngx_pnalloc(r->pool, len);
+    if (u->revoke_key.data == NULL) {
         return NULL;
     }
 
-    u->exp = claims->exp;
-    u->local = local;
+    if (local) {
+        p = ngx_sprintf(u->revoke_key.data, "s:%V", &u->sid);
+
+    } else if (claims->jti[0]) {
+        p = ngx_sprintf(u->revoke_key.data, "t:%V %s", &u->issuer,
+                        claims->jti);
+
+    } else {
+        p = ngx_sprintf(u->revoke_key.data, "h:%V", &hash);
+    }
+
+    u->revoke_key.len = p - u->revoke_key.data;
+
+    if (local) {
+        ngx_http_media_session_key(&u->revoke_key, u->cache_key);
+        return u;
+    }
+
+    /* NUL bytes cannot occur in the claims: they separate the parts */
+    whole.len = u->issuer.len + 1 + u->subject.len + 1 + u->revoke_key.len;
+    whole.data = ngx_pnalloc(r->pool, whole.len);
+    if (whole.data == NULL) {
+        return NULL;
+    }
+
+    p = ngx_cpymem(whole.data, u->issuer.data, u->issuer.len);
+    *p++ = '\0';
+    p = ngx_cpymem(p, u->subject.data, u->subject.len);
+    *p++ = '\0';
+    ngx_memcpy(p, u->revoke_key.data, u->revoke_key.len);
+
+    SHA256(whole.data, whole.len, u->cache_key);
 
     return u;
 }
@@ -857,7 +1134,6 @@ ngx_http_media_issue_access(ngx_http_request_t *r, ngx_http_media_user_t *u)
     }
 
     now = ngx_time();
-    u->jti = jti;
     u->exp = now + mmcf->access_ttl / 1000;
 
     g = yajl_gen_alloc(NULL);
@@ -868,10 +1144,8 @@ ngx_http_media_issue_access(ngx_http_request_t *r, ngx_http_media_user_t *u)
     yajl_gen_map_open(g);
     ngx_http_media_json_str(g, "iss", &mmcf->issuer);
     ngx_http_media_json_str(g, "sub", &u->id);
-    ngx_http_media_json_str(g, "role", &u->role);
-    ngx_http_media_json_str(g, "plan", &u->plan);
-    ngx_http_media_json_str(g, "email", &u->email);
-    ngx_http_media_json_str(g, "jti", &u->jti);
+    ngx_http_media_json_str(g, "sid", &u->sid);
+    ngx_http_media_json_str(g, "jti", &jti);
     yajl_gen_string(g, (const unsigned char *) "iat", 3);
     yajl_gen_integer(g, now);
     yajl_gen_string(g, (const unsigned char *) "exp", 3);

@@ -24,7 +24,7 @@ char *ngx_http_media_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_media_login_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
-/* a signed access token for user; NULL on allocation failure */
+/* a signed access token for user (id, sid); NULL on allocation failure */
 ngx_str_t *ngx_http_media_issue_access(ngx_http_request_t *r,
     ngx_http_media_user_t *user);
 
@@ -40,9 +40,14 @@ ngx_int_t ngx_http_media_sha256_hex(ngx_http_request_t *r, ngx_str_t *in,
 ngx_int_t ngx_http_media_set_cookies(ngx_http_request_t *r,
     ngx_str_t *access, ngx_str_t *refresh);
 
-/* the Redis key that revokes an access token: media:deny:<jti> */
-ngx_int_t ngx_http_media_deny_key(ngx_http_request_t *r, ngx_str_t *jti,
-    ngx_str_t *key);
+/*
+ * A session or token was revoked (its revocations row written): this node
+ * refuses it from now on; other nodes within a second.
+ */
+void ngx_http_media_revoked(ngx_http_request_t *r, u_char *cache_key);
+
+/* the user-cache key of a session's revocation key ("s:<sid>") */
+void ngx_http_media_session_key(ngx_str_t *revoke_key, u_char *cache_key);
 
 /* the refresh token from the cookie, or NULL */
 ngx_str_t *ngx_http_media_refresh_cookie(ngx_http_request_t *r);

@@ -83,6 +83,21 @@ ngx_http_media_send_error(ngx_http_request_t *r, ngx_uint_t status,
 
 
 ngx_int_t
+ngx_http_media_bad_field(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *field, const char *fmt, ...)
+{
+    va_list    args;
+    ngx_int_t  rc;
+
+    va_start(args, fmt);
+    rc = ngx_http_media_verror(r, status, code, field, fmt, args);
+    va_end(args);
+
+    return rc;
+}
+
+
+ngx_int_t
 ngx_http_media_field_error(ngx_http_request_t *r, const char *field,
     const char *fmt, ...)
 {

@@ -28,6 +28,10 @@ ngx_http_media_ctx_t *ngx_http_media_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_media_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *fmt, ...);
 
+/* {"error":{"code":code,"field":field,"message":...}} with status */
+ngx_int_t ngx_http_media_bad_field(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *field, const char *fmt, ...);
+
 /* 422 {"error":{"code":"invalid_field","field":field,"message":...}} */
 ngx_int_t ngx_http_media_field_error(ngx_http_request_t *r, const char *field,
     const char *fmt, ...);

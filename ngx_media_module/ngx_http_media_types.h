@@ -54,6 +54,7 @@ typedef struct {
     ngx_uint_t                 login_address;
     ngx_msec_t                 login_window;
     ngx_str_t                  thread_pool_name;
+    void                      *user_cache;  /* ngx_http_media_shm_t */
     void                      *thread_pool;   /* ngx_thread_pool_t */
 
     /* playback (ngx_http_media_hls.c) */
@@ -81,13 +82,21 @@ typedef struct {
 } ngx_http_media_loc_conf_t;
 
 
-/* who a verified access token says the client is */
+/*
+ * The client of a verified access token: who the token names (a local
+ * session, or an identity provider's issuer and subject), and what our own
+ * users row says of them (id, role, plan, email), read in the access phase.
+ */
 typedef struct {
-    ngx_str_t      id;
+    ngx_str_t      id;            /* users.id, always ours */
     ngx_str_t      role;
     ngx_str_t      plan;
     ngx_str_t      email;
-    ngx_str_t      jti;
+    ngx_str_t      sid;           /* our tokens: the refresh family */
+    ngx_str_t      issuer;        /* a provider's token: iss and sub */
+    ngx_str_t      subject;
+    ngx_str_t      revoke_key;    /* revocations.key that would end it */
+    u_char         cache_key[32]; /* its entry in the user cache */
     time_t         exp;
     unsigned       local:1;       /* our HS256 token, not an IdP's */
     unsigned       cookie:1;      /* came in a cookie, not a header */

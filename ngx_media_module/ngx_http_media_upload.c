@@ -98,7 +98,6 @@ ngx_http_media_upload(ngx_http_request_t *r)
 {
     ngx_temp_file_t              *tf;
     ngx_table_elt_t              *ct;
-    ngx_http_media_ctx_t         *ctx;
     ngx_http_media_upload_t      *u;
     ngx_http_media_main_conf_t   *mmcf;
 #if (NGX_THREADS)
@@ -106,15 +105,6 @@ ngx_http_media_upload(ngx_http_request_t *r)
 #endif
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
-
-    /* media belong to local accounts: an IdP's subject has no users row */
-    if (!ctx->user->local) {
-        return ngx_http_media_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
-                                         "uploads need an account on this "
-                                         "server, not only an identity "
-                                         "provider's token");
-    }
 
     tf = r->request_body ? r->request_body->temp_file : NULL;
 

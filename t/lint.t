@@ -38,6 +38,8 @@ my %fmt_arg = (
     ngx_snprintf       => 2,
     ngx_slprintf       => 2,
     ngx_http_media_send_error => 3,
+    ngx_http_media_bad_field  => 4,
+    ngx_http_media_field_error => 2,
 );
 $fmt_arg{"ngx_log_debug$_"} = 3 for 0 .. 8;
 
@@ -47,7 +49,7 @@ for my $file (glob("$root/ngx_media_module/ngx_*.c")) {
     my $src = strip_comments(slurp($file));
     (my $name = $file) =~ s{.*/}{};
 
-    while ($src =~ /\b(ngx_log_error|ngx_conf_log_error|ngx_sprintf|ngx_snprintf|ngx_slprintf|ngx_log_debug\d|ngx_http_media_send_error)\s*\(/g) {
+    while ($src =~ /\b(ngx_log_error|ngx_conf_log_error|ngx_sprintf|ngx_snprintf|ngx_slprintf|ngx_log_debug\d|ngx_http_media_send_error|ngx_http_media_bad_field|ngx_http_media_field_error)\s*\(/g) {
         my $fn = $1;
         my $args = call_args($src, pos($src));
         next unless $args;    # a prototype or macro definition

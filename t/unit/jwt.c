@@ -106,12 +106,14 @@ test_hs256(void)
     media_jwt_claims_t  c;
 
     snprintf(p, sizeof(p), "{\"sub\":\"u1\",\"role\":\"admin\",\"jti\":\"j1\","
+             "\"sid\":\"s1\",\"email_verified\":true,"
              "\"iss\":\"ngx_media\",\"exp\":%ld}", NOW + 60);
 
     hs(p);
     ok(media_jwt_verify(&v, tok, strlen(tok), NOW, &c) == MEDIA_JWT_OK,
        "HS256 round trip");
-    ok(strcmp(c.sub, "u1") == 0 && strcmp(c.role, "admin") == 0
+    ok(strcmp(c.sub, "u1") == 0 && strcmp(c.sid, "s1") == 0
+       && strcmp(c.iss, "ngx_media") == 0 && c.email_verified
        && strcmp(c.jti, "j1") == 0 && c.exp == NOW + 60, "claims read");
     ok(strcmp(c.kid, keys[0].kid) == 0, "kid reported");
 

@@ -1,0 +1,39 @@
+/*
+ * A cache in shared memory for every worker of a node: entries of a fixed
+ * size under a 32-byte key (a SHA-256), the least recently used evicted
+ * when the zone is full.  It holds only what PostgreSQL can answer again.
+ */
+
+#ifndef _NGX_HTTP_MEDIA_SHM_H_INCLUDED_
+#define _NGX_HTTP_MEDIA_SHM_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+
+#define NGX_HTTP_MEDIA_SHM_KEY  32
+
+
+typedef struct ngx_http_media_shm_s  ngx_http_media_shm_t;
+
+
+/* at configuration time: a zone of size bytes holding values of vsize */
+ngx_http_media_shm_t *ngx_http_media_shm_add(ngx_conf_t *cf, ngx_str_t *name,
+    size_t size, size_t vsize);
+
+/*
+ * Copies the value stored under key into value and returns NGX_OK with
+ * *stamp the time it was stored (ngx_current_msec), or NGX_DECLINED.
+ */
+ngx_int_t ngx_http_media_shm_get(ngx_http_media_shm_t *shm, u_char *key,
+    void *value, ngx_msec_t *stamp);
+
+/* stores (or replaces) value under key, stamped now; NGX_ERROR: no room */
+ngx_int_t ngx_http_media_shm_put(ngx_http_media_shm_t *shm, u_char *key,
+    void *value);
+
+void ngx_http_media_shm_delete(ngx_http_media_shm_t *shm, u_char *key);
+
+
+#endif /* _NGX_HTTP_MEDIA_SHM_H_INCLUDED_ */

@@ -1,0 +1,183 @@
+/*
+ * media-admin: what an operator does by hand, on the rows that decide what
+ * people may do.
+ *
+ *   media-admin [-c nginx.conf] users
+ *   media-admin [-c nginx.conf] user ID|EMAIL [role=ROLE] [plan=PLAN]
+ *
+ * "users" lists the newest hundred accounts; "user" shows one, and sets
+ * its role (user, creator, admin) or plan first when asked.  A change
+ * reaches every nginx node within a second (the module reads a users row
+ * again once its cached copy is a second old).
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "worker.h"
+
+
+const char  *media_worker_name = "media-admin";
+
+
+static int media_admin_users(PGconn *pg);
+static int media_admin_user(PGconn *pg, int argc, char **argv);
+static int media_admin_print(PGresult *res);
+static void media_admin_usage(void);
+
+
+int
+main(int argc, char **argv)
+{
+    int                rv, opt;
+    PGconn            *pg;
+    const char        *conf;
+    media_settings_t   s;
+
+    conf = MEDIA_DEFAULT_CONF;
+
+    while ((opt = getopt(argc, argv, "c:")) != -1) {
+        if (opt != 'c') {
+            media_admin_usage();
+            return 2;
+        }
+        conf = optarg;
+    }
+
+    if (optind >= argc) {
+        media_admin_usage();
+        return 2;
+    }
+
+    media_settings_load(&s, conf);
+
+    pg = media_pg_connect(&s);
+    if (pg == NULL) {
+        media_settings_free(&s);
+        return 1;
+    }
+
+    if (strcmp(argv[optind], "users") == 0 && optind + 1 == argc) {
+        rv = media_admin_users(pg);
+
+    } else if (strcmp(argv[optind], "user") == 0 && optind + 1 < argc) {
+        rv = media_admin_user(pg, argc - optind - 1, argv + optind + 1);
+
+    } else {
+        media_admin_usage();
+        rv = 2;
+    }
+
+    PQfinish(pg);
+    media_settings_free(&s);
+
+    return rv;
+}
+
+
+static int
+media_admin_users(PGconn *pg)
+{
+    int        rv;
+    PGresult  *res;
+
+    res = PQexec(pg, "SELECT id, coalesce(email, '-'), role, plan"
+                     " FROM users ORDER BY created_at DESC LIMIT 100");
+
+    rv = media_admin_print(res);
+    PQclear(res);
+
+    return rv;
+}
+
+
+/* argv: ID|EMAIL [role=ROLE] [plan=PLAN] */
+static int
+media_admin_user(PGconn *pg, int argc, char **argv)
+{
+    int          i, rv;
+    PGresult    *res;
+    const char  *params[3];
+
+    params[0] = argv[0];
+    params[1] = NULL;
+    params[2] = NULL;
+
+    for (i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "role=", 5) == 0) {
+            params[1] = argv[i] + 5;
+
+        } else if (strncmp(argv[i], "plan=", 5) == 0) {
+            params[2] = argv[i] + 5;
+
+        } else {
+            media_log_error("user: \"%s\" is neither role=ROLE nor "
+                            "plan=PLAN", argv[i]);
+            return 2;
+        }
+    }
+
+    /* the users table checks role; a plan is a name like an identifier */
+    if (params[2] && (strlen(params[2]) == 0 || strlen(params[2]) > 32
+                      || strspn(params[2], "abcdefghijklmnopqrstuvwxyz"
+                                           "0123456789_-")
+                         != strlen(params[2])))
+    {
+        media_log_error("user: plan \"%s\": use 1 to 32 characters of "
+                        "a-z, 0-9, _ and -", params[2]);
+        return 2;
+    }
+
+    res = PQexecParams(pg,
+            "UPDATE users SET role = coalesce($2, role),"
+            "                 plan = coalesce($3, plan)"
+            " WHERE id::text = lower($1) OR lower(email) = lower($1)"
+            " RETURNING id, coalesce(email, '-'), role, plan",
+            3, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0) {
+        media_log_error("user: no account has the id or email \"%s\"",
+                        argv[0]);
+        PQclear(res);
+        return 1;
+    }
+
+    rv = media_admin_print(res);
+    PQclear(res);
+
+    return rv;
+}
+
+
+/* rows as tab-separated lines; the error with context otherwise */
+static int
+media_admin_print(PGresult *res)
+{
+    int  r, c;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        media_log_error("query: %s", PQresultErrorMessage(res));
+        return 1;
+    }
+
+    for (r = 0; r < PQntuples(res); r++) {
+        for (c = 0; c < PQnfields(res); c++) {
+            printf("%s%s", c ? "\t" : "", PQgetvalue(res, r, c));
+        }
+        printf("\n");
+    }
+
+    return 0;
+}
+
+
+static void
+media_admin_usage(void)
+{
+    fprintf(stderr,
+            "usage: %s [-c nginx.conf] users\n"
+            "       %s [-c nginx.conf] user ID|EMAIL [role=user|creator|"
+            "admin] [plan=PLAN]\n", media_worker_name, media_worker_name);
+}
