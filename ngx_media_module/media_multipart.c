@@ -333,7 +333,8 @@ static int
 media_mp_headers(media_multipart_t *mp)
 {
     char                    *line, *next, *colon;
-    char                     name[256], filename[256], type[128];
+    char                     name[256], filename[MEDIA_MULTIPART_NAME_MAX],
+                             type[128];
     int                      disposition;
     media_multipart_part_t   part;
 
@@ -398,7 +399,9 @@ media_mp_headers(media_multipart_t *mp)
 
 /*
  * A parameter of a header value: name=token or name="quoted".  Matches
- * whole parameter names only ("name" does not match "filename").
+ * whole parameter names only ("name" does not match "filename").  A value
+ * longer than out is cut (out is always terminated); the caller cuts it
+ * again where a character ends.
  */
 static int
 media_mp_param(const char *h, const char *name, char *out, size_t size)
@@ -426,22 +429,21 @@ media_mp_param(const char *h, const char *name, char *out, size_t size)
                 if (*p == '\\' && p[1]) {
                     p++;
                 }
-                if (n + 1 >= size) {
-                    return -1;
+                if (n + 1 < size) {
+                    out[n++] = *p;
                 }
-                out[n++] = *p;
             }
 
             if (*p != '"') {
+                out[0] = '\0';
                 return -1;
             }
 
         } else {
             for ( ; *p && *p != ';' && *p != ' ' && *p != '\t'; p++) {
-                if (n + 1 >= size) {
-                    return -1;
+                if (n + 1 < size) {
+                    out[n++] = *p;
                 }
-                out[n++] = *p;
             }
         }
 

@@ -18,12 +18,17 @@
 #define MEDIA_MULTIPART_MAX_PARTS     32
 
 
+
+/* room for a file name of 255 characters of up to four bytes */
+#define MEDIA_MULTIPART_NAME_MAX  1024
+
 typedef struct media_multipart_s  media_multipart_t;
 
 
 typedef struct {
     const char  *name;        /* form field name, NUL-terminated */
-    const char  *filename;    /* "" when the part is not a file */
+    const char  *filename;    /* "" when the part is not a file; the
+                                 bytes as sent, cut to NAME_MAX - 1 */
     const char  *type;        /* its Content-Type, "" when none */
 } media_multipart_part_t;
 

@@ -151,9 +151,20 @@ ngx_http_media_api_handler(ngx_http_request_t *r)
     def = &ngx_http_media_route_defs[m.id];
     ctx->route = (void *) def;
 
+    /*
+     * Ids are canonical, lowercase, as PostgreSQL prints a uuid: every
+     * route, and every URL made from an id (a playback URL's path is
+     * compared byte for byte), sees one spelling of it.
+     */
     if (m.ncaptures) {
-        ctx->capture.data = (u_char *) m.captures[0].data;
         ctx->capture.len = m.captures[0].len;
+        ctx->capture.data = ngx_pnalloc(r->pool, ctx->capture.len);
+        if (ctx->capture.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_strlow(ctx->capture.data, (u_char *) m.captures[0].data,
+                   ctx->capture.len);
     }
 
     if ((def->flags & NGX_HTTP_MEDIA_USER) && ctx->user == NULL) {
@@ -229,12 +240,25 @@ ngx_http_media_api_file(ngx_http_request_t *r)
 {
     ngx_int_t                    rc;
     ngx_str_t                   *ct;
+    ngx_uint_t                   i;
     ngx_http_media_main_conf_t  *mmcf;
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
     ct = r->headers_in.content_type ? &r->headers_in.content_type->value
                                     : NULL;
+
+    /* a media type is ASCII (RFC 9110 8.3); it is stored as sent */
+    for (i = 0; ct && i < ct->len; i++) {
+        if (ct->data[i] < 0x20 || ct->data[i] > 0x7e) {
+            return ngx_http_media_bad_field(r, NGX_HTTP_MEDIA_UNPROCESSABLE,
+                                            "invalid_field", "Content-Type",
+                                            "the Content-Type header holds "
+                                            "a byte that is not printable "
+                                            "ASCII at %ui; send a media "
+                                            "type such as video/mp4", i);
+        }
+    }
 
     if (ct == NULL
         || !((ct->len > 6 && ngx_strncasecmp(ct->data, (u_char *) "audio/", 6)

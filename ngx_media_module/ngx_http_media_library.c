@@ -15,6 +15,7 @@
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_library.h"
+#include "media_utf8.h"
 
 
 #define NGX_HTTP_MEDIA_PAGE_MAX  100
@@ -252,9 +253,15 @@ ngx_http_media_patch(ngx_http_request_t *r)
                                           "private), or both");
     }
 
-    if (title && title->len > 200) {
+    /* JSON strings are UTF-8 already; count characters, as PostgreSQL */
+    if (title && !media_utf8_valid(title->data, title->len)) {
+        return ngx_http_media_field_error(r, "title", "title may not hold "
+                                          "control characters");
+    }
+
+    if (title && media_utf8_chars(title->data, title->len) > 200) {
         return ngx_http_media_field_error(r, "title", "title is too long: "
-                                          "at most 200 bytes");
+                                          "at most 200 characters");
     }
 
     if (privacy

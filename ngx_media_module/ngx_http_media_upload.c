@@ -31,9 +31,12 @@
 #include "ngx_http_media_upload.h"
 #include "media_multipart.h"
 #include "media_sniff.h"
+#include "media_utf8.h"
 
 
+/* characters, as the database counts them (media.title, source_name) */
 #define NGX_HTTP_MEDIA_TITLE_MAX  200
+#define NGX_HTTP_MEDIA_NAME_MAX   255
 
 
 typedef struct {
@@ -43,9 +46,10 @@ typedef struct {
     char                  src[NGX_MAX_PATH];   /* the body's temp file */
     char                  dst[NGX_MAX_PATH];   /* uploads/<id> */
     char                  part[NGX_MAX_PATH];  /* uploads/<id>.part */
-    char                  title[NGX_HTTP_MEDIA_TITLE_MAX + 1];
+    char                  title[NGX_HTTP_MEDIA_TITLE_MAX * 4];
     size_t                title_len;
-    char                  filename[256];
+    char                  filename[MEDIA_MULTIPART_NAME_MAX];
+    size_t                filename_len;        /* safe UTF-8, cut whole */
     unsigned char         head[MEDIA_SNIFF_LEN];
     size_t                head_len;
     const char           *format;              /* sniffed container */
@@ -72,6 +76,8 @@ static int ngx_http_media_part_begin(void *data,
 static int ngx_http_media_part_chunk(void *data, const unsigned char *p,
     size_t len);
 static int ngx_http_media_part_end(void *data);
+static ngx_int_t ngx_http_media_title_check(ngx_http_media_upload_t *u,
+    u_char *p, size_t len);
 static void ngx_http_media_upload_refuse(ngx_http_media_upload_t *u,
     ngx_uint_t status, const char *code, const char *fmt, ...);
 static void ngx_http_media_ingested(ngx_event_t *ev);
@@ -336,8 +342,13 @@ ngx_http_media_part_begin(void *data, const media_multipart_part_t *part)
             return -1;
         }
 
-        ngx_cpystrn((u_char *) u->filename, (u_char *) part->filename,
-                    sizeof(u->filename));
+        /* any bytes a browser sent, kept as a safe name */
+        u->filename_len = media_utf8_safe((u_char *) u->filename,
+                                          (u_char *) part->filename,
+                                          ngx_strlen(part->filename));
+        u->filename_len = media_utf8_prefix((u_char *) u->filename,
+                                            u->filename_len,
+                                            NGX_HTTP_MEDIA_NAME_MAX);
         u->seen_file = 1;
         u->in_file = 1;
         u->size = 0;
@@ -363,11 +374,11 @@ ngx_http_media_part_chunk(void *data, const unsigned char *p, size_t len)
     ssize_t  w;
 
     if (u->in_title) {
-        if (u->title_len + len > NGX_HTTP_MEDIA_TITLE_MAX) {
+        if (u->title_len + len > sizeof(u->title)) {
             u->field = "title";
             ngx_http_media_upload_refuse(u, NGX_HTTP_MEDIA_UNPROCESSABLE,
                                          "invalid_field", "title is too "
-                                         "long: at most %d bytes",
+                                         "long: at most %d characters",
                                          NGX_HTTP_MEDIA_TITLE_MAX);
             return -1;
         }
@@ -412,9 +423,46 @@ ngx_http_media_part_end(void *data)
 {
     ngx_http_media_upload_t  *u = data;
 
+    if (u->in_title) {
+        u->in_title = 0;
+
+        if (ngx_http_media_title_check(u, (u_char *) u->title, u->title_len)
+            != NGX_OK)
+        {
+            return -1;
+        }
+    }
+
     u->in_file = 0;
-    u->in_title = 0;
     return 0;
+}
+
+
+/* a title is UTF-8 text of at most NGX_HTTP_MEDIA_TITLE_MAX characters */
+static ngx_int_t
+ngx_http_media_title_check(ngx_http_media_upload_t *u, u_char *p, size_t len)
+{
+    u->field = "title";
+
+    if (!media_utf8_valid(p, len)) {
+        ngx_http_media_upload_refuse(u, NGX_HTTP_MEDIA_UNPROCESSABLE,
+                                     "invalid_field", "title is not UTF-8 "
+                                     "text (or holds a control character); "
+                                     "send it UTF-8 encoded");
+        return NGX_ERROR;
+    }
+
+    if (media_utf8_chars(p, len) > NGX_HTTP_MEDIA_TITLE_MAX) {
+        ngx_http_media_upload_refuse(u, NGX_HTTP_MEDIA_UNPROCESSABLE,
+                                     "invalid_field", "title is too long: "
+                                     "at most %d characters",
+                                     NGX_HTTP_MEDIA_TITLE_MAX);
+        return NGX_ERROR;
+    }
+
+    u->field = NULL;
+
+    return NGX_OK;
 }
 
 
@@ -480,8 +528,9 @@ ngx_http_media_ingested(ngx_event_t *ev)
     params[1] = ctx->user->id;
     params[2].data = (u_char *) (u->title_len ? u->title : u->filename);
     params[2].len = u->title_len ? u->title_len
-                                 : ngx_min(ngx_strlen(u->filename),
-                                           NGX_HTTP_MEDIA_TITLE_MAX);
+                                 : media_utf8_prefix((u_char *) u->filename,
+                                                     u->filename_len,
+                                                     NGX_HTTP_MEDIA_TITLE_MAX);
     params[3] = r->headers_in.content_type->value;
     params[4].data = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
     if (params[4].data == NULL) {
@@ -491,7 +540,7 @@ ngx_http_media_ingested(ngx_event_t *ev)
     params[4].len = ngx_sprintf(params[4].data, "%O", u->size)
                     - params[4].data;
     params[5].data = (u_char *) u->filename;
-    params[5].len = ngx_strlen(u->filename);
+    params[5].len = u->filename_len;
     params[6].data = (u_char *) u->format;
     params[6].len = ngx_strlen(u->format);
     params[7].data = (u_char *) u->dst;

@@ -179,6 +179,25 @@ is(patch($ann, "/api/v1/media/$media->{id}", { privacy => 'secret' })->{status},
    422, 'PATCH bad privacy: 422');
 is(patch($ann, "/api/v1/media/$media->{id}", { title => 'x' x 201 })->{status},
    422, 'PATCH long title: 422');
+my $jp = JSON::PP->new->utf8;
+$r = $t->http(PATCH => "/api/v1/media/$media->{id}",
+              body => $jp->encode({ title => "\x{65e5}" x 200 }),
+              headers => { 'Content-Type' => 'application/json',
+                           Authorization => "Bearer $ann->{access_token}" });
+is($r->{status}, 200, 'PATCH a title of 200 characters (600 bytes): 200');
+$r = $t->http(PATCH => "/api/v1/media/$media->{id}",
+              body => $jp->encode({ title => "a\nb" }),
+              headers => { 'Content-Type' => 'application/json',
+                           Authorization => "Bearer $ann->{access_token}" });
+ok($r->{status} == 422 && $r->{json}{error}{field} eq 'title',
+   'PATCH a title with a control character: 422');
+
+# ids are canonical: an uppercase id is the same media
+$r = get($ann, '/api/v1/media/' . uc $media->{id});
+ok($r->{status} == 200 && $r->{json}{media}{id} eq $media->{id},
+   'an uppercase id: the same media, its id lowercase');
+is(patch($ann, '/api/v1/media/' . uc $media->{id}, { title => 'Renamed' })
+   ->{status}, 200, 'PATCH by an uppercase id: 200');
 is(patch($bob, "/api/v1/media/$media->{id}", { title => 'mine' })->{status},
    404, "PATCH someone else's: 404");
 
@@ -201,6 +220,58 @@ $t->stop_proc('sweeper');
 is($t->http(DELETE => "/api/v1/media/$media->{id}",
             headers => { Authorization => "Bearer $ann->{access_token}" })->{status},
    404, 'DELETE again: 404');
+
+# --- names and titles: UTF-8, counted in characters, cut whole -------------
+
+sub mp {
+    my ($filename, $title) = @_;
+    my $b = "--$boundary\r\nContent-Disposition: form-data; name=\"file\"; "
+            . "filename=\"$filename\"\r\nContent-Type: audio/wav\r\n\r\n"
+            . "$wav_bytes\r\n";
+    $b .= "--$boundary\r\nContent-Disposition: form-data; name=\"title\""
+          . "\r\n\r\n$title\r\n" if defined $title;
+    return upload($ann, "$b--$boundary--\r\n",
+                  "multipart/form-data; boundary=$boundary");
+}
+
+my $nichi = "\xe6\x97\xa5";      # one character, three bytes
+$r = mp($nichi x 70 . '.wav');
+is($r->{status}, 202, 'a 70-character Japanese file name (214 bytes): 202');
+is(length $r->{json}{media}{title}, 74, 'the title is the whole name');
+$r = mp($nichi x 250);
+is($r->{status}, 202, 'a 250-character file name: 202');
+is(length $r->{json}{media}{title}, 200,
+   'its title is cut to 200 characters, whole');
+chomp(my $src = $t->psql('media', "SELECT length(source_name) FROM media"
+                                  . " WHERE id = '$r->{json}{media}{id}'"));
+is($src, 250, 'and the source name keeps 250 characters');
+
+$r = mp("bad\xff\xfename.wav");
+is($r->{status}, 202, 'a file name that is not UTF-8: kept safe, 202');
+is($r->{json}{media}{title}, 'bad__name.wav', 'bad bytes replaced by _');
+
+$r = mp('tone.wav', "caf\xc3");
+ok($r->{status} == 422 && $r->{json}{error}{field} eq 'title',
+   'a title that is not UTF-8: 422 naming title');
+$r = mp('tone.wav', $nichi x 200);
+is($r->{status}, 202, 'a title of 200 three-byte characters: 202');
+$r = mp('tone.wav', $nichi x 201);
+ok($r->{status} == 422 && $r->{json}{error}{message} =~ /200 characters/,
+   'a title of 201 characters: 422, counted in characters');
+
+# HTTP::Tiny will not send such a header: a raw request
+my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                 PeerPort => $t->port('http'), Timeout => 5)
+    or die "connect: $!";
+print $sock "POST /api/v1/media HTTP/1.1\r\nHost: localhost\r\n"
+    . "Authorization: Bearer $ann->{access_token}\r\n"
+    . "Content-Type: audio/wav; name=\xff\xfe\r\n"
+    . "Content-Length: " . length($wav_bytes) . "\r\n"
+    . "Connection: close\r\n\r\n$wav_bytes";
+my ($code, $answer) = $t->http_finish($sock);
+ok($code == 422 && $answer =~ /"field":"Content-Type"/,
+   'a Content-Type that is not ASCII: 422 naming it')
+    or diag($code // "no answer", " ", $answer // "");
 
 $t->finish;
 done_testing;
