@@ -151,7 +151,8 @@ $(BUILD)/mint: t/tools/mint.c t/unit/*.h $(CORE_SRC)
 
 # libFuzzer targets for the nginx-free parsers (clang)
 FUZZERS      := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard t/fuzz/*.c))
-FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?= 10000000
+FUZZ_SECONDS ?= 1800
 
 fuzz: $(FUZZERS)
 
@@ -161,12 +162,14 @@ $(BUILD)/fuzz/%: t/fuzz/%.c $(CORE_SRC) ngx_media_module/*.h
 	    -Ingx_media_module $(shell pkg-config --cflags $(PKGS)) \
 	    -o $@ $< $(CORE_SRC) $(LIBS)
 
-# each target for FUZZ_SECONDS, from its seed corpus; a crash fails
+# each target for FUZZ_RUNS runs (at most FUZZ_SECONDS), from its seed
+# corpus; a crash fails
 check-fuzz: deps fuzz
 	@for f in $(FUZZERS); do \
 	    name=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$name; \
-	    echo "fuzzing $$name for $(FUZZ_SECONDS)s"; \
-	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+	    echo "fuzzing $$name for $(FUZZ_RUNS) runs"; \
+	    $$f -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) \
+	        -max_len=16384 -print_final_stats=1 \
 	        -artifact_prefix=$(BUILD)/fuzz/$$name- \
 	        $(BUILD)/fuzz/corpus-$$name t/fuzz/corpus/$$name || exit 1; \
 	done

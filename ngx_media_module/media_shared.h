@@ -37,7 +37,6 @@
 #define MEDIA_DIR_EXPORTS         "exports"
 
 /* Redis keys the module writes and the workers may read */
-#define MEDIA_KEY_DENY            "media:deny:"        /* + jti */
 #define MEDIA_KEY_LOGIN_ACCOUNT   "media:login:acct:"  /* + lower(email) */
 #define MEDIA_KEY_LOGIN_ADDRESS   "media:login:addr:"  /* + client address */
 
