@@ -28,6 +28,7 @@
 
 /* the video rungs the transcoder makes, highest first (short sides) */
 #define MEDIA_HLS_VIDEO_RUNGS    { 1080, 720, 480, 360 }
+#define MEDIA_HLS_VIDEO_RUNGS_TEXT  "1080, 720, 480 or 360"
 
 
 typedef enum {

@@ -58,6 +58,7 @@ typedef struct {
     media_token_key_t          url_keys[2];   /* [0] signs */
     ngx_uint_t                 url_nkeys;
     ngx_msec_t                 url_ttl;
+    ngx_uint_t                 free_rung;     /* media_free_rung */
     ngx_str_t                  hls_location;  /* for the URLs it issues */
     ngx_int_t                  token_status_index;
     ngx_int_t                  play_cookie_index;   /* $cookie_media_play */
@@ -157,6 +158,8 @@ ngx_int_t ngx_http_media_read_key(ngx_conf_t *cf, ngx_str_t *name,
 ngx_int_t ngx_http_media_hls_init(ngx_conf_t *cf);
 char *ngx_http_media_url_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_media_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_media_free_rung(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 #endif /* _NGX_HTTP_MEDIA_MODULE_H_INCLUDED_ */
