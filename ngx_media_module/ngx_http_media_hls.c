@@ -236,11 +236,11 @@ ngx_http_media_hls_access(ngx_http_request_t *r)
     size_t                       len;
     media_token_rc_e             rc;
     ngx_http_variable_value_t   *vv;
-    u_char                       why[64];
     ngx_http_media_ctx_t        *ctx;
     ngx_http_media_hls_ctx_t    *h;
     ngx_http_media_loc_conf_t   *mlcf;
     ngx_http_media_main_conf_t  *mmcf;
+    u_char                       why[64];
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_media_module);
     if (mlcf->hls_files.data == NULL) {
@@ -365,7 +365,7 @@ ngx_http_media_hls_refuse(ngx_http_request_t *r, ngx_http_media_hls_ctx_t *h,
     h->status = status;
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "media hls: refused, %s", status);
+                  "media hls: refused, %s: %s", status, why);
 
     ngx_http_finalize_request(r, ngx_http_media_send_error(r, code, status,
                               "playback refused: %s", why));
@@ -597,6 +597,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
     ngx_http_media_loc_conf_t   *mlcf;
     ngx_http_media_main_conf_t  *mmcf;
     char                         token[MEDIA_TOKEN_LEN + 1];
+    char                         id[37];
     u_char                      *p;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
@@ -645,6 +646,10 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
                  ? (uint16_t) mmcf->free_rung : 0;
     (void) media_uuid_parse((char *) ctx->capture.data, 36, t.media);
 
+    /* the id's one spelling, lowercase, whatever the request's was: the
+     * HLS location takes no other */
+    media_uuid_format(t.media, id);
+
     n = media_token_sign(&mmcf->url_keys[0], &t, token);
 
     url.len = mmcf->hls_location.len + n + 1 + 36 + sizeof("/master.m3u8");
@@ -666,7 +671,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
         /* one URL for every viewer; the token rides in a cookie scoped to
          * this media's path */
         *p++ = 'c';
-        p = ngx_sprintf(p, "/%V/", &ctx->capture);
+        p = ngx_sprintf(p, "/%s/", id);
 
         cookie.len = sizeof(NGX_HTTP_MEDIA_PLAY_COOKIE "=; Path=; Max-Age=; "
                             "HttpOnly; SameSite=Lax; Secure")
@@ -694,7 +699,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
 
     } else {
         p = ngx_cpymem(p, token, n);
-        p = ngx_sprintf(p, "/%V/master.m3u8", &ctx->capture);
+        p = ngx_sprintf(p, "/%s/master.m3u8", id);
     }
 
     url.len = p - url.data;

@@ -209,6 +209,17 @@ for my $rest ('master.m3u8', '720p/index.m3u8', '720p/seg_00000.ts') {
     like($r->{json}{error}{message} // '', qr/lowercase/, '... saying it must be lowercase');
 }
 
+# whatever the API makes of an uppercase id (lowercase it or refuse it),
+# a playback URL it issues carries the lowercase id, and plays
+$r = api(POST => "/api/v1/media/$upper/playback", $ann);
+ok($r->{status} != 200
+   || (index($r->{json}{url}, "/$id/") > 0
+       && $t->http(GET => $r->{json}{url})->{status} == 200),
+   "playback for an uppercase id: refused, or a lowercase URL that plays ($r->{status})");
+$r = api(POST => "/api/v1/media/$upper/playback", $ann, '{"mode":"cookie"}');
+ok($r->{status} != 200 || $r->{json}{url} eq "/hls/c/$id/master.m3u8",
+   "cookie mode, uppercase id: refused, or the lowercase URL ($r->{status})");
+
 ok(wait_until(sub { slurp("$dir/hls.log") =~ m{/_media_files/$id/720p/seg_00000\.ts 206 ok} },
               timeout => 5), '$media_token_status in the access log after the redirect');
 ok(logged(qr/ 403 bad_signature$/m), '... and bad_signature');
