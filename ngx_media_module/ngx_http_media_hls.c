@@ -31,29 +31,27 @@
 #include "ngx_http_media_keyfile.h"
 #include "ngx_http_media_hls.h"
 #include "media_token.h"
+#include "media_hlspath.h"
 
 
-#define NGX_HTTP_MEDIA_FREE_RUNG   720    /* the free plan's highest rung */
 #define NGX_HTTP_MEDIA_RUNGS_MAX   4096   /* bytes of rungs.txt */
 #define NGX_HTTP_MEDIA_PLAY_COOKIE "media_play"
 
 
 typedef struct {
     const char          *status;        /* $media_token_status */
-    ngx_str_t            token;
-    ngx_str_t            id;
-    ngx_str_t            rest;          /* after <id>/ */
+    ngx_str_t            token;         /* from the path or the cookie */
+    media_hls_path_t     path;          /* what the path names */
     media_token_t        claims;
 } ngx_http_media_hls_ctx_t;
 
 
 static ngx_int_t ngx_http_media_hls_access(ngx_http_request_t *r);
-static ngx_int_t ngx_http_media_hls_parse(ngx_http_request_t *r,
-    ngx_str_t *prefix, ngx_http_media_hls_ctx_t *h);
-static ngx_int_t ngx_http_media_hls_rung_allowed(u_char *name, size_t len,
-    uint16_t max);
+static ngx_int_t ngx_http_media_hls_redirect(ngx_http_request_t *r,
+    ngx_http_media_hls_ctx_t *h, ngx_str_t *files);
 static ngx_int_t ngx_http_media_hls_refuse(ngx_http_request_t *r,
-    ngx_http_media_hls_ctx_t *h, const char *status, ngx_uint_t code);
+    ngx_http_media_hls_ctx_t *h, const char *status, ngx_uint_t code,
+    const char *why);
 static ngx_int_t ngx_http_media_hls_master(ngx_http_request_t *r);
 static ngx_int_t ngx_http_media_token_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -105,6 +103,40 @@ ngx_http_media_url_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     mmcf->url_nkeys = cf->args->nelts - 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * media_free_rung 720: the highest rung of the free plan and of anonymous
+ * viewers.  Only a rung the transcoder makes: 700 would silently mean 480.
+ */
+char *
+ngx_http_media_free_rung(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_media_main_conf_t *mmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (mmcf->free_rung != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n == NGX_ERROR || !media_hls_rung_known((unsigned) n)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid media_free_rung \"%V\": expected the "
+                           "short side of one of the transcoder's rungs: "
+                           MEDIA_HLS_VIDEO_RUNGS_TEXT, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    mmcf->free_rung = (ngx_uint_t) n;
 
     return NGX_CONF_OK;
 }
@@ -202,15 +234,14 @@ ngx_http_media_hls_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_media_hls_access(ngx_http_request_t *r)
 {
-    u_char                      *p;
-    ngx_str_t                    uri;
+    size_t                       len;
     media_token_rc_e             rc;
-    unsigned char                media[16];
     ngx_http_variable_value_t   *vv;
     ngx_http_media_ctx_t        *ctx;
     ngx_http_media_hls_ctx_t    *h;
     ngx_http_media_loc_conf_t   *mlcf;
     ngx_http_media_main_conf_t  *mmcf;
+    u_char                       why[64];
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_media_module);
     if (mlcf->hls_files.data == NULL) {
@@ -227,10 +258,25 @@ ngx_http_media_hls_access(ngx_http_request_t *r)
 
     ctx->hls = h;
 
-    if (ngx_http_media_hls_parse(r, &mlcf->hls_prefix, h) != NGX_OK) {
+    /*
+     * Only playback files go further: no other name in the media's
+     * directory (rungs.txt, a rung directory, whose 301 would name the
+     * internal location), and nothing is looked at on disk before this.
+     */
+    len = r->uri.len > mlcf->hls_prefix.len
+          ? r->uri.len - mlcf->hls_prefix.len : 0;
+
+    if (media_hls_path_parse((char *) r->uri.data + r->uri.len - len, len,
+                             &h->path)
+        != 0)
+    {
         return ngx_http_media_hls_refuse(r, h, "bad_path",
-                                         NGX_HTTP_BAD_REQUEST);
+                                         NGX_HTTP_BAD_REQUEST,
+                                         h->path.error);
     }
+
+    h->token.data = (u_char *) h->path.token;
+    h->token.len = h->path.token_len;
 
     /* cookie mode: "c" in the token's place, the token in the cookie */
     if (h->token.len == 1 && h->token.data[0] == 'c') {
@@ -238,7 +284,9 @@ ngx_http_media_hls_access(ngx_http_request_t *r)
 
         if (vv == NULL || vv->not_found || vv->len == 0) {
             return ngx_http_media_hls_refuse(r, h, "no_cookie",
-                                             NGX_HTTP_FORBIDDEN);
+                                             NGX_HTTP_FORBIDDEN,
+                                             "no media_play cookie; ask "
+                                             "for a new playback URL");
         }
 
         h->token.data = vv->data;
@@ -250,46 +298,58 @@ ngx_http_media_hls_access(ngx_http_request_t *r)
                             &h->claims);
     if (rc != MEDIA_TOKEN_OK) {
         return ngx_http_media_hls_refuse(r, h, media_token_status(rc),
-                                         NGX_HTTP_FORBIDDEN);
+                                         NGX_HTTP_FORBIDDEN,
+                                         media_token_status(rc));
     }
 
-    /* the token is for one media: constant time is not needed here, the
-     * id is not a secret */
-    if (media_uuid_parse((char *) h->id.data, h->id.len, media) != 0
-        || ngx_memcmp(media, h->claims.media, 16) != 0)
-    {
+    /* the token is for one media, compared as bytes: the parser took the
+     * id's one spelling (lowercase), the one its directory has */
+    if (ngx_memcmp(h->path.media, h->claims.media, 16) != 0) {
         return ngx_http_media_hls_refuse(r, h, "other_media",
-                                         NGX_HTTP_FORBIDDEN);
+                                         NGX_HTTP_FORBIDDEN,
+                                         "the token is for another media");
     }
 
-    /* <rung>/...: the token must allow that rung */
-    p = ngx_strlchr(h->rest.data, h->rest.data + h->rest.len, '/');
-    if (p && ngx_http_media_hls_rung_allowed(h->rest.data, p - h->rest.data,
-                                             h->claims.max_rung)
-             != NGX_OK)
+    if (h->path.rung
+        && !media_hls_rung_allowed(h->path.rung_side, h->claims.max_rung))
     {
+        ngx_sprintf(why, "this playback URL allows rungs up to %uDp%Z",
+                    (uint32_t) h->claims.max_rung);
         return ngx_http_media_hls_refuse(r, h, "over_rung",
-                                         NGX_HTTP_FORBIDDEN);
+                                         NGX_HTTP_FORBIDDEN, (char *) why);
     }
 
     h->status = "ok";
 
-    if (h->rest.len == 11 && ngx_strncmp(h->rest.data, "master.m3u8", 11) == 0)
-    {
+    if (h->path.kind == MEDIA_HLS_MASTER) {
         return NGX_OK;                /* generated by the content handler */
     }
 
-    /* a file: served by the internal location, <files><id>/<rest> */
-    uri.len = mlcf->hls_files.len + h->id.len + 1 + h->rest.len;
+    return ngx_http_media_hls_redirect(r, h, &mlcf->hls_files);
+}
+
+
+/* a file: served by the internal location as <files><id>/<file> */
+static ngx_int_t
+ngx_http_media_hls_redirect(ngx_http_request_t *r,
+    ngx_http_media_hls_ctx_t *h, ngx_str_t *files)
+{
+    u_char                      *p;
+    ngx_str_t                    uri;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    uri.len = files->len + 36 + 1 + h->path.file_len;
     uri.data = ngx_pnalloc(r->pool, uri.len);
     if (uri.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_cpymem(uri.data, mlcf->hls_files.data, mlcf->hls_files.len);
-    p = ngx_cpymem(p, h->id.data, h->id.len);
+    p = ngx_cpymem(uri.data, files->data, files->len);
+    p = ngx_cpymem(p, h->path.id, 36);
     *p++ = '/';
-    ngx_memcpy(p, h->rest.data, h->rest.len);
+    ngx_memcpy(p, h->path.file, h->path.file_len);
 
     (void) ngx_http_get_indexed_variable(r, mmcf->token_status_index);
     (void) ngx_http_internal_redirect(r, &uri, NULL);
@@ -299,101 +359,17 @@ ngx_http_media_hls_access(ngx_http_request_t *r)
 }
 
 
-/*
- * <prefix><token>/<uuid>/<rest>, where rest is "master.m3u8", "poster.jpg",
- * "waveform.json" or "<rung>/<file>", in [a-z0-9_.] with no "..": nothing
- * in the path can reach outside the media's directory.
- */
-static ngx_int_t
-ngx_http_media_hls_parse(ngx_http_request_t *r, ngx_str_t *prefix,
-    ngx_http_media_hls_ctx_t *h)
-{
-    u_char      *p, *end, *slash;
-    ngx_uint_t   slashes;
-
-    if (r->uri.len <= prefix->len) {
-        return NGX_ERROR;
-    }
-
-    p = r->uri.data + prefix->len;
-    end = r->uri.data + r->uri.len;
-
-    slash = ngx_strlchr(p, end, '/');
-    if (slash == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->token.data = p;
-    h->token.len = slash - p;
-
-    p = slash + 1;
-    slash = ngx_strlchr(p, end, '/');
-    if (slash == NULL || slash - p != 36) {
-        return NGX_ERROR;
-    }
-
-    h->id.data = p;
-    h->id.len = 36;
-
-    h->rest.data = slash + 1;
-    h->rest.len = end - h->rest.data;
-
-    if (h->rest.len == 0 || h->rest.data[0] == '.') {
-        return NGX_ERROR;
-    }
-
-    slashes = 0;
-
-    for (p = h->rest.data; p < end; p++) {
-        if (*p == '/') {
-            if (++slashes > 1 || p[1] == '.' || p + 1 == end) {
-                return NGX_ERROR;
-            }
-            continue;
-        }
-
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
-              || *p == '_' || *p == '.'))
-        {
-            return NGX_ERROR;
-        }
-
-        if (*p == '.' && p + 1 < end && p[1] == '.') {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-/* "720p" is allowed under a max of 720; audio rungs ("a128") always */
-static ngx_int_t
-ngx_http_media_hls_rung_allowed(u_char *name, size_t len, uint16_t max)
-{
-    ngx_int_t  side;
-
-    if (max == 0 || len < 2 || name[len - 1] != 'p') {
-        return NGX_OK;
-    }
-
-    side = ngx_atoi(name, len - 1);
-
-    return (side != NGX_ERROR && side <= max) ? NGX_OK : NGX_DECLINED;
-}
-
-
 static ngx_int_t
 ngx_http_media_hls_refuse(ngx_http_request_t *r, ngx_http_media_hls_ctx_t *h,
-    const char *status, ngx_uint_t code)
+    const char *status, ngx_uint_t code, const char *why)
 {
     h->status = status;
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "media hls: refused, %s", status);
+                  "media hls: refused, %s: %s", status, why);
 
     ngx_http_finalize_request(r, ngx_http_media_send_error(r, code, status,
-                              "playback refused: %s", status));
+                              "playback refused: %s", why));
     return NGX_DONE;
 }
 
@@ -418,6 +394,7 @@ ngx_http_media_hls_master(ngx_http_request_t *r)
     u_char                       buf[NGX_HTTP_MEDIA_RUNGS_MAX];
     char                         name[16], codecs[64];
     int                          w, hgt;
+    unsigned                     side;
     double                       fps;
     long                         peak, avg;
 
@@ -436,14 +413,14 @@ ngx_http_media_hls_master(ngx_http_request_t *r)
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
     path.len = mmcf->storage.len + sizeof("/" MEDIA_DIR_HLS "//rungs.txt")
-               + h->id.len;
+               + 36;
     path.data = ngx_pnalloc(r->pool, path.len);
     if (path.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_sprintf(path.data, "%V/" MEDIA_DIR_HLS "/%V/rungs.txt%Z",
-                &mmcf->storage, &h->id);
+    ngx_sprintf(path.data, "%V/" MEDIA_DIR_HLS "/%*s/rungs.txt%Z",
+                &mmcf->storage, (size_t) 36, h->path.id);
 
     /* a few hundred bytes, written once by the worker */
     fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
@@ -489,10 +466,9 @@ ngx_http_media_hls_master(ngx_http_request_t *r)
             continue;
         }
 
-        if (ngx_http_media_hls_rung_allowed((u_char *) name,
-                                            ngx_strlen(name),
-                                            h->claims.max_rung)
-            != NGX_OK)
+        /* a name the path parser would refuse is never listed */
+        if (media_hls_rung_parse(name, ngx_strlen(name), &side) != 0
+            || !media_hls_rung_allowed(side, h->claims.max_rung))
         {
             continue;
         }
@@ -622,6 +598,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
     ngx_http_media_loc_conf_t   *mlcf;
     ngx_http_media_main_conf_t  *mmcf;
     char                         token[MEDIA_TOKEN_LEN + 1];
+    char                         id[37];
     u_char                      *p;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
@@ -667,8 +644,12 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
     t.max_rung = (ctx->user == NULL
                   || (ctx->user->plan.len == 4
                       && ngx_strncmp(ctx->user->plan.data, "free", 4) == 0))
-                 ? NGX_HTTP_MEDIA_FREE_RUNG : 0;
+                 ? (uint16_t) mmcf->free_rung : 0;
     (void) media_uuid_parse((char *) ctx->capture.data, 36, t.media);
+
+    /* the id's one spelling, lowercase, whatever the request's was: the
+     * HLS location takes no other */
+    media_uuid_format(t.media, id);
 
     n = media_token_sign(&mmcf->url_keys[0], &t, token);
 
@@ -691,7 +672,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
         /* one URL for every viewer; the token rides in a cookie scoped to
          * this media's path */
         *p++ = 'c';
-        p = ngx_sprintf(p, "/%V/", &ctx->capture);
+        p = ngx_sprintf(p, "/%s/", id);
 
         cookie.len = sizeof(NGX_HTTP_MEDIA_PLAY_COOKIE "=; Path=; Max-Age=; "
                             "HttpOnly; SameSite=Lax; Secure")
@@ -719,7 +700,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
 
     } else {
         p = ngx_cpymem(p, token, n);
-        p = ngx_sprintf(p, "/%V/master.m3u8", &ctx->capture);
+        p = ngx_sprintf(p, "/%s/master.m3u8", id);
     }
 
     url.len = p - url.data;

@@ -17,6 +17,8 @@ ngx_int_t ngx_http_media_playback(ngx_http_request_t *r);
 ngx_int_t ngx_http_media_hls_init(ngx_conf_t *cf);
 char *ngx_http_media_url_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_media_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_media_free_rung(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 #endif /* _NGX_HTTP_MEDIA_HLS_H_INCLUDED_ */

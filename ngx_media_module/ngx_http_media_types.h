@@ -61,6 +61,7 @@ typedef struct {
     media_token_key_t          url_keys[2];   /* [0] signs */
     ngx_uint_t                 url_nkeys;
     ngx_msec_t                 url_ttl;
+    ngx_uint_t                 free_rung;     /* media_free_rung */
     ngx_str_t                  hls_location;  /* for the URLs it issues */
     ngx_int_t                  token_status_index;
     ngx_int_t                  play_cookie_index;   /* $cookie_media_play */
@@ -126,7 +127,6 @@ typedef struct {
 
 
 extern ngx_module_t  ngx_http_media_module;
-
 
 
 #endif /* _NGX_HTTP_MEDIA_TYPES_H_INCLUDED_ */

@@ -115,6 +115,11 @@ my @bad = (
     [ 'media_login_limit window=10ms;',
       qr/invalid media_login_limit parameter "window=10ms"/ ],
     [ 'media_access_ttl soon;', qr/invalid media_access_ttl "soon"/ ],
+    [ 'media_free_rung 700;',
+      qr/invalid media_free_rung "700": expected the short side of one of the transcoder's rungs: 1080, 720, 480 or 360/ ],
+    [ 'media_free_rung 720p;', qr/invalid media_free_rung "720p"/ ],
+    [ "media_free_rung 720;\n    media_free_rung 480;",
+      qr/"media_free_rung" directive is duplicate/ ],
     [ 'media_auth maybe;',
       qr/invalid value "maybe" in \S+nginx.conf/ ],
 );

@@ -8,6 +8,8 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use HTTP::Tiny;
+use JSON::PP qw(decode_json);
 use MediaTest qw(wait_until slurp);
 
 my $t = MediaTest->new;
@@ -25,6 +27,7 @@ http {
     media_cookie_secure off;
     media_url_key KEYS;
     media_url_ttl TTL;
+    EXTRA
 
     log_format tok '$uri $status $media_token_status';
 
@@ -144,6 +147,79 @@ is($t->http(GET => "${base}720p/SEG.TS")->{status}, 400, 'unexpected characters:
 is($t->http(GET => "/_media_files/$id/720p/index.m3u8")->{status}, 404,
    'the file location is internal only');
 
+# only playback files: master.m3u8, the allowed rungs' index.m3u8 and
+# seg_N.ts, poster.jpg, waveform.json; nothing else in the media's
+# directory, and never the internal location
+my ($token) = $url =~ m{^/hls/([^/]+)/};
+my $hls = "$dir/storage/hls";
+mkdir "$hls/.$id.4242";
+mkdir "$hls/.$id.4242/720p";
+for my $f ("$hls/$id/.hidden", "$hls/$id/720p/notes.txt",
+           "$hls/.$id.4242/720p/index.m3u8")
+{
+    open(my $fh, '>', $f) or die "$f: $!";
+    print $fh "not for viewers\n";
+    close $fh;
+}
+
+for my $case (
+    [ "${base}rungs.txt", 'rungs.txt (the bitrates of every rung)' ],
+    [ "${base}1080p", 'a bare rung directory above the token' ],
+    [ "${base}720p", 'a bare rung directory' ],
+    [ "${base}720p/", 'a rung directory with a slash' ],
+    [ "${base}720p/notes.txt", 'another file in a rung directory' ],
+    [ "${base}index.m3u8", 'an unknown name' ],
+    [ "${base}720p/seg_00000.mp4", 'an unknown segment name' ],
+    [ "${base}.hidden", 'a dotfile' ],
+    [ "${base}720p/.hidden", 'a dotfile in a rung' ],
+    [ "/hls/$token/.$id.4242/720p/index.m3u8", "the transcoder's work directory" ],
+    [ "/hls/$token/$id.old.4242/master.m3u8", 'an old directory' ],
+    [ "${base}720p/seg_" . ('0' x 300) . '.ts', 'an over-long segment name' ],
+    [ $base . ('a' x 200), 'an over-long name' ],
+    [ '/hls/' . ('A' x 200) . "/$id/master.m3u8", 'an over-long token' ],
+)
+{
+    my ($path, $name) = @$case;
+    my $r = get_raw($path);
+    ok($r->{status} == 400 && ($r->{json}{error}{code} // '') eq 'bad_path',
+       "$name: 400 bad_path") or diag("$r->{status} $path");
+    my $all = join("\n", $r->{content} // '',
+                   map { ref $_ ? @$_ : $_ } values %{ $r->{headers} });
+    unlike($all, qr/_media_files|storage/, "$name: no internal path in the answer");
+    ok(!defined $r->{headers}{location}, "$name: no Location");
+}
+
+$r = get_raw("${base}720p");
+like($r->{json}{error}{message} // '', qr/expected master\.m3u8, poster\.jpg, waveform\.json, <rung>\/index\.m3u8 or <rung>\/seg_N\.ts/,
+     'the refusal says which files there are');
+
+# a rung above the token: 403, whichever file
+$r = $t->http(GET => "${base}1080p/seg_00000.ts");
+is($r->{status}, 403, 'over-rung segment: 403');
+like($r->{json}{error}{message} // '', qr/allows rungs up to 720p/,
+     '... saying up to which rung');
+ok(-e "$hls/$id/1080p/seg_00000.ts", '... although the file is there');
+
+# the id as issued, lowercase: an uppercase one is refused, never a 404
+# after a valid signature
+my $upper = uc $id;
+for my $rest ('master.m3u8', '720p/index.m3u8', '720p/seg_00000.ts') {
+    $r = $t->http(GET => "/hls/$token/$upper/$rest");
+    is($r->{status}, 400, "uppercase media id, $rest: 400");
+    like($r->{json}{error}{message} // '', qr/lowercase/, '... saying it must be lowercase');
+}
+
+# whatever the API makes of an uppercase id (lowercase it or refuse it),
+# a playback URL it issues carries the lowercase id, and plays
+$r = api(POST => "/api/v1/media/$upper/playback", $ann);
+ok($r->{status} != 200
+   || (index($r->{json}{url}, "/$id/") > 0
+       && $t->http(GET => $r->{json}{url})->{status} == 200),
+   "playback for an uppercase id: refused, or a lowercase URL that plays ($r->{status})");
+$r = api(POST => "/api/v1/media/$upper/playback", $ann, '{"mode":"cookie"}');
+ok($r->{status} != 200 || $r->{json}{url} eq "/hls/c/$id/master.m3u8",
+   "cookie mode, uppercase id: refused, or the lowercase URL ($r->{status})");
+
 ok(wait_until(sub { slurp("$dir/hls.log") =~ m{/_media_files/$id/720p/seg_00000\.ts 206 ok} },
               timeout => 5), '$media_token_status in the access log after the redirect');
 ok(logged(qr/ 403 bad_signature$/m), '... and bad_signature');
@@ -212,6 +288,26 @@ ok(wait_until(sub { $t->http(GET => $short)->{status} == 403 }, timeout => 10),
    'and is refused once expired');
 ok(logged(qr/ 403 expired$/m), 'expired');
 
+# --- the free plan's highest rung, from the configuration ------------------
+
+config("$dir/c.key", '1h', 'media_free_rung 480;');
+$t->reload_nginx;
+my ($low, @low);
+wait_until(sub {
+    $low = api(POST => "/api/v1/media/$id/playback")->{json}{url} // '';
+    @low = $t->http(GET => $low)->{content} =~ /^(\w+)\/index\.m3u8$/mg;
+    @low == 2;
+}, timeout => 10);
+is_deeply(\@low, [qw(480p 360p)],
+          'media_free_rung 480: anonymous viewers get rungs up to 480p');
+(my $lbase = $low) =~ s/master\.m3u8$//;
+is($t->http(GET => "${lbase}720p/index.m3u8")->{status}, 403,
+   'media_free_rung 480: 720p playlist 403');
+is($t->http(GET => "${lbase}720p/seg_00000.ts")->{status}, 403,
+   'media_free_rung 480: 720p segment 403');
+is($t->http(GET => "${lbase}480p/seg_00000.ts")->{status}, 200,
+   'media_free_rung 480: 480p segment 200');
+
 # --- not ready -----------------------------------------------------------------
 
 $t->stop_proc('transcoder');
@@ -223,6 +319,16 @@ like($r->{json}{error}{message}, qr/queued/, 'says its status');
 $t->finish;
 done_testing;
 
+
+# no redirect followed: a 301 would be what we look for
+sub get_raw {
+    my ($path) = @_;
+    my $r = HTTP::Tiny->new(timeout => 10, max_redirect => 0)
+                      ->get($t->url($path));
+    $r->{json} = eval { decode_json($r->{content}) }
+        if ($r->{headers}{'content-type'} // '') =~ m{^application/json};
+    return $r;
+}
 
 # nginx logs a request after answering it: wait (bounded) for the line
 sub logged {
@@ -240,9 +346,10 @@ sub key {
 }
 
 sub config {
-    my ($keys, $ttl) = @_;
+    my ($keys, $ttl, $extra) = @_;
     (my $c = $conf) =~ s/KEYS/$keys/;
     $c =~ s/TTL/$ttl/;
+    $c =~ s/EXTRA/$extra \/\/ ''/e;
     $t->write_conf($c);
 }
 

@@ -1,0 +1,71 @@
+/*
+ * nginx-free parser for the path of a signed HLS request, after the
+ * media_hls location's prefix:
+ *
+ *   <token>/<media id>/master.m3u8          generated from rungs.txt
+ *   <token>/<media id>/<rung>/index.m3u8    a rung's playlist
+ *   <token>/<media id>/<rung>/seg_N.ts      a rung's segment
+ *   <token>/<media id>/poster.jpg           (poster.png: PNG cover art)
+ *   <token>/<media id>/waveform.json
+ *
+ * Nothing else is a playback file: rungs.txt, directories, dotfiles and
+ * the transcoder's work directories (.<id>.<pid>) are refused here, before
+ * any file is looked at.  The media id is a lowercase UUID, as playback
+ * URLs are issued; a rung is "<short side>p" (video) or "a<kbit/s>"
+ * (audio).
+ */
+
+#ifndef _MEDIA_HLSPATH_H_INCLUDED_
+#define _MEDIA_HLSPATH_H_INCLUDED_
+
+
+#include <stddef.h>
+
+
+#define MEDIA_HLS_TOKEN_MAX      128    /* bytes; a token is 79 */
+#define MEDIA_HLS_FILE_MAX       64     /* bytes after "<id>/" */
+#define MEDIA_HLS_RUNG_SIDE_MAX  9999   /* "9999p" */
+
+/* the video rungs the transcoder makes, highest first (short sides) */
+#define MEDIA_HLS_VIDEO_RUNGS    { 1080, 720, 480, 360 }
+#define MEDIA_HLS_VIDEO_RUNGS_TEXT  "1080, 720, 480 or 360"
+
+
+typedef enum {
+    MEDIA_HLS_MASTER = 1,
+    MEDIA_HLS_PLAYLIST,
+    MEDIA_HLS_SEGMENT,
+    MEDIA_HLS_POSTER,
+    MEDIA_HLS_WAVEFORM
+} media_hls_kind_e;
+
+
+typedef struct {
+    media_hls_kind_e    kind;
+    const char         *token;        /* into the parsed buffer */
+    size_t              token_len;
+    const char         *id;           /* 36 bytes, lowercase */
+    unsigned char       media[16];    /* the id's bytes */
+    const char         *file;         /* after "<id>/", relative to the */
+    size_t              file_len;     /* media's directory */
+    const char         *rung;         /* PLAYLIST, SEGMENT; else NULL */
+    size_t              rung_len;
+    unsigned            rung_side;    /* video: short side; audio: 0 */
+    const char         *error;        /* why it was refused, for users */
+} media_hls_path_t;
+
+
+/* 0 and hp filled, or -1 and hp->error saying why */
+int media_hls_path_parse(const char *p, size_t len, media_hls_path_t *hp);
+
+/* "720p" -> 720, "a128" -> 0; -1 if not a rung name */
+int media_hls_rung_parse(const char *name, size_t len, unsigned *side);
+
+/* may a token whose highest rung is max (0: all) play this rung? */
+int media_hls_rung_allowed(unsigned side, unsigned max);
+
+/* is side one of MEDIA_HLS_VIDEO_RUNGS? */
+int media_hls_rung_known(unsigned side);
+
+
+#endif /* _MEDIA_HLSPATH_H_INCLUDED_ */
