@@ -86,7 +86,11 @@ close $fh;
 my $bad = upload('long.mp4');
 my $m = wait_final($bad, 120);
 is($m->{status}, 'failed', 'media failed after the last attempt');
-like($m->{error} // '', qr/mkdir .*Not a directory/, "with the last error: $m->{error}");
+like($m->{error} // '', qr/^processing failed 5 times because of a problem on our side, not with your file/,
+     "users read that the fault is ours: $m->{error}");
+unlike($m->{error} // '', qr{/}, 'and no path');
+like($t->psql('media', "SELECT error_detail FROM jobs WHERE id = '$m->{job_id}'"),
+     qr/mkdir .*Not a directory/, 'admins keep the last error');
 
 my $job = $t->http(GET => "/api/v1/jobs/$m->{job_id}",
                    headers => { Authorization => "Bearer $user->{access_token}" })->{json}{job};

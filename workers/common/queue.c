@@ -3,9 +3,12 @@
  *
  * Outcomes, all written to the row before the entry is acknowledged:
  *   done      status done, progress 100, result
- *   failed    attempts left: status queued, run_after = now + backoff, the
- *             error kept; the reconciler delivers it again when due
- *   dead      no attempts left: status dead, the last error kept
+ *   retry     a transient failure with attempts left: status queued,
+ *             run_after = now + backoff, the error kept; the reconciler
+ *             delivers it again when due
+ *   dead      a transient failure with no attempts left: status dead, the
+ *             last error kept
+ *   failed    a permanent failure (the input): status failed at once
  *   released  (SIGTERM) status queued, the attempt not counted, delivered
  *             again at once
  * An entry whose row is not ours to take (already final, or leased to a
@@ -277,10 +280,11 @@ media_queue_take(const media_settings_t *s, const media_queue_t *q,
 static int
 media_queue_finish(media_job_t *job, int rc)
 {
-    int          dead, n;
+    int          n;
     char         backoff[32], attempts[16];
+    const char  *status;
     PGresult    *res;
-    const char  *params[5];
+    const char  *params[6];
     const media_settings_t  *s = job->settings;
 
     params[0] = job->id;
@@ -290,6 +294,7 @@ media_queue_finish(media_job_t *job, int rc)
         params[2] = job->result ? job->result : "{}";
         res = PQexecParams(job->pg,
             "UPDATE jobs SET status = 'done', progress = 100, error = NULL,"
+            "  error_detail = NULL,"
             "  result = $3::jsonb, lease_until = NULL, finished_at = now()"
             " WHERE id = $1::uuid AND worker = $2",
             3, NULL, params, NULL, NULL, 0);
@@ -306,7 +311,9 @@ media_queue_finish(media_job_t *job, int rc)
         media_log_info("job %s: released (stopping)", job->id);
 
     } else {
-        dead = job->permanent || job->attempts >= job->max_attempts;
+        status = job->permanent ? MEDIA_JOB_FAILED
+                 : job->attempts >= job->max_attempts ? MEDIA_JOB_DEAD
+                 : MEDIA_JOB_QUEUED;
 
         /* base * 2^(attempt - 1), at most an hour */
         n = job->attempts > 12 ? 12 : job->attempts - 1;
@@ -315,22 +322,26 @@ media_queue_finish(media_job_t *job, int rc)
                  : ((long) s->job_retry << n));
         snprintf(attempts, sizeof(attempts), "%d", job->attempts);
 
-        params[2] = job->error[0] ? job->error : "failed";
-        params[3] = dead ? "dead" : "queued";
+        params[2] = media_job_reason(job);
+        params[3] = status;
         params[4] = backoff;
+        params[5] = job->error[0] ? job->error : "failed";
 
         /* enqueued_at cleared: the reconciler delivers it when due */
         res = PQexecParams(job->pg,
-            "UPDATE jobs SET status = $4, error = $3, lease_until = NULL,"
-            "  worker = NULL, run_after = now() + $5::int * interval '1 ms',"
+            "UPDATE jobs SET status = $4, error = $3, error_detail = $6,"
+            "  lease_until = NULL, worker = NULL,"
+            "  run_after = now() + $5::int * interval '1 ms',"
             "  enqueued_at = NULL,"
-            "  finished_at = CASE WHEN $4 = 'dead' THEN now() END"
+            "  finished_at = CASE WHEN $4 <> 'queued' THEN now() END"
             " WHERE id = $1::uuid AND worker = $2",
-            5, NULL, params, NULL, NULL, 0);
+            6, NULL, params, NULL, NULL, 0);
 
         media_log_error("job %s: attempt %s failed%s: %s", job->id,
-                        attempts, dead ? ", no attempts left: dead"
-                        : ", will retry", params[2]);
+                        attempts, job->permanent ? " for good (the input)"
+                        : strcmp(status, MEDIA_JOB_DEAD) == 0
+                          ? ", no attempts left: dead"
+                        : ", will retry", params[5]);
     }
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -605,6 +616,50 @@ media_job_fail(media_job_t *job, const char *fmt, ...)
     va_start(args, fmt);
     vsnprintf(job->error, sizeof(job->error), fmt, args);
     va_end(args);
+}
+
+
+void
+media_job_refuse(media_job_t *job, const char *fmt, ...)
+{
+    va_list  args;
+
+    job->permanent = 1;
+
+    if (job->reason[0] == '\0') {
+        va_start(args, fmt);
+        vsnprintf(job->reason, sizeof(job->reason), fmt, args);
+        va_end(args);
+    }
+
+    if (job->error[0] == '\0') {
+        snprintf(job->error, sizeof(job->error), "%s", job->reason);
+    }
+}
+
+
+const char *
+media_job_reason(media_job_t *job)
+{
+    if (job->reason[0]) {
+        return job->reason;
+    }
+
+    if (!job->permanent && job->attempts < job->max_attempts) {
+        snprintf(job->reason, sizeof(job->reason),
+                 "processing stopped because of a problem on our side, not "
+                 "with your file (attempt %d of %d); it will be tried again "
+                 "shortly", job->attempts, job->max_attempts);
+
+    } else {
+        snprintf(job->reason, sizeof(job->reason),
+                 "processing failed %d time%s because of a problem on our "
+                 "side, not with your file; upload it again later, and "
+                 "contact support if it keeps failing", job->attempts,
+                 job->attempts == 1 ? "" : "s");
+    }
+
+    return job->reason;
 }
 
 

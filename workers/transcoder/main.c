@@ -77,9 +77,8 @@ media_transcode_file(const char *source, const char *dir, long threads)
     media_loudness_t  loud, *normalize;
 
     memset(&job, 0, sizeof(job));
-    memset(&s, 0, sizeof(s));
+    media_settings_defaults(&s);
     s.transcode_threads = threads;
-    s.job_lease = MEDIA_DEFAULT_JOB_LEASE;
     job.settings = &s;
     snprintf(job.id, sizeof(job.id), "by-hand");
     media_job_advanced(&job);
@@ -230,7 +229,7 @@ done:
     if (rc != 0
         && (job->permanent || job->attempts >= job->max_attempts))
     {
-        media_mark(job, "failed", job->error);
+        media_mark(job, "failed", media_job_reason(job));
     }
 
     return rc;
