@@ -1,7 +1,8 @@
 # The job queue's rules, with the transcoder: SIGTERM gives the job back
 # (not counted as an attempt), a failure that does not go away is retried
-# with growing backoff and then dead with its last error, and two jobs run
-# at once with media_transcode_jobs 2.
+# with growing backoff and then dead with its last error, two jobs run at
+# once with media_transcode_jobs 2, and a consumer the watchdog ends has
+# its job handed on by its supervisor.
 
 use strict;
 use warnings;
@@ -122,8 +123,20 @@ ok(wait_until(sub {
     slurp("$dir/transcoder.log")
         =~ /watchdog: job \S+ made no progress for 3000 ms; exiting/
 }, timeout => 30), 'the watchdog ended the stuck consumer, saying why');
-like($t->psql('media', "SELECT status FROM jobs WHERE media_id = '$stuck'"),
-     qr/^running/, 'the row waits for its lease to lapse, to be taken again');
+
+# its supervisor hands the job on at once, each time, as an attempt: a job
+# that always hangs ends dead, not running for days
+$row = '';
+ok(wait_until(sub {
+    $row = $t->psql('media', "SELECT status || ' ' || attempts FROM jobs"
+                    . " WHERE media_id = '$stuck'") // '';
+    chomp $row;
+    $row =~ /^dead/;
+}, timeout => 90), "handed on after each stall, then dead: $row");
+like($row, qr/^dead 5$/, 'after 5 attempts, each counted once');
+$m = media($stuck);
+is($m->{status}, 'failed', 'its media failed');
+like($m->{error}, qr/^processing stopped unexpectedly 5 times/, "saying why: $m->{error}");
 $t->stop_proc('transcoder');
 
 $t->finish;

@@ -3,8 +3,9 @@
 # a segment of the source) or failed at once, in one attempt, with a reason
 # written for users (no library text, no path) and the detail kept for
 # admins.  The limits (media_max_pixels, media_max_duration) refuse at
-# probe time.  Then the queue under faults: the whole worker killed
-# mid-transcode, Redis restarted empty.
+# probe time.  Then the queue under faults: a consumer killed mid-transcode
+# (handed on by its supervisor at once), the whole worker killed (the
+# lease), Redis restarted empty.
 
 use strict;
 use warnings;
@@ -208,20 +209,61 @@ is_deeply($grids[0], ['0.0', '2.0', '4.0', '6.0'], 'on a 2 s grid');
 is(scalar(() = glob("$dir/storage/hls/.[0-9a-f]*")), 0,
    'no temporary directories left');
 
-# --- a worker killed mid-transcode ---------------------------------------------
+# --- a consumer killed, its supervisor alive: the job is handed on at once ---
 
 $t->make_media('long.mp4', "-f lavfi -i testsrc2=size=1920x1080:rate=30:duration=20"
                . " -f lavfi -i sine=duration=20 $av -c:a aac -shortest");
-my $long = upload("$dir/media/long.mp4", 'video/mp4')->{json}{media}{id};
+my $src = probe_duration("$dir/media/long.mp4");
 
+my $crash = upload("$dir/media/long.mp4", 'video/mp4')->{json}{media}{id};
+ok(wait_until(sub { (get("/api/v1/media/$crash")->{json}{media}{progress} // 0) > 0 },
+              timeout => 60), 'transcode under way');
+
+my ($worker, $attempts) = split ' ', job_row($crash, "worker || ' ' || attempts");
+my ($consumer) = ($worker // '') =~ /-(\d+)$/;
+ok($consumer && $consumer != $t->pid('transcoder'),
+   "the job runs in a consumer ($worker), not in the supervisor");
+
+kill 'KILL', $consumer;
+my $row = '';
+ok(wait_until(sub {
+    $row = job_row($crash, "status || ' ' || coalesce(worker, '-')") // '';
+    $row =~ /^running (\S+)$/ && $1 ne $worker;
+}, timeout => 5, interval => 0.1), "within 5 s it runs again, on another consumer: $row");
+is(job_row($crash, 'attempts'), $attempts + 1, 'attempts up by exactly one');
+like(slurp("$dir/transcoder.log"), qr/consumer $consumer was killed by signal 9; handing on its job/,
+     'the supervisor says what happened');
+
+my $m = wait_final($crash, 180);
+is($m->{status}, 'ready', 'and it finished');
+is(job_row($crash, 'attempts'), $attempts + 1, 'still counted once for the crash');
+is_deeply([ map { $_->{name} } @{ $m->{renditions} } ], [qw(1080p 720p 480p 360p)],
+          'every rung');
+for my $r (@{ $m->{renditions} }) {
+    my $d = probe_duration("$dir/storage/hls/$crash/$r->{name}/index.m3u8");
+    ok(defined $d && abs($d - $src) <= 0.5,
+       sprintf("$r->{name}: complete (%.2fs of %.2fs)", $d // -1, $src));
+}
+is(scalar(() = glob("$dir/storage/hls/.$crash.*")), 0,
+   "the killed consumer's half-made output is gone");
+
+# --- the whole host lost: supervisor and consumer at once; the lease --------
+
+my $long = upload("$dir/media/long.mp4", 'video/mp4')->{json}{media}{id};
 ok(wait_until(sub { (get("/api/v1/media/$long")->{json}{media}{progress} // 0) > 0 },
               timeout => 60), 'long transcode under way');
+($worker) = split ' ', job_row($long, 'worker');
+($consumer) = $worker =~ /-(\d+)$/;
+
+# stopped first, so that it cannot act on its supervisor's death
+kill 'STOP', $consumer;
 kill 'KILL', $t->pid('transcoder');
 $t->stop_proc('transcoder');
+kill 'KILL', $consumer;
 $t->start_worker('transcoder');
 
-my $m = wait_final($long, 180);
-is($m->{status}, 'ready', 'after kill -9 the job was reclaimed and finished');
+$m = wait_final($long, 180);
+is($m->{status}, 'ready', 'after the lease lapsed the job was reclaimed and finished');
 my $job = get("/api/v1/jobs/$m->{job_id}")->{json}{job};
 is($job->{attempts}, 2, 'attempts: 2');
 is($t->psql('media', "SELECT count(*) FROM renditions WHERE media_id = '$long'") + 0,
@@ -292,6 +334,13 @@ sub wait_final {
         $m && $m->{status} =~ /^(ready|failed)$/;
     }, timeout => $timeout || 120, interval => 0.5);
     return $m;
+}
+
+sub job_row {
+    my ($media, $what) = @_;
+    my $v = $t->psql('media', "SELECT $what FROM jobs WHERE media_id = '$media'");
+    chomp $v if defined $v;
+    return $v;
 }
 
 sub probe_duration {

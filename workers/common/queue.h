@@ -54,11 +54,18 @@ struct media_job_s {
 };
 
 
+/* a job given up on outside its handler (its consumer kept dying): what
+ * the handler would have done on failing it, such as marking its media */
+typedef void (*media_job_dead_pt)(PGconn *pg, const char *job_id,
+    const char *media_id, const char *reason);
+
+
 typedef struct media_queue_s {
     const char            *type;          /* jobs.type */
     const char            *stream;        /* MEDIA_STREAM_* */
     const char            *group;         /* MEDIA_GROUP_* */
     media_job_handler_pt   handler;       /* NULL: connect and wait only */
+    media_job_dead_pt      dead;          /* may be NULL */
 } media_queue_t;
 
 
@@ -96,6 +103,16 @@ void media_job_advanced(media_job_t *job);
  * and the job is reclaimed after its lease.
  */
 int media_job_stalled(media_job_t *job);
+
+/*
+ * A consumer died holding a job (a crash, kill -9, the watchdog): the
+ * supervisor gives the job back at once instead of leaving it to its
+ * lease.  The attempt stays counted (once: the next take counts the next
+ * one); a job whose attempts are spent is dead.  The consumer's pending
+ * stream entries are put back on the stream and acknowledged.
+ */
+int media_queue_handoff(const media_queue_t *q, PGconn *pg,
+    redisContext *rc, const char *consumer);
 
 /* the watchdog thread, started once per consumer process */
 int media_watchdog_start(const media_settings_t *s);

@@ -12,6 +12,7 @@
 
 
 #include <signal.h>
+#include <sys/types.h>
 
 #include <libpq-fe.h>
 #include <hiredis/hiredis.h>
@@ -79,6 +80,9 @@ redisContext *media_redis_connect(const media_settings_t *s);
 /* snprintf for paths: -1 (and errno ENAMETOOLONG) rather than cut short */
 int media_path(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* a consumer's name in its stream group and in jobs.worker: host-pid */
+void media_consumer_name(pid_t pid, char *buf, size_t size);
 
 /* next wait for a retry: doubles from 100 ms up to max_ms */
 long media_backoff(long *cur, long max_ms);
