@@ -267,8 +267,6 @@ media_fork_consumer(const media_settings_t *s, const media_queue_t *q)
 static void
 media_limit_memory(const media_settings_t *s, const media_queue_t *q)
 {
-    struct rlimit  rl;
-
     if (strcmp(q->type, "transcode") != 0 || s->transcode_memory == 0) {
         return;
     }
@@ -277,6 +275,8 @@ media_limit_memory(const media_settings_t *s, const media_queue_t *q)
     media_log_info("consumer: %s not applied under AddressSanitizer",
                    MEDIA_SET_TRANSCODE_MEMORY);
 #else
+    struct rlimit  rl;
+
     rl.rlim_cur = (rlim_t) s->transcode_memory;
     rl.rlim_max = (rlim_t) s->transcode_memory;
 
