@@ -69,6 +69,17 @@ is(wait_final($id)->{status}, 'ready', 'the next worker finishes it');
 is($t->psql('media', "SELECT attempts FROM jobs WHERE media_id = '$id'") + 0, 1,
    'in one counted attempt');
 
+# --- the service's PostgreSQL role: no superuser --------------------------------
+
+my ($conninfo) = slurp($t->conf_file) =~ /^\s*media_pg "([^"]+)";/m;
+is(`psql -X -A -t -d '$conninfo' -c "SELECT rolsuper FROM pg_roles WHERE rolname = current_user" 2>&1`,
+   "f\n", "the role in media_pg ($conninfo) is not a superuser");
+is($t->psql('media', "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+            . " AND tableowner <> current_user"), "0\n", 'it owns every table');
+is($t->psql('media', "SELECT count(*) FROM pg_stat_activity a JOIN pg_roles r"
+            . " ON r.oid = a.usesysid WHERE a.datname = 'media' AND r.rolsuper"),
+   "0\n", 'no session of the module or the workers is a superuser');
+
 # --- two at once ---------------------------------------------------------------
 
 my @two = map { upload('long.mp4') } 1 .. 2;
