@@ -3,9 +3,9 @@
 # `make run` and `make stop`: the test harness with a persistent directory
 # (./var, or MEDIA_RUN_DIR) instead of a temporary one.  PostgreSQL (the
 # service connecting as the plain role "media" that owns its tables),
-# Redis, the workers and nginx (configured from nginx.conf.example) are
-# started in the background and keep running after make returns; `make
-# stop` ends them.
+# Redis (append-only, its files under var/redis), the workers and nginx
+# (configured from nginx.conf.example) are started in the background and
+# keep running after make returns; `make stop` ends them.
 #
 #   perl t/run.pl start|stop BUILD_DIR
 
@@ -61,7 +61,7 @@ if (($t->psql('media', 'SELECT rolsuper FROM pg_roles'
         . "move it away (or make clean, losing its data) and make run again\n";
 }
 
-$t->start_redis;
+$t->start_redis(persist => 1);
 $t->write_example_conf;
 $t->migrate;
 $t->start_worker('transcoder');

@@ -1,6 +1,7 @@
-# `make run` (t/run.pl) in a directory of its own: the service reaches
-# PostgreSQL as a plain role (no superuser) that owns its tables; the
-# module and the workers connect as that role.  Then `make stop`.
+# `make run` (t/run.pl) in a directory of its own: Redis keeps an
+# append-only file under it, and the service reaches PostgreSQL as a plain
+# role (no superuser) that owns its tables; the module and the workers
+# connect as that role.  Then `make stop`.
 
 use strict;
 use warnings;
@@ -26,6 +27,14 @@ my %state = map { /^(\w+)=(.*)$/ ? ($1, $2) : () } split /\n/, slurp("$var/run.s
 # the harness, pointed at what run.pl started (it keeps the directory)
 my $t = MediaTest->new(dir => $var);
 $t->{ports}{$_} = $state{"port_$_"} for qw(http pg redis);
+
+# --- Redis: append-only, under ./var --------------------------------------------
+
+is($t->redis('CONFIG', 'GET', 'appendonly'), "appendonly\nyes", 'Redis: appendonly yes');
+like($t->redis('CONFIG', 'GET', 'dir'), qr{^dir\n\Q$var\E/redis$}, 'its files under var/redis');
+$t->redis('SET', 'run.t', 'kept');
+ok(wait_until(sub { `cat $var/redis/appendonlydir/*.aof $var/redis/*.aof 2>/dev/null` =~ /run\.t/ },
+              timeout => 5), 'a write reaches the append-only file');
 
 # --- PostgreSQL: a plain role that owns its tables ------------------------------
 

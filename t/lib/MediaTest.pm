@@ -295,12 +295,19 @@ sub migrate {
 
 # --- Redis ---------------------------------------------------------------
 
+# persist => 1: append-only file under DIR/redis (what `make run` uses;
+# Redis only delivers, but a restart then keeps the streams' pending
+# entries and the login counters); tests run without
 sub start_redis {
-    my ($self) = @_;
+    my ($self, %opt) = @_;
+
+    $self->{redis_persist} = $opt{persist} if exists $opt{persist};
 
     make_path("$self->{dir}/redis");
     $self->spawn('redis', {}, 'redis-server', '--port', $self->port('redis'),
-                 '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+                 '--bind', '127.0.0.1', '--save', '',
+                 '--appendonly', $self->{redis_persist} ? 'yes' : 'no',
+                 '--appendfsync', 'everysec',
                  '--dir', "$self->{dir}/redis", '--daemonize', 'no');
 
     wait_until(sub { $self->redis('PING') eq 'PONG' }, timeout => 10)
