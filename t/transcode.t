@@ -224,6 +224,13 @@ my ($consumer) = ($worker // '') =~ /-(\d+)$/;
 ok($consumer && $consumer != $t->pid('transcoder'),
    "the job runs in a consumer ($worker), not in the supervisor");
 
+# media_transcode_memory (4g by default) bounds what the consumer allocates
+SKIP: {
+    skip 'no RLIMIT_DATA under AddressSanitizer', 1 if $t->{asan};
+    like(slurp("/proc/$consumer/limits"), qr/^Max data size\s+4294967296\s+4294967296\s+bytes/m,
+         'the consumer runs under RLIMIT_DATA 4g');
+}
+
 kill 'KILL', $consumer;
 my $row = '';
 ok(wait_until(sub {
