@@ -403,3 +403,62 @@ media_conf_parse_uint(const char *s, size_t len, long max, long *n)
     *n = v;
     return 0;
 }
+
+
+int
+media_conf_parse_pixels(const char *s, size_t len, long *pixels, long *w,
+    long *h)
+{
+    const char  *x;
+
+    x = memchr(s, 'x', len);
+
+    if (x == NULL) {
+        *w = 0;
+        *h = 0;
+        return media_conf_parse_uint(s, len, 1L << 40, pixels);
+    }
+
+    /* each side as FFmpeg's av_image_check_size allows */
+    if (media_conf_parse_uint(s, x - s, 65535, w) != 0
+        || media_conf_parse_uint(x + 1, len - (x - s) - 1, 65535, h) != 0)
+    {
+        return -1;
+    }
+
+    *pixels = *w * *h;
+    return 0;
+}
+
+
+int
+media_conf_parse_size(const char *s, size_t len, long *bytes)
+{
+    long  n, scale;
+
+    scale = 1;
+
+    if (len > 1) {
+        switch (s[len - 1]) {
+        case 'k': case 'K':
+            scale = 1L << 10;
+            break;
+        case 'm': case 'M':
+            scale = 1L << 20;
+            break;
+        case 'g': case 'G':
+            scale = 1L << 30;
+            break;
+        }
+    }
+
+    if (media_conf_parse_uint(s, scale == 1 ? len : len - 1, 1L << 50, &n)
+        != 0
+        || n > (1L << 50) / scale)
+    {
+        return -1;
+    }
+
+    *bytes = n * scale;
+    return 0;
+}

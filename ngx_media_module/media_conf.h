@@ -48,5 +48,12 @@ int media_conf_parse_addr(const char *s, size_t len, int default_port,
 /* a positive integer no larger than max */
 int media_conf_parse_uint(const char *s, size_t len, long max, long *n);
 
+/* a picture size: "WxH" (w and h set) or a number of pixels (w = h = 0) */
+int media_conf_parse_pixels(const char *s, size_t len, long *pixels,
+    long *w, long *h);
+
+/* nginx size syntax: "512k", "64m", "4g"; bare: bytes */
+int media_conf_parse_size(const char *s, size_t len, long *bytes);
+
 
 #endif /* _MEDIA_CONF_H_INCLUDED_ */

@@ -25,10 +25,17 @@
 #define MEDIA_SET_JOB_STALL       "media_job_stall"
 #define MEDIA_SET_TRANSCODE_JOBS  "media_transcode_jobs"
 #define MEDIA_SET_TRANSCODE_THREADS "media_transcode_threads"
+#define MEDIA_SET_TRANSCODE_MEMORY "media_transcode_memory"
+#define MEDIA_SET_MAX_PIXELS      "media_max_pixels"
+#define MEDIA_SET_MAX_DURATION    "media_max_duration"
 
 #define MEDIA_DEFAULT_JOB_LEASE   60000     /* ms */
 #define MEDIA_DEFAULT_JOB_RETRY   5000      /* ms, doubled per attempt */
 #define MEDIA_DEFAULT_JOB_STALL   120000    /* ms without progress */
+#define MEDIA_DEFAULT_MAX_WIDTH   8192      /* media_max_pixels 8192x4320 */
+#define MEDIA_DEFAULT_MAX_HEIGHT  4320
+#define MEDIA_DEFAULT_MAX_DURATION  (6L * 3600 * 1000)    /* ms */
+#define MEDIA_DEFAULT_TRANSCODE_MEMORY  (4L << 30)        /* bytes */
 
 /* under media_storage */
 #define MEDIA_DIR_TMP             "tmp"       /* request bodies arrive here */

@@ -150,6 +150,27 @@ static ngx_command_t  ngx_http_media_commands[] = {
       2,
       NULL },
 
+    { ngx_string(MEDIA_SET_MAX_DURATION),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_worker_setting,
+      0,
+      0,
+      NULL },
+
+    { ngx_string(MEDIA_SET_MAX_PIXELS),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_worker_setting,
+      0,
+      3,
+      NULL },
+
+    { ngx_string(MEDIA_SET_TRANSCODE_MEMORY),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_worker_setting,
+      0,
+      4,
+      NULL },
+
     { ngx_string("media_url_key"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_media_url_key,
@@ -896,30 +917,58 @@ ngx_http_media_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 /*
  * A setting only the workers use: checked with their parser so that
  * nginx -t catches a bad value, then left alone.  cmd->offset says which
- * kind: 0 a time, 1 a count from 1, 2 a count from 0.
+ * kind: 0 a time, 1 a count from 1, 2 a count from 0, 3 a picture size,
+ * 4 a memory size or "off".
  */
 static char *
 ngx_http_media_worker_setting(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    long        n;
-    ngx_str_t  *value;
+    long         n, w, h;
+    char        *v;
+    size_t       len;
+    ngx_str_t   *value;
+
+    static const char  *expected[] = {
+        "a time such as \"30s\"", "a number up to 64", "a number up to 64",
+        "a size such as \"3840x2160\" or a number of pixels",
+        "a size such as \"4g\" or \"off\""
+    };
 
     value = cf->args->elts;
+    v = (char *) value[1].data;
+    len = value[1].len;
 
-    if (cmd->offset == 0
-        ? media_conf_parse_msec((char *) value[1].data, value[1].len, &n)
-          == 0 && n > 0
-        : (cmd->offset == 2 && value[1].len == 1 && value[1].data[0] == '0')
-          || media_conf_parse_uint((char *) value[1].data, value[1].len, 64,
-                                   &n) == 0)
-    {
-        return NGX_CONF_OK;
+    switch (cmd->offset) {
+    case 0:
+        if (media_conf_parse_msec(v, len, &n) == 0 && n > 0) {
+            return NGX_CONF_OK;
+        }
+        break;
+
+    case 3:
+        if (media_conf_parse_pixels(v, len, &n, &w, &h) == 0) {
+            return NGX_CONF_OK;
+        }
+        break;
+
+    case 4:
+        if ((len == 3 && ngx_strncmp(v, "off", 3) == 0)
+            || media_conf_parse_size(v, len, &n) == 0)
+        {
+            return NGX_CONF_OK;
+        }
+        break;
+
+    default:
+        if ((cmd->offset == 2 && len == 1 && v[0] == '0')
+            || media_conf_parse_uint(v, len, 64, &n) == 0)
+        {
+            return NGX_CONF_OK;
+        }
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid %V \"%V\": expected %s",
-                       &cmd->name, &value[1],
-                       cmd->offset == 0 ? "a time such as \"30s\""
-                                        : "a number up to 64");
+                       &cmd->name, &value[1], expected[cmd->offset]);
     return NGX_CONF_ERROR;
 }
 

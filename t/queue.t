@@ -1,7 +1,8 @@
 # The job queue's rules, with the transcoder: SIGTERM gives the job back
 # (not counted as an attempt), a failure that does not go away is retried
-# with growing backoff and then dead with its last error, and two jobs run
-# at once with media_transcode_jobs 2.
+# with growing backoff and then dead with its last error, two jobs run at
+# once with media_transcode_jobs 2, and a consumer the watchdog ends has
+# its job handed on by its supervisor.
 
 use strict;
 use warnings;
@@ -68,6 +69,17 @@ is(wait_final($id)->{status}, 'ready', 'the next worker finishes it');
 is($t->psql('media', "SELECT attempts FROM jobs WHERE media_id = '$id'") + 0, 1,
    'in one counted attempt');
 
+# --- the service's PostgreSQL role: no superuser --------------------------------
+
+my ($conninfo) = slurp($t->conf_file) =~ /^\s*media_pg "([^"]+)";/m;
+is(`psql -X -A -t -d '$conninfo' -c "SELECT rolsuper FROM pg_roles WHERE rolname = current_user" 2>&1`,
+   "f\n", "the role in media_pg ($conninfo) is not a superuser");
+is($t->psql('media', "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+            . " AND tableowner <> current_user"), "0\n", 'it owns every table');
+is($t->psql('media', "SELECT count(*) FROM pg_stat_activity a JOIN pg_roles r"
+            . " ON r.oid = a.usesysid WHERE a.datname = 'media' AND r.rolsuper"),
+   "0\n", 'no session of the module or the workers is a superuser');
+
 # --- two at once ---------------------------------------------------------------
 
 my @two = map { upload('long.mp4') } 1 .. 2;
@@ -86,7 +98,11 @@ close $fh;
 my $bad = upload('long.mp4');
 my $m = wait_final($bad, 120);
 is($m->{status}, 'failed', 'media failed after the last attempt');
-like($m->{error} // '', qr/mkdir .*Not a directory/, "with the last error: $m->{error}");
+like($m->{error} // '', qr/^processing failed 5 times because of a problem on our side, not with your file/,
+     "users read that the fault is ours: $m->{error}");
+unlike($m->{error} // '', qr{/}, 'and no path');
+like($t->psql('media', "SELECT error_detail FROM jobs WHERE id = '$m->{job_id}'"),
+     qr/mkdir .*Not a directory/, 'admins keep the last error');
 
 my $job = $t->http(GET => "/api/v1/jobs/$m->{job_id}",
                    headers => { Authorization => "Bearer $user->{access_token}" })->{json}{job};
@@ -118,8 +134,20 @@ ok(wait_until(sub {
     slurp("$dir/transcoder.log")
         =~ /watchdog: job \S+ made no progress for 3000 ms; exiting/
 }, timeout => 30), 'the watchdog ended the stuck consumer, saying why');
-like($t->psql('media', "SELECT status FROM jobs WHERE media_id = '$stuck'"),
-     qr/^running/, 'the row waits for its lease to lapse, to be taken again');
+
+# its supervisor hands the job on at once, each time, as an attempt: a job
+# that always hangs ends dead, not running for days
+$row = '';
+ok(wait_until(sub {
+    $row = $t->psql('media', "SELECT status || ' ' || attempts FROM jobs"
+                    . " WHERE media_id = '$stuck'") // '';
+    chomp $row;
+    $row =~ /^dead/;
+}, timeout => 90), "handed on after each stall, then dead: $row");
+like($row, qr/^dead 5$/, 'after 5 attempts, each counted once');
+$m = media($stuck);
+is($m->{status}, 'failed', 'its media failed');
+like($m->{error}, qr/^processing stopped unexpectedly 5 times/, "saying why: $m->{error}");
 $t->stop_proc('transcoder');
 
 $t->finish;

@@ -1,9 +1,11 @@
 #!/usr/bin/perl
 #
 # `make run` and `make stop`: the test harness with a persistent directory
-# (./var) instead of a temporary one.  PostgreSQL, Redis, the workers and
-# nginx (configured from nginx.conf.example) are started in the background
-# and keep running after make returns; `make stop` ends them.
+# (./var, or MEDIA_RUN_DIR) instead of a temporary one.  PostgreSQL (the
+# service connecting as the plain role "media" that owns its tables),
+# Redis (append-only, its files under var/redis), the workers and nginx
+# (configured from nginx.conf.example) are started in the background and
+# keep running after make returns; `make stop` ends them.
 #
 #   perl t/run.pl start|stop BUILD_DIR
 
@@ -19,7 +21,7 @@ die "usage: $0 start|stop [build]\n" unless ($action // '') =~ /^(start|stop)$/;
 $ENV{MEDIA_BUILD} = $build if $build;
 
 use Cwd qw(abs_path);
-my $var = abs_path("$FindBin::Bin/..") . "/var";
+my $var = $ENV{MEDIA_RUN_DIR} || abs_path("$FindBin::Bin/..") . "/var";
 my $state = "$var/run.state";
 
 if ($action eq 'stop') {
@@ -48,7 +50,18 @@ if (MediaTest::is_root()
 }
 
 $t->start_postgres;
-$t->start_redis;
+
+# a ./var made before the service had its own role: media was the
+# cluster's superuser there, which a bootstrap superuser stays for good
+if (($t->psql('media', 'SELECT rolsuper FROM pg_roles'
+              . ' WHERE rolname = current_user') // '') =~ /^t/)
+{
+    $t->stop_postgres;
+    die "$var/pg was made when the service connected as a superuser;\n"
+        . "move it away (or make clean, losing its data) and make run again\n";
+}
+
+$t->start_redis(persist => 1);
 $t->write_example_conf;
 $t->migrate;
 $t->start_worker('transcoder');

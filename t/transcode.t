@@ -1,7 +1,11 @@
 # Upload to HLS through the transcode worker, with media made here by
 # FFmpeg: each file ends ready (every variant reads back to its end, within
-# a segment of the source) or failed with a reason.  Then the queue under
-# faults: a worker killed mid-transcode, Redis restarted empty.
+# a segment of the source) or failed at once, in one attempt, with a reason
+# written for users (no library text, no path) and the detail kept for
+# admins.  The limits (media_max_pixels, media_max_duration) refuse at
+# probe time.  Then the queue under faults: a consumer killed mid-transcode
+# (handed on by its supervisor at once), the whole worker killed (the
+# lease), Redis restarted empty.
 
 use strict;
 use warnings;
@@ -27,6 +31,8 @@ http {
     media_cookie_secure off;
     media_job_lease 6s;
     media_job_retry 1s;
+    media_max_pixels 1920x1080;
+    media_max_duration 30s;
     server {
         listen 127.0.0.1:%%PORT%%;
         location /api/ {
@@ -56,6 +62,14 @@ my %files = (
     'peaky.wav' => q{-f lavfi -i "aevalsrc=0.02*sin(440*2*PI*t)+if(lt(mod(t\,0.5)\,0.0005)\,0.95\,0):s=44100:d=8"},
     'hires.flac' => '-f lavfi -i sine=frequency=1000:sample_rate=48000:duration=4'
                     . ' -sample_fmt s32 -bits_per_raw_sample 24',
+    # a video of one frame: a rendition of one frame is legitimate
+    'one-frame.mp4' => "-f lavfi -i testsrc2=size=1280x720:rate=30 -frames:v 1 $av",
+    # its index intact, every byte of picture data random
+    'garbage.mp4' => "-f lavfi -i testsrc2=size=640x360:rate=24:duration=3 $av"
+                     . ' -movflags +faststart',
+    # over the limits: 2560x1440 > 1920x1080, 40 s > 30 s
+    'wide.mp4' => "-f lavfi -i testsrc2=size=2560x1440:rate=25 -frames:v 2 $av",
+    'long-tone.mp3' => '-f lavfi -i sine=duration=40 -c:a libmp3lame -b:a 32k',
 );
 $t->make_media($_, $files{$_}) for keys %files;
 
@@ -73,6 +87,7 @@ system("ffmpeg -nostdin -loglevel error -y -i $dir/media/sideways.mp4 -c copy"
 # a wav with an mp4 name, a truncated mp4
 system("cp $dir/media/tone.wav $dir/media/wav-named.mp4") == 0 or die;
 my $full = slurp("$dir/media/landscape.mp4");
+scramble_mdat("$dir/media/garbage.mp4");
 spew("$dir/media/truncated.mp4", substr($full, 0, int(length($full) / 2)));
 
 my %expect = (
@@ -87,7 +102,16 @@ my %expect = (
     'hires.flac'       => { kind => 'audio', rungs => [qw(a256 a128 a64)] },
     'song.mp3'         => { kind => 'audio', rungs => [qw(a256 a128 a64)], poster => 1 },
     'wav-named.mp4'    => { kind => 'audio', rungs => [qw(a256 a128 a64)] },
-    'truncated.mp4'    => { failed => qr/moov atom not found|Invalid data/ },
+    'one-frame.mp4'    => { kind => 'video', rungs => [qw(720p 480p 360p)],
+                            noaudio => 1 },
+    'truncated.mp4'    => { failed => qr/^the file is not a media file we can read/,
+                            detail => qr/moov atom not found|Invalid data/ },
+    'garbage.mp4'      => { failed => qr/^the file holds no picture we could decode/,
+                            detail => qr/no frame decoded/ },
+    'wide.mp4'         => { failed => qr/^the video is 2560x1440 pixels, more than the 1920x1080 .* accepts/,
+                            detail => qr/media_max_pixels/ },
+    'long-tone.mp3'    => { failed => qr/^the file lasts 40s; this server accepts at most 30s/,
+                            detail => qr/media_max_duration/ },
 );
 
 my %media;
@@ -106,11 +130,18 @@ for my $name (sort keys %expect) {
     if ($e->{failed}) {
         is($m->{status}, 'failed', "$name: failed");
         like($m->{error} // '', $e->{failed}, "$name: with a reason: " . ($m->{error} // ''));
+        unlike($m->{error} // '', qr{/|Invalid data|moov}, "$name: no path, no FFmpeg text");
         my $job = get("/api/v1/jobs/$m->{job_id}")->{json}{job};
-        is($job->{status}, 'dead', "$name: its job is dead at once (bad input, no retry)");
+        is($job->{status}, 'failed', "$name: its job failed at once (bad input, no retry)");
         is($job->{attempts}, 1, "$name: after one attempt");
+        is($job->{error}, $m->{error}, "$name: the job says the same");
+        like($t->psql('media', "SELECT error_detail FROM jobs WHERE id = '$m->{job_id}'"),
+             $e->{detail}, "$name: the detail kept for admins");
         next;
     }
+
+    is(get("/api/v1/jobs/$m->{job_id}")->{json}{job}{attempts}, 1,
+       "$name: in one attempt");
 
     is($m->{status}, 'ready', "$name: ready") or diag($m->{error});
     is($m->{kind}, $e->{kind}, "$name: $e->{kind}");
@@ -178,20 +209,68 @@ is_deeply($grids[0], ['0.0', '2.0', '4.0', '6.0'], 'on a 2 s grid');
 is(scalar(() = glob("$dir/storage/hls/.[0-9a-f]*")), 0,
    'no temporary directories left');
 
-# --- a worker killed mid-transcode ---------------------------------------------
+# --- a consumer killed, its supervisor alive: the job is handed on at once ---
 
 $t->make_media('long.mp4', "-f lavfi -i testsrc2=size=1920x1080:rate=30:duration=20"
                . " -f lavfi -i sine=duration=20 $av -c:a aac -shortest");
-my $long = upload("$dir/media/long.mp4", 'video/mp4')->{json}{media}{id};
+my $src = probe_duration("$dir/media/long.mp4");
 
+my $crash = upload("$dir/media/long.mp4", 'video/mp4')->{json}{media}{id};
+ok(wait_until(sub { (get("/api/v1/media/$crash")->{json}{media}{progress} // 0) > 0 },
+              timeout => 60), 'transcode under way');
+
+my ($worker, $attempts) = split ' ', job_row($crash, "worker || ' ' || attempts");
+my ($consumer) = ($worker // '') =~ /-(\d+)$/;
+ok($consumer && $consumer != $t->pid('transcoder'),
+   "the job runs in a consumer ($worker), not in the supervisor");
+
+# media_transcode_memory (4g by default) bounds what the consumer allocates
+SKIP: {
+    skip 'no RLIMIT_DATA under AddressSanitizer', 1 if $t->{asan};
+    like(slurp("/proc/$consumer/limits"), qr/^Max data size\s+4294967296\s+4294967296\s+bytes/m,
+         'the consumer runs under RLIMIT_DATA 4g');
+}
+
+kill 'KILL', $consumer;
+my $row = '';
+ok(wait_until(sub {
+    $row = job_row($crash, "status || ' ' || coalesce(worker, '-')") // '';
+    $row =~ /^running (\S+)$/ && $1 ne $worker;
+}, timeout => 5, interval => 0.1), "within 5 s it runs again, on another consumer: $row");
+is(job_row($crash, 'attempts'), $attempts + 1, 'attempts up by exactly one');
+like(slurp("$dir/transcoder.log"), qr/consumer $consumer was killed by signal 9; handing on its job/,
+     'the supervisor says what happened');
+
+my $m = wait_final($crash, 180);
+is($m->{status}, 'ready', 'and it finished');
+is(job_row($crash, 'attempts'), $attempts + 1, 'still counted once for the crash');
+is_deeply([ map { $_->{name} } @{ $m->{renditions} } ], [qw(1080p 720p 480p 360p)],
+          'every rung');
+for my $r (@{ $m->{renditions} }) {
+    my $d = probe_duration("$dir/storage/hls/$crash/$r->{name}/index.m3u8");
+    ok(defined $d && abs($d - $src) <= 0.5,
+       sprintf("$r->{name}: complete (%.2fs of %.2fs)", $d // -1, $src));
+}
+is(scalar(() = glob("$dir/storage/hls/.$crash.*")), 0,
+   "the killed consumer's half-made output is gone");
+
+# --- the whole host lost: supervisor and consumer at once; the lease --------
+
+my $long = upload("$dir/media/long.mp4", 'video/mp4')->{json}{media}{id};
 ok(wait_until(sub { (get("/api/v1/media/$long")->{json}{media}{progress} // 0) > 0 },
               timeout => 60), 'long transcode under way');
+($worker) = split ' ', job_row($long, 'worker');
+($consumer) = $worker =~ /-(\d+)$/;
+
+# stopped first, so that it cannot act on its supervisor's death
+kill 'STOP', $consumer;
 kill 'KILL', $t->pid('transcoder');
 $t->stop_proc('transcoder');
+kill 'KILL', $consumer;
 $t->start_worker('transcoder');
 
-my $m = wait_final($long, 180);
-is($m->{status}, 'ready', 'after kill -9 the job was reclaimed and finished');
+$m = wait_final($long, 180);
+is($m->{status}, 'ready', 'after the lease lapsed the job was reclaimed and finished');
 my $job = get("/api/v1/jobs/$m->{job_id}")->{json}{job};
 is($job->{attempts}, 2, 'attempts: 2');
 is($t->psql('media', "SELECT count(*) FROM renditions WHERE media_id = '$long'") + 0,
@@ -213,6 +292,29 @@ for my $id (@waiting) {
 }
 like(slurp("$dir/transcoder.log"), qr/reconcile: \d+ queued transcode job/,
      'the reconciler put them back');
+
+# --- the limits' syntax: nginx -t and the workers agree -----------------------
+
+for my $c (['media_max_pixels 3840x2160', 1], ['media_max_pixels 8294400', 1],
+           ['media_max_duration 90m', 1], ['media_transcode_memory 2g', 1],
+           ['media_transcode_memory off', 1], ['media_max_pixels 0x100', 0],
+           ['media_max_pixels big', 0], ['media_max_duration 0', 0],
+           ['media_transcode_memory lots', 0])
+{
+    my ($line, $ok) = @$c;
+    my $file = "$dir/limit.conf";
+    my $conf = slurp($t->conf_file);
+    $conf =~ s/^(\s*media_max_duration 30s;)/$1\n    $line;/m or die;
+    spew($file, $conf);
+    unlink "$dir/nginx-t.err";
+    my ($nginx_ok, $out) = $t->nginx_test($file);
+    if ($ok) {
+        ok($nginx_ok, "nginx -t takes '$line'") or diag($out);
+    } else {
+        ok(!$nginx_ok && slurp("$dir/nginx-t.err") =~ /invalid \Q${\ (split ' ', $line)[0]}\E/,
+           "nginx -t refuses '$line', naming it");
+    }
+}
 
 $t->finish;
 done_testing;
@@ -241,6 +343,13 @@ sub wait_final {
     return $m;
 }
 
+sub job_row {
+    my ($media, $what) = @_;
+    my $v = $t->psql('media', "SELECT $what FROM jobs WHERE media_id = '$media'");
+    chomp $v if defined $v;
+    return $v;
+}
+
 sub probe_duration {
     my ($file) = @_;
     my $d = `ffprobe -v error -show_entries format=duration -of csv=p=0 '$file' 2>/dev/null`;
@@ -259,6 +368,18 @@ sub keyframes {
         push @k, sprintf('%.1f', $pts - $first) if $flags =~ /K/;
     }
     return \@k;
+}
+
+# random bytes over the picture data, the mp4 index (moov, in front) kept
+sub scramble_mdat {
+    my ($file) = @_;
+    my $d = slurp($file);
+    my $at = index($d, 'mdat') + 4;
+    die "$file: no mdat" if $at < 4;
+    srand(1);
+    substr($d, $at + 16) = join('', map { chr(int(rand(256))) }
+                                    1 .. length($d) - $at - 16);
+    spew($file, $d);
 }
 
 sub spew {

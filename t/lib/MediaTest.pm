@@ -188,6 +188,9 @@ sub slurp {
 
 # --- PostgreSQL ----------------------------------------------------------
 
+# the service's role: it owns its database and tables and is nothing more
+# (no superuser, no CREATEDB, no CREATEROLE); the cluster's superuser is
+# "postgres", used only to make that role and its database
 sub pg_conninfo {
     my ($self) = @_;
     return "host=127.0.0.1 port=" . $self->port('pg')
@@ -210,7 +213,7 @@ sub start_postgres {
         chmod 0700, $data;
 
         $self->run($self->as_pg($self->pg_bin('initdb'), '-D', $data,
-                                '-U', 'media', '-A', 'trust', '-E', 'UTF8',
+                                '-U', 'postgres', '-A', 'trust', '-E', 'UTF8',
                                 '--no-sync'))
             or die "initdb failed, see $self->{dir}/cmd.log";
         $self->{pg_fresh} = 1;
@@ -219,7 +222,11 @@ sub start_postgres {
     $self->pg_ctl('start');
 
     if (delete $self->{pg_fresh}) {
-        $self->psql('postgres', 'CREATE DATABASE media') // die 'createdb';
+        $self->psql_admin('postgres', 'CREATE ROLE media LOGIN NOSUPERUSER'
+                          . ' NOCREATEDB NOCREATEROLE NOREPLICATION')
+            // die 'create role media';
+        $self->psql_admin('postgres', 'CREATE DATABASE media OWNER media')
+            // die 'createdb';
     }
 }
 
@@ -241,12 +248,24 @@ sub pg_ctl {
 
 sub stop_postgres  { $_[0]->pg_ctl('stop') if $_[0]{pg_running} }
 
-# runs SQL with psql; returns its output (undef on error)
+# runs SQL with psql as the service's role; returns its output (undef on
+# error)
 sub psql {
     my ($self, $db, $sql) = @_;
+    return $self->_psql('media', $db, $sql);
+}
+
+# the same as the cluster's superuser
+sub psql_admin {
+    my ($self, $db, $sql) = @_;
+    return $self->_psql('postgres', $db, $sql);
+}
+
+sub _psql {
+    my ($self, $user, $db, $sql) = @_;
 
     my @cmd = ('psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-               '-h', '127.0.0.1', '-p', $self->port('pg'), '-U', 'media',
+               '-h', '127.0.0.1', '-p', $self->port('pg'), '-U', $user,
                '-d', $db, '-c', $sql);
     my $cmd = join(' ', map { _sq($_) } @cmd);
     my $out = `$cmd 2>>$self->{dir}/cmd.log`;
@@ -276,12 +295,19 @@ sub migrate {
 
 # --- Redis ---------------------------------------------------------------
 
+# persist => 1: append-only file under DIR/redis (what `make run` uses;
+# Redis only delivers, but a restart then keeps the streams' pending
+# entries and the login counters); tests run without
 sub start_redis {
-    my ($self) = @_;
+    my ($self, %opt) = @_;
+
+    $self->{redis_persist} = $opt{persist} if exists $opt{persist};
 
     make_path("$self->{dir}/redis");
     $self->spawn('redis', {}, 'redis-server', '--port', $self->port('redis'),
-                 '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+                 '--bind', '127.0.0.1', '--save', '',
+                 '--appendonly', $self->{redis_persist} ? 'yes' : 'no',
+                 '--appendfsync', 'everysec',
                  '--dir', "$self->{dir}/redis", '--daemonize', 'no');
 
     wait_until(sub { $self->redis('PING') eq 'PONG' }, timeout => 10)

@@ -51,7 +51,7 @@ parse(const char *text, collect_t *c, char *err)
 int
 main(void)
 {
-    long          ms, n;
+    long          ms, n, w, h;
     char          err[256];
     collect_t     c;
     media_addr_t  a;
@@ -116,6 +116,23 @@ main(void)
     ok(media_conf_parse_uint("0", 1, 1024, &n) != 0, "zero refused");
     ok(media_conf_parse_uint("2000", 4, 1024, &n) != 0, "over max refused");
     ok(media_conf_parse_uint("1x", 2, 1024, &n) != 0, "junk refused");
+
+    ok(media_conf_parse_pixels("8192x4320", 9, &n, &w, &h) == 0
+       && n == 35389440 && w == 8192 && h == 4320, "pixels WxH");
+    ok(media_conf_parse_pixels("2000000", 7, &n, &w, &h) == 0
+       && n == 2000000 && w == 0 && h == 0, "pixels as a number");
+    ok(media_conf_parse_pixels("0x100", 5, &n, &w, &h) != 0, "zero width");
+    ok(media_conf_parse_pixels("100x", 4, &n, &w, &h) != 0, "no height");
+    ok(media_conf_parse_pixels("70000x2", 7, &n, &w, &h) != 0,
+       "side over 65535");
+    ok(media_conf_parse_pixels("big", 3, &n, &w, &h) != 0, "junk pixels");
+
+    ok(media_conf_parse_size("4g", 2, &n) == 0 && n == 4L << 30, "4g");
+    ok(media_conf_parse_size("512M", 4, &n) == 0 && n == 512L << 20, "512M");
+    ok(media_conf_parse_size("1000", 4, &n) == 0 && n == 1000, "bytes");
+    ok(media_conf_parse_size("g", 1, &n) != 0, "no number");
+    ok(media_conf_parse_size("4t", 2, &n) != 0, "bad unit");
+    ok(media_conf_parse_size("9999999999g", 11, &n) != 0, "size overflow");
 
     return done_testing();
 }

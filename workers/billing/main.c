@@ -14,7 +14,7 @@ main(int argc, char **argv)
 {
     /* billing jobs come with the billing issue: connect and wait */
     static const media_queue_t  queue = {
-        "billing", MEDIA_STREAM_BILLING, MEDIA_GROUP_BILLING, NULL
+        "billing", MEDIA_STREAM_BILLING, MEDIA_GROUP_BILLING, NULL, NULL
     };
 
     return media_worker_main(argc, argv, &queue);

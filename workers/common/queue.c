@@ -3,9 +3,12 @@
  *
  * Outcomes, all written to the row before the entry is acknowledged:
  *   done      status done, progress 100, result
- *   failed    attempts left: status queued, run_after = now + backoff, the
- *             error kept; the reconciler delivers it again when due
- *   dead      no attempts left: status dead, the last error kept
+ *   retry     a transient failure with attempts left: status queued,
+ *             run_after = now + backoff, the error kept; the reconciler
+ *             delivers it again when due
+ *   dead      a transient failure with no attempts left: status dead, the
+ *             last error kept
+ *   failed    a permanent failure (the input): status failed at once
  *   released  (SIGTERM) status queued, the attempt not counted, delivered
  *             again at once
  * An entry whose row is not ours to take (already final, or leased to a
@@ -32,6 +35,8 @@ static int media_queue_ack(redisContext *rc, const media_queue_t *q,
 static int media_queue_add(redisContext *rc, const media_queue_t *q,
     const char *job_id);
 static redisReply *media_queue_first_entry(redisReply *reply, int autoclaim);
+static int media_queue_requeue_pending(const media_queue_t *q,
+    redisContext *rc, const char *consumer, PGresult *released);
 static long media_elapsed_ms(const struct timespec *since);
 static long media_now_ms(void);
 static void *media_watchdog(void *data);
@@ -277,10 +282,11 @@ media_queue_take(const media_settings_t *s, const media_queue_t *q,
 static int
 media_queue_finish(media_job_t *job, int rc)
 {
-    int          dead, n;
+    int          n;
     char         backoff[32], attempts[16];
+    const char  *status;
     PGresult    *res;
-    const char  *params[5];
+    const char  *params[6];
     const media_settings_t  *s = job->settings;
 
     params[0] = job->id;
@@ -290,6 +296,7 @@ media_queue_finish(media_job_t *job, int rc)
         params[2] = job->result ? job->result : "{}";
         res = PQexecParams(job->pg,
             "UPDATE jobs SET status = 'done', progress = 100, error = NULL,"
+            "  error_detail = NULL,"
             "  result = $3::jsonb, lease_until = NULL, finished_at = now()"
             " WHERE id = $1::uuid AND worker = $2",
             3, NULL, params, NULL, NULL, 0);
@@ -306,7 +313,9 @@ media_queue_finish(media_job_t *job, int rc)
         media_log_info("job %s: released (stopping)", job->id);
 
     } else {
-        dead = job->permanent || job->attempts >= job->max_attempts;
+        status = job->permanent ? MEDIA_JOB_FAILED
+                 : job->attempts >= job->max_attempts ? MEDIA_JOB_DEAD
+                 : MEDIA_JOB_QUEUED;
 
         /* base * 2^(attempt - 1), at most an hour */
         n = job->attempts > 12 ? 12 : job->attempts - 1;
@@ -315,22 +324,26 @@ media_queue_finish(media_job_t *job, int rc)
                  : ((long) s->job_retry << n));
         snprintf(attempts, sizeof(attempts), "%d", job->attempts);
 
-        params[2] = job->error[0] ? job->error : "failed";
-        params[3] = dead ? "dead" : "queued";
+        params[2] = media_job_reason(job);
+        params[3] = status;
         params[4] = backoff;
+        params[5] = job->error[0] ? job->error : "failed";
 
         /* enqueued_at cleared: the reconciler delivers it when due */
         res = PQexecParams(job->pg,
-            "UPDATE jobs SET status = $4, error = $3, lease_until = NULL,"
-            "  worker = NULL, run_after = now() + $5::int * interval '1 ms',"
+            "UPDATE jobs SET status = $4, error = $3, error_detail = $6,"
+            "  lease_until = NULL, worker = NULL,"
+            "  run_after = now() + $5::int * interval '1 ms',"
             "  enqueued_at = NULL,"
-            "  finished_at = CASE WHEN $4 = 'dead' THEN now() END"
+            "  finished_at = CASE WHEN $4 <> 'queued' THEN now() END"
             " WHERE id = $1::uuid AND worker = $2",
-            5, NULL, params, NULL, NULL, 0);
+            6, NULL, params, NULL, NULL, 0);
 
         media_log_error("job %s: attempt %s failed%s: %s", job->id,
-                        attempts, dead ? ", no attempts left: dead"
-                        : ", will retry", params[2]);
+                        attempts, job->permanent ? " for good (the input)"
+                        : strcmp(status, MEDIA_JOB_DEAD) == 0
+                          ? ", no attempts left: dead"
+                        : ", will retry", params[5]);
     }
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -384,6 +397,158 @@ media_queue_add(redisContext *rc, const media_queue_t *q, const char *job_id)
     }
 
     freeReplyObject(reply);
+    return 0;
+}
+
+
+int
+media_queue_handoff(const media_queue_t *q, PGconn *pg, redisContext *rc,
+    const char *consumer)
+{
+    int          i, n, rv;
+    char         detail[128];
+    PGresult    *res;
+    redisReply  *reply;
+    const char  *params[3];
+
+    snprintf(detail, sizeof(detail), "its consumer %s died during the job "
+             "(killed or crashed; see the worker log)", consumer);
+
+    params[0] = consumer;
+    params[1] = q->type;
+    params[2] = detail;
+
+    /* the attempt was counted when taken: kept, not counted again */
+    res = PQexecParams(pg,
+        "UPDATE jobs SET"
+        "  status = CASE WHEN attempts >= max_attempts THEN 'dead'"
+        "                ELSE 'queued' END,"
+        "  error = CASE WHEN attempts >= max_attempts"
+        "    THEN format('processing stopped unexpectedly %s times on this"
+        " file; upload it again later, or export it again first, and contact"
+        " support if it keeps failing', attempts)"
+        "    ELSE format('processing stopped unexpectedly (attempt %s of %s);"
+        " it will be tried again shortly', attempts, max_attempts) END,"
+        "  error_detail = $3, worker = NULL, lease_until = NULL,"
+        "  run_after = now(), enqueued_at = now(),"
+        "  finished_at = CASE WHEN attempts >= max_attempts THEN now() END"
+        " WHERE worker = $1 AND type = $2 AND status = 'running'"
+        " RETURNING id, status, coalesce(media_id::text, ''), error, attempts",
+        3, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        media_log_error("handoff %s: %s", consumer, PQerrorMessage(pg));
+        PQclear(res);
+        return -1;
+    }
+
+    n = PQntuples(res);
+    rv = 0;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(PQgetvalue(res, i, 1), MEDIA_JOB_DEAD) == 0) {
+            media_log_error("handoff: job %s dead after %s attempts",
+                            PQgetvalue(res, i, 0), PQgetvalue(res, i, 4));
+            if (q->dead && PQgetvalue(res, i, 2)[0]) {
+                q->dead(pg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 2),
+                        PQgetvalue(res, i, 3));
+            }
+            continue;
+        }
+
+        media_log_info("handoff: job %s of %s queued again at once "
+                       "(attempt %s counted)", PQgetvalue(res, i, 0),
+                       consumer, PQgetvalue(res, i, 4));
+
+        if (media_queue_add(rc, q, PQgetvalue(res, i, 0)) != 0) {
+            rv = -1;
+        }
+    }
+
+    if (rv == 0) {
+        rv = media_queue_requeue_pending(q, rc, consumer, res);
+    }
+
+    PQclear(res);
+
+    if (rv == 0) {
+        reply = redisCommand(rc, "XGROUP DELCONSUMER %s %s %s", q->stream,
+                             q->group, consumer);
+        freeReplyObject(reply);
+    }
+
+    return rv;
+}
+
+
+/*
+ * The dead consumer's pending entries: each one's job is put back on the
+ * stream (unless handed off above: released holds those), then the entry
+ * is acknowledged.  An entry it had read but not yet taken is not lost.
+ */
+static int
+media_queue_requeue_pending(const media_queue_t *q, redisContext *rc,
+    const char *consumer, PGresult *released)
+{
+    int          i, k, again;
+    size_t       j;
+    redisReply  *pending, *entry, *fields, *e;
+
+    pending = redisCommand(rc, "XPENDING %s %s - + 100 %s", q->stream,
+                           q->group, consumer);
+    if (pending == NULL || pending->type != REDIS_REPLY_ARRAY) {
+        media_log_error("handoff: XPENDING %s: %s", consumer,
+                        pending ? "unexpected reply" : rc->errstr);
+        freeReplyObject(pending);
+        return -1;
+    }
+
+    for (j = 0; j < pending->elements; j++) {
+        e = pending->element[j];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 1) {
+            continue;
+        }
+
+        entry = redisCommand(rc, "XRANGE %s %s %s", q->stream,
+                             e->element[0]->str, e->element[0]->str);
+
+        if (entry && entry->type == REDIS_REPLY_ARRAY && entry->elements == 1
+            && entry->element[0]->elements == 2)
+        {
+            fields = entry->element[0]->element[1];
+
+            for (k = 0; k + 1 < (int) fields->elements; k += 2) {
+                if (strcmp(fields->element[k]->str, MEDIA_STREAM_FIELD_JOB)
+                    != 0)
+                {
+                    continue;
+                }
+
+                again = 1;
+                for (i = 0; i < PQntuples(released); i++) {
+                    if (strcmp(PQgetvalue(released, i, 0),
+                               fields->element[k + 1]->str) == 0)
+                    {
+                        again = 0;
+                    }
+                }
+
+                if (again) {
+                    (void) media_queue_add(rc, q,
+                                           fields->element[k + 1]->str);
+                }
+            }
+        }
+
+        freeReplyObject(entry);
+
+        if (media_queue_ack(rc, q, e->element[0]->str) != 0) {
+            freeReplyObject(pending);
+            return -1;
+        }
+    }
+
+    freeReplyObject(pending);
     return 0;
 }
 
@@ -605,6 +770,50 @@ media_job_fail(media_job_t *job, const char *fmt, ...)
     va_start(args, fmt);
     vsnprintf(job->error, sizeof(job->error), fmt, args);
     va_end(args);
+}
+
+
+void
+media_job_refuse(media_job_t *job, const char *fmt, ...)
+{
+    va_list  args;
+
+    job->permanent = 1;
+
+    if (job->reason[0] == '\0') {
+        va_start(args, fmt);
+        vsnprintf(job->reason, sizeof(job->reason), fmt, args);
+        va_end(args);
+    }
+
+    if (job->error[0] == '\0') {
+        snprintf(job->error, sizeof(job->error), "%s", job->reason);
+    }
+}
+
+
+const char *
+media_job_reason(media_job_t *job)
+{
+    if (job->reason[0]) {
+        return job->reason;
+    }
+
+    if (!job->permanent && job->attempts < job->max_attempts) {
+        snprintf(job->reason, sizeof(job->reason),
+                 "processing stopped because of a problem on our side, not "
+                 "with your file (attempt %d of %d); it will be tried again "
+                 "shortly", job->attempts, job->max_attempts);
+
+    } else {
+        snprintf(job->reason, sizeof(job->reason),
+                 "processing failed %d time%s because of a problem on our "
+                 "side, not with your file; upload it again later, and "
+                 "contact support if it keeps failing", job->attempts,
+                 job->attempts == 1 ? "" : "s");
+    }
+
+    return job->reason;
 }
 
 

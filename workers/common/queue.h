@@ -36,7 +36,8 @@ struct media_job_s {
     int                    attempts;      /* this one included */
     int                    max_attempts;
 
-    char                   error[512];    /* why it failed, for the row */
+    char                   error[512];    /* why it failed: the detail */
+    char                   reason[512];   /* why, for users: no paths */
     char                  *result;        /* JSON for the row, may be NULL */
 
     PGconn                *pg;
@@ -53,11 +54,18 @@ struct media_job_s {
 };
 
 
+/* a job given up on outside its handler (its consumer kept dying): what
+ * the handler would have done on failing it, such as marking its media */
+typedef void (*media_job_dead_pt)(PGconn *pg, const char *job_id,
+    const char *media_id, const char *reason);
+
+
 typedef struct media_queue_s {
     const char            *type;          /* jobs.type */
     const char            *stream;        /* MEDIA_STREAM_* */
     const char            *group;         /* MEDIA_GROUP_* */
     media_job_handler_pt   handler;       /* NULL: connect and wait only */
+    media_job_dead_pt      dead;          /* may be NULL */
 } media_queue_t;
 
 
@@ -96,12 +104,39 @@ void media_job_advanced(media_job_t *job);
  */
 int media_job_stalled(media_job_t *job);
 
+/*
+ * A consumer died holding a job (a crash, kill -9, the watchdog): the
+ * supervisor gives the job back at once instead of leaving it to its
+ * lease.  The attempt stays counted (once: the next take counts the next
+ * one); a job whose attempts are spent is dead.  The consumer's pending
+ * stream entries are put back on the stream and acknowledged.
+ */
+int media_queue_handoff(const media_queue_t *q, PGconn *pg,
+    redisContext *rc, const char *consumer);
+
 /* the watchdog thread, started once per consumer process */
 int media_watchdog_start(const media_settings_t *s);
 
-/* a short message for the row, printf-style */
+/*
+ * Two kinds of failure.  A transient one (the database, the disk, a
+ * crash) is retried with backoff, then the job is dead.  A permanent one
+ * (the input itself: unreadable, too large, nothing decodable) fails the
+ * job at once: no retry can make the same file work.
+ *
+ * media_job_fail: what went wrong, with its library text and paths, for
+ * admins (the first call wins: the first reason is the real one).  Alone
+ * it is a transient failure.
+ * media_job_refuse: a permanent failure, with a sentence for the user:
+ * what is wrong with their file and what to do.  Never a path.
+ */
 void media_job_fail(media_job_t *job, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+void media_job_refuse(media_job_t *job, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* what the user reads: the refusal, or, for a failure of ours, a sentence
+ * saying so (and whether it will be tried again) */
+const char *media_job_reason(media_job_t *job);
 
 
 #endif /* _MEDIA_QUEUE_H_INCLUDED_ */

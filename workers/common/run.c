@@ -1,10 +1,21 @@
 /*
- * The worker loop every worker binary runs.
+ * The life of a worker binary.
+ *
+ * A worker that takes jobs is a supervisor and its consumers: the
+ * supervisor forks one consumer per job at once (media_transcode_jobs for
+ * transcoding, one otherwise), takes no job itself, and watches them with
+ * waitpid.  A consumer that dies (a crash, kill -9, the watchdog) has its
+ * job handed on at once (media_queue_handoff) and is replaced, so a job
+ * waits for its lease to lapse only when the whole host is lost.
+ *
+ * A worker without a handler connects and waits.
  */
 
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,24 +28,39 @@
 #define MEDIA_RECONCILE_EVERY 5000    /* ms between reconciler passes */
 #define MEDIA_RETRY_MAX       5000    /* ms, longest wait between retries */
 #define MEDIA_BLOCK           1000    /* ms an XREADGROUP waits */
+#define MEDIA_CONSUMERS_MAX   64
+#define MEDIA_HANDOFF_MAX     64      /* dead consumers not yet handed on */
+#define MEDIA_CRASH_LOOP      1000    /* ms: a consumer dying this young
+                                         is restarted with backoff */
 
 
+typedef struct {
+    pid_t        pid;                 /* 0: to be started at start_at */
+    long         start_at;            /* ms, monotonic */
+    long         started;
+    long         backoff;
+} media_consumer_t;
+
+
+static int media_supervise(const media_settings_t *s,
+    const media_queue_t *q);
+static pid_t media_fork_consumer(const media_settings_t *s,
+    const media_queue_t *q);
+static void media_consume(const media_settings_t *s, const media_queue_t *q,
+    pid_t supervisor);
+static void media_limit_memory(const media_settings_t *s,
+    const media_queue_t *q);
 static int media_serve(const media_settings_t *s, const media_queue_t *q,
     PGconn *pg, redisContext *rc);
-static int media_spawn(const media_settings_t *s, const media_queue_t *q,
-    pid_t *children, int max);
-static void media_reap(pid_t *children, int n);
+static void media_stop_consumers(media_consumer_t *c, int n);
+static void media_ended(pid_t pid, int status, char *buf, size_t size);
 static int media_connections_ok(PGconn *pg, redisContext *rc);
+static long media_ms(void);
 
 
 int
 media_worker_main(int argc, char **argv, const media_queue_t *queue)
 {
-    int                nchildren;
-    long               backoff;
-    pid_t              children[64];
-    PGconn            *pg;
-    redisContext      *rc;
     media_settings_t   s;
 
     media_signals();
@@ -43,21 +69,251 @@ media_worker_main(int argc, char **argv, const media_queue_t *queue)
     media_log_info("starting: settings from %s, stream %s", s.conf_file,
                    queue->stream);
 
-    /* jobs at once: as many consumer processes, each on its own */
-    nchildren = media_spawn(&s, queue, children, 64);
+    if (queue->handler) {
+        (void) media_supervise(&s, queue);
+
+    } else {
+        media_consume(&s, queue, 0);
+    }
+
+    media_log_info("stopping: SIGTERM");
+
+    media_settings_free(&s);
+
+    return 0;
+}
+
+
+void
+media_consumer_name(pid_t pid, char *buf, size_t size)
+{
+    char  host[32];
+
+    if (gethostname(host, sizeof(host)) != 0) {
+        strcpy(host, "worker");
+    }
+    host[sizeof(host) - 1] = '\0';
+
+    snprintf(buf, size, "%s-%d", host, (int) pid);
+}
+
+
+/*
+ * Forks the consumers and keeps them running until SIGTERM; hands on the
+ * job of each one that dies.  The supervisor's own connections are made
+ * only when a hand-off needs them.
+ */
+static int
+media_supervise(const media_settings_t *s, const media_queue_t *q)
+{
+    int                i, n, status, nhandoff;
+    char               how[128], names[MEDIA_HANDOFF_MAX][64];
+    long               now, backoff;
+    pid_t              pid;
+    PGconn            *pg;
+    redisContext      *rc;
+    media_consumer_t   c[MEDIA_CONSUMERS_MAX];
+
+    n = strcmp(q->type, "transcode") == 0 ? (int) s->transcode_jobs : 1;
+    if (n > MEDIA_CONSUMERS_MAX) {
+        n = MEDIA_CONSUMERS_MAX;
+    }
+
+    memset(c, 0, sizeof(c));
+    pg = NULL;
+    rc = NULL;
+    nhandoff = 0;
+    backoff = 0;
+
+    while (!media_worker_stop) {
+        now = media_ms();
+
+        /* start what is due: at first, and after a death */
+        for (i = 0; i < n; i++) {
+            if (c[i].pid == 0 && now >= c[i].start_at) {
+                c[i].pid = media_fork_consumer(s, q);
+                if (c[i].pid == 0) {
+                    return 0;           /* the consumer, ending */
+                }
+                c[i].started = now;
+                if (c[i].pid < 0) {
+                    c[i].pid = 0;
+                    c[i].start_at = now + MEDIA_RETRY_MAX;
+                }
+            }
+        }
+
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+            for (i = 0; i < n && c[i].pid != pid; i++) { /* void */ }
+
+            media_ended(pid, status, how, sizeof(how));
+            media_log_error("consumer %d %s; handing on its job", (int) pid,
+                            how);
+
+            if (nhandoff < MEDIA_HANDOFF_MAX) {
+                media_consumer_name(pid, names[nhandoff], sizeof(names[0]));
+                nhandoff++;
+            }
+
+            if (i == n) {
+                continue;
+            }
+
+            /* a consumer that cannot even start is not restarted in a
+             * tight loop */
+            c[i].pid = 0;
+            c[i].start_at = now;
+
+            if (now - c[i].started < MEDIA_CRASH_LOOP) {
+                c[i].start_at = now + media_backoff(&c[i].backoff,
+                                                    MEDIA_RETRY_MAX);
+            } else {
+                c[i].backoff = 0;
+            }
+        }
+
+        /* hand-offs first, so that the new consumer finds the job */
+        while (nhandoff > 0) {
+            if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+                if (pg) {
+                    PQfinish(pg);
+                }
+                pg = media_pg_connect(s);
+            }
+
+            if (rc == NULL || rc->err) {
+                if (rc) {
+                    redisFree(rc);
+                }
+                rc = media_redis_connect(s);
+            }
+
+            if (pg == NULL || rc == NULL
+                || media_queue_handoff(q, pg, rc, names[0]) != 0)
+            {
+                /* the lease remains the backstop; try again shortly */
+                media_sleep(media_backoff(&backoff, MEDIA_RETRY_MAX));
+                break;
+            }
+
+            backoff = 0;
+            nhandoff--;
+            memmove(names[0], names[1], nhandoff * sizeof(names[0]));
+        }
+
+        media_sleep(50);
+    }
+
+    media_stop_consumers(c, n);
+
+    if (pg) {
+        PQfinish(pg);
+    }
+
+    if (rc) {
+        redisFree(rc);
+    }
+
+    return 0;
+}
+
+
+/* returns the child's pid to the supervisor; the child never returns */
+static pid_t
+media_fork_consumer(const media_settings_t *s, const media_queue_t *q)
+{
+    pid_t  pid, supervisor;
+
+    supervisor = getpid();
+
+    pid = fork();
+
+    if (pid < 0) {
+        media_log_error("fork: %s", strerror(errno));
+        return -1;
+    }
+
+    if (pid > 0) {
+        return pid;
+    }
+
+    /*
+     * A consumer does not outlive its supervisor: it is asked to stop
+     * (and gives its job back) when the supervisor goes, however it goes.
+     */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) {
+        media_log_error("prctl PR_SET_PDEATHSIG: %s", strerror(errno));
+    }
+
+    if (getppid() != supervisor) {
+        _exit(0);
+    }
+
+    media_limit_memory(s, q);
+    media_consume(s, q, supervisor);
+
+    return 0;
+}
+
+
+/*
+ * media_transcode_memory: RLIMIT_DATA on each transcode consumer.  It
+ * counts what malloc and anonymous mmap hand out (not shared libraries,
+ * not stacks), so it bounds exactly what a hostile file can make a
+ * decoder allocate; past it allocations fail, the decoder returns ENOMEM
+ * and the job fails as the file's fault.  Not under AddressSanitizer,
+ * whose shadow memory counts as data.
+ */
+static void
+media_limit_memory(const media_settings_t *s, const media_queue_t *q)
+{
+    if (strcmp(q->type, "transcode") != 0 || s->transcode_memory == 0) {
+        return;
+    }
+
+#if defined(__SANITIZE_ADDRESS__)
+    media_log_info("consumer: %s not applied under AddressSanitizer",
+                   MEDIA_SET_TRANSCODE_MEMORY);
+#else
+    struct rlimit  rl;
+
+    rl.rlim_cur = (rlim_t) s->transcode_memory;
+    rl.rlim_max = (rlim_t) s->transcode_memory;
+
+    if (setrlimit(RLIMIT_DATA, &rl) != 0) {
+        media_log_error("consumer: setrlimit RLIMIT_DATA %ld: %s",
+                        s->transcode_memory, strerror(errno));
+    }
+#endif
+}
+
+
+/*
+ * A consumer's life: connect, serve, reconnect, until asked to stop or its
+ * supervisor is gone.  Without a supervisor (0) and without a handler: a
+ * worker with no jobs yet, keeping its connections checked.
+ */
+static void
+media_consume(const media_settings_t *s, const media_queue_t *q,
+    pid_t supervisor)
+{
+    long           backoff;
+    PGconn        *pg;
+    redisContext  *rc;
 
     pg = NULL;
     rc = NULL;
     backoff = 0;
 
-    while (!media_worker_stop) {
+    while (!media_worker_stop && (supervisor == 0 || getppid() == supervisor))
+    {
 
         if (pg == NULL) {
-            pg = media_pg_connect(&s);
+            pg = media_pg_connect(s);
         }
 
-        if (rc == NULL && (rc = media_redis_connect(&s)) != NULL
-            && media_queue_group(rc, queue) != 0)
+        if (rc == NULL && (rc = media_redis_connect(s)) != NULL
+            && media_queue_group(rc, q) != 0)
         {
             redisFree(rc);
             rc = NULL;
@@ -72,8 +328,8 @@ media_worker_main(int argc, char **argv, const media_queue_t *queue)
 
         media_log_info("ready: postgres and redis connected");
 
-        if (queue->handler) {
-            (void) media_serve(&s, queue, pg, rc);
+        if (q->handler) {
+            (void) media_serve(s, q, pg, rc);
 
         } else {
             while (!media_worker_stop && media_connections_ok(pg, rc)) {
@@ -92,10 +348,6 @@ media_worker_main(int argc, char **argv, const media_queue_t *queue)
         }
     }
 
-    media_reap(children, nchildren);
-
-    media_log_info("stopping: SIGTERM");
-
     if (pg) {
         PQfinish(pg);
     }
@@ -103,57 +355,42 @@ media_worker_main(int argc, char **argv, const media_queue_t *queue)
     if (rc) {
         redisFree(rc);
     }
-
-    media_settings_free(&s);
-
-    return 0;
 }
 
 
-/* media_transcode_jobs - 1 more consumers; returns how many started */
-static int
-media_spawn(const media_settings_t *s, const media_queue_t *q,
-    pid_t *children, int max)
-{
-    int    i, n;
-    pid_t  pid;
-
-    n = (q->handler && strcmp(q->type, "transcode") == 0)
-        ? (int) s->transcode_jobs - 1 : 0;
-
-    for (i = 0; i < n && i < max; i++) {
-        pid = fork();
-
-        if (pid == 0) {
-            return 0;                   /* a child consumes, spawns none */
-        }
-
-        if (pid < 0) {
-            media_log_error("fork: %s", strerror(errno));
-            break;
-        }
-
-        children[i] = pid;
-    }
-
-    return i;
-}
-
-
-/* SIGTERM passed on: each child finishes or releases its job */
+/* SIGTERM passed on: each consumer finishes or releases its job */
 static void
-media_reap(pid_t *children, int n)
+media_stop_consumers(media_consumer_t *c, int n)
 {
     int  i;
 
     for (i = 0; i < n; i++) {
-        kill(children[i], SIGTERM);
+        if (c[i].pid > 0) {
+            kill(c[i].pid, SIGTERM);
+        }
     }
 
     for (i = 0; i < n; i++) {
-        while (waitpid(children[i], NULL, 0) < 0 && errno == EINTR) {
+        while (c[i].pid > 0 && waitpid(c[i].pid, NULL, 0) < 0
+               && errno == EINTR)
+        {
             /* void */
         }
+    }
+}
+
+
+/* "was killed by signal 9", "exited with status 3" */
+static void
+media_ended(pid_t pid, int status, char *buf, size_t size)
+{
+    (void) pid;
+
+    if (WIFSIGNALED(status)) {
+        snprintf(buf, size, "was killed by signal %d", WTERMSIG(status));
+
+    } else {
+        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
     }
 }
 
@@ -166,16 +403,12 @@ static int
 media_serve(const media_settings_t *s, const media_queue_t *q, PGconn *pg,
     redisContext *rc)
 {
-    char             consumer[64], host[32];
+    char             consumer[64];
     time_t           last;
     struct timeval   tv;
 
     /* a consumer name per process: its pending entries are its own */
-    if (gethostname(host, sizeof(host)) != 0) {
-        strcpy(host, "worker");
-    }
-    host[sizeof(host) - 1] = '\0';
-    snprintf(consumer, sizeof(consumer), "%s-%d", host, (int) getpid());
+    media_consumer_name(getpid(), consumer, sizeof(consumer));
 
     /* a blocking read waits up to MEDIA_BLOCK: the socket must wait longer */
     tv.tv_sec = (s->redis_timeout + MEDIA_BLOCK) / 1000;
@@ -232,4 +465,14 @@ media_connections_ok(PGconn *pg, redisContext *rc)
     freeReplyObject(reply);
 
     return 1;
+}
+
+
+static long
+media_ms(void)
+{
+    struct timespec  now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }

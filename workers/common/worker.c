@@ -41,16 +41,28 @@ media_conf_arg(int argc, char **argv)
 
 
 void
-media_settings_load(media_settings_t *s, const char *conf_file)
+media_settings_defaults(media_settings_t *s)
 {
-    char  err[512];
-
     memset(s, 0, sizeof(media_settings_t));
     s->redis_timeout = MEDIA_DEFAULT_REDIS_TIMEOUT;
     s->job_lease = MEDIA_DEFAULT_JOB_LEASE;
     s->job_retry = MEDIA_DEFAULT_JOB_RETRY;
     s->job_stall = MEDIA_DEFAULT_JOB_STALL;
     s->transcode_jobs = 1;
+    s->transcode_memory = MEDIA_DEFAULT_TRANSCODE_MEMORY;
+    s->max_width = MEDIA_DEFAULT_MAX_WIDTH;
+    s->max_height = MEDIA_DEFAULT_MAX_HEIGHT;
+    s->max_pixels = s->max_width * s->max_height;
+    s->max_duration = MEDIA_DEFAULT_MAX_DURATION;
+}
+
+
+void
+media_settings_load(media_settings_t *s, const char *conf_file)
+{
+    char  err[512];
+
+    media_settings_defaults(s);
     s->conf_file = conf_file;
 
     if (media_conf_parse_file(s->conf_file, media_settings_set, s,
@@ -128,6 +140,40 @@ media_settings_set(void *data, const char *name, char **args, int nargs,
 
         return 0;
 
+    } else if (strcmp(name, MEDIA_SET_MAX_PIXELS) == 0) {
+        if (nargs != 1
+            || media_conf_parse_pixels(args[0], strlen(args[0]),
+                                       &s->max_pixels, &s->max_width,
+                                       &s->max_height)
+               != 0)
+        {
+            snprintf(err, errlen, "line %d: invalid %s \"%s\": expected a "
+                     "size such as \"3840x2160\" or a number of pixels",
+                     line, name, nargs ? args[0] : "");
+            return -1;
+        }
+
+        return 0;
+
+    } else if (strcmp(name, MEDIA_SET_TRANSCODE_MEMORY) == 0) {
+        if (nargs == 1 && strcmp(args[0], "off") == 0) {
+            s->transcode_memory = 0;
+            return 0;
+        }
+
+        if (nargs != 1
+            || media_conf_parse_size(args[0], strlen(args[0]),
+                                     &s->transcode_memory)
+               != 0)
+        {
+            snprintf(err, errlen, "line %d: invalid %s \"%s\": expected a "
+                     "size such as \"4g\" or \"off\"", line, name,
+                     nargs ? args[0] : "");
+            return -1;
+        }
+
+        return 0;
+
     } else if (strcmp(name, MEDIA_SET_TRANSCODE_JOBS) == 0
                || strcmp(name, MEDIA_SET_TRANSCODE_THREADS) == 0)
     {
@@ -191,6 +237,10 @@ media_setting_msec(media_settings_t *s, const char *name)
 
     if (strcmp(name, MEDIA_SET_JOB_STALL) == 0) {
         return &s->job_stall;
+    }
+
+    if (strcmp(name, MEDIA_SET_MAX_DURATION) == 0) {
+        return &s->max_duration;
     }
 
     return NULL;

@@ -12,6 +12,7 @@
 
 
 #include <signal.h>
+#include <sys/types.h>
 
 #include <libpq-fe.h>
 #include <hiredis/hiredis.h>
@@ -32,6 +33,11 @@ typedef struct {
     long           job_stall;        /* ms without progress: watchdog */
     long           transcode_jobs;   /* jobs at once */
     long           transcode_threads;  /* encoder threads per rung, 0: auto */
+    long           transcode_memory;   /* bytes per consumer, 0: off */
+    long           max_pixels;       /* per picture, as displayed */
+    long           max_width;        /* as written ("8192x4320"), or 0 */
+    long           max_height;
+    long           max_duration;     /* ms */
 } media_settings_t;
 
 
@@ -46,6 +52,9 @@ extern volatile sig_atomic_t   media_worker_stop;
  * it includes); logs a message naming the line and exits 2 on a bad value.
  */
 void media_settings_load(media_settings_t *s, const char *conf_file);
+
+/* every setting at its default, as if the file named none */
+void media_settings_defaults(media_settings_t *s);
 
 /* "-c file" from argv, MEDIA_DEFAULT_CONF without; usage and exit 2 else */
 const char *media_conf_arg(int argc, char **argv);
@@ -71,6 +80,9 @@ redisContext *media_redis_connect(const media_settings_t *s);
 /* snprintf for paths: -1 (and errno ENAMETOOLONG) rather than cut short */
 int media_path(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* a consumer's name in its stream group and in jobs.worker: host-pid */
+void media_consumer_name(pid_t pid, char *buf, size_t size);
 
 /* next wait for a retry: doubles from 100 ms up to max_ms */
 long media_backoff(long *cur, long max_ms);

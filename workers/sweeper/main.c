@@ -29,7 +29,7 @@ int
 main(int argc, char **argv)
 {
     static const media_queue_t  queue = {
-        "sweep", MEDIA_STREAM_SWEEP, MEDIA_GROUP_SWEEP, media_sweep
+        "sweep", MEDIA_STREAM_SWEEP, MEDIA_GROUP_SWEEP, media_sweep, NULL
     };
 
     return media_worker_main(argc, argv, &queue);

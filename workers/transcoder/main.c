@@ -38,8 +38,12 @@ static int media_record(media_job_t *job, media_probe_t *p,
     media_ladder_t *l, media_loudness_t *loud);
 static void media_mark(media_job_t *job, const char *status,
     const char *error);
+static void media_mark_media(PGconn *pg, const char *job_id,
+    const char *media_id, const char *status, const char *error);
 static int media_rmtree(const char *path);
 static void media_clear_attempts(media_job_t *job);
+static void media_dead(PGconn *pg, const char *job_id, const char *media_id,
+    const char *reason);
 
 
 int
@@ -47,7 +51,7 @@ main(int argc, char **argv)
 {
     static const media_queue_t  queue = {
         "transcode", MEDIA_STREAM_TRANSCODE, MEDIA_GROUP_TRANSCODE,
-        media_transcode
+        media_transcode, media_dead
     };
 
     av_log_set_level(AV_LOG_ERROR);
@@ -77,9 +81,8 @@ media_transcode_file(const char *source, const char *dir, long threads)
     media_loudness_t  loud, *normalize;
 
     memset(&job, 0, sizeof(job));
-    memset(&s, 0, sizeof(s));
+    media_settings_defaults(&s);
     s.transcode_threads = threads;
-    s.job_lease = MEDIA_DEFAULT_JOB_LEASE;
     job.settings = &s;
     snprintf(job.id, sizeof(job.id), "by-hand");
     media_job_advanced(&job);
@@ -230,7 +233,7 @@ done:
     if (rc != 0
         && (job->permanent || job->attempts >= job->max_attempts))
     {
-        media_mark(job, "failed", job->error);
+        media_mark(job, "failed", media_job_reason(job));
     }
 
     return rc;
@@ -389,20 +392,37 @@ media_record(media_job_t *job, media_probe_t *p, media_ladder_t *l,
 static void
 media_mark(media_job_t *job, const char *status, const char *error)
 {
+    media_mark_media(job->pg, job->id, job->media_id, status, error);
+}
+
+
+/* a job its consumers kept dying on: its media fails with it */
+static void
+media_dead(PGconn *pg, const char *job_id, const char *media_id,
+    const char *reason)
+{
+    media_mark_media(pg, job_id, media_id, "failed", reason);
+}
+
+
+static void
+media_mark_media(PGconn *pg, const char *job_id, const char *media_id,
+    const char *status, const char *error)
+{
     PGresult    *res;
     const char  *params[3];
 
-    params[0] = job->media_id;
+    params[0] = media_id;
     params[1] = status;
     params[2] = error;
 
-    res = PQexecParams(job->pg,
+    res = PQexecParams(pg,
         "UPDATE media SET status = $2, error = $3 WHERE id = $1",
         3, NULL, params, NULL, NULL, 0);
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        media_log_error("job %s: mark media %s: %s", job->id, status,
-                        PQerrorMessage(job->pg));
+        media_log_error("job %s: mark media %s: %s", job_id, status,
+                        PQerrorMessage(pg));
     }
 
     PQclear(res);

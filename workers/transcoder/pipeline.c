@@ -59,7 +59,11 @@ typedef struct {
     AVPacket           *pkt;
     AVFrame            *frame;
     AVFrame            *filtered;
+    AVFrame            *last;          /* the top rung's, until a poster */
     int64_t             poster_at;     /* in the top rung's time base */
+    int64_t             at_ms;         /* the source read up to here */
+    int64_t             vframes;       /* decoded */
+    int64_t             aframes;
     unsigned            poster_done:1;
 } media_pipe_t;
 
@@ -88,6 +92,7 @@ static int media_poster(media_pipe_t *pp, AVFrame *frame);
 static int media_cover(media_pipe_t *pp);
 static int media_finish(media_pipe_t *pp);
 static void media_pipe_free(media_pipe_t *pp);
+static void media_input_refuse(media_pipe_t *pp, int err);
 
 
 int
@@ -95,6 +100,7 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
     const media_loudness_t *loud, const char *dir)
 {
     int            rc, i, percent;
+    char           most[32];
     int64_t        ms;
     AVStream      *st;
     media_pipe_t   pp;
@@ -115,8 +121,11 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
     pp.pkt = av_packet_alloc();
     pp.frame = av_frame_alloc();
     pp.filtered = av_frame_alloc();
+    pp.last = av_frame_alloc();
 
-    if (pp.pkt == NULL || pp.frame == NULL || pp.filtered == NULL) {
+    if (pp.pkt == NULL || pp.frame == NULL || pp.filtered == NULL
+        || pp.last == NULL)
+    {
         media_job_fail(job, "out of memory");
         goto failed;
     }
@@ -157,9 +166,27 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
             rc = 0;
         }
 
+        if (pp.pkt->pts != AV_NOPTS_VALUE) {
+            pp.at_ms = av_rescale_q(pp.pkt->pts
+                                    - (st->start_time != AV_NOPTS_VALUE
+                                       ? st->start_time : 0),
+                                    st->time_base, (AVRational) { 1, 1000 });
+        }
+
+        /* a file with no duration in its headers, or a false one */
+        if (pp.at_ms > job->settings->max_duration) {
+            av_packet_unref(pp.pkt);
+            media_duration_text(job->settings->max_duration, most + 10,
+                                sizeof(most) - 10);
+            memcpy(most, "more than ", 10);
+            media_job_fail(job, "still reading past "
+                           MEDIA_SET_MAX_DURATION " %s", most + 10);
+            media_job_refuse(job, MEDIA_MSG_DURATION, most, most + 10);
+            goto failed;
+        }
+
         if (rc == 0 && pp.pkt->pts != AV_NOPTS_VALUE && p->duration_ms > 0) {
-            ms = av_rescale_q(pp.pkt->pts, st->time_base, (AVRational) { 1,
-                              1000 });
+            ms = pp.at_ms;
             percent = (int) (ms * 100 / p->duration_ms);
             media_job_advanced(job);
 
@@ -185,10 +212,26 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
         media_job_fail(job, media_job_stalled(job)
                        ? "decoding stalled (watchdog)"
                        : "read input: %s", media_averr(rc));
+        if (!media_job_stalled(job)) {
+            media_input_refuse(&pp, rc);
+        }
         goto failed;
     }
 
-    if (media_finish(&pp) != 0) {
+    rc = media_finish(&pp);
+
+    /* every packet was damaged: no rendition can come of this file */
+    if ((p->video >= 0 && pp.vframes == 0)
+        || (p->video < 0 && pp.aframes == 0))
+    {
+        media_job_fail(job, "no %s frame decoded",
+                       p->video >= 0 ? "video" : "audio");
+        media_job_refuse(job, MEDIA_MSG_NOTHING,
+                         p->video >= 0 ? "picture" : "sound");
+        goto failed;
+    }
+
+    if (rc != 0) {
         goto failed;
     }
 
@@ -207,15 +250,20 @@ media_open_decoder(media_pipe_t *pp, int index, AVCodecContext **dec)
 {
     int              rc;
     AVStream        *st;
+    const char      *kind;
     const AVCodec   *codec;
 
     st = pp->p->ic->streams[index];
+
+    kind = st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO ? "picture"
+                                                          : "sound";
 
     codec = avcodec_find_decoder(st->codecpar->codec_id);
     if (codec == NULL) {
         media_job_fail(pp->job, "no decoder for %s",
                        avcodec_get_name(st->codecpar->codec_id));
-        pp->job->permanent = 1;
+        media_job_refuse(pp->job, MEDIA_MSG_CODEC, kind,
+                         avcodec_get_name(st->codecpar->codec_id));
         return -1;
     }
 
@@ -233,12 +281,15 @@ media_open_decoder(media_pipe_t *pp, int index, AVCodecContext **dec)
 
     (*dec)->pkt_timebase = st->time_base;
     (*dec)->thread_count = 0;
+    (*dec)->max_pixels = pp->job->settings->max_pixels;
 
     rc = avcodec_open2(*dec, codec, NULL);
     if (rc < 0) {
         media_job_fail(pp->job, "open %s decoder: %s", codec->name,
                        media_averr(rc));
-        pp->job->permanent = 1;
+        if (media_av_input(rc)) {
+            media_job_refuse(pp->job, MEDIA_MSG_CODEC, kind, codec->name);
+        }
         return -1;
     }
 
@@ -667,6 +718,7 @@ media_decode(media_pipe_t *pp, AVCodecContext *dec, AVFilterContext *src,
         && rc != AVERROR_EOF)
     {
         media_job_fail(pp->job, "decode: %s", media_averr(rc));
+        media_input_refuse(pp, rc);
         return -1;
     }
 
@@ -682,7 +734,14 @@ media_decode(media_pipe_t *pp, AVCodecContext *dec, AVFilterContext *src,
                 continue;
             }
             media_job_fail(pp->job, "decode: %s", media_averr(rc));
+            media_input_refuse(pp, rc);
             return -1;
+        }
+
+        if (video) {
+            pp->vframes++;
+        } else {
+            pp->aframes++;
         }
 
         pp->frame->pts = pp->frame->best_effort_timestamp;
@@ -739,6 +798,16 @@ media_drain(media_pipe_t *pp, int video)
                 {
                     av_frame_unref(pp->filtered);
                     return -1;
+                }
+
+                /* a video shorter than poster_at: its last frame will do */
+                if (i == 0 && !pp->poster_done) {
+                    av_frame_unref(pp->last);
+                    if (av_frame_ref(pp->last, pp->filtered) < 0) {
+                        av_frame_unref(pp->filtered);
+                        media_job_fail(pp->job, "out of memory");
+                        return -1;
+                    }
                 }
 
                 rc = media_encode(pp, o->venc, pp->filtered, o, 1, 1);
@@ -815,6 +884,18 @@ media_encode(media_pipe_t *pp, AVCodecContext *enc, AVFrame *frame,
     }
 
     while ((rc = avcodec_receive_packet(enc, pkt)) == 0) {
+
+        /*
+         * libx264's packets carry no duration.  The HLS muxer adds the
+         * first packet's duration to the last segment's length: without
+         * it that segment is a frame short, and a one-frame video is a
+         * segment of length 0 that no player (nor measure.c) accepts.
+         */
+        if (video && pkt->duration <= 0) {
+            pkt->duration = av_rescale_q(1, av_inv_q(pp->p->frame_rate),
+                                         enc->time_base);
+        }
+
         for (i = 0; i < nouts; i++) {
             if (video && (pkt->flags & AV_PKT_FLAG_KEY)
                 && outs[i].rung->sps[0] == 0)
@@ -994,6 +1075,12 @@ media_finish(media_pipe_t *pp)
         return -1;
     }
 
+    if (pp->vdec && !pp->poster_done && pp->last->buf[0]
+        && media_poster(pp, pp->last) != 0)
+    {
+        return -1;
+    }
+
     if (pp->adec && (media_decode(pp, pp->adec, pp->asrc, NULL) != 0
                      || av_buffersrc_add_frame(pp->asrc, NULL) < 0
                      || media_drain(pp, 0) != 0))
@@ -1065,4 +1152,18 @@ media_pipe_free(media_pipe_t *pp)
     av_packet_free(&pp->pkt);
     av_frame_free(&pp->frame);
     av_frame_free(&pp->filtered);
+    av_frame_free(&pp->last);
+}
+
+
+/* an FFmpeg error reading or decoding: the file's fault, said for users */
+static void
+media_input_refuse(media_pipe_t *pp, int err)
+{
+    if (err == AVERROR(ENOMEM)) {
+        media_job_refuse(pp->job, MEDIA_MSG_MEMORY);
+
+    } else if (media_av_input(err)) {
+        media_job_refuse(pp->job, MEDIA_MSG_DAMAGED, pp->at_ms / 1000.0);
+    }
 }
