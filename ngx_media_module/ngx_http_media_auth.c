@@ -52,6 +52,7 @@ static ngx_int_t ngx_http_media_user_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_media_read_conf_file(ngx_conf_t *cf,
     ngx_str_t *name, ngx_str_t *out);
+static void ngx_http_media_jwks_conf_warn(void *data, const char *msg);
 static ngx_http_media_keyset_t *ngx_http_media_keyset(ngx_conf_t *cf);
 static void ngx_http_media_keyset_cleanup(void *data);
 static ngx_int_t ngx_http_media_set_cookie(ngx_http_request_t *r,
@@ -212,7 +213,8 @@ ngx_http_media_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     n = media_jwt_jwks((char *) json.data, json.len, ks->keys,
-                       NGX_HTTP_MEDIA_MAX_KEYS, err, sizeof(err));
+                       NGX_HTTP_MEDIA_MAX_KEYS, ngx_http_media_jwks_conf_warn,
+                       cf, err, sizeof(err));
     if (n < 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid media_jwt_jwks \"%V\": %s", &value[1],
@@ -225,6 +227,21 @@ ngx_http_media_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     mmcf->idp_keys = ks;
 
     return NGX_CONF_OK;
+}
+
+
+/* a JWKS key skipped at configuration: the set loads without it */
+static void
+ngx_http_media_jwks_conf_warn(void *data, const char *msg)
+{
+    ngx_conf_t  *cf = data;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "%V \"%V\": %s", &value[0],
+                       &value[1], msg);
 }
 
 

@@ -16,7 +16,7 @@
 #include "media_token.h"
 
 
-#define NGX_HTTP_MEDIA_MAX_KEYS  8
+#define NGX_HTTP_MEDIA_MAX_KEYS  16    /* per set: a JWKS beyond is cut */
 
 
 typedef struct {
