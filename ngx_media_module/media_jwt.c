@@ -714,7 +714,9 @@ media_jwt_jwks(const char *json, size_t len, media_jwt_key_t *keys,
     free(text);
 
     if (doc == NULL) {
-        snprintf(err, errlen, "not JSON: %s", msg);
+        /* yajl's message goes on to quote the input on more lines */
+        snprintf(err, errlen, "not JSON: %.*s", (int) strcspn(msg, "\n"),
+                 msg);
         return -1;
     }
 

@@ -183,7 +183,9 @@ ngx_http_media_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_media_keyset_t  *ks;
 
     if (mmcf->idp_keys) {
-        return "is duplicate";
+        return mmcf->jwks_url ? "cannot be used with media_jwt_jwks_url: "
+                                "the keys come from the file or from the URL"
+                              : "is duplicate";
     }
 
     ks = ngx_http_media_keyset(cf);
@@ -571,6 +573,11 @@ ngx_http_media_authenticate(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
     if (rc == MEDIA_JWT_UNKNOWN_KID && mmcf->idp_keys) {
         rc = media_jwt_verify(&mmcf->idp_keys->verifier, (char *) token->data,
                               token->len, ngx_time(), &claims);
+
+        /* media_jwt_jwks_url: no key for it yet; verified again when in */
+        if (ngx_http_media_jwks_refresh(r, ctx, rc) == NGX_AGAIN) {
+            return NGX_OK;
+        }
     }
 
     if (rc != MEDIA_JWT_OK) {

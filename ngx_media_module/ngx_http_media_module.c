@@ -195,6 +195,13 @@ static ngx_command_t  ngx_http_media_commands[] = {
       0,
       NULL },
 
+    { ngx_string("media_jwt_jwks_url"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_media_jwt_jwks_url,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("media_jwt_issuer"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,

@@ -43,6 +43,7 @@ typedef struct {
     /* accounts and tokens (ngx_http_media_auth.c) */
     ngx_http_media_keyset_t   *own_keys;    /* HS256: [0] signs */
     ngx_http_media_keyset_t   *idp_keys;    /* JWKS: verify only */
+    void                      *jwks_url;    /* ngx_http_media_jwks.c */
     ngx_str_t                  issuer;
     ngx_msec_t                 leeway;
     ngx_msec_t                 access_ttl;
@@ -152,6 +153,12 @@ char *ngx_http_media_login_limit(ngx_conf_t *cf, ngx_command_t *cmd,
  * an error naming the directive and the file */
 ngx_int_t ngx_http_media_read_key(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *secret);
+
+/* ngx_http_media_jwks.c: the provider's keys fetched from its jwks_uri */
+char *ngx_http_media_jwt_jwks_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_media_jwks_refresh(ngx_http_request_t *r,
+    ngx_http_media_ctx_t *ctx, media_jwt_rc_e rc);
 
 /* ngx_http_media_hls.c */
 ngx_int_t ngx_http_media_hls_init(ngx_conf_t *cf);
