@@ -264,6 +264,29 @@ is(me_status($b_rs), 200, 'and the last good set still verifies');
 
 $t->stop_nginx;
 
+# valid=: keys older than that are fetched again, so a withdrawn key stops
+copy("$dir/b.jwks.json", "$served/jwks.json") or die;
+my $conf = slurp($t->conf_file);
+$conf =~ s/refresh=3s/refresh=1s valid=2s/ or die;
+open($fh, '>', $t->conf_file) or die;
+print $fh $conf;
+close $fh;
+$t->start_nginx;
+
+$before = fetches();
+is(me_status($b_rs), 200, 'valid=2s: the first token fetches the keys');
+is(me_status($b_es), 200, '... and the next is served from them');
+is(fetches(), $before + 1, '... one fetch');
+copy("$dir/a.jwks.json", "$served/jwks.json") or die;
+sleep(2.2);
+is(me_status($b_rs), 401,
+   'keys older than valid=: fetched again, the withdrawn key refused');
+is(fetches(), $before + 2, '... after one more fetch');
+is(me_status($tok{ES384}), 200, 'the new set verifies');
+is(fetches(), $before + 2, '... from the cache');
+
+$t->stop_nginx;
+
 # --- refusals at configuration ---------------------------------------------
 
 sub conf_error {
