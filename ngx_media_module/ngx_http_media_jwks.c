@@ -50,6 +50,7 @@ static ngx_int_t ngx_http_media_jwks_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
 static void ngx_http_media_jwks_load(ngx_http_request_t *sr,
     ngx_http_media_jwks_t *j);
+static void ngx_http_media_jwks_abandon(void *data);
 static void ngx_http_media_jwks_warn(void *data, const char *msg);
 static void ngx_http_media_jwks_cleanup(void *data);
 
@@ -155,9 +156,12 @@ ngx_int_t
 ngx_http_media_jwks_refresh(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
     media_jwt_rc_e rc)
 {
+    ngx_list_t                    headers;
     ngx_msec_t                    now;
+    ngx_pool_cleanup_t           *cln;
     ngx_http_request_t           *sr;
     ngx_http_media_jwks_t        *j;
+    ngx_http_request_body_t      *body;
     ngx_http_post_subrequest_t   *ps;
     ngx_http_media_jwks_fetch_t  *f;
     ngx_http_media_main_conf_t   *mmcf;
@@ -183,9 +187,16 @@ ngx_http_media_jwks_refresh(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
+    /* all that can fail, before the subrequest exists */
     f = ngx_pcalloc(r->pool, sizeof(ngx_http_media_jwks_fetch_t));
     ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
-    if (f == NULL || ps == NULL) {
+    body = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (f == NULL || ps == NULL || body == NULL || cln == NULL
+        || ngx_list_init(&headers, r->pool, 1, sizeof(ngx_table_elt_t))
+           != NGX_OK)
+    {
         return NGX_DECLINED;
     }
 
@@ -193,6 +204,11 @@ ngx_http_media_jwks_refresh(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
     f->ctx = ctx;
     ps->handler = ngx_http_media_jwks_done;
     ps->data = f;
+
+    /* a request ended before its subrequest (the client left) must not
+     * leave the worker believing a fetch is still under way */
+    cln->handler = ngx_http_media_jwks_abandon;
+    cln->data = f;
 
     if (ngx_http_subrequest(r, &j->uri, NULL, &sr, ps,
                             NGX_HTTP_SUBREQUEST_IN_MEMORY
@@ -211,18 +227,11 @@ ngx_http_media_jwks_refresh(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
      * proxy_pass_request_headers says.  No body either.
      */
     ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
+    sr->headers_in.headers = headers;
+    sr->headers_in.headers.last = &sr->headers_in.headers.part;
     sr->headers_in.content_length_n = -1;
     sr->headers_in.keep_alive_n = -1;
-
-    sr->request_body = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
-
-    if (ngx_list_init(&sr->headers_in.headers, r->pool, 1,
-                      sizeof(ngx_table_elt_t))
-        != NGX_OK
-        || sr->request_body == NULL)
-    {
-        return NGX_DECLINED;
-    }
+    sr->request_body = body;
 
     j->tried = 1;
     j->fetching = 1;
@@ -318,6 +327,18 @@ ngx_http_media_jwks_load(ngx_http_request_t *sr, ngx_http_media_jwks_t *j)
 
     ngx_log_error(NGX_LOG_NOTICE, sr->connection->log, 0,
                   "media jwks: %d keys from \"%V\"", n, &j->uri);
+}
+
+
+static void
+ngx_http_media_jwks_abandon(void *data)
+{
+    ngx_http_media_jwks_fetch_t  *f = data;
+
+    if (!f->done) {
+        f->done = 1;
+        f->jwks->fetching = 0;
+    }
 }
 
 
