@@ -313,8 +313,10 @@ media_jwt_json(const char *b64, size_t len)
  * The key that verifies the signature, or NULL with *rc saying why.
  * With a kid: the key of that kid pinned to the token's alg (another
  * alg: BAD_ALG).  Without: each key pinned to the token's alg in turn, as
- * a provider that sends no kid may have several during a rotation.  No
- * such key at all is UNKNOWN_KID, so that the caller may try its next set.
+ * a provider that sends no kid may have several during a rotation; when
+ * none verifies, the token may be signed with a key of another set, or
+ * with a provider's new key, so it is UNKNOWN_KID as when there is no
+ * such key at all: the caller may try its next set, or fetch the keys.
  */
 static const media_jwt_key_t *
 media_jwt_find_key(const media_jwt_verifier_t *v, const char *kid,
@@ -349,9 +351,8 @@ media_jwt_find_key(const media_jwt_verifier_t *v, const char *kid,
             return key;
         }
 
-        *rc = MEDIA_JWT_BAD_SIGNATURE;
-
         if (kid) {
+            *rc = MEDIA_JWT_BAD_SIGNATURE;
             return NULL;
         }
     }

@@ -72,9 +72,9 @@ typedef struct {
 
 
 /*
- * MEDIA_JWT_UNKNOWN_KID also means "this set has no key for the token"
- * (no key of its alg when it has no kid): the caller may then try another
- * set, and only then.
+ * MEDIA_JWT_UNKNOWN_KID also means "this set has no key for the token":
+ * for a token without kid, no key of its alg verifies it.  The caller may
+ * then try another set, and only then.
  */
 typedef enum {
     MEDIA_JWT_OK = 0,

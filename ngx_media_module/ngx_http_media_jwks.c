@@ -8,8 +8,9 @@
  * blocking I/O, and TLS, DNS and timeouts are the proxy module's.
  *
  * The request that finds no key for its token (an unknown kid, or no key
- * of its alg) starts the fetch and waits for it; the keys are then swapped
- * and it is verified again.  Fetches happen at most once per "refresh"
+ * of its alg) starts the fetch and waits for it, as do those that come
+ * with such a token while it is under way; the keys are then swapped and
+ * they are verified again.  Fetches happen at most once per "refresh"
  * (1 minute) per worker, whatever tokens arrive, and also when the keys
  * are older than "valid" (1 hour), so that a key the provider withdrew
  * stops working.  A failed fetch or an unusable answer keeps the last
@@ -33,9 +34,24 @@ typedef struct {
     ngx_msec_t                attempted;  /* when the last fetch started */
     ngx_msec_t                fetched;    /* when the keys were last set */
     ngx_uint_t                ngood;      /* good fetches so far */
+    ngx_queue_t               waiting;    /* requests for the fetch */
+    ngx_uint_t                nwaiting;
     unsigned                  tried:1;
     unsigned                  fetching:1;
 } ngx_http_media_jwks_t;
+
+
+/* a request whose token waits for the fetch under way */
+typedef struct {
+    ngx_queue_t               queue;
+    ngx_http_request_t       *request;
+    ngx_http_media_ctx_t     *ctx;
+    ngx_http_media_jwks_t    *jwks;
+} ngx_http_media_jwks_waiter_t;
+
+
+/* enough for a burst of logins after a rotation; more are refused */
+#define NGX_HTTP_MEDIA_JWKS_MAX_WAITING  1024
 
 
 /* one fetch, on behalf of one request */
@@ -50,6 +66,10 @@ static ngx_int_t ngx_http_media_jwks_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
 static void ngx_http_media_jwks_load(ngx_http_request_t *sr,
     ngx_http_media_jwks_t *j);
+static ngx_int_t ngx_http_media_jwks_wait(ngx_http_request_t *r,
+    ngx_http_media_ctx_t *ctx, ngx_http_media_jwks_t *j);
+static void ngx_http_media_jwks_wake(ngx_http_media_jwks_t *j);
+static void ngx_http_media_jwks_unwait(void *data);
 static void ngx_http_media_jwks_abandon(void *data);
 static void ngx_http_media_jwks_warn(void *data, const char *msg);
 static void ngx_http_media_jwks_cleanup(void *data);
@@ -96,6 +116,8 @@ ngx_http_media_jwt_jwks_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     /* the keys a worker fetched are freed with its configuration */
     cln->handler = ngx_http_media_jwks_cleanup;
     cln->data = ks;
+
+    ngx_queue_init(&j->waiting);
 
     j->uri = value[1];
     j->refresh = 60000;
@@ -181,9 +203,15 @@ ngx_http_media_jwks_refresh(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
-    /* one at a time, and once per refresh: a stream of made-up kids
-     * must not become a stream of requests to the provider */
-    if (j->fetching || (j->tried && now - j->attempted < j->refresh)) {
+    /* one at a time: a token with no key waits for the fetch under way */
+    if (j->fetching) {
+        return rc == MEDIA_JWT_UNKNOWN_KID ? ngx_http_media_jwks_wait(r, ctx, j)
+                                           : NGX_DECLINED;
+    }
+
+    /* once per refresh: a stream of made-up kids must not become a stream
+     * of requests to the provider */
+    if (j->tried && now - j->attempted < j->refresh) {
         return NGX_DECLINED;
     }
 
@@ -263,8 +291,10 @@ ngx_http_media_jwks_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     j = f->jwks;
     j->fetching = 0;
 
-    /* the access phase runs again when the main request is resumed */
+    /* the access phase runs again when the main request is resumed,
+     * and in the requests that waited when their write event comes */
     f->ctx->auth_pending = 0;
+    ngx_http_media_jwks_wake(j);
 
     /* an upstream error (502, 504) comes as rc, the status not yet set */
     status = sr->headers_out.status;
@@ -330,6 +360,78 @@ ngx_http_media_jwks_load(ngx_http_request_t *sr, ngx_http_media_jwks_t *j)
 }
 
 
+/*
+ * The request waits as the one that fetches does: its access phase
+ * answers NGX_AGAIN until the fetch ends; then its write event is posted,
+ * which runs the phases again (ngx_http_request_handler), as a timer does
+ * for limit_req's delay.
+ */
+static ngx_int_t
+ngx_http_media_jwks_wait(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
+    ngx_http_media_jwks_t *j)
+{
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_media_jwks_waiter_t  *w;
+
+    if (j->nwaiting >= NGX_HTTP_MEDIA_JWKS_MAX_WAITING) {
+        return NGX_DECLINED;
+    }
+
+    w = ngx_pcalloc(r->pool, sizeof(ngx_http_media_jwks_waiter_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (w == NULL || cln == NULL) {
+        return NGX_DECLINED;
+    }
+
+    w->request = r;
+    w->ctx = ctx;
+    w->jwks = j;
+
+    /* a request that ends first (the client left) leaves the queue */
+    cln->handler = ngx_http_media_jwks_unwait;
+    cln->data = w;
+
+    ngx_queue_insert_tail(&j->waiting, &w->queue);
+    j->nwaiting++;
+    ctx->auth_pending = 1;
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_media_jwks_wake(ngx_http_media_jwks_t *j)
+{
+    ngx_queue_t                   *q;
+    ngx_http_media_jwks_waiter_t  *w;
+
+    while (!ngx_queue_empty(&j->waiting)) {
+        q = ngx_queue_head(&j->waiting);
+        w = ngx_queue_data(q, ngx_http_media_jwks_waiter_t, queue);
+
+        ngx_queue_remove(q);
+        w->jwks = NULL;
+        j->nwaiting--;
+
+        w->ctx->auth_pending = 0;
+        ngx_post_event(w->request->connection->write, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_media_jwks_unwait(void *data)
+{
+    ngx_http_media_jwks_waiter_t  *w = data;
+
+    if (w->jwks) {
+        ngx_queue_remove(&w->queue);
+        w->jwks->nwaiting--;
+        w->jwks = NULL;
+    }
+}
+
+
 static void
 ngx_http_media_jwks_abandon(void *data)
 {
@@ -338,6 +440,7 @@ ngx_http_media_jwks_abandon(void *data)
     if (!f->done) {
         f->done = 1;
         f->jwks->fetching = 0;
+        ngx_http_media_jwks_wake(f->jwks);
     }
 }
 

@@ -10,6 +10,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Copy qw(copy);
+use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
 use Time::HiRes qw(time sleep);
@@ -116,7 +117,7 @@ for my $case (
       'ES384 token naming the ES256 key' ],
     [ token('x', 'RS256', 'x-RS256'), 'unknown_kid',
       'a kid the JWKS does not have' ],
-    [ token('x', 'EdDSA', '-'), 'bad_signature',
+    [ token('x', 'EdDSA', '-'), 'unknown_kid',
       'no kid, signed by a key we do not trust' ],
     [ token('x', 'PS512', 'a-PS512'), 'bad_signature',
       'our kid, someone else\'s key' ],
@@ -185,6 +186,9 @@ my $b_rs = token('b', 'RS256', 'b-RS256');
 my $b_es = token('b', 'ES256', 'b-ES256');
 my $x_es = token('x', 'ES256', 'x-ES256');
 my @made_up = map { token('x', 'RS256', "made-up-$_") } 1 .. 10;
+idp('keys', $dir, 'c', 'RS256');
+my $c_rs = token('c', 'RS256', 'c-RS256');
+my $c_nokid = token('c', 'RS256', '-');
 
 $t->start_nginx;
 
@@ -284,6 +288,40 @@ is(me_status($b_rs), 401,
 is(fetches(), $before + 2, '... after one more fetch');
 is(me_status($tok{ES384}), 200, 'the new set verifies');
 is(fetches(), $before + 2, '... from the cache');
+
+# a slow provider: the tokens that come during the fetch wait for it
+sub me_start {
+    my ($tok) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $t->port('http'),
+                                  Timeout => 5) or die "connect: $!";
+    print $s "GET /api/v1/auth/me HTTP/1.1\r\nHost: localhost\r\n"
+             . "Authorization: Bearer $tok\r\nConnection: close\r\n\r\n";
+    return $s;
+}
+
+copy("$dir/c.jwks.json", "$served/jwks.json") or die;
+open($fh, '>', "$served/delay") or die;
+print $fh "1\n";
+close $fh;
+sleep(1.1);
+$before = fetches();
+my @socks = map { me_start($_) } $c_rs, $c_nokid, $c_rs;
+my @status = map { ($t->http_finish($_))[0] // 0 } @socks;
+is("@status", '200 200 200',
+   'three tokens of a new key at once, the provider slow: all 200');
+is(fetches(), $before + 1, '... after a single fetch they all waited for');
+
+# a client that leaves during the fetch does not stall the next one
+sleep(1.1);
+close(me_start($x_es));
+sleep(1.5);
+unlink "$served/delay";
+copy("$dir/a.jwks.json", "$served/jwks.json") or die;
+$before = fetches();
+is(me_status($tok{RS384}), 200,
+   'after a client left during a fetch, the next fetch still happens');
+is(fetches(), $before + 1, '... (one more fetch)');
 
 $t->stop_nginx;
 

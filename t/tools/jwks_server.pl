@@ -1,7 +1,8 @@
 # A provider's jwks_uri for the tests: serves the files of a directory
 # over HTTP on 127.0.0.1, one connection at a time, and appends each
 # request's line and headers to DIR/requests.log, so that a test can count
-# the fetches and see what was sent.
+# the fetches and see what was sent.  It answers after the seconds in
+# DIR/delay, when that file exists.
 #
 #   perl jwks_server.pl PORT DIR
 
@@ -30,6 +31,13 @@ while (my $c = $listen->accept) {
     open(my $log, '>>', "$dir/requests.log") or die $!;
     print $log $head, "--\n";
     close $log;
+
+    # a slow provider: DIR/delay holds the seconds to wait before answering
+    if (open(my $d, '<', "$dir/delay")) {
+        my $secs = <$d>;
+        close $d;
+        select(undef, undef, undef, $secs) if $secs && $secs < 10;
+    }
 
     my ($path) = $head =~ m{^GET (/[\w.-]*) HTTP/};
     my $body;

@@ -214,7 +214,8 @@ test_refusals(EVP_PKEY *rsa)
     ok(check(tok) == MEDIA_JWT_OK, "no kid, signed with the previous key");
     test_sign_hmac(tok, (unsigned char *) "someone-else-s-key-entirely", 27,
                    "{\"alg\":\"HS256\"}", p);
-    ok(check(tok) == MEDIA_JWT_BAD_SIGNATURE, "no kid, no key of ours");
+    ok(check(tok) == MEDIA_JWT_UNKNOWN_KID,
+       "no kid, no key of ours: not ours (the next set may have it)");
     test_sign_hmac(tok, keys[0].secret, keys[0].secret_len,
                    "{\"alg\":\"HS256\",\"kid\":\"\"}", p);
     ok(check(tok) == MEDIA_JWT_OK, "empty kid: as if none");
@@ -480,7 +481,15 @@ test_algs(EVP_PKEY *rsa, EVP_PKEY *ec)
 
         tok[strlen(tok) - 5] ^= 1;
         ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c)
-           == MEDIA_JWT_BAD_SIGNATURE, "%s tampered", algs[i]);
+           == MEDIA_JWT_UNKNOWN_KID, "%s without kid tampered: no key "
+           "verifies it", algs[i]);
+
+        snprintf(h, sizeof(h), "{\"alg\":\"%s\",\"kid\":\"%s\"}", algs[i],
+                 algs[i]);
+        test_sign_as(tok, k, algs[i], -1, h, p);
+        tok[strlen(tok) - 5] ^= 1;
+        ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c)
+           == MEDIA_JWT_BAD_SIGNATURE, "%s with kid tampered", algs[i]);
     }
 
     /* the key's alg, not the header's: same RSA key, other padding */
@@ -504,7 +513,8 @@ test_algs(EVP_PKEY *rsa, EVP_PKEY *ec)
                  p);
     ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c) == MEDIA_JWT_BAD_ALG,
        "EdDSA token naming an EC key");
-    test_sign_as(tok, ed448, "EdDSA", -1, "{\"alg\":\"EdDSA\"}", p);
+    test_sign_as(tok, ed448, "EdDSA", -1, "{\"alg\":\"EdDSA\",\"kid\":"
+                 "\"EdDSA\"}", p);
     ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c)
        == MEDIA_JWT_BAD_SIGNATURE, "Ed448 signature: refused");
     test_sign_hmac(tok, (unsigned char *) "x", 1,
@@ -530,7 +540,8 @@ test_algs(EVP_PKEY *rsa, EVP_PKEY *ec)
        == MEDIA_JWT_BAD_SIGNATURE, "PS384 with a 64-byte salt");
 
     /* ES: r||s of the curve's size exactly */
-    test_sign_as(tok, ec384, "ES384", -1, "{\"alg\":\"ES384\"}", p);
+    test_sign_as(tok, ec384, "ES384", -1, "{\"alg\":\"ES384\",\"kid\":"
+                 "\"ES384\"}", p);
     tok[strlen(tok) - 4] = '\0';
     ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c)
        == MEDIA_JWT_BAD_SIGNATURE, "ES384 signature 3 bytes short");
