@@ -205,8 +205,8 @@ ngx_http_media_jwks_refresh(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
 
     /* one at a time: a token with no key waits for the fetch under way */
     if (j->fetching) {
-        return rc == MEDIA_JWT_UNKNOWN_KID ? ngx_http_media_jwks_wait(r, ctx, j)
-                                           : NGX_DECLINED;
+        return (rc == MEDIA_JWT_UNKNOWN_KID)
+               ? ngx_http_media_jwks_wait(r, ctx, j) : NGX_DECLINED;
     }
 
     /* once per refresh: a stream of made-up kids must not become a stream
@@ -233,11 +233,6 @@ ngx_http_media_jwks_refresh(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
     ps->handler = ngx_http_media_jwks_done;
     ps->data = f;
 
-    /* a request ended before its subrequest (the client left) must not
-     * leave the worker believing a fetch is still under way */
-    cln->handler = ngx_http_media_jwks_abandon;
-    cln->data = f;
-
     if (ngx_http_subrequest(r, &j->uri, NULL, &sr, ps,
                             NGX_HTTP_SUBREQUEST_IN_MEMORY
                             |NGX_HTTP_SUBREQUEST_WAITED)
@@ -260,6 +255,11 @@ ngx_http_media_jwks_refresh(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
     sr->headers_in.content_length_n = -1;
     sr->headers_in.keep_alive_n = -1;
     sr->request_body = body;
+
+    /* a request ended before its subrequest (the client left) must not
+     * leave the worker believing a fetch is still under way */
+    cln->handler = ngx_http_media_jwks_abandon;
+    cln->data = f;
 
     j->tried = 1;
     j->fetching = 1;
