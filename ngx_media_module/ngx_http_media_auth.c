@@ -53,7 +53,6 @@ static ngx_int_t ngx_http_media_user_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_media_read_conf_file(ngx_conf_t *cf,
     ngx_str_t *name, ngx_str_t *out);
 static void ngx_http_media_jwks_conf_warn(void *data, const char *msg);
-static ngx_http_media_keyset_t *ngx_http_media_keyset(ngx_conf_t *cf);
 static void ngx_http_media_keyset_cleanup(void *data);
 static ngx_int_t ngx_http_media_set_cookie(ngx_http_request_t *r,
     const char *name, const char *path, const char *samesite,
@@ -384,7 +383,7 @@ ngx_http_media_read_conf_file(ngx_conf_t *cf, ngx_str_t *name,
 
 
 /* an empty key set whose keys are freed with the configuration */
-static ngx_http_media_keyset_t *
+ngx_http_media_keyset_t *
 ngx_http_media_keyset(ngx_conf_t *cf)
 {
     ngx_pool_cleanup_t       *cln;

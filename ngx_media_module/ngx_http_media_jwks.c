@@ -72,7 +72,6 @@ static void ngx_http_media_jwks_wake(ngx_http_media_jwks_t *j);
 static void ngx_http_media_jwks_unwait(void *data);
 static void ngx_http_media_jwks_abandon(void *data);
 static void ngx_http_media_jwks_warn(void *data, const char *msg);
-static void ngx_http_media_jwks_cleanup(void *data);
 
 
 /* media_jwt_jwks_url uri [issuer=...] [audience=...] [refresh=1m] [valid=1h] */
@@ -86,7 +85,6 @@ ngx_http_media_jwt_jwks_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     size_t                    len;
     ngx_str_t                *value;
     ngx_uint_t                i;
-    ngx_pool_cleanup_t       *cln;
     ngx_http_media_jwks_t    *j;
     ngx_http_media_keyset_t  *ks;
 
@@ -106,16 +104,12 @@ ngx_http_media_jwt_jwks_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* the keys a worker fetches are freed with its configuration */
     j = ngx_pcalloc(cf->pool, sizeof(ngx_http_media_jwks_t));
-    ks = ngx_pcalloc(cf->pool, sizeof(ngx_http_media_keyset_t));
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (j == NULL || ks == NULL || cln == NULL) {
+    ks = ngx_http_media_keyset(cf);
+    if (j == NULL || ks == NULL) {
         return NGX_CONF_ERROR;
     }
-
-    /* the keys a worker fetched are freed with its configuration */
-    cln->handler = ngx_http_media_jwks_cleanup;
-    cln->data = ks;
 
     ngx_queue_init(&j->waiting);
 
@@ -451,17 +445,4 @@ ngx_http_media_jwks_warn(void *data, const char *msg)
     ngx_log_t  *log = data;
 
     ngx_log_error(NGX_LOG_WARN, log, 0, "media jwks: %s", msg);
-}
-
-
-static void
-ngx_http_media_jwks_cleanup(void *data)
-{
-    ngx_http_media_keyset_t  *ks = data;
-
-    ngx_uint_t  i;
-
-    for (i = 0; i < NGX_HTTP_MEDIA_MAX_KEYS; i++) {
-        media_jwt_key_free(&ks->keys[i]);
-    }
 }

@@ -154,6 +154,12 @@ char *ngx_http_media_login_limit(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_media_read_key(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *secret);
 
+/*
+ * An empty key set whose keys (as many as are set, even after the
+ * configuration, by media_jwt_jwks_url) are freed with the configuration.
+ */
+ngx_http_media_keyset_t *ngx_http_media_keyset(ngx_conf_t *cf);
+
 /* ngx_http_media_jwks.c: the provider's keys fetched from its jwks_uri */
 char *ngx_http_media_jwt_jwks_url(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
