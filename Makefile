@@ -136,9 +136,15 @@ $(BUILD)/www/%: www/%
 	@mkdir -p $(BUILD)/www
 	cp $< $@
 
-# helpers the tests call (an identity provider that signs RS256/ES256, and
+# helpers the tests call (an identity provider that signs RS256/ES256,
+# another on panva/jose that signs every algorithm we verify, and
 # playwright-core, which drives Debian's chromium in t/browser.t)
-tools: $(BUILD)/mint t/browser/node_modules/playwright-core/package.json
+tools: $(BUILD)/mint t/browser/node_modules/playwright-core/package.json \
+       t/idp/node_modules/jose/package.json
+
+t/idp/node_modules/jose/package.json: t/idp/package.json t/idp/package-lock.json
+	cd t/idp && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 t/browser/node_modules/playwright-core/package.json: t/browser/package.json \
                                                     t/browser/package-lock.json

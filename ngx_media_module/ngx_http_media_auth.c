@@ -27,6 +27,7 @@
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_shm.h"
 #include "ngx_http_media_keyfile.h"
+#include "ngx_http_media_jwks.h"
 #include "ngx_http_media_auth.h"
 #include "media_b64.h"
 
@@ -78,8 +79,7 @@ static ngx_int_t ngx_http_media_cstr(ngx_http_request_t *r, ngx_str_t *dst,
     const char *src);
 static ngx_int_t ngx_http_media_user_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_http_media_keyset_t *ngx_http_media_keyset(ngx_conf_t *cf);
-static void ngx_http_media_keyset_cleanup(void *data);
+static void ngx_http_media_jwks_conf_warn(void *data, const char *msg);
 static ngx_int_t ngx_http_media_set_cookie(ngx_http_request_t *r,
     const char *name, const char *path, const char *samesite,
     ngx_str_t *value, ngx_msec_t ttl);
@@ -208,7 +208,9 @@ ngx_http_media_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_media_keyset_t  *ks;
 
     if (mmcf->idp_keys) {
-        return "is duplicate";
+        return mmcf->jwks_url ? "cannot be used with media_jwt_jwks_url: "
+                                "the keys come from the file or from the URL"
+                              : "is duplicate";
     }
 
     ks = ngx_http_media_keyset(cf);
@@ -238,7 +240,8 @@ ngx_http_media_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     n = media_jwt_jwks((char *) json.data, json.len, ks->keys,
-                       NGX_HTTP_MEDIA_MAX_KEYS, err, sizeof(err));
+                       NGX_HTTP_MEDIA_MAX_KEYS, ngx_http_media_jwks_conf_warn,
+                       cf, err, sizeof(err));
     if (n < 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid media_jwt_jwks \"%V\": %s", &value[1],
@@ -251,6 +254,21 @@ ngx_http_media_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     mmcf->idp_keys = ks;
 
     return NGX_CONF_OK;
+}
+
+
+/* a JWKS key skipped at configuration: the set loads without it */
+static void
+ngx_http_media_jwks_conf_warn(void *data, const char *msg)
+{
+    ngx_conf_t  *cf = data;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "%V \"%V\": %s", &value[0],
+                       &value[1], msg);
 }
 
 
@@ -303,39 +321,6 @@ ngx_http_media_login_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
-}
-
-
-/* an empty key set whose keys are freed with the configuration */
-static ngx_http_media_keyset_t *
-ngx_http_media_keyset(ngx_conf_t *cf)
-{
-    ngx_pool_cleanup_t       *cln;
-    ngx_http_media_keyset_t  *ks;
-
-    ks = ngx_pcalloc(cf->pool, sizeof(ngx_http_media_keyset_t));
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (ks == NULL || cln == NULL) {
-        return NULL;
-    }
-
-    cln->handler = ngx_http_media_keyset_cleanup;
-    cln->data = ks;
-
-    return ks;
-}
-
-
-static void
-ngx_http_media_keyset_cleanup(void *data)
-{
-    ngx_http_media_keyset_t  *ks = data;
-
-    ngx_uint_t  i;
-
-    for (i = 0; i < NGX_HTTP_MEDIA_MAX_KEYS; i++) {
-        media_jwt_key_free(&ks->keys[i]);
-    }
 }
 
 
@@ -506,6 +491,11 @@ ngx_http_media_authenticate(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
     if (rc == MEDIA_JWT_UNKNOWN_KID && mmcf->idp_keys) {
         rc = media_jwt_verify(&mmcf->idp_keys->verifier, (char *) token->data,
                               token->len, ngx_time(), &claims);
+
+        /* media_jwt_jwks_url: no key for it yet; verified again when in */
+        if (ngx_http_media_jwks_refresh(r, ctx, rc) == NGX_AGAIN) {
+            return NGX_OK;
+        }
     }
 
     if (rc != MEDIA_JWT_OK) {

@@ -1,6 +1,7 @@
 /*
  * Secrets and key sets read from files, at configuration time only (the
- * files are small and read once, before any request).
+ * files are small and read once, before any request), and the key sets
+ * that hold them.
  */
 
 #include <ngx_config.h>
@@ -8,6 +9,9 @@
 #include <ngx_http.h>
 
 #include "ngx_http_media_keyfile.h"
+
+
+static void ngx_http_media_keyset_cleanup(void *data);
 
 
 ngx_int_t
@@ -91,4 +95,37 @@ ngx_http_media_read_conf_file(ngx_conf_t *cf, ngx_str_t *name,
     out->data[out->len] = '\0';
 
     return NGX_OK;
+}
+
+
+/* an empty key set whose keys are freed with the configuration */
+ngx_http_media_keyset_t *
+ngx_http_media_keyset(ngx_conf_t *cf)
+{
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_media_keyset_t  *ks;
+
+    ks = ngx_pcalloc(cf->pool, sizeof(ngx_http_media_keyset_t));
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (ks == NULL || cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_media_keyset_cleanup;
+    cln->data = ks;
+
+    return ks;
+}
+
+
+static void
+ngx_http_media_keyset_cleanup(void *data)
+{
+    ngx_http_media_keyset_t  *ks = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_MEDIA_MAX_KEYS; i++) {
+        media_jwt_key_free(&ks->keys[i]);
+    }
 }

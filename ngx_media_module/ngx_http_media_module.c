@@ -16,6 +16,7 @@
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_auth.h"
+#include "ngx_http_media_jwks.h"
 #include "ngx_http_media_hls.h"
 #include "ngx_http_media_api.h"
 
@@ -223,6 +224,13 @@ static ngx_command_t  ngx_http_media_commands[] = {
     { ngx_string("media_jwt_jwks"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
       ngx_http_media_jwt_jwks,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("media_jwt_jwks_url"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_media_jwt_jwks_url,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },

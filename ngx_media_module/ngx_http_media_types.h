@@ -18,7 +18,7 @@
 #include "media_token.h"
 
 
-#define NGX_HTTP_MEDIA_MAX_KEYS  8
+#define NGX_HTTP_MEDIA_MAX_KEYS  16    /* per set: a JWKS beyond is cut */
 
 
 typedef struct {
@@ -45,6 +45,7 @@ typedef struct {
     /* accounts and tokens (ngx_http_media_auth.c) */
     ngx_http_media_keyset_t   *own_keys;    /* HS256: [0] signs */
     ngx_http_media_keyset_t   *idp_keys;    /* JWKS: verify only */
+    void                      *jwks_url;    /* ngx_http_media_jwks.c */
     ngx_str_t                  issuer;
     ngx_msec_t                 leeway;
     ngx_msec_t                 access_ttl;

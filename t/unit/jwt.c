@@ -207,9 +207,20 @@ test_refusals(EVP_PKEY *rsa)
                    "{\"alg\":\"HS256\",\"kid\":\"nobody\"}", p);
     ok(check(tok) == MEDIA_JWT_UNKNOWN_KID, "unknown kid");
 
+    /* without a kid, every key of its alg is tried: current, previous */
     test_sign_hmac(tok, keys[0].secret, keys[0].secret_len,
                    "{\"alg\":\"HS256\"}", p);
-    ok(check(tok) == MEDIA_JWT_UNKNOWN_KID, "no kid among several keys");
+    ok(check(tok) == MEDIA_JWT_OK, "no kid, signed with the current key");
+    test_sign_hmac(tok, keys[1].secret, keys[1].secret_len,
+                   "{\"alg\":\"HS256\"}", p);
+    ok(check(tok) == MEDIA_JWT_OK, "no kid, signed with the previous key");
+    test_sign_hmac(tok, (unsigned char *) "someone-else-s-key-entirely", 27,
+                   "{\"alg\":\"HS256\"}", p);
+    ok(check(tok) == MEDIA_JWT_UNKNOWN_KID,
+       "no kid, no key of ours: not ours (the next set may have it)");
+    test_sign_hmac(tok, keys[0].secret, keys[0].secret_len,
+                   "{\"alg\":\"HS256\",\"kid\":\"\"}", p);
+    ok(check(tok) == MEDIA_JWT_OK, "empty kid: as if none");
 
     snprintf(h, sizeof(h), "{\"alg\":\"HS256\",\"kid\":\"%s\",\"crit\":[\"b64\"]}",
              keys[0].kid);
@@ -233,23 +244,61 @@ test_refusals(EVP_PKEY *rsa)
 }
 
 
+/* collects the warnings of media_jwt_jwks */
+static char    warned[4096];
+static int     nwarned;
+
+
+static void
+warn(void *data, const char *msg)
+{
+    (void) data;
+    nwarned++;
+    snprintf(warned + strlen(warned), sizeof(warned) - strlen(warned),
+             "%s\n", msg);
+}
+
+
+static int
+jwks(const char *json, media_jwt_key_t *out, size_t max, char *err)
+{
+    warned[0] = '\0';
+    nwarned = 0;
+
+    return media_jwt_jwks(json, strlen(json), out, max, warn, NULL, err,
+                          256);
+}
+
+
+static void
+free_keys(media_jwt_key_t *k, int n)
+{
+    while (n > 0) {
+        media_jwt_key_free(&k[--n]);
+    }
+}
+
+
 static void
 test_jwks(EVP_PKEY *rsa, EVP_PKEY *ec)
 {
     int                   n;
-    char                  jwks[4096], a[2048], b[512], p[256], err[256];
+    char                  set[4096], a[2048], b[512], p[256], err[256];
     media_jwt_key_t       idp[4];
     media_jwt_claims_t    c;
     media_jwt_verifier_t  iv;
 
     test_jwk(a, sizeof(a), rsa, "rsa1");
     test_jwk(b, sizeof(b), ec, "ec1");
-    snprintf(jwks, sizeof(jwks), "{\"keys\":[%s,%s,{\"kty\":\"RSA\","
+    snprintf(set, sizeof(set), "{\"keys\":[%s,%s,{\"kty\":\"RSA\","
              "\"kid\":\"enc\",\"use\":\"enc\"}]}", a, b);
 
-    n = media_jwt_jwks(jwks, strlen(jwks), idp, 4, err, sizeof(err));
+    n = jwks(set, idp, 4, err);
     ok(n == 2, "JWKS: two signing keys, encryption key skipped (%d %s)", n,
        n < 0 ? err : "");
+    ok(nwarned == 1 && strstr(warned, "key \"enc\" skipped: \"use\" is "
+                              "\"enc\""), "and a warning names it: %s",
+       warned);
 
     iv.keys = idp;
     iv.nkeys = (size_t) n;
@@ -280,24 +329,278 @@ test_jwks(EVP_PKEY *rsa, EVP_PKEY *ec)
     ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c) == MEDIA_JWT_BAD_ALG,
        "RS256 token naming the EC key");
 
-    media_jwt_key_free(&idp[0]);
-    media_jwt_key_free(&idp[1]);
+    /*
+     * A provider's token without kid while our own HS256 keys are also
+     * configured: our set has no RS256 key, says so (UNKNOWN_KID, so the
+     * caller tries the next set), and the provider's set verifies it.
+     */
+    test_sign(tok, rsa, "{\"alg\":\"RS256\"}", p);
+    v.nkeys = 2;
+    ok(check(tok) == MEDIA_JWT_UNKNOWN_KID,
+       "RS256 without kid: our HS256 set has no key for it");
+    v.nkeys = 3;
+    ok(check(tok) == MEDIA_JWT_BAD_ISSUER,
+       "(a set that has one checks it: good signature, not our issuer)");
+    ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c) == MEDIA_JWT_OK
+       && strcmp(c.kid, "rsa1") == 0, "... the provider's set verifies it");
 
-    ok(media_jwt_jwks("[]", 2, idp, 4, err, sizeof(err)) == -1
-       && strstr(err, "keys"), "JWKS without keys: %s", err);
-    ok(media_jwt_jwks("{", 1, idp, 4, err, sizeof(err)) == -1,
-       "JWKS not JSON: %s", err);
-    ok(media_jwt_jwks("{\"keys\":[{\"kty\":\"oct\",\"kid\":\"k\"}]}", 35, idp,
-                      4, err, sizeof(err)) == -1 && strstr(err, "oct"),
-       "JWKS symmetric key refused: %s", err);
-    ok(media_jwt_jwks("{\"keys\":[{\"kty\":\"EC\",\"kid\":\"k\",\"crv\":"
-                      "\"P-384\"}]}", 48, idp, 4, err, sizeof(err)) == -1
-       && strstr(err, "P-256"), "JWKS other curve refused: %s", err);
+    free_keys(idp, n);
 
-    snprintf(jwks, sizeof(jwks), "{\"keys\":[%s]}", a);
-    *strstr(jwks, "RS256") = 'H';
-    ok(media_jwt_jwks(jwks, strlen(jwks), idp, 4, err, sizeof(err)) == -1
-       && strstr(err, "HS256"), "JWKS alg disagreeing with kty: %s", err);
+    ok(jwks("[]", idp, 4, err) == -1 && strstr(err, "keys"),
+       "JWKS without keys: %s", err);
+    ok(jwks("{", idp, 4, err) == -1, "JWKS not JSON: %s", err);
+    ok(jwks("{\"keys\":[]}", idp, 4, err) == -1
+       && strstr(err, "no signing keys"), "JWKS with no keys: %s", err);
+    ok(jwks("{\"keys\":[{\"kty\":\"oct\",\"kid\":\"k\",\"k\":\"AAAA\"}]}", idp,
+            4, err) == -1
+       && strstr(warned, "key \"k\" skipped: kty \"oct\" is not supported"),
+       "JWKS symmetric key skipped, none left: %s; %s", err, warned);
+    ok(jwks("{\"keys\":[{\"kty\":\"EC\",\"kid\":\"k\",\"crv\":"
+            "\"secp256k1\",\"x\":\"AA\",\"y\":\"AA\"}]}", idp, 4, err) == -1
+       && strstr(warned, "secp256k1"), "JWKS other curve skipped: %s",
+       warned);
+
+    snprintf(set, sizeof(set), "{\"keys\":[%s]}", a);
+    *strstr(set, "RS256") = 'H';
+    ok(jwks(set, idp, 4, err) == -1
+       && strstr(warned, "alg \"HS256\" is not supported for a JWKS key"),
+       "JWKS key pinned to HS256 skipped: %s", warned);
+
+    test_jwk_as(a, sizeof(a), rsa, "rsa1", "none");
+    snprintf(set, sizeof(set), "{\"keys\":[%s]}", a);
+    ok(jwks(set, idp, 4, err) == -1 && strstr(warned, "alg \"none\""),
+       "JWKS key pinned to none skipped: %s", warned);
+}
+
+
+/* one key of every kind we verify, and the kinds we do not */
+static void
+test_algs(EVP_PKEY *rsa, EVP_PKEY *ec)
+{
+    int                   i, n;
+    char                  set[16384], *q, a[2048], p[256], h[128], err[256];
+    EVP_PKEY             *ec384, *ec521, *ed, *ed448, *x25519, *rsa1024;
+    media_jwt_key_t       idp[16];
+    media_jwt_claims_t    c;
+    media_jwt_verifier_t  iv;
+
+    static const char  *algs[] = {
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+        "ES256", "ES384", "ES512", "EdDSA"
+    };
+
+    ec384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    ec521 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
+    ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    ed448 = EVP_PKEY_Q_keygen(NULL, NULL, "ED448");
+    x25519 = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+    rsa1024 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t) 1024);
+
+    q = set;
+    q += sprintf(q, "{\"keys\":[");
+
+    /* RSA keys pinned by "alg"; EC and Ed25519 ones by their curve */
+    for (i = 0; i < 6; i++) {
+        test_jwk_as(a, sizeof(a), rsa, algs[i], algs[i]);
+        q += sprintf(q, "%s,", a);
+    }
+
+    test_jwk_as(a, sizeof(a), ec, "ES256", NULL);
+    q += sprintf(q, "%s,", a);
+    test_jwk_as(a, sizeof(a), ec384, "ES384", "ES384");
+    q += sprintf(q, "%s,", a);
+    test_jwk_as(a, sizeof(a), ec521, "ES512", NULL);
+    q += sprintf(q, "%s,", a);
+    test_jwk_as(a, sizeof(a), ed, "EdDSA", NULL);
+    q += sprintf(q, "%s,", a);
+
+    /* and what is skipped, each with a warning */
+    q += sprintf(q, "{\"kty\":\"RSA\",\"kid\":\"oaep\",\"use\":\"enc\","
+                 "\"alg\":\"RSA-OAEP\",\"n\":\"AQAB\",\"e\":\"AQAB\"},");
+    test_jwk_as(a, sizeof(a), ed448, "ed448", "EdDSA");
+    q += sprintf(q, "%s,", a);
+    test_jwk_as(a, sizeof(a), x25519, "x25519", NULL);
+    q += sprintf(q, "%s,", a);
+    test_jwk_as(a, sizeof(a), rsa1024, "short", "RS256");
+    q += sprintf(q, "%s,", a);
+    test_jwk_as(a, sizeof(a), ec, "es384-on-p256", "ES384");
+    q += sprintf(q, "%s,", a);
+    test_jwk_as(a, sizeof(a), ec, "bad-point", "ES256");
+    a[strlen(a) - 4] = a[strlen(a) - 4] == 'A' ? 'B' : 'A';
+    q += sprintf(q, "%s,", a);
+    q += sprintf(q, "{\"kty\":\"RSA\",\"kid\":\"ops\",\"key_ops\":"
+                 "[\"encrypt\"],\"n\":\"AQAB\",\"e\":\"AQAB\"},");
+    q += sprintf(q, "{\"kty\":\"RSA\",\"kid\":42},\"junk\"]}");
+
+    n = jwks(set, idp, 16, err);
+    ok(n == 10, "JWKS: 10 keys of every kind load (%d %s)", n,
+       n < 0 ? err : "");
+    ok(nwarned == 9, "9 keys skipped, one warning each (%d)", nwarned);
+    ok(strstr(warned, "key \"oaep\" skipped: \"use\" is \"enc\"") != NULL,
+       "RSA-OAEP encryption key skipped");
+    ok(strstr(warned, "key \"ed448\" skipped: alg EdDSA does not suit kty "
+              "OKP crv Ed448") != NULL, "Ed448 skipped");
+    ok(strstr(warned, "key \"x25519\" skipped: kty OKP with crv \"X25519\" "
+              "is not supported") != NULL, "X25519 skipped");
+    ok(strstr(warned, "key \"short\" skipped: RSA key needs \"n\" of 2048")
+       != NULL, "RSA 1024 skipped");
+    ok(strstr(warned, "key \"es384-on-p256\" skipped: alg ES384 does not "
+              "suit kty EC crv P-256") != NULL, "alg disagreeing with crv");
+    ok(strstr(warned, "key \"bad-point\" skipped: EC key rejected by OpenSSL "
+              "(not a point on P-256)") != NULL, "point not on the curve");
+    ok(strstr(warned, "key \"ops\" skipped: \"key_ops\" has no \"verify\"")
+       != NULL, "key_ops without verify");
+    ok(strstr(warned, "key 17 skipped: \"kid\" is not a string") != NULL,
+       "kid not a string");
+    ok(strstr(warned, "key 18 skipped: not an object") != NULL,
+       "not an object");
+
+    iv.keys = idp;
+    iv.nkeys = (size_t) (n > 0 ? n : 0);
+    iv.issuer = NULL;
+    iv.audience = NULL;
+    iv.leeway = 30;
+
+    snprintf(p, sizeof(p), "{\"sub\":\"ext|7\",\"exp\":%ld}", NOW + 60);
+
+    for (i = 0; i < 10; i++) {
+        EVP_PKEY  *k = i < 6 ? rsa : i == 6 ? ec : i == 7 ? ec384
+                       : i == 8 ? ec521 : ed;
+
+        snprintf(h, sizeof(h), "{\"alg\":\"%s\",\"kid\":\"%s\"}", algs[i],
+                 algs[i]);
+        test_sign_as(tok, k, algs[i], -1, h, p);
+        ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c) == MEDIA_JWT_OK
+           && c.alg == idp[i].alg
+           && strcmp(media_jwt_alg_name(c.alg), algs[i]) == 0,
+           "%s with kid verifies", algs[i]);
+
+        snprintf(h, sizeof(h), "{\"alg\":\"%s\"}", algs[i]);
+        test_sign_as(tok, k, algs[i], -1, h, p);
+        ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c) == MEDIA_JWT_OK
+           && strcmp(c.kid, algs[i]) == 0,
+           "%s without kid: tried against the keys of its alg", algs[i]);
+
+        tok[strlen(tok) - 5] ^= 1;
+        ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c)
+           == MEDIA_JWT_UNKNOWN_KID, "%s without kid tampered: no key "
+           "verifies it", algs[i]);
+
+        snprintf(h, sizeof(h), "{\"alg\":\"%s\",\"kid\":\"%s\"}", algs[i],
+                 algs[i]);
+        test_sign_as(tok, k, algs[i], -1, h, p);
+        tok[strlen(tok) - 5] ^= 1;
+        ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c)
+           == MEDIA_JWT_BAD_SIGNATURE, "%s with kid tampered", algs[i]);
+    }
+
+    /* the key's alg, not the header's: same RSA key, other padding */
+    test_sign_as(tok, rsa, "PS256", -1, "{\"alg\":\"PS256\",\"kid\":\"RS256\"}",
+                 p);
+    ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c) == MEDIA_JWT_BAD_ALG,
+       "PS256 token naming the RS256 key");
+    test_sign_as(tok, rsa, "RS256", -1, "{\"alg\":\"RS256\",\"kid\":\"PS256\"}",
+                 p);
+    ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c) == MEDIA_JWT_BAD_ALG,
+       "RS256 token naming the PS256 key");
+    test_sign_as(tok, rsa, "RS512", -1, "{\"alg\":\"RS512\",\"kid\":\"RS256\"}",
+                 p);
+    ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c) == MEDIA_JWT_BAD_ALG,
+       "RS512 token naming the RS256 key");
+    test_sign_as(tok, ec, "ES256", -1, "{\"alg\":\"ES384\",\"kid\":\"ES384\"}",
+                 p);
+    ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c)
+       == MEDIA_JWT_BAD_SIGNATURE, "ES256 signature under an ES384 header");
+    test_sign_as(tok, ed, "EdDSA", -1, "{\"alg\":\"EdDSA\",\"kid\":\"ES256\"}",
+                 p);
+    ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c) == MEDIA_JWT_BAD_ALG,
+       "EdDSA token naming an EC key");
+    test_sign_as(tok, ed448, "EdDSA", -1, "{\"alg\":\"EdDSA\",\"kid\":"
+                 "\"EdDSA\"}", p);
+    ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c)
+       == MEDIA_JWT_BAD_SIGNATURE, "Ed448 signature: refused");
+    test_sign_hmac(tok, (unsigned char *) "x", 1,
+                   "{\"alg\":\"HS256\",\"kid\":\"RS256\"}", p);
+    ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c) == MEDIA_JWT_BAD_ALG,
+       "HS256 token naming a JWKS key");
+    test_sign_hmac(tok, (unsigned char *) "x", 1, "{\"alg\":\"HS256\"}", p);
+    ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c)
+       == MEDIA_JWT_UNKNOWN_KID, "HS256 without kid: no key in a JWKS");
+    test_sign_hmac(tok, (unsigned char *) "x", 1, "{\"alg\":\"none\"}", p);
+    *(strrchr(tok, '.') + 1) = '\0';
+    ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c) == MEDIA_JWT_BAD_ALG,
+       "alg none without kid");
+
+    /* PSS: the salt is as long as the hash, nothing else */
+    test_sign_as(tok, rsa, "PS256", 0, "{\"alg\":\"PS256\",\"kid\":\"PS256\"}",
+                 p);
+    ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c)
+       == MEDIA_JWT_BAD_SIGNATURE, "PS256 with an empty salt");
+    test_sign_as(tok, rsa, "PS384", 64, "{\"alg\":\"PS384\",\"kid\":\"PS384\"}",
+                 p);
+    ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c)
+       == MEDIA_JWT_BAD_SIGNATURE, "PS384 with a 64-byte salt");
+
+    /* ES: r||s of the curve's size exactly */
+    test_sign_as(tok, ec384, "ES384", -1, "{\"alg\":\"ES384\",\"kid\":"
+                 "\"ES384\"}", p);
+    tok[strlen(tok) - 4] = '\0';
+    ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c)
+       == MEDIA_JWT_BAD_SIGNATURE, "ES384 signature 3 bytes short");
+
+    /* unknown kid, and a key that has no kid */
+    test_sign_as(tok, ed, "EdDSA", -1, "{\"alg\":\"EdDSA\",\"kid\":\"new\"}",
+                 p);
+    ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c)
+       == MEDIA_JWT_UNKNOWN_KID, "unknown kid");
+
+    free_keys(idp, n);
+
+    test_jwk_as(a, sizeof(a), ed, NULL, "EdDSA");
+    snprintf(set, sizeof(set), "{\"keys\":[%s]}", a);
+    n = jwks(set, idp, 16, err);
+    iv.nkeys = (size_t) (n > 0 ? n : 0);
+    ok(n == 1 && nwarned == 0, "a JWK without kid loads");
+    test_sign_as(tok, ed, "EdDSA", -1, "{\"alg\":\"EdDSA\"}", p);
+    ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c) == MEDIA_JWT_OK,
+       "and verifies tokens without kid");
+    test_sign_as(tok, ed, "EdDSA", -1, "{\"alg\":\"EdDSA\",\"kid\":\"x\"}", p);
+    ok(media_jwt_verify(&iv, tok, strlen(tok), NOW, &c)
+       == MEDIA_JWT_UNKNOWN_KID, "but not tokens naming a kid");
+    free_keys(idp, n);
+
+    /* two keys of one alg, no kid: a provider in the middle of a rotation */
+    test_jwk_as(a, sizeof(a), rsa1024, NULL, "RS256");
+    q = set + sprintf(set, "{\"keys\":[");
+    test_jwk_as(a, sizeof(a), ec, "old", NULL);
+    q += sprintf(q, "%s,", a);
+    {
+        EVP_PKEY  *ec2 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+
+        test_jwk_as(a, sizeof(a), ec2, "new", NULL);
+        q += sprintf(q, "%s]}", a);
+        n = jwks(set, idp, 16, err);
+        iv.nkeys = (size_t) (n > 0 ? n : 0);
+        test_sign_as(tok, ec2, "ES256", -1, "{\"alg\":\"ES256\"}", p);
+        ok(n == 2 && media_jwt_verify(&iv, tok, strlen(tok), NOW, &c)
+                     == MEDIA_JWT_OK && strcmp(c.kid, "new") == 0,
+           "no kid, two ES256 keys: the second verifies");
+        EVP_PKEY_free(ec2);
+        free_keys(idp, n);
+    }
+
+    /* more keys than room: the rest skipped, the set kept */
+    n = jwks(set, idp, 1, err);
+    ok(n == 1 && strstr(warned, "key \"new\" skipped: more than 1 keys"),
+       "beyond max: skipped with a warning: %s", warned);
+    free_keys(idp, n);
+
+    EVP_PKEY_free(ec384);
+    EVP_PKEY_free(ec521);
+    EVP_PKEY_free(ed);
+    EVP_PKEY_free(ed448);
+    EVP_PKEY_free(x25519);
+    EVP_PKEY_free(rsa1024);
 }
 
 
@@ -335,6 +638,7 @@ main(void)
     test_hs256();
     test_refusals(rsa);
     test_jwks(rsa, ec);
+    test_algs(rsa, ec);
 
     EVP_PKEY_free(rsa);
     EVP_PKEY_free(ec);
