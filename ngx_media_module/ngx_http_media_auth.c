@@ -68,6 +68,9 @@ static void ngx_http_media_user_read(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static ngx_int_t ngx_http_media_resolved(ngx_http_request_t *r,
     ngx_http_media_ctx_t *ctx, ngx_http_media_cached_t *cached);
+static ngx_int_t ngx_http_media_refuse(ngx_http_media_ctx_t *ctx,
+    ngx_uint_t status, const char *token_status, const char *code,
+    const char *message);
 static ngx_int_t ngx_http_media_access_fail(ngx_http_request_t *r,
     ngx_http_media_ctx_t *ctx);
 static ngx_str_t *ngx_http_media_bearer(ngx_http_request_t *r);
@@ -472,11 +475,10 @@ ngx_http_media_authenticate(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
             return NGX_DECLINED;
         }
 
-        ctx->auth_status = NGX_HTTP_UNAUTHORIZED;
-        ctx->auth_code = "missing_token";
-        ctx->auth_message = "sign in first: send \"Authorization: Bearer "
-                            "<access token>\" or the media_access cookie";
-        return NGX_OK;
+        return ngx_http_media_refuse(ctx, NGX_HTTP_UNAUTHORIZED, "missing",
+                                     "missing_token", "sign in first: send "
+                                     "\"Authorization: Bearer <access "
+                                     "token>\" or the media_access cookie");
     }
 
     rc = MEDIA_JWT_UNKNOWN_KID;
@@ -499,25 +501,20 @@ ngx_http_media_authenticate(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
     }
 
     if (rc != MEDIA_JWT_OK) {
-        ctx->token_status = media_jwt_reason(rc);
-        ctx->auth_status = NGX_HTTP_UNAUTHORIZED;
-        ctx->auth_code = "invalid_token";
-        ctx->auth_message = ctx->token_status;
-
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "media auth: token refused: %s, request_id: %V",
-                      ctx->token_status, &ctx->request_id);
-        return NGX_OK;
+                      media_jwt_reason(rc), &ctx->request_id);
+
+        return ngx_http_media_refuse(ctx, NGX_HTTP_UNAUTHORIZED,
+                                     media_jwt_reason(rc), "invalid_token",
+                                     media_jwt_reason(rc));
     }
 
     /* ours name a session and a user id; a provider's, anything */
     if (local && (claims.sid[0] == '\0' || ngx_strlen(claims.sub) != 36)) {
-        ctx->token_status = "no_session";
-        ctx->auth_status = NGX_HTTP_UNAUTHORIZED;
-        ctx->auth_code = "invalid_token";
-        ctx->auth_message = "issued before sessions were tracked; refresh "
-                            "it";
-        return NGX_OK;
+        return ngx_http_media_refuse(ctx, NGX_HTTP_UNAUTHORIZED, "no_session",
+                                     "invalid_token", "issued before "
+                                     "sessions were tracked; refresh it");
     }
 
     ctx->user = ngx_http_media_user(r, &claims, local, token);
@@ -528,13 +525,11 @@ ngx_http_media_authenticate(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
     ctx->user->cookie = cookie;
 
     if (cookie && ngx_http_media_same_origin(r) != NGX_OK) {
-        ctx->token_status = "cross_site";
-        ctx->auth_status = NGX_HTTP_FORBIDDEN;
-        ctx->auth_code = "cross_site_request";
-        ctx->auth_message = "a state-changing request authenticated by "
-                            "cookie must come from this site (Origin does "
-                            "not match Host)";
-        return NGX_OK;
+        return ngx_http_media_refuse(ctx, NGX_HTTP_FORBIDDEN, "cross_site",
+                                     "cross_site_request", "a "
+                                     "state-changing request authenticated "
+                                     "by cookie must come from this site "
+                                     "(Origin does not match Host)");
     }
 
     return ngx_http_media_resolve(r, ctx);
@@ -621,23 +616,25 @@ ngx_http_media_user_read(ngx_http_request_t *r,
     ctx->auth_pending = 0;
     ctx->auth_done = 1;
 
+    if (res->status == NGX_HTTP_MEDIA_PG_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "media auth user: %V, request_id: %V",
+                      &res->error, &ctx->request_id);
+
+        (void) ngx_http_media_refuse(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                     "unchecked", "internal", "the server "
+                                     "failed; quote the request id when "
+                                     "reporting it");
+        ngx_http_core_run_phases(r);
+        return;
+    }
+
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
-        ctx->token_status = "unchecked";
-        ctx->auth_status = NGX_HTTP_SERVICE_UNAVAILABLE;
-        ctx->auth_code = "unavailable";
-        ctx->auth_message = "cannot look up the account of this token (the "
-                            "database does not answer); try again";
-
-        if (res->status == NGX_HTTP_MEDIA_PG_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "media auth user: %V, request_id: %V",
-                          &res->error, &ctx->request_id);
-            ctx->auth_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-            ctx->auth_code = "internal";
-            ctx->auth_message = "the server failed; quote the request id "
-                                "when reporting it";
-        }
-
+        (void) ngx_http_media_refuse(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                     "unchecked", "unavailable", "cannot "
+                                     "look up the account of this token "
+                                     "(the database does not answer); try "
+                                     "again");
         ngx_http_core_run_phases(r);
         return;
     }
@@ -694,20 +691,15 @@ ngx_http_media_resolved(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
     switch (cached->state) {
 
     case NGX_HTTP_MEDIA_USER_GONE:
-        ctx->token_status = "user_gone";
-        ctx->auth_status = NGX_HTTP_UNAUTHORIZED;
-        ctx->auth_code = "user_gone";
-        ctx->auth_message = "the account of this token no longer exists; "
-                            "sign up again";
-        return NGX_OK;
+        return ngx_http_media_refuse(ctx, NGX_HTTP_UNAUTHORIZED, "user_gone",
+                                     "user_gone", "the account of this "
+                                     "token no longer exists; sign up "
+                                     "again");
 
     case NGX_HTTP_MEDIA_USER_REVOKED:
-        ctx->token_status = "revoked";
-        ctx->auth_status = NGX_HTTP_UNAUTHORIZED;
-        ctx->auth_code = "invalid_token";
-        ctx->auth_message = "revoked (signed out, or its session was "
-                            "ended)";
-        return NGX_OK;
+        return ngx_http_media_refuse(ctx, NGX_HTTP_UNAUTHORIZED, "revoked",
+                                     "invalid_token", "revoked (signed out, "
+                                     "or its session was ended)");
     }
 
     u->id.data = ngx_pnalloc(r->pool, cached->id_len + cached->role_len
@@ -770,6 +762,20 @@ void
 ngx_http_media_session_key(ngx_str_t *revoke_key, u_char *cache_key)
 {
     SHA256(revoke_key->data, revoke_key->len, cache_key);
+}
+
+
+/* a refusal, answered by ngx_http_media_access_fail; NGX_OK */
+static ngx_int_t
+ngx_http_media_refuse(ngx_http_media_ctx_t *ctx, ngx_uint_t status,
+    const char *token_status, const char *code, const char *message)
+{
+    ctx->token_status = token_status;
+    ctx->auth_status = status;
+    ctx->auth_code = code;
+    ctx->auth_message = message;
+
+    return NGX_OK;
 }
 
 
