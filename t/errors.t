@@ -189,6 +189,29 @@ $r = $t->http(POST => '/api/v1/healthz', body => '{}');
 json_error($r, 405, 'method_not_allowed', 'router 405');
 is($r->{headers}{allow}, 'GET, HEAD', 'router 405: Allow');
 
+# a refusal before the body is read: the body is read away, not taken for
+# the next request on the connection
+{
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $t->port('http'))
+        or die "connect: $!";
+    print $s "POST /api/v1/media HTTP/1.1\r\nHost: localhost\r\n"
+             . "Content-Type: audio/wav\r\nContent-Length: 10\r\n\r\n"
+             . "0123456789"
+             . "GET /api/v1/healthz HTTP/1.1\r\nHost: localhost\r\n"
+             . "Connection: close\r\n\r\n";
+    my $all = '';
+    my $sel = IO::Select->new($s);
+    my $end = time() + 10;
+    while (time() < $end && $sel->can_read($end - time())) {
+        last unless sysread($s, $all, 65536, length $all);
+    }
+    close $s;
+    my @st = $all =~ m{^HTTP/1\.1 (\d+)}mg;
+    is("@st", '401 200', 'a refused upload, then a request on the same '
+                         . 'connection: 401 then 200');
+}
+
 # --- limit_req ------------------------------------------------------------------
 
 # signing up took the one request a minute this zone lets through
