@@ -219,6 +219,12 @@ $r = $t->http(GET => '/api/v1/auth/me');
 json_error($r, 429, 'rate_limited', 'limit_req_status 429');
 is($r->{headers}{'retry-after'}, '1', '429: Retry-After');
 
+# the error page is answered before the access phase: a bad token does
+# not turn the 429 into a 401
+$r = $t->http(GET => '/api/v1/auth/me',
+              headers => { Authorization => 'Bearer not.a.token' });
+json_error($r, 429, 'rate_limited', '429 with a bad token');
+
 $r = $t->http(GET => '/api/v1/jobs/00000000-0000-0000-0000-000000000000');
 is($r->{status}, 401, 'limit_req 503: the first request passes');
 $r = $t->http(GET => '/api/v1/jobs/00000000-0000-0000-0000-000000000000');
