@@ -9,6 +9,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <sys/statvfs.h>
+
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
@@ -50,6 +52,8 @@ typedef struct {
 
 
 static unsigned ngx_http_media_api_method(ngx_http_request_t *r);
+static ngx_int_t ngx_http_media_api_space(ngx_http_request_t *r,
+    ngx_http_media_main_conf_t *mmcf);
 static void ngx_http_media_api_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_media_api_file(ngx_http_request_t *r);
 static ngx_int_t ngx_http_media_api_parse(ngx_http_request_t *r,
@@ -287,6 +291,15 @@ ngx_http_media_api_file(ngx_http_request_t *r)
                                          mmcf->upload_max);
     }
 
+    if (ngx_http_media_api_space(r, mmcf) != NGX_OK) {
+        return ngx_http_media_send_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
+                                         "storage_full", "the server's "
+                                         "storage has no room for this "
+                                         "upload of %O bytes; try again "
+                                         "later",
+                                         r->headers_in.content_length_n);
+    }
+
     r->request_body_in_file_only = 1;
     r->request_body_in_persistent_file = 1;
     r->request_body_in_clean_file = 1;
@@ -297,6 +310,73 @@ ngx_http_media_api_file(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
+}
+
+
+/*
+ * NGX_DECLINED for an upload the storage has no room for, refused (507)
+ * before a byte is read rather than filling the disk under the workers.
+ * Uploads running at the same time may still fill it; nginx's failed
+ * write then ends in 507 as well (ngx_http_media_errors.c).
+ */
+static ngx_int_t
+ngx_http_media_api_space(ngx_http_request_t *r,
+    ngx_http_media_main_conf_t *mmcf)
+{
+    off_t           left;
+    struct statvfs  fs;
+
+    if (statvfs((char *) mmcf->tmp_path->name.data, &fs) == -1) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
+                      "media upload space: statvfs(\"%V\") failed, "
+                      "request_id: %V", &mmcf->tmp_path->name,
+                      ngx_http_media_request_id(r));
+        return NGX_OK;    /* the write will tell */
+    }
+
+    left = (off_t) fs.f_bavail * fs.f_frsize;
+
+    if (r->headers_in.content_length_n <= left) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "media upload space: %O bytes left in \"%V\", the upload "
+                  "is %O, request_id: %V", left, &mmcf->tmp_path->name,
+                  r->headers_in.content_length_n,
+                  ngx_http_media_request_id(r));
+
+    return NGX_DECLINED;
+}
+
+
+/* the methods of the routes at r->uri, for nginx's own 405 */
+ngx_int_t
+ngx_http_media_api_allow(ngx_http_request_t *r, ngx_str_t *allow)
+{
+    char                 buf[64];
+    media_route_match_t  m;
+
+    /* no route takes method 0: a known path is MEDIA_ROUTE_NOT_ALLOWED */
+    if (media_route_match(ngx_http_media_routes,
+                          sizeof(ngx_http_media_routes)
+                          / sizeof(ngx_http_media_routes[0]),
+                          0, (char *) r->uri.data, r->uri.len, &m)
+        != MEDIA_ROUTE_NOT_ALLOWED)
+    {
+        return NGX_DECLINED;
+    }
+
+    allow->len = media_route_allow_header(m.allow, buf, sizeof(buf));
+
+    allow->data = ngx_pnalloc(r->pool, allow->len);
+    if (allow->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(allow->data, buf, allow->len);
+
+    return NGX_OK;
 }
 
 

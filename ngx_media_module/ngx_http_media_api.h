@@ -14,5 +14,9 @@
 
 ngx_int_t ngx_http_media_api_handler(ngx_http_request_t *r);
 
+/* the methods the route table takes at r->uri ("GET, HEAD") in *allow;
+ * NGX_DECLINED when no route has that path */
+ngx_int_t ngx_http_media_api_allow(ngx_http_request_t *r, ngx_str_t *allow);
+
 
 #endif /* _NGX_HTTP_MEDIA_API_H_INCLUDED_ */

@@ -19,6 +19,7 @@
 #include "ngx_http_media_jwks.h"
 #include "ngx_http_media_hls.h"
 #include "ngx_http_media_api.h"
+#include "ngx_http_media_errors.h"
 
 
 static ngx_int_t ngx_http_media_postconfiguration(ngx_conf_t *cf);
@@ -322,11 +323,18 @@ ngx_module_t  ngx_http_media_module = {
 static ngx_str_t  ngx_http_media_request_id = ngx_string("request_id");
 
 
-/* the access phase's checks: tokens (auth), then playback paths (hls) */
+/*
+ * the access phase's checks: tokens (auth), then playback paths (hls);
+ * the JSON error pages in the rewrite phase
+ */
 static ngx_int_t
 ngx_http_media_postconfiguration(ngx_conf_t *cf)
 {
     if (ngx_http_media_auth_postconfiguration(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_media_errors_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -431,6 +439,7 @@ ngx_http_media_create_loc_conf(ngx_conf_t *cf)
 
     mlcf->auth = NGX_CONF_UNSET_UINT;
     mlcf->api = NGX_CONF_UNSET;
+    mlcf->json_errors = NGX_CONF_UNSET;
 
     return mlcf;
 }
@@ -450,6 +459,11 @@ ngx_http_media_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     /* media_api is not inherited: it names one content handler's location */
     if (conf->api == NGX_CONF_UNSET) {
         conf->api = 0;
+    }
+
+    /* nginx's own errors here and below answer JSON too */
+    if (ngx_http_media_errors_merge(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (!conf->api) {

@@ -156,6 +156,17 @@ ngx_http_media_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_int_t     rc;
     ngx_chain_t   out;
 
+    /*
+     * A refusal before the body was read (413, 415, 507 of an upload): nginx
+     * reads the body away, so the client can finish sending it and read
+     * the answer, and the connection stays usable; no "100 Continue".
+     */
+    r->expect_tested = 1;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
     r->headers_out.status = status;
     r->headers_out.content_length_n = json->len + 1;
     ngx_str_set(&r->headers_out.content_type, "application/json");

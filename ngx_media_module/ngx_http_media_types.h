@@ -81,6 +81,12 @@ typedef struct {
     ngx_flag_t     api;           /* media_api: authenticate, optionally */
     ngx_str_t      hls_files;     /* media_hls: the internal file prefix */
     ngx_str_t      hls_prefix;    /* media_hls: this location's name */
+
+    /* JSON error pages (ngx_http_media_errors.c) */
+    ngx_flag_t     json_errors;   /* in or under a media_api location */
+    ngx_array_t   *error_pages;   /* nginx's error_pages here, as merged */
+    ngx_array_t   *json_pages;    /* the same with ours added */
+    unsigned       server_pages:1;   /* server level: ours were added */
 } ngx_http_media_loc_conf_t;
 
 

@@ -405,6 +405,16 @@ ngx_http_media_part_chunk(void *data, const unsigned char *p, size_t len)
                 continue;
             }
             u->err = errno;
+
+            /* the client may try again once there is room: not a 500 */
+            if (u->err == NGX_ENOSPC || u->err == EDQUOT) {
+                ngx_http_media_upload_refuse(u, NGX_HTTP_INSUFFICIENT_STORAGE,
+                                             "storage_full", "the server's "
+                                             "storage is full, so the upload "
+                                             "was not kept; try again later");
+                return -1;
+            }
+
             ngx_http_media_upload_refuse(u, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                          "internal", "write the upload");
             return -1;
@@ -512,6 +522,13 @@ ngx_http_media_ingested(ngx_event_t *ev)
                                   "the upload could not be stored; quote the "
                                   "request id when reporting it"));
         goto done;
+    }
+
+    if (u->status == NGX_HTTP_INSUFFICIENT_STORAGE) {
+        ngx_log_error(NGX_LOG_ERR, c->log, u->err,
+                      "media upload: storage full writing \"%s\", "
+                      "request_id: %V", u->part,
+                      &ctx->request_id);
     }
 
     if (u->status) {
