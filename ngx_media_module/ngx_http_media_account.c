@@ -144,6 +144,80 @@ static const char  ngx_http_media_limit_fail[] =
     "return 0";
 
 
+/* the statements of this room, each prepared once per pooled connection */
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_signup =
+    ngx_http_media_pg_stmt("account_signup", 4,
+        "WITH u AS ("
+        "  INSERT INTO users (email, password_hash) VALUES ($1, $2)"
+        "  RETURNING id, email, role, plan),"
+        " t AS ("
+        "  INSERT INTO refresh_tokens"
+        "    (user_id, family_id, token_hash, expires_at)"
+        "  SELECT id, gen_random_uuid(), $3,"
+        "    now() + $4::int * interval '1 second' FROM u"
+        "  RETURNING family_id)"
+        " SELECT u.id, u.email, u.role, u.plan, t.family_id FROM u, t");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_login =
+    ngx_http_media_pg_stmt("account_login", 1,
+        "SELECT id, email, role, plan, password_hash FROM users"
+        " WHERE lower(email) = lower($1)");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_session =
+    ngx_http_media_pg_stmt("account_session", 3,
+        "INSERT INTO refresh_tokens"
+        " (user_id, family_id, token_hash, expires_at)"
+        " VALUES ($1, gen_random_uuid(), $2,"
+        "  now() + $3::int * interval '1 second')"
+        " RETURNING family_id");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_refresh =
+    ngx_http_media_pg_stmt("account_refresh", 3,
+        "WITH old AS ("
+        "  UPDATE refresh_tokens SET rotated_at = now()"
+        "   WHERE token_hash = $1 AND rotated_at IS NULL"
+        "     AND revoked_at IS NULL AND expires_at > now()"
+        "  RETURNING user_id, family_id),"
+        " new AS ("
+        "  INSERT INTO refresh_tokens"
+        "    (user_id, family_id, token_hash, expires_at)"
+        "  SELECT user_id, family_id, $2,"
+        "    now() + $3::int * interval '1 second' FROM old)"
+        " SELECT u.id, u.email, u.role, u.plan, old.family_id"
+        "   FROM users u JOIN old ON old.user_id = u.id");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_refresh_reuse =
+    ngx_http_media_pg_stmt("account_refresh_reuse", 2,
+        "WITH f AS ("
+        "  UPDATE refresh_tokens SET revoked_at = now()"
+        "   WHERE family_id = (SELECT family_id FROM refresh_tokens"
+        "                       WHERE token_hash = $1"
+        "                         AND rotated_at IS NOT NULL)"
+        "     AND revoked_at IS NULL"
+        "  RETURNING family_id, user_id),"
+        " s AS ("
+        "  INSERT INTO revocations (key, user_id, reason, expires_at)"
+        "  SELECT DISTINCT 's:' || family_id, user_id, 'reuse',"
+        "    now() + $2::int * interval '1 second' FROM f"
+        "  ON CONFLICT (key) DO UPDATE"
+        "    SET expires_at = EXCLUDED.expires_at)"
+        " SELECT 's:' || family_id, count(*) FROM f GROUP BY family_id");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_logout =
+    ngx_http_media_pg_stmt("account_logout", 5,
+        "WITH f AS ("
+        "  UPDATE refresh_tokens SET revoked_at = now()"
+        "   WHERE (family_id = $1::uuid OR token_hash = $3)"
+        "     AND user_id = $2::uuid AND revoked_at IS NULL)"
+        " INSERT INTO revocations (key, user_id, reason, expires_at)"
+        " VALUES ($4, $2::uuid, 'logout',"
+        "   now() + $5::int * interval '1 second')"
+        " ON CONFLICT (key) DO UPDATE"
+        "   SET expires_at = greatest(revocations.expires_at,"
+        "                             EXCLUDED.expires_at)");
+
+
 /* signup ------------------------------------------------------------------ */
 
 ngx_int_t
@@ -186,18 +260,8 @@ ngx_http_media_signup_hashed(ngx_http_request_t *r,
     params[3] = a->ttl;
 
     /* the user and its first refresh token, atomically */
-    if (ngx_http_media_pg_query(r,
-            "WITH u AS ("
-            "  INSERT INTO users (email, password_hash) VALUES ($1, $2)"
-            "  RETURNING id, email, role, plan),"
-            " t AS ("
-            "  INSERT INTO refresh_tokens"
-            "    (user_id, family_id, token_hash, expires_at)"
-            "  SELECT id, gen_random_uuid(), $3,"
-            "    now() + $4::int * interval '1 second' FROM u"
-            "  RETURNING family_id)"
-            " SELECT u.id, u.email, u.role, u.plan, t.family_id FROM u, t",
-            4, params, ngx_http_media_signup_stored, a)
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_signup,
+            params, ngx_http_media_signup_stored, a)
         != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -324,10 +388,8 @@ ngx_http_media_login_checked(ngx_http_request_t *r,
         return;
     }
 
-    if (ngx_http_media_pg_query(r,
-            "SELECT id, email, role, plan, password_hash FROM users"
-            " WHERE lower(email) = lower($1)",
-            1, &a->email, ngx_http_media_login_found, a)
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_login,
+            &a->email, ngx_http_media_login_found, a)
         != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -403,13 +465,8 @@ ngx_http_media_login_verified(ngx_http_request_t *r,
     params[1] = a->refresh_hash;
     params[2] = a->ttl;
 
-    if (ngx_http_media_pg_query(r,
-            "INSERT INTO refresh_tokens"
-            " (user_id, family_id, token_hash, expires_at)"
-            " VALUES ($1, gen_random_uuid(), $2,"
-            "  now() + $3::int * interval '1 second')"
-            " RETURNING family_id",
-            3, params, ngx_http_media_session_stored, a)
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_session,
+            params, ngx_http_media_session_stored, a)
         != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -480,20 +537,8 @@ ngx_http_media_refresh(ngx_http_request_t *r)
      * Rotation in one statement: the row lock makes a second use of the
      * same token, even a concurrent one, find it rotated.
      */
-    if (ngx_http_media_pg_query(r,
-            "WITH old AS ("
-            "  UPDATE refresh_tokens SET rotated_at = now()"
-            "   WHERE token_hash = $1 AND rotated_at IS NULL"
-            "     AND revoked_at IS NULL AND expires_at > now()"
-            "  RETURNING user_id, family_id),"
-            " new AS ("
-            "  INSERT INTO refresh_tokens"
-            "    (user_id, family_id, token_hash, expires_at)"
-            "  SELECT user_id, family_id, $2,"
-            "    now() + $3::int * interval '1 second' FROM old)"
-            " SELECT u.id, u.email, u.role, u.plan, old.family_id"
-            "   FROM users u JOIN old ON old.user_id = u.id",
-            3, params, ngx_http_media_refresh_rotated, a)
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_refresh,
+            params, ngx_http_media_refresh_rotated, a)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -535,22 +580,8 @@ ngx_http_media_refresh_rotated(ngx_http_request_t *r,
      * reuse the family's refresh tokens go, and so do its access tokens:
      * the session is recorded revoked until the last of them expires.
      */
-    if (ngx_http_media_pg_query(r,
-            "WITH f AS ("
-            "  UPDATE refresh_tokens SET revoked_at = now()"
-            "   WHERE family_id = (SELECT family_id FROM refresh_tokens"
-            "                       WHERE token_hash = $1"
-            "                         AND rotated_at IS NOT NULL)"
-            "     AND revoked_at IS NULL"
-            "  RETURNING family_id, user_id),"
-            " s AS ("
-            "  INSERT INTO revocations (key, user_id, reason, expires_at)"
-            "  SELECT DISTINCT 's:' || family_id, user_id, 'reuse',"
-            "    now() + $2::int * interval '1 second' FROM f"
-            "  ON CONFLICT (key) DO UPDATE"
-            "    SET expires_at = EXCLUDED.expires_at)"
-            " SELECT 's:' || family_id, count(*) FROM f GROUP BY family_id",
-            2, params, ngx_http_media_refresh_reused, a)
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_refresh_reuse,
+            params, ngx_http_media_refresh_reused, a)
         != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -647,18 +678,8 @@ ngx_http_media_logout(ngx_http_request_t *r)
     params[3] = ctx->user->revoke_key;
     params[4] = a->revoke_ttl;
 
-    if (ngx_http_media_pg_query(r,
-            "WITH f AS ("
-            "  UPDATE refresh_tokens SET revoked_at = now()"
-            "   WHERE (family_id = $1::uuid OR token_hash = $3)"
-            "     AND user_id = $2::uuid AND revoked_at IS NULL)"
-            " INSERT INTO revocations (key, user_id, reason, expires_at)"
-            " VALUES ($4, $2::uuid, 'logout',"
-            "   now() + $5::int * interval '1 second')"
-            " ON CONFLICT (key) DO UPDATE"
-            "   SET expires_at = greatest(revocations.expires_at,"
-            "                             EXCLUDED.expires_at)",
-            5, params, ngx_http_media_logout_revoked, a)
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_logout,
+            params, ngx_http_media_logout_revoked, a)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

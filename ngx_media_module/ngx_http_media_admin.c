@@ -33,13 +33,26 @@ static void ngx_http_media_admin_user(yajl_gen g,
 static ngx_int_t ngx_http_media_plan_name(ngx_str_t *plan);
 
 
+/* the statements of this room, each prepared once per pooled connection */
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_users =
+    ngx_http_media_pg_stmt("admin_users", 0,
+        "SELECT " NGX_HTTP_MEDIA_USER_COLUMNS " FROM users"
+        " ORDER BY created_at DESC LIMIT 100");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_user_set =
+    ngx_http_media_pg_stmt("admin_user_set", 3,
+        "UPDATE users SET role = coalesce($2, role),"
+        "                 plan = coalesce($3, plan)"
+        " WHERE id = $1::uuid"
+        " RETURNING " NGX_HTTP_MEDIA_USER_COLUMNS);
+
+
 ngx_int_t
 ngx_http_media_admin_users(ngx_http_request_t *r)
 {
-    if (ngx_http_media_pg_query(r,
-            "SELECT " NGX_HTTP_MEDIA_USER_COLUMNS " FROM users"
-            " ORDER BY created_at DESC LIMIT 100",
-            0, NULL, ngx_http_media_admin_listed, NULL)
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_users,
+            NULL, ngx_http_media_admin_listed, NULL)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -131,12 +144,8 @@ ngx_http_media_admin_user_patch(ngx_http_request_t *r)
         params[2] = *plan;
     }
 
-    if (ngx_http_media_pg_query(r,
-            "UPDATE users SET role = coalesce($2, role),"
-            "                 plan = coalesce($3, plan)"
-            " WHERE id = $1::uuid"
-            " RETURNING " NGX_HTTP_MEDIA_USER_COLUMNS,
-            3, params, ngx_http_media_admin_set, NULL)
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_user_set,
+            params, ngx_http_media_admin_set, NULL)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -109,6 +109,23 @@ static ngx_int_t  ngx_http_media_cookie_refresh_index = NGX_ERROR;
 static ngx_int_t  ngx_http_media_origin_index = NGX_ERROR;
 
 
+/* the statements of this room, each prepared once per pooled connection */
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_user_local =
+    ngx_http_media_pg_stmt("auth_user_local", 2,
+        "SELECT u.id, u.role, u.plan, u.email,"
+        "  EXISTS (SELECT 1 FROM revocations"
+        "           WHERE key = $2 AND expires_at > now())"
+        " FROM users u WHERE u.id = $1::uuid");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_user_idp =
+    ngx_http_media_pg_stmt("auth_user_idp", 4,
+        "SELECT u.id, u.role, u.plan, u.email,"
+        "  EXISTS (SELECT 1 FROM revocations"
+        "           WHERE key = $4 AND expires_at > now())"
+        " FROM media_identity_user($1, $2, $3) u");
+
+
 /* configuration ------------------------------------------------------- */
 
 char *
@@ -566,12 +583,8 @@ ngx_http_media_resolve(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx)
         params[0] = u->id;
         params[1] = u->revoke_key;
 
-        if (ngx_http_media_pg_query(r,
-                "SELECT u.id, u.role, u.plan, u.email,"
-                "  EXISTS (SELECT 1 FROM revocations"
-                "           WHERE key = $2 AND expires_at > now())"
-                " FROM users u WHERE u.id = $1::uuid",
-                2, params, ngx_http_media_user_read, ctx)
+        if (ngx_http_media_pg_query(r, &ngx_http_media_sql_user_local,
+            params, ngx_http_media_user_read, ctx)
             != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -583,12 +596,8 @@ ngx_http_media_resolve(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx)
         params[2] = u->email;       /* data NULL unless verified: SQL NULL */
         params[3] = u->revoke_key;
 
-        if (ngx_http_media_pg_query(r,
-                "SELECT u.id, u.role, u.plan, u.email,"
-                "  EXISTS (SELECT 1 FROM revocations"
-                "           WHERE key = $4 AND expires_at > now())"
-                " FROM media_identity_user($1, $2, $3) u",
-                4, params, ngx_http_media_user_read, ctx)
+        if (ngx_http_media_pg_query(r, &ngx_http_media_sql_user_idp,
+            params, ngx_http_media_user_read, ctx)
             != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -34,6 +34,14 @@ static void ngx_http_media_healthz_done(ngx_http_request_t *r,
     ngx_http_media_healthz_ctx_t *ctx);
 
 
+/* the statements of this room, each prepared once per pooled connection */
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_schema =
+    ngx_http_media_pg_stmt("health_schema", 0,
+        "SELECT coalesce(max(version), 0) "
+        "FROM media_schema_migrations");
+
+
 /*
  * GET /api/v1/healthz: asks PostgreSQL (which schema version is applied)
  * and Redis (PING) at once; 200 when both answer, 503 naming the one that
@@ -54,9 +62,8 @@ ngx_http_media_healthz(ngx_http_request_t *r)
     ngx_str_set(&ctx->postgres, "unavailable");
     ngx_str_set(&ctx->redis, "unavailable");
 
-    if (ngx_http_media_pg_query(r, "SELECT coalesce(max(version), 0) "
-                                "FROM media_schema_migrations",
-                                0, NULL, ngx_http_media_healthz_pg, ctx)
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_schema,
+            NULL, ngx_http_media_healthz_pg, ctx)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -65,6 +65,16 @@ static ngx_str_t  ngx_http_media_play_cookie_name =
     ngx_string("cookie_" NGX_HTTP_MEDIA_PLAY_COOKIE);
 
 
+/* the statements of this room, each prepared once per pooled connection */
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_playback =
+    ngx_http_media_pg_stmt("hls_playback", 1,
+        "SELECT status, privacy, owner_id::text, coalesce(("
+        "  SELECT progress FROM jobs WHERE media_id = m.id"
+        "  ORDER BY created_at DESC LIMIT 1), 0)"
+        " FROM media m WHERE id = $1 AND deleted_at IS NULL");
+
+
 /* configuration ----------------------------------------------------------- */
 
 /* media_url_key current [previous]: the playback token secrets */
@@ -568,12 +578,8 @@ ngx_http_media_playback(ngx_http_request_t *r)
                                          "no such media");
     }
 
-    if (ngx_http_media_pg_query(r,
-            "SELECT status, privacy, owner_id::text, coalesce(("
-            "  SELECT progress FROM jobs WHERE media_id = m.id"
-            "  ORDER BY created_at DESC LIMIT 1), 0)"
-            " FROM media m WHERE id = $1 AND deleted_at IS NULL",
-            1, &ctx->capture, ngx_http_media_playback_found, NULL)
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_playback,
+            &ctx->capture, ngx_http_media_playback_found, NULL)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

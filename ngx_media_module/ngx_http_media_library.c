@@ -103,6 +103,50 @@ static void ngx_http_media_json_row(yajl_gen g, ngx_http_media_pg_result_t *res,
     ngx_uint_t row, const ngx_http_media_field_t *fields, ngx_uint_t n);
 
 
+/* the statements of this room, each prepared once per pooled connection */
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_list =
+    ngx_http_media_pg_stmt("library_list", 3,
+        "SELECT " NGX_HTTP_MEDIA_COLUMNS
+        " FROM media m" NGX_HTTP_MEDIA_LATEST_JOB
+        " WHERE m.owner_id = $1 AND m.deleted_at IS NULL"
+        "   AND ($2::uuid IS NULL OR (m.created_at, m.id) <"
+        "        (SELECT created_at, id FROM media WHERE id = $2))"
+        " ORDER BY m.created_at DESC, m.id DESC LIMIT $3");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_get =
+    ngx_http_media_pg_stmt("library_get", 2,
+        "SELECT " NGX_HTTP_MEDIA_COLUMNS
+        " FROM media m" NGX_HTTP_MEDIA_LATEST_JOB
+        " WHERE m.id = $1 AND m.owner_id = $2 AND m.deleted_at IS NULL");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_patch =
+    ngx_http_media_pg_stmt("library_patch", 4,
+        "WITH m AS ("
+        "  UPDATE media SET title = coalesce($3, title),"
+        "                   privacy = coalesce($4, privacy)"
+        "   WHERE id = $1 AND owner_id = $2 AND deleted_at IS NULL"
+        "  RETURNING *)"
+        " SELECT " NGX_HTTP_MEDIA_COLUMNS
+        " FROM m" NGX_HTTP_MEDIA_LATEST_JOB);
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_delete =
+    ngx_http_media_pg_stmt("library_delete", 2,
+        "WITH m AS ("
+        "  UPDATE media SET deleted_at = now()"
+        "   WHERE id = $1 AND owner_id = $2 AND deleted_at IS NULL"
+        "  RETURNING id, owner_id)"
+        " INSERT INTO jobs (type, media_id, user_id)"
+        " SELECT 'sweep', id, owner_id FROM m RETURNING id");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_job =
+    ngx_http_media_pg_stmt("library_job", 2,
+        "SELECT id, type, status, progress, attempts, error, media_id,"
+        " to_char(updated_at AT TIME ZONE 'UTC',"
+        "         'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        " FROM jobs WHERE id = $1 AND user_id = $2");
+
+
 /* GET /api/v1/media?limit=N&cursor=C: newest first ------------------------ */
 
 ngx_int_t
@@ -145,14 +189,8 @@ ngx_http_media_list(ngx_http_request_t *r)
     }
     params[2].len = ngx_sprintf(params[2].data, "%i", n + 1) - params[2].data;
 
-    if (ngx_http_media_pg_query(r,
-            "SELECT " NGX_HTTP_MEDIA_COLUMNS
-            " FROM media m" NGX_HTTP_MEDIA_LATEST_JOB
-            " WHERE m.owner_id = $1 AND m.deleted_at IS NULL"
-            "   AND ($2::uuid IS NULL OR (m.created_at, m.id) <"
-            "        (SELECT created_at, id FROM media WHERE id = $2))"
-            " ORDER BY m.created_at DESC, m.id DESC LIMIT $3",
-            3, params, ngx_http_media_listed, (void *) (uintptr_t) n)
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_list,
+            params, ngx_http_media_listed, (void *) (uintptr_t) n)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -218,11 +256,8 @@ ngx_http_media_get(ngx_http_request_t *r)
                                          "no such media");
     }
 
-    if (ngx_http_media_pg_query(r,
-            "SELECT " NGX_HTTP_MEDIA_COLUMNS
-            " FROM media m" NGX_HTTP_MEDIA_LATEST_JOB
-            " WHERE m.id = $1 AND m.owner_id = $2 AND m.deleted_at IS NULL",
-            2, params, ngx_http_media_one_found, NULL)
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_get,
+            params, ngx_http_media_one_found, NULL)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -287,15 +322,8 @@ ngx_http_media_patch(ngx_http_request_t *r)
         params[3] = *privacy;
     }
 
-    if (ngx_http_media_pg_query(r,
-            "WITH m AS ("
-            "  UPDATE media SET title = coalesce($3, title),"
-            "                   privacy = coalesce($4, privacy)"
-            "   WHERE id = $1 AND owner_id = $2 AND deleted_at IS NULL"
-            "  RETURNING *)"
-            " SELECT " NGX_HTTP_MEDIA_COLUMNS
-            " FROM m" NGX_HTTP_MEDIA_LATEST_JOB,
-            4, params, ngx_http_media_one_found, NULL)
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_patch,
+            params, ngx_http_media_one_found, NULL)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -358,14 +386,8 @@ ngx_http_media_delete(ngx_http_request_t *r)
     }
 
     /* marked deleted and its sweep job written in one statement */
-    if (ngx_http_media_pg_query(r,
-            "WITH m AS ("
-            "  UPDATE media SET deleted_at = now()"
-            "   WHERE id = $1 AND owner_id = $2 AND deleted_at IS NULL"
-            "  RETURNING id, owner_id)"
-            " INSERT INTO jobs (type, media_id, user_id)"
-            " SELECT 'sweep', id, owner_id FROM m RETURNING id",
-            2, params, ngx_http_media_deleted, NULL)
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_delete,
+            params, ngx_http_media_deleted, NULL)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -429,12 +451,8 @@ ngx_http_media_job(ngx_http_request_t *r)
                                          "no such job");
     }
 
-    if (ngx_http_media_pg_query(r,
-            "SELECT id, type, status, progress, attempts, error, media_id,"
-            " to_char(updated_at AT TIME ZONE 'UTC',"
-            "         'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-            " FROM jobs WHERE id = $1 AND user_id = $2",
-            2, params, ngx_http_media_job_found, NULL)
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_job,
+            params, ngx_http_media_job_found, NULL)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

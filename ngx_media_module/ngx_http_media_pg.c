@@ -5,8 +5,13 @@
  * connections.  A query takes an idle connection, opens a new one while
  * the pool has room, or waits in line.  Every libpq call made here is one
  * of the non-blocking ones (PQconnectStartParams/PQconnectPoll,
- * PQsendQueryParams/PQflush, PQconsumeInput/PQisBusy/PQgetResult), driven
- * by nginx events on the socket libpq owns.
+ * PQsendPrepare/PQsendQueryPrepared/PQflush, PQconsumeInput/PQisBusy/
+ * PQgetResult), driven by nginx events on the socket libpq owns.
+ *
+ * Every query is a named statement, prepared on a connection the first
+ * time that connection runs it: parse and plan once, then only Bind and
+ * Execute.  A connection remembers what it prepared; a new one (after a
+ * reconnect) starts with nothing and prepares again.
  *
  * One timer per query (media_pg_timeout) covers waiting for a connection,
  * connecting, sending and reading; when it fires the request gets a
@@ -53,10 +58,10 @@ struct ngx_http_media_pg_query_s {
     ngx_http_media_pg_status_e     status;
     PGresult                      *result;
     u_char                         error[256];
-    int                            nparams;
-    const char                    *sql;
+    ngx_http_media_pg_stmt_t      *stmt;
     const char                   **params;
     unsigned                       waiting:1;
+    unsigned                       preparing:1;  /* Parse sent, not run */
     unsigned                       in_call:1;  /* inside _pg_query() */
 };
 
@@ -68,6 +73,7 @@ struct ngx_http_media_pg_conn_s {
     ngx_connection_t              *c;
     ngx_http_media_pg_state_e      state;
     ngx_http_media_pg_query_t     *query;
+    uint64_t                       prepared[NGX_HTTP_MEDIA_PG_MAX_STMTS / 64];
     unsigned                       parked:1;   /* in pool->idle */
 };
 
@@ -79,6 +85,7 @@ typedef struct {
     ngx_queue_t                    idle;
     ngx_queue_t                    waiting;
     ngx_uint_t                     nconns;
+    ngx_uint_t                     nstmts;     /* indexes given out */
 } ngx_http_media_pg_pool_t;
 
 
@@ -92,6 +99,7 @@ static void ngx_http_media_pg_ready(ngx_http_media_pg_conn_t *pc);
 static void ngx_http_media_pg_send(ngx_http_media_pg_conn_t *pc);
 static void ngx_http_media_pg_flush(ngx_http_media_pg_conn_t *pc);
 static void ngx_http_media_pg_read(ngx_http_media_pg_conn_t *pc);
+static void ngx_http_media_pg_prepared(ngx_http_media_pg_conn_t *pc);
 static void ngx_http_media_pg_finish(ngx_http_media_pg_conn_t *pc);
 static void ngx_http_media_pg_fail(ngx_http_media_pg_conn_t *pc,
     const char *site);
@@ -172,15 +180,16 @@ ngx_http_media_pg_done(void)
 
 
 ngx_int_t
-ngx_http_media_pg_query(ngx_http_request_t *r, const char *sql,
-    ngx_uint_t nparams, ngx_str_t *params,
-    ngx_http_media_pg_handler_pt handler, void *data)
+ngx_http_media_pg_query(ngx_http_request_t *r, ngx_http_media_pg_stmt_t *stmt,
+    ngx_str_t *params, ngx_http_media_pg_handler_pt handler, void *data)
 {
     size_t                      size;
     u_char                     *p;
-    ngx_uint_t                  i;
+    ngx_uint_t                  i, nparams;
     ngx_pool_cleanup_t         *cln;
     ngx_http_media_pg_query_t  *q;
+
+    nparams = stmt->nparams;
 
     /* one allocation: the query, the param pointers, the param strings;
      * a NULL param's len means nothing */
@@ -206,8 +215,7 @@ ngx_http_media_pg_query(ngx_http_request_t *r, const char *sql,
     q->request = r;
     q->handler = handler;
     q->data = data;
-    q->sql = sql;
-    q->nparams = (int) nparams;
+    q->stmt = stmt;
     q->params = (const char **) (q + 1);
 
     p = (u_char *) (q->params + nparams);
@@ -238,7 +246,19 @@ ngx_http_media_pg_query(ngx_http_request_t *r, const char *sql,
         ngx_http_media_pg_set_error(q, MEDIA_SET_PG " is not configured");
         ngx_http_media_pg_complete(q, NGX_HTTP_MEDIA_PG_UNAVAILABLE);
 
+    } else if (stmt->index == 0
+               && ngx_http_media_pg_pool->nstmts
+                  == NGX_HTTP_MEDIA_PG_MAX_STMTS - 1)
+    {
+        ngx_http_media_pg_set_error(q, "more statements than "
+                                    "NGX_HTTP_MEDIA_PG_MAX_STMTS");
+        ngx_http_media_pg_complete(q, NGX_HTTP_MEDIA_PG_ERROR);
+
     } else {
+        if (stmt->index == 0) {
+            stmt->index = ++ngx_http_media_pg_pool->nstmts;
+        }
+
         q->timer.handler = ngx_http_media_pg_timeout;
         q->timer.data = q;
         q->timer.log = ngx_http_media_pg_pool->log;
@@ -551,13 +571,30 @@ ngx_http_media_pg_ready(ngx_http_media_pg_conn_t *pc)
 static void
 ngx_http_media_pg_send(ngx_http_media_pg_conn_t *pc)
 {
+    uint64_t                    bit;
+    ngx_uint_t                  i;
+    ngx_http_media_pg_stmt_t   *st;
     ngx_http_media_pg_query_t  *q;
 
     q = pc->query;
+    st = q->stmt;
+    i = st->index / 64;
+    bit = (uint64_t) 1 << (st->index % 64);
+
+    if (!(pc->prepared[i] & bit)) {
+        /* first time on this connection: Parse, then run it (_read) */
+        if (!PQsendPrepare(pc->pg, st->name, st->sql, (int) st->nparams,
+                           NULL))
+        {
+            ngx_http_media_pg_fail(pc, "media pg prepare");
+            return;
+        }
+
+        q->preparing = 1;
 
     /* text parameters, text results; never a string built into the SQL */
-    if (!PQsendQueryParams(pc->pg, q->sql, q->nparams, NULL, q->params,
-                           NULL, NULL, 0))
+    } else if (!PQsendQueryPrepared(pc->pg, st->name, (int) st->nparams,
+                                    q->params, NULL, NULL, 0))
     {
         ngx_http_media_pg_fail(pc, "media pg send");
         return;
@@ -619,6 +656,11 @@ ngx_http_media_pg_read(ngx_http_media_pg_conn_t *pc)
         res = PQgetResult(pc->pg);
 
         if (res == NULL) {
+            if (q->preparing) {
+                ngx_http_media_pg_prepared(pc);
+                return;
+            }
+
             ngx_http_media_pg_finish(pc);
             return;
         }
@@ -638,6 +680,34 @@ ngx_http_media_pg_read(ngx_http_media_pg_conn_t *pc)
 
 
 /* PQgetResult returned NULL: the query is over, the connection is free */
+/*
+ * The Parse of the query's statement is answered: remember it on this
+ * connection and run the query, or end it with the server's refusal.
+ */
+static void
+ngx_http_media_pg_prepared(ngx_http_media_pg_conn_t *pc)
+{
+    ngx_http_media_pg_query_t  *q;
+    ngx_http_media_pg_stmt_t   *st;
+
+    q = pc->query;
+    st = q->stmt;
+    q->preparing = 0;
+
+    if (q->result && PQresultStatus(q->result) != PGRES_COMMAND_OK) {
+        ngx_http_media_pg_finish(pc);
+        return;
+    }
+
+    PQclear(q->result);
+    q->result = NULL;
+
+    pc->prepared[st->index / 64] |= (uint64_t) 1 << (st->index % 64);
+
+    ngx_http_media_pg_send(pc);
+}
+
+
 static void
 ngx_http_media_pg_finish(ngx_http_media_pg_conn_t *pc)
 {

@@ -37,6 +37,27 @@ typedef struct {
     (&(res)->values[(row) * (res)->ncols + (col)])
 
 
+/*
+ * A named statement: prepared once on each pooled connection (the first
+ * time that connection runs it, and again after a reconnect), then run by
+ * name.  Each room keeps a table of its own statements and names one per
+ * query; index is the pool's, set on first use.
+ */
+typedef struct {
+    const char                 *name;       /* unique: "media_<room>_..." */
+    ngx_uint_t                  nparams;
+    const char                 *sql;
+    ngx_uint_t                  index;      /* 0: not yet seen */
+} ngx_http_media_pg_stmt_t;
+
+
+#define ngx_http_media_pg_stmt(name, nparams, sql)                          \
+    { "media_" name, nparams, sql, 0 }
+
+/* statements a worker may prepare on a connection */
+#define NGX_HTTP_MEDIA_PG_MAX_STMTS  128
+
+
 /* called once per query unless the request went away first */
 typedef void (*ngx_http_media_pg_handler_pt)(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
@@ -47,16 +68,17 @@ ngx_int_t ngx_http_media_pg_init(ngx_cycle_t *cycle,
 void ngx_http_media_pg_done(void);
 
 /*
- * Sends sql with text parameters ($1...; a param with data NULL is SQL
- * NULL; params are copied).  sql must outlive the request: a string
- * literal, since a query whose request went away still runs to its end.
+ * Runs stmt with text parameters ($1..., stmt->nparams of them; a param
+ * with data NULL is SQL NULL; params are copied).  stmt must outlive the
+ * request (a static table), since a query whose request went away still
+ * runs to its end.
  * Returns NGX_OK when the handler will be called later from the event loop
  * (never from inside this call), NGX_ERROR on allocation failure (the
  * handler is not called).  The caller holds the request
  * (r->main->count++) until the handler runs.
  */
-ngx_int_t ngx_http_media_pg_query(ngx_http_request_t *r, const char *sql,
-    ngx_uint_t nparams, ngx_str_t *params,
+ngx_int_t ngx_http_media_pg_query(ngx_http_request_t *r,
+    ngx_http_media_pg_stmt_t *stmt, ngx_str_t *params,
     ngx_http_media_pg_handler_pt handler, void *data);
 
 

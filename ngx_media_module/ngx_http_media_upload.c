@@ -95,6 +95,27 @@ static const media_multipart_cb_t  ngx_http_media_part_cb = {
 };
 
 
+/* the statements of this room, each prepared once per pooled connection */
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_insert =
+    ngx_http_media_pg_stmt("upload_insert", 8,
+        "WITH m AS ("
+        "  INSERT INTO media (id, owner_id, title, content_type,"
+        "                     source_size, source_name, source_format)"
+        "  VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        "  RETURNING id, title, status, privacy, created_at),"
+        " j AS ("
+        "  INSERT INTO jobs (type, media_id, user_id, payload)"
+        "  SELECT 'transcode', id, $2,"
+        "         jsonb_build_object('source', $8::text) FROM m"
+        "  RETURNING id, status, progress, attempts)"
+        " SELECT m.id, m.title, m.status, m.privacy,"
+        "        to_char(m.created_at AT TIME ZONE 'UTC',"
+        "                'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+        "        j.id, j.status, j.progress, j.attempts"
+        "   FROM m, j");
+
+
 /*
  * The body is in its temp file (see ngx_http_media_api_handler, which
  * asked for that and checked the size and type).
@@ -568,23 +589,8 @@ ngx_http_media_ingested(ngx_event_t *ev)
     }
 
     /* the media and its job in one statement: both or neither */
-    if (ngx_http_media_pg_query(r,
-            "WITH m AS ("
-            "  INSERT INTO media (id, owner_id, title, content_type,"
-            "                     source_size, source_name, source_format)"
-            "  VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            "  RETURNING id, title, status, privacy, created_at),"
-            " j AS ("
-            "  INSERT INTO jobs (type, media_id, user_id, payload)"
-            "  SELECT 'transcode', id, $2,"
-            "         jsonb_build_object('source', $8::text) FROM m"
-            "  RETURNING id, status, progress, attempts)"
-            " SELECT m.id, m.title, m.status, m.privacy,"
-            "        to_char(m.created_at AT TIME ZONE 'UTC',"
-            "                'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-            "        j.id, j.status, j.progress, j.attempts"
-            "   FROM m, j",
-            8, params, ngx_http_media_upload_stored, u)
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_insert,
+            params, ngx_http_media_upload_stored, u)
         != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
