@@ -55,6 +55,7 @@ static int media_serve(const media_settings_t *s, const media_queue_t *q,
 static void media_stop_consumers(media_consumer_t *c, int n);
 static void media_ended(pid_t pid, int status, char *buf, size_t size);
 static int media_connections_ok(PGconn *pg, redisContext *rc);
+static int media_supervisor_connect(const media_settings_t *s);
 static long media_ms(void);
 
 
@@ -99,9 +100,18 @@ media_consumer_name(pid_t pid, char *buf, size_t size)
 
 
 /*
+ * The supervisor's own connections, made only when a hand-off needs them.
+ * File-scope: a consumer forked later holds a copy it must not close (the
+ * sockets are the supervisor's) and never frees; reachable from here, they
+ * are not reported as leaks when it exits.
+ */
+static PGconn        *media_supervisor_pg;
+static redisContext  *media_supervisor_rc;
+
+
+/*
  * Forks the consumers and keeps them running until SIGTERM; hands on the
- * job of each one that dies.  The supervisor's own connections are made
- * only when a hand-off needs them.
+ * job of each one that dies.
  */
 static int
 media_supervise(const media_settings_t *s, const media_queue_t *q)
@@ -110,8 +120,6 @@ media_supervise(const media_settings_t *s, const media_queue_t *q)
     char               how[128], names[MEDIA_HANDOFF_MAX][64];
     long               now, backoff;
     pid_t              pid;
-    PGconn            *pg;
-    redisContext      *rc;
     media_consumer_t   c[MEDIA_CONSUMERS_MAX];
 
     n = strcmp(q->type, "transcode") == 0 ? (int) s->transcode_jobs : 1;
@@ -120,8 +128,8 @@ media_supervise(const media_settings_t *s, const media_queue_t *q)
     }
 
     memset(c, 0, sizeof(c));
-    pg = NULL;
-    rc = NULL;
+    media_supervisor_pg = NULL;
+    media_supervisor_rc = NULL;
     nhandoff = 0;
     backoff = 0;
 
@@ -174,22 +182,10 @@ media_supervise(const media_settings_t *s, const media_queue_t *q)
 
         /* hand-offs first, so that the new consumer finds the job */
         while (nhandoff > 0) {
-            if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
-                if (pg) {
-                    PQfinish(pg);
-                }
-                pg = media_pg_connect(s);
-            }
-
-            if (rc == NULL || rc->err) {
-                if (rc) {
-                    redisFree(rc);
-                }
-                rc = media_redis_connect(s);
-            }
-
-            if (pg == NULL || rc == NULL
-                || media_queue_handoff(q, pg, rc, names[0]) != 0)
+            if (media_supervisor_connect(s) != 0
+                || media_queue_handoff(q, media_supervisor_pg,
+                                       media_supervisor_rc, names[0])
+                   != 0)
             {
                 /* the lease remains the backstop; try again shortly */
                 media_sleep(media_backoff(&backoff, MEDIA_RETRY_MAX));
@@ -206,15 +202,42 @@ media_supervise(const media_settings_t *s, const media_queue_t *q)
 
     media_stop_consumers(c, n);
 
-    if (pg) {
-        PQfinish(pg);
+    if (media_supervisor_pg) {
+        PQfinish(media_supervisor_pg);
     }
 
-    if (rc) {
-        redisFree(rc);
+    if (media_supervisor_rc) {
+        redisFree(media_supervisor_rc);
     }
+
+    media_supervisor_pg = NULL;
+    media_supervisor_rc = NULL;
 
     return 0;
+}
+
+
+/* the supervisor's connections, made again when lost; 0 when both stand */
+static int
+media_supervisor_connect(const media_settings_t *s)
+{
+    if (media_supervisor_pg == NULL
+        || PQstatus(media_supervisor_pg) != CONNECTION_OK)
+    {
+        if (media_supervisor_pg) {
+            PQfinish(media_supervisor_pg);
+        }
+        media_supervisor_pg = media_pg_connect(s);
+    }
+
+    if (media_supervisor_rc == NULL || media_supervisor_rc->err) {
+        if (media_supervisor_rc) {
+            redisFree(media_supervisor_rc);
+        }
+        media_supervisor_rc = media_redis_connect(s);
+    }
+
+    return media_supervisor_pg && media_supervisor_rc ? 0 : -1;
 }
 
 
@@ -272,7 +295,7 @@ media_limit_memory(const media_settings_t *s, const media_queue_t *q)
     }
 
 #if defined(__SANITIZE_ADDRESS__)
-    media_log_info("consumer: %s not applied under AddressSanitizer",
+    media_log_info("consumer: %s not applied in a sanitizer build",
                    MEDIA_SET_TRANSCODE_MEMORY);
 #else
     struct rlimit  rl;
