@@ -5,9 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/sha.h>
 
 #include "media_b64.h"
@@ -33,21 +34,84 @@ int
 media_token_key(media_token_key_t *key, const unsigned char *secret,
     size_t len)
 {
-    unsigned char  digest[SHA256_DIGEST_LENGTH];
+    int             rc;
+    EVP_MAC        *hmac;
+    EVP_MAC_CTX    *ctx;
+    OSSL_PARAM      params[2];
+    unsigned char   digest[SHA256_DIGEST_LENGTH];
 
-    if (len < 16 || len > sizeof(key->secret)) {
+    if (len < 16 || len > 64) {
+        return -1;
+    }
+
+    /* the algorithm is looked up once, here, not per request */
+    hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+    if (hmac == NULL) {
+        return -1;
+    }
+
+    ctx = EVP_MAC_CTX_new(hmac);
+    EVP_MAC_free(hmac);               /* the context keeps its reference */
+
+    if (ctx == NULL) {
+        return -1;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *) "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    rc = EVP_MAC_init(ctx, secret, len, params);
+    if (rc != 1) {
+        EVP_MAC_CTX_free(ctx);
         return -1;
     }
 
     memset(key, 0, sizeof(media_token_key_t));
-    memcpy(key->secret, secret, len);
-    key->secret_len = len;
+    key->mac = ctx;
 
     /* one byte names the key; two keys in use at once will differ */
     SHA256(secret, len, digest);
     key->kid = digest[0];
 
     return 0;
+}
+
+
+void
+media_token_key_free(media_token_key_t *key)
+{
+    EVP_MAC_CTX_free(key->mac);
+    key->mac = NULL;
+}
+
+
+int
+media_token_mac(const media_token_key_t *key, const unsigned char *in,
+    size_t len, unsigned char *mac)
+{
+    int           rc;
+    size_t        maclen;
+    EVP_MAC_CTX  *ctx;
+
+    if (key->mac == NULL) {
+        return -1;
+    }
+
+    /* a copy of the keyed context: the key itself stays read-only, so one
+     * key serves any number of callers */
+    ctx = EVP_MAC_CTX_dup(key->mac);
+    if (ctx == NULL) {
+        return -1;
+    }
+
+    rc = EVP_MAC_update(ctx, in, len) == 1
+         && EVP_MAC_final(ctx, mac, &maclen, MEDIA_MAC_LEN) == 1
+         && maclen == MEDIA_MAC_LEN;
+
+    EVP_MAC_CTX_free(ctx);
+
+    return rc ? 0 : -1;
 }
 
 
@@ -74,14 +138,11 @@ media_token_sign(const media_token_key_t *key, const media_token_t *t,
     char *out)
 {
     size_t          n;
-    unsigned int    maclen;
-    unsigned char   payload[MEDIA_PAYLOAD_LEN], mac[EVP_MAX_MD_SIZE];
+    unsigned char   payload[MEDIA_PAYLOAD_LEN], mac[MEDIA_MAC_LEN];
 
     media_token_payload(key->kid, t, payload);
 
-    if (HMAC(EVP_sha256(), key->secret, (int) key->secret_len, payload,
-             sizeof(payload), mac, &maclen) == NULL)
-    {
+    if (media_token_mac(key, payload, sizeof(payload), mac) != 0) {
         return 0;
     }
 
@@ -98,10 +159,9 @@ media_token_verify(const media_token_key_t *keys, size_t nkeys,
     const char *text, size_t len, long now, media_token_t *t)
 {
     size_t                    i, plen;
-    unsigned int              maclen;
     const char               *dot;
     unsigned char             payload[MEDIA_PAYLOAD_LEN + 2];
-    unsigned char             sig[MEDIA_MAC_LEN + 2], mac[EVP_MAX_MD_SIZE];
+    unsigned char             sig[MEDIA_MAC_LEN + 2], mac[MEDIA_MAC_LEN];
     const media_token_key_t  *key;
 
     if (len > MEDIA_TOKEN_LEN) {
@@ -138,8 +198,7 @@ media_token_verify(const media_token_key_t *keys, size_t nkeys,
         return MEDIA_TOKEN_UNKNOWN_KEY;
     }
 
-    if (HMAC(EVP_sha256(), key->secret, (int) key->secret_len, payload,
-             MEDIA_PAYLOAD_LEN, mac, &maclen) == NULL
+    if (media_token_mac(key, payload, MEDIA_PAYLOAD_LEN, mac) != 0
         || CRYPTO_memcmp(mac, sig, MEDIA_MAC_LEN) != 0)
     {
         return MEDIA_TOKEN_BAD_SIGNATURE;

@@ -2,11 +2,84 @@
  * media_token: signing, rotation, and every way a token can be refused.
  */
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "tap.h"
 #include "media_token.h"
 
 
 #define NOW  1700000000L
+
+
+/*
+ * The prepared context (fetched and keyed once, copied per call) gives
+ * the MAC the one-shot HMAC() gives, for secrets of every allowed size and
+ * inputs of many lengths, and keeps giving it: the copy leaves the key's
+ * context untouched.
+ */
+static void
+prepared_vs_oneshot(void)
+{
+    size_t              slen, ilen, i, same, calls;
+    unsigned int        n;
+    unsigned char       secret[64], in[200], want[EVP_MAX_MD_SIZE], got[32];
+    uint32_t            x;
+    media_token_key_t   key;
+
+    x = 2463534242u;                  /* xorshift: the same inputs each run */
+    same = 0;
+    calls = 0;
+
+    for (slen = 16; slen <= 64; slen += 8) {
+        for (i = 0; i < slen; i++) {
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+            secret[i] = (unsigned char) x;
+        }
+
+        if (media_token_key(&key, secret, slen) != 0) {
+            break;
+        }
+
+        for (ilen = 0; ilen < sizeof(in); ilen++) {
+            for (i = 0; i < ilen; i++) {
+                x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+                in[i] = (unsigned char) x;
+            }
+
+            if (HMAC(EVP_sha256(), secret, (int) slen, in, ilen, want, &n)
+                != NULL && n == 32
+                && media_token_mac(&key, in, ilen, got) == 0
+                && memcmp(want, got, 32) == 0)
+            {
+                same++;
+            }
+            calls++;
+        }
+
+        media_token_key_free(&key);
+    }
+
+    ok(calls == 7 * sizeof(in) && same == calls,
+       "prepared MAC equals one-shot HMAC for %zu of %zu inputs", same,
+       calls);
+
+    /* a byte of the secret or of the input changes the MAC */
+    memset(secret, 'k', 32);
+    memset(in, 'i', 26);
+    (void) media_token_key(&key, secret, 32);
+    (void) media_token_mac(&key, in, 26, want);
+    in[25] ^= 1;
+    (void) media_token_mac(&key, in, 26, got);
+    ok(memcmp(want, got, 32) != 0, "another input, another MAC");
+    media_token_key_free(&key);
+    secret[31] ^= 1;
+    (void) media_token_key(&key, secret, 32);
+    in[25] ^= 1;
+    (void) media_token_mac(&key, in, 26, got);
+    ok(memcmp(want, got, 32) != 0, "another secret, another MAC");
+    media_token_key_free(&key);
+}
 
 
 int
@@ -23,10 +96,10 @@ main(void)
     ok(media_token_key(&keys[1], (unsigned char *) "previous-key-previous!!", 23)
        == 0, "previous key");
     ok(keys[0].kid != keys[1].kid, "kids differ");
-    media_token_key(&other, (unsigned char *) "someone-elses-key-12345", 23);
     ok(media_token_key(&other, (unsigned char *) "short", 5) == -1,
        "a short secret is refused");
-    media_token_key(&other, (unsigned char *) "someone-elses-key-12345", 23);
+    ok(media_token_key(&other, (unsigned char *) "someone-elses-key-12345", 23)
+       == 0, "another key");
 
     memset(&t, 0, sizeof(t));
     ok(media_uuid_parse("0f1e2d3c-4b5a-4697-8877-665544332211", 36, t.media)
@@ -88,6 +161,16 @@ main(void)
 
     ok(strcmp(media_token_status(MEDIA_TOKEN_EXPIRED), "expired") == 0,
        "status names");
+
+    prepared_vs_oneshot();
+
+    media_token_key_free(&keys[0]);
+    media_token_key_free(&keys[1]);
+    media_token_key_free(&other);
+    media_token_key_free(&other);
+    ok(other.mac == NULL, "a freed key can be freed again");
+    ok(media_token_mac(&other, (unsigned char *) "x", 1, (unsigned char *) t1)
+       == -1, "a freed key makes no MAC");
 
     return done_testing();
 }
