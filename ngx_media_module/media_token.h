@@ -20,17 +20,28 @@
 
 #define MEDIA_TOKEN_VERSION   1
 #define MEDIA_TOKEN_LEN       80      /* 35 + 1 + 43, and room */
+#define MEDIA_TOKEN_SEEN      64      /* verified tokens a key remembers */
 
 
 /*
  * A key holds its HMAC already keyed: OpenSSL 3's one-shot HMAC() looks
  * the algorithm up and keys it on every call (~6 us); a copy of the
- * prepared context costs a fifth of that.  media_token_key() makes it,
- * media_token_key_free() frees it.
+ * prepared context costs a fifth of that.
+ *
+ * A player fetches every segment with the same token, so a key also
+ * remembers the last MEDIA_TOKEN_SEEN token texts whose MAC it verified:
+ * the same text again is compared whole, in constant time, and its MAC not
+ * recomputed.  Only texts whose MAC was right are remembered; expiry is
+ * checked on every call.  Not thread-safe: one key per nginx worker.
+ *
+ * media_token_key() makes both, media_token_key_free() frees them.
  */
+typedef struct media_token_seen_s  media_token_seen_t;
+
 typedef struct {
-    unsigned char   kid;              /* which key signed it */
-    void           *mac;              /* EVP_MAC_CTX, keyed with the secret */
+    unsigned char        kid;         /* which key signed it */
+    void                *mac;         /* EVP_MAC_CTX, keyed with the secret */
+    media_token_seen_t  *seen;        /* tokens verified with this key */
 } media_token_key_t;
 
 
@@ -59,6 +70,9 @@ const char *media_token_status(media_token_rc_e rc);
 int media_token_key(media_token_key_t *key, const unsigned char *secret,
     size_t len);
 void media_token_key_free(media_token_key_t *key);
+
+/* how many verifications the key's remembered tokens answered */
+unsigned long media_token_seen_hits(const media_token_key_t *key);
 
 /* HMAC-SHA256 of in with the key's prepared context; 0 or -1 */
 int media_token_mac(const media_token_key_t *key, const unsigned char *in,

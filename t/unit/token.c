@@ -82,6 +82,85 @@ prepared_vs_oneshot(void)
 }
 
 
+/*
+ * The tokens a key remembers: the same text again is answered without its
+ * MAC, and nothing else is: not a text differing in one byte, not an
+ * expired one, not the same text against another key set.
+ */
+static void
+seen(media_token_key_t *keys, media_token_key_t *other, media_token_t *t)
+{
+    char                text[MEDIA_TOKEN_LEN + 1], bad[MEDIA_TOKEN_LEN + 1];
+    size_t              n, i, refused;
+    unsigned long       hits;
+    media_token_t       got;
+    media_token_key_t   fresh[2];
+
+    t->expires = NOW + 77;            /* a token not verified before */
+    n = media_token_sign(&keys[0], t, text);
+
+    hits = media_token_seen_hits(&keys[0]);
+    ok(media_token_verify(keys, 2, text, n, NOW, &got) == MEDIA_TOKEN_OK
+       && media_token_seen_hits(&keys[0]) == hits,
+       "a new token: its MAC checked");
+    ok(media_token_verify(keys, 2, text, n, NOW, &got) == MEDIA_TOKEN_OK
+       && media_token_seen_hits(&keys[0]) == hits + 1
+       && got.expires == t->expires && got.max_rung == t->max_rung
+       && memcmp(got.media, t->media, 16) == 0,
+       "the same token again: remembered, fields read back");
+    ok(media_token_verify(keys, 2, text, n, NOW + 78, &got)
+       == MEDIA_TOKEN_EXPIRED, "remembered, but expired: refused");
+
+    /* every single-byte change of the remembered text is refused */
+    refused = 0;
+    for (i = 0; i < n; i++) {
+        if (text[i] == '.') {
+            refused++;
+            continue;
+        }
+        memcpy(bad, text, n);
+        bad[i] = bad[i] == 'A' ? 'B' : 'A';
+        if (media_token_verify(keys, 2, bad, n, NOW, &got)
+            != MEDIA_TOKEN_OK)
+        {
+            refused++;
+        }
+    }
+    ok(refused == n, "each of %zu one-byte changes refused (%zu)", n,
+       refused);
+
+    /* the same secret made into another key remembers nothing: the MAC is
+     * checked again; a key set without the kid refuses it */
+    media_token_key(&fresh[0], (unsigned char *) "current-key-current-key!",
+                    24);
+    fresh[1] = *other;
+    ok(media_token_verify(fresh, 2, text, n, NOW, &got) == MEDIA_TOKEN_OK
+       && media_token_seen_hits(&fresh[0]) == 0, "another key set: checked");
+    ok(media_token_verify(other, 1, text, n, NOW, &got)
+       == MEDIA_TOKEN_UNKNOWN_KEY, "a key set without its kid: unknown_key");
+    media_token_key_free(&fresh[0]);
+
+    /* more tokens than slots: each still verifies, old ones by MAC */
+    refused = 0;
+    for (i = 0; i < 4 * MEDIA_TOKEN_SEEN; i++) {
+        t->expires = NOW + 100 + (uint32_t) i;
+        n = media_token_sign(&keys[1], t, bad);
+        if (media_token_verify(keys, 2, bad, n, NOW, &got) != MEDIA_TOKEN_OK
+            || media_token_verify(keys, 2, bad, n, NOW, &got)
+               != MEDIA_TOKEN_OK
+            || got.expires != t->expires)
+        {
+            refused++;
+        }
+    }
+    ok(refused == 0 && media_token_seen_hits(&keys[1])
+       >= 4 * MEDIA_TOKEN_SEEN, "%d tokens through %d slots",
+       4 * MEDIA_TOKEN_SEEN, MEDIA_TOKEN_SEEN);
+    ok(media_token_verify(keys, 2, text, 79, NOW, &got) == MEDIA_TOKEN_OK,
+       "the first token, perhaps evicted, still verifies");
+}
+
+
 int
 main(void)
 {
@@ -163,6 +242,7 @@ main(void)
        "status names");
 
     prepared_vs_oneshot();
+    seen(keys, &other, &t);
 
     media_token_key_free(&keys[0]);
     media_token_key_free(&keys[1]);
