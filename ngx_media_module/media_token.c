@@ -3,11 +3,13 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/sha.h>
 
 #include "media_b64.h"
@@ -16,6 +18,14 @@
 
 #define MEDIA_PAYLOAD_LEN  26
 #define MEDIA_MAC_LEN      32
+#define MEDIA_TEXT_LEN     79         /* 35 + "." + 43 */
+
+
+struct media_token_seen_s {
+    unsigned long   hits;
+    unsigned char   used[MEDIA_TOKEN_SEEN];
+    unsigned char   text[MEDIA_TOKEN_SEEN][MEDIA_TEXT_LEN];
+};
 
 
 const char *
@@ -33,21 +43,110 @@ int
 media_token_key(media_token_key_t *key, const unsigned char *secret,
     size_t len)
 {
-    unsigned char  digest[SHA256_DIGEST_LENGTH];
+    int             rc;
+    EVP_MAC        *hmac;
+    EVP_MAC_CTX    *ctx;
+    OSSL_PARAM      params[2];
+    unsigned char   digest[SHA256_DIGEST_LENGTH];
 
-    if (len < 16 || len > sizeof(key->secret)) {
+    if (len < 16 || len > 64) {
+        return -1;
+    }
+
+    /* the algorithm is looked up once, here, not per request */
+    hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+    if (hmac == NULL) {
+        return -1;
+    }
+
+    ctx = EVP_MAC_CTX_new(hmac);
+    EVP_MAC_free(hmac);               /* the context keeps its reference */
+
+    if (ctx == NULL) {
+        return -1;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *) "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    rc = EVP_MAC_init(ctx, secret, len, params);
+    if (rc != 1) {
+        EVP_MAC_CTX_free(ctx);
         return -1;
     }
 
     memset(key, 0, sizeof(media_token_key_t));
-    memcpy(key->secret, secret, len);
-    key->secret_len = len;
+    key->mac = ctx;
+
+    key->seen = calloc(1, sizeof(media_token_seen_t));
+    if (key->seen == NULL) {
+        media_token_key_free(key);
+        return -1;
+    }
 
     /* one byte names the key; two keys in use at once will differ */
     SHA256(secret, len, digest);
     key->kid = digest[0];
 
     return 0;
+}
+
+
+void
+media_token_key_free(media_token_key_t *key)
+{
+    EVP_MAC_CTX_free(key->mac);
+    key->mac = NULL;
+    free(key->seen);
+    key->seen = NULL;
+}
+
+
+unsigned long
+media_token_seen_hits(const media_token_key_t *key)
+{
+    return key->seen ? key->seen->hits : 0;
+}
+
+
+/* the slot a token text would be remembered in: from its signature's
+ * last characters, which are as good as random */
+static size_t
+media_token_slot(const char *text)
+{
+    const unsigned char  *p = (const unsigned char *) text + MEDIA_TEXT_LEN;
+
+    return ((size_t) p[-2] * 31 + p[-3] * 7 + p[-4]) % MEDIA_TOKEN_SEEN;
+}
+
+
+int
+media_token_mac(const media_token_key_t *key, const unsigned char *in,
+    size_t len, unsigned char *mac)
+{
+    int           rc;
+    size_t        maclen;
+    EVP_MAC_CTX  *ctx;
+
+    if (key->mac == NULL) {
+        return -1;
+    }
+
+    /* a copy of the keyed context: the key itself stays read-only, so one
+     * key serves any number of callers */
+    ctx = EVP_MAC_CTX_dup(key->mac);
+    if (ctx == NULL) {
+        return -1;
+    }
+
+    rc = EVP_MAC_update(ctx, in, len) == 1
+         && EVP_MAC_final(ctx, mac, &maclen, MEDIA_MAC_LEN) == 1
+         && maclen == MEDIA_MAC_LEN;
+
+    EVP_MAC_CTX_free(ctx);
+
+    return rc ? 0 : -1;
 }
 
 
@@ -74,14 +173,11 @@ media_token_sign(const media_token_key_t *key, const media_token_t *t,
     char *out)
 {
     size_t          n;
-    unsigned int    maclen;
-    unsigned char   payload[MEDIA_PAYLOAD_LEN], mac[EVP_MAX_MD_SIZE];
+    unsigned char   payload[MEDIA_PAYLOAD_LEN], mac[MEDIA_MAC_LEN];
 
     media_token_payload(key->kid, t, payload);
 
-    if (HMAC(EVP_sha256(), key->secret, (int) key->secret_len, payload,
-             sizeof(payload), mac, &maclen) == NULL)
-    {
+    if (media_token_mac(key, payload, sizeof(payload), mac) != 0) {
         return 0;
     }
 
@@ -97,11 +193,11 @@ media_token_rc_e
 media_token_verify(const media_token_key_t *keys, size_t nkeys,
     const char *text, size_t len, long now, media_token_t *t)
 {
-    size_t                    i, plen;
-    unsigned int              maclen;
+    size_t                    i, plen, slot;
     const char               *dot;
+    media_token_seen_t       *seen;
     unsigned char             payload[MEDIA_PAYLOAD_LEN + 2];
-    unsigned char             sig[MEDIA_MAC_LEN + 2], mac[EVP_MAX_MD_SIZE];
+    unsigned char             sig[MEDIA_MAC_LEN + 2], mac[MEDIA_MAC_LEN];
     const media_token_key_t  *key;
 
     if (len > MEDIA_TOKEN_LEN) {
@@ -119,8 +215,6 @@ media_token_verify(const media_token_key_t *keys, size_t nkeys,
     if (plen != 35 || len - plen - 1 != 43
         || media_b64url_decode(payload, (const unsigned char *) text, plen)
            != MEDIA_PAYLOAD_LEN
-        || media_b64url_decode(sig, (const unsigned char *) dot + 1, 43)
-           != MEDIA_MAC_LEN
         || payload[0] != MEDIA_TOKEN_VERSION)
     {
         return MEDIA_TOKEN_MALFORMED;
@@ -134,15 +228,37 @@ media_token_verify(const media_token_key_t *keys, size_t nkeys,
         }
     }
 
-    if (key == NULL) {
-        return MEDIA_TOKEN_UNKNOWN_KEY;
-    }
+    /* a text this key verified before: compared whole, in constant time,
+     * so a near miss tells nothing about where it differs */
+    seen = key ? key->seen : NULL;
+    slot = media_token_slot(text);
 
-    if (HMAC(EVP_sha256(), key->secret, (int) key->secret_len, payload,
-             MEDIA_PAYLOAD_LEN, mac, &maclen) == NULL
-        || CRYPTO_memcmp(mac, sig, MEDIA_MAC_LEN) != 0)
+    if (seen && seen->used[slot]
+        && CRYPTO_memcmp(seen->text[slot], text, MEDIA_TEXT_LEN) == 0)
     {
-        return MEDIA_TOKEN_BAD_SIGNATURE;
+        seen->hits++;
+
+    } else {
+        if (media_b64url_decode(sig, (const unsigned char *) dot + 1, 43)
+            != MEDIA_MAC_LEN)
+        {
+            return MEDIA_TOKEN_MALFORMED;
+        }
+
+        if (key == NULL) {
+            return MEDIA_TOKEN_UNKNOWN_KEY;
+        }
+
+        if (media_token_mac(key, payload, MEDIA_PAYLOAD_LEN, mac) != 0
+            || CRYPTO_memcmp(mac, sig, MEDIA_MAC_LEN) != 0)
+        {
+            return MEDIA_TOKEN_BAD_SIGNATURE;
+        }
+
+        if (seen) {
+            memcpy(seen->text[slot], text, MEDIA_TEXT_LEN);
+            seen->used[slot] = 1;
+        }
     }
 
     t->expires = (uint32_t) payload[2] << 24 | (uint32_t) payload[3] << 16

@@ -20,12 +20,28 @@
 
 #define MEDIA_TOKEN_VERSION   1
 #define MEDIA_TOKEN_LEN       80      /* 35 + 1 + 43, and room */
+#define MEDIA_TOKEN_SEEN      64      /* verified tokens a key remembers */
 
+
+/*
+ * A key holds its HMAC already keyed: OpenSSL 3's one-shot HMAC() looks
+ * the algorithm up and keys it on every call (~6 us); a copy of the
+ * prepared context costs a fifth of that.
+ *
+ * A player fetches every segment with the same token, so a key also
+ * remembers the last MEDIA_TOKEN_SEEN token texts whose MAC it verified:
+ * the same text again is compared whole, in constant time, and its MAC not
+ * recomputed.  Only texts whose MAC was right are remembered; expiry is
+ * checked on every call.  Not thread-safe: one key per nginx worker.
+ *
+ * media_token_key() makes both, media_token_key_free() frees them.
+ */
+typedef struct media_token_seen_s  media_token_seen_t;
 
 typedef struct {
-    unsigned char   kid;              /* which key signed it */
-    unsigned char   secret[64];
-    size_t          secret_len;
+    unsigned char        kid;         /* which key signed it */
+    void                *mac;         /* EVP_MAC_CTX, keyed with the secret */
+    media_token_seen_t  *seen;        /* tokens verified with this key */
 } media_token_key_t;
 
 
@@ -49,9 +65,18 @@ typedef enum {
 /* "ok", "malformed", ...: for $media_token_status and logs */
 const char *media_token_status(media_token_rc_e rc);
 
-/* a key from a secret of 16 to 64 bytes; kid from a hash of it */
+/* a key from a secret of 16 to 64 bytes; kid from a hash of it; -1 for
+ * a bad size or when OpenSSL cannot make the context */
 int media_token_key(media_token_key_t *key, const unsigned char *secret,
     size_t len);
+void media_token_key_free(media_token_key_t *key);
+
+/* how many verifications the key's remembered tokens answered */
+unsigned long media_token_seen_hits(const media_token_key_t *key);
+
+/* HMAC-SHA256 of in with the key's prepared context; 0 or -1 */
+int media_token_mac(const media_token_key_t *key, const unsigned char *in,
+    size_t len, unsigned char *mac);
 
 /* the token text into out (MEDIA_TOKEN_LEN bytes); returns its length */
 size_t media_token_sign(const media_token_key_t *key, const media_token_t *t,

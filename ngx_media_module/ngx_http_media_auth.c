@@ -520,7 +520,7 @@ ngx_http_media_authenticate(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
     if (rc != MEDIA_JWT_OK) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "media auth: token refused: %s, request_id: %V",
-                      media_jwt_reason(rc), &ctx->request_id);
+                      media_jwt_reason(rc), ngx_http_media_request_id(r));
 
         return ngx_http_media_refuse(ctx, NGX_HTTP_UNAUTHORIZED,
                                      media_jwt_reason(rc), "invalid_token",
@@ -628,7 +628,7 @@ ngx_http_media_user_read(ngx_http_request_t *r,
     if (res->status == NGX_HTTP_MEDIA_PG_ERROR) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "media auth user: %V, request_id: %V",
-                      &res->error, &ctx->request_id);
+                      &res->error, ngx_http_media_request_id(r));
 
         (void) ngx_http_media_refuse(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                      "unchecked", "internal", "the server "

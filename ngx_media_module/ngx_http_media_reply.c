@@ -25,18 +25,41 @@ static ngx_int_t ngx_http_media_verror(ngx_http_request_t *r,
 ngx_http_media_ctx_t *
 ngx_http_media_get_ctx(ngx_http_request_t *r)
 {
-    ngx_http_media_ctx_t         *ctx;
-    ngx_http_variable_value_t    *vv;
-    ngx_http_media_main_conf_t   *mmcf;
+    ngx_http_media_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
     if (ctx) {
         return ctx;
     }
 
+    /* the request id is taken when first logged or answered, not here:
+     * $request_id costs a RAND_bytes, and a segment needs none */
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_media_ctx_t));
     if (ctx == NULL) {
         return NULL;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_media_module);
+
+    return ctx;
+}
+
+
+ngx_str_t *
+ngx_http_media_request_id(ngx_http_request_t *r)
+{
+    static ngx_str_t             none = ngx_string("-");
+    ngx_http_media_ctx_t        *ctx;
+    ngx_http_variable_value_t   *vv;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    ctx = ngx_http_media_get_ctx(r);
+    if (ctx == NULL) {
+        return &none;
+    }
+
+    if (ctx->request_id.len) {
+        return &ctx->request_id;
     }
 
     ngx_str_set(&ctx->request_id, "-");
@@ -49,21 +72,7 @@ ngx_http_media_get_ctx(ngx_http_request_t *r)
         ctx->request_id.len = vv->len;
     }
 
-    ngx_http_set_ctx(r, ctx, ngx_http_media_module);
-
-    return ctx;
-}
-
-
-ngx_str_t *
-ngx_http_media_request_id(ngx_http_request_t *r)
-{
-    static ngx_str_t       none = ngx_string("-");
-    ngx_http_media_ctx_t  *ctx;
-
-    ctx = ngx_http_media_get_ctx(r);
-
-    return ctx ? &ctx->request_id : &none;
+    return &ctx->request_id;
 }
 
 

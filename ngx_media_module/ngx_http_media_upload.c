@@ -537,7 +537,7 @@ ngx_http_media_ingested(ngx_event_t *ev)
     if (u->status == NGX_HTTP_INTERNAL_SERVER_ERROR) {
         ngx_log_error(NGX_LOG_ERR, c->log, u->err,
                       "media upload: %s, request_id: %V", u->message,
-                      &ctx->request_id);
+                      ngx_http_media_request_id(r));
         ngx_http_finalize_request(r, ngx_http_media_send_error(r,
                                   NGX_HTTP_INTERNAL_SERVER_ERROR, "internal",
                                   "the upload could not be stored; quote the "
@@ -549,7 +549,7 @@ ngx_http_media_ingested(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_ERR, c->log, u->err,
                       "media upload: storage full writing \"%s\", "
                       "request_id: %V", u->part,
-                      &ctx->request_id);
+                      ngx_http_media_request_id(r));
     }
 
     if (u->status) {
@@ -661,7 +661,7 @@ ngx_http_media_upload_queued(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "media upload queue: XADD failed (%V); the job waits "
                       "for the reconciler, request_id: %V", &res->str,
-                      &ctx->request_id);
+                      ngx_http_media_request_id(r));
     }
 
     g = yajl_gen_alloc(NULL);
