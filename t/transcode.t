@@ -114,7 +114,13 @@ my %expect = (
                             detail => qr/media_max_duration/ },
 );
 
-my %media;
+# the ladder's rates (workers/transcoder/ladder.c): the video rungs'
+# maxrate, plus AAC 128k stereo when the source has sound
+my %video_rate = ('1080p' => 5e6, '720p' => 2.5e6, '480p' => 1e6,
+                  '360p' => 5e5);
+my %audio_rate = (a64 => 64e3, a128 => 128e3, a256 => 256e3);
+
+my (%media, @wire);
 for my $name (sort keys %expect) {
     my $type = $name =~ /\.(mp4)$/ ? 'video/mp4' : $name =~ /\.wav$/ ? 'audio/wav'
              : $name =~ /\.flac$/ ? 'audio/flac' : 'audio/mpeg';
@@ -158,6 +164,19 @@ for my $name (sort keys %expect) {
         ok($r->{bandwidth} >= $r->{average_bandwidth} && $r->{average_bandwidth} > 0,
            "$name $r->{name}: measured peak $r->{bandwidth} >= average $r->{average_bandwidth}");
 
+        # the bytes on the wire per second against the rung's nominal rate
+        my ($wire, $secs) = wire_rate($playlist);
+        my $nominal = nominal_rate($r->{name}, !$e->{noaudio});
+        my $bound = $e->{kind} eq 'audio' ? 1.25 * $nominal
+                  : 1.1 * vbv_bound($r->{name}, $secs, !$e->{noaudio});
+        ok(defined $wire && $wire <= $bound,
+           sprintf("$name $r->{name}: on the wire %.0f kb/s, nominal %.0f,"
+                   . " at most %.0f", ($wire // 0) / 1000, $nominal / 1000,
+                   $bound / 1000));
+        push @wire, sprintf('%-16s %-5s %6.0f kb/s nominal %5.0f (%.0f%%)',
+                            $name, $r->{name}, ($wire // 0) / 1000,
+                            $nominal / 1000, 100 * ($wire // 0) / $nominal);
+
         if ($e->{kind} eq 'video') {
             ok($r->{width} % 2 == 0 && $r->{height} % 2 == 0,
                "$name $r->{name}: even dimensions $r->{width}x$r->{height}");
@@ -199,6 +218,8 @@ for my $name (sort keys %expect) {
         ok(@poster == 1 && -s $poster[0] > 100, "$name: poster");
     }
 }
+
+diag("wire bitrates:\n" . join("\n", @wire));
 
 # keyframes on the same 2 s grid in every rung, so players can switch
 my $l = $media{'landscape.mp4'};
@@ -354,6 +375,37 @@ sub probe_duration {
     my ($file) = @_;
     my $d = `ffprobe -v error -show_entries format=duration -of csv=p=0 '$file' 2>/dev/null`;
     return $d =~ /^([\d.]+)/ ? $1 : undef;
+}
+
+# a rung's bits per second on the wire: its TS segments' bytes over the
+# playlist's EXTINF sum
+sub wire_rate {
+    my ($playlist) = @_;
+    my ($bytes, $secs) = (0, 0);
+    (my $rdir = $playlist) =~ s{/[^/]+$}{};
+    for (split /\n/, slurp($playlist)) {
+        if (/^#EXTINF:([\d.]+)/) {
+            $secs += $1;
+        } elsif (/^([^#\s]\S*\.ts)$/) {
+            $bytes += -s "$rdir/$1" // 0;
+        }
+    }
+    return $secs > 0 ? (8 * $bytes / $secs, $secs) : (undef, 0);
+}
+
+sub nominal_rate {
+    my ($rung, $sound) = @_;
+    return $audio_rate{$rung}
+           // ($video_rate{$rung} // 4e5) + ($sound ? 128e3 : 0);
+}
+
+# what the encoder's VBV allows over a clip of $secs: maxrate for the
+# length plus one buffer (bufsize = 2 x maxrate), which a short clip can
+# spend at once
+sub vbv_bound {
+    my ($rung, $secs, $sound) = @_;
+    my $v = $video_rate{$rung} // 4e5;
+    return $v * ($secs + 2) / $secs + ($sound ? 128e3 : 0);
 }
 
 # the times of the video keyframes, from the start of the stream
