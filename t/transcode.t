@@ -230,6 +230,26 @@ is_deeply($grids[0], ['0.0', '2.0', '4.0', '6.0'], 'on a 2 s grid');
 is(scalar(() = glob("$dir/storage/hls/.[0-9a-f]*")), 0,
    'no temporary directories left');
 
+# --- by hand (media-transcoder transcode SOURCE DIR), as bench/transcode
+# runs it: no queue, no database, the worker's own defaults --------------
+
+$t->make_media('clip.mp4', "-f lavfi -i testsrc2=size=640x360:rate=30:duration=2"
+               . " -f lavfi -i sine=duration=2 $av -c:a aac -shortest");
+my $hand = "$dir/by-hand";
+my $bin = $t->build_path('media-transcoder');
+my $said = `'$bin' transcode '$dir/media/clip.mp4' '$hand' 2>'$dir/by-hand.err'`;
+chomp(my $made = $said);
+is($?, 0, 'by hand: media-transcoder transcode exits 0')
+    or diag(slurp("$dir/by-hand.err"));
+like($said, qr/^360p 640x360 peak \d+ average \d+ avc1\.[0-9a-f]{6},mp4a\.40\.2$/m,
+     "by hand: it says what it made: $made");
+my $hd = probe_duration("$hand/360p/index.m3u8");
+ok(defined $hd && abs($hd - 2) <= 0.5,
+   sprintf('by hand: the rung reads back to its end (%.2fs of 2s)', $hd // -1));
+my ($hw) = wire_rate("$hand/360p/index.m3u8");
+ok(defined $hw && $hw <= 1.1 * vbv_bound('360p', 2, 1),
+   sprintf('by hand: on the wire %.0f kb/s', ($hw // 0) / 1000));
+
 # --- a consumer killed, its supervisor alive: the job is handed on at once ---
 
 $t->make_media('long.mp4', "-f lavfi -i testsrc2=size=1920x1080:rate=30:duration=20"
