@@ -657,7 +657,7 @@ media_open_muxer(media_pipe_t *pp, media_out_t *o, AVCodecContext *aenc)
 
     /*
      * As the ffmpeg command does (-muxdelay 0.7): without it the TS muxer
-     * writes each AAC frame (21 ms, ~170 bytes at 64k) as a PES packet of
+     * writes each AAC frame (21 ms, ~180 bytes at 64k) as a PES packet of
      * its own, two 188-byte TS packets, doubling an audio rung on the
      * wire; with it, audio is gathered into PES packets of up to 2930
      * bytes (pes_payload_size).  Video is one PES packet a frame anyway.
