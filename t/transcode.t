@@ -114,7 +114,13 @@ my %expect = (
                             detail => qr/media_max_duration/ },
 );
 
-my %media;
+# the ladder's rates (workers/transcoder/ladder.c): the video rungs'
+# maxrate, plus AAC 128k stereo when the source has sound
+my %video_rate = ('1080p' => 5e6, '720p' => 2.5e6, '480p' => 1e6,
+                  '360p' => 5e5);
+my %audio_rate = (a64 => 64e3, a128 => 128e3, a256 => 256e3);
+
+my (%media, @wire);
 for my $name (sort keys %expect) {
     my $type = $name =~ /\.(mp4)$/ ? 'video/mp4' : $name =~ /\.wav$/ ? 'audio/wav'
              : $name =~ /\.flac$/ ? 'audio/flac' : 'audio/mpeg';
@@ -158,6 +164,19 @@ for my $name (sort keys %expect) {
         ok($r->{bandwidth} >= $r->{average_bandwidth} && $r->{average_bandwidth} > 0,
            "$name $r->{name}: measured peak $r->{bandwidth} >= average $r->{average_bandwidth}");
 
+        # the bytes on the wire per second against the rung's nominal rate
+        my ($wire, $secs) = wire_rate($playlist);
+        my $nominal = nominal_rate($r->{name}, !$e->{noaudio});
+        my $bound = $e->{kind} eq 'audio' ? 1.25 * $nominal
+                  : 1.1 * vbv_bound($r->{name}, $secs, !$e->{noaudio});
+        ok(defined $wire && $wire <= $bound,
+           sprintf("$name $r->{name}: on the wire %.0f kb/s, nominal %.0f,"
+                   . " at most %.0f", ($wire // 0) / 1000, $nominal / 1000,
+                   $bound / 1000));
+        push @wire, sprintf('%-16s %-5s %6.0f kb/s nominal %5.0f (%.0f%%)',
+                            $name, $r->{name}, ($wire // 0) / 1000,
+                            $nominal / 1000, 100 * ($wire // 0) / $nominal);
+
         if ($e->{kind} eq 'video') {
             ok($r->{width} % 2 == 0 && $r->{height} % 2 == 0,
                "$name $r->{name}: even dimensions $r->{width}x$r->{height}");
@@ -200,6 +219,8 @@ for my $name (sort keys %expect) {
     }
 }
 
+diag("wire bitrates:\n" . join("\n", @wire));
+
 # keyframes on the same 2 s grid in every rung, so players can switch
 my $l = $media{'landscape.mp4'};
 my @grids = map { keyframes("$dir/storage/hls/$l/$_/index.m3u8") } qw(720p 360p);
@@ -208,6 +229,26 @@ is_deeply($grids[0], ['0.0', '2.0', '4.0', '6.0'], 'on a 2 s grid');
 
 is(scalar(() = glob("$dir/storage/hls/.[0-9a-f]*")), 0,
    'no temporary directories left');
+
+# --- by hand (media-transcoder transcode SOURCE DIR), as bench/transcode
+# runs it: no queue, no database, the worker's own defaults --------------
+
+$t->make_media('clip.mp4', "-f lavfi -i testsrc2=size=640x360:rate=30:duration=2"
+               . " -f lavfi -i sine=duration=2 $av -c:a aac -shortest");
+my $hand = "$dir/by-hand";
+my $bin = $t->build_path('media-transcoder');
+my $said = `'$bin' transcode '$dir/media/clip.mp4' '$hand' 2>'$dir/by-hand.err'`;
+chomp(my $made = $said);
+is($?, 0, 'by hand: media-transcoder transcode exits 0')
+    or diag(slurp("$dir/by-hand.err"));
+like($said, qr/^360p 640x360 peak \d+ average \d+ avc1\.[0-9a-f]{6},mp4a\.40\.2$/m,
+     "by hand: it says what it made: $made");
+my $hd = probe_duration("$hand/360p/index.m3u8");
+ok(defined $hd && abs($hd - 2) <= 0.5,
+   sprintf('by hand: the rung reads back to its end (%.2fs of 2s)', $hd // -1));
+my ($hw) = wire_rate("$hand/360p/index.m3u8");
+ok(defined $hw && $hw <= 1.1 * vbv_bound('360p', 2, 1),
+   sprintf('by hand: on the wire %.0f kb/s', ($hw // 0) / 1000));
 
 # --- a consumer killed, its supervisor alive: the job is handed on at once ---
 
@@ -354,6 +395,37 @@ sub probe_duration {
     my ($file) = @_;
     my $d = `ffprobe -v error -show_entries format=duration -of csv=p=0 '$file' 2>/dev/null`;
     return $d =~ /^([\d.]+)/ ? $1 : undef;
+}
+
+# a rung's bits per second on the wire: its TS segments' bytes over the
+# playlist's EXTINF sum
+sub wire_rate {
+    my ($playlist) = @_;
+    my ($bytes, $secs) = (0, 0);
+    (my $rdir = $playlist) =~ s{/[^/]+$}{};
+    for (split /\n/, slurp($playlist)) {
+        if (/^#EXTINF:([\d.]+)/) {
+            $secs += $1;
+        } elsif (/^([^#\s]\S*\.ts)$/) {
+            $bytes += -s "$rdir/$1" // 0;
+        }
+    }
+    return $secs > 0 ? (8 * $bytes / $secs, $secs) : (undef, 0);
+}
+
+sub nominal_rate {
+    my ($rung, $sound) = @_;
+    return $audio_rate{$rung}
+           // ($video_rate{$rung} // 4e5) + ($sound ? 128e3 : 0);
+}
+
+# what the encoder's VBV allows over a clip of $secs: maxrate for the
+# length plus one buffer (bufsize = 2 x maxrate), which a short clip can
+# spend at once
+sub vbv_bound {
+    my ($rung, $secs, $sound) = @_;
+    my $v = $video_rate{$rung} // 4e5;
+    return $v * ($secs + 2) / $secs + ($sound ? 128e3 : 0);
 }
 
 # the times of the video keyframes, from the start of the stream

@@ -655,6 +655,16 @@ media_open_muxer(media_pipe_t *pp, media_out_t *o, AVCodecContext *aenc)
         return -1;
     }
 
+    /*
+     * As the ffmpeg command does (-muxdelay 0.7): without it the TS muxer
+     * writes each AAC frame (21 ms, ~180 bytes at 64k) as a PES packet of
+     * its own, two 188-byte TS packets, doubling an audio rung on the
+     * wire; with it, audio is gathered into PES packets of up to 2930
+     * bytes (pes_payload_size).  Video is one PES packet a frame anyway.
+     * The TS timestamps start at 2 x 0.7 s, as ffmpeg's do.
+     */
+    o->oc->max_delay = MEDIA_MUX_MAX_DELAY;
+
     if (o->venc) {
         st = avformat_new_stream(o->oc, NULL);
         if (st == NULL
