@@ -21,23 +21,16 @@
 #define NGX_HTTP_MEDIA_PAGE_MAX  100
 
 
-/* the columns every media answer carries, and their JSON types */
+/*
+ * the columns every media answer carries, and their JSON types: one row,
+ * no join; the latest job's progress and the renditions are kept on the
+ * media row by triggers (sql/006_media_read.sql)
+ */
 #define NGX_HTTP_MEDIA_COLUMNS                                                \
     "m.id, m.title, m.kind, m.status, m.privacy, m.duration_ms,"              \
     " to_char(m.created_at AT TIME ZONE 'UTC',"                               \
     "         'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"                          \
-    " coalesce(j.progress, 0), m.error, j.id,"                                \
-    " (SELECT coalesce(json_agg(json_build_object("                           \
-    "     'name', r.name, 'width', r.width, 'height', r.height,"              \
-    "     'frame_rate', r.frame_rate, 'bandwidth', r.bandwidth,"              \
-    "     'average_bandwidth', r.average_bandwidth, 'codecs', r.codecs)"      \
-    "   ORDER BY r.bandwidth DESC), '[]')"                                    \
-    "   FROM renditions r WHERE r.media_id = m.id)"
-
-#define NGX_HTTP_MEDIA_LATEST_JOB                                             \
-    " LEFT JOIN LATERAL (SELECT id, progress FROM jobs"                       \
-    "   WHERE media_id = m.id AND type = 'transcode'"                         \
-    "   ORDER BY created_at DESC LIMIT 1) j ON true"
+    " m.progress, m.error, m.job_id, m.renditions"
 
 
 typedef enum {
@@ -108,7 +101,7 @@ static void ngx_http_media_json_row(yajl_gen g, ngx_http_media_pg_result_t *res,
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_list =
     ngx_http_media_pg_stmt("library_list", 3,
         "SELECT " NGX_HTTP_MEDIA_COLUMNS
-        " FROM media m" NGX_HTTP_MEDIA_LATEST_JOB
+        " FROM media m"
         " WHERE m.owner_id = $1 AND m.deleted_at IS NULL"
         "   AND ($2::uuid IS NULL OR (m.created_at, m.id) <"
         "        (SELECT created_at, id FROM media WHERE id = $2))"
@@ -117,7 +110,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_list =
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_get =
     ngx_http_media_pg_stmt("library_get", 2,
         "SELECT " NGX_HTTP_MEDIA_COLUMNS
-        " FROM media m" NGX_HTTP_MEDIA_LATEST_JOB
+        " FROM media m"
         " WHERE m.id = $1 AND m.owner_id = $2 AND m.deleted_at IS NULL");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_patch =
@@ -128,7 +121,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_patch =
         "   WHERE id = $1 AND owner_id = $2 AND deleted_at IS NULL"
         "  RETURNING *)"
         " SELECT " NGX_HTTP_MEDIA_COLUMNS
-        " FROM m" NGX_HTTP_MEDIA_LATEST_JOB);
+        " FROM m");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_delete =
     ngx_http_media_pg_stmt("library_delete", 2,

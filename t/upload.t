@@ -169,6 +169,80 @@ is(scalar @{ get($bob, '/api/v1/media')->{json}{items} }, 0,
    "bob sees none of ann's media");
 is(get($ann, '/api/v1/media?limit=0')->{status}, 422, 'limit 0: 422');
 
+# --- the media row carries its renditions and its latest job's progress ---
+# (sql/006_media_read.sql: triggers keep them, so a read is one row)
+
+{
+    my $id = $media->{id};
+    $t->psql('media', "INSERT INTO renditions (media_id, name, width, height,"
+             . " frame_rate, bandwidth, average_bandwidth, codecs) VALUES"
+             . " ('$id', '360p', 640, 360, 30, 900000, 800000, 'avc1.4d401e'),"
+             . " ('$id', '720p', 1280, 720, 30, 2600000, 2500000, 'avc1.64001f')");
+    my $m = get($ann, "/api/v1/media/$id")->{json}{media};
+    is_deeply([map { $_->{name} } @{ $m->{renditions} }], ['720p', '360p'],
+              'renditions appear on the media, highest first');
+    is($m->{renditions}[1]{average_bandwidth}, 800000,
+       'a rendition carries its measured bandwidth');
+
+    $t->psql('media', "UPDATE renditions SET bandwidth = 3000000"
+                      . " WHERE media_id = '$id' AND name = '360p'");
+    is(get($ann, "/api/v1/media/$id")->{json}{media}{renditions}[0]{name},
+       '360p', 'an edited rendition is seen at once');
+
+    $t->psql('media', "UPDATE jobs SET progress = 42 WHERE id = '$job->{id}'");
+    is(get($ann, "/api/v1/media/$id")->{json}{media}{progress}, 42,
+       "the job's progress is the media's");
+    is(get($ann, '/api/v1/media?limit=20')->{json}{items}[-1]{progress}, 42,
+       'the list shows it too');
+
+    chomp(my $newer = $t->psql('media', "INSERT INTO jobs (type, media_id,"
+        . " user_id, progress) VALUES ('transcode', '$id', '$ann->{user}{id}',"
+        . " 7) RETURNING id"));
+    $m = get($ann, "/api/v1/media/$id")->{json}{media};
+    is($m->{job_id}, $newer, 'a new transcode job becomes the latest');
+    is($m->{progress}, 7, "and its progress is shown");
+    $t->psql('media', "UPDATE jobs SET progress = 99 WHERE id = '$job->{id}'");
+    is(get($ann, "/api/v1/media/$id")->{json}{media}{progress}, 7,
+       'an older job moving does not change it');
+    $t->psql('media', "INSERT INTO jobs (type, media_id, user_id)"
+                      . " VALUES ('sweep', '$id', '$ann->{user}{id}')");
+    is(get($ann, "/api/v1/media/$id")->{json}{media}{job_id}, $newer,
+       'a job of another type does not either');
+
+    # put things back as the rest of the file expects them
+    $t->psql('media', "DELETE FROM jobs WHERE media_id = '$id'"
+                      . " AND id <> '$job->{id}'");
+    $t->psql('media', "UPDATE jobs SET progress = 0 WHERE id = '$job->{id}'");
+    $t->psql('media', "UPDATE media SET job_id = '$job->{id}', progress = 0"
+                      . " WHERE id = '$id'");
+    $t->psql('media', "DELETE FROM renditions WHERE media_id = '$id'");
+    is_deeply(get($ann, "/api/v1/media/$id")->{json}{media}{renditions}, [],
+              'deleted renditions are gone from the media');
+}
+
+# an existing library gets its rows filled in when 006 is applied
+{
+    $t->psql_admin('postgres', 'CREATE DATABASE media_006 OWNER media');
+    my $sql = "$t->{root}/sql";
+    $t->psql('media_006', slurp($_)) // die "$_ does not apply"
+        for grep { !/006_/ } sort glob("$sql/00[1-5]_*.sql");
+    $t->psql('media_006', "INSERT INTO users (id, email, password_hash)"
+        . " VALUES ('00000000-0000-4000-8000-000000000001', 'old\@example.com', 'x');"
+        . " INSERT INTO media (id, owner_id) VALUES"
+        . " ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-000000000001');"
+        . " INSERT INTO renditions (media_id, name, bandwidth, average_bandwidth, codecs)"
+        . " VALUES ('00000000-0000-4000-8000-00000000000a', 'a64', 64000, 60000, 'mp4a.40.2');"
+        . " INSERT INTO jobs (type, media_id, progress, created_at) VALUES"
+        . " ('transcode', '00000000-0000-4000-8000-00000000000a', 100, now() - interval '1 hour'),"
+        . " ('transcode', '00000000-0000-4000-8000-00000000000a', 35, now())")
+        // die 'old rows';
+    ok(defined $t->psql('media_006', slurp("$sql/006_media_read.sql")),
+       '006 applies to a database with media in it');
+    is($t->psql('media_006', "SELECT progress || ' ' || (renditions->0->>'name')"
+                . " FROM media"), "35 a64\n",
+       "006 fills in the latest job's progress and the renditions");
+}
+
 # --- edit and delete ---------------------------------------------------------
 
 $r = patch($ann, "/api/v1/media/$media->{id}", { title => 'Renamed', privacy => 'unlisted' });
