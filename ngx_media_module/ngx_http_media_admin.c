@@ -43,7 +43,12 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_users =
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_user_set =
     ngx_http_media_pg_stmt("admin_user_set", 3,
         "UPDATE users SET role = coalesce($2, role),"
-        "                 plan = coalesce($3, plan)"
+        "  plan = CASE WHEN p.audience = 'creator' THEN plan"
+        "              ELSE coalesce(p.want, plan) END,"
+        "  creator_plan = CASE WHEN p.audience = 'creator' THEN p.want"
+        "                      ELSE creator_plan END"
+        " FROM (SELECT $3::text AS want,"
+        "         (SELECT audience FROM plans WHERE id = $3) AS audience) p"
         " WHERE id = $1::uuid"
         " RETURNING " NGX_HTTP_MEDIA_USER_COLUMNS);
 
@@ -163,6 +168,16 @@ ngx_http_media_admin_set(ngx_http_request_t *r,
     ngx_http_media_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    /* a plan the plans table does not hold fails its foreign key */
+    if (res->status == NGX_HTTP_MEDIA_PG_ERROR
+        && ngx_strncmp(res->sqlstate, "23503", 5) == 0)
+    {
+        ngx_http_finalize_request(r, ngx_http_media_field_error(r, "plan",
+                                  "no plan has that id; GET /api/v1/plans "
+                                  "lists them"));
+        return;
+    }
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
         ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,

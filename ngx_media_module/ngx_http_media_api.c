@@ -20,6 +20,7 @@
 #include "ngx_http_media_admin.h"
 #include "ngx_http_media_library.h"
 #include "ngx_http_media_upload.h"
+#include "ngx_http_media_plans.h"
 #include "ngx_http_media_hls.h"
 #include "ngx_http_media_health.h"
 #include "ngx_http_media_api.h"
@@ -81,6 +82,9 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_GET, "/api/v1/jobs/{id}", 12 },
     { MEDIA_POST, "/api/v1/media/{id}/playback", 13 },
     { MEDIA_PATCH, "/api/v1/admin/users/{id}", 14 },
+    { MEDIA_GET, "/api/v1/plans", 15 },
+    { MEDIA_GET, "/api/v1/subscription", 16 },
+    { MEDIA_GET, "/api/v1/usage", 17 },
 };
 
 
@@ -102,6 +106,9 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_playback, NGX_HTTP_MEDIA_BODY_OPT },
     { ngx_http_media_admin_user_patch,
       NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
+    { ngx_http_media_plans, 0 },
+    { ngx_http_media_subscription, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_usage, NGX_HTTP_MEDIA_USER },
 };
 
 
@@ -242,7 +249,6 @@ ngx_http_media_api_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_media_api_file(ngx_http_request_t *r)
 {
-    ngx_int_t                    rc;
     ngx_str_t                   *ct;
     ngx_uint_t                   i;
     ngx_http_media_main_conf_t  *mmcf;
@@ -304,12 +310,8 @@ ngx_http_media_api_file(ngx_http_request_t *r)
     r->request_body_in_persistent_file = 1;
     r->request_body_in_clean_file = 1;
 
-    rc = ngx_http_read_client_request_body(r, ngx_http_media_api_run);
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
+    /* the plan's quota decides before the body is read */
+    return ngx_http_media_upload_gate(r, ngx_http_media_api_run);
 }
 
 

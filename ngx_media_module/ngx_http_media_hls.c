@@ -69,11 +69,14 @@ static ngx_str_t  ngx_http_media_play_cookie_name =
 /* the statements of this room, each prepared once per pooled connection */
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_playback =
-    ngx_http_media_pg_stmt("hls_playback", 1,
-        "SELECT status, privacy, owner_id::text, coalesce(("
-        "  SELECT progress FROM jobs WHERE media_id = m.id"
-        "  ORDER BY created_at DESC LIMIT 1), 0)"
-        " FROM media m WHERE id = $1 AND deleted_at IS NULL");
+    ngx_http_media_pg_stmt("hls_playback", 2,
+        "SELECT m.status, m.privacy, m.owner_id::text, m.progress,"
+        "       coalesce(p.max_rung, 0)"
+        " FROM media m"
+        " LEFT JOIN users u ON u.id = $2::uuid"
+        " JOIN plans p ON p.id = coalesce(u.plan, (SELECT id FROM plans"
+        "   WHERE audience = 'viewer' AND is_default))"
+        " WHERE m.id = $1 AND m.deleted_at IS NULL");
 
 
 /* configuration ----------------------------------------------------------- */
@@ -148,8 +151,11 @@ ngx_http_media_url_keys_free(void *data)
 
 
 /*
- * media_free_rung 720: the highest rung of the free plan and of anonymous
- * viewers.  Only a rung the transcoder makes: 700 would silently mean 480.
+ * media_free_rung 720: obsolete.  The highest rung now comes from the
+ * viewer's plan (plans.max_rung; anonymous viewers have the default
+ * viewer plan's), so that paid plans can differ too.  Still checked, so a
+ * configuration that was right stays loadable, and ignored with a warning
+ * that says where the setting went.
  */
 char *
 ngx_http_media_free_rung(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -176,6 +182,12 @@ ngx_http_media_free_rung(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     mmcf->free_rung = (ngx_uint_t) n;
+
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                       "media_free_rung is obsolete and ignored: the "
+                       "viewer's plan decides the highest rung; set it with "
+                       "\"media-admin plans set free max_rung=%V\"",
+                       &value[1]);
 
     return NGX_CONF_OK;
 }
@@ -589,6 +601,7 @@ ngx_http_media_token_variable(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_media_playback(ngx_http_request_t *r)
 {
+    ngx_str_t                    params[2];
     ngx_http_media_ctx_t        *ctx;
     ngx_http_media_main_conf_t  *mmcf;
 
@@ -607,8 +620,17 @@ ngx_http_media_playback(ngx_http_request_t *r)
                                          "no such media");
     }
 
+    params[0] = ctx->capture;
+
+    if (ctx->user) {
+        params[1] = ctx->user->id;
+
+    } else {
+        ngx_str_null(&params[1]);
+    }
+
     if (ngx_http_media_pg_query(r, &ngx_http_media_sql_playback,
-            &ctx->capture, ngx_http_media_playback_found, NULL)
+            params, ngx_http_media_playback_found, NULL)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -627,6 +649,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
     yajl_gen                     g;
     ngx_str_t                   *status, *privacy, *owner, url, expires;
     ngx_str_t                   *mode, cookie;
+    ngx_int_t                    rung;
     ngx_uint_t                   in_cookie;
     media_token_t                t;
     ngx_http_media_ctx_t        *ctx;
@@ -672,14 +695,17 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
         return;
     }
 
-    /* the plan decides the highest rung; anonymous viewers are free */
+    /*
+     * The viewer's plan decides the highest rung (0: every rung), read as
+     * the token is made, so a plan change counts from the next token;
+     * anonymous viewers have the default viewer plan's.
+     */
     ngx_memzero(&t, sizeof(media_token_t));
     exp = ngx_time() + (time_t) (mmcf->url_ttl / 1000);
     t.expires = (uint32_t) exp;
-    t.max_rung = (ctx->user == NULL
-                  || (ctx->user->plan.len == 4
-                      && ngx_strncmp(ctx->user->plan.data, "free", 4) == 0))
-                 ? (uint16_t) mmcf->free_rung : 0;
+    rung = ngx_atoi(ngx_http_media_pg_value(res, 0, 4)->data,
+                    ngx_http_media_pg_value(res, 0, 4)->len);
+    t.max_rung = (rung > 0 && rung <= 65535) ? (uint16_t) rung : 0;
     (void) media_uuid_parse((char *) ctx->capture.data, 36, t.media);
 
     /* the id's one spelling, lowercase, whatever the request's was: the

@@ -17,6 +17,7 @@
 #include "ngx_http_media_reply.h"
 
 
+static u_char *ngx_http_media_bytes(u_char *p, u_char *last, off_t n);
 static ngx_int_t ngx_http_media_verror(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *field, const char *fmt,
     va_list args);
@@ -153,6 +154,102 @@ ngx_http_media_verror(ngx_http_request_t *r, ngx_uint_t status,
     yajl_gen_map_close(g);
 
     return ngx_http_media_send_gen(r, status, g);
+}
+
+
+ngx_int_t
+ngx_http_media_quota_exceeded(ngx_http_request_t *r, ngx_str_t *quantity,
+    ngx_str_t *used, ngx_str_t *allowed, ngx_str_t *plan,
+    ngx_str_t *lifted_by, off_t asked)
+{
+    u_char      msg[NGX_MAX_ERROR_STR], *p, *last;
+    off_t       u, a;
+    yajl_gen    g;
+    ngx_str_t   message, code = ngx_string("quota_exceeded");
+
+    u = ngx_atoof(used->data, used->len);
+    a = ngx_atoof(allowed->data, allowed->len);
+    last = msg + sizeof(msg);
+
+    if (quantity->len == 7 && ngx_strncmp(quantity->data, "storage", 7) == 0) {
+        p = ngx_slprintf(msg, last, "this upload would pass the storage "
+                         "limit of the %V plan: ", plan);
+        p = ngx_http_media_bytes(p, last, u);
+        p = ngx_slprintf(p, last, " used of ");
+        p = ngx_http_media_bytes(p, last, a);
+        p = ngx_slprintf(p, last, ", and the upload is ");
+        p = ngx_http_media_bytes(p, last, asked);
+        p = ngx_slprintf(p, last, "; delete media you no longer need");
+
+    } else if (quantity->len == 5
+               && ngx_strncmp(quantity->data, "media", 5) == 0)
+    {
+        p = ngx_slprintf(msg, last, "you have %O media, the most the %V "
+                         "plan allows; delete one", u, plan);
+
+    } else {
+        p = ngx_slprintf(msg, last, "you have used %O of the %O %V a month "
+                         "the %V plan allows; wait for next month", u, a,
+                         quantity, plan);
+    }
+
+    if (lifted_by->data) {
+        p = ngx_slprintf(p, last, ", or upgrade to the %V plan", lifted_by);
+    }
+
+    message.data = msg;
+    message.len = p - msg;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "media api: 402 quota_exceeded: %V, request_id: %V",
+                  &message, ngx_http_media_request_id(r));
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    yajl_gen_map_open(g);
+    yajl_gen_string(g, (const unsigned char *) "error", 5);
+    yajl_gen_map_open(g);
+    ngx_http_media_json_str(g, "code", &code);
+    ngx_http_media_json_str(g, "message", &message);
+    ngx_http_media_json_str(g, "limit", quantity);
+    yajl_gen_string(g, (const unsigned char *) "used", 4);
+    yajl_gen_number(g, (const char *) used->data, used->len);
+    yajl_gen_string(g, (const unsigned char *) "allowed", 7);
+    yajl_gen_number(g, (const char *) allowed->data, allowed->len);
+    ngx_http_media_json_str(g, "plan", plan);
+    ngx_http_media_json_str(g, "lifted_by", lifted_by->data ? lifted_by
+                                                           : NULL);
+    ngx_http_media_json_str(g, "request_id", ngx_http_media_request_id(r));
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+
+    return ngx_http_media_send_gen(r, NGX_HTTP_MEDIA_PAYMENT_REQUIRED, g);
+}
+
+
+/* "4.7 GB", "512 KB", "10 bytes": for messages people read */
+static u_char *
+ngx_http_media_bytes(u_char *p, u_char *last, off_t n)
+{
+    static const char  *units[] = { "KB", "MB", "GB", "TB" };
+
+    ngx_uint_t  i;
+    double      v;
+
+    if (n < 1024) {
+        return ngx_slprintf(p, last, "%O bytes", n);
+    }
+
+    v = (double) n / 1024;
+
+    for (i = 0; v >= 1024 && i < 3; i++) {
+        v /= 1024;
+    }
+
+    return ngx_slprintf(p, last, "%.1f %s", v, units[i]);
 }
 
 

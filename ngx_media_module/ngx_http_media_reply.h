@@ -19,6 +19,7 @@
 
 /* nginx 1.22 has no name for it */
 #define NGX_HTTP_MEDIA_UNPROCESSABLE  422
+#define NGX_HTTP_MEDIA_PAYMENT_REQUIRED  402
 
 
 
@@ -63,6 +64,17 @@ ngx_int_t ngx_http_media_internal(ngx_http_request_t *r, const char *site,
     ngx_str_t *reason);
 
 /* the request's id ($request_id), "-" when there is none */
+/*
+ * 402 quota_exceeded: which limit ("storage", "media", "exports",
+ * "downloads"), what is used, what the plan allows, the plan, the plan
+ * that lifts it (NULL data: none) and how much the refused work needed
+ * (bytes of an upload; 1 for a count).  Strings as PostgreSQL gave them
+ * (media_storage_reserve, media_quota_state).
+ */
+ngx_int_t ngx_http_media_quota_exceeded(ngx_http_request_t *r,
+    ngx_str_t *quantity, ngx_str_t *used, ngx_str_t *allowed,
+    ngx_str_t *plan, ngx_str_t *lifted_by, off_t asked);
+
 ngx_str_t *ngx_http_media_request_id(ngx_http_request_t *r);
 
 /* a 36-character UUID: NGX_OK */

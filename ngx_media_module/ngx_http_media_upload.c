@@ -2,12 +2,15 @@
  * POST /api/v1/media: an upload becomes a media row, a job row and a
  * stream entry.
  *
+ *   the quota gate: the plan's media count and storage, with this upload's
+ *      Content-Length reserved (402 otherwise), before the body is read
  *   nginx reads the body into <media_storage>/tmp (never into memory)
  *   -> ingest, on the thread pool: a raw body is renamed to
  *      uploads/<id>; a multipart body is parsed as a stream and its "file"
  *      part written to uploads/<id>; either way the first bytes must look
  *      like a media container (else 415)
- *   -> one statement inserts the media and its transcode job
+ *   -> one statement inserts the media and its transcode job, and settles
+ *      the reservation (the media row now counts its real size)
  *   -> XADD media:transcode * job <job id>
  *   -> 202 {media, job}
  *
@@ -42,6 +45,7 @@
 typedef struct {
     ngx_http_request_t   *request;
     char                  id[37];              /* the new media's uuid */
+    char                  reservation[37];     /* storage held, or "" */
     char                  boundary[MEDIA_MULTIPART_MAX_BOUNDARY + 1];
     char                  src[NGX_MAX_PATH];   /* the body's temp file */
     char                  dst[NGX_MAX_PATH];   /* uploads/<id> */
@@ -80,7 +84,13 @@ static ngx_int_t ngx_http_media_title_check(ngx_http_media_upload_t *u,
     u_char *p, size_t len);
 static void ngx_http_media_upload_refuse(ngx_http_media_upload_t *u,
     ngx_uint_t status, const char *code, const char *fmt, ...);
+static void ngx_http_media_upload_reserved(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_ingested(ngx_event_t *ev);
+static void ngx_http_media_upload_released(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_upload_refused(ngx_http_request_t *r,
+    ngx_http_media_upload_t *u);
 static void ngx_http_media_upload_stored(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_upload_queued(ngx_http_request_t *r,
@@ -97,8 +107,17 @@ static const media_multipart_cb_t  ngx_http_media_part_cb = {
 
 /* the statements of this room, each prepared once per pooled connection */
 
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_reserve =
+    ngx_http_media_pg_stmt("upload_reserve", 2,
+        "SELECT reservation, quantity, used, limit_value, plan, lifted_by"
+        " FROM media_storage_reserve($1, $2)");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_release =
+    ngx_http_media_pg_stmt("upload_release", 1,
+        "DELETE FROM storage_reservations WHERE id = $1");
+
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_insert =
-    ngx_http_media_pg_stmt("upload_insert", 8,
+    ngx_http_media_pg_stmt("upload_insert", 9,
         "WITH m AS ("
         "  INSERT INTO media (id, owner_id, title, content_type,"
         "                     source_size, source_name, source_format)"
@@ -108,12 +127,100 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_insert =
         "  INSERT INTO jobs (type, media_id, user_id, payload)"
         "  SELECT 'transcode', id, $2,"
         "         jsonb_build_object('source', $8::text) FROM m"
-        "  RETURNING id, status, progress, attempts)"
+        "  RETURNING id, status, progress, attempts),"
+        " settled AS ("
+        "  DELETE FROM storage_reservations WHERE id = $9)"
         " SELECT m.id, m.title, m.status, m.privacy,"
-        "        to_char(m.created_at AT TIME ZONE 'UTC',"
-        "                'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+        "        media_iso8601(m.created_at),"
         "        j.id, j.status, j.progress, j.attempts"
         "   FROM m, j");
+
+
+typedef struct {
+    ngx_http_client_body_handler_pt   next;
+} ngx_http_media_gate_t;
+
+
+ngx_int_t
+ngx_http_media_upload_gate(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt next)
+{
+    ngx_str_t               params[2];
+    ngx_http_media_ctx_t   *ctx;
+    ngx_http_media_gate_t  *gate;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    gate = ngx_palloc(r->pool, sizeof(ngx_http_media_gate_t));
+    params[1].data = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
+    if (gate == NULL || params[1].data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    gate->next = next;
+    params[0] = ctx->user->id;
+    params[1].len = ngx_sprintf(params[1].data, "%O",
+                                ngx_max(r->headers_in.content_length_n, 0))
+                    - params[1].data;
+
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_reserve, params,
+                                ngx_http_media_upload_reserved, gate)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the reference the answer's finalization gives back */
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_upload_reserved(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    ngx_http_media_gate_t  *gate = data;
+
+    ngx_int_t              rc;
+    ngx_str_t             *id;
+    ngx_http_media_ctx_t  *ctx;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK || res->nrows != 1) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "media upload quota"));
+        return;
+    }
+
+    id = ngx_http_media_pg_value(res, 0, 0);
+
+    if (id->data == NULL) {
+        ngx_http_finalize_request(r, ngx_http_media_quota_exceeded(r,
+            ngx_http_media_pg_value(res, 0, 1),
+            ngx_http_media_pg_value(res, 0, 2),
+            ngx_http_media_pg_value(res, 0, 3),
+            ngx_http_media_pg_value(res, 0, 4),
+            ngx_http_media_pg_value(res, 0, 5),
+            r->headers_in.content_length_n));
+        return;
+    }
+
+    /* the reservation's id, for the statement that settles it */
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    ctx->state = ngx_palloc(r->pool, sizeof(ngx_str_t));
+    if (ctx->state == NULL || id->len != 36) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    *(ngx_str_t *) ctx->state = *id;
+
+    rc = ngx_http_read_client_request_body(r, gate->next);
+
+    ngx_http_finalize_request(r, rc >= NGX_HTTP_SPECIAL_RESPONSE ? rc
+                                                                 : NGX_DONE);
+}
 
 
 /*
@@ -125,6 +232,7 @@ ngx_http_media_upload(ngx_http_request_t *r)
 {
     ngx_temp_file_t              *tf;
     ngx_table_elt_t              *ct;
+    ngx_http_media_ctx_t         *ctx;
     ngx_http_media_upload_t      *u;
     ngx_http_media_main_conf_t   *mmcf;
 #if (NGX_THREADS)
@@ -153,6 +261,13 @@ ngx_http_media_upload(ngx_http_request_t *r)
     u->fd = -1;
     u->size = tf->file.offset;
     ngx_http_media_uuid(u->id);
+
+    /* ngx_http_media_upload_gate left the reservation's id */
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    if (ctx->state) {
+        ngx_memcpy(u->reservation, ((ngx_str_t *) ctx->state)->data, 36);
+        ctx->state = NULL;
+    }
 
     ct = r->headers_in.content_type;
 
@@ -523,7 +638,7 @@ ngx_http_media_ingested(ngx_event_t *ev)
 {
     ngx_http_media_upload_t  *u = ev->data;
 
-    ngx_str_t                     params[8];
+    ngx_str_t                     params[9];
     ngx_connection_t             *c;
     ngx_http_request_t           *r;
     ngx_http_media_ctx_t         *ctx;
@@ -534,29 +649,20 @@ ngx_http_media_ingested(ngx_event_t *ev)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
 
-    if (u->status == NGX_HTTP_INTERNAL_SERVER_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, c->log, u->err,
-                      "media upload: %s, request_id: %V", u->message,
-                      ngx_http_media_request_id(r));
-        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
-                                  NGX_HTTP_INTERNAL_SERVER_ERROR, "internal",
-                                  "the upload could not be stored; quote the "
-                                  "request id when reporting it"));
-        goto done;
-    }
-
-    if (u->status == NGX_HTTP_INSUFFICIENT_STORAGE) {
-        ngx_log_error(NGX_LOG_ERR, c->log, u->err,
-                      "media upload: storage full writing \"%s\", "
-                      "request_id: %V", u->part,
-                      ngx_http_media_request_id(r));
-    }
-
     if (u->status) {
-        ngx_http_finalize_request(r, u->field
-            ? ngx_http_media_field_error(r, u->field, "%s", u->message)
-            : ngx_http_media_send_error(r, u->status, u->code, "%s",
-                                        u->message));
+        /* the storage it held is free again before the answer goes */
+        params[0].data = (u_char *) u->reservation;
+        params[0].len = 36;
+
+        if (u->reservation[0] == '\0'
+            || ngx_http_media_pg_query(r, &ngx_http_media_sql_release,
+                                       params, ngx_http_media_upload_released,
+                                       u)
+               != NGX_OK)
+        {
+            ngx_http_media_upload_refused(r, u);
+        }
+
         goto done;
     }
 
@@ -584,8 +690,15 @@ ngx_http_media_ingested(ngx_event_t *ev)
     params[7].data = (u_char *) u->dst;
     params[7].len = ngx_strlen(u->dst);
 
+    params[8].data = (u_char *) u->reservation;
+    params[8].len = 36;
+
     if (params[5].len == 0) {
         params[5].data = NULL;
+    }
+
+    if (u->reservation[0] == '\0') {
+        params[8].data = NULL;
     }
 
     /* the media and its job in one statement: both or neither */
@@ -599,6 +712,54 @@ ngx_http_media_ingested(ngx_event_t *ev)
 done:
 
     ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_media_upload_released(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    ngx_http_media_upload_t  *u = data;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        /* it stops counting when it expires */
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "media upload: the storage reservation %s stays until "
+                      "it expires: %V, request_id: %V", u->reservation,
+                      &res->error, ngx_http_media_request_id(r));
+    }
+
+    ngx_http_media_upload_refused(r, u);
+}
+
+
+/* the thread's verdict on a body it did not take */
+static void
+ngx_http_media_upload_refused(ngx_http_request_t *r,
+    ngx_http_media_upload_t *u)
+{
+    if (u->status == NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, u->err,
+                      "media upload: %s, request_id: %V", u->message,
+                      ngx_http_media_request_id(r));
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                                  "the upload could not be stored; quote the "
+                                  "request id when reporting it"));
+        return;
+    }
+
+    if (u->status == NGX_HTTP_INSUFFICIENT_STORAGE) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, u->err,
+                      "media upload: storage full writing \"%s\", "
+                      "request_id: %V", u->part,
+                      ngx_http_media_request_id(r));
+    }
+
+    ngx_http_finalize_request(r, u->field
+        ? ngx_http_media_field_error(r, u->field, "%s", u->message)
+        : ngx_http_media_send_error(r, u->status, u->code, "%s",
+                                    u->message));
 }
 
 

@@ -151,8 +151,16 @@ ok(wait_until(sub { my $x = get('/api/v1/auth/me', $mallory);
               timeout => 3),
    'the provider user sees the new role and plan');
 
+# a creator plan is the user's creator plan; the viewer plan stays
+$r = patch("/api/v1/admin/users/$mallory_id", { plan => 'creator' },
+           $ann->{access_token});
+is($r->{status}, 200, 'admin PATCH plan creator: 200');
+is($t->psql('media', "SELECT plan || ' ' || creator_plan FROM users"
+                     . " WHERE id = '$mallory_id'"), "basic creator\n",
+   'a creator plan sets creator_plan, the viewer plan is kept');
+
 for my $bad ([ { role => 'root' }, 'role' ], [ { plan => 'Pro Plan!' }, 'plan' ],
-             [ {}, 'role' ])
+             [ { plan => 'gold' }, 'plan' ], [ {}, 'role' ])
 {
     $r = patch("/api/v1/admin/users/$mallory_id", $bad->[0],
                $ann->{access_token});

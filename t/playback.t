@@ -288,25 +288,48 @@ ok(wait_until(sub { $t->http(GET => $short)->{status} == 403 }, timeout => 10),
    'and is refused once expired');
 ok(logged(qr/ 403 expired$/m), 'expired');
 
-# --- the free plan's highest rung, from the configuration ------------------
+# --- the viewer's plan decides the highest rung ---------------------------
 
+# media_free_rung is obsolete: accepted, ignored, and nginx says so
 config("$dir/c.key", '1h', 'media_free_rung 480;');
 $t->reload_nginx;
-my ($low, @low);
-wait_until(sub {
-    $low = api(POST => "/api/v1/media/$id/playback")->{json}{url} // '';
-    @low = $t->http(GET => $low)->{content} =~ /^(\w+)\/index\.m3u8$/mg;
-    @low == 2;
-}, timeout => 10);
+ok(wait_until(sub { slurp("$dir/error.log") =~ /media_free_rung is obsolete and ignored: the viewer's plan decides/ },
+              timeout => 10), 'media_free_rung: a warning says where it went');
+
+# the default viewer plan caps anonymous viewers and free accounts alike
+$t->psql('media', "UPDATE plans SET max_rung = 480 WHERE id = 'free'");
+my @low = rungs(api(POST => "/api/v1/media/$id/playback")->{json}{url});
 is_deeply(\@low, [qw(480p 360p)],
-          'media_free_rung 480: anonymous viewers get rungs up to 480p');
+          'free plan at 480: anonymous viewers get rungs up to 480p');
+my $low = api(POST => "/api/v1/media/$id/playback")->{json}{url};
 (my $lbase = $low) =~ s/master\.m3u8$//;
 is($t->http(GET => "${lbase}720p/index.m3u8")->{status}, 403,
-   'media_free_rung 480: 720p playlist 403');
+   'free plan at 480: 720p playlist 403');
 is($t->http(GET => "${lbase}720p/seg_00000.ts")->{status}, 403,
-   'media_free_rung 480: 720p segment 403');
+   'free plan at 480: 720p segment 403');
 is($t->http(GET => "${lbase}480p/seg_00000.ts")->{status}, 200,
-   'media_free_rung 480: 480p segment 200');
+   'free plan at 480: 480p segment 200');
+is_deeply([rungs(api(POST => "/api/v1/media/$id/playback", $ann)->{json}{url})],
+          [qw(480p 360p)], 'a free account too');
+
+# an upgrade counts from the next token
+$t->psql('media', "UPDATE users SET plan = 'premium' WHERE id = '$ann->{user}{id}'");
+my $paid = api(POST => "/api/v1/media/$id/playback", $ann)->{json}{url};
+is_deeply([rungs($paid)], [qw(1080p 720p 480p 360p)],
+          'premium (no cap): every rung, 1080p included');
+$t->psql('media', "UPDATE users SET plan = 'basic' WHERE id = '$ann->{user}{id}'");
+is_deeply([rungs(api(POST => "/api/v1/media/$id/playback", $ann)->{json}{url})],
+          [qw(1080p 720p 480p 360p)], 'basic (1080): every rung up to 1080p');
+
+# a downgrade while a token is live: that token keeps what it was signed
+# for until it expires (segments never ask the database); the next is capped
+$t->psql('media', "UPDATE users SET plan = 'free' WHERE id = '$ann->{user}{id}'");
+(my $pbase = $paid) =~ s/master\.m3u8$//;
+is($t->http(GET => "${pbase}1080p/seg_00000.ts")->{status}, 200,
+   'downgraded: the live premium token still plays 1080p until it expires');
+is_deeply([rungs(api(POST => "/api/v1/media/$id/playback", $ann)->{json}{url})],
+          [qw(480p 360p)], 'downgraded: the next token is capped at 480p');
+$t->psql('media', "UPDATE plans SET max_rung = 720 WHERE id = 'free'");
 
 # --- not ready -----------------------------------------------------------------
 
@@ -343,6 +366,12 @@ sub key {
     open(my $out, '>', "$dir/$name") or die;
     print $out unpack('H*', $b), "\n";
     close $out;
+}
+
+# the rungs a playback URL's master lists
+sub rungs {
+    my ($url) = @_;
+    return $t->http(GET => $url)->{content} =~ /^(\w+)\/index\.m3u8$/mg;
 }
 
 sub config {
