@@ -237,6 +237,72 @@ is($r->{status}, 402, 'and the next upload is refused');
 unlike($r->{json}{error}{message}, qr/upgrade/,
        'without an upgrade to offer, the message offers none');
 
+# --- media-admin plans -------------------------------------------------------
+
+my $admin = "$t->{build}/media-admin -c " . $t->conf_file;
+my $out = `$admin plans 2>&1`;
+like($out, qr/^premium\tviewer\tPremium\t499 usd\tprice_premium_monthly\t.*max_rung=unlimited/m,
+     'media-admin plans: one line per plan');
+$out = `$admin plans set basic max_rung=720 downloads_per_month=unlimited 2>&1`;
+is($?, 0, 'plans set: exit 0');
+is($p{basic}{limits}{downloads_per_month}, 100, '(was 100 downloads)');
+%p = map { $_->{id} => $_ } @{ get(undef, '/api/v1/plans')->{json}{plans} };
+is($p{basic}{limits}{max_rung}, 720, 'plans set: the API shows the new rung');
+is($p{basic}{limits}{downloads_per_month}, undef, '"unlimited" is null');
+$out = `$admin plans set basic max_rung=700 2>&1`;
+ok($? != 0 && $out =~ /max_rung 700 is not a rung the transcoder makes/,
+   'plans set: a rung the transcoder does not make is refused');
+$out = `$admin plans set gold price_cents=999 2>&1`;
+ok($? != 0 && $out =~ /no plan "gold"; to make one, give name=NAME and audience/,
+   'plans set: an unknown plan, saying how to make one');
+$out = `$admin plans set gold name=Gold audience=viewer price_cents=999 stripe_price_id=price_gold position=35 2>&1`;
+is($?, 0, 'plans set: a new plan');
+is_deeply([map { $_->{id} } @{ get(undef, '/api/v1/plans')->{json}{plans} }],
+          [qw(free basic premium gold starter creator professional tiny)],
+          'in its place');
+$out = `$admin plans set gold price_cents=-1 2>&1`;
+ok($? != 0 && $out =~ /violates check constraint/,
+   "plans set: the table's checks speak");
+
+# export, edit, import: the round trip an admin makes
+system("$admin plans export > $dir/plans.json") == 0 or die 'export';
+my $doc = JSON::PP->new->decode(slurp("$dir/plans.json"));
+is(scalar @{ $doc->{plans} }, 8, 'plans export: every plan');
+($_->{id} eq 'gold') && ($_->{name} = 'Golden') for @{ $doc->{plans} };
+push @{ $doc->{plans} }, { id => 'family', name => 'Family',
+                           audience => 'viewer', price_cents => 1299,
+                           stripe_price_id => 'price_family', position => 36,
+                           limits => { max_rung => 1080 } };
+open(my $fh, '>', "$dir/plans.json") or die;
+print $fh JSON::PP->new->encode($doc);
+close $fh;
+$out = `$admin plans import $dir/plans.json 2>&1`;
+like($out, qr/imported 9 plans/, 'plans import: every plan');
+%p = map { $_->{id} => $_ } @{ get(undef, '/api/v1/plans')->{json}{plans} };
+is($p{gold}{name}, 'Golden', 'an edited plan changed');
+is($p{family}{limits}{max_rung}, 1080, 'a new plan made');
+is($p{family}{limits}{downloads_per_month}, undef,
+   'a limit it does not name is unlimited');
+is($p{creator}{price_cents}, 1499, 'the others as they were');
+
+$doc->{plans}[0]{limits}{max_rung} = 700;
+$doc->{plans}[1]{name} = 'Changed';
+open($fh, '>', "$dir/plans.json") or die;
+print $fh JSON::PP->new->encode($doc);
+close $fh;
+$out = `$admin plans import $dir/plans.json 2>&1`;
+ok($? != 0 && $out =~ /plan "free": max_rung 700 is not a rung.*nothing imported/,
+   'plans import: a bad rung refuses the whole file');
+is(get(undef, '/api/v1/plans')->{json}{plans}[1]{name}, 'Basic',
+   'and nothing of it was applied');
+
+# media-admin user: a creator plan goes to creator_plan; unknown is refused
+$out = `$admin user bob\@example.com plan=professional 2>&1`;
+like($out, qr/\tfree\tprofessional$/m,
+     'media-admin user plan=professional: the creator plan');
+$out = `$admin user bob\@example.com plan=diamond 2>&1`;
+ok($? != 0 && $out =~ /no plan "diamond"/, 'media-admin user: an unknown plan');
+
 $t->finish;
 done_testing;
 

@@ -4,9 +4,12 @@
  *
  *   media-admin [-c nginx.conf] users
  *   media-admin [-c nginx.conf] user ID|EMAIL [role=ROLE] [plan=PLAN]
+ *   media-admin [-c nginx.conf] plans [list|export|import FILE|set ID k=v…]
  *
  * "users" lists the newest hundred accounts; "user" shows one, and sets
- * its role (user, creator, admin) or plan first when asked.  A change
+ * its role (user, creator, admin) or plan first when asked (a creator
+ * plan is the account's creator plan, any other its viewer plan); "plans"
+ * edits the catalogue (plans.c).  A change
  * reaches every nginx node within a second (the module reads a users row
  * again once its cached copy is a second old).
  */
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include "worker.h"
+#include "plans.h"
 
 
 const char  *media_worker_name = "media-admin";
@@ -65,6 +69,12 @@ main(int argc, char **argv)
     } else if (strcmp(argv[optind], "user") == 0 && optind + 1 < argc) {
         rv = media_admin_user(pg, argc - optind - 1, argv + optind + 1);
 
+    } else if (strcmp(argv[optind], "plans") == 0) {
+        rv = media_admin_plans(pg, argc - optind - 1, argv + optind + 1);
+        if (rv == 2) {
+            media_admin_usage();
+        }
+
     } else {
         media_admin_usage();
         rv = 2;
@@ -83,7 +93,7 @@ media_admin_users(PGconn *pg)
     int        rv;
     PGresult  *res;
 
-    res = PQexec(pg, "SELECT id, coalesce(email, '-'), role, plan"
+    res = PQexec(pg, "SELECT id, coalesce(email, '-'), role, plan, creator_plan"
                      " FROM users ORDER BY created_at DESC LIMIT 100");
 
     rv = media_admin_print(res);
@@ -130,12 +140,28 @@ media_admin_user(PGconn *pg, int argc, char **argv)
         return 2;
     }
 
+    /* as PATCH /api/v1/admin/users/{id} does it; an unknown plan fails
+     * the foreign key */
     res = PQexecParams(pg,
             "UPDATE users SET role = coalesce($2, role),"
-            "                 plan = coalesce($3, plan)"
+            "  plan = CASE WHEN p.audience = 'creator' THEN plan"
+            "              ELSE coalesce(p.want, plan) END,"
+            "  creator_plan = CASE WHEN p.audience = 'creator' THEN p.want"
+            "                      ELSE creator_plan END"
+            " FROM (SELECT $3::text AS want,"
+            "         (SELECT audience FROM plans WHERE id = $3) AS audience) p"
             " WHERE id::text = lower($1) OR lower(email) = lower($1)"
-            " RETURNING id, coalesce(email, '-'), role, plan",
+            " RETURNING id, coalesce(email, '-'), role, plan, creator_plan",
             3, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) == PGRES_FATAL_ERROR
+        && strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23503") == 0)
+    {
+        media_log_error("user: no plan \"%s\"; \"%s plans\" lists them",
+                        params[2], media_worker_name);
+        PQclear(res);
+        return 1;
+    }
 
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0) {
         media_log_error("user: no account has the id or email \"%s\"",
@@ -179,5 +205,8 @@ media_admin_usage(void)
     fprintf(stderr,
             "usage: %s [-c nginx.conf] users\n"
             "       %s [-c nginx.conf] user ID|EMAIL [role=user|creator|"
-            "admin] [plan=PLAN]\n", media_worker_name, media_worker_name);
+            "admin] [plan=PLAN]\n"
+            "       %s [-c nginx.conf] plans [list | export | import FILE |"
+            " set ID key=value...]\n",
+            media_worker_name, media_worker_name, media_worker_name);
 }
