@@ -21,6 +21,7 @@
 #include "ngx_http_media_library.h"
 #include "ngx_http_media_upload.h"
 #include "ngx_http_media_plans.h"
+#include "ngx_http_media_ads.h"
 #include "ngx_http_media_hls.h"
 #include "ngx_http_media_health.h"
 #include "ngx_http_media_api.h"
@@ -85,6 +86,10 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_GET, "/api/v1/plans", 15 },
     { MEDIA_GET, "/api/v1/subscription", 16 },
     { MEDIA_GET, "/api/v1/usage", 17 },
+    { MEDIA_GET, "/api/v1/admin/ads", 18 },
+    { MEDIA_PUT, "/api/v1/admin/ads/{id}", 19 },
+    { MEDIA_DELETE, "/api/v1/admin/ads/{id}", 20 },
+    { MEDIA_POST, "/api/v1/ads/{id}/impressions", 21 },
 };
 
 
@@ -109,6 +114,11 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_plans, 0 },
     { ngx_http_media_subscription, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_usage, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_ads, NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
+    { ngx_http_media_ad_put,
+      NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
+    { ngx_http_media_ad_delete, NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
+    { ngx_http_media_ad_impression, 0 },
 };
 
 

@@ -25,6 +25,7 @@
 #include <ngx_http.h>
 
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
 
 #include "ngx_http_media_reply.h"
 #include "ngx_http_media_pg.h"
@@ -36,6 +37,7 @@
 
 #define NGX_HTTP_MEDIA_RUNGS_MAX   4096   /* bytes of rungs.txt */
 #define NGX_HTTP_MEDIA_PLAY_COOKIE "media_play"
+#define NGX_HTTP_MEDIA_AD_SKIP_MS  5000   /* an ad may be skipped after */
 
 
 typedef struct {
@@ -56,6 +58,8 @@ static ngx_int_t ngx_http_media_hls_refuse(ngx_http_request_t *r,
 static ngx_int_t ngx_http_media_hls_master(ngx_http_request_t *r);
 static ngx_int_t ngx_http_media_token_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_media_play_ads(ngx_http_request_t *r, yajl_gen g,
+    ngx_str_t *json, media_token_t *content);
 static void ngx_http_media_playback_found(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 
@@ -71,7 +75,10 @@ static ngx_str_t  ngx_http_media_play_cookie_name =
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_playback =
     ngx_http_media_pg_stmt("hls_playback", 2,
         "SELECT m.status, m.privacy, m.owner_id::text, m.progress,"
-        "       coalesce(p.max_rung, 0)"
+        "       coalesce(p.max_rung, 0),"
+        "       CASE WHEN p.ads AND m.status = 'ready' AND NOT EXISTS ("
+        "         SELECT 1 FROM ads WHERE ads.media_id = m.id)"
+        "       THEN media_ad_schedule(m.id, m.duration_ms) END"
         " FROM media m"
         " LEFT JOIN users u ON u.id = $2::uuid"
         " JOIN plans p ON p.id = coalesce(u.plan, (SELECT id FROM plans"
@@ -779,7 +786,118 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
     yajl_gen_map_open(g);
     ngx_http_media_json_str(g, "url", &url);
     ngx_http_media_json_str(g, "expires_at", &expires);
+
+    if (ngx_http_media_pg_value(res, 0, 5)->data
+        && ngx_http_media_play_ads(r, g, ngx_http_media_pg_value(res, 0, 5),
+                                   &t)
+           != NGX_OK)
+    {
+        yajl_gen_free(g);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     yajl_gen_map_close(g);
 
     ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_OK, g));
+}
+
+
+/*
+ * "ads": the schedule PostgreSQL drew (media_ad_schedule, for plans with
+ * ads), each ad with its own playback URL, signed like the content's (the
+ * same expiry and rung), in the path: the content's cookie is scoped to
+ * the content's path.  The client plays the one at offset 0 first, the
+ * others when playback reaches their offsets, and may skip each after
+ * skippable_after_ms.
+ */
+static ngx_int_t
+ngx_http_media_play_ads(ngx_http_request_t *r, yajl_gen g, ngx_str_t *json,
+    media_token_t *content)
+{
+    size_t                       n;
+    u_char                      *text, *p;
+    yajl_val                     doc, ad, id, offset, duration;
+    ngx_str_t                    url, s;
+    ngx_uint_t                   i;
+    media_token_t                t;
+    ngx_http_media_main_conf_t  *mmcf;
+    char                         token[MEDIA_TOKEN_LEN + 1];
+
+    static const char  *id_path[] = { "id", NULL };
+    static const char  *offset_path[] = { "offset_ms", NULL };
+    static const char  *duration_path[] = { "duration_ms", NULL };
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    text = ngx_pnalloc(r->pool, json->len + 1);
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    *ngx_cpymem(text, json->data, json->len) = '\0';
+
+    doc = yajl_tree_parse((char *) text, NULL, 0);
+    if (!YAJL_IS_ARRAY(doc)) {
+        yajl_tree_free(doc);
+        return NGX_ERROR;
+    }
+
+    yajl_gen_string(g, (const unsigned char *) "ads", 3);
+    yajl_gen_array_open(g);
+
+    for (i = 0; i < YAJL_GET_ARRAY(doc)->len; i++) {
+        ad = YAJL_GET_ARRAY(doc)->values[i];
+        id = yajl_tree_get(ad, id_path, yajl_t_string);
+        offset = yajl_tree_get(ad, offset_path, yajl_t_number);
+        duration = yajl_tree_get(ad, duration_path, yajl_t_any);
+
+        t = *content;
+
+        if (id == NULL || offset == NULL
+            || media_uuid_parse(YAJL_GET_STRING(id), 36, t.media) != 0)
+        {
+            yajl_tree_free(doc);
+            return NGX_ERROR;
+        }
+
+        n = media_token_sign(&mmcf->url_keys[0], &t, token);
+
+        url.len = mmcf->hls_location.len + n + 1 + 36 + sizeof("/master.m3u8");
+        url.data = ngx_pnalloc(r->pool, url.len);
+        if (url.data == NULL || n == 0) {
+            yajl_tree_free(doc);
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(url.data, mmcf->hls_location.data,
+                       mmcf->hls_location.len);
+        p = ngx_cpymem(p, token, n);
+        p = ngx_sprintf(p, "/%s/master.m3u8", YAJL_GET_STRING(id));
+        url.len = p - url.data;
+
+        yajl_gen_map_open(g);
+        s.data = (u_char *) YAJL_GET_STRING(id);
+        s.len = ngx_strlen(s.data);
+        ngx_http_media_json_str(g, "id", &s);
+        yajl_gen_string(g, (const unsigned char *) "offset_ms", 9);
+        yajl_gen_number(g, YAJL_GET_NUMBER(offset),
+                        ngx_strlen(YAJL_GET_NUMBER(offset)));
+        yajl_gen_string(g, (const unsigned char *) "duration_ms", 11);
+        if (YAJL_IS_NUMBER(duration)) {
+            yajl_gen_number(g, YAJL_GET_NUMBER(duration),
+                            ngx_strlen(YAJL_GET_NUMBER(duration)));
+        } else {
+            yajl_gen_null(g);
+        }
+        yajl_gen_string(g, (const unsigned char *) "skippable_after_ms", 18);
+        yajl_gen_integer(g, NGX_HTTP_MEDIA_AD_SKIP_MS);
+        ngx_http_media_json_str(g, "url", &url);
+        yajl_gen_map_close(g);
+    }
+
+    yajl_gen_array_close(g);
+    yajl_tree_free(doc);
+
+    return NGX_OK;
 }

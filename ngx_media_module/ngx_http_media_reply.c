@@ -421,6 +421,24 @@ ngx_http_media_json_error_object(yajl_gen g, ngx_http_request_t *r,
 }
 
 
+yajl_val
+ngx_http_media_body_value(ngx_http_request_t *r, const char *name)
+{
+    const char            *path[2];
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    if (ctx == NULL || ctx->json == NULL) {
+        return NULL;
+    }
+
+    path[0] = name;
+    path[1] = NULL;
+
+    return yajl_tree_get(ctx->json, path, yajl_t_any);
+}
+
+
 ngx_str_t *
 ngx_http_media_body_str(ngx_http_request_t *r, const char *name)
 {

@@ -12,6 +12,7 @@
 #include <ngx_http.h>
 
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
 
 #include "ngx_http_media_types.h"
 #include "ngx_http_media_pg.h"
@@ -54,6 +55,9 @@ void ngx_http_media_json_error_object(yajl_gen g, ngx_http_request_t *r,
 
 /* a string member of the JSON body; NULL when absent or not a string */
 ngx_str_t *ngx_http_media_body_str(ngx_http_request_t *r, const char *name);
+
+/* the body's member of any type (check it with YAJL_IS_*), or NULL */
+yajl_val ngx_http_media_body_value(ngx_http_request_t *r, const char *name);
 
 /* 503 when PostgreSQL is away, else 500 with the reason in the log */
 ngx_int_t ngx_http_media_pg_failed(ngx_http_request_t *r,

@@ -1,0 +1,56 @@
+-- 009: the free tier's ads.
+--
+-- An admin marks an uploaded media as an ad, with a weight and an optional
+-- date range.  Viewers whose plan carries ads (plans.ads) get, with their
+-- playback URL, a schedule: a pre-roll, and for content over 20 minutes a
+-- mid-roll every 10 minutes, each ad drawn by weight among the live ones.
+-- Impressions are counted per ad and per day (UTC).
+
+CREATE TABLE ads (
+    media_id    uuid PRIMARY KEY REFERENCES media (id) ON DELETE CASCADE,
+    weight      integer NOT NULL DEFAULT 1 CHECK (weight BETWEEN 1 AND 1000),
+    starts_at   timestamptz,
+    ends_at     timestamptz,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CHECK (ends_at > starts_at)
+);
+
+CREATE TABLE ad_impressions (
+    media_id     uuid NOT NULL REFERENCES ads (media_id) ON DELETE CASCADE,
+    day          date NOT NULL,
+    impressions  bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (media_id, day)
+);
+
+-- the schedule for content of duration_ms: [{"id", "offset_ms",
+-- "duration_ms"}], offset 0 for the pre-roll; empty without live ads
+CREATE FUNCTION media_ad_schedule(content uuid, duration_ms integer)
+RETURNS json
+LANGUAGE sql VOLATILE AS $$
+    WITH live AS (
+        SELECT a.media_id, a.weight, m.duration_ms
+          FROM ads a JOIN media m ON m.id = a.media_id
+         WHERE m.status = 'ready' AND m.deleted_at IS NULL
+           AND m.id <> content
+           AND (a.starts_at IS NULL OR a.starts_at <= now())
+           AND (a.ends_at IS NULL OR a.ends_at > now())
+    ), slots AS (
+        SELECT 0 AS offset_ms
+        UNION ALL
+        SELECT s * 600000 FROM generate_series(1, 1000) s
+         WHERE coalesce(duration_ms, 0) > 1200000
+           AND s * 600000 < duration_ms - 60000
+    )
+    SELECT coalesce(json_agg(json_build_object('id', pick.media_id,
+                                               'offset_ms', slots.offset_ms,
+                                               'duration_ms', pick.duration_ms)
+                             ORDER BY slots.offset_ms), '[]')
+      FROM slots
+     CROSS JOIN LATERAL (
+        -- weighted draw (Efraimidis-Spirakis): smallest -ln(u)/w wins;
+        -- the slot in the expression makes it a draw per slot, not one
+        -- draw the planner would reuse for all
+        SELECT live.media_id, live.duration_ms FROM live
+         ORDER BY -ln(1.0 - random() + slots.offset_ms * 0) / live.weight
+         LIMIT 1) pick
+$$;

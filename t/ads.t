@@ -1,0 +1,198 @@
+# The free tier's ads: admins mark media as ads (weight, date range),
+# viewers whose plan carries ads get a schedule with their playback URL
+# (a pre-roll; mid-rolls every 10 minutes for content over 20), each ad
+# with its own signed URL, drawn by weight among the live ones; players
+# count impressions per day.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use JSON::PP;
+use Test::More;
+use MediaTest qw(wait_until slurp);
+
+my $t = MediaTest->new;
+my $dir = $t->dir;
+
+$t->start_postgres;
+$t->start_redis;
+
+$t->write_conf(<<'EOF');
+%%MAIN%%
+events {}
+http {
+    %%HTTP%%
+    media_jwt_key %%DIR%%/jwt.key;
+    media_url_key %%DIR%%/url.key;
+    media_cookie_secure off;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /api/ {
+            media_api;
+        }
+        location /hls/ {
+            media_hls /_media_files/;
+        }
+        location /_media_files/ {
+            internal;
+            alias %%DIR%%/storage/hls/;
+        }
+    }
+}
+EOF
+$t->jwt_key;
+open(my $k, '>', "$dir/url.key") or die;
+print $k 'u' x 40, "\n";
+close $k;
+
+$t->migrate;
+$t->start_nginx;
+
+my $ann = $t->signup('ann@example.com');       # admin
+my $vic = $t->signup('vic@example.com');       # a free viewer
+my $pam = $t->signup('pam@example.com');       # a premium viewer
+$t->psql('media', "UPDATE users SET role = 'admin' WHERE id = '$ann->{user}{id}'");
+$t->psql('media', "UPDATE users SET plan = 'premium' WHERE id = '$pam->{user}{id}'");
+ok(wait_until(sub { api(GET => '/api/v1/admin/ads', $ann)->{status} == 200 },
+              timeout => 5), 'the admin is an admin');
+
+# media made ready by hand: ads and content need rows, not files, here
+my $long = media('a film', 25 * 60_000, 'public');
+my $short = media('a clip', 5 * 60_000, 'public');
+my $ad1 = media('ad one', 15_000, 'private');
+my $ad9 = media('ad nine', 20_000, 'private');
+
+# --- marking ads -------------------------------------------------------------
+
+my $r = api(PUT => "/api/v1/admin/ads/$ad1", $ann, {});
+is($r->{status}, 200, 'PUT an ad: 200');
+is($r->{json}{ad}{weight}, 1, 'weight 1 by default');
+ok($r->{json}{ad}{live}, 'live: ready, no date range');
+is_deeply($r->{json}{ad}{impressions}, [], 'no impressions yet');
+
+$r = api(PUT => "/api/v1/admin/ads/$ad9", $ann, { weight => 9 });
+is($r->{json}{ad}{weight}, 9, 'weight 9');
+
+for my $bad ([ { weight => 0 }, 'weight' ], [ { weight => 1001 }, 'weight' ],
+             [ { weight => '2' }, 'weight' ], [ { weight => 2.5 }, 'weight' ],
+             [ { starts_at => 5 }, 'starts_at' ],
+             [ { ends_at => 'next tuesday-ish' }, 'ends_at' ],
+             [ { starts_at => '2026-12-24T00:00:00Z',
+                 ends_at => '2026-12-01T00:00:00Z' }, 'ends_at' ])
+{
+    $r = api(PUT => "/api/v1/admin/ads/$ad1", $ann, $bad->[0]);
+    ok($r->{status} == 422 && $r->{json}{error}{field} eq $bad->[1],
+       'PUT ' . encode_json($bad->[0]) . ": 422 naming $bad->[1]")
+        or diag explain $r->{json};
+}
+is(api(PUT => '/api/v1/admin/ads/00000000-0000-4000-8000-000000000000', $ann,
+       {})->{status}, 404, 'an ad of no media: 404');
+is(api(PUT => "/api/v1/admin/ads/$ad1", $vic, {})->{status}, 403,
+   'not an admin: 403');
+is(api(PUT => "/api/v1/admin/ads/$ad1", undef, {})->{status}, 401,
+   'signed out: 401');
+
+# an ad whose date range has passed, and one not ready, are never drawn
+my $old = media('old ad', 10_000, 'private');
+$r = api(PUT => "/api/v1/admin/ads/$old", $ann,
+         { starts_at => '2020-01-01T00:00:00Z',
+           ends_at => '2020-02-01T00:00:00Z' });
+is($r->{status}, 200, 'an ad with a past date range');
+ok(!$r->{json}{ad}{live}, 'is not live');
+is($r->{json}{ad}{ends_at}, '2020-02-01T00:00:00.000000Z', 'its end');
+my $raw = media('raw ad', 10_000, 'private', 'processing');
+api(PUT => "/api/v1/admin/ads/$raw", $ann, { weight => 1000 });
+
+$r = api(GET => '/api/v1/admin/ads', $ann);
+is_deeply([map { $_->{title} } @{ $r->{json}{ads} }],
+          ['ad one', 'ad nine', 'old ad', 'raw ad'], 'GET admin/ads: all four');
+
+# --- the schedule ------------------------------------------------------------
+
+$r = api(POST => "/api/v1/media/$long/playback", $vic, {});
+is($r->{status}, 200, 'a free viewer: playback 200');
+my @ads = @{ $r->{json}{ads} // [] };
+is_deeply([map { $_->{offset_ms} } @ads], [0, 600_000, 1_200_000],
+          '25 minutes: a pre-roll and mid-rolls at 10 and 20 minutes');
+ok(!grep({ $_->{id} ne $ad1 && $_->{id} ne $ad9 } @ads),
+   'only live ads are drawn');
+is($ads[0]{skippable_after_ms}, 5000, 'skippable after 5 s');
+like($ads[0]{url}, qr{^/hls/[A-Za-z0-9_.-]+/$ads[0]{id}/master\.m3u8$},
+     "each ad with its own URL");
+isnt($t->http(GET => $ads[0]{url})->{status}, 403,
+     "whose token the HLS location takes");
+(my $tok) = $ads[0]{url} =~ m{^/hls/([^/]+)/};
+is($t->http(GET => "/hls/$tok/$long/master.m3u8")->{status}, 403,
+   "an ad's token opens the ad, not the content");
+
+$r = api(POST => "/api/v1/media/$short/playback", $vic, {});
+is_deeply([map { $_->{offset_ms} } @{ $r->{json}{ads} }], [0],
+          '5 minutes: a pre-roll only');
+is_deeply([map { $_->{offset_ms} }
+           @{ api(POST => "/api/v1/media/$short/playback")->{json}{ads} }],
+          [0], 'anonymous viewers have the free plan: ads');
+
+$r = api(POST => "/api/v1/media/$long/playback", $pam, {});
+is($r->{status}, 200, 'a premium viewer: playback 200');
+ok(!exists $r->{json}{ads}, 'and no ads');
+
+# weights: 9 to 1, over 200 pre-rolls
+my %n;
+for (1 .. 200) {
+    my $a = api(POST => "/api/v1/media/$short/playback", $vic, {})
+              ->{json}{ads}[0]{id} // 'none';
+    $n{$a}++;
+}
+ok($n{$ad9} >= 160 && $n{$ad9} <= 196,
+   "weight 9 against 1: the heavy ad $n{$ad9} times of 200 (180 expected)")
+    or diag explain \%n;
+
+# --- impressions -------------------------------------------------------------
+
+is(api(POST => "/api/v1/ads/$ad1/impressions")->{status}, 204,
+   'an impression: 204, signed out too') for 1 .. 3;
+is(api(POST => "/api/v1/ads/$long/impressions")->{status}, 404,
+   'content that is no ad: 404');
+my ($one) = grep { $_->{id} eq $ad1 }
+            @{ api(GET => '/api/v1/admin/ads', $ann)->{json}{ads} };
+is($one->{impressions}[0]{impressions}, 3, 'counted for today');
+like($one->{impressions}[0]{day}, qr/^\d{4}-\d\d-\d\d$/, 'per day');
+
+# --- unmarking ---------------------------------------------------------------
+
+is(api(DELETE => "/api/v1/admin/ads/$ad9", $ann)->{status}, 204,
+   'DELETE an ad: 204');
+is(api(DELETE => "/api/v1/admin/ads/$ad9", $ann)->{status}, 404,
+   'again: 404');
+my %seen;
+$seen{ api(POST => "/api/v1/media/$short/playback", $vic, {})
+         ->{json}{ads}[0]{id} }++ for 1 .. 20;
+is_deeply([keys %seen], [$ad1], 'no longer drawn');
+api(DELETE => "/api/v1/admin/ads/$_", $ann) for ($ad1, $old, $raw);
+is_deeply(api(POST => "/api/v1/media/$short/playback", $vic, {})->{json}{ads},
+          [], 'no live ads: an empty schedule');
+
+$t->finish;
+done_testing;
+
+
+sub api {
+    my ($method, $path, $user, $body) = @_;
+    return $t->http($method => $path,
+        headers => { ($user ? (Authorization => "Bearer $user->{access_token}")
+                            : ()),
+                     (defined $body ? ('Content-Type' => 'application/json')
+                                    : ()) },
+        (defined $body ? (body => encode_json($body)) : ()));
+}
+
+sub media {
+    my ($title, $ms, $privacy, $status) = @_;
+    $status //= 'ready';
+    chomp(my $id = $t->psql('media', "INSERT INTO media (owner_id, title,"
+        . " kind, status, privacy, duration_ms) VALUES ('$ann->{user}{id}',"
+        . " '$title', 'video', '$status', '$privacy', $ms) RETURNING id"));
+    return $id;
+}
