@@ -177,7 +177,7 @@ is(patch("/api/v1/admin/users/$ann_id", { role => 'admin' }, $mallory)
 # the command line does the same
 my $admin = $t->build_path('media-admin') . ' -c ' . $t->conf_file;
 my $out = `$admin user $mallory_id role=admin 2>&1`;
-like($out, qr/^\Q$mallory_id\E\t-\tadmin\tbasic$/m,
+like($out, qr/^\Q$mallory_id\E\t-\tadmin\tbasic\tcreator$/m,
      'media-admin user ID role=admin');
 ok(wait_until(sub { get('/api/v1/admin/users', $mallory)->{status} == 200 },
               timeout => 3), 'the promotion holds for the provider user');
@@ -185,7 +185,7 @@ $out = `$admin user nobody\@example.org role=admin 2>&1`;
 ok($? != 0 && $out =~ /no account/, 'media-admin: an unknown user refused');
 $out = `$admin user $mallory_id plan='Bad Plan' 2>&1`;
 ok($? != 0 && $out =~ /plan/, 'media-admin: a bad plan refused');
-like(`$admin users`, qr/^\Q$ann_id\E\tann\@example.com\tadmin\tfree$/m,
+like(`$admin users`, qr/^\Q$ann_id\E\tann\@example.com\tadmin\tfree\tstarter$/m,
      'media-admin users lists accounts');
 
 # --- logout revokes a provider token, with or without a jti ----------------

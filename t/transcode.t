@@ -47,6 +47,9 @@ $t->start_nginx;
 $t->start_worker('transcoder');
 
 my $user = $t->signup('maker@example.com');
+# more uploads than the Starter plan's 10 media: a Professional creator
+$t->psql('media', "UPDATE users SET creator_plan = 'professional'"
+                  . " WHERE id = '$user->{user}{id}'");
 
 my $av = '-c:v libx264 -preset ultrafast -pix_fmt yuv420p';
 my %files = (
