@@ -20,6 +20,7 @@
 #include "ngx_http_media_admin.h"
 #include "ngx_http_media_library.h"
 #include "ngx_http_media_upload.h"
+#include "ngx_http_media_billing.h"
 #include "ngx_http_media_hls.h"
 #include "ngx_http_media_health.h"
 #include "ngx_http_media_api.h"
@@ -81,6 +82,8 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_GET, "/api/v1/jobs/{id}", 12 },
     { MEDIA_POST, "/api/v1/media/{id}/playback", 13 },
     { MEDIA_PATCH, "/api/v1/admin/users/{id}", 14 },
+    { MEDIA_POST, "/api/v1/billing/checkout", 15 },
+    { MEDIA_POST, "/api/v1/billing/portal", 16 },
 };
 
 
@@ -102,6 +105,10 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_playback, NGX_HTTP_MEDIA_BODY_OPT },
     { ngx_http_media_admin_user_patch,
       NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
+    { ngx_http_media_billing_checkout,
+      NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_billing_portal,
+      NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER },
 };
 
 
