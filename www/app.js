@@ -545,6 +545,17 @@ const QUANTITIES = {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/* storage as plans count it, in powers of 1024: 5368709120 is "5 GB" */
+function capacity(n) {
+  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${Number(n.toFixed(i ? 2 : 0))} ${units[i]}`;
+}
+
 /* the view the address asks for: #pricing, or the library (or sign-in) */
 function show() {
   const pricing = location.hash === '#pricing';
@@ -588,7 +599,7 @@ function limits(plan) {
   }
   return [
     l.storage_bytes == null ? 'Unlimited storage'
-      : `${size(l.storage_bytes)} of storage`,
+      : `${capacity(l.storage_bytes)} of storage`,
     n(l.media_count, 'media', 'Unlimited media'),
     n(l.exports_per_month, 'exports a month', 'Unlimited exports'),
   ];
@@ -716,7 +727,7 @@ async function loadUsage() {
   }
 
   const u = res.json;
-  const amount = (q, v) => (q === 'storage' ? size(v) : String(v));
+  const amount = (q, v) => (q === 'storage' ? capacity(v) : String(v));
 
   if (u.period && u.period.start && u.period.end) {
     $('usage-period').textContent = 'This month: '
