@@ -240,6 +240,26 @@ finish_job($job, 'done', $url);
 ($status, $body) = $t->http_finish($s, 10);
 is($status, 200, 'Redis down, the job done within the wait: 200');
 
+# --- media_billing_wait 0: 202 at once, the job as written -----------------------
+
+(my $zero = $conf) =~ s/media_billing_wait 2s;/media_billing_wait 0;/;
+my $old = worker_pids();
+$t->write_conf($zero);
+$t->reload_nginx;
+ok(wait_until(sub { my $p = worker_pids(); $p ne $old && $p !~ /\b$old\b/ },
+              timeout => 10), 'reloaded with media_billing_wait 0');
+
+$r = checkout($ann, { plan => 'premium' });
+is($r->{status}, 202, 'wait 0: checkout answers 202');
+$job = $r->{json}{job};
+is_deeply([ @$job{qw(type status progress attempts error result)} ],
+          [ 'billing', 'queued', 0, 0, undef, undef ],
+          'with the job as inserted');
+is(ticks($job->{id}), 0, 'without reading it again');
+$r = $t->http(POST => '/api/v1/billing/portal', headers => auth($bob));
+is($r->{status}, 202, 'wait 0: portal answers 202');
+is($r->{json}{job}{type}, 'billing', 'with its job');
+
 # --- media_billing_wait is checked ------------------------------------------------
 
 for my $case (['0', 1], ['500ms', 1], ['soon', 0], ['-1s', 0]) {
