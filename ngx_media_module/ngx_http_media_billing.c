@@ -59,6 +59,9 @@ enum {
     NGX_HTTP_MEDIA_JOB_NCOLS = NGX_HTTP_MEDIA_JOB_RESULT + 1
 };
 
+/* billing_checkout's row: verdict, plan name, plans on sale, then the job */
+#define NGX_HTTP_MEDIA_CHECKOUT_JOB  3
+
 
 /* a request waiting for its billing job */
 typedef struct {
@@ -195,7 +198,8 @@ ngx_http_media_billing_checked(ngx_http_request_t *r,
     }
 
     if (ngx_http_media_billing_is(verdict, "ok")) {
-        ngx_http_media_billing_inserted(r, res, (void *) 3);
+        ngx_http_media_billing_inserted(r, res,
+                          (void *) NGX_HTTP_MEDIA_CHECKOUT_JOB);
         return;
     }
 
