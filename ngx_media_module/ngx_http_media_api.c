@@ -22,6 +22,7 @@
 #include "ngx_http_media_upload.h"
 #include "ngx_http_media_plans.h"
 #include "ngx_http_media_ads.h"
+#include "ngx_http_media_billing.h"
 #include "ngx_http_media_hls.h"
 #include "ngx_http_media_health.h"
 #include "ngx_http_media_api.h"
@@ -90,6 +91,8 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_PUT, "/api/v1/admin/ads/{id}", 19 },
     { MEDIA_DELETE, "/api/v1/admin/ads/{id}", 20 },
     { MEDIA_POST, "/api/v1/ads/{id}/impressions", 21 },
+    { MEDIA_POST, "/api/v1/billing/checkout", 22 },
+    { MEDIA_POST, "/api/v1/billing/portal", 23 },
 };
 
 
@@ -119,6 +122,10 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
       NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
     { ngx_http_media_ad_delete, NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
     { ngx_http_media_ad_impression, 0 },
+    { ngx_http_media_billing_checkout,
+      NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_billing_portal,
+      NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER },
 };
 
 

@@ -74,6 +74,7 @@ static const ngx_http_media_field_t  ngx_http_media_job_fields[] = {
     { "error", NGX_HTTP_MEDIA_T_STR },
     { "media_id", NGX_HTTP_MEDIA_T_STR },
     { "updated_at", NGX_HTTP_MEDIA_T_STR },
+    { "result", NGX_HTTP_MEDIA_T_RAW },     /* a billing job's {"url"} */
 };
 
 
@@ -136,7 +137,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_job =
     ngx_http_media_pg_stmt("library_job", 2,
         "SELECT id, type, status, progress, attempts, error, media_id,"
         " to_char(updated_at AT TIME ZONE 'UTC',"
-        "         'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        "         'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), result"
         " FROM jobs WHERE id = $1 AND user_id = $2");
 
 

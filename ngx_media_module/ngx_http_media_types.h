@@ -67,6 +67,9 @@ typedef struct {
     ngx_int_t                  token_status_index;
     ngx_int_t                  play_cookie_index;   /* $cookie_media_play */
 
+    /* billing (ngx_http_media_billing.c) */
+    ngx_msec_t                 billing_wait;  /* media_billing_wait */
+
     ngx_int_t      request_id_index;
 } ngx_http_media_main_conf_t;
 

@@ -1,6 +1,7 @@
 /*
  * ngx_media's web client: sign in, upload with a progress bar, a library
- * that follows each transcode live, and an HLS player with a quality menu.
+ * that follows each transcode live, an HLS player with a quality menu, and
+ * a pricing page (#pricing) that sends the user to Stripe to upgrade.
  *
  * The session lives in the HttpOnly cookies the API sets (media_access for
  * every call, media_refresh for /api/v1/auth only), so no token is ever
@@ -26,6 +27,7 @@ const state = {
   hls: null,
   playing: null,               /* media id in the player */
   errors: [],                  /* every hls.js error event, for diagnosis */
+  billing: false,              /* a checkout or portal request under way */
 };
 
 
@@ -97,9 +99,8 @@ function signedIn(user) {
   $('who-email').textContent = user.email;
   $('who-plan').textContent = user.plan;
   $('who').hidden = false;
-  $('auth').hidden = true;
-  $('app').hidden = false;
   $('auth-error').textContent = '';
+  show();
   loadLibrary();
 }
 
@@ -110,8 +111,7 @@ function signedOut() {
   state.items.clear();
   $('items').replaceChildren();
   $('who').hidden = true;
-  $('app').hidden = true;
-  $('auth').hidden = false;
+  show();
 }
 
 async function authenticate(route) {
@@ -523,6 +523,328 @@ function chooseQuality() {
 }
 
 
+/* --- pricing and billing ------------------------------------------------ */
+
+/*
+ * GET /api/v1/plans (no sign-in needed), /subscription and /usage come
+ * with the billing work on the server; a server without them answers 404,
+ * and the page says so plainly instead of failing.
+ *
+ * Upgrade and Manage subscription ask the server for a Stripe page: 200
+ * {url} goes there; 202 {job} means the billing worker has not answered
+ * yet, and the job is polled (bounded) until its result has the url.
+ */
+
+const BILLING_POLL_MS = 1000;
+const BILLING_POLLS = 30;
+const AUDIENCES = [['viewer', 'For viewers'], ['creator', 'For creators']];
+const QUANTITIES = {
+  storage: 'Storage', media: 'Media', exports: 'Exports this month',
+  downloads: 'Downloads this month',
+};
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/* storage as plans count it, in powers of 1024: 5368709120 is "5 GB" */
+function capacity(n) {
+  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${Number(n.toFixed(i ? 2 : 0))} ${units[i]}`;
+}
+
+/* the view the address asks for: #pricing, or the library (or sign-in) */
+function show() {
+  const pricing = location.hash === '#pricing';
+
+  $('pricing').hidden = !pricing;
+  $('usage').hidden = !pricing || !state.user;
+  $('app').hidden = pricing || !state.user;
+  $('auth').hidden = pricing || !!state.user;
+  $('nav-pricing').classList.toggle('active', pricing);
+  $('nav-library').classList.toggle('active', !pricing);
+
+  if (pricing) {
+    loadPricing();
+  }
+}
+
+function price(plan) {
+  if (!plan.price_cents) return 'Free';
+  let text;
+  try {
+    text = new Intl.NumberFormat(undefined, {
+      style: 'currency', currency: plan.currency.toUpperCase(),
+    }).format(plan.price_cents / 100);
+  } catch (e) {
+    text = `${(plan.price_cents / 100).toFixed(2)} ${plan.currency}`;
+  }
+  return `${text} / month`;
+}
+
+/* what a plan allows, in words; null is unlimited */
+function limits(plan) {
+  const l = plan.limits || {};
+  const n = (v, one, unlimited) => (v == null ? unlimited : `${v} ${one}`);
+
+  if (plan.audience === 'viewer') {
+    return [
+      l.max_rung == null ? 'Every quality' : `Up to ${l.max_rung}p`,
+      n(l.downloads_per_month, 'downloads a month', 'Unlimited downloads'),
+      plan.ads ? 'With ads' : 'No ads',
+    ];
+  }
+  return [
+    l.storage_bytes == null ? 'Unlimited storage'
+      : `${capacity(l.storage_bytes)} of storage`,
+    n(l.media_count, 'media', 'Unlimited media'),
+    n(l.exports_per_month, 'exports a month', 'Unlimited exports'),
+  ];
+}
+
+function planCard(plan) {
+  const el = $('plan-template').content.firstElementChild.cloneNode(true);
+  const current = !!(state.user && plan.current);
+  const sold = plan.price_cents > 0;
+
+  el.dataset.plan = plan.id;
+  el.dataset.current = String(current);
+  el.querySelector('.plan-name').textContent = plan.name;
+  el.querySelector('.plan-current').hidden = !current;
+  el.querySelector('.plan-price').textContent = price(plan);
+  el.querySelector('.plan-limits').replaceChildren(...limits(plan).map((t) => {
+    const li = document.createElement('li');
+    li.textContent = t;
+    return li;
+  }));
+
+  const up = el.querySelector('.plan-upgrade');
+  const manage = el.querySelector('.plan-manage');
+
+  if (sold && !current) {
+    up.hidden = false;
+    if (state.user) {
+      up.onclick = () => billing('checkout', { plan: plan.id });
+    } else {
+      up.textContent = 'Sign in to upgrade';
+      up.onclick = () => { location.hash = ''; };
+    }
+  }
+  if (sold && current) {
+    manage.hidden = false;
+    manage.onclick = () => billing('portal', {});
+  }
+  return el;
+}
+
+function subscriptionText(s) {
+  if (!s || s.status === 'none') return '';
+  const end = s.current_period_end
+    ? new Date(s.current_period_end).toLocaleDateString() : null;
+  if (s.cancel_at_period_end && end) return `${s.status}, ends ${end}`;
+  return end ? `${s.status}, renews ${end}` : s.status;
+}
+
+async function loadPricing() {
+  const get = state.user ? api : call;
+  const res = await get('GET', '/plans');
+
+  $('pricing-error').textContent = '';
+  $('pricing-message').textContent = '';
+  $('billing-actions').hidden = !state.user;
+
+  if (res.status === 404) {
+    $('plan-groups').replaceChildren();
+    $('pricing-message').textContent =
+      'Plans are not available on this server yet.';
+  } else if (res.status !== 200 || !res.json || !res.json.plans) {
+    $('plan-groups').replaceChildren();
+    $('pricing-error').textContent = errorText(res);
+  } else {
+    renderPlans(res.json.plans);
+  }
+
+  if (state.user) {
+    loadSubscription();
+    loadUsage();
+  }
+}
+
+function renderPlans(plans) {
+  const groups = AUDIENCES.map(([audience, title]) => {
+    const mine = plans.filter((p) => p.audience === audience);
+    if (!mine.length) return null;
+
+    const group = document.createElement('div');
+    const head = document.createElement('h3');
+    const sub = document.createElement('span');
+    const row = document.createElement('div');
+
+    group.className = 'plan-group';
+    group.dataset.audience = audience;
+    head.textContent = title;
+    sub.className = 'plan-subscription muted';
+    head.append(' ', sub);
+    row.className = 'plans';
+    row.append(...mine.map(planCard));
+    group.append(head, row);
+    return group;
+  }).filter(Boolean);
+
+  $('plan-groups').replaceChildren(...groups);
+}
+
+async function loadSubscription() {
+  const res = await api('GET', '/subscription');
+  if (res.status !== 200 || !res.json || !res.json.subscription) return;
+
+  for (const [audience] of AUDIENCES) {
+    const el = document.querySelector(
+      `.plan-group[data-audience="${audience}"] .plan-subscription`);
+    if (el) el.textContent = subscriptionText(res.json.subscription[audience]);
+  }
+}
+
+async function loadUsage() {
+  const res = await api('GET', '/usage');
+
+  $('usage-message').textContent = '';
+  $('usage-bars').replaceChildren();
+  $('alerts').replaceChildren();
+  $('usage-period').textContent = '';
+
+  if (res.status === 404) {
+    $('usage-message').textContent =
+      'Usage is not available on this server yet.';
+    return;
+  }
+  if (res.status !== 200 || !res.json || !res.json.usage) {
+    $('usage-message').textContent = errorText(res);
+    return;
+  }
+
+  const u = res.json;
+  const amount = (q, v) => (q === 'storage' ? capacity(v) : String(v));
+
+  if (u.period && u.period.start && u.period.end) {
+    $('usage-period').textContent = 'This month: '
+      + `${new Date(u.period.start).toLocaleDateString()} to `
+      + `${new Date(u.period.end).toLocaleDateString()}`;
+  }
+
+  $('usage-bars').replaceChildren(...u.usage.map((q) => {
+    const el = $('usage-template').content.firstElementChild.cloneNode(true);
+    const bar = el.querySelector('progress');
+    const pct = Math.min(100, Math.max(0, q.percent || 0));
+
+    el.dataset.quantity = q.quantity;
+    el.querySelector('.meter-name').textContent =
+      QUANTITIES[q.quantity] || q.quantity;
+    el.querySelector('.meter-value').textContent = q.limit == null
+      ? `${amount(q.quantity, q.used)} (unlimited)`
+      : `${amount(q.quantity, q.used)} of ${amount(q.quantity, q.limit)}`
+        + ` (${pct}%)`;
+    bar.value = q.limit == null ? 0 : pct;
+    bar.hidden = q.limit == null;
+    el.classList.toggle('high', q.limit != null && pct >= 80);
+    return el;
+  }));
+
+  $('alerts').replaceChildren(...(u.alerts || []).map((a) => {
+    const li = document.createElement('li');
+    const name = QUANTITIES[a.quantity] || a.quantity;
+    li.className = 'alert';
+    li.textContent = `${name}: ${a.threshold}% of your limit reached `
+      + `(${amount(a.quantity, a.used)} of ${amount(a.quantity, a.limit)}).`
+      + (a.threshold >= 100 ? ' Upgrade to go on.' : '');
+    return li;
+  }));
+}
+
+function billingBusy(text) {
+  $('billing-wait').hidden = !text;
+  $('billing-wait-text').textContent = text || '';
+  for (const b of document.querySelectorAll(
+    '#portal, .plan-upgrade, .plan-manage')) {
+    b.disabled = !!text;
+  }
+}
+
+/* off to Stripe: only an http(s) page, never a script URL */
+function goTo(url) {
+  let u = null;
+  try {
+    u = new URL(url, location.href);
+  } catch (e) {
+    u = null;
+  }
+  if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:')) {
+    return false;
+  }
+  billingBusy('Going to Stripe...');
+  location.assign(u.href);
+  return true;
+}
+
+async function billing(action, body) {
+  if (state.billing) return;
+  state.billing = true;
+
+  $('billing-error').textContent = '';
+  billingBusy(action === 'checkout' ? 'Opening Stripe checkout...'
+    : 'Opening your billing portal...');
+
+  const fail = (msg) => {
+    billingBusy(null);
+    $('billing-error').textContent = msg;
+  };
+
+  try {
+    const res = await api('POST', '/billing/' + action, body);
+
+    if (res.status === 200) {
+      if (!goTo(res.json.url)) fail('The server gave no page to go to.');
+      return;
+    }
+    if (res.status !== 202 || !res.json || !res.json.job) {
+      fail(errorText(res));
+      return;
+    }
+
+    const id = res.json.job.id;
+
+    for (let i = 0; i < BILLING_POLLS; i++) {
+      billingBusy('Waiting for Stripe...');
+      await sleep(BILLING_POLL_MS);
+
+      const j = await api('GET', '/jobs/' + encodeURIComponent(id));
+      if (j.status !== 200) {
+        fail(errorText(j));
+        return;
+      }
+
+      const job = j.json.job;
+      if (job.status === 'done') {
+        if (!goTo(job.result && job.result.url)) {
+          fail('The server gave no page to go to.');
+        }
+        return;
+      }
+      if (job.status === 'failed' || job.status === 'dead') {
+        fail(job.error || 'Billing failed; try again later.');
+        return;
+      }
+    }
+    fail('Stripe has not answered yet; try again in a minute.');
+  } finally {
+    state.billing = false;
+  }
+}
+
+
 /* --- start -------------------------------------------------------------- */
 
 $('auth-form').onsubmit = (e) => { e.preventDefault(); authenticate('login'); };
@@ -531,5 +853,7 @@ $('logout').onclick = logout;
 $('upload-form').onsubmit = upload;
 $('more').onclick = () => loadLibrary(true);
 $('quality').onchange = chooseQuality;
+$('portal').onclick = () => billing('portal', {});
+window.addEventListener('hashchange', show);
 
 resume();
