@@ -25,6 +25,9 @@ const state = {
   poll: null,
   refreshing: null,
   hls: null,
+  ads: [],                     /* this content's schedule: {id, offset_ms, url, shown} */
+  adPlaying: null,
+  adDone: null,                /* ends the ad on screen */
   playing: null,               /* media id in the player */
   errors: [],                  /* every hls.js error event, for diagnosis */
   billing: false,              /* a checkout or portal request under way */
@@ -399,11 +402,14 @@ function levelName(l) {
 }
 
 function stopPlayer() {
+  if (state.adDone) state.adDone();
   if (state.hls) {
     state.hls.destroy();
     state.hls = null;
   }
+  state.ads = [];
   const v = $('player');
+  v.ontimeupdate = null;
   v.pause();
   v.removeAttribute('src');
   v.load();
@@ -421,13 +427,99 @@ function fillQualityMenu(hls) {
   sel.disabled = hls.levels.length < 2;
 }
 
-async function playbackUrl(id) {
+/* the playback answer: {url, expires_at, ads?}, or null with the error shown */
+async function playback(id) {
   const res = await api('POST', `/media/${id}/playback`);
   if (res.status !== 200) {
     $('player-error').textContent = errorText(res);
     return null;
   }
-  return res.json.url;
+  return res.json;
+}
+
+async function playbackUrl(id) {
+  const pb = await playback(id);
+  return pb && pb.url;
+}
+
+
+/* --- ads ---------------------------------------------------------------- */
+
+/*
+ * A plan with ads gets a schedule with its playback URL: ads at offset 0
+ * play before the content, the others when the content reaches them. An
+ * ad plays in its own <video> over the paused content, may be skipped
+ * after skippable_after_ms, and is counted once it starts. Resolves when
+ * it ends, is skipped, or cannot play (an ad never blocks the content).
+ */
+function playAd(ad) {
+  const box = $('ad-box');
+  const av = $('ad-player');
+  const skip = $('ad-skip');
+  const started = Date.now();
+  let hls = null;
+  let timer = null;
+
+  box.hidden = false;
+  skip.disabled = true;
+  state.adPlaying = ad.id;
+
+  return new Promise((resolve) => {
+    const done = () => {
+      clearInterval(timer);
+      if (hls) hls.destroy();
+      av.pause();
+      av.removeAttribute('src');
+      av.load();
+      box.hidden = true;
+      skip.onclick = null;
+      state.adPlaying = null;
+      state.adDone = null;
+      resolve();
+    };
+    state.adDone = done;
+
+    const tick = () => {
+      const left = Math.ceil((ad.skippable_after_ms - (Date.now() - started)) / 1000);
+      skip.disabled = left > 0;
+      skip.textContent = left > 0 ? `Skip in ${left}` : 'Skip ad';
+      const secs = ad.duration_ms ? Math.round(ad.duration_ms / 1000) : null;
+      $('ad-text').textContent = secs ? `${secs} s` : '';
+    };
+    tick();
+    timer = setInterval(tick, 250);
+    skip.onclick = () => { if (!skip.disabled) done(); };
+    av.onended = done;
+
+    api('POST', `/ads/${ad.id}/impressions`).catch(() => {});
+
+    if (window.Hls && Hls.isSupported()) {
+      hls = new Hls();
+      hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) done(); });
+      hls.on(Hls.Events.MANIFEST_PARSED, () => av.play().catch(() => {}));
+      hls.loadSource(ad.url);
+      hls.attachMedia(av);
+    } else if (av.canPlayType('application/vnd.apple.mpegurl')) {
+      av.src = ad.url;
+      av.onerror = done;
+      av.play().catch(() => {});
+    } else {
+      done();
+    }
+  });
+}
+
+/* mid-rolls: the first one the content has reached and not yet shown */
+function midroll(id) {
+  const v = $('player');
+  const ad = state.ads.find((a) => !a.shown && a.offset_ms > 0
+                                   && v.currentTime * 1000 >= a.offset_ms);
+  if (!ad || state.adPlaying || state.playing !== id) return;
+  ad.shown = true;
+  v.pause();
+  playAd(ad).then(() => {
+    if (state.playing === id) v.play().catch(() => {});
+  });
 }
 
 async function play(id) {
@@ -441,10 +533,20 @@ async function play(id) {
   $('player-level').textContent = '';
   $('quality').replaceChildren();
 
-  const url = await playbackUrl(id);
-  if (!url) return;
+  const pb = await playback(id);
+  if (!pb) return;
+  const url = pb.url;
 
   state.playing = id;
+  state.ads = (pb.ads || []).map((a) => ({ ...a, shown: false }))
+                            .sort((a, b) => a.offset_ms - b.offset_ms);
+
+  for (const ad of state.ads.filter((a) => a.offset_ms === 0)) {
+    ad.shown = true;
+    await playAd(ad);
+    if (state.playing !== id) return;
+  }
+  v.ontimeupdate = () => midroll(id);
   v.classList.toggle('audio', it.media.kind === 'audio');
   v.poster = it.media.kind === 'video'
     ? url.replace(/master\.m3u8$/, 'poster.jpg') : '';

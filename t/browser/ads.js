@@ -1,0 +1,114 @@
+/*
+ * Ads in the web client, in Debian's chromium: a free viewer plays their
+ * video; the pre-roll plays first in its own player, its Skip button
+ * counts down and opens after 5 s, skipping it starts the content.
+ * Prints what it saw as one JSON object for t/ads_browser.t to judge:
+ *
+ *   EMAIL=... PASSWORD=... node t/browser/ads.js BASE_URL TITLE
+ *
+ * Every wait is bounded; the whole run ends after DEADLINE_MS.
+ */
+
+'use strict';
+
+const { chromium } = require('playwright-core');
+
+const [base, title] = process.argv.slice(2);
+const DEADLINE_MS = 90000;
+
+const seen = { steps: [], console: [], hls: [] };
+let browser;
+
+function done(code) {
+  process.stdout.write(JSON.stringify(seen) + '\n');
+  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
+  close.finally(() => process.exit(code));
+}
+
+setTimeout(() => {
+  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
+  done(1);
+}, DEADLINE_MS).unref();
+
+function step(name) { seen.at = name; }
+function passed() { seen.steps.push(seen.at); }
+
+function adState(page) {
+  return page.evaluate(() => {
+    const skip = document.getElementById('ad-skip');
+    return {
+      shown: !document.getElementById('ad-box').hidden,
+      skip_disabled: skip.disabled,
+      skip_text: skip.textContent.trim(),
+      ad_time: document.getElementById('ad-player').currentTime,
+      content_time: document.getElementById('player').currentTime,
+      content_paused: document.getElementById('player').paused,
+    };
+  });
+}
+
+(async () => {
+  step('launch');
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
+           '--no-first-run', '--disable-background-networking',
+           '--disable-component-update', '--disable-sync',
+           '--autoplay-policy=no-user-gesture-required'],
+  });
+  const page = await (await browser.newContext()).newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') seen.console.push(m.text());
+  });
+  page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
+  page.on('response', (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.startsWith('/hls/') || u.pathname.startsWith('/api/v1/ads/')) {
+      seen.hls.push({ path: u.pathname, status: r.status() });
+    }
+  });
+  passed();
+
+  step('log in');
+  await page.goto(base);
+  await page.waitForSelector('#auth:not([hidden])', { timeout: 10000 });
+  await page.fill('#email', process.env.EMAIL);
+  await page.fill('#password', process.env.PASSWORD);
+  await page.click('#login');
+  await page.waitForSelector('#app:not([hidden])', { timeout: 20000 });
+  passed();
+
+  step('play: the pre-roll first');
+  const item = page.locator('#items li.item', { hasText: title });
+  await item.locator('.item-play').click();
+  await page.waitForSelector('#ad-box:not([hidden])', { timeout: 10000 });
+  const shownAt = Date.now();
+  seen.ad_first = await adState(page);
+  await page.waitForFunction(() =>
+    document.getElementById('ad-player').currentTime > 0.5, null,
+  { timeout: 15000 });
+  seen.ad_playing = await adState(page);
+  passed();
+
+  step('skip opens after 5 s');
+  await page.waitForFunction(() => !document.getElementById('ad-skip').disabled,
+    null, { timeout: 15000, polling: 50 });
+  seen.skip_after_ms = Date.now() - shownAt;
+  seen.ad_skippable = await adState(page);
+  passed();
+
+  step('skip: the content plays');
+  await page.click('#ad-skip');
+  await page.waitForSelector('#ad-box', { state: 'hidden', timeout: 10000 });
+  await page.waitForFunction(() =>
+    document.getElementById('player').currentTime > 1.5, null,
+  { timeout: 20000 });
+  seen.content = await adState(page);
+  passed();
+
+  done(0);
+})().catch((e) => {
+  seen.error = `${seen.at}: ${e.message}`;
+  done(1);
+});
