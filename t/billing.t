@@ -77,6 +77,15 @@ for my $bad ('media_stripe_api_url api.stripe.com;',
 }
 $t->write_conf($c);
 
+# the worker refuses the same values at start
+(my $b = $c) =~ s/media_public_url [^;]+;/media_public_url ftp:\/\/x;/;
+$t->write_conf($b);
+my $w = `@{[ $t->build_path('media-billing') ]} -c @{[ $t->conf_file ]} 2>&1`;
+is($? >> 8, 2, 'media-billing refuses a bad media_public_url: exit 2');
+like($w, qr/invalid media_public_url "ftp:\/\/x": expected an http:\/\/ or https:\/\/ URL/,
+     'naming it');
+$t->write_conf($c);
+
 $t->start_nginx;
 $t->start_worker('billing');
 
@@ -298,6 +307,12 @@ ok(scalar($stripe->requests('GET', "/v1/subscriptions/$sub")),
 is(apply_event($_)->{status}, 'done', "$_->{type} applied") for @ev[1, 2];
 is(sql("SELECT plan FROM users WHERE id = '$u5'"), 'basic', 'still basic');
 
+$j = run_job($u5, { action => 'checkout', plan => 'premium' });
+is("$j->{status} $j->{attempts}", 'failed 1',
+   'a second viewer subscription is refused');
+like($j->{error}, qr/^you already subscribe to Basic; change or cancel it in the billing portal/,
+     $j->{error});
+
 # --- the same event twice -------------------------------------------------------
 
 $stripe->control('reset');
@@ -424,6 +439,16 @@ is($j->{status}, 'done', 'customer.created: done');
 like(decode_json($j->{result})->{ignored}, qr/does not act on/, 'ignored');
 is(sql("SELECT applied_at IS NOT NULL FROM billing_events WHERE id = '$other->{id}'"),
    't', 'and marked applied');
+
+# --- Stripe gone altogether ---------------------------------------------------------
+
+$t->stop_proc('stripe');
+$id = add_job($u5, { action => 'portal' });
+ok(wait_until(sub { (sql("SELECT attempts FROM jobs WHERE id = '$id'") || 0) >= 1
+                    && sql("SELECT status FROM jobs WHERE id = '$id'") eq 'queued' },
+              timeout => 30), 'Stripe stopped: the portal job waits for a retry');
+like(job($id)->{error}, qr/^Stripe, the payment service, could not be reached \(Failed to connect to 127\.0\.0\.1 port \d+ .*\); it will be tried again shortly \(attempt 1 of 5\)$/,
+     job($id)->{error});
 
 # --- the secret key --------------------------------------------------------------
 
