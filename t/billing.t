@@ -209,6 +209,21 @@ is(scalar(grep { ($_->{metadata}{user_id} // '') eq $u3 }
           $stripe->objects('customers')), 1,
    'one customer, whatever the attempts saw');
 
+# SIGTERM while Stripe does not answer: the job is given back, uncounted
+$stripe->control('reset');
+$stripe->control(down => { down => JSON::PP::true });
+$id = add_job($u3, { action => 'portal' });
+ok(wait_until(sub { scalar $stripe->requests('POST', '/v1/billing_portal') },
+              timeout => 10), 'a portal job meets Stripe down');
+is($t->stop_proc('billing', 'TERM'), 0, 'SIGTERM: the worker exits 0');
+like(slurp("$dir/billing.log"), qr/job $id: released \(stopping\)/,
+     'it released the job');
+is(sql("SELECT status || ' ' || attempts FROM jobs WHERE id = '$id'"),
+   'queued 0', 'queued again, the attempt not counted');
+$stripe->control(down => { down => JSON::PP::false });
+$t->start_worker('billing');
+is(wait_job($id)->{status}, 'done', 'the next worker does it');
+
 # --- a 400 from Stripe: failed at once ---------------------------------------
 
 sql("INSERT INTO plans (id, name, audience, price_cents, stripe_price_id,"

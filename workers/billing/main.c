@@ -103,6 +103,12 @@ media_billing(media_job_t *job)
 
     yajl_tree_free(payload);
 
+    if (rc != 0 && !job->permanent && media_worker_stop) {
+        /* stopping: given back uncounted; the idempotency keys let the
+         * next attempt find what this one made */
+        return MEDIA_JOB_RELEASE;
+    }
+
     if (rc != 0 && !job->permanent) {
         media_billing_retry(job, "billing stopped because of a problem on "
                             "our side");
