@@ -350,6 +350,7 @@ static int
 media_event_store(media_job_t *job, const char *event, const char *created,
     media_sub_t *sub, media_buf_t *out)
 {
+    char         user[40];
     PGresult    *res;
     const char  *params[9];
 
@@ -377,8 +378,11 @@ media_event_store(media_job_t *job, const char *event, const char *created,
         return -1;
     }
 
+    snprintf(user, sizeof(user), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+
     params[0] = sub->id;
-    params[1] = PQgetvalue(res, 0, 0);
+    params[1] = user;
     params[2] = sub->price;
     params[3] = sub->status;
     params[4] = sub->period_start;
