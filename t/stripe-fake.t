@@ -9,6 +9,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use HTTP::Tiny;
+use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
 use MediaTest qw(wait_until);
@@ -160,6 +161,42 @@ ok(@reqs > 5, 'requests are listed');
 my ($m) = grep { $_->{params}{metadata} } @reqs;
 is($m->{params}{metadata}{user_id}, 'u 1', 'with their parameters');
 is($reqs[0]{status}, 401, 'and what they were answered');
+
+# --- webhooks: sent as Stripe sends them -----------------------------------------
+
+my $hook = IO::Socket::INET->new(Listen => 5, LocalAddr => '127.0.0.1',
+                                 LocalPort => 0, ReuseAddr => 1) or die $!;
+my $sender = StripeFake->start($t, name => 'stripe2', prices => [ 'price_a=1' ],
+    webhook_url => 'http://127.0.0.1:' . $hook->sockport . '/hook');
+my $sent = $sender->control(send_event => { type => 'customer.created',
+    object => { id => 'cus_1', object => 'customer' } });
+
+$hook->timeout(10);
+my $conn = $hook->accept or die 'no webhook came';
+my ($head, $got) = ('', '');
+{
+    local $SIG{ALRM} = sub { die "the webhook did not arrive whole\n" };
+    alarm 10;
+    while ($head !~ /\r\n\r\n$/) {
+        defined(my $line = <$conn>) or last;
+        $head .= $line;
+    }
+    my ($len) = $head =~ /^content-length:\s*(\d+)/mi;
+    read($conn, $got, $len // 0);
+    alarm 0;
+}
+print $conn "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+close $conn;
+
+like($head, qr{^POST /hook HTTP/1\.1\r\n}, 'a webhook POSTed to --webhook-url');
+like($head, qr{^content-type: application/json}mi, 'JSON');
+my ($sig) = $head =~ /^stripe-signature:\s*(\S+)\r$/mi;
+like($sig, qr/^t=\d+,v1=[0-9a-f]{64}$/, "Stripe-Signature: $sig");
+ok($sender->signature_ok($got, $sig), 'verifies with the whsec secret');
+ok(!$stripe->signature_ok($got, $sig), 'and not with another');
+is(decode_json($got)->{id}, $sent->{id}, 'the event');
+ok(wait_until(sub { ($sender->get('events')->[0]{delivery} // '') =~ /^200/ },
+              timeout => 5), 'its delivery recorded');
 
 $t->stop_all;
 done_testing();

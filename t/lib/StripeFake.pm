@@ -25,13 +25,15 @@ use MediaTest qw(wait_until);
 sub start {
     my ($class, $t, %opt) = @_;
     my $dir = $t->dir;
+    my $name = $opt{name} || 'stripe';    # a second one: another name
 
     my $self = bless {
         t => $t,
-        port => $t->port('stripe'),
-        key_file => "$dir/stripe.key",
+        name => $name,
+        port => $t->port($name),
+        key_file => "$dir/$name.key",
         key => 'sk_test_' . _random(24),
-        whsec_file => "$dir/stripe-webhook.secret",
+        whsec_file => "$dir/$name-webhook.secret",
         whsec => 'whsec_' . _random(32),
     }, $class;
 
@@ -47,7 +49,7 @@ sub start {
             unless @prices;
     }
 
-    $t->spawn('stripe', {}, $^X, $t->root . '/t/stripe-fake',
+    $t->spawn($name, {}, $^X, $t->root . '/t/stripe-fake',
               '--port', $self->{port},
               '--secret-key-file', $self->{key_file},
               '--webhook-secret-file', $self->{whsec_file},
@@ -57,7 +59,7 @@ sub start {
     wait_until(sub {
         IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                               PeerPort => $self->{port})
-    }, timeout => 10) or die "stripe-fake did not start, see $dir/stripe.log";
+    }, timeout => 10) or die "stripe-fake did not start, see $dir/$name.log";
 
     return $self;
 }
@@ -68,7 +70,7 @@ sub key_file { $_[0]{key_file} }
 sub whsec    { $_[0]{whsec} }
 sub whsec_file { $_[0]{whsec_file} }
 
-sub stop { $_[0]{t}->stop_proc('stripe') }
+sub stop { $_[0]{t}->stop_proc($_[0]{name}) }
 
 # the billing worker's directives, pointing at this fake
 sub conf {
