@@ -435,15 +435,28 @@ is(sql("SELECT plan FROM users WHERE id = '$u6'"), 'free',
 is(apply_event($failed[1])->{status}, 'done', 'a stale subscription.updated');
 is(sql("SELECT plan FROM users WHERE id = '$u6'"), 'free', "still 'free'");
 
-# a creator plan is the other column
+# a creator plan is the other column; the viewer plan an admin gave stays
+sql("UPDATE users SET plan = 'premium' WHERE id = '$u2'");
 my @cp = grep { $_->{customer} eq sql("SELECT stripe_customer_id FROM users"
                                       . " WHERE id = '$u2'") }
          $stripe->objects('checkout_sessions');
 $seen = () = $stripe->events;
 $stripe->page(POST => $cp[0]{url}, {});
-apply_event($_) for ($stripe->events)[$seen .. $seen + 2];
+my @cev = ($stripe->events)[$seen .. $seen + 2];
+is(apply_event($_)->{status}, 'done', "creator: $_->{type} applied") for @cev;
 is(sql("SELECT plan || ' ' || creator_plan FROM users WHERE id = '$u2'"),
-   'free creator', "a creator subscription sets creator_plan");
+   'premium creator', 'a creator subscription sets creator_plan alone');
+
+# switched across audiences: both plans follow
+my $csub = decode_json($cev[1]{body})->{data}{object}{id};
+$j = run_job($u2, { action => 'portal' });
+$seen = () = $stripe->events;
+$stripe->page(POST => decode_json($j->{result})->{url} . '/switch',
+              { subscription => $csub, price => 'price_basic_monthly' });
+is(apply_event(($stripe->events)[$seen])->{status}, 'done',
+   'creator to basic applied');
+is(sql("SELECT plan || ' ' || creator_plan FROM users WHERE id = '$u2'"),
+   'basic starter', 'basic, and the creator plan back to starter');
 
 # --- events we do not act on ------------------------------------------------------
 

@@ -7,7 +7,8 @@
  * state is read from Stripe (GET /v1/subscriptions/{id}), never taken from
  * the event, since events arrive late, twice and out of order.  The state
  * is stored in subscriptions, and the user's plans are derived from all
- * their subscriptions:
+ * their subscriptions of the audience (viewer, creator) the subscription's
+ * plan is for:
  *
  *   active, trialing, past_due     the price's plan (past_due: Stripe is
  *                                  still retrying the payment)
@@ -350,7 +351,7 @@ static int
 media_event_store(media_job_t *job, const char *event, const char *created,
     media_sub_t *sub, media_buf_t *out)
 {
-    char         user[40];
+    char         user[40], audience[2][16];
     PGresult    *res;
     const char  *params[9];
 
@@ -391,9 +392,14 @@ media_event_store(media_job_t *job, const char *event, const char *created,
     params[7] = created;
 
     /* the price's plan; a status outside the table's set is refused by
-     * its CHECK, which is a bug here, not Stripe's: retried, then dead */
+     * its CHECK, which is a bug here, not Stripe's: retried, then dead.
+     * Returned: the plan, its audience and the audience of the plan the
+     * row held before (a change of price may cross audiences) */
     res = PQexecParams(job->pg,
-        "WITH p AS (SELECT id FROM plans WHERE stripe_price_id = $3),"
+        "WITH p AS (SELECT id, audience FROM plans"
+        "   WHERE stripe_price_id = $3),"
+        " old AS (SELECT q.audience FROM subscriptions o"
+        "   JOIN plans q ON q.id = o.plan_id WHERE o.id = $1),"
         " s AS (INSERT INTO subscriptions (id, user_id, plan_id, status,"
         "     current_period_start, current_period_end,"
         "     cancel_at_period_end, stripe_updated)"
@@ -409,7 +415,9 @@ media_event_store(media_job_t *job, const char *event, const char *created,
         "     stripe_updated = greatest(subscriptions.stripe_updated,"
         "                               EXCLUDED.stripe_updated)"
         "   RETURNING plan_id)"
-        " SELECT plan_id FROM s",
+        " SELECT s.plan_id, p.audience,"
+        "   coalesce((SELECT audience FROM old), p.audience)"
+        " FROM s, p",
         8, NULL, params, NULL, NULL, 0);
 
     if (media_billing_db(job, res, PGRES_TUPLES_OK, "store the subscription")
@@ -426,29 +434,40 @@ media_event_store(media_job_t *job, const char *event, const char *created,
         return -1;
     }
 
+    snprintf(audience[0], sizeof(audience[0]), "%s", PQgetvalue(res, 0, 1));
+    snprintf(audience[1], sizeof(audience[1]), "%s", PQgetvalue(res, 0, 2));
     PQclear(res);
 
-    /* each audience's plan: its best live subscription, else the
-     * audience's default */
+    /*
+     * The plan of the subscription's audience (and of its old one): the
+     * best live subscription's, else the audience's default.  The other
+     * audience's plan is left alone: a plan an admin gave stays.
+     */
+    params[2] = audience[0];
+    params[3] = audience[1];
+
     res = PQexecParams(job->pg,
         "UPDATE users u SET"
-        "  plan = coalesce((SELECT p.id FROM subscriptions s"
+        "  plan = CASE WHEN 'viewer' NOT IN ($2, $3) THEN u.plan"
+        "    ELSE coalesce((SELECT p.id FROM subscriptions s"
         "    JOIN plans p ON p.id = s.plan_id"
         "    WHERE s.user_id = u.id AND p.audience = 'viewer'"
         "      AND s.status IN ('active', 'trialing', 'past_due')"
         "    ORDER BY p.position DESC LIMIT 1),"
         "    (SELECT id FROM plans WHERE audience = 'viewer'"
-        "      AND is_default)),"
-        "  creator_plan = coalesce((SELECT p.id FROM subscriptions s"
+        "      AND is_default)) END,"
+        "  creator_plan = CASE WHEN 'creator' NOT IN ($2, $3)"
+        "    THEN u.creator_plan"
+        "    ELSE coalesce((SELECT p.id FROM subscriptions s"
         "    JOIN plans p ON p.id = s.plan_id"
         "    WHERE s.user_id = u.id AND p.audience = 'creator'"
         "      AND s.status IN ('active', 'trialing', 'past_due')"
         "    ORDER BY p.position DESC LIMIT 1),"
         "    (SELECT id FROM plans WHERE audience = 'creator'"
-        "      AND is_default))"
+        "      AND is_default)) END"
         " WHERE u.id = $1::uuid"
         " RETURNING plan, creator_plan",
-        1, NULL, &params[1], NULL, NULL, 0);
+        3, NULL, &params[1], NULL, NULL, 0);
 
     if (media_billing_db(job, res, PGRES_TUPLES_OK, "set the user's plans")
         != 0)
