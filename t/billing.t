@@ -159,6 +159,14 @@ my ($made) = grep { !$old{$_->{id}} } $stripe->objects('checkout_sessions');
 is(decode_json($j->{result})->{url}, $made->{url},
    "its url in jobs.result");
 
+# 429 (rate limited), before Stripe acts: tried again
+$stripe->control('reset');
+$stripe->control(fail => { path => '/v1/checkout/sessions', status => 429,
+                           times => 1 });
+$j = run_job($u1, { action => 'checkout', plan => 'basic' });
+is("$j->{status} $j->{attempts}", 'done 1', '429 then 200: done in one attempt');
+is(scalar $stripe->requests('POST', '/v1/checkout/sessions'), 2, 'after two tries');
+
 # the answer lost three times: the job's next attempt replays it
 $stripe->control('reset');
 $before = () = $stripe->objects('checkout_sessions');
