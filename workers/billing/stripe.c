@@ -364,9 +364,11 @@ media_stripe_once(media_stripe_t *st, const char *method, const char *url,
 
 done:
 
-    /* the call's headers go; the Authorization header stays */
+    /* the call's headers go (the Authorization header stays), and the
+     * handle keeps no pointer into this frame */
     curl_slist_free_all(last->next);
     last->next = NULL;
+    (void) curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 
     if (rc != CURLE_OK) {
         snprintf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
