@@ -13,7 +13,7 @@ SHELL := /bin/bash
 # Debian packages the build, the tests and `make run` need
 DEPS := gcc make pkg-config perl nginx nginx-dev \
         libpq-dev postgresql redis-server libhiredis-dev libyajl-dev \
-        libssl-dev clang libclang-rt-14-dev \
+        libssl-dev libcurl4-openssl-dev clang libclang-rt-14-dev \
         libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev \
         libswresample-dev libswscale-dev ffmpeg nodejs chromium
 
@@ -103,6 +103,10 @@ workers: $(WORKERS)
 AV_PKGS := libavformat libavcodec libavfilter libavutil
 $(BUILD)/media-transcoder: ALL_CFLAGS += $(shell pkg-config --cflags $(AV_PKGS))
 $(BUILD)/media-transcoder: LIBS += $(shell pkg-config --libs $(AV_PKGS)) -lm
+
+# the billing worker alone talks HTTPS (to Stripe)
+$(BUILD)/media-billing: ALL_CFLAGS += $(shell pkg-config --cflags libcurl)
+$(BUILD)/media-billing: LIBS += $(shell pkg-config --libs libcurl)
 
 # one binary per directory under workers/, each linked with workers/common
 .SECONDEXPANSION:

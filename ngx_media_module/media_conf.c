@@ -462,3 +462,34 @@ media_conf_parse_size(const char *s, size_t len, long *bytes)
     *bytes = n * scale;
     return 0;
 }
+
+
+int
+media_conf_parse_url(const char *s, size_t len)
+{
+    size_t  i, host;
+
+    if (len > 7 && strncmp(s, "http://", 7) == 0) {
+        host = 7;
+
+    } else if (len > 8 && strncmp(s, "https://", 8) == 0) {
+        host = 8;
+
+    } else {
+        return -1;
+    }
+
+    if (s[host] == '/' || s[host] == ':') {
+        return -1;             /* no host */
+    }
+
+    for (i = 0; i < len; i++) {
+        if ((unsigned char) s[i] <= ' ' || s[i] == 0x7f || s[i] == '?'
+            || s[i] == '#' || s[i] == '"' || s[i] == '\\')
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}

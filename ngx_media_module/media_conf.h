@@ -55,5 +55,9 @@ int media_conf_parse_pixels(const char *s, size_t len, long *pixels,
 /* nginx size syntax: "512k", "64m", "4g"; bare: bytes */
 int media_conf_parse_size(const char *s, size_t len, long *bytes);
 
+/* an absolute http:// or https:// URL with a host, no space or control
+ * character, no query or fragment: a base that paths are appended to */
+int media_conf_parse_url(const char *s, size_t len);
+
 
 #endif /* _MEDIA_CONF_H_INCLUDED_ */

@@ -28,6 +28,9 @@
 #define MEDIA_SET_TRANSCODE_MEMORY "media_transcode_memory"
 #define MEDIA_SET_MAX_PIXELS      "media_max_pixels"
 #define MEDIA_SET_MAX_DURATION    "media_max_duration"
+#define MEDIA_SET_STRIPE_KEY      "media_stripe_secret_key"   /* a file */
+#define MEDIA_SET_STRIPE_API_URL  "media_stripe_api_url"
+#define MEDIA_SET_PUBLIC_URL      "media_public_url"
 
 #define MEDIA_DEFAULT_JOB_LEASE   60000     /* ms */
 #define MEDIA_DEFAULT_JOB_RETRY   5000      /* ms, doubled per attempt */
@@ -36,6 +39,7 @@
 #define MEDIA_DEFAULT_MAX_HEIGHT  4320
 #define MEDIA_DEFAULT_MAX_DURATION  (6L * 3600 * 1000)    /* ms */
 #define MEDIA_DEFAULT_TRANSCODE_MEMORY  (4L << 30)        /* bytes */
+#define MEDIA_DEFAULT_STRIPE_API_URL  "https://api.stripe.com"
 
 /* under media_storage */
 #define MEDIA_DIR_TMP             "tmp"       /* request bodies arrive here */

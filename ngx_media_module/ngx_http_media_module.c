@@ -173,6 +173,27 @@ static ngx_command_t  ngx_http_media_commands[] = {
       4,
       NULL },
 
+    { ngx_string(MEDIA_SET_STRIPE_API_URL),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_worker_setting,
+      0,
+      5,
+      NULL },
+
+    { ngx_string(MEDIA_SET_PUBLIC_URL),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_worker_setting,
+      0,
+      5,
+      NULL },
+
+    { ngx_string(MEDIA_SET_STRIPE_KEY),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_worker_setting,
+      0,
+      6,
+      NULL },
+
     { ngx_string("media_url_key"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_media_url_key,
@@ -949,7 +970,8 @@ ngx_http_media_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  * A setting only the workers use: checked with their parser so that
  * nginx -t catches a bad value, then left alone.  cmd->offset says which
  * kind: 0 a time, 1 a count from 1, 2 a count from 0, 3 a picture size,
- * 4 a memory size or "off".
+ * 4 a memory size or "off", 5 a URL, 6 a file (the billing worker reads
+ * it; nginx never opens the secret).
  */
 static char *
 ngx_http_media_worker_setting(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -962,7 +984,9 @@ ngx_http_media_worker_setting(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     static const char  *expected[] = {
         "a time such as \"30s\"", "a number up to 64", "a number up to 64",
         "a size such as \"3840x2160\" or a number of pixels",
-        "a size such as \"4g\" or \"off\""
+        "a size such as \"4g\" or \"off\"",
+        "an http:// or https:// URL without a query",
+        "a file name"
     };
 
     value = cf->args->elts;
@@ -986,6 +1010,18 @@ ngx_http_media_worker_setting(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if ((len == 3 && ngx_strncmp(v, "off", 3) == 0)
             || media_conf_parse_size(v, len, &n) == 0)
         {
+            return NGX_CONF_OK;
+        }
+        break;
+
+    case 5:
+        if (media_conf_parse_url(v, len) == 0) {
+            return NGX_CONF_OK;
+        }
+        break;
+
+    case 6:
+        if (len > 0) {
             return NGX_CONF_OK;
         }
         break;

@@ -15,6 +15,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use MediaTest qw(wait_until slurp);
+use StripeFake;
 
 my ($action, $build) = @ARGV;
 die "usage: $0 start|stop [build]\n" unless ($action // '') =~ /^(start|stop)$/;
@@ -64,12 +65,16 @@ if (($t->psql('media', 'SELECT rolsuper FROM pg_roles'
 $t->start_redis(persist => 1);
 $t->write_example_conf;
 $t->migrate;
+# Stripe is t/stripe-fake: its checkout and portal pages, webhooks to nginx
+my $stripe = StripeFake->start($t, webhook_url => 'http://127.0.0.1:'
+                               . $t->port('http') . '/api/v1/webhooks/stripe');
 $t->start_worker('transcoder');
 $t->start_worker('sweeper');
 $t->start_worker('billing');
 $t->start_nginx;
 
-my %s = (%{ $t->{procs} }, map { ("port_$_" => $t->port($_)) } qw(http pg redis));
+my %s = (%{ $t->{procs} },
+         map { ("port_$_" => $t->port($_)) } qw(http pg redis stripe));
 open(my $fh, '>', $state) or die "$state: $!";
 print $fh map { "$_=$s{$_}\n" } sort keys %s;
 close $fh;
@@ -82,7 +87,10 @@ print <<"EOF";
 ngx_media is running: $url
   healthz:   ${url}api/v1/healthz ($r->{status})
   config:    $var/nginx.conf (from nginx.conf.example)
-  logs:      $var/error.log, $var/transcoder.log, $var/sweeper.log
+  logs:      $var/error.log, $var/transcoder.log, $var/sweeper.log,
+             $var/billing.log, $var/stripe.log
+  Stripe:    @{[ $stripe->url ]} (t/stripe-fake; webhook secret in
+             @{[ $stripe->whsec_file ]})
   stop with: make stop
 EOF
 
@@ -97,7 +105,7 @@ sub stop {
     my %s = load_state();
 
     # nginx first (graceful), then the workers, then the stores
-    for my $name (qw(nginx transcoder sweeper billing redis)) {
+    for my $name (qw(nginx transcoder sweeper billing stripe redis)) {
         my $pid = $s{$name} or next;
         kill($name eq 'nginx' ? 'QUIT' : 'TERM', $pid) or next;
         wait_until(sub { !kill(0, $pid) }, timeout => 15)

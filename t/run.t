@@ -58,11 +58,26 @@ is($t->psql('media', "SELECT count(*) FROM pg_stat_activity a JOIN pg_roles r"
 
 is($t->http(GET => '/api/v1/healthz')->{status}, 200, 'healthz 200');
 
+# --- billing: media-billing is pointed at t/stripe-fake ----------------------------
+
+my $uid = $t->signup('run@example.com')->{user}{id};
+chomp(my $job = $t->psql('media', "INSERT INTO jobs (type, user_id, payload)"
+    . " VALUES ('billing', '$uid', '{\"action\":\"checkout\",\"plan\":\"basic\"}')"
+    . ' RETURNING id') // '');
+$t->redis('XADD', 'media:billing', '*', 'job', $job);
+my $url;
+ok(wait_until(sub { $url = $t->psql('media', "SELECT result->>'url' FROM jobs"
+                                    . " WHERE id = '$job' AND status = 'done'") },
+              timeout => 30), 'a checkout job is done');
+like($url // '', qr{^http://127\.0\.0\.1:$state{port_stripe}/checkout/cs_test_\w+$},
+     'by the Stripe fake');
+
 # --- make stop --------------------------------------------------------------------
 
 $out = `perl $root/t/run.pl stop $build 2>&1`;
 like($out, qr/stopped/, 'make stop');
-ok(!kill(0, $state{nginx}) && !kill(0, $state{redis}), 'nginx and Redis are gone');
+ok(!kill(0, $state{nginx}) && !kill(0, $state{redis}) && !kill(0, $state{stripe}),
+   'nginx, Redis and the Stripe fake are gone');
 
 remove_tree($var) unless Test::More->builder->is_passing == 0;
 

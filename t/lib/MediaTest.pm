@@ -444,6 +444,12 @@ sub write_example_conf {
         [ qr{^    media_storage \S+;}m, "    media_storage $d/storage;" ],
         [ qr{^    media_jwt_key \S+;}m, "    media_jwt_key " . $self->jwt_key . ';' ],
         [ qr{^    media_url_key \S+;}m, "    media_url_key " . $self->jwt_key . ';' ],
+        # Stripe: t/stripe-fake (t/lib/StripeFake.pm writes the key file)
+        [ qr{^    media_stripe_secret_key \S+;}m, "    media_stripe_secret_key "
+          . "$d/stripe.key;\n    media_stripe_api_url http://127.0.0.1:"
+          . $self->port('stripe') . ';' ],
+        [ qr{^    media_public_url \S+;}m, '    media_public_url http://127.0.0.1:'
+          . $self->port('http') . '/;' ],
         [ qr{^            root /usr/share/ngx_media/www;}m,
           "            root $self->{build}/www;" ],
         [ qr{^            alias /var/lib/ngx_media/hls/;}m,

@@ -134,5 +134,15 @@ main(void)
     ok(media_conf_parse_size("4t", 2, &n) != 0, "bad unit");
     ok(media_conf_parse_size("9999999999g", 11, &n) != 0, "size overflow");
 
+    ok(media_conf_parse_url("https://api.stripe.com", 22) == 0, "url");
+    ok(media_conf_parse_url("http://127.0.0.1:8080/app/", 26) == 0,
+       "url with a port and a path");
+    ok(media_conf_parse_url("ftp://x", 7) != 0, "url: other scheme");
+    ok(media_conf_parse_url("https://", 8) != 0, "url: no host");
+    ok(media_conf_parse_url("http:///x", 9) != 0, "url: empty host");
+    ok(media_conf_parse_url("http://a b", 10) != 0, "url: a space");
+    ok(media_conf_parse_url("http://a/?q", 11) != 0, "url: a query");
+    ok(media_conf_parse_url("api.stripe.com", 14) != 0, "url: no scheme");
+
     return done_testing();
 }

@@ -1,21 +1,525 @@
 /*
  * media-billing: takes billing jobs from the media:billing stream.
+ *
+ * A job's payload names its action:
+ *   {"action":"checkout","plan":"basic"}  (jobs.user_id: who pays)
+ *       the user's Stripe customer (made once, kept in
+ *       users.stripe_customer_id), then a Checkout Session for the plan's
+ *       price; jobs.result = {"url": the session's page}
+ *   {"action":"portal"}
+ *       a customer-portal session; jobs.result = {"url": ...}
+ *   {"action":"event","event":"evt_..."}
+ *       a stored Stripe event applied (events.c)
+ *
+ * Each POST to Stripe carries an Idempotency-Key made of the job id and
+ * the step, so an attempt that dies after Stripe acted (the answer lost,
+ * the row not written) gets the same object back on the next attempt.
  */
 
-#include "worker.h"
-#include "queue.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "billing.h"
 
 
 const char  *media_worker_name = "media-billing";
 
 
+static int media_billing(media_job_t *job);
+static int media_billing_user(media_job_t *job, char *user, size_t size);
+static int media_billing_checkout(media_job_t *job, yajl_val payload,
+    const char *user);
+static int media_billing_customer(media_job_t *job, media_stripe_t *st,
+    const char *user, const char *email, char *customer, size_t size);
+static int media_billing_portal(media_job_t *job, const char *user);
+static int media_billing_url(media_job_t *job, char *buf, size_t size,
+    const char *fragment);
+static int media_billing_result_url(media_job_t *job,
+    media_stripe_res_t *res);
+
+
 int
 main(int argc, char **argv)
 {
-    /* billing jobs come with the billing issue: connect and wait */
+    int  rc;
+
     static const media_queue_t  queue = {
-        "billing", MEDIA_STREAM_BILLING, MEDIA_GROUP_BILLING, NULL, NULL
+        "billing", MEDIA_STREAM_BILLING, MEDIA_GROUP_BILLING, media_billing,
+        NULL
     };
 
-    return media_worker_main(argc, argv, &queue);
+    /* once, before the consumers are forked */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        media_log_error("curl_global_init failed");
+        return 1;
+    }
+
+    rc = media_worker_main(argc, argv, &queue);
+
+    curl_global_cleanup();
+
+    return rc;
+}
+
+
+static int
+media_billing(media_job_t *job)
+{
+    int          rc;
+    char         user[40];
+    yajl_val     payload;
+    const char  *action;
+
+    payload = yajl_tree_parse(job->payload, NULL, 0);
+    action = media_json_str(payload, "action");
+
+    if (action == NULL) {
+        media_job_refuse(job, "a billing job needs an \"action\" "
+                         "(checkout, portal or event)");
+        yajl_tree_free(payload);
+        return -1;
+    }
+
+    if (strcmp(action, "event") == 0) {
+        rc = media_billing_event(job, payload);
+
+    } else if (strcmp(action, "checkout") == 0
+               || strcmp(action, "portal") == 0)
+    {
+        rc = media_billing_user(job, user, sizeof(user));
+
+        if (rc == 0) {
+            rc = action[0] == 'c'
+                 ? media_billing_checkout(job, payload, user)
+                 : media_billing_portal(job, user);
+        }
+
+    } else {
+        media_job_refuse(job, "unknown billing action \"%.64s\": expected "
+                         "checkout, portal or event", action);
+        rc = -1;
+    }
+
+    yajl_tree_free(payload);
+
+    if (rc != 0 && !job->permanent && media_worker_stop) {
+        /* stopping: given back uncounted; the idempotency keys let the
+         * next attempt find what this one made */
+        return MEDIA_JOB_RELEASE;
+    }
+
+    if (rc != 0 && !job->permanent) {
+        media_billing_retry(job, "billing stopped because of a problem on "
+                            "our side");
+    }
+
+    return rc;
+}
+
+
+/* the job row's user: who the checkout or the portal is for */
+static int
+media_billing_user(media_job_t *job, char *user, size_t size)
+{
+    PGresult    *res;
+    const char  *params[1];
+
+    params[0] = job->id;
+
+    res = PQexecParams(job->pg,
+        "SELECT coalesce(user_id::text, '') FROM jobs WHERE id = $1::uuid",
+        1, NULL, params, NULL, NULL, 0);
+
+    if (media_billing_db(job, res, PGRES_TUPLES_OK, "read the job's user")
+        != 0)
+    {
+        return -1;
+    }
+
+    if (PQntuples(res) != 1 || PQgetvalue(res, 0, 0)[0] == '\0') {
+        PQclear(res);
+        media_job_refuse(job, "this billing job names no user (or the "
+                         "account was deleted)");
+        return -1;
+    }
+
+    snprintf(user, size, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+
+    return 0;
+}
+
+
+static int
+media_billing_checkout(media_job_t *job, yajl_val payload, const char *user)
+{
+    int                  rc;
+    char                 customer[256], email[320], price[256], idem[96];
+    char                 success[2048], cancel[2048];
+    PGresult            *res;
+    const char          *plan, *params[2];
+    media_buf_t          form;
+    media_stripe_t       st;
+    media_stripe_res_t   sres;
+
+    plan = media_json_str(payload, "plan");
+    if (plan == NULL || plan[0] == '\0' || strlen(plan) > 32) {
+        media_job_refuse(job, "a checkout needs a \"plan\": the id of a "
+                         "paid plan (see GET /api/v1/plans)");
+        return -1;
+    }
+
+    params[0] = user;
+    params[1] = plan;
+
+    /* the user, the plan, and a live subscription of the plan's audience
+     * if there is one (a second one would bill twice) */
+    res = PQexecParams(job->pg,
+        "SELECT u.email, coalesce(u.stripe_customer_id, ''),"
+        "  coalesce(p.stripe_price_id, ''), p.price_cents, p.name,"
+        "  coalesce((SELECT q.name FROM subscriptions s"
+        "    JOIN plans q ON q.id = s.plan_id"
+        "    WHERE s.user_id = u.id AND q.audience = p.audience"
+        "      AND s.status IN ('active', 'trialing', 'past_due')"
+        "    LIMIT 1), '')"
+        " FROM users u LEFT JOIN plans p ON p.id = $2"
+        " WHERE u.id = $1::uuid",
+        2, NULL, params, NULL, NULL, 0);
+
+    if (media_billing_db(job, res, PGRES_TUPLES_OK, "read user and plan")
+        != 0)
+    {
+        return -1;
+    }
+
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        media_job_refuse(job, "the account no longer exists");
+        return -1;
+    }
+
+    if (PQgetisnull(res, 0, 4)) {
+        PQclear(res);
+        media_job_refuse(job, "there is no plan \"%s\" (see GET "
+                         "/api/v1/plans)", plan);
+        return -1;
+    }
+
+    if (PQgetvalue(res, 0, 2)[0] == '\0' || atoi(PQgetvalue(res, 0, 3)) == 0)
+    {
+        media_job_refuse(job, "the plan \"%s\" is free: there is nothing "
+                         "to pay", PQgetvalue(res, 0, 4));
+        PQclear(res);
+        return -1;
+    }
+
+    if (PQgetvalue(res, 0, 5)[0]) {
+        media_job_refuse(job, "you already subscribe to %s; change or "
+                         "cancel it in the billing portal instead",
+                         PQgetvalue(res, 0, 5));
+        PQclear(res);
+        return -1;
+    }
+
+    snprintf(email, sizeof(email), "%s", PQgetvalue(res, 0, 0));
+    snprintf(customer, sizeof(customer), "%s", PQgetvalue(res, 0, 1));
+    snprintf(price, sizeof(price), "%s", PQgetvalue(res, 0, 2));
+    PQclear(res);
+
+    if (media_billing_url(job, success, sizeof(success),
+                          "#pricing?checkout=success") != 0
+        || media_billing_url(job, cancel, sizeof(cancel),
+                             "#pricing?checkout=cancel") != 0
+        || media_stripe_open(&st, job) != 0)
+    {
+        return -1;
+    }
+
+    rc = -1;
+    memset(&form, 0, sizeof(form));
+
+    if (customer[0] == '\0'
+        && media_billing_customer(job, &st, user, email, customer,
+                                  sizeof(customer)) != 0)
+    {
+        goto done;
+    }
+
+    media_buf_form(&form, "mode", "subscription");
+    media_buf_form(&form, "customer", customer);
+    media_buf_form(&form, "client_reference_id", user);
+    media_buf_form(&form, "line_items[0][price]", price);
+    media_buf_form(&form, "line_items[0][quantity]", "1");
+    media_buf_form(&form, "metadata[user_id]", user);
+    media_buf_form(&form, "metadata[plan]", plan);
+    /* the subscription names its user too: events about it find the user
+     * without the session */
+    media_buf_form(&form, "subscription_data[metadata][user_id]", user);
+    media_buf_form(&form, "success_url", success);
+    media_buf_form(&form, "cancel_url", cancel);
+
+    if (form.oom) {
+        media_job_fail(job, "checkout: out of memory");
+        goto done;
+    }
+
+    snprintf(idem, sizeof(idem), "ngx_media-%s-checkout", job->id);
+
+    if (media_stripe_call(&st, "POST", "/v1/checkout/sessions", form.data,
+                          idem, &sres) != 0)
+    {
+        media_stripe_res_free(&sres);
+        goto done;
+    }
+
+    rc = media_billing_result_url(job, &sres);
+
+    if (rc == 0) {
+        media_log_info("job %s: checkout session %s for user %s, plan %s",
+                       job->id, media_json_str(sres.json, "id"), user, plan);
+    }
+
+    media_stripe_res_free(&sres);
+
+done:
+
+    media_buf_free(&form);
+    media_stripe_close(&st);
+
+    return rc;
+}
+
+
+/*
+ * The user's Stripe customer, made once.  Two jobs racing both make one
+ * (each with its own idempotency key); the first stored wins and the
+ * other job uses it, leaving an unused customer in Stripe.
+ */
+static int
+media_billing_customer(media_job_t *job, media_stripe_t *st,
+    const char *user, const char *email, char *customer, size_t size)
+{
+    char                 idem[96];
+    PGresult            *res;
+    const char          *id, *params[2];
+    media_buf_t          form;
+    media_stripe_res_t   sres;
+
+    memset(&form, 0, sizeof(form));
+    media_buf_form(&form, "email", email);
+    media_buf_form(&form, "metadata[user_id]", user);
+
+    if (form.oom) {
+        media_buf_free(&form);
+        media_job_fail(job, "customer: out of memory");
+        return -1;
+    }
+
+    snprintf(idem, sizeof(idem), "ngx_media-%s-customer", job->id);
+
+    if (media_stripe_call(st, "POST", "/v1/customers", form.data, idem,
+                          &sres) != 0)
+    {
+        media_stripe_res_free(&sres);
+        media_buf_free(&form);
+        return -1;
+    }
+
+    media_buf_free(&form);
+
+    id = media_json_str(sres.json, "id");
+    if (id == NULL || strncmp(id, "cus_", 4) != 0) {
+        media_stripe_res_free(&sres);
+        media_job_fail(job, "stripe: POST /v1/customers: no customer id "
+                       "in the answer");
+        return -1;
+    }
+
+    params[0] = user;
+    params[1] = id;
+
+    res = PQexecParams(job->pg,
+        "WITH set AS (UPDATE users SET stripe_customer_id = $2"
+        "   WHERE id = $1::uuid AND stripe_customer_id IS NULL"
+        "   RETURNING stripe_customer_id)"
+        " SELECT stripe_customer_id FROM set"
+        " UNION ALL"
+        " SELECT stripe_customer_id FROM users"
+        "  WHERE id = $1::uuid AND NOT EXISTS (SELECT 1 FROM set)",
+        2, NULL, params, NULL, NULL, 0);
+
+    media_stripe_res_free(&sres);
+
+    if (media_billing_db(job, res, PGRES_TUPLES_OK, "store the customer")
+        != 0)
+    {
+        return -1;
+    }
+
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        PQclear(res);
+        media_job_refuse(job, "the account no longer exists");
+        return -1;
+    }
+
+    snprintf(customer, size, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+
+    media_log_info("job %s: user %s is Stripe customer %s", job->id, user,
+                   customer);
+
+    return 0;
+}
+
+
+static int
+media_billing_portal(media_job_t *job, const char *user)
+{
+    int                  rc;
+    char                 customer[256], back[2048], idem[96];
+    PGresult            *res;
+    const char          *params[1];
+    media_buf_t          form;
+    media_stripe_t       st;
+    media_stripe_res_t   sres;
+
+    params[0] = user;
+
+    res = PQexecParams(job->pg,
+        "SELECT coalesce(stripe_customer_id, '') FROM users"
+        " WHERE id = $1::uuid",
+        1, NULL, params, NULL, NULL, 0);
+
+    if (media_billing_db(job, res, PGRES_TUPLES_OK, "read the customer")
+        != 0)
+    {
+        return -1;
+    }
+
+    if (PQntuples(res) != 1 || PQgetvalue(res, 0, 0)[0] == '\0') {
+        PQclear(res);
+        media_job_refuse(job, "no subscription to manage: subscribe to a "
+                         "plan first");
+        return -1;
+    }
+
+    snprintf(customer, sizeof(customer), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+
+    if (media_billing_url(job, back, sizeof(back), "#pricing") != 0
+        || media_stripe_open(&st, job) != 0)
+    {
+        return -1;
+    }
+
+    memset(&form, 0, sizeof(form));
+    media_buf_form(&form, "customer", customer);
+    media_buf_form(&form, "return_url", back);
+
+    rc = -1;
+    snprintf(idem, sizeof(idem), "ngx_media-%s-portal", job->id);
+
+    if (form.oom) {
+        media_job_fail(job, "portal: out of memory");
+
+    } else if (media_stripe_call(&st, "POST", "/v1/billing_portal/sessions",
+                                 form.data, idem, &sres) == 0)
+    {
+        rc = media_billing_result_url(job, &sres);
+        media_stripe_res_free(&sres);
+
+    } else {
+        media_stripe_res_free(&sres);
+    }
+
+    media_buf_free(&form);
+    media_stripe_close(&st);
+
+    return rc;
+}
+
+
+/* media_public_url + fragment: where Stripe sends the user back */
+static int
+media_billing_url(media_job_t *job, char *buf, size_t size,
+    const char *fragment)
+{
+    size_t       n;
+    const char  *base = job->settings->public_url;
+
+    if (base == NULL) {
+        media_job_fail(job, "billing: no %s in %s", MEDIA_SET_PUBLIC_URL,
+                       job->settings->conf_file);
+        media_job_refuse(job, "payments are not set up on this server (no "
+                         "public address to come back to); contact the "
+                         "site's support");
+        return -1;
+    }
+
+    n = strlen(base);
+    if (n && base[n - 1] == '/') {
+        n--;
+    }
+
+    if (snprintf(buf, size, "%.*s/%s", (int) n, base, fragment)
+        >= (int) size)
+    {
+        media_job_refuse(job, "media_public_url is too long");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* jobs.result = {"url": the object's url} */
+static int
+media_billing_result_url(media_job_t *job, media_stripe_res_t *res)
+{
+    const char   *url;
+    media_buf_t   out;
+
+    url = media_json_str(res->json, "url");
+
+    if (url == NULL || (strncmp(url, "https://", 8) != 0
+                        && strncmp(url, "http://", 7) != 0))
+    {
+        media_job_fail(job, "stripe: the %s has no url",
+                       media_json_str(res->json, "object")
+                       ? media_json_str(res->json, "object") : "answer");
+        media_billing_retry(job, "the payment service answered without a "
+                            "page to go to");
+        return -1;
+    }
+
+    memset(&out, 0, sizeof(out));
+    media_buf_str(&out, "{\"url\":");
+    media_buf_json(&out, url);
+    media_buf_str(&out, "}");
+
+    if (out.oom) {
+        media_buf_free(&out);
+        media_job_fail(job, "result: out of memory");
+        return -1;
+    }
+
+    job->result = out.data;     /* freed by the queue */
+
+    return 0;
+}
+
+
+int
+media_billing_db(media_job_t *job, PGresult *res, ExecStatusType want,
+    const char *what)
+{
+    if (PQresultStatus(res) == want) {
+        return 0;
+    }
+
+    media_job_fail(job, "billing: %s: %s", what, PQerrorMessage(job->pg));
+    PQclear(res);
+
+    return -1;
 }

@@ -112,6 +112,24 @@ media_settings_set(void *data, const char *name, char **args, int nargs,
     } else if (strcmp(name, MEDIA_SET_STORAGE) == 0) {
         field = &s->storage;
 
+    } else if (strcmp(name, MEDIA_SET_STRIPE_KEY) == 0) {
+        field = &s->stripe_key_file;
+
+    } else if (strcmp(name, MEDIA_SET_STRIPE_API_URL) == 0
+               || strcmp(name, MEDIA_SET_PUBLIC_URL) == 0)
+    {
+        if (nargs != 1
+            || media_conf_parse_url(args[0], strlen(args[0])) != 0)
+        {
+            snprintf(err, errlen, "line %d: invalid %s \"%s\": expected "
+                     "an http:// or https:// URL without a query", line,
+                     name, nargs ? args[0] : "");
+            return -1;
+        }
+
+        field = strcmp(name, MEDIA_SET_PUBLIC_URL) == 0
+                ? &s->public_url : &s->stripe_api_url;
+
     } else if (strcmp(name, MEDIA_SET_REDIS) == 0) {
         if (nargs != 1
             || media_conf_parse_addr(args[0], strlen(args[0]),
@@ -252,6 +270,9 @@ media_settings_free(media_settings_t *s)
 {
     free(s->pg);
     free(s->storage);
+    free(s->stripe_key_file);
+    free(s->stripe_api_url);
+    free(s->public_url);
 }
 
 

@@ -38,6 +38,9 @@ typedef struct {
     long           max_width;        /* as written ("8192x4320"), or 0 */
     long           max_height;
     long           max_duration;     /* ms */
+    char          *stripe_key_file;  /* holds the sk_ key; never logged */
+    char          *stripe_api_url;   /* NULL: MEDIA_DEFAULT_STRIPE_API_URL */
+    char          *public_url;       /* the site, for Stripe's redirects */
 } media_settings_t;
 
 
