@@ -444,6 +444,8 @@ sub write_example_conf {
         [ qr{^    media_storage \S+;}m, "    media_storage $d/storage;" ],
         [ qr{^    media_jwt_key \S+;}m, "    media_jwt_key " . $self->jwt_key . ';' ],
         [ qr{^    media_url_key \S+;}m, "    media_url_key " . $self->jwt_key . ';' ],
+        [ qr{^    media_stripe_webhook_secret \S+;}m,
+          "    media_stripe_webhook_secret " . $self->stripe_secret . ';' ],
         [ qr{^            root /usr/share/ngx_media/www;}m,
           "            root $self->{build}/www;" ],
         [ qr{^            alias /var/lib/ngx_media/hls/;}m,
@@ -480,6 +482,24 @@ sub jwt_key {
         require MIME::Base64;
         open(my $out, '>', $file) or die "$file: $!";
         print $out MIME::Base64::encode_base64($bytes, '') . "\n";
+        close $out;
+        chmod 0600, $file;
+    }
+
+    return $file;
+}
+
+# a Stripe webhook signing secret ("whsec_..."), made once per directory
+sub stripe_secret {
+    my ($self) = @_;
+    my $file = "$self->{dir}/stripe-webhook.secret";
+
+    if (!-e $file) {
+        open(my $in, '<:raw', '/dev/urandom') or die $!;
+        read($in, my $bytes, 24) == 24 or die 'urandom';
+        close $in;
+        open(my $out, '>', $file) or die "$file: $!";
+        print $out 'whsec_' . unpack('H*', $bytes) . "\n";
         close $out;
         chmod 0600, $file;
     }
