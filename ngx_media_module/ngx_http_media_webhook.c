@@ -281,8 +281,8 @@ ngx_http_media_webhook_body(ngx_http_request_t *r)
 
 
 /*
- * The body as one NUL-terminated buffer in the pool.  The size was checked against the declared length; it is
- * checked again here against what came.
+ * The body as one NUL-terminated buffer in the pool.  The size was checked
+ * against the declared length; it is checked again here against what came.
  */
 static ngx_int_t
 ngx_http_media_webhook_text(ngx_http_request_t *r, ngx_str_t *text,

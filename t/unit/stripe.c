@@ -18,7 +18,8 @@
 #define BODY    "{\"id\":\"evt_1\",\"object\":\"event\"}"
 
 /* printf '%s' '1700000000.<BODY>' | openssl dgst -sha256 -hmac SECRET */
-#define VECTOR  "0f06c232d18bc676bfacfc5240a2cfe4559e99421aacd50637b2ba2c7262e338"
+#define VECTOR                                                                \
+    "0f06c232d18bc676bfacfc5240a2cfe4559e99421aacd50637b2ba2c7262e338"
 
 
 static media_stripe_secret_t  keys[2], other;
