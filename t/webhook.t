@@ -11,6 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(hmac_sha256_hex);
 use HTTP::Tiny;
+use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(WNOHANG);
 use Test::More;
@@ -248,6 +249,22 @@ my $big = '{"id":"evt_big","type":"a","created":1,"pad":"'
 $m = refused(post($big, sig($big, $current)), 413, 'body_too_large',
              'a body over 256 KB');
 like($m, qr/262144/, 'the message says the limit');
+
+# a chunked body has no size to check before it is read
+{
+    my $b = event();
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $t->port('http'),
+                                  Timeout => 5) or die "connect: $!";
+    print $s "POST $route HTTP/1.1\r\nHost: localhost\r\n"
+             . "Connection: close\r\nTransfer-Encoding: chunked\r\n"
+             . 'Stripe-Signature: ' . sig($b, $current) . "\r\n\r\n"
+             . sprintf('%x', length $b) . "\r\n$b\r\n0\r\n\r\n";
+    my ($status, $text) = $t->http_finish($s, 10);
+    is($status, 411, 'a chunked body: 411');
+    like($text // '', qr/"length_required"/, '... length_required');
+    none_stored($b, 'chunked');
+}
 
 # just under the limit: read from the temp file nginx wrote it to
 my $pad = 256 * 1024 - length(event(id => 'evt_large')) - 20;
