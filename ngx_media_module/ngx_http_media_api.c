@@ -25,6 +25,7 @@
 #include "ngx_http_media_billing.h"
 #include "ngx_http_media_hls.h"
 #include "ngx_http_media_health.h"
+#include "ngx_http_media_webhook.h"
 #include "ngx_http_media_api.h"
 #include "media_router.h"
 #include "media_json.h"
@@ -36,6 +37,7 @@
 #define NGX_HTTP_MEDIA_USER      0x04   /* a signed-in user is required */
 #define NGX_HTTP_MEDIA_ADMIN     0x08   /* ... with the admin role */
 #define NGX_HTTP_MEDIA_FILE      0x10   /* a media upload, kept on disk */
+#define NGX_HTTP_MEDIA_RAW       0x20   /* the route reads its own body */
 
 #define NGX_HTTP_MEDIA_MAX_JSON  65536
 
@@ -93,6 +95,7 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_POST, "/api/v1/ads/{id}/impressions", 21 },
     { MEDIA_POST, "/api/v1/billing/checkout", 22 },
     { MEDIA_POST, "/api/v1/billing/portal", 23 },
+    { MEDIA_POST, "/api/v1/webhooks/stripe", 24 },
 };
 
 
@@ -126,6 +129,7 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
       NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
     { ngx_http_media_billing_portal,
       NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_webhook_stripe, NGX_HTTP_MEDIA_RAW },
 };
 
 
@@ -214,7 +218,7 @@ ngx_http_media_api_handler(ngx_http_request_t *r)
 
     /* every body's size is known, and checked, before it is read */
     if ((def->flags & (NGX_HTTP_MEDIA_FILE | NGX_HTTP_MEDIA_BODY
-                       | NGX_HTTP_MEDIA_BODY_OPT))
+                       | NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_RAW))
         && r->headers_in.chunked)
     {
         return ngx_http_media_send_error(r, NGX_HTTP_LENGTH_REQUIRED,
@@ -225,6 +229,12 @@ ngx_http_media_api_handler(ngx_http_request_t *r)
 
     if (def->flags & NGX_HTTP_MEDIA_FILE) {
         return ngx_http_media_api_file(r);
+    }
+
+    /* it checks the size, reads the body and finalizes, as a content
+     * handler does */
+    if (def->flags & NGX_HTTP_MEDIA_RAW) {
+        return def->handler(r);
     }
 
     if (def->flags & (NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_BODY_OPT)) {

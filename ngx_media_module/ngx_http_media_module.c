@@ -19,6 +19,7 @@
 #include "ngx_http_media_jwks.h"
 #include "ngx_http_media_hls.h"
 #include "ngx_http_media_api.h"
+#include "ngx_http_media_webhook.h"
 #include "ngx_http_media_errors.h"
 
 
@@ -313,6 +314,20 @@ static ngx_command_t  ngx_http_media_commands[] = {
       offsetof(ngx_http_media_main_conf_t, thread_pool_name),
       NULL },
 
+    { ngx_string("media_stripe_webhook_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_media_stripe_secret,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("media_stripe_webhook_tolerance"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_stripe_tolerance,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -394,6 +409,7 @@ ngx_http_media_create_main_conf(ngx_conf_t *cf)
     mmcf->login_account = NGX_CONF_UNSET_UINT;
     mmcf->login_address = NGX_CONF_UNSET_UINT;
     mmcf->login_window = NGX_CONF_UNSET_MSEC;
+    mmcf->stripe_tolerance = NGX_CONF_UNSET;
 
     return mmcf;
 }
@@ -414,6 +430,7 @@ ngx_http_media_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mmcf->url_ttl, 3600 * 1000);
     ngx_conf_init_msec_value(mmcf->billing_wait, 3000);
     ngx_conf_init_uint_value(mmcf->free_rung, 720);
+    ngx_conf_init_value(mmcf->stripe_tolerance, MEDIA_STRIPE_TOLERANCE);
 
     if (mmcf->upload_max == NGX_CONF_UNSET) {
         mmcf->upload_max = 500 * 1024 * 1024;

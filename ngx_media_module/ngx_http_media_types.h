@@ -16,6 +16,7 @@
 #include "media_conf.h"
 #include "media_jwt.h"
 #include "media_token.h"
+#include "media_stripe.h"
 
 
 #define NGX_HTTP_MEDIA_MAX_KEYS  16    /* per set: a JWKS beyond is cut */
@@ -69,6 +70,10 @@ typedef struct {
 
     /* billing (ngx_http_media_billing.c) */
     ngx_msec_t                 billing_wait;  /* media_billing_wait */
+    /* Stripe webhooks (ngx_http_media_webhook.c) */
+    media_stripe_secret_t      stripe_secrets[2];   /* current, previous */
+    ngx_uint_t                 stripe_nsecrets;
+    time_t                     stripe_tolerance;
 
     ngx_int_t      request_id_index;
 } ngx_http_media_main_conf_t;

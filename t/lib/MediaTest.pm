@@ -450,6 +450,8 @@ sub write_example_conf {
           . $self->port('stripe') . ';' ],
         [ qr{^    media_public_url \S+;}m, '    media_public_url http://127.0.0.1:'
           . $self->port('http') . '/;' ],
+        [ qr{^    media_stripe_webhook_secret \S+;}m,
+          "    media_stripe_webhook_secret " . $self->stripe_secret . ';' ],
         [ qr{^            root /usr/share/ngx_media/www;}m,
           "            root $self->{build}/www;" ],
         [ qr{^            alias /var/lib/ngx_media/hls/;}m,
@@ -486,6 +488,24 @@ sub jwt_key {
         require MIME::Base64;
         open(my $out, '>', $file) or die "$file: $!";
         print $out MIME::Base64::encode_base64($bytes, '') . "\n";
+        close $out;
+        chmod 0600, $file;
+    }
+
+    return $file;
+}
+
+# a Stripe webhook signing secret ("whsec_..."), made once per directory
+sub stripe_secret {
+    my ($self) = @_;
+    my $file = "$self->{dir}/stripe-webhook.secret";
+
+    if (!-e $file) {
+        open(my $in, '<:raw', '/dev/urandom') or die $!;
+        read($in, my $bytes, 24) == 24 or die 'urandom';
+        close $in;
+        open(my $out, '>', $file) or die "$file: $!";
+        print $out 'whsec_' . unpack('H*', $bytes) . "\n";
         close $out;
         chmod 0600, $file;
     }
