@@ -111,3 +111,20 @@ media_b64url_decode(unsigned char *dst, const unsigned char *src, size_t len)
 
     return d - dst;
 }
+
+
+int
+media_hex_value(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}

@@ -27,4 +27,8 @@ size_t media_b64url_decode(unsigned char *dst, const unsigned char *src,
     size_t len);
 
 
+/* the value of one hexadecimal digit (either case), or -1 */
+int media_hex_value(int c);
+
+
 #endif /* _MEDIA_B64_H_INCLUDED_ */

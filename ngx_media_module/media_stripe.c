@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "media_b64.h"
 #include "media_stripe.h"
 
 
@@ -18,7 +19,6 @@
 
 static int media_stripe_item(const char *key, size_t klen, const char *val,
     size_t vlen, int *seen_t, media_stripe_sig_t *sig);
-static int media_stripe_hex(int c);
 
 
 const char *
@@ -209,8 +209,8 @@ media_stripe_item(const char *key, size_t klen, const char *val,
     mac = sig->v1[sig->nv1];
 
     for (i = 0; i < MEDIA_STRIPE_MAC_LEN; i++) {
-        hi = media_stripe_hex((unsigned char) val[2 * i]);
-        lo = media_stripe_hex((unsigned char) val[2 * i + 1]);
+        hi = media_hex_value((unsigned char) val[2 * i]);
+        lo = media_hex_value((unsigned char) val[2 * i + 1]);
 
         if (hi < 0 || lo < 0) {
             sig->error = "a v1 signature is not 64 hex digits";
@@ -223,23 +223,6 @@ media_stripe_item(const char *key, size_t klen, const char *val,
     sig->nv1++;
 
     return 0;
-}
-
-
-static int
-media_stripe_hex(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
 }
 
 

@@ -275,20 +275,6 @@ media_token_verify(const media_token_key_t *keys, size_t nkeys,
 }
 
 
-static int
-media_hex(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
-}
-
-
 int
 media_uuid_parse(const char *s, size_t len, unsigned char *out)
 {
@@ -307,8 +293,8 @@ media_uuid_parse(const char *s, size_t len, unsigned char *out)
             continue;
         }
 
-        hi = media_hex((unsigned char) s[i]);
-        lo = media_hex((unsigned char) s[i + 1]);
+        hi = media_hex_value((unsigned char) s[i]);
+        lo = media_hex_value((unsigned char) s[i + 1]);
         if (hi < 0 || lo < 0) {
             return -1;
         }

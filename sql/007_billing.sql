@@ -55,7 +55,8 @@ ALTER TABLE users
     ADD COLUMN creator_plan text NOT NULL DEFAULT 'starter'
         REFERENCES plans (id),
     ADD COLUMN stripe_customer_id text UNIQUE,
-    -- bytes of the user's media (uploads as stored), kept by triggers
+    -- bytes of the user's media (uploads as stored), kept by a trigger
+    -- (sql/008_quotas.sql)
     ADD COLUMN storage_used bigint NOT NULL DEFAULT 0;
 
 -- a subscription as Stripe last said it was (the billing worker writes it)
@@ -123,39 +124,3 @@ CREATE TABLE usage_alerts (
     created_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (user_id, period, quantity, threshold)
 );
-
--- storage_used follows the media a user keeps (a deleted media stops
--- counting when it is deleted, not when its files are swept)
-CREATE FUNCTION media_storage_changed() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    old_bytes bigint := 0;
-    new_bytes bigint := 0;
-BEGIN
-    IF TG_OP <> 'INSERT' AND OLD.deleted_at IS NULL THEN
-        old_bytes := coalesce(OLD.source_size, 0);
-    END IF;
-    IF TG_OP <> 'DELETE' AND NEW.deleted_at IS NULL THEN
-        new_bytes := coalesce(NEW.source_size, 0);
-    END IF;
-    IF TG_OP = 'UPDATE' AND OLD.owner_id <> NEW.owner_id THEN
-        UPDATE users SET storage_used = storage_used - old_bytes
-         WHERE id = OLD.owner_id;
-        old_bytes := 0;
-    END IF;
-    IF new_bytes <> old_bytes THEN
-        UPDATE users SET storage_used = storage_used + new_bytes - old_bytes
-         WHERE id = coalesce(NEW.owner_id, OLD.owner_id);
-    END IF;
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER media_storage
-    AFTER INSERT OR UPDATE OF source_size, deleted_at, owner_id OR DELETE
-    ON media FOR EACH ROW EXECUTE FUNCTION media_storage_changed();
-
-UPDATE users u SET storage_used = coalesce((SELECT sum(source_size)
-                                              FROM media m
-                                             WHERE m.owner_id = u.id
-                                               AND m.deleted_at IS NULL), 0);

@@ -126,7 +126,9 @@ BEGIN
 END
 $$;
 
--- storage crossing a mark raises its alert as the media row is written
+-- storage_used follows the media a user keeps (a deleted media stops
+-- counting when it is deleted, not when its files are swept); crossing a
+-- mark raises its alert as the media row is written
 CREATE OR REPLACE FUNCTION media_storage_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -154,6 +156,16 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+DROP TRIGGER IF EXISTS media_storage ON media;
+CREATE TRIGGER media_storage
+    AFTER INSERT OR UPDATE OF source_size, deleted_at, owner_id OR DELETE
+    ON media FOR EACH ROW EXECUTE FUNCTION media_storage_changed();
+
+UPDATE users u SET storage_used = coalesce((SELECT sum(source_size)
+                                              FROM media m
+                                             WHERE m.owner_id = u.id
+                                               AND m.deleted_at IS NULL), 0);
 
 -- RFC 3339 in UTC with microseconds, as every API answer writes times
 CREATE FUNCTION media_iso8601(t timestamptz) RETURNS text

@@ -93,10 +93,6 @@ const char *media_json_str(yajl_val v, const char *key);
  * it will be tried again (or was given up on) */
 void media_billing_retry(media_job_t *job, const char *why);
 
-/* a query's outcome: anything but want clears res and fails the job
- * (transiently: the database) */
-int media_billing_db(media_job_t *job, PGresult *res, ExecStatusType want,
-    const char *what);
 
 /* the event action (events.c) */
 int media_billing_event(media_job_t *job, yajl_val payload);

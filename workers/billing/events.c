@@ -80,7 +80,7 @@ media_billing_event(media_job_t *job, yajl_val payload)
         " FROM billing_events WHERE id = $1",
         1, NULL, params, NULL, NULL, 0);
 
-    if (media_billing_db(job, res, PGRES_TUPLES_OK, "read the event") != 0) {
+    if (media_job_check(job, res, PGRES_TUPLES_OK, "read the event") != 0) {
         return -1;
     }
 
@@ -238,7 +238,7 @@ media_event_sync(media_job_t *job, const char *event, const char *created,
         " 0))",
         1, NULL, params, NULL, NULL, 0);
 
-    if (media_billing_db(job, res, PGRES_TUPLES_OK, "lock the subscription")
+    if (media_job_check(job, res, PGRES_TUPLES_OK, "lock the subscription")
         != 0)
     {
         goto rollback;
@@ -368,7 +368,7 @@ media_event_store(media_job_t *job, const char *event, const char *created,
         " FOR UPDATE",
         2, NULL, params, NULL, NULL, 0);
 
-    if (media_billing_db(job, res, PGRES_TUPLES_OK, "find the user") != 0) {
+    if (media_job_check(job, res, PGRES_TUPLES_OK, "find the user") != 0) {
         return -1;
     }
 
@@ -420,7 +420,7 @@ media_event_store(media_job_t *job, const char *event, const char *created,
         " FROM s, p",
         8, NULL, params, NULL, NULL, 0);
 
-    if (media_billing_db(job, res, PGRES_TUPLES_OK, "store the subscription")
+    if (media_job_check(job, res, PGRES_TUPLES_OK, "store the subscription")
         != 0)
     {
         return -1;
@@ -469,7 +469,7 @@ media_event_store(media_job_t *job, const char *event, const char *created,
         " RETURNING plan, creator_plan",
         3, NULL, &params[1], NULL, NULL, 0);
 
-    if (media_billing_db(job, res, PGRES_TUPLES_OK, "set the user's plans")
+    if (media_job_check(job, res, PGRES_TUPLES_OK, "set the user's plans")
         != 0)
     {
         return -1;
@@ -520,7 +520,7 @@ media_event_exec(media_job_t *job, const char *sql, int n,
 
     res = PQexecParams(job->pg, sql, n, NULL, params, NULL, NULL, 0);
 
-    if (media_billing_db(job, res, PGRES_COMMAND_OK, what) != 0) {
+    if (media_job_check(job, res, PGRES_COMMAND_OK, what) != 0) {
         return -1;
     }
 

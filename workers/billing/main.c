@@ -131,7 +131,7 @@ media_billing_user(media_job_t *job, char *user, size_t size)
         "SELECT coalesce(user_id::text, '') FROM jobs WHERE id = $1::uuid",
         1, NULL, params, NULL, NULL, 0);
 
-    if (media_billing_db(job, res, PGRES_TUPLES_OK, "read the job's user")
+    if (media_job_check(job, res, PGRES_TUPLES_OK, "read the job's user")
         != 0)
     {
         return -1;
@@ -187,7 +187,7 @@ media_billing_checkout(media_job_t *job, yajl_val payload, const char *user)
         " WHERE u.id = $1::uuid",
         2, NULL, params, NULL, NULL, 0);
 
-    if (media_billing_db(job, res, PGRES_TUPLES_OK, "read user and plan")
+    if (media_job_check(job, res, PGRES_TUPLES_OK, "read user and plan")
         != 0)
     {
         return -1;
@@ -351,7 +351,7 @@ media_billing_customer(media_job_t *job, media_stripe_t *st,
 
     media_stripe_res_free(&sres);
 
-    if (media_billing_db(job, res, PGRES_TUPLES_OK, "store the customer")
+    if (media_job_check(job, res, PGRES_TUPLES_OK, "store the customer")
         != 0)
     {
         return -1;
@@ -391,7 +391,7 @@ media_billing_portal(media_job_t *job, const char *user)
         " WHERE id = $1::uuid",
         1, NULL, params, NULL, NULL, 0);
 
-    if (media_billing_db(job, res, PGRES_TUPLES_OK, "read the customer")
+    if (media_job_check(job, res, PGRES_TUPLES_OK, "read the customer")
         != 0)
     {
         return -1;
@@ -507,19 +507,4 @@ media_billing_result_url(media_job_t *job, media_stripe_res_t *res)
     job->result = out.data;     /* freed by the queue */
 
     return 0;
-}
-
-
-int
-media_billing_db(media_job_t *job, PGresult *res, ExecStatusType want,
-    const char *what)
-{
-    if (PQresultStatus(res) == want) {
-        return 0;
-    }
-
-    media_job_fail(job, "billing: %s: %s", what, PQerrorMessage(job->pg));
-    PQclear(res);
-
-    return -1;
 }

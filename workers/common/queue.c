@@ -827,3 +827,19 @@ media_elapsed_ms(const struct timespec *since)
     return (now.tv_sec - since->tv_sec) * 1000
            + (now.tv_nsec - since->tv_nsec) / 1000000;
 }
+
+
+int
+media_job_check(media_job_t *job, PGresult *res, ExecStatusType want,
+    const char *what)
+{
+    if (PQresultStatus(res) == want) {
+        return 0;
+    }
+
+    media_job_fail(job, "%s: %s: %s", media_worker_name, what,
+                   PQerrorMessage(job->pg));
+    PQclear(res);
+
+    return -1;
+}

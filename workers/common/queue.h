@@ -131,6 +131,13 @@ int media_watchdog_start(const media_settings_t *s);
  */
 void media_job_fail(media_job_t *job, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * 0 when res has the status wanted; else the job fails with what was being
+ * done and PostgreSQL's message, res is cleared, and -1
+ */
+int media_job_check(media_job_t *job, PGresult *res, ExecStatusType want,
+    const char *what);
 void media_job_refuse(media_job_t *job, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
