@@ -22,35 +22,51 @@ CREATE TABLE ad_impressions (
     PRIMARY KEY (media_id, day)
 );
 
--- the schedule for content of duration_ms: [{"id", "offset_ms",
--- "duration_ms"}], offset 0 for the pre-roll; empty without live ads
-CREATE FUNCTION media_ad_schedule(content uuid, duration_ms integer)
+-- the schedule for content of content_ms: [{"id", "offset_ms",
+-- "duration_ms"}], offset 0 for the pre-roll; empty without live ads.
+-- PL/pgSQL, so that its plans are kept per connection: it runs with every
+-- playback URL of a plan with ads, and most often finds no ad at all.
+CREATE FUNCTION media_ad_schedule(content_id uuid, content_ms integer)
 RETURNS json
-LANGUAGE sql VOLATILE AS $$
-    WITH live AS (
-        SELECT a.media_id, a.weight, m.duration_ms
-          FROM ads a JOIN media m ON m.id = a.media_id
-         WHERE m.status = 'ready' AND m.deleted_at IS NULL
-           AND m.id <> content
-           AND (a.starts_at IS NULL OR a.starts_at <= now())
-           AND (a.ends_at IS NULL OR a.ends_at > now())
-    ), slots AS (
-        SELECT 0 AS offset_ms
-        UNION ALL
-        SELECT s * 600000 FROM generate_series(1, 1000) s
-         WHERE coalesce(duration_ms, 0) > 1200000
-           AND s * 600000 < duration_ms - 60000
-    )
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    offsets  integer[] := ARRAY[0];
+    slot     integer := 600000;
+    schedule json;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM ads a
+                    WHERE a.media_id <> content_id
+                      AND (a.ends_at IS NULL OR a.ends_at > now()))
+    THEN
+        RETURN '[]';
+    END IF;
+
+    IF coalesce(content_ms, 0) > 1200000 THEN
+        WHILE slot < content_ms - 60000 LOOP
+            offsets := offsets || slot;
+            slot := slot + 600000;
+        END LOOP;
+    END IF;
+
     SELECT coalesce(json_agg(json_build_object('id', pick.media_id,
-                                               'offset_ms', slots.offset_ms,
+                                               'offset_ms', o.offset_ms,
                                                'duration_ms', pick.duration_ms)
-                             ORDER BY slots.offset_ms), '[]')
-      FROM slots
+                             ORDER BY o.offset_ms), '[]')
+      INTO schedule
+      FROM unnest(offsets) AS o (offset_ms)
      CROSS JOIN LATERAL (
         -- weighted draw (Efraimidis-Spirakis): smallest -ln(u)/w wins;
         -- the slot in the expression makes it a draw per slot, not one
         -- draw the planner would reuse for all
-        SELECT live.media_id, live.duration_ms FROM live
-         ORDER BY -ln(1.0 - random() + slots.offset_ms * 0) / live.weight
-         LIMIT 1) pick
+        SELECT a.media_id, m.duration_ms
+          FROM ads a JOIN media m ON m.id = a.media_id
+         WHERE m.status = 'ready' AND m.deleted_at IS NULL
+           AND m.id <> content_id
+           AND (a.starts_at IS NULL OR a.starts_at <= now())
+           AND (a.ends_at IS NULL OR a.ends_at > now())
+         ORDER BY -ln(1.0 - random() + o.offset_ms * 0) / a.weight
+         LIMIT 1) pick;
+
+    RETURN schedule;
+END
 $$;
