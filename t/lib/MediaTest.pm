@@ -197,8 +197,12 @@ sub pg_conninfo {
            . " dbname=media user=media connect_timeout=5";
 }
 
+# fsync => 1: commits reach the disk before they return, as in production
+# (benchmarks of durable writes); tests run without
 sub start_postgres {
-    my ($self) = @_;
+    my ($self, %opt) = @_;
+
+    $self->{pg_fsync} = $opt{fsync} if exists $opt{fsync};
 
     # one directory the postgres account owns: data, socket, log
     my $pg = "$self->{dir}/pg";
@@ -236,7 +240,8 @@ sub pg_ctl {
     my @opt = $action eq 'start'
         ? ('-l', "$self->{dir}/pg/postgres.log", '-o',
            '-p ' . $self->port('pg') . " -k $self->{dir}/pg/sock"
-           . " -c listen_addresses=127.0.0.1 -c fsync=off")
+           . " -c listen_addresses=127.0.0.1 -c fsync="
+           . ($self->{pg_fsync} ? 'on' : 'off'))
         : ('-m', 'fast');
 
     $self->run($self->as_pg($self->pg_bin('pg_ctl'), '-D',
