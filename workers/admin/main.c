@@ -26,6 +26,26 @@
 const char  *media_worker_name = "media-admin";
 
 
+/* the statements of this file, each prepared once per connection */
+
+static media_stmt_t  media_sql_users =
+    media_stmt("admin_users", 0,
+        "SELECT id, coalesce(email, '-'), role, plan, creator_plan"
+        " FROM users ORDER BY created_at DESC LIMIT 100");
+
+static media_stmt_t  media_sql_user_set =
+    media_stmt("admin_user_set", 3,
+        "UPDATE users SET role = coalesce($2, role),"
+        "  plan = CASE WHEN p.audience = 'creator' THEN plan"
+        "              ELSE coalesce(p.want, plan) END,"
+        "  creator_plan = CASE WHEN p.audience = 'creator' THEN p.want"
+        "                      ELSE creator_plan END"
+        " FROM (SELECT $3::text AS want,"
+        "         (SELECT audience FROM plans WHERE id = $3) AS audience) p"
+        " WHERE id::text = lower($1) OR lower(email) = lower($1)"
+        " RETURNING id, coalesce(email, '-'), role, plan, creator_plan");
+
+
 static int media_admin_users(PGconn *pg);
 static int media_admin_user(PGconn *pg, int argc, char **argv);
 static int media_admin_print(PGresult *res);
@@ -93,8 +113,7 @@ media_admin_users(PGconn *pg)
     int        rv;
     PGresult  *res;
 
-    res = PQexec(pg, "SELECT id, coalesce(email, '-'), role, plan, creator_plan"
-                     " FROM users ORDER BY created_at DESC LIMIT 100");
+    res = media_pg_exec(pg, &media_sql_users, NULL);
 
     rv = media_admin_print(res);
     PQclear(res);
@@ -142,17 +161,7 @@ media_admin_user(PGconn *pg, int argc, char **argv)
 
     /* as PATCH /api/v1/admin/users/{id} does it; an unknown plan fails
      * the foreign key */
-    res = PQexecParams(pg,
-            "UPDATE users SET role = coalesce($2, role),"
-            "  plan = CASE WHEN p.audience = 'creator' THEN plan"
-            "              ELSE coalesce(p.want, plan) END,"
-            "  creator_plan = CASE WHEN p.audience = 'creator' THEN p.want"
-            "                      ELSE creator_plan END"
-            " FROM (SELECT $3::text AS want,"
-            "         (SELECT audience FROM plans WHERE id = $3) AS audience) p"
-            " WHERE id::text = lower($1) OR lower(email) = lower($1)"
-            " RETURNING id, coalesce(email, '-'), role, plan, creator_plan",
-            3, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(pg, &media_sql_user_set, params);
 
     if (PQresultStatus(res) == PGRES_FATAL_ERROR
         && strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23503") == 0)

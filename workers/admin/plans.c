@@ -100,6 +100,37 @@ static const media_plan_key_t  media_plan_keys[] = {
     " RETURNING id, max_rung"
 
 
+/* the statements of this file, each prepared once per connection */
+
+static media_stmt_t  media_sql_plans =
+    media_stmt("admin_plans", 0,
+        "SELECT id, audience, name, price_cents || ' ' || currency,"
+        "  coalesce(stripe_price_id, '-'),"
+        "  'storage=' || coalesce(storage_bytes::text, 'unlimited'),"
+        "  'media=' || coalesce(media_count::text, 'unlimited'),"
+        "  'exports=' || coalesce(exports_per_month::text, 'unlimited'),"
+        "  'downloads=' || coalesce(downloads_per_month::text, 'unlimited'),"
+        "  'max_rung=' || coalesce(max_rung::text, 'unlimited'),"
+        "  CASE WHEN ads THEN 'ads' ELSE 'no-ads' END,"
+        "  CASE WHEN is_default THEN 'default' ELSE '-' END"
+        " FROM plans ORDER BY position, id");
+
+static media_stmt_t  media_sql_export =
+    media_stmt("admin_plans_export", 0, MEDIA_PLANS_EXPORT);
+
+static media_stmt_t  media_sql_import =
+    media_stmt("admin_plans_import", 1, MEDIA_PLANS_IMPORT);
+
+static media_stmt_t  media_sql_new =
+    media_stmt("admin_plans_new", 3,
+        "INSERT INTO plans (id, name, audience) VALUES ($1, $2, $3)"
+        " ON CONFLICT (id) DO NOTHING");
+
+/* its text is made from media_plan_keys on first use */
+static media_stmt_t  media_sql_set =
+    media_stmt("admin_plans_set", MEDIA_PLAN_NKEYS + 2, NULL);
+
+
 static int media_plans_list(PGconn *pg);
 static int media_plans_export(PGconn *pg);
 static int media_plans_import(PGconn *pg, const char *file);
@@ -138,17 +169,7 @@ media_plans_list(PGconn *pg)
     int        r, c;
     PGresult  *res;
 
-    res = PQexec(pg,
-        "SELECT id, audience, name, price_cents || ' ' || currency,"
-        "  coalesce(stripe_price_id, '-'),"
-        "  'storage=' || coalesce(storage_bytes::text, 'unlimited'),"
-        "  'media=' || coalesce(media_count::text, 'unlimited'),"
-        "  'exports=' || coalesce(exports_per_month::text, 'unlimited'),"
-        "  'downloads=' || coalesce(downloads_per_month::text, 'unlimited'),"
-        "  'max_rung=' || coalesce(max_rung::text, 'unlimited'),"
-        "  CASE WHEN ads THEN 'ads' ELSE 'no-ads' END,"
-        "  CASE WHEN is_default THEN 'default' ELSE '-' END"
-        " FROM plans ORDER BY position, id");
+    res = media_pg_exec(pg, &media_sql_plans, NULL);
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         return media_plans_done(res, "plans");
@@ -172,7 +193,7 @@ media_plans_export(PGconn *pg)
 {
     PGresult  *res;
 
-    res = PQexec(pg, MEDIA_PLANS_EXPORT);
+    res = media_pg_exec(pg, &media_sql_export, NULL);
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         return media_plans_done(res, "plans export");
@@ -203,8 +224,7 @@ media_plans_import(PGconn *pg, const char *file)
     res = PQexec(pg, "BEGIN");
     PQclear(res);
 
-    res = PQexecParams(pg, MEDIA_PLANS_IMPORT, 1, NULL, params, NULL, NULL,
-                       0);
+    res = media_pg_exec(pg, &media_sql_import, params);
     free(json);
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -246,7 +266,8 @@ static int
 media_plans_set(PGconn *pg, int argc, char **argv)
 {
     int          i, k, rv;
-    char         sql[4096], given[512], *eq, *p, *last;
+    char         given[512], *eq, *p, *last;
+    static char  sql[4096];
     PGresult    *res;
     const char  *params[MEDIA_PLAN_NKEYS + 2];
 
@@ -297,16 +318,15 @@ media_plans_set(PGconn *pg, int argc, char **argv)
 
     /* a new plan is made first, when name and audience are given */
     if (params[1] && params[2]) {
-        res = PQexecParams(pg, "INSERT INTO plans (id, name, audience)"
-                               " VALUES ($1, $2, $3)"
-                               " ON CONFLICT (id) DO NOTHING",
-                           3, NULL, params, NULL, NULL, 0);
+        res = media_pg_exec(pg, &media_sql_new, params);
         rv = media_plans_done(res, "plans set");
         if (rv) {
             return rv;
         }
     }
 
+    /* one statement for any set of keys: each column keeps its value
+     * unless the key list names it; the text is the same every time */
     p = sql;
     last = sql + sizeof(sql);
     p += snprintf(p, last - p, "UPDATE plans SET ");
@@ -321,9 +341,9 @@ media_plans_set(PGconn *pg, int argc, char **argv)
     }
 
     snprintf(p, last - p, " WHERE id = $1 RETURNING id");
+    media_sql_set.sql = sql;
 
-    res = PQexecParams(pg, sql, (int) MEDIA_PLAN_NKEYS + 2, NULL, params,
-                       NULL, NULL, 0);
+    res = media_pg_exec(pg, &media_sql_set, params);
 
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0) {
         PQclear(res);

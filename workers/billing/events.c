@@ -49,10 +49,83 @@ static int media_event_read(media_job_t *job, yajl_val json,
 static int media_event_store(media_job_t *job, const char *event,
     const char *created, media_sub_t *sub, media_buf_t *result);
 static int media_event_mark(media_job_t *job, const char *event);
-static int media_event_exec(media_job_t *job, const char *sql, int n,
-    const char **params, const char *what);
+static int media_event_exec(media_job_t *job, const char *sql,
+    const char *what);
 static void media_event_number(yajl_val v, char *buf, size_t size);
 static int media_event_id(const char *s, const char *prefix);
+
+
+/* the statements of this file, each prepared once per connection */
+
+static media_stmt_t  media_sql_plans_set =
+    media_stmt("billing_plans_set", 3,
+        "UPDATE users u SET"
+        "  plan = CASE WHEN 'viewer' NOT IN ($2, $3) THEN u.plan"
+        "    ELSE coalesce((SELECT p.id FROM subscriptions s"
+        "    JOIN plans p ON p.id = s.plan_id"
+        "    WHERE s.user_id = u.id AND p.audience = 'viewer'"
+        "      AND s.status IN ('active', 'trialing', 'past_due')"
+        "    ORDER BY p.position DESC LIMIT 1),"
+        "    (SELECT id FROM plans WHERE audience = 'viewer'"
+        "      AND is_default)) END,"
+        "  creator_plan = CASE WHEN 'creator' NOT IN ($2, $3)"
+        "    THEN u.creator_plan"
+        "    ELSE coalesce((SELECT p.id FROM subscriptions s"
+        "    JOIN plans p ON p.id = s.plan_id"
+        "    WHERE s.user_id = u.id AND p.audience = 'creator'"
+        "      AND s.status IN ('active', 'trialing', 'past_due')"
+        "    ORDER BY p.position DESC LIMIT 1),"
+        "    (SELECT id FROM plans WHERE audience = 'creator'"
+        "      AND is_default)) END"
+        " WHERE u.id = $1::uuid"
+        " RETURNING plan, creator_plan");
+
+static media_stmt_t  media_sql_mark =
+    media_stmt("billing_mark", 1,
+        "UPDATE billing_events SET applied_at = coalesce(applied_at, now())"
+        " WHERE id = $1");
+
+static media_stmt_t  media_sql_event =
+    media_stmt("billing_event", 1,
+        "SELECT type, created::text, payload::text, applied_at IS NOT NULL"
+        " FROM billing_events WHERE id = $1");
+
+static media_stmt_t  media_sql_lock =
+    media_stmt("billing_lock", 1,
+        "SELECT pg_advisory_xact_lock(hashtextextended('subscription ' || $1,"
+        " 0))");
+
+static media_stmt_t  media_sql_event_user =
+    media_stmt("billing_event_user", 2,
+        "SELECT id::text FROM users"
+        " WHERE stripe_customer_id = $1 OR id::text = $2"
+        " ORDER BY stripe_customer_id = $1 DESC NULLS LAST LIMIT 1"
+        " FOR UPDATE");
+
+static media_stmt_t  media_sql_subscription_store =
+    media_stmt("billing_subscription_store", 8,
+        "WITH p AS (SELECT id, audience FROM plans"
+        "   WHERE stripe_price_id = $3),"
+        " old AS (SELECT q.audience FROM subscriptions o"
+        "   JOIN plans q ON q.id = o.plan_id WHERE o.id = $1),"
+        " s AS (INSERT INTO subscriptions (id, user_id, plan_id, status,"
+        "     current_period_start, current_period_end,"
+        "     cancel_at_period_end, stripe_updated)"
+        "   SELECT $1, $2::uuid, p.id, $4,"
+        "     to_timestamp(nullif($5, '')::bigint),"
+        "     to_timestamp(nullif($6, '')::bigint), $7::boolean,"
+        "     $8::bigint FROM p"
+        "   ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id,"
+        "     plan_id = EXCLUDED.plan_id, status = EXCLUDED.status,"
+        "     current_period_start = EXCLUDED.current_period_start,"
+        "     current_period_end = EXCLUDED.current_period_end,"
+        "     cancel_at_period_end = EXCLUDED.cancel_at_period_end,"
+        "     stripe_updated = greatest(subscriptions.stripe_updated,"
+        "                               EXCLUDED.stripe_updated)"
+        "   RETURNING plan_id)"
+        " SELECT s.plan_id, p.audience,"
+        "   coalesce((SELECT audience FROM old), p.audience)"
+        " FROM s, p");
 
 
 int
@@ -75,10 +148,7 @@ media_billing_event(media_job_t *job, yajl_val payload)
 
     params[0] = id;
 
-    res = PQexecParams(job->pg,
-        "SELECT type, created::text, payload::text, applied_at IS NOT NULL"
-        " FROM billing_events WHERE id = $1",
-        1, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(job->pg, &media_sql_event, params);
 
     if (media_job_check(job, res, PGRES_TUPLES_OK, "read the event") != 0) {
         return -1;
@@ -227,16 +297,13 @@ media_event_sync(media_job_t *job, const char *event, const char *created,
     memset(&sres, 0, sizeof(sres));
     params[0] = sub_id;
 
-    if (media_event_exec(job, "BEGIN", 0, NULL, "begin") != 0) {
+    if (media_event_exec(job, "BEGIN", "begin") != 0) {
         goto close;
     }
 
     /* one subscription at a time: whoever reads Stripe after us writes
      * after us */
-    res = PQexecParams(job->pg,
-        "SELECT pg_advisory_xact_lock(hashtextextended('subscription ' || $1,"
-        " 0))",
-        1, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(job->pg, &media_sql_lock, params);
 
     if (media_job_check(job, res, PGRES_TUPLES_OK, "lock the subscription")
         != 0)
@@ -264,7 +331,7 @@ media_event_sync(media_job_t *job, const char *event, const char *created,
         goto rollback;
     }
 
-    if (media_event_exec(job, "COMMIT", 0, NULL, "commit") != 0) {
+    if (media_event_exec(job, "COMMIT", "commit") != 0) {
         goto close;
     }
 
@@ -361,12 +428,7 @@ media_event_store(media_job_t *job, const char *event, const char *created,
     params[0] = sub->customer;
     params[1] = sub->user;
 
-    res = PQexecParams(job->pg,
-        "SELECT id::text FROM users"
-        " WHERE stripe_customer_id = $1 OR id::text = $2"
-        " ORDER BY stripe_customer_id = $1 DESC NULLS LAST LIMIT 1"
-        " FOR UPDATE",
-        2, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(job->pg, &media_sql_event_user, params);
 
     if (media_job_check(job, res, PGRES_TUPLES_OK, "find the user") != 0) {
         return -1;
@@ -395,30 +457,7 @@ media_event_store(media_job_t *job, const char *event, const char *created,
      * its CHECK, which is a bug here, not Stripe's: retried, then dead.
      * Returned: the plan, its audience and the audience of the plan the
      * row held before (a change of price may cross audiences) */
-    res = PQexecParams(job->pg,
-        "WITH p AS (SELECT id, audience FROM plans"
-        "   WHERE stripe_price_id = $3),"
-        " old AS (SELECT q.audience FROM subscriptions o"
-        "   JOIN plans q ON q.id = o.plan_id WHERE o.id = $1),"
-        " s AS (INSERT INTO subscriptions (id, user_id, plan_id, status,"
-        "     current_period_start, current_period_end,"
-        "     cancel_at_period_end, stripe_updated)"
-        "   SELECT $1, $2::uuid, p.id, $4,"
-        "     to_timestamp(nullif($5, '')::bigint),"
-        "     to_timestamp(nullif($6, '')::bigint), $7::boolean,"
-        "     $8::bigint FROM p"
-        "   ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id,"
-        "     plan_id = EXCLUDED.plan_id, status = EXCLUDED.status,"
-        "     current_period_start = EXCLUDED.current_period_start,"
-        "     current_period_end = EXCLUDED.current_period_end,"
-        "     cancel_at_period_end = EXCLUDED.cancel_at_period_end,"
-        "     stripe_updated = greatest(subscriptions.stripe_updated,"
-        "                               EXCLUDED.stripe_updated)"
-        "   RETURNING plan_id)"
-        " SELECT s.plan_id, p.audience,"
-        "   coalesce((SELECT audience FROM old), p.audience)"
-        " FROM s, p",
-        8, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(job->pg, &media_sql_subscription_store, params);
 
     if (media_job_check(job, res, PGRES_TUPLES_OK, "store the subscription")
         != 0)
@@ -446,28 +485,7 @@ media_event_store(media_job_t *job, const char *event, const char *created,
     params[2] = audience[0];
     params[3] = audience[1];
 
-    res = PQexecParams(job->pg,
-        "UPDATE users u SET"
-        "  plan = CASE WHEN 'viewer' NOT IN ($2, $3) THEN u.plan"
-        "    ELSE coalesce((SELECT p.id FROM subscriptions s"
-        "    JOIN plans p ON p.id = s.plan_id"
-        "    WHERE s.user_id = u.id AND p.audience = 'viewer'"
-        "      AND s.status IN ('active', 'trialing', 'past_due')"
-        "    ORDER BY p.position DESC LIMIT 1),"
-        "    (SELECT id FROM plans WHERE audience = 'viewer'"
-        "      AND is_default)) END,"
-        "  creator_plan = CASE WHEN 'creator' NOT IN ($2, $3)"
-        "    THEN u.creator_plan"
-        "    ELSE coalesce((SELECT p.id FROM subscriptions s"
-        "    JOIN plans p ON p.id = s.plan_id"
-        "    WHERE s.user_id = u.id AND p.audience = 'creator'"
-        "      AND s.status IN ('active', 'trialing', 'past_due')"
-        "    ORDER BY p.position DESC LIMIT 1),"
-        "    (SELECT id FROM plans WHERE audience = 'creator'"
-        "      AND is_default)) END"
-        " WHERE u.id = $1::uuid"
-        " RETURNING plan, creator_plan",
-        3, NULL, &params[1], NULL, NULL, 0);
+    res = media_pg_exec(job->pg, &media_sql_plans_set, &params[1]);
 
     if (media_job_check(job, res, PGRES_TUPLES_OK, "set the user's plans")
         != 0)
@@ -501,24 +519,31 @@ media_event_store(media_job_t *job, const char *event, const char *created,
 static int
 media_event_mark(media_job_t *job, const char *event)
 {
+    PGresult    *res;
     const char  *params[1];
 
     params[0] = event;
 
-    return media_event_exec(job,
-        "UPDATE billing_events SET applied_at = coalesce(applied_at, now())"
-        " WHERE id = $1",
-        1, params, "mark the event applied");
+    res = media_pg_exec(job->pg, &media_sql_mark, params);
+
+    if (media_job_check(job, res, PGRES_COMMAND_OK, "mark the event applied")
+        != 0)
+    {
+        return -1;
+    }
+
+    PQclear(res);
+    return 0;
 }
 
 
+/* BEGIN, COMMIT: transaction control, not statements to prepare */
 static int
-media_event_exec(media_job_t *job, const char *sql, int n,
-    const char **params, const char *what)
+media_event_exec(media_job_t *job, const char *sql, const char *what)
 {
     PGresult  *res;
 
-    res = PQexecParams(job->pg, sql, n, NULL, params, NULL, NULL, 0);
+    res = PQexec(job->pg, sql);
 
     if (media_job_check(job, res, PGRES_COMMAND_OK, what) != 0) {
         return -1;

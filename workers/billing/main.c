@@ -39,6 +39,40 @@ static int media_billing_result_url(media_job_t *job,
     media_stripe_res_t *res);
 
 
+/* the statements of this file, each prepared once per connection */
+
+static media_stmt_t  media_sql_job_user =
+    media_stmt("billing_job_user", 1,
+        "SELECT coalesce(user_id::text, '') FROM jobs WHERE id = $1::uuid");
+
+static media_stmt_t  media_sql_checkout_user =
+    media_stmt("billing_checkout_user", 2,
+        "SELECT u.email, coalesce(u.stripe_customer_id, ''),"
+        "  coalesce(p.stripe_price_id, ''), p.price_cents, p.name,"
+        "  coalesce((SELECT q.name FROM subscriptions s"
+        "    JOIN plans q ON q.id = s.plan_id"
+        "    WHERE s.user_id = u.id AND q.audience = p.audience"
+        "      AND s.status IN ('active', 'trialing', 'past_due')"
+        "    LIMIT 1), '')"
+        " FROM users u LEFT JOIN plans p ON p.id = $2"
+        " WHERE u.id = $1::uuid");
+
+static media_stmt_t  media_sql_customer_store =
+    media_stmt("billing_customer_store", 2,
+        "WITH set AS (UPDATE users SET stripe_customer_id = $2"
+        "   WHERE id = $1::uuid AND stripe_customer_id IS NULL"
+        "   RETURNING stripe_customer_id)"
+        " SELECT stripe_customer_id FROM set"
+        " UNION ALL"
+        " SELECT stripe_customer_id FROM users"
+        "  WHERE id = $1::uuid AND NOT EXISTS (SELECT 1 FROM set)");
+
+static media_stmt_t  media_sql_customer =
+    media_stmt("billing_customer", 1,
+        "SELECT coalesce(stripe_customer_id, '') FROM users"
+        " WHERE id = $1::uuid");
+
+
 int
 main(int argc, char **argv)
 {
@@ -127,9 +161,7 @@ media_billing_user(media_job_t *job, char *user, size_t size)
 
     params[0] = job->id;
 
-    res = PQexecParams(job->pg,
-        "SELECT coalesce(user_id::text, '') FROM jobs WHERE id = $1::uuid",
-        1, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(job->pg, &media_sql_job_user, params);
 
     if (media_job_check(job, res, PGRES_TUPLES_OK, "read the job's user")
         != 0)
@@ -175,17 +207,7 @@ media_billing_checkout(media_job_t *job, yajl_val payload, const char *user)
 
     /* the user, the plan, and a live subscription of the plan's audience
      * if there is one (a second one would bill twice) */
-    res = PQexecParams(job->pg,
-        "SELECT u.email, coalesce(u.stripe_customer_id, ''),"
-        "  coalesce(p.stripe_price_id, ''), p.price_cents, p.name,"
-        "  coalesce((SELECT q.name FROM subscriptions s"
-        "    JOIN plans q ON q.id = s.plan_id"
-        "    WHERE s.user_id = u.id AND q.audience = p.audience"
-        "      AND s.status IN ('active', 'trialing', 'past_due')"
-        "    LIMIT 1), '')"
-        " FROM users u LEFT JOIN plans p ON p.id = $2"
-        " WHERE u.id = $1::uuid",
-        2, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(job->pg, &media_sql_checkout_user, params);
 
     if (media_job_check(job, res, PGRES_TUPLES_OK, "read user and plan")
         != 0)
@@ -339,15 +361,7 @@ media_billing_customer(media_job_t *job, media_stripe_t *st,
     params[0] = user;
     params[1] = id;
 
-    res = PQexecParams(job->pg,
-        "WITH set AS (UPDATE users SET stripe_customer_id = $2"
-        "   WHERE id = $1::uuid AND stripe_customer_id IS NULL"
-        "   RETURNING stripe_customer_id)"
-        " SELECT stripe_customer_id FROM set"
-        " UNION ALL"
-        " SELECT stripe_customer_id FROM users"
-        "  WHERE id = $1::uuid AND NOT EXISTS (SELECT 1 FROM set)",
-        2, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(job->pg, &media_sql_customer_store, params);
 
     media_stripe_res_free(&sres);
 
@@ -386,10 +400,7 @@ media_billing_portal(media_job_t *job, const char *user)
 
     params[0] = user;
 
-    res = PQexecParams(job->pg,
-        "SELECT coalesce(stripe_customer_id, '') FROM users"
-        " WHERE id = $1::uuid",
-        1, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(job->pg, &media_sql_customer, params);
 
     if (media_job_check(job, res, PGRES_TUPLES_OK, "read the customer")
         != 0)

@@ -444,3 +444,26 @@ media_backoff(long *cur, long max_ms)
 
     return wait;
 }
+
+
+PGresult *
+media_pg_exec(PGconn *pg, media_stmt_t *st, const char *const *params)
+{
+    int        pid;
+    PGresult  *res;
+
+    pid = PQbackendPID(pg);
+
+    if (st->conn != pg || st->pid != pid) {
+        res = PQprepare(pg, st->name, st->sql, st->nparams, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            return res;
+        }
+
+        PQclear(res);
+        st->conn = pg;
+        st->pid = pid;
+    }
+
+    return PQexecPrepared(pg, st->name, st->nparams, params, NULL, NULL, 0);
+}

@@ -78,6 +78,27 @@ void media_sleep(long ms);
 
 /* NULL with the error logged; callers retry with media_backoff */
 PGconn *media_pg_connect(const media_settings_t *s);
+
+/*
+ * A named statement, prepared once per connection, as the module's are:
+ * a worker declares it static beside its use and runs it with
+ * media_pg_exec, which prepares it first on a connection it has not seen
+ * (a new connection, or one after a reconnect: a different backend).
+ */
+typedef struct {
+    const char  *name;
+    int          nparams;
+    const char  *sql;
+    PGconn      *conn;          /* prepared on this connection ... */
+    int          pid;           /* ... to this backend */
+} media_stmt_t;
+
+#define media_stmt(name, nparams, sql)                                        \
+    { "media_" name, nparams, sql, NULL, 0 }
+
+/* the statement's result, or the failed Parse's (check it the same way) */
+PGresult *media_pg_exec(PGconn *pg, media_stmt_t *st,
+    const char *const *params);
 redisContext *media_redis_connect(const media_settings_t *s);
 
 /* snprintf for paths: -1 (and errno ENAMETOOLONG) rather than cut short */
