@@ -42,15 +42,8 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_users =
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_user_set =
     ngx_http_media_pg_stmt("admin_user_set", 3,
-        "UPDATE users SET role = coalesce($2, role),"
-        "  plan = CASE WHEN p.audience = 'creator' THEN plan"
-        "              ELSE coalesce(p.want, plan) END,"
-        "  creator_plan = CASE WHEN p.audience = 'creator' THEN p.want"
-        "                      ELSE creator_plan END"
-        " FROM (SELECT $3::text AS want,"
-        "         (SELECT audience FROM plans WHERE id = $3) AS audience) p"
-        " WHERE id = $1::uuid"
-        " RETURNING " NGX_HTTP_MEDIA_USER_COLUMNS);
+        "SELECT " NGX_HTTP_MEDIA_USER_COLUMNS
+        " FROM media_user_set($1::uuid, $2, $3)");
 
 
 ngx_int_t

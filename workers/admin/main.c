@@ -35,15 +35,10 @@ static media_stmt_t  media_sql_users =
 
 static media_stmt_t  media_sql_user_set =
     media_stmt("admin_user_set", 3,
-        "UPDATE users SET role = coalesce($2, role),"
-        "  plan = CASE WHEN p.audience = 'creator' THEN plan"
-        "              ELSE coalesce(p.want, plan) END,"
-        "  creator_plan = CASE WHEN p.audience = 'creator' THEN p.want"
-        "                      ELSE creator_plan END"
-        " FROM (SELECT $3::text AS want,"
-        "         (SELECT audience FROM plans WHERE id = $3) AS audience) p"
-        " WHERE id::text = lower($1) OR lower(email) = lower($1)"
-        " RETURNING id, coalesce(email, '-'), role, plan, creator_plan");
+        "SELECT id, coalesce(email, '-'), role, plan, creator_plan"
+        " FROM media_user_set((SELECT id FROM users"
+        "                       WHERE id::text = lower($1)"
+        "                          OR lower(email) = lower($1)), $2, $3)");
 
 
 static int media_admin_users(PGconn *pg);
