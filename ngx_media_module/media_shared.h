@@ -50,6 +50,7 @@
 /* Redis keys the module writes and the workers may read */
 #define MEDIA_KEY_LOGIN_ACCOUNT   "media:login:acct:"  /* + lower(email) */
 #define MEDIA_KEY_LOGIN_ADDRESS   "media:login:addr:"  /* + client address */
+#define MEDIA_KEY_AD_SHOWN        "media:ad:shown:"    /* + token:address */
 
 #define MEDIA_DEFAULT_PG_POOL     4
 #define MEDIA_DEFAULT_PG_TIMEOUT  5000      /* ms */

@@ -6,7 +6,15 @@
  *                                            30 days of impressions
  *   PUT    /api/v1/admin/ads/{media id}      {weight?, starts_at?, ends_at?}
  *   DELETE /api/v1/admin/ads/{media id}
- *   POST   /api/v1/ads/{media id}/impressions  one more today (UTC)
+ *   POST   /api/v1/ads/{media id}/impressions  {url}: one more today (UTC)
+ *
+ * An impression names the playback URL the schedule gave the player for
+ * that ad: its token proves the ad was scheduled for someone (signed,
+ * not expired, for this ad), and a token counts once per client address
+ * (a Redis SET NX that lives as long as the token), so a script cannot
+ * count an ad up without asking for a playback URL each time.  (Tokens
+ * drawn in the same second for the same rung are the same text, hence
+ * the address.)
  *
  * Which ads a viewer gets is drawn with the playback URL (sql/009_ads.sql,
  * media_ad_schedule; ngx_http_media_hls.c puts the schedule in the answer).
@@ -18,7 +26,10 @@
 
 #include "ngx_http_media_reply.h"
 #include "ngx_http_media_pg.h"
+#include "ngx_http_media_redis.h"
 #include "ngx_http_media_ads.h"
+#include "media_shared.h"
+#include "media_token.h"
 
 
 #define NGX_HTTP_MEDIA_AD_WEIGHT_MAX  1000
@@ -30,6 +41,10 @@ static void ngx_http_media_ad_set(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_ad_gone(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
+static ngx_int_t ngx_http_media_ad_shown(ngx_http_request_t *r,
+    ngx_str_t *token, time_t left);
+static void ngx_http_media_ad_first(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data);
 static ngx_int_t ngx_http_media_ad_time(ngx_http_request_t *r,
     const char *name, ngx_str_t *out);
 
@@ -239,27 +254,162 @@ ngx_http_media_ad_delete(ngx_http_request_t *r)
 }
 
 
-/* POST /api/v1/ads/{media id}/impressions: anyone a player showed it to */
+/*
+ * POST /api/v1/ads/{media id}/impressions {url}: anyone a player showed it
+ * to, with the ad's URL from the playback answer
+ */
 ngx_int_t
 ngx_http_media_ad_impression(ngx_http_request_t *r)
 {
-    ngx_http_media_ctx_t  *ctx;
+    u_char                      *p, *last, *token;
+    yajl_val                     v;
+    ngx_str_t                    url;
+    media_token_t                t;
+    media_token_rc_e             rc;
+    ngx_http_media_ctx_t        *ctx;
+    unsigned char                id[16];
+    ngx_http_media_main_conf_t  *mmcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
-    if (ngx_http_media_is_uuid(&ctx->capture) != NGX_OK) {
+    if (ngx_http_media_is_uuid(&ctx->capture) != NGX_OK
+        || media_uuid_parse((char *) ctx->capture.data, ctx->capture.len, id)
+           != 0)
+    {
         return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                          "no such ad");
     }
 
-    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_impression,
-                                &ctx->capture, ngx_http_media_ad_gone, NULL)
+    v = ngx_http_media_body_value(r, "url");
+
+    if (!YAJL_IS_STRING(v)) {
+        return ngx_http_media_field_error(r, "url",
+                                          "url: required, the ad's \"url\" "
+                                          "from the playback answer");
+    }
+
+    url.data = (u_char *) YAJL_GET_STRING(v);
+    url.len = ngx_strlen(url.data);
+    last = url.data + url.len;
+
+    /* [scheme://host]<hls location><token>/<ad id>/master.m3u8 */
+    p = ngx_strlcasestrn(url.data, last, mmcf->hls_location.data,
+                         mmcf->hls_location.len - 1);
+    token = p ? p + mmcf->hls_location.len : last;
+    p = token < last ? ngx_strlchr(token, last, '/') : NULL;
+
+    rc = MEDIA_TOKEN_MALFORMED;
+
+    if (p != NULL
+        && (size_t) (last - p)
+           == 1 + ctx->capture.len + sizeof("/master.m3u8") - 1
+        && ngx_strncmp(p + 1, ctx->capture.data, ctx->capture.len) == 0
+        && ngx_strcmp(p + 1 + ctx->capture.len, "/master.m3u8") == 0)
+    {
+        rc = media_token_verify(mmcf->url_keys, mmcf->url_nkeys,
+                                (char *) token, p - token, ngx_time(), &t);
+    }
+
+    if (rc == MEDIA_TOKEN_OK && ngx_memcmp(t.media, id, 16) != 0) {
+        rc = MEDIA_TOKEN_BAD_SIGNATURE;
+    }
+
+    if (rc != MEDIA_TOKEN_OK) {
+        return ngx_http_media_bad_field(r, NGX_HTTP_FORBIDDEN,
+                                        "impression_refused", "url",
+                                        "url: not a playback URL this ad "
+                                        "was scheduled with (%s); count "
+                                        "an impression with the ad's "
+                                        "\"url\" from a playback answer "
+                                        "while it is valid",
+                                        media_token_status(rc));
+    }
+
+    url.data = token;
+    url.len = p - token;
+
+    if (ngx_http_media_ad_shown(r, &url, (time_t) t.expires - ngx_time())
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return NGX_DONE;
+}
+
+
+/* SET media:ad:shown:<token>:<address> 1 NX EX <the token's life left> */
+static ngx_int_t
+ngx_http_media_ad_shown(ngx_http_request_t *r, ngx_str_t *token, time_t left)
+{
+    u_char      *key, *ttl, *p;
+    size_t       argvlen[6];
+    ngx_str_t   *addr;
+    const char  *argv[6];
+
+    addr = &r->connection->addr_text;
+
+    key = ngx_pnalloc(r->pool, sizeof(MEDIA_KEY_AD_SHOWN) - 1 + token->len
+                               + 1 + addr->len);
+    ttl = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (key == NULL || ttl == NULL) {
+        return NGX_ERROR;
+    }
+
+    left = ngx_max(left, 1);
+
+    argv[0] = "SET";
+    argvlen[0] = 3;
+    p = ngx_cpymem(key, MEDIA_KEY_AD_SHOWN, sizeof(MEDIA_KEY_AD_SHOWN) - 1);
+    p = ngx_cpymem(p, token->data, token->len);
+    *p++ = ':';
+    p = ngx_cpymem(p, addr->data, addr->len);
+    argv[1] = (char *) key;
+    argvlen[1] = p - key;
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = "NX";
+    argvlen[3] = 2;
+    argv[4] = "EX";
+    argvlen[4] = 2;
+    argv[5] = (char *) ttl;
+    argvlen[5] = ngx_sprintf(ttl, "%T", left) - ttl;
+
+    return ngx_http_media_redis_command(r, ngx_http_media_ad_first, NULL, 6,
+                                        argv, argvlen);
+}
+
+
+/* the first impression of a token counts; the same one again is a 204 */
+static void
+ngx_http_media_ad_first(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data)
+{
+    ngx_http_media_ctx_t  *ctx;
+
+    if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                                  "impressions are not counted for a moment "
+                                  "(redis: %V); send it again", &res->str));
+        return;
+    }
+
+    if (res->str.len == 0) {
+        /* nil: this showing was counted already */
+        ngx_http_finalize_request(r, ngx_http_media_no_content(r));
+        return;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_impression,
+                                &ctx->capture, ngx_http_media_ad_gone, NULL)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
 }
 
 

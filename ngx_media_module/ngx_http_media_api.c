@@ -124,7 +124,7 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_ad_put,
       NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
     { ngx_http_media_ad_delete, NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
-    { ngx_http_media_ad_impression, 0 },
+    { ngx_http_media_ad_impression, NGX_HTTP_MEDIA_BODY },
     { ngx_http_media_billing_checkout,
       NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
     { ngx_http_media_billing_portal,

@@ -139,25 +139,71 @@ is($r->{status}, 200, 'a premium viewer: playback 200');
 ok(!exists $r->{json}{ads}, 'and no ads');
 
 # weights: 9 to 1, over 200 pre-rolls
-my %n;
+my (%n, %urls);
 for (1 .. 200) {
-    my $a = api(POST => "/api/v1/media/$short/playback", $vic, {})
-              ->{json}{ads}[0]{id} // 'none';
+    my $pre = api(POST => "/api/v1/media/$short/playback", $vic, {})
+                ->{json}{ads}[0] // {};
+    my $a = $pre->{id} // 'none';
     $n{$a}++;
+    push @{ $urls{$a} }, $pre->{url};
 }
+
 ok($n{$ad9} >= 160 && $n{$ad9} <= 196,
    "weight 9 against 1: the heavy ad $n{$ad9} times of 200 (180 expected)")
     or diag explain \%n;
 
 # --- impressions -------------------------------------------------------------
 
-is(api(POST => "/api/v1/ads/$ad1/impressions")->{status}, 204,
-   'an impression: 204, signed out too') for 1 .. 3;
-is(api(POST => "/api/v1/ads/$long/impressions")->{status}, 404,
-   'content that is no ad: 404');
+# an impression names the ad's URL from a playback answer: each showing
+# counts once (per address: tokens drawn in the same second for the same
+# rung are the same text), and nothing else counts.  Four showings of the
+# light ad, made heavy for this, in four different seconds:
+api(PUT => "/api/v1/admin/ads/$ad1", $ann, { weight => 1000 });
+my @shown;
+for (1 .. 40) {
+    last if @shown >= 4;
+    my $pre = api(POST => "/api/v1/media/$short/playback", $vic, {})
+                ->{json}{ads}[0] // {};
+    push @shown, $pre->{url}
+        if ($pre->{id} // '') eq $ad1 && !grep { $_ eq $pre->{url} } @shown;
+    select(undef, undef, undef, 0.3);
+}
+api(PUT => "/api/v1/admin/ads/$ad1", $ann, {});
+is(scalar @shown, 4, 'four showings of an ad, four URLs');
+is(api(POST => "/api/v1/ads/$ad1/impressions", undef, { url => $_ })
+     ->{status}, 204, 'an impression with the ad\'s URL: 204, signed out too')
+    for @shown[0 .. 2];
+is(api(POST => "/api/v1/ads/$ad1/impressions", undef, { url => $shown[0] })
+     ->{status}, 204, 'the same showing again: 204 ...');
+$r = api(POST => "/api/v1/ads/$ad1/impressions", undef, {});
+ok($r->{status} == 422 && $r->{json}{error}{field} eq 'url',
+   'no url: 422 naming url') or diag explain $r;
+(my $tok9) = $urls{$ad9}[0] =~ m{^/hls/([^/]+)/};
+for my $bad (["/hls/$tok9/$ad1/master.m3u8", 'another ad\'s token'],
+             [$urls{$ad9}[0], 'another ad\'s URL'],
+             [do { (my $u = $shown[3]) =~ s{^/hls/(.)}{'/hls/'
+                                             . ($1 eq 'A' ? 'B' : 'A')}e; $u },
+              'a forged token'],
+             ["/hls/x/$ad1/master.m3u8", 'a garbled token'],
+             ["/elsewhere/$ad1/master.m3u8", 'no playback URL at all'])
+{
+    $r = api(POST => "/api/v1/ads/$ad1/impressions", undef,
+             { url => $bad->[0] });
+    ok($r->{status} == 403 && $r->{json}{error}{code} eq 'impression_refused'
+       && $r->{json}{error}{field} eq 'url',
+       "$bad->[1]: 403 impression_refused") or diag explain $r;
+}
+my $content = api(POST => "/api/v1/media/$long/playback", $vic, {})
+                ->{json}{url};
+is(api(POST => "/api/v1/ads/$long/impressions", undef, { url => $content })
+     ->{status}, 404, 'content that is no ad, with its own URL: 404');
+is(api(POST => "/api/v1/ads/$ad1/impressions", undef,
+       { url => "http://127.0.0.1$shown[3]" })->{status}, 204,
+   'an absolute URL: 204');
 my ($one) = grep { $_->{id} eq $ad1 }
             @{ api(GET => '/api/v1/admin/ads', $ann)->{json}{ads} };
-is($one->{impressions}[0]{impressions}, 3, 'counted for today');
+is($one->{impressions}[0]{impressions}, 4,
+   '... counted once for today: four showings');
 like($one->{impressions}[0]{day}, qr/^\d{4}-\d\d-\d\d$/, 'per day');
 
 # --- unmarking ---------------------------------------------------------------

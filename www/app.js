@@ -491,7 +491,7 @@ function playAd(ad) {
     skip.onclick = () => { if (!skip.disabled) done(); };
     av.onended = done;
 
-    api('POST', `/ads/${ad.id}/impressions`).catch(() => {});
+    api('POST', `/ads/${ad.id}/impressions`, { url: ad.url }).catch(() => {});
 
     if (window.Hls && Hls.isSupported()) {
       hls = new Hls();
