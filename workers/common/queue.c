@@ -26,6 +26,80 @@
 #include "queue.h"
 
 
+/* the statements of the queue, each prepared once per connection */
+
+static media_stmt_t  media_sql_queue_claim =
+    media_stmt("queue_claim", 4,
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1,"
+        "  worker = $2, lease_until = now() + $3::int * interval '1 ms',"
+        "  heartbeat_at = now(), started_at = coalesce(started_at, now())"
+        " WHERE id = $1::uuid AND type = $4"
+        "   AND ((status = 'queued' AND run_after <= now())"
+        "        OR (status = 'running' AND lease_until < now()))"
+        " RETURNING attempts, max_attempts, coalesce(media_id::text, ''),"
+        "   payload::text");
+
+static media_stmt_t  media_sql_queue_status =
+    media_stmt("queue_status", 1,
+        "SELECT status FROM jobs WHERE id = $1::uuid");
+
+static media_stmt_t  media_sql_queue_done =
+    media_stmt("queue_done", 3,
+        "UPDATE jobs SET status = 'done', progress = 100, error = NULL,"
+        "  error_detail = NULL,"
+        "  result = $3::jsonb, lease_until = NULL, finished_at = now()"
+        " WHERE id = $1::uuid AND worker = $2");
+
+static media_stmt_t  media_sql_queue_release =
+    media_stmt("queue_release", 2,
+        "UPDATE jobs SET status = 'queued', attempts = attempts - 1,"
+        "  lease_until = NULL, worker = NULL, run_after = now(),"
+        "  enqueued_at = now()"
+        " WHERE id = $1::uuid AND worker = $2");
+
+static media_stmt_t  media_sql_queue_retry =
+    media_stmt("queue_retry", 6,
+        "UPDATE jobs SET status = $4, error = $3, error_detail = $6,"
+        "  lease_until = NULL, worker = NULL,"
+        "  run_after = now() + $5::int * interval '1 ms',"
+        "  enqueued_at = NULL,"
+        "  finished_at = CASE WHEN $4 <> 'queued' THEN now() END"
+        " WHERE id = $1::uuid AND worker = $2");
+
+static media_stmt_t  media_sql_queue_abandoned =
+    media_stmt("queue_abandoned", 3,
+        "UPDATE jobs SET"
+        "  status = CASE WHEN attempts >= max_attempts THEN 'dead'"
+        "                ELSE 'queued' END,"
+        "  error = CASE WHEN attempts >= max_attempts"
+        "    THEN format('processing stopped unexpectedly %s times on this"
+        " file; upload it again later, or export it again first, and contact"
+        " support if it keeps failing', attempts)"
+        "    ELSE format('processing stopped unexpectedly (attempt %s of %s);"
+        " it will be tried again shortly', attempts, max_attempts) END,"
+        "  error_detail = $3, worker = NULL, lease_until = NULL,"
+        "  run_after = now(), enqueued_at = now(),"
+        "  finished_at = CASE WHEN attempts >= max_attempts THEN now() END"
+        " WHERE worker = $1 AND type = $2 AND status = 'running'"
+        " RETURNING id, status, coalesce(media_id::text, ''), error, attempts");
+
+static media_stmt_t  media_sql_queue_reconcile =
+    media_stmt("queue_reconcile", 1,
+        "UPDATE jobs SET enqueued_at = now()"
+        " WHERE id IN (SELECT id FROM jobs"
+        "   WHERE type = $1 AND status = 'queued' AND run_after <= now()"
+        "     AND (enqueued_at IS NULL"
+        "          OR enqueued_at < now() - interval '1 minute')"
+        "   ORDER BY run_after LIMIT 100 FOR UPDATE SKIP LOCKED)"
+        " RETURNING id");
+
+static media_stmt_t  media_sql_queue_progress =
+    media_stmt("queue_progress", 4,
+        "UPDATE jobs SET progress = $3::int, heartbeat_at = now(),"
+        "  lease_until = now() + $4::int * interval '1 ms'"
+        " WHERE id = $1::uuid AND worker = $2 AND status = 'running'");
+
+
 static int media_queue_take(const media_settings_t *s,
     const media_queue_t *q, PGconn *pg, redisContext *rc,
     const char *consumer, redisReply *entry);
@@ -200,16 +274,7 @@ media_queue_take(const media_settings_t *s, const media_queue_t *q,
     params[3] = q->type;
 
     /* ours only if queued and due, or running on a lapsed lease */
-    res = PQexecParams(pg,
-        "UPDATE jobs SET status = 'running', attempts = attempts + 1,"
-        "  worker = $2, lease_until = now() + $3::int * interval '1 ms',"
-        "  heartbeat_at = now(), started_at = coalesce(started_at, now())"
-        " WHERE id = $1::uuid AND type = $4"
-        "   AND ((status = 'queued' AND run_after <= now())"
-        "        OR (status = 'running' AND lease_until < now()))"
-        " RETURNING attempts, max_attempts, coalesce(media_id::text, ''),"
-        "   payload::text",
-        4, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(pg, &media_sql_queue_claim, params);
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         media_log_error("queue: take job %s: %s", job.id,
@@ -223,8 +288,7 @@ media_queue_take(const media_settings_t *s, const media_queue_t *q,
 
         /* final, unknown or not yet due: the entry has done its work; a
          * job still running elsewhere keeps its own entry */
-        res = PQexecParams(pg, "SELECT status FROM jobs WHERE id = $1::uuid",
-                           1, NULL, params, NULL, NULL, 0);
+        res = media_pg_exec(pg, &media_sql_queue_status, params);
         if (PQresultStatus(res) == PGRES_TUPLES_OK
             && !(PQntuples(res) == 1
                  && strcmp(PQgetvalue(res, 0, 0), "running") == 0))
@@ -294,22 +358,12 @@ media_queue_finish(media_job_t *job, int rc)
 
     if (rc == 0) {
         params[2] = job->result ? job->result : "{}";
-        res = PQexecParams(job->pg,
-            "UPDATE jobs SET status = 'done', progress = 100, error = NULL,"
-            "  error_detail = NULL,"
-            "  result = $3::jsonb, lease_until = NULL, finished_at = now()"
-            " WHERE id = $1::uuid AND worker = $2",
-            3, NULL, params, NULL, NULL, 0);
+        res = media_pg_exec(job->pg, &media_sql_queue_done, params);
         media_log_info("job %s: done", job->id);
 
     } else if (rc == MEDIA_JOB_RELEASE) {
         /* put back on the stream below, at once */
-        res = PQexecParams(job->pg,
-            "UPDATE jobs SET status = 'queued', attempts = attempts - 1,"
-            "  lease_until = NULL, worker = NULL, run_after = now(),"
-            "  enqueued_at = now()"
-            " WHERE id = $1::uuid AND worker = $2",
-            2, NULL, params, NULL, NULL, 0);
+        res = media_pg_exec(job->pg, &media_sql_queue_release, params);
         media_log_info("job %s: released (stopping)", job->id);
 
     } else {
@@ -330,14 +384,7 @@ media_queue_finish(media_job_t *job, int rc)
         params[5] = job->error[0] ? job->error : "failed";
 
         /* enqueued_at cleared: the reconciler delivers it when due */
-        res = PQexecParams(job->pg,
-            "UPDATE jobs SET status = $4, error = $3, error_detail = $6,"
-            "  lease_until = NULL, worker = NULL,"
-            "  run_after = now() + $5::int * interval '1 ms',"
-            "  enqueued_at = NULL,"
-            "  finished_at = CASE WHEN $4 <> 'queued' THEN now() END"
-            " WHERE id = $1::uuid AND worker = $2",
-            6, NULL, params, NULL, NULL, 0);
+        res = media_pg_exec(job->pg, &media_sql_queue_retry, params);
 
         media_log_error("job %s: attempt %s failed%s: %s", job->id,
                         attempts, job->permanent ? " for good (the input)"
@@ -419,22 +466,7 @@ media_queue_handoff(const media_queue_t *q, PGconn *pg, redisContext *rc,
     params[2] = detail;
 
     /* the attempt was counted when taken: kept, not counted again */
-    res = PQexecParams(pg,
-        "UPDATE jobs SET"
-        "  status = CASE WHEN attempts >= max_attempts THEN 'dead'"
-        "                ELSE 'queued' END,"
-        "  error = CASE WHEN attempts >= max_attempts"
-        "    THEN format('processing stopped unexpectedly %s times on this"
-        " file; upload it again later, or export it again first, and contact"
-        " support if it keeps failing', attempts)"
-        "    ELSE format('processing stopped unexpectedly (attempt %s of %s);"
-        " it will be tried again shortly', attempts, max_attempts) END,"
-        "  error_detail = $3, worker = NULL, lease_until = NULL,"
-        "  run_after = now(), enqueued_at = now(),"
-        "  finished_at = CASE WHEN attempts >= max_attempts THEN now() END"
-        " WHERE worker = $1 AND type = $2 AND status = 'running'"
-        " RETURNING id, status, coalesce(media_id::text, ''), error, attempts",
-        3, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(pg, &media_sql_queue_abandoned, params);
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         media_log_error("handoff %s: %s", consumer, PQerrorMessage(pg));
@@ -570,15 +602,7 @@ media_queue_reconcile(const media_settings_t *s, const media_queue_t *q,
      * healthy stream is not flooded with duplicates; a duplicate is
      * harmless anyway, since taking a job is conditional.
      */
-    res = PQexecParams(pg,
-        "UPDATE jobs SET enqueued_at = now()"
-        " WHERE id IN (SELECT id FROM jobs"
-        "   WHERE type = $1 AND status = 'queued' AND run_after <= now()"
-        "     AND (enqueued_at IS NULL"
-        "          OR enqueued_at < now() - interval '1 minute')"
-        "   ORDER BY run_after LIMIT 100 FOR UPDATE SKIP LOCKED)"
-        " RETURNING id",
-        1, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(pg, &media_sql_queue_reconcile, params);
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         media_log_error("reconcile: %s", PQerrorMessage(pg));
@@ -639,11 +663,7 @@ media_job_progress(media_job_t *job, int percent)
     params[2] = p;
     params[3] = lease;
 
-    res = PQexecParams(job->pg,
-        "UPDATE jobs SET progress = $3::int, heartbeat_at = now(),"
-        "  lease_until = now() + $4::int * interval '1 ms'"
-        " WHERE id = $1::uuid AND worker = $2 AND status = 'running'",
-        4, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(job->pg, &media_sql_queue_progress, params);
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK
         || strcmp(PQcmdTuples(res), "1") != 0)

@@ -456,7 +456,14 @@ media_pg_exec(PGconn *pg, media_stmt_t *st, const char *const *params)
 
     if (st->conn != pg || st->pid != pid) {
         res = PQprepare(pg, st->name, st->sql, st->nparams, NULL);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+
+        /* 42P05: this connection has it already (the statement was last
+         * used on another connection of this process) */
+        if (PQresultStatus(res) != PGRES_COMMAND_OK
+            && !(PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL
+                 && strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+                           "42P05") == 0))
+        {
             return res;
         }
 

@@ -22,6 +22,16 @@
 const char  *media_worker_name = "media-migrate";
 
 
+static media_stmt_t  media_sql_applied =
+    media_stmt("migrate_applied", 1,
+        "SELECT 1 FROM media_schema_migrations WHERE version = $1");
+
+static media_stmt_t  media_sql_record =
+    media_stmt("migrate_record", 2,
+        "INSERT INTO media_schema_migrations (version, name)"
+        " VALUES ($1, $2)");
+
+
 static int media_sql_file(const struct dirent *d);
 static int media_exec(PGconn *pg, const char *what, const char *sql);
 static int media_apply(PGconn *pg, const char *dir, const char *file);
@@ -154,8 +164,7 @@ media_apply(PGconn *pg, const char *dir, const char *file)
     params[0] = version;
     params[1] = file;
 
-    res = PQexecParams(pg, "SELECT 1 FROM media_schema_migrations "
-                       "WHERE version = $1", 1, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(pg, &media_sql_applied, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         media_log_error("migrate: %s: %s", file, PQerrorMessage(pg));
         PQclear(res);
@@ -187,9 +196,7 @@ media_apply(PGconn *pg, const char *dir, const char *file)
         goto done;
     }
 
-    res = PQexecParams(pg, "INSERT INTO media_schema_migrations "
-                       "(version, name) VALUES ($1, $2)",
-                       2, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(pg, &media_sql_record, params);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         media_log_error("migrate: record %s: %s", file, PQerrorMessage(pg));
         PQclear(res);
