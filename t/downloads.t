@@ -146,6 +146,13 @@ is($r->{status}, 410, 'spent: 410');
 is($r->{json}{error}{code}, 'link_spent', '  link_spent');
 like($r->{json}{error}{message}, qr/3 downloads are used up/, '  saying so');
 
+# PostgreSQL is the truth: Redis losing its counts starts them again from
+# the row, so a spent link stays spent
+$t->redis('FLUSHALL');
+$r = get($l1->{url});
+is($r->{status}, 410, 'Redis flushed: the spent link is still spent (410)');
+is($r->{json}{error}{code}, 'link_spent', '  link_spent, counted from the row');
+
 # --- the file as nginx serves it ---------------------------------------------
 
 my $l = link_for($ann, { media_id => $m1, max_uses => 2 });
@@ -301,6 +308,15 @@ ok($active && $active->{url} =~ m{^/dl/}, 'an active link: its url again');
 is(get($active->{url}, 'HEAD')->{status}, 200, '  which works');
 ok(!grep({ $_->{id} eq $l1->{id} } @{ api(GET => '/api/v1/downloads', $bob)->{json}{downloads} }),
    'bob\'s list: not ann\'s links');
+
+# Redis away: a download is refused with 503, not served uncounted
+$l = link_for($ann, { media_id => $m1 });
+$t->stop_redis;
+$r = get($l->{url});
+is($r->{status}, 503, 'Redis down: 503');
+is($r->{json}{error}{code}, 'unavailable', '  unavailable, try again');
+is(sql("SELECT count(*) FROM download_uses WHERE link_id = '$l->{id}'"), 0,
+   '  no audit row');
 
 $t->finish;
 done_testing();
