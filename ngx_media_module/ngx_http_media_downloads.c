@@ -94,9 +94,8 @@ static ngx_int_t ngx_http_media_dl_audit(ngx_http_request_t *r,
     ngx_http_media_dl_t *d);
 static void ngx_http_media_dl_audited(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
-static void ngx_http_media_dl_fail(ngx_http_request_t *r,
-    ngx_http_media_dl_t *d, ngx_uint_t status, const char *code,
-    const char *why);
+static void ngx_http_media_dl_fail(ngx_http_media_dl_t *d,
+    ngx_uint_t status, const char *code, const char *why);
 static ngx_int_t ngx_http_media_dl_refuse(ngx_http_request_t *r,
     ngx_http_media_dl_t *d);
 static ngx_int_t ngx_http_media_dl_redirect(ngx_http_request_t *r,
@@ -402,7 +401,7 @@ ngx_http_media_dl_start(ngx_http_request_t *r, ngx_http_media_dl_t *d)
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
     if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
-        ngx_http_media_dl_fail(r, d, NGX_HTTP_NOT_ALLOWED,
+        ngx_http_media_dl_fail(d, NGX_HTTP_NOT_ALLOWED,
                                "method_not_allowed", "a download link "
                                "answers GET and HEAD");
         return NGX_OK;
@@ -411,7 +410,7 @@ ngx_http_media_dl_start(ngx_http_request_t *r, ngx_http_media_dl_t *d)
     d->head = (r->method == NGX_HTTP_HEAD);
 
     if (mmcf->dl_nkeys == 0) {
-        ngx_http_media_dl_fail(r, d, NGX_HTTP_SERVICE_UNAVAILABLE,
+        ngx_http_media_dl_fail(d, NGX_HTTP_SERVICE_UNAVAILABLE,
                                "not_configured", "downloads are off on this "
                                "server: its nginx.conf has no "
                                "media_download_key");
@@ -424,7 +423,7 @@ ngx_http_media_dl_start(ngx_http_request_t *r, ngx_http_media_dl_t *d)
     slash = ngx_strlchr(p, end, '/');
 
     if (slash == NULL || slash + 1 == end) {
-        ngx_http_media_dl_fail(r, d, NGX_HTTP_NOT_FOUND, "not_found",
+        ngx_http_media_dl_fail(d, NGX_HTTP_NOT_FOUND, "not_found",
                                "a download URL is <location><token>/"
                                "<filename>, as POST /api/v1/downloads gave "
                                "it");
@@ -438,7 +437,7 @@ ngx_http_media_dl_start(ngx_http_request_t *r, ngx_http_media_dl_t *d)
         (void) ngx_http_media_iso8601(when, (time_t) d->tok.expires);
         ngx_sprintf(d->why, "this download link expired at %*s; ask for a "
                     "new one%Z", sizeof("1970-01-01T00:00:00Z") - 1, when);
-        ngx_http_media_dl_fail(r, d, NGX_HTTP_MEDIA_GONE, "link_expired",
+        ngx_http_media_dl_fail(d, NGX_HTTP_MEDIA_GONE, "link_expired",
                                (char *) d->why);
         return NGX_OK;
     }
@@ -446,7 +445,7 @@ ngx_http_media_dl_start(ngx_http_request_t *r, ngx_http_media_dl_t *d)
     if (rc != MEDIA_TOKEN_OK) {
         ngx_sprintf(d->why, "this download link is not valid (%s); use the "
                     "URL exactly as it was given%Z", media_token_status(rc));
-        ngx_http_media_dl_fail(r, d, NGX_HTTP_FORBIDDEN, "invalid_link",
+        ngx_http_media_dl_fail(d, NGX_HTTP_FORBIDDEN, "invalid_link",
                                (char *) d->why);
         return NGX_OK;
     }
@@ -503,10 +502,18 @@ ngx_http_media_dl_checked(ngx_http_request_t *r,
 
     d->pending = 0;
 
-    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+    if (res->status == NGX_HTTP_MEDIA_PG_ERROR) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "media download check: %V", &res->error);
-        ngx_http_media_dl_fail(r, d, NGX_HTTP_SERVICE_UNAVAILABLE,
+                      "media download check: link %s: %V", d->link,
+                      &res->error);
+        ngx_http_media_dl_fail(d, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "internal", "the server failed; quote the "
+                               "request id when reporting it");
+        goto done;
+    }
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_media_dl_fail(d, NGX_HTTP_SERVICE_UNAVAILABLE,
                                "unavailable", "cannot check this download "
                                "link now (the database does not answer); "
                                "try again");
@@ -514,20 +521,20 @@ ngx_http_media_dl_checked(ngx_http_request_t *r,
     }
 
     if (res->nrows == 0) {
-        ngx_http_media_dl_fail(r, d, NGX_HTTP_MEDIA_GONE, "asset_gone",
+        ngx_http_media_dl_fail(d, NGX_HTTP_MEDIA_GONE, "asset_gone",
                                "what this link downloaded is gone");
         goto done;
     }
 
     if (ngx_http_media_pg_value(res, 0, 4)->data[0] == 't') {
-        ngx_http_media_dl_fail(r, d, NGX_HTTP_MEDIA_GONE, "link_revoked",
+        ngx_http_media_dl_fail(d, NGX_HTTP_MEDIA_GONE, "link_revoked",
                                "this download link was revoked by its "
                                "owner");
         goto done;
     }
 
     if (ngx_http_media_pg_value(res, 0, 5)->data[0] != 't') {
-        ngx_http_media_dl_fail(r, d, NGX_HTTP_MEDIA_GONE, "asset_gone",
+        ngx_http_media_dl_fail(d, NGX_HTTP_MEDIA_GONE, "asset_gone",
                                "what this link downloaded was deleted");
         goto done;
     }
@@ -543,7 +550,7 @@ ngx_http_media_dl_checked(ngx_http_request_t *r,
         || ngx_http_media_dl_copy(r, ngx_http_media_pg_value(res, 0, 8),
                                   &d->content_type) != NGX_OK)
     {
-        ngx_http_media_dl_fail(r, d, NGX_HTTP_INTERNAL_SERVER_ERROR,
+        ngx_http_media_dl_fail(d, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                "internal", "out of memory");
         goto done;
     }
@@ -561,7 +568,7 @@ ngx_http_media_dl_checked(ngx_http_request_t *r,
                + 36 + d->format.len;
     path.data = ngx_pnalloc(r->pool, path.len);
     if (path.data == NULL) {
-        ngx_http_media_dl_fail(r, d, NGX_HTTP_INTERNAL_SERVER_ERROR,
+        ngx_http_media_dl_fail(d, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                "internal", "out of memory");
         goto done;
     }
@@ -579,7 +586,7 @@ ngx_http_media_dl_checked(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_WARN, r->connection->log, ngx_errno,
                       "media download check: link %s, file \"%s\" is gone",
                       d->link, path.data);
-        ngx_http_media_dl_fail(r, d, NGX_HTTP_MEDIA_GONE, "asset_gone",
+        ngx_http_media_dl_fail(d, NGX_HTTP_MEDIA_GONE, "asset_gone",
                                "the file this link downloaded is gone");
         goto done;
     }
@@ -588,7 +595,7 @@ ngx_http_media_dl_checked(ngx_http_request_t *r,
         return;
     }
 
-    ngx_http_media_dl_fail(r, d, NGX_HTTP_INTERNAL_SERVER_ERROR, "internal",
+    ngx_http_media_dl_fail(d, NGX_HTTP_INTERNAL_SERVER_ERROR, "internal",
                            "out of memory");
 
 done:
@@ -685,18 +692,28 @@ ngx_http_media_dl_counted(ngx_http_request_t *r,
 
     d->pending = 0;
 
-    if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
+    if (res->status == NGX_HTTP_MEDIA_REDIS_ERROR) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "media download count: link %s: %V", d->link,
                       &res->str);
-        ngx_http_media_dl_fail(r, d, NGX_HTTP_SERVICE_UNAVAILABLE,
+        ngx_http_media_dl_fail(d, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                               "internal", "the server failed; quote the "
+                               "request id when reporting it");
+        goto done;
+    }
+
+    if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "media download count: link %s: %V", d->link,
+                      &res->str);
+        ngx_http_media_dl_fail(d, NGX_HTTP_SERVICE_UNAVAILABLE,
                                "unavailable", "cannot count this download "
                                "now (Redis does not answer); try again");
         goto done;
     }
 
     if (res->integer == NGX_HTTP_MEDIA_DL_REVOKED) {
-        ngx_http_media_dl_fail(r, d, NGX_HTTP_MEDIA_GONE, "link_revoked",
+        ngx_http_media_dl_fail(d, NGX_HTTP_MEDIA_GONE, "link_revoked",
                                "this download link was revoked by its "
                                "owner");
         goto done;
@@ -705,7 +722,7 @@ ngx_http_media_dl_counted(ngx_http_request_t *r,
     if (res->integer == NGX_HTTP_MEDIA_DL_SPENT) {
         ngx_sprintf(d->why, "this download link's %i downloads are used "
                     "up; ask for a new link%Z", d->max_uses);
-        ngx_http_media_dl_fail(r, d, NGX_HTTP_MEDIA_GONE, "link_spent",
+        ngx_http_media_dl_fail(d, NGX_HTTP_MEDIA_GONE, "link_spent",
                                (char *) d->why);
         goto done;
     }
@@ -723,7 +740,7 @@ ngx_http_media_dl_counted(ngx_http_request_t *r,
         return;
     }
 
-    ngx_http_media_dl_fail(r, d, NGX_HTTP_INTERNAL_SERVER_ERROR, "internal",
+    ngx_http_media_dl_fail(d, NGX_HTTP_INTERNAL_SERVER_ERROR, "internal",
                            "out of memory");
 
 done:
@@ -806,7 +823,7 @@ ngx_http_media_dl_audited(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "media download audit: link %s, use %i: %V", d->link,
                       d->uses, &res->error);
-        ngx_http_media_dl_fail(r, d, NGX_HTTP_SERVICE_UNAVAILABLE,
+        ngx_http_media_dl_fail(d, NGX_HTTP_SERVICE_UNAVAILABLE,
                                "unavailable", "cannot record this download "
                                "now (the database does not answer); try "
                                "again");
@@ -817,8 +834,8 @@ ngx_http_media_dl_audited(ngx_http_request_t *r,
 
 
 static void
-ngx_http_media_dl_fail(ngx_http_request_t *r, ngx_http_media_dl_t *d,
-    ngx_uint_t status, const char *code, const char *why)
+ngx_http_media_dl_fail(ngx_http_media_dl_t *d, ngx_uint_t status,
+    const char *code, const char *why)
 {
     d->status = status;
     d->code = code;
@@ -922,6 +939,7 @@ ngx_http_media_dl_url(ngx_http_request_t *r, ngx_str_t *link, ngx_str_t *user,
     ngx_str_t *media, ngx_str_t *export, ngx_str_t *grant, ngx_str_t *epoch,
     ngx_str_t *filename, ngx_str_t *url)
 {
+    int                          rc;
     size_t                       n;
     u_char                      *p;
     ngx_int_t                    exp;
@@ -949,13 +967,13 @@ ngx_http_media_dl_url(ngx_http_request_t *r, ngx_str_t *link, ngx_str_t *user,
 
     if (export->data) {
         t.asset_kind = MEDIA_DL_ASSET_EXPORT;
-        n = media_uuid_parse((char *) export->data, export->len, t.asset);
+        rc = media_uuid_parse((char *) export->data, export->len, t.asset);
     } else {
         t.asset_kind = MEDIA_DL_ASSET_MEDIA;
-        n = media_uuid_parse((char *) media->data, media->len, t.asset);
+        rc = media_uuid_parse((char *) media->data, media->len, t.asset);
     }
 
-    if (n != 0 || t.grant == 0) {
+    if (rc != 0 || t.grant == 0) {
         return NGX_ERROR;
     }
 
