@@ -5,8 +5,8 @@
 -- entitlement to it (grant 'purchase'); a viewer whose plan has downloads
 -- left this month, for a public media (grant 'subscription', counted in
 -- usage_counters 'downloads' as the link is made).  Anyone else does not
--- learn that the media exists.  The asset is a ready export (export_id) or
--- the original upload (media_id alone).
+-- learn that the media exists.  The asset is a ready export (export_id),
+-- or the original upload (media_id alone), which only its owner gets.
 --
 -- outcome: 'created' (the link's row is written), 'not_found',
 -- 'not_ready' (the export is not ready yet: detail says its status), or
@@ -70,6 +70,12 @@ BEGIN
     ELSIF m.privacy = 'public' THEN
         grant_kind := 'subscription';
     ELSE
+        RETURN;
+    END IF;
+
+    -- the original upload is its owner's only (issue 13); buyers and
+    -- subscribers download exports
+    IF p_export IS NULL AND grant_kind <> 'owner' THEN
         RETURN;
     END IF;
 

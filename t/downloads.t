@@ -96,28 +96,39 @@ is($r->{json}{error}{code}, 'not_found', '  not_found, as if it did not exist');
 $r = api(POST => '/api/v1/downloads', $ann, { export_id => '00000000-0000-4000-8000-000000000000' });
 is($r->{status}, 404, 'an unknown export: 404');
 
-# a buyer: grant purchase
+# exports of ann's: of her private media, and of her public one
+my $e0 = export_row($m1, $ann, 'mp3', 'ready');
+my $p0 = export_row($m2, $ann, 'flac', 'ready');
+
+# a buyer: grant purchase, for exports; the original is the owner's only
 sql("INSERT INTO entitlements (user_id, media_id) VALUES ('$bob->{user}{id}', '$m1')");
 $r = api(POST => '/api/v1/downloads', $bob, { media_id => $m1 });
-is($r->{status}, 201, 'a buyer: 201');
+is($r->{status}, 404, 'a buyer asking for the original upload: 404 (the owner\'s only)');
+$r = api(POST => '/api/v1/downloads', $bob, { export_id => $e0 });
+is($r->{status}, 201, 'a buyer, an export of what they bought: 201');
 is($r->{json}{grant}, 'purchase', '  grant: purchase');
 is(sql("SELECT count(*) FROM usage_counters WHERE user_id = '$bob->{user}{id}'"), 0,
    '  not counted against the plan');
 
 # a subscriber, public media: grant subscription, counted
-$r = api(POST => '/api/v1/downloads', $cat, { media_id => $m2 });
-is($r->{status}, 201, 'a viewer, public media: 201');
+$r = api(POST => '/api/v1/downloads', $cat, { export_id => $p0 });
+is($r->{status}, 201, 'a viewer, an export of a public media: 201');
 is($r->{json}{grant}, 'subscription', '  grant: subscription');
+is($r->{json}{filename}, "$emoji.flac", '  named after the title, .flac');
 is(sql("SELECT used FROM usage_counters WHERE user_id = '$cat->{user}{id}'"
        . " AND quantity = 'downloads'"), 1, '  one download counted this month');
-$r = api(POST => '/api/v1/downloads', $cat, { media_id => $m1 });
-is($r->{status}, 404, 'a viewer, private media: 404');
-sql("UPDATE usage_counters SET used = 10 WHERE user_id = '$cat->{user}{id}'");
 $r = api(POST => '/api/v1/downloads', $cat, { media_id => $m2 });
+is($r->{status}, 404, 'a viewer asking for a public media\'s original: 404');
+$r = api(POST => '/api/v1/downloads', $cat, { export_id => $e0 });
+is($r->{status}, 404, 'a viewer, an export of a private media: 404');
+sql("UPDATE usage_counters SET used = 10 WHERE user_id = '$cat->{user}{id}'");
+$r = api(POST => '/api/v1/downloads', $cat, { export_id => $p0 });
 is($r->{status}, 402, 'a viewer with the plan\'s 10 downloads used: 402');
 is($r->{json}{error}{code}, 'quota_exceeded', '  quota_exceeded')
     or diag($r->{content});
 like($r->{content}, qr/downloads/, '  naming downloads');
+is(sql("SELECT used FROM usage_counters WHERE user_id = '$cat->{user}{id}'"
+       . " AND quantity = 'downloads'"), 10, '  and not counted');
 
 # --- 20 at once on a 3-use link: three 200s --------------------------------
 
