@@ -48,7 +48,6 @@ typedef struct {
 } ngx_http_media_hls_ctx_t;
 
 
-static void ngx_http_media_url_keys_free(void *data);
 static ngx_int_t ngx_http_media_hls_access(ngx_http_request_t *r);
 static ngx_int_t ngx_http_media_hls_redirect(ngx_http_request_t *r,
     ngx_http_media_hls_ctx_t *h, ngx_str_t *files);
@@ -94,66 +93,7 @@ ngx_http_media_url_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_media_main_conf_t *mmcf = conf;
 
-    ngx_int_t            rc;
-    ngx_str_t           *value, secret;
-    ngx_uint_t           i;
-    ngx_pool_cleanup_t  *cln;
-
-    if (mmcf->url_nkeys) {
-        return "is duplicate";
-    }
-
-    /* the keys hold OpenSSL contexts: freed with the cycle */
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    cln->handler = ngx_http_media_url_keys_free;
-    cln->data = mmcf;
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        if (ngx_http_media_read_key(cf, &value[i], &secret) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-
-        /* the size was checked: only OpenSSL can fail here */
-        rc = media_token_key(&mmcf->url_keys[i - 1], secret.data,
-                             secret.len);
-        ngx_memzero(secret.data, secret.len);
-
-        if (rc != 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "media_url_key \"%V\": OpenSSL could not "
-                               "make an HMAC-SHA256 context", &value[i]);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (cf->args->nelts == 3
-        && mmcf->url_keys[0].kid == mmcf->url_keys[1].kid)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "media_url_key: the two keys share an id; make "
-                           "another new key");
-        return NGX_CONF_ERROR;
-    }
-
-    mmcf->url_nkeys = cf->args->nelts - 1;
-
-    return NGX_CONF_OK;
-}
-
-
-static void
-ngx_http_media_url_keys_free(void *data)
-{
-    ngx_http_media_main_conf_t *mmcf = data;
-
-    media_token_key_free(&mmcf->url_keys[0]);
-    media_token_key_free(&mmcf->url_keys[1]);
+    return ngx_http_media_token_keys(cf, mmcf->url_keys, &mmcf->url_nkeys);
 }
 
 

@@ -12,6 +12,7 @@
 
 
 static void ngx_http_media_keyset_cleanup(void *data);
+static void ngx_http_media_token_keys_free(void *data);
 
 
 ngx_int_t
@@ -128,4 +129,68 @@ ngx_http_media_keyset_cleanup(void *data)
     for (i = 0; i < NGX_HTTP_MEDIA_MAX_KEYS; i++) {
         media_jwt_key_free(&ks->keys[i]);
     }
+}
+
+
+char *
+ngx_http_media_token_keys(ngx_conf_t *cf, media_token_key_t *keys,
+    ngx_uint_t *nkeys)
+{
+    ngx_int_t            rc;
+    ngx_str_t           *value, secret;
+    ngx_uint_t           i;
+    ngx_pool_cleanup_t  *cln;
+
+    if (*nkeys) {
+        return "is duplicate";
+    }
+
+    /* the keys hold OpenSSL contexts: freed with the cycle */
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_media_token_keys_free;
+    cln->data = keys;
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_http_media_read_key(cf, &value[i], &secret) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* the size was checked: only OpenSSL can fail here */
+        rc = media_token_key(&keys[i - 1], secret.data, secret.len);
+        ngx_memzero(secret.data, secret.len);
+
+        if (rc != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%V \"%V\": OpenSSL could not make an "
+                               "HMAC-SHA256 context", &value[0], &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (cf->args->nelts == 3 && keys[0].kid == keys[1].kid) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%V: the two keys share an id; make another new "
+                           "key", &value[0]);
+        return NGX_CONF_ERROR;
+    }
+
+    *nkeys = cf->args->nelts - 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_media_token_keys_free(void *data)
+{
+    media_token_key_t  *keys = data;
+
+    media_token_key_free(&keys[0]);
+    media_token_key_free(&keys[1]);
 }

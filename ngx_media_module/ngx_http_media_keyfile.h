@@ -24,6 +24,15 @@ ngx_int_t ngx_http_media_read_conf_file(ngx_conf_t *cf, ngx_str_t *name,
 
 
 /*
+ * The arguments of a token key directive (media_url_key,
+ * media_download_key: current [previous]) into keys[0..1], HMAC contexts
+ * keyed once and freed with the configuration; *nkeys says how many.
+ */
+char *ngx_http_media_token_keys(ngx_conf_t *cf, media_token_key_t *keys,
+    ngx_uint_t *nkeys);
+
+
+/*
  * An empty key set whose keys (as many as are set, even after the
  * configuration, by media_jwt_jwks_url) are freed with the configuration.
  */

@@ -21,6 +21,7 @@
 #include "ngx_http_media_api.h"
 #include "ngx_http_media_webhook.h"
 #include "ngx_http_media_errors.h"
+#include "ngx_http_media_downloads.h"
 
 
 static ngx_int_t ngx_http_media_postconfiguration(ngx_conf_t *cf);
@@ -223,6 +224,20 @@ static ngx_command_t  ngx_http_media_commands[] = {
       0,
       NULL },
 
+    { ngx_string("media_download_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_media_download_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("media_download"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_download,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("media_hls"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_media_hls,
@@ -378,6 +393,10 @@ ngx_http_media_postconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_http_media_errors_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_media_downloads_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -75,6 +75,11 @@ typedef struct {
     ngx_uint_t                 stripe_nsecrets;
     time_t                     stripe_tolerance;
 
+    /* download links (ngx_http_media_downloads.c) */
+    media_token_key_t          dl_keys[2];    /* [0] signs */
+    ngx_uint_t                 dl_nkeys;
+    ngx_str_t                  dl_location;   /* for the URLs it issues */
+
     ngx_int_t      request_id_index;
 } ngx_http_media_main_conf_t;
 
@@ -89,6 +94,8 @@ typedef struct {
     ngx_flag_t     api;           /* media_api: authenticate, optionally */
     ngx_str_t      hls_files;     /* media_hls: the internal file prefix */
     ngx_str_t      hls_prefix;    /* media_hls: this location's name */
+    ngx_str_t      dl_files;      /* media_download: the internal prefix */
+    ngx_str_t      dl_prefix;     /* media_download: this location's name */
 
     /* JSON error pages (ngx_http_media_errors.c) */
     ngx_flag_t     json_errors;   /* in or under a media_api location */

@@ -122,6 +122,17 @@ my @bad = (
       qr/"media_free_rung" directive is duplicate/ ],
     [ 'media_auth maybe;',
       qr/invalid value "maybe" in \S+nginx.conf/ ],
+    [ "media_download_key $dir/short.key;",
+      qr/invalid media_download_key "\S+short.key": it must hold 16 to 64 bytes/ ],
+    [ "media_download_key @{[ $t->jwt_key ]} @{[ $t->jwt_key ]};",
+      qr/media_download_key: the two keys share an id; make another new key/ ],
+    [ "media_download_key @{[ $t->jwt_key ]};\n    media_download_key @{[ $t->jwt_key ]};",
+      qr/"media_download_key" directive is duplicate/ ],
+    [ 'media_download /_media_dl/;', qr/"media_download" directive is not allowed here/ ],
+    [ 'server { location /dl/ { media_download _media_dl; } }',
+      qr/invalid media_download "_media_dl": expected the prefix of the internal location/ ],
+    [ 'server { location = /dl { media_download /_media_dl/; } }',
+      qr/"media_download" directive must be in a prefix location ending in "\/"/ ],
 );
 
 for my $case (@bad) {

@@ -268,6 +268,9 @@ function showItem(media, first) {
     el.querySelector('.item-delete').onclick = () => remove(media.id);
     el.querySelector('.item-privacy').onchange = (e) =>
       setPrivacy(media.id, e.target);
+    if (window.mediaDownloads) {
+      window.mediaDownloads.decorate(el);     /* downloads.js */
+    }
     it = { el };
     state.items.set(media.id, it);
     if (first) {

@@ -449,6 +449,10 @@ sub write_example_conf {
         [ qr{^    media_storage \S+;}m, "    media_storage $d/storage;" ],
         [ qr{^    media_jwt_key \S+;}m, "    media_jwt_key " . $self->jwt_key . ';' ],
         [ qr{^    media_url_key \S+;}m, "    media_url_key " . $self->jwt_key . ';' ],
+        [ qr{^    media_download_key \S+;}m,
+          "    media_download_key " . $self->jwt_key . ';' ],
+        [ qr{^            alias /var/lib/ngx_media/;}m,
+          "            alias $d/storage/;" ],
         # Stripe: t/stripe-fake (t/lib/StripeFake.pm writes the key file)
         [ qr{^    media_stripe_secret_key \S+;}m, "    media_stripe_secret_key "
           . "$d/stripe.key;\n    media_stripe_api_url http://127.0.0.1:"
