@@ -10,6 +10,7 @@
 
 
 #include <libavcodec/avcodec.h>
+#include <libavfilter/avfilter.h>
 #include <libavformat/avformat.h>
 
 #include "queue.h"
@@ -90,6 +91,20 @@ int media_normalize(media_job_t *job, media_probe_t *p, const char *path,
     const char *pre, const char *dir, media_loudness_t *out);
 void media_loudness_filter(const media_loudness_t *l, char *buf,
     size_t size);
+
+/* decode.c: the stream's decoder, opened (threads, media_max_pixels);
+ * job->error (and the refusal, for a codec we lack) and -1 on failure */
+int media_av_decoder(media_job_t *job, media_probe_t *p, int index,
+    AVCodecContext **dec);
+
+/* "transpose=clock," and the like for the source's rotation, or "" */
+const char *media_av_rotate(const media_probe_t *p);
+
+/* a graph from a source filter (src_name, src_args) through desc to n
+ * sinks labelled o0, o1, ... (desc names its input [in]) */
+int media_av_graph(media_job_t *job, AVFilterGraph **g,
+    AVFilterContext **src, const char *src_name, const char *src_args,
+    const char *sink_name, const char *desc, AVFilterContext **sinks, int n);
 
 /* a libav* error as text, for job errors */
 const char *media_averr(int err);
