@@ -47,6 +47,7 @@ typedef struct {
     ngx_str_t                     key;          /* the rate's Redis key */
     ngx_http_media_pg_result_t    row;          /* what was made */
     const media_export_format_t  *format;
+    ngx_int_t                     rc;           /* a refusal's, when sent */
 } ngx_http_media_export_t;
 
 
@@ -57,7 +58,7 @@ static ngx_int_t ngx_http_media_export_rates(ngx_http_request_t *r,
 static ngx_int_t ngx_http_media_export_enhance(ngx_http_request_t *r,
     ngx_http_media_export_t *x, ngx_uint_t video);
 static ngx_int_t ngx_http_media_export_int(ngx_http_request_t *r,
-    const char *name, ngx_int_t *n);
+    ngx_http_media_export_t *x, const char *name, ngx_int_t *n);
 static void ngx_http_media_export_limited(ngx_http_request_t *r,
     ngx_http_media_redis_result_t *res, void *data);
 static void ngx_http_media_export_begun(ngx_http_request_t *r,
@@ -116,7 +117,6 @@ ngx_int_t
 ngx_http_media_export_create(ngx_http_request_t *r)
 {
     u_char                   *p;
-    ngx_int_t                 rc;
     ngx_http_media_ctx_t     *ctx;
     ngx_http_media_export_t  *x;
 
@@ -137,9 +137,8 @@ ngx_http_media_export_create(ngx_http_request_t *r)
     x->params[0] = x->params[1];
     x->params[1] = x->params[2];
 
-    rc = ngx_http_media_export_body(r, x);
-    if (rc != NGX_OK) {
-        return rc;
+    if (ngx_http_media_export_body(r, x) != NGX_OK) {
+        return x->rc;
     }
 
     x->key.len = sizeof(MEDIA_KEY_EXPORT_RATE) - 1 + ctx->user->id.len;
@@ -166,7 +165,8 @@ ngx_http_media_export_create(ngx_http_request_t *r)
 
 /*
  * The body into params[2..8]: format, codec, audio_only, wants_video,
- * bitrate, sample_rate, enhance.  NGX_OK, or the refusal sent.
+ * bitrate, sample_rate, enhance.  NGX_OK; else NGX_DECLINED with the
+ * refusal sent and its rc in x->rc (a sent response's rc may be NGX_OK).
  */
 static ngx_int_t
 ngx_http_media_export_body(ngx_http_request_t *r, ngx_http_media_export_t *x)
@@ -186,8 +186,9 @@ ngx_http_media_export_body(ngx_http_request_t *r, ngx_http_media_export_t *x)
            == NULL)
     {
         (void) media_export_names(names, sizeof(names));
-        return ngx_http_media_field_error(r, "format", "format must be one "
-                                          "of %s", names);
+        x->rc = ngx_http_media_field_error(r, "format", "format must be one "
+                                           "of %s", names);
+        return NGX_DECLINED;
     }
 
     v = ngx_http_media_body_value(r, "codec");
@@ -199,11 +200,13 @@ ngx_http_media_export_body(ngx_http_request_t *r, ngx_http_media_export_t *x)
                   : NULL;
 
         if (c == NULL) {
-            return ngx_http_media_field_error(r, "codec", "codec must be "
-                       "%s%s%s for %s, or left out", x->format->codecs[0]->name,
-                       x->format->codecs[1] ? " or " : "",
-                       x->format->codecs[1] ? x->format->codecs[1]->name : "",
-                       x->format->name);
+            x->rc = ngx_http_media_field_error(r, "codec", "codec must be "
+                        "%s%s%s for %s, or left out",
+                        x->format->codecs[0]->name,
+                        x->format->codecs[1] ? " or " : "",
+                        x->format->codecs[1] ? x->format->codecs[1]->name : "",
+                        x->format->name);
+            return NGX_DECLINED;
         }
 
     } else {
@@ -215,8 +218,9 @@ ngx_http_media_export_body(ngx_http_request_t *r, ngx_http_media_export_t *x)
 
     if (v && !YAJL_IS_NULL(v)) {
         if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v)) {
-            return ngx_http_media_field_error(r, "audio_only", "audio_only "
-                                              "must be true or false");
+            x->rc = ngx_http_media_field_error(r, "audio_only", "audio_only "
+                                               "must be true or false");
+            return NGX_DECLINED;
         }
         audio_only = YAJL_IS_TRUE(v);
     }
@@ -258,16 +262,17 @@ ngx_http_media_export_rates(ngx_http_request_t *r,
     char       list[256];
     ngx_int_t  n, rc;
 
-    rc = ngx_http_media_export_int(r, "bitrate", &n);
-    if (rc != NGX_OK && rc != NGX_DECLINED) {
-        return rc;
+    rc = ngx_http_media_export_int(r, x, "bitrate", &n);
+    if (rc == NGX_ABORT) {
+        return NGX_DECLINED;
     }
 
     if (rc == NGX_OK && c->bitrates == NULL) {
-        return ngx_http_media_field_error(r, "bitrate", "bitrate does not "
-                                          "apply to %s: it is lossless; "
-                                          "leave bitrate out",
-                                          x->format->name);
+        x->rc = ngx_http_media_field_error(r, "bitrate", "bitrate does not "
+                                           "apply to %s: it is lossless; "
+                                           "leave bitrate out",
+                                           x->format->name);
+        return NGX_DECLINED;
     }
 
     if (rc == NGX_OK
@@ -275,10 +280,11 @@ ngx_http_media_export_rates(ngx_http_request_t *r,
             || !media_export_allowed(c->bitrates, (int) n)))
     {
         (void) media_export_list(c->bitrates, list, sizeof(list));
-        return ngx_http_media_field_error(r, "bitrate", "bitrate for %s "
-                                          "(%s) is in bits a second, one "
-                                          "of %s", x->format->name, c->name,
-                                          list);
+        x->rc = ngx_http_media_field_error(r, "bitrate", "bitrate for %s "
+                                           "(%s) is in bits a second, one "
+                                           "of %s", x->format->name, c->name,
+                                           list);
+        return NGX_DECLINED;
     }
 
     if (rc == NGX_DECLINED) {
@@ -287,7 +293,8 @@ ngx_http_media_export_rates(ngx_http_request_t *r,
 
     x->params[6].data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
     if (x->params[6].data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        x->rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
     x->params[6].len = ngx_sprintf(x->params[6].data, "%i", n)
@@ -297,28 +304,30 @@ ngx_http_media_export_rates(ngx_http_request_t *r,
         ngx_str_null(&x->params[6]);
     }
 
-    rc = ngx_http_media_export_int(r, "sample_rate", &n);
+    rc = ngx_http_media_export_int(r, x, "sample_rate", &n);
+    if (rc == NGX_ABORT) {
+        return NGX_DECLINED;
+    }
+
     if (rc == NGX_DECLINED) {
         ngx_str_null(&x->params[7]);
         return NGX_OK;
-    }
-
-    if (rc != NGX_OK) {
-        return rc;
     }
 
     if (n > NGX_MAX_INT32_VALUE
         || !media_export_allowed(c->sample_rates, (int) n))
     {
         (void) media_export_list(c->sample_rates, list, sizeof(list));
-        return ngx_http_media_field_error(r, "sample_rate", "sample_rate "
-                                          "for %s (%s) is in Hz, one of %s",
-                                          x->format->name, c->name, list);
+        x->rc = ngx_http_media_field_error(r, "sample_rate", "sample_rate "
+                                           "for %s (%s) is in Hz, one of %s",
+                                           x->format->name, c->name, list);
+        return NGX_DECLINED;
     }
 
     x->params[7].data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
     if (x->params[7].data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        x->rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
     x->params[7].len = ngx_sprintf(x->params[7].data, "%i", n)
@@ -343,9 +352,10 @@ ngx_http_media_export_enhance(ngx_http_request_t *r,
     seen = 0;
 
     if (v && !YAJL_IS_NULL(v) && !YAJL_IS_ARRAY(v)) {
-        return ngx_http_media_field_error(r, "enhance", "enhance must be a "
-                                          "list of preset names (see GET "
-                                          "/api/v1/enhance/presets)");
+        x->rc = ngx_http_media_field_error(r, "enhance", "enhance must be a "
+                                           "list of preset names (see GET "
+                                           "/api/v1/enhance/presets)");
+        return NGX_DECLINED;
     }
 
     for (k = 0; v && YAJL_IS_ARRAY(v) && k < v->u.array.len; k++) {
@@ -355,28 +365,31 @@ ngx_http_media_export_enhance(ngx_http_request_t *r,
                                                    ngx_strlen(e->u.string))
                               : -1;
         if (i < 0) {
-            return ngx_http_media_field_error(r, "enhance", "enhance item "
-                                              "%uz is not a preset: see GET "
-                                              "/api/v1/enhance/presets",
-                                              k + 1);
+            x->rc = ngx_http_media_field_error(r, "enhance", "enhance item "
+                                               "%uz is not a preset: see GET "
+                                               "/api/v1/enhance/presets",
+                                               k + 1);
+            return NGX_DECLINED;
         }
 
         if (seen & (1 << i)) {
-            return ngx_http_media_field_error(r, "enhance", "enhance names "
-                                              "%s twice; name each preset "
-                                              "once",
-                                              media_enhance_presets[i].name);
+            x->rc = ngx_http_media_field_error(r, "enhance", "enhance names "
+                                               "%s twice; name each preset "
+                                               "once",
+                                               media_enhance_presets[i].name);
+            return NGX_DECLINED;
         }
 
         if (media_enhance_presets[i].video && !video) {
-            return ngx_http_media_field_error(r, "enhance", "%s filters the "
-                                              "picture, and this export "
-                                              "has none (%s%s); leave it "
-                                              "out",
-                                              media_enhance_presets[i].name,
-                                              x->format->name,
-                                              x->format->video
-                                              ? ", audio_only" : "");
+            x->rc = ngx_http_media_field_error(r, "enhance", "%s filters the "
+                                               "picture, and this export "
+                                               "has none (%s%s); leave it "
+                                               "out",
+                                               media_enhance_presets[i].name,
+                                               x->format->name,
+                                               x->format->video
+                                               ? ", audio_only" : "");
+            return NGX_DECLINED;
         }
 
         seen |= 1 << i;
@@ -384,7 +397,8 @@ ngx_http_media_export_enhance(ngx_http_request_t *r,
 
     p = ngx_pnalloc(r->pool, 2 + MEDIA_ENHANCE_N * 16);
     if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        x->rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
     x->params[8].data = p;
@@ -408,10 +422,10 @@ ngx_http_media_export_enhance(ngx_http_request_t *r,
 
 
 /* an integer member: NGX_OK with *n, NGX_DECLINED when absent (or null),
- * else the 422 sent */
+ * NGX_ABORT with the 422 sent (its rc in x->rc) */
 static ngx_int_t
-ngx_http_media_export_int(ngx_http_request_t *r, const char *name,
-    ngx_int_t *n)
+ngx_http_media_export_int(ngx_http_request_t *r, ngx_http_media_export_t *x,
+    const char *name, ngx_int_t *n)
 {
     yajl_val  v;
 
@@ -422,8 +436,9 @@ ngx_http_media_export_int(ngx_http_request_t *r, const char *name,
     }
 
     if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) <= 0) {
-        return ngx_http_media_field_error(r, name, "%s must be a positive "
-                                          "whole number", name);
+        x->rc = ngx_http_media_field_error(r, name, "%s must be a positive "
+                                            "whole number", name);
+        return NGX_ABORT;
     }
 
     *n = (ngx_int_t) YAJL_GET_INTEGER(v);

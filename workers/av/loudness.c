@@ -255,9 +255,9 @@ done:
 
 /*
  * Measures the source after the filters pre (and draws its waveform into
- * dir), then, when a limiter is needed, measures what gain plus limiter really give and
- * corrects the gain by the shortfall: the limiter takes loudness away,
- * most on material whose energy is in its peaks.
+ * dir), then, when a limiter is needed, measures what gain plus limiter
+ * really give and corrects the gain by the shortfall: the limiter takes
+ * loudness away, most on material whose energy is in its peaks.
  */
 int
 media_normalize(media_job_t *job, media_probe_t *p, const char *path,
