@@ -39,7 +39,8 @@ typedef struct {
     AVFormatContext       *oc;
     int                    vst;
     int                    ast;
-    AVPacket              *pkt;
+    AVPacket              *pkt;           /* read from the source */
+    AVPacket              *opkt;          /* from an encoder */
     AVFrame               *frame;
     AVFrame               *filtered;
     int64_t                at_ms;
@@ -78,10 +79,13 @@ media_export_encode(media_job_t *job, media_probe_t *p,
     x.ast = -1;
 
     x.pkt = av_packet_alloc();
+    x.opkt = av_packet_alloc();
     x.frame = av_frame_alloc();
     x.filtered = av_frame_alloc();
 
-    if (x.pkt == NULL || x.frame == NULL || x.filtered == NULL) {
+    if (x.pkt == NULL || x.opkt == NULL || x.frame == NULL
+        || x.filtered == NULL)
+    {
         media_job_fail(job, "out of memory");
         goto failed;
     }
@@ -526,28 +530,28 @@ media_exp_encode(media_exp_t *x, AVCodecContext *enc, AVFrame *frame,
 
     out = x->oc->streams[st];
 
-    while ((rc = avcodec_receive_packet(enc, x->pkt)) == 0) {
+    while ((rc = avcodec_receive_packet(enc, x->opkt)) == 0) {
 
         /* libx264's packets carry no duration: one frame's */
-        if (enc == x->venc && x->pkt->duration <= 0
+        if (enc == x->venc && x->opkt->duration <= 0
             && x->p->frame_rate.num > 0)
         {
-            x->pkt->duration = av_rescale_q(1, av_inv_q(x->p->frame_rate),
+            x->opkt->duration = av_rescale_q(1, av_inv_q(x->p->frame_rate),
                                             enc->time_base);
         }
 
-        x->pkt->stream_index = st;
-        av_packet_rescale_ts(x->pkt, enc->time_base, out->time_base);
+        x->opkt->stream_index = st;
+        av_packet_rescale_ts(x->opkt, enc->time_base, out->time_base);
 
-        if (x->pkt->pts != AV_NOPTS_VALUE) {
-            end = av_rescale_q(x->pkt->pts + x->pkt->duration,
+        if (x->opkt->pts != AV_NOPTS_VALUE) {
+            end = av_rescale_q(x->opkt->pts + x->opkt->duration,
                                out->time_base, (AVRational) { 1, 1000 });
             if (end > x->end_ms) {
                 x->end_ms = end;
             }
         }
 
-        rc = av_interleaved_write_frame(x->oc, x->pkt);
+        rc = av_interleaved_write_frame(x->oc, x->opkt);
         if (rc < 0) {
             media_job_fail(x->job, "write: %s", media_averr(rc));
             return -1;
@@ -621,6 +625,7 @@ media_exp_free(media_exp_t *x)
     avfilter_graph_free(&x->vgraph);
     avfilter_graph_free(&x->agraph);
     av_packet_free(&x->pkt);
+    av_packet_free(&x->opkt);
     av_frame_free(&x->frame);
     av_frame_free(&x->filtered);
 }
