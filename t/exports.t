@@ -13,6 +13,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP qw(encode_json decode_json);
+use POSIX ();
 use Test::More;
 use MediaTest qw(wait_until slurp);
 
@@ -59,12 +60,14 @@ $t->make_media('clip.mp4', '-f lavfi -i testsrc2=size=320x240:rate=25:duration=3
 # about -29 LUFS: the loudness preset has 15 dB to add
 $t->make_media('quiet.wav', q{-f lavfi -i "aevalsrc=0.05*sin(440*2*PI*t):s=48000:d=4"});
 # a tone in white noise: the noise floor is what is left above 2 kHz
+$t->make_media('silent.mp4', '-f lavfi -i testsrc2=size=320x240:rate=25:duration=2'
+                             . " $av");
 $t->make_media('noisy.wav', '-f lavfi -i sine=frequency=440:sample_rate=48000:duration=4'
                . ' -f lavfi -i anoisesrc=color=white:amplitude=0.02:sample_rate=48000:duration=4'
                . ' -filter_complex "[0][1]amix=inputs=2:normalize=0"');
 
 my %media;
-for my $name (qw(tone.wav clip.mp4 quiet.wav noisy.wav)) {
+for my $name (qw(tone.wav clip.mp4 quiet.wav noisy.wav silent.mp4)) {
     $media{$name} = upload($user, $name, $name =~ /mp4$/ ? 'video/mp4' : 'audio/wav');
 }
 for my $name (sort keys %media) {
@@ -172,6 +175,7 @@ my $after = noise_floor("$dir/storage/exports/$clean->{id}.wav");
 ok($after < $before - 3,
    sprintf('denoise: the noise floor from %.1f dB to %.1f dB', $before, $after));
 
+my $e;
 my $v = export_ready($user, $clip, { format => 'mp4',
                                      enhance => [ qw(sharpen video_denoise) ] });
 is($v->{status}, 'ready', 'video presets: sharpen and video_denoise, ready');
@@ -250,7 +254,29 @@ is($r->{json}{error}{lifted_by}, 'creator', '402: the Creator plan lifts it');
 like($r->{json}{error}{message}, qr/50 of the 50 exports a month the starter plan allows/,
      '402: says what to do');
 is($used->(), 50, '402: the refused export is not counted');
-$t->psql('media', "UPDATE usage_counters SET used = $made WHERE user_id = '$uid'"
+
+# two at once for the last export: one passes, under the lock on the user
+$t->psql('media', "UPDATE usage_counters SET used = 49 WHERE user_id = '$uid'"
+         . " AND quantity = 'exports'");
+$t->redis('DEL', "media:export:rate:$uid");
+my @pids;
+for my $i (1 .. 4) {
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        my $r = api(POST => "/api/v1/media/$tone/exports", $user,
+                    encode_json({ format => 'wav' }));
+        open(my $fh, '>', "$dir/race.$i") or die $!;
+        print $fh $r->{status};
+        close $fh;
+        POSIX::_exit(0);
+    }
+    push @pids, $pid;
+}
+waitpid($_, 0) for @pids;
+is_deeply([ sort map { slurp("$dir/race.$_") } 1 .. 4 ], [ 202, 402, 402, 402 ],
+          'four at once for the last export: one 202, three 402');
+is($used->(), 50, 'and 50 counted');
+$t->psql('media', "UPDATE usage_counters SET used = $made + 1 WHERE user_id = '$uid'"
          . " AND quantity = 'exports'");
 
 # 10 a minute per user
@@ -266,6 +292,22 @@ ok($r->{headers}{'retry-after'} >= 1 && $r->{headers}{'retry-after'} <= 60,
 is(create($user, '00000000-0000-4000-8000-000000000000', { format => 'mp3' })->{status},
    404, 'rate: per user, others go on');
 
+# --- a failure, on the row ------------------------------------------------
+
+$r = create($user, $media{'silent.mp4'}, { format => 'mp3' });
+is($r->{status}, 202, 'mp3 of a silent video: accepted (the row does not know)');
+$e = wait_export($user, $r->{json}{export}{id});
+is($e->{status}, 'failed', 'mp3 of a silent video: failed');
+like($e->{error} // '', qr/^the media holds no sound to export: choose a video format/,
+     "with a reason for people: $e->{error}");
+is(api(GET => "/api/v1/jobs/$e->{job_id}", $user)->{json}{job}{attempts}, 1,
+   'at once: no retry can help');
+ok(!glob("$dir/storage/exports/*$e->{id}*"), 'and no file left');
+$e = export_ready($user, $media{'silent.mp4'}, { format => 'mp4' });
+my @silent = grep { $_->{codec_type} eq 'audio' }
+             @{ probe("$dir/storage/exports/$e->{id}.mp4")->{streams} };
+is(scalar @silent, 0, 'mp4 of a silent video: the picture alone');
+
 # --- progress, from the job, while the exporter is away --------------------
 
 $t->stop_proc('exporter');
@@ -273,7 +315,7 @@ $r = create($user, $tone, { format => 'wav' });
 is($r->{status}, 202, 'with no exporter: still accepted');
 my $waiting = $r->{json}{export};
 $t->psql('media', "UPDATE jobs SET progress = 37 WHERE id = '$waiting->{job_id}'");
-my $e = api(GET => "/api/v1/exports/$waiting->{id}", $user)->{json}{export};
+$e = api(GET => "/api/v1/exports/$waiting->{id}", $user)->{json}{export};
 is("$e->{status} $e->{progress}", 'processing 37', 'the export shows its job\'s progress');
 $t->start_worker('exporter');
 $e = wait_export($user, $waiting->{id});
