@@ -42,7 +42,7 @@ CORE_SRC := $(wildcard ngx_media_module/media_*.c)
 COMMON   := $(wildcard workers/common/*.c) $(CORE_SRC)
 WORKERS  := $(BUILD)/media-transcoder $(BUILD)/media-billing \
             $(BUILD)/media-sweeper $(BUILD)/media-migrate \
-            $(BUILD)/media-admin
+            $(BUILD)/media-admin $(BUILD)/media-exporter
 UNITS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%.t,$(wildcard t/unit/*.c))
 
 .PHONY: all deps module workers units tools fuzz www run stop test \
@@ -99,10 +99,16 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(MOD_SRC)
 
 workers: $(WORKERS)
 
-# the transcoder alone links the FFmpeg libraries
+# the transcoder and the exporter alone link the FFmpeg libraries, and
+# share what reads media (workers/av: probe, loudness)
 AV_PKGS := libavformat libavcodec libavfilter libavutil
-$(BUILD)/media-transcoder: ALL_CFLAGS += $(shell pkg-config --cflags $(AV_PKGS))
-$(BUILD)/media-transcoder: LIBS += $(shell pkg-config --libs $(AV_PKGS)) -lm
+AV_SRC  := $(wildcard workers/av/*.c)
+AV_BINS := $(BUILD)/media-transcoder $(BUILD)/media-exporter
+$(AV_BINS): ALL_CFLAGS += -Iworkers/av \
+                          $(shell pkg-config --cflags $(AV_PKGS))
+$(AV_BINS): LIBS += $(shell pkg-config --libs $(AV_PKGS)) -lm
+$(AV_BINS): SHARED_SRC := $(AV_SRC)
+$(AV_BINS): $(AV_SRC) workers/av/av.h
 
 # the billing worker alone talks HTTPS (to Stripe)
 $(BUILD)/media-billing: ALL_CFLAGS += $(shell pkg-config --cflags libcurl)
@@ -113,7 +119,8 @@ $(BUILD)/media-billing: LIBS += $(shell pkg-config --libs libcurl)
 $(BUILD)/media-%: $$(wildcard workers/$$*/*.c workers/$$*/*.h) \
                   workers/common/*.[ch] $(CORE_SRC) ngx_media_module/*.h
 	@mkdir -p $(BUILD)
-	$(CC) $(ALL_CFLAGS) -o $@ $(wildcard workers/$*/*.c) $(COMMON) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(wildcard workers/$*/*.c) $(SHARED_SRC) \
+	    $(COMMON) $(LIBS)
 
 # C unit tests print TAP; prove runs them as executables
 units: $(UNITS)

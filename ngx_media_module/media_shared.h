@@ -31,6 +31,7 @@
 #define MEDIA_SET_STRIPE_KEY      "media_stripe_secret_key"   /* a file */
 #define MEDIA_SET_STRIPE_API_URL  "media_stripe_api_url"
 #define MEDIA_SET_PUBLIC_URL      "media_public_url"
+#define MEDIA_SET_EXPORT_TTL      "media_export_ttl"
 
 #define MEDIA_DEFAULT_JOB_LEASE   60000     /* ms */
 #define MEDIA_DEFAULT_JOB_RETRY   5000      /* ms, doubled per attempt */
@@ -40,17 +41,19 @@
 #define MEDIA_DEFAULT_MAX_DURATION  (6L * 3600 * 1000)    /* ms */
 #define MEDIA_DEFAULT_TRANSCODE_MEMORY  (4L << 30)        /* bytes */
 #define MEDIA_DEFAULT_STRIPE_API_URL  "https://api.stripe.com"
+#define MEDIA_DEFAULT_EXPORT_TTL  (7L * 24 * 3600 * 1000)      /* ms */
 
 /* under media_storage */
 #define MEDIA_DIR_TMP             "tmp"       /* request bodies arrive here */
 #define MEDIA_DIR_UPLOADS         "uploads"   /* uploads/<media id> */
 #define MEDIA_DIR_HLS             "hls"       /* hls/<media id>/<rung>/ */
-#define MEDIA_DIR_EXPORTS         "exports"
+#define MEDIA_DIR_EXPORTS         "exports"   /* exports/<export id>.<format> */
 
 /* Redis keys the module writes and the workers may read */
 #define MEDIA_KEY_LOGIN_ACCOUNT   "media:login:acct:"  /* + lower(email) */
 #define MEDIA_KEY_LOGIN_ADDRESS   "media:login:addr:"  /* + client address */
 #define MEDIA_KEY_AD_SHOWN        "media:ad:shown:"    /* + token:address */
+#define MEDIA_KEY_EXPORT_RATE     "media:export:rate:" /* + user id */
 
 #define MEDIA_DEFAULT_PG_POOL     4
 #define MEDIA_DEFAULT_PG_TIMEOUT  5000      /* ms */
@@ -62,9 +65,11 @@
 #define MEDIA_STREAM_TRANSCODE    "media:transcode"
 #define MEDIA_STREAM_BILLING      "media:billing"
 #define MEDIA_STREAM_SWEEP        "media:sweep"
+#define MEDIA_STREAM_EXPORT       "media:export"
 #define MEDIA_GROUP_TRANSCODE     "transcoders"
 #define MEDIA_GROUP_BILLING       "billing"
 #define MEDIA_GROUP_SWEEP         "sweepers"
+#define MEDIA_GROUP_EXPORT        "exporters"
 
 /* a stream entry only points at its row: XADD <stream> * job <uuid> */
 #define MEDIA_STREAM_FIELD_JOB    "job"

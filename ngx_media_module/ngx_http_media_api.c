@@ -26,6 +26,7 @@
 #include "ngx_http_media_hls.h"
 #include "ngx_http_media_health.h"
 #include "ngx_http_media_webhook.h"
+#include "ngx_http_media_exports.h"
 #include "ngx_http_media_downloads.h"
 #include "ngx_http_media_api.h"
 #include "media_router.h"
@@ -97,9 +98,14 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_POST, "/api/v1/billing/checkout", 22 },
     { MEDIA_POST, "/api/v1/billing/portal", 23 },
     { MEDIA_POST, "/api/v1/webhooks/stripe", 24 },
-    { MEDIA_POST, "/api/v1/downloads", 25 },
-    { MEDIA_GET, "/api/v1/downloads", 26 },
-    { MEDIA_DELETE, "/api/v1/downloads/{id}", 27 },
+    { MEDIA_POST, "/api/v1/media/{id}/exports", 25 },
+    { MEDIA_GET, "/api/v1/media/{id}/exports", 26 },
+    { MEDIA_GET, "/api/v1/exports/{id}", 27 },
+    { MEDIA_DELETE, "/api/v1/exports/{id}", 28 },
+    { MEDIA_GET, "/api/v1/enhance/presets", 29 },
+    { MEDIA_POST, "/api/v1/downloads", 30 },
+    { MEDIA_GET, "/api/v1/downloads", 31 },
+    { MEDIA_DELETE, "/api/v1/downloads/{id}", 32 },
 };
 
 
@@ -134,6 +140,12 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_billing_portal,
       NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER },
     { ngx_http_media_webhook_stripe, NGX_HTTP_MEDIA_RAW },
+    { ngx_http_media_export_create,
+      NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_export_list, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_export_get, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_export_delete, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_enhance_presets, 0 },
     { ngx_http_media_download_create,
       NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
     { ngx_http_media_download_list, NGX_HTTP_MEDIA_USER },

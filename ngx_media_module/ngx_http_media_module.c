@@ -175,6 +175,13 @@ static ngx_command_t  ngx_http_media_commands[] = {
       4,
       NULL },
 
+    { ngx_string(MEDIA_SET_EXPORT_TTL),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_worker_setting,
+      0,
+      0,
+      NULL },
+
     { ngx_string(MEDIA_SET_STRIPE_API_URL),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_media_worker_setting,

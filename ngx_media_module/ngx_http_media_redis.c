@@ -450,6 +450,55 @@ ngx_http_media_redis_enqueue(ngx_http_request_t *r, const char *stream,
 }
 
 
+/*
+ * One Lua script, so counting and reading the count are one step: two
+ * requests at the same moment cannot both take the last place.  A key
+ * found without an expiry (it cannot be made so here, but a hand may)
+ * gets one rather than counting for ever.
+ */
+static const char  ngx_http_media_redis_limit_script[] =
+    "local n = redis.call('INCR', KEYS[1]) "
+    "if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end "
+    "if n <= tonumber(ARGV[1]) then return 0 end "
+    "local t = redis.call('PTTL', KEYS[1]) "
+    "if t < 0 then "
+    "  redis.call('PEXPIRE', KEYS[1], ARGV[2]) "
+    "  t = tonumber(ARGV[2]) "
+    "end "
+    "return t";
+
+
+ngx_int_t
+ngx_http_media_redis_limit(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_uint_t limit, ngx_msec_t window,
+    ngx_http_media_redis_handler_pt handler, void *data)
+{
+    u_char      *buf;
+    const char  *argv[6];
+    size_t       argvlen[6];
+
+    buf = ngx_pnalloc(r->pool, 2 * NGX_INT_T_LEN);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    argv[0] = "EVAL";
+    argvlen[0] = 4;
+    argv[1] = ngx_http_media_redis_limit_script;
+    argvlen[1] = sizeof(ngx_http_media_redis_limit_script) - 1;
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = (char *) key->data;
+    argvlen[3] = key->len;
+    argv[4] = (char *) buf;
+    argvlen[4] = ngx_sprintf(buf, "%ui", limit) - buf;
+    argv[5] = (char *) buf + argvlen[4];
+    argvlen[5] = ngx_sprintf(buf + argvlen[4], "%M", window)
+                 - (buf + argvlen[4]);
+
+    return ngx_http_media_redis_command(r, handler, data, 6, argv, argvlen);
+}
+
 static void
 ngx_http_media_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {

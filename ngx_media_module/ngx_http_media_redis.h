@@ -55,5 +55,14 @@ ngx_int_t ngx_http_media_redis_enqueue(ngx_http_request_t *r,
     const char *stream, ngx_str_t *job,
     ngx_http_media_redis_handler_pt handler, void *data);
 
+/*
+ * A fixed-window rate limit: counts this request under key and answers
+ * res->integer 0 when it is within limit for the window, else the ms
+ * until the window ends (for Retry-After).
+ */
+ngx_int_t ngx_http_media_redis_limit(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_uint_t limit, ngx_msec_t window,
+    ngx_http_media_redis_handler_pt handler, void *data);
+
 
 #endif /* _NGX_HTTP_MEDIA_REDIS_H_INCLUDED_ */

@@ -89,7 +89,7 @@ $t->psql('media', 'ALTER TABLE x RENAME TO media_schema_migrations');
 
 # --- workers -------------------------------------------------------------
 
-for my $w (qw(transcoder billing)) {
+for my $w (qw(transcoder exporter billing)) {
     $t->start_worker($w);
     ok(wait_until(sub {
         slurp($t->dir . "/$w.log") =~ /ready: postgres and redis connected/
@@ -100,8 +100,10 @@ like($t->redis('XINFO', 'GROUPS', 'media:transcode'), qr/transcoders/,
      'transcoder made its consumer group');
 like($t->redis('XINFO', 'GROUPS', 'media:billing'), qr/billing/,
      'billing made its consumer group');
+like($t->redis('XINFO', 'GROUPS', 'media:export'), qr/exporters/,
+     'exporter made its consumer group');
 
-for my $w (qw(transcoder billing)) {
+for my $w (qw(transcoder exporter billing)) {
     my $status = $t->stop_proc($w, 'TERM');
     is($status, 0, "$w: SIGTERM exits 0");
     like(slurp($t->dir . "/$w.log"), qr/stopping: SIGTERM/, "$w: says so");

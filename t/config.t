@@ -115,6 +115,9 @@ my @bad = (
     [ 'media_login_limit window=10ms;',
       qr/invalid media_login_limit parameter "window=10ms"/ ],
     [ 'media_access_ttl soon;', qr/invalid media_access_ttl "soon"/ ],
+    [ 'media_export_ttl 7x;',
+      qr/invalid media_export_ttl "7x": expected a time such as "30s"/ ],
+    [ 'media_export_ttl 0;', qr/invalid media_export_ttl "0"/ ],
     [ 'media_free_rung 700;',
       qr/invalid media_free_rung "700": expected the short side of one of the transcoder's rungs: 1080, 720, 480 or 360/ ],
     [ 'media_free_rung 720p;', qr/invalid media_free_rung "720p"/ ],
@@ -162,6 +165,14 @@ like($out, qr/needs both media_pg and media_redis/,
 
 $out = `$w -x 2>&1`;
 like($out, qr/usage: media-transcoder \[-c nginx\.conf\]/, 'worker: usage');
+
+# media-exporter reads media_export_ttl as nginx checks it
+write_http(qq{media_pg "host=127.0.0.1";\n    media_redis 127.0.0.1:1;\n}
+           . '    media_export_ttl 7x;');
+(my $x = $w) =~ s/media-transcoder$/media-exporter/;
+$out = `$x -c $dir/nginx.conf 2>&1`;
+like($out, qr/line \d+: invalid media_export_ttl "7x"/,
+     'worker: a bad media_export_ttl exits naming it');
 
 # nginx -t only: no nginx is left running for finish() to stop
 $t->finish;

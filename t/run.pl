@@ -69,6 +69,7 @@ $t->migrate;
 my $stripe = StripeFake->start($t, webhook_url => 'http://127.0.0.1:'
                                . $t->port('http') . '/api/v1/webhooks/stripe');
 $t->start_worker('transcoder');
+$t->start_worker('exporter');
 $t->start_worker('sweeper');
 $t->start_worker('billing');
 $t->start_nginx;
@@ -87,8 +88,8 @@ print <<"EOF";
 ngx_media is running: $url
   healthz:   ${url}api/v1/healthz ($r->{status})
   config:    $var/nginx.conf (from nginx.conf.example)
-  logs:      $var/error.log, $var/transcoder.log, $var/sweeper.log,
-             $var/billing.log, $var/stripe.log
+  logs:      $var/error.log, $var/transcoder.log, $var/exporter.log,
+             $var/sweeper.log, $var/billing.log, $var/stripe.log
   Stripe:    @{[ $stripe->url ]} (t/stripe-fake; webhook secret in
              @{[ $stripe->whsec_file ]})
   stop with: make stop
@@ -105,7 +106,9 @@ sub stop {
     my %s = load_state();
 
     # nginx first (graceful), then the workers, then the stores
-    for my $name (qw(nginx transcoder sweeper billing stripe redis)) {
+    for my $name (qw(nginx transcoder exporter sweeper billing stripe
+                      redis))
+    {
         my $pid = $s{$name} or next;
         kill($name eq 'nginx' ? 'QUIT' : 'TERM', $pid) or next;
         wait_until(sub { !kill(0, $pid) }, timeout => 15)

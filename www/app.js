@@ -297,6 +297,7 @@ function showItem(media, first) {
   el.querySelector('.item-error').textContent = media.error || '';
   el.querySelector('.item-play').hidden = media.status !== 'ready';
   el.querySelector('.item-privacy').value = media.privacy;
+  if (typeof mediaExports !== 'undefined') mediaExports.update(el, media);
 
   $('library-empty').hidden = state.items.size > 0;
 }

@@ -54,6 +54,7 @@ media_settings_defaults(media_settings_t *s)
     s->max_height = MEDIA_DEFAULT_MAX_HEIGHT;
     s->max_pixels = s->max_width * s->max_height;
     s->max_duration = MEDIA_DEFAULT_MAX_DURATION;
+    s->export_ttl = MEDIA_DEFAULT_EXPORT_TTL;
 }
 
 
@@ -259,6 +260,10 @@ media_setting_msec(media_settings_t *s, const char *name)
 
     if (strcmp(name, MEDIA_SET_MAX_DURATION) == 0) {
         return &s->max_duration;
+    }
+
+    if (strcmp(name, MEDIA_SET_EXPORT_TTL) == 0) {
+        return &s->export_ttl;
     }
 
     return NULL;

@@ -41,6 +41,7 @@ typedef struct {
     char          *stripe_key_file;  /* holds the sk_ key; never logged */
     char          *stripe_api_url;   /* NULL: MEDIA_DEFAULT_STRIPE_API_URL */
     char          *public_url;       /* the site, for Stripe's redirects */
+    long           export_ttl;       /* ms an export is kept */
 } media_settings_t;
 
 

@@ -103,7 +103,7 @@ media_transcode_file(const char *source, const char *dir, long threads)
     media_ladder(&probe, &ladder);
 
     if (probe.video < 0) {
-        if (media_normalize(&job, &probe, source, dir, &loud) != 0) {
+        if (media_normalize(&job, &probe, source, NULL, dir, &loud) != 0) {
             goto done;
         }
         normalize = &loud;
@@ -191,7 +191,7 @@ media_transcode(media_job_t *job)
     normalize = NULL;
 
     if (probe.video < 0) {
-        if (media_normalize(job, &probe, source, work, &loud) != 0) {
+        if (media_normalize(job, &probe, source, NULL, work, &loud) != 0) {
             goto done;
         }
         normalize = &loud;

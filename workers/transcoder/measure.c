@@ -131,12 +131,3 @@ media_publish_rungs(media_job_t *job, media_probe_t *p, media_ladder_t *l,
     return 0;
 }
 
-
-const char *
-media_averr(int err)
-{
-    static __thread char  buf[AV_ERROR_MAX_STRING_SIZE];
-
-    av_strerror(err, buf, sizeof(buf));
-    return buf;
-}

@@ -68,13 +68,8 @@ typedef struct {
 } media_pipe_t;
 
 
-static int media_open_decoder(media_pipe_t *pp, int index,
-    AVCodecContext **dec);
 static int media_video_graph(media_pipe_t *pp);
 static int media_audio_graph(media_pipe_t *pp);
-static int media_graph(media_pipe_t *pp, AVFilterGraph **g,
-    AVFilterContext **src, const char *src_name, const char *src_args,
-    const char *sink_name, const char *desc, AVFilterContext **sinks, int n);
 static AVCodecContext *media_video_encoder(media_pipe_t *pp, media_out_t *o);
 static AVCodecContext *media_audio_encoder(media_pipe_t *pp,
     AVFilterContext *sink, int64_t rate, int channels);
@@ -130,9 +125,9 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
         goto failed;
     }
 
-    if ((p->video >= 0 && (media_open_decoder(&pp, p->video, &pp.vdec) != 0
+    if ((p->video >= 0 && (media_av_decoder(job, p, p->video, &pp.vdec) != 0
                            || media_video_graph(&pp) != 0))
-        || (p->audio >= 0 && (media_open_decoder(&pp, p->audio, &pp.adec)
+        || (p->audio >= 0 && (media_av_decoder(job, p, p->audio, &pp.adec)
                               != 0
                               || media_audio_graph(&pp) != 0)))
     {
@@ -246,68 +241,6 @@ failed:
 
 
 static int
-media_open_decoder(media_pipe_t *pp, int index, AVCodecContext **dec)
-{
-    int              rc;
-    AVStream        *st;
-    const char      *kind;
-    const AVCodec   *codec;
-
-    st = pp->p->ic->streams[index];
-
-    kind = st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO ? "picture"
-                                                          : "sound";
-
-    codec = avcodec_find_decoder(st->codecpar->codec_id);
-    if (codec == NULL) {
-        media_job_fail(pp->job, "no decoder for %s",
-                       avcodec_get_name(st->codecpar->codec_id));
-        media_job_refuse(pp->job, MEDIA_MSG_CODEC, kind,
-                         avcodec_get_name(st->codecpar->codec_id));
-        return -1;
-    }
-
-    *dec = avcodec_alloc_context3(codec);
-    if (*dec == NULL) {
-        media_job_fail(pp->job, "out of memory");
-        return -1;
-    }
-
-    rc = avcodec_parameters_to_context(*dec, st->codecpar);
-    if (rc < 0) {
-        media_job_fail(pp->job, "decoder parameters: %s", media_averr(rc));
-        return -1;
-    }
-
-    (*dec)->pkt_timebase = st->time_base;
-    (*dec)->thread_count = 0;
-    (*dec)->max_pixels = pp->job->settings->max_pixels;
-
-    rc = avcodec_open2(*dec, codec, NULL);
-    if (rc < 0) {
-        media_job_fail(pp->job, "open %s decoder: %s", codec->name,
-                       media_averr(rc));
-        if (media_av_input(rc)) {
-            media_job_refuse(pp->job, MEDIA_MSG_CODEC, kind, codec->name);
-        }
-        return -1;
-    }
-
-    /* a layout with no order (a plain 2-channel wav): the default one */
-    if (codec->type == AVMEDIA_TYPE_AUDIO
-        && (*dec)->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
-    {
-        int  channels = (*dec)->ch_layout.nb_channels;
-
-        av_channel_layout_uninit(&(*dec)->ch_layout);
-        av_channel_layout_default(&(*dec)->ch_layout, channels);
-    }
-
-    return 0;
-}
-
-
-static int
 media_video_graph(media_pipe_t *pp)
 {
     int                i;
@@ -328,19 +261,7 @@ media_video_graph(media_pipe_t *pp)
              pp->vdec->width, pp->vdec->height, pp->vdec->pix_fmt, tb.num,
              tb.den, sar.num, sar.den);
 
-    switch (pp->p->rotation) {
-    case 90:
-        rotate = "transpose=clock,";
-        break;
-    case 180:
-        rotate = "hflip,vflip,";
-        break;
-    case 270:
-        rotate = "transpose=cclock,";
-        break;
-    default:
-        rotate = "";
-    }
+    rotate = media_av_rotate(pp->p);
 
     d = desc;
     d += sprintf(d, "[in]%ssplit=%d", rotate, pp->n);
@@ -353,7 +274,7 @@ media_video_graph(media_pipe_t *pp)
                      pp->out[i].rung->height, i);
     }
 
-    if (media_graph(pp, &pp->vgraph, &pp->vsrc, "buffer", args, "buffersink",
+    if (media_av_graph(pp->job, &pp->vgraph, &pp->vsrc, "buffer", args, "buffersink",
                     desc, sinks, pp->n) != 0)
     {
         return -1;
@@ -396,7 +317,7 @@ media_audio_graph(media_pipe_t *pp)
 
     if (pp->p->video >= 0) {
         /* one encode shared by every video rung: downmixed to stereo */
-        if (media_graph(pp, &pp->agraph, &pp->asrc, "abuffer", args,
+        if (media_av_graph(pp->job, &pp->agraph, &pp->asrc, "abuffer", args,
                         "abuffersink",
                         "[in]aresample=48000,aformat=sample_fmts=fltp:"
                         "sample_rates=48000:channel_layouts=stereo[o0]",
@@ -429,7 +350,7 @@ media_audio_graph(media_pipe_t *pp)
                      i);
     }
 
-    if (media_graph(pp, &pp->agraph, &pp->asrc, "abuffer", args,
+    if (media_av_graph(pp->job, &pp->agraph, &pp->asrc, "abuffer", args,
                     "abuffersink", desc, sinks, pp->n)
         != 0)
     {
@@ -444,87 +365,6 @@ media_audio_graph(media_pipe_t *pp)
         if (pp->out[i].aenc == NULL) {
             return -1;
         }
-    }
-
-    return 0;
-}
-
-
-/* a source, n sinks labelled o0.., and desc between them */
-static int
-media_graph(media_pipe_t *pp, AVFilterGraph **g, AVFilterContext **src,
-    const char *src_name, const char *src_args, const char *sink_name,
-    const char *desc, AVFilterContext **sinks, int n)
-{
-    int             rc, i;
-    char            label[16];
-    AVFilterInOut  *outputs, *inputs, *io;
-
-    *g = avfilter_graph_alloc();
-    if (*g == NULL) {
-        media_job_fail(pp->job, "out of memory");
-        return -1;
-    }
-
-    /* filters run in this thread: the encoders have the threads */
-    (*g)->nb_threads = 1;
-
-    rc = avfilter_graph_create_filter(src, avfilter_get_by_name(src_name),
-                                      "in", src_args, NULL, *g);
-    if (rc < 0) {
-        media_job_fail(pp->job, "filter %s: %s", src_name, media_averr(rc));
-        return -1;
-    }
-
-    outputs = avfilter_inout_alloc();
-    inputs = NULL;
-
-    if (outputs == NULL) {
-        media_job_fail(pp->job, "out of memory");
-        return -1;
-    }
-
-    outputs->name = av_strdup("in");
-    outputs->filter_ctx = *src;
-    outputs->pad_idx = 0;
-    outputs->next = NULL;
-
-    for (i = n - 1; i >= 0; i--) {
-        snprintf(label, sizeof(label), "o%d", i);
-
-        rc = avfilter_graph_create_filter(&sinks[i],
-                                          avfilter_get_by_name(sink_name),
-                                          label, NULL, NULL, *g);
-        io = avfilter_inout_alloc();
-
-        if (rc < 0 || io == NULL) {
-            avfilter_inout_free(&io);
-            avfilter_inout_free(&inputs);
-            avfilter_inout_free(&outputs);
-            media_job_fail(pp->job, "filter %s: %s", sink_name,
-                           media_averr(rc));
-            return -1;
-        }
-
-        io->name = av_strdup(label);
-        io->filter_ctx = sinks[i];
-        io->pad_idx = 0;
-        io->next = inputs;
-        inputs = io;
-    }
-
-    rc = avfilter_graph_parse_ptr(*g, desc, &inputs, &outputs, NULL);
-    avfilter_inout_free(&inputs);
-    avfilter_inout_free(&outputs);
-
-    if (rc >= 0) {
-        rc = avfilter_graph_config(*g, NULL);
-    }
-
-    if (rc < 0) {
-        media_job_fail(pp->job, "filter graph \"%s\": %s", desc,
-                       media_averr(rc));
-        return -1;
     }
 
     return 0;

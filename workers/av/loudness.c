@@ -21,7 +21,7 @@
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
 
-#include "transcoder.h"
+#include "av.h"
 
 
 #define MEDIA_TARGET_LUFS     -14.0
@@ -50,7 +50,7 @@ media_loudness(media_job_t *job, media_probe_t *p, const char *path,
     const char *pre, const char *dir, media_loudness_t *out)
 {
     int                 rc, ret;
-    char                args[256], layout[64], file[4096], desc[512];
+    char                args[256], layout[64], file[4096], desc[2048];
     double              v;
     AVFrame            *frame;
     AVPacket           *pkt;
@@ -254,28 +254,33 @@ done:
 
 
 /*
- * Measures the source (and draws its waveform into dir), then, when a
- * limiter is needed, measures what gain plus limiter really give and
- * corrects the gain by the shortfall: the limiter takes loudness away,
- * most on material whose energy is in its peaks.
+ * Measures the source after the filters pre (and draws its waveform into
+ * dir), then, when a limiter is needed, measures what gain plus limiter
+ * really give and corrects the gain by the shortfall: the limiter takes
+ * loudness away, most on material whose energy is in its peaks.
  */
 int
 media_normalize(media_job_t *job, media_probe_t *p, const char *path,
-    const char *dir, media_loudness_t *out)
+    const char *pre, const char *dir, media_loudness_t *out)
 {
-    int               i;
-    char              pre[256];
+    int               i, n;
+    char              tried[1024];
     double            shortfall;
     media_loudness_t  after;
 
-    if (media_loudness(job, p, path, NULL, dir, out) != 0) {
+    if (pre == NULL) {
+        pre = "";
+    }
+
+    if (media_loudness(job, p, path, pre, dir, out) != 0) {
         return -1;
     }
 
     for (i = 0; i < 2 && !out->linear; i++) {
-        media_loudness_filter(out, pre, sizeof(pre));
+        n = snprintf(tried, sizeof(tried), "%s", pre);
+        media_loudness_filter(out, tried + n, sizeof(tried) - n);
 
-        if (media_loudness(job, p, path, pre, NULL, &after) != 0) {
+        if (media_loudness(job, p, path, tried, NULL, &after) != 0) {
             return -1;
         }
 
@@ -377,3 +382,4 @@ media_wave_write(media_job_t *job, media_wave_t *w, const char *path)
 
     return 0;
 }
+

@@ -8,7 +8,7 @@
 #include <libavutil/display.h>
 #include <libavutil/mem.h>
 
-#include "transcoder.h"
+#include "av.h"
 
 
 static int media_probe_info(media_job_t *job, media_probe_t *p);
@@ -300,4 +300,14 @@ media_probe_interrupt(void *opaque)
     media_job_t  *job = opaque;
 
     return media_job_stalled(job);
+}
+
+
+const char *
+media_averr(int err)
+{
+    static __thread char  buf[AV_ERROR_MAX_STRING_SIZE];
+
+    av_strerror(err, buf, sizeof(buf));
+    return buf;
 }
