@@ -821,8 +821,17 @@ ngx_http_media_dl_fail(ngx_http_media_dl_t *d, ngx_uint_t status,
 static ngx_int_t
 ngx_http_media_dl_refuse(ngx_http_request_t *r, ngx_http_media_dl_t *d)
 {
+    ngx_str_t  allow;
+
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "media download: refused, %s: %s", d->code, d->why);
+
+    if (d->status == NGX_HTTP_NOT_ALLOWED) {
+        ngx_str_set(&allow, "GET, HEAD");
+        if (ngx_http_media_add_header(r, "Allow", &allow) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     ngx_http_finalize_request(r, ngx_http_media_send_error(r, d->status,
                               d->code, "%s", d->why));

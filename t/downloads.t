@@ -261,6 +261,7 @@ $r = get('/dl/' . ('A' x 119));
 is($r->{status}, 404, 'no file name: 404');
 $r = get($l->{url}, 'POST');
 is($r->{status}, 405, 'POST: 405');
+is($r->{headers}{allow}, 'GET, HEAD', '  Allow: GET, HEAD');
 
 # --- revoke --------------------------------------------------------------------
 
