@@ -72,7 +72,7 @@ typedef struct {
     ngx_int_t           max_uses;
     ngx_int_t           uses;           /* the row's, then Redis' */
     ngx_uint_t          status;         /* a refusal's */
-    const char         *code;
+    const char         *code;           /* $media_download_status */
     u_char              why[160];
     unsigned            pending:1;
     unsigned            head:1;
@@ -81,6 +81,8 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_media_dl_access(ngx_http_request_t *r);
+static ngx_int_t ngx_http_media_dl_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_media_dl_start(ngx_http_request_t *r,
     ngx_http_media_dl_t *d);
 static void ngx_http_media_dl_checked(ngx_http_request_t *r,
@@ -113,6 +115,10 @@ static void ngx_http_media_dl_revoked(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_dl_revoke_told(ngx_http_request_t *r,
     ngx_http_media_redis_result_t *res, void *data);
+
+
+static ngx_str_t  ngx_http_media_dl_status_name =
+    ngx_string("media_download_status");
 
 
 /*
@@ -263,8 +269,26 @@ ngx_http_media_download(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 ngx_int_t
 ngx_http_media_downloads_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt         *h;
+    ngx_http_variable_t         *var;
+    ngx_http_core_main_conf_t   *cmcf;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    /* cacheable: taken before the internal redirect, which clears module
+     * contexts, and kept after it for the access log */
+    var = ngx_http_add_variable(cf, &ngx_http_media_dl_status_name, 0);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_media_dl_variable;
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_media_module);
+    mmcf->dl_status_index = ngx_http_get_variable_index(cf,
+                                           &ngx_http_media_dl_status_name);
+    if (mmcf->dl_status_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -672,11 +696,16 @@ ngx_http_media_dl_counted(ngx_http_request_t *r,
 
     /* HEAD tells what a GET would send: no use, no audit row */
     if (d->head) {
+        d->code = "head";
         goto done;
     }
 
     if (res->integer > 0) {
         d->uses = res->integer;
+        d->code = "ok";
+
+    } else {
+        d->code = "resumed";
     }
 
     if (ngx_http_media_dl_audit(r, d) == NGX_OK) {
@@ -792,12 +821,50 @@ ngx_http_media_dl_fail(ngx_http_media_dl_t *d, ngx_uint_t status,
 static ngx_int_t
 ngx_http_media_dl_refuse(ngx_http_request_t *r, ngx_http_media_dl_t *d)
 {
+    ngx_str_t  allow;
+
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "media download: refused, %s: %s", d->code, d->why);
+
+    if (d->status == NGX_HTTP_NOT_ALLOWED) {
+        ngx_str_set(&allow, "GET, HEAD");
+        if (ngx_http_media_add_header(r, "Allow", &allow) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     ngx_http_finalize_request(r, ngx_http_media_send_error(r, d->status,
                               d->code, "%s", d->why));
     return NGX_DONE;
+}
+
+
+/* $media_download_status: ok, resumed, head, or the refusal's code */
+static ngx_int_t
+ngx_http_media_dl_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_media_dl_t        *d;
+    ngx_http_media_ctx_t       *ctx;
+    ngx_http_media_loc_conf_t  *mlcf;
+
+    /* ctx->state is a route's own elsewhere: only a download's here */
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_media_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    d = (mlcf->dl_files.data && ctx) ? ctx->state : NULL;
+
+    if (d == NULL || d->code == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = (u_char *) d->code;
+    v->len = ngx_strlen(d->code);
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
 }
 
 
@@ -810,10 +877,11 @@ ngx_http_media_dl_refuse(ngx_http_request_t *r, ngx_http_media_dl_t *d)
 static ngx_int_t
 ngx_http_media_dl_redirect(ngx_http_request_t *r, ngx_http_media_dl_t *d)
 {
-    u_char                     *p;
-    size_t                      size;
-    ngx_str_t                   uri, value;
-    ngx_http_media_loc_conf_t  *mlcf;
+    u_char                      *p;
+    size_t                       size;
+    ngx_str_t                    uri, value;
+    ngx_http_media_loc_conf_t   *mlcf;
+    ngx_http_media_main_conf_t  *mmcf;
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_media_module);
 
@@ -868,6 +936,9 @@ ngx_http_media_dl_redirect(ngx_http_request_t *r, ngx_http_media_dl_t *d)
     }
 
     uri.len = p - uri.data;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+    (void) ngx_http_get_indexed_variable(r, mmcf->dl_status_index);
 
     (void) ngx_http_internal_redirect(r, &uri, NULL);
     ngx_http_finalize_request(r, NGX_DONE);

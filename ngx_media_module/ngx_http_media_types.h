@@ -79,6 +79,7 @@ typedef struct {
     media_token_key_t          dl_keys[2];    /* [0] signs */
     ngx_uint_t                 dl_nkeys;
     ngx_str_t                  dl_location;   /* for the URLs it issues */
+    ngx_int_t                  dl_status_index;   /* $media_download_status */
 
     ngx_int_t      request_id_index;
 } ngx_http_media_main_conf_t;

@@ -152,6 +152,19 @@ is(sql("SELECT count(*) FROM download_uses WHERE link_id = '$l1->{id}'"
        . " AND address = '127.0.0.1' AND media_id = '$m1'"), 3,
    '  each with user, address, status');
 
+# $media_download_status in the example's access log, kept across the
+# internal redirect
+my $url_re = quotemeta($l1->{url});
+my @logged;
+wait_until(sub {
+    @logged = grep { /$url_re/ } split /\n/, slurp("$dir/media.log");
+    @logged >= 20;
+}, timeout => 5);
+is(scalar(grep { / 200 \d+ \S+ ok$/ } @logged), 3,
+   'access log: three downloads "ok"');
+is(scalar(grep { / 410 \d+ \S+ link_spent$/ } @logged), 17,
+   '  seventeen "link_spent"') or diag(join("\n", @logged));
+
 $r = get($l1->{url});
 is($r->{status}, 410, 'spent: 410');
 is($r->{json}{error}{code}, 'link_spent', '  link_spent');
@@ -204,6 +217,10 @@ is(sql("SELECT uses FROM download_links WHERE id = '$l->{id}'"), 1,
    '  still one use spent');
 is(sql("SELECT count(*) FROM download_uses WHERE link_id = '$l->{id}'"), 4,
    '  an audit row for each request served');
+$url_re = quotemeta($l->{url});
+ok(wait_until(sub { grep { /$url_re.* 206 \d+ \S+ resumed$/ }
+                    split /\n/, slurp("$dir/media.log") }, timeout => 5),
+   '  logged as "resumed"');
 $r = get($l->{url}, GET => { Range => 'bytes=1000-', 'User-Agent' => 'another/1.0' });
 is($r->{status}, 410, 'another client resuming: 410 (it spent no use)');
 $r = get($l->{url});
@@ -244,6 +261,7 @@ $r = get('/dl/' . ('A' x 119));
 is($r->{status}, 404, 'no file name: 404');
 $r = get($l->{url}, 'POST');
 is($r->{status}, 405, 'POST: 405');
+is($r->{headers}{allow}, 'GET, HEAD', '  Allow: GET, HEAD');
 
 # --- revoke --------------------------------------------------------------------
 
