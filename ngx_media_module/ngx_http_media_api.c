@@ -26,6 +26,8 @@
 #include "ngx_http_media_hls.h"
 #include "ngx_http_media_health.h"
 #include "ngx_http_media_webhook.h"
+#include "ngx_http_media_purchases.h"
+#include "ngx_http_media_activity.h"
 #include "ngx_http_media_api.h"
 #include "media_router.h"
 #include "media_json.h"
@@ -96,6 +98,9 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_POST, "/api/v1/billing/checkout", 22 },
     { MEDIA_POST, "/api/v1/billing/portal", 23 },
     { MEDIA_POST, "/api/v1/webhooks/stripe", 24 },
+    { MEDIA_POST, "/api/v1/media/{id}/purchase", 25 },
+    { MEDIA_GET, "/api/v1/library/purchases", 26 },
+    { MEDIA_GET, "/api/v1/activity", 27 },
 };
 
 
@@ -130,6 +135,9 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_billing_portal,
       NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER },
     { ngx_http_media_webhook_stripe, NGX_HTTP_MEDIA_RAW },
+    { ngx_http_media_purchase, NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_purchases, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_activity, NGX_HTTP_MEDIA_USER },
 };
 
 
