@@ -89,7 +89,7 @@ static const ngx_http_media_field_t  ngx_http_media_job_fields[] = {
 static ngx_int_t ngx_http_media_owned_id(ngx_http_request_t *r,
     ngx_str_t *params);
 static ngx_int_t ngx_http_media_patch_price(ngx_http_request_t *r,
-    ngx_str_t *params);
+    ngx_str_t *params, ngx_int_t *rc);
 static void ngx_http_media_listed(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_one_found(ngx_http_request_t *r,
@@ -280,7 +280,7 @@ ngx_http_media_get(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_media_patch(ngx_http_request_t *r)
 {
-    ngx_int_t   rc;
+    ngx_int_t   rc, price;
     ngx_str_t   params[7], *title, *privacy;
 
     if (ngx_http_media_owned_id(r, params) != NGX_OK) {
@@ -291,12 +291,12 @@ ngx_http_media_patch(ngx_http_request_t *r)
     title = ngx_http_media_body_str(r, "title");
     privacy = ngx_http_media_body_str(r, "privacy");
 
-    rc = ngx_http_media_patch_price(r, params);
-    if (rc != NGX_OK && rc != NGX_DECLINED) {
+    price = ngx_http_media_patch_price(r, params, &rc);
+    if (price == NGX_ERROR) {
         return rc;
     }
 
-    if (title == NULL && privacy == NULL && rc == NGX_DECLINED) {
+    if (title == NULL && privacy == NULL && price == NGX_DECLINED) {
         return ngx_http_media_field_error(r, "title", "send title (a string), "
                                           "privacy (public, unlisted or "
                                           "private), or price_cents with "
@@ -352,10 +352,12 @@ ngx_http_media_patch(ngx_http_request_t *r)
  * The price of a PATCH into params[4..6]: price_cents (a whole number of
  * the currency's smallest unit) with currency (ISO 4217, any case), or
  * price_cents null, which takes the media off sale.  NGX_DECLINED when the
- * body names no price; NGX_OK when it does; else the refusal sent.
+ * body names no price; NGX_OK when it does; NGX_ERROR when it is refused,
+ * with *rc the refusal's.
  */
 static ngx_int_t
-ngx_http_media_patch_price(ngx_http_request_t *r, ngx_str_t *params)
+ngx_http_media_patch_price(ngx_http_request_t *r, ngx_str_t *params,
+    ngx_int_t *rc)
 {
     char       *code;
     u_char     *p;
@@ -371,10 +373,11 @@ ngx_http_media_patch_price(ngx_http_request_t *r, ngx_str_t *params)
 
     if (price == NULL) {
         if (currency != NULL) {
-            return ngx_http_media_field_error(r, "price_cents", "currency "
-                                              "comes with price_cents: send "
-                                              "both, e.g. {\"price_cents\": "
-                                              "499, \"currency\": \"usd\"}");
+            *rc = ngx_http_media_field_error(r, "price_cents", "currency "
+                                             "comes with price_cents: send "
+                                             "both, e.g. {\"price_cents\": "
+                                             "499, \"currency\": \"usd\"}");
+            return NGX_ERROR;
         }
 
         return NGX_DECLINED;
@@ -384,59 +387,66 @@ ngx_http_media_patch_price(ngx_http_request_t *r, ngx_str_t *params)
 
     if (YAJL_IS_NULL(price)) {
         if (currency != NULL && !YAJL_IS_NULL(currency)) {
-            return ngx_http_media_field_error(r, "currency", "a media off "
-                                              "sale has no currency: send "
-                                              "price_cents null alone");
+            *rc = ngx_http_media_field_error(r, "currency", "a media off "
+                                             "sale has no currency: send "
+                                             "price_cents null alone");
+            return NGX_ERROR;
         }
 
         return NGX_OK;
     }
 
     if (!YAJL_IS_INTEGER(price)) {
-        return ngx_http_media_field_error(r, "price_cents", "price_cents must "
-                                          "be a whole number of cents (the "
-                                          "currency's smallest unit), or "
-                                          "null to stop selling");
+        *rc = ngx_http_media_field_error(r, "price_cents", "price_cents must "
+                                         "be a whole number of cents (the "
+                                         "currency's smallest unit), or "
+                                         "null to stop selling");
+        return NGX_ERROR;
     }
 
     cents = YAJL_GET_INTEGER(price);
 
     if (cents < NGX_HTTP_MEDIA_PRICE_MIN || cents > NGX_HTTP_MEDIA_PRICE_MAX) {
-        return ngx_http_media_field_error(r, "price_cents", "price_cents must "
-                                          "be from %d (the smallest charge "
-                                          "the payment provider takes) to %d",
-                                          NGX_HTTP_MEDIA_PRICE_MIN,
-                                          NGX_HTTP_MEDIA_PRICE_MAX);
+        *rc = ngx_http_media_field_error(r, "price_cents", "price_cents must "
+                                         "be from %d (the smallest charge "
+                                         "the payment provider takes) to %d",
+                                         NGX_HTTP_MEDIA_PRICE_MIN,
+                                         NGX_HTTP_MEDIA_PRICE_MAX);
+        return NGX_ERROR;
     }
 
     code = currency ? YAJL_GET_STRING(currency) : NULL;
 
     if (code == NULL || ngx_strlen(code) != 3) {
-        return ngx_http_media_field_error(r, "currency", "currency is "
-                                          "required with price_cents: a "
-                                          "three-letter ISO 4217 code such "
-                                          "as \"usd\" or \"eur\"");
+        *rc = ngx_http_media_field_error(r, "currency", "currency is "
+                                         "required with price_cents: a "
+                                         "three-letter ISO 4217 code such "
+                                         "as \"usd\" or \"eur\"");
+        return NGX_ERROR;
     }
 
     params[5].len = 3;
     params[5].data = ngx_pnalloc(r->pool, 3);
     if (params[5].data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     ngx_strlow(params[5].data, (u_char *) code, 3);
 
     for (p = params[5].data; p < params[5].data + 3; p++) {
         if (*p < 'a' || *p > 'z') {
-            return ngx_http_media_field_error(r, "currency", "currency is "
-                                              "three letters (ISO 4217), "
-                                              "such as \"usd\"");
+            *rc = ngx_http_media_field_error(r, "currency", "currency is "
+                                             "three letters (ISO 4217), "
+                                             "such as \"usd\"");
+            return NGX_ERROR;
         }
     }
 
     params[4].data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
     if (params[4].data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     params[4].len = ngx_sprintf(params[4].data, "%L", (int64_t) cents)

@@ -197,10 +197,11 @@ ngx_http_media_purchases(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
 
-    rc = ngx_http_media_page_args(r, NGX_HTTP_MEDIA_PURCHASES_PAGE,
-                                  NGX_HTTP_MEDIA_PURCHASES_MAX, &n,
-                                  &params[1], &params[2]);
-    if (rc != NGX_OK) {
+    if (ngx_http_media_page_args(r, NGX_HTTP_MEDIA_PURCHASES_PAGE,
+                                 NGX_HTTP_MEDIA_PURCHASES_MAX, &n, &params[1],
+                                 &params[2], &rc)
+        != NGX_OK)
+    {
         return rc;
     }
 

@@ -544,11 +544,13 @@ ngx_http_media_is_uuid(ngx_str_t *s)
  * A list's page arguments: ?limit=N (1 to max, dflt without) and
  * ?cursor=... (as sent, for the caller to check; data NULL without).
  * *limit is N + 1 as text, for the statement: one row more than asked
- * for says there is a next page.  NGX_OK, or the refusal to send.
+ * for says there is a next page.  NGX_OK; NGX_ERROR when refused, with
+ * *rc what the route returns.
  */
 ngx_int_t
 ngx_http_media_page_args(ngx_http_request_t *r, ngx_uint_t dflt,
-    ngx_uint_t max, ngx_uint_t *n, ngx_str_t *cursor, ngx_str_t *limit)
+    ngx_uint_t max, ngx_uint_t *n, ngx_str_t *cursor, ngx_str_t *limit,
+    ngx_int_t *rc)
 {
     ngx_int_t  v;
     ngx_str_t  arg;
@@ -558,8 +560,9 @@ ngx_http_media_page_args(ngx_http_request_t *r, ngx_uint_t dflt,
     if (ngx_http_arg(r, (u_char *) "limit", 5, &arg) == NGX_OK) {
         v = ngx_atoi(arg.data, arg.len);
         if (v < 1 || (ngx_uint_t) v > max) {
-            return ngx_http_media_field_error(r, "limit", "limit must be a "
-                                              "number from 1 to %ui", max);
+            *rc = ngx_http_media_field_error(r, "limit", "limit must be a "
+                                             "number from 1 to %ui", max);
+            return NGX_ERROR;
         }
         *n = v;
     }
@@ -570,7 +573,8 @@ ngx_http_media_page_args(ngx_http_request_t *r, ngx_uint_t dflt,
 
     limit->data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
     if (limit->data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     limit->len = ngx_sprintf(limit->data, "%ui", *n + 1) - limit->data;

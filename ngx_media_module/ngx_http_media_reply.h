@@ -86,9 +86,11 @@ ngx_int_t ngx_http_media_is_uuid(ngx_str_t *s);
 
 u_char *ngx_http_media_iso8601(u_char *buf, time_t t);
 
-/* ?limit= and ?cursor= of a list; limit: N + 1 as text for the statement */
+/* ?limit= and ?cursor= of a list; limit: N + 1 as text for the statement;
+ * NGX_ERROR: refused, *rc is the answer's */
 ngx_int_t ngx_http_media_page_args(ngx_http_request_t *r, ngx_uint_t dflt,
-    ngx_uint_t max, ngx_uint_t *n, ngx_str_t *cursor, ngx_str_t *limit);
+    ngx_uint_t max, ngx_uint_t *n, ngx_str_t *cursor, ngx_str_t *limit,
+    ngx_int_t *rc);
 
 /* 200 {"items", "next_cursor"} from rows of (cursor, item JSON) */
 ngx_int_t ngx_http_media_send_page(ngx_http_request_t *r,
