@@ -31,6 +31,8 @@
 #define MEDIA_SET_STRIPE_KEY      "media_stripe_secret_key"   /* a file */
 #define MEDIA_SET_STRIPE_API_URL  "media_stripe_api_url"
 #define MEDIA_SET_PUBLIC_URL      "media_public_url"
+#define MEDIA_SET_SWEEP_INTERVAL  "media_sweep_interval"
+#define MEDIA_SET_SOURCE_RETENTION "media_source_retention"   /* or off */
 
 #define MEDIA_DEFAULT_JOB_LEASE   60000     /* ms */
 #define MEDIA_DEFAULT_JOB_RETRY   5000      /* ms, doubled per attempt */
@@ -40,6 +42,7 @@
 #define MEDIA_DEFAULT_MAX_DURATION  (6L * 3600 * 1000)    /* ms */
 #define MEDIA_DEFAULT_TRANSCODE_MEMORY  (4L << 30)        /* bytes */
 #define MEDIA_DEFAULT_STRIPE_API_URL  "https://api.stripe.com"
+#define MEDIA_DEFAULT_SWEEP_INTERVAL  (10L * 60 * 1000)   /* ms */
 
 /* under media_storage */
 #define MEDIA_DIR_TMP             "tmp"       /* request bodies arrive here */
@@ -50,6 +53,9 @@
 /* Redis keys the module writes and the workers may read */
 #define MEDIA_KEY_LOGIN_ACCOUNT   "media:login:acct:"  /* + lower(email) */
 #define MEDIA_KEY_LOGIN_ADDRESS   "media:login:addr:"  /* + client address */
+/* a download link's keys start so, then its id (the sweeper drops the
+ * keys of links whose row is gone) */
+#define MEDIA_KEY_DOWNLOAD        "media:dl:"
 
 #define MEDIA_DEFAULT_PG_POOL     4
 #define MEDIA_DEFAULT_PG_TIMEOUT  5000      /* ms */
