@@ -234,7 +234,7 @@ media_billing_purchase_event(media_job_t *job, const char *event,
     int                  rc;
     char                 path[320];
     PGresult            *res;
-    const char          *id, *status, *paid, *params[1];
+    const char          *id, *status, *paid, *mode, *params[1];
     media_buf_t          out;
     media_stripe_t       st;
     media_stripe_res_t   sres;
@@ -265,6 +265,13 @@ media_billing_purchase_event(media_job_t *job, const char *event,
 
     status = media_json_str(sres.json, "status");
     paid = media_json_str(sres.json, "payment_status");
+    mode = media_json_str(sres.json, "mode");
+
+    if (mode == NULL || strcmp(mode, "payment") != 0) {
+        media_job_refuse(job, "the session %s is in %s mode at Stripe, not "
+                         "payment: no purchase", id, mode ? mode : "no");
+        goto done;
+    }
 
     media_buf_str(&out, "{\"event\":");
     media_buf_json(&out, event);
