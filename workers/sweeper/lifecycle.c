@@ -694,7 +694,12 @@ media_life_tx(PGconn *pg, const char *sql)
 
     res = PQexec(pg, sql);
 
-    return media_life_check(pg, res, PGRES_COMMAND_OK, sql);
+    if (media_life_check(pg, res, PGRES_COMMAND_OK, sql) != 0) {
+        return -1;
+    }
+
+    PQclear(res);
+    return 0;
 }
 
 
