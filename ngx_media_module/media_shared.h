@@ -53,9 +53,10 @@
 /* Redis keys the module writes and the workers may read */
 #define MEDIA_KEY_LOGIN_ACCOUNT   "media:login:acct:"  /* + lower(email) */
 #define MEDIA_KEY_LOGIN_ADDRESS   "media:login:addr:"  /* + client address */
-/* a download link's keys start so, then its id (the sweeper drops the
- * keys of links whose row is gone) */
-#define MEDIA_KEY_DOWNLOAD        "media:dl:"
+/* a download link's keys, in one hash slot: "media:dl:{<link id>}:n" its
+ * uses, ":c" the clients that spent one, ":r" revoked; the sweeper drops
+ * them with the link's row */
+#define MEDIA_KEY_DOWNLOAD        "media:dl:{"
 
 #define MEDIA_DEFAULT_PG_POOL     4
 #define MEDIA_DEFAULT_PG_TIMEOUT  5000      /* ms */

@@ -122,6 +122,15 @@ for my $e ([ expired => "now() - interval '1 minute'", 'NULL' ],
 }
 my $with_exports = sql("SELECT storage_used FROM users WHERE id = '$uid'");
 
+# files the API's DELETE left (its unlink failed): an export deleted, and
+# one whose row is gone altogether
+my $gone = sql("INSERT INTO exports (media_id, user_id, format, codec, status,"
+               . " deleted_at) VALUES ('$media', '$uid', 'wav', 'pcm_s16le',"
+               . " 'deleted', now()) RETURNING id");
+write_file("$storage/exports/$gone.wav", 'x');
+my $no_row = '5d4c3b2a-0000-4111-8222-933344445555';
+write_file("$storage/exports/$no_row.ogg", 'x');
+
 # --- links ---------------------------------------------------------------------------
 
 my %link;
@@ -134,11 +143,13 @@ for my $l ([ old => "now() - interval '31 days'", 'NULL' ],
                        . " grant_kind, filename, max_uses, uses, expires_at,"
                        . " revoked_at) VALUES ('$uid', '$media', 'owner',"
                        . " 'tone.wav', 3, 3, $expires, $revoked) RETURNING id");
-    $t->redis('SET', "media:dl:$link{$name}", '3');
+    # the keys as the downloads room writes them (media_shared.h)
+    $t->redis('SET', "media:dl:{$link{$name}}:n", '3');
+    $t->redis('SADD', "media:dl:{$link{$name}}:c", 'client');
     sql("INSERT INTO download_uses (link_id, user_id, media_id, status)"
         . " VALUES ('$link{$name}', '$uid', '$media', 200)");
 }
-my $orphan = 'media:dl:0b5e6f2a-1c3d-4e5f-8a9b-0c1d2e3f4a5b:ranges';
+my $orphan = 'media:dl:{0b5e6f2a-1c3d-4e5f-8a9b-0c1d2e3f4a5b}:n';
 $t->redis('SET', $orphan, '1');
 
 # --- temporary files --------------------------------------------------------------
@@ -182,6 +193,9 @@ ok(wait_until(sub { !-e "$storage/exports/$exp{deleted}.mp3" }, timeout => 10),
    'an export deleted through the API loses its file');
 is(sql("SELECT status FROM exports WHERE id = '$exp{deleted}'"), 'deleted',
    '  and is marked deleted');
+ok(wait_until(sub { !-e "$storage/exports/$gone.wav"
+                    && !-e "$storage/exports/$no_row.ogg" }, timeout => 10),
+   'export files whose export is deleted, or has no row, are removed');
 ok(-e "$storage/exports/$exp{live}.mp3", 'a live export keeps its file');
 is(sql("SELECT status FROM exports WHERE id = '$exp{live}'"), 'ready',
    '  and its status');
@@ -199,10 +213,11 @@ SKIP: {
 ok(wait_until(sub { !sql("SELECT count(*) FROM download_links WHERE id IN"
                          . " ('$link{old}', '$link{revoked}')") }, timeout => 10),
    'links 30 days past their end: rows removed');
-is($t->redis('EXISTS', "media:dl:$link{old}"), '0', '  with their Redis key');
+is($t->redis('EXISTS', "media:dl:{$link{old}}:n", "media:dl:{$link{old}}:c"),
+   '0', '  with their Redis keys');
 is(sql("SELECT count(*) FROM download_links WHERE id = '$link{recent}'"), '1',
    'a link 29 days past its end is kept');
-is($t->redis('EXISTS', "media:dl:$link{recent}"), '1', '  and its key');
+is($t->redis('EXISTS', "media:dl:{$link{recent}}:n"), '1', '  and its keys');
 is(sql('SELECT count(*) FROM download_uses'), '3', "every use's audit row stays");
 ok(wait_until(sub { $t->redis('EXISTS', $orphan) eq '0' }, timeout => 10),
    "a key of a link that is gone is dropped");

@@ -1,13 +1,16 @@
 /*
  * The lifecycle pass: what has outlived its use, removed, and each removal
  * logged ("lifecycle: ...").  It runs in the sweeper's consumer between
- * jobs, at start and then every media_sweep_interval, in five steps:
+ * jobs, at start and then every media_sweep_interval, in six steps:
  *
  *   exports    past expires_at (media_export_ttl after they were made),
  *              or deleted through the API: the file exports/<id>.<format>
  *              removed, the row marked deleted (status 'deleted',
  *              deleted_at); the exports' trigger gives the bytes back to
  *              the owner's storage_used
+ *   orphans    files exports/<id>.<format> whose export is deleted or
+ *              gone (an unlink the API's DELETE missed), a batch of the
+ *              directory per pass
  *   links      download_links rows 30 days after the link ended (expired
  *              or revoked; a spent link expires within its TTL anyway),
  *              with their Redis keys; download_uses rows, the audit, stay
@@ -50,7 +53,7 @@
 
 #define MEDIA_LIFE_BATCH     100          /* removals per step per pass */
 #define MEDIA_LIFE_TMP_AGE   (24 * 3600)  /* s untouched: abandoned */
-#define MEDIA_LIFE_SCAN      100          /* SCAN ... COUNT, keys step */
+#define MEDIA_LIFE_SCAN      1000         /* SCAN ... COUNT, keys step */
 
 /* "{" and 36 characters and "," per id, "}" */
 #define MEDIA_LIFE_IDS_LEN   (MEDIA_LIFE_BATCH * 37 + 3)
@@ -66,6 +69,7 @@ typedef struct {
 static int media_life_exports(const media_settings_t *s, PGconn *pg);
 static int media_life_links(PGconn *pg, redisContext *rc);
 static int media_life_keys(PGconn *pg, redisContext *rc);
+static int media_life_orphans(const media_settings_t *s, PGconn *pg);
 static int media_life_temp(const media_settings_t *s, PGconn *pg);
 static int media_life_temp_dir(const media_settings_t *s, PGconn *pg,
     const char *dir, int hidden_only, int *budget);
@@ -115,6 +119,12 @@ static media_stmt_t  media_sql_life_keys =
         "SELECT k::text FROM unnest($1::uuid[]) k"
         " WHERE NOT EXISTS (SELECT 1 FROM download_links WHERE id = k)");
 
+static media_stmt_t  media_sql_life_orphans =
+    media_stmt("life_orphans", 1,
+        "SELECT k::text FROM unnest($1::uuid[]) k"
+        " WHERE NOT EXISTS (SELECT 1 FROM exports x WHERE x.id = k"
+        "   AND x.status <> 'deleted' AND x.deleted_at IS NULL)");
+
 static media_stmt_t  media_sql_life_owned =
     media_stmt("life_owned", 1,
         "SELECT EXISTS (SELECT 1 FROM jobs"
@@ -145,6 +155,7 @@ static media_stmt_t  media_sql_life_sources_done =
 
 static long  media_life_next;            /* ms: when the next pass is due */
 static char  media_life_cursor[32] = "0";   /* the keys step's SCAN */
+static long  media_life_orphan_pos;      /* exports/ entries done so far */
 static time_t  media_life_max;           /* media_life_newest's answer */
 
 
@@ -165,6 +176,7 @@ media_lifecycle(const media_settings_t *s, PGconn *pg, redisContext *rc)
     (void) media_life_exports(s, pg);
     (void) media_life_links(pg, rc);
     (void) media_life_keys(pg, rc);
+    (void) media_life_orphans(s, pg);
     (void) media_life_temp(s, pg);
 
     if (s->source_retention > 0) {
@@ -256,7 +268,7 @@ media_life_links(PGconn *pg, redisContext *rc)
     char         batch[16];
     PGresult    *res;
     redisReply  *reply;
-    const char  *params[1];
+    const char  *id, *params[1];
 
     snprintf(batch, sizeof(batch), "%d", MEDIA_LIFE_BATCH);
     params[0] = batch;
@@ -269,12 +281,13 @@ media_life_links(PGconn *pg, redisContext *rc)
     for (i = 0; i < PQntuples(res); i++) {
         /* the row is gone: a key left by a failure here is the keys
          * step's to find */
-        reply = redisCommand(rc, "DEL " MEDIA_KEY_DOWNLOAD "%s",
-                             PQgetvalue(res, i, 0));
+        id = PQgetvalue(res, i, 0);
+        reply = redisCommand(rc, "DEL " MEDIA_KEY_DOWNLOAD "%s}:n "
+                             MEDIA_KEY_DOWNLOAD "%s}:c "
+                             MEDIA_KEY_DOWNLOAD "%s}:r", id, id, id);
         if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-            media_log_error("lifecycle: DEL " MEDIA_KEY_DOWNLOAD "%s: %s",
-                            PQgetvalue(res, i, 0),
-                            reply ? reply->str : rc->errstr);
+            media_log_error("lifecycle: DEL " MEDIA_KEY_DOWNLOAD "%s}:*: %s",
+                            id, reply ? reply->str : rc->errstr);
         }
 
         if (reply) {
@@ -384,6 +397,109 @@ media_life_keys(PGconn *pg, redisContext *rc)
 
     PQclear(res);
     freeReplyObject(reply);
+    return 0;
+}
+
+
+/*
+ * Published export files whose export is deleted or gone (the API's
+ * DELETE marks the row first and then unlinks; an unlink that failed, or
+ * a file published after the row was marked, is left for here): a batch
+ * of exports/ per pass, the next pass going on where this one stopped.
+ */
+static int
+media_life_orphans(const media_settings_t *s, PGconn *pg)
+{
+    DIR               *d;
+    int                i, j, n, end;
+    long               pos;
+    char               dir[4096], path[4096];
+    char               names[MEDIA_LIFE_BATCH][64];
+    PGresult          *res;
+    const char        *params[1];
+    struct dirent     *e;
+    media_life_ids_t   ids;
+
+    if (media_path(dir, sizeof(dir), "%s/" MEDIA_DIR_EXPORTS, s->storage)
+        != 0)
+    {
+        return -1;
+    }
+
+    d = opendir(dir);
+    if (d == NULL) {
+        return -1;
+    }
+
+    memset(&ids, 0, sizeof(ids));
+    n = 0;
+    pos = 0;
+    end = 0;
+
+    while (n < MEDIA_LIFE_BATCH) {
+        e = readdir(d);
+        if (e == NULL) {
+            end = 1;
+            break;
+        }
+
+        /* <uuid>.<format>; work in progress (.<name>) is the temporary
+         * step's */
+        if (!media_life_uuid(e->d_name) || e->d_name[36] != '.'
+            || strlen(e->d_name) >= sizeof(names[0]))
+        {
+            continue;
+        }
+
+        if (pos++ < media_life_orphan_pos) {
+            continue;
+        }
+
+        strcpy(names[n], e->d_name);
+        names[n][36] = '\0';
+        media_life_ids_add(&ids, names[n]);
+        names[n][36] = '.';
+        n++;
+    }
+
+    closedir(d);
+
+    media_life_orphan_pos = end ? 0 : media_life_orphan_pos + n;
+
+    if (n == 0) {
+        return 0;
+    }
+
+    params[0] = media_life_ids(&ids);
+
+    res = media_pg_exec(pg, &media_sql_life_orphans, params);
+    if (media_life_check(pg, res, PGRES_TUPLES_OK, "find orphan exports")
+        != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < PQntuples(res); i++) {
+        for (j = 0; j < n; j++) {
+            if (strncmp(names[j], PQgetvalue(res, i, 0), 36) != 0
+                || media_path(path, sizeof(path), "%s/%s", dir, names[j])
+                   != 0)
+            {
+                continue;
+            }
+
+            if (media_sweep_remove(path) != 0) {
+                media_log_error("lifecycle: remove %s: %s", path,
+                                strerror(errno));
+                continue;
+            }
+
+            media_log_info("lifecycle: removed %s: its export is deleted",
+                           path);
+        }
+    }
+
+    PQclear(res);
     return 0;
 }
 
