@@ -3,7 +3,8 @@
 # a Stripe Checkout Session in payment mode (t/stripe-fake, in Stripe's wire
 # format); paying and coming back to the success page grants nothing; the
 # signed checkout.session.completed webhook does, once, however many times
-# it arrives; GET /library/purchases lists it; every refusal of the
+# it arrives; a payment that settles later is granted by its
+# async_payment_succeeded, in whichever order the two events come; GET /library/purchases lists it; every refusal of the
 # purchase route.  nginx runs from nginx.conf.example, as `make run` does.
 
 use strict;
@@ -218,6 +219,37 @@ ok(wait_until(sub {
 is($t->psql('media', 'SELECT count(*) FROM entitlements'), "1\n",
    '  and still one entitlement');
 
+# --- a payment that settles later, and events out of order ---------------------
+
+# carl pays with a method that settles later: the session completes unpaid;
+# its checkout.session.completed grants nothing, async_payment_succeeded
+# does
+my $carl = $t->signup('carl@example.com');
+my ($cs_carl, $done_carl) = buy_delayed($carl);
+deliver($done_carl);
+ok(applied($done_carl->{id}), "carl's checkout.session.completed is applied");
+is(owned($carl), 0, '  and grants nothing while the payment is unpaid');
+like($t->psql('media', "SELECT result::text FROM jobs WHERE payload->>'event'"
+                       . " = '$done_carl->{id}'") // '',
+     qr/"granted"\s*:\s*false/, '  the job says so');
+my $paid_carl = $stripe->control(settle => { session => $cs_carl });
+deliver($paid_carl);
+ok(wait_until(sub { owned($carl) == 1 }, timeout => 20),
+   'async_payment_succeeded grants it');
+
+# dave's events arrive the other way round: the settlement first
+my $dave = $t->signup('dave@example.com');
+my ($cs_dave, $done_dave) = buy_delayed($dave);
+my $paid_dave = $stripe->control(settle => { session => $cs_dave });
+deliver($paid_dave);
+ok(wait_until(sub { owned($dave) == 1 }, timeout => 20),
+   'out of order: the settlement first grants it');
+deliver($done_dave);
+ok(applied($done_dave->{id}), '  the completion after it is applied');
+is($t->psql('media', "SELECT count(*) FROM entitlements e JOIN users u"
+                     . " ON u.id = e.user_id WHERE u.email = 'dave\@example.com'"),
+   "1\n", '  one entitlement');
+
 # --- what bob owns ---------------------------------------------------------------
 
 $r = api(GET => '/api/v1/library/purchases', $bob);
@@ -296,6 +328,37 @@ sub api {
         (defined $body ? (body => encode_json($body)) : ()));
 }
 
+# a purchase paid with a delayed method: (session id, its completed event)
+sub buy_delayed {
+    my ($user) = @_;
+    my $r = api(POST => "/api/v1/media/$id/purchase", $user);
+    my $url = checkout_url($r, $user) // die "no checkout url: $r->{content}";
+    my ($cs) = $url =~ m{/checkout/(cs_\w+)$};
+    my $pay = HTTP::Tiny->new(timeout => 10, max_redirect => 0)
+        ->post_form($url, { delayed => 1 });
+    die "pay: $pay->{status}" unless $pay->{status} == 303;
+    my ($ev) = grep { $_->{type} eq 'checkout.session.completed'
+                      && decode_json($_->{body})->{data}{object}{id} eq $cs }
+               $stripe->events;
+    return ($cs, $ev);
+}
+
+sub deliver {
+    my ($ev) = @_;
+    my $r = $t->http(POST => '/api/v1/webhooks/stripe', body => $ev->{body},
+                     headers => { 'Content-Type' => 'application/json',
+                                  'Stripe-Signature' => $ev->{signature} });
+    is($r->{status}, 200, "$ev->{type} delivered: 200");
+}
+
+sub applied {
+    my ($event) = @_;
+    return wait_until(sub {
+        ($t->psql('media', "SELECT applied_at IS NOT NULL FROM billing_events"
+                           . " WHERE id = '$event'") // '') eq "t\n"
+    }, timeout => 20);
+}
+
 sub jobs {
     my $n = $t->psql('media', "SELECT count(*) FROM jobs WHERE type = 'billing'");
     chomp $n;
@@ -310,12 +373,13 @@ sub owned {
 
 # the URL of a purchase answer: at once (200), or once the job is done (202)
 sub checkout_url {
-    my ($r) = @_;
+    my ($r, $user) = @_;
     my $url = $r->{json}{url};
     if ($r->{status} == 202) {
         my $job = $r->{json}{job}{id};
         wait_until(sub {
-            $url = api(GET => "/api/v1/jobs/$job", $bob)->{json}{job}{result}{url};
+            $url = api(GET => "/api/v1/jobs/$job", $user || $bob)
+                ->{json}{job}{result}{url};
         }, timeout => 20);
     }
     return $url;
