@@ -8,6 +8,10 @@
 CREATE INDEX entitlements_user ON entitlements (user_id, created_at DESC,
                                                 media_id DESC);
 
+-- GET /api/v1/activity: a user's uploads, deleted ones too (the library's
+-- media_owner_page leaves those out)
+CREATE INDEX media_owner_all ON media (owner_id, created_at DESC);
+
 -- the original upload was removed by the sweeper (media_source_retention):
 -- the renditions stay and play; the upload no longer counts in the owner's
 -- storage, and a download link to it finds it gone
