@@ -126,6 +126,13 @@ $r = api(POST => '/api/v1/media/00000000-0000-4000-8000-000000000000/purchase',
 is($r->{status}, 404, 'no such media: 404');
 $r = api(POST => '/api/v1/media/nope/purchase', $bob);
 is($r->{status}, 404, 'not an id: 404');
+my $gone = $t->psql('media', "INSERT INTO media (owner_id, title, status, privacy,"
+                             . " price_cents, currency, deleted_at) VALUES"
+                             . " ('$ann->{user}{id}', 'Gone', 'ready', 'public',"
+                             . " 100, 'usd', now()) RETURNING id");
+$gone =~ s/\s.*//s;
+$r = api(POST => "/api/v1/media/$gone/purchase", $bob);
+is($r->{status}, 404, 'a deleted media, priced and public: 404');
 
 $t->psql('media', "UPDATE media SET status = 'processing' WHERE id = '$id'");
 $r = api(POST => "/api/v1/media/$id/purchase", $bob);
