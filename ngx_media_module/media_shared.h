@@ -32,6 +32,8 @@
 #define MEDIA_SET_STRIPE_API_URL  "media_stripe_api_url"
 #define MEDIA_SET_PUBLIC_URL      "media_public_url"
 #define MEDIA_SET_EXPORT_TTL      "media_export_ttl"
+#define MEDIA_SET_SWEEP_INTERVAL  "media_sweep_interval"
+#define MEDIA_SET_SOURCE_RETENTION "media_source_retention"   /* or off */
 
 #define MEDIA_DEFAULT_JOB_LEASE   60000     /* ms */
 #define MEDIA_DEFAULT_JOB_RETRY   5000      /* ms, doubled per attempt */
@@ -42,6 +44,7 @@
 #define MEDIA_DEFAULT_TRANSCODE_MEMORY  (4L << 30)        /* bytes */
 #define MEDIA_DEFAULT_STRIPE_API_URL  "https://api.stripe.com"
 #define MEDIA_DEFAULT_EXPORT_TTL  (7L * 24 * 3600 * 1000)      /* ms */
+#define MEDIA_DEFAULT_SWEEP_INTERVAL  (10L * 60 * 1000)   /* ms */
 
 /* under media_storage */
 #define MEDIA_DIR_TMP             "tmp"       /* request bodies arrive here */
@@ -54,6 +57,10 @@
 #define MEDIA_KEY_LOGIN_ADDRESS   "media:login:addr:"  /* + client address */
 #define MEDIA_KEY_AD_SHOWN        "media:ad:shown:"    /* + token:address */
 #define MEDIA_KEY_EXPORT_RATE     "media:export:rate:" /* + user id */
+/* a download link's keys, in one hash slot: "media:dl:{<link id>}:n" its
+ * uses, ":c" the clients that spent one, ":r" revoked; the sweeper drops
+ * them with the link's row */
+#define MEDIA_KEY_DOWNLOAD        "media:dl:{"
 
 #define MEDIA_DEFAULT_PG_POOL     4
 #define MEDIA_DEFAULT_PG_TIMEOUT  5000      /* ms */

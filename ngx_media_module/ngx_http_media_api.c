@@ -28,6 +28,8 @@
 #include "ngx_http_media_webhook.h"
 #include "ngx_http_media_exports.h"
 #include "ngx_http_media_downloads.h"
+#include "ngx_http_media_purchases.h"
+#include "ngx_http_media_activity.h"
 #include "ngx_http_media_api.h"
 #include "media_router.h"
 #include "media_json.h"
@@ -106,6 +108,9 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_POST, "/api/v1/downloads", 30 },
     { MEDIA_GET, "/api/v1/downloads", 31 },
     { MEDIA_DELETE, "/api/v1/downloads/{id}", 32 },
+    { MEDIA_POST, "/api/v1/media/{id}/purchase", 33 },
+    { MEDIA_GET, "/api/v1/library/purchases", 34 },
+    { MEDIA_GET, "/api/v1/activity", 35 },
 };
 
 
@@ -150,6 +155,9 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
       NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
     { ngx_http_media_download_list, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_download_revoke, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_purchase, NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_purchases, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_activity, NGX_HTTP_MEDIA_USER },
 };
 
 

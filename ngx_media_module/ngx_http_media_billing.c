@@ -80,8 +80,6 @@ static void ngx_http_media_billing_checked(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_billing_inserted(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
-static ngx_int_t ngx_http_media_billing_enqueue(ngx_http_request_t *r,
-    ngx_http_media_pg_result_t *res, ngx_uint_t col);
 static void ngx_http_media_billing_queued(ngx_http_request_t *r,
     ngx_http_media_redis_result_t *res, void *data);
 static void ngx_http_media_billing_tick(ngx_event_t *ev);
@@ -283,7 +281,12 @@ ngx_http_media_billing_inserted(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
+/*
+ * The job in res (its columns from col on) is queued and waited for; the
+ * answer is the URL, 202 with the job, or the job's failure.  Also the
+ * purchase room's (ngx_http_media_purchases.c).
+ */
+ngx_int_t
 ngx_http_media_billing_enqueue(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, ngx_uint_t col)
 {

@@ -20,6 +20,11 @@
 
 #define NGX_HTTP_MEDIA_PAGE_MAX  100
 
+/* a price, in the currency's smallest unit: Stripe's smallest charge is
+ * about 50 cents (or 50 yen), sql/010 checks the top */
+#define NGX_HTTP_MEDIA_PRICE_MIN  50
+#define NGX_HTTP_MEDIA_PRICE_MAX  99999999
+
 
 /*
  * the columns every media answer carries, and their JSON types: one row,
@@ -30,7 +35,8 @@
     "m.id, m.title, m.kind, m.status, m.privacy, m.duration_ms,"              \
     " to_char(m.created_at AT TIME ZONE 'UTC',"                               \
     "         'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"                          \
-    " m.progress, m.error, m.job_id, m.renditions"
+    " m.progress, m.error, m.job_id, m.renditions, m.price_cents,"            \
+    " m.currency"
 
 
 typedef enum {
@@ -58,6 +64,8 @@ static const ngx_http_media_field_t  ngx_http_media_media_fields[] = {
     { "error", NGX_HTTP_MEDIA_T_STR },
     { "job_id", NGX_HTTP_MEDIA_T_STR },
     { "renditions", NGX_HTTP_MEDIA_T_RAW },
+    { "price_cents", NGX_HTTP_MEDIA_T_NUM },
+    { "currency", NGX_HTTP_MEDIA_T_STR },
 };
 
 #define NGX_HTTP_MEDIA_NFIELDS                                                \
@@ -80,6 +88,8 @@ static const ngx_http_media_field_t  ngx_http_media_job_fields[] = {
 
 static ngx_int_t ngx_http_media_owned_id(ngx_http_request_t *r,
     ngx_str_t *params);
+static ngx_int_t ngx_http_media_patch_price(ngx_http_request_t *r,
+    ngx_str_t *params, ngx_int_t *rc);
 static void ngx_http_media_listed(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_one_found(ngx_http_request_t *r,
@@ -115,10 +125,14 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_get =
         " WHERE m.id = $1 AND m.owner_id = $2 AND m.deleted_at IS NULL");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_patch =
-    ngx_http_media_pg_stmt("library_patch", 4,
+    ngx_http_media_pg_stmt("library_patch", 7,
         "WITH m AS ("
         "  UPDATE media SET title = coalesce($3, title),"
-        "                   privacy = coalesce($4, privacy)"
+        "                   privacy = coalesce($4, privacy),"
+        "                   price_cents = CASE WHEN $7::boolean"
+        "                     THEN $5::integer ELSE price_cents END,"
+        "                   currency = CASE WHEN $7::boolean"
+        "                     THEN $6 ELSE currency END"
         "   WHERE id = $1 AND owner_id = $2 AND deleted_at IS NULL"
         "  RETURNING *)"
         " SELECT " NGX_HTTP_MEDIA_COLUMNS
@@ -261,12 +275,13 @@ ngx_http_media_get(ngx_http_request_t *r)
 }
 
 
-/* PATCH /api/v1/media/{id}: {title?, privacy?} -------------------------- */
+/* PATCH /api/v1/media/{id}: {title?, privacy?, price_cents?, currency?} */
 
 ngx_int_t
 ngx_http_media_patch(ngx_http_request_t *r)
 {
-    ngx_str_t  params[4], *title, *privacy;
+    ngx_int_t   rc, price;
+    ngx_str_t   params[7], *title, *privacy;
 
     if (ngx_http_media_owned_id(r, params) != NGX_OK) {
         return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
@@ -276,10 +291,16 @@ ngx_http_media_patch(ngx_http_request_t *r)
     title = ngx_http_media_body_str(r, "title");
     privacy = ngx_http_media_body_str(r, "privacy");
 
-    if (title == NULL && privacy == NULL) {
-        return ngx_http_media_field_error(r, "title", "send title (a string) "
-                                          "or privacy (public, unlisted or "
-                                          "private), or both");
+    price = ngx_http_media_patch_price(r, params, &rc);
+    if (price == NGX_ERROR) {
+        return rc;
+    }
+
+    if (title == NULL && privacy == NULL && price == NGX_DECLINED) {
+        return ngx_http_media_field_error(r, "title", "send title (a string), "
+                                          "privacy (public, unlisted or "
+                                          "private), or price_cents with "
+                                          "currency (null: not for sale)");
     }
 
     /* JSON strings are UTF-8 already; count characters, as PostgreSQL */
@@ -324,6 +345,114 @@ ngx_http_media_patch(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
+}
+
+
+/*
+ * The price of a PATCH into params[4..6]: price_cents (a whole number of
+ * the currency's smallest unit) with currency (ISO 4217, any case), or
+ * price_cents null, which takes the media off sale.  NGX_DECLINED when the
+ * body names no price; NGX_OK when it does; NGX_ERROR when it is refused,
+ * with *rc the refusal's.
+ */
+static ngx_int_t
+ngx_http_media_patch_price(ngx_http_request_t *r, ngx_str_t *params,
+    ngx_int_t *rc)
+{
+    char       *code;
+    u_char     *p;
+    yajl_val    price, currency;
+    long long   cents;
+
+    ngx_str_null(&params[4]);
+    ngx_str_null(&params[5]);
+    ngx_str_set(&params[6], "false");
+
+    price = ngx_http_media_body_value(r, "price_cents");
+    currency = ngx_http_media_body_value(r, "currency");
+
+    if (price == NULL) {
+        if (currency != NULL) {
+            *rc = ngx_http_media_field_error(r, "price_cents", "currency "
+                                             "comes with price_cents: send "
+                                             "both, e.g. {\"price_cents\": "
+                                             "499, \"currency\": \"usd\"}");
+            return NGX_ERROR;
+        }
+
+        return NGX_DECLINED;
+    }
+
+    ngx_str_set(&params[6], "true");
+
+    if (YAJL_IS_NULL(price)) {
+        if (currency != NULL && !YAJL_IS_NULL(currency)) {
+            *rc = ngx_http_media_field_error(r, "currency", "a media off "
+                                             "sale has no currency: send "
+                                             "price_cents null alone");
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (!YAJL_IS_INTEGER(price)) {
+        *rc = ngx_http_media_field_error(r, "price_cents", "price_cents must "
+                                         "be a whole number of cents (the "
+                                         "currency's smallest unit), or "
+                                         "null to stop selling");
+        return NGX_ERROR;
+    }
+
+    cents = YAJL_GET_INTEGER(price);
+
+    if (cents < NGX_HTTP_MEDIA_PRICE_MIN || cents > NGX_HTTP_MEDIA_PRICE_MAX) {
+        *rc = ngx_http_media_field_error(r, "price_cents", "price_cents must "
+                                         "be from %d (the smallest charge "
+                                         "the payment provider takes) to %d",
+                                         NGX_HTTP_MEDIA_PRICE_MIN,
+                                         NGX_HTTP_MEDIA_PRICE_MAX);
+        return NGX_ERROR;
+    }
+
+    code = currency ? YAJL_GET_STRING(currency) : NULL;
+
+    if (code == NULL || ngx_strlen(code) != 3) {
+        *rc = ngx_http_media_field_error(r, "currency", "currency is "
+                                         "required with price_cents: a "
+                                         "three-letter ISO 4217 code such "
+                                         "as \"usd\" or \"eur\"");
+        return NGX_ERROR;
+    }
+
+    params[5].len = 3;
+    params[5].data = ngx_pnalloc(r->pool, 3);
+    if (params[5].data == NULL) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
+    }
+
+    ngx_strlow(params[5].data, (u_char *) code, 3);
+
+    for (p = params[5].data; p < params[5].data + 3; p++) {
+        if (*p < 'a' || *p > 'z') {
+            *rc = ngx_http_media_field_error(r, "currency", "currency is "
+                                             "three letters (ISO 4217), "
+                                             "such as \"usd\"");
+            return NGX_ERROR;
+        }
+    }
+
+    params[4].data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (params[4].data == NULL) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
+    }
+
+    params[4].len = ngx_sprintf(params[4].data, "%L", (int64_t) cents)
+                    - params[4].data;
+
+    return NGX_OK;
 }
 
 

@@ -203,6 +203,20 @@ static ngx_command_t  ngx_http_media_commands[] = {
       6,
       NULL },
 
+    { ngx_string(MEDIA_SET_SWEEP_INTERVAL),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_worker_setting,
+      0,
+      0,
+      NULL },
+
+    { ngx_string(MEDIA_SET_SOURCE_RETENTION),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_worker_setting,
+      0,
+      7,
+      NULL },
+
     { ngx_string("media_url_key"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_media_url_key,
@@ -1029,7 +1043,8 @@ ngx_http_media_worker_setting(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         "a size such as \"3840x2160\" or a number of pixels",
         "a size such as \"4g\" or \"off\"",
         "an http:// or https:// URL without a query",
-        "a file name"
+        "a file name",
+        "a time such as \"90d\", or \"off\""
     };
 
     value = cf->args->elts;
@@ -1065,6 +1080,14 @@ ngx_http_media_worker_setting(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     case 6:
         if (len > 0) {
+            return NGX_CONF_OK;
+        }
+        break;
+
+    case 7:
+        if ((len == 3 && ngx_strncmp(v, "off", 3) == 0)
+            || (media_conf_parse_msec(v, len, &n) == 0 && n > 0))
+        {
             return NGX_CONF_OK;
         }
         break;

@@ -538,3 +538,92 @@ ngx_http_media_is_uuid(ngx_str_t *s)
 
     return NGX_OK;
 }
+
+
+/*
+ * A list's page arguments: ?limit=N (1 to max, dflt without) and
+ * ?cursor=... (as sent, for the caller to check; data NULL without).
+ * *limit is N + 1 as text, for the statement: one row more than asked
+ * for says there is a next page.  NGX_OK; NGX_ERROR when refused, with
+ * *rc what the route returns.
+ */
+ngx_int_t
+ngx_http_media_page_args(ngx_http_request_t *r, ngx_uint_t dflt,
+    ngx_uint_t max, ngx_uint_t *n, ngx_str_t *cursor, ngx_str_t *limit,
+    ngx_int_t *rc)
+{
+    ngx_int_t  v;
+    ngx_str_t  arg;
+
+    *n = dflt;
+
+    if (ngx_http_arg(r, (u_char *) "limit", 5, &arg) == NGX_OK) {
+        v = ngx_atoi(arg.data, arg.len);
+        if (v < 1 || (ngx_uint_t) v > max) {
+            *rc = ngx_http_media_field_error(r, "limit", "limit must be a "
+                                             "number from 1 to %ui", max);
+            return NGX_ERROR;
+        }
+        *n = v;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "cursor", 6, cursor) != NGX_OK) {
+        ngx_str_null(cursor);
+    }
+
+    limit->data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (limit->data == NULL) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
+    }
+
+    limit->len = ngx_sprintf(limit->data, "%ui", *n + 1) - limit->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * 200 {"items": [...], "next_cursor": ...} from rows of (cursor, item):
+ * each item JSON built by PostgreSQL; up to n of them, and the cursor of
+ * the last one shown when a row more came back.
+ */
+ngx_int_t
+ngx_http_media_send_page(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, ngx_uint_t n, const char *site)
+{
+    yajl_gen     g;
+    ngx_str_t   *item;
+    ngx_uint_t   i, rows;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK || res->ncols < 2) {
+        return ngx_http_media_pg_failed(r, res, site);
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rows = ngx_min(res->nrows, n);
+
+    yajl_gen_map_open(g);
+    yajl_gen_string(g, (const unsigned char *) "items", 5);
+    yajl_gen_array_open(g);
+
+    for (i = 0; i < rows; i++) {
+        item = ngx_http_media_pg_value(res, i, 1);
+
+        /* trusted: built by PostgreSQL's json functions */
+        yajl_gen_number(g, (const char *) item->data, item->len);
+    }
+
+    yajl_gen_array_close(g);
+
+    ngx_http_media_json_str(g, "next_cursor", res->nrows > n
+                            ? ngx_http_media_pg_value(res, n - 1, 0) : NULL);
+
+    yajl_gen_map_close(g);
+
+    return ngx_http_media_send_gen(r, NGX_HTTP_OK, g);
+}

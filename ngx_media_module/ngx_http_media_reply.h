@@ -86,5 +86,15 @@ ngx_int_t ngx_http_media_is_uuid(ngx_str_t *s);
 
 u_char *ngx_http_media_iso8601(u_char *buf, time_t t);
 
+/* ?limit= and ?cursor= of a list; limit: N + 1 as text for the statement;
+ * NGX_ERROR: refused, *rc is the answer's */
+ngx_int_t ngx_http_media_page_args(ngx_http_request_t *r, ngx_uint_t dflt,
+    ngx_uint_t max, ngx_uint_t *n, ngx_str_t *cursor, ngx_str_t *limit,
+    ngx_int_t *rc);
+
+/* 200 {"items", "next_cursor"} from rows of (cursor, item JSON) */
+ngx_int_t ngx_http_media_send_page(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, ngx_uint_t n, const char *site);
+
 
 #endif /* _NGX_HTTP_MEDIA_REPLY_H_INCLUDED_ */

@@ -298,6 +298,7 @@ function showItem(media, first) {
   el.querySelector('.item-play').hidden = media.status !== 'ready';
   el.querySelector('.item-privacy').value = media.privacy;
   if (typeof mediaExports !== 'undefined') mediaExports.update(el, media);
+  if (typeof decorateItem === 'function') decorateItem(el, media);
 
   $('library-empty').hidden = state.items.size > 0;
 }
@@ -665,13 +666,16 @@ function capacity(n) {
 /* the view the address asks for: #pricing, or the library (or sign-in) */
 function show() {
   const pricing = location.hash === '#pricing';
+  /* #buy/<id>, #purchases, #activity: www/purchases.js */
+  const other = typeof extraView === 'function'
+    && extraView(pricing ? '' : location.hash, !!state.user);
 
   $('pricing').hidden = !pricing;
   $('usage').hidden = !pricing || !state.user;
-  $('app').hidden = pricing || !state.user;
+  $('app').hidden = pricing || other || !state.user;
   $('auth').hidden = pricing || !!state.user;
   $('nav-pricing').classList.toggle('active', pricing);
-  $('nav-library').classList.toggle('active', !pricing);
+  $('nav-library').classList.toggle('active', !pricing && !other);
 
   if (pricing) {
     loadPricing();

@@ -4,6 +4,8 @@
  * main.c     the jobs: checkout, portal, event (dispatch and the first two)
  * events.c   applying Stripe's events: the subscription re-read from Stripe,
  *            stored, and the user's plans derived from it
+ * purchases.c  a priced media bought: the payment-mode Checkout Session,
+ *            and the entitlement its paid session grants
  * stripe.c   the HTTPS client (libcurl): the key, the pinned API version,
  *            idempotency keys, timeouts, retries; a form and JSON writer
  */
@@ -96,6 +98,22 @@ void media_billing_retry(media_job_t *job, const char *why);
 
 /* the event action (events.c) */
 int media_billing_event(media_job_t *job, yajl_val payload);
+
+/* the user's Stripe customer, made once (main.c) */
+int media_billing_customer(media_job_t *job, media_stripe_t *st,
+    const char *user, const char *email, char *customer, size_t size);
+/* media_public_url + fragment: where Stripe sends the user back */
+int media_billing_url(media_job_t *job, char *buf, size_t size,
+    const char *fragment);
+/* jobs.result = {"url": the Stripe object's url} */
+int media_billing_result_url(media_job_t *job, media_stripe_res_t *res);
+
+/* the purchase action, and the events of a payment-mode session
+ * (purchases.c) */
+int media_billing_purchase(media_job_t *job, yajl_val payload,
+    const char *user);
+int media_billing_purchase_event(media_job_t *job, const char *event,
+    const char *type, yajl_val obj);
 
 
 #endif /* _MEDIA_BILLING_H_INCLUDED_ */

@@ -3,7 +3,8 @@
  *
  * The nginx module verifies a webhook's signature, stores the event in
  * billing_events (once per id) and queues {"action":"event","event":id}.
- * Here the event only says which subscription to look at: its current
+ * A payment-mode checkout session is a purchase: purchases.c applies it.
+ * Otherwise the event only says which subscription to look at: its current
  * state is read from Stripe (GET /v1/subscriptions/{id}), never taken from
  * the event, since events arrive late, twice and out of order.  The state
  * is stored in subscriptions, and the user's plans are derived from all
@@ -134,9 +135,9 @@ media_billing_event(media_job_t *job, yajl_val payload)
     int          rc;
     char         type[128], created[24];
     PGresult    *res;
-    yajl_val     ev;
+    yajl_val     ev, obj;
     media_buf_t  out;
-    const char  *id, *sub, *user, *ignored, *params[1];
+    const char  *id, *sub, *user, *ignored, *mode, *params[1];
 
     id = media_json_str(payload, "event");
 
@@ -176,6 +177,20 @@ media_billing_event(media_job_t *job, yajl_val payload)
     snprintf(created, sizeof(created), "%s", PQgetvalue(res, 0, 1));
     ev = yajl_tree_parse(PQgetvalue(res, 0, 2), NULL, 0);
     PQclear(res);
+
+    /* a payment-mode session: a purchase (purchases.c) */
+    obj = media_json_get(ev, yajl_t_object, "data", "object", NULL);
+    mode = media_json_str(obj, "mode");
+
+    if ((strcmp(type, "checkout.session.completed") == 0
+         || strcmp(type, "checkout.session.async_payment_succeeded") == 0)
+        && mode && strcmp(mode, "payment") == 0)
+    {
+        media_buf_free(&out);
+        rc = media_billing_purchase_event(job, id, type, obj);
+        yajl_tree_free(ev);
+        return rc;
+    }
 
     user = NULL;
     ignored = NULL;

@@ -8,6 +8,9 @@
  *       price; jobs.result = {"url": the session's page}
  *   {"action":"portal"}
  *       a customer-portal session; jobs.result = {"url": ...}
+ *   {"action":"purchase","media":"<uuid>"}
+ *       a Checkout Session in payment mode for a priced media
+ *       (purchases.c); jobs.result = {"url": ...}
  *   {"action":"event","event":"evt_..."}
  *       a stored Stripe event applied (events.c)
  *
@@ -30,13 +33,7 @@ static int media_billing(media_job_t *job);
 static int media_billing_user(media_job_t *job, char *user, size_t size);
 static int media_billing_checkout(media_job_t *job, yajl_val payload,
     const char *user);
-static int media_billing_customer(media_job_t *job, media_stripe_t *st,
-    const char *user, const char *email, char *customer, size_t size);
 static int media_billing_portal(media_job_t *job, const char *user);
-static int media_billing_url(media_job_t *job, char *buf, size_t size,
-    const char *fragment);
-static int media_billing_result_url(media_job_t *job,
-    media_stripe_res_t *res);
 
 
 /* the statements of this file, each prepared once per connection */
@@ -110,7 +107,7 @@ media_billing(media_job_t *job)
 
     if (action == NULL) {
         media_job_refuse(job, "a billing job needs an \"action\" "
-                         "(checkout, portal or event)");
+                         "(checkout, portal, purchase or event)");
         yajl_tree_free(payload);
         return -1;
     }
@@ -119,19 +116,20 @@ media_billing(media_job_t *job)
         rc = media_billing_event(job, payload);
 
     } else if (strcmp(action, "checkout") == 0
-               || strcmp(action, "portal") == 0)
+               || strcmp(action, "portal") == 0
+               || strcmp(action, "purchase") == 0)
     {
         rc = media_billing_user(job, user, sizeof(user));
 
         if (rc == 0) {
-            rc = action[0] == 'c'
-                 ? media_billing_checkout(job, payload, user)
-                 : media_billing_portal(job, user);
+            rc = action[0] == 'c' ? media_billing_checkout(job, payload, user)
+                 : action[1] == 'o' ? media_billing_portal(job, user)
+                 : media_billing_purchase(job, payload, user);
         }
 
     } else {
         media_job_refuse(job, "unknown billing action \"%.64s\": expected "
-                         "checkout, portal or event", action);
+                         "checkout, portal, purchase or event", action);
         rc = -1;
     }
 
@@ -318,7 +316,7 @@ done:
  * (each with its own idempotency key); the first stored wins and the
  * other job uses it, leaving an unused customer in Stripe.
  */
-static int
+int
 media_billing_customer(media_job_t *job, media_stripe_t *st,
     const char *user, const char *email, char *customer, size_t size)
 {
@@ -452,7 +450,7 @@ media_billing_portal(media_job_t *job, const char *user)
 
 
 /* media_public_url + fragment: where Stripe sends the user back */
-static int
+int
 media_billing_url(media_job_t *job, char *buf, size_t size,
     const char *fragment)
 {
@@ -485,7 +483,7 @@ media_billing_url(media_job_t *job, char *buf, size_t size,
 
 
 /* jobs.result = {"url": the object's url} */
-static int
+int
 media_billing_result_url(media_job_t *job, media_stripe_res_t *res)
 {
     const char   *url;

@@ -34,6 +34,9 @@
                                          is restarted with backoff */
 
 
+media_tick_pt  media_worker_tick;
+
+
 typedef struct {
     pid_t        pid;                 /* 0: to be started at start_at */
     long         start_at;            /* ms, monotonic */
@@ -450,6 +453,10 @@ media_serve(const media_settings_t *s, const media_queue_t *q, PGconn *pg,
                 return -1;
             }
             last = time(NULL);
+        }
+
+        if (media_worker_tick && media_worker_tick(s, pg, rc) != 0) {
+            return -1;
         }
 
         if (media_queue_turn(s, q, pg, rc, consumer, MEDIA_BLOCK) != 0) {

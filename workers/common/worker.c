@@ -55,6 +55,7 @@ media_settings_defaults(media_settings_t *s)
     s->max_pixels = s->max_width * s->max_height;
     s->max_duration = MEDIA_DEFAULT_MAX_DURATION;
     s->export_ttl = MEDIA_DEFAULT_EXPORT_TTL;
+    s->sweep_interval = MEDIA_DEFAULT_SWEEP_INTERVAL;
 }
 
 
@@ -174,6 +175,25 @@ media_settings_set(void *data, const char *name, char **args, int nargs,
 
         return 0;
 
+    } else if (strcmp(name, MEDIA_SET_SOURCE_RETENTION) == 0) {
+        if (nargs == 1 && strcmp(args[0], "off") == 0) {
+            s->source_retention = 0;
+            return 0;
+        }
+
+        if (nargs != 1
+            || media_conf_parse_msec(args[0], strlen(args[0]),
+                                     &s->source_retention) != 0
+            || s->source_retention == 0)
+        {
+            snprintf(err, errlen, "line %d: invalid %s \"%s\": expected a "
+                     "time such as \"90d\", or \"off\"", line, name,
+                     nargs ? args[0] : "");
+            return -1;
+        }
+
+        return 0;
+
     } else if (strcmp(name, MEDIA_SET_TRANSCODE_MEMORY) == 0) {
         if (nargs == 1 && strcmp(args[0], "off") == 0) {
             s->transcode_memory = 0;
@@ -264,6 +284,10 @@ media_setting_msec(media_settings_t *s, const char *name)
 
     if (strcmp(name, MEDIA_SET_EXPORT_TTL) == 0) {
         return &s->export_ttl;
+    }
+
+    if (strcmp(name, MEDIA_SET_SWEEP_INTERVAL) == 0) {
+        return &s->sweep_interval;
     }
 
     return NULL;

@@ -42,6 +42,8 @@ typedef struct {
     char          *stripe_api_url;   /* NULL: MEDIA_DEFAULT_STRIPE_API_URL */
     char          *public_url;       /* the site, for Stripe's redirects */
     long           export_ttl;       /* ms an export is kept */
+    long           sweep_interval;   /* ms between lifecycle passes */
+    long           source_retention; /* ms an original is kept, 0: off */
 } media_settings_t;
 
 
@@ -117,6 +119,18 @@ long media_backoff(long *cur, long max_ms);
 
 
 typedef struct media_queue_s  media_queue_t;
+
+
+/*
+ * A worker's periodic work besides its jobs (the sweeper's lifecycle),
+ * set by its main() before media_worker_main; NULL: none.  Its consumer
+ * calls it between jobs, about once a second: it decides itself whether
+ * it is due.  -1 when a connection failed (the consumer reconnects).
+ */
+typedef int (*media_tick_pt)(const media_settings_t *s, PGconn *pg,
+    redisContext *rc);
+
+extern media_tick_pt  media_worker_tick;
 
 
 /*

@@ -3,6 +3,9 @@
  * stream): the upload and every rendition.  The media row stays, marked
  * deleted, for the record; its renditions rows go with their files.
  * Running a sweep twice finds nothing the second time, which is fine.
+ *
+ * Between jobs, the lifecycle pass (lifecycle.c) runs every
+ * media_sweep_interval.
  */
 
 #define _XOPEN_SOURCE 700
@@ -15,6 +18,7 @@
 
 #include "worker.h"
 #include "queue.h"
+#include "sweeper.h"
 
 
 const char  *media_worker_name = "media-sweeper";
@@ -25,12 +29,25 @@ static int media_remove(const char *path, const struct stat *sb, int flag,
     struct FTW *ftw);
 
 
+/* the statements of this file, each prepared once per connection */
+
+static media_stmt_t  media_sql_sweep_deleted =
+    media_stmt("sweep_deleted", 1,
+        "SELECT 1 FROM media WHERE id = $1 AND deleted_at IS NOT NULL");
+
+static media_stmt_t  media_sql_sweep_renditions =
+    media_stmt("sweep_renditions", 1,
+        "DELETE FROM renditions WHERE media_id = $1");
+
+
 int
 main(int argc, char **argv)
 {
     static const media_queue_t  queue = {
         "sweep", MEDIA_STREAM_SWEEP, MEDIA_GROUP_SWEEP, media_sweep, NULL
     };
+
+    media_worker_tick = media_lifecycle;
 
     return media_worker_main(argc, argv, &queue);
 }
@@ -46,9 +63,7 @@ media_sweep(media_job_t *job)
     params[0] = job->media_id;
 
     /* only what was deleted: a sweep job for a live media is a mistake */
-    res = PQexecParams(job->pg,
-        "SELECT 1 FROM media WHERE id = $1 AND deleted_at IS NOT NULL",
-        1, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(job->pg, &media_sql_sweep_deleted, params);
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         media_job_fail(job, "media %s is not deleted: nothing swept",
@@ -75,15 +90,12 @@ media_sweep(media_job_t *job)
         return -1;
     }
 
-    if (nftw(hls, media_remove, 16, FTW_DEPTH | FTW_PHYS) != 0
-        && errno != ENOENT)
-    {
+    if (media_sweep_remove(hls) != 0) {
         media_job_fail(job, "remove %s: %s", hls, strerror(errno));
         return -1;
     }
 
-    res = PQexecParams(job->pg, "DELETE FROM renditions WHERE media_id = $1",
-                       1, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(job->pg, &media_sql_sweep_renditions, params);
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         media_job_fail(job, "delete renditions: %s", PQerrorMessage(job->pg));
@@ -98,6 +110,19 @@ media_sweep(media_job_t *job)
 }
 
 
+int
+media_sweep_remove(const char *path)
+{
+    if (nftw(path, media_remove, 16, FTW_DEPTH | FTW_PHYS) != 0
+        && errno != ENOENT)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
 static int
 media_remove(const char *path, const struct stat *sb, int flag,
     struct FTW *ftw)
@@ -106,5 +131,6 @@ media_remove(const char *path, const struct stat *sb, int flag,
     (void) flag;
     (void) ftw;
 
-    return remove(path);
+    /* gone already: another sweeper got there first */
+    return remove(path) != 0 && errno != ENOENT ? -1 : 0;
 }

@@ -1,0 +1,24 @@
+/*
+ * media-sweeper: what storage no longer needs.
+ *
+ * main.c        the media:sweep jobs: a deleted media's files
+ * lifecycle.c   the periodic pass (every media_sweep_interval): expired
+ *               exports, old links' bookkeeping, abandoned temporary
+ *               files, and originals past media_source_retention
+ */
+
+#ifndef _MEDIA_SWEEPER_H_INCLUDED_
+#define _MEDIA_SWEEPER_H_INCLUDED_
+
+
+#include "worker.h"
+
+
+/* the pass, when it is due: media_worker_tick */
+int media_lifecycle(const media_settings_t *s, PGconn *pg, redisContext *rc);
+
+/* a file or a whole tree; 0 also when it was not there */
+int media_sweep_remove(const char *path);
+
+
+#endif /* _MEDIA_SWEEPER_H_INCLUDED_ */
