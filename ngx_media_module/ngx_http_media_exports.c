@@ -102,7 +102,10 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_export_list =
         "                  WHERE e.media_id = m.id AND e.user_id = $2"
         "                    AND e.deleted_at IS NULL), '[]')"
         " FROM media m"
-        " WHERE m.id = $1 AND m.owner_id = $2 AND m.deleted_at IS NULL");
+        " WHERE m.id = $1 AND m.deleted_at IS NULL"
+        "   AND (m.owner_id = $2"
+        "        OR EXISTS (SELECT 1 FROM entitlements n"
+        "                    WHERE n.user_id = $2 AND n.media_id = m.id))");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_export_delete =
     ngx_http_media_pg_stmt("export_delete", 2,

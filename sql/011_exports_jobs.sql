@@ -46,8 +46,12 @@ DECLARE
 BEGIN
     PERFORM 1 FROM users WHERE id = u FOR UPDATE;
 
+    -- its owner, or a buyer: what was bought may be exported
     SELECT kind, status INTO md FROM media
-     WHERE id = m AND owner_id = u AND deleted_at IS NULL;
+     WHERE id = m AND deleted_at IS NULL
+       AND (owner_id = u
+            OR EXISTS (SELECT 1 FROM entitlements n
+                        WHERE n.user_id = u AND n.media_id = m));
 
     IF NOT FOUND THEN
         refused := 'not_found';
@@ -151,3 +155,19 @@ $$;
 CREATE TRIGGER exports_storage
     AFTER INSERT OR UPDATE OF size, status, deleted_at OR DELETE
     ON exports FOR EACH ROW EXECUTE FUNCTION media_export_storage();
+
+-- a failed export gives its place in the month's allowance back
+CREATE FUNCTION media_export_refund() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE usage_counters SET used = used - 1
+     WHERE user_id = NEW.user_id AND quantity = 'exports'
+       AND period = media_period_start(NEW.created_at) AND used > 0;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER exports_refund
+    AFTER UPDATE OF status ON exports FOR EACH ROW
+    WHEN (NEW.status = 'failed' AND OLD.status <> 'failed')
+    EXECUTE FUNCTION media_export_refund();

@@ -294,6 +294,7 @@ is(create($user, '00000000-0000-4000-8000-000000000000', { format => 'mp3' })->{
 
 # --- a failure, on the row ------------------------------------------------
 
+my $allowance = $used->();
 $r = create($user, $media{'silent.mp4'}, { format => 'mp3' });
 is($r->{status}, 202, 'mp3 of a silent video: accepted (the row does not know)');
 $e = wait_export($user, $r->{json}{export}{id});
@@ -303,6 +304,7 @@ like($e->{error} // '', qr/^the media holds no sound to export: choose a video f
 is(api(GET => "/api/v1/jobs/$e->{job_id}", $user)->{json}{job}{attempts}, 1,
    'at once: no retry can help');
 ok(!glob("$dir/storage/exports/*$e->{id}*"), 'and no file left');
+is($used->(), $allowance, 'a failed export gives its place in the month back');
 $e = export_ready($user, $media{'silent.mp4'}, { format => 'mp4' });
 my @silent = grep { $_->{codec_type} eq 'audio' }
              @{ probe("$dir/storage/exports/$e->{id}.mp4")->{streams} };
