@@ -48,7 +48,7 @@
 
 /* Redis keys of a link, in one hash slot: media:dl:{<id>}:n (uses),
  * :c (clients that spent a use), :r (revoked) */
-#define NGX_HTTP_MEDIA_DL_KEY          "media:dl:{"
+#define NGX_HTTP_MEDIA_DL_KEY          MEDIA_KEY_DOWNLOAD
 #define NGX_HTTP_MEDIA_DL_KEY_LEN      (sizeof(NGX_HTTP_MEDIA_DL_KEY) - 1  \
                                         + 36 + sizeof("}:n") - 1)
 
