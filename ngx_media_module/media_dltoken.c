@@ -159,7 +159,7 @@ media_dl_grant_name(int grant)
 long
 media_dl_range_start(const char *s, size_t len)
 {
-    long    n;
+    long    n, m;
     size_t  i;
 
     /* RFC 9110 14.1.1: "bytes" is case-insensitive; no spaces before "=" */
@@ -185,6 +185,29 @@ media_dl_range_start(const char *s, size_t len)
     }
 
     if (i == len || s[i] != '-') {
+        return -1;
+    }
+
+    /* one range only, "N-" or "N-M" with M >= N: several ranges, or one
+     * nginx would not honour, may be answered with the whole file */
+    i++;
+    m = -1;
+
+    if (i < len && s[i] >= '0' && s[i] <= '9') {
+        m = 0;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+            if (m > (0x7fffffffffffffffL - 9) / 10) {
+                return -1;
+            }
+            m = m * 10 + (s[i++] - '0');
+        }
+    }
+
+    while (i < len && (s[i] == ' ' || s[i] == '\t')) {
+        i++;
+    }
+
+    if (i != len || (m != -1 && m < n)) {
         return -1;
     }
 

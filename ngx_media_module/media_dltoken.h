@@ -65,10 +65,10 @@ int media_dl_grant_parse(const char *s, size_t len);
 const char *media_dl_grant_name(int grant);
 
 /*
- * Where a Range header's first range starts: its first byte position
- * ("bytes=N-..." gives N), or -1 for no range, a suffix range
- * ("bytes=-N") or anything that is not a byte range.  A download that
- * resumes asks for a range starting past 0.
+ * Where a Range header's one range starts: "bytes=N-" or "bytes=N-M"
+ * (M >= N) gives N; -1 for no range, a suffix range ("bytes=-N"),
+ * several ranges, a backwards one, or anything that is not a byte range.
+ * A download that resumes asks for one range starting past 0.
  */
 long media_dl_range_start(const char *s, size_t len);
 

@@ -71,6 +71,8 @@ typedef struct {
     ngx_str_t           content_type;
     ngx_int_t           max_uses;
     ngx_int_t           uses;           /* the row's, then Redis' */
+    time_t              mtime;          /* the file's, for If-Range */
+    off_t               size;
     ngx_uint_t          status;         /* a refusal's */
     const char         *code;           /* $media_download_status */
     u_char              why[160];
@@ -89,6 +91,8 @@ static void ngx_http_media_dl_checked(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static ngx_int_t ngx_http_media_dl_count(ngx_http_request_t *r,
     ngx_http_media_dl_t *d);
+static ngx_uint_t ngx_http_media_dl_if_range(ngx_http_request_t *r,
+    time_t mtime, off_t size);
 static void ngx_http_media_dl_counted(ngx_http_request_t *r,
     ngx_http_media_redis_result_t *res, void *data);
 static ngx_int_t ngx_http_media_dl_audit(ngx_http_request_t *r,
@@ -558,6 +562,9 @@ ngx_http_media_dl_checked(ngx_http_request_t *r,
         goto done;
     }
 
+    d->mtime = ngx_file_mtime(&fi);
+    d->size = ngx_file_size(&fi);
+
     if (ngx_http_media_dl_count(r, d) == NGX_OK) {
         return;
     }
@@ -572,6 +579,36 @@ done:
 
 
 /* the Lua script: one use, or a resumption, or a refusal */
+
+/*
+ * A Range resumption is free only when nginx will answer it with that
+ * range: an If-Range that does not match the file makes nginx send the
+ * whole file, so it is a download like any other.  The validator is the
+ * one nginx's static module sends: ETag "<mtime>-<size>" in hex, or the
+ * Last-Modified date.
+ */
+static ngx_uint_t
+ngx_http_media_dl_if_range(ngx_http_request_t *r, time_t mtime, off_t size)
+{
+    u_char      etag[NGX_OFF_T_LEN + NGX_TIME_T_LEN + 4];
+    ngx_str_t  *v;
+
+    if (r->headers_in.if_range == NULL) {
+        return 1;
+    }
+
+    v = &r->headers_in.if_range->value;
+
+    if (v->len >= 2 && v->data[0] == '"') {
+        return v->len == (size_t) (ngx_sprintf(etag, "\"%xT-%xO\"", mtime,
+                                               size) - etag)
+               && ngx_strncmp(v->data, etag, v->len) == 0;
+    }
+
+    return ngx_parse_http_time(v->data, v->len) == mtime;
+}
+
+
 static ngx_int_t
 ngx_http_media_dl_count(ngx_http_request_t *r, ngx_http_media_dl_t *d)
 {
@@ -623,7 +660,8 @@ ngx_http_media_dl_count(ngx_http_request_t *r, ngx_http_media_dl_t *d)
                                      r->headers_in.range->value.len);
     }
 
-    d->resume = (start > 0);
+    d->resume = (start > 0
+                 && ngx_http_media_dl_if_range(r, d->mtime, d->size));
 
     argv[6] = (char *) max;
     argvlen[6] = ngx_sprintf(max, "%i", d->max_uses) - max;
@@ -1198,6 +1236,15 @@ ngx_http_media_dl_created(ngx_http_request_t *r,
                                   NGX_HTTP_CONFLICT, "not_ready",
                                   "the export is %V; ask again when it is "
                                   "ready", ngx_http_media_pg_value(res, 0, 7)));
+        return;
+    }
+
+    if (outcome->len == 4 && ngx_strncmp(outcome->data, "gone", 4) == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_MEDIA_GONE, "asset_gone",
+                                  "the original upload of this media is no "
+                                  "longer kept (media_source_retention): "
+                                  "export the media and link the export"));
         return;
     }
 

@@ -557,6 +557,17 @@ ngx_http_media_export_refused(ngx_http_request_t *r,
                                          "says status ready)", detail);
     }
 
+    if (why->len == 14 && ngx_strncmp(why->data, "source_removed", 14) == 0)
+    {
+        return ngx_http_media_send_error(r, NGX_HTTP_CONFLICT,
+                                         "source_removed",
+                                         "the original upload of this media "
+                                         "was removed at %V "
+                                         "(media_source_retention): it "
+                                         "cannot be exported any more",
+                                         detail);
+    }
+
     if (why->len == 11 && ngx_strncmp(why->data, "needs_video", 11) == 0) {
         return ngx_http_media_field_error(r, "format", "%s holds a "
                                           "picture, and this media is %V: "

@@ -27,8 +27,8 @@ $$;
 
 -- One row.  refused is NULL when the export was made (export and job are
 -- their JSON, enqueue the job's id for the stream); else 'not_found',
--- 'not_ready' (detail: the media's status), 'needs_video' (detail: the
--- media's kind) or 'quota' (with the quota's quantity, used, limit, plan
+-- 'not_ready' (detail: the media's status), 'source_removed' (detail:
+-- when), 'needs_video' (detail: the media's kind) or 'quota' (with the quota's quantity, used, limit, plan
 -- and the plan that lifts it).
 CREATE FUNCTION media_export_begin(u uuid, m uuid, fmt text, acodec text,
     only_audio boolean, wants_video boolean, rate integer, hz integer,
@@ -46,12 +46,15 @@ DECLARE
 BEGIN
     PERFORM 1 FROM users WHERE id = u FOR UPDATE;
 
-    -- its owner, or a buyer: what was bought may be exported
-    SELECT kind, status INTO md FROM media
+    -- its owner, or a buyer: what was bought may be exported.  FOR SHARE:
+    -- the sweeper removing originals (media_source_retention) skips a
+    -- media locked here, and once this commits the queued export keeps it
+    SELECT kind, status, source_removed_at INTO md FROM media
      WHERE id = m AND deleted_at IS NULL
        AND (owner_id = u
             OR EXISTS (SELECT 1 FROM entitlements n
-                        WHERE n.user_id = u AND n.media_id = m));
+                        WHERE n.user_id = u AND n.media_id = m))
+       FOR SHARE;
 
     IF NOT FOUND THEN
         refused := 'not_found';
@@ -61,6 +64,12 @@ BEGIN
     IF md.status <> 'ready' THEN
         refused := 'not_ready';
         detail := md.status;
+        RETURN;
+    END IF;
+
+    IF md.source_removed_at IS NOT NULL THEN
+        refused := 'source_removed';
+        detail := media_iso8601(md.source_removed_at);
         RETURN;
     END IF;
 

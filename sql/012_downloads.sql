@@ -5,11 +5,13 @@
 -- entitlement to it (grant 'purchase'); a viewer whose plan has downloads
 -- left this month, for a public media (grant 'subscription', counted in
 -- usage_counters 'downloads' as the link is made).  Anyone else does not
--- learn that the media exists.  The asset is a ready export (export_id),
+-- learn that the media exists.  A priced media is not had by a
+-- subscription: only by buying it.  The asset is a ready export (export_id),
 -- or the original upload (media_id alone), which only its owner gets.
 --
 -- outcome: 'created' (the link's row is written), 'not_found',
--- 'not_ready' (the export is not ready yet: detail says its status), or
+-- 'not_ready' (the export is not ready yet: detail says its status),
+-- 'gone' (the original upload was removed by the sweeper), or
 -- 'quota' (a public media, but the viewer's downloads are used up: the
 -- quota columns say which limit and the plan that lifts it).
 
@@ -67,7 +69,8 @@ BEGIN
     ELSIF EXISTS (SELECT 1 FROM entitlements n
                    WHERE n.user_id = u AND n.media_id = m.id) THEN
         grant_kind := 'purchase';
-    ELSIF m.privacy = 'public' THEN
+    ELSIF m.privacy = 'public' AND m.price_cents IS NULL THEN
+        -- what is for sale is had by buying it, not by a subscription
         grant_kind := 'subscription';
     ELSE
         RETURN;
@@ -76,6 +79,12 @@ BEGIN
     -- the original upload is its owner's only (issue 13); buyers and
     -- subscribers download exports
     IF p_export IS NULL AND grant_kind <> 'owner' THEN
+        RETURN;
+    END IF;
+
+    -- an original the sweeper removed (media_source_retention)
+    IF p_export IS NULL AND m.source_removed_at IS NOT NULL THEN
+        outcome := 'gone';
         RETURN;
     END IF;
 

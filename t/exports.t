@@ -357,11 +357,29 @@ ok(!(grep { $_->{id} eq $gone->{id} }
 my $again = $ready[0];
 my $job = $again->{job_id};
 $was = $storage->();
+
+# delivered again after it finished: the export is left as it is
+my ($made_file) = glob("$dir/storage/exports/$again->{id}.*");
+my $mtime = (stat $made_file)[9];
+utime($mtime - 100, $mtime - 100, $made_file);
 $t->psql('media', "UPDATE jobs SET status = 'queued', run_after = now()"
          . " WHERE id = '$job'");
 $t->redis('XADD', 'media:export', '*', 'job', $job);
 ok(wait_until(sub {
     (q1("SELECT status || attempts FROM jobs WHERE id = '$job'") // '') eq 'done2'
+}, timeout => 60, interval => 0.2), 'delivered again when done: the job ends');
+is((stat $made_file)[9], $mtime - 100, '  without writing the file again');
+is(api(GET => "/api/v1/exports/$again->{id}", $user)->{json}{export}{status},
+   'ready', '  and the export stays ready all along');
+
+# run again after an attempt that died before marking it ready
+$t->psql('media', "UPDATE exports SET status = 'processing'"
+         . " WHERE id = '$again->{id}'");
+$t->psql('media', "UPDATE jobs SET status = 'queued', run_after = now()"
+         . " WHERE id = '$job'");
+$t->redis('XADD', 'media:export', '*', 'job', $job);
+ok(wait_until(sub {
+    (q1("SELECT status || attempts FROM jobs WHERE id = '$job'") // '') eq 'done3'
 }, timeout => 60, interval => 0.2), 'run twice: the job ran again');
 $e = wait_export($user, $again->{id});
 is($e->{status}, 'ready', 'run twice: ready');

@@ -102,9 +102,6 @@ ok($used >= $size - 1000 && $used > 0, "storage_used counts the upload ($used)")
 
 # --- exports ---------------------------------------------------------------------
 
-my $exports_trigger = sql("SELECT count(*) FROM pg_trigger WHERE tgrelid ="
-                          . " 'exports'::regclass AND NOT tgisinternal"
-                          . " AND tgname <> 'exports_touch'");
 my $base = sql("SELECT storage_used FROM users WHERE id = '$uid'");
 
 my %exp;
@@ -200,15 +197,11 @@ ok(-e "$storage/exports/$exp{live}.mp3", 'a live export keeps its file');
 is(sql("SELECT status FROM exports WHERE id = '$exp{live}'"), 'ready',
    '  and its status');
 
-SKIP: {
-    skip 'no exports storage trigger on this branch (sql/011)', 2
-        unless $exports_trigger;
-    is($with_exports, $base + 3000 - 1000,
-       'the exports counted in storage_used while they lived');
-    ok(wait_until(sub { sql("SELECT storage_used FROM users WHERE id = '$uid'")
-                        == $base + 1000 }, timeout => 10),
-       'the storage count drops by the swept export');
-}
+is($with_exports, $base + 3000 - 1000,
+   'the exports counted in storage_used while they lived');
+ok(wait_until(sub { sql("SELECT storage_used FROM users WHERE id = '$uid'")
+                    == $base + 1000 }, timeout => 10),
+   'the storage count drops by the swept export');
 
 ok(wait_until(sub { !sql("SELECT count(*) FROM download_links WHERE id IN"
                          . " ('$link{old}', '$link{revoked}')") }, timeout => 10),
@@ -267,6 +260,12 @@ is($before - $after, sql("SELECT source_size FROM media WHERE id = '$media'"),
 ok(-d "$storage/hls/$media", 'its renditions stay');
 like(logs(), qr/lifecycle: original of media \Q$media\E of user \Q$uid\E.*removed/,
      'the log says so');
+$r = $t->http(POST => "/api/v1/media/$media/exports",
+              body => '{"format":"mp3"}',
+              headers => { 'Content-Type' => 'application/json',
+                           Authorization => "Bearer $ann->{access_token}" });
+is($r->{status}, 409, 'its original gone, an export of it: 409');
+is($r->{json}{error}{code}, 'source_removed', '  source_removed');
 
 $t->finish;
 done_testing;

@@ -134,7 +134,12 @@ ranges(void)
     ok(RANGE("bytes=0-") == 0, "bytes=0-: 0");
     ok(RANGE("bytes=0-99") == 0, "bytes=0-99: 0");
     ok(RANGE("bytes=1000-") == 1000, "bytes=1000-: 1000");
-    ok(RANGE("BYTES=5-9,20-") == 5, "case-insensitive, first range: 5");
+    ok(RANGE("BYTES=5-9") == 5, "case-insensitive: 5");
+    ok(RANGE("bytes=5-9,20-") == -1 && RANGE("bytes=1-,0-1") == -1,
+       "several ranges: -1 (nginx may send the whole file)");
+    ok(RANGE("bytes=9-5") == -1, "a backwards range: -1");
+    ok(RANGE("bytes=5-9x") == -1 && RANGE("bytes=5-9 ") == 5,
+       "junk after the range: -1; spaces are fine");
     ok(RANGE("bytes=-500") == -1, "a suffix range: -1");
     ok(RANGE("bytes=") == -1 && RANGE("bytes=x-") == -1
        && RANGE("items=5-") == -1 && RANGE("bytes=5") == -1

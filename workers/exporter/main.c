@@ -61,7 +61,8 @@ static media_stmt_t  media_sql_load =
     media_stmt("exporter_load", 1,
         "SELECT format, codec, audio_only, bitrate, sample_rate,"
         "       array_to_string(enhance, ','),"
-        "       deleted_at IS NOT NULL OR status = 'deleted'"
+        "       deleted_at IS NOT NULL OR status = 'deleted',"
+        "       status = 'ready'"
         "  FROM exports WHERE id = $1");
 
 static media_stmt_t  media_sql_mark =
@@ -185,6 +186,12 @@ media_export(media_job_t *job)
         return 0;
     }
 
+    if (rc == 2) {
+        media_log_info("job %s: export %s is ready already: nothing to do",
+                       job->id, x.id);
+        return 0;
+    }
+
     if (rc != 0) {
         return -1;
     }
@@ -211,11 +218,13 @@ media_export(media_job_t *job)
 }
 
 
-/* the row and the paths: 0, 1 when the export is deleted, -1 */
+/* the row and the paths: 0, 1 when the export is deleted, 2 when it is
+ * ready and its file there, -1 */
 static int
 media_export_load(media_job_t *job, media_export_job_t *x)
 {
-    int                   rc;
+    int                   rc, ready;
+    struct stat           sb;
     PGresult             *res;
     const char           *params[1], *ext;
     const media_export_format_t  *f;
@@ -243,6 +252,8 @@ media_export_load(media_job_t *job, media_export_job_t *x)
         PQclear(res);
         return 1;
     }
+
+    ready = (strcmp(PQgetvalue(res, 0, 7), "t") == 0);
 
     rc = media_export_spec(job, &x->spec, PQgetvalue(res, 0, 0),
                            PQgetvalue(res, 0, 1),
@@ -274,6 +285,12 @@ media_export_load(media_job_t *job, media_export_job_t *x)
     {
         media_job_fail(job, "media_storage path too long");
         return -1;
+    }
+
+    /* a delivery of a job that finished: the export stays as it is (its
+     * links keep working) */
+    if (ready && stat(x->final, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        return 2;
     }
 
     return 0;
