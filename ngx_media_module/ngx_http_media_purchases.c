@@ -53,8 +53,9 @@ static ngx_int_t ngx_http_media_purchase_is(ngx_str_t *s, const char *value);
 /*
  * The verdict and, only when it is "ok", the job, in one statement: the
  * checks and the insert see the same rows.  Two purchases started at once
- * both pass (the entitlement does not exist yet); paying twice is what
- * Stripe would then charge, and the worker grants one entitlement.
+ * both pass (the entitlement does not exist yet) and make two jobs; the
+ * worker's idempotency key (the session's parameters and the day) makes
+ * Stripe answer both with one session, so it is paid once.
  */
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_purchase =
     ngx_http_media_pg_stmt("purchase_start", 2,

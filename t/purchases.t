@@ -159,8 +159,14 @@ is($p->{line_items}[0]{price_data}{product_data}{name}, 'Tone', 'named by its ti
 is($p->{metadata}{user_id}, $bob_id, 'metadata: the buyer');
 is($p->{metadata}{media_id}, $id, 'metadata: the media');
 is($p->{client_reference_id}, $bob_id, 'client_reference_id: the buyer');
-like($post->{idempotency_key} // '', qr/^ngx_media-[0-9a-f-]{36}-purchase$/,
-     'with an idempotency key');
+like($post->{idempotency_key} // '', qr/^ngx_media-purchase-[0-9a-f]{32}-\d{8}$/,
+     'with an idempotency key: the session\'s parameters and the day');
+
+# a double click: a second job, the same session (it cannot be paid twice)
+$r = api(POST => "/api/v1/media/$id/purchase", $bob);
+is(checkout_url($r), $url, 'asked again before paying: the same session');
+is(scalar(() = $stripe->requests('POST', '/v1/checkout/sessions')), 2,
+   '  (two calls to Stripe, one key)');
 
 # paying: the fake completes the session and makes its event, which is not
 # delivered yet; the browser is sent to the success page

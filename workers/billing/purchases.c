@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <openssl/sha.h>
 
 #include "billing.h"
 
@@ -34,6 +37,8 @@ static int media_purchase_form(media_buf_t *form, PGresult *res,
 static int media_purchase_grant(media_job_t *job, const char *event,
     yajl_val cs, media_buf_t *out);
 static int media_purchase_uuid(const char *s);
+static void media_purchase_key(char *out, size_t size, const char *form,
+    size_t len);
 
 
 /* the statements of this file, each prepared once per connection */
@@ -164,7 +169,12 @@ media_billing_purchase(media_job_t *job, yajl_val payload, const char *user)
 
     PQclear(res);
 
-    snprintf(idem, sizeof(idem), "ngx_media-%s-purchase", job->id);
+    /* one session for the same purchase asked twice the same day (a
+     * double click makes two jobs): Stripe answers the second call with
+     * the first's session, so it cannot be paid twice.  The key is the
+     * session's own parameters (buyer, media, price, title, URLs) and the
+     * UTC day. */
+    media_purchase_key(idem, sizeof(idem), form.data, form.len);
 
     if (media_stripe_call(&st, "POST", "/v1/checkout/sessions", form.data,
                           idem, &sres) != 0)
@@ -424,4 +434,28 @@ media_purchase_uuid(const char *s)
     }
 
     return s[36] == '\0';
+}
+
+
+/* "ngx_media-purchase-<sha-256 of the form, 32 hex>-<YYYYMMDD>" */
+static void
+media_purchase_key(char *out, size_t size, const char *form, size_t len)
+{
+    int            i;
+    char           day[16], hex[33];
+    time_t         now;
+    struct tm      tm;
+    unsigned char  md[SHA256_DIGEST_LENGTH];
+
+    SHA256((const unsigned char *) form, len, md);
+
+    for (i = 0; i < 16; i++) {
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    }
+
+    now = time(NULL);
+    gmtime_r(&now, &tm);
+    strftime(day, sizeof(day), "%Y%m%d", &tm);
+
+    snprintf(out, size, "ngx_media-purchase-%s-%s", hex, day);
 }
