@@ -1,0 +1,1193 @@
+/*
+ * The public side (ngx_http_media_pages.h).  A page shows only media that
+ * are ready, not deleted, and public or unlisted; anything else, the
+ * owner's own private media included, is the same 404 page, so a page
+ * never says that a private media exists.  Unlisted media play by link
+ * and are never listed (the profile lists public media only).
+ *
+ * Every text a user wrote goes through media_html_escape; the Host header
+ * too, since it makes the pages' absolute URLs.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "ngx_http_media_reply.h"
+#include "ngx_http_media_pg.h"
+#include "ngx_http_media_pages.h"
+#include "media_html.h"
+#include "media_utf8.h"
+
+
+#define NGX_HTTP_MEDIA_PAGE_SHARE  0
+#define NGX_HTTP_MEDIA_PAGE_EMBED  1
+#define NGX_HTTP_MEDIA_PAGE_USER   2
+
+/* the player an oEmbed consumer and the cards frame */
+#define NGX_HTTP_MEDIA_EMBED_W        640
+#define NGX_HTTP_MEDIA_EMBED_VIDEO_H  360
+#define NGX_HTTP_MEDIA_EMBED_AUDIO_H  120
+
+#define NGX_HTTP_MEDIA_PROFILE_PAGE   20
+#define NGX_HTTP_MEDIA_PROFILE_MAX    100
+
+
+/* an HTML page as it is written, in the request pool */
+typedef struct {
+    ngx_http_request_t  *r;
+    u_char              *data;
+    size_t               len;
+    size_t               size;
+    ngx_uint_t           failed;
+} ngx_http_media_html_t;
+
+
+static ngx_int_t ngx_http_media_pages_handler(ngx_http_request_t *r);
+static void ngx_http_media_page_media(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_page_user(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_oembed_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_user_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_me_patched(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static ngx_int_t ngx_http_media_page_not_found(ngx_http_request_t *r);
+static ngx_int_t ngx_http_media_page_send(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_http_media_html_t *h);
+static void ngx_http_media_page_head(ngx_http_media_html_t *h,
+    ngx_str_t *title);
+static void ngx_http_media_html_raw(ngx_http_media_html_t *h, const char *s,
+    size_t n);
+static void ngx_http_media_html_text(ngx_http_media_html_t *h, ngx_str_t *s);
+static void ngx_http_media_base(ngx_http_request_t *r, ngx_str_t *base,
+    ngx_str_t *host);
+static ngx_int_t ngx_http_media_text_ok(ngx_str_t *s, size_t max,
+    ngx_uint_t lines);
+
+#define ngx_http_media_html_lit(h, s)                                         \
+    ngx_http_media_html_raw(h, s, sizeof(s) - 1)
+
+#define ngx_http_media_html_str(h, s)                                         \
+    ngx_http_media_html_raw(h, (const char *) (s)->data, (s)->len)
+
+
+/*
+ * the statements of this room, each prepared once per pooled connection;
+ * poster is the pictures room's hook (NULL until a media has one)
+ */
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_page_media =
+    ngx_http_media_pg_stmt("pages_media", 1,
+        "SELECT m.id::text, m.title, m.kind, m.description, m.privacy,"
+        "       coalesce(m.duration_ms, 0), u.handle,"
+        "       coalesce(u.display_name, u.handle, 'someone'),"
+        "       m.likes_count, m.comments_count, NULL::text AS poster"
+        " FROM media m JOIN users u ON u.id = m.owner_id"
+        " WHERE m.id = $1 AND m.deleted_at IS NULL AND m.status = 'ready'"
+        "   AND m.privacy IN ('public', 'unlisted')");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_page_user =
+    ngx_http_media_pg_stmt("pages_user", 2,
+        "SELECT u.handle, coalesce(u.display_name, u.handle),"
+        "       coalesce(u.bio, ''),"
+        "       (SELECT count(*) FROM follows WHERE followee_id = u.id),"
+        "       (SELECT count(*) FROM follows WHERE follower_id = u.id),"
+        "       m.id::text, m.title, m.kind"
+        " FROM users u LEFT JOIN LATERAL ("
+        "   SELECT id, title, kind, created_at FROM media"
+        "    WHERE owner_id = u.id AND deleted_at IS NULL"
+        "      AND privacy = 'public' AND status = 'ready'"
+        "    ORDER BY created_at DESC, id DESC LIMIT $2::integer) m ON true"
+        " WHERE u.handle = $1"
+        " ORDER BY m.created_at DESC, m.id DESC");
+
+/* one JSON document: the profile, a page of its public media (one more
+ * than asked for says there is a next page), its public playlists */
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_user_get =
+    ngx_http_media_pg_stmt("pages_user_get", 3,
+        "WITH u AS (SELECT id, handle, display_name, bio FROM users"
+        "            WHERE handle = $1),"
+        " pm AS (SELECT m.id, m.title, m.kind, m.duration_ms,"
+        "               m.description, m.created_at, m.plays_count,"
+        "               m.likes_count, m.comments_count,"
+        "               row_number() OVER (ORDER BY m.created_at DESC,"
+        "                                  m.id DESC) AS n"
+        "          FROM media m JOIN u ON m.owner_id = u.id"
+        "         WHERE m.deleted_at IS NULL AND m.privacy = 'public'"
+        "           AND m.status = 'ready'"
+        "           AND ($2::uuid IS NULL OR (m.created_at, m.id) <"
+        "               (SELECT created_at, id FROM media WHERE id = $2))"
+        "         ORDER BY m.created_at DESC, m.id DESC"
+        "         LIMIT $3::integer + 1)"
+        " SELECT json_build_object("
+        "  'user', json_build_object('handle', u.handle,"
+        "     'display_name', coalesce(u.display_name, u.handle),"
+        "     'bio', coalesce(u.bio, ''), 'url', '/u/' || u.handle,"
+        "     'followers_count', (SELECT count(*) FROM follows"
+        "                          WHERE followee_id = u.id),"
+        "     'following_count', (SELECT count(*) FROM follows"
+        "                          WHERE follower_id = u.id)),"
+        "  'media', coalesce((SELECT json_agg(json_build_object("
+        "     'id', id, 'title', title, 'kind', kind,"
+        "     'duration_ms', duration_ms, 'description', description,"
+        "     'created_at', to_char(created_at AT TIME ZONE 'UTC',"
+        "                   'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+        "     'plays_count', plays_count, 'likes_count', likes_count,"
+        "     'comments_count', comments_count, 'url', '/m/' || id)"
+        "     ORDER BY n) FROM pm WHERE n <= $3::integer), '[]'),"
+        "  'next_cursor', (SELECT id FROM pm WHERE n = $3::integer"
+        "     AND EXISTS (SELECT 1 FROM pm WHERE n > $3::integer)),"
+        "  'playlists', coalesce((SELECT json_agg(json_build_object("
+        "     'id', p.id, 'title', p.title,"
+        "     'items_count', (SELECT count(*) FROM playlist_items i"
+        "        JOIN media im ON im.id = i.media_id"
+        "       WHERE i.playlist_id = p.id AND im.privacy = 'public'"
+        "         AND im.deleted_at IS NULL AND im.status = 'ready'))"
+        "     ORDER BY p.created_at DESC, p.id DESC)"
+        "     FROM playlists p WHERE p.owner_id = u.id"
+        "      AND p.privacy = 'public'), '[]'))::text"
+        " FROM u");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_me_patch =
+    ngx_http_media_pg_stmt("pages_me_patch", 6,
+        "UPDATE users SET handle = coalesce($2, handle),"
+        "       display_name = CASE WHEN $3::boolean THEN nullif($4, '')"
+        "                      ELSE display_name END,"
+        "       bio = CASE WHEN $5::boolean THEN nullif($6, '')"
+        "             ELSE bio END"
+        " WHERE id = $1"
+        " RETURNING id::text, handle, display_name, bio");
+
+
+/* configuration ----------------------------------------------------------- */
+
+char *
+ngx_http_media_pages(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler) {
+        return "is duplicate or conflicts with another content handler";
+    }
+
+    clcf->handler = ngx_http_media_pages_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* /m/<id>, /embed/<id>, /u/<handle> -------------------------------------- */
+
+static ngx_int_t
+ngx_http_media_pages_handler(ngx_http_request_t *r)
+{
+    char                    handle[30];
+    u_char                 *p, *last;
+    ngx_int_t               rc;
+    ngx_str_t               arg, params[2], allow;
+    ngx_uint_t              page;
+    ngx_http_media_ctx_t   *ctx;
+
+    if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
+        ngx_str_set(&allow, "GET, HEAD");
+        if (ngx_http_media_add_header(r, "Allow", &allow) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx = ngx_http_media_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = r->uri.data;
+    last = r->uri.data + r->uri.len;
+
+    if (r->uri.len > 3 && ngx_strncmp(p, "/m/", 3) == 0) {
+        page = NGX_HTTP_MEDIA_PAGE_SHARE;
+        p += 3;
+
+    } else if (r->uri.len > 7 && ngx_strncmp(p, "/embed/", 7) == 0) {
+        page = NGX_HTTP_MEDIA_PAGE_EMBED;
+        p += 7;
+
+    } else if (r->uri.len > 3 && ngx_strncmp(p, "/u/", 3) == 0) {
+        page = NGX_HTTP_MEDIA_PAGE_USER;
+        p += 3;
+
+    } else {
+        return ngx_http_media_page_not_found(r);
+    }
+
+    arg.data = p;
+    arg.len = last - p;
+
+    if (page == NGX_HTTP_MEDIA_PAGE_USER) {
+        if (!media_handle_norm(handle, (char *) arg.data, arg.len)) {
+            return ngx_http_media_page_not_found(r);
+        }
+
+        params[0].data = ngx_pnalloc(r->pool, arg.len);
+        if (params[0].data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        params[0].len = arg.len;
+        ngx_memcpy(params[0].data, handle, arg.len);
+        ngx_str_set(&params[1], "50");
+
+        rc = ngx_http_media_pg_query(r, &ngx_http_media_sql_page_user,
+                                     params, ngx_http_media_page_user, NULL);
+
+    } else {
+        if (ngx_http_media_is_uuid(&arg) != NGX_OK) {
+            return ngx_http_media_page_not_found(r);
+        }
+
+        params[0] = arg;
+
+        rc = ngx_http_media_pg_query(r, &ngx_http_media_sql_page_media,
+                                     params, ngx_http_media_page_media,
+                                     (void *) (uintptr_t) page);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+/*
+ * The share page and the embed player: the cards' tags (OpenGraph,
+ * Twitter's player card, the oEmbed link), then the player, which
+ * www/share.js starts with an anonymous playback token.  Columns:
+ * id, title, kind, description, privacy, duration_ms, handle, display
+ * name, likes, comments, poster.
+ */
+static void
+ngx_http_media_page_media(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    ngx_uint_t  page = (uintptr_t) data;
+
+    u_char                 *p;
+    ngx_str_t               base, host, *id, *title, *kind, *desc, *handle;
+    ngx_str_t              *name, *poster, embed, oembed, u;
+    ngx_uint_t              video;
+    ngx_http_media_html_t   h;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "media page"));
+        return;
+    }
+
+    if (res->nrows == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_page_not_found(r));
+        return;
+    }
+
+    id = ngx_http_media_pg_value(res, 0, 0);
+    title = ngx_http_media_pg_value(res, 0, 1);
+    kind = ngx_http_media_pg_value(res, 0, 2);
+    desc = ngx_http_media_pg_value(res, 0, 3);
+    handle = ngx_http_media_pg_value(res, 0, 6);
+    name = ngx_http_media_pg_value(res, 0, 7);
+    poster = ngx_http_media_pg_value(res, 0, 10);
+
+    video = kind->len == 5 && ngx_strncmp(kind->data, "video", 5) == 0;
+
+    if (title->len == 0) {
+        ngx_str_set(title, "Untitled");
+    }
+
+    ngx_http_media_base(r, &base, &host);
+
+    embed.data = ngx_pnalloc(r->pool, base.len + sizeof("/embed/") + 36);
+    if (embed.data == NULL || base.data == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    embed.len = ngx_sprintf(embed.data, "%V/embed/%V", &base, id)
+                - embed.data;
+
+    /* the share link as a query parameter: ':' and '/' escaped */
+    u.data = ngx_pnalloc(r->pool, 3 * (base.len + 40));
+    if (u.data == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ngx_sprintf(u.data, "%V/m/%V", &base, id);
+    u.len = p - u.data;
+
+    oembed.data = ngx_pnalloc(r->pool, base.len + 64 + 3 * u.len);
+    if (oembed.data == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ngx_sprintf(oembed.data, "%V/api/v1/oembed?format=json&url=", &base);
+    p = (u_char *) ngx_escape_uri(p, u.data, u.len, NGX_ESCAPE_URI_COMPONENT);
+    oembed.len = p - oembed.data;
+
+    ngx_memzero(&h, sizeof(ngx_http_media_html_t));
+    h.r = r;
+
+    ngx_http_media_page_head(&h, title);
+
+    /* the cards: escaped, each value in double quotes */
+    ngx_http_media_html_lit(&h, "<meta property=\"og:site_name\" "
+                            "content=\"ngx_media\">\n"
+                            "<meta property=\"og:type\" content=\"");
+    if (video) {
+        ngx_http_media_html_lit(&h, "video.other");
+    } else {
+        ngx_http_media_html_lit(&h, "music.song");
+    }
+    ngx_http_media_html_lit(&h, "\">\n<meta property=\"og:title\" content=\"");
+    ngx_http_media_html_text(&h, title);
+    ngx_http_media_html_lit(&h, "\">\n<meta property=\"og:description\" "
+                            "content=\"");
+    ngx_http_media_html_text(&h, desc->len ? desc : name);
+    ngx_http_media_html_lit(&h, "\">\n<meta property=\"og:url\" content=\"");
+    ngx_http_media_html_text(&h, &u);
+    ngx_http_media_html_lit(&h, "\">\n");
+
+    if (poster->data) {
+        ngx_http_media_html_lit(&h, "<meta property=\"og:image\" content=\"");
+        ngx_http_media_html_text(&h, poster);
+        ngx_http_media_html_lit(&h, "\">\n<meta name=\"twitter:image\" "
+                                "content=\"");
+        ngx_http_media_html_text(&h, poster);
+        ngx_http_media_html_lit(&h, "\">\n");
+    }
+
+    /* the player to frame: og:video or og:audio, Twitter's player card */
+    ngx_http_media_html_lit(&h, "<meta property=\"");
+    if (video) {
+        ngx_http_media_html_lit(&h, "og:video");
+    } else {
+        ngx_http_media_html_lit(&h, "og:audio");
+    }
+    ngx_http_media_html_lit(&h, "\" content=\"");
+    ngx_http_media_html_text(&h, &embed);
+    ngx_http_media_html_lit(&h, "\">\n<meta property=\"");
+    if (video) {
+        ngx_http_media_html_lit(&h, "og:video:type\" content=\"text/html\">\n"
+                                "<meta property=\"og:video:width\" "
+                                "content=\"640\">\n"
+                                "<meta property=\"og:video:height\" "
+                                "content=\"360\">\n");
+    } else {
+        ngx_http_media_html_lit(&h, "og:audio:type\" "
+                                "content=\"text/html\">\n");
+    }
+
+    ngx_http_media_html_lit(&h, "<meta name=\"twitter:card\" "
+                            "content=\"player\">\n"
+                            "<meta name=\"twitter:title\" content=\"");
+    ngx_http_media_html_text(&h, title);
+    ngx_http_media_html_lit(&h, "\">\n<meta name=\"twitter:player\" "
+                            "content=\"");
+    ngx_http_media_html_text(&h, &embed);
+    ngx_http_media_html_lit(&h, "\">\n<meta name=\"twitter:player:width\" "
+                            "content=\"");
+    ngx_http_media_html_lit(&h, "640\">\n<meta name=\"twitter:player:height\" "
+                            "content=\"");
+    if (video) {
+        ngx_http_media_html_lit(&h, "360");
+    } else {
+        ngx_http_media_html_lit(&h, "120");
+    }
+    ngx_http_media_html_lit(&h, "\">\n<link rel=\"alternate\" "
+                            "type=\"application/json+oembed\" href=\"");
+    ngx_http_media_html_text(&h, &oembed);
+    ngx_http_media_html_lit(&h, "\" title=\"");
+    ngx_http_media_html_text(&h, title);
+    ngx_http_media_html_lit(&h, "\">\n");
+
+    /* the page: the player first; share.js reads the data attributes */
+    ngx_http_media_html_lit(&h, "</head>\n<body class=\"");
+    if (page == NGX_HTTP_MEDIA_PAGE_EMBED) {
+        ngx_http_media_html_lit(&h, "embed");
+    } else {
+        ngx_http_media_html_lit(&h, "share");
+    }
+    ngx_http_media_html_lit(&h, "\">\n<main id=\"share\" data-media=\"");
+    ngx_http_media_html_str(&h, id);
+    ngx_http_media_html_lit(&h, "\" data-kind=\"");
+    ngx_http_media_html_str(&h, kind);
+    ngx_http_media_html_lit(&h, "\">\n");
+
+    if (video) {
+        ngx_http_media_html_lit(&h, "<video id=\"player\" controls "
+                                "playsinline preload=\"none\"");
+    } else {
+        ngx_http_media_html_lit(&h, "<audio id=\"player\" controls "
+                                "preload=\"none\"");
+    }
+    if (poster->data) {
+        ngx_http_media_html_lit(&h, " poster=\"");
+        ngx_http_media_html_text(&h, poster);
+        ngx_http_media_html_lit(&h, "\"");
+    }
+    ngx_http_media_html_lit(&h, "></");
+    if (video) {
+        ngx_http_media_html_lit(&h, "video");
+    } else {
+        ngx_http_media_html_lit(&h, "audio");
+    }
+    ngx_http_media_html_lit(&h, ">\n<p id=\"play-status\" "
+                            "role=\"status\"></p>\n");
+
+    if (page == NGX_HTTP_MEDIA_PAGE_SHARE) {
+        ngx_http_media_html_lit(&h, "<h1>");
+        ngx_http_media_html_text(&h, title);
+        ngx_http_media_html_lit(&h, "</h1>\n<p class=\"by\">");
+
+        if (handle->data) {
+            ngx_http_media_html_lit(&h, "<a href=\"/u/");
+            ngx_http_media_html_text(&h, handle);
+            ngx_http_media_html_lit(&h, "\">");
+            ngx_http_media_html_text(&h, name);
+            ngx_http_media_html_lit(&h, "</a> <span class=\"handle\">@");
+            ngx_http_media_html_text(&h, handle);
+            ngx_http_media_html_lit(&h, "</span>");
+
+        } else {
+            ngx_http_media_html_text(&h, name);
+        }
+
+        ngx_http_media_html_lit(&h, "</p>\n<p class=\"description\">");
+        ngx_http_media_html_text(&h, desc);
+        ngx_http_media_html_lit(&h, "</p>\n<p class=\"counts\">"
+                                "<span id=\"likes\">");
+        ngx_http_media_html_str(&h, ngx_http_media_pg_value(res, 0, 8));
+        ngx_http_media_html_lit(&h, "</span> likes, <span id=\"comments-n\">");
+        ngx_http_media_html_str(&h, ngx_http_media_pg_value(res, 0, 9));
+        ngx_http_media_html_lit(&h, "</span> comments</p>\n"
+                                /* the social room's comments and likes */
+                                "<section id=\"comments\" data-media=\"");
+        ngx_http_media_html_str(&h, id);
+        ngx_http_media_html_lit(&h, "\"></section>\n");
+    }
+
+    ngx_http_media_html_lit(&h, "</main>\n<script src=\"/vendor/hls.min.js\">"
+                            "</script>\n<script type=\"module\" "
+                            "src=\"/share.js\"></script>\n</body>\n"
+                            "</html>\n");
+
+    ngx_http_finalize_request(r, ngx_http_media_page_send(r, NGX_HTTP_OK, &h));
+}
+
+
+/* the profile page: handle, display name, bio, counts, public media */
+static void
+ngx_http_media_page_user(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    ngx_str_t               *handle, *name, *id, *title;
+    ngx_uint_t               i;
+    ngx_http_media_html_t    h;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "profile page"));
+        return;
+    }
+
+    if (res->nrows == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_page_not_found(r));
+        return;
+    }
+
+    handle = ngx_http_media_pg_value(res, 0, 0);
+    name = ngx_http_media_pg_value(res, 0, 1);
+
+    ngx_memzero(&h, sizeof(ngx_http_media_html_t));
+    h.r = r;
+
+    ngx_http_media_page_head(&h, name);
+
+    ngx_http_media_html_lit(&h, "<meta property=\"og:type\" "
+                            "content=\"profile\">\n"
+                            "<meta property=\"og:title\" content=\"");
+    ngx_http_media_html_text(&h, name);
+    ngx_http_media_html_lit(&h, "\">\n<meta property=\"og:description\" "
+                            "content=\"");
+    ngx_http_media_html_text(&h, ngx_http_media_pg_value(res, 0, 2));
+    ngx_http_media_html_lit(&h, "\">\n<meta name=\"twitter:card\" "
+                            "content=\"summary\">\n</head>\n"
+                            "<body class=\"profile\">\n<main id=\"profile\" "
+                            "data-handle=\"");
+    ngx_http_media_html_text(&h, handle);
+    ngx_http_media_html_lit(&h, "\">\n<h1>");
+    ngx_http_media_html_text(&h, name);
+    ngx_http_media_html_lit(&h, "</h1>\n<p class=\"handle\">@");
+    ngx_http_media_html_text(&h, handle);
+    ngx_http_media_html_lit(&h, "</p>\n<p class=\"bio\">");
+    ngx_http_media_html_text(&h, ngx_http_media_pg_value(res, 0, 2));
+    ngx_http_media_html_lit(&h, "</p>\n<p class=\"counts\"><span "
+                            "id=\"followers\">");
+    ngx_http_media_html_str(&h, ngx_http_media_pg_value(res, 0, 3));
+    ngx_http_media_html_lit(&h, "</span> followers, <span id=\"following\">");
+    ngx_http_media_html_str(&h, ngx_http_media_pg_value(res, 0, 4));
+    ngx_http_media_html_lit(&h, "</span> following</p>\n<ul id=\"media\">\n");
+
+    for (i = 0; i < res->nrows; i++) {
+        id = ngx_http_media_pg_value(res, i, 5);
+        title = ngx_http_media_pg_value(res, i, 6);
+
+        if (id->data == NULL) {
+            continue;
+        }
+
+        ngx_http_media_html_lit(&h, "<li><a href=\"/m/");
+        ngx_http_media_html_str(&h, id);
+        ngx_http_media_html_lit(&h, "\">");
+        if (title->len) {
+            ngx_http_media_html_text(&h, title);
+        } else {
+            ngx_http_media_html_lit(&h, "Untitled");
+        }
+        ngx_http_media_html_lit(&h, "</a></li>\n");
+    }
+
+    ngx_http_media_html_lit(&h, "</ul>\n</main>\n</body>\n</html>\n");
+
+    ngx_http_finalize_request(r, ngx_http_media_page_send(r, NGX_HTTP_OK, &h));
+}
+
+
+static ngx_int_t
+ngx_http_media_page_not_found(ngx_http_request_t *r)
+{
+    ngx_str_t               title;
+    ngx_http_media_html_t   h;
+
+    ngx_memzero(&h, sizeof(ngx_http_media_html_t));
+    h.r = r;
+
+    ngx_str_set(&title, "Not found");
+    ngx_http_media_page_head(&h, &title);
+    ngx_http_media_html_lit(&h, "<meta name=\"robots\" content=\"noindex\">\n"
+                            "</head>\n<body class=\"not-found\">\n<main>\n"
+                            "<h1>Not found</h1>\n<p>There is nothing to "
+                            "see at this address: it may never have "
+                            "existed, been deleted, or be private.</p>\n"
+                            "</main>\n</body>\n</html>\n");
+
+    return ngx_http_media_page_send(r, NGX_HTTP_NOT_FOUND, &h);
+}
+
+
+static void
+ngx_http_media_page_head(ngx_http_media_html_t *h, ngx_str_t *title)
+{
+    ngx_http_media_html_lit(h, "<!doctype html>\n<html lang=\"en\">\n<head>\n"
+                            "<meta charset=\"utf-8\">\n"
+                            "<meta name=\"viewport\" content=\"width=device-"
+                            "width, initial-scale=1\">\n<title>");
+    ngx_http_media_html_text(h, title);
+    ngx_http_media_html_lit(h, "</title>\n<link rel=\"stylesheet\" "
+                            "href=\"/style.css\">\n");
+}
+
+
+static ngx_int_t
+ngx_http_media_page_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_http_media_html_t *h)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (h->failed) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = h->len;
+    ngx_str_set(&r->headers_out.content_type, "text/html; charset=utf-8");
+    r->headers_out.content_type_len = sizeof("text/html") - 1;
+
+    if (r->method == NGX_HTTP_HEAD || h->len == 0) {
+        r->header_only = 1;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = h->data;
+    b->last = h->data + h->len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static void
+ngx_http_media_html_raw(ngx_http_media_html_t *h, const char *s, size_t n)
+{
+    size_t   size;
+    u_char  *data;
+
+    if (h->failed || n == 0) {
+        return;
+    }
+
+    if (h->len + n > h->size) {
+        size = ngx_max(2 * h->size, h->len + n);
+        size = ngx_max(size, 4096);
+
+        data = ngx_pnalloc(h->r->pool, size);
+        if (data == NULL) {
+            h->failed = 1;
+            return;
+        }
+
+        if (h->len) {
+            ngx_memcpy(data, h->data, h->len);
+        }
+
+        h->data = data;
+        h->size = size;
+    }
+
+    ngx_memcpy(h->data + h->len, s, n);
+    h->len += n;
+}
+
+
+/* the text as HTML: the escaped form is written in place */
+static void
+ngx_http_media_html_text(ngx_http_media_html_t *h, ngx_str_t *s)
+{
+    size_t   n;
+    u_char  *tmp;
+
+    if (s->data == NULL || s->len == 0) {
+        return;
+    }
+
+    n = media_html_escape(NULL, (const char *) s->data, s->len);
+
+    tmp = ngx_pnalloc(h->r->pool, n);
+    if (tmp == NULL) {
+        h->failed = 1;
+        return;
+    }
+
+    (void) media_html_escape((char *) tmp, (const char *) s->data, s->len);
+
+    ngx_http_media_html_raw(h, (const char *) tmp, n);
+}
+
+
+/* scheme://host of this request: the pages' and oEmbed's absolute URLs */
+static void
+ngx_http_media_base(ngx_http_request_t *r, ngx_str_t *base, ngx_str_t *host)
+{
+    u_char  *p;
+
+    if (r->headers_in.host) {
+        *host = r->headers_in.host->value;
+
+    } else {
+        *host = r->headers_in.server;
+    }
+
+    base->data = ngx_pnalloc(r->pool, sizeof("https://") + host->len);
+    if (base->data == NULL) {
+        base->len = 0;
+        return;
+    }
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        p = ngx_sprintf(base->data, "https://%V", host);
+    } else
+#endif
+    {
+        p = ngx_sprintf(base->data, "http://%V", host);
+    }
+
+    base->len = p - base->data;
+}
+
+
+/* GET /api/v1/oembed?url=...&format=json ---------------------------------- */
+
+ngx_int_t
+ngx_http_media_oembed(ngx_http_request_t *r)
+{
+    int         rc;
+    char        id[37];
+    u_char     *dst, *src;
+    ngx_str_t   url, format, base, host, *params;
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK
+        && !(format.len == 4 && ngx_strncmp(format.data, "json", 4) == 0))
+    {
+        if (format.len == 3 && ngx_strncmp(format.data, "xml", 3) == 0) {
+            return ngx_http_media_bad_field(r, NGX_HTTP_NOT_IMPLEMENTED,
+                                            "format_not_implemented",
+                                            "format", "this server answers "
+                                            "oEmbed in JSON only: ask with "
+                                            "format=json");
+        }
+
+        return ngx_http_media_bad_field(r, NGX_HTTP_NOT_IMPLEMENTED,
+                                        "format_not_implemented", "format",
+                                        "format must be json");
+    }
+
+    if (ngx_http_arg(r, (u_char *) "url", 3, &url) != NGX_OK
+        || url.len == 0)
+    {
+        return ngx_http_media_bad_field(r, NGX_HTTP_BAD_REQUEST,
+                                        "missing_field", "url",
+                                        "url is required: the link of a "
+                                        "share or embed page");
+    }
+
+    /* the parameter is percent-encoded, as oEmbed asks */
+    dst = ngx_pnalloc(r->pool, url.len);
+    if (dst == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    src = url.data;
+    url.data = dst;
+    ngx_unescape_uri(&dst, &src, url.len, 0);
+    url.len = dst - url.data;
+
+    ngx_http_media_base(r, &base, &host);
+
+    rc = media_oembed_url((char *) url.data, url.len, (char *) host.data,
+                          host.len, id);
+
+    if (rc == MEDIA_OEMBED_BAD) {
+        return ngx_http_media_bad_field(r, NGX_HTTP_BAD_REQUEST,
+                                        "invalid_url", "url",
+                                        "url is not an http:// or https:// "
+                                        "link of a page");
+    }
+
+    if (rc == MEDIA_OEMBED_FOREIGN) {
+        return ngx_http_media_bad_field(r, NGX_HTTP_MEDIA_UNPROCESSABLE,
+                                        "foreign_url", "url",
+                                        "url is not a share (/m/<id>) or "
+                                        "embed (/embed/<id>) link of %V",
+                                        &host);
+    }
+
+    params = ngx_palloc(r->pool, sizeof(ngx_str_t));
+    if (params == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    params->data = ngx_pnalloc(r->pool, 36);
+    if (params->data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    params->len = 36;
+    ngx_memcpy(params->data, id, 36);
+
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_page_media, params,
+                                ngx_http_media_oembed_found, NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+/* oEmbed 1.0 (oembed.com, section 2.3.4): video for a video, rich for
+ * audio (a player is no photo or link); both carry html, width, height */
+static void
+ngx_http_media_oembed_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    u_char      *p;
+    size_t       n;
+    yajl_gen     g;
+    ngx_str_t    base, host, *id, *title, *kind, *handle, *poster, html, s;
+    ngx_uint_t   video, hgt;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "oembed"));
+        return;
+    }
+
+    if (res->nrows == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_NOT_FOUND, "not_found",
+                                  "no such media"));
+        return;
+    }
+
+    id = ngx_http_media_pg_value(res, 0, 0);
+    title = ngx_http_media_pg_value(res, 0, 1);
+    kind = ngx_http_media_pg_value(res, 0, 2);
+    handle = ngx_http_media_pg_value(res, 0, 6);
+    poster = ngx_http_media_pg_value(res, 0, 10);
+
+    video = kind->len == 5 && ngx_strncmp(kind->data, "video", 5) == 0;
+    hgt = video ? NGX_HTTP_MEDIA_EMBED_VIDEO_H : NGX_HTTP_MEDIA_EMBED_AUDIO_H;
+
+    ngx_http_media_base(r, &base, &host);
+
+    /* the iframe: the title escaped for its attribute */
+    n = title->len ? media_html_escape(NULL, (char *) title->data, title->len)
+                   : 0;
+
+    html.data = ngx_pnalloc(r->pool, base.len + n + 256);
+    if (html.data == NULL || base.data == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ngx_sprintf(html.data, "<iframe src=\"%V/embed/%V\" width=\"%ui\" "
+                    "height=\"%ui\" frameborder=\"0\" allow=\"autoplay; "
+                    "fullscreen\" allowfullscreen title=\"", &base, id,
+                    (ngx_uint_t) NGX_HTTP_MEDIA_EMBED_W, hgt);
+    if (n) {
+        p += media_html_escape((char *) p, (char *) title->data, title->len);
+    }
+    p = ngx_cpymem(p, "\"></iframe>", sizeof("\"></iframe>") - 1);
+    html.len = p - html.data;
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_str_set(&s, "1.0");
+    ngx_http_media_json_str(g, "version", &s);
+
+    if (video) {
+        ngx_str_set(&s, "video");
+    } else {
+        ngx_str_set(&s, "rich");
+    }
+
+    ngx_http_media_json_str(g, "type", &s);
+    ngx_http_media_json_str(g, "title", title);
+    ngx_http_media_json_str(g, "author_name",
+                            ngx_http_media_pg_value(res, 0, 7));
+
+    if (handle->data) {
+        s.data = ngx_pnalloc(r->pool, base.len + 3 + handle->len);
+        if (s.data == NULL) {
+            yajl_gen_free(g);
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+        s.len = ngx_sprintf(s.data, "%V/u/%V", &base, handle) - s.data;
+        ngx_http_media_json_str(g, "author_url", &s);
+    }
+
+    ngx_str_set(&s, "ngx_media");
+    ngx_http_media_json_str(g, "provider_name", &s);
+    ngx_http_media_json_str(g, "provider_url", &base);
+    ngx_http_media_json_str(g, "html", &html);
+    yajl_gen_string(g, (const unsigned char *) "width", 5);
+    yajl_gen_integer(g, NGX_HTTP_MEDIA_EMBED_W);
+    yajl_gen_string(g, (const unsigned char *) "height", 6);
+    yajl_gen_integer(g, hgt);
+
+    if (poster->data) {
+        ngx_http_media_json_str(g, "thumbnail_url", poster);
+    }
+
+    yajl_gen_map_close(g);
+
+    ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_OK, g));
+}
+
+
+/* GET /api/v1/users/{handle}?limit=N&cursor=C ----------------------------- */
+
+ngx_int_t
+ngx_http_media_user_get(ngx_http_request_t *r)
+{
+    ngx_int_t              rc;
+    ngx_uint_t             n;
+    ngx_str_t              params[3];
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    params[0].data = ngx_pnalloc(r->pool, ctx->capture.len + 1);
+    if (params[0].data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!media_handle_norm((char *) params[0].data, (char *) ctx->capture.data,
+                           ctx->capture.len))
+    {
+        return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                         "no such user");
+    }
+
+    params[0].len = ctx->capture.len;
+
+    if (ngx_http_media_page_args(r, NGX_HTTP_MEDIA_PROFILE_PAGE,
+                                 NGX_HTTP_MEDIA_PROFILE_MAX, &n, &params[1],
+                                 &params[2], &rc)
+        != NGX_OK)
+    {
+        return rc;
+    }
+
+    if (params[1].data && ngx_http_media_is_uuid(&params[1]) != NGX_OK) {
+        return ngx_http_media_field_error(r, "cursor", "cursor is not one "
+                                          "this server gave out");
+    }
+
+    /* the statement adds the one more itself */
+    params[2].data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (params[2].data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    params[2].len = ngx_sprintf(params[2].data, "%ui", n) - params[2].data;
+
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_user_get, params,
+                                ngx_http_media_user_found, NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_user_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "user profile"));
+        return;
+    }
+
+    if (res->nrows == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_NOT_FOUND, "not_found",
+                                  "no such user"));
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_media_send_json(r, NGX_HTTP_OK,
+                              ngx_http_media_pg_value(res, 0, 0)));
+}
+
+
+/* PATCH /api/v1/me {handle?, display_name?, bio?} ------------------------- */
+
+ngx_int_t
+ngx_http_media_me_patch(ngx_http_request_t *r)
+{
+    yajl_val               v;
+    ngx_str_t              params[6], *s;
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    params[0] = ctx->user->id;
+    ngx_str_null(&params[1]);
+    ngx_str_set(&params[2], "false");
+    ngx_str_null(&params[3]);
+    ngx_str_set(&params[4], "false");
+    ngx_str_null(&params[5]);
+
+    v = ngx_http_media_body_value(r, "handle");
+    if (v) {
+        s = ngx_http_media_body_str(r, "handle");
+        if (s == NULL) {
+            return ngx_http_media_field_error(r, "handle", "handle must be a "
+                                              "string");
+        }
+
+        params[1].data = ngx_pnalloc(r->pool, s->len + 1);
+        if (params[1].data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (!media_handle_norm((char *) params[1].data, (char *) s->data,
+                               s->len))
+        {
+            return ngx_http_media_field_error(r, "handle", "handle must be "
+                                              "3 to 30 letters a-z, digits "
+                                              "and _");
+        }
+
+        params[1].len = s->len;
+    }
+
+    v = ngx_http_media_body_value(r, "display_name");
+    if (v) {
+        s = ngx_http_media_body_str(r, "display_name");
+        if (s == NULL || ngx_http_media_text_ok(s, 80, 0) != NGX_OK) {
+            return ngx_http_media_field_error(r, "display_name",
+                                              "display_name must be text of "
+                                              "at most 80 characters on one "
+                                              "line (\"\" clears it)");
+        }
+
+        ngx_str_set(&params[2], "true");
+        params[3] = *s;
+    }
+
+    v = ngx_http_media_body_value(r, "bio");
+    if (v) {
+        s = ngx_http_media_body_str(r, "bio");
+        if (s == NULL || ngx_http_media_text_ok(s, 1000, 1) != NGX_OK) {
+            return ngx_http_media_field_error(r, "bio", "bio must be text of "
+                                              "at most 1000 characters "
+                                              "(\"\" clears it)");
+        }
+
+        ngx_str_set(&params[4], "true");
+        params[5] = *s;
+    }
+
+    if (params[1].data == NULL && params[2].len == 5 && params[4].len == 5) {
+        return ngx_http_media_field_error(r, "handle", "send handle, "
+                                          "display_name or bio");
+    }
+
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_me_patch, params,
+                                ngx_http_media_me_patched, NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_me_patched(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    yajl_gen   g;
+    ngx_str_t  *handle, url;
+
+    if (res->status == NGX_HTTP_MEDIA_PG_ERROR
+        && ngx_strcmp(res->sqlstate, "23505") == 0)
+    {
+        ngx_http_finalize_request(r, ngx_http_media_bad_field(r,
+                                  NGX_HTTP_CONFLICT, "handle_taken", "handle",
+                                  "this handle is taken; choose another"));
+        return;
+    }
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK || res->nrows != 1) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "me patch"));
+        return;
+    }
+
+    handle = ngx_http_media_pg_value(res, 0, 1);
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_media_json_str(g, "id", ngx_http_media_pg_value(res, 0, 0));
+    ngx_http_media_json_str(g, "handle", handle);
+    ngx_http_media_json_str(g, "display_name",
+                            ngx_http_media_pg_value(res, 0, 2));
+    ngx_http_media_json_str(g, "bio", ngx_http_media_pg_value(res, 0, 3));
+
+    if (handle->data) {
+        url.data = ngx_pnalloc(r->pool, 3 + handle->len);
+        if (url.data == NULL) {
+            yajl_gen_free(g);
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+        url.len = ngx_sprintf(url.data, "/u/%V", handle) - url.data;
+        ngx_http_media_json_str(g, "url", &url);
+    }
+
+    yajl_gen_map_close(g);
+
+    ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_OK, g));
+}
+
+
+/*
+ * Well-formed UTF-8 of at most max characters, as the database counts
+ * them; newlines too when lines is set (a bio), no other control.
+ */
+static ngx_int_t
+ngx_http_media_text_ok(ngx_str_t *s, size_t max, ngx_uint_t lines)
+{
+    u_char  *p, *last, *nl;
+
+    p = s->data;
+    last = s->data + s->len;
+
+    while (p < last) {
+        nl = lines ? ngx_strlchr(p, last, '\n') : NULL;
+        if (nl == NULL) {
+            nl = last;
+        }
+
+        if (!media_utf8_valid(p, nl - p)) {
+            return NGX_ERROR;
+        }
+
+        p = nl + 1;
+    }
+
+    return media_utf8_chars(s->data, s->len) <= max ? NGX_OK : NGX_ERROR;
+}
