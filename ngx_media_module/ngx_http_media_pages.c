@@ -609,7 +609,8 @@ ngx_http_media_page_head(ngx_http_media_html_t *h, ngx_str_t *title)
                             "width, initial-scale=1\">\n<title>");
     ngx_http_media_html_text(h, title);
     ngx_http_media_html_lit(h, "</title>\n<link rel=\"stylesheet\" "
-                            "href=\"/style.css\">\n");
+                            "href=\"/style.css\">\n"
+                            "<link rel=\"icon\" href=\"data:,\">\n");
 }
 
 

@@ -1,0 +1,87 @@
+/*
+ * A share link in Debian's chromium, opened by an anonymous visitor (a
+ * fresh context: no cookies, no session): the page shows the title and
+ * the creator, Play asks for an anonymous playback token, and the video
+ * plays (its clock moves).  Prints what it saw as one JSON object for
+ * t/public_browser.t to judge:
+ *
+ *   node t/browser/share.js SHARE_URL
+ *
+ * Every wait is bounded; the whole run ends after DEADLINE_MS.
+ */
+
+'use strict';
+
+const { chromium } = require('playwright-core');
+
+const [url] = process.argv.slice(2);
+const DEADLINE_MS = 90000;
+
+const seen = { steps: [], console: [], requests: [] };
+let browser;
+
+function done(code) {
+  process.stdout.write(JSON.stringify(seen) + '\n');
+  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
+  close.finally(() => process.exit(code));
+}
+
+setTimeout(() => {
+  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
+  done(1);
+}, DEADLINE_MS).unref();
+
+function step(name) { seen.at = name; }
+function passed() { seen.steps.push(seen.at); }
+
+(async () => {
+  step('launch');
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
+           '--no-first-run', '--disable-background-networking',
+           '--disable-component-update', '--disable-sync',
+           '--autoplay-policy=no-user-gesture-required'],
+  });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') seen.console.push(m.text());
+  });
+  page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) {
+      seen.failed = (seen.failed || []).concat(
+        `${r.status()} ${new URL(r.url()).pathname}`);
+    }
+    if (r.url().includes('/playback')) {
+      seen.requests.push({ url: new URL(r.url()).pathname,
+                           status: r.status() });
+    }
+  });
+  passed();
+
+  step('open the share link');
+  await page.goto(url);
+  seen.title = await page.textContent('h1', { timeout: 10000 });
+  seen.by = await page.textContent('p.by', { timeout: 10000 });
+  seen.cookies = (await context.cookies()).length;
+  passed();
+
+  step('play');
+  await page.click('#play', { timeout: 10000 });
+  await page.waitForFunction(() => {
+    const v = document.getElementById('player');
+    return v && v.currentTime > 0.5;
+  }, null, { timeout: 40000, polling: 200 });
+  seen.time = await page.evaluate(
+    () => document.getElementById('player').currentTime);
+  seen.status = await page.textContent('#play-status');
+  passed();
+
+  done(0);
+})().catch((e) => {
+  seen.error = `${seen.at}: ${e.message}`;
+  done(1);
+});
