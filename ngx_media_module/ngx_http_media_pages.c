@@ -19,6 +19,7 @@
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_pages.h"
 #include "media_html.h"
+#include "media_token.h"
 #include "media_utf8.h"
 
 
@@ -68,6 +69,8 @@ static void ngx_http_media_base(ngx_http_request_t *r, ngx_str_t *base,
     ngx_str_t *host);
 static ngx_int_t ngx_http_media_text_ok(ngx_str_t *s, size_t max,
     ngx_uint_t lines);
+static ngx_int_t ngx_http_media_page_poster(ngx_http_request_t *r,
+    ngx_str_t *id, ngx_str_t *base, ngx_str_t *url);
 
 #define ngx_http_media_html_lit(h, s)                                         \
     ngx_http_media_html_raw(h, s, sizeof(s) - 1)
@@ -319,6 +322,13 @@ ngx_http_media_page_media(ngx_http_request_t *r,
     }
 
     ngx_http_media_base(r, &base, &host);
+
+    if (poster->data == NULL && video
+        && ngx_http_media_page_poster(r, id, &base, poster) != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     embed.data = ngx_pnalloc(r->pool, base.len + sizeof("/embed/") + 36);
     if (embed.data == NULL || base.data == NULL) {
@@ -746,6 +756,58 @@ ngx_http_media_base(ngx_http_request_t *r, ngx_str_t *base, ngx_str_t *host)
     }
 
     base->len = p - base->data;
+}
+
+
+/*
+ * A video's poster (the transcoder's poster.jpg) for og:image: a playback
+ * URL whose token allows no rung (max_rung 1, below every picture), so
+ * that it opens the poster and nothing a viewer's plan would not.  An
+ * unfurler fetches it within the token's lifetime (media_url_ttl).
+ * Without media_url_key or a media_hls location there is none: url
+ * stays NULL.
+ */
+static ngx_int_t
+ngx_http_media_page_poster(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_str_t *base, ngx_str_t *url)
+{
+    size_t                       n;
+    media_token_t                t;
+    ngx_http_media_main_conf_t  *mmcf;
+    char                         token[MEDIA_TOKEN_LEN + 1];
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    if (mmcf->url_nkeys == 0 || mmcf->hls_location.len == 0
+        || id->len != 36)
+    {
+        return NGX_OK;
+    }
+
+    ngx_memzero(&t, sizeof(media_token_t));
+    t.expires = (uint32_t) (ngx_time() + (time_t) (mmcf->url_ttl / 1000));
+    t.max_rung = 1;
+
+    if (media_uuid_parse((char *) id->data, 36, t.media) != 0) {
+        return NGX_OK;
+    }
+
+    n = media_token_sign(&mmcf->url_keys[0], &t, token);
+    if (n == 0) {
+        return NGX_ERROR;
+    }
+
+    url->data = ngx_pnalloc(r->pool, base->len + mmcf->hls_location.len + n
+                                     + sizeof("//poster.jpg") + 36);
+    if (url->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    url->len = ngx_sprintf(url->data, "%V%V%*s/%V/poster.jpg", base,
+                           &mmcf->hls_location, n, token, id)
+               - url->data;
+
+    return NGX_OK;
 }
 
 

@@ -51,6 +51,16 @@ wait_until(sub {
 }, timeout => 120, interval => 0.5);
 is($s, 'ready', 'transcoded');
 
+# the card's picture: the poster, by a URL that opens nothing else
+my $page = $t->http(GET => "/m/$id")->{content};
+my ($image) = $page =~ m{<meta property="og:image" content="http://[^/]+(/hls/[^"]+/poster\.jpg)">};
+ok($image, 'og:image: the poster') or diag($page);
+$r = $t->http(GET => $image // '/none');
+is($r->{status}, 200, '  it opens');
+is($r->{headers}{'content-type'}, 'image/jpeg', '  a JPEG');
+(my $rung = $image // '') =~ s{poster\.jpg$}{360p/index.m3u8};
+is($t->http(GET => $rung)->{status}, 403, '  its token opens no rung');
+
 local $ENV{HOME} = $dir;
 my $out = `timeout 100 node '$driver' '${\ $t->url("/m/$id")}' 2>'$dir/browser.err'`;
 my $rc = $? >> 8;
