@@ -265,8 +265,31 @@ like($html, qr{<a href="/m/$pub">&lt;script&gt;}, '  its public media, escaped')
 unlike($html, qr/$unl|$priv|$gone|Unlisted song|Private clip/, '  no other media');
 is($t->http(GET => '/u/nobody_here')->{status}, 404, 'no such profile: 404');
 
+# --- the README's example, run as written ---------------------------------
+
+SKIP: {
+    skip 'curl and jq are needed for the README\'s example', 5
+        unless system('which curl jq >/dev/null 2>&1') == 0;
+
+    my ($block) = slurp("$FindBin::Bin/../README.md")
+                  =~ /^## Public pages, oEmbed and profiles\n.*?^```sh\n(.*?)^```$/ms;
+    ok($block, 'README: the public pages example');
+    my $port = $t->port('http');
+    $block =~ s/localhost:8080/127.0.0.1:$port/g;
+    open(my $sh, '>', "$dir/readme.sh") or die $!;
+    print $sh "set -e\n$block";
+    close $sh;
+    my $out = `timeout 60 bash '$dir/readme.sh' 2>&1`;
+    is($?, 0, '  runs to its end') or diag($out);
+    like($out, qr/"handle":"ann"/, '  the handle set');
+    like($out, qr/<meta property="og:title" content="Song 3">/, '  the card');
+    like($out, qr/"type"\s*:\s*"rich"/, '  oEmbed');
+}
+
 # --- anonymous playback: limited per address ----------------------------
 
+# a fresh window: the README's example took a token
+$t->redis('DEL', $_) for split /\n/, $t->redis('KEYS', 'media:play:rate:*');
 my @codes = map { api(POST => "/api/v1/media/$pub/playback")->{status} } 1 .. 30;
 is_deeply([ grep { $_ != 200 } @codes ], [], '30 anonymous tokens a minute: 200');
 $r = api(POST => "/api/v1/media/$pub/playback");
