@@ -142,6 +142,39 @@ media_oembed_url(const char *url, size_t len, const char *host, size_t hlen,
 }
 
 
+void
+media_embed_size(unsigned src_w, unsigned src_h, int video, unsigned maxw,
+    unsigned maxh, unsigned *w, unsigned *h)
+{
+    unsigned long long  ww, hh;
+
+    if (src_w == 0 || src_h == 0) {
+        src_w = 16;
+        src_h = 9;
+    }
+
+    ww = 640;
+    hh = video ? ww * src_h / src_w : 120;
+
+    if (maxw && ww > maxw) {
+        if (video) {
+            hh = hh * maxw / ww;
+        }
+        ww = maxw;
+    }
+
+    if (maxh && hh > maxh) {
+        if (video) {
+            ww = ww * maxh / hh;
+        }
+        hh = maxh;
+    }
+
+    *w = ww ? (unsigned) ww : 1;
+    *h = hh ? (unsigned) hh : 1;
+}
+
+
 int
 media_handle_norm(char *dst, const char *src, size_t len)
 {

@@ -38,6 +38,16 @@ int media_oembed_url(const char *url, size_t len, const char *host,
 
 
 /*
+ * The embed player's size: at most 640 wide (120 high for audio); a
+ * video's height follows its picture (src_w x src_h; 0: 16:9), then the
+ * whole is scaled down to fit maxw x maxh (0: no limit), as oEmbed's
+ * maxwidth and maxheight ask; never below 1.
+ */
+void media_embed_size(unsigned src_w, unsigned src_h, int video,
+    unsigned maxw, unsigned maxh, unsigned *w, unsigned *h);
+
+
+/*
  * A handle as stored: 3 to 30 of a-z, 0-9 and _, any case given (handles
  * are case-insensitive, kept lowercase).  Writes the lowercase spelling to
  * dst (len bytes) and returns 1, or returns 0 when src is not a handle.

@@ -27,11 +27,6 @@
 #define NGX_HTTP_MEDIA_PAGE_EMBED  1
 #define NGX_HTTP_MEDIA_PAGE_USER   2
 
-/* the player an oEmbed consumer and the cards frame */
-#define NGX_HTTP_MEDIA_EMBED_W        640
-#define NGX_HTTP_MEDIA_EMBED_VIDEO_H  360
-#define NGX_HTTP_MEDIA_EMBED_AUDIO_H  120
-
 #define NGX_HTTP_MEDIA_PROFILE_PAGE   20
 #define NGX_HTTP_MEDIA_PROFILE_MAX    100
 
@@ -71,6 +66,8 @@ static ngx_int_t ngx_http_media_text_ok(ngx_str_t *s, size_t max,
     ngx_uint_t lines);
 static ngx_int_t ngx_http_media_page_poster(ngx_http_request_t *r,
     ngx_str_t *id, ngx_str_t *base, ngx_str_t *url);
+static void ngx_http_media_page_size(ngx_http_media_pg_result_t *res,
+    ngx_uint_t video, ngx_uint_t maxw, ngx_uint_t maxh, unsigned *size);
 
 #define ngx_http_media_html_lit(h, s)                                         \
     ngx_http_media_html_raw(h, s, sizeof(s) - 1)
@@ -89,7 +86,8 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_page_media =
         "SELECT m.id::text, m.title, m.kind, m.description, m.privacy,"
         "       coalesce(m.duration_ms, 0), u.handle,"
         "       coalesce(u.display_name, u.handle, 'someone'),"
-        "       m.likes_count, m.comments_count, NULL::text AS poster"
+        "       m.likes_count, m.comments_count, NULL::text AS poster,"
+        "       m.renditions->0->>'width', m.renditions->0->>'height'"
         " FROM media m JOIN users u ON u.id = m.owner_id"
         " WHERE m.id = $1 AND m.deleted_at IS NULL AND m.status = 'ready'"
         "   AND m.privacy IN ('public', 'unlisted')");
@@ -282,7 +280,7 @@ ngx_http_media_pages_handler(ngx_http_request_t *r)
  * Twitter's player card, the oEmbed link), then the player, which
  * www/share.js starts with an anonymous playback token.  Columns:
  * id, title, kind, description, privacy, duration_ms, handle, display
- * name, likes, comments, poster.
+ * name, likes, comments, poster, the top rung's width and height.
  */
 static void
 ngx_http_media_page_media(ngx_http_request_t *r,
@@ -292,7 +290,8 @@ ngx_http_media_page_media(ngx_http_request_t *r,
 
     u_char                 *p;
     ngx_str_t               base, host, *id, *title, *kind, *desc, *handle;
-    ngx_str_t              *name, *poster, embed, oembed, u;
+    ngx_str_t              *name, *poster, embed, oembed, u, num[2];
+    unsigned                size[4];
     ngx_uint_t              video;
     ngx_http_media_html_t   h;
 
@@ -316,6 +315,7 @@ ngx_http_media_page_media(ngx_http_request_t *r,
     poster = ngx_http_media_pg_value(res, 0, 10);
 
     video = kind->len == 5 && ngx_strncmp(kind->data, "video", 5) == 0;
+    ngx_http_media_page_size(res, video, 0, 0, size);
 
     if (title->len == 0) {
         ngx_str_set(title, "Untitled");
@@ -358,6 +358,16 @@ ngx_http_media_page_media(ngx_http_request_t *r,
     p = ngx_sprintf(oembed.data, "%V/api/v1/oembed?format=json&url=", &base);
     p = (u_char *) ngx_escape_uri(p, u.data, u.len, NGX_ESCAPE_URI_COMPONENT);
     oembed.len = p - oembed.data;
+
+    num[0].data = ngx_pnalloc(r->pool, 2 * NGX_INT_T_LEN);
+    if (num[0].data == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    num[0].len = ngx_sprintf(num[0].data, "%uD", size[0]) - num[0].data;
+    num[1].data = num[0].data + num[0].len;
+    num[1].len = ngx_sprintf(num[1].data, "%uD", size[1]) - num[1].data;
 
     ngx_memzero(&h, sizeof(ngx_http_media_html_t));
     h.r = r;
@@ -404,9 +414,12 @@ ngx_http_media_page_media(ngx_http_request_t *r,
     if (video) {
         ngx_http_media_html_lit(&h, "og:video:type\" content=\"text/html\">\n"
                                 "<meta property=\"og:video:width\" "
-                                "content=\"640\">\n"
-                                "<meta property=\"og:video:height\" "
-                                "content=\"360\">\n");
+                                "content=\"");
+        ngx_http_media_html_str(&h, &num[0]);
+        ngx_http_media_html_lit(&h, "\">\n<meta property=\"og:video:height\" "
+                                "content=\"");
+        ngx_http_media_html_str(&h, &num[1]);
+        ngx_http_media_html_lit(&h, "\">\n");
     } else {
         ngx_http_media_html_lit(&h, "og:audio:type\" "
                                 "content=\"text/html\">\n");
@@ -421,13 +434,10 @@ ngx_http_media_page_media(ngx_http_request_t *r,
     ngx_http_media_html_text(&h, &embed);
     ngx_http_media_html_lit(&h, "\">\n<meta name=\"twitter:player:width\" "
                             "content=\"");
-    ngx_http_media_html_lit(&h, "640\">\n<meta name=\"twitter:player:height\" "
+    ngx_http_media_html_str(&h, &num[0]);
+    ngx_http_media_html_lit(&h, "\">\n<meta name=\"twitter:player:height\" "
                             "content=\"");
-    if (video) {
-        ngx_http_media_html_lit(&h, "360");
-    } else {
-        ngx_http_media_html_lit(&h, "120");
-    }
+    ngx_http_media_html_str(&h, &num[1]);
     ngx_http_media_html_lit(&h, "\">\n<link rel=\"alternate\" "
                             "type=\"application/json+oembed\" href=\"");
     ngx_http_media_html_text(&h, &oembed);
@@ -811,15 +821,42 @@ ngx_http_media_page_poster(ngx_http_request_t *r, ngx_str_t *id,
 }
 
 
+/*
+ * size: the player's width and height (media_embed_size, within maxw x
+ * maxh, 0: no limit), then the top rung's picture (0 when unknown)
+ */
+static void
+ngx_http_media_page_size(ngx_http_media_pg_result_t *res, ngx_uint_t video,
+    ngx_uint_t maxw, ngx_uint_t maxh, unsigned *size)
+{
+    ngx_int_t    v;
+    ngx_str_t   *s;
+    ngx_uint_t   i;
+
+    for (i = 0; i < 2; i++) {
+        s = ngx_http_media_pg_value(res, 0, 11 + i);
+        v = s->data ? ngx_atoi(s->data, s->len) : NGX_ERROR;
+        size[2 + i] = (video && v > 0 && v <= 65535) ? (unsigned) v : 0;
+    }
+
+    media_embed_size(size[2], size[3], video, (unsigned) maxw,
+                     (unsigned) maxh, &size[0], &size[1]);
+}
+
+
 /* GET /api/v1/oembed?url=...&format=json ---------------------------------- */
 
 ngx_int_t
 ngx_http_media_oembed(ngx_http_request_t *r)
 {
     int         rc;
-    char        id[37];
-    u_char     *dst, *src;
-    ngx_str_t   url, format, base, host, *params;
+    char         id[37];
+    u_char      *dst, *src;
+    ngx_int_t    v;
+    ngx_str_t    url, format, base, host, arg, *params;
+    ngx_uint_t   i, *max;
+
+    static const char  *names[] = { "maxwidth", "maxheight" };
 
     if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK
         && !(format.len == 4 && ngx_strncmp(format.data, "json", 4) == 0))
@@ -835,6 +872,29 @@ ngx_http_media_oembed(ngx_http_request_t *r)
         return ngx_http_media_bad_field(r, NGX_HTTP_NOT_IMPLEMENTED,
                                         "format_not_implemented", "format",
                                         "format must be json");
+    }
+
+    /* oEmbed 1.0, section 2.2: the player is made to fit */
+    max = ngx_pcalloc(r->pool, 2 * sizeof(ngx_uint_t));
+    if (max == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i < 2; i++) {
+        if (ngx_http_arg(r, (u_char *) names[i], ngx_strlen(names[i]), &arg)
+            != NGX_OK)
+        {
+            continue;
+        }
+
+        v = ngx_atoi(arg.data, arg.len);
+        if (v < 1 || v > 10000) {
+            return ngx_http_media_field_error(r, names[i], "%s must be a "
+                                              "number of pixels from 1 to "
+                                              "10000", names[i]);
+        }
+
+        max[i] = v;
     }
 
     if (ngx_http_arg(r, (u_char *) "url", 3, &url) != NGX_OK
@@ -891,7 +951,7 @@ ngx_http_media_oembed(ngx_http_request_t *r)
     ngx_memcpy(params->data, id, 36);
 
     if (ngx_http_media_pg_query(r, &ngx_http_media_sql_page_media, params,
-                                ngx_http_media_oembed_found, NULL)
+                                ngx_http_media_oembed_found, max)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -910,8 +970,11 @@ ngx_http_media_oembed_found(ngx_http_request_t *r,
     u_char      *p;
     size_t       n;
     yajl_gen     g;
+    unsigned     size[4];
     ngx_str_t    base, host, *id, *title, *kind, *handle, *poster, html, s;
-    ngx_uint_t   video, hgt;
+    ngx_uint_t   video, *max;
+
+    max = data;
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
         ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
@@ -933,9 +996,16 @@ ngx_http_media_oembed_found(ngx_http_request_t *r,
     poster = ngx_http_media_pg_value(res, 0, 10);
 
     video = kind->len == 5 && ngx_strncmp(kind->data, "video", 5) == 0;
-    hgt = video ? NGX_HTTP_MEDIA_EMBED_VIDEO_H : NGX_HTTP_MEDIA_EMBED_AUDIO_H;
+    ngx_http_media_page_size(res, video, max[0], max[1], size);
 
     ngx_http_media_base(r, &base, &host);
+
+    if (poster->data == NULL && video
+        && ngx_http_media_page_poster(r, id, &base, poster) != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     /* the iframe: the title escaped for its attribute */
     n = title->len ? media_html_escape(NULL, (char *) title->data, title->len)
@@ -947,10 +1017,10 @@ ngx_http_media_oembed_found(ngx_http_request_t *r,
         return;
     }
 
-    p = ngx_sprintf(html.data, "<iframe src=\"%V/embed/%V\" width=\"%ui\" "
-                    "height=\"%ui\" frameborder=\"0\" allow=\"autoplay; "
+    p = ngx_sprintf(html.data, "<iframe src=\"%V/embed/%V\" width=\"%uD\" "
+                    "height=\"%uD\" frameborder=\"0\" allow=\"autoplay; "
                     "fullscreen\" allowfullscreen title=\"", &base, id,
-                    (ngx_uint_t) NGX_HTTP_MEDIA_EMBED_W, hgt);
+                    size[0], size[1]);
     if (n) {
         p += media_html_escape((char *) p, (char *) title->data, title->len);
     }
@@ -994,12 +1064,17 @@ ngx_http_media_oembed_found(ngx_http_request_t *r,
     ngx_http_media_json_str(g, "provider_url", &base);
     ngx_http_media_json_str(g, "html", &html);
     yajl_gen_string(g, (const unsigned char *) "width", 5);
-    yajl_gen_integer(g, NGX_HTTP_MEDIA_EMBED_W);
+    yajl_gen_integer(g, size[0]);
     yajl_gen_string(g, (const unsigned char *) "height", 6);
-    yajl_gen_integer(g, hgt);
+    yajl_gen_integer(g, size[1]);
 
-    if (poster->data) {
+    /* a thumbnail's size is required with it: the top rung's picture */
+    if (poster->data && size[2] && size[3]) {
         ngx_http_media_json_str(g, "thumbnail_url", poster);
+        yajl_gen_string(g, (const unsigned char *) "thumbnail_width", 15);
+        yajl_gen_integer(g, size[2]);
+        yajl_gen_string(g, (const unsigned char *) "thumbnail_height", 16);
+        yajl_gen_integer(g, size[3]);
     }
 
     yajl_gen_map_close(g);

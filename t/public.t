@@ -200,6 +200,18 @@ is($r->{status}, 200, 'oEmbed of an embed link to an unlisted song: 200');
 is($r->{json}{type}, 'rich', '  type rich');
 is($r->{json}{height}, 120, '  an audio player\'s height');
 
+(my $q = $share) =~ s/([^A-Za-z0-9_.~-])/sprintf('%%%02X', ord $1)/ge;
+$r = $t->http(GET => "/api/v1/oembed?url=$q&maxwidth=320");
+is($r->{status}, 200, 'maxwidth=320 (no format: json)');
+is("$r->{json}{width}x$r->{json}{height}", '320x180', '  the player made to fit: 320x180');
+like($r->{json}{html}, qr/width="320" height="180"/, '  the iframe too');
+$r = $t->http(GET => "/api/v1/oembed?url=$q&maxheight=90");
+is("$r->{json}{width}x$r->{json}{height}", '160x90', 'maxheight=90: 160x90');
+$r = $t->http(GET => "/api/v1/oembed?url=$q&maxwidth=wide");
+is($r->{status}, 422, 'maxwidth=wide: 422');
+is($r->{json}{error}{field}, 'maxwidth', '  naming maxwidth');
+ok(!exists $o->{thumbnail_url}, 'no poster without a media_hls location: no thumbnail');
+
 for my $case ([ $priv, 'private' ], [ $gone, 'deleted' ], [ $failed, 'failed' ]) {
     is(oembed("http://$host/m/$case->[0]")->{status}, 404,
        "oEmbed of a $case->[1] media: 404");

@@ -61,6 +61,15 @@ is($r->{headers}{'content-type'}, 'image/jpeg', '  a JPEG');
 (my $rung = $image // '') =~ s{poster\.jpg$}{360p/index.m3u8};
 is($t->http(GET => $rung)->{status}, 403, '  its token opens no rung');
 
+(my $q = $t->url("/m/$id")) =~ s/([^A-Za-z0-9_.~-])/sprintf('%%%02X', ord $1)/ge;
+my $o = $t->http(GET => "/api/v1/oembed?format=json&url=$q")->{json} // {};
+is("$o->{width}x$o->{height}", '640x360', 'oEmbed: a 16:9 player');
+is("$o->{thumbnail_width}x$o->{thumbnail_height}", '640x360',
+   '  the thumbnail: the top rung\'s picture');
+my ($thumb) = ($o->{thumbnail_url} // '') =~ m{^http://[^/]+(/hls/.*)$};
+is($t->http(GET => $thumb // '/none')->{headers}{'content-type'}, 'image/jpeg',
+   '  it opens: a JPEG');
+
 local $ENV{HOME} = $dir;
 my $out = `timeout 100 node '$driver' '${\ $t->url("/m/$id")}' 2>'$dir/browser.err'`;
 my $rc = $? >> 8;

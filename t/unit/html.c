@@ -18,9 +18,10 @@
 int
 main(void)
 {
-    int     rc;
-    char    buf[256], id[37];
-    size_t  n;
+    int       rc;
+    char      buf[256], id[37];
+    size_t    n;
+    unsigned  w, h;
 
     n = media_html_escape(buf, S("plain text"));
     is_str(buf, n, "plain text", "plain text unchanged");
@@ -82,6 +83,23 @@ main(void)
     ok(!media_handle_norm(buf, S("ann lee")), "a space: refused");
     ok(!media_handle_norm(buf, S("ann-lee")), "a dash: refused");
     ok(!media_handle_norm(buf, S("\xc3\xa9tienne")), "non-ASCII: refused");
+
+    media_embed_size(1280, 720, 1, 0, 0, &w, &h);
+    ok(w == 640 && h == 360, "a 16:9 video: 640x360 (%ux%u)", w, h);
+    media_embed_size(720, 1280, 1, 0, 0, &w, &h);
+    ok(w == 640 && h == 1137, "a portrait video: 640x1137 (%ux%u)", w, h);
+    media_embed_size(720, 1280, 1, 0, 400, &w, &h);
+    ok(w == 225 && h == 400, "  in maxheight 400: 225x400 (%ux%u)", w, h);
+    media_embed_size(1280, 720, 1, 320, 0, &w, &h);
+    ok(w == 320 && h == 180, "maxwidth 320: 320x180 (%ux%u)", w, h);
+    media_embed_size(0, 0, 1, 0, 0, &w, &h);
+    ok(w == 640 && h == 360, "no picture size known: 16:9 (%ux%u)", w, h);
+    media_embed_size(0, 0, 0, 300, 50, &w, &h);
+    ok(w == 300 && h == 50, "audio in 300x50: 300x50 (%ux%u)", w, h);
+    media_embed_size(0, 0, 0, 1000, 1000, &w, &h);
+    ok(w == 640 && h == 120, "audio: never larger than 640x120 (%ux%u)", w, h);
+    media_embed_size(4000, 1, 1, 0, 0, &w, &h);
+    ok(w == 640 && h == 1, "a sliver: at least 1 high (%ux%u)", w, h);
 
     return done_testing();
 }
