@@ -769,8 +769,13 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
     in_cookie = mode && mode->len == 6
                 && ngx_strncmp(mode->data, "cookie", 6) == 0;
 
-    p = ngx_cpymem(url.data, mmcf->hls_location.data,
-                   mmcf->hls_location.len);
+    /* no media_hls location: a URL without its prefix (and no memcpy
+     * from NULL, which UBSan reports) */
+    p = url.data;
+
+    if (mmcf->hls_location.len) {
+        p = ngx_cpymem(p, mmcf->hls_location.data, mmcf->hls_location.len);
+    }
 
     if (in_cookie) {
         /* one URL for every viewer; the token rides in a cookie scoped to
