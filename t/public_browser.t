@@ -71,22 +71,24 @@ is($t->http(GET => $thumb // '/none')->{headers}{'content-type'}, 'image/jpeg',
    '  it opens: a JPEG');
 
 local $ENV{HOME} = $dir;
-my $out = `timeout 100 node '$driver' '${\ $t->url("/m/$id")}' 2>'$dir/browser.err'`;
+my $out = `timeout 100 node '$driver' '${\ $t->url("/m/$id")}' '${\ $t->url("/embed/$id")}' 2>'$dir/browser.err'`;
 my $rc = $? >> 8;
 my $seen = eval { decode_json($out) } // {};
 
 is($rc, 0, 'the browser run completed')
     or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
             . slurp("$dir/browser.err"));
-is_deeply($seen->{steps}, [ 'launch', 'open the share link', 'play' ],
+is_deeply($seen->{steps}, [ 'launch', 'open the share link', 'play', 'embed' ],
           'every step done') or diag("stopped at: " . ($seen->{error} // ''));
 is($seen->{title}, 'A shared clip', 'the page shows the title');
 like($seen->{by} // '', qr/The Creator\s+\@the_creator/, '  and the creator');
 is($seen->{cookies}, 0, 'the visitor has no session');
-is_deeply($seen->{requests}, [ { url => "/api/v1/media/$id/playback", status => 200 } ],
-          'one anonymous playback token')
+is_deeply($seen->{requests}, [ ({ url => "/api/v1/media/$id/playback", status => 200 }) x 2 ],
+          'one anonymous playback token for each player')
     or diag(explain($seen->{requests}));
-ok(($seen->{time} // 0) > 0.5, "it plays: at $seen->{time} s") if $seen->{time};
+ok(($seen->{time} // 0) > 0.5, "it plays: at " . ($seen->{time} // '-') . ' s');
+ok(($seen->{embed_time} // 0) > 0.5, "the embed player in another site's iframe plays: at "
+   . ($seen->{embed_time} // '-') . ' s');
 # the comments hook asks the social room's route, absent on this branch
 my @other = grep { !m{^404 /api/v1/media/$id/comments$} } @{ $seen->{failed} // [] };
 my @errors = grep { !/status of 404/ } @{ $seen->{console} // [] };

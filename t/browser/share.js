@@ -5,7 +5,10 @@
  * plays (its clock moves).  Prints what it saw as one JSON object for
  * t/public_browser.t to judge:
  *
- *   node t/browser/share.js SHARE_URL
+ *   node t/browser/share.js SHARE_URL EMBED_URL
+ *
+ * then the embed player, framed by a page of another origin (a data: URL),
+ * plays too.
  *
  * Every wait is bounded; the whole run ends after DEADLINE_MS.
  */
@@ -14,7 +17,7 @@
 
 const { chromium } = require('playwright-core');
 
-const [url] = process.argv.slice(2);
+const [url, embed] = process.argv.slice(2);
 const DEADLINE_MS = 90000;
 
 const seen = { steps: [], console: [], requests: [] };
@@ -50,7 +53,7 @@ function passed() { seen.steps.push(seen.at); }
     if (m.type() === 'error') seen.console.push(m.text());
   });
   page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
-  page.on('response', (r) => {
+  context.on('response', (r) => {
     if (r.status() >= 400) {
       seen.failed = (seen.failed || []).concat(
         `${r.status()} ${new URL(r.url()).pathname}`);
@@ -78,6 +81,23 @@ function passed() { seen.steps.push(seen.at); }
   seen.time = await page.evaluate(
     () => document.getElementById('player').currentTime);
   seen.status = await page.textContent('#play-status');
+  passed();
+
+  step('embed');
+  const other = await context.newPage();
+  other.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
+  await other.setContent(`<iframe src="${embed}" width="640" height="360"
+                          allow="autoplay"></iframe>`);
+  const frame = await (await other.waitForSelector('iframe',
+                                                   { timeout: 10000 }))
+    .contentFrame();
+  await frame.click('#play', { timeout: 10000 });
+  await frame.waitForFunction(() => {
+    const v = document.getElementById('player');
+    return v && v.currentTime > 0.5;
+  }, null, { timeout: 40000, polling: 200 });
+  seen.embed_time = await frame.evaluate(
+    () => document.getElementById('player').currentTime);
   passed();
 
   done(0);
