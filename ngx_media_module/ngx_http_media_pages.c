@@ -41,9 +41,33 @@ typedef struct {
 } ngx_http_media_html_t;
 
 
+/* what the share page and the embed player show, read and made once */
+typedef struct {
+    ngx_uint_t           page;        /* NGX_HTTP_MEDIA_PAGE_SHARE, _EMBED */
+    ngx_uint_t           video;
+    ngx_str_t           *id;
+    ngx_str_t           *title;
+    ngx_str_t           *kind;
+    ngx_str_t           *desc;
+    ngx_str_t           *handle;      /* NULL data: the creator has none */
+    ngx_str_t           *name;
+    ngx_str_t           *likes;
+    ngx_str_t           *comments;
+    ngx_str_t           *poster;      /* NULL data: none */
+    ngx_str_t            embed;       /* absolute URLs */
+    ngx_str_t            share;
+    ngx_str_t            oembed;
+    ngx_str_t            num[2];      /* the player's width and height */
+} ngx_http_media_share_t;
+
+
 static ngx_int_t ngx_http_media_pages_handler(ngx_http_request_t *r);
 static void ngx_http_media_page_media(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_page_cards(ngx_http_media_html_t *h,
+    ngx_http_media_share_t *s);
+static void ngx_http_media_page_body(ngx_http_media_html_t *h,
+    ngx_http_media_share_t *s);
 static void ngx_http_media_page_user(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_oembed_found(ngx_http_request_t *r,
@@ -286,14 +310,11 @@ static void
 ngx_http_media_page_media(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
-    ngx_uint_t  page = (uintptr_t) data;
-
-    u_char                 *p;
-    ngx_str_t               base, host, *id, *title, *kind, *desc, *handle;
-    ngx_str_t              *name, *poster, embed, oembed, u, num[2];
-    unsigned                size[4];
-    ngx_uint_t              video;
-    ngx_http_media_html_t   h;
+    u_char                  *p;
+    unsigned                 size[4];
+    ngx_str_t                base, host;
+    ngx_http_media_html_t    h;
+    ngx_http_media_share_t   s;
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
         ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
@@ -306,217 +327,228 @@ ngx_http_media_page_media(ngx_http_request_t *r,
         return;
     }
 
-    id = ngx_http_media_pg_value(res, 0, 0);
-    title = ngx_http_media_pg_value(res, 0, 1);
-    kind = ngx_http_media_pg_value(res, 0, 2);
-    desc = ngx_http_media_pg_value(res, 0, 3);
-    handle = ngx_http_media_pg_value(res, 0, 6);
-    name = ngx_http_media_pg_value(res, 0, 7);
-    poster = ngx_http_media_pg_value(res, 0, 10);
+    s.page = (uintptr_t) data;
+    s.id = ngx_http_media_pg_value(res, 0, 0);
+    s.title = ngx_http_media_pg_value(res, 0, 1);
+    s.kind = ngx_http_media_pg_value(res, 0, 2);
+    s.desc = ngx_http_media_pg_value(res, 0, 3);
+    s.handle = ngx_http_media_pg_value(res, 0, 6);
+    s.name = ngx_http_media_pg_value(res, 0, 7);
+    s.likes = ngx_http_media_pg_value(res, 0, 8);
+    s.comments = ngx_http_media_pg_value(res, 0, 9);
+    s.poster = ngx_http_media_pg_value(res, 0, 10);
 
-    video = kind->len == 5 && ngx_strncmp(kind->data, "video", 5) == 0;
-    ngx_http_media_page_size(res, video, 0, 0, size);
+    s.video = s.kind->len == 5
+              && ngx_strncmp(s.kind->data, "video", 5) == 0;
+    ngx_http_media_page_size(res, s.video, 0, 0, size);
 
-    if (title->len == 0) {
-        ngx_str_set(title, "Untitled");
+    if (s.title->len == 0) {
+        ngx_str_set(s.title, "Untitled");
     }
 
     ngx_http_media_base(r, &base, &host);
 
-    if (poster->data == NULL && video
-        && ngx_http_media_page_poster(r, id, &base, poster) != NGX_OK)
+    if (s.poster->data == NULL && s.video
+        && ngx_http_media_page_poster(r, s.id, &base, s.poster) != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    embed.data = ngx_pnalloc(r->pool, base.len + sizeof("/embed/") + 36);
-    if (embed.data == NULL || base.data == NULL) {
+    /* the embed player's and the share page's absolute URLs, the latter
+     * also as the oEmbed link's query parameter (':' and '/' escaped) */
+    s.embed.data = ngx_pnalloc(r->pool, base.len + sizeof("/embed/") + 36);
+    s.share.data = ngx_pnalloc(r->pool, base.len + sizeof("/m/") + 36);
+    s.oembed.data = ngx_pnalloc(r->pool, 4 * base.len + 256);
+    s.num[0].data = ngx_pnalloc(r->pool, 2 * NGX_INT_T_LEN);
+
+    if (base.data == NULL || s.embed.data == NULL || s.share.data == NULL
+        || s.oembed.data == NULL || s.num[0].data == NULL)
+    {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    embed.len = ngx_sprintf(embed.data, "%V/embed/%V", &base, id)
-                - embed.data;
+    s.embed.len = ngx_sprintf(s.embed.data, "%V/embed/%V", &base, s.id)
+                  - s.embed.data;
+    s.share.len = ngx_sprintf(s.share.data, "%V/m/%V", &base, s.id)
+                  - s.share.data;
 
-    /* the share link as a query parameter: ':' and '/' escaped */
-    u.data = ngx_pnalloc(r->pool, 3 * (base.len + 40));
-    if (u.data == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
+    p = ngx_sprintf(s.oembed.data, "%V/api/v1/oembed?format=json&url=",
+                    &base);
+    p = (u_char *) ngx_escape_uri(p, s.share.data, s.share.len,
+                                  NGX_ESCAPE_URI_COMPONENT);
+    s.oembed.len = p - s.oembed.data;
 
-    p = ngx_sprintf(u.data, "%V/m/%V", &base, id);
-    u.len = p - u.data;
-
-    oembed.data = ngx_pnalloc(r->pool, base.len + 64 + 3 * u.len);
-    if (oembed.data == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    p = ngx_sprintf(oembed.data, "%V/api/v1/oembed?format=json&url=", &base);
-    p = (u_char *) ngx_escape_uri(p, u.data, u.len, NGX_ESCAPE_URI_COMPONENT);
-    oembed.len = p - oembed.data;
-
-    num[0].data = ngx_pnalloc(r->pool, 2 * NGX_INT_T_LEN);
-    if (num[0].data == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    num[0].len = ngx_sprintf(num[0].data, "%uD", size[0]) - num[0].data;
-    num[1].data = num[0].data + num[0].len;
-    num[1].len = ngx_sprintf(num[1].data, "%uD", size[1]) - num[1].data;
+    s.num[0].len = ngx_sprintf(s.num[0].data, "%uD", size[0])
+                   - s.num[0].data;
+    s.num[1].data = s.num[0].data + s.num[0].len;
+    s.num[1].len = ngx_sprintf(s.num[1].data, "%uD", size[1])
+                   - s.num[1].data;
 
     ngx_memzero(&h, sizeof(ngx_http_media_html_t));
     h.r = r;
 
-    ngx_http_media_page_head(&h, title);
+    ngx_http_media_page_head(&h, s.title);
+    ngx_http_media_page_cards(&h, &s);
+    ngx_http_media_page_body(&h, &s);
 
-    /* the cards: escaped, each value in double quotes */
-    ngx_http_media_html_lit(&h, "<meta property=\"og:site_name\" "
+    ngx_http_finalize_request(r, ngx_http_media_page_send(r, NGX_HTTP_OK, &h));
+}
+
+/* the cards: OpenGraph, Twitter's player card, the oEmbed link; every
+ * value escaped, in double quotes */
+static void
+ngx_http_media_page_cards(ngx_http_media_html_t *h, ngx_http_media_share_t *s)
+{
+    ngx_http_media_html_lit(h, "<meta property=\"og:site_name\" "
                             "content=\"ngx_media\">\n"
                             "<meta property=\"og:type\" content=\"");
-    if (video) {
-        ngx_http_media_html_lit(&h, "video.other");
+    if (s->video) {
+        ngx_http_media_html_lit(h, "video.other");
     } else {
-        ngx_http_media_html_lit(&h, "music.song");
+        ngx_http_media_html_lit(h, "music.song");
     }
-    ngx_http_media_html_lit(&h, "\">\n<meta property=\"og:title\" content=\"");
-    ngx_http_media_html_text(&h, title);
-    ngx_http_media_html_lit(&h, "\">\n<meta property=\"og:description\" "
+    ngx_http_media_html_lit(h, "\">\n<meta property=\"og:title\" content=\"");
+    ngx_http_media_html_text(h, s->title);
+    ngx_http_media_html_lit(h, "\">\n<meta property=\"og:description\" "
                             "content=\"");
-    ngx_http_media_html_text(&h, desc->len ? desc : name);
-    ngx_http_media_html_lit(&h, "\">\n<meta property=\"og:url\" content=\"");
-    ngx_http_media_html_text(&h, &u);
-    ngx_http_media_html_lit(&h, "\">\n");
+    ngx_http_media_html_text(h, s->desc->len ? s->desc : s->name);
+    ngx_http_media_html_lit(h, "\">\n<meta property=\"og:url\" content=\"");
+    ngx_http_media_html_text(h, &s->share);
+    ngx_http_media_html_lit(h, "\">\n");
 
-    if (poster->data) {
-        ngx_http_media_html_lit(&h, "<meta property=\"og:image\" content=\"");
-        ngx_http_media_html_text(&h, poster);
-        ngx_http_media_html_lit(&h, "\">\n<meta name=\"twitter:image\" "
+    if (s->poster->data) {
+        ngx_http_media_html_lit(h, "<meta property=\"og:image\" content=\"");
+        ngx_http_media_html_text(h, s->poster);
+        ngx_http_media_html_lit(h, "\">\n<meta name=\"twitter:image\" "
                                 "content=\"");
-        ngx_http_media_html_text(&h, poster);
-        ngx_http_media_html_lit(&h, "\">\n");
+        ngx_http_media_html_text(h, s->poster);
+        ngx_http_media_html_lit(h, "\">\n");
     }
 
     /* the player to frame: og:video or og:audio, Twitter's player card */
-    ngx_http_media_html_lit(&h, "<meta property=\"");
-    if (video) {
-        ngx_http_media_html_lit(&h, "og:video");
+    ngx_http_media_html_lit(h, "<meta property=\"");
+    if (s->video) {
+        ngx_http_media_html_lit(h, "og:video");
     } else {
-        ngx_http_media_html_lit(&h, "og:audio");
+        ngx_http_media_html_lit(h, "og:audio");
     }
-    ngx_http_media_html_lit(&h, "\" content=\"");
-    ngx_http_media_html_text(&h, &embed);
-    ngx_http_media_html_lit(&h, "\">\n<meta property=\"");
-    if (video) {
-        ngx_http_media_html_lit(&h, "og:video:type\" content=\"text/html\">\n"
+    ngx_http_media_html_lit(h, "\" content=\"");
+    ngx_http_media_html_text(h, &s->embed);
+    ngx_http_media_html_lit(h, "\">\n<meta property=\"");
+    if (s->video) {
+        ngx_http_media_html_lit(h, "og:video:type\" content=\"text/html\">\n"
                                 "<meta property=\"og:video:width\" "
                                 "content=\"");
-        ngx_http_media_html_str(&h, &num[0]);
-        ngx_http_media_html_lit(&h, "\">\n<meta property=\"og:video:height\" "
+        ngx_http_media_html_str(h, &s->num[0]);
+        ngx_http_media_html_lit(h, "\">\n<meta property=\"og:video:height\" "
                                 "content=\"");
-        ngx_http_media_html_str(&h, &num[1]);
-        ngx_http_media_html_lit(&h, "\">\n");
+        ngx_http_media_html_str(h, &s->num[1]);
+        ngx_http_media_html_lit(h, "\">\n");
     } else {
-        ngx_http_media_html_lit(&h, "og:audio:type\" "
+        ngx_http_media_html_lit(h, "og:audio:type\" "
                                 "content=\"text/html\">\n");
     }
 
-    ngx_http_media_html_lit(&h, "<meta name=\"twitter:card\" "
+    ngx_http_media_html_lit(h, "<meta name=\"twitter:card\" "
                             "content=\"player\">\n"
                             "<meta name=\"twitter:title\" content=\"");
-    ngx_http_media_html_text(&h, title);
-    ngx_http_media_html_lit(&h, "\">\n<meta name=\"twitter:player\" "
+    ngx_http_media_html_text(h, s->title);
+    ngx_http_media_html_lit(h, "\">\n<meta name=\"twitter:player\" "
                             "content=\"");
-    ngx_http_media_html_text(&h, &embed);
-    ngx_http_media_html_lit(&h, "\">\n<meta name=\"twitter:player:width\" "
+    ngx_http_media_html_text(h, &s->embed);
+    ngx_http_media_html_lit(h, "\">\n<meta name=\"twitter:player:width\" "
                             "content=\"");
-    ngx_http_media_html_str(&h, &num[0]);
-    ngx_http_media_html_lit(&h, "\">\n<meta name=\"twitter:player:height\" "
+    ngx_http_media_html_str(h, &s->num[0]);
+    ngx_http_media_html_lit(h, "\">\n<meta name=\"twitter:player:height\" "
                             "content=\"");
-    ngx_http_media_html_str(&h, &num[1]);
-    ngx_http_media_html_lit(&h, "\">\n<link rel=\"alternate\" "
+    ngx_http_media_html_str(h, &s->num[1]);
+    ngx_http_media_html_lit(h, "\">\n<link rel=\"alternate\" "
                             "type=\"application/json+oembed\" href=\"");
-    ngx_http_media_html_text(&h, &oembed);
-    ngx_http_media_html_lit(&h, "\" title=\"");
-    ngx_http_media_html_text(&h, title);
-    ngx_http_media_html_lit(&h, "\">\n");
+    ngx_http_media_html_text(h, &s->oembed);
+    ngx_http_media_html_lit(h, "\" title=\"");
+    ngx_http_media_html_text(h, s->title);
+    ngx_http_media_html_lit(h, "\">\n");
 
-    /* the page: the player first; share.js reads the data attributes */
-    ngx_http_media_html_lit(&h, "</head>\n<body class=\"");
-    if (page == NGX_HTTP_MEDIA_PAGE_EMBED) {
-        ngx_http_media_html_lit(&h, "embed");
+}
+
+
+/* the player first (share.js reads the data attributes), then for the
+ * share page the title, creator, description, counts and comments */
+static void
+ngx_http_media_page_body(ngx_http_media_html_t *h, ngx_http_media_share_t *s)
+{
+    ngx_http_media_html_lit(h, "</head>\n<body class=\"");
+    if (s->page == NGX_HTTP_MEDIA_PAGE_EMBED) {
+        ngx_http_media_html_lit(h, "embed");
     } else {
-        ngx_http_media_html_lit(&h, "share");
+        ngx_http_media_html_lit(h, "share");
     }
-    ngx_http_media_html_lit(&h, "\">\n<main id=\"share\" data-media=\"");
-    ngx_http_media_html_str(&h, id);
-    ngx_http_media_html_lit(&h, "\" data-kind=\"");
-    ngx_http_media_html_str(&h, kind);
-    ngx_http_media_html_lit(&h, "\">\n");
+    ngx_http_media_html_lit(h, "\">\n<main id=\"share\" data-media=\"");
+    ngx_http_media_html_str(h, s->id);
+    ngx_http_media_html_lit(h, "\" data-kind=\"");
+    ngx_http_media_html_str(h, s->kind);
+    ngx_http_media_html_lit(h, "\">\n");
 
-    if (video) {
-        ngx_http_media_html_lit(&h, "<video id=\"player\" controls "
+    if (s->video) {
+        ngx_http_media_html_lit(h, "<video id=\"player\" controls "
                                 "playsinline preload=\"none\"");
     } else {
-        ngx_http_media_html_lit(&h, "<audio id=\"player\" controls "
+        ngx_http_media_html_lit(h, "<audio id=\"player\" controls "
                                 "preload=\"none\"");
     }
-    if (poster->data) {
-        ngx_http_media_html_lit(&h, " poster=\"");
-        ngx_http_media_html_text(&h, poster);
-        ngx_http_media_html_lit(&h, "\"");
+    if (s->poster->data) {
+        ngx_http_media_html_lit(h, " poster=\"");
+        ngx_http_media_html_text(h, s->poster);
+        ngx_http_media_html_lit(h, "\"");
     }
-    ngx_http_media_html_lit(&h, "></");
-    if (video) {
-        ngx_http_media_html_lit(&h, "video");
+    ngx_http_media_html_lit(h, "></");
+    if (s->video) {
+        ngx_http_media_html_lit(h, "video");
     } else {
-        ngx_http_media_html_lit(&h, "audio");
+        ngx_http_media_html_lit(h, "audio");
     }
-    ngx_http_media_html_lit(&h, ">\n<p id=\"play-status\" "
+    ngx_http_media_html_lit(h, ">\n<p id=\"play-status\" "
                             "role=\"status\"></p>\n");
 
-    if (page == NGX_HTTP_MEDIA_PAGE_SHARE) {
-        ngx_http_media_html_lit(&h, "<h1>");
-        ngx_http_media_html_text(&h, title);
-        ngx_http_media_html_lit(&h, "</h1>\n<p class=\"by\">");
+    if (s->page == NGX_HTTP_MEDIA_PAGE_SHARE) {
+        ngx_http_media_html_lit(h, "<h1>");
+        ngx_http_media_html_text(h, s->title);
+        ngx_http_media_html_lit(h, "</h1>\n<p class=\"by\">");
 
-        if (handle->data) {
-            ngx_http_media_html_lit(&h, "<a href=\"/u/");
-            ngx_http_media_html_text(&h, handle);
-            ngx_http_media_html_lit(&h, "\">");
-            ngx_http_media_html_text(&h, name);
-            ngx_http_media_html_lit(&h, "</a> <span class=\"handle\">@");
-            ngx_http_media_html_text(&h, handle);
-            ngx_http_media_html_lit(&h, "</span>");
+        if (s->handle->data) {
+            ngx_http_media_html_lit(h, "<a href=\"/u/");
+            ngx_http_media_html_text(h, s->handle);
+            ngx_http_media_html_lit(h, "\">");
+            ngx_http_media_html_text(h, s->name);
+            ngx_http_media_html_lit(h, "</a> <span class=\"handle\">@");
+            ngx_http_media_html_text(h, s->handle);
+            ngx_http_media_html_lit(h, "</span>");
 
         } else {
-            ngx_http_media_html_text(&h, name);
+            ngx_http_media_html_text(h, s->name);
         }
 
-        ngx_http_media_html_lit(&h, "</p>\n<p class=\"description\">");
-        ngx_http_media_html_text(&h, desc);
-        ngx_http_media_html_lit(&h, "</p>\n<p class=\"counts\">"
+        ngx_http_media_html_lit(h, "</p>\n<p class=\"description\">");
+        ngx_http_media_html_text(h, s->desc);
+        ngx_http_media_html_lit(h, "</p>\n<p class=\"counts\">"
                                 "<span id=\"likes\">");
-        ngx_http_media_html_str(&h, ngx_http_media_pg_value(res, 0, 8));
-        ngx_http_media_html_lit(&h, "</span> likes, <span id=\"comments-n\">");
-        ngx_http_media_html_str(&h, ngx_http_media_pg_value(res, 0, 9));
-        ngx_http_media_html_lit(&h, "</span> comments</p>\n"
+        ngx_http_media_html_str(h, s->likes);
+        ngx_http_media_html_lit(h, "</span> likes, <span id=\"comments-n\">");
+        ngx_http_media_html_str(h, s->comments);
+        ngx_http_media_html_lit(h, "</span> comments</p>\n"
                                 /* the social room's comments and likes */
                                 "<section id=\"comments\" data-media=\"");
-        ngx_http_media_html_str(&h, id);
-        ngx_http_media_html_lit(&h, "\"></section>\n");
+        ngx_http_media_html_str(h, s->id);
+        ngx_http_media_html_lit(h, "\"></section>\n");
     }
 
-    ngx_http_media_html_lit(&h, "</main>\n<script src=\"/vendor/hls.min.js\">"
+    ngx_http_media_html_lit(h, "</main>\n<script src=\"/vendor/hls.min.js\">"
                             "</script>\n<script type=\"module\" "
                             "src=\"/share.js\"></script>\n</body>\n"
                             "</html>\n");
 
-    ngx_http_finalize_request(r, ngx_http_media_page_send(r, NGX_HTTP_OK, &h));
 }
 
 
