@@ -33,7 +33,8 @@ my $file = $t->make_media('clip.mp4',
     . ' -f lavfi -i sine=frequency=300:duration=8 -c:v libx264'
     . ' -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest');
 
-my $user = $t->signup('creator@example.com');
+my $password = 'a good long password';
+my $user = $t->signup('creator@example.com', $password);
 api(PATCH => '/api/v1/me', $user, { handle => 'the_creator',
                                      display_name => 'The Creator' });
 my $r = $t->http(POST => '/api/v1/media', body => slurp($file),
@@ -71,6 +72,8 @@ is($t->http(GET => $thumb // '/none')->{headers}{'content-type'}, 'image/jpeg',
    '  it opens: a JPEG');
 
 local $ENV{HOME} = $dir;
+local $ENV{EMAIL} = 'creator@example.com';
+local $ENV{PASSWORD} = $password;
 my $out = `timeout 100 node '$driver' '${\ $t->url("/m/$id")}' '${\ $t->url("/embed/$id")}' 2>'$dir/browser.err'`;
 my $rc = $? >> 8;
 my $seen = eval { decode_json($out) } // {};
@@ -78,8 +81,10 @@ my $seen = eval { decode_json($out) } // {};
 is($rc, 0, 'the browser run completed')
     or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
             . slurp("$dir/browser.err"));
-is_deeply($seen->{steps}, [ 'launch', 'open the share link', 'play', 'embed' ],
+is_deeply($seen->{steps}, [ 'launch', 'the library links it', 'open the share link', 'play',
+                            'embed' ],
           'every step done') or diag("stopped at: " . ($seen->{error} // ''));
+is($seen->{library_link}, "/m/$id", "the library's Share link: the page");
 is($seen->{title}, 'A shared clip', 'the page shows the title');
 like($seen->{by} // '', qr/The Creator\s+\@the_creator/, '  and the creator');
 is($seen->{cookies}, 0, 'the visitor has no session');

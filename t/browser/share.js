@@ -1,11 +1,12 @@
 /*
- * A share link in Debian's chromium, opened by an anonymous visitor (a
+ * The creator's library links the share page (www/sharelink.js); then a
+ * share link in Debian's chromium, opened by an anonymous visitor (a
  * fresh context: no cookies, no session): the page shows the title and
  * the creator, Play asks for an anonymous playback token, and the video
  * plays (its clock moves).  Prints what it saw as one JSON object for
  * t/public_browser.t to judge:
  *
- *   node t/browser/share.js SHARE_URL EMBED_URL
+ *   EMAIL=... PASSWORD=... node t/browser/share.js SHARE_URL EMBED_URL
  *
  * then the embed player, framed by a page of another origin (a data: URL),
  * plays too.
@@ -47,6 +48,26 @@ function passed() { seen.steps.push(seen.at); }
            '--disable-component-update', '--disable-sync',
            '--autoplay-policy=no-user-gesture-required'],
   });
+  passed();
+
+  /* the creator's library links the page; then a fresh context, with no
+   * session, for the visitor */
+  step('the library links it');
+  const own = await browser.newContext();
+  const lib = await own.newPage();
+  lib.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
+  await lib.goto(new URL('/', url).href);
+  await lib.waitForSelector('#auth:not([hidden])', { timeout: 10000 });
+  await lib.fill('#email', process.env.EMAIL);
+  await lib.fill('#password', process.env.PASSWORD);
+  await lib.click('#login');
+  await lib.waitForSelector('#items li.item .item-share:not([hidden])',
+                            { timeout: 20000 });
+  seen.library_link = await lib.getAttribute('#items li.item .item-share',
+                                             'href');
+  await own.close();
+  passed();
+
   const context = await browser.newContext();
   const page = await context.newPage();
   page.on('console', (m) => {
@@ -63,7 +84,6 @@ function passed() { seen.steps.push(seen.at); }
                            status: r.status() });
     }
   });
-  passed();
 
   step('open the share link');
   await page.goto(url);
