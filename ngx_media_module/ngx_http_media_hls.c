@@ -29,6 +29,7 @@
 
 #include "ngx_http_media_reply.h"
 #include "ngx_http_media_pg.h"
+#include "ngx_http_media_redis.h"
 #include "ngx_http_media_keyfile.h"
 #include "ngx_http_media_hls.h"
 #include "media_token.h"
@@ -38,6 +39,10 @@
 #define NGX_HTTP_MEDIA_RUNGS_MAX   4096   /* bytes of rungs.txt */
 #define NGX_HTTP_MEDIA_PLAY_COOKIE "media_play"
 #define NGX_HTTP_MEDIA_AD_SKIP_MS  5000   /* an ad may be skipped after */
+
+/* anonymous playback tokens (share and embed pages) per client address */
+#define NGX_HTTP_MEDIA_ANON_PLAY_RATE    30
+#define NGX_HTTP_MEDIA_ANON_PLAY_WINDOW  60000
 
 
 typedef struct {
@@ -59,6 +64,9 @@ static ngx_int_t ngx_http_media_token_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_media_play_ads(ngx_http_request_t *r, yajl_gen g,
     ngx_str_t *json, media_token_t *content);
+static ngx_int_t ngx_http_media_playback_query(ngx_http_request_t *r);
+static void ngx_http_media_playback_limited(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data);
 static void ngx_http_media_playback_found(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 
@@ -548,7 +556,7 @@ ngx_http_media_token_variable(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_media_playback(ngx_http_request_t *r)
 {
-    ngx_str_t                    params[2];
+    ngx_str_t                    key;
     ngx_http_media_ctx_t        *ctx;
     ngx_http_media_main_conf_t  *mmcf;
 
@@ -565,6 +573,94 @@ ngx_http_media_playback(ngx_http_request_t *r)
     if (ngx_http_media_is_uuid(&ctx->capture) != NGX_OK) {
         return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                          "no such media");
+    }
+
+    if (ctx->user) {
+        return ngx_http_media_playback_query(r);
+    }
+
+    /* anonymous tokens (the public pages) are counted per address */
+    key.len = sizeof(MEDIA_KEY_PLAY_RATE) - 1
+              + r->connection->addr_text.len;
+    key.data = ngx_pnalloc(r->pool, key.len);
+    if (key.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(key.data, MEDIA_KEY_PLAY_RATE,
+                          sizeof(MEDIA_KEY_PLAY_RATE) - 1),
+               r->connection->addr_text.data, r->connection->addr_text.len);
+
+    if (ngx_http_media_redis_limit(r, &key, NGX_HTTP_MEDIA_ANON_PLAY_RATE,
+                                   NGX_HTTP_MEDIA_ANON_PLAY_WINDOW,
+                                   ngx_http_media_playback_limited, NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_playback_limited(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data)
+{
+    u_char     *p;
+    ngx_int_t   rc;
+    ngx_str_t   retry;
+
+    if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
+        /* open: a token is still only good for minutes */
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "media playback rate: not checked (redis: %V), "
+                      "request_id: %V", &res->str,
+                      ngx_http_media_request_id(r));
+
+    } else if (res->integer > 0) {
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        retry.data = p;
+        retry.len = ngx_sprintf(p, "%i", (res->integer + 999) / 1000) - p;
+
+        if (ngx_http_media_add_header(r, "Retry-After", &retry) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_TOO_MANY_REQUESTS, "rate_limited",
+                                  "this address may play %d media a minute "
+                                  "without signing in; try again in %V "
+                                  "seconds, or sign in",
+                                  NGX_HTTP_MEDIA_ANON_PLAY_RATE, &retry));
+        return;
+    }
+
+    rc = ngx_http_media_playback_query(r);
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_media_playback_query(ngx_http_request_t *r)
+{
+    ngx_str_t              *params;
+    ngx_http_media_ctx_t   *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    params = ngx_palloc(r->pool, 2 * sizeof(ngx_str_t));
+    if (params == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     params[0] = ctx->capture;
@@ -673,8 +769,13 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
     in_cookie = mode && mode->len == 6
                 && ngx_strncmp(mode->data, "cookie", 6) == 0;
 
-    p = ngx_cpymem(url.data, mmcf->hls_location.data,
-                   mmcf->hls_location.len);
+    /* no media_hls location: a URL without its prefix (and no memcpy
+     * from NULL, which UBSan reports) */
+    p = url.data;
+
+    if (mmcf->hls_location.len) {
+        p = ngx_cpymem(p, mmcf->hls_location.data, mmcf->hls_location.len);
+    }
 
     if (in_cookie) {
         /* one URL for every viewer; the token rides in a cookie scoped to

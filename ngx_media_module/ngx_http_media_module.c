@@ -22,6 +22,7 @@
 #include "ngx_http_media_webhook.h"
 #include "ngx_http_media_errors.h"
 #include "ngx_http_media_downloads.h"
+#include "ngx_http_media_pages.h"
 
 
 static ngx_int_t ngx_http_media_postconfiguration(ngx_conf_t *cf);
@@ -255,6 +256,13 @@ static ngx_command_t  ngx_http_media_commands[] = {
     { ngx_string("media_download"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_media_download,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("media_pages"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_media_pages,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },

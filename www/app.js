@@ -299,6 +299,7 @@ function showItem(media, first) {
   el.querySelector('.item-privacy').value = media.privacy;
   if (typeof mediaExports !== 'undefined') mediaExports.update(el, media);
   if (typeof decorateItem === 'function') decorateItem(el, media);
+  if (window.mediaShare) window.mediaShare.update(el, media);   /* sharelink.js */
 
   $('library-empty').hidden = state.items.size > 0;
 }

@@ -1,0 +1,1363 @@
+/*
+ * The public side (ngx_http_media_pages.h).  A page shows only media that
+ * are ready, not deleted, and public or unlisted; anything else, the
+ * owner's own private media included, is the same 404 page, so a page
+ * never says that a private media exists.  Unlisted media play by link
+ * and are never listed (the profile lists public media only).
+ *
+ * Every text a user wrote goes through media_html_escape; the Host header
+ * too, since it makes the pages' absolute URLs.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "ngx_http_media_reply.h"
+#include "ngx_http_media_pg.h"
+#include "ngx_http_media_pages.h"
+#include "media_html.h"
+#include "media_token.h"
+#include "media_utf8.h"
+
+
+#define NGX_HTTP_MEDIA_PAGE_SHARE  0
+#define NGX_HTTP_MEDIA_PAGE_EMBED  1
+#define NGX_HTTP_MEDIA_PAGE_USER   2
+
+#define NGX_HTTP_MEDIA_PROFILE_PAGE   20
+#define NGX_HTTP_MEDIA_PROFILE_MAX    100
+
+
+/* an HTML page as it is written, in the request pool */
+typedef struct {
+    ngx_http_request_t  *r;
+    u_char              *data;
+    size_t               len;
+    size_t               size;
+    ngx_uint_t           failed;
+} ngx_http_media_html_t;
+
+
+/* what the share page and the embed player show, read and made once */
+typedef struct {
+    ngx_uint_t           page;        /* NGX_HTTP_MEDIA_PAGE_SHARE, _EMBED */
+    ngx_uint_t           video;
+    ngx_str_t           *id;
+    ngx_str_t           *title;
+    ngx_str_t           *kind;
+    ngx_str_t           *desc;
+    ngx_str_t           *handle;      /* NULL data: the creator has none */
+    ngx_str_t           *name;
+    ngx_str_t           *likes;
+    ngx_str_t           *comments;
+    ngx_str_t           *poster;      /* NULL data: none */
+    ngx_str_t            embed;       /* absolute URLs */
+    ngx_str_t            share;
+    ngx_str_t            oembed;
+    ngx_str_t            num[2];      /* the player's width and height */
+} ngx_http_media_share_t;
+
+
+static ngx_int_t ngx_http_media_pages_handler(ngx_http_request_t *r);
+static void ngx_http_media_page_media(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_page_cards(ngx_http_media_html_t *h,
+    ngx_http_media_share_t *s);
+static void ngx_http_media_page_body(ngx_http_media_html_t *h,
+    ngx_http_media_share_t *s);
+static void ngx_http_media_page_user(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_oembed_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_user_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_me_patched(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static ngx_int_t ngx_http_media_page_not_found(ngx_http_request_t *r);
+static ngx_int_t ngx_http_media_page_send(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_http_media_html_t *h);
+static void ngx_http_media_page_head(ngx_http_media_html_t *h,
+    ngx_str_t *title);
+static void ngx_http_media_html_raw(ngx_http_media_html_t *h, const char *s,
+    size_t n);
+static void ngx_http_media_html_text(ngx_http_media_html_t *h, ngx_str_t *s);
+static void ngx_http_media_base(ngx_http_request_t *r, ngx_str_t *base,
+    ngx_str_t *host);
+static ngx_int_t ngx_http_media_text_ok(ngx_str_t *s, size_t max,
+    ngx_uint_t lines);
+static ngx_int_t ngx_http_media_page_poster(ngx_http_request_t *r,
+    ngx_str_t *id, ngx_str_t *base, ngx_str_t *url);
+static void ngx_http_media_page_size(ngx_http_media_pg_result_t *res,
+    ngx_uint_t video, ngx_uint_t maxw, ngx_uint_t maxh, unsigned *size);
+
+#define ngx_http_media_html_lit(h, s)                                         \
+    ngx_http_media_html_raw(h, s, sizeof(s) - 1)
+
+#define ngx_http_media_html_str(h, s)                                         \
+    ngx_http_media_html_raw(h, (const char *) (s)->data, (s)->len)
+
+
+/*
+ * the statements of this room, each prepared once per pooled connection;
+ * poster is the pictures room's hook (NULL until a media has one)
+ */
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_page_media =
+    ngx_http_media_pg_stmt("pages_media", 1,
+        "SELECT m.id::text, m.title, m.kind, m.description, m.privacy,"
+        "       coalesce(m.duration_ms, 0), u.handle,"
+        "       coalesce(u.display_name, u.handle, 'someone'),"
+        "       m.likes_count, m.comments_count, NULL::text AS poster,"
+        "       m.renditions->0->>'width', m.renditions->0->>'height'"
+        " FROM media m JOIN users u ON u.id = m.owner_id"
+        " WHERE m.id = $1 AND m.deleted_at IS NULL AND m.status = 'ready'"
+        "   AND m.privacy IN ('public', 'unlisted')");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_page_user =
+    ngx_http_media_pg_stmt("pages_user", 2,
+        "SELECT u.handle, coalesce(u.display_name, u.handle),"
+        "       coalesce(u.bio, ''),"
+        "       (SELECT count(*) FROM follows WHERE followee_id = u.id),"
+        "       (SELECT count(*) FROM follows WHERE follower_id = u.id),"
+        "       m.id::text, m.title, m.kind"
+        " FROM users u LEFT JOIN LATERAL ("
+        "   SELECT id, title, kind, created_at FROM media"
+        "    WHERE owner_id = u.id AND deleted_at IS NULL"
+        "      AND privacy = 'public' AND status = 'ready'"
+        "    ORDER BY created_at DESC, id DESC LIMIT $2::integer) m ON true"
+        " WHERE u.handle = $1"
+        " ORDER BY m.created_at DESC, m.id DESC");
+
+/* one JSON document: the profile, a page of its public media (one more
+ * than asked for says there is a next page), its public playlists */
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_user_get =
+    ngx_http_media_pg_stmt("pages_user_get", 3,
+        "WITH u AS (SELECT id, handle, display_name, bio FROM users"
+        "            WHERE handle = $1),"
+        " pm AS (SELECT m.id, m.title, m.kind, m.duration_ms,"
+        "               m.description, m.created_at, m.plays_count,"
+        "               m.likes_count, m.comments_count,"
+        "               row_number() OVER (ORDER BY m.created_at DESC,"
+        "                                  m.id DESC) AS n"
+        "          FROM media m JOIN u ON m.owner_id = u.id"
+        "         WHERE m.deleted_at IS NULL AND m.privacy = 'public'"
+        "           AND m.status = 'ready'"
+        "           AND ($2::uuid IS NULL OR (m.created_at, m.id) <"
+        "               (SELECT created_at, id FROM media WHERE id = $2))"
+        "         ORDER BY m.created_at DESC, m.id DESC"
+        "         LIMIT $3::integer + 1)"
+        " SELECT json_build_object("
+        "  'user', json_build_object('handle', u.handle,"
+        "     'display_name', coalesce(u.display_name, u.handle),"
+        "     'bio', coalesce(u.bio, ''), 'url', '/u/' || u.handle,"
+        "     'followers_count', (SELECT count(*) FROM follows"
+        "                          WHERE followee_id = u.id),"
+        "     'following_count', (SELECT count(*) FROM follows"
+        "                          WHERE follower_id = u.id)),"
+        "  'media', coalesce((SELECT json_agg(json_build_object("
+        "     'id', id, 'title', title, 'kind', kind,"
+        "     'duration_ms', duration_ms, 'description', description,"
+        "     'created_at', to_char(created_at AT TIME ZONE 'UTC',"
+        "                   'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+        "     'plays_count', plays_count, 'likes_count', likes_count,"
+        "     'comments_count', comments_count, 'url', '/m/' || id)"
+        "     ORDER BY n) FROM pm WHERE n <= $3::integer), '[]'),"
+        "  'next_cursor', (SELECT id FROM pm WHERE n = $3::integer"
+        "     AND EXISTS (SELECT 1 FROM pm WHERE n > $3::integer)),"
+        "  'playlists', coalesce((SELECT json_agg(json_build_object("
+        "     'id', p.id, 'title', p.title,"
+        "     'items_count', (SELECT count(*) FROM playlist_items i"
+        "        JOIN media im ON im.id = i.media_id"
+        "       WHERE i.playlist_id = p.id AND im.privacy = 'public'"
+        "         AND im.deleted_at IS NULL AND im.status = 'ready'))"
+        "     ORDER BY p.created_at DESC, p.id DESC)"
+        "     FROM playlists p WHERE p.owner_id = u.id"
+        "      AND p.privacy = 'public'), '[]'))::text"
+        " FROM u");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_me_patch =
+    ngx_http_media_pg_stmt("pages_me_patch", 6,
+        "UPDATE users SET handle = coalesce($2, handle),"
+        "       display_name = CASE WHEN $3::boolean THEN nullif($4, '')"
+        "                      ELSE display_name END,"
+        "       bio = CASE WHEN $5::boolean THEN nullif($6, '')"
+        "             ELSE bio END"
+        " WHERE id = $1"
+        " RETURNING id::text, handle, display_name, bio");
+
+
+/* configuration ----------------------------------------------------------- */
+
+char *
+ngx_http_media_pages(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler) {
+        return "is duplicate or conflicts with another content handler";
+    }
+
+    clcf->handler = ngx_http_media_pages_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* /m/<id>, /embed/<id>, /u/<handle> -------------------------------------- */
+
+static ngx_int_t
+ngx_http_media_pages_handler(ngx_http_request_t *r)
+{
+    char                    handle[30];
+    u_char                 *p, *last;
+    ngx_int_t               rc;
+    ngx_str_t               arg, params[2], allow;
+    ngx_uint_t              page;
+    ngx_http_media_ctx_t   *ctx;
+
+    if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
+        ngx_str_set(&allow, "GET, HEAD");
+        if (ngx_http_media_add_header(r, "Allow", &allow) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx = ngx_http_media_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = r->uri.data;
+    last = r->uri.data + r->uri.len;
+
+    if (r->uri.len > 3 && ngx_strncmp(p, "/m/", 3) == 0) {
+        page = NGX_HTTP_MEDIA_PAGE_SHARE;
+        p += 3;
+
+    } else if (r->uri.len > 7 && ngx_strncmp(p, "/embed/", 7) == 0) {
+        page = NGX_HTTP_MEDIA_PAGE_EMBED;
+        p += 7;
+
+    } else if (r->uri.len > 3 && ngx_strncmp(p, "/u/", 3) == 0) {
+        page = NGX_HTTP_MEDIA_PAGE_USER;
+        p += 3;
+
+    } else {
+        return ngx_http_media_page_not_found(r);
+    }
+
+    arg.data = p;
+    arg.len = last - p;
+
+    if (page == NGX_HTTP_MEDIA_PAGE_USER) {
+        if (!media_handle_norm(handle, (char *) arg.data, arg.len)) {
+            return ngx_http_media_page_not_found(r);
+        }
+
+        params[0].data = ngx_pnalloc(r->pool, arg.len);
+        if (params[0].data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        params[0].len = arg.len;
+        ngx_memcpy(params[0].data, handle, arg.len);
+        ngx_str_set(&params[1], "50");
+
+        rc = ngx_http_media_pg_query(r, &ngx_http_media_sql_page_user,
+                                     params, ngx_http_media_page_user, NULL);
+
+    } else {
+        if (ngx_http_media_is_uuid(&arg) != NGX_OK) {
+            return ngx_http_media_page_not_found(r);
+        }
+
+        params[0] = arg;
+
+        rc = ngx_http_media_pg_query(r, &ngx_http_media_sql_page_media,
+                                     params, ngx_http_media_page_media,
+                                     (void *) (uintptr_t) page);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+/*
+ * The share page and the embed player: the cards' tags (OpenGraph,
+ * Twitter's player card, the oEmbed link), then the player, which
+ * www/share.js starts with an anonymous playback token.  Columns:
+ * id, title, kind, description, privacy, duration_ms, handle, display
+ * name, likes, comments, poster, the top rung's width and height.
+ */
+static void
+ngx_http_media_page_media(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    u_char                  *p;
+    unsigned                 size[4];
+    ngx_str_t                base, host;
+    ngx_http_media_html_t    h;
+    ngx_http_media_share_t   s;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "media page"));
+        return;
+    }
+
+    if (res->nrows == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_page_not_found(r));
+        return;
+    }
+
+    s.page = (uintptr_t) data;
+    s.id = ngx_http_media_pg_value(res, 0, 0);
+    s.title = ngx_http_media_pg_value(res, 0, 1);
+    s.kind = ngx_http_media_pg_value(res, 0, 2);
+    s.desc = ngx_http_media_pg_value(res, 0, 3);
+    s.handle = ngx_http_media_pg_value(res, 0, 6);
+    s.name = ngx_http_media_pg_value(res, 0, 7);
+    s.likes = ngx_http_media_pg_value(res, 0, 8);
+    s.comments = ngx_http_media_pg_value(res, 0, 9);
+    s.poster = ngx_http_media_pg_value(res, 0, 10);
+
+    s.video = s.kind->len == 5
+              && ngx_strncmp(s.kind->data, "video", 5) == 0;
+    ngx_http_media_page_size(res, s.video, 0, 0, size);
+
+    if (s.title->len == 0) {
+        ngx_str_set(s.title, "Untitled");
+    }
+
+    ngx_http_media_base(r, &base, &host);
+
+    if (s.poster->data == NULL && s.video
+        && ngx_http_media_page_poster(r, s.id, &base, s.poster) != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* the embed player's and the share page's absolute URLs, the latter
+     * also as the oEmbed link's query parameter (':' and '/' escaped) */
+    s.embed.data = ngx_pnalloc(r->pool, base.len + sizeof("/embed/") + 36);
+    s.share.data = ngx_pnalloc(r->pool, base.len + sizeof("/m/") + 36);
+    s.oembed.data = ngx_pnalloc(r->pool, 4 * base.len + 256);
+    s.num[0].data = ngx_pnalloc(r->pool, 2 * NGX_INT_T_LEN);
+
+    if (base.data == NULL || s.embed.data == NULL || s.share.data == NULL
+        || s.oembed.data == NULL || s.num[0].data == NULL)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    s.embed.len = ngx_sprintf(s.embed.data, "%V/embed/%V", &base, s.id)
+                  - s.embed.data;
+    s.share.len = ngx_sprintf(s.share.data, "%V/m/%V", &base, s.id)
+                  - s.share.data;
+
+    p = ngx_sprintf(s.oembed.data, "%V/api/v1/oembed?format=json&url=",
+                    &base);
+    p = (u_char *) ngx_escape_uri(p, s.share.data, s.share.len,
+                                  NGX_ESCAPE_URI_COMPONENT);
+    s.oembed.len = p - s.oembed.data;
+
+    s.num[0].len = ngx_sprintf(s.num[0].data, "%uD", size[0])
+                   - s.num[0].data;
+    s.num[1].data = s.num[0].data + s.num[0].len;
+    s.num[1].len = ngx_sprintf(s.num[1].data, "%uD", size[1])
+                   - s.num[1].data;
+
+    ngx_memzero(&h, sizeof(ngx_http_media_html_t));
+    h.r = r;
+
+    ngx_http_media_page_head(&h, s.title);
+    ngx_http_media_page_cards(&h, &s);
+    ngx_http_media_page_body(&h, &s);
+
+    ngx_http_finalize_request(r, ngx_http_media_page_send(r, NGX_HTTP_OK, &h));
+}
+
+/* the cards: OpenGraph, Twitter's player card, the oEmbed link; every
+ * value escaped, in double quotes */
+static void
+ngx_http_media_page_cards(ngx_http_media_html_t *h, ngx_http_media_share_t *s)
+{
+    ngx_http_media_html_lit(h, "<meta property=\"og:site_name\" "
+                            "content=\"ngx_media\">\n"
+                            "<meta property=\"og:type\" content=\"");
+    if (s->video) {
+        ngx_http_media_html_lit(h, "video.other");
+    } else {
+        ngx_http_media_html_lit(h, "music.song");
+    }
+    ngx_http_media_html_lit(h, "\">\n<meta property=\"og:title\" content=\"");
+    ngx_http_media_html_text(h, s->title);
+    ngx_http_media_html_lit(h, "\">\n<meta property=\"og:description\" "
+                            "content=\"");
+    ngx_http_media_html_text(h, s->desc->len ? s->desc : s->name);
+    ngx_http_media_html_lit(h, "\">\n<meta property=\"og:url\" content=\"");
+    ngx_http_media_html_text(h, &s->share);
+    ngx_http_media_html_lit(h, "\">\n");
+
+    if (s->poster->data) {
+        ngx_http_media_html_lit(h, "<meta property=\"og:image\" content=\"");
+        ngx_http_media_html_text(h, s->poster);
+        ngx_http_media_html_lit(h, "\">\n<meta name=\"twitter:image\" "
+                                "content=\"");
+        ngx_http_media_html_text(h, s->poster);
+        ngx_http_media_html_lit(h, "\">\n");
+    }
+
+    /* the player to frame: og:video or og:audio, Twitter's player card */
+    ngx_http_media_html_lit(h, "<meta property=\"");
+    if (s->video) {
+        ngx_http_media_html_lit(h, "og:video");
+    } else {
+        ngx_http_media_html_lit(h, "og:audio");
+    }
+    ngx_http_media_html_lit(h, "\" content=\"");
+    ngx_http_media_html_text(h, &s->embed);
+    ngx_http_media_html_lit(h, "\">\n<meta property=\"");
+    if (s->video) {
+        ngx_http_media_html_lit(h, "og:video:type\" content=\"text/html\">\n"
+                                "<meta property=\"og:video:width\" "
+                                "content=\"");
+        ngx_http_media_html_str(h, &s->num[0]);
+        ngx_http_media_html_lit(h, "\">\n<meta property=\"og:video:height\" "
+                                "content=\"");
+        ngx_http_media_html_str(h, &s->num[1]);
+        ngx_http_media_html_lit(h, "\">\n");
+    } else {
+        ngx_http_media_html_lit(h, "og:audio:type\" "
+                                "content=\"text/html\">\n");
+    }
+
+    ngx_http_media_html_lit(h, "<meta name=\"twitter:card\" "
+                            "content=\"player\">\n"
+                            "<meta name=\"twitter:title\" content=\"");
+    ngx_http_media_html_text(h, s->title);
+    ngx_http_media_html_lit(h, "\">\n<meta name=\"twitter:player\" "
+                            "content=\"");
+    ngx_http_media_html_text(h, &s->embed);
+    ngx_http_media_html_lit(h, "\">\n<meta name=\"twitter:player:width\" "
+                            "content=\"");
+    ngx_http_media_html_str(h, &s->num[0]);
+    ngx_http_media_html_lit(h, "\">\n<meta name=\"twitter:player:height\" "
+                            "content=\"");
+    ngx_http_media_html_str(h, &s->num[1]);
+    ngx_http_media_html_lit(h, "\">\n<link rel=\"alternate\" "
+                            "type=\"application/json+oembed\" href=\"");
+    ngx_http_media_html_text(h, &s->oembed);
+    ngx_http_media_html_lit(h, "\" title=\"");
+    ngx_http_media_html_text(h, s->title);
+    ngx_http_media_html_lit(h, "\">\n");
+
+}
+
+
+/* the player first (share.js reads the data attributes), then for the
+ * share page the title, creator, description, counts and comments */
+static void
+ngx_http_media_page_body(ngx_http_media_html_t *h, ngx_http_media_share_t *s)
+{
+    ngx_http_media_html_lit(h, "</head>\n<body class=\"");
+    if (s->page == NGX_HTTP_MEDIA_PAGE_EMBED) {
+        ngx_http_media_html_lit(h, "embed");
+    } else {
+        ngx_http_media_html_lit(h, "share");
+    }
+    ngx_http_media_html_lit(h, "\">\n<main id=\"share\" data-media=\"");
+    ngx_http_media_html_str(h, s->id);
+    ngx_http_media_html_lit(h, "\" data-kind=\"");
+    ngx_http_media_html_str(h, s->kind);
+    ngx_http_media_html_lit(h, "\">\n");
+
+    if (s->video) {
+        ngx_http_media_html_lit(h, "<video id=\"player\" controls "
+                                "playsinline preload=\"none\"");
+    } else {
+        ngx_http_media_html_lit(h, "<audio id=\"player\" controls "
+                                "preload=\"none\"");
+    }
+    if (s->poster->data) {
+        ngx_http_media_html_lit(h, " poster=\"");
+        ngx_http_media_html_text(h, s->poster);
+        ngx_http_media_html_lit(h, "\"");
+    }
+    ngx_http_media_html_lit(h, "></");
+    if (s->video) {
+        ngx_http_media_html_lit(h, "video");
+    } else {
+        ngx_http_media_html_lit(h, "audio");
+    }
+    ngx_http_media_html_lit(h, ">\n<p id=\"play-status\" "
+                            "role=\"status\"></p>\n");
+
+    if (s->page == NGX_HTTP_MEDIA_PAGE_SHARE) {
+        ngx_http_media_html_lit(h, "<h1>");
+        ngx_http_media_html_text(h, s->title);
+        ngx_http_media_html_lit(h, "</h1>\n<p class=\"by\">");
+
+        if (s->handle->data) {
+            ngx_http_media_html_lit(h, "<a href=\"/u/");
+            ngx_http_media_html_text(h, s->handle);
+            ngx_http_media_html_lit(h, "\">");
+            ngx_http_media_html_text(h, s->name);
+            ngx_http_media_html_lit(h, "</a> <span class=\"handle\">@");
+            ngx_http_media_html_text(h, s->handle);
+            ngx_http_media_html_lit(h, "</span>");
+
+        } else {
+            ngx_http_media_html_text(h, s->name);
+        }
+
+        ngx_http_media_html_lit(h, "</p>\n<p class=\"description\">");
+        ngx_http_media_html_text(h, s->desc);
+        ngx_http_media_html_lit(h, "</p>\n<p class=\"counts\">"
+                                "<span id=\"likes\">");
+        ngx_http_media_html_str(h, s->likes);
+        ngx_http_media_html_lit(h, "</span> likes, <span id=\"comments-n\">");
+        ngx_http_media_html_str(h, s->comments);
+        ngx_http_media_html_lit(h, "</span> comments</p>\n"
+                                /* the social room's comments and likes */
+                                "<section id=\"comments\" data-media=\"");
+        ngx_http_media_html_str(h, s->id);
+        ngx_http_media_html_lit(h, "\"></section>\n");
+    }
+
+    ngx_http_media_html_lit(h, "</main>\n<script src=\"/vendor/hls.min.js\">"
+                            "</script>\n<script type=\"module\" "
+                            "src=\"/share.js\"></script>\n</body>\n"
+                            "</html>\n");
+
+}
+
+
+/* the profile page: handle, display name, bio, counts, public media */
+static void
+ngx_http_media_page_user(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    ngx_str_t               *handle, *name, *id, *title;
+    ngx_uint_t               i;
+    ngx_http_media_html_t    h;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "profile page"));
+        return;
+    }
+
+    if (res->nrows == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_page_not_found(r));
+        return;
+    }
+
+    handle = ngx_http_media_pg_value(res, 0, 0);
+    name = ngx_http_media_pg_value(res, 0, 1);
+
+    ngx_memzero(&h, sizeof(ngx_http_media_html_t));
+    h.r = r;
+
+    ngx_http_media_page_head(&h, name);
+
+    ngx_http_media_html_lit(&h, "<meta property=\"og:type\" "
+                            "content=\"profile\">\n"
+                            "<meta property=\"og:title\" content=\"");
+    ngx_http_media_html_text(&h, name);
+    ngx_http_media_html_lit(&h, "\">\n<meta property=\"og:description\" "
+                            "content=\"");
+    ngx_http_media_html_text(&h, ngx_http_media_pg_value(res, 0, 2));
+    ngx_http_media_html_lit(&h, "\">\n<meta name=\"twitter:card\" "
+                            "content=\"summary\">\n</head>\n"
+                            "<body class=\"profile\">\n<main id=\"profile\" "
+                            "data-handle=\"");
+    ngx_http_media_html_text(&h, handle);
+    ngx_http_media_html_lit(&h, "\">\n<h1>");
+    ngx_http_media_html_text(&h, name);
+    ngx_http_media_html_lit(&h, "</h1>\n<p class=\"handle\">@");
+    ngx_http_media_html_text(&h, handle);
+    ngx_http_media_html_lit(&h, "</p>\n<p class=\"bio\">");
+    ngx_http_media_html_text(&h, ngx_http_media_pg_value(res, 0, 2));
+    ngx_http_media_html_lit(&h, "</p>\n<p class=\"counts\"><span "
+                            "id=\"followers\">");
+    ngx_http_media_html_str(&h, ngx_http_media_pg_value(res, 0, 3));
+    ngx_http_media_html_lit(&h, "</span> followers, <span id=\"following\">");
+    ngx_http_media_html_str(&h, ngx_http_media_pg_value(res, 0, 4));
+    ngx_http_media_html_lit(&h, "</span> following</p>\n<ul id=\"media\">\n");
+
+    for (i = 0; i < res->nrows; i++) {
+        id = ngx_http_media_pg_value(res, i, 5);
+        title = ngx_http_media_pg_value(res, i, 6);
+
+        if (id->data == NULL) {
+            continue;
+        }
+
+        ngx_http_media_html_lit(&h, "<li><a href=\"/m/");
+        ngx_http_media_html_str(&h, id);
+        ngx_http_media_html_lit(&h, "\">");
+        if (title->len) {
+            ngx_http_media_html_text(&h, title);
+        } else {
+            ngx_http_media_html_lit(&h, "Untitled");
+        }
+        ngx_http_media_html_lit(&h, "</a></li>\n");
+    }
+
+    ngx_http_media_html_lit(&h, "</ul>\n</main>\n</body>\n</html>\n");
+
+    ngx_http_finalize_request(r, ngx_http_media_page_send(r, NGX_HTTP_OK, &h));
+}
+
+
+static ngx_int_t
+ngx_http_media_page_not_found(ngx_http_request_t *r)
+{
+    ngx_str_t               title;
+    ngx_http_media_html_t   h;
+
+    ngx_memzero(&h, sizeof(ngx_http_media_html_t));
+    h.r = r;
+
+    ngx_str_set(&title, "Not found");
+    ngx_http_media_page_head(&h, &title);
+    ngx_http_media_html_lit(&h, "<meta name=\"robots\" content=\"noindex\">\n"
+                            "</head>\n<body class=\"not-found\">\n<main>\n"
+                            "<h1>Not found</h1>\n<p>There is nothing to "
+                            "see at this address: it may never have "
+                            "existed, been deleted, or be private.</p>\n"
+                            "</main>\n</body>\n</html>\n");
+
+    return ngx_http_media_page_send(r, NGX_HTTP_NOT_FOUND, &h);
+}
+
+
+static void
+ngx_http_media_page_head(ngx_http_media_html_t *h, ngx_str_t *title)
+{
+    ngx_http_media_html_lit(h, "<!doctype html>\n<html lang=\"en\">\n<head>\n"
+                            "<meta charset=\"utf-8\">\n"
+                            "<meta name=\"viewport\" content=\"width=device-"
+                            "width, initial-scale=1\">\n<title>");
+    ngx_http_media_html_text(h, title);
+    ngx_http_media_html_lit(h, "</title>\n<link rel=\"stylesheet\" "
+                            "href=\"/style.css\">\n"
+                            "<link rel=\"icon\" href=\"data:,\">\n");
+}
+
+
+static ngx_int_t
+ngx_http_media_page_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_http_media_html_t *h)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (h->failed) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = h->len;
+    ngx_str_set(&r->headers_out.content_type, "text/html; charset=utf-8");
+    r->headers_out.content_type_len = sizeof("text/html") - 1;
+
+    if (r->method == NGX_HTTP_HEAD || h->len == 0) {
+        r->header_only = 1;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = h->data;
+    b->last = h->data + h->len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static void
+ngx_http_media_html_raw(ngx_http_media_html_t *h, const char *s, size_t n)
+{
+    size_t   size;
+    u_char  *data;
+
+    if (h->failed || n == 0) {
+        return;
+    }
+
+    if (h->len + n > h->size) {
+        size = ngx_max(2 * h->size, h->len + n);
+        size = ngx_max(size, 4096);
+
+        data = ngx_pnalloc(h->r->pool, size);
+        if (data == NULL) {
+            h->failed = 1;
+            return;
+        }
+
+        if (h->len) {
+            ngx_memcpy(data, h->data, h->len);
+        }
+
+        h->data = data;
+        h->size = size;
+    }
+
+    ngx_memcpy(h->data + h->len, s, n);
+    h->len += n;
+}
+
+
+/* the text as HTML: the escaped form is written in place */
+static void
+ngx_http_media_html_text(ngx_http_media_html_t *h, ngx_str_t *s)
+{
+    size_t   n;
+    u_char  *tmp;
+
+    if (s->data == NULL || s->len == 0) {
+        return;
+    }
+
+    n = media_html_escape(NULL, (const char *) s->data, s->len);
+
+    tmp = ngx_pnalloc(h->r->pool, n);
+    if (tmp == NULL) {
+        h->failed = 1;
+        return;
+    }
+
+    (void) media_html_escape((char *) tmp, (const char *) s->data, s->len);
+
+    ngx_http_media_html_raw(h, (const char *) tmp, n);
+}
+
+
+/* scheme://host of this request: the pages' and oEmbed's absolute URLs */
+static void
+ngx_http_media_base(ngx_http_request_t *r, ngx_str_t *base, ngx_str_t *host)
+{
+    u_char  *p;
+
+    if (r->headers_in.host) {
+        *host = r->headers_in.host->value;
+
+    } else {
+        *host = r->headers_in.server;
+    }
+
+    base->data = ngx_pnalloc(r->pool, sizeof("https://") + host->len);
+    if (base->data == NULL) {
+        base->len = 0;
+        return;
+    }
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        p = ngx_sprintf(base->data, "https://%V", host);
+    } else
+#endif
+    {
+        p = ngx_sprintf(base->data, "http://%V", host);
+    }
+
+    base->len = p - base->data;
+}
+
+
+/*
+ * A video's poster (the transcoder's poster.jpg) for og:image: a playback
+ * URL whose token allows no rung (max_rung 1, below every picture), so
+ * that it opens the poster and nothing a viewer's plan would not.  An
+ * unfurler fetches it within the token's lifetime (media_url_ttl).
+ * Without media_url_key or a media_hls location there is none: url
+ * stays NULL.
+ */
+static ngx_int_t
+ngx_http_media_page_poster(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_str_t *base, ngx_str_t *url)
+{
+    size_t                       n;
+    media_token_t                t;
+    ngx_http_media_main_conf_t  *mmcf;
+    char                         token[MEDIA_TOKEN_LEN + 1];
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    if (mmcf->url_nkeys == 0 || mmcf->hls_location.len == 0
+        || id->len != 36)
+    {
+        return NGX_OK;
+    }
+
+    ngx_memzero(&t, sizeof(media_token_t));
+    t.expires = (uint32_t) (ngx_time() + (time_t) (mmcf->url_ttl / 1000));
+    t.max_rung = 1;
+
+    if (media_uuid_parse((char *) id->data, 36, t.media) != 0) {
+        return NGX_OK;
+    }
+
+    n = media_token_sign(&mmcf->url_keys[0], &t, token);
+    if (n == 0) {
+        return NGX_ERROR;
+    }
+
+    url->data = ngx_pnalloc(r->pool, base->len + mmcf->hls_location.len + n
+                                     + sizeof("//poster.jpg") + 36);
+    if (url->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    url->len = ngx_sprintf(url->data, "%V%V%*s/%V/poster.jpg", base,
+                           &mmcf->hls_location, n, token, id)
+               - url->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * size: the player's width and height (media_embed_size, within maxw x
+ * maxh, 0: no limit), then the top rung's picture (0 when unknown)
+ */
+static void
+ngx_http_media_page_size(ngx_http_media_pg_result_t *res, ngx_uint_t video,
+    ngx_uint_t maxw, ngx_uint_t maxh, unsigned *size)
+{
+    ngx_int_t    v;
+    ngx_str_t   *s;
+    ngx_uint_t   i;
+
+    for (i = 0; i < 2; i++) {
+        s = ngx_http_media_pg_value(res, 0, 11 + i);
+        v = s->data ? ngx_atoi(s->data, s->len) : NGX_ERROR;
+        size[2 + i] = (video && v > 0 && v <= 65535) ? (unsigned) v : 0;
+    }
+
+    media_embed_size(size[2], size[3], video, (unsigned) maxw,
+                     (unsigned) maxh, &size[0], &size[1]);
+}
+
+
+/* GET /api/v1/oembed?url=...&format=json ---------------------------------- */
+
+ngx_int_t
+ngx_http_media_oembed(ngx_http_request_t *r)
+{
+    int         rc;
+    char         id[37];
+    u_char      *dst, *src;
+    ngx_int_t    v;
+    ngx_str_t    url, format, base, host, arg, *params;
+    ngx_uint_t   i, *max;
+
+    static const char  *names[] = { "maxwidth", "maxheight" };
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK
+        && !(format.len == 4 && ngx_strncmp(format.data, "json", 4) == 0))
+    {
+        if (format.len == 3 && ngx_strncmp(format.data, "xml", 3) == 0) {
+            return ngx_http_media_bad_field(r, NGX_HTTP_NOT_IMPLEMENTED,
+                                            "format_not_implemented",
+                                            "format", "this server answers "
+                                            "oEmbed in JSON only: ask with "
+                                            "format=json");
+        }
+
+        return ngx_http_media_bad_field(r, NGX_HTTP_NOT_IMPLEMENTED,
+                                        "format_not_implemented", "format",
+                                        "format must be json");
+    }
+
+    /* oEmbed 1.0, section 2.2: the player is made to fit */
+    max = ngx_pcalloc(r->pool, 2 * sizeof(ngx_uint_t));
+    if (max == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i < 2; i++) {
+        if (ngx_http_arg(r, (u_char *) names[i], ngx_strlen(names[i]), &arg)
+            != NGX_OK)
+        {
+            continue;
+        }
+
+        v = ngx_atoi(arg.data, arg.len);
+        if (v < 1 || v > 10000) {
+            return ngx_http_media_field_error(r, names[i], "%s must be a "
+                                              "number of pixels from 1 to "
+                                              "10000", names[i]);
+        }
+
+        max[i] = v;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "url", 3, &url) != NGX_OK
+        || url.len == 0)
+    {
+        return ngx_http_media_bad_field(r, NGX_HTTP_BAD_REQUEST,
+                                        "missing_field", "url",
+                                        "url is required: the link of a "
+                                        "share or embed page");
+    }
+
+    /* the parameter is percent-encoded, as oEmbed asks */
+    dst = ngx_pnalloc(r->pool, url.len);
+    if (dst == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    src = url.data;
+    url.data = dst;
+    ngx_unescape_uri(&dst, &src, url.len, 0);
+    url.len = dst - url.data;
+
+    ngx_http_media_base(r, &base, &host);
+
+    rc = media_oembed_url((char *) url.data, url.len, (char *) host.data,
+                          host.len, id);
+
+    if (rc == MEDIA_OEMBED_BAD) {
+        return ngx_http_media_bad_field(r, NGX_HTTP_BAD_REQUEST,
+                                        "invalid_url", "url",
+                                        "url is not an http:// or https:// "
+                                        "link of a page");
+    }
+
+    if (rc == MEDIA_OEMBED_FOREIGN) {
+        return ngx_http_media_bad_field(r, NGX_HTTP_MEDIA_UNPROCESSABLE,
+                                        "foreign_url", "url",
+                                        "url is not a share (/m/<id>) or "
+                                        "embed (/embed/<id>) link of %V",
+                                        &host);
+    }
+
+    params = ngx_palloc(r->pool, sizeof(ngx_str_t));
+    if (params == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    params->data = ngx_pnalloc(r->pool, 36);
+    if (params->data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    params->len = 36;
+    ngx_memcpy(params->data, id, 36);
+
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_page_media, params,
+                                ngx_http_media_oembed_found, max)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+/* oEmbed 1.0 (oembed.com, section 2.3.4): video for a video, rich for
+ * audio (a player is no photo or link); both carry html, width, height */
+static void
+ngx_http_media_oembed_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    u_char      *p;
+    size_t       n;
+    yajl_gen     g;
+    unsigned     size[4];
+    ngx_str_t    base, host, *id, *title, *kind, *handle, *poster, html, s;
+    ngx_uint_t   video, *max;
+
+    max = data;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "oembed"));
+        return;
+    }
+
+    if (res->nrows == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_NOT_FOUND, "not_found",
+                                  "no such media"));
+        return;
+    }
+
+    id = ngx_http_media_pg_value(res, 0, 0);
+    title = ngx_http_media_pg_value(res, 0, 1);
+    kind = ngx_http_media_pg_value(res, 0, 2);
+    handle = ngx_http_media_pg_value(res, 0, 6);
+    poster = ngx_http_media_pg_value(res, 0, 10);
+
+    video = kind->len == 5 && ngx_strncmp(kind->data, "video", 5) == 0;
+    ngx_http_media_page_size(res, video, max[0], max[1], size);
+
+    ngx_http_media_base(r, &base, &host);
+
+    if (poster->data == NULL && video
+        && ngx_http_media_page_poster(r, id, &base, poster) != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* the iframe: the title escaped for its attribute */
+    n = title->len ? media_html_escape(NULL, (char *) title->data, title->len)
+                   : 0;
+
+    html.data = ngx_pnalloc(r->pool, base.len + n + 256);
+    if (html.data == NULL || base.data == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ngx_sprintf(html.data, "<iframe src=\"%V/embed/%V\" width=\"%uD\" "
+                    "height=\"%uD\" frameborder=\"0\" allow=\"autoplay; "
+                    "fullscreen\" allowfullscreen title=\"", &base, id,
+                    size[0], size[1]);
+    if (n) {
+        p += media_html_escape((char *) p, (char *) title->data, title->len);
+    }
+    p = ngx_cpymem(p, "\"></iframe>", sizeof("\"></iframe>") - 1);
+    html.len = p - html.data;
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_str_set(&s, "1.0");
+    ngx_http_media_json_str(g, "version", &s);
+
+    if (video) {
+        ngx_str_set(&s, "video");
+    } else {
+        ngx_str_set(&s, "rich");
+    }
+
+    ngx_http_media_json_str(g, "type", &s);
+    ngx_http_media_json_str(g, "title", title);
+    ngx_http_media_json_str(g, "author_name",
+                            ngx_http_media_pg_value(res, 0, 7));
+
+    if (handle->data) {
+        s.data = ngx_pnalloc(r->pool, base.len + 3 + handle->len);
+        if (s.data == NULL) {
+            yajl_gen_free(g);
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+        s.len = ngx_sprintf(s.data, "%V/u/%V", &base, handle) - s.data;
+        ngx_http_media_json_str(g, "author_url", &s);
+    }
+
+    ngx_str_set(&s, "ngx_media");
+    ngx_http_media_json_str(g, "provider_name", &s);
+    ngx_http_media_json_str(g, "provider_url", &base);
+    ngx_http_media_json_str(g, "html", &html);
+    yajl_gen_string(g, (const unsigned char *) "width", 5);
+    yajl_gen_integer(g, size[0]);
+    yajl_gen_string(g, (const unsigned char *) "height", 6);
+    yajl_gen_integer(g, size[1]);
+
+    /* a thumbnail's size is required with it: the top rung's picture */
+    if (poster->data && size[2] && size[3]) {
+        ngx_http_media_json_str(g, "thumbnail_url", poster);
+        yajl_gen_string(g, (const unsigned char *) "thumbnail_width", 15);
+        yajl_gen_integer(g, size[2]);
+        yajl_gen_string(g, (const unsigned char *) "thumbnail_height", 16);
+        yajl_gen_integer(g, size[3]);
+    }
+
+    yajl_gen_map_close(g);
+
+    ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_OK, g));
+}
+
+
+/* GET /api/v1/users/{handle}?limit=N&cursor=C ----------------------------- */
+
+ngx_int_t
+ngx_http_media_user_get(ngx_http_request_t *r)
+{
+    ngx_int_t              rc;
+    ngx_uint_t             n;
+    ngx_str_t              params[3];
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    params[0].data = ngx_pnalloc(r->pool, ctx->capture.len + 1);
+    if (params[0].data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!media_handle_norm((char *) params[0].data, (char *) ctx->capture.data,
+                           ctx->capture.len))
+    {
+        return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                         "no such user");
+    }
+
+    params[0].len = ctx->capture.len;
+
+    if (ngx_http_media_page_args(r, NGX_HTTP_MEDIA_PROFILE_PAGE,
+                                 NGX_HTTP_MEDIA_PROFILE_MAX, &n, &params[1],
+                                 &params[2], &rc)
+        != NGX_OK)
+    {
+        return rc;
+    }
+
+    if (params[1].data && ngx_http_media_is_uuid(&params[1]) != NGX_OK) {
+        return ngx_http_media_field_error(r, "cursor", "cursor is not one "
+                                          "this server gave out");
+    }
+
+    /* the statement adds the one more itself */
+    params[2].data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (params[2].data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    params[2].len = ngx_sprintf(params[2].data, "%ui", n) - params[2].data;
+
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_user_get, params,
+                                ngx_http_media_user_found, NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_user_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "user profile"));
+        return;
+    }
+
+    if (res->nrows == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_NOT_FOUND, "not_found",
+                                  "no such user"));
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_media_send_json(r, NGX_HTTP_OK,
+                              ngx_http_media_pg_value(res, 0, 0)));
+}
+
+
+/* PATCH /api/v1/me {handle?, display_name?, bio?} ------------------------- */
+
+ngx_int_t
+ngx_http_media_me_patch(ngx_http_request_t *r)
+{
+    yajl_val               v;
+    ngx_str_t              params[6], *s;
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    params[0] = ctx->user->id;
+    ngx_str_null(&params[1]);
+    ngx_str_set(&params[2], "false");
+    ngx_str_null(&params[3]);
+    ngx_str_set(&params[4], "false");
+    ngx_str_null(&params[5]);
+
+    v = ngx_http_media_body_value(r, "handle");
+    if (v) {
+        s = ngx_http_media_body_str(r, "handle");
+        if (s == NULL) {
+            return ngx_http_media_field_error(r, "handle", "handle must be a "
+                                              "string");
+        }
+
+        params[1].data = ngx_pnalloc(r->pool, s->len + 1);
+        if (params[1].data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (!media_handle_norm((char *) params[1].data, (char *) s->data,
+                               s->len))
+        {
+            return ngx_http_media_field_error(r, "handle", "handle must be "
+                                              "3 to 30 letters a-z, digits "
+                                              "and _");
+        }
+
+        params[1].len = s->len;
+    }
+
+    v = ngx_http_media_body_value(r, "display_name");
+    if (v) {
+        s = ngx_http_media_body_str(r, "display_name");
+        if (s == NULL || ngx_http_media_text_ok(s, 80, 0) != NGX_OK) {
+            return ngx_http_media_field_error(r, "display_name",
+                                              "display_name must be text of "
+                                              "at most 80 characters on one "
+                                              "line (\"\" clears it)");
+        }
+
+        ngx_str_set(&params[2], "true");
+        params[3] = *s;
+    }
+
+    v = ngx_http_media_body_value(r, "bio");
+    if (v) {
+        s = ngx_http_media_body_str(r, "bio");
+        if (s == NULL || ngx_http_media_text_ok(s, 1000, 1) != NGX_OK) {
+            return ngx_http_media_field_error(r, "bio", "bio must be text of "
+                                              "at most 1000 characters "
+                                              "(\"\" clears it)");
+        }
+
+        ngx_str_set(&params[4], "true");
+        params[5] = *s;
+    }
+
+    if (params[1].data == NULL && params[2].len == 5 && params[4].len == 5) {
+        return ngx_http_media_field_error(r, "handle", "send handle, "
+                                          "display_name or bio");
+    }
+
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_me_patch, params,
+                                ngx_http_media_me_patched, NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_me_patched(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    yajl_gen   g;
+    ngx_str_t  *handle, url;
+
+    if (res->status == NGX_HTTP_MEDIA_PG_ERROR
+        && ngx_strcmp(res->sqlstate, "23505") == 0)
+    {
+        ngx_http_finalize_request(r, ngx_http_media_bad_field(r,
+                                  NGX_HTTP_CONFLICT, "handle_taken", "handle",
+                                  "this handle is taken; choose another"));
+        return;
+    }
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK || res->nrows != 1) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "me patch"));
+        return;
+    }
+
+    handle = ngx_http_media_pg_value(res, 0, 1);
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_media_json_str(g, "id", ngx_http_media_pg_value(res, 0, 0));
+    ngx_http_media_json_str(g, "handle", handle);
+    ngx_http_media_json_str(g, "display_name",
+                            ngx_http_media_pg_value(res, 0, 2));
+    ngx_http_media_json_str(g, "bio", ngx_http_media_pg_value(res, 0, 3));
+
+    if (handle->data) {
+        url.data = ngx_pnalloc(r->pool, 3 + handle->len);
+        if (url.data == NULL) {
+            yajl_gen_free(g);
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+        url.len = ngx_sprintf(url.data, "/u/%V", handle) - url.data;
+        ngx_http_media_json_str(g, "url", &url);
+    }
+
+    yajl_gen_map_close(g);
+
+    ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_OK, g));
+}
+
+
+/*
+ * Well-formed UTF-8 of at most max characters, as the database counts
+ * them; newlines too when lines is set (a bio), no other control.
+ */
+static ngx_int_t
+ngx_http_media_text_ok(ngx_str_t *s, size_t max, ngx_uint_t lines)
+{
+    u_char  *p, *last, *nl;
+
+    p = s->data;
+    last = s->data + s->len;
+
+    while (p < last) {
+        nl = lines ? ngx_strlchr(p, last, '\n') : NULL;
+        if (nl == NULL) {
+            nl = last;
+        }
+
+        if (!media_utf8_valid(p, nl - p)) {
+            return NGX_ERROR;
+        }
+
+        p = nl + 1;
+    }
+
+    return media_utf8_chars(s->data, s->len) <= max ? NGX_OK : NGX_ERROR;
+}

@@ -1,0 +1,211 @@
+# The privacy walk: two users, each with public, unlisted, private and
+# deleted media, and every route that lists or shows media walked as an
+# anonymous visitor, as the other user and as the owner.  Private and
+# deleted media never show to anyone but (for private) their owner;
+# unlisted media play by link and are never listed.
+#
+# Two tables drive it, so that a room adding a listing (the feed, search,
+# the catalogue, trending, playlists...) adds one line:
+#   @listings: routes that list media; [name, path, who may call it]
+#   @direct:   routes that show one media; [name, path, how it says no]
+# A path may name %handle% (the profile's owner), %id% (the media).
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use JSON::PP qw(encode_json);
+use MediaTest qw(wait_until slurp);
+
+my $t = MediaTest->new;
+my $dir = $t->dir;
+
+$t->start_postgres;
+$t->start_redis;
+$t->write_conf(<<'EOF');
+%%MAIN%%
+worker_processes 1;
+events {}
+http {
+    %%HTTP%%
+    media_jwt_key %%DIR%%/jwt.key;
+    media_cookie_secure off;
+    media_url_key %%DIR%%/url.key;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /api/ {
+            media_api;
+        }
+        location /m/ {
+            media_pages;
+        }
+        location /embed/ {
+            media_pages;
+        }
+        location /u/ {
+            media_pages;
+        }
+    }
+}
+EOF
+open(my $k, '>', "$dir/url.key") or die;
+print $k unpack('H*', join('', map { chr(int(rand(256))) } 1 .. 24)), "\n";
+close $k;
+$t->jwt_key;
+$t->migrate;
+$t->start_nginx;
+
+my %user;
+for my $name (qw(ann bob)) {
+    $user{$name} = $t->signup("$name\@example.com");
+    my $r = api(PATCH => '/api/v1/me', $user{$name}, { handle => "${name}_h" });
+    die "handle: $r->{status}" unless $r->{status} == 200;
+}
+
+# each user's media: one of each privacy, a deleted public one, and a
+# public one made private after it was listed once
+my %media;    # id -> {owner, privacy, deleted}
+my $age = 0;
+for my $name (qw(ann bob)) {
+    for my $p (qw(public unlisted private)) {
+        add($name, $p, 0);
+    }
+    add($name, 'public', 1);
+}
+
+# --- the tables ------------------------------------------------------------
+
+# who: 'anyone' (walked as anonymous, the other user and the owner),
+# 'signed-in' (as each user: their own view)
+my @listings = (
+    [ 'GET /api/v1/media (a library)', '/api/v1/media?limit=100', 'signed-in' ],
+    [ 'GET /api/v1/users/{handle}', '/api/v1/users/%handle%?limit=100', 'anyone' ],
+    [ '/u/{handle} page', '/u/%handle%', 'anyone' ],
+    [ 'GET /api/v1/activity', '/api/v1/activity?limit=100', 'signed-in' ],
+    [ 'GET /api/v1/library/purchases', '/api/v1/library/purchases', 'signed-in' ],
+    # the lead adds the other rooms' listings here at merge
+);
+
+# refusal: the status a viewer who may not see the media gets
+my @direct = (
+    [ 'share page /m/{id}', 'GET', '/m/%id%', 404 ],
+    [ 'embed page /embed/{id}', 'GET', '/embed/%id%', 404 ],
+    [ 'oEmbed', 'GET', '/api/v1/oembed?format=json&url=%url%', 404 ],
+    [ 'playback token', 'POST', '/api/v1/media/%id%/playback', 404 ],
+    [ 'GET /api/v1/media/{id}', 'GET', '/api/v1/media/%id%', 404, 'owner-only' ],
+);
+
+# --- the walk ----------------------------------------------------------------
+
+walk('before');
+
+# a public media made private: gone from every listing at once
+my ($was) = grep { $media{$_}{owner} eq 'ann' && $media{$_}{privacy} eq 'public'
+                   && !$media{$_}{deleted} } sort keys %media;
+is(api(PATCH => "/api/v1/media/$was", $user{ann}, { privacy => 'private' })->{status},
+   200, 'a public media made private');
+$media{$was}{privacy} = 'private';
+walk('after a public media was made private');
+
+$t->finish;
+done_testing;
+
+
+sub walk {
+    my ($when) = @_;
+
+    for my $l (@listings) {
+        my ($name, $path, $who) = @$l;
+        my @viewers = $who eq 'anyone' ? (undef, 'ann', 'bob') : ('ann', 'bob');
+
+        for my $owner (qw(ann bob)) {
+            for my $viewer (@viewers) {
+                my $p = $path =~ s/%handle%/${owner}_h/r;
+                next if $who eq 'signed-in' && $owner ne $viewer;
+                my $r = api(GET => $p, $viewer ? $user{$viewer} : undef);
+                my $as = $viewer // 'anonymous';
+                is($r->{status}, 200, "$when: $name of $owner as $as: 200")
+                    or next;
+                my %seen = map { lc($_) => 1 } $r->{content}
+                    =~ /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/gi;
+                my @wrong = grep { $seen{$_} && !listable($_, $viewer) } sort keys %media;
+                ok(!@wrong, "$when: $name of $owner as $as: nothing private,"
+                   . ' unlisted or deleted of others')
+                    or diag(join(' ', map { "$_ ($media{$_}{owner} $media{$_}{privacy}"
+                                          . ($media{$_}{deleted} ? ' deleted' : '') . ')' }
+                                 @wrong));
+                # not vacuous: the profile lists the owner's public media
+                if ($who eq 'anyone') {
+                    my @missing = grep { $media{$_}{owner} eq $owner
+                                         && $media{$_}{privacy} eq 'public'
+                                         && !$media{$_}{deleted} && !$seen{$_} }
+                                  sort keys %media;
+                    ok(!@missing, "$when: $name of $owner as $as: the public media listed")
+                        or diag("@missing");
+                }
+            }
+        }
+    }
+
+    for my $d (@direct) {
+        my ($name, $method, $path, $no, $owner_only) = @$d;
+        for my $id (sort keys %media) {
+            my $m = $media{$id};
+            for my $viewer (undef, 'ann', 'bob') {
+                my $as = $viewer // 'anonymous';
+                my $own = defined $viewer && $viewer eq $m->{owner};
+                my $may = $owner_only ? $own && !$m->{deleted}
+                        : !$m->{deleted} && ($m->{privacy} ne 'private' || $own);
+                # the pages and oEmbed show private media to nobody, the
+                # owner included: a page is for sharing
+                $may = 0 if $path =~ m{^/(m|embed)/|oembed} && $m->{privacy} eq 'private';
+                my $url = "http://127.0.0.1:" . $t->port('http') . "/m/$id";
+                $url =~ s/([^A-Za-z0-9_.~-])/sprintf('%%%02X', ord $1)/ge;
+                my $p = $path =~ s/%id%/$id/r =~ s/%url%/$url/r;
+                my $r = api($method => $p, $viewer ? $user{$viewer} : undef,
+                            $method eq 'POST' ? {} : undef);
+                my $what = "$m->{owner}'s $m->{privacy}" . ($m->{deleted} ? ' deleted' : '');
+                if ($may) {
+                    is($r->{status}, 200, "$when: $name of $what as $as: 200");
+                } else {
+                    # a route for signed-in users asks anonymous ones to sign in
+                    my $want = $owner_only && !defined $viewer ? 401 : $no;
+                    is($r->{status}, $want, "$when: $name of $what as $as: $want");
+                    unlike($r->{content} // '', qr/\Q$m->{title}\E/,
+                           '  the title nowhere in the answer');
+                }
+            }
+        }
+    }
+}
+
+# may viewer (undef: anonymous) see media id in a listing?
+sub listable {
+    my ($id, $viewer) = @_;
+    my $m = $media{$id};
+    return 0 if $m->{deleted} && !(defined $viewer && $viewer eq $m->{owner});
+    return 1 if defined $viewer && $viewer eq $m->{owner};
+    return $m->{privacy} eq 'public';
+}
+
+sub add {
+    my ($name, $privacy, $deleted) = @_;
+    my $uid = $user{$name}{user}{id};
+    my $title = "$name $privacy" . ($deleted ? ' deleted' : '') . ' ' . ++$age;
+    chomp(my $id = $t->psql('media', "INSERT INTO media (owner_id, kind, status,"
+        . " privacy, title, created_at, deleted_at) VALUES ('$uid', 'video', 'ready',"
+        . " '$privacy', '$title', now() + interval '$age minutes', "
+        . ($deleted ? 'now()' : 'NULL') . ") RETURNING id"));
+    $media{$id} = { owner => $name, privacy => $privacy, deleted => $deleted,
+                    title => $title };
+}
+
+sub api {
+    my ($method, $path, $user, $body) = @_;
+    return $t->http($method => $path,
+                    headers => { ($user ? (Authorization => "Bearer $user->{access_token}") : ()),
+                                 (defined $body ? ('Content-Type' => 'application/json') : ()) },
+                    (defined $body ? (body => encode_json($body)) : ()));
+}

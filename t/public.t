@@ -1,0 +1,353 @@
+# The public side (ngx_http_media_pages.c): the share page /m/<id> and the
+# embed player /embed/<id> (HTML with OpenGraph and Twitter cards, every
+# text escaped), oEmbed, profiles (/u/<handle> and GET /api/v1/users/
+# <handle> with cursor pages), PATCH /api/v1/me, and anonymous playback
+# tokens limited per address.  Private, deleted, failed and unfinished
+# media: 404 everywhere.
+
+use strict;
+use warnings;
+use utf8;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use JSON::PP qw(decode_json encode_json);
+use MediaTest qw(wait_until slurp);
+
+my $t = MediaTest->new;
+my $dir = $t->dir;
+
+$t->start_postgres;
+$t->start_redis;
+$t->write_conf(<<'EOF');
+%%MAIN%%
+worker_processes 1;
+events {}
+http {
+    %%HTTP%%
+    media_jwt_key %%DIR%%/jwt.key;
+    media_cookie_secure off;
+    media_url_key %%DIR%%/url.key;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /api/ {
+            media_api;
+        }
+        location /m/ {
+            media_pages;
+        }
+        location /embed/ {
+            media_pages;
+        }
+        location /u/ {
+            media_pages;
+        }
+    }
+}
+EOF
+open(my $k, '>', "$dir/url.key") or die;
+print $k unpack('H*', join('', map { chr(int(rand(256))) } 1 .. 24)), "\n";
+close $k;
+$t->jwt_key;
+$t->migrate;
+$t->start_nginx;
+
+my $ann = $t->signup('ann@example.com');
+my $bob = $t->signup('bob@example.com');
+my ($a_id, $b_id) = ($ann->{user}{id}, $bob->{user}{id});
+
+# --- PATCH /api/v1/me ------------------------------------------------------
+
+my $r = api(PATCH => '/api/v1/me', $ann,
+            { handle => 'Ann_Lee', display_name => 'Ann <b>Lee</b> & co',
+              bio => "Songs \"and\" <script>alert(1)</script>\nsecond line" });
+is($r->{status}, 200, 'PATCH /me: 200');
+is($r->{json}{handle}, 'ann_lee', '  the handle kept in lowercase');
+is($r->{json}{display_name}, 'Ann <b>Lee</b> & co', '  the display name as sent');
+is($r->{json}{url}, '/u/ann_lee', '  and the profile URL');
+
+$r = api(PATCH => '/api/v1/me', $bob, { handle => 'ANN_LEE' });
+is($r->{status}, 409, 'a handle taken, in other capitals: 409');
+is($r->{json}{error}{code}, 'handle_taken', '  handle_taken');
+is($r->{json}{error}{field}, 'handle', '  naming the field');
+
+for my $case ([ { handle => 'ab' }, 'handle', 'a handle of 2' ],
+              [ { handle => 'ann lee' }, 'handle', 'a handle with a space' ],
+              [ { handle => 'x' x 31 }, 'handle', 'a handle of 31' ],
+              [ { handle => 42 }, 'handle', 'a handle that is a number' ],
+              [ { display_name => 'x' x 81 }, 'display_name', 'a display name of 81' ],
+              [ { display_name => "two\nlines" }, 'display_name', 'a display name of two lines' ],
+              [ { bio => 'é' x 1001 }, 'bio', 'a bio of 1001 characters' ],
+              [ { bio => [] }, 'bio', 'a bio that is a list' ],
+              [ {}, 'handle', 'nothing to change' ])
+{
+    my ($body, $field, $name) = @$case;
+    $r = api(PATCH => '/api/v1/me', $bob, $body);
+    is($r->{status}, 422, "$name: 422");
+    is($r->{json}{error}{field}, $field, "  naming $field");
+}
+is(api(PATCH => '/api/v1/me', undef, { handle => 'bob' })->{status}, 401,
+   'signed out: 401');
+$r = api(PATCH => '/api/v1/me', $bob, { handle => 'bob_b', bio => 'é' x 1000 });
+is($r->{status}, 200, 'a bio of 1000 two-byte characters: 200');
+$r = api(PATCH => '/api/v1/me', $bob, { bio => '' });
+is($r->{json}{bio}, undef, '"" clears the bio');
+is($r->{json}{handle}, 'bob_b', '  and leaves the handle');
+
+# --- media of every kind --------------------------------------------------
+
+my $evil = q{<script>alert("x")</script> & 'quotes'};
+my $pub = media($a_id, 'video', 'ready', 'public', $evil,
+                'A <i>description</i> "quoted"', 1);
+my $unl = media($a_id, 'audio', 'ready', 'unlisted', 'Unlisted song', '', 2);
+my $priv = media($a_id, 'video', 'ready', 'private', 'Private clip', '', 3);
+my $gone = media($a_id, 'video', 'ready', 'public', 'Deleted clip', '', 4);
+sql("UPDATE media SET deleted_at = now() WHERE id = '$gone'");
+my $failed = media($a_id, 'video', 'failed', 'public', 'Failed clip', '', 5);
+my $queued = media($a_id, 'video', 'queued', 'public', 'Queued clip', '', 6);
+my $bobs = media($b_id, 'audio', 'ready', 'public', 'Bob song', '', 7);
+
+# --- the share page ---------------------------------------------------------
+
+$r = $t->http(GET => "/m/$pub");
+is($r->{status}, 200, 'share page of a public video: 200');
+like($r->{headers}{'content-type'}, qr{^text/html; charset=utf-8}, '  HTML, UTF-8');
+my $html = $r->{content};
+unlike($html, qr/<script>alert|<i>description|<b>Lee/, '  no text of theirs as markup');
+like($html, qr{<h1>&lt;script&gt;alert\(&quot;x&quot;\)&lt;/script&gt; &amp; &#39;quotes&#39;</h1>},
+     '  the title escaped');
+like($html, qr{<meta property="og:title" content="&lt;script&gt;alert\(&quot;x&quot;\)},
+     '  og:title, escaped for the attribute');
+like($html, qr{<meta property="og:description" content="A &lt;i&gt;description&lt;/i&gt; &quot;quoted&quot;">},
+     '  og:description');
+like($html, qr{<meta property="og:type" content="video.other">}, '  og:type video.other');
+my $host = '127.0.0.1:' . $t->port('http');
+like($html, qr{<meta property="og:url" content="http://\Q$host\E/m/$pub">}, '  og:url');
+like($html, qr{<meta property="og:video" content="http://\Q$host\E/embed/$pub">},
+     '  og:video: the embed player');
+like($html, qr{<meta name="twitter:card" content="player">}, '  twitter:card player');
+like($html, qr{<meta name="twitter:player" content="http://\Q$host\E/embed/$pub">},
+     '  twitter:player');
+like($html, qr{<link rel="alternate" type="application/json\+oembed" href="http://\Q$host\E/api/v1/oembed\?format=json&amp;url=http%3A%2F%2F},
+     '  the oEmbed discovery link');
+like($html, qr{<a href="/u/ann_lee">Ann &lt;b&gt;Lee&lt;/b&gt; &amp; co</a>},
+     '  the creator: profile link, display name escaped');
+like($html, qr{<p class="description">A &lt;i&gt;description}, '  the description');
+like($html, qr{<video id="player"}, '  a video player');
+like($html, qr{<section id="comments" data-media="$pub">}, "  the comments' place");
+like($html, qr{<script type="module" src="/share.js">}, '  its ES module');
+
+$r = $t->http(GET => "/m/$unl");
+is($r->{status}, 200, 'share page of an unlisted song: 200');
+like($r->{content}, qr{<meta property="og:audio" content="http://\Q$host\E/embed/$unl">},
+     '  og:audio');
+like($r->{content}, qr{<audio id="player"}, '  an audio player');
+like($r->{content}, qr{<meta property="og:type" content="music.song">}, '  music.song');
+
+$r = $t->http(HEAD => "/m/$pub");
+is($r->{status}, 200, 'HEAD: 200');
+is($r->{content} // '', '', '  no body');
+
+$r = $t->http(GET => "/embed/$pub");
+is($r->{status}, 200, 'embed player: 200');
+like($r->{content}, qr{<body class="embed">.*<video id="player"}s, '  a player');
+unlike($r->{content}, qr{<h1>}, '  and no page around it');
+
+for my $case ([ $priv, 'private' ], [ $gone, 'deleted' ], [ $failed, 'failed' ],
+              [ $queued, 'still queued' ],
+              [ '00000000-0000-4000-8000-000000000000', 'never existed' ])
+{
+    my ($id, $name) = @$case;
+    for my $page ('m', 'embed') {
+        $r = $t->http(GET => "/$page/$id");
+        is($r->{status}, 404, "/$page/ of a $name media: 404");
+        like($r->{content}, qr{<h1>Not found</h1>}, '  the 404 page');
+        unlike($r->{content}, qr/Private clip|Deleted clip|Failed clip|Queued clip/,
+               '  saying nothing of it');
+    }
+}
+is($t->http(GET => '/m/not-a-uuid')->{status}, 404, 'a malformed id: 404');
+is($t->http(GET => "/m/$pub/x")->{status}, 404, 'more path: 404');
+$r = $t->http(POST => "/m/$pub");
+is($r->{status}, 405, 'POST: 405');
+is($r->{headers}{allow}, 'GET, HEAD', '  Allow: GET, HEAD');
+
+# --- oEmbed ---------------------------------------------------------------
+
+my $share = "http://$host/m/$pub";
+$r = oembed($share);
+is($r->{status}, 200, 'oEmbed of a public video: 200');
+my $o = $r->{json};
+is($o->{version}, '1.0', '  version 1.0');
+is($o->{type}, 'video', '  type video');
+is($o->{title}, $evil, '  title (JSON, not escaped for HTML)');
+is($o->{author_name}, 'Ann <b>Lee</b> & co', '  author_name');
+is($o->{author_url}, "http://$host/u/ann_lee", '  author_url');
+is($o->{provider_name}, 'ngx_media', '  provider_name');
+is($o->{width}, 640, '  width');
+is($o->{height}, 360, '  height');
+like($o->{html}, qr{^<iframe src="http://\Q$host\E/embed/$pub" width="640" height="360" },
+     '  html: the embed iframe');
+like($o->{html}, qr{title="&lt;script&gt;}, '  its title attribute escaped');
+unlike($o->{html}, qr{<script}, '  no markup of theirs in html');
+# every member oEmbed 1.0 requires of a video (section 2.3.4)
+ok(!grep({ !defined $o->{$_} } qw(version type html width height)),
+   '  every required member present');
+
+$r = oembed("http://$host/embed/" . uc($unl) . '?t=3');
+is($r->{status}, 200, 'oEmbed of an embed link to an unlisted song: 200');
+is($r->{json}{type}, 'rich', '  type rich');
+is($r->{json}{height}, 120, '  an audio player\'s height');
+
+(my $q = $share) =~ s/([^A-Za-z0-9_.~-])/sprintf('%%%02X', ord $1)/ge;
+$r = $t->http(GET => "/api/v1/oembed?url=$q&maxwidth=320");
+is($r->{status}, 200, 'maxwidth=320 (no format: json)');
+is("$r->{json}{width}x$r->{json}{height}", '320x180', '  the player made to fit: 320x180');
+like($r->{json}{html}, qr/width="320" height="180"/, '  the iframe too');
+$r = $t->http(GET => "/api/v1/oembed?url=$q&maxheight=90");
+is("$r->{json}{width}x$r->{json}{height}", '160x90', 'maxheight=90: 160x90');
+$r = $t->http(GET => "/api/v1/oembed?url=$q&maxwidth=wide");
+is($r->{status}, 422, 'maxwidth=wide: 422');
+is($r->{json}{error}{field}, 'maxwidth', '  naming maxwidth');
+ok(!exists $o->{thumbnail_url}, 'no poster without a media_hls location: no thumbnail');
+
+for my $case ([ $priv, 'private' ], [ $gone, 'deleted' ], [ $failed, 'failed' ]) {
+    is(oembed("http://$host/m/$case->[0]")->{status}, 404,
+       "oEmbed of a $case->[1] media: 404");
+}
+$r = oembed($share, 'xml');
+is($r->{status}, 501, 'format=xml: 501');
+is($r->{json}{error}{field}, 'format', '  naming format');
+$r = $t->http(GET => '/api/v1/oembed?format=json');
+is($r->{status}, 400, 'no url: 400');
+is($r->{json}{error}{field}, 'url', '  naming url');
+is(oembed('javascript:alert(1)')->{status}, 400, 'a javascript: url: 400');
+is(oembed("ftp://$host/m/$pub")->{status}, 400, 'an ftp url: 400');
+$r = oembed("https://other.example/m/$pub");
+is($r->{status}, 422, 'another site: 422');
+is($r->{json}{error}{code}, 'foreign_url', '  foreign_url');
+is(oembed("http://$host/u/ann_lee")->{status}, 422, 'a profile url: 422');
+
+# --- profiles -------------------------------------------------------------
+
+my @more = map { media($a_id, 'audio', 'ready', 'public', "Song $_", '', 10 + $_) } 1 .. 3;
+sql("INSERT INTO playlists (owner_id, title, privacy) VALUES"
+    . " ('$a_id', 'Open list', 'public'), ('$a_id', 'Hidden list', 'unlisted'),"
+    . " ('$a_id', 'My list', 'private')");
+sql("INSERT INTO follows (follower_id, followee_id) VALUES ('$b_id', '$a_id')");
+
+$r = $t->http(GET => '/api/v1/users/ANN_LEE');
+is($r->{status}, 200, 'GET /users/{handle}, any case: 200');
+my $u = $r->{json};
+is($u->{user}{handle}, 'ann_lee', '  handle');
+is($u->{user}{display_name}, 'Ann <b>Lee</b> & co', '  display_name');
+like($u->{user}{bio}, qr/^Songs "and"/, '  bio');
+is($u->{user}{followers_count}, 1, '  followers_count');
+is($u->{user}{following_count}, 0, '  following_count');
+is_deeply([ map { $_->{id} } @{ $u->{media} } ], [ reverse(@more), $pub ],
+          '  public media only, newest first');
+is_deeply([ map { $_->{title} } @{ $u->{playlists} } ], [ 'Open list' ],
+          '  public playlists only');
+ok(!defined $u->{next_cursor}, '  one page');
+ok(!exists $u->{user}{email} && !exists $u->{user}{id}, '  no email, no id');
+
+my (@seen, $cursor, $pages);
+while (($pages // 0) < 10) {
+    $r = $t->http(GET => '/api/v1/users/ann_lee?limit=1'
+                  . (defined $cursor ? "&cursor=$cursor" : ''));
+    last unless $r->{status} == 200;
+    $pages++;
+    push @seen, map { $_->{id} } @{ $r->{json}{media} };
+    $cursor = $r->{json}{next_cursor} // last;
+}
+is_deeply(\@seen, [ reverse(@more), $pub ], "pages of 1: every media once ($pages pages)");
+is($t->http(GET => '/api/v1/users/ann_lee?limit=0')->{status}, 422, 'limit=0: 422');
+is($t->http(GET => '/api/v1/users/ann_lee?cursor=xyz')->{status}, 422, 'a made-up cursor: 422');
+is($t->http(GET => '/api/v1/users/nobody_here')->{status}, 404, 'no such handle: 404');
+is($t->http(GET => '/api/v1/users/a')->{status}, 404, 'not a handle: 404');
+
+$r = $t->http(GET => '/u/Ann_Lee');
+is($r->{status}, 200, 'the profile page: 200');
+$html = $r->{content};
+like($html, qr{<h1>Ann &lt;b&gt;Lee&lt;/b&gt; &amp; co</h1>}, '  display name escaped');
+like($html, qr{<p class="bio">Songs &quot;and&quot; &lt;script&gt;}, '  bio escaped');
+like($html, qr{<span id="followers">1</span> followers}, '  counts');
+like($html, qr{<a href="/m/$pub">&lt;script&gt;}, '  its public media, escaped');
+unlike($html, qr/$unl|$priv|$gone|Unlisted song|Private clip/, '  no other media');
+is($t->http(GET => '/u/nobody_here')->{status}, 404, 'no such profile: 404');
+
+# --- the README's example, run as written ---------------------------------
+
+SKIP: {
+    skip 'curl and jq are needed for the README\'s example', 5
+        unless system('which curl jq >/dev/null 2>&1') == 0;
+
+    my ($block) = slurp("$FindBin::Bin/../README.md")
+                  =~ /^## Public pages, oEmbed and profiles\n.*?^```sh\n(.*?)^```$/ms;
+    ok($block, 'README: the public pages example');
+    my $port = $t->port('http');
+    $block =~ s/localhost:8080/127.0.0.1:$port/g;
+    open(my $sh, '>', "$dir/readme.sh") or die $!;
+    print $sh "set -e\n$block";
+    close $sh;
+    my $out = `timeout 60 bash '$dir/readme.sh' 2>&1`;
+    is($?, 0, '  runs to its end') or diag($out);
+    like($out, qr/"handle":"ann"/, '  the handle set');
+    like($out, qr/<meta property="og:title" content="Song 3">/, '  the card');
+    like($out, qr/"type"\s*:\s*"rich"/, '  oEmbed');
+}
+
+# --- anonymous playback: limited per address ----------------------------
+
+# a fresh window: the README's example took a token
+$t->redis('DEL', $_) for split /\n/, $t->redis('KEYS', 'media:play:rate:*');
+my @codes = map { api(POST => "/api/v1/media/$pub/playback")->{status} } 1 .. 30;
+is_deeply([ grep { $_ != 200 } @codes ], [], '30 anonymous tokens a minute: 200');
+$r = api(POST => "/api/v1/media/$pub/playback");
+is($r->{status}, 429, 'the 31st: 429');
+is($r->{json}{error}{code}, 'rate_limited', '  rate_limited');
+ok(($r->{headers}{'retry-after'} // 0) >= 1, "  Retry-After: $r->{headers}{'retry-after'}");
+is(api(POST => "/api/v1/media/$pub/playback", $bob)->{status}, 200,
+   'a signed-in viewer is not limited by it');
+is(api(POST => "/api/v1/media/$priv/playback", $ann)->{status}, 200,
+   '  nor the owner of a private media');
+
+$t->finish;
+done_testing;
+
+
+sub sql {
+    my ($q) = @_;
+    chomp(my $v = $t->psql('media', $q));
+    return $v;
+}
+
+# a media row as the transcoder leaves it, created $age minutes apart
+sub media {
+    my ($owner, $kind, $status, $privacy, $title, $desc, $age) = @_;
+    my $q = "INSERT INTO media (owner_id, kind, status, privacy, title,"
+            . " description, created_at) VALUES ('$owner', '$kind', '$status',"
+            . " '$privacy', " . lit($title) . ', ' . lit($desc)
+            . ", now() + interval '$age minutes') RETURNING id";
+    return sql($q);
+}
+
+sub lit {
+    (my $s = $_[0]) =~ s/'/''/g;
+    return "'$s'";
+}
+
+sub oembed {
+    my ($url, $format) = @_;
+    (my $q = $url) =~ s/([^A-Za-z0-9_.~-])/sprintf('%%%02X', ord $1)/ge;
+    return $t->http(GET => "/api/v1/oembed?url=$q&format=" . ($format // 'json'));
+}
+
+sub api {
+    my ($method, $path, $user, $body) = @_;
+    return $t->http($method => $path,
+                    headers => { ($user ? (Authorization => "Bearer $user->{access_token}") : ()),
+                                 (defined $body ? ('Content-Type' => 'application/json') : ()) },
+                    (defined $body ? (body => encode_json($body)) : ()));
+}

@@ -1,0 +1,119 @@
+/*
+ * The share page (/m/<id>) and the embed player (/embed/<id>), both made
+ * by the module as HTML: this asks for a playback token (anonymous unless
+ * the visitor is signed in; the server limits anonymous ones per address)
+ * and plays it with hls.js, or natively where the browser plays HLS
+ * itself (Safari).  Comments and likes come from the social room's API
+ * when it is there; the page already shows their counts.
+ */
+
+const main = document.getElementById('share');
+const player = document.getElementById('player');
+const status = document.getElementById('play-status');
+
+function say(text) {
+  status.textContent = text;
+}
+
+async function token(id) {
+  let res;
+  try {
+    res = await fetch(`/api/v1/media/${id}/playback`, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{}',
+    });
+  } catch (e) {
+    say('The server could not be reached; check your connection.');
+    return null;
+  }
+
+  const json = await res.json().catch(() => null);
+
+  if (res.status === 429) {
+    const wait = res.headers.get('Retry-After') || 'a few';
+    say(`Too many plays from this address; try again in ${wait} seconds.`);
+    return null;
+  }
+
+  if (!res.ok || !json || !json.url) {
+    say((json && json.error && json.error.message)
+        || `The server answered ${res.status}.`);
+    return null;
+  }
+
+  return json.url;
+}
+
+async function start() {
+  const url = await token(main.dataset.media);
+  if (!url) {
+    return;
+  }
+
+  if (window.Hls && window.Hls.isSupported()) {
+    const hls = new window.Hls();
+    hls.on(window.Hls.Events.ERROR, (ev, data) => {
+      if (data.fatal) {
+        say(`Playback failed: ${data.details}.`);
+      }
+    });
+    hls.loadSource(url);
+    hls.attachMedia(player);
+  } else if (player.canPlayType('application/vnd.apple.mpegurl')) {
+    player.src = url;
+  } else {
+    say('This browser cannot play HLS.');
+    return;
+  }
+
+  player.dataset.ready = '1';
+}
+
+/* the social room's comments, when its API answers; nothing otherwise */
+async function comments() {
+  const box = document.getElementById('comments');
+  if (!box) {
+    return;
+  }
+
+  const res = await fetch(`/api/v1/media/${box.dataset.media}/comments`,
+                          { credentials: 'same-origin' }).catch(() => null);
+  if (!res || !res.ok) {
+    return;
+  }
+
+  const json = await res.json().catch(() => null);
+  for (const c of (json && json.items) || []) {
+    const p = document.createElement('p');
+    p.className = 'comment';
+    p.textContent = `${c.user && (c.user.display_name || c.user.handle)
+                       || 'someone'}: ${c.body}`;
+    box.appendChild(p);
+  }
+}
+
+/* a token is asked for on the first play, so that unfurlers and visitors
+ * who never press play cost none */
+let started = false;
+player.addEventListener('play', () => {
+  if (!started) {
+    started = true;
+    player.pause();
+    start().then(() => player.play().catch(() => {}));
+  }
+});
+
+const go = document.createElement('button');
+go.id = 'play';
+go.type = 'button';
+go.textContent = 'Play';
+go.addEventListener('click', () => {
+  go.remove();
+  started = true;
+  start().then(() => player.play().catch(() => {}));
+});
+player.after(go);
+
+comments();
