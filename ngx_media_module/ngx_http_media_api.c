@@ -30,6 +30,8 @@
 #include "ngx_http_media_downloads.h"
 #include "ngx_http_media_purchases.h"
 #include "ngx_http_media_activity.h"
+#include "ngx_http_media_playlists.h"
+#include "ngx_http_media_history.h"
 #include "ngx_http_media_api.h"
 #include "media_router.h"
 #include "media_json.h"
@@ -111,6 +113,19 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_POST, "/api/v1/media/{id}/purchase", 33 },
     { MEDIA_GET, "/api/v1/library/purchases", 34 },
     { MEDIA_GET, "/api/v1/activity", 35 },
+    { MEDIA_POST, "/api/v1/playlists", 36 },
+    { MEDIA_GET, "/api/v1/playlists", 37 },
+    { MEDIA_GET, "/api/v1/playlists/{id}", 38 },
+    { MEDIA_PATCH, "/api/v1/playlists/{id}", 39 },
+    { MEDIA_DELETE, "/api/v1/playlists/{id}", 40 },
+    { MEDIA_PUT | MEDIA_DELETE, "/api/v1/playlists/{id}/items/{media_id}",
+      41 },
+    { MEDIA_PUT, "/api/v1/playlists/{id}/order", 42 },
+    { MEDIA_PUT, "/api/v1/media/{id}/progress", 43 },
+    { MEDIA_GET, "/api/v1/media/{id}/progress", 44 },
+    { MEDIA_GET, "/api/v1/history", 45 },
+    { MEDIA_GET, "/api/v1/stats", 46 },
+    { MEDIA_GET, "/api/v1/trending", 47 },
 };
 
 
@@ -158,6 +173,21 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_purchase, NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER },
     { ngx_http_media_purchases, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_activity, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_playlist_create,
+      NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_playlist_list, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_playlist_get, 0 },
+    { ngx_http_media_playlist_patch,
+      NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_playlist_delete, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_playlist_item, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_playlist_order,
+      NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_progress_put, NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_progress_get, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_history, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_stats, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_trending, 0 },
 };
 
 
