@@ -78,19 +78,22 @@ static void ngx_http_media_playlists_listed(ngx_http_request_t *r,
 
 /* the statements of this room, each prepared once per pooled connection */
 
-/* at most 200 playlists a user; the user row is locked so that two
- * creations at once count each other */
+/* at most 200 playlists a user (media_playlist_create, sql/018); the
+ * function's insert is not visible to the statement's snapshot, so the
+ * answer is built from the parameters */
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_playlist_create =
     ngx_http_media_pg_stmt("playlist_create", 3,
-        "WITH o AS (SELECT id FROM users WHERE id = $1 FOR UPDATE),"
-        " n AS (SELECT count(*) AS c FROM playlists, o"
-        "        WHERE owner_id = o.id),"
-        " p AS (INSERT INTO playlists (owner_id, title, privacy)"
-        "  SELECT $1, $2, coalesce($3, 'private') FROM n WHERE n.c < 200"
-        "  RETURNING *)"
+        "WITH p AS (SELECT media_playlist_create($1, $2, $3) AS id)"
         " SELECT CASE WHEN p.id IS NULL THEN 'too_many' ELSE 'ok' END,"
-        NGX_HTTP_MEDIA_PLAYLIST_JSON("p", "0")
-        "   FROM (SELECT 1) x LEFT JOIN p ON true");
+        "   json_build_object('id', p.id, 'title', $2::text,"
+        "     'privacy', coalesce($3::text, 'private'),"
+        "     'owner', (SELECT json_build_object('id', u.id,"
+        "        'handle', u.handle, 'display_name', u.display_name)"
+        "        FROM users u WHERE u.id = $1),"
+        "     'items_count', 0,"
+        "     'created_at', media_iso8601(now()),"
+        "     'updated_at', media_iso8601(now()))"
+        "   FROM p");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_playlist_list =
     ngx_http_media_pg_stmt("playlist_list", 3,
@@ -143,32 +146,14 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_playlist_delete =
         "   FROM (SELECT 1) x LEFT JOIN p ON true");
 
 /*
- * $1 the caller, $2 the playlist, $3 the media.  The playlist row is
- * locked, so adds to one playlist go one at a time; the new item goes
- * last.  Already there: nothing changes (idempotent).
+ * $1 the caller, $2 the playlist, $3 the media: media_playlist_add
+ * (sql/018) locks the playlist, so adds to one playlist go one at a time
+ * and count each other; the new item goes last; one already there changes
+ * nothing (idempotent)
  */
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_playlist_add =
     ngx_http_media_pg_stmt("playlist_add", 3,
-        "WITH p AS (SELECT id FROM playlists WHERE id = $2 AND owner_id = $1"
-        "   FOR UPDATE),"
-        " m AS (SELECT id FROM media WHERE id = $3 AND deleted_at IS NULL"
-        "   AND (privacy <> 'private' OR owner_id = $1)),"
-        " c AS (SELECT count(*) AS n, coalesce(max(position), 0) AS top"
-        "   FROM playlist_items WHERE playlist_id = (SELECT id FROM p)),"
-        " v AS (SELECT CASE"
-        "   WHEN NOT EXISTS (SELECT 1 FROM p) THEN "
-        NGX_HTTP_MEDIA_PLAYLIST_DENIED
-        "   WHEN NOT EXISTS (SELECT 1 FROM m) THEN 'no_media'"
-        "   WHEN EXISTS (SELECT 1 FROM playlist_items"
-        "                 WHERE playlist_id = $2 AND media_id = $3)"
-        "   THEN 'ok'"
-        "   WHEN (SELECT n FROM c) >= 500 THEN 'full'"
-        "   ELSE 'add' END AS verdict),"
-        " a AS (INSERT INTO playlist_items (playlist_id, media_id, position)"
-        "  SELECT $2, $3, c.top + 1 FROM v, c WHERE v.verdict = 'add'"
-        "  ON CONFLICT DO NOTHING RETURNING 1)"
-        " SELECT CASE WHEN v.verdict = 'add' THEN 'ok' ELSE v.verdict END,"
-        "        NULL, (SELECT count(*) FROM a)::text FROM v");
+        "SELECT media_playlist_add($1, $2, $3), NULL");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_playlist_remove =
     ngx_http_media_pg_stmt("playlist_remove", 3,

@@ -107,3 +107,71 @@ LANGUAGE sql STABLE AS $$
         'duration_ms', m.duration_ms, 'owner_id', m.owner_id,
         'plays_count', m.plays_count, 'likes_count', m.likes_count)
 $$;
+
+-- Adding an item and making a playlist count what is there: plpgsql, so
+-- that each query inside takes a snapshot of its own (READ COMMITTED) and
+-- the count, made after the row lock is had, sees what a concurrent add or
+-- creation committed while this one waited.  A single statement would
+-- count from its starting snapshot, and two at once could both pass.
+
+-- m_owner: the caller; the verdict: 'ok' (added or already there),
+-- 'not_owner', 'missing', 'no_media', 'full'
+CREATE FUNCTION media_playlist_add(m_owner uuid, p_id uuid, m_id uuid)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    n    bigint;
+    top  integer;
+BEGIN
+    PERFORM 1 FROM playlists WHERE id = p_id AND owner_id = m_owner
+        FOR UPDATE;
+
+    IF NOT FOUND THEN
+        RETURN CASE WHEN EXISTS (SELECT 1 FROM playlists WHERE id = p_id
+                                    AND privacy <> 'private')
+                    THEN 'not_owner' ELSE 'missing' END;
+    END IF;
+
+    IF NOT EXISTS (SELECT 1 FROM media WHERE id = m_id
+                      AND deleted_at IS NULL
+                      AND (privacy <> 'private' OR owner_id = m_owner))
+    THEN
+        RETURN 'no_media';
+    END IF;
+
+    IF EXISTS (SELECT 1 FROM playlist_items
+                WHERE playlist_id = p_id AND media_id = m_id)
+    THEN
+        RETURN 'ok';
+    END IF;
+
+    SELECT count(*), coalesce(max(position), 0) INTO n, top
+      FROM playlist_items WHERE playlist_id = p_id;
+
+    IF n >= 500 THEN
+        RETURN 'full';
+    END IF;
+
+    INSERT INTO playlist_items (playlist_id, media_id, position)
+    VALUES (p_id, m_id, top + 1);
+
+    RETURN 'ok';
+END $$;
+
+-- the new playlist's id, or NULL when the owner has 200 already
+CREATE FUNCTION media_playlist_create(m_owner uuid, p_title text,
+    p_privacy text) RETURNS uuid LANGUAGE plpgsql AS $$
+DECLARE
+    id  uuid;
+BEGIN
+    PERFORM 1 FROM users WHERE users.id = m_owner FOR UPDATE;
+
+    IF (SELECT count(*) FROM playlists WHERE owner_id = m_owner) >= 200 THEN
+        RETURN NULL;
+    END IF;
+
+    INSERT INTO playlists (owner_id, title, privacy)
+    VALUES (m_owner, p_title, coalesce(p_privacy, 'private'))
+    RETURNING playlists.id INTO id;
+
+    RETURN id;
+END $$;

@@ -11,6 +11,7 @@ use utf8;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP;
+use POSIX ();
 use Test::More;
 use MediaTest qw(wait_until slurp);
 
@@ -80,6 +81,43 @@ sub error_is {
         or diag($r->{content});
     is($r->{json}{error}{code}, $code, "  code $code") if $code;
     is($r->{json}{error}{field}, $field, "  field $field") if $field;
+}
+
+# runs each sub in a process of its own while a psql session holds the
+# lock $lock takes, lets it go once at least two of them wait on it (or
+# 10 s passed); {HTTP status => count}
+sub behind_lock {
+    my ($lock, @subs) = @_;
+    my $session = $t->psql_session;
+    print $session "BEGIN;\n$lock;\n";
+    wait_until(sub {
+        sql("SELECT count(*) FROM pg_stat_activity"
+            . " WHERE state = 'idle in transaction'") >= 1
+    }, timeout => 10) or die 'the lock was not taken';
+
+    my @pids;
+    for my $f (@subs) {
+        my $pid = fork;
+        die "fork: $!" unless defined $pid;
+        if ($pid == 0) {
+            my $status = $f->();
+            POSIX::_exit($status >= 200 && $status < 455 ? $status - 200 : 255);
+        }
+        push @pids, $pid;
+    }
+    wait_until(sub {
+        sql("SELECT count(*) FROM pg_stat_activity"
+            . " WHERE wait_event_type = 'Lock'") >= 2
+    }, timeout => 10);
+    print $session "COMMIT;\n";
+    close $session;
+
+    my %got;
+    for my $pid (@pids) {
+        waitpid($pid, 0);
+        $got{ ($? >> 8) + 200 }++;
+    }
+    return %got;
 }
 
 sub item_ids {
@@ -297,8 +335,46 @@ is(api(PUT => "/api/v1/playlists/$pl2/items/$last", $ann)->{status}, 204,
 $r = api(GET => "/api/v1/playlists/$pl2", $ann);
 is(scalar @{ $r->{json}{items} }, 500, '  500 items come back');
 
+# ten adds at once to a playlist of 499, held behind a lock on its row
+# until all wait: one goes in, nine are refused (media_playlist_add counts
+# after the lock, with a snapshot of its own)
+$r = api(POST => '/api/v1/playlists', $ann, { title => 'Race' });
+my $pl3 = $r->{json}{id};
+sql("INSERT INTO media (owner_id, title, kind, status, privacy)"
+    . " SELECT '$ann->{user}{id}', 'bulk x' || g, 'audio', 'ready', 'public'"
+    . " FROM generate_series(1, 9) g");
+sql("INSERT INTO playlist_items (playlist_id, media_id, position)"
+    . " SELECT '$pl3', id, n FROM (SELECT id, row_number() OVER (ORDER BY id)"
+    . "  AS n FROM media WHERE title LIKE 'bulk %') b WHERE n <= 499");
+is(sql("SELECT count(*) FROM playlist_items WHERE playlist_id = '$pl3'"),
+   499, 'a playlist of 499');
+my @late = split /\n/, sql("SELECT id FROM media WHERE title LIKE 'bulk %'"
+                           . " AND id NOT IN (SELECT media_id FROM"
+                           . " playlist_items WHERE playlist_id = '$pl3')");
+is(scalar @late, 10, '  and ten media to add');
+my %got = behind_lock("SELECT 1 FROM playlists WHERE id = '$pl3' FOR UPDATE",
+    map { my $m = $_; sub {
+        api(PUT => "/api/v1/playlists/$pl3/items/$m", $ann)->{status} } }
+    @late);
+is_deeply(\%got, { 204 => 1, 422 => 9 }, 'ten adds at once: one 204, nine 422')
+    or diag(explain(\%got));
+is(sql("SELECT count(*), count(DISTINCT position) FROM playlist_items"
+       . " WHERE playlist_id = '$pl3'"), '500|500',
+   '  500 items, each in a place of its own');
+
+# ann has 3 playlists; with 196 more, ten creations at once behind a lock
+# on her user row: one made
 sql("INSERT INTO playlists (owner_id, title)"
-    . " SELECT '$ann->{user}{id}', 'p' || g FROM generate_series(1, 198) g");
+    . " SELECT '$ann->{user}{id}', 'p' || g FROM generate_series(1, 196) g");
+%got = behind_lock("SELECT 1 FROM users WHERE id = '$ann->{user}{id}'"
+                   . " FOR UPDATE",
+    map { sub {
+        api(POST => '/api/v1/playlists', $ann, { title => 'many' })->{status}
+    } } 1 .. 10);
+is_deeply(\%got, { 201 => 1, 422 => 9 }, 'ten creations at once: one 201')
+    or diag(explain(\%got));
+is(sql("SELECT count(*) FROM playlists WHERE owner_id = '$ann->{user}{id}'"),
+   200, '  200 playlists');
 $r = api(POST => '/api/v1/playlists', $ann, { title => 'one too many' });
 error_is($r, 422, 'too_many_playlists', undef, 'the 201st playlist');
 like($r->{json}{error}{message}, qr/200 playlists/, '  the message says 200');
