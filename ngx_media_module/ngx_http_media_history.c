@@ -32,6 +32,7 @@
 #include "ngx_http_media_reply.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_history.h"
+#include "media_cursor.h"
 
 
 #define NGX_HTTP_MEDIA_HISTORY_PAGE    20
@@ -44,9 +45,6 @@ static void ngx_http_media_history_done(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_history_listed(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
-static ngx_int_t ngx_http_media_history_cursor(ngx_str_t *cursor);
-static ngx_int_t ngx_http_media_history_digits(u_char *p, u_char *last,
-    size_t max);
 
 
 /* media $2 as the viewer $1 may see it */
@@ -291,7 +289,7 @@ ngx_http_media_history(ngx_http_request_t *r)
     }
 
     if (params[1].data
-        && ngx_http_media_history_cursor(&params[1]) != NGX_OK)
+        && !media_cursor_time_id(params[1].data, params[1].len))
     {
         return ngx_http_media_field_error(r, "cursor", "cursor is not one "
                                           "this server gave out: pass "
@@ -357,9 +355,7 @@ ngx_http_media_trending(ngx_http_request_t *r)
 
     /* the cursor is the last item's rank: 1 to 9 digits */
     if (params[0].data
-        && ngx_http_media_history_digits(params[0].data,
-                                         params[0].data + params[0].len, 9)
-           != NGX_OK)
+        && !media_cursor_digits(params[0].data, params[0].len, 9))
     {
         return ngx_http_media_field_error(r, "cursor", "cursor is not one "
                                           "this server gave out: pass "
@@ -395,42 +391,3 @@ ngx_http_media_history_listed(ngx_http_request_t *r,
                               (uintptr_t) data, "media history list"));
 }
 
-
-/* "<1 to 18 digits>.<uuid>": what the statement parses cannot fail there */
-static ngx_int_t
-ngx_http_media_history_cursor(ngx_str_t *cursor)
-{
-    u_char     *dot, *last;
-    ngx_str_t   id;
-
-    last = cursor->data + cursor->len;
-    dot = ngx_strlchr(cursor->data, last, '.');
-
-    if (dot == NULL
-        || ngx_http_media_history_digits(cursor->data, dot, 18) != NGX_OK)
-    {
-        return NGX_DECLINED;
-    }
-
-    id.data = dot + 1;
-    id.len = last - id.data;
-
-    return ngx_http_media_is_uuid(&id);
-}
-
-
-static ngx_int_t
-ngx_http_media_history_digits(u_char *p, u_char *last, size_t max)
-{
-    if (p == last || (size_t) (last - p) > max) {
-        return NGX_DECLINED;
-    }
-
-    for ( /* void */ ; p < last; p++) {
-        if (*p < '0' || *p > '9') {
-            return NGX_DECLINED;
-        }
-    }
-
-    return NGX_OK;
-}
