@@ -178,6 +178,26 @@ error_is(api(DELETE => "/api/v1/playlists/$pl", $bob),
 
 $r = api(GET => '/api/v1/playlists', $bob);
 is(scalar @{ $r->{json}{items} }, 0, 'bob lists no playlist');
+error_is(api(GET => '/api/v1/playlists', undef), 401, undef, undef,
+         'anonymous lists');
+for my $route ([ PATCH => 'not-a-uuid', { title => 'x' } ],
+               [ DELETE => 'not-a-uuid' ],
+               [ PUT => "not-a-uuid/items/$a_pub" ],
+               [ PUT => "not-a-uuid/order", { media_ids => [] } ],
+               [ PATCH => $nobody, { title => 'x' } ],
+               [ DELETE => $nobody ],
+               [ PUT => "$nobody/items/$a_pub" ],
+               [ DELETE => "$nobody/items/$a_pub" ],
+               [ PUT => "$nobody/order", { media_ids => [] } ])
+{
+    error_is(api($route->[0] => "/api/v1/playlists/$route->[1]", $ann,
+                 $route->[2]),
+             404, 'not_found', undef, "$route->[0] $route->[1]");
+}
+error_is(api(POST => '/api/v1/playlists', $ann, '{"title":'),
+         400, undef, undef, 'a body that is not JSON');
+error_is(api(PATCH => "/api/v1/playlists/$pl", $ann, '[1]'),
+         400, undef, undef, 'a body that is not an object');
 
 # --- rename, make public -----------------------------------------------------
 
