@@ -31,6 +31,8 @@
 #include "ngx_http_media_purchases.h"
 #include "ngx_http_media_activity.h"
 #include "ngx_http_media_pages.h"
+#include "ngx_http_media_playlists.h"
+#include "ngx_http_media_history.h"
 #include "ngx_http_media_api.h"
 #include "media_router.h"
 #include "media_json.h"
@@ -115,6 +117,19 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_GET, "/api/v1/oembed", 36 },
     { MEDIA_GET, "/api/v1/users/{handle}", 37 },
     { MEDIA_PATCH, "/api/v1/me", 38 },
+    { MEDIA_POST, "/api/v1/playlists", 39 },
+    { MEDIA_GET, "/api/v1/playlists", 40 },
+    { MEDIA_GET, "/api/v1/playlists/{id}", 41 },
+    { MEDIA_PATCH, "/api/v1/playlists/{id}", 42 },
+    { MEDIA_DELETE, "/api/v1/playlists/{id}", 43 },
+    { MEDIA_PUT | MEDIA_DELETE, "/api/v1/playlists/{id}/items/{media_id}",
+      44 },
+    { MEDIA_PUT, "/api/v1/playlists/{id}/order", 45 },
+    { MEDIA_PUT, "/api/v1/media/{id}/progress", 46 },
+    { MEDIA_GET, "/api/v1/media/{id}/progress", 47 },
+    { MEDIA_GET, "/api/v1/history", 48 },
+    { MEDIA_GET, "/api/v1/stats", 49 },
+    { MEDIA_GET, "/api/v1/trending", 50 },
 };
 
 
@@ -165,6 +180,21 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_oembed, 0 },
     { ngx_http_media_user_get, 0 },
     { ngx_http_media_me_patch, NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_playlist_create,
+      NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_playlist_list, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_playlist_get, 0 },
+    { ngx_http_media_playlist_patch,
+      NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_playlist_delete, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_playlist_item, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_playlist_order,
+      NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_progress_put, NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_progress_get, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_history, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_stats, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_trending, 0 },
 };
 
 

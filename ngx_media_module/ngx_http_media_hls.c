@@ -80,12 +80,17 @@ static ngx_str_t  ngx_http_media_play_cookie_name =
 /* the statements of this room, each prepared once per pooled connection */
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_playback =
-    ngx_http_media_pg_stmt("hls_playback", 2,
+    ngx_http_media_pg_stmt("hls_playback", 3,
         "SELECT m.status, m.privacy, m.owner_id::text, m.progress,"
         "       coalesce(p.max_rung, 0),"
         "       CASE WHEN p.ads AND m.status = 'ready' AND NOT EXISTS ("
         "         SELECT 1 FROM ads WHERE ads.media_id = m.id)"
-        "       THEN media_ad_schedule(m.id, m.duration_ms) END"
+        "       THEN media_ad_schedule(m.id, m.duration_ms) END,"
+        /* a play, when a token will be issued: once per viewer ($3) per
+         * media per 30 minutes (sql/018) */
+        "       CASE WHEN m.status = 'ready' AND (m.privacy <> 'private'"
+        "         OR m.owner_id = $2::uuid)"
+        "       THEN media_play_count(m.id, $3, $2::uuid) END"
         " FROM media m"
         " LEFT JOIN users u ON u.id = $2::uuid"
         " JOIN plans p ON p.id = coalesce(u.plan, (SELECT id FROM plans"
@@ -658,18 +663,29 @@ ngx_http_media_playback_query(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
 
-    params = ngx_palloc(r->pool, 2 * sizeof(ngx_str_t));
+    params = ngx_palloc(r->pool, 3 * sizeof(ngx_str_t));
     if (params == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     params[0] = ctx->capture;
 
+    /* the viewer whose plays count once per 30 minutes: "u:<user id>" or
+     * "a:<address>" */
+    params[2].len = 2 + (ctx->user ? ctx->user->id.len
+                                   : r->connection->addr_text.len);
+    params[2].data = ngx_pnalloc(r->pool, params[2].len);
+    if (params[2].data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (ctx->user) {
         params[1] = ctx->user->id;
+        ngx_sprintf(params[2].data, "u:%V", &ctx->user->id);
 
     } else {
         ngx_str_null(&params[1]);
+        ngx_sprintf(params[2].data, "a:%V", &r->connection->addr_text);
     }
 
     if (ngx_http_media_pg_query(r, &ngx_http_media_sql_playback,

@@ -627,3 +627,53 @@ ngx_http_media_send_page(ngx_http_request_t *r,
 
     return ngx_http_media_send_gen(r, NGX_HTTP_OK, g);
 }
+
+
+ngx_int_t
+ngx_http_media_send_verdict(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, const ngx_http_media_verdict_t *v,
+    const char *site)
+{
+    size_t      len;
+    ngx_str_t  *verdict, *json, none = ngx_string("");
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK || res->nrows != 1
+        || res->ncols < 2)
+    {
+        return ngx_http_media_pg_failed(r, res, site);
+    }
+
+    verdict = ngx_http_media_pg_value(res, 0, 0);
+
+    for ( /* void */ ; v->verdict; v++) {
+        len = ngx_strlen(v->verdict);
+
+        if (verdict->data && verdict->len == len
+            && ngx_strncmp(verdict->data, v->verdict, len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (v->status == NGX_HTTP_NO_CONTENT) {
+        return ngx_http_media_no_content(r);
+    }
+
+    if (v->status == NGX_HTTP_OK || v->status == NGX_HTTP_CREATED) {
+        json = ngx_http_media_pg_value(res, 0, 1);
+
+        if (json->data == NULL) {
+            return ngx_http_media_internal(r, site, &none);
+        }
+
+        return ngx_http_media_send_json(r, v->status, json);
+    }
+
+    return ngx_http_media_bad_field(r, v->status, v->code, v->field,
+                                    v->message,
+                                    res->ncols > 2
+                                    && ngx_http_media_pg_value(res, 0, 2)->data
+                                    ? ngx_http_media_pg_value(res, 0, 2)
+                                    : &none);
+}
+

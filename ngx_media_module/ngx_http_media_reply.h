@@ -97,4 +97,24 @@ ngx_int_t ngx_http_media_send_page(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, ngx_uint_t n, const char *site);
 
 
+/*
+ * One answer of a statement whose row is (verdict, JSON, detail): the
+ * entry whose verdict matches (the last one, verdict NULL, for any other):
+ * status 200 or 201 sends the JSON column, 204 nothing, any other status
+ * the error code, field and message; a "%V" in the message is the detail.
+ */
+typedef struct {
+    const char                 *verdict;
+    ngx_uint_t                  status;
+    const char                 *code;
+    const char                 *field;
+    const char                 *message;
+} ngx_http_media_verdict_t;
+
+ngx_int_t ngx_http_media_send_verdict(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, const ngx_http_media_verdict_t *v,
+    const char *site);
+
+
+
 #endif /* _NGX_HTTP_MEDIA_REPLY_H_INCLUDED_ */

@@ -528,8 +528,9 @@ function midroll(id) {
   });
 }
 
-async function play(id) {
-  const it = state.items.get(id);
+/* media: for one not in the library (a playlist's: www/listening.js) */
+async function play(id, media) {
+  const it = state.items.get(id) || { media };
   const v = $('player');
 
   stopPlayer();
@@ -668,8 +669,11 @@ function capacity(n) {
 function show() {
   const pricing = location.hash === '#pricing';
   /* #buy/<id>, #purchases, #activity: www/purchases.js */
-  const other = typeof extraView === 'function'
-    && extraView(pricing ? '' : location.hash, !!state.user);
+  /* #playlists, #playlist/<id>, #history, #stats, #trending: listening.js */
+  const listening = typeof listeningView === 'function'
+    && listeningView(pricing ? '' : location.hash, !!state.user);
+  const other = (typeof extraView === 'function'
+    && extraView(pricing ? '' : location.hash, !!state.user)) || listening;
 
   $('pricing').hidden = !pricing;
   $('usage').hidden = !pricing || !state.user;

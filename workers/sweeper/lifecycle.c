@@ -166,6 +166,9 @@ media_lifecycle(const media_settings_t *s, PGconn *pg, redisContext *rc)
 
     now = media_life_ms();
 
+    /* on its own clock: every few minutes, whatever the pass's interval */
+    (void) media_trending(s, pg);
+
     if (media_life_next != 0 && now < media_life_next) {
         return 0;
     }

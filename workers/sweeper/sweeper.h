@@ -5,6 +5,7 @@
  * lifecycle.c   the periodic pass (every media_sweep_interval): expired
  *               exports, old links' bookkeeping, abandoned temporary
  *               files, and originals past media_source_retention
+ * trending.c    the trending table, refreshed every few minutes
  */
 
 #ifndef _MEDIA_SWEEPER_H_INCLUDED_
@@ -16,6 +17,9 @@
 
 /* the pass, when it is due: media_worker_tick */
 int media_lifecycle(const media_settings_t *s, PGconn *pg, redisContext *rc);
+
+/* the trending table refreshed, when it is due (trending.c) */
+int media_trending(const media_settings_t *s, PGconn *pg);
 
 /* a file or a whole tree; 0 also when it was not there */
 int media_sweep_remove(const char *path);
