@@ -667,13 +667,16 @@ function capacity(n) {
 function show() {
   const pricing = location.hash === '#pricing';
   /* #buy/<id>, #purchases, #activity: www/purchases.js */
-  const other = typeof extraView === 'function'
-    && extraView(pricing ? '' : location.hash, !!state.user);
+  /* #search, #catalog: www/search.js, signed in or not */
+  const found = !!window.mediaSearch
+    && window.mediaSearch.view(pricing ? '' : location.hash);
+  const other = (typeof extraView === 'function'
+    && extraView(pricing ? '' : location.hash, !!state.user)) || found;
 
   $('pricing').hidden = !pricing;
   $('usage').hidden = !pricing || !state.user;
   $('app').hidden = pricing || other || !state.user;
-  $('auth').hidden = pricing || !!state.user;
+  $('auth').hidden = pricing || found || !!state.user;
   $('nav-pricing').classList.toggle('active', pricing);
   $('nav-library').classList.toggle('active', !pricing && !other);
 
