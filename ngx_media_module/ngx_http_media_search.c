@@ -63,7 +63,8 @@ static void ngx_http_media_search_listed(ngx_http_request_t *r,
     "                      coalesce(split_part(" c ", '.', 2)::uuid,"         \
     "                               '" NGX_HTTP_MEDIA_CURSOR_END "'))"
 
-/* the query once (MATERIALIZED: not once per row ranked) */
+/* the query once (MATERIALIZED: not once per row ranked); the page is
+ * ranked, cut (p) and only then joined to its owners */
 #define NGX_HTTP_MEDIA_SEARCH_Q                                               \
     "WITH q AS MATERIALIZED (SELECT media_search_query($1, $2) AS q)"
 
@@ -79,11 +80,14 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_media =
         "    FROM q, media m"
         "   WHERE m.search @@ q.q AND m.deleted_at IS NULL"
         "     AND ((m.privacy = 'public' AND m.status = 'ready')"
-        "          OR m.owner_id = $3::uuid))"
+        "          OR m.owner_id = $3::uuid)),"
+        " p AS MATERIALIZED ("
+        "  SELECT * FROM r"
+        "   WHERE" NGX_HTTP_MEDIA_SEARCH_AFTER("r.score", "r.id", "$4")
+        "   ORDER BY r.score DESC, r.id DESC LIMIT $5)"
         " SELECT r.score || '.' || r.id, " NGX_HTTP_MEDIA_SEARCH_ITEM("r")
-        "   FROM r JOIN users u ON u.id = r.owner_id"
-        "  WHERE" NGX_HTTP_MEDIA_SEARCH_AFTER("r.score", "r.id", "$4")
-        "  ORDER BY r.score DESC, r.id DESC LIMIT $5");
+        "   FROM p r JOIN users u ON u.id = r.owner_id"
+        "  ORDER BY r.score DESC, r.id DESC");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_users =
     ngx_http_media_pg_stmt("search_users", 4,
@@ -108,16 +112,19 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_playlists =
         "         (ts_rank(p.search, q.q) * 1000000000)::bigint AS score"
         "    FROM q, playlists p"
         "   WHERE p.search @@ q.q"
-        "     AND (p.privacy = 'public' OR p.owner_id = $3::uuid))"
+        "     AND (p.privacy = 'public' OR p.owner_id = $3::uuid)),"
+        " p AS MATERIALIZED ("
+        "  SELECT * FROM r"
+        "   WHERE" NGX_HTTP_MEDIA_SEARCH_AFTER("r.score", "r.id", "$4")
+        "   ORDER BY r.score DESC, r.id DESC LIMIT $5)"
         " SELECT r.score || '.' || r.id,"
         "        json_build_object('id', r.id, 'title', r.title,"
         "          'privacy', r.privacy,"
         "          'created_at', media_iso8601(r.created_at),"
         "          'owner', json_build_object('id', u.id,"
         "            'handle', u.handle, 'display_name', u.display_name))"
-        "   FROM r JOIN users u ON u.id = r.owner_id"
-        "  WHERE" NGX_HTTP_MEDIA_SEARCH_AFTER("r.score", "r.id", "$4")
-        "  ORDER BY r.score DESC, r.id DESC LIMIT $5");
+        "   FROM p r JOIN users u ON u.id = r.owner_id"
+        "  ORDER BY r.score DESC, r.id DESC");
 
 
 /* the catalogue: $1 kind, $2 tag (NULL: any), $3 cursor, $4 limit */
@@ -127,7 +134,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_playlists =
     "   AND m.status = 'ready'"                                               \
     "   AND ($1::text IS NULL OR m.kind = $1)"                                \
     "   AND ($2::text IS NULL"                                                \
-    "        OR m.tags @> ARRAY[lower($2 COLLATE \"und-x-icu\")])"
+    "        OR m.tags @> ARRAY[(SELECT lower($2 COLLATE \"und-x-icu\"))])"
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_catalog_new =
     ngx_http_media_pg_stmt("catalog_new", 4,
