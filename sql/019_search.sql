@@ -51,19 +51,23 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- What a typed query matches: every word of head whole, every lexeme of
--- last (the word being typed) as a prefix, all of them (AND).  NULL when
--- the query holds no word at all ("!!!"): it then matches nothing, and no
--- NOTICE about an empty tsquery reaches the server's log.
+-- last (the word being typed) as a prefix, all of them (AND).  A single
+-- letter being typed is matched whole: as a prefix it would match nearly
+-- every row, and rank them all.  NULL when the query holds no word at all
+-- ("!!!"): it then matches nothing, and no NOTICE about an empty tsquery
+-- reaches the server's log.
 CREATE FUNCTION media_search_query(head text, last text) RETURNS tsquery
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT string_agg(media_tsquery_quote(w.l) || w.p, ' & ')::tsquery
+    SELECT string_agg(media_tsquery_quote(w.l)
+                      || CASE WHEN w.p AND length(w.l) > 1 THEN ':*'
+                              ELSE '' END, ' & ')::tsquery
       FROM (SELECT unnest(tsvector_to_array(
                        to_tsvector('media_search', coalesce(head, ''))))
-                   AS l, '' AS p
+                   AS l, false AS p
             UNION ALL
             SELECT unnest(tsvector_to_array(
                        to_tsvector('media_search', coalesce(last, '')))),
-                   ':*') w
+                   true) w
 $$;
 
 -- a title outranks a tag, a tag outranks the description (ts_rank's

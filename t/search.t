@@ -113,6 +113,10 @@ is_deeply(ids(search('beyonce+halo')), [$beyonce],
 is_deeply(ids(search('beyo+')), [], 'a trailing blank: "beyo" is a whole '
           . 'word, no prefix');
 is_deeply(ids(search('%21%21%21')), [], 'only punctuation: nothing, 200');
+is_deeply(ids(search('b')), [], 'one letter is matched whole, not as a '
+          . 'prefix of nearly everything');
+is_deeply(bag(@{ ids(search('be')) }), bag($beyonce, $plain),
+          'two letters are a prefix');
 
 my $in_title = ready(upload($ann, title => 'Zebra crossing', privacy => 'public'));
 my $in_tags = ready(upload($ann, title => 'Stripes', privacy => 'public',
