@@ -29,6 +29,15 @@
 #define NGX_HTTP_MEDIA_SEARCH_PAGE  20
 #define NGX_HTTP_MEDIA_SEARCH_MAX   50
 
+/*
+ * At most this many matches are ranked: a query still being typed ("gla")
+ * may match a third of all rows, and ranking them all costs as much as
+ * reading them.  Past it the ranked set is the first matches the index
+ * gives (the same ones for every page, while the rows do not change);
+ * typing on narrows it.
+ */
+#define NGX_HTTP_MEDIA_SEARCH_CANDIDATES  "1000"
+
 #define NGX_HTTP_MEDIA_CURSOR_END                                             \
     "ffffffff-ffff-ffff-ffff-ffffffffffff"
 
@@ -72,15 +81,18 @@ static void ngx_http_media_search_listed(ngx_http_request_t *r,
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_media =
     ngx_http_media_pg_stmt("search_media", 5,
         NGX_HTTP_MEDIA_SEARCH_Q ","
-        " r AS ("
+        " c AS ("
         "  SELECT m.id, m.owner_id, m.title, m.kind, m.privacy,"
         "         m.duration_ms, m.description, m.tags, m.created_at,"
-        "         m.plays_count, m.likes_count,"
-        "         (ts_rank(m.search, q.q) * 1000000000)::bigint AS score"
+        "         m.plays_count, m.likes_count, m.search"
         "    FROM q, media m"
         "   WHERE m.search @@ q.q AND m.deleted_at IS NULL"
         "     AND ((m.privacy = 'public' AND m.status = 'ready')"
-        "          OR m.owner_id = $3::uuid)),"
+        "          OR m.owner_id = $3::uuid)"
+        "   LIMIT " NGX_HTTP_MEDIA_SEARCH_CANDIDATES "),"
+        " r AS ("
+        "  SELECT c.*, (ts_rank(c.search, q.q) * 1000000000)::bigint AS score"
+        "    FROM q, c),"
         " p AS MATERIALIZED ("
         "  SELECT * FROM r"
         "   WHERE" NGX_HTTP_MEDIA_SEARCH_AFTER("r.score", "r.id", "$4")
@@ -92,11 +104,14 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_media =
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_users =
     ngx_http_media_pg_stmt("search_users", 4,
         NGX_HTTP_MEDIA_SEARCH_Q ","
-        " r AS ("
-        "  SELECT u.id, u.handle, u.display_name,"
-        "         (ts_rank(u.search, q.q) * 1000000000)::bigint AS score"
+        " c AS ("
+        "  SELECT u.id, u.handle, u.display_name, u.search"
         "    FROM q, users u"
-        "   WHERE u.search @@ q.q AND u.handle IS NOT NULL)"
+        "   WHERE u.search @@ q.q AND u.handle IS NOT NULL"
+        "   LIMIT " NGX_HTTP_MEDIA_SEARCH_CANDIDATES "),"
+        " r AS ("
+        "  SELECT c.*, (ts_rank(c.search, q.q) * 1000000000)::bigint AS score"
+        "    FROM q, c)"
         " SELECT r.score || '.' || r.id,"
         "        json_build_object('id', r.id, 'handle', r.handle,"
         "                          'display_name', r.display_name)"
@@ -107,12 +122,16 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_users =
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_playlists =
     ngx_http_media_pg_stmt("search_playlists", 5,
         NGX_HTTP_MEDIA_SEARCH_Q ","
-        " r AS ("
+        " c AS ("
         "  SELECT p.id, p.owner_id, p.title, p.privacy, p.created_at,"
-        "         (ts_rank(p.search, q.q) * 1000000000)::bigint AS score"
+        "         p.search"
         "    FROM q, playlists p"
         "   WHERE p.search @@ q.q"
-        "     AND (p.privacy = 'public' OR p.owner_id = $3::uuid)),"
+        "     AND (p.privacy = 'public' OR p.owner_id = $3::uuid)"
+        "   LIMIT " NGX_HTTP_MEDIA_SEARCH_CANDIDATES "),"
+        " r AS ("
+        "  SELECT c.*, (ts_rank(c.search, q.q) * 1000000000)::bigint AS score"
+        "    FROM q, c),"
         " p AS MATERIALIZED ("
         "  SELECT * FROM r"
         "   WHERE" NGX_HTTP_MEDIA_SEARCH_AFTER("r.score", "r.id", "$4")

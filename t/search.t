@@ -173,6 +173,25 @@ for my $i (1 .. 5) {
 is($pages, 3, '12 results in pages of 5: three pages');
 is_deeply([sort @seen], [sort @page_ids], '  every one once, none twice');
 
+# a prefix matching more than 1,000 media: 1,000 of them are ranked, the
+# same ones on every page
+sql("INSERT INTO media (owner_id, title, kind, status, privacy)"
+    . " SELECT '$bob->{user}{id}', 'Capword ' || g, 'audio', 'ready', 'public'"
+    . " FROM generate_series(1, 1100) g");
+my %capped;
+($cursor, $pages) = (undef, 0);
+for my $i (1 .. 30) {
+    $r = api(GET => '/api/v1/search?q=capw&limit=50'
+                    . ($cursor ? "&cursor=$cursor" : ''));
+    $capped{$_}++ for @{ ids($r) };
+    $pages++;
+    $cursor = $r->{json}{next_cursor} or last;
+}
+is(scalar(keys %capped), 1000, '1,100 matches: 1,000 ranked and listed');
+ok(!grep({ $_ > 1 } values %capped), '  none twice across 20 pages');
+is($pages, 20, '  in 20 pages of 50');
+sql("DELETE FROM media WHERE title LIKE 'Capword %'");
+
 # --- users and playlists ------------------------------------------------------
 
 sql("UPDATE users SET handle = 'queen_b', display_name = 'Beyonc\x{e9} K'"
