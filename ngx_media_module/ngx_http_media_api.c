@@ -33,6 +33,7 @@
 #include "ngx_http_media_pages.h"
 #include "ngx_http_media_playlists.h"
 #include "ngx_http_media_history.h"
+#include "ngx_http_media_search.h"
 #include "ngx_http_media_api.h"
 #include "media_router.h"
 #include "media_json.h"
@@ -130,6 +131,8 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_GET, "/api/v1/history", 48 },
     { MEDIA_GET, "/api/v1/stats", 49 },
     { MEDIA_GET, "/api/v1/trending", 50 },
+    { MEDIA_GET, "/api/v1/search", 51 },
+    { MEDIA_GET, "/api/v1/catalog", 52 },
 };
 
 
@@ -195,6 +198,8 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_history, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_stats, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_trending, 0 },
+    { ngx_http_media_search, 0 },
+    { ngx_http_media_catalog, 0 },
 };
 
 

@@ -16,6 +16,7 @@
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_library.h"
 #include "media_utf8.h"
+#include "media_search.h"
 
 
 #define NGX_HTTP_MEDIA_PAGE_MAX  100
@@ -36,7 +37,7 @@
     " to_char(m.created_at AT TIME ZONE 'UTC',"                               \
     "         'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"                          \
     " m.progress, m.error, m.job_id, m.renditions, m.price_cents,"            \
-    " m.currency"
+    " m.currency, m.description, array_to_json(m.tags)"
 
 
 typedef enum {
@@ -66,6 +67,8 @@ static const ngx_http_media_field_t  ngx_http_media_media_fields[] = {
     { "renditions", NGX_HTTP_MEDIA_T_RAW },
     { "price_cents", NGX_HTTP_MEDIA_T_NUM },
     { "currency", NGX_HTTP_MEDIA_T_STR },
+    { "description", NGX_HTTP_MEDIA_T_STR },
+    { "tags", NGX_HTTP_MEDIA_T_RAW },
 };
 
 #define NGX_HTTP_MEDIA_NFIELDS                                                \
@@ -89,6 +92,8 @@ static const ngx_http_media_field_t  ngx_http_media_job_fields[] = {
 static ngx_int_t ngx_http_media_owned_id(ngx_http_request_t *r,
     ngx_str_t *params);
 static ngx_int_t ngx_http_media_patch_price(ngx_http_request_t *r,
+    ngx_str_t *params, ngx_int_t *rc);
+static ngx_int_t ngx_http_media_patch_words(ngx_http_request_t *r,
     ngx_str_t *params, ngx_int_t *rc);
 static void ngx_http_media_listed(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
@@ -125,14 +130,17 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_get =
         " WHERE m.id = $1 AND m.owner_id = $2 AND m.deleted_at IS NULL");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_patch =
-    ngx_http_media_pg_stmt("library_patch", 7,
+    ngx_http_media_pg_stmt("library_patch", 9,
         "WITH m AS ("
         "  UPDATE media SET title = coalesce($3, title),"
         "                   privacy = coalesce($4, privacy),"
         "                   price_cents = CASE WHEN $7::boolean"
         "                     THEN $5::integer ELSE price_cents END,"
         "                   currency = CASE WHEN $7::boolean"
-        "                     THEN $6 ELSE currency END"
+        "                     THEN $6 ELSE currency END,"
+        "                   description = coalesce($8, description),"
+        "                   tags = CASE WHEN $9::json IS NULL THEN tags"
+        "                     ELSE media_tags_from_json($9::json) END"
         "   WHERE id = $1 AND owner_id = $2 AND deleted_at IS NULL"
         "  RETURNING *)"
         " SELECT " NGX_HTTP_MEDIA_COLUMNS
@@ -275,13 +283,16 @@ ngx_http_media_get(ngx_http_request_t *r)
 }
 
 
-/* PATCH /api/v1/media/{id}: {title?, privacy?, price_cents?, currency?} */
+/*
+ * PATCH /api/v1/media/{id}:
+ * {title?, privacy?, price_cents?, currency?, description?, tags?}
+ */
 
 ngx_int_t
 ngx_http_media_patch(ngx_http_request_t *r)
 {
-    ngx_int_t   rc, price;
-    ngx_str_t   params[7], *title, *privacy;
+    ngx_int_t   rc, price, words;
+    ngx_str_t   params[9], *title, *privacy;
 
     if (ngx_http_media_owned_id(r, params) != NGX_OK) {
         return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
@@ -296,11 +307,19 @@ ngx_http_media_patch(ngx_http_request_t *r)
         return rc;
     }
 
-    if (title == NULL && privacy == NULL && price == NGX_DECLINED) {
+    words = ngx_http_media_patch_words(r, params, &rc);
+    if (words == NGX_ERROR) {
+        return rc;
+    }
+
+    if (title == NULL && privacy == NULL && price == NGX_DECLINED
+        && words == NGX_DECLINED)
+    {
         return ngx_http_media_field_error(r, "title", "send title (a string), "
                                           "privacy (public, unlisted or "
-                                          "private), or price_cents with "
-                                          "currency (null: not for sale)");
+                                          "private), price_cents with "
+                                          "currency (null: not for sale), "
+                                          "description or tags");
     }
 
     /* JSON strings are UTF-8 already; count characters, as PostgreSQL */
@@ -451,6 +470,119 @@ ngx_http_media_patch_price(ngx_http_request_t *r, ngx_str_t *params,
 
     params[4].len = ngx_sprintf(params[4].data, "%L", (int64_t) cents)
                     - params[4].data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The description and tags of a PATCH into params[7] (the text) and
+ * params[8] (the tags as a JSON array of trimmed strings; PostgreSQL
+ * lower-cases them and drops duplicates, media_tags_from_json).  Both are
+ * what search reads.  NGX_DECLINED when the body names neither.
+ */
+static ngx_int_t
+ngx_http_media_patch_words(ngx_http_request_t *r, ngx_str_t *params,
+    ngx_int_t *rc)
+{
+    char          *t;
+    size_t         i, len, start;
+    yajl_gen       g;
+    yajl_val       desc, tags, tag;
+    const u_char  *buf;
+
+    ngx_str_null(&params[7]);
+    ngx_str_null(&params[8]);
+
+    desc = ngx_http_media_body_value(r, "description");
+    tags = ngx_http_media_body_value(r, "tags");
+
+    if (desc) {
+        t = YAJL_GET_STRING(desc);
+
+        if (t == NULL || !media_search_text_ok((u_char *) t, ngx_strlen(t))) {
+            *rc = ngx_http_media_field_error(r, "description", "description "
+                                             "must be text (line ends and "
+                                             "tabs allowed, no other "
+                                             "control characters)");
+            return NGX_ERROR;
+        }
+
+        len = ngx_strlen(t);
+
+        if (media_utf8_chars((u_char *) t, len) > MEDIA_SEARCH_DESC_MAX) {
+            *rc = ngx_http_media_field_error(r, "description", "description "
+                                             "is too long: at most %d "
+                                             "characters",
+                                             MEDIA_SEARCH_DESC_MAX);
+            return NGX_ERROR;
+        }
+
+        params[7].data = (u_char *) t;
+        params[7].len = len;
+    }
+
+    if (tags == NULL) {
+        return desc ? NGX_OK : NGX_DECLINED;
+    }
+
+    if (!YAJL_IS_ARRAY(tags)
+        || YAJL_GET_ARRAY(tags)->len > MEDIA_SEARCH_TAGS_MAX)
+    {
+        *rc = ngx_http_media_field_error(r, "tags", "tags must be an array "
+                                         "of at most %d strings, e.g. "
+                                         "[\"jazz\", \"live\"]",
+                                         MEDIA_SEARCH_TAGS_MAX);
+        return NGX_ERROR;
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
+    }
+
+    yajl_gen_array_open(g);
+
+    for (i = 0; i < YAJL_GET_ARRAY(tags)->len; i++) {
+        tag = YAJL_GET_ARRAY(tags)->values[i];
+        t = YAJL_GET_STRING(tag);
+        len = t ? ngx_strlen(t) : 0;
+        len = t ? media_search_trim((u_char *) t, len, &start) : 0;
+
+        if (len == 0 || !media_utf8_valid((u_char *) t + start, len)
+            || media_utf8_chars((u_char *) t + start, len)
+               > MEDIA_SEARCH_TAG_MAX)
+        {
+            yajl_gen_free(g);
+            *rc = ngx_http_media_field_error(r, "tags", "tag %uz must be a "
+                                             "string of 1 to %d characters "
+                                             "(no control characters)",
+                                             i + 1, MEDIA_SEARCH_TAG_MAX);
+            return NGX_ERROR;
+        }
+
+        yajl_gen_string(g, (u_char *) t + start, len);
+    }
+
+    yajl_gen_array_close(g);
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        yajl_gen_free(g);
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
+    }
+
+    params[8].data = ngx_pnalloc(r->pool, len);
+    if (params[8].data == NULL) {
+        yajl_gen_free(g);
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
+    }
+
+    params[8].len = len;
+    ngx_memcpy(params[8].data, buf, len);
+    yajl_gen_free(g);
 
     return NGX_OK;
 }

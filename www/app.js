@@ -672,13 +672,17 @@ function show() {
   /* #playlists, #playlist/<id>, #history, #stats, #trending: listening.js */
   const listening = typeof listeningView === 'function'
     && listeningView(pricing ? '' : location.hash, !!state.user);
+  /* #search, #catalog: www/search.js, signed in or not */
+  const found = !!window.mediaSearch
+    && window.mediaSearch.view(pricing ? '' : location.hash);
   const other = (typeof extraView === 'function'
-    && extraView(pricing ? '' : location.hash, !!state.user)) || listening;
+    && extraView(pricing ? '' : location.hash, !!state.user)) || listening
+    || found;
 
   $('pricing').hidden = !pricing;
   $('usage').hidden = !pricing || !state.user;
   $('app').hidden = pricing || other || !state.user;
-  $('auth').hidden = pricing || !!state.user;
+  $('auth').hidden = pricing || found || !!state.user;
   $('nav-pricing').classList.toggle('active', pricing);
   $('nav-library').classList.toggle('active', !pricing && !other);
 

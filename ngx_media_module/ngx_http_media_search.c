@@ -1,0 +1,487 @@
+/*
+ * GET /api/v1/search?q=&type=media|users|playlists&cursor=&limit=
+ * GET /api/v1/catalog?kind=video|audio&tag=&sort=new|popular&cursor=&limit=
+ *
+ * Search is PostgreSQL full text over a stored tsvector per row, read
+ * through a GIN index (sql/019_search.sql): accent-insensitive, the words
+ * typed whole matched as words and the last one as a prefix, so that
+ * "beyon" finds "Beyoncé" while it is typed.  Results come best first;
+ * ts_rank is kept as an integer (rank * 10^9) so that a page's cursor,
+ * "<score>.<id>", carries it exactly.
+ *
+ * Only what the caller may see: public media ready to play, public
+ * playlists, users with a profile (a handle); besides, a signed-in
+ * caller's own media and playlists, whatever their privacy.  Unlisted
+ * media plays by link but is never listed; deleted media is nowhere.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_media_reply.h"
+#include "ngx_http_media_pg.h"
+#include "ngx_http_media_search.h"
+#include "media_search.h"
+#include "media_utf8.h"
+
+
+#define NGX_HTTP_MEDIA_SEARCH_PAGE  20
+#define NGX_HTTP_MEDIA_SEARCH_MAX   50
+
+/*
+ * At most this many matches are ranked: a query still being typed ("gla")
+ * may match a third of all rows, and ranking them all costs as much as
+ * reading them.  Past it the ranked set is the first matches the index
+ * gives (the same ones for every page, while the rows do not change);
+ * typing on narrows it.
+ */
+#define NGX_HTTP_MEDIA_SEARCH_CANDIDATES  "1000"
+
+#define NGX_HTTP_MEDIA_CURSOR_END                                             \
+    "ffffffff-ffff-ffff-ffff-ffffffffffff"
+
+
+static ngx_int_t ngx_http_media_search_q(ngx_http_request_t *r,
+    ngx_str_t *params, ngx_int_t *rc);
+static ngx_int_t ngx_http_media_search_arg(ngx_http_request_t *r,
+    const char *name, ngx_str_t *value);
+static ngx_int_t ngx_http_media_search_one_of(ngx_str_t *value,
+    const char **choices);
+static void ngx_http_media_search_listed(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+
+
+/* what a media is shown with in a list: no private field of its owner */
+#define NGX_HTTP_MEDIA_SEARCH_ITEM(m)                                         \
+    "json_build_object('id', " m ".id, 'title', " m ".title,"                 \
+    " 'kind', " m ".kind, 'privacy', " m ".privacy,"                          \
+    " 'duration_ms', " m ".duration_ms,"                                      \
+    " 'description', left(" m ".description, 300),"                           \
+    " 'tags', " m ".tags,"                                                    \
+    " 'created_at', media_iso8601(" m ".created_at),"                         \
+    " 'plays_count', " m ".plays_count,"                                      \
+    " 'likes_count', " m ".likes_count,"                                      \
+    " 'owner', json_build_object('id', u.id, 'handle', u.handle,"             \
+    "                            'display_name', u.display_name))"
+
+/* rows after the cursor $c ("<score>.<id>"), or from the top */
+#define NGX_HTTP_MEDIA_SEARCH_AFTER(score, id, c)                             \
+    " (" score ", " id ") < (coalesce(split_part(" c ", '.', 1)::bigint,"     \
+    "                               9223372036854775807),"                    \
+    "                      coalesce(split_part(" c ", '.', 2)::uuid,"         \
+    "                               '" NGX_HTTP_MEDIA_CURSOR_END "'))"
+
+/* the query once (MATERIALIZED: not once per row ranked); the page is
+ * ranked, cut (p) and only then joined to its owners */
+#define NGX_HTTP_MEDIA_SEARCH_Q                                               \
+    "WITH q AS MATERIALIZED (SELECT media_search_query($1, $2) AS q)"
+
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_media =
+    ngx_http_media_pg_stmt("search_media", 5,
+        NGX_HTTP_MEDIA_SEARCH_Q ","
+        " c AS ("
+        "  SELECT m.id, m.owner_id, m.title, m.kind, m.privacy,"
+        "         m.duration_ms, m.description, m.tags, m.created_at,"
+        "         m.plays_count, m.likes_count, m.search"
+        "    FROM q, media m"
+        "   WHERE m.search @@ q.q AND m.deleted_at IS NULL"
+        "     AND ((m.privacy = 'public' AND m.status = 'ready')"
+        "          OR m.owner_id = $3::uuid)"
+        "   LIMIT " NGX_HTTP_MEDIA_SEARCH_CANDIDATES "),"
+        " r AS ("
+        "  SELECT c.*, (ts_rank(c.search, q.q) * 1000000000)::bigint AS score"
+        "    FROM q, c),"
+        " p AS MATERIALIZED ("
+        "  SELECT * FROM r"
+        "   WHERE" NGX_HTTP_MEDIA_SEARCH_AFTER("r.score", "r.id", "$4")
+        "   ORDER BY r.score DESC, r.id DESC LIMIT $5)"
+        " SELECT r.score || '.' || r.id, " NGX_HTTP_MEDIA_SEARCH_ITEM("r")
+        "   FROM p r JOIN users u ON u.id = r.owner_id"
+        "  ORDER BY r.score DESC, r.id DESC");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_users =
+    ngx_http_media_pg_stmt("search_users", 4,
+        NGX_HTTP_MEDIA_SEARCH_Q ","
+        " c AS ("
+        "  SELECT u.id, u.handle, u.display_name, u.search"
+        "    FROM q, users u"
+        "   WHERE u.search @@ q.q AND u.handle IS NOT NULL"
+        "   LIMIT " NGX_HTTP_MEDIA_SEARCH_CANDIDATES "),"
+        " r AS ("
+        "  SELECT c.*, (ts_rank(c.search, q.q) * 1000000000)::bigint AS score"
+        "    FROM q, c)"
+        " SELECT r.score || '.' || r.id,"
+        "        json_build_object('id', r.id, 'handle', r.handle,"
+        "                          'display_name', r.display_name)"
+        "   FROM r"
+        "  WHERE" NGX_HTTP_MEDIA_SEARCH_AFTER("r.score", "r.id", "$3")
+        "  ORDER BY r.score DESC, r.id DESC LIMIT $4");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_playlists =
+    ngx_http_media_pg_stmt("search_playlists", 5,
+        NGX_HTTP_MEDIA_SEARCH_Q ","
+        " c AS ("
+        "  SELECT p.id, p.owner_id, p.title, p.privacy, p.created_at,"
+        "         p.search"
+        "    FROM q, playlists p"
+        "   WHERE p.search @@ q.q"
+        "     AND (p.privacy = 'public' OR p.owner_id = $3::uuid)"
+        "   LIMIT " NGX_HTTP_MEDIA_SEARCH_CANDIDATES "),"
+        " r AS ("
+        "  SELECT c.*, (ts_rank(c.search, q.q) * 1000000000)::bigint AS score"
+        "    FROM q, c),"
+        " p AS MATERIALIZED ("
+        "  SELECT * FROM r"
+        "   WHERE" NGX_HTTP_MEDIA_SEARCH_AFTER("r.score", "r.id", "$4")
+        "   ORDER BY r.score DESC, r.id DESC LIMIT $5)"
+        " SELECT r.score || '.' || r.id,"
+        "        json_build_object('id', r.id, 'title', r.title,"
+        "          'privacy', r.privacy,"
+        "          'created_at', media_iso8601(r.created_at),"
+        "          'owner', json_build_object('id', u.id,"
+        "            'handle', u.handle, 'display_name', u.display_name))"
+        "   FROM p r JOIN users u ON u.id = r.owner_id"
+        "  ORDER BY r.score DESC, r.id DESC");
+
+
+/* the catalogue: $1 kind, $2 tag (NULL: any), $3 cursor, $4 limit */
+#define NGX_HTTP_MEDIA_CATALOG_WHERE                                          \
+    " FROM media m JOIN users u ON u.id = m.owner_id"                         \
+    " WHERE m.deleted_at IS NULL AND m.privacy = 'public'"                    \
+    "   AND m.status = 'ready'"                                               \
+    "   AND ($1::text IS NULL OR m.kind = $1)"                                \
+    "   AND ($2::text IS NULL"                                                \
+    "        OR m.tags @> ARRAY[(SELECT lower($2 COLLATE \"und-x-icu\"))])"
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_catalog_new =
+    ngx_http_media_pg_stmt("catalog_new", 4,
+        "SELECT (extract(epoch FROM m.created_at) * 1000000)::bigint"
+        "       || '.' || m.id, " NGX_HTTP_MEDIA_SEARCH_ITEM("m")
+        NGX_HTTP_MEDIA_CATALOG_WHERE
+        "   AND (m.created_at, m.id) <"
+        "       (coalesce(timestamptz 'epoch'"
+        "          + split_part($3, '.', 1)::bigint"
+        "            * interval '1 microsecond', 'infinity'),"
+        "        coalesce(split_part($3, '.', 2)::uuid,"
+        "                 '" NGX_HTTP_MEDIA_CURSOR_END "'))"
+        " ORDER BY m.created_at DESC, m.id DESC LIMIT $4");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_catalog_popular =
+    ngx_http_media_pg_stmt("catalog_popular", 4,
+        "SELECT m.plays_count || '.' || m.id, "
+        NGX_HTTP_MEDIA_SEARCH_ITEM("m")
+        NGX_HTTP_MEDIA_CATALOG_WHERE
+        "   AND" NGX_HTTP_MEDIA_SEARCH_AFTER("m.plays_count", "m.id", "$3")
+        " ORDER BY m.plays_count DESC, m.id DESC LIMIT $4");
+
+
+static const char  *ngx_http_media_search_types[] = {
+    "media", "users", "playlists", NULL
+};
+
+static const char  *ngx_http_media_catalog_kinds[] = {
+    "video", "audio", NULL
+};
+
+static const char  *ngx_http_media_catalog_sorts[] = {
+    "new", "popular", NULL
+};
+
+
+/* GET /api/v1/search ----------------------------------------------------- */
+
+ngx_int_t
+ngx_http_media_search(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc, type;
+    ngx_str_t                  params[5], value, cursor, limit;
+    ngx_uint_t                 n;
+    ngx_http_media_ctx_t      *ctx;
+    ngx_http_media_pg_stmt_t  *stmt;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    type = 0;
+
+    rc = ngx_http_media_search_arg(r, "type", &value);
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        type = ngx_http_media_search_one_of(&value,
+                                            ngx_http_media_search_types);
+        if (type == NGX_DECLINED) {
+            return ngx_http_media_field_error(r, "type", "type must be "
+                                              "media, users or playlists");
+        }
+    }
+
+    if (ngx_http_media_search_q(r, params, &rc) != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_media_page_args(r, NGX_HTTP_MEDIA_SEARCH_PAGE,
+                                 NGX_HTTP_MEDIA_SEARCH_MAX, &n, &cursor,
+                                 &limit, &rc)
+        != NGX_OK)
+    {
+        return rc;
+    }
+
+    if (cursor.data && !media_search_cursor_ok(cursor.data, cursor.len)) {
+        return ngx_http_media_field_error(r, "cursor", "cursor is not one "
+                                          "this server gave out: pass "
+                                          "next_cursor as it came");
+    }
+
+    if (type == 1) {
+        params[2] = cursor;
+        params[3] = limit;
+        stmt = &ngx_http_media_sql_search_users;
+
+    } else {
+        if (ctx->user) {
+            params[2] = ctx->user->id;
+
+        } else {
+            ngx_str_null(&params[2]);
+        }
+
+        params[3] = cursor;
+        params[4] = limit;
+        stmt = type == 0 ? &ngx_http_media_sql_search_media
+                         : &ngx_http_media_sql_search_playlists;
+    }
+
+    if (ngx_http_media_pg_query(r, stmt, params,
+                                ngx_http_media_search_listed,
+                                (void *) (uintptr_t) n)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+/*
+ * ?q= into params[0] (the words typed whole) and params[1] (the prefix);
+ * NGX_ERROR when it is refused, *rc the refusal's
+ */
+static ngx_int_t
+ngx_http_media_search_q(ngx_http_request_t *r, ngx_str_t *params,
+    ngx_int_t *rc)
+{
+    u_char             *buf;
+    ngx_str_t           raw;
+    media_search_q_t    q;
+
+    if (ngx_http_arg(r, (u_char *) "q", 1, &raw) != NGX_OK) {
+        ngx_str_null(&raw);
+    }
+
+    /* the decoded query is never longer than the raw one */
+    buf = ngx_pnalloc(r->pool, raw.len + 1);
+    if (buf == NULL) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
+    }
+
+    switch (media_search_parse(raw.data, raw.len, buf, &q)) {
+
+    case MEDIA_SEARCH_OK:
+        break;
+
+    case MEDIA_SEARCH_EMPTY:
+        *rc = ngx_http_media_field_error(r, "q", "q is required: the words "
+                                         "to search for, e.g. ?q=beyonce");
+        return NGX_ERROR;
+
+    case MEDIA_SEARCH_TOO_LONG:
+        *rc = ngx_http_media_field_error(r, "q", "q is too long: at most "
+                                         "%d characters", MEDIA_SEARCH_Q_MAX);
+        return NGX_ERROR;
+
+    default: /* MEDIA_SEARCH_BAD_TEXT */
+        *rc = ngx_http_media_field_error(r, "q", "q must be UTF-8 text "
+                                         "without control characters");
+        return NGX_ERROR;
+    }
+
+    params[0].data = (u_char *) q.head;
+    params[0].len = q.head_len;
+    params[1].data = (u_char *) q.last;
+    params[1].len = q.last_len;
+
+    /* an empty string, not NULL: the statement takes '' as no words */
+    if (params[0].len == 0) {
+        ngx_str_set(&params[0], "");
+    }
+
+    if (params[1].len == 0) {
+        ngx_str_set(&params[1], "");
+    }
+
+    return NGX_OK;
+}
+
+
+/* GET /api/v1/catalog ---------------------------------------------------- */
+
+ngx_int_t
+ngx_http_media_catalog(ngx_http_request_t *r)
+{
+    size_t                     start;
+    ngx_int_t                  rc, sort;
+    ngx_str_t                  params[4], value;
+    ngx_uint_t                 n;
+    ngx_http_media_pg_stmt_t  *stmt;
+
+    ngx_str_null(&params[0]);
+    ngx_str_null(&params[1]);
+
+    rc = ngx_http_media_search_arg(r, "kind", &value);
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        if (ngx_http_media_search_one_of(&value, ngx_http_media_catalog_kinds)
+            == NGX_DECLINED)
+        {
+            return ngx_http_media_field_error(r, "kind", "kind must be video "
+                                              "or audio (or left out for "
+                                              "both)");
+        }
+
+        params[0] = value;
+    }
+
+    rc = ngx_http_media_search_arg(r, "tag", &value);
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        value.len = media_search_trim(value.data, value.len, &start);
+        value.data += start;
+
+        if (value.len == 0 || !media_utf8_valid(value.data, value.len)
+            || media_utf8_chars(value.data, value.len) > MEDIA_SEARCH_TAG_MAX)
+        {
+            return ngx_http_media_field_error(r, "tag", "tag must be one "
+                                              "tag: 1 to %d characters of "
+                                              "text",
+                                              MEDIA_SEARCH_TAG_MAX);
+        }
+
+        params[1] = value;
+    }
+
+    sort = 0;
+
+    rc = ngx_http_media_search_arg(r, "sort", &value);
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        sort = ngx_http_media_search_one_of(&value,
+                                            ngx_http_media_catalog_sorts);
+        if (sort == NGX_DECLINED) {
+            return ngx_http_media_field_error(r, "sort", "sort must be new "
+                                              "(newest first) or popular "
+                                              "(most played first)");
+        }
+    }
+
+    if (ngx_http_media_page_args(r, NGX_HTTP_MEDIA_SEARCH_PAGE,
+                                 NGX_HTTP_MEDIA_SEARCH_MAX, &n, &params[2],
+                                 &params[3], &rc)
+        != NGX_OK)
+    {
+        return rc;
+    }
+
+    if (params[2].data
+        && !media_search_cursor_ok(params[2].data, params[2].len))
+    {
+        return ngx_http_media_field_error(r, "cursor", "cursor is not one "
+                                          "this server gave out: pass "
+                                          "next_cursor as it came, with the "
+                                          "same sort");
+    }
+
+    stmt = sort == 0 ? &ngx_http_media_sql_catalog_new
+                     : &ngx_http_media_sql_catalog_popular;
+
+    if (ngx_http_media_pg_query(r, stmt, params,
+                                ngx_http_media_search_listed,
+                                (void *) (uintptr_t) n)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_search_listed(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    ngx_http_finalize_request(r, ngx_http_media_send_page(r, res,
+                              (uintptr_t) data, "media search"));
+}
+
+
+/* helpers ---------------------------------------------------------------- */
+
+/*
+ * The argument name, percent-decoded into a pool copy ('+' is a blank):
+ * NGX_OK, NGX_DECLINED when it is absent, NGX_ERROR when out of memory.
+ */
+static ngx_int_t
+ngx_http_media_search_arg(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    u_char     *buf;
+    ngx_str_t   raw;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    buf = ngx_pnalloc(r->pool, raw.len + 1);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    value->data = buf;
+    value->len = media_search_decode(raw.data, raw.len, buf);
+
+    return NGX_OK;
+}
+
+
+/* the index of value in choices, or NGX_DECLINED */
+static ngx_int_t
+ngx_http_media_search_one_of(ngx_str_t *value, const char **choices)
+{
+    ngx_int_t  i;
+
+    for (i = 0; choices[i]; i++) {
+        if (value->len == ngx_strlen(choices[i])
+            && ngx_strncmp(value->data, choices[i], value->len) == 0)
+        {
+            return i;
+        }
+    }
+
+    return NGX_DECLINED;
+}

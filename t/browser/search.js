@@ -1,0 +1,107 @@
+/*
+ * The search box and the catalogue in Debian's chromium, signed out:
+ * type "beyon" a key at a time and count the search requests the box
+ * sends (debounced: one for the word, not one per key), read the
+ * suggestions, press Enter for the results view, then open the
+ * catalogue and filter it by kind.  Prints what it saw as one JSON object
+ * for t/search_browser.t:
+ *
+ *   node t/browser/search.js BASE_URL
+ *
+ * Every wait is bounded; the whole run ends after DEADLINE_MS.
+ */
+
+'use strict';
+
+const { chromium } = require('playwright-core');
+
+const [base] = process.argv.slice(2);
+const DEADLINE_MS = 60000;
+
+const seen = { steps: [], console: [], offsite: [], searches: [] };
+let browser;
+
+function done(code) {
+  process.stdout.write(JSON.stringify(seen) + '\n');
+  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
+  close.finally(() => process.exit(code));
+}
+
+setTimeout(() => {
+  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
+  done(1);
+}, DEADLINE_MS).unref();
+
+function step(name) { seen.at = name; }
+function passed() { seen.steps.push(seen.at); }
+
+const texts = (page, sel) => page.$$eval(sel, (els) =>
+  els.map((e) => e.textContent));
+
+(async () => {
+  step('launch');
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
+           '--no-first-run', '--disable-background-networking',
+           '--disable-component-update', '--disable-sync'],
+  });
+  const page = await browser.newPage();
+  const origin = new URL(base).origin;
+
+  page.on('console', (m) => {
+    if ((m.type() === 'error' || m.type() === 'warning')
+        && !/status of 401/.test(m.text())) {
+      seen.console.push(`${m.type()}: ${m.text()}`);
+    }
+  });
+  page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(origin) && !u.startsWith('data:')) {
+      seen.offsite.push(u);
+    }
+    if (new URL(u).pathname === '/api/v1/search') {
+      seen.searches.push(new URL(u).search);
+    }
+  });
+  passed();
+
+  step('type');
+  await page.goto(base);
+  await page.waitForSelector('#search-q', { timeout: 10000 });
+  /* a key every 40 ms: faster than the box's 250 ms pause */
+  await page.type('#search-q', 'beyon', { delay: 40 });
+  await page.waitForSelector('#search-suggest:not([hidden]) li',
+                             { timeout: 10000 });
+  seen.suggestions = await texts(page, '#search-suggest li a');
+  passed();
+
+  step('enter');
+  await page.press('#search-q', 'Enter');
+  await page.waitForSelector('#results:not([hidden]) #results-items li',
+                             { timeout: 10000 });
+  seen.results = await texts(page, '#results-items li a');
+  seen.results_title = await page.textContent('#results-title');
+  seen.suggest_hidden = await page.$eval('#search-suggest', (e) => e.hidden);
+  passed();
+
+  step('catalog');
+  await page.click('#nav-catalog');
+  await page.waitForFunction(() => document.querySelectorAll(
+    '#results-items li').length >= 2, null, { timeout: 10000 });
+  seen.catalog = await texts(page, '#results-items li a');
+  await page.selectOption('#catalog-kind', 'video');
+  await page.click('#catalog-filters button[type=submit]');
+  await page.waitForFunction(() => location.hash.includes('kind=video')
+    && document.querySelectorAll('#results-items li').length === 1, null,
+    { timeout: 10000 });
+  seen.catalog_video = await texts(page, '#results-items li a');
+  passed();
+
+  done(0);
+})().catch((e) => {
+  seen.error = String(e && e.stack || e);
+  done(1);
+});

@@ -1,0 +1,387 @@
+# Search and the catalogue: PATCH media's description and tags (and every
+# refusal), GET /api/v1/search over media, users and playlists (accents,
+# the prefix being typed, ranking, what the caller may see, cursor pages,
+# every refusal) and GET /api/v1/catalog (kind, tag, new and popular,
+# cursor pages, refusals).  Media are uploaded through the API and marked
+# ready as the transcoder would; handles, playlists and play counts are
+# written as their rooms write them (sql/015).
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use JSON::PP;
+use Test::More;
+use MediaTest qw(slurp);
+
+my $t = MediaTest->new;
+
+$t->start_postgres;
+$t->start_redis;
+$t->write_conf(<<'EOF');
+%%MAIN%%
+worker_processes 1;
+events {}
+http {
+    %%HTTP%%
+    media_jwt_key %%DIR%%/jwt.key;
+    media_cookie_secure off;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /api/ {
+            media_api;
+        }
+    }
+}
+EOF
+$t->jwt_key;
+$t->migrate;
+$t->start_nginx;
+
+my $ann = $t->signup('ann@example.com');
+my $bob = $t->signup('bob@example.com');
+# more media than the free creator plan's ten
+sql("UPDATE users SET creator_plan = 'professional'");
+my $clip = slurp($t->make_media('tone.wav',
+                                '-f lavfi -i sine=frequency=440:duration=0.2'));
+
+# --- PATCH: description and tags -------------------------------------------
+
+my $m = upload($ann, title => 'Halo (live)');
+my $r = api(PATCH => "/api/v1/media/$m", $ann,
+            { description => "Recorded live.\nSecond line.\tTabbed.",
+              tags => [' Jazz ', 'LIVE', 'jazz', "\x{c9}t\x{e9}"] });
+is($r->{status}, 200, 'PATCH description and tags: 200') or diag($r->{content});
+is($r->{json}{media}{description}, "Recorded live.\nSecond line.\tTabbed.",
+   '  the description, lines kept');
+is_deeply($r->{json}{media}{tags}, ['jazz', 'live', "\x{e9}t\x{e9}"],
+          '  tags trimmed, lower-cased (accented too), duplicates dropped');
+$r = api(GET => "/api/v1/media/$m", $ann);
+is_deeply($r->{json}{media}{tags}, ['jazz', 'live', "\x{e9}t\x{e9}"],
+          '  GET media shows them');
+is($r->{json}{media}{title}, 'Halo (live)', '  the title left as it was');
+
+$r = api(PATCH => "/api/v1/media/$m", $ann, { tags => [] });
+is_deeply($r->{json}{media}{tags}, [], 'tags [] clears them');
+$r = api(PATCH => "/api/v1/media/$m", $ann,
+         { description => 'x' x 5000, tags => [map { "t$_" . 'x' x 30 } 1 .. 20] });
+is($r->{status}, 200, '5,000 characters and 20 tags: 200');
+$r = api(PATCH => "/api/v1/media/$m", $ann, { tags => ['y' x 40] });
+is($r->{status}, 200, 'a 40-character tag: 200');
+$r = api(PATCH => "/api/v1/media/$m", $ann, { description => "\x{e9}" x 5000 });
+is($r->{status}, 200, '5,000 two-byte characters: 200 (characters, not bytes)');
+
+for my $case (
+    [ { description => 5 }, 'description', 'a number' ],
+    [ { description => undef }, 'description', 'null' ],
+    [ { description => 'x' x 5001 }, 'description', '5,001 characters' ],
+    [ { description => "bell\x07" }, 'description', 'a control character' ],
+    [ { tags => 'jazz' }, 'tags', 'a string, not an array' ],
+    [ { tags => [map { "t$_" } 1 .. 21] }, 'tags', '21 tags' ],
+    [ { tags => [''] }, 'tags', 'an empty tag' ],
+    [ { tags => ['   '] }, 'tags', 'a blank tag' ],
+    [ { tags => ['z' x 41] }, 'tags', 'a 41-character tag' ],
+    [ { tags => [7] }, 'tags', 'a number as a tag' ],
+    [ { tags => ["a\x01b"] }, 'tags', 'a control character in a tag' ],
+) {
+    my ($body, $field, $what) = @$case;
+    $r = api(PATCH => "/api/v1/media/$m", $ann, $body);
+    is($r->{status}, 422, "PATCH $field, $what: 422");
+    is($r->{json}{error}{field}, $field, "  names $field")
+        or diag($r->{content});
+}
+like(api(PATCH => "/api/v1/media/$m", $ann, { tags => ['ok', ''] })
+         ->{json}{error}{message}, qr/tag 2 /, 'the message says which tag');
+is(api(PATCH => "/api/v1/media/$m", $bob, { tags => ['mine'] })->{status},
+   404, 'someone else\'s media: 404');
+
+# --- search: accents, prefixes, ranking --------------------------------------
+
+my $beyonce = ready(upload($ann, title => "Halo \x{2014} Beyonc\x{e9}",
+                           privacy => 'public'));
+my $plain = ready(upload($ann, title => 'Beyonce unplugged',
+                         privacy => 'public'));
+
+is_deeply(bag(@{ ids(search('beyon')) }), bag($beyonce, $plain),
+          '"beyon" finds "Beyonc\x{e9}" and "Beyonce" (a prefix, accents off)');
+is_deeply(bag(@{ ids(search('BEYONC%C3%89')) }), bag($beyonce, $plain),
+          '"BEYONC\x{c9}": case and accents off');
+is_deeply(ids(search('halo+beyon')), [$beyonce], 'two words: both needed');
+is_deeply(ids(search('beyonce+halo')), [$beyonce],
+          'word order does not matter');
+is_deeply(ids(search('beyo+')), [], 'a trailing blank: "beyo" is a whole '
+          . 'word, no prefix');
+is_deeply(ids(search('%21%21%21')), [], 'only punctuation: nothing, 200');
+is_deeply(ids(search('b')), [], 'one letter is matched whole, not as a '
+          . 'prefix of nearly everything');
+is_deeply(bag(@{ ids(search('be')) }), bag($beyonce, $plain),
+          'two letters are a prefix');
+
+my $in_title = ready(upload($ann, title => 'Zebra crossing', privacy => 'public'));
+my $in_tags = ready(upload($ann, title => 'Stripes', privacy => 'public',
+                           tags => ['zebra']));
+my $in_desc = ready(upload($ann, title => 'Savanna', privacy => 'public',
+                           description => 'A long walk past a zebra herd.'));
+is_deeply(ids(search('zebr')), [$in_title, $in_tags, $in_desc],
+          'ranked: the title, then a tag, then the description');
+$r = search('zebr');
+is($r->{json}{items}[0]{owner}{id}, $ann->{user}{id}, 'an item names its owner');
+is($r->{json}{items}[0]{kind}, 'audio', '  and its kind');
+ok(!exists $r->{json}{items}[0]{owner}{email}, '  never the owner\'s email');
+
+# the statement is prepared once per connection: the plan PostgreSQL
+# keeps after five runs (a generic one) answers the same
+is_deeply(ids(search('zebr')), [$in_title, $in_tags, $in_desc],
+          "run $_: the same") for 1 .. 6;
+
+# --- search: what the caller may see -----------------------------------------
+
+my $private = ready(upload($ann, title => 'Secret ocelot',
+                           privacy => 'private'));
+my $unlisted = ready(upload($ann, title => 'Unlisted ocelot',
+                            privacy => 'unlisted'));
+my $gone = ready(upload($ann, title => 'Deleted ocelot', privacy => 'public'));
+is(api(DELETE => "/api/v1/media/$gone", $ann)->{status}, 204, 'one deleted');
+my $queued = upload($ann, title => 'Queued ocelot', privacy => 'public');
+my $public = ready(upload($ann, title => 'Public ocelot', privacy => 'public'));
+
+is_deeply(ids(search('ocelot', $bob)), [$public],
+          'another user finds only the public, ready media');
+is_deeply(ids(search('ocelot')), [$public], 'so does a visitor signed out');
+is_deeply(bag(@{ ids(search('ocelot', $ann)) }),
+          bag($public, $private, $unlisted, $queued),
+          'the owner finds their own, private and unlisted too; never the '
+          . 'deleted');
+is_deeply(ids(search('secret', $bob)), [], 'a private title: nothing for bob');
+sql("UPDATE media SET privacy = 'private' WHERE id = '$public'");
+is_deeply(ids(search('ocelot', $bob)), [], 'made private: gone from search');
+
+# --- search: cursor pages ----------------------------------------------------
+
+my @page_ids = map { ready(upload($bob, title => "Pager tune $_",
+                                  privacy => 'public')) } 1 .. 12;
+my (@seen, $cursor, $pages);
+for my $i (1 .. 5) {
+    $r = api(GET => '/api/v1/search?q=pager&limit=5'
+                    . ($cursor ? "&cursor=$cursor" : ''), $ann);
+    is($r->{status}, 200, "page $i: 200");
+    push @seen, map { $_->{id} } @{ $r->{json}{items} };
+    $pages++;
+    $cursor = $r->{json}{next_cursor} or last;
+}
+is($pages, 3, '12 results in pages of 5: three pages');
+is_deeply([sort @seen], [sort @page_ids], '  every one once, none twice');
+
+# a prefix matching more than 1,000 media: 1,000 of them are ranked, the
+# same ones on every page
+sql("INSERT INTO media (owner_id, title, kind, status, privacy)"
+    . " SELECT '$bob->{user}{id}', 'Capword ' || g, 'audio', 'ready', 'public'"
+    . " FROM generate_series(1, 1100) g");
+my %capped;
+($cursor, $pages) = (undef, 0);
+for my $i (1 .. 30) {
+    $r = api(GET => '/api/v1/search?q=capw&limit=50'
+                    . ($cursor ? "&cursor=$cursor" : ''));
+    $capped{$_}++ for @{ ids($r) };
+    $pages++;
+    $cursor = $r->{json}{next_cursor} or last;
+}
+is(scalar(keys %capped), 1000, '1,100 matches: 1,000 ranked and listed');
+ok(!grep({ $_ > 1 } values %capped), '  none twice across 20 pages');
+is($pages, 20, '  in 20 pages of 50');
+sql("DELETE FROM media WHERE title LIKE 'Capword %'");
+
+# --- users and playlists ------------------------------------------------------
+
+sql("UPDATE users SET handle = 'queen_b', display_name = 'Beyonc\x{e9} K'"
+    . " WHERE id = '$ann->{user}{id}'");
+sql("UPDATE users SET display_name = 'Beyonce Fan' WHERE id = '$bob->{user}{id}'");
+$r = api(GET => '/api/v1/search?type=users&q=beyon');
+is_deeply(ids($r), [$ann->{user}{id}],
+          'users: "beyon" finds the display name; bob has no handle, no '
+          . 'profile, not listed');
+is_deeply([map { $_->{handle} } @{ $r->{json}{items} }], ['queen_b'],
+          '  with the handle');
+ok(!exists $r->{json}{items}[0]{email}, '  and no email');
+is_deeply(ids(api(GET => '/api/v1/search?type=users&q=queen')),
+          [$ann->{user}{id}], '  the handle\'s words too');
+
+my $pl_pub = sql("INSERT INTO playlists (owner_id, title, privacy) VALUES"
+                 . " ('$ann->{user}{id}', 'Caf\x{e9} mornings', 'public')"
+                 . " RETURNING id");
+my $pl_priv = sql("INSERT INTO playlists (owner_id, title, privacy) VALUES"
+                  . " ('$ann->{user}{id}', 'Cafe nights', 'private')"
+                  . " RETURNING id");
+my $pl_unl = sql("INSERT INTO playlists (owner_id, title, privacy) VALUES"
+                 . " ('$ann->{user}{id}', 'Cafe noon', 'unlisted')"
+                 . " RETURNING id");
+is_deeply(ids(api(GET => '/api/v1/search?type=playlists&q=cafe', $bob)),
+          [$pl_pub], 'playlists: bob finds the public one only');
+is_deeply(bag(@{ ids(api(GET => '/api/v1/search?type=playlists&q=caf', $ann)) }),
+          bag($pl_pub, $pl_priv, $pl_unl), '  ann finds all of hers');
+
+# --- search: refusals --------------------------------------------------------
+
+for my $case (
+    [ '', 'q', 'no q' ],
+    [ '?q=', 'q', 'an empty q' ],
+    [ '?q=+%20+', 'q', 'a blank q' ],
+    [ '?q=' . ('a' x 201), 'q', '201 characters' ],
+    [ '?q=%FF', 'q', 'not UTF-8' ],
+    [ '?q=a%00b', 'q', 'a NUL' ],
+    [ '?q=a&type=songs', 'type', 'an unknown type' ],
+    [ '?q=a&limit=0', 'limit', 'limit 0' ],
+    [ '?q=a&limit=51', 'limit', 'limit 51' ],
+    [ '?q=a&cursor=nope', 'cursor', 'a made-up cursor' ],
+    [ '?q=a&cursor=9999999999999999999.' . $beyonce, 'cursor',
+      'a cursor with 19 digits' ],
+) {
+    my ($args, $field, $what) = @$case;
+    $r = api(GET => "/api/v1/search$args");
+    is($r->{status}, 422, "search, $what: 422");
+    is($r->{json}{error}{field}, $field, "  names $field") or diag($r->{content});
+}
+is(api(GET => '/api/v1/search?q=' . ('a' x 200))->{status}, 200,
+   '200 characters: 200');
+
+# --- the catalogue -------------------------------------------------------------
+
+sql("UPDATE media SET deleted_at = now() WHERE deleted_at IS NULL");
+my $v1 = ready(upload($ann, title => 'Film one', privacy => 'public',
+                      tags => ['Drama']), 'video');
+my $v2 = ready(upload($ann, title => 'Film two', privacy => 'public',
+                      tags => ['comedy']), 'video');
+my $v3 = ready(upload($bob, title => 'Film three', privacy => 'public',
+                      tags => ['drama', 'noir']), 'video');
+my $a1 = ready(upload($bob, title => 'Song', privacy => 'public',
+                      tags => ['drama']));
+ready(upload($bob, title => 'Private film', privacy => 'private',
+             tags => ['drama']), 'video');
+ready(upload($bob, title => 'Unlisted film', privacy => 'unlisted',
+             tags => ['drama']), 'video');
+my $vq = upload($bob, title => 'Queued film', privacy => 'public',
+                tags => ['drama']);
+sql("UPDATE media SET kind = 'video' WHERE id = '$vq'");
+sql("UPDATE media SET created_at = now() - (n || ' minutes')::interval FROM"
+    . " (VALUES ('$v1'::uuid, 4), ('$v2', 3), ('$v3', 2), ('$a1', 1)) v(id, n)"
+    . " WHERE media.id = v.id");
+sql("UPDATE media SET plays_count = n FROM (VALUES ('$v1'::uuid, 5),"
+    . " ('$v2', 50), ('$v3', 20), ('$a1', 99)) v(id, n) WHERE media.id = v.id");
+
+is_deeply(ids(api(GET => '/api/v1/catalog', $bob)), [$a1, $v3, $v2, $v1],
+          'catalog: public ready media, newest first; never private, '
+          . 'unlisted or not ready, even for their owner');
+is_deeply(ids(api(GET => '/api/v1/catalog?kind=video')), [$v3, $v2, $v1],
+          'kind=video');
+is_deeply(ids(api(GET => '/api/v1/catalog?kind=audio')), [$a1], 'kind=audio');
+is_deeply(ids(api(GET => '/api/v1/catalog?kind=video&tag=DRAMA')), [$v3, $v1],
+          'tag=DRAMA: tags compare lower-case');
+is_deeply(ids(api(GET => '/api/v1/catalog?kind=video&sort=popular')),
+          [$v2, $v3, $v1], 'sort=popular: most played first');
+is_deeply(ids(api(GET => '/api/v1/catalog?tag=nothing+here')), [],
+          'an unused tag: none');
+
+for my $sort (qw(new popular)) {
+    my (@got, $c);
+    for (1 .. 5) {
+        $r = api(GET => "/api/v1/catalog?sort=$sort&limit=1"
+                        . ($c ? "&cursor=$c" : ''));
+        push @got, @{ ids($r) };
+        $c = $r->{json}{next_cursor} or last;
+    }
+    is_deeply(\@got, $sort eq 'new' ? [$a1, $v3, $v2, $v1] : [$a1, $v2, $v3, $v1],
+              "sort=$sort in pages of one: each once, in order");
+}
+
+for my $case (
+    [ '?kind=film', 'kind', 'an unknown kind' ],
+    [ '?sort=old', 'sort', 'an unknown sort' ],
+    [ '?tag=' . ('t' x 41), 'tag', 'a 41-character tag' ],
+    [ '?tag=+', 'tag', 'a blank tag' ],
+    [ '?tag=%FF', 'tag', 'a tag not UTF-8' ],
+    [ '?cursor=12.x', 'cursor', 'a made-up cursor' ],
+    [ '?limit=100', 'limit', 'limit 100' ],
+) {
+    my ($args, $field, $what) = @$case;
+    $r = api(GET => "/api/v1/catalog$args");
+    is($r->{status}, 422, "catalog, $what: 422");
+    is($r->{json}{error}{field}, $field, "  names $field") or diag($r->{content});
+}
+
+# --- the README's example, run as written ----------------------------------
+
+SKIP: {
+    skip 'curl and jq are needed for the README\'s example', 3
+        unless system('which curl jq >/dev/null 2>&1') == 0;
+
+    my ($block) = slurp("$FindBin::Bin/../README.md")
+                  =~ /^## Search and the catalogue\n.*?^```sh\n(.*?)^```$/ms;
+    ok($block, 'README: the Search example');
+    my $port = $t->port('http');
+    my $dir = $t->dir;
+    $block =~ s/localhost:8080/127.0.0.1:$port/g;
+    mkdir("$dir/readme");
+    system('cp', "$dir/media/tone.wav", "$dir/readme/song.wav") == 0 or die;
+    open(my $sh, '>', "$dir/readme/run.sh") or die $!;
+    print $sh "set -e\ncd '$dir/readme'\n$block";
+    close $sh;
+    my $out = `timeout 60 bash '$dir/readme/run.sh' 2>&1`;
+    is($?, 0, '  runs to its end') or diag($out);
+    like($out, qr/Halo, live/, '  the owner finds their media by "hal"')
+        or diag($out);
+}
+
+$t->finish;
+done_testing();
+
+# --- helpers ---------------------------------------------------------------
+
+sub api {
+    my ($method, $path, $user, $body) = @_;
+    return $t->http($method => $path,
+                    headers => { ($user ? (Authorization => "Bearer $user->{access_token}") : ()),
+                                 ($body ? ('Content-Type' => 'application/json') : ()) },
+                    (defined $body ? (body => encode_json($body)) : ()));
+}
+
+sub search {
+    my ($q, $user) = @_;
+    my $r = api(GET => "/api/v1/search?q=$q", $user);
+    die "search $q: $r->{status} $r->{content}" unless $r->{status} == 200;
+    return $r;
+}
+
+sub ids { [ map { $_->{id} } @{ $_[0]{json}{items} } ] }
+
+# a set: compared sorted
+sub bag { [ sort @_ ] }
+
+sub upload {
+    my ($user, %patch) = @_;
+    my $r = $t->http(POST => '/api/v1/media', body => $clip,
+                     headers => { 'Content-Type' => 'audio/wav',
+                                  Authorization => "Bearer $user->{access_token}" });
+    die "upload: $r->{status} $r->{content}" unless $r->{status} == 202;
+    my $id = $r->{json}{media}{id};
+    $r = api(PATCH => "/api/v1/media/$id", $user, \%patch);
+    die "patch: $r->{status} $r->{content}" unless $r->{status} == 200;
+    return $id;
+}
+
+# what the transcoder leaves: ready, with a kind
+sub ready {
+    my ($id, $kind) = @_;
+    sql("UPDATE media SET status = 'ready', kind = '" . ($kind // 'audio')
+        . "' WHERE id = '$id'");
+    return $id;
+}
+
+sub sql {
+    my $q = $_[0];
+    utf8::encode($q);
+    my $out = $t->psql('media', $q);
+    die "psql: $_[0]" unless defined $out;
+    chomp $out;
+    return $out;
+}

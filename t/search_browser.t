@@ -1,0 +1,79 @@
+# The search box and the catalogue in a real browser
+# (t/browser/search.js: Debian's chromium, headless, through
+# playwright-core) against nginx configured from nginx.conf.example,
+# signed out: suggestions while typing "beyon" with one request for the
+# word, not one per key; Enter shows the results; the catalogue lists
+# public media and filters by kind; private media nowhere.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use JSON::PP qw(decode_json);
+use MediaTest;
+
+my $chromium = '/usr/bin/chromium';
+my $driver = "$FindBin::Bin/browser/search.js";
+plan skip_all => "$chromium is missing (make deps installs it)" unless -x $chromium;
+plan skip_all => 'playwright-core is missing (make tools installs it)'
+    unless -e "$FindBin::Bin/browser/node_modules/playwright-core/package.json";
+
+my $t = MediaTest->new;
+my $dir = $t->dir;
+
+$t->start_postgres;
+$t->start_redis;
+$t->write_example_conf;
+$t->migrate;
+$t->start_nginx;
+
+# media as the transcoder leaves them, with their owner's profile
+my $ann = $t->signup('ann@example.com');
+my $uid = $ann->{user}{id};
+my $sql = "UPDATE users SET handle = 'ann' WHERE id = '$uid';"
+          . " INSERT INTO media (owner_id, title, kind, status, privacy,"
+          . " created_at) VALUES"
+          . " ('$uid', 'Halo \x{2014} Beyonc\x{e9}', 'audio', 'ready', 'public',"
+          . "  now() - interval '2 minutes'),"
+          . " ('$uid', 'Beyonce film', 'video', 'ready', 'public',"
+          . "  now() - interval '1 minute'),"
+          . " ('$uid', 'Beyonc\x{e9} secret', 'audio', 'ready', 'private', now())";
+utf8::encode($sql);
+defined $t->psql('media', $sql) or die 'psql';
+
+local $ENV{HOME} = $dir;
+
+my $out = `timeout 90 node '$driver' '${\ $t->url('/')}' 2>'$dir/browser.err'`;
+my $rc = $? >> 8;
+my $seen = eval { decode_json($out) } // {};
+
+is($rc, 0, 'the browser run completed')
+    or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
+            . MediaTest::slurp("$dir/browser.err"));
+is_deeply($seen->{steps}, ['launch', 'type', 'enter', 'catalog'],
+          'every step done') or diag('stopped at: ' . ($seen->{error} // ''));
+
+my @typed = grep { !/limit=20/ } @{ $seen->{searches} // [] };
+is(scalar(@typed), 1, 'five keys typed 40 ms apart: one suggestion request')
+    or diag(explain($seen->{searches}));
+like($typed[0] // '', qr/q=beyon\b/, '  for the whole word typed');
+is_deeply([sort @{ $seen->{suggestions} // [] }],
+          ['Beyonce film', "Halo \x{2014} Beyonc\x{e9}"],
+          'suggestions: both public media, accents off; not the private one');
+is_deeply([sort @{ $seen->{results} // [] }],
+          ['Beyonce film', "Halo \x{2014} Beyonc\x{e9}"],
+          'Enter: the results view');
+like($seen->{results_title} // '', qr/beyon/, '  titled with the query');
+ok($seen->{suggest_hidden}, '  the suggestions closed');
+is_deeply($seen->{catalog}, ['Beyonce film', "Halo \x{2014} Beyonc\x{e9}"],
+          'the catalogue: public media, newest first');
+is_deeply($seen->{catalog_video}, ['Beyonce film'], '  kind video');
+
+is(scalar(@{ $seen->{console} // [] }), 0, 'no script error or warning')
+    or diag(explain($seen->{console}));
+is(scalar(@{ $seen->{offsite} // [] }), 0, 'nothing from another origin');
+
+$t->finish;
+done_testing();
