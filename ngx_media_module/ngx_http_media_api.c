@@ -30,6 +30,7 @@
 #include "ngx_http_media_downloads.h"
 #include "ngx_http_media_purchases.h"
 #include "ngx_http_media_activity.h"
+#include "ngx_http_media_pictures.h"
 #include "ngx_http_media_api.h"
 #include "media_router.h"
 #include "media_json.h"
@@ -111,6 +112,7 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_POST, "/api/v1/media/{id}/purchase", 33 },
     { MEDIA_GET, "/api/v1/library/purchases", 34 },
     { MEDIA_GET, "/api/v1/activity", 35 },
+    { MEDIA_PUT, "/api/v1/media/{id}/cover", 36 },
 };
 
 
@@ -158,6 +160,7 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_purchase, NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER },
     { ngx_http_media_purchases, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_activity, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_cover_put, NGX_HTTP_MEDIA_RAW | NGX_HTTP_MEDIA_USER },
 };
 
 
