@@ -115,9 +115,11 @@ ngx_http_media_pictures_json(ngx_http_request_t *r, yajl_gen g, ngx_str_t *id,
         return;
     }
 
-    /* the same URL for an hour: cacheable, and as long as a playback URL */
+    /* the same URL for an hour (cacheable), and at least a playback
+     * URL's life */
     exp = ngx_time() + (time_t) (mmcf->url_ttl / 1000);
-    exp += NGX_HTTP_MEDIA_PICTURES_BUCKET - exp % NGX_HTTP_MEDIA_PICTURES_BUCKET;
+    exp += NGX_HTTP_MEDIA_PICTURES_BUCKET
+           - exp % NGX_HTTP_MEDIA_PICTURES_BUCKET;
 
     t.expires = (uint32_t) exp;
     t.flags = MEDIA_TOKEN_PICTURES;

@@ -108,7 +108,9 @@ window.mediaPictures = (() => {
   /* WebVTT cues "start --> end" + "thumbs.jpg#xywh=x,y,w,h" */
   function cues(text, base) {
     const out = [];
-    const re = /(\d+):(\d\d):(\d\d\.\d+) --> (\d+):(\d\d):(\d\d\.\d+)\s*\n([^#\s]+)#xywh=(\d+),(\d+),(\d+),(\d+)/g;
+    const time = String.raw`(\d+):(\d\d):(\d\d\.\d+)`;
+    const re = new RegExp(String.raw`${time} --> ${time}\s*\n([^#\s]+)`
+                          + String.raw`#xywh=(\d+),(\d+),(\d+),(\d+)`, 'g');
     let m;
     while ((m = re.exec(text))) {
       out.push({
