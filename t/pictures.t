@@ -216,6 +216,27 @@ $job = wait_job($ann, $r->{json}{job}{id});
 is($job->{status}, 'failed', '... its job fails');
 like($job->{error} // '', qr/^the cover picture cannot be read/, '... saying so');
 
+# a video takes an uploaded cover too, and keeps its poster
+$r = cover($ann, $id{'clip.mp4'}, slurp("$dir/media/up.jpg"), 'image/jpeg');
+is(wait_job($ann, $r->{json}{job}{id})->{status}, 'done', 'a video\'s cover job');
+$p = api(GET => "/api/v1/media/$id{'clip.mp4'}", $ann)->{json}{media}{pictures};
+is(size(get($p->{cover_512})), '512x512', 'a video\'s uploaded cover at 512x512');
+is(size(get($p->{poster})), '640x360', '... its poster kept');
+
+# a new transcode of each (a new ladder, say) keeps the uploaded covers:
+# the video's, and the song's over its attached picture
+for my $name ('clip.mp4', 'song.mp3') {
+    my $job_id = $t->psql('media', "INSERT INTO jobs (type, media_id, user_id, payload)"
+        . " SELECT 'transcode', media_id, user_id, payload FROM jobs"
+        . " WHERE media_id = '$id{$name}' AND type = 'transcode' RETURNING id");
+    ($job_id) = $job_id =~ /([0-9a-f-]{36})/;
+    $t->redis('XADD', 'media:transcode', '*', 'job', $job_id);
+    is(wait_job($ann, $job_id)->{status}, 'done', "$name: transcoded again");
+    $p = api(GET => "/api/v1/media/$id{$name}", $ann)->{json}{media}{pictures};
+    like(`ffmpeg -v error -i '@{[ save(get($p->{cover_128}), 'g.jpg') ]}' -vf crop=8:8:60:60,scale=1:1 -f rawvideo -pix_fmt rgb24 - | od -An -tu1`,
+         qr/^\s*\d{1,2}\s+1[0-9]\d\s+\d{1,2}\s*$/, "$name: still the uploaded (green) cover");
+}
+
 # --- deleted: the uploaded cover goes with the media ----------------------
 
 $t->start_worker('sweeper');

@@ -225,8 +225,7 @@ media_transcode(media_job_t *job)
 
     if (media_publish_rungs(job, &probe, &ladder, work) != 0
         || media_publish(job, work, final) != 0
-        || (probe.video < 0
-            && media_cover_recheck(job, &cover_sb, final, &ladder) != 0)
+        || media_cover_recheck(job, &cover_sb, final, &ladder) != 0
         || media_record(job, &probe, &ladder, normalize) != 0)
     {
         goto done;

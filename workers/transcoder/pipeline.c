@@ -14,9 +14,9 @@
  * rate into its own HLS rendition.  Video keeps 48 kHz, as video does.
  *
  * Pictures: the video graph has one more branch, a frame every few
- * seconds scaled to a tile, for the thumbnail strip (pictures.c); an audio
- * file's cover (uploaded, else its attached picture) is made into the two
- * cover sizes before the pass.
+ * seconds scaled to a tile, for the thumbnail strip (pictures.c); the
+ * cover (an uploaded one, else an audio file's attached picture) is made
+ * into the two cover sizes before the pass.
  *
  * Each rung's HLS muxer writes dir/<rung>/index.m3u8 and 6 s segments.
  */
@@ -155,7 +155,7 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
         }
     }
 
-    if (p->video < 0 && media_cover(&pp) != 0) {
+    if (media_cover(&pp) != 0) {
         goto failed;
     }
 
@@ -925,10 +925,10 @@ done:
 
 
 /*
- * An audio file's cover: the one its owner uploaded (covers/<media id>,
- * kept apart from the renditions so that a new transcode finds it), else
- * its attached picture.  An attached picture that cannot be decoded costs
- * the file its cover, not its sound.
+ * The cover: the one its owner uploaded (covers/<media id>, kept apart
+ * from the renditions so that a new transcode finds it), else, for an
+ * audio file, its attached picture.  A picture that cannot be decoded
+ * costs the file its cover, not its sound.
  */
 static int
 media_cover(media_pipe_t *pp)
@@ -954,7 +954,7 @@ media_cover(media_pipe_t *pp)
         goto skip;
     }
 
-    if (pp->p->cover < 0) {
+    if (pp->p->cover < 0 || pp->p->video >= 0) {
         return 0;
     }
 
