@@ -133,7 +133,8 @@ $(BUILD)/unit/%.t: t/unit/%.c t/unit/*.h $(CORE_SRC) ngx_media_module/*.h
 # www/package-lock.json and copied in, so browsers load nothing from elsewhere
 WWW_SRC := $(wildcard www/*.html www/*.js www/*.css)
 
-www: $(BUILD)/www/vendor/hls.min.js $(patsubst www/%,$(BUILD)/www/%,$(WWW_SRC))
+www: $(BUILD)/www/vendor/hls.min.js $(BUILD)/www/vendor/wavesurfer.min.js \
+     $(patsubst www/%,$(BUILD)/www/%,$(WWW_SRC))
 
 www/node_modules/hls.js/dist/hls.min.js: www/package.json www/package-lock.json
 	cd www && npm ci --no-audit --no-fund --loglevel=error
@@ -142,6 +143,15 @@ www/node_modules/hls.js/dist/hls.min.js: www/package.json www/package-lock.json
 $(BUILD)/www/vendor/hls.min.js: www/node_modules/hls.js/dist/hls.min.js
 	@mkdir -p $(BUILD)/www/vendor
 	cp $< www/node_modules/hls.js/LICENSE $(BUILD)/www/vendor/
+
+# wavesurfer.js draws the waveform from waveform.json (pictures.js)
+www/node_modules/wavesurfer.js/dist/wavesurfer.min.js: www/node_modules/hls.js/dist/hls.min.js
+	@test -f $@ || (cd www && npm ci --no-audit --no-fund --loglevel=error)
+
+$(BUILD)/www/vendor/wavesurfer.min.js: www/node_modules/wavesurfer.js/dist/wavesurfer.min.js
+	@mkdir -p $(BUILD)/www/vendor
+	cp $< $(BUILD)/www/vendor/
+	cp www/node_modules/wavesurfer.js/LICENSE $(BUILD)/www/vendor/LICENSE.wavesurfer
 
 $(BUILD)/www/%: www/%
 	@mkdir -p $(BUILD)/www

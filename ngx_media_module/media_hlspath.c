@@ -137,6 +137,16 @@ media_hls_parse_file(const char *p, size_t len, media_hls_path_t *hp)
         } else if (media_hls_is(p, len, "waveform.json")) {
             hp->kind = MEDIA_HLS_WAVEFORM;
 
+        } else if (media_hls_is(p, len, "cover-512.jpg")
+                   || media_hls_is(p, len, "cover-128.jpg"))
+        {
+            hp->kind = MEDIA_HLS_COVER;
+
+        } else if (media_hls_is(p, len, "thumbs.jpg")
+                   || media_hls_is(p, len, "thumbs.vtt"))
+        {
+            hp->kind = MEDIA_HLS_THUMBS;
+
         } else {
             goto unknown;
         }
@@ -177,8 +187,9 @@ unknown:
     hp->rung_len = 0;
     hp->rung_side = 0;
 
-    return "not a playback file: expected master.m3u8, poster.jpg, "
-           "waveform.json, <rung>/index.m3u8 or <rung>/seg_N.ts";
+    return "not a playback file: expected master.m3u8, <rung>/index.m3u8, "
+           "<rung>/seg_N.ts, poster.jpg, cover-512.jpg, cover-128.jpg, "
+           "thumbs.jpg, thumbs.vtt or waveform.json";
 }
 
 

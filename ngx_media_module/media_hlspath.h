@@ -5,8 +5,12 @@
  *   <token>/<media id>/master.m3u8          generated from rungs.txt
  *   <token>/<media id>/<rung>/index.m3u8    a rung's playlist
  *   <token>/<media id>/<rung>/seg_N.ts      a rung's segment
- *   <token>/<media id>/poster.jpg           (poster.png: PNG cover art)
+ *   <token>/<media id>/poster.jpg           a video's poster
+ *   <token>/<media id>/cover-512.jpg        cover art, and cover-128.jpg
+ *   <token>/<media id>/thumbs.vtt           the thumbnail strip's track,
+ *   <token>/<media id>/thumbs.jpg           and its sprite
  *   <token>/<media id>/waveform.json
+ *   (poster.png: the PNG cover art earlier transcoders kept)
  *
  * Nothing else is a playback file: rungs.txt, directories, dotfiles and
  * the transcoder's work directories (.<id>.<pid>) are refused here, before
@@ -36,8 +40,13 @@ typedef enum {
     MEDIA_HLS_PLAYLIST,
     MEDIA_HLS_SEGMENT,
     MEDIA_HLS_POSTER,
-    MEDIA_HLS_WAVEFORM
+    MEDIA_HLS_WAVEFORM,
+    MEDIA_HLS_COVER,
+    MEDIA_HLS_THUMBS
 } media_hls_kind_e;
+
+/* a picture (or the waveform): what a pictures-only token opens */
+#define media_hls_is_picture(kind)  ((kind) >= MEDIA_HLS_POSTER)
 
 
 typedef struct {

@@ -34,6 +34,7 @@
 #define MEDIA_SET_EXPORT_TTL      "media_export_ttl"
 #define MEDIA_SET_SWEEP_INTERVAL  "media_sweep_interval"
 #define MEDIA_SET_SOURCE_RETENTION "media_source_retention"   /* or off */
+#define MEDIA_SET_AUDIO_RATE      "media_audio_sample_rate"  /* 44100, 48000 */
 
 #define MEDIA_DEFAULT_JOB_LEASE   60000     /* ms */
 #define MEDIA_DEFAULT_JOB_RETRY   5000      /* ms, doubled per attempt */
@@ -45,12 +46,27 @@
 #define MEDIA_DEFAULT_STRIPE_API_URL  "https://api.stripe.com"
 #define MEDIA_DEFAULT_EXPORT_TTL  (7L * 24 * 3600 * 1000)      /* ms */
 #define MEDIA_DEFAULT_SWEEP_INTERVAL  (10L * 60 * 1000)   /* ms */
+#define MEDIA_DEFAULT_AUDIO_RATE  44100     /* Hz, the audio ladder's */
+
+/*
+ * Pictures (sql/020_pictures.sql): media.pictures is a set of these bits,
+ * written by the transcoder, read by the module to list their URLs.  The
+ * files are in hls/<media id>/, served on the playback token path.
+ */
+#define MEDIA_PIC_COVER           1         /* cover-512.jpg, cover-128.jpg */
+#define MEDIA_PIC_POSTER          2         /* poster.jpg */
+#define MEDIA_PIC_THUMBS          4         /* thumbs.jpg, thumbs.vtt */
+#define MEDIA_PIC_WAVEFORM        8         /* waveform.json */
+#define MEDIA_COVER_SIZES         { 512, 128 }
+#define MEDIA_COVER_MAX_SIDE      8000      /* an uploaded cover, pixels */
+#define MEDIA_COVER_MAX_SIZE      (10L << 20)   /* bytes */
 
 /* under media_storage */
 #define MEDIA_DIR_TMP             "tmp"       /* request bodies arrive here */
 #define MEDIA_DIR_UPLOADS         "uploads"   /* uploads/<media id> */
 #define MEDIA_DIR_HLS             "hls"       /* hls/<media id>/<rung>/ */
 #define MEDIA_DIR_EXPORTS         "exports"   /* exports/<export id>.<format> */
+#define MEDIA_DIR_COVERS          "covers"    /* covers/<media id>: uploaded */
 
 /* Redis keys the module writes and the workers may read */
 #define MEDIA_KEY_LOGIN_ACCOUNT   "media:login:acct:"  /* + lower(email) */
@@ -74,10 +90,12 @@
 #define MEDIA_STREAM_BILLING      "media:billing"
 #define MEDIA_STREAM_SWEEP        "media:sweep"
 #define MEDIA_STREAM_EXPORT       "media:export"
+#define MEDIA_STREAM_COVER        "media:cover"
 #define MEDIA_GROUP_TRANSCODE     "transcoders"
 #define MEDIA_GROUP_BILLING       "billing"
 #define MEDIA_GROUP_SWEEP         "sweepers"
 #define MEDIA_GROUP_EXPORT        "exporters"
+#define MEDIA_GROUP_COVER         "covers"
 
 /* a stream entry only points at its row: XADD <stream> * job <uuid> */
 #define MEDIA_STREAM_FIELD_JOB    "job"

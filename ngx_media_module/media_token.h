@@ -45,6 +45,12 @@ typedef struct {
 } media_token_key_t;
 
 
+/* flags: the token opens the media's pictures and waveform only, never a
+ * playlist or segment (the URLs in media answers, which decide nothing
+ * about who may watch) */
+#define MEDIA_TOKEN_PICTURES  0x0001
+
+
 typedef struct {
     uint32_t        expires;
     unsigned char   media[16];

@@ -34,6 +34,7 @@
 #include "ngx_http_media_playlists.h"
 #include "ngx_http_media_history.h"
 #include "ngx_http_media_search.h"
+#include "ngx_http_media_pictures.h"
 #include "ngx_http_media_api.h"
 #include "media_router.h"
 #include "media_json.h"
@@ -133,6 +134,7 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_GET, "/api/v1/trending", 50 },
     { MEDIA_GET, "/api/v1/search", 51 },
     { MEDIA_GET, "/api/v1/catalog", 52 },
+    { MEDIA_PUT, "/api/v1/media/{id}/cover", 53 },
 };
 
 
@@ -200,6 +202,7 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_trending, 0 },
     { ngx_http_media_search, 0 },
     { ngx_http_media_catalog, 0 },
+    { ngx_http_media_cover_put, NGX_HTTP_MEDIA_RAW | NGX_HTTP_MEDIA_USER },
 };
 
 

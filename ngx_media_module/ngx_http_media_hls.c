@@ -32,6 +32,7 @@
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_keyfile.h"
 #include "ngx_http_media_hls.h"
+#include "ngx_http_media_pictures.h"
 #include "media_token.h"
 #include "media_hlspath.h"
 
@@ -86,6 +87,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_playback =
         "       CASE WHEN p.ads AND m.status = 'ready' AND NOT EXISTS ("
         "         SELECT 1 FROM ads WHERE ads.media_id = m.id)"
         "       THEN media_ad_schedule(m.id, m.duration_ms) END,"
+        "       " NGX_HTTP_MEDIA_PICTURES_COLUMN ","
         /* a play, when a token will be issued: once per viewer ($3) per
          * media per 30 minutes (sql/018) */
         "       CASE WHEN m.status = 'ready' AND (m.privacy <> 'private'"
@@ -319,6 +321,18 @@ ngx_http_media_hls_access(ngx_http_request_t *r)
         return ngx_http_media_hls_refuse(r, h, "other_media",
                                          NGX_HTTP_FORBIDDEN,
                                          "the token is for another media");
+    }
+
+    /* a URL from a media answer: pictures, never playback */
+    if ((h->claims.flags & MEDIA_TOKEN_PICTURES)
+        && !media_hls_is_picture(h->path.kind))
+    {
+        return ngx_http_media_hls_refuse(r, h, "pictures_only",
+                                         NGX_HTTP_FORBIDDEN,
+                                         "this URL opens the media's "
+                                         "pictures only; ask for a playback "
+                                         "URL (POST /api/v1/media/{id}/"
+                                         "playback)");
     }
 
     if (h->path.rung
@@ -843,6 +857,8 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
     yajl_gen_map_open(g);
     ngx_http_media_json_str(g, "url", &url);
     ngx_http_media_json_str(g, "expires_at", &expires);
+    ngx_http_media_pictures_json(r, g, &ctx->capture,
+                                 ngx_http_media_pg_value(res, 0, 6));
 
     if (ngx_http_media_pg_value(res, 0, 5)->data
         && ngx_http_media_play_ads(r, g, ngx_http_media_pg_value(res, 0, 5),

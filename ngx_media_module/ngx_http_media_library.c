@@ -15,6 +15,7 @@
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_library.h"
+#include "ngx_http_media_pictures.h"
 #include "media_utf8.h"
 #include "media_search.h"
 
@@ -37,13 +38,15 @@
     " to_char(m.created_at AT TIME ZONE 'UTC',"                               \
     "         'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"                          \
     " m.progress, m.error, m.job_id, m.renditions, m.price_cents,"            \
-    " m.currency, m.description, array_to_json(m.tags)"
+    " m.currency, m.description, array_to_json(m.tags), "                 \
+    NGX_HTTP_MEDIA_PICTURES_COLUMN
 
 
 typedef enum {
     NGX_HTTP_MEDIA_T_STR = 0,
     NGX_HTTP_MEDIA_T_NUM,
-    NGX_HTTP_MEDIA_T_RAW          /* already JSON */
+    NGX_HTTP_MEDIA_T_RAW,         /* already JSON */
+    NGX_HTTP_MEDIA_T_PICTURES     /* ngx_http_media_pictures_json's */
 } ngx_http_media_json_type_e;
 
 
@@ -69,6 +72,7 @@ static const ngx_http_media_field_t  ngx_http_media_media_fields[] = {
     { "currency", NGX_HTTP_MEDIA_T_STR },
     { "description", NGX_HTTP_MEDIA_T_STR },
     { "tags", NGX_HTTP_MEDIA_T_RAW },
+    { "pictures", NGX_HTTP_MEDIA_T_PICTURES },
 };
 
 #define NGX_HTTP_MEDIA_NFIELDS                                                \
@@ -108,8 +112,9 @@ static void ngx_http_media_job_found(ngx_http_request_t *r,
 static ngx_int_t ngx_http_media_send_row(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, const char *key,
     const ngx_http_media_field_t *fields, ngx_uint_t n);
-static void ngx_http_media_json_row(yajl_gen g, ngx_http_media_pg_result_t *res,
-    ngx_uint_t row, const ngx_http_media_field_t *fields, ngx_uint_t n);
+static void ngx_http_media_json_row(ngx_http_request_t *r, yajl_gen g,
+    ngx_http_media_pg_result_t *res, ngx_uint_t row,
+    const ngx_http_media_field_t *fields, ngx_uint_t n);
 
 
 /* the statements of this room, each prepared once per pooled connection */
@@ -244,7 +249,7 @@ ngx_http_media_listed(ngx_http_request_t *r, ngx_http_media_pg_result_t *res,
     yajl_gen_array_open(g);
 
     for (i = 0; i < rows; i++) {
-        ngx_http_media_json_row(g, res, i, ngx_http_media_media_fields,
+        ngx_http_media_json_row(r, g, res, i, ngx_http_media_media_fields,
                                 NGX_HTTP_MEDIA_NFIELDS);
     }
 
@@ -621,7 +626,7 @@ ngx_http_media_send_row(ngx_http_request_t *r, ngx_http_media_pg_result_t *res,
 
     yajl_gen_map_open(g);
     yajl_gen_string(g, (const unsigned char *) key, ngx_strlen(key));
-    ngx_http_media_json_row(g, res, 0, fields, n);
+    ngx_http_media_json_row(r, g, res, 0, fields, n);
     yajl_gen_map_close(g);
 
     return ngx_http_media_send_gen(r, NGX_HTTP_OK, g);
@@ -752,8 +757,9 @@ ngx_http_media_owned_id(ngx_http_request_t *r, ngx_str_t *params)
 
 /* one row as a JSON object: SQL NULL as null, numbers and JSON as such */
 static void
-ngx_http_media_json_row(yajl_gen g, ngx_http_media_pg_result_t *res,
-    ngx_uint_t row, const ngx_http_media_field_t *fields, ngx_uint_t n)
+ngx_http_media_json_row(ngx_http_request_t *r, yajl_gen g,
+    ngx_http_media_pg_result_t *res, ngx_uint_t row,
+    const ngx_http_media_field_t *fields, ngx_uint_t n)
 {
     ngx_str_t   *v;
     ngx_uint_t   i;
@@ -762,6 +768,14 @@ ngx_http_media_json_row(yajl_gen g, ngx_http_media_pg_result_t *res,
 
     for (i = 0; i < n && i < res->ncols; i++) {
         v = ngx_http_media_pg_value(res, row, i);
+
+        /* the URLs of the media's pictures (column 0 is its id) */
+        if (fields[i].type == NGX_HTTP_MEDIA_T_PICTURES) {
+            ngx_http_media_pictures_json(r, g,
+                                         ngx_http_media_pg_value(res, row, 0),
+                                         v);
+            continue;
+        }
 
         yajl_gen_string(g, (const unsigned char *) fields[i].name,
                         ngx_strlen(fields[i].name));

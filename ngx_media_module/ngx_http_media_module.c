@@ -218,6 +218,13 @@ static ngx_command_t  ngx_http_media_commands[] = {
       7,
       NULL },
 
+    { ngx_string(MEDIA_SET_AUDIO_RATE),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_worker_setting,
+      0,
+      8,
+      NULL },
+
     { ngx_string("media_url_key"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_media_url_key,
@@ -1052,7 +1059,8 @@ ngx_http_media_worker_setting(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         "a size such as \"4g\" or \"off\"",
         "an http:// or https:// URL without a query",
         "a file name",
-        "a time such as \"90d\", or \"off\""
+        "a time such as \"90d\", or \"off\"",
+        "44100 or 48000"
     };
 
     value = cf->args->elts;
@@ -1095,6 +1103,14 @@ ngx_http_media_worker_setting(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     case 7:
         if ((len == 3 && ngx_strncmp(v, "off", 3) == 0)
             || (media_conf_parse_msec(v, len, &n) == 0 && n > 0))
+        {
+            return NGX_CONF_OK;
+        }
+        break;
+
+    case 8:
+        if (len == 5 && (ngx_strncmp(v, "44100", 5) == 0
+                         || ngx_strncmp(v, "48000", 5) == 0))
         {
             return NGX_CONF_OK;
         }

@@ -190,7 +190,7 @@ for my $case (
 }
 
 $r = get_raw("${base}720p");
-like($r->{json}{error}{message} // '', qr/expected master\.m3u8, poster\.jpg, waveform\.json, <rung>\/index\.m3u8 or <rung>\/seg_N\.ts/,
+like($r->{json}{error}{message} // '', qr/expected master\.m3u8, <rung>\/index\.m3u8, <rung>\/seg_N\.ts, poster\.jpg, cover-512\.jpg, cover-128\.jpg, thumbs\.jpg, thumbs\.vtt or waveform\.json/,
      'the refusal says which files there are');
 
 # a rung above the token: 403, whichever file

@@ -300,6 +300,7 @@ function showItem(media, first) {
   if (typeof mediaExports !== 'undefined') mediaExports.update(el, media);
   if (typeof decorateItem === 'function') decorateItem(el, media);
   if (window.mediaShare) window.mediaShare.update(el, media);   /* sharelink.js */
+  if (window.mediaPictures) mediaPictures.update(el, media);   /* pictures.js */
 
   $('library-empty').hidden = state.items.size > 0;
 }
@@ -409,6 +410,7 @@ function levelName(l) {
 
 function stopPlayer() {
   if (state.adDone) state.adDone();
+  if (window.mediaPictures) mediaPictures.stop();
   if (state.hls) {
     state.hls.destroy();
     state.hls = null;
@@ -557,6 +559,7 @@ async function play(id, media) {
   v.classList.toggle('audio', it.media.kind === 'audio');
   v.poster = it.media.kind === 'video'
     ? url.replace(/master\.m3u8$/, 'poster.jpg') : '';
+  if (window.mediaPictures) mediaPictures.play(v, it.media, pb);
 
   if (!window.Hls || !Hls.isSupported()) {
     /* Safari on iOS: native HLS, whose quality is the browser's choice */

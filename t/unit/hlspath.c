@@ -88,6 +88,10 @@ main(void)
     accepted("poster.jpg", MEDIA_HLS_POSTER, NULL, 0);
     accepted("poster.png", MEDIA_HLS_POSTER, NULL, 0);
     accepted("waveform.json", MEDIA_HLS_WAVEFORM, NULL, 0);
+    accepted("cover-512.jpg", MEDIA_HLS_COVER, NULL, 0);
+    accepted("cover-128.jpg", MEDIA_HLS_COVER, NULL, 0);
+    accepted("thumbs.jpg", MEDIA_HLS_THUMBS, NULL, 0);
+    accepted("thumbs.vtt", MEDIA_HLS_THUMBS, NULL, 0);
     accepted("720p/index.m3u8", MEDIA_HLS_PLAYLIST, "720p", 720);
     accepted("1080p/index.m3u8", MEDIA_HLS_PLAYLIST, "1080p", 1080);
     accepted("360p/seg_00000.ts", MEDIA_HLS_SEGMENT, "360p", 360);
@@ -115,6 +119,10 @@ main(void)
     /* --- the media's other files ---------------------------------------- */
 
     REFUSED(PRE "rungs.txt", NOT_FILE);
+    REFUSED(PRE "cover-256.jpg", NOT_FILE);
+    REFUSED(PRE "cover.jpg", NOT_FILE);
+    REFUSED(PRE "thumbs.png", NOT_FILE);
+    REFUSED(PRE "720p/thumbs.vtt", NOT_FILE);
     REFUSED(PRE "1080p", NOT_FILE);
     REFUSED(PRE "720p", NOT_FILE);
     REFUSED(PRE "720p/", NOT_FILE);

@@ -56,6 +56,7 @@ media_settings_defaults(media_settings_t *s)
     s->max_duration = MEDIA_DEFAULT_MAX_DURATION;
     s->export_ttl = MEDIA_DEFAULT_EXPORT_TTL;
     s->sweep_interval = MEDIA_DEFAULT_SWEEP_INTERVAL;
+    s->audio_rate = MEDIA_DEFAULT_AUDIO_RATE;
 }
 
 
@@ -192,6 +193,18 @@ media_settings_set(void *data, const char *name, char **args, int nargs,
             return -1;
         }
 
+        return 0;
+
+    } else if (strcmp(name, MEDIA_SET_AUDIO_RATE) == 0) {
+        if (nargs != 1
+            || (strcmp(args[0], "44100") != 0 && strcmp(args[0], "48000") != 0))
+        {
+            snprintf(err, errlen, "line %d: invalid %s \"%s\": expected "
+                     "44100 or 48000", line, name, nargs ? args[0] : "");
+            return -1;
+        }
+
+        s->audio_rate = atol(args[0]);
         return 0;
 
     } else if (strcmp(name, MEDIA_SET_TRANSCODE_MEMORY) == 0) {

@@ -44,6 +44,7 @@ typedef struct {
     long           export_ttl;       /* ms an export is kept */
     long           sweep_interval;   /* ms between lifecycle passes */
     long           source_retention; /* ms an original is kept, 0: off */
+    long           audio_rate;       /* Hz, the audio ladder's */
 } media_settings_t;
 
 

@@ -56,7 +56,7 @@ main(int argc, char **argv)
 static int
 media_sweep(media_job_t *job)
 {
-    char         upload[4096], hls[4096];
+    char         upload[4096], hls[4096], cover[4096];
     PGresult    *res;
     const char  *params[1];
 
@@ -78,6 +78,8 @@ media_sweep(media_job_t *job)
     if (media_path(upload, sizeof(upload), "%s/" MEDIA_DIR_UPLOADS "/%s",
                    job->settings->storage, job->media_id) != 0
         || media_path(hls, sizeof(hls), "%s/" MEDIA_DIR_HLS "/%s",
+                      job->settings->storage, job->media_id) != 0
+        || media_path(cover, sizeof(cover), "%s/" MEDIA_DIR_COVERS "/%s",
                       job->settings->storage, job->media_id) != 0)
     {
         media_job_fail(job, "media_storage path too long");
@@ -87,6 +89,12 @@ media_sweep(media_job_t *job)
 
     if (unlink(upload) != 0 && errno != ENOENT) {
         media_job_fail(job, "remove %s: %s", upload, strerror(errno));
+        return -1;
+    }
+
+    /* an uploaded cover (PUT /media/{id}/cover) */
+    if (unlink(cover) != 0 && errno != ENOENT) {
+        media_job_fail(job, "remove %s: %s", cover, strerror(errno));
         return -1;
     }
 

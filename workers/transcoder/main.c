@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <yajl/yajl_tree.h>
@@ -29,6 +30,13 @@ const char  *media_worker_name = "media-transcoder";
 
 
 static int media_transcode(media_job_t *job);
+static int media_cover_job(media_job_t *job);
+static int media_cover_tick(const media_settings_t *s, PGconn *pg,
+    redisContext *rc);
+static void media_cover_stat(media_job_t *job, char *path, size_t size,
+    struct stat *sb);
+static int media_cover_recheck(media_job_t *job, const struct stat *before,
+    const char *final, media_ladder_t *l);
 static int media_transcode_file(const char *source, const char *dir,
     long threads);
 static int media_source(media_job_t *job, char *path, size_t size);
@@ -55,6 +63,10 @@ main(int argc, char **argv)
     };
 
     av_log_set_level(AV_LOG_ERROR);
+
+    /* cover jobs (an uploaded cover made into its sizes) between
+     * transcodes: seconds of work, no reason for a process of their own */
+    media_worker_tick = media_cover_tick;
 
     if (argc >= 4 && strcmp(argv[1], "transcode") == 0) {
         return media_transcode_file(argv[2], argv[3],
@@ -144,7 +156,8 @@ static int
 media_transcode(media_job_t *job)
 {
     int               rc;
-    char              source[4096], work[4096], final[4096];
+    char              source[4096], work[4096], final[4096], cover[4096];
+    struct stat       cover_sb;
     media_probe_t     probe;
     media_ladder_t    ladder;
     media_loudness_t  loud, *normalize;
@@ -182,6 +195,9 @@ media_transcode(media_job_t *job)
 
     media_ladder(&probe, &ladder);
 
+    /* an uploaded cover as the pipeline will find it, or none */
+    media_cover_stat(job, cover, sizeof(cover), &cover_sb);
+
     if (mkdir(work, 0755) != 0) {
         media_job_fail(job, "mkdir %s: %s", work, strerror(errno));
         goto done;
@@ -209,6 +225,7 @@ media_transcode(media_job_t *job)
 
     if (media_publish_rungs(job, &probe, &ladder, work) != 0
         || media_publish(job, work, final) != 0
+        || media_cover_recheck(job, &cover_sb, final, &ladder) != 0
         || media_record(job, &probe, &ladder, normalize) != 0)
     {
         goto done;
@@ -304,7 +321,7 @@ media_record(media_job_t *job, media_probe_t *p, media_ladder_t *l,
 {
     int            i, ok;
     char           w[16], h[16], fps[32], peak[32], avg[32], dur[32];
-    char           lufs[32];
+    char           lufs[32], pics[16];
     PGresult      *res;
     media_rung_t  *r;
     const char    *params[8];
@@ -357,12 +374,24 @@ media_record(media_job_t *job, media_probe_t *p, media_ladder_t *l,
         params[4] = loud->linear ? "linear" : "dynamic";
     }
 
+    /*
+     * The pictures this transcode made; an uploaded cover's bit stays
+     * (a cover job may have made it into this directory after the
+     * publish), and an uploaded cover stays the cover's source.
+     */
+    snprintf(pics, sizeof(pics), "%d", l->pictures);
+    params[5] = pics;
+
     if (ok) {
         res = PQexecParams(job->pg,
             "UPDATE media SET status = 'ready', kind = $2,"
             "  duration_ms = $3, loudness_lufs = $4, loudnorm_mode = $5,"
+            "  pictures = $6::int | CASE WHEN cover_source = 'upload'"
+            "    THEN pictures & 1 ELSE 0 END,"
+            "  cover_source = CASE WHEN cover_source = 'upload' THEN 'upload'"
+            "    WHEN $6::int & 1 = 1 THEN 'file' END,"
             "  error = NULL WHERE id = $1",
-            5, NULL, params, NULL, NULL, 0);
+            6, NULL, params, NULL, NULL, 0);
         ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         PQclear(res);
     }
@@ -469,4 +498,143 @@ static int
 media_rmtree(const char *path)
 {
     return nftw(path, media_unlink, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+
+/* covers ------------------------------------------------------------------ */
+
+static media_stmt_t  media_sql_cover_done =
+    media_stmt("cover_done", 1,
+        "UPDATE media SET pictures = pictures | 1, cover_source = 'upload'"
+        " WHERE id = $1::uuid");
+
+
+/* covers/<media id>, and what it is now (st_ino 0: none) */
+static void
+media_cover_stat(media_job_t *job, char *path, size_t size, struct stat *sb)
+{
+    memset(sb, 0, sizeof(struct stat));
+
+    if (media_path(path, size, "%s/" MEDIA_DIR_COVERS "/%s",
+                   job->settings->storage, job->media_id) != 0
+        || stat(path, sb) != 0)
+    {
+        memset(sb, 0, sizeof(struct stat));
+    }
+}
+
+
+/*
+ * A cover uploaded while this transcode ran, after the pipeline looked:
+ * its cover job found no directory (or the one this publish replaced), so
+ * it is made here, into the published one.  Uploads are renamed into
+ * place, so a new one is a new inode.
+ */
+static int
+media_cover_recheck(media_job_t *job, const struct stat *before,
+    const char *final, media_ladder_t *l)
+{
+    char         path[4096];
+    struct stat  now;
+
+    media_cover_stat(job, path, sizeof(path), &now);
+
+    if (now.st_ino == 0
+        || (now.st_ino == before->st_ino && now.st_dev == before->st_dev
+            && now.st_mtime == before->st_mtime))
+    {
+        return 0;
+    }
+
+    media_log_info("job %s: a cover was uploaded during the transcode",
+                   job->id);
+
+    if (media_cover_file(job, path, final) != 0) {
+        /* the cover job reports it; the sound is fine */
+        job->error[0] = '\0';
+        job->reason[0] = '\0';
+        job->permanent = 0;
+        return 0;
+    }
+
+    l->pictures |= MEDIA_PIC_COVER;
+
+    return 0;
+}
+
+
+/*
+ * A cover job: covers/<media id> (the upload, checked by nginx: a JPEG or
+ * PNG of at most 10 MB and 8000x8000) into hls/<media id>/cover-*.jpg.
+ * No directory yet: the media is still being transcoded, and that
+ * transcode makes the cover (media_cover_recheck).
+ */
+static int
+media_cover_job(media_job_t *job)
+{
+    char          path[4096], final[4096];
+    PGresult     *res;
+    struct stat   sb;
+    const char   *params[1];
+
+    if (media_path(path, sizeof(path), "%s/" MEDIA_DIR_COVERS "/%s",
+                   job->settings->storage, job->media_id) != 0
+        || media_path(final, sizeof(final), "%s/" MEDIA_DIR_HLS "/%s",
+                      job->settings->storage, job->media_id) != 0)
+    {
+        media_job_fail(job, "media_storage path too long");
+        job->permanent = 1;
+        return -1;
+    }
+
+    if (stat(final, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        job->result = strdup("{\"cover\":\"with the transcode\"}");
+        return 0;
+    }
+
+    if (media_cover_file(job, path, final) != 0) {
+        return -1;
+    }
+
+    params[0] = job->media_id;
+    res = media_pg_exec(job->pg, &media_sql_cover_done, params);
+    if (media_job_check(job, res, PGRES_COMMAND_OK, "record the cover") != 0)
+    {
+        return -1;
+    }
+    PQclear(res);
+
+    job->result = strdup("{\"cover\":\"made\"}");
+
+    media_log_info("job %s: media %s has its uploaded cover", job->id,
+                   job->media_id);
+    return 0;
+}
+
+
+/* one turn on media:cover, between transcodes; never waits long */
+static int
+media_cover_tick(const media_settings_t *s, PGconn *pg, redisContext *rc)
+{
+    char           consumer[64];
+    time_t         now;
+    static time_t  reconciled;
+
+    static const media_queue_t  covers = {
+        "cover", MEDIA_STREAM_COVER, MEDIA_GROUP_COVER, media_cover_job,
+        NULL
+    };
+
+    now = time(NULL);
+
+    if (now - reconciled >= 5) {
+        if (media_queue_reconcile(s, &covers, pg, rc) != 0) {
+            return -1;
+        }
+        reconciled = now;
+    }
+
+    media_consumer_name(getpid(), consumer, sizeof(consumer));
+
+    return media_queue_turn(s, &covers, pg, rc, consumer, 1);
 }

@@ -10,7 +10,13 @@
  * once; every rung's muxer gets the same packets.
  *
  * Audio only: [in] asplit=3, each branch resampled to its own layout and
- * encoded at its own rate into its own HLS rendition.
+ * to media_audio_sample_rate (44.1 kHz unless set), encoded at its own
+ * rate into its own HLS rendition.  Video keeps 48 kHz, as video does.
+ *
+ * Pictures: the video graph has one more branch, a frame every few
+ * seconds scaled to a tile, for the thumbnail strip (pictures.c); the
+ * cover (an uploaded one, else an audio file's attached picture) is made
+ * into the two cover sizes before the pass.
  *
  * Each rung's HLS muxer writes dir/<rung>/index.m3u8 and 6 s segments.
  */
@@ -18,6 +24,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <libavfilter/avfilter.h>
 #include <libavfilter/buffersink.h>
@@ -60,11 +67,15 @@ typedef struct {
     AVFrame            *frame;
     AVFrame            *filtered;
     AVFrame            *last;          /* the top rung's, until a poster */
+    AVFilterContext    *thumb_sink;    /* the thumbnail branch */
+    media_thumbs_t      thumbs;
+    int64_t             thumb_start;   /* the first tile's pts */
     int64_t             poster_at;     /* in the top rung's time base */
     int64_t             at_ms;         /* the source read up to here */
     int64_t             vframes;       /* decoded */
     int64_t             aframes;
     unsigned            poster_done:1;
+    unsigned            cover_done:1;
 } media_pipe_t;
 
 
@@ -72,7 +83,7 @@ static int media_video_graph(media_pipe_t *pp);
 static int media_audio_graph(media_pipe_t *pp);
 static AVCodecContext *media_video_encoder(media_pipe_t *pp, media_out_t *o);
 static AVCodecContext *media_audio_encoder(media_pipe_t *pp,
-    AVFilterContext *sink, int64_t rate, int channels);
+    AVFilterContext *sink, int64_t rate, int channels, int sample_rate);
 static int media_open_muxer(media_pipe_t *pp, media_out_t *o,
     AVCodecContext *aenc);
 static int media_decode(media_pipe_t *pp, AVCodecContext *dec,
@@ -85,6 +96,7 @@ static int media_write(media_pipe_t *pp, media_out_t *o, AVPacket *pkt,
 static void media_sps(media_rung_t *r, const AVPacket *pkt);
 static int media_poster(media_pipe_t *pp, AVFrame *frame);
 static int media_cover(media_pipe_t *pp);
+static int media_thumb_drain(media_pipe_t *pp);
 static int media_finish(media_pipe_t *pp);
 static void media_pipe_free(media_pipe_t *pp);
 static void media_input_refuse(media_pipe_t *pp, int err);
@@ -143,7 +155,7 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
         }
     }
 
-    if (p->cover >= 0 && p->video < 0 && media_cover(&pp) != 0) {
+    if (media_cover(&pp) != 0) {
         goto failed;
     }
 
@@ -230,6 +242,17 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
         goto failed;
     }
 
+    if (pp.thumb_sink
+        && media_thumbs_finish(job, &pp.thumbs, p->duration_ms, dir) != 0)
+    {
+        goto failed;
+    }
+
+    l->pictures |= (pp.cover_done ? MEDIA_PIC_COVER : 0)
+                   | (p->video >= 0 && pp.poster_done ? MEDIA_PIC_POSTER : 0)
+                   | (pp.thumbs.n > 0 ? MEDIA_PIC_THUMBS : 0)
+                   | (p->video < 0 && loud ? MEDIA_PIC_WAVEFORM : 0);
+
     media_pipe_free(&pp);
     return 0;
 
@@ -246,7 +269,7 @@ media_video_graph(media_pipe_t *pp)
     int                i;
     char               args[256], desc[2048], *d;
     const char        *rotate;
-    AVFilterContext   *sinks[MEDIA_MAX_RUNGS];
+    AVFilterContext   *sinks[MEDIA_MAX_RUNGS + 1];
     AVRational         sar, tb;
 
     sar = pp->vdec->sample_aspect_ratio;
@@ -263,9 +286,12 @@ media_video_graph(media_pipe_t *pp)
 
     rotate = media_av_rotate(pp->p);
 
+    media_thumbs_init(&pp->thumbs, pp->out[0].rung->width,
+                      pp->out[0].rung->height, pp->p->duration_ms);
+
     d = desc;
-    d += sprintf(d, "[in]%ssplit=%d", rotate, pp->n);
-    for (i = 0; i < pp->n; i++) {
+    d += sprintf(d, "[in]%ssplit=%d", rotate, pp->n + 1);
+    for (i = 0; i <= pp->n; i++) {
         d += sprintf(d, "[s%d]", i);
     }
     for (i = 0; i < pp->n; i++) {
@@ -274,11 +300,21 @@ media_video_graph(media_pipe_t *pp)
                      pp->out[i].rung->height, i);
     }
 
-    if (media_av_graph(pp->job, &pp->vgraph, &pp->vsrc, "buffer", args, "buffersink",
-                    desc, sinks, pp->n) != 0)
+    /* the thumbnail branch: the first frame, then one per interval */
+    d += sprintf(d, ";[s%d]select='isnan(prev_selected_t)"
+                 "+gte(t-prev_selected_t,%.3f)',scale=%d:%d:flags=bicubic,"
+                 "setsar=1,format=yuvj420p[o%d]", pp->n,
+                 pp->thumbs.every_ms / 1000.0 - 0.001, pp->thumbs.w,
+                 pp->thumbs.h, pp->n);
+
+    if (media_av_graph(pp->job, &pp->vgraph, &pp->vsrc, "buffer", args,
+                       "buffersink", desc, sinks, pp->n + 1) != 0)
     {
         return -1;
     }
+
+    pp->thumb_sink = sinks[pp->n];
+    pp->thumb_start = AV_NOPTS_VALUE;
 
     for (i = 0; i < pp->n; i++) {
         pp->out[i].vsink = sinks[i];
@@ -300,7 +336,7 @@ media_video_graph(media_pipe_t *pp)
 static int
 media_audio_graph(media_pipe_t *pp)
 {
-    int               i;
+    int               i, hz;
     char              args[256], layout[64], desc[1024], norm[128], *d;
     AVRational        tb;
     AVFilterContext  *sinks[MEDIA_MAX_RUNGS];
@@ -328,7 +364,8 @@ media_audio_graph(media_pipe_t *pp)
         }
 
         pp->shared_asink = sinks[0];
-        pp->shared_aenc = media_audio_encoder(pp, sinks[0], 128000, 2);
+        pp->shared_aenc = media_audio_encoder(pp, sinks[0], 128000, 2,
+                                              48000);
 
         return pp->shared_aenc ? 0 : -1;
     }
@@ -338,14 +375,18 @@ media_audio_graph(media_pipe_t *pp)
         media_loudness_filter(pp->loud, norm, sizeof(norm));
     }
 
+    /* resampled after loudnorm, whose dynamic mode outputs 192 kHz */
+    hz = pp->job->settings->audio_rate > 0
+         ? (int) pp->job->settings->audio_rate : MEDIA_DEFAULT_AUDIO_RATE;
+
     d = desc;
     d += sprintf(d, "[in]%sasplit=%d", norm, pp->n);
     for (i = 0; i < pp->n; i++) {
         d += sprintf(d, "[s%d]", i);
     }
     for (i = 0; i < pp->n; i++) {
-        d += sprintf(d, ";[s%d]aresample=48000,aformat=sample_fmts=fltp:"
-                     "sample_rates=48000:channel_layouts=%s[o%d]", i,
+        d += sprintf(d, ";[s%d]aresample=%d,aformat=sample_fmts=fltp:"
+                     "sample_rates=%d:channel_layouts=%s[o%d]", i, hz, hz,
                      pp->out[i].rung->audio_channels == 1 ? "mono" : "stereo",
                      i);
     }
@@ -361,7 +402,8 @@ media_audio_graph(media_pipe_t *pp)
         pp->out[i].asink = sinks[i];
         pp->out[i].aenc = media_audio_encoder(pp, sinks[i],
                                               pp->out[i].rung->audio_rate,
-                                              pp->out[i].rung->audio_channels);
+                                              pp->out[i].rung->audio_channels,
+                                              hz);
         if (pp->out[i].aenc == NULL) {
             return -1;
         }
@@ -438,7 +480,7 @@ media_video_encoder(media_pipe_t *pp, media_out_t *o)
 
 static AVCodecContext *
 media_audio_encoder(media_pipe_t *pp, AVFilterContext *sink, int64_t rate,
-    int channels)
+    int channels, int sample_rate)
 {
     int              rc;
     const AVCodec   *codec;
@@ -452,9 +494,9 @@ media_audio_encoder(media_pipe_t *pp, AVFilterContext *sink, int64_t rate,
     }
 
     c->sample_fmt = AV_SAMPLE_FMT_FLTP;
-    c->sample_rate = 48000;
+    c->sample_rate = sample_rate;
     c->bit_rate = rate;
-    c->time_base = (AVRational) { 1, 48000 };
+    c->time_base = (AVRational) { 1, sample_rate };
     av_channel_layout_default(&c->ch_layout, channels);
 
     rc = avcodec_open2(c, codec, NULL);
@@ -674,7 +716,7 @@ media_drain(media_pipe_t *pp, int video)
             }
         }
 
-        return 0;
+        return media_thumb_drain(pp);
     }
 
     if (pp->shared_asink) {
@@ -882,13 +924,39 @@ done:
 }
 
 
-/* an audio file's cover art, as it came */
+/*
+ * The cover: the one its owner uploaded (covers/<media id>, kept apart
+ * from the renditions so that a new transcode finds it), else, for an
+ * audio file, its attached picture.  A picture that cannot be decoded
+ * costs the file its cover, not its sound.
+ */
 static int
 media_cover(media_pipe_t *pp)
 {
-    char       path[4096];
-    FILE      *f;
-    AVStream  *st;
+    char        path[4096];
+    AVStream   *st;
+    media_job_t  *job;
+
+    job = pp->job;
+
+    if (job->media_id[0]
+        && media_path(path, sizeof(path), "%s/" MEDIA_DIR_COVERS "/%s",
+                      job->settings->storage, job->media_id) == 0
+        && access(path, R_OK) == 0)
+    {
+        if (media_cover_file(job, path, pp->dir) == 0) {
+            pp->cover_done = 1;
+            return 0;
+        }
+
+        media_log_error("job %s: the uploaded cover: %s", job->id,
+                        job->error);
+        goto skip;
+    }
+
+    if (pp->p->cover < 0 || pp->p->video >= 0) {
+        return 0;
+    }
 
     st = pp->p->ic->streams[pp->p->cover];
 
@@ -896,15 +964,59 @@ media_cover(media_pipe_t *pp)
         return 0;
     }
 
-    f = media_path(path, sizeof(path), "%s/poster.%s", pp->dir,
-                   st->codecpar->codec_id == AV_CODEC_ID_PNG ? "png" : "jpg")
-        == 0 ? fopen(path, "wb") : NULL;
-    if (f == NULL
-        || fwrite(st->attached_pic.data, 1, st->attached_pic.size, f)
-           != (size_t) st->attached_pic.size
-        || fclose(f) != 0)
+    if (media_cover_packet(job, st->codecpar->codec_id, &st->attached_pic,
+                           pp->dir)
+        == 0)
     {
-        media_job_fail(pp->job, "cover art: write %s", path);
+        pp->cover_done = 1;
+        return 0;
+    }
+
+    media_log_error("job %s: the attached picture: %s", job->id, job->error);
+
+skip:
+
+    job->error[0] = '\0';
+    job->reason[0] = '\0';
+    job->permanent = 0;
+
+    return 0;
+}
+
+
+/* the thumbnail branch's frames (a few: one per interval) into the strip */
+static int
+media_thumb_drain(media_pipe_t *pp)
+{
+    int         rc;
+    int64_t     at;
+    AVRational  tb;
+
+    if (pp->thumb_sink == NULL) {
+        return 0;
+    }
+
+    tb = av_buffersink_get_time_base(pp->thumb_sink);
+
+    while ((rc = av_buffersink_get_frame(pp->thumb_sink, pp->filtered)) >= 0)
+    {
+        if (pp->thumb_start == AV_NOPTS_VALUE) {
+            pp->thumb_start = pp->filtered->pts;
+        }
+
+        at = av_rescale_q(pp->filtered->pts - pp->thumb_start, tb,
+                          (AVRational) { 1, 1000 });
+
+        rc = media_thumbs_add(pp->job, &pp->thumbs, pp->filtered, at);
+        av_frame_unref(pp->filtered);
+
+        if (rc != 0) {
+            return -1;
+        }
+    }
+
+    if (rc != AVERROR(EAGAIN) && rc != AVERROR_EOF) {
+        media_job_fail(pp->job, "thumbnail filter: %s", media_averr(rc));
         return -1;
     }
 
@@ -1003,6 +1115,7 @@ media_pipe_free(media_pipe_t *pp)
     av_frame_free(&pp->frame);
     av_frame_free(&pp->filtered);
     av_frame_free(&pp->last);
+    media_thumbs_free(&pp->thumbs);
 }
 
 

@@ -41,6 +41,7 @@ typedef struct {
 typedef struct {
     media_rung_t       rungs[MEDIA_MAX_RUNGS];
     int                n;
+    int                pictures;       /* MEDIA_PIC_*: what came with them */
 } media_ladder_t;
 
 
@@ -51,6 +52,42 @@ void media_ladder(const media_probe_t *p, media_ladder_t *l);
  * the audio ladder's normalization (NULL for video) */
 int media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
     const media_loudness_t *loud, const char *dir);
+
+/* pictures.c: cover-512.jpg and cover-128.jpg, thumbs.jpg and thumbs.vtt */
+#define MEDIA_THUMB_EVERY    5     /* s between thumbnails, at least */
+#define MEDIA_THUMB_MAX      200   /* tiles in the sprite, at most */
+#define MEDIA_THUMB_SIDE     160   /* a tile's long side */
+#define MEDIA_THUMB_COLUMNS  10
+
+#define MEDIA_MSG_COVER                                                       \
+    "the cover picture cannot be read (it may be damaged): save it again "    \
+    "as a JPEG or PNG and upload that"
+
+
+typedef struct {
+    AVFrame           *tiles[MEDIA_THUMB_MAX];
+    int64_t            at_ms[MEDIA_THUMB_MAX];
+    int                n;
+    int                w;              /* a tile's size */
+    int                h;
+    int64_t            every_ms;
+} media_thumbs_t;
+
+
+int media_write_file(media_job_t *job, const char *dir, const char *name,
+    const void *data, size_t size);
+int media_jpeg(media_job_t *job, const AVFrame *frame, const char *dir,
+    const char *name);
+int media_cover_packet(media_job_t *job, enum AVCodecID id,
+    const AVPacket *pkt, const char *dir);
+int media_cover_file(media_job_t *job, const char *path, const char *dir);
+void media_thumbs_init(media_thumbs_t *t, int width, int height,
+    int64_t duration_ms);
+int media_thumbs_add(media_job_t *job, media_thumbs_t *t, AVFrame *frame,
+    int64_t at_ms);
+int media_thumbs_finish(media_job_t *job, media_thumbs_t *t,
+    int64_t duration_ms, const char *dir);
+void media_thumbs_free(media_thumbs_t *t);
 
 /* measure.c: what a rung published; rungs.txt for the nginx module */
 int media_measure(media_job_t *job, media_rung_t *r, const char *dir);

@@ -1,0 +1,554 @@
+/*
+ * Pictures.
+ *
+ *   media answers carry "pictures": the URLs of the cover art (512 and 128
+ *       pixels), the poster, the thumbnail strip (a WebVTT track and its
+ *       sprite) and the waveform, on the playback token path, signed with a
+ *       pictures-only token;
+ *   PUT /api/v1/media/{id}/cover  -> 202 {media_id, job}: a JPEG or PNG
+ *       body (told by its bytes), at most 10 MB and 8000x8000 pixels,
+ *       kept as <media_storage>/covers/<id> and made into the two sizes by
+ *       a cover job (the transcoder, between transcodes).
+ *
+ * The owner is checked before the body is read; the body goes to a temp
+ * file, its header is read and the file renamed into place on the thread
+ * pool, never in the event loop.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <ngx_thread_pool.h>
+
+#include "ngx_http_media_reply.h"
+#include "ngx_http_media_pg.h"
+#include "ngx_http_media_redis.h"
+#include "ngx_http_media_pictures.h"
+#include "media_picture.h"
+#include "media_token.h"
+
+
+#define NGX_HTTP_MEDIA_PICTURES_BUCKET  3600   /* s: URLs last this long */
+
+
+typedef struct {
+    ngx_http_request_t   *request;
+    char                  src[NGX_MAX_PATH];   /* the body's temp file */
+    char                  dir[NGX_MAX_PATH];   /* media_storage/covers */
+    char                  dst[NGX_MAX_PATH];   /* .../covers/<id> */
+    u_char               *head;
+    size_t                head_len;
+    media_picture_t       pic;
+    media_picture_rc_e    prc;
+    ngx_err_t             err;
+    const char           *step;                /* what failed, with err */
+} ngx_http_media_cover_t;
+
+
+static void ngx_http_media_pictures_url(yajl_gen g, const char *key,
+    ngx_uint_t present, u_char *base, size_t base_len, const char *file,
+    ngx_uint_t version);
+static void ngx_http_media_cover_owned(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_cover_body(ngx_http_request_t *r);
+static void ngx_http_media_cover_read(void *data, ngx_log_t *log);
+static void ngx_http_media_cover_checked(ngx_event_t *ev);
+static ngx_int_t ngx_http_media_cover_refuse(ngx_http_request_t *r,
+    ngx_http_media_cover_t *c);
+static void ngx_http_media_cover_recorded(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_cover_queued(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data);
+
+
+/* the statements of this room, each prepared once per pooled connection */
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_cover_owned =
+    ngx_http_media_pg_stmt("pictures_cover_owned", 2,
+        "SELECT 1 FROM media"
+        " WHERE id = $1 AND owner_id = $2 AND deleted_at IS NULL");
+
+/* the new version and the job in one statement: the file is in place */
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_cover_job =
+    ngx_http_media_pg_stmt("pictures_cover_job", 2,
+        "WITH m AS ("
+        "  UPDATE media SET cover_version = cover_version + 1,"
+        "                   cover_source = 'upload'"
+        "   WHERE id = $1 AND owner_id = $2 AND deleted_at IS NULL"
+        "  RETURNING id, owner_id)"
+        " INSERT INTO jobs (type, media_id, user_id)"
+        " SELECT 'cover', id, owner_id FROM m RETURNING id");
+
+
+/* URLs in media answers ---------------------------------------------------- */
+
+void
+ngx_http_media_pictures_json(ngx_http_request_t *r, yajl_gen g, ngx_str_t *id,
+    ngx_str_t *state)
+{
+    size_t                       n, len;
+    u_char                      *base, *p, *colon;
+    time_t                       exp;
+    ngx_int_t                    bits, version;
+    media_token_t                t;
+    ngx_http_media_main_conf_t  *mmcf;
+    char                         token[MEDIA_TOKEN_LEN + 1];
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    yajl_gen_string(g, (const unsigned char *) "pictures", 8);
+
+    colon = state && state->data
+            ? ngx_strlchr(state->data, state->data + state->len, ':') : NULL;
+
+    bits = colon ? ngx_atoi(state->data, colon - state->data) : NGX_ERROR;
+    version = colon ? ngx_atoi(colon + 1, state->data + state->len - colon - 1)
+                    : NGX_ERROR;
+
+    ngx_memzero(&t, sizeof(media_token_t));
+
+    if (mmcf->url_nkeys == 0 || bits == NGX_ERROR || version == NGX_ERROR
+        || id->len != 36
+        || media_uuid_parse((char *) id->data, 36, t.media) != 0)
+    {
+        yajl_gen_null(g);
+        return;
+    }
+
+    /* the same URL for an hour (cacheable), and at least a playback
+     * URL's life */
+    exp = ngx_time() + (time_t) (mmcf->url_ttl / 1000);
+    exp += NGX_HTTP_MEDIA_PICTURES_BUCKET
+           - exp % NGX_HTTP_MEDIA_PICTURES_BUCKET;
+
+    t.expires = (uint32_t) exp;
+    t.flags = MEDIA_TOKEN_PICTURES;
+
+    n = media_token_sign(&mmcf->url_keys[0], &t, token);
+
+    /* <location><token>/<id>/ */
+    len = mmcf->hls_location.len + n + 1 + 36 + 1;
+    base = ngx_pnalloc(r->pool, len + sizeof("thumbs.vtt?v=") + NGX_INT_T_LEN);
+    if (base == NULL || n == 0) {
+        yajl_gen_null(g);
+        return;
+    }
+
+    p = ngx_cpymem(base, mmcf->hls_location.data, mmcf->hls_location.len);
+    p = ngx_cpymem(p, token, n);
+    *p++ = '/';
+    media_uuid_format(t.media, (char *) p);
+    p += 36;
+    *p++ = '/';
+
+    yajl_gen_map_open(g);
+    ngx_http_media_pictures_url(g, "cover_512", bits & MEDIA_PIC_COVER, base,
+                                len, "cover-512.jpg", version);
+    ngx_http_media_pictures_url(g, "cover_128", bits & MEDIA_PIC_COVER, base,
+                                len, "cover-128.jpg", version);
+    ngx_http_media_pictures_url(g, "poster", bits & MEDIA_PIC_POSTER, base,
+                                len, "poster.jpg", 0);
+    ngx_http_media_pictures_url(g, "thumbnails", bits & MEDIA_PIC_THUMBS,
+                                base, len, "thumbs.vtt", 0);
+    ngx_http_media_pictures_url(g, "thumbnails_sprite",
+                                bits & MEDIA_PIC_THUMBS, base, len,
+                                "thumbs.jpg", 0);
+    ngx_http_media_pictures_url(g, "waveform", bits & MEDIA_PIC_WAVEFORM,
+                                base, len, "waveform.json", 0);
+    yajl_gen_map_close(g);
+}
+
+
+/* base + file (+ "?v=N": a new upload is a new URL), or null */
+static void
+ngx_http_media_pictures_url(yajl_gen g, const char *key, ngx_uint_t present,
+    u_char *base, size_t base_len, const char *file, ngx_uint_t version)
+{
+    u_char  *p;
+
+    yajl_gen_string(g, (const unsigned char *) key, ngx_strlen(key));
+
+    if (!present) {
+        yajl_gen_null(g);
+        return;
+    }
+
+    /* base has room after base_len for the longest file and query */
+    p = ngx_cpymem(base + base_len, file, ngx_strlen(file));
+
+    if (version) {
+        p = ngx_sprintf(p, "?v=%ui", version);
+    }
+
+    yajl_gen_string(g, base, p - base);
+}
+
+
+/* PUT /api/v1/media/{id}/cover -------------------------------------------- */
+
+ngx_int_t
+ngx_http_media_cover_put(ngx_http_request_t *r)
+{
+    ngx_str_t                    params[2];
+    ngx_http_media_ctx_t        *ctx;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    if (ngx_http_media_is_uuid(&ctx->capture) != NGX_OK) {
+        return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                         "no such media");
+    }
+
+    if (r->headers_in.content_length_n <= 0) {
+        return ngx_http_media_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "body_required", "send the cover "
+                                         "picture (a JPEG or PNG file) as "
+                                         "the body");
+    }
+
+    if (r->headers_in.content_length_n > MEDIA_COVER_MAX_SIZE) {
+        return ngx_http_media_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                         "cover_too_large", "the cover is %O "
+                                         "bytes; a cover may hold at most "
+                                         "%O bytes (10 MB): save it smaller "
+                                         "or as a JPEG",
+                                         r->headers_in.content_length_n,
+                                         (off_t) MEDIA_COVER_MAX_SIZE);
+    }
+
+#if !(NGX_THREADS)
+    return ngx_http_media_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                     "not_configured", "cover uploads need "
+                                     "an nginx built with threads");
+#endif
+
+    if (mmcf->thread_pool == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    params[0] = ctx->capture;
+    params[1] = ctx->user->id;
+
+    /* someone else's media: 404 before a byte of the body is read */
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_cover_owned, params,
+                                ngx_http_media_cover_owned, NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the reference the answer's finalization gives back */
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_cover_owned(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    ngx_int_t  rc;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "media cover"));
+        return;
+    }
+
+    if (res->nrows == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_NOT_FOUND, "not_found",
+                                  "no such media"));
+        return;
+    }
+
+    r->request_body_in_file_only = 1;
+    r->request_body_in_persistent_file = 1;
+    r->request_body_in_clean_file = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_media_cover_body);
+
+    ngx_http_finalize_request(r, rc >= NGX_HTTP_SPECIAL_RESPONSE ? rc
+                                                                 : NGX_DONE);
+}
+
+
+/* the body is in its temp file: its header is read on the thread pool */
+static void
+ngx_http_media_cover_body(ngx_http_request_t *r)
+{
+#if (NGX_THREADS)
+    ngx_temp_file_t              *tf;
+    ngx_thread_task_t            *task;
+    ngx_http_media_ctx_t         *ctx;
+    ngx_http_media_cover_t       *c;
+    ngx_http_media_main_conf_t   *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    tf = r->request_body ? r->request_body->temp_file : NULL;
+
+    if (tf == NULL || tf->file.offset == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_BAD_REQUEST, "body_required",
+                                  "the cover is empty: send a JPEG or PNG "
+                                  "file as the body"));
+        return;
+    }
+
+    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_http_media_cover_t));
+    if (task == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    c = task->ctx;
+    c->request = r;
+    c->head = ngx_pnalloc(r->pool, MEDIA_PICTURE_HEAD);
+
+    if (c->head == NULL || tf->file.name.len >= sizeof(c->src)
+        || mmcf->storage.len + sizeof("/" MEDIA_DIR_COVERS "/") + 36
+           >= sizeof(c->dst))
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_cpystrn((u_char *) c->src, tf->file.name.data, tf->file.name.len + 1);
+    ngx_sprintf((u_char *) c->dir, "%V/" MEDIA_DIR_COVERS "%Z",
+                &mmcf->storage);
+    ngx_sprintf((u_char *) c->dst, "%s/%V%Z", c->dir, &ctx->capture);
+
+    task->handler = ngx_http_media_cover_read;
+    task->event.handler = ngx_http_media_cover_checked;
+    task->event.data = c;
+
+    if (ngx_thread_task_post(mmcf->thread_pool, task) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    r->main->blocked++;
+#else
+    ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+#endif
+}
+
+
+/* in a pool thread: files only, no nginx structures */
+static void
+ngx_http_media_cover_read(void *data, ngx_log_t *log)
+{
+    ngx_http_media_cover_t  *c = data;
+
+    int      fd;
+    ssize_t  n;
+
+    fd = open(c->src, O_RDONLY);
+    if (fd == -1) {
+        c->err = errno;
+        c->step = "open the received body";
+        return;
+    }
+
+    n = read(fd, c->head, MEDIA_PICTURE_HEAD);
+    close(fd);
+
+    if (n < 0) {
+        c->err = errno;
+        c->step = "read the received body";
+        return;
+    }
+
+    c->head_len = (size_t) n;
+    c->prc = media_picture_probe(c->head, c->head_len, &c->pic);
+
+    if (c->prc != MEDIA_PICTURE_OK
+        || c->pic.width > MEDIA_COVER_MAX_SIDE
+        || c->pic.height > MEDIA_COVER_MAX_SIDE)
+    {
+        return;                       /* refused; the temp file goes */
+    }
+
+    /* same filesystem (media_storage/tmp): a new inode in one step */
+    if (rename(c->src, c->dst) == -1 && errno == ENOENT
+        && (mkdir(c->dir, 0755) == 0 || errno == EEXIST))
+    {
+        (void) rename(c->src, c->dst);
+    }
+
+    if (access(c->dst, F_OK) != 0) {
+        c->err = errno;
+        c->step = "move the cover into media_storage/covers";
+    }
+}
+
+
+static void
+ngx_http_media_cover_checked(ngx_event_t *ev)
+{
+    ngx_http_media_cover_t  *c = ev->data;
+
+    ngx_int_t              rc;
+    ngx_str_t              params[2];
+    ngx_connection_t      *conn;
+    ngx_http_request_t    *r;
+    ngx_http_media_ctx_t  *ctx;
+
+    r = c->request;
+    conn = r->connection;
+    r->main->blocked--;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    rc = ngx_http_media_cover_refuse(r, c);
+
+    if (rc != NGX_DECLINED) {
+        ngx_http_finalize_request(r, rc);
+        ngx_http_run_posted_requests(conn);
+        return;
+    }
+
+    params[0] = ctx->capture;
+    params[1] = ctx->user->id;
+
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_cover_job, params,
+                                ngx_http_media_cover_recorded, NULL)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+
+    ngx_http_run_posted_requests(conn);
+}
+
+
+/* the refusal sent (its rc), or NGX_DECLINED when the cover is in place */
+static ngx_int_t
+ngx_http_media_cover_refuse(ngx_http_request_t *r, ngx_http_media_cover_t *c)
+{
+    if (c->step) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, c->err,
+                      "media cover: %s failed, request_id: %V", c->step,
+                      ngx_http_media_request_id(r));
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    switch (c->prc) {
+
+    case MEDIA_PICTURE_NOT:
+        return ngx_http_media_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                         "unsupported_media_type", "a cover "
+                                         "is a JPEG or PNG picture, and this "
+                                         "file is neither (told by its bytes, "
+                                         "not its Content-Type): save it as "
+                                         "JPEG or PNG");
+
+    case MEDIA_PICTURE_BROKEN:
+        return ngx_http_media_send_error(r, NGX_HTTP_MEDIA_UNPROCESSABLE,
+                                         "unreadable_picture", "the %s "
+                                         "file's header is damaged: save "
+                                         "the picture again and upload that",
+                                         c->pic.type);
+
+    case MEDIA_PICTURE_FAR:
+        return ngx_http_media_send_error(r, NGX_HTTP_MEDIA_UNPROCESSABLE,
+                                         "unreadable_picture", "the JPEG's "
+                                         "size is not within its first %d "
+                                         "bytes (metadata comes first): save "
+                                         "it again without metadata",
+                                         MEDIA_PICTURE_HEAD);
+
+    default:
+        break;
+    }
+
+    if (c->pic.width > MEDIA_COVER_MAX_SIDE
+        || c->pic.height > MEDIA_COVER_MAX_SIDE)
+    {
+        return ngx_http_media_send_error(r, NGX_HTTP_MEDIA_UNPROCESSABLE,
+                                         "picture_too_large", "the cover is "
+                                         "%ulx%ul pixels; at most %dx%d: "
+                                         "scale it down (covers are shown at "
+                                         "512 pixels)", c->pic.width,
+                                         c->pic.height, MEDIA_COVER_MAX_SIDE,
+                                         MEDIA_COVER_MAX_SIDE);
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_http_media_cover_recorded(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "media cover job"));
+        return;
+    }
+
+    /* deleted while the body came: its sweep takes the file */
+    if (res->nrows == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_NOT_FOUND, "not_found",
+                                  "no such media"));
+        return;
+    }
+
+    if (ngx_http_media_redis_enqueue(r, MEDIA_STREAM_COVER,
+                                     ngx_http_media_pg_value(res, 0, 0),
+                                     ngx_http_media_cover_queued,
+                                     ngx_http_media_pg_value(res, 0, 0))
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+static void
+ngx_http_media_cover_queued(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data)
+{
+    ngx_str_t  *job = data;
+
+    yajl_gen               g;
+    ngx_str_t              status;
+    ngx_http_media_ctx_t  *ctx;
+
+    /* the row is the truth: a missed XADD is the reconciler's to redo */
+    if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "media cover queue: XADD failed (%V); the job waits "
+                      "for the reconciler, request_id: %V", &res->str,
+                      ngx_http_media_request_id(r));
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_str_set(&status, "queued");
+
+    yajl_gen_map_open(g);
+    ngx_http_media_json_str(g, "media_id", &ctx->capture);
+    yajl_gen_string(g, (const unsigned char *) "job", 3);
+    yajl_gen_map_open(g);
+    ngx_http_media_json_str(g, "id", job);
+    ngx_http_media_json_str(g, "status", &status);
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+
+    ngx_http_finalize_request(r, ngx_http_media_send_gen(r,
+                              NGX_HTTP_ACCEPTED, g));
+}
