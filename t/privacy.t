@@ -78,14 +78,17 @@ for my $name (qw(ann bob)) {
 # --- the tables ------------------------------------------------------------
 
 # who: 'anyone' (walked as anonymous, the other user and the owner),
-# 'signed-in' (as each user: their own view)
+# 'signed-in' (as each user: their own view).  A path may name %owner% (the owner's name, in each title).
 my @listings = (
     [ 'GET /api/v1/media (a library)', '/api/v1/media?limit=100', 'signed-in' ],
     [ 'GET /api/v1/users/{handle}', '/api/v1/users/%handle%?limit=100', 'anyone' ],
     [ '/u/{handle} page', '/u/%handle%', 'anyone' ],
     [ 'GET /api/v1/activity', '/api/v1/activity?limit=100', 'signed-in' ],
     [ 'GET /api/v1/library/purchases', '/api/v1/library/purchases', 'signed-in' ],
-    # the lead adds the other rooms' listings here at merge
+    [ 'GET /api/v1/search', '/api/v1/search?type=media&q=%owner%&limit=50',
+      'anyone' ],
+    [ 'GET /api/v1/catalog', '/api/v1/catalog?kind=video&limit=50', 'anyone' ],
+    [ 'GET /api/v1/trending', '/api/v1/trending', 'anyone' ],
 );
 
 # refusal: the status a viewer who may not see the media gets
@@ -98,6 +101,12 @@ my @direct = (
 );
 
 # --- the walk ----------------------------------------------------------------
+
+# every media played once (private, unlisted and deleted ones too), and the
+# trending table made from that as the sweeper makes it
+$t->psql('media', "INSERT INTO plays (media_id, viewer) SELECT id, 'a:x'"
+         . " FROM media");
+$t->psql('media', 'SELECT media_trending_refresh()');
 
 walk('before');
 
@@ -122,7 +131,7 @@ sub walk {
 
         for my $owner (qw(ann bob)) {
             for my $viewer (@viewers) {
-                my $p = $path =~ s/%handle%/${owner}_h/r;
+                my $p = $path =~ s/%handle%/${owner}_h/r =~ s/%owner%/$owner/r;
                 next if $who eq 'signed-in' && $owner ne $viewer;
                 my $r = api(GET => $p, $viewer ? $user{$viewer} : undef);
                 my $as = $viewer // 'anonymous';
