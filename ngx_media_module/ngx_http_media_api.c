@@ -30,6 +30,7 @@
 #include "ngx_http_media_downloads.h"
 #include "ngx_http_media_purchases.h"
 #include "ngx_http_media_activity.h"
+#include "ngx_http_media_social.h"
 #include "ngx_http_media_api.h"
 #include "media_router.h"
 #include "media_json.h"
@@ -111,6 +112,17 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_POST, "/api/v1/media/{id}/purchase", 33 },
     { MEDIA_GET, "/api/v1/library/purchases", 34 },
     { MEDIA_GET, "/api/v1/activity", 35 },
+    { MEDIA_POST, "/api/v1/media/{id}/comments", 36 },
+    { MEDIA_GET, "/api/v1/media/{id}/comments", 37 },
+    { MEDIA_DELETE, "/api/v1/comments/{id}", 38 },
+    { MEDIA_PUT, "/api/v1/media/{id}/like", 39 },
+    { MEDIA_DELETE, "/api/v1/media/{id}/like", 40 },
+    { MEDIA_PUT, "/api/v1/media/{id}/repost", 41 },
+    { MEDIA_DELETE, "/api/v1/media/{id}/repost", 42 },
+    { MEDIA_PUT, "/api/v1/users/{id}/follow", 43 },
+    { MEDIA_DELETE, "/api/v1/users/{id}/follow", 44 },
+    { MEDIA_GET, "/api/v1/feed", 45 },
+    { MEDIA_GET, "/api/v1/media/{id}/social", 46 },
 };
 
 
@@ -158,6 +170,18 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_purchase, NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER },
     { ngx_http_media_purchases, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_activity, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_comment_create,
+      NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_comment_list, 0 },
+    { ngx_http_media_comment_delete, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_like, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_like, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_repost, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_repost, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_follow, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_follow, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_feed, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_social_state, 0 },
 };
 
 

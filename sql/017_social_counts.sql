@@ -54,3 +54,31 @@ CREATE TRIGGER likes_count AFTER INSERT OR DELETE
 
 CREATE TRIGGER reposts_count AFTER INSERT OR DELETE
     ON reposts FOR EACH ROW EXECUTE FUNCTION media_social_count();
+
+-- who a comment, a repost or a follow names, as every answer shows them
+CREATE FUNCTION media_social_user_json(u uuid) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object('id', id, 'handle', handle,
+                             'display_name', display_name)
+      FROM users WHERE id = u
+$$;
+
+CREATE FUNCTION media_comment_json(c comments) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object('id', c.id, 'media_id', c.media_id,
+                             'body', c.body, 'at_ms', c.at_ms,
+                             'created_at', media_iso8601(c.created_at),
+                             'user', media_social_user_json(c.user_id))
+$$;
+
+-- a media as the feed shows it: what a player needs to start, and counts
+CREATE FUNCTION media_feed_media_json(m media) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object('id', m.id, 'title', m.title, 'kind', m.kind,
+                             'duration_ms', m.duration_ms,
+                             'created_at', media_iso8601(m.created_at),
+                             'owner', media_social_user_json(m.owner_id),
+                             'likes_count', m.likes_count,
+                             'reposts_count', m.reposts_count,
+                             'comments_count', m.comments_count)
+$$;
