@@ -420,6 +420,7 @@ function stopPlayer() {
   v.load();
   state.playing = null;
   $('player-box').hidden = true;
+  if (typeof mediaSocial !== 'undefined') mediaSocial.close();
 }
 
 function fillQualityMenu(hls) {
@@ -543,6 +544,7 @@ async function play(id) {
   const url = pb.url;
 
   state.playing = id;
+  if (typeof mediaSocial !== 'undefined') mediaSocial.open(it.media);
   state.ads = (pb.ads || []).map((a) => ({ ...a, shown: false }))
                             .sort((a, b) => a.offset_ms - b.offset_ms);
 
