@@ -202,37 +202,56 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_follow_delete =
         "        - (SELECT count(*) FROM d) FROM u");
 
 /*
+ * An item after the cursor's ($2 microseconds, $3 repost, $4 media, $5
+ * by), in the feed's order.  The microseconds are added in two exact
+ * steps: an interval times a large number goes through a double.
+ */
+#define NGX_HTTP_MEDIA_FEED_AFTER(at, repost, media, by)                     \
+    " ($2::bigint IS NULL OR (" at ", " repost ", " media ", " by ") <"      \
+    "  (timestamptz 'epoch'"                                                 \
+    "   + ($2::bigint / 1000000) * interval '1 second'"                      \
+    "   + ($2::bigint % 1000000) * interval '1 microsecond',"                \
+    "   $3::boolean, $4::uuid, $5::uuid))"
+
+/*
  * (cursor, item) rows, newest first.  An item's time is when its media was
  * published (or uploaded, when the public room has not said) or when it
  * was reposted; ties are broken by kind, media and who, the cursor's four
- * parts.  The cursor's microseconds are added in two exact steps: an
- * interval times a large number goes through a double.
+ * parts.  Each followee gives at most a page of each kind, read in order
+ * from an index (media_feed_new, reposts_user_new), so a page costs the
+ * followees times the page, not everything they ever posted.
  */
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_feed =
     ngx_http_media_pg_stmt("social_feed", 6,
         "WITH f AS (SELECT followee_id AS id FROM follows"
         "            WHERE follower_id = $1),"
         " i AS ("
-        "  SELECT coalesce(m.published_at, m.created_at) AS at,"
-        "         false AS repost, m.id AS media_id, m.owner_id AS by_id"
-        "    FROM media m"
-        "   WHERE m.owner_id IN (SELECT id FROM f)"
-        "     AND m.deleted_at IS NULL AND m.privacy = 'public'"
-        "     AND m.status = 'ready'"
+        "  SELECT x.* FROM f CROSS JOIN LATERAL ("
+        "   SELECT coalesce(m.published_at, m.created_at) AS at,"
+        "          false AS repost, m.id AS media_id, m.owner_id AS by_id"
+        "     FROM media m"
+        "    WHERE m.owner_id = f.id"
+        "      AND m.deleted_at IS NULL AND m.privacy = 'public'"
+        "      AND m.status = 'ready' AND"
+        NGX_HTTP_MEDIA_FEED_AFTER("coalesce(m.published_at, m.created_at)",
+                                  "false", "m.id", "m.owner_id")
+        "    ORDER BY coalesce(m.published_at, m.created_at) DESC,"
+        "             m.id DESC"
+        "    LIMIT $6) x"
         "  UNION ALL"
-        "  SELECT r.created_at, true, r.media_id, r.user_id"
-        "    FROM reposts r JOIN media m ON m.id = r.media_id"
-        "   WHERE r.user_id IN (SELECT id FROM f)"
-        "     AND m.deleted_at IS NULL AND m.privacy = 'public'"
-        "     AND m.status = 'ready'),"
+        "  SELECT x.* FROM f CROSS JOIN LATERAL ("
+        "   SELECT r.created_at AS at, true AS repost, r.media_id,"
+        "          r.user_id AS by_id"
+        "     FROM reposts r JOIN media m ON m.id = r.media_id"
+        "    WHERE r.user_id = f.id"
+        "      AND m.deleted_at IS NULL AND m.privacy = 'public'"
+        "      AND m.status = 'ready' AND"
+        NGX_HTTP_MEDIA_FEED_AFTER("r.created_at", "true", "r.media_id",
+                                  "r.user_id")
+        "    ORDER BY r.created_at DESC, r.media_id DESC"
+        "    LIMIT $6) x),"
         " p AS ("
         "  SELECT * FROM i"
-        "   WHERE $2::bigint IS NULL"
-        "      OR (i.at, i.repost, i.media_id, i.by_id) <"
-        "         (timestamptz 'epoch'"
-        "          + ($2::bigint / 1000000) * interval '1 second'"
-        "          + ($2::bigint % 1000000) * interval '1 microsecond',"
-        "          $3::boolean, $4::uuid, $5::uuid)"
         "   ORDER BY i.at DESC, i.repost DESC, i.media_id DESC,"
         "            i.by_id DESC"
         "   LIMIT $6)"

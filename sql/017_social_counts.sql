@@ -82,3 +82,10 @@ LANGUAGE sql STABLE AS $$
                              'reposts_count', m.reposts_count,
                              'comments_count', m.comments_count)
 $$;
+
+-- the feed reads each followee's public media newest first, at the time
+-- it shows them (published, else uploaded): a page is an index range per
+-- followee, not a sort of all they ever made
+CREATE INDEX media_feed_new
+    ON media (owner_id, (coalesce(published_at, created_at)) DESC, id DESC)
+    WHERE deleted_at IS NULL AND privacy = 'public' AND status = 'ready';
