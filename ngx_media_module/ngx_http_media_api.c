@@ -35,6 +35,7 @@
 #include "ngx_http_media_history.h"
 #include "ngx_http_media_search.h"
 #include "ngx_http_media_pictures.h"
+#include "ngx_http_media_social.h"
 #include "ngx_http_media_api.h"
 #include "media_router.h"
 #include "media_json.h"
@@ -135,6 +136,17 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_GET, "/api/v1/search", 51 },
     { MEDIA_GET, "/api/v1/catalog", 52 },
     { MEDIA_PUT, "/api/v1/media/{id}/cover", 53 },
+    { MEDIA_POST, "/api/v1/media/{id}/comments", 54 },
+    { MEDIA_GET, "/api/v1/media/{id}/comments", 55 },
+    { MEDIA_DELETE, "/api/v1/comments/{id}", 56 },
+    { MEDIA_PUT, "/api/v1/media/{id}/like", 57 },
+    { MEDIA_DELETE, "/api/v1/media/{id}/like", 58 },
+    { MEDIA_PUT, "/api/v1/media/{id}/repost", 59 },
+    { MEDIA_DELETE, "/api/v1/media/{id}/repost", 60 },
+    { MEDIA_PUT, "/api/v1/users/{id}/follow", 61 },
+    { MEDIA_DELETE, "/api/v1/users/{id}/follow", 62 },
+    { MEDIA_GET, "/api/v1/feed", 63 },
+    { MEDIA_GET, "/api/v1/media/{id}/social", 64 },
 };
 
 
@@ -203,6 +215,18 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_search, 0 },
     { ngx_http_media_catalog, 0 },
     { ngx_http_media_cover_put, NGX_HTTP_MEDIA_RAW | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_comment_create,
+      NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_comment_list, 0 },
+    { ngx_http_media_comment_delete, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_like, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_like, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_repost, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_repost, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_follow, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_follow, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_feed, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_social_state, 0 },
 };
 
 

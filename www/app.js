@@ -423,6 +423,7 @@ function stopPlayer() {
   v.load();
   state.playing = null;
   $('player-box').hidden = true;
+  if (typeof mediaSocial !== 'undefined') mediaSocial.close();
 }
 
 function fillQualityMenu(hls) {
@@ -547,6 +548,7 @@ async function play(id, media) {
   const url = pb.url;
 
   state.playing = id;
+  if (typeof mediaSocial !== 'undefined') mediaSocial.open(it.media);
   state.ads = (pb.ads || []).map((a) => ({ ...a, shown: false }))
                             .sort((a, b) => a.offset_ms - b.offset_ms);
 
