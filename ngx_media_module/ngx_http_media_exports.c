@@ -69,8 +69,6 @@ static void ngx_http_media_export_queued(ngx_http_request_t *r,
     ngx_http_media_redis_result_t *res, void *data);
 static void ngx_http_media_export_found(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
-static void ngx_http_media_export_listed(ngx_http_request_t *r,
-    ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_export_deleted(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static ngx_int_t ngx_http_media_export_wrap(ngx_http_request_t *r,
@@ -619,20 +617,57 @@ ngx_http_media_export_queued(ngx_http_request_t *r,
 }
 
 
-/* GET /api/v1/exports/{id} ---------------------------------------------- */
+/*
+ * GET /api/v1/exports/{id} -> {"export": ...} and GET
+ * /api/v1/media/{id}/exports -> {"items": [...]}, newest first: one row,
+ * one JSON value, or 404 naming what is not there
+ */
+
+typedef struct {
+    ngx_http_media_pg_stmt_t  *stmt;
+    const char                *key;       /* the answer's member */
+    const char                *what;      /* "export", "media" */
+} ngx_http_media_export_read_t;
+
+
+static ngx_int_t ngx_http_media_export_read(ngx_http_request_t *r,
+    ngx_http_media_export_read_t *rd);
+
+
+static ngx_http_media_export_read_t  ngx_http_media_export_one =
+    { &ngx_http_media_sql_export_get, "export", "export" };
+
+static ngx_http_media_export_read_t  ngx_http_media_export_all =
+    { &ngx_http_media_sql_export_list, "items", "media" };
+
 
 ngx_int_t
 ngx_http_media_export_get(ngx_http_request_t *r)
+{
+    return ngx_http_media_export_read(r, &ngx_http_media_export_one);
+}
+
+
+ngx_int_t
+ngx_http_media_export_list(ngx_http_request_t *r)
+{
+    return ngx_http_media_export_read(r, &ngx_http_media_export_all);
+}
+
+
+static ngx_int_t
+ngx_http_media_export_read(ngx_http_request_t *r,
+    ngx_http_media_export_read_t *rd)
 {
     ngx_str_t  params[2];
 
     if (ngx_http_media_export_owned(r, params) != NGX_OK) {
         return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                         "no such export");
+                                         "no such %s", rd->what);
     }
 
-    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_export_get, params,
-                                ngx_http_media_export_found, NULL)
+    if (ngx_http_media_pg_query(r, rd->stmt, params,
+                                ngx_http_media_export_found, rd)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -646,66 +681,23 @@ static void
 ngx_http_media_export_found(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
+    ngx_http_media_export_read_t  *rd = data;
+
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
         ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
-                                  "media export get"));
+                                  "media export read"));
         return;
     }
 
     if (res->nrows == 0) {
         ngx_http_finalize_request(r, ngx_http_media_send_error(r,
                                   NGX_HTTP_NOT_FOUND, "not_found",
-                                  "no such export"));
+                                  "no such %s", rd->what));
         return;
     }
 
     ngx_http_finalize_request(r, ngx_http_media_export_wrap(r, NGX_HTTP_OK,
-                              "export", ngx_http_media_pg_value(res, 0, 0)));
-}
-
-
-/* GET /api/v1/media/{id}/exports: newest first ------------------------- */
-
-ngx_int_t
-ngx_http_media_export_list(ngx_http_request_t *r)
-{
-    ngx_str_t  params[2];
-
-    if (ngx_http_media_export_owned(r, params) != NGX_OK) {
-        return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                         "no such media");
-    }
-
-    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_export_list, params,
-                                ngx_http_media_export_listed, NULL)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_media_export_listed(ngx_http_request_t *r,
-    ngx_http_media_pg_result_t *res, void *data)
-{
-    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
-        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
-                                  "media export list"));
-        return;
-    }
-
-    if (res->nrows == 0) {
-        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
-                                  NGX_HTTP_NOT_FOUND, "not_found",
-                                  "no such media"));
-        return;
-    }
-
-    ngx_http_finalize_request(r, ngx_http_media_export_wrap(r, NGX_HTTP_OK,
-                              "items", ngx_http_media_pg_value(res, 0, 0)));
+                              rd->key, ngx_http_media_pg_value(res, 0, 0)));
 }
 
 
