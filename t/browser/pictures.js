@@ -142,6 +142,8 @@ function passed() { seen.steps.push(seen.at); }
   /* the track fetched: hovering then shows a tile */
   await page.waitForFunction(() => performance.getEntriesByType('resource')
     .some((e) => /thumbs\.vtt$/.test(e.name)), null, { timeout: 10000 });
+  /* in view: what other features put around the player may push it down */
+  await page.locator('#player').scrollIntoViewIfNeeded();
   const vb = await page.locator('#player').boundingBox();
   await page.mouse.move(vb.x + vb.width * 0.75, vb.y + vb.height - 20);
   await page.waitForSelector('#thumb-preview:not([hidden])',

@@ -55,6 +55,8 @@ check_file(const media_hls_path_t *hp)
     case MEDIA_HLS_MASTER:
     case MEDIA_HLS_POSTER:
     case MEDIA_HLS_WAVEFORM:
+    case MEDIA_HLS_COVER:
+    case MEDIA_HLS_THUMBS:
         check(slashes == 0 && hp->rung == NULL && hp->rung_len == 0);
         break;
 

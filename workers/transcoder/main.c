@@ -29,6 +29,33 @@
 const char  *media_worker_name = "media-transcoder";
 
 
+/* the statements of the transcoder, each prepared once per connection */
+
+static media_stmt_t  media_sql_renditions_clear =
+    media_stmt("transcoder_renditions_clear", 1,
+        "DELETE FROM renditions WHERE media_id = $1");
+
+static media_stmt_t  media_sql_rendition =
+    media_stmt("transcoder_rendition", 8,
+        "INSERT INTO renditions (media_id, name, width, height,"
+        "  frame_rate, bandwidth, average_bandwidth, codecs)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+
+static media_stmt_t  media_sql_ready =
+    media_stmt("transcoder_ready", 6,
+        "UPDATE media SET status = 'ready', kind = $2,"
+        "  duration_ms = $3, loudness_lufs = $4, loudnorm_mode = $5,"
+        "  pictures = $6::int | CASE WHEN cover_source = 'upload'"
+        "    THEN pictures & 1 ELSE 0 END,"
+        "  cover_source = CASE WHEN cover_source = 'upload' THEN 'upload'"
+        "    WHEN $6::int & 1 = 1 THEN 'file' END,"
+        "  error = NULL WHERE id = $1");
+
+static media_stmt_t  media_sql_mark =
+    media_stmt("transcoder_mark", 3,
+        "UPDATE media SET status = $2, error = $3 WHERE id = $1");
+
+
 static int media_transcode(media_job_t *job);
 static int media_cover_job(media_job_t *job);
 static int media_cover_tick(const media_settings_t *s, PGconn *pg,
@@ -331,8 +358,7 @@ media_record(media_job_t *job, media_probe_t *p, media_ladder_t *l,
     PQclear(res);
 
     params[0] = job->media_id;
-    res = PQexecParams(job->pg, "DELETE FROM renditions WHERE media_id = $1",
-                       1, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(job->pg, &media_sql_renditions_clear, params);
     ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
 
@@ -353,11 +379,7 @@ media_record(media_job_t *job, media_probe_t *p, media_ladder_t *l,
         params[6] = avg;
         params[7] = r->codecs;
 
-        res = PQexecParams(job->pg,
-            "INSERT INTO renditions (media_id, name, width, height,"
-            "  frame_rate, bandwidth, average_bandwidth, codecs)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            8, NULL, params, NULL, NULL, 0);
+        res = media_pg_exec(job->pg, &media_sql_rendition, params);
         ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         PQclear(res);
     }
@@ -383,15 +405,7 @@ media_record(media_job_t *job, media_probe_t *p, media_ladder_t *l,
     params[5] = pics;
 
     if (ok) {
-        res = PQexecParams(job->pg,
-            "UPDATE media SET status = 'ready', kind = $2,"
-            "  duration_ms = $3, loudness_lufs = $4, loudnorm_mode = $5,"
-            "  pictures = $6::int | CASE WHEN cover_source = 'upload'"
-            "    THEN pictures & 1 ELSE 0 END,"
-            "  cover_source = CASE WHEN cover_source = 'upload' THEN 'upload'"
-            "    WHEN $6::int & 1 = 1 THEN 'file' END,"
-            "  error = NULL WHERE id = $1",
-            6, NULL, params, NULL, NULL, 0);
+        res = media_pg_exec(job->pg, &media_sql_ready, params);
         ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         PQclear(res);
     }
@@ -445,9 +459,7 @@ media_mark_media(PGconn *pg, const char *job_id, const char *media_id,
     params[1] = status;
     params[2] = error;
 
-    res = PQexecParams(pg,
-        "UPDATE media SET status = $2, error = $3 WHERE id = $1",
-        3, NULL, params, NULL, NULL, 0);
+    res = media_pg_exec(pg, &media_sql_mark, params);
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         media_log_error("job %s: mark media %s: %s", job_id, status,
