@@ -2,7 +2,8 @@
  * libFuzzer target for the HLS path parser.  Beyond not crashing, every
  * accepted path must hold what the nginx glue relies on when it builds
  * <files><id>/<file>: a lowercase id matching its bytes, a file of
- * [a-z0-9_.] with at most one "/", no dotfile, no "..", within bounds, and
+ * [a-z0-9_.] (and "-" in a cover's name: cover-512.jpg) with at most one
+ * "/", no dotfile, no "..", within bounds, and
  * a rung exactly for rung files.  A broken promise aborts.
  */
 
@@ -38,7 +39,8 @@ check_file(const media_hls_path_t *hp)
 
     for (i = 0; i < hp->file_len; i++) {
         check((f[i] >= 'a' && f[i] <= 'z') || (f[i] >= '0' && f[i] <= '9')
-              || f[i] == '_' || f[i] == '.' || f[i] == '/');
+              || f[i] == '_' || f[i] == '.' || f[i] == '/'
+              || (f[i] == '-' && hp->kind == MEDIA_HLS_COVER));
 
         if (f[i] == '/') {
             slashes++;
