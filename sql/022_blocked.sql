@@ -100,3 +100,21 @@ CREATE FUNCTION media_blocked_ids() RETURNS SETOF uuid
 LANGUAGE sql STABLE AS $$
     SELECT id FROM media WHERE status = 'blocked'
 $$;
+
+-- suspensions and bans (POST /api/v1/admin/actions): a suspended user may
+-- read but not write or upload until suspended_until; a banned user's
+-- sessions are revoked and every token naming them is refused, on the
+-- segment path too (the same blocked set holds banned users)
+ALTER TABLE users
+    ADD COLUMN suspended_until   timestamptz,
+    ADD COLUMN suspended_reason  text CHECK (length(suspended_reason) <= 2000),
+    ADD COLUMN banned_at         timestamptz,
+    ADD COLUMN banned_reason     text CHECK (length(banned_reason) <= 2000);
+
+CREATE INDEX users_banned ON users (id) WHERE banned_at IS NOT NULL;
+
+-- what the module's blocked set is reloaded from, beside the media
+CREATE FUNCTION media_banned_ids() RETURNS SETOF uuid
+LANGUAGE sql STABLE AS $$
+    SELECT id FROM users WHERE banned_at IS NOT NULL
+$$;
