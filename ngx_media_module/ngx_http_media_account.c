@@ -354,9 +354,6 @@ ngx_http_media_login_checked(ngx_http_request_t *r,
 {
     ngx_http_media_account_t  *a = data;
 
-    u_char     *p;
-    ngx_str_t   retry;
-
     if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
         /* fail closed: an attacker must not win by taking Redis down */
         ngx_http_finalize_request(r, ngx_http_media_send_error(r,
@@ -367,24 +364,9 @@ ngx_http_media_login_checked(ngx_http_request_t *r,
     }
 
     if (res->integer > 0) {
-        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-        if (p == NULL) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        retry.data = p;
-        retry.len = ngx_sprintf(p, "%i", (res->integer + 999) / 1000) - p;
-
-        if (ngx_http_media_add_header(r, "Retry-After", &retry) != NGX_OK) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
-                                  NGX_HTTP_TOO_MANY_REQUESTS, "too_many_attempts",
-                                  "too many failed sign-ins; try again in %V "
-                                  "seconds", &retry));
+        ngx_http_finalize_request(r, ngx_http_media_too_many(r,
+                                  res->integer, "too_many_attempts",
+                                  "too many failed sign-ins"));
         return;
     }
 

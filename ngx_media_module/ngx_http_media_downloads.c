@@ -273,37 +273,16 @@ ngx_http_media_download(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 ngx_int_t
 ngx_http_media_downloads_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt         *h;
-    ngx_http_variable_t         *var;
-    ngx_http_core_main_conf_t   *cmcf;
     ngx_http_media_main_conf_t  *mmcf;
 
-    /* cacheable: taken before the internal redirect, which clears module
-     * contexts, and kept after it for the access log */
-    var = ngx_http_add_variable(cf, &ngx_http_media_dl_status_name, 0);
-    if (var == NULL) {
-        return NGX_ERROR;
-    }
-
-    var->get_handler = ngx_http_media_dl_variable;
-
     mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_media_module);
-    mmcf->dl_status_index = ngx_http_get_variable_index(cf,
-                                           &ngx_http_media_dl_status_name);
-    if (mmcf->dl_status_index == NGX_ERROR) {
-        return NGX_ERROR;
-    }
 
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+    mmcf->dl_status_index = ngx_http_media_add_access(cf,
+                                &ngx_http_media_dl_status_name,
+                                ngx_http_media_dl_variable,
+                                ngx_http_media_dl_access);
 
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_http_media_dl_access;
-
-    return NGX_OK;
+    return mmcf->dl_status_index == NGX_ERROR ? NGX_ERROR : NGX_OK;
 }
 
 

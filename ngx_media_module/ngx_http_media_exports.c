@@ -454,9 +454,6 @@ ngx_http_media_export_limited(ngx_http_request_t *r,
 {
     ngx_http_media_export_t  *x = data;
 
-    u_char     *p;
-    ngx_str_t   retry;
-
     if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
         /* open: the plan's quota still holds, in PostgreSQL */
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
@@ -465,25 +462,10 @@ ngx_http_media_export_limited(ngx_http_request_t *r,
                       ngx_http_media_request_id(r));
 
     } else if (res->integer > 0) {
-        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-        if (p == NULL) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        retry.data = p;
-        retry.len = ngx_sprintf(p, "%i", (res->integer + 999) / 1000) - p;
-
-        if (ngx_http_media_add_header(r, "Retry-After", &retry) != NGX_OK) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
-                                  NGX_HTTP_TOO_MANY_REQUESTS, "rate_limited",
-                                  "you may start %d exports a minute; try "
-                                  "again in %V seconds",
-                                  NGX_HTTP_MEDIA_EXPORT_RATE, &retry));
+        ngx_http_finalize_request(r, ngx_http_media_too_many(r,
+                                  res->integer, "rate_limited",
+                                  "you may start %d exports a minute",
+                                  NGX_HTTP_MEDIA_EXPORT_RATE));
         return;
     }
 

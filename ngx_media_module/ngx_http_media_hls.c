@@ -204,39 +204,22 @@ ngx_http_media_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 ngx_int_t
 ngx_http_media_hls_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt         *h;
-    ngx_http_variable_t         *var;
-    ngx_http_core_main_conf_t   *cmcf;
     ngx_http_media_main_conf_t  *mmcf;
 
-    /* cacheable: its value is taken before the internal redirect, which
-     * clears module contexts, and survives it for the access log */
-    var = ngx_http_add_variable(cf, &ngx_http_media_token_status_name, 0);
-    if (var == NULL) {
-        return NGX_ERROR;
-    }
-
-    var->get_handler = ngx_http_media_token_variable;
-
     mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_media_module);
-    mmcf->token_status_index = ngx_http_get_variable_index(cf,
-                                         &ngx_http_media_token_status_name);
+
+    mmcf->token_status_index = ngx_http_media_add_access(cf,
+                                   &ngx_http_media_token_status_name,
+                                   ngx_http_media_token_variable,
+                                   ngx_http_media_hls_access);
     mmcf->play_cookie_index = ngx_http_get_variable_index(cf,
-                                         &ngx_http_media_play_cookie_name);
+                                   &ngx_http_media_play_cookie_name);
+
     if (mmcf->token_status_index == NGX_ERROR
         || mmcf->play_cookie_index == NGX_ERROR)
     {
         return NGX_ERROR;
     }
-
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
-
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_http_media_hls_access;
 
     return NGX_OK;
 }
@@ -626,9 +609,7 @@ static void
 ngx_http_media_playback_limited(ngx_http_request_t *r,
     ngx_http_media_redis_result_t *res, void *data)
 {
-    u_char     *p;
     ngx_int_t   rc;
-    ngx_str_t   retry;
 
     if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
         /* open: a token is still only good for minutes */
@@ -638,26 +619,11 @@ ngx_http_media_playback_limited(ngx_http_request_t *r,
                       ngx_http_media_request_id(r));
 
     } else if (res->integer > 0) {
-        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-        if (p == NULL) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        retry.data = p;
-        retry.len = ngx_sprintf(p, "%i", (res->integer + 999) / 1000) - p;
-
-        if (ngx_http_media_add_header(r, "Retry-After", &retry) != NGX_OK) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
-                                  NGX_HTTP_TOO_MANY_REQUESTS, "rate_limited",
+        ngx_http_finalize_request(r, ngx_http_media_too_many(r,
+                                  res->integer, "rate_limited",
                                   "this address may play %d media a minute "
-                                  "without signing in; try again in %V "
-                                  "seconds, or sign in",
-                                  NGX_HTTP_MEDIA_ANON_PLAY_RATE, &retry));
+                                  "without signing in (sign in to play "
+                                  "more)", NGX_HTTP_MEDIA_ANON_PLAY_RATE));
         return;
     }
 

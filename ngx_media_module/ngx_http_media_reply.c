@@ -78,6 +78,42 @@ ngx_http_media_request_id(ngx_http_request_t *r)
 
 
 ngx_int_t
+ngx_http_media_add_access(ngx_conf_t *cf, ngx_str_t *status_name,
+    ngx_http_get_variable_pt get, ngx_http_handler_pt handler)
+{
+    ngx_int_t                   index;
+    ngx_http_handler_pt        *h;
+    ngx_http_variable_t        *var;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    /* cacheable: its value is taken before the internal redirect, which
+     * clears module contexts, and survives it for the access log */
+    var = ngx_http_add_variable(cf, status_name, 0);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = get;
+
+    index = ngx_http_get_variable_index(cf, status_name);
+    if (index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = handler;
+
+    return index;
+}
+
+
+ngx_int_t
 ngx_http_media_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *fmt, ...)
 {
@@ -120,6 +156,45 @@ ngx_http_media_field_error(ngx_http_request_t *r, const char *field,
     va_end(args);
 
     return rc;
+}
+
+
+ngx_int_t
+ngx_http_media_too_many(ngx_http_request_t *r, ngx_msec_int_t ms,
+    const char *code, const char *fmt, ...)
+{
+    u_char      msg[NGX_MAX_ERROR_STR], *p, *last;
+    va_list     args;
+    ngx_int_t   secs;
+    ngx_str_t   retry;
+
+    secs = (ms + 999) / 1000;
+    if (secs < 1) {
+        secs = 1;
+    }
+
+    retry.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (retry.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    retry.len = ngx_sprintf(retry.data, "%i", secs) - retry.data;
+
+    if (ngx_http_media_add_header(r, "Retry-After", &retry) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last = msg + sizeof(msg);
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(msg, last, fmt, args);
+    va_end(args);
+
+    p = ngx_slprintf(p, last, "; try again in %i second%s", secs,
+                     secs == 1 ? "" : "s");
+
+    return ngx_http_media_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS, code,
+                                     "%*s", (size_t) (p - msg), msg);
 }
 
 

@@ -26,8 +26,25 @@
 
 ngx_http_media_ctx_t *ngx_http_media_get_ctx(ngx_http_request_t *r);
 
+/*
+ * At postconfiguration, for a location that checks its requests in the
+ * access phase (playback, download links): adds the cacheable variable
+ * that logs the check's outcome, with its getter, and the access handler.
+ * Returns the variable's index, or NGX_ERROR.
+ */
+ngx_int_t ngx_http_media_add_access(ngx_conf_t *cf, ngx_str_t *status_name,
+    ngx_http_get_variable_pt get, ngx_http_handler_pt handler);
+
 /* sends {"error":{"code":code,"message":fmt...,"request_id":...}} */
 ngx_int_t ngx_http_media_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *fmt, ...);
+
+/*
+ * 429 {"error":{"code":code,"message":fmt... "; try again in N seconds"}}
+ * with Retry-After: N, N the limiter's wait in ms rounded up to seconds
+ * (at least 1): the one answer of every rate-limited route
+ */
+ngx_int_t ngx_http_media_too_many(ngx_http_request_t *r, ngx_msec_int_t ms,
     const char *code, const char *fmt, ...);
 
 /* {"error":{"code":code,"field":field,"message":...}} with status */

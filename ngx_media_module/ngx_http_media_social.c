@@ -442,9 +442,6 @@ ngx_http_media_comment_limited(ngx_http_request_t *r,
 {
     ngx_http_media_comment_t  *c = data;
 
-    u_char     *p;
-    ngx_str_t   retry;
-
     if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
         /* open: a comment is small, and Redis being away is logged */
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
@@ -453,27 +450,11 @@ ngx_http_media_comment_limited(ngx_http_request_t *r,
                       ngx_http_media_request_id(r));
 
     } else if (res->integer > 0) {
-        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-        if (p == NULL) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        retry.data = p;
-        retry.len = ngx_sprintf(p, "%i", (res->integer + 999) / 1000) - p;
-
-        if (ngx_http_media_add_header(r, "Retry-After", &retry) != NGX_OK) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
-                                  NGX_HTTP_TOO_MANY_REQUESTS, "rate_limited",
-                                  "you may post %d comments in %d seconds; "
-                                  "try again in %V seconds",
+        ngx_http_finalize_request(r, ngx_http_media_too_many(r,
+                                  res->integer, "rate_limited",
+                                  "you may post %d comments in %d seconds",
                                   NGX_HTTP_MEDIA_COMMENT_RATE,
-                                  NGX_HTTP_MEDIA_COMMENT_WINDOW / 1000,
-                                  &retry));
+                                  NGX_HTTP_MEDIA_COMMENT_WINDOW / 1000));
         return;
     }
 
