@@ -14,6 +14,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use HTTP::Tiny;
 use JSON::PP;
 use Test::More;
 use MediaTest qw(wait_until slurp);
@@ -136,6 +137,35 @@ $j = run_job($u1, { action => 'checkout', plan => 'premium' });
 is($j->{status}, 'done', 'a second checkout');
 is(scalar $stripe->requests('POST', '/v1/customers'), 1,
    'uses the stored customer: still one made');
+
+# --- a customer deleted in Stripe: forgotten, a new one, the session made ----
+
+my $old = sql("SELECT stripe_customer_id FROM users WHERE id = '$u1'");
+my $del = HTTP::Tiny->new(timeout => 10)->request(DELETE =>
+    $stripe->url . "/v1/customers/$old",
+    { headers => { Authorization => 'Bearer ' . $stripe->key } });
+is($del->{status}, 200, "customer $old deleted in Stripe (the Dashboard)");
+
+$stripe->control('reset');
+$j = run_job($u1, { action => 'checkout', plan => 'premium' });
+is($j->{status}, 'done', 'a checkout after the customer was deleted: done')
+    or diag($j->{error});
+is($j->{attempts}, 1, 'in one attempt');
+my $new = sql("SELECT stripe_customer_id FROM users WHERE id = '$u1'");
+like($new, qr/^cus_\w+$/, "a new customer stored: $new");
+isnt($new, $old, 'not the deleted one');
+my @cs = $stripe->requests('POST', '/v1/checkout/sessions');
+is(scalar @cs, 2, 'the session asked twice');
+is($cs[0]{params}{customer}, $old, 'first for the deleted customer');
+is($cs[1]{params}{customer}, $new, 'then for the new one');
+is($cs[1]{idempotency_key}, "ngx_media-$j->{id}-checkout-recovered",
+   'under a key of its own: ' . $cs[1]{idempotency_key});
+my @cu = $stripe->requests('POST', '/v1/customers');
+is(scalar @cu, 1, 'one customer made');
+is($cu[0]{idempotency_key}, "ngx_media-$j->{id}-customer-recovered",
+   'its key is not the deleted one\'s');
+like(decode_json($j->{result})->{url}, qr{/checkout/cs_test_\w+$},
+     'the url of the session');
 
 # --- 500 then 200: one session, thanks to the idempotency key ---------------
 

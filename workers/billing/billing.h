@@ -44,6 +44,10 @@ typedef struct {
     struct curl_slist   *auth;       /* the Authorization header alone */
     const char          *api_url;
     media_job_t         *job;
+    const char          *recover;    /* a 4xx resource_missing on this
+                                        param returns -1 with the job
+                                        untouched, for the caller to
+                                        recover from; NULL: none */
 } media_stripe_t;
 
 
@@ -53,6 +57,7 @@ typedef struct {
     char        message[256];        /* Stripe's error.message, or why
                                         there was no answer */
     char        code[64];            /* Stripe's error.code or .type */
+    char        param[64];           /* Stripe's error.param, or "" */
 } media_stripe_res_t;
 
 
@@ -99,9 +104,21 @@ void media_billing_retry(media_job_t *job, const char *why);
 /* the event action (events.c) */
 int media_billing_event(media_job_t *job, yajl_val payload);
 
-/* the user's Stripe customer, made once (main.c) */
-int media_billing_customer(media_job_t *job, media_stripe_t *st,
-    const char *user, const char *email, char *customer, size_t size);
+/*
+ * POST /v1/checkout/sessions for the user's customer (made first when
+ * there is none): build(form, customer, data, idem, size) writes the
+ * session's form and its Idempotency-Key, -1 when out of memory.  A stored
+ * customer that Stripe no longer has (deleted in the Dashboard: 4xx
+ * resource_missing on "customer") is forgotten, a new one made, and the
+ * session asked for again, once, its key ending in "-recovered".  0 with
+ * res->json the session, or -1 with the job failed.
+ */
+typedef int (*media_billing_form_pt)(media_buf_t *form, const char *customer,
+    void *data, char *idem, size_t size);
+
+int media_billing_checkout_session(media_job_t *job, media_stripe_t *st,
+    const char *user, const char *email, char *customer, size_t size,
+    media_billing_form_pt build, void *data, media_stripe_res_t *res);
 /* media_public_url + fragment: where Stripe sends the user back */
 int media_billing_url(media_job_t *job, char *buf, size_t size,
     const char *fragment);

@@ -29,10 +29,23 @@
 const char  *media_worker_name = "media-billing";
 
 
+/* what a subscription's Checkout Session is made of */
+typedef struct {
+    media_job_t  *job;
+    const char   *user;
+    const char   *plan;
+    const char   *price;
+    const char   *success;
+    const char   *cancel;
+} media_checkout_t;
+
+
 static int media_billing(media_job_t *job);
 static int media_billing_user(media_job_t *job, char *user, size_t size);
 static int media_billing_checkout(media_job_t *job, yajl_val payload,
     const char *user);
+static int media_billing_checkout_form(media_buf_t *form,
+    const char *customer, void *data, char *idem, size_t size);
 static int media_billing_portal(media_job_t *job, const char *user);
 
 
@@ -175,12 +188,12 @@ static int
 media_billing_checkout(media_job_t *job, yajl_val payload, const char *user)
 {
     int                  rc;
-    char                 customer[256], email[320], price[256], idem[96];
+    char                 customer[256], email[320], price[256];
     char                 success[2048], cancel[2048];
     PGresult            *res;
     const char          *plan, *params[2];
-    media_buf_t          form;
     media_stripe_t       st;
+    media_checkout_t     c;
     media_stripe_res_t   sres;
 
     plan = media_json_str(payload, "plan");
@@ -246,41 +259,22 @@ media_billing_checkout(media_job_t *job, yajl_val payload, const char *user)
         return -1;
     }
 
-    rc = -1;
-    memset(&form, 0, sizeof(form));
+    c.user = user;
+    c.plan = plan;
+    c.price = price;
+    c.success = success;
+    c.cancel = cancel;
+    c.job = job;
 
-    if (customer[0] == '\0'
-        && media_billing_customer(job, &st, user, email, customer,
-                                  sizeof(customer)) != 0)
-    {
-        goto done;
-    }
-
-    media_buf_form(&form, "mode", "subscription");
-    media_buf_form(&form, "customer", customer);
-    media_buf_form(&form, "client_reference_id", user);
-    media_buf_form(&form, "line_items[0][price]", price);
-    media_buf_form(&form, "line_items[0][quantity]", "1");
-    media_buf_form(&form, "metadata[user_id]", user);
-    media_buf_form(&form, "metadata[plan]", plan);
-    /* the subscription names its user too: events about it find the user
-     * without the session */
-    media_buf_form(&form, "subscription_data[metadata][user_id]", user);
-    media_buf_form(&form, "success_url", success);
-    media_buf_form(&form, "cancel_url", cancel);
-
-    if (form.oom) {
-        media_job_fail(job, "checkout: out of memory");
-        goto done;
-    }
-
-    snprintf(idem, sizeof(idem), "ngx_media-%s-checkout", job->id);
-
-    if (media_stripe_call(&st, "POST", "/v1/checkout/sessions", form.data,
-                          idem, &sres) != 0)
+    if (media_billing_checkout_session(job, &st, user, email, customer,
+                                       sizeof(customer),
+                                       media_billing_checkout_form, &c,
+                                       &sres)
+        != 0)
     {
         media_stripe_res_free(&sres);
-        goto done;
+        media_stripe_close(&st);
+        return -1;
     }
 
     rc = media_billing_result_url(job, &sres);
@@ -291,13 +285,35 @@ media_billing_checkout(media_job_t *job, yajl_val payload, const char *user)
     }
 
     media_stripe_res_free(&sres);
-
-done:
-
-    media_buf_free(&form);
     media_stripe_close(&st);
 
     return rc;
+}
+
+
+/* the subscription's Checkout Session, in Stripe's form encoding */
+static int
+media_billing_checkout_form(media_buf_t *form, const char *customer,
+    void *data, char *idem, size_t size)
+{
+    media_checkout_t  *c = data;
+
+    media_buf_form(form, "mode", "subscription");
+    media_buf_form(form, "customer", customer);
+    media_buf_form(form, "client_reference_id", c->user);
+    media_buf_form(form, "line_items[0][price]", c->price);
+    media_buf_form(form, "line_items[0][quantity]", "1");
+    media_buf_form(form, "metadata[user_id]", c->user);
+    media_buf_form(form, "metadata[plan]", c->plan);
+    /* the subscription names its user too: events about it find the user
+     * without the session */
+    media_buf_form(form, "subscription_data[metadata][user_id]", c->user);
+    media_buf_form(form, "success_url", c->success);
+    media_buf_form(form, "cancel_url", c->cancel);
+
+    snprintf(idem, size, "ngx_media-%s-checkout", c->job->id);
+
+    return form->oom ? -1 : 0;
 }
 
 

@@ -31,9 +31,18 @@
 #define MEDIA_PURCHASE_UNTITLED  "Untitled media"
 
 
-static int media_purchase_form(media_buf_t *form, PGresult *res,
-    const char *user, const char *media, const char *customer,
-    const char *success, const char *cancel);
+/* what a purchase's Checkout Session is made of */
+typedef struct {
+    PGresult     *res;           /* the buyer and the media */
+    const char   *user;
+    const char   *media;
+    const char   *success;
+    const char   *cancel;
+} media_purchase_t;
+
+
+static int media_purchase_form(media_buf_t *form, const char *customer,
+    void *data, char *idem, size_t size);
 static int media_purchase_grant(media_job_t *job, const char *event,
     yajl_val cs, media_buf_t *out);
 static int media_purchase_uuid(const char *s);
@@ -83,12 +92,12 @@ int
 media_billing_purchase(media_job_t *job, yajl_val payload, const char *user)
 {
     int                  rc;
-    char                 customer[256], email[320], idem[96], fragment[128];
+    char                 customer[256], email[320], fragment[128];
     char                 success[2048], cancel[2048];
     PGresult            *res;
     const char          *media, *params[2];
-    media_buf_t          form;
     media_stripe_t       st;
+    media_purchase_t     p;
     media_stripe_res_t   sres;
 
     media = media_json_str(payload, "media");
@@ -138,9 +147,6 @@ media_billing_purchase(media_job_t *job, yajl_val payload, const char *user)
     snprintf(fragment, sizeof(fragment), "#purchases?purchase=success&"
              "media=%s", media);
 
-    memset(&form, 0, sizeof(form));
-    rc = -1;
-
     if (media_billing_url(job, success, sizeof(success), fragment) != 0
         || media_billing_url(job, cancel, sizeof(cancel),
                              "#purchases?purchase=cancel") != 0
@@ -150,40 +156,20 @@ media_billing_purchase(media_job_t *job, yajl_val payload, const char *user)
         return -1;
     }
 
-    if (customer[0] == '\0'
-        && media_billing_customer(job, &st, user, email, customer,
-                                  sizeof(customer)) != 0)
-    {
-        PQclear(res);
-        goto done;
-    }
+    p.res = res;
+    p.user = user;
+    p.media = media;
+    p.success = success;
+    p.cancel = cancel;
 
-    if (media_purchase_form(&form, res, user, media, customer, success,
-                            cancel)
-        != 0)
-    {
-        PQclear(res);
-        media_job_fail(job, "purchase: out of memory");
-        goto done;
-    }
-
+    rc = media_billing_checkout_session(job, &st, user, email, customer,
+                                        sizeof(customer), media_purchase_form,
+                                        &p, &sres);
     PQclear(res);
 
-    /* one session for the same purchase asked twice the same day (a
-     * double click makes two jobs): Stripe answers the second call with
-     * the first's session, so it cannot be paid twice.  The key is the
-     * session's own parameters (buyer, media, price, title, URLs) and the
-     * UTC day. */
-    media_purchase_key(idem, sizeof(idem), form.data, form.len);
-
-    if (media_stripe_call(&st, "POST", "/v1/checkout/sessions", form.data,
-                          idem, &sres) != 0)
-    {
-        media_stripe_res_free(&sres);
-        goto done;
+    if (rc == 0) {
+        rc = media_billing_result_url(job, &sres);
     }
-
-    rc = media_billing_result_url(job, &sres);
 
     if (rc == 0) {
         media_log_info("job %s: purchase session %s for user %s, media %s",
@@ -192,22 +178,28 @@ media_billing_purchase(media_job_t *job, yajl_val payload, const char *user)
     }
 
     media_stripe_res_free(&sres);
-
-done:
-
-    media_buf_free(&form);
     media_stripe_close(&st);
 
     return rc;
 }
 
 
-/* the session's parameters, in Stripe's form encoding; res: the media */
+/*
+ * The session's parameters, in Stripe's form encoding, and its key: one
+ * session for the same purchase asked twice the same day (a double click
+ * makes two jobs): Stripe answers the second call with the first's
+ * session, so it cannot be paid twice.  The key is the session's own
+ * parameters (buyer, media, price, title, URLs) and the UTC day.
+ */
 static int
-media_purchase_form(media_buf_t *form, PGresult *res, const char *user,
-    const char *media, const char *customer, const char *success,
-    const char *cancel)
+media_purchase_form(media_buf_t *form, const char *customer, void *data,
+    char *idem, size_t size)
 {
+    media_purchase_t  *p = data;
+
+    PGresult    *res = p->res;
+    const char  *user = p->user, *media = p->media;
+
     media_buf_form(form, "mode", "payment");
     media_buf_form(form, "customer", customer);
     media_buf_form(form, "client_reference_id", user);
@@ -226,10 +218,16 @@ media_purchase_form(media_buf_t *form, PGresult *res, const char *user,
     media_buf_form(form, "metadata[media_id]", media);
     media_buf_form(form, "payment_intent_data[metadata][user_id]", user);
     media_buf_form(form, "payment_intent_data[metadata][media_id]", media);
-    media_buf_form(form, "success_url", success);
-    media_buf_form(form, "cancel_url", cancel);
+    media_buf_form(form, "success_url", p->success);
+    media_buf_form(form, "cancel_url", p->cancel);
 
-    return form->oom ? -1 : 0;
+    if (form->oom) {
+        return -1;
+    }
+
+    media_purchase_key(idem, size, form->data, form->len);
+
+    return 0;
 }
 
 

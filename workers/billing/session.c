@@ -22,14 +22,21 @@ static media_stmt_t  media_sql_customer_store =
         "  WHERE id = $1::uuid AND NOT EXISTS (SELECT 1 FROM set)");
 
 
+static media_stmt_t  media_sql_customer_forget =
+    media_stmt("billing_customer_forget", 2,
+        "UPDATE users SET stripe_customer_id = NULL"
+        " WHERE id = $1::uuid AND stripe_customer_id = $2");
+
+
 /*
  * The user's Stripe customer, made once.  Two jobs racing both make one
  * (each with its own idempotency key); the first stored wins and the
  * other job uses it, leaving an unused customer in Stripe.
  */
-int
+static int
 media_billing_customer(media_job_t *job, media_stripe_t *st,
-    const char *user, const char *email, char *customer, size_t size)
+    const char *user, const char *email, const char *again, char *customer,
+    size_t size)
 {
     char                 idem[96];
     PGresult            *res;
@@ -47,7 +54,9 @@ media_billing_customer(media_job_t *job, media_stripe_t *st,
         return -1;
     }
 
-    snprintf(idem, sizeof(idem), "ngx_media-%s-customer", job->id);
+    /* again: "-recovered" when the first one was deleted in Stripe, whose
+     * key would give it back */
+    snprintf(idem, sizeof(idem), "ngx_media-%s-customer%s", job->id, again);
 
     if (media_stripe_call(st, "POST", "/v1/customers", form.data, idem,
                           &sres) != 0)
@@ -93,6 +102,85 @@ media_billing_customer(media_job_t *job, media_stripe_t *st,
                    customer);
 
     return 0;
+}
+
+
+int
+media_billing_checkout_session(media_job_t *job, media_stripe_t *st,
+    const char *user, const char *email, char *customer, size_t size,
+    media_billing_form_pt build, void *data, media_stripe_res_t *res)
+{
+    int           rc, again;
+    char          idem[160], key[200];
+    PGresult     *pg;
+    const char   *params[2];
+    media_buf_t   form;
+
+    memset(res, 0, sizeof(media_stripe_res_t));
+
+    for (again = 0; again < 2; again++) {
+
+        if (customer[0] == '\0'
+            && media_billing_customer(job, st, user, email,
+                                      again ? "-recovered" : "", customer,
+                                      size)
+               != 0)
+        {
+            return -1;
+        }
+
+        memset(&form, 0, sizeof(form));
+
+        if (build(&form, customer, data, idem, sizeof(idem)) != 0
+            || form.oom)
+        {
+            media_buf_free(&form);
+            media_job_fail(job, "checkout: out of memory");
+            return -1;
+        }
+
+        snprintf(key, sizeof(key), "%s%s", idem, again ? "-recovered" : "");
+
+        st->recover = again ? NULL : "customer";
+        rc = media_stripe_call(st, "POST", "/v1/checkout/sessions",
+                               form.data, key, res);
+        st->recover = NULL;
+
+        media_buf_free(&form);
+
+        if (rc == 0) {
+            return 0;
+        }
+
+        if (again || res->status == 0
+            || strcmp(res->code, "resource_missing") != 0
+            || strcmp(res->param, "customer") != 0)
+        {
+            return -1;     /* the job failed by media_stripe_call */
+        }
+
+        media_log_info("job %s: Stripe no longer has customer %s of user "
+                       "%s (deleted?): a new one is made", job->id,
+                       customer, user);
+
+        params[0] = user;
+        params[1] = customer;
+
+        pg = media_pg_exec(job->pg, &media_sql_customer_forget, params);
+
+        if (media_job_check(job, pg, PGRES_COMMAND_OK, "forget the customer")
+            != 0)
+        {
+            media_stripe_res_free(res);
+            return -1;
+        }
+
+        PQclear(pg);
+        media_stripe_res_free(res);
+        customer[0] = '\0';
+    }
+
+    return -1;   /* not reached: the second try has missing_ok off */
 }
 
 

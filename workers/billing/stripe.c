@@ -181,6 +181,7 @@ media_stripe_call(media_stripe_t *st, const char *method, const char *path,
         res->status = status;
         res->message[0] = '\0';
         res->code[0] = '\0';
+        res->param[0] = '\0';
 
         if (a.body.oom) {
             media_buf_free(&a.body);
@@ -242,6 +243,13 @@ media_stripe_call(media_stripe_t *st, const char *method, const char *path,
             media_sleep(wait);
             wait *= 2;
         }
+    }
+
+    if (st->recover && status >= 400 && status < 500
+        && strcmp(res->code, "resource_missing") == 0
+        && strcmp(res->param, st->recover) == 0)
+    {
+        return -1;     /* the caller's to recover from */
     }
 
     /* what went wrong, for admins (the API address, never the key) */
@@ -451,6 +459,9 @@ media_stripe_error(yajl_val json, media_stripe_res_t *res)
 
     s = media_json_str(e, "message");
     snprintf(res->message, sizeof(res->message), "%s", s ? s : "");
+
+    s = media_json_str(e, "param");
+    snprintf(res->param, sizeof(res->param), "%s", s ? s : "");
 }
 
 
