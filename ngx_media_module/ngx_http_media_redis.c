@@ -54,6 +54,8 @@ typedef struct {
     ngx_event_t                      failed;    /* posted: failed at once */
     unsigned                         done:1;    /* answered or abandoned */
     unsigned                         sent:1;    /* hiredis holds it */
+    unsigned                         detached:1; /* no one waits for it */
+    u_char                           what[80];  /* detached: for the log */
 } ngx_http_media_redis_cmd_t;
 
 
@@ -380,26 +382,42 @@ ngx_http_media_redis_command(ngx_http_request_t *r,
     ngx_http_media_redis_cmd_t      *cmd;
     ngx_http_media_redis_client_t   *rc;
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
+    cln = NULL;
+
+    if (handler) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
     }
 
-    cmd = ngx_calloc(sizeof(ngx_http_media_redis_cmd_t), r->connection->log);
+    cmd = ngx_calloc(sizeof(ngx_http_media_redis_cmd_t), ngx_cycle->log);
     if (cmd == NULL) {
         return NGX_ERROR;
     }
 
-    cmd->request = r;
-    cmd->handler = handler;
-    cmd->data = data;
-    cmd->cleanup = cln;
-    cln->handler = ngx_http_media_redis_cleanup;
-    cln->data = cmd;
-
     cmd->failed.handler = ngx_http_media_redis_failed;
     cmd->failed.data = cmd;
-    cmd->failed.log = r->connection->log;
+
+    if (handler) {
+        cmd->request = r;
+        cmd->handler = handler;
+        cmd->data = data;
+        cmd->cleanup = cln;
+        cln->handler = ngx_http_media_redis_cleanup;
+        cln->data = cmd;
+        cmd->failed.log = r->connection->log;
+
+    } else {
+        /* the request may end before the answer comes: nothing of it is
+         * kept but a line for the log */
+        cmd->detached = 1;
+        cmd->failed.log = ngx_cycle->log;
+        ngx_snprintf(cmd->what, sizeof(cmd->what) - 1, "%*s %*s %*s",
+                     argvlen[0], argv[0], argc > 1 ? argvlen[1] : 0,
+                     argc > 1 ? argv[1] : "", argc > 0 ? argvlen[argc - 1] : 0,
+                     argv[argc - 1]);
+    }
 
     rc = ngx_http_media_redis_client;
 
@@ -559,6 +577,17 @@ ngx_http_media_redis_complete(ngx_http_media_redis_cmd_t *cmd,
 
     r = cmd->request;
     if (r == NULL) {
+        if (cmd->detached && status != NGX_HTTP_MEDIA_REDIS_OK) {
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "media redis: \"%s\" failed (%s)%s", cmd->what,
+                          status == NGX_HTTP_MEDIA_REDIS_TIMEOUT
+                          ? "timed out"
+                          : status == NGX_HTTP_MEDIA_REDIS_UNAVAILABLE
+                          ? "not connected" : "an error answer",
+                          ngx_strncmp(cmd->what, "XADD", 4) == 0
+                          ? "; the workers' reconciler enqueues the job "
+                            "from its row" : "");
+        }
         return;
     }
 

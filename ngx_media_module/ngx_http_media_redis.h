@@ -44,7 +44,10 @@ void ngx_http_media_redis_done(void);
 /*
  * Sends one command.  As with the PostgreSQL pool: NGX_OK means the
  * handler will be called later from the event loop (unless the request is
- * gone first), NGX_ERROR means it will not be.
+ * gone first), NGX_ERROR means it will not be.  With handler NULL the
+ * command is detached from r: nobody waits for it, r may end at once, and
+ * a failure is only logged (for an XADD whose job row is already
+ * committed: the workers' reconciler enqueues it from the row).
  */
 ngx_int_t ngx_http_media_redis_command(ngx_http_request_t *r,
     ngx_http_media_redis_handler_pt handler, void *data,

@@ -8,8 +8,9 @@
  *   -> the event's id, type and created read from the JSON, nothing more
  *   -> one statement: the event stored by its id (ON CONFLICT DO NOTHING)
  *      and, only when it is new, its billing job, the event pointing at it
- *   -> XADD media:billing * job <job id>, for a new event
- *   -> 200 {"received":true}, for a new event, a duplicate and a type
+ *   -> XADD media:billing * job <job id>, for a new event, sent without
+ *      waiting for its answer
+ *   -> 200 {"received":true} at once, for a new event, a duplicate and a type
  *      nobody handles alike (the worker ignores what it does not know)
  *
  * Stripe delivers at least once and retries anything but a 2xx for days;
@@ -57,8 +58,6 @@ static ngx_int_t ngx_http_media_webhook_event(ngx_http_request_t *r,
 static void ngx_http_media_webhook_json_free(void *data);
 static void ngx_http_media_webhook_stored(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
-static void ngx_http_media_webhook_queued(ngx_http_request_t *r,
-    ngx_http_media_redis_result_t *res, void *data);
 static ngx_int_t ngx_http_media_webhook_received(ngx_http_request_t *r);
 static void ngx_http_media_stripe_secrets_free(void *data);
 
@@ -628,27 +627,20 @@ ngx_http_media_webhook_stored(ngx_http_request_t *r,
 
     wh->job = *ngx_http_media_pg_value(res, 0, 0);
 
+    /*
+     * The event and its job are committed: that is what Stripe's retry
+     * would give, so the answer goes now.  The XADD is detached from the
+     * request; if it fails, the job row waits for the workers'
+     * reconciler, as after any lost enqueue.
+     */
     if (ngx_http_media_redis_enqueue(r, MEDIA_STREAM_BILLING, &wh->job,
-                                     ngx_http_media_webhook_queued, wh)
+                                     NULL, NULL)
         != NGX_OK)
     {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-    }
-}
-
-
-static void
-ngx_http_media_webhook_queued(ngx_http_request_t *r,
-    ngx_http_media_redis_result_t *res, void *data)
-{
-    ngx_http_media_webhook_t  *wh = data;
-
-    if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
-        /* the job row is queued; the reconciler will enqueue it */
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "media webhook queue: XADD failed (%V); job %V of "
-                      "event \"%V\" waits for the reconciler, "
-                      "request_id: %V", &res->str, &wh->job, &wh->id,
+                      "media webhook queue: XADD not sent (out of memory); "
+                      "job %V of event \"%V\" waits for the reconciler, "
+                      "request_id: %V", &wh->job, &wh->id,
                       ngx_http_media_request_id(r));
     }
 
