@@ -23,6 +23,7 @@
 #include "ngx_http_media_errors.h"
 #include "ngx_http_media_downloads.h"
 #include "ngx_http_media_pages.h"
+#include "ngx_http_media_cors.h"
 
 
 static ngx_int_t ngx_http_media_postconfiguration(ngx_conf_t *cf);
@@ -281,6 +282,13 @@ static ngx_command_t  ngx_http_media_commands[] = {
       0,
       NULL },
 
+    { ngx_string("media_cors"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_media_cors,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("media_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_media_api,
@@ -419,7 +427,8 @@ static ngx_str_t  ngx_http_media_request_id = ngx_string("request_id");
 
 /*
  * the access phase's checks: tokens (auth), then playback paths (hls);
- * the JSON error pages in the rewrite phase
+ * the JSON error pages in the rewrite phase; CORS preflights in the
+ * preaccess phase and its headers in a header filter
  */
 static ngx_int_t
 ngx_http_media_postconfiguration(ngx_conf_t *cf)
@@ -433,6 +442,10 @@ ngx_http_media_postconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_http_media_downloads_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_media_cors_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -542,6 +555,7 @@ ngx_http_media_create_loc_conf(ngx_conf_t *cf)
     mlcf->auth = NGX_CONF_UNSET_UINT;
     mlcf->api = NGX_CONF_UNSET;
     mlcf->json_errors = NGX_CONF_UNSET;
+    mlcf->cors = NGX_CONF_UNSET_PTR;
 
     return mlcf;
 }
@@ -557,6 +571,7 @@ ngx_http_media_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_media_main_conf_t  *mmcf;
 
     ngx_conf_merge_uint_value(conf->auth, prev->auth, NGX_HTTP_MEDIA_AUTH_OFF);
+    ngx_conf_merge_ptr_value(conf->cors, prev->cors, NULL);
 
     /* media_api is not inherited: it names one content handler's location */
     if (conf->api == NGX_CONF_UNSET) {

@@ -97,6 +97,8 @@ typedef struct {
     ngx_str_t      hls_prefix;    /* media_hls: this location's name */
     ngx_str_t      dl_files;      /* media_download: the internal prefix */
     ngx_str_t      dl_prefix;     /* media_download: this location's name */
+    ngx_array_t   *cors;          /* media_cors: ngx_str_t origins ("*"),
+                                     NULL: off */
 
     /* JSON error pages (ngx_http_media_errors.c) */
     ngx_flag_t     json_errors;   /* in or under a media_api location */
