@@ -245,6 +245,63 @@ media_hls_rung_known(unsigned side)
 }
 
 
+void
+media_hls_master_order(const media_hls_variant_t *v, size_t n,
+    size_t *order)
+{
+    size_t    i, j, k, start;
+    unsigned  x, best;
+
+    if (n == 0) {
+        return;
+    }
+
+    /* the start: the highest at or under the start point, else the lowest
+     * (a rung is compared by side for video, by kbit/s for audio) */
+    start = n;
+    best = 0;
+
+    for (i = 0; i < n; i++) {
+        x = v[i].side ? v[i].side : v[i].kbps;
+
+        if (x <= (v[i].side ? MEDIA_HLS_START_SIDE : MEDIA_HLS_START_KBPS)
+            && (start == n || x > best))
+        {
+            start = i;
+            best = x;
+        }
+    }
+
+    if (start == n) {
+        for (i = 0; i < n; i++) {
+            x = v[i].side ? v[i].side : v[i].kbps;
+            if (start == n || x < best) {
+                start = i;
+                best = x;
+            }
+        }
+    }
+
+    order[0] = start;
+    k = 1;
+
+    for (i = 0; i < n; i++) {
+        if (i != start) {
+            order[k++] = i;
+        }
+    }
+
+    /* the rest by bandwidth, lowest first (an insertion sort: a handful) */
+    for (i = 2; i < n; i++) {
+        for (j = i; j > 1 && v[order[j - 1]].peak > v[order[j]].peak; j--) {
+            k = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = k;
+        }
+    }
+}
+
+
 static int
 media_hls_is(const char *p, size_t len, const char *name)
 {

@@ -77,4 +77,25 @@ int media_hls_rung_allowed(unsigned side, unsigned max);
 int media_hls_rung_known(unsigned side);
 
 
+/*
+ * The order of a master playlist's variants.  Players start on the first
+ * listed, so the first is chosen: the video rung nearest MEDIA_HLS_START_
+ * SIDE from below (the film platform's 480p), or the audio rung nearest
+ * MEDIA_HLS_START_KBPS from below (128 kbit/s), else the lowest; the others
+ * follow from the lowest bandwidth up.  Video and audio masters alike.
+ */
+#define MEDIA_HLS_START_SIDE  480
+#define MEDIA_HLS_START_KBPS  128
+
+typedef struct {
+    unsigned    side;       /* video: short side; audio: 0 */
+    unsigned    kbps;       /* audio: from "a<kbit/s>"; video: 0 */
+    long        peak;       /* BANDWIDTH, bit/s */
+} media_hls_variant_t;
+
+/* order[0..n-1]: the indexes of v in the order to list them */
+void media_hls_master_order(const media_hls_variant_t *v, size_t n,
+    size_t *order);
+
+
 #endif /* _MEDIA_HLSPATH_H_INCLUDED_ */

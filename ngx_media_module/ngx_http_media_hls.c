@@ -382,6 +382,20 @@ ngx_http_media_hls_refuse(ngx_http_request_t *r, ngx_http_media_hls_ctx_t *h,
 }
 
 
+/* a line of rungs.txt: "<name> <w> <h> <fps> <peak> <average> <codecs>" */
+typedef struct {
+    char        name[16];
+    char        codecs[64];
+    int         w;
+    int         h;
+    double      fps;
+    long        peak;
+    long        avg;
+} ngx_http_media_rung_line_t;
+
+#define NGX_HTTP_MEDIA_MASTER_MAX  16    /* rungs a master lists at most */
+
+
 /* the content handler: master.m3u8, from rungs.txt -------------------- */
 
 static ngx_int_t
@@ -394,17 +408,16 @@ ngx_http_media_hls_master(ngx_http_request_t *r)
     ngx_int_t                    rc;
     ngx_str_t                    path;
     ngx_buf_t                   *b;
-    ngx_uint_t                   listed;
+    ngx_uint_t                   i, listed;
     ngx_chain_t                  cl;
     ngx_http_media_ctx_t        *ctx;
     ngx_http_media_hls_ctx_t    *h;
     ngx_http_media_main_conf_t  *mmcf;
     u_char                       buf[NGX_HTTP_MEDIA_RUNGS_MAX];
-    char                         name[16], codecs[64];
-    int                          w, hgt;
     unsigned                     side;
-    double                       fps;
-    long                         peak, avg;
+    size_t                       order[NGX_HTTP_MEDIA_MASTER_MAX];
+    media_hls_variant_t          v[NGX_HTTP_MEDIA_MASTER_MAX];
+    ngx_http_media_rung_line_t   rung[NGX_HTTP_MEDIA_MASTER_MAX], *x;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
     h = ctx ? ctx->hls : NULL;
@@ -461,36 +474,52 @@ ngx_http_media_hls_master(ngx_http_request_t *r)
                           "#EXT-X-INDEPENDENT-SEGMENTS\n") - 1);
     listed = 0;
 
-    for (line = buf; *line; line = end + 1) {
+    for (line = buf; *line && listed < NGX_HTTP_MEDIA_MASTER_MAX;
+         line = end + 1)
+    {
         end = (u_char *) ngx_strchr(line, '\n');
         if (end == NULL) {
             break;
         }
         *end = '\0';
 
-        if (sscanf((char *) line, "%15s %d %d %lf %ld %ld %63s", name, &w,
-                   &hgt, &fps, &peak, &avg, codecs) != 7)
+        x = &rung[listed];
+
+        if (sscanf((char *) line, "%15s %d %d %lf %ld %ld %63s", x->name,
+                   &x->w, &x->h, &x->fps, &x->peak, &x->avg, x->codecs)
+            != 7)
         {
             continue;
         }
 
         /* a name the path parser would refuse is never listed */
-        if (media_hls_rung_parse(name, ngx_strlen(name), &side) != 0
+        if (media_hls_rung_parse(x->name, ngx_strlen(x->name), &side) != 0
             || !media_hls_rung_allowed(side, h->claims.max_rung))
         {
             continue;
         }
 
+        v[listed].side = side;
+        v[listed].kbps = side ? 0 : (unsigned) atoi(x->name + 1);
+        v[listed].peak = x->peak;
+        listed++;
+    }
+
+    /* the start rung first, the others by bandwidth (media_hlspath.c) */
+    media_hls_master_order(v, listed, order);
+
+    for (i = 0; i < listed; i++) {
+        x = &rung[order[i]];
+
         /* RFC 8216 4.3.4.2: BANDWIDTH is the peak segment bit rate */
         p = ngx_sprintf(o, "#EXT-X-STREAM-INF:BANDWIDTH=%l,"
-                        "AVERAGE-BANDWIDTH=%l,CODECS=\"%s\"", peak, avg,
-                        codecs);
-        if (w > 0) {
-            p = ngx_sprintf(p, ",RESOLUTION=%dx%d,FRAME-RATE=%.3f", w, hgt,
-                            fps);
+                        "AVERAGE-BANDWIDTH=%l,CODECS=\"%s\"", x->peak,
+                        x->avg, x->codecs);
+        if (x->w > 0) {
+            p = ngx_sprintf(p, ",RESOLUTION=%dx%d,FRAME-RATE=%.3f", x->w,
+                            x->h, x->fps);
         }
-        o = ngx_sprintf(p, "\n%s/index.m3u8\n", name);
-        listed++;
+        o = ngx_sprintf(p, "\n%s/index.m3u8\n", x->name);
     }
 
     if (listed == 0) {

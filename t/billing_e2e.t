@@ -162,5 +162,8 @@ sub rungs {
     my ($user, $media) = @_;
     my $u = api(POST => "/api/v1/media/$media/playback", $user, {})->{json}{url}
         // return ();
-    return $t->http(GET => $u)->{content} =~ /^(\w+)\/index\.m3u8$/mg;
+    # the rungs listed, highest first (their order in the master is
+    # checked once, in t/playback.t)
+    return sort { ($b =~ /(\d+)/)[0] <=> ($a =~ /(\d+)/)[0] }
+        $t->http(GET => $u)->{content} =~ /^(\w+)\/index\.m3u8$/mg;
 }

@@ -102,8 +102,9 @@ is($r->{headers}{'content-type'}, 'application/vnd.apple.mpegurl',
    'master: HLS type');
 my $master = $r->{content};
 my @variants = $master =~ /^(\w+)\/index\.m3u8$/mg;
-is_deeply(\@variants, [qw(720p 480p 360p)],
-          'free plan: rungs up to 720p, 1080p left out');
+is_deeply(\@variants, [qw(480p 360p 720p)],
+          'free plan: rungs up to 720p, 1080p left out; 480p first (players '
+          . 'start on the first), then from the lowest bandwidth up');
 like($master, qr/#EXT-X-STREAM-INF:BANDWIDTH=\d+,AVERAGE-BANDWIDTH=\d+,CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2",RESOLUTION=1280x720,FRAME-RATE=30\.000/,
      'master: measured BANDWIDTH, AVERAGE-BANDWIDTH, CODECS, RESOLUTION, FRAME-RATE');
 unlike($master, qr{^/}m, 'master: relative URIs');
@@ -371,7 +372,10 @@ sub key {
 # the rungs a playback URL's master lists
 sub rungs {
     my ($url) = @_;
-    return $t->http(GET => $url)->{content} =~ /^(\w+)\/index\.m3u8$/mg;
+    # the rungs listed, highest first (their order in the master is
+    # checked once, in t/playback.t)
+    return sort { ($b =~ /(\d+)/)[0] <=> ($a =~ /(\d+)/)[0] }
+        $t->http(GET => $url)->{content} =~ /^(\w+)\/index\.m3u8$/mg;
 }
 
 sub config {

@@ -265,5 +265,44 @@ main(void)
        && !media_hls_rung_known(2160) && !media_hls_rung_known(226),
        "others are not");
 
+    /* --- the master's order --------------------------------------------- */
+
+    {
+        size_t               order[4];
+        media_hls_variant_t  video[4] = {
+            { 1080, 0, 5000000 }, { 720, 0, 2800000 }, { 480, 0, 1400000 },
+            { 360, 0, 800000 } };
+        media_hls_variant_t  audio[3] = {
+            { 0, 64, 70000 }, { 0, 128, 140000 }, { 0, 256, 280000 } };
+        media_hls_variant_t  capped[2] = {
+            { 720, 0, 2800000 }, { 1080, 0, 5000000 } };
+        media_hls_variant_t  high[2] = {
+            { 0, 320, 330000 }, { 0, 192, 200000 } };
+
+        media_hls_master_order(video, 4, order);
+        ok(order[0] == 2 && order[1] == 3 && order[2] == 1 && order[3] == 0,
+           "video: 480p first, then 360p, 720p, 1080p (got %zu %zu %zu %zu)",
+           order[0], order[1], order[2], order[3]);
+
+        media_hls_master_order(video + 2, 2, order);
+        ok(order[0] == 0 && order[1] == 1,
+           "a token capped at 480p: 480p, 360p");
+
+        media_hls_master_order(video + 3, 1, order);
+        ok(order[0] == 0, "one rung: itself");
+
+        media_hls_master_order(audio, 3, order);
+        ok(order[0] == 1 && order[1] == 0 && order[2] == 2,
+           "audio: a128 first, then a64, a256");
+
+        media_hls_master_order(capped, 2, order);
+        ok(order[0] == 0 && order[1] == 1,
+           "nothing at or under 480p: the lowest (720p) first");
+
+        media_hls_master_order(high, 2, order);
+        ok(order[0] == 1 && order[1] == 0,
+           "nothing at or under 128 kbit/s: the lowest (a192) first");
+    }
+
     return done_testing();
 }
