@@ -4,6 +4,7 @@
  */
 
 #include <errno.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,22 @@
 
 
 #define MEDIA_CONF_MAX_TOKEN  4096
+#define MEDIA_CONF_MAX_DEPTH  16      /* includes within includes */
+
+
+/* what media_conf_parse_file hands down through "include" */
+typedef struct {
+    media_conf_handler_pt   h;
+    void                   *data;
+    char                    prefix[4096];   /* the main file's directory */
+    int                     depth;
+} media_conf_files_t;
+
+
+static int media_conf_file(media_conf_files_t *fs, const char *path,
+    char *err, size_t errlen);
+static int media_conf_include(void *data, const char *name, char **args,
+    int nargs, int line, char *err, size_t errlen);
 
 
 typedef struct {
@@ -235,12 +252,48 @@ done:
 }
 
 
+/*
+ * The file and those it includes, as nginx reads them: "include" at any
+ * depth, a relative path against the main file's directory (nginx's
+ * configuration prefix), a pattern with *, ? or [ expanded by glob(3) in
+ * sorted order and matching nothing without error, a plain path that
+ * must exist.
+ */
 int
 media_conf_parse_file(const char *path, media_conf_handler_pt h, void *data,
     char *err, size_t errlen)
 {
+    const char          *slash;
+    media_conf_files_t   fs;
+
+    fs.h = h;
+    fs.data = data;
+    fs.depth = 0;
+
+    slash = strrchr(path, '/');
+
+    if (slash == NULL) {
+        snprintf(fs.prefix, sizeof(fs.prefix), ".");
+
+    } else if ((size_t) (slash - path) >= sizeof(fs.prefix)) {
+        snprintf(err, errlen, "\"%s\": the path is too long", path);
+        return -1;
+
+    } else {
+        snprintf(fs.prefix, sizeof(fs.prefix), "%.*s",
+                 (int) (slash == path ? 1 : slash - path), path);
+    }
+
+    return media_conf_file(&fs, path, err, errlen);
+}
+
+
+static int
+media_conf_file(media_conf_files_t *fs, const char *path, char *err,
+    size_t errlen)
+{
     int     rc;
-    char   *text, msg[256];
+    char   *text, msg[1024];
     long    size;
     FILE   *f;
 
@@ -271,15 +324,94 @@ media_conf_parse_file(const char *path, media_conf_handler_pt h, void *data,
         goto done;
     }
 
-    rc = media_conf_parse(text, size, h, data, msg, sizeof(msg));
+    rc = media_conf_parse(text, size, media_conf_include, fs, msg,
+                          sizeof(msg));
     if (rc != 0) {
-        snprintf(err, errlen, "%s: %s", path, msg);
+        /* an included file's error names its own file already */
+        if (msg[0] == '/') {
+            snprintf(err, errlen, "%s", msg);
+        } else {
+            snprintf(err, errlen, "%s: %s", path, msg);
+        }
     }
 
 done:
 
     free(text);
     fclose(f);
+    return rc;
+}
+
+
+static int
+media_conf_include(void *data, const char *name, char **args, int nargs,
+    int line, char *err, size_t errlen)
+{
+    media_conf_files_t *fs = data;
+
+    int      rc;
+    char     path[4096];
+    size_t   i;
+    glob_t   g;
+
+    if (strcmp(name, "include") != 0) {
+        return fs->h(fs->data, name, args, nargs, line, err, errlen);
+    }
+
+    if (nargs != 1) {
+        snprintf(err, errlen, "line %d: \"include\" takes one file or "
+                 "pattern", line);
+        return -1;
+    }
+
+    if (fs->depth >= MEDIA_CONF_MAX_DEPTH) {
+        snprintf(err, errlen, "line %d: include \"%s\": includes nested "
+                 "more than %d deep (does a file include itself?)", line,
+                 args[0], MEDIA_CONF_MAX_DEPTH);
+        return -1;
+    }
+
+    if ((size_t) snprintf(path, sizeof(path), "%s%s%s",
+                          args[0][0] == '/' ? "" : fs->prefix,
+                          args[0][0] == '/' ? "" : "/", args[0])
+        >= sizeof(path))
+    {
+        snprintf(err, errlen, "line %d: include \"%s\": the path is too "
+                 "long", line, args[0]);
+        return -1;
+    }
+
+    fs->depth++;
+
+    if (strpbrk(args[0], "*?[") == NULL) {
+        rc = media_conf_file(fs, path, err, errlen);
+        fs->depth--;
+        return rc;
+    }
+
+    rc = glob(path, 0, NULL, &g);
+
+    if (rc == GLOB_NOMATCH) {
+        fs->depth--;
+        return 0;                  /* as nginx: a pattern may match none */
+    }
+
+    if (rc != 0) {
+        fs->depth--;
+        snprintf(err, errlen, "line %d: include \"%s\": glob failed", line,
+                 path);
+        return -1;
+    }
+
+    rc = 0;
+
+    for (i = 0; i < g.gl_pathc && rc == 0; i++) {
+        rc = media_conf_file(fs, g.gl_pathv[i], err, errlen);
+    }
+
+    globfree(&g);
+    fs->depth--;
+
     return rc;
 }
 

@@ -41,6 +41,39 @@ ok(wait_until(sub {
 $t->stop_proc('transcoder');
 $t->stop_nginx;
 
+# --- Debian's layout: the media_* lines in conf.d, included ---------------
+
+{
+    my $d = $t->dir;
+    my $example = slurp($t->conf_file);
+    my @ours = $example =~ /^(    media_(?:pg|redis|storage|jwt_key|url_key)\b[^\n]*\n)/mg;
+    is(scalar @ours, 5, 'the example\'s connection and key lines');
+    (my $main = $example) =~ s/^    media_(?:pg|redis|storage|jwt_key|url_key)\b[^\n]*\n//mg;
+    $main =~ s/^(http \{\n)/$1    include conf.d\/*.conf;\n/m or die 'no http block';
+    mkdir("$d/conf.d");
+    open(my $fh, '>', "$d/conf.d/media.conf") or die $!;
+    print $fh @ours;
+    close $fh;
+    open($fh, '>', $t->conf_file) or die $!;
+    print $fh $main;
+    close $fh;
+
+    my ($ok, $out) = $t->nginx_test;
+    ok($ok, 'conf.d/*.conf: nginx -t accepts it') or diag($out);
+    unlink("$d/transcoder.log");
+    $t->start_worker('transcoder');
+    ok(wait_until(sub {
+        slurp("$d/transcoder.log") =~ /ready: postgres and redis connected/
+    }, timeout => 10), 'the worker follows include as nginx does: it finds '
+       . 'media_pg and media_redis in conf.d/media.conf')
+        or diag(slurp("$d/transcoder.log"));
+    $t->stop_proc('transcoder');
+
+    open($fh, '>', $t->conf_file) or die $!;
+    print $fh $example;
+    close $fh;
+}
+
 # --- a host name in media_pg ---------------------------------------------
 
 (my $by_name = $t->pg_conninfo) =~ s/host=127\.0\.0\.1/host=localhost/;

@@ -4,6 +4,8 @@
  */
 
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "media_conf.h"
@@ -37,6 +39,22 @@ collect(void *data, const char *name, char **args, int nargs, int line,
     }
 
     return 0;
+}
+
+
+/* dir/name with text, for the include tests */
+static void
+spew(const char *dir, const char *name, const char *text)
+{
+    char   path[512];
+    FILE  *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "w");
+    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
+        printf("Bail out! cannot write %s\n", path);
+        exit(1);
+    }
 }
 
 
@@ -88,6 +106,76 @@ main(void)
     ok(media_conf_parse_file("/nonexistent/x.conf", collect, &c, err,
                              sizeof(err)) != 0
        && strstr(err, "/nonexistent/x.conf"), "missing file named: %s", err);
+
+    /* include, as nginx: Debian's layout, relative to the main file's
+     * directory, patterns sorted, a pattern matching nothing is fine */
+    {
+        char  dir[] = "/tmp/media-conf-XXXXXX", sub[600], main_conf[600];
+        char  abs[1200];
+
+        if (mkdtemp(dir) == NULL) {
+            printf("Bail out! mkdtemp\n");
+            return 1;
+        }
+        snprintf(sub, sizeof(sub), "%s/conf.d", dir);
+        mkdir(sub, 0700);
+        snprintf(sub, sizeof(sub), "%s/sites-enabled", dir);
+        mkdir(sub, 0700);
+        snprintf(main_conf, sizeof(main_conf), "%s/nginx.conf", dir);
+        snprintf(abs, sizeof(abs), "media_storage /srv/m;\n"
+                 "include %s/conf.d/b-media.conf;\n", dir);
+
+        spew(dir, "nginx.conf", "user www-data;\nhttp {\n"
+             "    include conf.d/*.conf;\n"
+             "    include sites-enabled/*;\n"
+             "    include none/*.conf;\n}\n");
+        spew(dir, "conf.d/b-media.conf", "media_redis 127.0.0.1:6380;\n");
+        spew(dir, "conf.d/a-media.conf", "media_pg \"dbname=media\";\n");
+        spew(dir, "conf.d/readme.txt", "not a conf file\n");
+        spew(dir, "sites-enabled/default", abs);
+
+        memset(&c, 0, sizeof(c));
+        ok(media_conf_parse_file(main_conf, collect, &c, err, sizeof(err))
+           == 0, "include: Debian's layout read (%s)", err);
+        ok(c.n == 5, "  every directive seen, included ones too (%d)", c.n);
+        ok(strcmp(c.seen[1], "1:media_pg|dbname=media") == 0
+           && strcmp(c.seen[2], "1:media_redis|127.0.0.1:6380") == 0,
+           "  conf.d/*.conf in sorted order, relative to nginx.conf's "
+           "directory: %s, %s", c.seen[1], c.seen[2]);
+        ok(strcmp(c.seen[3], "1:media_storage|/srv/m") == 0
+           && strcmp(c.seen[4], "1:media_redis|127.0.0.1:6380") == 0,
+           "  sites-enabled/* and an absolute include inside it: %s, %s",
+           c.seen[3], c.seen[4]);
+
+        spew(dir, "sites-enabled/default", "include missing.conf;\n");
+        memset(&c, 0, sizeof(c));
+        ok(media_conf_parse_file(main_conf, collect, &c, err, sizeof(err))
+           != 0 && strstr(err, "/missing.conf") && strstr(err, "open"),
+           "  a plain include that is missing: %s", err);
+
+        spew(dir, "sites-enabled/default", "\n\nmedia_pg;\n");
+        memset(&c, 0, sizeof(c));
+        c.stop_at = 3;
+        ok(media_conf_parse_file(main_conf, collect, &c, err, sizeof(err))
+           != 0 && strstr(err, "sites-enabled/default: line 3: stopped"),
+           "  an error names the included file and its line: %s", err);
+
+        spew(dir, "sites-enabled/default", "include sites-enabled/*;\n");
+        memset(&c, 0, sizeof(c));
+        ok(media_conf_parse_file(main_conf, collect, &c, err, sizeof(err))
+           != 0 && strstr(err, "nested more than 16 deep"),
+           "  a file including itself: %s", err);
+
+        spew(dir, "sites-enabled/default", "include a b;\n");
+        ok(media_conf_parse_file(main_conf, collect, &c, err, sizeof(err))
+           != 0 && strstr(err, "takes one file"), "  two arguments: %s",
+           err);
+
+        snprintf(sub, sizeof(sub), "rm -rf '%s'", dir);
+        if (system(sub) != 0) {
+            printf("# could not remove %s\n", dir);
+        }
+    }
 
     ok(media_conf_parse_msec("250ms", 5, &ms) == 0 && ms == 250, "250ms");
     ok(media_conf_parse_msec("5s", 2, &ms) == 0 && ms == 5000, "5s");
