@@ -59,6 +59,8 @@ typedef struct {
 } ngx_http_media_cached_t;
 
 
+static void ngx_http_media_cookie_check(ngx_conf_t *cf,
+    ngx_http_core_main_conf_t *cmcf, ngx_http_media_main_conf_t *mmcf);
 static ngx_int_t ngx_http_media_access_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_media_authenticate(ngx_http_request_t *r,
     ngx_http_media_ctx_t *ctx, ngx_uint_t mode);
@@ -134,7 +136,7 @@ ngx_http_media_auth_init_conf(ngx_conf_t *cf, ngx_http_media_main_conf_t *mmcf)
     ngx_conf_init_msec_value(mmcf->leeway, 30000);
     ngx_conf_init_msec_value(mmcf->access_ttl, 15 * 60 * 1000);
     ngx_conf_init_msec_value(mmcf->refresh_ttl, 7 * 24 * 3600 * 1000);
-    ngx_conf_init_value(mmcf->cookie_secure, 1);
+    ngx_conf_init_uint_value(mmcf->cookie_secure, NGX_HTTP_MEDIA_SECURE_AUTO);
     ngx_conf_init_uint_value(mmcf->login_account, 5);
     ngx_conf_init_uint_value(mmcf->login_address, 50);
     ngx_conf_init_msec_value(mmcf->login_window, 15 * 60 * 1000);
@@ -409,7 +411,52 @@ ngx_http_media_auth_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_media_access_handler;
 
+    ngx_http_media_cookie_check(cf, cmcf, mmcf);
+
     return NGX_OK;
+}
+
+
+/*
+ * "media_cookie_secure on" with a plain http listener: browsers keep
+ * Secure cookies from http pages, so signing in there fails without a
+ * word.  Said once, at start.
+ */
+static void
+ngx_http_media_cookie_check(ngx_conf_t *cf, ngx_http_core_main_conf_t *cmcf,
+    ngx_http_media_main_conf_t *mmcf)
+{
+    ngx_uint_t             i, j;
+    ngx_http_conf_addr_t  *addr;
+    ngx_http_conf_port_t  *port;
+
+    if (mmcf->cookie_secure != NGX_HTTP_MEDIA_SECURE_ON
+        || cmcf->ports == NULL)
+    {
+        return;
+    }
+
+    port = cmcf->ports->elts;
+
+    for (i = 0; i < cmcf->ports->nelts; i++) {
+        addr = port[i].addrs.elts;
+
+        for (j = 0; j < port[i].addrs.nelts; j++) {
+#if (NGX_HTTP_SSL)
+            if (addr[j].opt.ssl) {
+                continue;
+            }
+#endif
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "\"media_cookie_secure on\" while listening "
+                               "on plain http (%V): browsers do not send "
+                               "Secure cookies back over http, so signing "
+                               "in fails there; \"media_cookie_secure "
+                               "auto\" marks them Secure over TLS only",
+                               &addr[j].opt.addr_text);
+            return;
+        }
+    }
 }
 
 
@@ -1246,13 +1293,10 @@ static ngx_int_t
 ngx_http_media_set_cookie(ngx_http_request_t *r, const char *name,
     const char *path, const char *samesite, ngx_str_t *value, ngx_msec_t ttl)
 {
-    u_char                      *p;
-    ngx_str_t                    h;
-    ngx_http_media_main_conf_t  *mmcf;
+    u_char     *p;
+    ngx_str_t   h;
 
     static ngx_str_t  cleared = ngx_null_string;
-
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
     h.len = ngx_strlen(name) + 1 + (value ? value->len : 0)
             + sizeof("; Path=; Max-Age=; HttpOnly; SameSite=; Secure")
@@ -1266,7 +1310,7 @@ ngx_http_media_set_cookie(ngx_http_request_t *r, const char *name,
                     "SameSite=%s", name, value ? value : &cleared, path,
                     (time_t) (value ? ttl / 1000 : 0), samesite);
 
-    if (mmcf->cookie_secure) {
+    if (ngx_http_media_cookie_secure(r)) {
         p = ngx_cpymem(p, "; Secure", 8);
     }
 

@@ -51,8 +51,6 @@
     "ETag, Upload-Offset, Upload-Length, Tus-Resumable"
 
 
-static ngx_table_elt_t *ngx_http_media_cors_header(ngx_http_request_t *r,
-    const char *name, size_t len);
 static ngx_int_t ngx_http_media_cors_allowed(ngx_array_t *origins,
     ngx_str_t *origin);
 static ngx_int_t ngx_http_media_cors_add(ngx_http_request_t *r,
@@ -175,10 +173,10 @@ ngx_http_media_cors_preflight(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    origin = ngx_http_media_cors_header(r, "Origin", 6);
+    origin = ngx_http_media_header_in(r, "Origin", 6);
 
     if (origin == NULL
-        || ngx_http_media_cors_header(r, "Access-Control-Request-Method",
+        || ngx_http_media_header_in(r, "Access-Control-Request-Method",
                                       29) == NULL)
     {
         return NGX_DECLINED;        /* not a preflight */
@@ -232,7 +230,7 @@ ngx_http_media_cors_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    origin = ngx_http_media_cors_header(r, "Origin", 6);
+    origin = ngx_http_media_header_in(r, "Origin", 6);
 
     if (ngx_http_media_cors_add(r, mlcf->cors, origin ? &origin->value : NULL,
                                 0)
@@ -340,36 +338,4 @@ ngx_http_media_cors_allowed(ngx_array_t *origins, ngx_str_t *origin)
     }
 
     return 0;
-}
-
-
-static ngx_table_elt_t *
-ngx_http_media_cors_header(ngx_http_request_t *r, const char *name,
-    size_t len)
-{
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
 }

@@ -822,7 +822,8 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
                                  "SameSite=Lax%s", n, token,
                                  (size_t) (p - url.data), url.data,
                                  (time_t) (mmcf->url_ttl / 1000),
-                                 mmcf->cookie_secure ? "; Secure" : "")
+                                 ngx_http_media_cookie_secure(r)
+                                 ? "; Secure" : "")
                      - cookie.data;
 
         if (ngx_http_media_add_header(r, "Set-Cookie", &cookie) != NGX_OK) {

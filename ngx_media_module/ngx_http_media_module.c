@@ -69,6 +69,14 @@ static ngx_conf_enum_t  ngx_http_media_auth_modes[] = {
 static ngx_uint_t  ngx_http_media_zero_ok = 1;
 
 
+static ngx_conf_enum_t  ngx_http_media_cookie_secure_values[] = {
+    { ngx_string("off"), NGX_HTTP_MEDIA_SECURE_OFF },
+    { ngx_string("on"), NGX_HTTP_MEDIA_SECURE_ON },
+    { ngx_string("auto"), NGX_HTTP_MEDIA_SECURE_AUTO },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_media_commands[] = {
 
     { ngx_string(MEDIA_SET_PG),
@@ -353,11 +361,11 @@ static ngx_command_t  ngx_http_media_commands[] = {
       NULL },
 
     { ngx_string("media_cookie_secure"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_media_main_conf_t, cookie_secure),
-      NULL },
+      &ngx_http_media_cookie_secure_values },
 
     { ngx_string("media_login_limit"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
@@ -473,7 +481,7 @@ ngx_http_media_create_main_conf(ngx_conf_t *cf)
     mmcf->leeway = NGX_CONF_UNSET_MSEC;
     mmcf->access_ttl = NGX_CONF_UNSET_MSEC;
     mmcf->refresh_ttl = NGX_CONF_UNSET_MSEC;
-    mmcf->cookie_secure = NGX_CONF_UNSET;
+    mmcf->cookie_secure = NGX_CONF_UNSET_UINT;
     mmcf->login_account = NGX_CONF_UNSET_UINT;
     mmcf->login_address = NGX_CONF_UNSET_UINT;
     mmcf->login_window = NGX_CONF_UNSET_MSEC;

@@ -437,6 +437,96 @@ ngx_http_media_no_content(ngx_http_request_t *r)
 }
 
 
+ngx_uint_t
+ngx_http_media_cookie_secure(ngx_http_request_t *r)
+{
+    ngx_table_elt_t             *h;
+    struct sockaddr_in          *sin;
+    ngx_http_media_main_conf_t  *mmcf;
+#if (NGX_HAVE_INET6)
+    struct sockaddr_in6         *sin6;
+#endif
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    if (mmcf->cookie_secure != NGX_HTTP_MEDIA_SECURE_AUTO) {
+        return mmcf->cookie_secure == NGX_HTTP_MEDIA_SECURE_ON;
+    }
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        return 1;
+    }
+#endif
+
+    /* a proxy's word counts only from this machine */
+    switch (r->connection->sockaddr->sa_family) {
+
+    case AF_INET:
+        sin = (struct sockaddr_in *) r->connection->sockaddr;
+        if ((ntohl(sin->sin_addr.s_addr) >> 24) != 127) {
+            return 0;
+        }
+        break;
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        sin6 = (struct sockaddr_in6 *) r->connection->sockaddr;
+        if (!IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr)) {
+            return 0;
+        }
+        break;
+#endif
+
+#if (NGX_HAVE_UNIX_DOMAIN)
+    case AF_UNIX:
+        break;
+#endif
+
+    default:
+        return 0;
+    }
+
+    h = ngx_http_media_header_in(r, "X-Forwarded-Proto",
+                                 sizeof("X-Forwarded-Proto") - 1);
+
+    return h && h->value.len == 5
+           && ngx_strncasecmp(h->value.data, (u_char *) "https", 5) == 0;
+}
+
+
+ngx_table_elt_t *
+ngx_http_media_header_in(ngx_http_request_t *r, const char *name,
+    size_t len)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
 ngx_int_t
 ngx_http_media_add_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value)

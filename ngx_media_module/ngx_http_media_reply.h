@@ -66,6 +66,17 @@ ngx_int_t ngx_http_media_send_gen(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_http_media_add_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value);
 
+/*
+ * Whether the cookies set on this answer carry Secure: media_cookie_secure
+ * on, or auto and the request came over TLS (or from a TLS terminator on
+ * this machine: X-Forwarded-Proto: https from a loopback address)
+ */
+ngx_uint_t ngx_http_media_cookie_secure(ngx_http_request_t *r);
+
+/* the request's header by name (any case), or NULL: the first of them */
+ngx_table_elt_t *ngx_http_media_header_in(ngx_http_request_t *r,
+    const char *name, size_t len);
+
 void ngx_http_media_json_str(yajl_gen g, const char *key, ngx_str_t *value);
 void ngx_http_media_json_error_object(yajl_gen g, ngx_http_request_t *r,
     const char *code, const char *field, ngx_str_t *message);

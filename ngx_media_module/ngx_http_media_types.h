@@ -51,7 +51,7 @@ typedef struct {
     ngx_msec_t                 leeway;
     ngx_msec_t                 access_ttl;
     ngx_msec_t                 refresh_ttl;
-    ngx_flag_t                 cookie_secure;
+    ngx_uint_t                 cookie_secure;  /* NGX_HTTP_MEDIA_SECURE_* */
     ngx_uint_t                 login_account;  /* failures per window */
     ngx_uint_t                 login_address;
     ngx_msec_t                 login_window;
@@ -83,6 +83,12 @@ typedef struct {
 
     ngx_int_t      request_id_index;
 } ngx_http_media_main_conf_t;
+
+
+/* media_cookie_secure */
+#define NGX_HTTP_MEDIA_SECURE_OFF     0
+#define NGX_HTTP_MEDIA_SECURE_ON      1
+#define NGX_HTTP_MEDIA_SECURE_AUTO    2
 
 
 #define NGX_HTTP_MEDIA_AUTH_OFF       0

@@ -465,7 +465,6 @@ sub write_example_conf {
           "            root $self->{build}/www;" ],
         [ qr{^            alias /var/lib/ngx_media/hls/;}m,
           "            alias $d/storage/hls/;" ],
-        [ qr{^    media_cookie_secure on;}m, '    media_cookie_secure off;' ],
         [ qr{^        access_log \S+ media;}m, "        access_log $d/media.log media;" ],
         [ qr{^        listen 8080;}m,
           '        listen 127.0.0.1:' . $self->port('http') . ';' ],
@@ -569,6 +568,21 @@ sub start_nginx {
 }
 
 sub reload_nginx { kill('HUP', $_[0]{procs}{nginx}) }
+
+# reload and wait until the old workers have exited, so that no request
+# of the test meets a worker in its graceful shutdown (a connection it
+# accepts then may be left open at its exit, an "open socket left" alert)
+sub reload_nginx_settled {
+    my ($self) = @_;
+    my $log = "$self->{dir}/error.log";
+    my $count = sub { scalar(() = slurp($log) =~ /worker process \d+ exited/g) };
+    my $started = sub { scalar(() = slurp($log) =~ /start worker process \d+/g) };
+    my ($exited, $workers) = ($count->(), $started->());
+    # the workers running now: started so far minus exited so far
+    my $old = $workers - $exited;
+    $self->reload_nginx;
+    return wait_until(sub { $count->() >= $exited + $old }, timeout => 15);
+}
 
 sub stop_nginx {
     my ($self) = @_;
