@@ -58,9 +58,9 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_media_report_evidence(ngx_http_request_t *r,
-    ngx_str_t *out);
+    ngx_str_t *out, ngx_int_t *rc);
 static ngx_int_t ngx_http_media_report_true(ngx_http_request_t *r,
-    const char *name, const char *what);
+    const char *name, const char *what, ngx_int_t *rc);
 static ngx_int_t ngx_http_media_report_limit(ngx_http_request_t *r,
     ngx_http_media_report_t *rep, ngx_str_t *key, ngx_uint_t limit);
 static void ngx_http_media_report_limited(ngx_http_request_t *r,
@@ -218,14 +218,15 @@ ngx_http_media_report_create(ngx_http_request_t *r)
     }
 
     if (copyright) {
-        rc = ngx_http_media_report_true(r, "good_faith", "a copyright "
-                                        "notice must state, as "
-                                        "good_faith: true, that you believe "
-                                        "in good faith the use is not "
-                                        "authorized by the owner, its agent "
-                                        "or the law, and that the notice is "
-                                        "accurate");
-        if (rc != NGX_OK) {
+        if (ngx_http_media_report_true(r, "good_faith", "a copyright "
+                                       "notice must state, as "
+                                       "good_faith: true, that you believe "
+                                       "in good faith the use is not "
+                                       "authorized by the owner, its agent "
+                                       "or the law, and that the notice is "
+                                       "accurate", &rc)
+            != NGX_OK)
+        {
             return rc;
         }
 
@@ -240,8 +241,7 @@ ngx_http_media_report_create(ngx_http_request_t *r)
                                           "notice (reason copyright)");
     }
 
-    rc = ngx_http_media_report_evidence(r, &evidence);
-    if (rc != NGX_OK) {
+    if (ngx_http_media_report_evidence(r, &evidence, &rc) != NGX_OK) {
         return rc;
     }
 
@@ -298,9 +298,13 @@ ngx_http_media_report_create(ngx_http_request_t *r)
 }
 
 
-/* evidence_urls: up to 10 http(s) URLs, as a PostgreSQL array literal */
+/*
+ * evidence_urls: up to 10 http(s) URLs, as a PostgreSQL array literal.
+ * NGX_ERROR: refused, the answer sent and its rc in *rc.
+ */
 static ngx_int_t
-ngx_http_media_report_evidence(ngx_http_request_t *r, ngx_str_t *out)
+ngx_http_media_report_evidence(ngx_http_request_t *r, ngx_str_t *out,
+    ngx_int_t *rc)
 {
     u_char      *p, *s;
     size_t       len, n, j;
@@ -315,17 +319,19 @@ ngx_http_media_report_evidence(ngx_http_request_t *r, ngx_str_t *out)
     }
 
     if (!YAJL_IS_ARRAY(v)) {
-        return ngx_http_media_field_error(r, "evidence_urls", "evidence_urls "
-                                          "must be an array of URLs");
+        *rc = ngx_http_media_field_error(r, "evidence_urls", "evidence_urls "
+                                         "must be an array of URLs");
+        return NGX_ERROR;
     }
 
     n = v->u.array.len;
 
     if (n > NGX_HTTP_MEDIA_EVIDENCE_MAX) {
-        return ngx_http_media_field_error(r, "evidence_urls", "evidence_urls "
-                                          "holds %uz URLs; at most %d are "
-                                          "taken", n,
-                                          NGX_HTTP_MEDIA_EVIDENCE_MAX);
+        *rc = ngx_http_media_field_error(r, "evidence_urls", "evidence_urls "
+                                         "holds %uz URLs; at most %d are "
+                                         "taken", n,
+                                         NGX_HTTP_MEDIA_EVIDENCE_MAX);
+        return NGX_ERROR;
     }
 
     len = 2;
@@ -334,9 +340,10 @@ ngx_http_media_report_evidence(ngx_http_request_t *r, ngx_str_t *out)
         e = v->u.array.values[i];
 
         if (!YAJL_IS_STRING(e)) {
-            return ngx_http_media_field_error(r, "evidence_urls",
-                                              "evidence_urls[%ui] is not a "
-                                              "string", i);
+            *rc = ngx_http_media_field_error(r, "evidence_urls",
+                                             "evidence_urls[%ui] is not a "
+                                             "string", i);
+            return NGX_ERROR;
         }
 
         s = (u_char *) YAJL_GET_STRING(e);
@@ -347,19 +354,21 @@ ngx_http_media_report_evidence(ngx_http_request_t *r, ngx_str_t *out)
                  || (j > 8
                      && ngx_strncasecmp(s, (u_char *) "https://", 8) == 0)))
         {
-            return ngx_http_media_field_error(r, "evidence_urls",
-                                              "evidence_urls[%ui] is not an "
-                                              "http or https URL of at most "
-                                              "%d characters", i,
-                                              NGX_HTTP_MEDIA_URL_MAX);
+            *rc = ngx_http_media_field_error(r, "evidence_urls",
+                                             "evidence_urls[%ui] is not an "
+                                             "http or https URL of at most "
+                                             "%d characters", i,
+                                             NGX_HTTP_MEDIA_URL_MAX);
+            return NGX_ERROR;
         }
 
         for (j = 0; s[j]; j++) {
             if (s[j] <= ' ' || s[j] == 0x7f) {
-                return ngx_http_media_field_error(r, "evidence_urls",
-                                                  "evidence_urls[%ui] holds "
-                                                  "a space or a control "
-                                                  "character", i);
+                *rc = ngx_http_media_field_error(r, "evidence_urls",
+                                                 "evidence_urls[%ui] holds "
+                                                 "a space or a control "
+                                                 "character", i);
+                return NGX_ERROR;
             }
         }
 
@@ -368,7 +377,8 @@ ngx_http_media_report_evidence(ngx_http_request_t *r, ngx_str_t *out)
 
     out->data = ngx_pnalloc(r->pool, len);
     if (out->data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     p = out->data;
@@ -400,10 +410,10 @@ ngx_http_media_report_evidence(ngx_http_request_t *r, ngx_str_t *out)
 }
 
 
-/* a member that must be true: NGX_OK, else the 422 sent */
+/* a member that must be true: NGX_OK, else the 422 sent, its rc in *rc */
 static ngx_int_t
 ngx_http_media_report_true(ngx_http_request_t *r, const char *name,
-    const char *what)
+    const char *what, ngx_int_t *rc)
 {
     yajl_val  v;
 
@@ -413,8 +423,9 @@ ngx_http_media_report_true(ngx_http_request_t *r, const char *name,
         return NGX_OK;
     }
 
-    return ngx_http_media_field_error(r, name, "%s must be true: %s", name,
-                                      what);
+    *rc = ngx_http_media_field_error(r, name, "%s must be true: %s", name,
+                                    what);
+    return NGX_ERROR;
 }
 
 
@@ -565,19 +576,17 @@ ngx_http_media_report_appeal(ngx_http_request_t *r)
         return rc;
     }
 
-    rc = ngx_http_media_report_true(r, "good_faith", "state, under penalty "
-                                    "of perjury, that you believe in good "
-                                    "faith the media was removed by mistake "
-                                    "or misidentification");
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    rc = ngx_http_media_report_true(r, "consent_jurisdiction", "consent to "
-                                    "the jurisdiction of the court for your "
-                                    "address, and to accept service from "
-                                    "the claimant");
-    if (rc != NGX_OK) {
+    if (ngx_http_media_report_true(r, "good_faith", "state, under penalty "
+                                   "of perjury, that you believe in good "
+                                   "faith the media was removed by mistake "
+                                   "or misidentification", &rc)
+        != NGX_OK
+        || ngx_http_media_report_true(r, "consent_jurisdiction", "consent "
+                                      "to the jurisdiction of the court for "
+                                      "your address, and to accept service "
+                                      "from the claimant", &rc)
+           != NGX_OK)
+    {
         return rc;
     }
 

@@ -222,7 +222,7 @@ for (1 .. 12) {
     last if $last->{status} == 429;
     $n++;
 }
-is($n, 10 - 8, 'bob may send 10 reports in 10 minutes (8 sent before)');
+is($n, 10 - 9, 'bob may send 10 reports in 10 minutes (9 counted before)');
 is($last->{status}, 429, '  the next: 429');
 is($last->{json}{error}{code}, 'rate_limited', '  rate_limited');
 like($last->{headers}{'retry-after'} // '', qr/^\d+$/, '  with Retry-After');
