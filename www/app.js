@@ -680,9 +680,12 @@ function show() {
   /* #search, #catalog: www/search.js, signed in or not */
   const found = !!window.mediaSearch
     && window.mediaSearch.view(pricing ? '' : location.hash);
+  /* #moderation: www/moderation.js, for moderators and admins */
+  const moderating = typeof mediaModeration !== 'undefined'
+    && mediaModeration.view(pricing ? '' : location.hash, !!state.user);
   const other = (typeof extraView === 'function'
     && extraView(pricing ? '' : location.hash, !!state.user)) || listening
-    || found;
+    || found || moderating;
 
   $('pricing').hidden = !pricing;
   $('usage').hidden = !pricing || !state.user;
