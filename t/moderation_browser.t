@@ -3,7 +3,8 @@
 # from nginx.conf.example, with the transcoder: a user reports a media from
 # the player (the Report button), a moderator finds the report in the queue
 # with the media's player beside it, cannot take it down without a reason,
-# takes it down with one, and the report shows actioned.
+# takes it down with one, and the report shows actioned; the uploader
+# sees the takedown in the banner and dismisses it.
 
 use strict;
 use warnings;
@@ -34,7 +35,7 @@ my $file = $t->make_media('tone.wav',
                           '-f lavfi -i sine=frequency=440:duration=3');
 
 my $password = 'a good long password';
-my $ann = $t->signup('ann@example.com');
+my $ann = $t->signup('ann@example.com', $password);
 my $bob = $t->signup('bob@example.com', $password);
 my $mod = $t->signup('mod@example.com', $password);
 $t->psql('media', "UPDATE users SET role = 'moderator'"
@@ -64,6 +65,7 @@ is(api(PUT => "/api/v1/playlists/$pl/items/$id", $ann)->{status} =~ /^20/ ? 1 : 
 local $ENV{HOME} = $dir;
 local $ENV{USER_EMAIL} = 'bob@example.com';
 local $ENV{MOD_EMAIL} = 'mod@example.com';
+local $ENV{OWNER_EMAIL} = 'ann@example.com';
 local $ENV{PASSWORD} = $password;
 my $out = `timeout 120 node '$driver' '${\ $t->url('/')}' '$pl' 'Offending tone' 2>'$dir/browser.err'`;
 my $rc = $? >> 8;
@@ -76,7 +78,8 @@ is_deeply($seen->{steps}, [ 'launch', 'the user reports the media',
                             'the moderator opens the queue',
                             'a takedown needs a reason',
                             'the moderator takes it down',
-                            'the report shows actioned' ],
+                            'the report shows actioned',
+                            'the uploader sees the notice' ],
           'every step done') or diag("stopped at: " . ($seen->{error} // ''));
 
 ok($seen->{user_nav_hidden}, 'a plain user sees no Moderation link');
@@ -92,6 +95,11 @@ like($seen->{result} // '', qr/Take down: done; the report is actioned/,
 is($seen->{actioned_status}, 'actioned', 'the report listed as actioned');
 like($seen->{actioned_text} // '', qr/removed: hate speech, see report/,
      '  the media shown removed, with the reason');
+
+like($seen->{banner} // '', qr/One of your media was taken down: hate speech, see report.*appeal report #\d+/,
+     'the uploader\'s banner: the takedown, why, and the report to appeal');
+is($t->psql('media', "SELECT count(*) FROM user_notices WHERE seen_at IS NOT NULL"),
+   "1\n", '  dismissed: marked seen');
 
 my $row = $t->psql('media', "SELECT status || ' ' || resolution FROM reports");
 is($row, "actioned takedown\n", 'the report row: actioned by a takedown');

@@ -4,10 +4,11 @@
  * moderator, in another browser context, opens the report queue, sees the
  * report with the media's player beside it, is told to write a reason when
  * taking it down without one, takes it down with a reason, and sees the
- * report actioned.  Prints what it saw as one JSON object for
+ * report actioned; the uploader, signing in, sees the takedown in the
+ * banner and dismisses it.  Prints what it saw as one JSON object for
  * t/moderation_browser.t to judge:
  *
- *   USER_EMAIL=... MOD_EMAIL=... PASSWORD=... \
+ *   USER_EMAIL=... MOD_EMAIL=... OWNER_EMAIL=... PASSWORD=... \
  *       node t/browser/moderation.js BASE_URL PLAYLIST_ID TITLE
  *
  * Every wait is bounded; the whole run ends after DEADLINE_MS.
@@ -130,6 +131,16 @@ async function login(email) {
   await closed.waitFor({ timeout: 10000 });
   seen.actioned_status = await closed.locator('.report-status').textContent();
   seen.actioned_text = await closed.locator('.report-info').textContent();
+  passed();
+
+  step('the uploader sees the notice');
+  const owner = await login(process.env.OWNER_EMAIL);
+  await owner.waitForSelector('#notice-banner:not([hidden]) .notice-takedown',
+                              { timeout: 10000 });
+  seen.banner = await owner.textContent('#notice-banner .notice-takedown');
+  await owner.click('#notice-banner .notice-takedown button');
+  await owner.waitForSelector('#notice-banner', { state: 'hidden',
+                                                  timeout: 10000 });
   passed();
 
   done(0);
