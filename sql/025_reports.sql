@@ -45,7 +45,8 @@ CREATE TABLE reports (
     appeal_consent    boolean,
     appealed_at       timestamptz,
     appealed_by       uuid,
-    CHECK (reporter_id IS NOT NULL OR contact_email IS NOT NULL),
+    -- (signed in, or a contact email: checked by the route, not here, so
+    -- that a reporter's account can be deleted: reporter_id becomes NULL)
     CHECK (reason <> 'copyright' OR (work_claimed IS NOT NULL
                                      AND claimant IS NOT NULL
                                      AND good_faith))

@@ -178,6 +178,8 @@ wait_until(sub {
 is($status, 'ready', '  transcoded');
 is(sql("SELECT privacy || ' ' || draft_privacy FROM media WHERE id = '$draft'"),
    'private public', '  private until published, public then');
+is(api(GET => "/api/v1/media/$draft", $ann)->{json}{media}{draft}, JSON::PP::true,
+   '  the media JSON says draft');
 is(api(POST => "/api/v1/media/$draft/playback", $ann, {})->{status}, 200,
    '  its owner plays it');
 is(api(POST => "/api/v1/media/$draft/playback", $bob, {})->{status}, 404,
@@ -199,6 +201,8 @@ $r = api(POST => "/api/v1/media/$draft/publish", $ann, {});
 is($r->{status}, 200, 'ann publishes it');
 is($r->{json}{media}{privacy}, 'public', '  public, as it was to be');
 ok($r->{json}{media}{published_at}, '  published_at set');
+is(api(GET => "/api/v1/media/$draft", $ann)->{json}{media}{draft}, JSON::PP::false,
+   '  no longer a draft');
 like(api(GET => '/api/v1/users/ann', undef)->{content}, qr/$draft/,
      '  on her profile now');
 is(api(GET => "/m/$draft", undef)->{status}, 200, '  with a share page');
@@ -242,6 +246,13 @@ like($last->{json}{error}{message}, qr/an address may send 30/, '  says which');
 $r = api(POST => '/api/v1/reports', $ann,
          { target_type => 'media', target_id => $pub, reason => 'spam' });
 is($r->{status}, 429, '  a signed-in user from that address too');
+
+# a reporter's account deleted: the reports stay, without a reporter
+my $before = sql("SELECT count(*) FROM reports WHERE reporter_id = '$bob_id'");
+is(sql("DELETE FROM users WHERE id = '$bob_id' RETURNING 1"), 1,
+   'bob\'s account deleted');
+is(sql("SELECT count(*) FROM reports WHERE reporter_id IS NULL"
+       . " AND contact_email IS NULL"), $before, '  his reports stay, anonymous');
 
 $t->finish;
 done_testing;

@@ -180,7 +180,9 @@ function send(form, onProgress) {
   return new Promise((resolve) => {
     const x = new XMLHttpRequest();
 
-    x.open('POST', '/api/v1/media');
+    /* www/moderation.js's Draft box: the owner's only until published */
+    const draft = $('upload-draft') && $('upload-draft').checked;
+    x.open('POST', '/api/v1/media' + (draft ? '?draft=1' : ''));
     x.upload.onprogress = (e) => {
       if (e.lengthComputable) onProgress(e.loaded, e.total);
     };
@@ -301,6 +303,7 @@ function showItem(media, first) {
   if (typeof decorateItem === 'function') decorateItem(el, media);
   if (window.mediaShare) window.mediaShare.update(el, media);   /* sharelink.js */
   if (window.mediaPictures) mediaPictures.update(el, media);   /* pictures.js */
+  if (typeof mediaModeration !== 'undefined') mediaModeration.update(el, media);
 
   $('library-empty').hidden = state.items.size > 0;
 }

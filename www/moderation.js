@@ -10,10 +10,13 @@
  *     (POST /reports);
  *   - the banner of one's notices (GET /me/notices): a warning, a
  *     suspension, a takedown of one's media, until dismissed
- *     (POST /me/notices/{id}/seen).
+ *     (POST /me/notices/{id}/seen);
+ *   - drafts: a Draft box on the upload form (POST /media?draft=1), and
+ *     Publish on a draft in the library (POST /media/{id}/publish).
  *
  * Loaded after app.js, whose $(), api(), errorText() and state it uses;
- * app.js calls mediaModeration.view(hash, signedIn) from show().
+ * app.js calls mediaModeration.view(hash, signedIn) from show() and
+ * mediaModeration.update(el, media) from showItem().
  */
 
 'use strict';
@@ -407,5 +410,42 @@ const mediaModeration = (() => {
     banner.hidden = !banner.children.length;
   }
 
-  return { view };
+
+  /* --- drafts in the library ----------------------------------------------- */
+
+  /* the upload form's Draft box, made once */
+  function draftBox() {
+    if ($('upload-draft') || !$('upload-go')) return;
+    $('upload-go').before(make('label', { title: 'yours only until you '
+                                                 + 'publish it' },
+      make('input', { id: 'upload-draft', type: 'checkbox' }), ' Draft'));
+  }
+
+  /* a library item: a draft says so, with Publish */
+  function update(el, media) {
+    draftBox();
+    let b = el.querySelector('.item-publish');
+
+    if (!b) {
+      b = make('button', { type: 'button', className: 'item-publish',
+                           hidden: true }, 'Publish');
+      el.querySelector('.item-actions').prepend(b);
+      el.querySelector('.item-head').append(
+        make('span', { className: 'item-draft tag', hidden: true }, 'draft'));
+    }
+    b.hidden = !media.draft;
+    el.querySelector('.item-draft').hidden = !media.draft;
+    el.querySelector('.item-privacy').disabled = !!media.draft;
+    b.onclick = async () => {
+      const res = await api('POST', `/media/${media.id}/publish`);
+      if (res.status !== 200) {
+        el.querySelector('.item-error').textContent = errorText(res);
+        return;
+      }
+      update(el, { ...media, draft: false });
+      el.querySelector('.item-privacy').value = res.json.media.privacy;
+    };
+  }
+
+  return { view, update };
 })();
