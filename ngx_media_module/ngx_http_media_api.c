@@ -164,7 +164,7 @@ static const media_route_t  ngx_http_media_routes[] = {
 static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_healthz, 0 },
     { ngx_http_media_signup, NGX_HTTP_MEDIA_BODY },
-    { ngx_http_media_login, NGX_HTTP_MEDIA_BODY },
+    { ngx_http_media_login, NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_READ },
     { ngx_http_media_refresh, NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_READ },
     { ngx_http_media_logout,
       NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_READ },

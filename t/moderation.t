@@ -321,6 +321,12 @@ is(api(GET => '/api/v1/auth/me', $bob)->{status}, 200, 'he still reads');
 is(api(GET => "/api/v1/media/$mid/comments", $bob)->{status}, 200, '  comments too');
 is(api(POST => "/api/v1/media/$mid/playback", $bob, {})->{status}, 200,
    '  and plays');
+$r = $t->http(POST => '/api/v1/auth/login',
+              headers => { 'Content-Type' => 'application/json',
+                           Authorization => "Bearer $bob->{access_token}" },
+              body => encode_json({ email => 'bob@example.com',
+                                    password => 'a good password' }));
+is($r->{status}, 200, '  and signs in, his token along');
 is(sql("SELECT count(*) FROM audit_log WHERE action = 'user.suspend'"
        . " AND target_id = '$bob_id'"), 1, '  audited');
 my $lifted = wait_until(sub {
