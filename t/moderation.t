@@ -277,6 +277,8 @@ $r = api(POST => '/api/v1/admin/actions', $mod,
 is($r->{status}, 200, 'the comment restored');
 like(api(GET => "/api/v1/media/$mid/comments", undef)->{content}, qr/$cid/,
      '  back among the comments');
+is(sql("SELECT count(*) FROM audit_log WHERE action = 'comment.restore'"
+       . " AND target_id = '$cid'"), 1, '  audited');
 
 # --- warn -------------------------------------------------------------------------
 
@@ -334,6 +336,28 @@ my $lifted = wait_until(sub {
 }, timeout => 10, interval => 0.5);
 ok($lifted, 'the suspension lifts at until');
 
+$r = api(POST => '/api/v1/admin/actions', $mod,
+         { target_type => 'user', target_id => $bob_id, action => 'suspend',
+           reason => 'again',
+           until => sql("SELECT media_iso8601(now() + interval '30 days')") });
+is($r->{status}, 200, 'bob suspended for 30 days');
+$r = api(POST => '/api/v1/admin/actions', $mod,
+         { target_type => 'user', target_id => $bob_id, action => 'suspend',
+           reason => 'x', until => sql("SELECT media_iso8601(now()"
+                                        . " + interval '11 years')") });
+is($r->{status}, 422, '  (11 years: 422)');
+like($r->{json}{error}{message}, qr/at most 10 years/, '  at most 10 years');
+is(api(PATCH => '/api/v1/me', $bob, { display_name => 'B' })->{status}, 403,
+   '  his writes refused');
+$r = api(POST => '/api/v1/admin/actions', $mod,
+         { target_type => 'user', target_id => $bob_id, action => 'unsuspend',
+           reason => 'lifted early' });
+is($r->{status}, 200, 'the suspension lifted early');
+is(api(PATCH => '/api/v1/me', $bob, { display_name => 'B' })->{status}, 200,
+   '  his writes work again (the next request)');
+is(sql("SELECT count(*) FROM audit_log WHERE action = 'user.unsuspend'"
+       . " AND target_id = '$bob_id' AND reason = 'lifted early'"), 1, '  audited');
+
 # --- ban ------------------------------------------------------------------------
 
 is(api(GET => '/api/v1/auth/me', $cat)->{status}, 200, 'cat is signed in');
@@ -362,6 +386,8 @@ $r = api(POST => '/api/v1/admin/actions', $adm,
            reason => 'appeal granted' });
 is($r->{status}, 200, 'an admin unbans her');
 is(next_message($sub), "-u $cat_id", '  "-u <id>" published');
+is(sql("SELECT actor_role FROM audit_log WHERE action = 'user.unban'"
+       . " AND target_id = '$cat_id'"), 'admin', '  audited, as an admin');
 $r = login('cat@example.com');
 is($r->{status}, 200, 'she signs in again');
 is(api(GET => '/api/v1/auth/me', $r->{json})->{status}, 200, '  a new session works');
