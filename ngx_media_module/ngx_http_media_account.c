@@ -59,6 +59,7 @@ typedef struct {
     char                    hash[MEDIA_PASSWORD_HASH_LEN];
     int                     verified;
     unsigned                found:1;
+    unsigned                banned:1;      /* sql/022: no new session */
 } ngx_http_media_account_t;
 
 
@@ -161,7 +162,8 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_signup =
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_login =
     ngx_http_media_pg_stmt("account_login", 1,
-        "SELECT id, email, role, plan, password_hash FROM users"
+        "SELECT id, email, role, plan, password_hash,"
+        "       banned_at IS NOT NULL FROM users"
         " WHERE lower(email) = lower($1)");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_session =
@@ -401,6 +403,7 @@ ngx_http_media_login_found(ngx_http_request_t *r,
 
         a->found = 1;
         a->stored = (char *) ngx_http_media_pg_value(res, 0, 4)->data;
+        a->banned = ngx_http_media_pg_value(res, 0, 5)->data[0] == 't';
     }
 
     if (ngx_http_media_pw_start(r, a, 1, ngx_http_media_login_verified)
@@ -426,6 +429,15 @@ ngx_http_media_login_verified(ngx_http_request_t *r,
         if (rc != NGX_DONE) {
             ngx_http_finalize_request(r, rc);
         }
+        return;
+    }
+
+    /* the right password, but the account may not sign in */
+    if (a->banned) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_FORBIDDEN, "account_banned",
+                                  "this account was banned; it cannot "
+                                  "sign in"));
         return;
     }
 

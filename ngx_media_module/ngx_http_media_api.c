@@ -36,6 +36,8 @@
 #include "ngx_http_media_search.h"
 #include "ngx_http_media_pictures.h"
 #include "ngx_http_media_social.h"
+#include "ngx_http_media_moderation.h"
+#include "ngx_http_media_reports.h"
 #include "ngx_http_media_api.h"
 #include "media_router.h"
 #include "media_json.h"
@@ -48,6 +50,8 @@
 #define NGX_HTTP_MEDIA_ADMIN     0x08   /* ... with the admin role */
 #define NGX_HTTP_MEDIA_FILE      0x10   /* a media upload, kept on disk */
 #define NGX_HTTP_MEDIA_RAW       0x20   /* the route reads its own body */
+#define NGX_HTTP_MEDIA_MODERATOR 0x40   /* ... a moderator or an admin */
+#define NGX_HTTP_MEDIA_READ      0x80   /* a POST a suspended user may send */
 
 #define NGX_HTTP_MEDIA_MAX_JSON  65536
 
@@ -147,15 +151,23 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_DELETE, "/api/v1/users/{id}/follow", 62 },
     { MEDIA_GET, "/api/v1/feed", 63 },
     { MEDIA_GET, "/api/v1/media/{id}/social", 64 },
+    { MEDIA_POST, "/api/v1/reports", 65 },
+    { MEDIA_GET, "/api/v1/admin/reports", 66 },
+    { MEDIA_POST, "/api/v1/admin/actions", 67 },
+    { MEDIA_POST, "/api/v1/reports/{id}/appeal", 68 },
+    { MEDIA_GET, "/api/v1/me/notices", 69 },
+    { MEDIA_POST, "/api/v1/me/notices/{id}/seen", 70 },
+    { MEDIA_POST, "/api/v1/media/{id}/publish", 71 },
 };
 
 
 static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_healthz, 0 },
     { ngx_http_media_signup, NGX_HTTP_MEDIA_BODY },
-    { ngx_http_media_login, NGX_HTTP_MEDIA_BODY },
-    { ngx_http_media_refresh, NGX_HTTP_MEDIA_BODY_OPT },
-    { ngx_http_media_logout, NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_login, NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_READ },
+    { ngx_http_media_refresh, NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_READ },
+    { ngx_http_media_logout,
+      NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_READ },
     { ngx_http_media_me, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_admin_users,
       NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
@@ -165,7 +177,7 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_patch, NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
     { ngx_http_media_delete, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_job, NGX_HTTP_MEDIA_USER },
-    { ngx_http_media_playback, NGX_HTTP_MEDIA_BODY_OPT },
+    { ngx_http_media_playback, NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_READ },
     { ngx_http_media_admin_user_patch,
       NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
     { ngx_http_media_plans, 0 },
@@ -175,7 +187,8 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_ad_put,
       NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
     { ngx_http_media_ad_delete, NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
-    { ngx_http_media_ad_impression, NGX_HTTP_MEDIA_BODY },
+    { ngx_http_media_ad_impression,
+      NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_READ },
     { ngx_http_media_billing_checkout,
       NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
     { ngx_http_media_billing_portal,
@@ -207,7 +220,8 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_playlist_item, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_playlist_order,
       NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
-    { ngx_http_media_progress_put, NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_progress_put,
+      NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_READ },
     { ngx_http_media_progress_get, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_history, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_stats, NGX_HTTP_MEDIA_USER },
@@ -227,6 +241,16 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_follow, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_feed, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_social_state, 0 },
+    { ngx_http_media_report_create, NGX_HTTP_MEDIA_BODY },
+    { ngx_http_media_admin_reports,
+      NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_MODERATOR },
+    { ngx_http_media_admin_action,
+      NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_MODERATOR },
+    { ngx_http_media_report_appeal,
+      NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_READ },
+    { ngx_http_media_notices, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_notice_seen, NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_READ },
+    { ngx_http_media_publish, NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER },
 };
 
 
@@ -241,6 +265,8 @@ ngx_http_media_api_handler(ngx_http_request_t *r)
 {
     int                                 rc;
     char                                allow[64];
+    u_char                              until[sizeof("-2147483648-01-01T"
+                                                     "00:00:00Z")];
     ngx_str_t                           value;
     ngx_int_t                           drc;
     media_route_match_t                 m;
@@ -311,6 +337,37 @@ ngx_http_media_api_handler(ngx_http_request_t *r)
         return ngx_http_media_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
                                          "this route is for admins; you are "
                                          "signed in as %V", &ctx->user->role);
+    }
+
+    if ((def->flags & NGX_HTTP_MEDIA_MODERATOR)
+        && !(ctx->user->role.len == 5
+             && ngx_strncmp(ctx->user->role.data, "admin", 5) == 0)
+        && !(ctx->user->role.len == 9
+             && ngx_strncmp(ctx->user->role.data, "moderator", 9) == 0))
+    {
+        return ngx_http_media_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                         "this route is for moderators and "
+                                         "admins; you are signed in as %V",
+                                         &ctx->user->role);
+    }
+
+    /*
+     * A suspended user reads, and writes nothing: every method but GET
+     * and HEAD is refused, but for the routes that only read (playback,
+     * refresh, logout ...).  The user cache says until when; an action
+     * drops the user's entries, so it counts from the next request.
+     */
+    if (ctx->user && ctx->user->suspended_until > ngx_time()
+        && !(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))
+        && !(def->flags & NGX_HTTP_MEDIA_READ))
+    {
+        *ngx_http_media_iso8601(until, ctx->user->suspended_until) = '\0';
+
+        return ngx_http_media_send_error(r, NGX_HTTP_FORBIDDEN, "suspended",
+                                         "your account is suspended until "
+                                         "%s: you may read and play, but "
+                                         "not upload or change anything "
+                                         "until then", until);
     }
 
     /* every body's size is known, and checked, before it is read */

@@ -42,6 +42,7 @@
 #define NGX_HTTP_MEDIA_USER_OK         0
 #define NGX_HTTP_MEDIA_USER_REVOKED    1
 #define NGX_HTTP_MEDIA_USER_GONE       2
+#define NGX_HTTP_MEDIA_USER_BANNED     3
 
 
 /* a token's entry in the user cache (shared memory, all workers) */
@@ -52,6 +53,7 @@ typedef struct {
     u_char         role_len;
     u_char         plan_len;
     u_short        email_len;
+    time_t         suspended_until;
     u_char         id[36];
     u_char         role[16];
     u_char         plan[32];
@@ -117,15 +119,20 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_user_local =
     ngx_http_media_pg_stmt("auth_user_local", 2,
         "SELECT u.id, u.role, u.plan, u.email,"
         "  EXISTS (SELECT 1 FROM revocations"
-        "           WHERE key = $2 AND expires_at > now())"
+        "           WHERE key = $2 AND expires_at > now()),"
+        "  u.banned_at IS NOT NULL,"
+        "  extract(epoch FROM u.suspended_until)::bigint"
         " FROM users u WHERE u.id = $1::uuid");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_user_idp =
     ngx_http_media_pg_stmt("auth_user_idp", 4,
         "SELECT u.id, u.role, u.plan, u.email,"
         "  EXISTS (SELECT 1 FROM revocations"
-        "           WHERE key = $4 AND expires_at > now())"
-        " FROM media_identity_user($1, $2, $3) u");
+        "           WHERE key = $4 AND expires_at > now()),"
+        "  x.banned_at IS NOT NULL,"
+        "  extract(epoch FROM x.suspended_until)::bigint"
+        " FROM media_identity_user($1, $2, $3) u"
+        " LEFT JOIN users x ON x.id = u.id");
 
 
 /* configuration ------------------------------------------------------- */
@@ -704,6 +711,20 @@ ngx_http_media_user_read(ngx_http_request_t *r,
         cached.state = ngx_http_media_pg_value(res, 0, 4)->data[0] == 't'
                        ? NGX_HTTP_MEDIA_USER_REVOKED : NGX_HTTP_MEDIA_USER_OK;
 
+        /* a ban says so, whatever else holds (sql/022, sql/025) */
+        v = ngx_http_media_pg_value(res, 0, 5);
+        if (v->data && v->data[0] == 't') {
+            cached.state = NGX_HTTP_MEDIA_USER_BANNED;
+        }
+
+        v = ngx_http_media_pg_value(res, 0, 6);
+        if (v->data) {
+            cached.suspended_until = ngx_atotm(v->data, v->len);
+            if (cached.suspended_until == NGX_ERROR) {
+                cached.suspended_until = 0;
+            }
+        }
+
         v = ngx_http_media_pg_value(res, 0, 0);
         cached.id_len = ngx_min(v->len, sizeof(cached.id));
         ngx_memcpy(cached.id, v->data, cached.id_len);
@@ -756,7 +777,15 @@ ngx_http_media_resolved(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
         return ngx_http_media_refuse(ctx, NGX_HTTP_UNAUTHORIZED, "revoked",
                                      "invalid_token", "revoked (signed out, "
                                      "or its session was ended)");
+
+    case NGX_HTTP_MEDIA_USER_BANNED:
+        return ngx_http_media_refuse(ctx, NGX_HTTP_FORBIDDEN, "banned",
+                                     "account_banned", "this account was "
+                                     "banned; its sessions were ended and "
+                                     "its tokens are refused");
     }
+
+    u->suspended_until = cached->suspended_until;
 
     u->id.data = ngx_pnalloc(r->pool, cached->id_len + cached->role_len
                                       + cached->plan_len
@@ -810,6 +839,19 @@ ngx_http_media_revoked(ngx_http_request_t *r, u_char *cache_key)
         /* an older entry must not say "ok" for up to a second */
         ngx_http_media_shm_delete(mmcf->user_cache, cache_key);
     }
+}
+
+
+void
+ngx_http_media_user_forget(ngx_http_request_t *r, ngx_str_t *revoke_key)
+{
+    u_char                       cache_key[32];
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    ngx_http_media_session_key(revoke_key, cache_key);
+    ngx_http_media_shm_delete(mmcf->user_cache, cache_key);
 }
 
 

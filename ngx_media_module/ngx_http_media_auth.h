@@ -46,6 +46,13 @@ ngx_int_t ngx_http_media_set_cookies(ngx_http_request_t *r,
  */
 void ngx_http_media_revoked(ngx_http_request_t *r, u_char *cache_key);
 
+/*
+ * What a session's user may do changed (a suspension, a ban): this node
+ * reads the users row again on its next request; other nodes within a
+ * second.  revoke_key is the session's "s:<sid>".
+ */
+void ngx_http_media_user_forget(ngx_http_request_t *r, ngx_str_t *revoke_key);
+
 /* the user-cache key of a session's revocation key ("s:<sid>") */
 void ngx_http_media_session_key(ngx_str_t *revoke_key, u_char *cache_key);
 

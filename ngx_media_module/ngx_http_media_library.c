@@ -38,7 +38,8 @@
     " to_char(m.created_at AT TIME ZONE 'UTC',"                               \
     "         'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"                          \
     " m.progress, m.error, m.job_id, m.renditions, m.price_cents,"            \
-    " m.currency, m.description, array_to_json(m.tags), "                 \
+    " m.currency, m.description, array_to_json(m.tags),"                  \
+    " (m.draft_privacy IS NOT NULL)::text, "                                 \
     NGX_HTTP_MEDIA_PICTURES_COLUMN
 
 
@@ -72,6 +73,7 @@ static const ngx_http_media_field_t  ngx_http_media_media_fields[] = {
     { "currency", NGX_HTTP_MEDIA_T_STR },
     { "description", NGX_HTTP_MEDIA_T_STR },
     { "tags", NGX_HTTP_MEDIA_T_RAW },
+    { "draft", NGX_HTTP_MEDIA_T_RAW },          /* sql/025 */
     { "pictures", NGX_HTTP_MEDIA_T_PICTURES },
 };
 

@@ -130,6 +130,7 @@ typedef struct {
     ngx_str_t      revoke_key;    /* revocations.key that would end it */
     u_char         cache_key[32]; /* its entry in the user cache */
     time_t         exp;
+    time_t         suspended_until;   /* 0: not suspended */
     unsigned       local:1;       /* our HS256 token, not an IdP's */
     unsigned       cookie:1;      /* came in a cookie, not a header */
 } ngx_http_media_user_t;

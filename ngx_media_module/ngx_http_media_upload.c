@@ -84,6 +84,7 @@ static ngx_int_t ngx_http_media_title_check(ngx_http_media_upload_t *u,
     u_char *p, size_t len);
 static void ngx_http_media_upload_refuse(ngx_http_media_upload_t *u,
     ngx_uint_t status, const char *code, const char *fmt, ...);
+static ngx_int_t ngx_http_media_upload_draft(ngx_http_request_t *r);
 static void ngx_http_media_upload_reserved(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_ingested(ngx_event_t *ev);
@@ -117,11 +118,13 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_release =
         "DELETE FROM storage_reservations WHERE id = $1");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_insert =
-    ngx_http_media_pg_stmt("upload_insert", 9,
+    ngx_http_media_pg_stmt("upload_insert", 10,
         "WITH m AS ("
         "  INSERT INTO media (id, owner_id, title, content_type,"
-        "                     source_size, source_name, source_format)"
-        "  VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        "                     source_size, source_name, source_format,"
+        "                     draft_privacy)"
+        "  VALUES ($1, $2, $3, $4, $5, $6, $7,"
+        "          CASE WHEN $10::boolean THEN 'public' END)"
         "  RETURNING id, title, status, privacy, created_at),"
         " j AS ("
         "  INSERT INTO jobs (type, media_id, user_id, payload)"
@@ -151,6 +154,13 @@ ngx_http_media_upload_gate(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
 
+    /* ?draft=1: its owner's only until published (sql/025) */
+    if (ngx_http_media_upload_draft(r) == NGX_ERROR) {
+        return ngx_http_media_field_error(r, "draft", "draft must be 1 or "
+                                          "true (a draft: yours only until "
+                                          "published), 0 or false");
+    }
+
     gate = ngx_palloc(r->pool, sizeof(ngx_http_media_gate_t));
     params[1].data = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
     if (gate == NULL || params[1].data == NULL) {
@@ -174,6 +184,32 @@ ngx_http_media_upload_gate(ngx_http_request_t *r,
     r->main->count++;
 
     return NGX_DONE;
+}
+
+
+/* the ?draft= argument: 1 (a draft), 0 (none or false), NGX_ERROR */
+static ngx_int_t
+ngx_http_media_upload_draft(ngx_http_request_t *r)
+{
+    ngx_str_t  v;
+
+    if (ngx_http_arg(r, (u_char *) "draft", 5, &v) != NGX_OK) {
+        return 0;
+    }
+
+    if ((v.len == 1 && v.data[0] == '1')
+        || (v.len == 4 && ngx_strncmp(v.data, "true", 4) == 0))
+    {
+        return 1;
+    }
+
+    if ((v.len == 1 && v.data[0] == '0')
+        || (v.len == 5 && ngx_strncmp(v.data, "false", 5) == 0))
+    {
+        return 0;
+    }
+
+    return NGX_ERROR;
 }
 
 
@@ -638,7 +674,7 @@ ngx_http_media_ingested(ngx_event_t *ev)
 {
     ngx_http_media_upload_t  *u = ev->data;
 
-    ngx_str_t                     params[9];
+    ngx_str_t                     params[10];
     ngx_connection_t             *c;
     ngx_http_request_t           *r;
     ngx_http_media_ctx_t         *ctx;
@@ -699,6 +735,12 @@ ngx_http_media_ingested(ngx_event_t *ev)
 
     if (u->reservation[0] == '\0') {
         params[8].data = NULL;
+    }
+
+    if (ngx_http_media_upload_draft(r) == 1) {
+        ngx_str_set(&params[9], "true");
+    } else {
+        ngx_str_set(&params[9], "false");
     }
 
     /* the media and its job in one statement: both or neither */

@@ -73,6 +73,8 @@ for my $name (qw(ann bob)) {
         add($name, $p, 0);
     }
     add($name, 'public', 1);
+    # a draft meant to be public: its owner's only until published
+    add($name, 'public', 0, 'draft');
 }
 
 # --- the tables ------------------------------------------------------------
@@ -118,12 +120,31 @@ is(api(PATCH => "/api/v1/media/$was", $user{ann}, { privacy => 'private' })->{st
 $media{$was}{privacy} = 'private';
 walk('after a public media was made private');
 
+# a draft made public by PATCH stays a draft (private); published, it lists
+my ($draft) = grep { $media{$_}{owner} eq 'ann' && $media{$_}{title} =~ /draft/ }
+              sort keys %media;
+my $r = api(PATCH => "/api/v1/media/$draft", $user{ann}, { privacy => 'public' });
+is($r->{status}, 200, 'a draft PATCHed to public');
+is($r->{json}{media}{privacy} // $r->{json}{privacy}, 'private',
+   '  stays private: a draft is published by POST .../publish');
+walk('after a draft was PATCHed to public');
+$r = api(POST => "/api/v1/media/$draft/publish", $user{ann}, {});
+is($r->{status}, 200, 'the draft published');
+is($r->{json}{media}{privacy}, 'public', '  as public, what it was to be');
+$media{$draft}{privacy} = 'public';
+$t->psql('media', 'SELECT media_trending_refresh()');
+walk('after a draft was published');
+
 $t->finish;
 done_testing;
 
 
 sub walk {
     my ($when) = @_;
+
+    # anonymous playback tokens are counted per address (30 a minute):
+    # each walk starts afresh
+    $t->redis('DEL', 'media:play:rate:127.0.0.1');
 
     for my $l (@listings) {
         my ($name, $path, $who) = @$l;
@@ -200,15 +221,19 @@ sub listable {
 }
 
 sub add {
-    my ($name, $privacy, $deleted) = @_;
+    my ($name, $privacy, $deleted, $draft) = @_;
     my $uid = $user{$name}{user}{id};
-    my $title = "$name $privacy" . ($deleted ? ' deleted' : '') . ' ' . ++$age;
+    my $title = "$name $privacy" . ($deleted ? ' deleted' : '')
+                . ($draft ? ' draft' : '') . ' ' . ++$age;
     chomp(my $id = $t->psql('media', "INSERT INTO media (owner_id, kind, status,"
-        . " privacy, title, created_at, deleted_at) VALUES ('$uid', 'video', 'ready',"
-        . " '$privacy', '$title', now() + interval '$age minutes', "
-        . ($deleted ? 'now()' : 'NULL') . ") RETURNING id"));
-    $media{$id} = { owner => $name, privacy => $privacy, deleted => $deleted,
-                    title => $title };
+        . " privacy, title, created_at, deleted_at, draft_privacy) VALUES"
+        . " ('$uid', 'video', 'ready', '$privacy', '$title',"
+        . " now() + interval '$age minutes', "
+        . ($deleted ? 'now()' : 'NULL') . ', '
+        . ($draft ? "'$privacy'" : 'NULL') . ") RETURNING id"));
+    # a draft is private until published (sql/025), whatever it asks
+    $media{$id} = { owner => $name, privacy => $draft ? 'private' : $privacy,
+                    deleted => $deleted, title => $title };
 }
 
 sub api {

@@ -180,7 +180,9 @@ function send(form, onProgress) {
   return new Promise((resolve) => {
     const x = new XMLHttpRequest();
 
-    x.open('POST', '/api/v1/media');
+    /* www/moderation.js's Draft box: the owner's only until published */
+    const draft = $('upload-draft') && $('upload-draft').checked;
+    x.open('POST', '/api/v1/media' + (draft ? '?draft=1' : ''));
     x.upload.onprogress = (e) => {
       if (e.lengthComputable) onProgress(e.loaded, e.total);
     };
@@ -301,6 +303,7 @@ function showItem(media, first) {
   if (typeof decorateItem === 'function') decorateItem(el, media);
   if (window.mediaShare) window.mediaShare.update(el, media);   /* sharelink.js */
   if (window.mediaPictures) mediaPictures.update(el, media);   /* pictures.js */
+  if (typeof mediaModeration !== 'undefined') mediaModeration.update(el, media);
 
   $('library-empty').hidden = state.items.size > 0;
 }
@@ -680,9 +683,12 @@ function show() {
   /* #search, #catalog: www/search.js, signed in or not */
   const found = !!window.mediaSearch
     && window.mediaSearch.view(pricing ? '' : location.hash);
+  /* #moderation: www/moderation.js, for moderators and admins */
+  const moderating = typeof mediaModeration !== 'undefined'
+    && mediaModeration.view(pricing ? '' : location.hash, !!state.user);
   const other = (typeof extraView === 'function'
     && extraView(pricing ? '' : location.hash, !!state.user)) || listening
-    || found;
+    || found || moderating;
 
   $('pricing').hidden = !pricing;
   $('usage').hidden = !pricing || !state.user;
