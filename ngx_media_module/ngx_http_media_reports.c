@@ -468,9 +468,7 @@ ngx_http_media_report_limited(ngx_http_request_t *r,
 {
     ngx_http_media_report_t  *rep = data;
 
-    u_char      *p;
     ngx_int_t    rc;
-    ngx_str_t    retry;
     ngx_uint_t   user;
 
     /* which rate answered: the user's comes first, when there is one */
@@ -484,29 +482,13 @@ ngx_http_media_report_limited(ngx_http_request_t *r,
                       ngx_http_media_request_id(r));
 
     } else if (res->integer > 0) {
-        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-        if (p == NULL) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        retry.data = p;
-        retry.len = ngx_sprintf(p, "%i", (res->integer + 999) / 1000) - p;
-
-        if (ngx_http_media_add_header(r, "Retry-After", &retry) != NGX_OK) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
-                                  NGX_HTTP_TOO_MANY_REQUESTS, "rate_limited",
-                                  "%s may send %d reports in %d minutes; "
-                                  "try again in %V seconds",
+        ngx_http_finalize_request(r, ngx_http_media_too_many(r,
+                                  res->integer, "rate_limited",
+                                  "%s may send %d reports in %d minutes",
                                   user ? "an account" : "an address",
                                   user ? NGX_HTTP_MEDIA_REPORT_USER_RATE
                                        : NGX_HTTP_MEDIA_REPORT_ADDR_RATE,
-                                  NGX_HTTP_MEDIA_REPORT_WINDOW / 60000,
-                                  &retry));
+                                  NGX_HTTP_MEDIA_REPORT_WINDOW / 60000));
         return;
     }
 
