@@ -36,6 +36,8 @@
 #include "ngx_http_media_search.h"
 #include "ngx_http_media_pictures.h"
 #include "ngx_http_media_social.h"
+#include "ngx_http_media_roles.h"
+#include "ngx_http_media_audit.h"
 #include "ngx_http_media_api.h"
 #include "media_router.h"
 #include "media_json.h"
@@ -48,6 +50,7 @@
 #define NGX_HTTP_MEDIA_ADMIN     0x08   /* ... with the admin role */
 #define NGX_HTTP_MEDIA_FILE      0x10   /* a media upload, kept on disk */
 #define NGX_HTTP_MEDIA_RAW       0x20   /* the route reads its own body */
+#define NGX_HTTP_MEDIA_UPLOAD    0x40   /* an upload: media_upload_roles */
 
 #define NGX_HTTP_MEDIA_MAX_JSON  65536
 
@@ -147,6 +150,8 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_DELETE, "/api/v1/users/{id}/follow", 62 },
     { MEDIA_GET, "/api/v1/feed", 63 },
     { MEDIA_GET, "/api/v1/media/{id}/social", 64 },
+    { MEDIA_GET, "/api/v1/admin/audit", 65 },
+    { MEDIA_DELETE, "/api/v1/me", 66 },
 };
 
 
@@ -159,7 +164,8 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_me, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_admin_users,
       NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
-    { ngx_http_media_upload, NGX_HTTP_MEDIA_FILE | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_upload,
+      NGX_HTTP_MEDIA_FILE | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_UPLOAD },
     { ngx_http_media_list, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_get, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_patch, NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
@@ -214,7 +220,8 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_trending, 0 },
     { ngx_http_media_search, 0 },
     { ngx_http_media_catalog, 0 },
-    { ngx_http_media_cover_put, NGX_HTTP_MEDIA_RAW | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_cover_put,
+      NGX_HTTP_MEDIA_RAW | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_UPLOAD },
     { ngx_http_media_comment_create,
       NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
     { ngx_http_media_comment_list, 0 },
@@ -227,6 +234,8 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_follow, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_feed, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_social_state, 0 },
+    { ngx_http_media_audit_list, NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
+    { ngx_http_media_me_delete, NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
 };
 
 
@@ -311,6 +320,12 @@ ngx_http_media_api_handler(ngx_http_request_t *r)
         return ngx_http_media_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
                                          "this route is for admins; you are "
                                          "signed in as %V", &ctx->user->role);
+    }
+
+    if ((def->flags & NGX_HTTP_MEDIA_UPLOAD)
+        && ngx_http_media_upload_allowed(r, &drc) != NGX_OK)
+    {
+        return drc;
     }
 
     /* every body's size is known, and checked, before it is read */

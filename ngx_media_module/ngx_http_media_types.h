@@ -97,6 +97,7 @@ typedef struct {
     ngx_str_t      hls_prefix;    /* media_hls: this location's name */
     ngx_str_t      dl_files;      /* media_download: the internal prefix */
     ngx_str_t      dl_prefix;     /* media_download: this location's name */
+    ngx_uint_t     upload_roles;  /* media_upload_roles: role bits, 0 any */
 
     /* JSON error pages (ngx_http_media_errors.c) */
     ngx_flag_t     json_errors;   /* in or under a media_api location */
@@ -122,6 +123,7 @@ typedef struct {
     ngx_str_t      revoke_key;    /* revocations.key that would end it */
     u_char         cache_key[32]; /* its entry in the user cache */
     time_t         exp;
+    time_t         iat;           /* issued at; 0 when the token has none */
     unsigned       local:1;       /* our HS256 token, not an IdP's */
     unsigned       cookie:1;      /* came in a cookie, not a header */
 } ngx_http_media_user_t;
