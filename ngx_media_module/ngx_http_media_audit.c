@@ -40,6 +40,8 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_media_audit_filters(ngx_http_request_t *r,
+    ngx_http_media_audit_t *a, ngx_int_t *rc);
+static ngx_int_t ngx_http_media_audit_check(ngx_http_request_t *r,
     ngx_http_media_audit_t *a);
 static ngx_int_t ngx_http_media_audit_arg(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
@@ -74,8 +76,7 @@ ngx_http_media_audit_list(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_media_audit_filters(r, a);
-    if (rc != NGX_OK) {
+    if (ngx_http_media_audit_filters(r, a, &rc) != NGX_OK) {
         return rc;
     }
 
@@ -94,10 +95,23 @@ ngx_http_media_audit_list(ngx_http_request_t *r)
 }
 
 
-/* the query's filters into params[3..10]; NGX_OK or a 400's rc */
+/*
+ * The query's filters into params[3..10]: NGX_OK, or NGX_DECLINED with the
+ * refusal sent and its rc in *rc (a sent response's rc may be NGX_OK too).
+ */
 static ngx_int_t
 ngx_http_media_audit_filters(ngx_http_request_t *r,
-    ngx_http_media_audit_t *a)
+    ngx_http_media_audit_t *a, ngx_int_t *rc)
+{
+    *rc = ngx_http_media_audit_check(r, a);
+
+    return (*rc == NGX_DONE) ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* NGX_DONE when every filter holds, else the refusal's rc */
+static ngx_int_t
+ngx_http_media_audit_check(ngx_http_request_t *r, ngx_http_media_audit_t *a)
 {
     u_char     *p;
     ngx_int_t   rc, v;
@@ -221,7 +235,7 @@ ngx_http_media_audit_filters(ngx_http_request_t *r,
     params[9].data = p;
     params[9].len = ngx_sprintf(p, "%ui", a->n + 1) - p;
 
-    return NGX_OK;
+    return NGX_DONE;
 }
 
 
