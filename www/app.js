@@ -680,9 +680,12 @@ function show() {
   /* #search, #catalog: www/search.js, signed in or not */
   const found = !!window.mediaSearch
     && window.mediaSearch.view(pricing ? '' : location.hash);
+  /* #admin: www/audit.js, admins only */
+  const admin = !!window.mediaAudit
+    && window.mediaAudit.view(pricing ? '' : location.hash, state.user);
   const other = (typeof extraView === 'function'
     && extraView(pricing ? '' : location.hash, !!state.user)) || listening
-    || found;
+    || found || admin;
 
   $('pricing').hidden = !pricing;
   $('usage').hidden = !pricing || !state.user;
