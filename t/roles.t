@@ -291,6 +291,27 @@ for my $c ([ 'media_upload_roles owner;', qr/invalid media_upload_roles role "ow
 is(sql('SELECT count(*) FROM media_audit_verify()'), 0,
    'the audit chain is intact');
 
+# --- the README's examples, run as written ---------------------------------
+
+my $readme = slurp("$FindBin::Bin/../README.md");
+my ($part) = $readme =~ /^## Roles and the audit trail\n(.*?)^## /ms;
+my @lines = grep { /^(media-admin|curl) / } split /\n/, $part // '';
+is(scalar @lines, 6, 'the README shows six commands');
+my $url = $t->url('');
+for my $line (@lines) {
+    (my $cmd = $line) =~ s{^media-admin }{$admin_bin };
+    $cmd =~ s{/etc/nginx/nginx\.conf}{$t->conf_file}ge;
+    $cmd =~ s{http://127\.0\.0\.1:8080}{$url}g;
+    $cmd = "cd '$dir' && export ADMIN='$A' && $cmd -sf" if $cmd =~ /^curl /;
+    my $got = `$cmd 2>&1`;
+    is($?, 0, "README: $line") or diag($got);
+    like($got, qr/^chain intact, \d+ rows$/, '  the chain intact')
+        if $line =~ /audit verify/;
+}
+like(slurp("$dir/audit.csv"), qr/^id,created_at,/, 'README: audit.csv saved');
+is(sql("SELECT role FROM users WHERE id = '$ann_id'"), 'creator',
+   'README: ann granted moderator, then creator');
+
 $t->finish;
 done_testing;
 
