@@ -123,8 +123,8 @@ ngx_http_media_upload_allowed(ngx_http_request_t *r, ngx_int_t *rc)
     *rc = ngx_http_media_send_error(r, NGX_HTTP_FORBIDDEN, "role_required",
                                     "uploads here are for these roles: %*s; "
                                     "you are signed in as %V (an admin "
-                                    "grants roles)", (size_t) (p - names), names,
-                                    &ctx->user->role);
+                                    "grants roles)", (size_t) (p - names),
+                                    names, &ctx->user->role);
     return NGX_ERROR;
 }
 
