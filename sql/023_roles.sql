@@ -158,10 +158,18 @@ BEGIN
                             'since', p_since, 'cursor', p_cursor)));
 END $$;
 
+-- the media whose rows went with a deleted account: media-sweeper's purge
+-- step (workers/sweeper/purge.c) removes their files, then the row
+CREATE TABLE media_purge (
+    media_id    uuid PRIMARY KEY,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
 -- DELETE /api/v1/me: the account goes, and with it what the schema's ON
 -- DELETE rules take (media, sessions, identities, playlists, likes,
 -- follows, subscriptions' rows: CASCADE; jobs and plays keep their rows,
--- user_id SET NULL).  A play's viewer text names the user too; it is
+-- user_id SET NULL); the media's files are listed in media_purge for the
+-- sweeper.  A play's viewer text names the user too; it is
 -- anonymized here.  The audit row keeps the id, the role and the plan,
 -- never the email: the trail must not keep what the person asked us to
 -- forget.  Returns the refresh families that were live (the caller drops
@@ -189,6 +197,11 @@ BEGIN
 
     UPDATE plays SET viewer = 'd:deleted'
      WHERE viewer = 'u:' || p_user::text;
+
+    -- their files outlive the rows: the sweeper's purge step
+    INSERT INTO media_purge (media_id)
+    SELECT m.id FROM media m WHERE m.owner_id = p_user
+    ON CONFLICT DO NOTHING;
 
     DELETE FROM users WHERE id = p_user;
 

@@ -36,6 +36,7 @@ http {
     media_jwt_jwks %%DIR%%/jwks.json issuer=https://idp.example
                    audience=media;
     media_cookie_secure off;
+    media_sweep_interval 1s;
 
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -49,6 +50,7 @@ EOF
 
 $t->migrate;
 $t->start_nginx;
+$t->start_worker('sweeper');
 
 my $json = JSON::PP->new->canonical;
 my $admin_bin = $t->build_path('media-admin');
@@ -289,6 +291,8 @@ $r = $t->http(POST => '/api/v1/media', body => $wav,
               headers => { 'Content-Type' => 'audio/wav',
                            Authorization => "Bearer $ed->{access_token}" });
 is($r->{status}, 202, 'ed uploads');
+my $ed_media = $r->{json}{media}{id};
+ok(-e "$dir/storage/uploads/$ed_media", '  the file is in uploads/');
 
 $before = audit_count();
 $r = del('/api/v1/me', undef, $ed->{access_token});
@@ -312,6 +316,10 @@ is($r->{status}, 204, 'the password: 204');
 is(sql("SELECT count(*) FROM users WHERE id = '$ed_id'"), 0, '  the row gone');
 is(sql("SELECT count(*) FROM media WHERE owner_id = '$ed_id'"), 0,
    '  its media gone (ON DELETE CASCADE)');
+ok(wait_until(sub { !-e "$dir/storage/uploads/$ed_media" }, timeout => 10),
+   '  and its file, removed by the sweeper\'s purge step');
+ok(wait_until(sub { sql('SELECT count(*) FROM media_purge') == 0 },
+              timeout => 5), '  which then forgets the id');
 is(sql("SELECT count(*) FROM refresh_tokens WHERE user_id = '$ed_id'"), 0,
    '  its sessions gone');
 is(get('/api/v1/auth/me', $ed->{access_token})->{status}, 401,

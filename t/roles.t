@@ -198,6 +198,15 @@ is($r->{status}, 422, '?q= not UTF-8: 422');
 is(get('/api/v1/admin/users', $ann->{access_token})->{status}, 403,
    'a moderator: 403 on the admin list');
 
+$before = audit_count();
+is(get('/api/v1/admin/ads', $A)->{status}, 200, 'GET /admin/ads: 200');
+is(audit_count(), $before + 1, '  one admin.read row');
+is_deeply([ @{ last_row() }{qw(action target_type actor_id)} ],
+          [ 'admin.read', 'ads', $root_id ], '  on ads, by root');
+is(get('/api/v1/admin/ads', $ann->{access_token})->{status}, 403,
+   '  a moderator: 403, not audited');
+is(audit_count(), $before + 1, '  still one');
+
 # --- media-admin roles -----------------------------------------------------
 
 $before = audit_count();
