@@ -6,6 +6,37 @@
 -- same transaction as what it records.  media_audit() holds an advisory
 -- lock until the transaction ends, so each writer here calls it last.
 
+-- 021's media_audit_text() and media_audit_hash(), the same text and
+-- hash, in PL/pgSQL: as SQL functions taking a row they are not inlined
+-- and are planned again on every call, two thirds of what media_audit()
+-- cost (0.73 ms a call before, 0.07 ms after, measured with 2000 calls;
+-- bench/audit has pgbench numbers).  Every audited statement holds the
+-- chain's lock that long, so this bounds how many the trail takes a
+-- second.  Rows already written hash the same (t/audit.t checks every
+-- row's hash against 021's SQL expression).
+CREATE OR REPLACE FUNCTION media_audit_text(a audit_log) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN concat_ws(E'\x1f',
+        a.id::text,
+        (extract(epoch FROM a.created_at) * 1000000)::bigint::text,
+        coalesce(a.actor_id::text, ''),
+        coalesce(a.actor_role, ''),
+        a.action,
+        a.target_type,
+        coalesce(a.target_id, ''),
+        coalesce(a.reason, ''),
+        coalesce(host(a.address), ''),
+        coalesce(a.before::text, ''),
+        coalesce(a.after::text, ''));
+END $$;
+
+CREATE OR REPLACE FUNCTION media_audit_hash(a audit_log) RETURNS bytea
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN sha256(a.prev_hash || convert_to(media_audit_text(a), 'UTF8'));
+END $$;
+
 -- PATCH /api/v1/admin/users/{id} and `media-admin user|roles grant`: the
 -- change of 014's media_user_set() and one audit row per value that
 -- changed ('role.grant' with {"role"}, 'plan.change' with {"plan",

@@ -377,6 +377,19 @@ is(last_row()->{after}{confirmed_by}, 'recent_sign_in',
    '  audited: confirmed by a recent sign-in');
 is(audit_count(), $before + 1, '  one row');
 
+# sql/023 redefines media_audit_hash() in PL/pgSQL: the same hash as
+# sql/021's SQL expression, written out here, for every row so far
+is(sql(<<'EOF'), 0, "every row's hash is sql/021's expression");
+SELECT count(*) FROM audit_log a
+ WHERE a.hash <> sha256(a.prev_hash || convert_to(concat_ws(E'\x1f',
+        a.id::text,
+        (extract(epoch FROM a.created_at) * 1000000)::bigint::text,
+        coalesce(a.actor_id::text, ''), coalesce(a.actor_role, ''),
+        a.action, a.target_type, coalesce(a.target_id, ''),
+        coalesce(a.reason, ''), coalesce(host(a.address), ''),
+        coalesce(a.before::text, ''), coalesce(a.after::text, '')), 'UTF8'))
+EOF
+
 # --- media-admin audit verify ------------------------------------------------
 
 my ($rc, $out) = cli('audit', 'verify');
