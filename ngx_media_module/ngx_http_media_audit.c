@@ -218,8 +218,9 @@ ngx_http_media_audit_check(ngx_http_request_t *r, ngx_http_media_audit_t *a)
                                             "invalid_filter", "limit",
                                             "limit must be a number from 1 "
                                             "to %ui (%s)",
-                                            a->csv ? NGX_HTTP_MEDIA_CSV_MAX
-                                                : NGX_HTTP_MEDIA_AUDIT_MAX,
+                                            (ngx_uint_t) (a->csv
+                                                ? NGX_HTTP_MEDIA_CSV_MAX
+                                                : NGX_HTTP_MEDIA_AUDIT_MAX),
                                             a->csv ? "rows of one CSV page"
                                                 : "entries of one page");
         }

@@ -232,6 +232,11 @@ for my $c ([ 'actor=ann', 'actor' ],
 is(audit_count(), $before, 'no refused read was audited');
 like(get('/api/v1/admin/audit?since=2026-13-45', $A)->{json}{error}{message},
      qr/ISO 8601/, 'since: the message says which form');
+like(get('/api/v1/admin/audit?limit=0', $A)->{json}{error}{message},
+     qr/^limit must be a number from 1 to 200 \(entries of one page\)$/,
+     'limit: the message says the range');
+like(get('/api/v1/admin/audit?format=csv&limit=0', $A)->{json}{error}{message},
+     qr/from 1 to 5000 \(rows of one CSV page\)$/, '  and the CSV\'s');
 
 is(get('/api/v1/admin/audit')->{status}, 401, 'no token: 401');
 $r = get('/api/v1/admin/audit', $ann->{access_token});
