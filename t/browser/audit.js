@@ -3,8 +3,8 @@
  * opens Admin, searches for an account and makes it a moderator with the
  * role select, sees the grant at the top of the audit trail, filters the
  * trail by action, pages to older entries, and fetches the CSV link; then
- * a plain user signs in and sees neither the link nor the section, even
- * at #admin.  Prints what it saw as one JSON object for
+ * that account, now a moderator (not an admin), signs in and sees neither
+ * the link nor the section, even at #admin.  Prints what it saw as one JSON object for
  * t/audit_browser.t:
  *
  *   node t/browser/audit.js BASE_URL ADMIN_EMAIL USER_EMAIL PASSWORD
