@@ -301,7 +301,8 @@ ok(-e "$dir/storage/uploads/$ed_media", '  the file is in uploads/');
 
 $before = audit_count();
 $r = del('/api/v1/me', undef, $ed->{access_token});
-ok($r->{status} >= 400 && $r->{status} < 500, 'no body: refused (4xx)');
+is($r->{status}, 400, 'no body: 400');
+is($r->{json}{error}{code}, 'body_required', '  body_required');
 $r = del('/api/v1/me', {}, $ed->{access_token});
 is($r->{status}, 422, 'no password: 422');
 is($r->{json}{error}{field}, 'password', '  names password');
