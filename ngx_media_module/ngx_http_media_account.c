@@ -11,6 +11,11 @@
  *   refresh: rotate (one statement) | on no row: revoke the family if the
  *            token was already rotated (reuse)
  *   logout:  revoke the refresh token -> deny the access token's jti
+ *   delete:  SELECT the password hash -> our password: throttle check
+ *            (Redis) -> verify (thread) | a provider's person: a sign-in
+ *            under NGX_HTTP_MEDIA_DELETE_RECENT seconds old -> delete the
+ *            account and audit it (one statement) -> drop its sessions
+ *            from the user cache
  */
 
 #include <ngx_config.h>
@@ -27,6 +32,7 @@
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_account.h"
+#include "ngx_http_media_roles.h"
 #include "media_password.h"
 
 
@@ -37,6 +43,9 @@
     "_W6XAzwrHATbg72v6idwO8SgGc9S6eoYhBaebC1A51E"
 
 #define NGX_HTTP_MEDIA_REFRESH_LEN  43      /* 32 random bytes, base64url */
+
+/* how fresh a provider's token must be to delete its person's account */
+#define NGX_HTTP_MEDIA_DELETE_RECENT  300
 
 
 /* why no refresh token could be taken */
@@ -122,6 +131,20 @@ static ngx_int_t ngx_http_media_session(ngx_http_request_t *r,
 static void ngx_http_media_json_user(yajl_gen g, ngx_http_media_user_t *u);
 static void ngx_http_media_ignore(ngx_http_request_t *r,
     ngx_http_media_redis_result_t *res, void *data);
+static ngx_int_t ngx_http_media_limit_keys(ngx_http_request_t *r,
+    ngx_http_media_account_t *a);
+static void ngx_http_media_delete_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_delete_checked(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data);
+static void ngx_http_media_delete_verified(ngx_http_request_t *r,
+    ngx_http_media_account_t *a);
+static void ngx_http_media_delete_counted(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data);
+static ngx_int_t ngx_http_media_delete_run(ngx_http_request_t *r,
+    ngx_http_media_account_t *a, const char *how);
+static void ngx_http_media_deleted(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
 
 
 /* failures counted per account and per address, checked before a login */
@@ -189,8 +212,9 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_refresh =
         " SELECT u.id, u.email, u.role, u.plan, old.family_id"
         "   FROM users u JOIN old ON old.user_id = u.id");
 
+/* and the reuse on the record ('session.reuse'), in the same statement */
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_refresh_reuse =
-    ngx_http_media_pg_stmt("account_refresh_reuse", 2,
+    ngx_http_media_pg_stmt("account_refresh_reuse", 3,
         "WITH f AS ("
         "  UPDATE refresh_tokens SET revoked_at = now()"
         "   WHERE family_id = (SELECT family_id FROM refresh_tokens"
@@ -204,7 +228,20 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_refresh_reuse =
         "    now() + $2::int * interval '1 second' FROM f"
         "  ON CONFLICT (key) DO UPDATE"
         "    SET expires_at = EXCLUDED.expires_at)"
-        " SELECT 's:' || family_id, count(*) FROM f GROUP BY family_id");
+        " SELECT 's:' || family_id, count(*),"
+        "   media_audit((array_agg(user_id))[1], NULL, 'session.reuse',"
+        "     'session', family_id::text, 'a rotated refresh token was"
+        " presented again', $3::inet, NULL,"
+        "     jsonb_build_object('revoked_refresh_tokens', count(*)))"
+        " FROM f GROUP BY family_id");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_delete_find =
+    ngx_http_media_pg_stmt("account_delete_find", 1,
+        "SELECT password_hash, email FROM users WHERE id = $1::uuid");
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_delete =
+    ngx_http_media_pg_stmt("account_delete", 3,
+        "SELECT sid FROM media_account_delete($1::uuid, $2::inet, $3)");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_logout =
     ngx_http_media_pg_stmt("account_logout", 5,
@@ -309,10 +346,7 @@ ngx_http_media_signup_stored(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_media_login(ngx_http_request_t *r)
 {
-    u_char                      *p;
-    size_t                       len;
     ngx_int_t                    rc;
-    ngx_uint_t                   i;
     ngx_http_media_account_t    *a;
 
     if (ngx_http_media_account(r, &a, &rc) != NGX_OK
@@ -321,7 +355,23 @@ ngx_http_media_login(ngx_http_request_t *r)
         return rc;
     }
 
-    /* media:login:acct:<lowercased email>, media:login:addr:<address> */
+    if (ngx_http_media_limit_keys(r, a) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_media_limit(r, a, ngx_http_media_limit_check,
+                                ngx_http_media_login_checked);
+}
+
+
+/* media:login:acct:<lowercased email>, media:login:addr:<address> */
+static ngx_int_t
+ngx_http_media_limit_keys(ngx_http_request_t *r, ngx_http_media_account_t *a)
+{
+    u_char      *p;
+    size_t       len;
+    ngx_uint_t   i;
+
     len = sizeof(MEDIA_KEY_LOGIN_ACCOUNT) - 1 + a->email.len;
     a->limit_keys[0].data = ngx_pnalloc(r->pool, len);
     len = sizeof(MEDIA_KEY_LOGIN_ADDRESS) - 1
@@ -329,7 +379,7 @@ ngx_http_media_login(ngx_http_request_t *r)
     a->limit_keys[1].data = ngx_pnalloc(r->pool, len);
 
     if (a->limit_keys[0].data == NULL || a->limit_keys[1].data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     p = ngx_cpymem(a->limit_keys[0].data, MEDIA_KEY_LOGIN_ACCOUNT,
@@ -345,8 +395,7 @@ ngx_http_media_login(ngx_http_request_t *r)
                    r->connection->addr_text.len);
     a->limit_keys[1].len = p - a->limit_keys[1].data;
 
-    return ngx_http_media_limit(r, a, ngx_http_media_limit_check,
-                                ngx_http_media_login_checked);
+    return NGX_OK;
 }
 
 
@@ -546,7 +595,7 @@ static void
 ngx_http_media_refresh_rotated(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
-    ngx_str_t                  params[2];
+    ngx_str_t                  params[3];
     ngx_http_media_account_t  *a = data;
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
@@ -568,6 +617,7 @@ ngx_http_media_refresh_rotated(ngx_http_request_t *r,
 
     params[0] = a->old_hash;
     params[1] = a->revoke_ttl;
+    ngx_http_media_client_address(r, &params[2]);
 
     /*
      * Not live: unknown, expired, revoked, or already used (a leak).  On
@@ -728,6 +778,278 @@ ngx_http_media_me(ngx_http_request_t *r)
     yajl_gen_map_close(g);
 
     return ngx_http_media_send_gen(r, NGX_HTTP_OK, g);
+}
+
+
+/* delete ------------------------------------------------------------------ */
+
+/*
+ * DELETE /api/v1/me {"password": ...}: the account and what hangs on it
+ * go (sql/023_roles.sql's media_account_delete()).  Who holds an access
+ * token must prove more to delete: the password of an account that has
+ * one (failures count as failed sign-ins), else a provider's token issued
+ * under NGX_HTTP_MEDIA_DELETE_RECENT seconds ago.
+ */
+ngx_int_t
+ngx_http_media_me_delete(ngx_http_request_t *r)
+{
+    ngx_str_t                 *password;
+    ngx_http_media_ctx_t      *ctx;
+    ngx_http_media_account_t  *a;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    a = ngx_pcalloc(r->pool, sizeof(ngx_http_media_account_t));
+    if (a == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    password = ngx_http_media_body_str(r, "password");
+
+    if (password && password->len > MEDIA_PASSWORD_MAX_LEN) {
+        return ngx_http_media_field_error(r, "password", "password is too "
+                                          "long: at most %d bytes",
+                                          MEDIA_PASSWORD_MAX_LEN);
+    }
+
+    if (password && password->len) {
+        /* a NUL-terminated copy the hashing thread can hold */
+        a->password.len = password->len;
+        a->password.data = ngx_pnalloc(r->pool, password->len + 1);
+        if (a->password.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(a->password.data, password->data, password->len);
+        a->password.data[password->len] = '\0';
+    }
+
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_delete_find,
+            &ctx->user->id, ngx_http_media_delete_found, a)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_media_delete_found(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    ngx_http_media_account_t  *a = data;
+
+    ngx_int_t              rc;
+    ngx_str_t             *hash;
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "media delete find"));
+        return;
+    }
+
+    if (res->nrows != 1) {
+        ngx_http_finalize_request(r, ngx_http_media_unauthorized(r,
+                                  "user_gone", "this account no longer "
+                                  "exists"));
+        return;
+    }
+
+    hash = ngx_http_media_pg_value(res, 0, 0);
+
+    if (hash->data == NULL) {
+        /* a provider's person: no password of ours to ask for */
+        if (ctx->user->local
+            || ctx->user->iat + NGX_HTTP_MEDIA_DELETE_RECENT < ngx_time())
+        {
+            ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                      NGX_HTTP_FORBIDDEN,
+                                      "recent_sign_in_required",
+                                      "deleting the account needs a "
+                                      "sign-in from the last %d minutes: "
+                                      "sign in again with your provider, "
+                                      "then retry",
+                                      NGX_HTTP_MEDIA_DELETE_RECENT / 60));
+            return;
+        }
+
+        rc = ngx_http_media_delete_run(r, a, "recent_sign_in");
+        if (rc != NGX_DONE) {
+            ngx_http_finalize_request(r, rc);
+        }
+        return;
+    }
+
+    if (a->password.len == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_field_error(r,
+                                  "password", "send your password to "
+                                  "confirm: {\"password\": \"...\"}"));
+        return;
+    }
+
+    a->stored = (char *) hash->data;
+    a->email = *ngx_http_media_pg_value(res, 0, 1);
+
+    if (a->email.data == NULL) {
+        ngx_str_set(&a->email, "");
+    }
+
+    if (ngx_http_media_limit_keys(r, a) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    rc = ngx_http_media_limit(r, a, ngx_http_media_limit_check,
+                              ngx_http_media_delete_checked);
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+static void
+ngx_http_media_delete_checked(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data)
+{
+    ngx_http_media_account_t  *a = data;
+
+    if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                                  "the password cannot be checked for a "
+                                  "moment (redis: %V); try again",
+                                  &res->str));
+        return;
+    }
+
+    if (res->integer > 0) {
+        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                                  NGX_HTTP_TOO_MANY_REQUESTS,
+                                  "too_many_attempts", "too many wrong "
+                                  "passwords; try again in %i seconds",
+                                  (res->integer + 999) / 1000));
+        return;
+    }
+
+    if (ngx_http_media_pw_start(r, a, 1, ngx_http_media_delete_verified)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+static void
+ngx_http_media_delete_verified(ngx_http_request_t *r,
+    ngx_http_media_account_t *a)
+{
+    ngx_int_t  rc;
+
+    if (a->verified != 1) {
+        rc = ngx_http_media_limit(r, a, ngx_http_media_limit_fail,
+                                  ngx_http_media_delete_counted);
+    } else {
+        rc = ngx_http_media_delete_run(r, a, "password");
+    }
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+static void
+ngx_http_media_delete_counted(ngx_http_request_t *r,
+    ngx_http_media_redis_result_t *res, void *data)
+{
+    ngx_http_finalize_request(r, ngx_http_media_send_error(r,
+                              NGX_HTTP_FORBIDDEN, "wrong_password",
+                              "the password is wrong; the account was not "
+                              "deleted"));
+}
+
+
+/* the deletion and its audit row, in one statement */
+static ngx_int_t
+ngx_http_media_delete_run(ngx_http_request_t *r, ngx_http_media_account_t *a,
+    const char *how)
+{
+    ngx_str_t              params[3];
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    params[0] = ctx->user->id;
+    ngx_http_media_client_address(r, &params[1]);
+    params[2].data = (u_char *) how;
+    params[2].len = ngx_strlen(how);
+
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_delete,
+            params, ngx_http_media_deleted, a)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+/*
+ * Gone: every session of it stops on this node at once (the user cache),
+ * on the others within a second (their cached copy of the users row
+ * expires, and the row is no more: 401 user_gone).
+ */
+static void
+ngx_http_media_deleted(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    u_char                 key[32];
+    ngx_str_t             *sid;
+    ngx_uint_t             i;
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "media delete"));
+        return;
+    }
+
+    if (res->nrows == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_unauthorized(r,
+                                  "user_gone", "this account no longer "
+                                  "exists"));
+        return;
+    }
+
+    for (i = 0; i < res->nrows; i++) {
+        sid = ngx_http_media_pg_value(res, i, 0);
+
+        if (sid->data) {
+            ngx_http_media_session_key(sid, key);
+            ngx_http_media_revoked(r, key);
+        }
+    }
+
+    ngx_http_media_revoked(r, ctx->user->cache_key);
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "media delete: account %V deleted by its owner",
+                  &ctx->user->id);
+
+    if (ngx_http_media_set_cookies(r, NULL, NULL) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_media_no_content(r));
 }
 
 

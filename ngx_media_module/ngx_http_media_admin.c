@@ -3,11 +3,18 @@
  * plan.  What a person may do is decided here, on our own rows: an
  * identity provider's claims never grant anything.
  *
- *   GET   /api/v1/admin/users          the newest hundred accounts
- *   PATCH /api/v1/admin/users/{id}     {"role": ..., "plan": ...}
+ *   GET   /api/v1/admin/users[?q=]     the newest hundred accounts (whose
+ *                                      email, handle or name holds q)
+ *   PATCH /api/v1/admin/users/{id}     {"role": ..., "plan": ...,
+ *                                       "reason": ...}
+ *
+ * Both are on the record (sql/023_roles.sql): a read writes one
+ * 'admin.read' audit row, a change one 'role.grant' or 'plan.change' row
+ * per value it changed, in the statement that reads or changes.
  *
  * A change reaches every request within a second: the access phase reads
- * the users row again once its cached copy is a second old.
+ * the users row (role included) again once its cached copy is a second
+ * old.
  */
 
 #include <ngx_config.h>
@@ -18,10 +25,14 @@
 
 #include "ngx_http_media_reply.h"
 #include "ngx_http_media_pg.h"
+#include "ngx_http_media_roles.h"
 #include "ngx_http_media_admin.h"
 
 
 #define NGX_HTTP_MEDIA_USER_COLUMNS  "id, email, role, plan, created_at"
+
+#define NGX_HTTP_MEDIA_Q_MAX       200
+#define NGX_HTTP_MEDIA_REASON_MAX  2000
 
 
 static void ngx_http_media_admin_listed(ngx_http_request_t *r,
@@ -36,21 +47,45 @@ static ngx_int_t ngx_http_media_plan_name(ngx_str_t *plan);
 /* the statements of this room, each prepared once per pooled connection */
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_users =
-    ngx_http_media_pg_stmt("admin_users", 0,
-        "SELECT " NGX_HTTP_MEDIA_USER_COLUMNS " FROM users"
-        " ORDER BY created_at DESC LIMIT 100");
+    ngx_http_media_pg_stmt("admin_users", 4,
+        "SELECT " NGX_HTTP_MEDIA_USER_COLUMNS ", handle"
+        " FROM media_admin_users($1::uuid, $2, $3::inet, $4)");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_user_set =
-    ngx_http_media_pg_stmt("admin_user_set", 3,
-        "SELECT " NGX_HTTP_MEDIA_USER_COLUMNS
-        " FROM media_user_set($1::uuid, $2, $3)");
+    ngx_http_media_pg_stmt("admin_user_set", 7,
+        "SELECT " NGX_HTTP_MEDIA_USER_COLUMNS ", handle"
+        " FROM media_user_change($1::uuid, $2, $3, $4::uuid, $5, $6,"
+        "                        $7::inet)");
 
 
 ngx_int_t
 ngx_http_media_admin_users(ngx_http_request_t *r)
 {
+    ngx_str_t              q, params[4];
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    ngx_str_null(&params[3]);
+
+    if (ngx_http_arg(r, (u_char *) "q", 1, &q) == NGX_OK && q.len) {
+        if (ngx_http_media_arg_text(r, &q, NGX_HTTP_MEDIA_Q_MAX, &params[3])
+            != NGX_OK)
+        {
+            return ngx_http_media_field_error(r, "q", "q must be 1 to %d "
+                                              "characters of UTF-8 text (a "
+                                              "part of an email, a handle "
+                                              "or a name, or an id)",
+                                              NGX_HTTP_MEDIA_Q_MAX);
+        }
+    }
+
+    params[0] = ctx->user->id;
+    params[1] = ctx->user->role;
+    ngx_http_media_client_address(r, &params[2]);
+
     if (ngx_http_media_pg_query(r, &ngx_http_media_sql_users,
-            NULL, ngx_http_media_admin_listed, NULL)
+            params, ngx_http_media_admin_listed, NULL)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -97,7 +132,7 @@ ngx_http_media_admin_listed(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_media_admin_user_patch(ngx_http_request_t *r)
 {
-    ngx_str_t             *role, *plan, params[3];
+    ngx_str_t             *role, *plan, *reason, params[7];
     ngx_http_media_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
@@ -109,20 +144,23 @@ ngx_http_media_admin_user_patch(ngx_http_request_t *r)
 
     role = ngx_http_media_body_str(r, "role");
     plan = ngx_http_media_body_str(r, "plan");
+    reason = ngx_http_media_body_str(r, "reason");
 
     if (role == NULL && plan == NULL) {
         return ngx_http_media_field_error(r, "role", "send role (user, "
-                                          "creator or admin) or plan (a "
-                                          "plan's name), or both");
+                                          "creator, moderator or admin) or "
+                                          "plan (a plan's name), or both");
     }
 
-    if (role
-        && !(role->len == 4 && ngx_strncmp(role->data, "user", 4) == 0)
-        && !(role->len == 7 && ngx_strncmp(role->data, "creator", 7) == 0)
-        && !(role->len == 5 && ngx_strncmp(role->data, "admin", 5) == 0))
-    {
+    if (role && ngx_http_media_role_bit(role) == 0) {
         return ngx_http_media_field_error(r, "role", "role must be user, "
-                                          "creator or admin");
+                                          "creator, moderator or admin");
+    }
+
+    if (reason && reason->len > NGX_HTTP_MEDIA_REASON_MAX) {
+        return ngx_http_media_field_error(r, "reason", "reason must be at "
+                                          "most %d bytes",
+                                          NGX_HTTP_MEDIA_REASON_MAX);
     }
 
     if (plan && ngx_http_media_plan_name(plan) != NGX_OK) {
@@ -141,6 +179,16 @@ ngx_http_media_admin_user_patch(ngx_http_request_t *r)
     if (plan) {
         params[2] = *plan;
     }
+
+    params[3] = ctx->user->id;
+    params[4] = ctx->user->role;
+    ngx_str_null(&params[5]);
+
+    if (reason && reason->len) {
+        params[5] = *reason;
+    }
+
+    ngx_http_media_client_address(r, &params[6]);
 
     if (ngx_http_media_pg_query(r, &ngx_http_media_sql_user_set,
             params, ngx_http_media_admin_set, NULL)
@@ -213,11 +261,11 @@ ngx_http_media_admin_user(yajl_gen g, ngx_http_media_pg_result_t *res,
     ngx_uint_t  c;
 
     static const char  *cols[] = { "id", "email", "role", "plan",
-                                   "created_at" };
+                                   "created_at", "handle" };
 
     yajl_gen_map_open(g);
 
-    for (c = 0; c < 5; c++) {
+    for (c = 0; c < 6; c++) {
         ngx_http_media_json_str(g, cols[c],
                                 ngx_http_media_pg_value(res, row, c));
     }

@@ -28,6 +28,7 @@
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_ads.h"
+#include "ngx_http_media_roles.h"
 #include "media_shared.h"
 #include "media_token.h"
 
@@ -66,9 +67,13 @@ static ngx_int_t ngx_http_media_ad_time(ngx_http_request_t *r,
     "      AND i.day > (now() AT TIME ZONE 'UTC')::date - 30))"
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_ads =
-    ngx_http_media_pg_stmt("ads_list", 0,
+    ngx_http_media_pg_stmt("ads_list", 3,
         "SELECT json_build_object('ads', coalesce(json_agg("
-        NGX_HTTP_MEDIA_AD_JSON " ORDER BY a.created_at), '[]'))"
+        NGX_HTTP_MEDIA_AD_JSON " ORDER BY a.created_at), '[]')),"
+        /* an admin reading others' media: on the record (sql/023) */
+        "   media_audit($1::uuid, $2, 'admin.read', 'ads', NULL, NULL,"
+        "     $3::inet, NULL, jsonb_build_object('route',"
+        "     'GET /api/v1/admin/ads', 'rows', count(*)))"
         " FROM ads a JOIN media m ON m.id = a.media_id"
         " WHERE m.deleted_at IS NULL");
 
@@ -103,7 +108,16 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_impression =
 ngx_int_t
 ngx_http_media_ads(ngx_http_request_t *r)
 {
-    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_ads, NULL,
+    ngx_str_t              params[3];
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    params[0] = ctx->user->id;
+    params[1] = ctx->user->role;
+    ngx_http_media_client_address(r, &params[2]);
+
+    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_ads, params,
                                 ngx_http_media_ads_listed, NULL)
         != NGX_OK)
     {

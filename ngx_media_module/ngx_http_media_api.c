@@ -38,6 +38,8 @@
 #include "ngx_http_media_social.h"
 #include "ngx_http_media_moderation.h"
 #include "ngx_http_media_reports.h"
+#include "ngx_http_media_roles.h"
+#include "ngx_http_media_audit.h"
 #include "ngx_http_media_api.h"
 #include "media_router.h"
 #include "media_json.h"
@@ -52,6 +54,7 @@
 #define NGX_HTTP_MEDIA_RAW       0x20   /* the route reads its own body */
 #define NGX_HTTP_MEDIA_MODERATOR 0x40   /* ... a moderator or an admin */
 #define NGX_HTTP_MEDIA_READ      0x80   /* a POST a suspended user may send */
+#define NGX_HTTP_MEDIA_UPLOAD    0x100  /* an upload: media_upload_roles */
 
 #define NGX_HTTP_MEDIA_MAX_JSON  65536
 
@@ -158,6 +161,8 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_GET, "/api/v1/me/notices", 69 },
     { MEDIA_POST, "/api/v1/me/notices/{id}/seen", 70 },
     { MEDIA_POST, "/api/v1/media/{id}/publish", 71 },
+    { MEDIA_GET, "/api/v1/admin/audit", 72 },
+    { MEDIA_DELETE, "/api/v1/me", 73 },
 };
 
 
@@ -171,7 +176,8 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_me, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_admin_users,
       NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
-    { ngx_http_media_upload, NGX_HTTP_MEDIA_FILE | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_upload,
+      NGX_HTTP_MEDIA_FILE | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_UPLOAD },
     { ngx_http_media_list, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_get, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_patch, NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
@@ -228,7 +234,8 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_trending, 0 },
     { ngx_http_media_search, 0 },
     { ngx_http_media_catalog, 0 },
-    { ngx_http_media_cover_put, NGX_HTTP_MEDIA_RAW | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_cover_put,
+      NGX_HTTP_MEDIA_RAW | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_UPLOAD },
     { ngx_http_media_comment_create,
       NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
     { ngx_http_media_comment_list, 0 },
@@ -251,6 +258,8 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_notices, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_notice_seen, NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_READ },
     { ngx_http_media_publish, NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_audit_list, NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
+    { ngx_http_media_me_delete, NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
 };
 
 
@@ -368,6 +377,12 @@ ngx_http_media_api_handler(ngx_http_request_t *r)
                                          "%s: you may read and play, but "
                                          "not upload or change anything "
                                          "until then", until);
+    }
+
+    if ((def->flags & NGX_HTTP_MEDIA_UPLOAD)
+        && ngx_http_media_upload_allowed(r, &drc) != NGX_OK)
+    {
+        return drc;
     }
 
     /* every body's size is known, and checked, before it is read */

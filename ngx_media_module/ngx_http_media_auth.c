@@ -1026,6 +1026,7 @@ ngx_http_media_user(ngx_http_request_t *r, media_jwt_claims_t *claims,
     }
 
     u->exp = claims->exp;
+    u->iat = claims->iat;
     u->local = local;
 
     if (local) {

@@ -206,10 +206,17 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_dl_used =
     ngx_http_media_pg_stmt("downloads_used", 9,
         "WITH u AS (INSERT INTO download_uses (link_id, user_id, media_id,"
         "   export_id, address, user_agent, range, status)"
-        " VALUES ($1, $2, $3, $4, $5::inet, left($6, 512), left($7, 256),"
-        "         $8))"
-        " UPDATE download_links SET uses = greatest(uses, $9::integer)"
-        " WHERE id = $1");
+        " VALUES ($1::uuid, $2::uuid, $3::uuid, $4::uuid, $5::inet,"
+        "         left($6, 512), left($7, 256), $8::integer)),"
+        " l AS (UPDATE download_links SET uses = greatest(uses, $9::integer)"
+        "  WHERE id = $1::uuid RETURNING id)"
+        /* the audit trail's row last: media_audit() locks until commit */
+        " SELECT media_audit($2::uuid, NULL, 'download.use',"
+        "   'download_link', l.id::text, NULL, $5::inet, NULL,"
+        "   jsonb_build_object('media_id', $3::uuid, 'export_id', $4::uuid,"
+        "     'status', $8::integer, 'range', left($7, 256), 'use',"
+        "     $9::integer))"
+        " FROM l");
 
 
 /* configuration ----------------------------------------------------------- */

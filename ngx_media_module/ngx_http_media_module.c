@@ -19,6 +19,7 @@
 #include "ngx_http_media_jwks.h"
 #include "ngx_http_media_hls.h"
 #include "ngx_http_media_api.h"
+#include "ngx_http_media_roles.h"
 #include "ngx_http_media_webhook.h"
 #include "ngx_http_media_errors.h"
 #include "ngx_http_media_downloads.h"
@@ -304,6 +305,13 @@ static ngx_command_t  ngx_http_media_commands[] = {
       0,
       NULL },
 
+    { ngx_string("media_upload_roles"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_media_upload_roles,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("media_auth"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -564,6 +572,7 @@ ngx_http_media_create_loc_conf(ngx_conf_t *cf)
     mlcf->api = NGX_CONF_UNSET;
     mlcf->json_errors = NGX_CONF_UNSET;
     mlcf->cors = NGX_CONF_UNSET_PTR;
+    mlcf->upload_roles = NGX_CONF_UNSET_UINT;
 
     return mlcf;
 }
@@ -580,6 +589,7 @@ ngx_http_media_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_uint_value(conf->auth, prev->auth, NGX_HTTP_MEDIA_AUTH_OFF);
     ngx_conf_merge_ptr_value(conf->cors, prev->cors, NULL);
+    ngx_conf_merge_uint_value(conf->upload_roles, prev->upload_roles, 0);
 
     /* media_api is not inherited: it names one content handler's location */
     if (conf->api == NGX_CONF_UNSET) {

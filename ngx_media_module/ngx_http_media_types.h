@@ -105,6 +105,7 @@ typedef struct {
     ngx_str_t      dl_prefix;     /* media_download: this location's name */
     ngx_array_t   *cors;          /* media_cors: ngx_str_t origins ("*"),
                                      NULL: off */
+    ngx_uint_t     upload_roles;  /* media_upload_roles: role bits, 0 any */
 
     /* JSON error pages (ngx_http_media_errors.c) */
     ngx_flag_t     json_errors;   /* in or under a media_api location */
@@ -131,6 +132,7 @@ typedef struct {
     u_char         cache_key[32]; /* its entry in the user cache */
     time_t         exp;
     time_t         suspended_until;   /* 0: not suspended */
+    time_t         iat;           /* issued at; 0 when the token has none */
     unsigned       local:1;       /* our HS256 token, not an IdP's */
     unsigned       cookie:1;      /* came in a cookie, not a header */
 } ngx_http_media_user_t;

@@ -164,6 +164,11 @@ is(sql("SELECT count(*) FROM download_uses WHERE link_id = '$l1->{id}'"
        . " AND status = 200 AND user_id = '$ann->{user}{id}'"
        . " AND address = '127.0.0.1' AND media_id = '$m1'"), 3,
    '  each with user, address, status');
+is(sql("SELECT count(*) FROM audit_log WHERE action = 'download.use'"
+       . " AND target_type = 'download_link' AND target_id = '$l1->{id}'"
+       . " AND actor_id = '$ann->{user}{id}' AND address = '127.0.0.1'"
+       . " AND after->>'media_id' = '$m1' AND after->>'status' = '200'"),
+   3, '  and three rows in the audit trail, in the same statements');
 
 # $media_download_status in the example's access log, kept across the
 # internal redirect
@@ -393,6 +398,13 @@ is($r->{status}, 503, 'Redis down: 503');
 is($r->{json}{error}{code}, 'unavailable', '  unavailable, try again');
 is(sql("SELECT count(*) FROM download_uses WHERE link_id = '$l->{id}'"), 0,
    '  no audit row');
+is(sql("SELECT count(*) FROM audit_log WHERE target_id = '$l->{id}'"), 0,
+   '  nor a row in the audit trail');
+is(sql("SELECT count(*) FROM audit_log WHERE action = 'download.use'"),
+   sql("SELECT count(*) FROM download_uses"),
+   'every download use has its row in the audit trail, no more');
+is(sql("SELECT count(*) FROM media_audit_verify()"), 0,
+   'and the chain is intact');
 
 $t->finish;
 done_testing();

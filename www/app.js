@@ -686,9 +686,12 @@ function show() {
   /* #moderation: www/moderation.js, for moderators and admins */
   const moderating = typeof mediaModeration !== 'undefined'
     && mediaModeration.view(pricing ? '' : location.hash, !!state.user);
+  /* #admin: www/audit.js, admins only */
+  const admin = !!window.mediaAudit
+    && window.mediaAudit.view(pricing ? '' : location.hash, state.user);
   const other = (typeof extraView === 'function'
     && extraView(pricing ? '' : location.hash, !!state.user)) || listening
-    || found || moderating;
+    || found || moderating || admin;
 
   $('pricing').hidden = !pricing;
   $('usage').hidden = !pricing || !state.user;

@@ -5,11 +5,14 @@
  *   media-admin [-c nginx.conf] users
  *   media-admin [-c nginx.conf] user ID|EMAIL [role=ROLE] [plan=PLAN]
  *   media-admin [-c nginx.conf] plans [list|export|import FILE|set ID k=v…]
+ *   media-admin [-c nginx.conf] roles [list | grant ID|EMAIL ROLE [REASON]]
+ *   media-admin [-c nginx.conf] audit verify
  *
  * "users" lists the newest hundred accounts; "user" shows one, and sets
- * its role (user, creator, admin) or plan first when asked (a creator
- * plan is the account's creator plan, any other its viewer plan); "plans"
- * edits the catalogue (plans.c).  A change
+ * its role (user, creator, moderator, admin) or plan first when asked (a
+ * creator plan is the account's creator plan, any other its viewer plan),
+ * each change audited (roles.c says how); "plans" edits the catalogue
+ * (plans.c); "roles" and "audit" are in roles.c.  A change
  * reaches every nginx node within a second (the module reads a users row
  * again once its cached copy is a second old).
  */
@@ -21,6 +24,7 @@
 
 #include "worker.h"
 #include "plans.h"
+#include "roles.h"
 
 
 const char  *media_worker_name = "media-admin";
@@ -34,11 +38,12 @@ static media_stmt_t  media_sql_users =
         " FROM users ORDER BY created_at DESC LIMIT 100");
 
 static media_stmt_t  media_sql_user_set =
-    media_stmt("admin_user_set", 3,
+    media_stmt("admin_user_set", 4,
         "SELECT id, coalesce(email, '-'), role, plan, creator_plan"
-        " FROM media_user_set((SELECT id FROM users"
-        "                       WHERE id::text = lower($1)"
-        "                          OR lower(email) = lower($1)), $2, $3)");
+        " FROM media_user_change((SELECT id FROM users"
+        "                          WHERE id::text = lower($1)"
+        "                             OR lower(email) = lower($1)), $2, $3,"
+        "                         NULL, 'operator', $4, NULL)");
 
 
 static int media_admin_users(PGconn *pg);
@@ -90,6 +95,18 @@ main(int argc, char **argv)
             media_admin_usage();
         }
 
+    } else if (strcmp(argv[optind], "roles") == 0) {
+        rv = media_admin_roles(pg, argc - optind - 1, argv + optind + 1);
+        if (rv == 2) {
+            media_admin_usage();
+        }
+
+    } else if (strcmp(argv[optind], "audit") == 0) {
+        rv = media_admin_audit(pg, argc - optind - 1, argv + optind + 1);
+        if (rv == 2) {
+            media_admin_usage();
+        }
+
     } else {
         media_admin_usage();
         rv = 2;
@@ -123,11 +140,12 @@ media_admin_user(PGconn *pg, int argc, char **argv)
 {
     int          i, rv;
     PGresult    *res;
-    const char  *params[3];
+    const char  *params[4];
 
     params[0] = argv[0];
     params[1] = NULL;
     params[2] = NULL;
+    params[3] = media_admin_reason(NULL);
 
     for (i = 1; i < argc; i++) {
         if (strncmp(argv[i], "role=", 5) == 0) {
@@ -209,8 +227,12 @@ media_admin_usage(void)
     fprintf(stderr,
             "usage: %s [-c nginx.conf] users\n"
             "       %s [-c nginx.conf] user ID|EMAIL [role=user|creator|"
-            "admin] [plan=PLAN]\n"
+            "moderator|admin] [plan=PLAN]\n"
             "       %s [-c nginx.conf] plans [list | export | import FILE |"
-            " set ID key=value...]\n",
-            media_worker_name, media_worker_name, media_worker_name);
+            " set ID key=value...]\n"
+            "       %s [-c nginx.conf] roles [list | grant ID|EMAIL "
+            "user|creator|moderator|admin [REASON]]\n"
+            "       %s [-c nginx.conf] audit verify\n",
+            media_worker_name, media_worker_name, media_worker_name,
+            media_worker_name, media_worker_name);
 }

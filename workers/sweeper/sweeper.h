@@ -6,6 +6,7 @@
  *               exports, old links' bookkeeping, abandoned temporary
  *               files, and originals past media_source_retention
  * trending.c    the trending table, refreshed every few minutes
+ * purge.c       the files of media whose account was deleted
  */
 
 #ifndef _MEDIA_SWEEPER_H_INCLUDED_
@@ -20,6 +21,9 @@ int media_lifecycle(const media_settings_t *s, PGconn *pg, redisContext *rc);
 
 /* the trending table refreshed, when it is due (trending.c) */
 int media_trending(const media_settings_t *s, PGconn *pg);
+
+/* the lifecycle pass's purge step (purge.c) */
+int media_purge(const media_settings_t *s, PGconn *pg);
 
 /* a file or a whole tree; 0 also when it was not there */
 int media_sweep_remove(const char *path);

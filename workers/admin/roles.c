@@ -1,0 +1,224 @@
+/*
+ * media-admin roles and audit.
+ *
+ *   roles list                       the accounts whose role is not user
+ *   roles grant ID|EMAIL ROLE [REASON]
+ *                                    sets the role (user, creator,
+ *                                    moderator, admin); audited
+ *   audit verify                     walks the audit trail's hash chain
+ *
+ * A change made here is audited as one made through the API is (sql/
+ * 023_roles.sql's media_user_change()), with no actor id (the console has
+ * no account), the actor role "operator", and a reason naming the Unix
+ * user who ran it.  It reaches every nginx node within a second.
+ *
+ * "audit verify" exits 0 printing "chain intact, N rows", or 1 listing
+ * each broken row: its id and what does not hold (sql/021_audit.sql's
+ * media_audit_verify()).  A row altered in place breaks its own hash; a
+ * row removed breaks the prev_hash of the row after it.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <pwd.h>
+
+#include "worker.h"
+#include "roles.h"
+
+
+/* the statements of this file, each prepared once per connection */
+
+static media_stmt_t  media_sql_roles_list =
+    media_stmt("admin_roles_list", 0,
+        "SELECT role, id, coalesce(email, '-') FROM users"
+        " WHERE role <> 'user'"
+        " ORDER BY array_position(ARRAY['admin', 'moderator', 'creator'],"
+        "                         role), lower(email), id");
+
+static media_stmt_t  media_sql_roles_grant =
+    media_stmt("admin_roles_grant", 3,
+        "SELECT id, coalesce(email, '-'), role, plan, creator_plan"
+        " FROM media_user_change((SELECT id FROM users"
+        "                          WHERE id::text = lower($1)"
+        "                             OR lower(email) = lower($1)),"
+        "                         $2, NULL, NULL, 'operator', $3, NULL)");
+
+/* one statement, one snapshot: the count and the problems agree */
+static media_stmt_t  media_sql_audit_verify =
+    media_stmt("admin_audit_verify", 0,
+        "SELECT (SELECT count(*) FROM audit_log), v.id, v.problem"
+        " FROM (SELECT 1) one"
+        " LEFT JOIN media_audit_verify() v ON true"
+        " ORDER BY v.id");
+
+
+static const char  *media_roles[] = {
+    "user", "creator", "moderator", "admin", NULL
+};
+
+
+static int media_admin_roles_list(PGconn *pg);
+static int media_admin_roles_grant(PGconn *pg, int argc, char **argv);
+static int media_admin_audit_verify(PGconn *pg);
+
+
+const char *
+media_admin_reason(const char *given)
+{
+    static char     reason[256];
+    const char     *who;
+    struct passwd  *pw;
+
+    pw = getpwuid(getuid());
+    who = pw ? pw->pw_name : "?";
+
+    if (given && given[0]) {
+        snprintf(reason, sizeof(reason), "%.190s (media-admin, unix user "
+                 "%s)", given, who);
+    } else {
+        snprintf(reason, sizeof(reason), "media-admin, unix user %s", who);
+    }
+
+    return reason;
+}
+
+
+int
+media_admin_roles(PGconn *pg, int argc, char **argv)
+{
+    if (argc == 0 || (argc == 1 && strcmp(argv[0], "list") == 0)) {
+        return media_admin_roles_list(pg);
+    }
+
+    if ((argc == 3 || argc == 4) && strcmp(argv[0], "grant") == 0) {
+        return media_admin_roles_grant(pg, argc - 1, argv + 1);
+    }
+
+    return 2;
+}
+
+
+static int
+media_admin_roles_list(PGconn *pg)
+{
+    int        r;
+    PGresult  *res;
+
+    res = media_pg_exec(pg, &media_sql_roles_list, NULL);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        media_log_error("roles list: %s", PQresultErrorMessage(res));
+        PQclear(res);
+        return 1;
+    }
+
+    for (r = 0; r < PQntuples(res); r++) {
+        printf("%s\t%s\t%s\n", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
+               PQgetvalue(res, r, 2));
+    }
+
+    PQclear(res);
+
+    return 0;
+}
+
+
+/* argv: ID|EMAIL ROLE [REASON] */
+static int
+media_admin_roles_grant(PGconn *pg, int argc, char **argv)
+{
+    int          i, c;
+    PGresult    *res;
+    const char  *params[3];
+
+    for (i = 0; media_roles[i]; i++) {
+        if (strcmp(argv[1], media_roles[i]) == 0) {
+            break;
+        }
+    }
+
+    if (media_roles[i] == NULL) {
+        media_log_error("roles grant: \"%s\" is no role; use user, creator, "
+                        "moderator or admin", argv[1]);
+        return 2;
+    }
+
+    params[0] = argv[0];
+    params[1] = argv[1];
+    params[2] = media_admin_reason(argc == 3 ? argv[2] : NULL);
+
+    res = media_pg_exec(pg, &media_sql_roles_grant, params);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        media_log_error("roles grant: %s", PQresultErrorMessage(res));
+        PQclear(res);
+        return 1;
+    }
+
+    if (PQntuples(res) == 0) {
+        media_log_error("roles grant: no account has the id or email "
+                        "\"%s\"", argv[0]);
+        PQclear(res);
+        return 1;
+    }
+
+    for (c = 0; c < PQnfields(res); c++) {
+        printf("%s%s", c ? "\t" : "", PQgetvalue(res, 0, c));
+    }
+    printf("\n");
+
+    PQclear(res);
+
+    return 0;
+}
+
+
+int
+media_admin_audit(PGconn *pg, int argc, char **argv)
+{
+    if (argc == 1 && strcmp(argv[0], "verify") == 0) {
+        return media_admin_audit_verify(pg);
+    }
+
+    return 2;
+}
+
+
+static int
+media_admin_audit_verify(PGconn *pg)
+{
+    int        r, broken;
+    PGresult  *res;
+
+    res = media_pg_exec(pg, &media_sql_audit_verify, NULL);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1) {
+        media_log_error("audit verify: %s", PQresultErrorMessage(res));
+        PQclear(res);
+        return 1;
+    }
+
+    broken = 0;
+
+    for (r = 0; r < PQntuples(res); r++) {
+        if (PQgetisnull(res, r, 1)) {
+            continue;
+        }
+
+        printf("row %s: %s\n", PQgetvalue(res, r, 1), PQgetvalue(res, r, 2));
+        broken++;
+    }
+
+    if (broken) {
+        printf("chain broken: %d problem%s in %s rows\n", broken,
+               broken == 1 ? "" : "s", PQgetvalue(res, 0, 0));
+    } else {
+        printf("chain intact, %s rows\n", PQgetvalue(res, 0, 0));
+    }
+
+    PQclear(res);
+
+    return broken ? 1 : 0;
+}
