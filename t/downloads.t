@@ -164,11 +164,11 @@ is(sql("SELECT count(*) FROM download_uses WHERE link_id = '$l1->{id}'"
        . " AND status = 200 AND user_id = '$ann->{user}{id}'"
        . " AND address = '127.0.0.1' AND media_id = '$m1'"), 3,
    '  each with user, address, status');
-is(sql("SELECT count(*) FROM audit_log WHERE action = 'download.use'"
-       . " AND target_type = 'download_link' AND target_id = '$l1->{id}'"
-       . " AND actor_id = '$ann->{user}{id}' AND address = '127.0.0.1'"
-       . " AND after->>'media_id' = '$m1' AND after->>'status' = '200'"),
-   3, '  and three rows in the audit trail, in the same statements');
+ok(!defined $t->psql('media', "UPDATE download_uses SET status = 500"
+                               . " WHERE link_id = '$l1->{id}'")
+   && !defined $t->psql('media', "DELETE FROM download_uses"
+                                . " WHERE link_id = '$l1->{id}'"),
+   '  append-only: UPDATE and DELETE refused, as the service\'s role');
 
 # $media_download_status in the example's access log, kept across the
 # internal redirect
@@ -398,13 +398,40 @@ is($r->{status}, 503, 'Redis down: 503');
 is($r->{json}{error}{code}, 'unavailable', '  unavailable, try again');
 is(sql("SELECT count(*) FROM download_uses WHERE link_id = '$l->{id}'"), 0,
    '  no audit row');
-is(sql("SELECT count(*) FROM audit_log WHERE target_id = '$l->{id}'"), 0,
-   '  nor a row in the audit trail');
-is(sql("SELECT count(*) FROM audit_log WHERE action = 'download.use'"),
-   sql("SELECT count(*) FROM download_uses"),
-   'every download use has its row in the audit trail, no more');
-is(sql("SELECT count(*) FROM media_audit_verify()"), 0,
-   'and the chain is intact');
+
+# --- the uses sealed into the audit trail (sql/028), as the sweeper does --
+
+my $uses = sql("SELECT count(*) FROM download_uses");
+is(sql("SELECT count(*) FROM audit_log WHERE action = 'download.seal'"), 0,
+   'no seal yet');
+is(sql("SELECT media_download_seal(10000) IS NULL"), 't',
+   'uses under a minute old are not sealed yet (a use with a smaller id '
+   . 'may still commit)');
+my $seal = sql("SELECT media_download_seal(10000, '0 seconds')");
+like($seal, qr/^\d+$/, "sealed: audit row $seal");
+is(sql("SELECT after->>'from_id' || '-' || (after->>'count')"
+       . " FROM audit_log WHERE id = $seal"),
+   sql("SELECT min(id) FROM download_uses") . "-$uses",
+   "  every use so far, from the first ($uses)");
+is(sql("SELECT media_download_seal(10000, '0 seconds') IS NULL"), 't',
+   '  sealed once: nothing left for a second seal');
+is(sql("SELECT count(*) FROM media_audit_verify()") + 0
+   + sql("SELECT count(*) FROM media_download_verify()"), 0,
+   '  the chain and the seal hold');
+
+# a superuser alters a sealed use: the seal says so
+$t->psql_admin('media', 'ALTER TABLE download_uses DISABLE TRIGGER'
+               . ' download_uses_append_only; UPDATE download_uses SET'
+               . " status = 206 WHERE id = (SELECT max(id) FROM download_uses);"
+               . ' ALTER TABLE download_uses ENABLE TRIGGER'
+               . ' download_uses_append_only') // die 'alter failed';
+like(sql("SELECT id || ' ' || problem FROM media_download_verify()"),
+     qr/^$seal the download uses \d+ to \d+ no longer match their seal \($uses now, $uses sealed\)$/,
+     'a sealed use altered by a superuser: media_download_verify names the seal');
+my $out = `'@{[ $t->build_path('media-admin') ]}' -c '@{[ $t->conf_file ]}' audit verify 2>&1`;
+isnt($? >> 8, 0, 'media-admin audit verify fails');
+like($out, qr/^row $seal: the download uses .* no longer match their seal/m,
+     "  naming the seal: $out");
 
 $t->finish;
 done_testing();

@@ -143,8 +143,11 @@ for my $l ([ old => "now() - interval '31 days'", 'NULL' ],
     # the keys as the downloads room writes them (media_shared.h)
     $t->redis('SET', "media:dl:{$link{$name}}:n", '3');
     $t->redis('SADD', "media:dl:{$link{$name}}:c", 'client');
-    sql("INSERT INTO download_uses (link_id, user_id, media_id, status)"
-        . " VALUES ('$link{$name}', '$uid', '$media', 200)");
+    # the uses of the first two are over a minute old: sealed by the pass
+    sql("INSERT INTO download_uses (link_id, user_id, media_id, status,"
+        . " created_at) VALUES ('$link{$name}', '$uid', '$media', 200, "
+        . ($name eq 'revoked' ? 'now()' : "now() - interval '2 minutes'")
+        . ')');
 }
 my $orphan = 'media:dl:{0b5e6f2a-1c3d-4e5f-8a9b-0c1d2e3f4a5b}:n';
 $t->redis('SET', $orphan, '1');
@@ -212,6 +215,17 @@ is(sql("SELECT count(*) FROM download_links WHERE id = '$link{recent}'"), '1',
    'a link 29 days past its end is kept');
 is($t->redis('EXISTS', "media:dl:{$link{recent}}:n"), '1', '  and its keys');
 is(sql('SELECT count(*) FROM download_uses'), '3', "every use's audit row stays");
+ok(wait_until(sub { sql("SELECT count(*) FROM audit_log"
+                        . " WHERE action = 'download.seal'") eq '1' },
+              timeout => 10), 'the uses over a minute old sealed into the '
+   . 'audit trail: one seal');
+is(sql("SELECT (after->>'count') || ' ' || ((after->>'to_id')::bigint"
+       . " - (after->>'from_id')::bigint + 1) FROM audit_log"
+       . " WHERE action = 'download.seal'"), '2 2',
+   '  covering the two, not the use of a moment ago');
+is(sql('SELECT count(*) FROM media_download_verify()') + 0
+   + sql('SELECT count(*) FROM media_audit_verify()'), 0,
+   '  the seal and the chain hold');
 ok(wait_until(sub { $t->redis('EXISTS', $orphan) eq '0' }, timeout => 10),
    "a key of a link that is gone is dropped");
 
@@ -235,6 +249,8 @@ like($log, qr/lifecycle: download link \Q$link{old}\E .*bookkeeping removed/,
      'the link');
 like($log, qr/lifecycle: removed \Q$storage\E\/tmp\/abandoned: temporary/,
      'and the temporary directory');
+like($log, qr/lifecycle: download uses sealed into the audit trail: row \d+/,
+     'and the seal');
 my @twice = $log =~ /lifecycle: export \Q$exp{expired}\E /g;
 is(scalar @twice, 1, 'two sweepers: the export was swept once');
 unlike($log, qr/\berror:/, 'no errors in their logs');

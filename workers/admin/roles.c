@@ -15,7 +15,9 @@
  * "audit verify" exits 0 printing "chain intact, N rows", or 1 listing
  * each broken row: its id and what does not hold (sql/021_audit.sql's
  * media_audit_verify()).  A row altered in place breaks its own hash; a
- * row removed breaks the prev_hash of the row after it.
+ * row removed breaks the prev_hash of the row after it.  The download uses
+ * sealed into the chain are checked against their seals too (sql/028's
+ * media_download_verify()).
  */
 
 #include <stdio.h>
@@ -50,7 +52,9 @@ static media_stmt_t  media_sql_audit_verify =
     media_stmt("admin_audit_verify", 0,
         "SELECT (SELECT count(*) FROM audit_log), v.id, v.problem"
         " FROM (SELECT 1) one"
-        " LEFT JOIN media_audit_verify() v ON true"
+        " LEFT JOIN (SELECT * FROM media_audit_verify()"
+        "            UNION ALL SELECT * FROM media_download_verify()) v"
+        "   ON true"
         " ORDER BY v.id");
 
 

@@ -79,6 +79,7 @@ static time_t media_life_touched(const char *path);
 static int media_life_newest(const char *path, const struct stat *sb,
     int flag, struct FTW *ftw);
 static int media_life_sources(const media_settings_t *s, PGconn *pg);
+static int media_life_seal(PGconn *pg);
 static void media_life_ids_add(media_life_ids_t *ids, const char *id);
 static const char *media_life_ids(media_life_ids_t *ids);
 static int media_life_uuid(const char *s);
@@ -154,6 +155,16 @@ static media_stmt_t  media_sql_life_sources_done =
         " RETURNING id::text, owner_id::text, coalesce(source_size, 0)");
 
 
+/* the download uses not sealed yet into the audit trail, in batches
+ * (sql/028: one 'download.seal' row per batch) */
+static media_stmt_t  media_sql_life_seal =
+    media_stmt("life_seal", 1,
+        "SELECT media_download_seal($1::integer)");
+
+#define MEDIA_LIFE_SEAL_ROWS     10000   /* uses per seal */
+#define MEDIA_LIFE_SEAL_BATCHES  100     /* seals per pass at most */
+
+
 static long  media_life_next;            /* ms: when the next pass is due */
 static char  media_life_cursor[32] = "0";   /* the keys step's SCAN */
 static long  media_life_orphan_pos;      /* exports/ entries done so far */
@@ -183,6 +194,7 @@ media_lifecycle(const media_settings_t *s, PGconn *pg, redisContext *rc)
     (void) media_life_orphans(s, pg);
     (void) media_life_temp(s, pg);
     (void) media_purge(s, pg);
+    (void) media_life_seal(pg);
 
     if (s->source_retention > 0) {
         (void) media_life_sources(s, pg);
@@ -190,6 +202,41 @@ media_lifecycle(const media_settings_t *s, PGconn *pg, redisContext *rc)
 
     /* a lost connection: the consumer makes it again */
     return PQstatus(pg) != CONNECTION_OK || rc->err ? -1 : 0;
+}
+
+
+/* download uses sealed into the audit trail -------------------------- */
+
+static int
+media_life_seal(PGconn *pg)
+{
+    int          i;
+    char         rows[16];
+    PGresult    *res;
+    const char  *params[1];
+
+    snprintf(rows, sizeof(rows), "%d", MEDIA_LIFE_SEAL_ROWS);
+    params[0] = rows;
+
+    for (i = 0; i < MEDIA_LIFE_SEAL_BATCHES; i++) {
+        res = media_pg_exec(pg, &media_sql_life_seal, params);
+        if (media_life_check(pg, res, PGRES_TUPLES_OK, "seal download uses")
+            != 0)
+        {
+            return -1;
+        }
+
+        if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+            PQclear(res);
+            return 0;            /* nothing more, or nothing old enough */
+        }
+
+        media_log_info("lifecycle: download uses sealed into the audit "
+                       "trail: row %s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+
+    return 0;
 }
 
 
