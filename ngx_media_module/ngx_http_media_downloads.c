@@ -755,17 +755,7 @@ ngx_http_media_dl_audit(ngx_http_request_t *r, ngx_http_media_dl_t *d)
     params[2] = d->media;
     params[3] = d->export;
 
-    /* an inet, or NULL for a unix socket's client */
-    switch (r->connection->sockaddr->sa_family) {
-    case AF_INET:
-#if (NGX_HAVE_INET6)
-    case AF_INET6:
-#endif
-        params[4] = r->connection->addr_text;
-        break;
-    default:
-        ngx_str_null(&params[4]);
-    }
+    ngx_http_media_client_address(r, &params[4]);
 
     if (r->headers_in.user_agent) {
         params[5] = r->headers_in.user_agent->value;

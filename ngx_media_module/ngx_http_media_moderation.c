@@ -265,7 +265,7 @@ ngx_http_media_admin_action(ngx_http_request_t *r)
     params[4] = action;
     params[5] = reason;
     params[7] = until;
-    ngx_http_media_moderation_address(r, &params[8]);
+    ngx_http_media_client_address(r, &params[8]);
     params[9].data = p;
     params[9].len = ngx_sprintf(p, "%M", mmcf->access_ttl / 1000 + 60) - p;
 
@@ -343,22 +343,6 @@ ngx_http_media_moderation_str(ngx_http_request_t *r, const char *name,
     }
 
     return NGX_OK;
-}
-
-
-void
-ngx_http_media_moderation_address(ngx_http_request_t *r, ngx_str_t *out)
-{
-    ngx_str_null(out);
-
-    switch (r->connection->sockaddr->sa_family) {
-    case AF_INET:
-#if (NGX_HAVE_INET6)
-    case AF_INET6:
-#endif
-        *out = r->connection->addr_text;
-        break;
-    }
 }
 
 

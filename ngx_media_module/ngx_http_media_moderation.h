@@ -32,10 +32,6 @@ ngx_int_t ngx_http_media_moderation_str(ngx_http_request_t *r,
     const char *name, size_t max, ngx_uint_t required, ngx_str_t *out,
     ngx_int_t *rc);
 
-/* the client's address as text for an inet parameter (NULL data: none) */
-void ngx_http_media_moderation_address(ngx_http_request_t *r,
-    ngx_str_t *out);
-
 /* a PostgreSQL handler: sends a media_moderation_answer row; data is the
  * log's site */
 void ngx_http_media_moderation_answered(ngx_http_request_t *r,

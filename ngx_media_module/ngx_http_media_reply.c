@@ -495,6 +495,24 @@ ngx_http_media_cookie_secure(ngx_http_request_t *r)
 }
 
 
+void
+ngx_http_media_client_address(ngx_http_request_t *r, ngx_str_t *addr)
+{
+    switch (r->connection->sockaddr->sa_family) {
+
+    case AF_INET:
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+#endif
+        *addr = r->connection->addr_text;
+        break;
+
+    default:
+        ngx_str_null(addr);
+    }
+}
+
+
 ngx_table_elt_t *
 ngx_http_media_header_in(ngx_http_request_t *r, const char *name,
     size_t len)

@@ -73,6 +73,9 @@ ngx_int_t ngx_http_media_add_header(ngx_http_request_t *r, const char *key,
  */
 ngx_uint_t ngx_http_media_cookie_secure(ngx_http_request_t *r);
 
+/* the client's address as an inet's text, or null for a unix socket's */
+void ngx_http_media_client_address(ngx_http_request_t *r, ngx_str_t *addr);
+
 /* the request's header by name (any case), or NULL: the first of them */
 ngx_table_elt_t *ngx_http_media_header_in(ngx_http_request_t *r,
     const char *name, size_t len);

@@ -265,7 +265,7 @@ ngx_http_media_report_create(ngx_http_request_t *r)
     if (copyright) {
         ngx_str_set(&rep->params[9], "true");
     }
-    ngx_http_media_moderation_address(r, &rep->params[10]);
+    ngx_http_media_client_address(r, &rep->params[10]);
 
     addr = &r->connection->addr_text;
 
@@ -574,7 +574,7 @@ ngx_http_media_report_appeal(ngx_http_request_t *r)
 
     params[0] = ctx->capture;
     params[1] = ctx->user->id;
-    ngx_http_media_moderation_address(r, &params[5]);
+    ngx_http_media_client_address(r, &params[5]);
 
     if (ngx_http_media_pg_query(r, &ngx_http_media_sql_report_appeal, params,
                                 ngx_http_media_moderation_answered,

@@ -129,24 +129,6 @@ ngx_http_media_upload_allowed(ngx_http_request_t *r, ngx_int_t *rc)
 }
 
 
-void
-ngx_http_media_client_address(ngx_http_request_t *r, ngx_str_t *addr)
-{
-    switch (r->connection->sockaddr->sa_family) {
-
-    case AF_INET:
-#if (NGX_HAVE_INET6)
-    case AF_INET6:
-#endif
-        *addr = r->connection->addr_text;
-        break;
-
-    default:
-        ngx_str_null(addr);
-    }
-}
-
-
 ngx_int_t
 ngx_http_media_arg_text(ngx_http_request_t *r, ngx_str_t *raw, size_t max,
     ngx_str_t *out)

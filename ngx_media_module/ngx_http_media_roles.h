@@ -30,10 +30,6 @@ char *ngx_http_media_upload_roles(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_media_upload_allowed(ngx_http_request_t *r,
     ngx_int_t *rc);
 
-/* the client's address for an inet parameter; NULL data when it has none
- * (a UNIX-domain socket) */
-void ngx_http_media_client_address(ngx_http_request_t *r, ngx_str_t *addr);
-
 /* the query argument raw, %-decoded into *out: NGX_OK when it is 1 to max
  * characters of UTF-8 without control characters */
 ngx_int_t ngx_http_media_arg_text(ngx_http_request_t *r, ngx_str_t *raw,
