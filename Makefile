@@ -45,7 +45,7 @@ WORKERS  := $(BUILD)/media-transcoder $(BUILD)/media-billing \
             $(BUILD)/media-admin $(BUILD)/media-exporter
 UNITS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%.t,$(wildcard t/unit/*.c))
 
-.PHONY: all deps module workers units tools fuzz www run stop test \
+.PHONY: all deps module workers units tools fuzz www run stop test uninstall \
         check-asan check-fuzz install clean
 
 all: module workers units tools fuzz www
@@ -214,19 +214,35 @@ check-asan:
 	$(MAKE) SAN=1 test
 
 # where Debian's nginx looks for modules, and where nginx.conf.example
-# looks for the web client; DESTDIR for packaging
+# looks for the web client; DESTDIR for packaging.  The systemd units
+# (dist/systemd) run the workers as www-data with these paths filled in.
 MODDIR   ?= /usr/lib/nginx/modules
 BINDIR   ?= /usr/local/bin
 SHAREDIR ?= /usr/share/ngx_media
+UNITDIR  ?= /usr/local/lib/systemd/system
+NGINX_CONF ?= /etc/nginx/nginx.conf
+STORAGE  ?= /var/lib/ngx_media
 
 install: module workers www
 	install -d $(DESTDIR)$(MODDIR) $(DESTDIR)$(BINDIR) \
-	    $(DESTDIR)$(SHAREDIR)/www/vendor $(DESTDIR)$(SHAREDIR)/sql
+	    $(DESTDIR)$(SHAREDIR)/www/vendor $(DESTDIR)$(SHAREDIR)/sql \
+	    $(DESTDIR)$(UNITDIR)
 	install -m 644 $(MODULE) $(DESTDIR)$(MODDIR)/
 	install -m 755 $(WORKERS) $(DESTDIR)$(BINDIR)/
 	install -m 644 $(BUILD)/www/*.* $(DESTDIR)$(SHAREDIR)/www/
 	install -m 644 $(BUILD)/www/vendor/* $(DESTDIR)$(SHAREDIR)/www/vendor/
 	install -m 644 sql/*.sql $(DESTDIR)$(SHAREDIR)/sql/
+	install -m 644 README.md $(DESTDIR)$(SHAREDIR)/
+	dist/systemd/render $(DESTDIR)$(UNITDIR) $(BINDIR) $(NGINX_CONF) \
+	    $(STORAGE) $(SHAREDIR)
+
+# what install put in place, nothing else (the storage, the database and
+# the configuration are the admin's)
+uninstall:
+	rm -f $(DESTDIR)$(MODDIR)/$(notdir $(MODULE))
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(WORKERS)))
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(patsubst %.in,%,$(notdir $(wildcard dist/systemd/*.service.in))))
+	rm -rf $(DESTDIR)$(SHAREDIR)
 
 clean:
 	rm -rf build build-asan var
