@@ -45,6 +45,9 @@ typedef struct {
 } ngx_http_media_cover_t;
 
 
+static ngx_int_t ngx_http_media_pictures_sign(ngx_http_request_t *r,
+    ngx_str_t *id, ngx_str_t *state, ngx_uint_t *bits, ngx_uint_t *version,
+    u_char **base, size_t *len);
 static void ngx_http_media_pictures_url(yajl_gen g, const char *key,
     ngx_uint_t present, u_char *base, size_t base_len, const char *file,
     ngx_uint_t version);
@@ -86,60 +89,19 @@ void
 ngx_http_media_pictures_json(ngx_http_request_t *r, yajl_gen g, ngx_str_t *id,
     ngx_str_t *state)
 {
-    size_t                       n, len;
-    u_char                      *base, *p, *colon;
-    time_t                       exp;
-    ngx_int_t                    bits, version;
-    media_token_t                t;
-    ngx_http_media_main_conf_t  *mmcf;
-    char                         token[MEDIA_TOKEN_LEN + 1];
-
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+    size_t       len;
+    u_char      *base;
+    ngx_uint_t   bits, version;
 
     yajl_gen_string(g, (const unsigned char *) "pictures", 8);
 
-    colon = state && state->data
-            ? ngx_strlchr(state->data, state->data + state->len, ':') : NULL;
-
-    bits = colon ? ngx_atoi(state->data, colon - state->data) : NGX_ERROR;
-    version = colon ? ngx_atoi(colon + 1, state->data + state->len - colon - 1)
-                    : NGX_ERROR;
-
-    ngx_memzero(&t, sizeof(media_token_t));
-
-    if (mmcf->url_nkeys == 0 || bits == NGX_ERROR || version == NGX_ERROR
-        || id->len != 36
-        || media_uuid_parse((char *) id->data, 36, t.media) != 0)
+    if (ngx_http_media_pictures_sign(r, id, state, &bits, &version, &base,
+                                     &len)
+        != NGX_OK)
     {
         yajl_gen_null(g);
         return;
     }
-
-    /* the same URL for an hour (cacheable), and at least a playback
-     * URL's life */
-    exp = ngx_time() + (time_t) (mmcf->url_ttl / 1000);
-    exp += NGX_HTTP_MEDIA_PICTURES_BUCKET
-           - exp % NGX_HTTP_MEDIA_PICTURES_BUCKET;
-
-    t.expires = (uint32_t) exp;
-    t.flags = MEDIA_TOKEN_PICTURES;
-
-    n = media_token_sign(&mmcf->url_keys[0], &t, token);
-
-    /* <location><token>/<id>/ */
-    len = mmcf->hls_location.len + n + 1 + 36 + 1;
-    base = ngx_pnalloc(r->pool, len + sizeof("thumbs.vtt?v=") + NGX_INT_T_LEN);
-    if (base == NULL || n == 0) {
-        yajl_gen_null(g);
-        return;
-    }
-
-    p = ngx_cpymem(base, mmcf->hls_location.data, mmcf->hls_location.len);
-    p = ngx_cpymem(p, token, n);
-    *p++ = '/';
-    media_uuid_format(t.media, (char *) p);
-    p += 36;
-    *p++ = '/';
 
     yajl_gen_map_open(g);
     ngx_http_media_pictures_url(g, "cover_512", bits & MEDIA_PIC_COVER, base,
@@ -156,6 +118,125 @@ ngx_http_media_pictures_json(ngx_http_request_t *r, yajl_gen g, ngx_str_t *id,
     ngx_http_media_pictures_url(g, "waveform", bits & MEDIA_PIC_WAVEFORM,
                                 base, len, "waveform.json", 0);
     yajl_gen_map_close(g);
+}
+
+
+ngx_int_t
+ngx_http_media_pictures_path(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_str_t *state, ngx_uint_t bit, ngx_str_t *url)
+{
+    size_t       len;
+    u_char      *base, *p;
+    ngx_uint_t   bits, version;
+
+    ngx_str_null(url);
+
+    if (ngx_http_media_pictures_sign(r, id, state, &bits, &version, &base,
+                                     &len)
+        != NGX_OK
+        || !(bits & bit))
+    {
+        return NGX_DECLINED;
+    }
+
+    switch (bit) {
+
+    case MEDIA_PIC_COVER:
+        p = ngx_sprintf(base + len, "cover-512.jpg?v=%ui", version);
+        break;
+
+    case MEDIA_PIC_POSTER:
+        p = ngx_cpymem(base + len, "poster.jpg", sizeof("poster.jpg") - 1);
+        break;
+
+    case MEDIA_PIC_WAVEFORM:
+        p = ngx_cpymem(base + len, "waveform.json",
+                       sizeof("waveform.json") - 1);
+        break;
+
+    default:
+        return NGX_DECLINED;
+    }
+
+    url->data = base;
+    url->len = p - base;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The pictures' common part, <location><token>/<id>/, signed with a
+ * pictures-only token (in base, with room after len for the longest file
+ * name and query), and the state's bits and cover version; NGX_DECLINED
+ * when there is none to sign (no media_url_key, a state or id unread)
+ */
+static ngx_int_t
+ngx_http_media_pictures_sign(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_str_t *state, ngx_uint_t *bits, ngx_uint_t *version, u_char **base,
+    size_t *len)
+{
+    size_t                       n;
+    u_char                      *p, *colon;
+    time_t                       exp;
+    ngx_int_t                    b, v;
+    media_token_t                t;
+    ngx_http_media_main_conf_t  *mmcf;
+    char                         token[MEDIA_TOKEN_LEN + 1];
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    colon = state && state->data
+            ? ngx_strlchr(state->data, state->data + state->len, ':') : NULL;
+
+    b = colon ? ngx_atoi(state->data, colon - state->data) : NGX_ERROR;
+    v = colon ? ngx_atoi(colon + 1, state->data + state->len - colon - 1)
+              : NGX_ERROR;
+
+    ngx_memzero(&t, sizeof(media_token_t));
+
+    if (mmcf->url_nkeys == 0 || b == NGX_ERROR || v == NGX_ERROR
+        || id->len != 36
+        || media_uuid_parse((char *) id->data, 36, t.media) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    /* the same URL for an hour (cacheable), and at least a playback
+     * URL's life */
+    exp = ngx_time() + (time_t) (mmcf->url_ttl / 1000);
+    exp += NGX_HTTP_MEDIA_PICTURES_BUCKET
+           - exp % NGX_HTTP_MEDIA_PICTURES_BUCKET;
+
+    t.expires = (uint32_t) exp;
+    t.flags = MEDIA_TOKEN_PICTURES;
+
+    n = media_token_sign(&mmcf->url_keys[0], &t, token);
+
+    *len = mmcf->hls_location.len + n + 1 + 36 + 1;
+    *base = ngx_pnalloc(r->pool, *len + sizeof("cover-512.jpg?v=")
+                                 + NGX_INT_T_LEN);
+    if (*base == NULL || n == 0) {
+        return NGX_DECLINED;
+    }
+
+    /* <location><token>/<id>/ (no memcpy from NULL without a location) */
+    p = *base;
+
+    if (mmcf->hls_location.len) {
+        p = ngx_cpymem(p, mmcf->hls_location.data, mmcf->hls_location.len);
+    }
+
+    p = ngx_cpymem(p, token, n);
+    *p++ = '/';
+    media_uuid_format(t.media, (char *) p);
+    p += 36;
+    *p++ = '/';
+
+    *bits = (ngx_uint_t) b;
+    *version = (ngx_uint_t) v;
+
+    return NGX_OK;
 }
 
 
