@@ -147,6 +147,7 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_DELETE, "/api/v1/users/{id}/follow", 62 },
     { MEDIA_GET, "/api/v1/feed", 63 },
     { MEDIA_GET, "/api/v1/media/{id}/social", 64 },
+    { MEDIA_PUT, "/api/v1/me/avatar", 65 },
 };
 
 
@@ -227,6 +228,7 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_follow, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_feed, NGX_HTTP_MEDIA_USER },
     { ngx_http_media_social_state, 0 },
+    { ngx_http_media_avatar_put, NGX_HTTP_MEDIA_RAW | NGX_HTTP_MEDIA_USER },
 };
 
 

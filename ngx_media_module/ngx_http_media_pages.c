@@ -126,7 +126,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_page_user =
         "       coalesce(u.bio, ''),"
         "       (SELECT count(*) FROM follows WHERE followee_id = u.id),"
         "       (SELECT count(*) FROM follows WHERE follower_id = u.id),"
-        "       m.id::text, m.title, m.kind"
+        "       m.id::text, m.title, m.kind, u.avatar_key"
         " FROM users u LEFT JOIN LATERAL ("
         "   SELECT id, title, kind, created_at FROM media"
         "    WHERE owner_id = u.id AND deleted_at IS NULL"
@@ -139,7 +139,8 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_page_user =
  * than asked for says there is a next page), its public playlists */
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_user_get =
     ngx_http_media_pg_stmt("pages_user_get", 3,
-        "WITH u AS (SELECT id, handle, display_name, bio FROM users"
+        "WITH u AS (SELECT id, handle, display_name, bio, avatar_key"
+        "             FROM users"
         "            WHERE handle = $1),"
         " pm AS (SELECT m.id, m.title, m.kind, m.duration_ms,"
         "               m.description, m.created_at, m.plays_count,"
@@ -157,6 +158,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_user_get =
         "  'user', json_build_object('handle', u.handle,"
         "     'display_name', coalesce(u.display_name, u.handle),"
         "     'bio', coalesce(u.bio, ''), 'url', '/u/' || u.handle,"
+        "     'avatar', media_avatar_json(u.avatar_key),"
         "     'followers_count', (SELECT count(*) FROM follows"
         "                          WHERE followee_id = u.id),"
         "     'following_count', (SELECT count(*) FROM follows"
@@ -587,7 +589,7 @@ static void
 ngx_http_media_page_user(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
-    ngx_str_t               *handle, *name, *id, *title;
+    ngx_str_t               *handle, *name, *id, *title, *avatar;
     ngx_uint_t               i;
     ngx_http_media_html_t    h;
 
@@ -622,7 +624,19 @@ ngx_http_media_page_user(ngx_http_request_t *r,
                             "<body class=\"profile\">\n<main id=\"profile\" "
                             "data-handle=\"");
     ngx_http_media_html_text(&h, handle);
-    ngx_http_media_html_lit(&h, "\">\n<h1>");
+    ngx_http_media_html_lit(&h, "\">\n");
+
+    /* avatars/<key>-256.jpg: a key of 32 hex digits (a CHECK says so) */
+    avatar = ngx_http_media_pg_value(res, 0, 8);
+    if (avatar->data) {
+        ngx_http_media_html_lit(&h, "<img id=\"avatar\" class=\"avatar\" "
+                                "alt=\"\" width=\"128\" height=\"128\" "
+                                "src=\"/avatars/");
+        ngx_http_media_html_text(&h, avatar);
+        ngx_http_media_html_lit(&h, "-256.jpg\">\n");
+    }
+
+    ngx_http_media_html_lit(&h, "<h1>");
     ngx_http_media_html_text(&h, name);
     ngx_http_media_html_lit(&h, "</h1>\n<p class=\"handle\">@");
     ngx_http_media_html_text(&h, handle);

@@ -44,5 +44,8 @@ ngx_int_t ngx_http_media_pictures_path(ngx_http_request_t *r, ngx_str_t *id,
 /* PUT /api/v1/media/{id}/cover: a JPEG or PNG body */
 ngx_int_t ngx_http_media_cover_put(ngx_http_request_t *r);
 
+/* PUT /api/v1/me/avatar: the same, as the caller's avatar */
+ngx_int_t ngx_http_media_avatar_put(ngx_http_request_t *r);
+
 
 #endif /* _NGX_HTTP_MEDIA_PICTURES_H_INCLUDED_ */

@@ -60,6 +60,7 @@ static void ngx_http_media_search_listed(ngx_http_request_t *r,
     " 'description', left(" m ".description, 300),"                           \
     " 'tags', " m ".tags,"                                                    \
     " 'created_at', media_iso8601(" m ".created_at),"                         \
+    " 'published_at', media_iso8601(" m ".published_at),"                     \
     " 'plays_count', " m ".plays_count,"                                      \
     " 'likes_count', " m ".likes_count,"                                      \
     " 'owner', json_build_object('id', u.id, 'handle', u.handle,"             \
@@ -157,16 +158,18 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_playlists =
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_catalog_new =
     ngx_http_media_pg_stmt("catalog_new", 4,
-        "SELECT (extract(epoch FROM m.created_at) * 1000000)::bigint"
+        "SELECT (extract(epoch FROM coalesce(m.published_at, m.created_at))"
+        "        * 1000000)::bigint"
         "       || '.' || m.id, " NGX_HTTP_MEDIA_SEARCH_ITEM("m")
         NGX_HTTP_MEDIA_CATALOG_WHERE
-        "   AND (m.created_at, m.id) <"
+        "   AND (coalesce(m.published_at, m.created_at), m.id) <"
         "       (coalesce(timestamptz 'epoch'"
         "          + split_part($3, '.', 1)::bigint"
         "            * interval '1 microsecond', 'infinity'),"
         "        coalesce(split_part($3, '.', 2)::uuid,"
         "                 '" NGX_HTTP_MEDIA_CURSOR_END "'))"
-        " ORDER BY m.created_at DESC, m.id DESC LIMIT $4");
+        " ORDER BY coalesce(m.published_at, m.created_at) DESC, m.id DESC"
+        " LIMIT $4");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_catalog_popular =
     ngx_http_media_pg_stmt("catalog_popular", 4,

@@ -361,6 +361,52 @@ like($html, qr{<a href="/m/$pub">&lt;script&gt;}, '  its public media, escaped')
 unlike($html, qr/$unl|$priv|$gone|Unlisted song|Private clip/, '  no other media');
 is($t->http(GET => '/u/nobody_here')->{status}, 404, 'no such profile: 404');
 
+# --- published_at: first made public or unlisted, never reset -------------
+
+# made two hours ago, private: not published
+my $late = media($a_id, 'audio', 'ready', 'private', 'Late bloomer', '', -120);
+is(sql("SELECT published_at IS NULL FROM media WHERE id = '$late'"), 't',
+   'a private media: no published_at');
+my $born = sql("SELECT published_at = created_at FROM media WHERE id = '$pub'");
+is($born, 't', 'inserted ready and public: published as made');
+# the others were made in the future (created_at now + N minutes): back
+# them to yesterday
+sql("UPDATE media SET published_at = now() - interval '1 day'"
+    . " WHERE published_at IS NOT NULL");
+$r = api(PATCH => "/api/v1/media/$late", $ann, { privacy => 'public' });
+is($r->{status}, 200, 'made public by PATCH');
+my $first = sql("SELECT published_at FROM media WHERE id = '$late'");
+is(sql("SELECT published_at > now() - interval '1 minute' AND published_at > created_at"
+       . " FROM media WHERE id = '$late'"), 't', '  published_at: now, not its upload time');
+
+$r = $t->http(GET => '/api/v1/catalog?sort=new&kind=audio');
+is($r->{json}{items}[0]{id}, $late, 'catalog?sort=new: the newest published first, made two hours ago');
+ok($r->{json}{items}[0]{published_at}, '  with its published_at');
+$r = api(GET => '/api/v1/feed', $bob);
+is($r->{json}{items}[0]{media}{id}, $late, 'the feed of a follower: it comes first too')
+    or diag(explain($r->{json}{items}[0]));
+
+api(PATCH => "/api/v1/media/$late", $ann, { privacy => 'private' });
+is(sql("SELECT published_at FROM media WHERE id = '$late'"), $first,
+   'made private: published_at kept');
+select(undef, undef, undef, 0.05);
+api(PATCH => "/api/v1/media/$late", $ann, { privacy => 'unlisted' });
+api(PATCH => "/api/v1/media/$late", $ann, { privacy => 'public' });
+is(sql("SELECT published_at FROM media WHERE id = '$late'"), $first,
+   '  and public again: not reset (it does not come back to the top)');
+sql("UPDATE media SET published_at = NULL WHERE id = '$late'");
+is(sql("SELECT published_at FROM media WHERE id = '$late'"), $first,
+   '  nor cleared by a statement');
+
+# an upload made public before it is ready: published when it is
+my $early = media($a_id, 'video', 'processing', 'public', 'Still cooking', '', -60);
+is(sql("SELECT published_at IS NULL FROM media WHERE id = '$early'"), 't',
+   'public but processing: not published');
+sql("UPDATE media SET status = 'ready' WHERE id = '$early'");
+is(sql("SELECT published_at > created_at FROM media WHERE id = '$early'"), 't',
+   '  ready (the transcoder\'s UPDATE): published then');
+sql("DELETE FROM media WHERE id IN ('$late', '$early')");
+
 # --- the README's example, run as written ---------------------------------
 
 SKIP: {

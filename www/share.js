@@ -91,8 +91,17 @@ async function comments() {
   for (const c of (json && json.items) || []) {
     const p = document.createElement('p');
     p.className = 'comment';
-    p.textContent = `${c.user && (c.user.display_name || c.user.handle)
-                       || 'someone'}: ${c.body}`;
+    if (c.user && c.user.avatar) {
+      const img = document.createElement('img');
+      img.className = 'avatar-64';
+      img.alt = '';
+      img.width = 24;
+      img.height = 24;
+      img.src = c.user.avatar['64'];
+      p.append(img, ' ');
+    }
+    p.append(`${c.user && (c.user.display_name || c.user.handle)
+                || 'someone'}: ${c.body}`);
     box.appendChild(p);
   }
 }
