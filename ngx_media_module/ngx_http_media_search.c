@@ -85,6 +85,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_media =
         " c AS ("
         "  SELECT m.id, m.owner_id, m.title, m.kind, m.privacy,"
         "         m.duration_ms, m.description, m.tags, m.created_at,"
+        "         m.published_at,"
         "         m.plays_count, m.likes_count, m.search"
         "    FROM q, media m"
         "   WHERE m.search @@ q.q AND m.deleted_at IS NULL"
