@@ -572,6 +572,7 @@ ngx_http_media_page_body(ngx_http_media_html_t *h, ngx_http_media_share_t *s)
     }
 
     ngx_http_media_html_lit(h, "</main>\n<script src=\"/vendor/hls.min.js\">"
+                            "</script>\n<script src=\"/rungs.js\">"
                             "</script>\n");
     if (s->waveform.data) {
         ngx_http_media_html_lit(h, "<script src=\"/vendor/wavesurfer.min.js\">"

@@ -426,29 +426,6 @@ function stopPlayer() {
   if (typeof mediaSocial !== 'undefined') mediaSocial.close();
 }
 
-/*
- * The rung a video starts at: 480p, the film platform's default, or the
- * nearest rung below it (the smallest when all are larger); rungs are
- * named by their short side, as the ladder makes them.  -1 (hls.js's own
- * choice) for audio, whose levels have no picture.
- */
-const START_SIDE = 480;
-
-function startLevel(levels) {
-  const side = (l) => Math.min(l.width || l.height, l.height || l.width);
-  let best = -1;
-  let least = -1;
-
-  levels.forEach((l, i) => {
-    if (!l.height) return;
-    if (least < 0 || side(l) < side(levels[least])) least = i;
-    if (side(l) <= START_SIDE
-        && (best < 0 || side(l) > side(levels[best]))) best = i;
-  });
-
-  return best >= 0 ? best : least;
-}
-
 function fillQualityMenu(hls) {
   const sel = $('quality');
   const opts = [new Option('Auto', '-1')];
@@ -605,7 +582,7 @@ async function play(id, media) {
   hls.on(Hls.Events.MANIFEST_PARSED, () => {
     /* the first fragments from the start rung; Auto (the bandwidth
      * estimate) takes over from there until the viewer picks one */
-    hls.startLevel = startLevel(hls.levels);
+    hls.startLevel = window.mediaStartLevel(hls.levels);
     fillQualityMenu(hls);
     v.play().catch(() => {
       $('player-level').textContent = 'Press play to start.';

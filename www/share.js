@@ -57,6 +57,12 @@ async function start() {
 
   if (window.Hls && window.Hls.isSupported()) {
     const hls = new window.Hls();
+    /* a video starts at the 480p rung (www/rungs.js), as in the library */
+    hls.on(window.Hls.Events.MANIFEST_PARSED, () => {
+      if (window.mediaStartLevel) {
+        hls.startLevel = window.mediaStartLevel(hls.levels);
+      }
+    });
     hls.on(window.Hls.Events.ERROR, (ev, data) => {
       if (data.fatal) {
         say(`Playback failed: ${data.details}.`);

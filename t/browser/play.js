@@ -245,7 +245,7 @@ async function upload(page, file, title) {
     [{ width: 1280, height: 720 }, { width: 1920, height: 1080 }],
     [{ width: 480, height: 854 }, { width: 720, height: 1280 }],
     [{ bitrate: 128000 }, { bitrate: 64000 }],
-  ].map(startLevel));
+  ].map(window.mediaStartLevel));
   seen.hls_errors = await page.evaluate(() => state.errors);
   passed();
 
