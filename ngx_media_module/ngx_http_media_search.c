@@ -44,14 +44,21 @@
  * before the first is read (45 ms of 55 for "kri" on 100,000 rows,
  * bench/search's MEDIA_BENCH_EXPLAIN).  So the most played public media
  * are looked at first, through their btree: when at least BROAD of the
- * first POPULAR match, the query is broad, and its candidates are those
- * (with the caller's own unlisted and private matches), the most played
- * ones, which suits a word still being typed; otherwise the GIN index
- * finds the few there are, as before.  The same rows take the same path
- * on every page.
+ * PROBE most played match (a look that stops at BROAD matches: a broad
+ * query costs a few rows, a narrow one PROBE), the query is broad, and its
+ * candidates are the matches among the POPULAR most played (with the
+ * caller's own unlisted and private matches), which suits a word still
+ * being typed; otherwise the GIN index finds the few there are, as
+ * before.  The same rows take the same path on every page.
  */
+#define NGX_HTTP_MEDIA_SEARCH_PROBE       "500"
+#define NGX_HTTP_MEDIA_SEARCH_BROAD       "60"
 #define NGX_HTTP_MEDIA_SEARCH_POPULAR     "2000"
-#define NGX_HTTP_MEDIA_SEARCH_BROAD       "250"
+
+#define NGX_HTTP_MEDIA_SEARCH_MOST_PLAYED(n)                                  \
+    " (SELECT * FROM media"                                                   \
+    "   WHERE deleted_at IS NULL AND privacy = 'public' AND status = 'ready'" \
+    "   ORDER BY plays_count DESC, id DESC LIMIT " n ") m"
 
 #define NGX_HTTP_MEDIA_SEARCH_COLUMNS(m)                                      \
     " " m ".id, " m ".owner_id, " m ".title, " m ".kind, " m ".privacy,"      \
@@ -102,20 +109,19 @@ static void ngx_http_media_search_listed(ngx_http_request_t *r,
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_media =
     ngx_http_media_pg_stmt("search_media", 5,
         NGX_HTTP_MEDIA_SEARCH_Q ","
-        " cp AS MATERIALIZED ("
-        "  SELECT" NGX_HTTP_MEDIA_SEARCH_COLUMNS("m")
-        "    FROM q, (SELECT * FROM media"
-        "              WHERE deleted_at IS NULL AND privacy = 'public'"
-        "                AND status = 'ready'"
-        "              ORDER BY plays_count DESC, id DESC"
-        "              LIMIT " NGX_HTTP_MEDIA_SEARCH_POPULAR ") m"
-        "   WHERE m.search @@ q.q"
-        "   LIMIT " NGX_HTTP_MEDIA_SEARCH_CANDIDATES "),"
         " broad AS MATERIALIZED ("
-        "  SELECT count(*) >= " NGX_HTTP_MEDIA_SEARCH_BROAD " AS yes FROM cp),"
+        "  SELECT count(*) >= " NGX_HTTP_MEDIA_SEARCH_BROAD " AS yes"
+        "    FROM (SELECT 1 FROM q,"
+        NGX_HTTP_MEDIA_SEARCH_MOST_PLAYED(NGX_HTTP_MEDIA_SEARCH_PROBE)
+        "           WHERE m.search @@ q.q"
+        "           LIMIT " NGX_HTTP_MEDIA_SEARCH_BROAD ") x),"
         /* each branch runs only when its one-time filter holds */
         " c AS ("
-        "  SELECT cp.* FROM cp, broad WHERE broad.yes"
+        "  (SELECT" NGX_HTTP_MEDIA_SEARCH_COLUMNS("m")
+        "     FROM q,"
+        NGX_HTTP_MEDIA_SEARCH_MOST_PLAYED(NGX_HTTP_MEDIA_SEARCH_POPULAR)
+        "    WHERE m.search @@ q.q AND (SELECT yes FROM broad)"
+        "    LIMIT " NGX_HTTP_MEDIA_SEARCH_CANDIDATES ")"
         "  UNION ALL"
         "  (SELECT" NGX_HTTP_MEDIA_SEARCH_COLUMNS("m")
         "     FROM q, media m"
