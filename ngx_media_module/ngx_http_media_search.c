@@ -123,12 +123,14 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_media =
         "    WHERE m.search @@ q.q AND (SELECT yes FROM broad)"
         "    LIMIT " NGX_HTTP_MEDIA_SEARCH_CANDIDATES ")"
         "  UNION ALL"
+        /* the caller's own, read by owner (OFFSET 0: not ANDed with the
+         * GIN bitmap of every match, which is what this path avoids) */
         "  (SELECT" NGX_HTTP_MEDIA_SEARCH_COLUMNS("m")
-        "     FROM q, media m"
-        "    WHERE m.search @@ q.q AND m.deleted_at IS NULL"
-        "      AND m.owner_id = $3::uuid"
-        "      AND NOT (m.privacy = 'public' AND m.status = 'ready')"
-        "      AND (SELECT yes FROM broad)"
+        "     FROM q, (SELECT * FROM media"
+        "               WHERE owner_id = $3::uuid AND deleted_at IS NULL"
+        "                 AND NOT (privacy = 'public' AND status = 'ready')"
+        "              OFFSET 0) m"
+        "    WHERE m.search @@ q.q AND (SELECT yes FROM broad)"
         "    LIMIT " NGX_HTTP_MEDIA_SEARCH_CANDIDATES ")"
         "  UNION ALL"
         "  (SELECT" NGX_HTTP_MEDIA_SEARCH_COLUMNS("m")
