@@ -51,9 +51,9 @@
  * being typed; otherwise the GIN index finds the few there are, as
  * before.  The same rows take the same path on every page.
  */
-#define NGX_HTTP_MEDIA_SEARCH_PROBE       "500"
-#define NGX_HTTP_MEDIA_SEARCH_BROAD       "60"
-#define NGX_HTTP_MEDIA_SEARCH_POPULAR     "2000"
+#define NGX_HTTP_MEDIA_SEARCH_PROBE       "200"
+#define NGX_HTTP_MEDIA_SEARCH_BROAD       "25"
+#define NGX_HTTP_MEDIA_SEARCH_POPULAR     "1000"
 
 #define NGX_HTTP_MEDIA_SEARCH_MOST_PLAYED(n)                                  \
     " (SELECT * FROM media"                                                   \
