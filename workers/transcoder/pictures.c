@@ -271,8 +271,8 @@ media_picture_file(media_job_t *job, const char *path, const char *dir,
         goto done;
     }
 
-    rc = media_picture_packet(job,
-                              ic->streams[pkt->stream_index]->codecpar->codec_id,
+    rc = media_picture_packet(job, ic->streams[pkt->stream_index]
+                                       ->codecpar->codec_id,
                               pkt, dir, prefix, sizes);
 
 done:
