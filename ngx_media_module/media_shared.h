@@ -58,6 +58,8 @@
 #define MEDIA_PIC_THUMBS          4         /* thumbs.jpg, thumbs.vtt */
 #define MEDIA_PIC_WAVEFORM        8         /* waveform.json */
 #define MEDIA_COVER_SIZES         { 512, 128 }
+#define MEDIA_AVATAR_SIZES        { 256, 64 }
+#define MEDIA_DIR_AVATARS         "avatars"   /* avatars/<key>-256.jpg */
 #define MEDIA_COVER_MAX_SIDE      8000      /* an uploaded cover, pixels */
 #define MEDIA_COVER_MAX_SIZE      (10L << 20)   /* bytes */
 

@@ -163,6 +163,7 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_POST, "/api/v1/media/{id}/publish", 71 },
     { MEDIA_GET, "/api/v1/admin/audit", 72 },
     { MEDIA_DELETE, "/api/v1/me", 73 },
+    { MEDIA_PUT, "/api/v1/me/avatar", 74 },
 };
 
 
@@ -260,6 +261,7 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_publish, NGX_HTTP_MEDIA_BODY_OPT | NGX_HTTP_MEDIA_USER },
     { ngx_http_media_audit_list, NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
     { ngx_http_media_me_delete, NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_avatar_put, NGX_HTTP_MEDIA_RAW | NGX_HTTP_MEDIA_USER },
 };
 
 

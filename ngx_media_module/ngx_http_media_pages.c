@@ -18,6 +18,7 @@
 #include "ngx_http_media_reply.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_pages.h"
+#include "ngx_http_media_pictures.h"
 #include "media_html.h"
 #include "media_token.h"
 #include "media_utf8.h"
@@ -53,7 +54,9 @@ typedef struct {
     ngx_str_t           *name;
     ngx_str_t           *likes;
     ngx_str_t           *comments;
-    ngx_str_t           *poster;      /* NULL data: none */
+    ngx_str_t           *pictures;    /* NGX_HTTP_MEDIA_PICTURES_COLUMN */
+    ngx_str_t            image;       /* absolute; NULL data: none */
+    ngx_str_t            waveform;    /* a path; NULL data: none */
     ngx_str_t            embed;       /* absolute URLs */
     ngx_str_t            share;
     ngx_str_t            oembed;
@@ -88,8 +91,9 @@ static void ngx_http_media_base(ngx_http_request_t *r, ngx_str_t *base,
     ngx_str_t *host);
 static ngx_int_t ngx_http_media_text_ok(ngx_str_t *s, size_t max,
     ngx_uint_t lines);
-static ngx_int_t ngx_http_media_page_poster(ngx_http_request_t *r,
-    ngx_str_t *id, ngx_str_t *base, ngx_str_t *url);
+static unsigned ngx_http_media_page_image(ngx_http_request_t *r,
+    ngx_str_t *id, ngx_str_t *pictures, ngx_uint_t video, ngx_str_t *base,
+    ngx_str_t *url);
 static void ngx_http_media_page_size(ngx_http_media_pg_result_t *res,
     ngx_uint_t video, ngx_uint_t maxw, ngx_uint_t maxh, unsigned *size);
 
@@ -101,8 +105,7 @@ static void ngx_http_media_page_size(ngx_http_media_pg_result_t *res,
 
 
 /*
- * the statements of this room, each prepared once per pooled connection;
- * poster is the pictures room's hook (NULL until a media has one)
+ * the statements of this room, each prepared once per pooled connection
  */
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_page_media =
@@ -110,7 +113,8 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_page_media =
         "SELECT m.id::text, m.title, m.kind, m.description, m.privacy,"
         "       coalesce(m.duration_ms, 0), u.handle,"
         "       coalesce(u.display_name, u.handle, 'someone'),"
-        "       m.likes_count, m.comments_count, NULL::text AS poster,"
+        "       m.likes_count, m.comments_count, "
+        NGX_HTTP_MEDIA_PICTURES_COLUMN ","
         "       m.renditions->0->>'width', m.renditions->0->>'height'"
         " FROM media m JOIN users u ON u.id = m.owner_id"
         " WHERE m.id = $1 AND m.deleted_at IS NULL AND m.status = 'ready'"
@@ -122,7 +126,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_page_user =
         "       coalesce(u.bio, ''),"
         "       (SELECT count(*) FROM follows WHERE followee_id = u.id),"
         "       (SELECT count(*) FROM follows WHERE follower_id = u.id),"
-        "       m.id::text, m.title, m.kind"
+        "       m.id::text, m.title, m.kind, u.avatar_key"
         " FROM users u LEFT JOIN LATERAL ("
         "   SELECT id, title, kind, created_at FROM media"
         "    WHERE owner_id = u.id AND deleted_at IS NULL"
@@ -135,7 +139,8 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_page_user =
  * than asked for says there is a next page), its public playlists */
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_user_get =
     ngx_http_media_pg_stmt("pages_user_get", 3,
-        "WITH u AS (SELECT id, handle, display_name, bio FROM users"
+        "WITH u AS (SELECT id, handle, display_name, bio, avatar_key"
+        "             FROM users"
         "            WHERE handle = $1),"
         " pm AS (SELECT m.id, m.title, m.kind, m.duration_ms,"
         "               m.description, m.created_at, m.plays_count,"
@@ -153,6 +158,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_user_get =
         "  'user', json_build_object('handle', u.handle,"
         "     'display_name', coalesce(u.display_name, u.handle),"
         "     'bio', coalesce(u.bio, ''), 'url', '/u/' || u.handle,"
+        "     'avatar', media_avatar_json(u.avatar_key),"
         "     'followers_count', (SELECT count(*) FROM follows"
         "                          WHERE followee_id = u.id),"
         "     'following_count', (SELECT count(*) FROM follows"
@@ -304,7 +310,7 @@ ngx_http_media_pages_handler(ngx_http_request_t *r)
  * Twitter's player card, the oEmbed link), then the player, which
  * www/share.js starts with an anonymous playback token.  Columns:
  * id, title, kind, description, privacy, duration_ms, handle, display
- * name, likes, comments, poster, the top rung's width and height.
+ * name, likes, comments, pictures, the top rung's width and height.
  */
 static void
 ngx_http_media_page_media(ngx_http_request_t *r,
@@ -336,7 +342,7 @@ ngx_http_media_page_media(ngx_http_request_t *r,
     s.name = ngx_http_media_pg_value(res, 0, 7);
     s.likes = ngx_http_media_pg_value(res, 0, 8);
     s.comments = ngx_http_media_pg_value(res, 0, 9);
-    s.poster = ngx_http_media_pg_value(res, 0, 10);
+    s.pictures = ngx_http_media_pg_value(res, 0, 10);
 
     s.video = s.kind->len == 5
               && ngx_strncmp(s.kind->data, "video", 5) == 0;
@@ -348,11 +354,15 @@ ngx_http_media_page_media(ngx_http_request_t *r,
 
     ngx_http_media_base(r, &base, &host);
 
-    if (s.poster->data == NULL && s.video
-        && ngx_http_media_page_poster(r, s.id, &base, s.poster) != NGX_OK)
-    {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+    (void) ngx_http_media_page_image(r, s.id, s.pictures, s.video, &base,
+                                     &s.image);
+
+    /* the waveform's peaks, drawn by share.js before a token is asked */
+    if (!s.video) {
+        (void) ngx_http_media_pictures_path(r, s.id, s.pictures,
+                                            MEDIA_PIC_WAVEFORM, &s.waveform);
+    } else {
+        ngx_str_null(&s.waveform);
     }
 
     /* the embed player's and the share page's absolute URLs, the latter
@@ -418,12 +428,12 @@ ngx_http_media_page_cards(ngx_http_media_html_t *h, ngx_http_media_share_t *s)
     ngx_http_media_html_text(h, &s->share);
     ngx_http_media_html_lit(h, "\">\n");
 
-    if (s->poster->data) {
+    if (s->image.data) {
         ngx_http_media_html_lit(h, "<meta property=\"og:image\" content=\"");
-        ngx_http_media_html_text(h, s->poster);
+        ngx_http_media_html_text(h, &s->image);
         ngx_http_media_html_lit(h, "\">\n<meta name=\"twitter:image\" "
                                 "content=\"");
-        ngx_http_media_html_text(h, s->poster);
+        ngx_http_media_html_text(h, &s->image);
         ngx_http_media_html_lit(h, "\">\n");
     }
 
@@ -489,7 +499,24 @@ ngx_http_media_page_body(ngx_http_media_html_t *h, ngx_http_media_share_t *s)
     ngx_http_media_html_str(h, s->id);
     ngx_http_media_html_lit(h, "\" data-kind=\"");
     ngx_http_media_html_str(h, s->kind);
+    if (s->waveform.data) {
+        ngx_http_media_html_lit(h, "\" data-waveform=\"");
+        ngx_http_media_html_text(h, &s->waveform);
+    }
     ngx_http_media_html_lit(h, "\">\n");
+
+    /* audio: the cover above the player and the waveform's place */
+    if (!s->video && s->image.data) {
+        ngx_http_media_html_lit(h, "<img id=\"cover\" class=\"cover\" "
+                                "alt=\"\" width=\"256\" height=\"256\" "
+                                "src=\"");
+        ngx_http_media_html_text(h, &s->image);
+        ngx_http_media_html_lit(h, "\">\n");
+    }
+
+    if (s->waveform.data) {
+        ngx_http_media_html_lit(h, "<div id=\"waveform\"></div>\n");
+    }
 
     if (s->video) {
         ngx_http_media_html_lit(h, "<video id=\"player\" controls "
@@ -498,9 +525,9 @@ ngx_http_media_page_body(ngx_http_media_html_t *h, ngx_http_media_share_t *s)
         ngx_http_media_html_lit(h, "<audio id=\"player\" controls "
                                 "preload=\"none\"");
     }
-    if (s->poster->data) {
+    if (s->video && s->image.data) {
         ngx_http_media_html_lit(h, " poster=\"");
-        ngx_http_media_html_text(h, s->poster);
+        ngx_http_media_html_text(h, &s->image);
         ngx_http_media_html_lit(h, "\"");
     }
     ngx_http_media_html_lit(h, "></");
@@ -545,7 +572,13 @@ ngx_http_media_page_body(ngx_http_media_html_t *h, ngx_http_media_share_t *s)
     }
 
     ngx_http_media_html_lit(h, "</main>\n<script src=\"/vendor/hls.min.js\">"
-                            "</script>\n<script type=\"module\" "
+                            "</script>\n<script src=\"/rungs.js\">"
+                            "</script>\n");
+    if (s->waveform.data) {
+        ngx_http_media_html_lit(h, "<script src=\"/vendor/wavesurfer.min.js\">"
+                                "</script>\n");
+    }
+    ngx_http_media_html_lit(h, "<script type=\"module\" "
                             "src=\"/share.js\"></script>\n</body>\n"
                             "</html>\n");
 
@@ -557,7 +590,7 @@ static void
 ngx_http_media_page_user(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
-    ngx_str_t               *handle, *name, *id, *title;
+    ngx_str_t               *handle, *name, *id, *title, *avatar;
     ngx_uint_t               i;
     ngx_http_media_html_t    h;
 
@@ -592,7 +625,19 @@ ngx_http_media_page_user(ngx_http_request_t *r,
                             "<body class=\"profile\">\n<main id=\"profile\" "
                             "data-handle=\"");
     ngx_http_media_html_text(&h, handle);
-    ngx_http_media_html_lit(&h, "\">\n<h1>");
+    ngx_http_media_html_lit(&h, "\">\n");
+
+    /* avatars/<key>-256.jpg: a key of 32 hex digits (a CHECK says so) */
+    avatar = ngx_http_media_pg_value(res, 0, 8);
+    if (avatar->data) {
+        ngx_http_media_html_lit(&h, "<img id=\"avatar\" class=\"avatar\" "
+                                "alt=\"\" width=\"128\" height=\"128\" "
+                                "src=\"/avatars/");
+        ngx_http_media_html_text(&h, avatar);
+        ngx_http_media_html_lit(&h, "-256.jpg\">\n");
+    }
+
+    ngx_http_media_html_lit(&h, "<h1>");
     ngx_http_media_html_text(&h, name);
     ngx_http_media_html_lit(&h, "</h1>\n<p class=\"handle\">@");
     ngx_http_media_html_text(&h, handle);
@@ -802,54 +847,64 @@ ngx_http_media_base(ngx_http_request_t *r, ngx_str_t *base, ngx_str_t *host)
 
 
 /*
- * A video's poster (the transcoder's poster.jpg) for og:image: a playback
- * URL whose token allows no rung (max_rung 1, below every picture), so
- * that it opens the poster and nothing a viewer's plan would not.  An
- * unfurler fetches it within the token's lifetime (media_url_ttl).
- * Without media_url_key or a media_hls location there is none: url
- * stays NULL.
+ * The cards' picture (og:image, twitter:image, oEmbed's thumbnail, the
+ * video's poster, the audio's cover), as an absolute URL: a video's poster
+ * or an audio's cover first, the other when it has only that.  The URL is
+ * the API's pictures URL (ngx_http_media_pictures_path): a pictures-only
+ * token, which opens no playlist or segment, expiring at the end of the
+ * hour after media_url_ttl, so that an unfurler fetching it after reading
+ * the page finds it, and no longer.  Only pages of public and unlisted
+ * media make one; a media made private is in no new page at once, and the
+ * URLs already out end within media_url_ttl and an hour.  Without a
+ * media_hls location there is none.  Returns the
+ * cover's side (a square) or 0 for a poster or none.
  */
-static ngx_int_t
-ngx_http_media_page_poster(ngx_http_request_t *r, ngx_str_t *id,
-    ngx_str_t *base, ngx_str_t *url)
+static unsigned
+ngx_http_media_page_image(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_str_t *pictures, ngx_uint_t video, ngx_str_t *base, ngx_str_t *url)
 {
-    size_t                       n;
-    media_token_t                t;
+    u_char                      *p;
+    ngx_str_t                    path;
+    ngx_uint_t                   cover;
     ngx_http_media_main_conf_t  *mmcf;
-    char                         token[MEDIA_TOKEN_LEN + 1];
 
+    ngx_str_null(url);
+
+    /* without a media_hls location there is no URL to fetch it by */
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+    if (mmcf->hls_location.len == 0) {
+        return 0;
+    }
 
-    if (mmcf->url_nkeys == 0 || mmcf->hls_location.len == 0
-        || id->len != 36)
+    cover = !video;
+
+    if (ngx_http_media_pictures_path(r, id, pictures,
+                                     cover ? MEDIA_PIC_COVER
+                                           : MEDIA_PIC_POSTER, &path)
+        != NGX_OK)
     {
-        return NGX_OK;
+        cover = !cover;
+
+        if (ngx_http_media_pictures_path(r, id, pictures,
+                                         cover ? MEDIA_PIC_COVER
+                                               : MEDIA_PIC_POSTER, &path)
+            != NGX_OK)
+        {
+            return 0;
+        }
     }
 
-    ngx_memzero(&t, sizeof(media_token_t));
-    t.expires = (uint32_t) (ngx_time() + (time_t) (mmcf->url_ttl / 1000));
-    t.max_rung = 1;
-
-    if (media_uuid_parse((char *) id->data, 36, t.media) != 0) {
-        return NGX_OK;
+    p = ngx_pnalloc(r->pool, base->len + path.len);
+    if (p == NULL || base->data == NULL) {
+        return 0;
     }
 
-    n = media_token_sign(&mmcf->url_keys[0], &t, token);
-    if (n == 0) {
-        return NGX_ERROR;
-    }
+    url->data = p;
+    url->len = ngx_cpymem(ngx_cpymem(p, base->data, base->len), path.data,
+                          path.len)
+               - p;
 
-    url->data = ngx_pnalloc(r->pool, base->len + mmcf->hls_location.len + n
-                                     + sizeof("//poster.jpg") + 36);
-    if (url->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    url->len = ngx_sprintf(url->data, "%V%V%*s/%V/poster.jpg", base,
-                           &mmcf->hls_location, n, token, id)
-               - url->data;
-
-    return NGX_OK;
+    return cover ? 512 : 0;
 }
 
 
@@ -1002,8 +1057,8 @@ ngx_http_media_oembed_found(ngx_http_request_t *r,
     u_char      *p;
     size_t       n;
     yajl_gen     g;
-    unsigned     size[4];
-    ngx_str_t    base, host, *id, *title, *kind, *handle, *poster, html, s;
+    unsigned     size[4], side;
+    ngx_str_t    base, host, *id, *title, *kind, *handle, image, html, s;
     ngx_uint_t   video, *max;
 
     max = data;
@@ -1025,18 +1080,18 @@ ngx_http_media_oembed_found(ngx_http_request_t *r,
     title = ngx_http_media_pg_value(res, 0, 1);
     kind = ngx_http_media_pg_value(res, 0, 2);
     handle = ngx_http_media_pg_value(res, 0, 6);
-    poster = ngx_http_media_pg_value(res, 0, 10);
-
     video = kind->len == 5 && ngx_strncmp(kind->data, "video", 5) == 0;
     ngx_http_media_page_size(res, video, max[0], max[1], size);
 
     ngx_http_media_base(r, &base, &host);
 
-    if (poster->data == NULL && video
-        && ngx_http_media_page_poster(r, id, &base, poster) != NGX_OK)
-    {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+    side = ngx_http_media_page_image(r, id, ngx_http_media_pg_value(res, 0,
+                                     10), video, &base, &image);
+
+    /* a poster has the top rung's picture; a cover is a square */
+    if (side) {
+        size[2] = side;
+        size[3] = side;
     }
 
     /* the iframe: the title escaped for its attribute */
@@ -1101,8 +1156,8 @@ ngx_http_media_oembed_found(ngx_http_request_t *r,
     yajl_gen_integer(g, size[1]);
 
     /* a thumbnail's size is required with it: the top rung's picture */
-    if (poster->data && size[2] && size[3]) {
-        ngx_http_media_json_str(g, "thumbnail_url", poster);
+    if (image.data && size[2] && size[3]) {
+        ngx_http_media_json_str(g, "thumbnail_url", &image);
         yajl_gen_string(g, (const unsigned char *) "thumbnail_width", 15);
         yajl_gen_integer(g, size[2]);
         yajl_gen_string(g, (const unsigned char *) "thumbnail_height", 16);

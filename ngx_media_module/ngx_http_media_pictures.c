@@ -8,7 +8,11 @@
  *   PUT /api/v1/media/{id}/cover  -> 202 {media_id, job}: a JPEG or PNG
  *       body (told by its bytes), at most 10 MB and 8000x8000 pixels,
  *       kept as <media_storage>/covers/<id> and made into the two sizes by
- *       a cover job (the transcoder, between transcodes).
+ *       a cover job (the transcoder, between transcodes);
+ *   PUT /api/v1/me/avatar  -> 202 {job}: the same checks and pipeline for
+ *       the caller's avatar, kept as covers/avatar-<user id> and made into
+ *       avatars/<key>-256.jpg and -64.jpg by a cover job without a media
+ *       (payload {"avatar": <key>}, a new key each upload: a new URL).
  *
  * The owner is checked before the body is read; the body goes to a temp
  * file, its header is read and the file renamed into place on the thread
@@ -33,6 +37,7 @@
 
 typedef struct {
     ngx_http_request_t   *request;
+    ngx_uint_t            avatar;              /* PUT /me/avatar */
     char                  src[NGX_MAX_PATH];   /* the body's temp file */
     char                  dir[NGX_MAX_PATH];   /* media_storage/covers */
     char                  dst[NGX_MAX_PATH];   /* .../covers/<id> */
@@ -45,6 +50,9 @@ typedef struct {
 } ngx_http_media_cover_t;
 
 
+static ngx_int_t ngx_http_media_pictures_sign(ngx_http_request_t *r,
+    ngx_str_t *id, ngx_str_t *state, ngx_uint_t *bits, ngx_uint_t *version,
+    u_char **base, size_t *len);
 static void ngx_http_media_pictures_url(yajl_gen g, const char *key,
     ngx_uint_t present, u_char *base, size_t base_len, const char *file,
     ngx_uint_t version);
@@ -53,6 +61,9 @@ static void ngx_http_media_cover_owned(ngx_http_request_t *r,
 static void ngx_http_media_cover_body(ngx_http_request_t *r);
 static void ngx_http_media_cover_read(void *data, ngx_log_t *log);
 static void ngx_http_media_cover_checked(ngx_event_t *ev);
+static ngx_int_t ngx_http_media_cover_check(ngx_http_request_t *r,
+    const char *what);
+static void ngx_http_media_cover_read_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_media_cover_refuse(ngx_http_request_t *r,
     ngx_http_media_cover_t *c);
 static void ngx_http_media_cover_recorded(ngx_http_request_t *r,
@@ -67,6 +78,14 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_cover_owned =
     ngx_http_media_pg_stmt("pictures_cover_owned", 2,
         "SELECT 1 FROM media"
         " WHERE id = $1 AND owner_id = $2 AND deleted_at IS NULL");
+
+/* an avatar's job: its key made here, shown when the job is done */
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_avatar_job =
+    ngx_http_media_pg_stmt("pictures_avatar_job", 1,
+        "INSERT INTO jobs (type, user_id, payload)"
+        " VALUES ('cover', $1, json_build_object('avatar',"
+        "         replace(gen_random_uuid()::text, '-', '')))"
+        " RETURNING id");
 
 /* the new version and the job in one statement: the file is in place */
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_cover_job =
@@ -86,60 +105,19 @@ void
 ngx_http_media_pictures_json(ngx_http_request_t *r, yajl_gen g, ngx_str_t *id,
     ngx_str_t *state)
 {
-    size_t                       n, len;
-    u_char                      *base, *p, *colon;
-    time_t                       exp;
-    ngx_int_t                    bits, version;
-    media_token_t                t;
-    ngx_http_media_main_conf_t  *mmcf;
-    char                         token[MEDIA_TOKEN_LEN + 1];
-
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+    size_t       len;
+    u_char      *base;
+    ngx_uint_t   bits, version;
 
     yajl_gen_string(g, (const unsigned char *) "pictures", 8);
 
-    colon = state && state->data
-            ? ngx_strlchr(state->data, state->data + state->len, ':') : NULL;
-
-    bits = colon ? ngx_atoi(state->data, colon - state->data) : NGX_ERROR;
-    version = colon ? ngx_atoi(colon + 1, state->data + state->len - colon - 1)
-                    : NGX_ERROR;
-
-    ngx_memzero(&t, sizeof(media_token_t));
-
-    if (mmcf->url_nkeys == 0 || bits == NGX_ERROR || version == NGX_ERROR
-        || id->len != 36
-        || media_uuid_parse((char *) id->data, 36, t.media) != 0)
+    if (ngx_http_media_pictures_sign(r, id, state, &bits, &version, &base,
+                                     &len)
+        != NGX_OK)
     {
         yajl_gen_null(g);
         return;
     }
-
-    /* the same URL for an hour (cacheable), and at least a playback
-     * URL's life */
-    exp = ngx_time() + (time_t) (mmcf->url_ttl / 1000);
-    exp += NGX_HTTP_MEDIA_PICTURES_BUCKET
-           - exp % NGX_HTTP_MEDIA_PICTURES_BUCKET;
-
-    t.expires = (uint32_t) exp;
-    t.flags = MEDIA_TOKEN_PICTURES;
-
-    n = media_token_sign(&mmcf->url_keys[0], &t, token);
-
-    /* <location><token>/<id>/ */
-    len = mmcf->hls_location.len + n + 1 + 36 + 1;
-    base = ngx_pnalloc(r->pool, len + sizeof("thumbs.vtt?v=") + NGX_INT_T_LEN);
-    if (base == NULL || n == 0) {
-        yajl_gen_null(g);
-        return;
-    }
-
-    p = ngx_cpymem(base, mmcf->hls_location.data, mmcf->hls_location.len);
-    p = ngx_cpymem(p, token, n);
-    *p++ = '/';
-    media_uuid_format(t.media, (char *) p);
-    p += 36;
-    *p++ = '/';
 
     yajl_gen_map_open(g);
     ngx_http_media_pictures_url(g, "cover_512", bits & MEDIA_PIC_COVER, base,
@@ -156,6 +134,125 @@ ngx_http_media_pictures_json(ngx_http_request_t *r, yajl_gen g, ngx_str_t *id,
     ngx_http_media_pictures_url(g, "waveform", bits & MEDIA_PIC_WAVEFORM,
                                 base, len, "waveform.json", 0);
     yajl_gen_map_close(g);
+}
+
+
+ngx_int_t
+ngx_http_media_pictures_path(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_str_t *state, ngx_uint_t bit, ngx_str_t *url)
+{
+    size_t       len;
+    u_char      *base, *p;
+    ngx_uint_t   bits, version;
+
+    ngx_str_null(url);
+
+    if (ngx_http_media_pictures_sign(r, id, state, &bits, &version, &base,
+                                     &len)
+        != NGX_OK
+        || !(bits & bit))
+    {
+        return NGX_DECLINED;
+    }
+
+    switch (bit) {
+
+    case MEDIA_PIC_COVER:
+        p = ngx_sprintf(base + len, "cover-512.jpg?v=%ui", version);
+        break;
+
+    case MEDIA_PIC_POSTER:
+        p = ngx_cpymem(base + len, "poster.jpg", sizeof("poster.jpg") - 1);
+        break;
+
+    case MEDIA_PIC_WAVEFORM:
+        p = ngx_cpymem(base + len, "waveform.json",
+                       sizeof("waveform.json") - 1);
+        break;
+
+    default:
+        return NGX_DECLINED;
+    }
+
+    url->data = base;
+    url->len = p - base;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The pictures' common part, <location><token>/<id>/, signed with a
+ * pictures-only token (in base, with room after len for the longest file
+ * name and query), and the state's bits and cover version; NGX_DECLINED
+ * when there is none to sign (no media_url_key, a state or id unread)
+ */
+static ngx_int_t
+ngx_http_media_pictures_sign(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_str_t *state, ngx_uint_t *bits, ngx_uint_t *version, u_char **base,
+    size_t *len)
+{
+    size_t                       n;
+    u_char                      *p, *colon;
+    time_t                       exp;
+    ngx_int_t                    b, v;
+    media_token_t                t;
+    ngx_http_media_main_conf_t  *mmcf;
+    char                         token[MEDIA_TOKEN_LEN + 1];
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    colon = state && state->data
+            ? ngx_strlchr(state->data, state->data + state->len, ':') : NULL;
+
+    b = colon ? ngx_atoi(state->data, colon - state->data) : NGX_ERROR;
+    v = colon ? ngx_atoi(colon + 1, state->data + state->len - colon - 1)
+              : NGX_ERROR;
+
+    ngx_memzero(&t, sizeof(media_token_t));
+
+    if (mmcf->url_nkeys == 0 || b == NGX_ERROR || v == NGX_ERROR
+        || id->len != 36
+        || media_uuid_parse((char *) id->data, 36, t.media) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    /* the same URL for an hour (cacheable), and at least a playback
+     * URL's life */
+    exp = ngx_time() + (time_t) (mmcf->url_ttl / 1000);
+    exp += NGX_HTTP_MEDIA_PICTURES_BUCKET
+           - exp % NGX_HTTP_MEDIA_PICTURES_BUCKET;
+
+    t.expires = (uint32_t) exp;
+    t.flags = MEDIA_TOKEN_PICTURES;
+
+    n = media_token_sign(&mmcf->url_keys[0], &t, token);
+
+    *len = mmcf->hls_location.len + n + 1 + 36 + 1;
+    *base = ngx_pnalloc(r->pool, *len + sizeof("cover-512.jpg?v=")
+                                 + NGX_INT_T_LEN);
+    if (*base == NULL || n == 0) {
+        return NGX_DECLINED;
+    }
+
+    /* <location><token>/<id>/ (no memcpy from NULL without a location) */
+    p = *base;
+
+    if (mmcf->hls_location.len) {
+        p = ngx_cpymem(p, mmcf->hls_location.data, mmcf->hls_location.len);
+    }
+
+    p = ngx_cpymem(p, token, n);
+    *p++ = '/';
+    media_uuid_format(t.media, (char *) p);
+    p += 36;
+    *p++ = '/';
+
+    *bits = (ngx_uint_t) b;
+    *version = (ngx_uint_t) v;
+
+    return NGX_OK;
 }
 
 
@@ -189,43 +286,20 @@ ngx_http_media_pictures_url(yajl_gen g, const char *key, ngx_uint_t present,
 ngx_int_t
 ngx_http_media_cover_put(ngx_http_request_t *r)
 {
+    ngx_int_t                    rc;
     ngx_str_t                    params[2];
     ngx_http_media_ctx_t        *ctx;
-    ngx_http_media_main_conf_t  *mmcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
     if (ngx_http_media_is_uuid(&ctx->capture) != NGX_OK) {
         return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                          "no such media");
     }
 
-    if (r->headers_in.content_length_n <= 0) {
-        return ngx_http_media_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                         "body_required", "send the cover "
-                                         "picture (a JPEG or PNG file) as "
-                                         "the body");
-    }
-
-    if (r->headers_in.content_length_n > MEDIA_COVER_MAX_SIZE) {
-        return ngx_http_media_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                         "cover_too_large", "the cover is %O "
-                                         "bytes; a cover may hold at most "
-                                         "%O bytes (10 MB): save it smaller "
-                                         "or as a JPEG",
-                                         r->headers_in.content_length_n,
-                                         (off_t) MEDIA_COVER_MAX_SIZE);
-    }
-
-#if !(NGX_THREADS)
-    return ngx_http_media_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                     "not_configured", "cover uploads need "
-                                     "an nginx built with threads");
-#endif
-
-    if (mmcf->thread_pool == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_media_cover_check(r, "cover");
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     params[0] = ctx->capture;
@@ -246,12 +320,71 @@ ngx_http_media_cover_put(ngx_http_request_t *r)
 }
 
 
+/* PUT /api/v1/me/avatar --------------------------------------------------- */
+
+ngx_int_t
+ngx_http_media_avatar_put(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_media_cover_check(r, "avatar");
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    r->main->count++;
+
+    ngx_http_media_cover_read_body(r);
+
+    return NGX_DONE;
+}
+
+
+/* the refusals told by the headers alone (their rc), or NGX_DECLINED */
+static ngx_int_t
+ngx_http_media_cover_check(ngx_http_request_t *r, const char *what)
+{
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    if (r->headers_in.content_length_n <= 0) {
+        return ngx_http_media_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "body_required", "send the %s "
+                                         "picture (a JPEG or PNG file) as "
+                                         "the body", what);
+    }
+
+    if (r->headers_in.content_length_n > MEDIA_COVER_MAX_SIZE) {
+        return ngx_http_media_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                         what[0] == 'c' ? "cover_too_large"
+                                                        : "avatar_too_large",
+                                         "the %s is %O "
+                                         "bytes; it may hold at most %O "
+                                         "bytes (10 MB): save it smaller "
+                                         "or as a JPEG", what,
+                                         r->headers_in.content_length_n,
+                                         (off_t) MEDIA_COVER_MAX_SIZE);
+    }
+
+#if !(NGX_THREADS)
+    return ngx_http_media_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                     "not_configured", "picture uploads "
+                                     "need an nginx built with threads");
+#endif
+
+    if (mmcf->thread_pool == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
 static void
 ngx_http_media_cover_owned(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
-    ngx_int_t  rc;
-
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
         ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
                                   "media cover"));
@@ -264,6 +397,16 @@ ngx_http_media_cover_owned(ngx_http_request_t *r,
                                   "no such media"));
         return;
     }
+
+    ngx_http_media_cover_read_body(r);
+}
+
+
+/* the body into a temp file, then ngx_http_media_cover_body */
+static void
+ngx_http_media_cover_read_body(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
 
     r->request_body_in_file_only = 1;
     r->request_body_in_persistent_file = 1;
@@ -295,8 +438,9 @@ ngx_http_media_cover_body(ngx_http_request_t *r)
     if (tf == NULL || tf->file.offset == 0) {
         ngx_http_finalize_request(r, ngx_http_media_send_error(r,
                                   NGX_HTTP_BAD_REQUEST, "body_required",
-                                  "the cover is empty: send a JPEG or PNG "
-                                  "file as the body"));
+                                  "the %s is empty: send a JPEG or PNG "
+                                  "file as the body",
+                                  ctx->capture.len ? "cover" : "avatar"));
         return;
     }
 
@@ -308,10 +452,13 @@ ngx_http_media_cover_body(ngx_http_request_t *r)
 
     c = task->ctx;
     c->request = r;
+
+    /* the avatar route has no {id} */
+    c->avatar = ctx->capture.len == 0;
     c->head = ngx_pnalloc(r->pool, MEDIA_PICTURE_HEAD);
 
     if (c->head == NULL || tf->file.name.len >= sizeof(c->src)
-        || mmcf->storage.len + sizeof("/" MEDIA_DIR_COVERS "/") + 36
+        || mmcf->storage.len + sizeof("/" MEDIA_DIR_COVERS "/avatar-") + 36
            >= sizeof(c->dst))
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -321,7 +468,12 @@ ngx_http_media_cover_body(ngx_http_request_t *r)
     ngx_cpystrn((u_char *) c->src, tf->file.name.data, tf->file.name.len + 1);
     ngx_sprintf((u_char *) c->dir, "%V/" MEDIA_DIR_COVERS "%Z",
                 &mmcf->storage);
-    ngx_sprintf((u_char *) c->dst, "%s/%V%Z", c->dir, &ctx->capture);
+    if (c->avatar) {
+        ngx_sprintf((u_char *) c->dst, "%s/avatar-%V%Z", c->dir,
+                    &ctx->user->id);
+    } else {
+        ngx_sprintf((u_char *) c->dst, "%s/%V%Z", c->dir, &ctx->capture);
+    }
 
     task->handler = ngx_http_media_cover_read;
     task->event.handler = ngx_http_media_cover_checked;
@@ -416,8 +568,14 @@ ngx_http_media_cover_checked(ngx_event_t *ev)
     params[0] = ctx->capture;
     params[1] = ctx->user->id;
 
-    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_cover_job, params,
-                                ngx_http_media_cover_recorded, NULL)
+    if (c->avatar) {
+        params[0] = ctx->user->id;
+    }
+
+    if (ngx_http_media_pg_query(r, c->avatar
+                                   ? &ngx_http_media_sql_avatar_job
+                                   : &ngx_http_media_sql_cover_job,
+                                params, ngx_http_media_cover_recorded, NULL)
         != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -431,6 +589,10 @@ ngx_http_media_cover_checked(ngx_event_t *ev)
 static ngx_int_t
 ngx_http_media_cover_refuse(ngx_http_request_t *r, ngx_http_media_cover_t *c)
 {
+    const char  *what;
+
+    what = c->avatar ? "avatar" : "cover";
+
     if (c->step) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, c->err,
                       "media cover: %s failed, request_id: %V", c->step,
@@ -442,11 +604,11 @@ ngx_http_media_cover_refuse(ngx_http_request_t *r, ngx_http_media_cover_t *c)
 
     case MEDIA_PICTURE_NOT:
         return ngx_http_media_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                         "unsupported_media_type", "a cover "
+                                         "unsupported_media_type", "a %s "
                                          "is a JPEG or PNG picture, and this "
                                          "file is neither (told by its bytes, "
                                          "not its Content-Type): save it as "
-                                         "JPEG or PNG");
+                                         "JPEG or PNG", what);
 
     case MEDIA_PICTURE_BROKEN:
         return ngx_http_media_send_error(r, NGX_HTTP_MEDIA_UNPROCESSABLE,
@@ -471,12 +633,13 @@ ngx_http_media_cover_refuse(ngx_http_request_t *r, ngx_http_media_cover_t *c)
         || c->pic.height > MEDIA_COVER_MAX_SIDE)
     {
         return ngx_http_media_send_error(r, NGX_HTTP_MEDIA_UNPROCESSABLE,
-                                         "picture_too_large", "the cover is "
+                                         "picture_too_large", "the %s is "
                                          "%ulx%ul pixels; at most %dx%d: "
-                                         "scale it down (covers are shown at "
-                                         "512 pixels)", c->pic.width,
+                                         "scale it down (%ss are shown at "
+                                         "%d pixels)", what, c->pic.width,
                                          c->pic.height, MEDIA_COVER_MAX_SIDE,
-                                         MEDIA_COVER_MAX_SIDE);
+                                         MEDIA_COVER_MAX_SIDE, what,
+                                         c->avatar ? 256 : 512);
     }
 
     return NGX_DECLINED;
@@ -541,7 +704,9 @@ ngx_http_media_cover_queued(ngx_http_request_t *r,
     ngx_str_set(&status, "queued");
 
     yajl_gen_map_open(g);
-    ngx_http_media_json_str(g, "media_id", &ctx->capture);
+    if (ctx->capture.len) {
+        ngx_http_media_json_str(g, "media_id", &ctx->capture);
+    }
     yajl_gen_string(g, (const unsigned char *) "job", 3);
     yajl_gen_map_open(g);
     ngx_http_media_json_str(g, "id", job);

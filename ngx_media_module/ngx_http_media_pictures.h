@@ -32,8 +32,20 @@
 void ngx_http_media_pictures_json(ngx_http_request_t *r, yajl_gen g,
     ngx_str_t *id, ngx_str_t *state);
 
+/*
+ * One picture's URL path for the public pages' cards, the same as in
+ * ngx_http_media_pictures_json: bit is MEDIA_PIC_COVER (the 512 pixel
+ * one), MEDIA_PIC_POSTER or MEDIA_PIC_WAVEFORM; NGX_DECLINED (url NULL)
+ * when the media has none or there is no media_url_key
+ */
+ngx_int_t ngx_http_media_pictures_path(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_str_t *state, ngx_uint_t bit, ngx_str_t *url);
+
 /* PUT /api/v1/media/{id}/cover: a JPEG or PNG body */
 ngx_int_t ngx_http_media_cover_put(ngx_http_request_t *r);
+
+/* PUT /api/v1/me/avatar: the same, as the caller's avatar */
+ngx_int_t ngx_http_media_avatar_put(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_MEDIA_PICTURES_H_INCLUDED_ */

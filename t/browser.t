@@ -108,6 +108,13 @@ ok(@hls > 5 && !@bad, scalar(@hls) . ' HLS requests, all 200')
     or diag(explain(\@bad));
 ok((grep { $_->{path} =~ m{/poster\.jpg$} } @hls), 'the poster was shown');
 
+is(($seen->{first_level} // {})->{height}, 480,
+   'the video starts at the 480p rung (its first fragment)')
+    or diag(explain($seen->{first_level}));
+is($seen->{start_level}, (grep { $heights[$_] == 480 } 0 .. $#heights)[0],
+   '  hls.js\'s startLevel: the 480p level');
+is_deeply($seen->{start_rules}, [ 2, 0, 0, -1 ],
+          '  elsewhere: the nearest rung below, the smallest, the short side, none for audio');
 my $to = $seen->{switch_to} // -1;
 is($seen->{switched}{level}, $to, 'the quality menu switched hls.js\'s level');
 my $rung = defined $heights[$to] ? "$heights[$to]p" : 'none';

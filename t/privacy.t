@@ -80,7 +80,10 @@ for my $name (qw(ann bob)) {
 # --- the tables ------------------------------------------------------------
 
 # who: 'anyone' (walked as anonymous, the other user and the owner),
-# 'signed-in' (as each user: their own view).  A path may name %owner% (the owner's name, in each title).
+# 'signed-in' (as each user: their own view), 'follower' (as the other
+# user, who follows the owner; the owner also reposted every media of
+# theirs and of the follower, whatever its privacy, as if each had been
+# public when reposted).  A path may name %owner% (the owner's name, in each title).
 my @listings = (
     [ 'GET /api/v1/media (a library)', '/api/v1/media?limit=100', 'signed-in' ],
     [ 'GET /api/v1/users/{handle}', '/api/v1/users/%handle%?limit=100', 'anyone' ],
@@ -91,6 +94,7 @@ my @listings = (
       'anyone' ],
     [ 'GET /api/v1/catalog', '/api/v1/catalog?kind=video&limit=50', 'anyone' ],
     [ 'GET /api/v1/trending', '/api/v1/trending', 'anyone' ],
+    [ 'GET /api/v1/feed', '/api/v1/feed?limit=50', 'follower' ],
 );
 
 # refusal: the status a viewer who may not see the media gets
@@ -101,6 +105,14 @@ my @direct = (
     [ 'playback token', 'POST', '/api/v1/media/%id%/playback', 404 ],
     [ 'GET /api/v1/media/{id}', 'GET', '/api/v1/media/%id%', 404, 'owner-only' ],
 );
+
+# the feed's material: ann and bob follow each other, and each reposted
+# every media there is (rows written as they would have been while public)
+my %uid = map { $_ => $user{$_}{user}{id} } qw(ann bob);
+$t->psql('media', "INSERT INTO follows (follower_id, followee_id) VALUES"
+         . " ('$uid{ann}', '$uid{bob}'), ('$uid{bob}', '$uid{ann}')");
+$t->psql('media', "INSERT INTO reposts (user_id, media_id)"
+         . " SELECT u.id, m.id FROM users u, media m");
 
 # --- the walk ----------------------------------------------------------------
 
@@ -154,6 +166,7 @@ sub walk {
             for my $viewer (@viewers) {
                 my $p = $path =~ s/%handle%/${owner}_h/r =~ s/%owner%/$owner/r;
                 next if $who eq 'signed-in' && $owner ne $viewer;
+                next if $who eq 'follower' && $owner eq $viewer;
                 my $r = api(GET => $p, $viewer ? $user{$viewer} : undef);
                 my $as = $viewer // 'anonymous';
                 is($r->{status}, 200, "$when: $name of $owner as $as: 200")
@@ -167,7 +180,7 @@ sub walk {
                                           . ($media{$_}{deleted} ? ' deleted' : '') . ')' }
                                  @wrong));
                 # not vacuous: the profile lists the owner's public media
-                if ($who eq 'anyone') {
+                if ($who eq 'anyone' || $who eq 'follower') {
                     my @missing = grep { $media{$_}{owner} eq $owner
                                          && $media{$_}{privacy} eq 'public'
                                          && !$media{$_}{deleted} && !$seen{$_} }

@@ -43,6 +43,17 @@ http {
         location /u/ {
             media_pages;
         }
+        location /hls/ {
+            media_hls /_media_files/;
+        }
+        location /_media_files/ {
+            internal;
+            alias %%DIR%%/hls/;
+            types {
+                image/jpeg jpg;
+                application/json json;
+            }
+        }
     }
 }
 EOF
@@ -210,7 +221,7 @@ is("$r->{json}{width}x$r->{json}{height}", '160x90', 'maxheight=90: 160x90');
 $r = $t->http(GET => "/api/v1/oembed?url=$q&maxwidth=wide");
 is($r->{status}, 422, 'maxwidth=wide: 422');
 is($r->{json}{error}{field}, 'maxwidth', '  naming maxwidth');
-ok(!exists $o->{thumbnail_url}, 'no poster without a media_hls location: no thumbnail');
+ok(!exists $o->{thumbnail_url}, 'a video without a poster: no thumbnail');
 
 for my $case ([ $priv, 'private' ], [ $gone, 'deleted' ], [ $failed, 'failed' ]) {
     is(oembed("http://$host/m/$case->[0]")->{status}, 404,
@@ -228,6 +239,79 @@ $r = oembed("https://other.example/m/$pub");
 is($r->{status}, 422, 'another site: 422');
 is($r->{json}{error}{code}, 'foreign_url', '  foreign_url');
 is(oembed("http://$host/u/ann_lee")->{status}, 422, 'a profile url: 422');
+
+# --- pictures on the cards: URLs an unfurler fetches without signing in --
+
+# as the transcoder leaves them: files in hls/<id>/, the row's bits
+# (1 cover, 2 poster, 8 waveform) and the cover's version
+my $jpeg = "\xff\xd8\xff\xe0" . ('x' x 60) . "\xff\xd9";
+for my $m ([ $pub, 2, 'poster.jpg' ], [ $unl, 9, 'cover-512.jpg', 'waveform.json' ],
+           [ $priv, 3, 'poster.jpg', 'cover-512.jpg' ])
+{
+    my ($id, $bits, @files) = @$m;
+    mkdir "$dir/hls";
+    mkdir "$dir/hls/$id";
+    for my $f (@files) {
+        open(my $fh, '>', "$dir/hls/$id/$f") or die "$f: $!";
+        print $fh $f =~ /json$/
+            ? '{"version":2,"channels":1,"sample_rate":44100,'
+              . '"samples_per_pixel":441,"bits":8,"length":2,"data":[-5,9,-64,100]}'
+            : $jpeg;
+        close $fh;
+    }
+    sql("UPDATE media SET pictures = $bits, cover_version = 3,"
+        . " renditions = '[{\"width\": 1280, \"height\": 720}]' WHERE id = '$id'");
+}
+
+$html = $t->http(GET => "/m/$pub")->{content};
+my ($img) = $html =~ m{<meta property="og:image" content="http://\Q$host\E(/hls/[^"]+/$pub/poster\.jpg)">};
+ok($img, "a video's og:image: its poster, an absolute URL") or diag($html);
+like($html, qr{<meta name="twitter:image" content="http://\Q$host\E\Q$img\E">},
+     '  twitter:image the same');
+like($html, qr{<video id="player" [^>]*poster="http://\Q$host\E\Q$img\E"}, '  and the player\'s poster');
+$r = $t->http(GET => $img // '/none');
+is($r->{status}, 200, '  fetched without signing in: 200');
+is($r->{content}, $jpeg, '  the poster');
+(my $master = $img // '') =~ s{poster\.jpg$}{master.m3u8};
+$r = $t->http(GET => $master);
+is($r->{status}, 403, '  its token opens no playlist: 403');
+(my $other = $img // '') =~ s{/$pub/}{/$unl/};
+is($t->http(GET => $other)->{status}, 403, '  nor another media\'s pictures');
+unlike($html, qr{data-waveform}, '  no waveform for a video');
+
+$html = $t->http(GET => "/m/$unl")->{content};
+($img) = $html =~ m{<meta property="og:image" content="http://\Q$host\E(/hls/[^"]+/$unl/cover-512\.jpg\?v=3)">};
+ok($img, "an audio's og:image: its 512 px cover, of this version") or diag($html);
+like($html, qr{<img id="cover" [^>]*src="http://\Q$host\E\Q$img\E">}, '  shown above the player');
+is($t->http(GET => $img // '/none')->{content}, $jpeg, '  fetched without signing in');
+my ($wave) = $html =~ m{<main id="share" [^>]*data-waveform="(/hls/[^"]+/$unl/waveform\.json)">};
+ok($wave, '  the waveform\'s URL for share.js');
+like($html, qr{<div id="waveform"></div>.*<script src="/vendor/wavesurfer\.min\.js">}s,
+     '  its place, and wavesurfer.js');
+is(decode_json($t->http(GET => $wave // '/none')->{content} // '{}')->{length}, 2,
+   '  the peaks fetched without signing in');
+like($t->http(GET => "/embed/$unl")->{content}, qr{data-waveform="/hls/},
+     '  the embed player draws it too');
+
+$o = oembed("http://$host/m/$unl")->{json};
+like($o->{thumbnail_url} // '', qr{^http://\Q$host\E/hls/[^"]+/$unl/cover-512\.jpg\?v=3$},
+     "oEmbed's thumbnail of a song: its cover");
+is(($o->{thumbnail_width} // '') . 'x' . ($o->{thumbnail_height} // ''), '512x512',
+   '  512x512');
+$o = oembed("http://$host/m/$pub")->{json};
+like($o->{thumbnail_url} // '', qr{/$pub/poster\.jpg$}, "oEmbed's thumbnail of a video: its poster");
+is("$o->{thumbnail_width}x$o->{thumbnail_height}", '1280x720', '  the top rung\'s size');
+
+# a private media's pictures: no page names them, and a playback token
+# of its owner's is no pictures URL for anyone else
+$r = $t->http(GET => "/m/$priv");
+is($r->{status}, 404, 'a private media with a poster: still 404');
+unlike($r->{content}, qr{/hls/}, '  no picture URL in it');
+is(oembed("http://$host/m/$priv")->{status}, 404, '  and no oEmbed');
+sql("UPDATE media SET privacy = 'private' WHERE id = '$unl'");
+$r = $t->http(GET => "/m/$unl");
+unlike($r->{content}, qr{/hls/}, 'made private: its page names no picture at once');
+sql("UPDATE media SET privacy = 'unlisted' WHERE id = '$unl'");
 
 # --- profiles -------------------------------------------------------------
 
@@ -276,6 +360,52 @@ like($html, qr{<span id="followers">1</span> followers}, '  counts');
 like($html, qr{<a href="/m/$pub">&lt;script&gt;}, '  its public media, escaped');
 unlike($html, qr/$unl|$priv|$gone|Unlisted song|Private clip/, '  no other media');
 is($t->http(GET => '/u/nobody_here')->{status}, 404, 'no such profile: 404');
+
+# --- published_at: first made public or unlisted, never reset -------------
+
+# made two hours ago, private: not published
+my $late = media($a_id, 'audio', 'ready', 'private', 'Late bloomer', '', -120);
+is(sql("SELECT published_at IS NULL FROM media WHERE id = '$late'"), 't',
+   'a private media: no published_at');
+my $born = sql("SELECT published_at = created_at FROM media WHERE id = '$pub'");
+is($born, 't', 'inserted ready and public: published as made');
+# the others were made in the future (created_at now + N minutes): back
+# them to yesterday
+sql("UPDATE media SET published_at = now() - interval '1 day'"
+    . " WHERE published_at IS NOT NULL");
+$r = api(PATCH => "/api/v1/media/$late", $ann, { privacy => 'public' });
+is($r->{status}, 200, 'made public by PATCH');
+my $first = sql("SELECT published_at FROM media WHERE id = '$late'");
+is(sql("SELECT published_at > now() - interval '1 minute' AND published_at > created_at"
+       . " FROM media WHERE id = '$late'"), 't', '  published_at: now, not its upload time');
+
+$r = $t->http(GET => '/api/v1/catalog?sort=new&kind=audio');
+is($r->{json}{items}[0]{id}, $late, 'catalog?sort=new: the newest published first, made two hours ago');
+ok($r->{json}{items}[0]{published_at}, '  with its published_at');
+$r = api(GET => '/api/v1/feed', $bob);
+is($r->{json}{items}[0]{media}{id}, $late, 'the feed of a follower: it comes first too')
+    or diag(explain($r->{json}{items}[0]));
+
+api(PATCH => "/api/v1/media/$late", $ann, { privacy => 'private' });
+is(sql("SELECT published_at FROM media WHERE id = '$late'"), $first,
+   'made private: published_at kept');
+select(undef, undef, undef, 0.05);
+api(PATCH => "/api/v1/media/$late", $ann, { privacy => 'unlisted' });
+api(PATCH => "/api/v1/media/$late", $ann, { privacy => 'public' });
+is(sql("SELECT published_at FROM media WHERE id = '$late'"), $first,
+   '  and public again: not reset (it does not come back to the top)');
+sql("UPDATE media SET published_at = NULL WHERE id = '$late'");
+is(sql("SELECT published_at FROM media WHERE id = '$late'"), $first,
+   '  nor cleared by a statement');
+
+# an upload made public before it is ready: published when it is
+my $early = media($a_id, 'video', 'processing', 'public', 'Still cooking', '', -60);
+is(sql("SELECT published_at IS NULL FROM media WHERE id = '$early'"), 't',
+   'public but processing: not published');
+sql("UPDATE media SET status = 'ready' WHERE id = '$early'");
+is(sql("SELECT published_at > created_at FROM media WHERE id = '$early'"), 't',
+   '  ready (the transcoder\'s UPDATE): published then');
+sql("DELETE FROM media WHERE id IN ('$late', '$early')");
 
 # --- the README's example, run as written ---------------------------------
 

@@ -1,7 +1,10 @@
 # An anonymous visitor opens a share link in a real browser (Debian's
 # chromium, headless, through playwright-core; t/browser/share.js) against
 # nginx configured from nginx.conf.example: the page made by the module,
-# Play, an anonymous playback token, hls.js, and the video plays.
+# Play, an anonymous playback token, hls.js, and the video plays; its
+# poster shows.  A song's page shows its cover and draws its waveform
+# (wavesurfer.js, from waveform.json) before anything plays; a click on
+# the waveform plays from there.
 
 use strict;
 use warnings;
@@ -33,6 +36,11 @@ my $file = $t->make_media('clip.mp4',
     . ' -f lavfi -i sine=frequency=300:duration=8 -c:v libx264'
     . ' -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest');
 
+$t->make_media('art.png', '-f lavfi -i color=c=orange:size=400x400 -frames:v 1');
+my $song_file = $t->make_media('song.mp3', "-f lavfi -i sine=frequency=220:duration=8"
+    . " -i $dir/media/art.png -map 0 -map 1 -c:a libmp3lame -c:v png"
+    . " -disposition:v attached_pic -id3v2_version 3");
+
 my $password = 'a good long password';
 my $user = $t->signup('creator@example.com', $password);
 api(PATCH => '/api/v1/me', $user, { handle => 'the_creator',
@@ -45,12 +53,21 @@ my $id = $r->{json}{media}{id};
 api(PATCH => "/api/v1/media/$id", $user, { title => 'A shared clip',
                                            privacy => 'unlisted' });
 
-my $s = '';
-wait_until(sub {
-    $s = api(GET => "/api/v1/media/$id", $user)->{json}{media}{status} // '';
-    $s =~ /^(ready|failed)$/;
-}, timeout => 120, interval => 0.5);
-is($s, 'ready', 'transcoded');
+$r = $t->http(POST => '/api/v1/media', body => slurp($song_file),
+              headers => { 'Content-Type' => 'audio/mpeg',
+                           Authorization => "Bearer $user->{access_token}" });
+my $song = $r->{json}{media}{id};
+api(PATCH => "/api/v1/media/$song", $user, { title => 'A shared song',
+                                             privacy => 'public' });
+
+for my $m ($id, $song) {
+    my $s = '';
+    wait_until(sub {
+        $s = api(GET => "/api/v1/media/$m", $user)->{json}{media}{status} // '';
+        $s =~ /^(ready|failed)$/;
+    }, timeout => 120, interval => 0.5);
+    is($s, 'ready', 'transcoded');
+}
 
 # the card's picture: the poster, by a URL that opens nothing else
 my $page = $t->http(GET => "/m/$id")->{content};
@@ -74,7 +91,7 @@ is($t->http(GET => $thumb // '/none')->{headers}{'content-type'}, 'image/jpeg',
 local $ENV{HOME} = $dir;
 local $ENV{EMAIL} = 'creator@example.com';
 local $ENV{PASSWORD} = $password;
-my $out = `timeout 100 node '$driver' '${\ $t->url("/m/$id")}' '${\ $t->url("/embed/$id")}' 2>'$dir/browser.err'`;
+my $out = `timeout 140 node '$driver' '${\ $t->url("/m/$id")}' '${\ $t->url("/embed/$id")}' '${\ $t->url("/m/$song")}' 2>'$dir/browser.err'`;
 my $rc = $? >> 8;
 my $seen = eval { decode_json($out) } // {};
 
@@ -82,20 +99,34 @@ is($rc, 0, 'the browser run completed')
     or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
             . slurp("$dir/browser.err"));
 is_deeply($seen->{steps}, [ 'launch', 'the library links it', 'open the share link', 'play',
-                            'embed' ],
+                            'embed', 'the song\'s page', 'click on the waveform' ],
           'every step done') or diag("stopped at: " . ($seen->{error} // ''));
-is($seen->{library_link}, "/m/$id", "the library's Share link: the page");
+like($seen->{library_link} // '', qr{^/m/($id|$song)$}, "the library's Share link: the page");
 is($seen->{title}, 'A shared clip', 'the page shows the title');
 like($seen->{by} // '', qr/The Creator\s+\@the_creator/, '  and the creator');
 is($seen->{cookies}, 0, 'the visitor has no session');
-is_deeply($seen->{requests}, [ ({ url => "/api/v1/media/$id/playback", status => 200 }) x 2 ],
-          'one anonymous playback token for each player')
+is_deeply($seen->{requests}, [ ({ url => "/api/v1/media/$id/playback", status => 200 }) x 2,
+                               { url => "/api/v1/media/$song/playback", status => 200 } ],
+          'one anonymous playback token for each player, and the song')
     or diag(explain($seen->{requests}));
+is_deeply($seen->{poster}, { w => 640, h => 360 }, 'the video\'s poster shows: 640x360')
+    or diag(explain($seen->{poster}));
 ok(($seen->{time} // 0) > 0.5, "it plays: at " . ($seen->{time} // '-') . ' s');
 ok(($seen->{embed_time} // 0) > 0.5, "the embed player in another site's iframe plays: at "
    . ($seen->{embed_time} // '-') . ' s');
+my $so = $seen->{song} // {};
+is_deeply($so->{cover}, { w => 512, h => 512, shown => JSON::PP::true,
+                          file => 'cover-512.jpg?v=0' },
+          'the song\'s page shows its 512 px cover') or diag(explain($so->{cover}));
+is($so->{bars}, 800, '  its waveform from waveform.json: 8 s at 100 a second');
+ok(($so->{canvases} // 0) >= 1 && ($so->{inked} // 0) > 1000,
+   "  drawn by wavesurfer.js ($so->{canvases} canvases, $so->{inked} pixels)");
+is($so->{played_before_click}, 0,
+   '  before a token is asked for or any audio fetched');
+ok(($so->{at} // 0) > 3.5, 'a click in its middle plays from there: at '
+   . ($so->{at} // '-') . ' s');
 # the comments hook asks the social room's route, absent on this branch
-my @other = grep { !m{^404 /api/v1/media/$id/comments$} } @{ $seen->{failed} // [] };
+my @other = grep { !m{^404 /api/v1/media/[^/]+/comments$} } @{ $seen->{failed} // [] };
 my @errors = grep { !/status of 404/ } @{ $seen->{console} // [] };
 ok(!@other && !@errors
    && grep({ /status of 404/ } @{ $seen->{console} // [] })

@@ -583,10 +583,22 @@ async function play(id, media) {
   state.hls = hls;
 
   hls.on(Hls.Events.MANIFEST_PARSED, () => {
+    /* the first fragments from the start rung; Auto (the bandwidth
+     * estimate) takes over from there until the viewer picks one */
+    hls.startLevel = window.mediaStartLevel(hls.levels);
     fillQualityMenu(hls);
     v.play().catch(() => {
       $('player-level').textContent = 'Press play to start.';
     });
+  });
+
+  /* which rung the first picture came from, for diagnosis and tests */
+  state.firstLevel = null;
+  hls.on(Hls.Events.FRAG_LOADED, (_, d) => {
+    if (state.firstLevel === null && d.frag.type === 'main') {
+      const l = hls.levels[d.frag.level];
+      state.firstLevel = { level: d.frag.level, height: l && l.height };
+    }
   });
 
   hls.on(Hls.Events.LEVEL_SWITCHED, (_, d) => {

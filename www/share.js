@@ -4,7 +4,10 @@
  * the visitor is signed in; the server limits anonymous ones per address)
  * and plays it with hls.js, or natively where the browser plays HLS
  * itself (Safari).  Comments and likes come from the social room's API
- * when it is there; the page already shows their counts.
+ * when it is there; the page already shows their counts.  An audio page
+ * draws its waveform at once with wavesurfer.js from the precomputed
+ * waveform.json (data-waveform, a pictures-only URL: no audio is fetched
+ * or decoded for it); a click on it starts playing from there.
  */
 
 const main = document.getElementById('share');
@@ -54,6 +57,12 @@ async function start() {
 
   if (window.Hls && window.Hls.isSupported()) {
     const hls = new window.Hls();
+    /* a video starts at the 480p rung (www/rungs.js), as in the library */
+    hls.on(window.Hls.Events.MANIFEST_PARSED, () => {
+      if (window.mediaStartLevel) {
+        hls.startLevel = window.mediaStartLevel(hls.levels);
+      }
+    });
     hls.on(window.Hls.Events.ERROR, (ev, data) => {
       if (data.fatal) {
         say(`Playback failed: ${data.details}.`);
@@ -88,10 +97,72 @@ async function comments() {
   for (const c of (json && json.items) || []) {
     const p = document.createElement('p');
     p.className = 'comment';
-    p.textContent = `${c.user && (c.user.display_name || c.user.handle)
-                       || 'someone'}: ${c.body}`;
+    if (c.user && c.user.avatar) {
+      const img = document.createElement('img');
+      img.className = 'avatar-64';
+      img.alt = '';
+      img.width = 24;
+      img.height = 24;
+      img.src = c.user.avatar['64'];
+      p.append(img, ' ');
+    }
+    p.append(`${c.user && (c.user.display_name || c.user.handle)
+                || 'someone'}: ${c.body}`);
     box.appendChild(p);
   }
+}
+
+/* BBC audiowaveform v2: [min, max] pairs of 8-bit samples -> one channel
+ * of peaks in [0, 1] (as www/pictures.js) */
+function peaks(w) {
+  const out = new Float32Array(w.length);
+  for (let i = 0; i < w.length; i++) {
+    out[i] = Math.max(Math.abs(w.data[2 * i]), Math.abs(w.data[2 * i + 1]))
+             / 128;
+  }
+  return out;
+}
+
+async function waveform() {
+  const box = document.getElementById('waveform');
+  const url = main.dataset.waveform;
+  if (!box || !url || !window.WaveSurfer) {
+    return;
+  }
+
+  const res = await fetch(url).catch(() => null);
+  const w = res && res.ok ? await res.json().catch(() => null) : null;
+  if (!w || !Array.isArray(w.data) || !w.length) {
+    return;
+  }
+
+  const ws = window.WaveSurfer.create({
+    container: box,
+    height: 64,             /* nginx.conf.example's CSP hashes this style */
+    media: player,
+    peaks: [peaks(w)],
+    duration: w.length * w.samples_per_pixel / w.sample_rate,
+    waveColor: '#9aa4b2',
+    progressColor: '#2f6fde',
+    cursorColor: '#1b3f80',
+    barWidth: 2,
+    barGap: 1,
+    normalize: true,
+    interact: true,
+  });
+
+  /* a click before the first play: play from there */
+  ws.on('interaction', (t) => {
+    if (!started) {
+      started = true;
+      if (go.isConnected) go.remove();
+      start().then(() => {
+        player.currentTime = t;
+        return player.play();
+      }).catch(() => {});
+    }
+  });
+  box.dataset.bars = String(w.length);
 }
 
 /* a token is asked for on the first play, so that unfurlers and visitors
@@ -117,3 +188,4 @@ go.addEventListener('click', () => {
 player.after(go);
 
 comments();
+waveform();

@@ -122,7 +122,12 @@ const mediaSocial = (() => {
       const at = make('button', { type: 'button', className: 'link' },
                       clock(c.at_ms));
       at.onclick = () => seek(c.at_ms);
-      const li = make('li', {}, at, ' ', make('strong', {}, who), ' ',
+      /* the author's 64 px avatar, when they have one */
+      const face = c.user.avatar
+        ? make('img', { className: 'avatar-64', alt: '', width: 24,
+                        height: 24, src: c.user.avatar['64'] })
+        : '';
+      const li = make('li', {}, at, ' ', face, make('strong', {}, who), ' ',
                       make('span', { className: 'social-text' }, c.body));
       li.dataset.id = c.id;
       if (state.user && (c.user.id === state.user.id

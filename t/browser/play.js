@@ -235,6 +235,17 @@ async function upload(page, file, title) {
   seen.menu = await page.$$eval('#quality option', (os) =>
     os.map((o) => ({ value: o.value, text: o.textContent })));
   seen.poster = await page.getAttribute('#player', 'poster');
+  seen.first_level = await page.evaluate(() => state.firstLevel);
+  seen.start_level = await page.evaluate(() => state.hls.startLevel);
+  /* the rule on other ladders: the nearest rung below 480p, the smallest
+   * when all are larger, the short side for portrait, none for audio */
+  seen.start_rules = await page.evaluate(() => [
+    [{ width: 1920, height: 1080 }, { width: 1280, height: 720 },
+     { width: 640, height: 360 }],
+    [{ width: 1280, height: 720 }, { width: 1920, height: 1080 }],
+    [{ width: 480, height: 854 }, { width: 720, height: 1280 }],
+    [{ bitrate: 128000 }, { bitrate: 64000 }],
+  ].map(window.mediaStartLevel));
   seen.hls_errors = await page.evaluate(() => state.errors);
   passed();
 

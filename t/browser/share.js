@@ -9,7 +9,9 @@
  *   EMAIL=... PASSWORD=... node t/browser/share.js SHARE_URL EMBED_URL
  *
  * then the embed player, framed by a page of another origin (a data: URL),
- * plays too.
+ * plays too.  With SONG_URL (a song's share page) as a third argument: its
+ * cover is shown and its waveform drawn before anything plays, and a
+ * click on the waveform plays from there.
  *
  * Every wait is bounded; the whole run ends after DEADLINE_MS.
  */
@@ -18,7 +20,7 @@
 
 const { chromium } = require('playwright-core');
 
-const [url, embed] = process.argv.slice(2);
+const [url, embed, song] = process.argv.slice(2);
 const DEADLINE_MS = 90000;
 
 const seen = { steps: [], console: [], requests: [] };
@@ -90,6 +92,17 @@ function passed() { seen.steps.push(seen.at); }
   seen.title = await page.textContent('h1', { timeout: 10000 });
   seen.by = await page.textContent('p.by', { timeout: 10000 });
   seen.cookies = (await context.cookies()).length;
+  /* the poster, loaded (a broken image has no natural size) */
+  await page.waitForFunction(() => {
+    const v = document.getElementById('player');
+    return v && v.poster;
+  }, null, { timeout: 10000 });
+  seen.poster = await page.evaluate(() => new Promise((resolve) => {
+    const img = new Image();
+    img.onload = () => resolve({ w: img.naturalWidth, h: img.naturalHeight });
+    img.onerror = () => resolve({ error: 'the poster did not load' });
+    img.src = document.getElementById('player').poster;
+  }));
   passed();
 
   step('play');
@@ -119,6 +132,64 @@ function passed() { seen.steps.push(seen.at); }
   seen.embed_time = await frame.evaluate(
     () => document.getElementById('player').currentTime);
   passed();
+
+  if (song) {
+    step('the song\'s page');
+    const sp = await context.newPage();
+    sp.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
+    sp.on('console', (m) => {
+      if (m.type() === 'error') seen.console.push(m.text());
+    });
+    sp.on('request', (q) => {
+      const path = new URL(q.url()).pathname;
+      seen.song_requests = (seen.song_requests || [])
+        .concat(path.replace(/^\/hls\/[^/]+\//, '/hls/T/'));
+    });
+    await sp.goto(song);
+    await sp.waitForFunction(() => {
+      const img = document.getElementById('cover');
+      return img && img.complete && img.naturalWidth > 0;
+    }, null, { timeout: 10000 });
+    await sp.waitForFunction(() => {
+      const box = document.getElementById('waveform');
+      const root = box && box.firstElementChild
+                   && box.firstElementChild.shadowRoot;
+      return box && box.dataset.bars && root && root.querySelector('canvas');
+    }, null, { timeout: 20000 });
+    seen.song = await sp.evaluate(() => {
+      const box = document.getElementById('waveform');
+      const root = box.firstElementChild.shadowRoot;
+      const canvases = [...root.querySelectorAll('canvas')];
+      let inked = 0;
+      for (const c of canvases) {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height)
+          .data;
+        for (let i = 3; i < d.length; i += 4) if (d[i]) inked++;
+      }
+      const img = document.getElementById('cover');
+      const r = img.getBoundingClientRect();
+      return { cover: { w: img.naturalWidth, h: img.naturalHeight,
+                        shown: r.width > 0 && r.height > 0,
+                        file: img.src.replace(/^.*\//, '') },
+               bars: Number(box.dataset.bars), canvases: canvases.length,
+               inked };
+    });
+    seen.song.played_before_click = seen.song_requests
+      .filter((q) => /playback|m3u8|seg_/.test(q)).length;
+    passed();
+
+    step('click on the waveform');
+    const wave = await sp.$('#waveform');
+    const box = await wave.boundingBox();
+    await sp.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await sp.waitForFunction(() => {
+      const a = document.getElementById('player');
+      return a && a.currentTime > 3.5 && !a.paused;
+    }, null, { timeout: 30000, polling: 200 });
+    seen.song.at = await sp.evaluate(
+      () => document.getElementById('player').currentTime);
+    passed();
+  }
 
   done(0);
 })().catch((e) => {

@@ -465,6 +465,8 @@ sub write_example_conf {
           "            root $self->{build}/www;" ],
         [ qr{^            alias /var/lib/ngx_media/hls/;}m,
           "            alias $d/storage/hls/;" ],
+        [ qr{^            alias /var/lib/ngx_media/avatars/;}m,
+          "            alias $d/storage/avatars/;" ],
         [ qr{^        access_log \S+ media;}m, "        access_log $d/media.log media;" ],
         [ qr{^        listen 8080;}m,
           '        listen 127.0.0.1:' . $self->port('http') . ';' ],

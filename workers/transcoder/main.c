@@ -58,6 +58,7 @@ static media_stmt_t  media_sql_mark =
 
 static int media_transcode(media_job_t *job);
 static int media_cover_job(media_job_t *job);
+static int media_avatar_job(media_job_t *job);
 static int media_cover_tick(const media_settings_t *s, PGconn *pg,
     redisContext *rc);
 static void media_cover_stat(media_job_t *job, char *path, size_t size,
@@ -515,6 +516,21 @@ media_rmtree(const char *path)
 
 /* covers ------------------------------------------------------------------ */
 
+/* the avatar job's user and new key */
+static media_stmt_t  media_sql_avatar_job =
+    media_stmt("avatar_job", 1,
+        "SELECT user_id::text, payload->>'avatar' FROM jobs"
+        " WHERE id = $1::uuid AND user_id IS NOT NULL"
+        "   AND payload->>'avatar' ~ '^[0-9a-f]{32}$'");
+
+/* the new key shown, the one it replaces returned (its files go) */
+static media_stmt_t  media_sql_avatar_done =
+    media_stmt("avatar_done", 2,
+        "UPDATE users u SET avatar_key = $2"
+        "  FROM (SELECT avatar_key FROM users WHERE id = $1::uuid"
+        "         FOR UPDATE) o"
+        " WHERE u.id = $1::uuid RETURNING coalesce(o.avatar_key, '')");
+
 static media_stmt_t  media_sql_cover_done =
     media_stmt("cover_done", 1,
         "UPDATE media SET pictures = pictures | 1, cover_source = 'upload'"
@@ -589,6 +605,11 @@ media_cover_job(media_job_t *job)
     struct stat   sb;
     const char   *params[1];
 
+    /* no media: a user's avatar (PUT /api/v1/me/avatar) */
+    if (job->media_id[0] == '\0') {
+        return media_avatar_job(job);
+    }
+
     if (media_path(path, sizeof(path), "%s/" MEDIA_DIR_COVERS "/%s",
                    job->settings->storage, job->media_id) != 0
         || media_path(final, sizeof(final), "%s/" MEDIA_DIR_HLS "/%s",
@@ -620,6 +641,90 @@ media_cover_job(media_job_t *job)
 
     media_log_info("job %s: media %s has its uploaded cover", job->id,
                    job->media_id);
+    return 0;
+}
+
+
+/*
+ * An avatar job: covers/avatar-<user id> (the upload, checked by nginx as a
+ * cover is) into avatars/<key>-256.jpg and -64.jpg, then the key shown,
+ * then the files of the key it replaced removed.  A retry makes the same
+ * files again (the key is the job's).
+ */
+static int
+media_avatar_job(media_job_t *job)
+{
+    int           i;
+    char          path[4096], dir[4096], old[4096], user[40], key[40];
+    PGresult     *res;
+    const char   *params[2];
+
+    params[0] = job->id;
+    res = media_pg_exec(job->pg, &media_sql_avatar_job, params);
+    if (media_job_check(job, res, PGRES_TUPLES_OK, "read the avatar job")
+        != 0)
+    {
+        return -1;
+    }
+
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        media_job_fail(job, "avatar: the job names no user or key");
+        job->permanent = 1;
+        return -1;
+    }
+
+    snprintf(user, sizeof(user), "%s", PQgetvalue(res, 0, 0));
+    snprintf(key, sizeof(key), "%s", PQgetvalue(res, 0, 1));
+    PQclear(res);
+
+    if (media_path(path, sizeof(path), "%s/" MEDIA_DIR_COVERS "/avatar-%s",
+                   job->settings->storage, user) != 0
+        || media_path(dir, sizeof(dir), "%s/" MEDIA_DIR_AVATARS,
+                      job->settings->storage) != 0)
+    {
+        media_job_fail(job, "media_storage path too long");
+        job->permanent = 1;
+        return -1;
+    }
+
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        media_job_fail(job, "avatar: mkdir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+
+    if (media_avatar_file(job, path, dir, key) != 0) {
+        return -1;
+    }
+
+    params[0] = user;
+    params[1] = key;
+    res = media_pg_exec(job->pg, &media_sql_avatar_done, params);
+    if (media_job_check(job, res, PGRES_TUPLES_OK, "record the avatar") != 0)
+    {
+        return -1;
+    }
+
+    /* the replaced avatar's files: nobody is shown them any more */
+    if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0]
+        && strcmp(PQgetvalue(res, 0, 0), key) != 0)
+    {
+        for (i = 0; i < 2; i++) {
+            if (media_path(old, sizeof(old), "%s/%s-%s.jpg", dir,
+                           PQgetvalue(res, 0, 0), i ? "64" : "256")
+                == 0
+                && unlink(old) != 0 && errno != ENOENT)
+            {
+                media_log_info("job %s: remove %s: %s", job->id, old,
+                               strerror(errno));
+            }
+        }
+    }
+    PQclear(res);
+
+    job->result = strdup("{\"avatar\":\"made\"}");
+
+    media_log_info("job %s: user %s has a new avatar", job->id, user);
     return 0;
 }
 

@@ -5,6 +5,8 @@
  * is decoded once, cropped to a centred square and made into
  * cover-512.jpg and cover-128.jpg: every cover has the same two shapes,
  * whatever the source was, so pages lay them out without measuring.
+ * Avatars (uploaded by their user) go the same way, as <key>-256.jpg and
+ * <key>-64.jpg.
  *
  * The thumbnail strip (video) is what players show when the pointer
  * hovers the seek bar: thumbs.jpg, a sprite of small frames, one every
@@ -30,8 +32,13 @@
 #include "transcoder.h"
 
 
+static int media_picture_packet(media_job_t *job, enum AVCodecID id,
+    const AVPacket *pkt, const char *dir, const char *prefix,
+    const int *sizes);
+static int media_picture_file(media_job_t *job, const char *path,
+    const char *dir, const char *prefix, const int *sizes);
 static int media_cover_frame(media_job_t *job, AVFrame *frame,
-    const char *dir);
+    const char *dir, const char *prefix, const int *sizes);
 static int media_tile_copy(AVFrame *dst, const AVFrame *src, int x, int y);
 static void media_vtt_time(char *buf, size_t size, int64_t ms);
 
@@ -138,6 +145,18 @@ int
 media_cover_packet(media_job_t *job, enum AVCodecID id, const AVPacket *pkt,
     const char *dir)
 {
+    static const int  sizes[] = MEDIA_COVER_SIZES;
+
+    return media_picture_packet(job, id, pkt, dir, "cover", sizes);
+}
+
+
+/* prefix-<size>.jpg for the two sizes */
+static int
+media_picture_packet(media_job_t *job, enum AVCodecID id,
+    const AVPacket *pkt, const char *dir, const char *prefix,
+    const int *sizes)
+{
     int              rc;
     AVFrame         *frame;
     const AVCodec   *codec;
@@ -184,7 +203,7 @@ media_cover_packet(media_job_t *job, enum AVCodecID id, const AVPacket *pkt,
         goto done;
     }
 
-    rc = media_cover_frame(job, frame, dir);
+    rc = media_cover_frame(job, frame, dir, prefix, sizes);
 
 done:
 
@@ -197,6 +216,27 @@ done:
 /* an uploaded picture, as the cover: read whole (nginx capped its size) */
 int
 media_cover_file(media_job_t *job, const char *path, const char *dir)
+{
+    static const int  sizes[] = MEDIA_COVER_SIZES;
+
+    return media_picture_file(job, path, dir, "cover", sizes);
+}
+
+
+/* an uploaded avatar, as dir/<key>-256.jpg and dir/<key>-64.jpg */
+int
+media_avatar_file(media_job_t *job, const char *path, const char *dir,
+    const char *key)
+{
+    static const int  sizes[] = MEDIA_AVATAR_SIZES;
+
+    return media_picture_file(job, path, dir, key, sizes);
+}
+
+
+static int
+media_picture_file(media_job_t *job, const char *path, const char *dir,
+    const char *prefix, const int *sizes)
 {
     int               rc;
     AVPacket         *pkt;
@@ -231,9 +271,9 @@ media_cover_file(media_job_t *job, const char *path, const char *dir)
         goto done;
     }
 
-    rc = media_cover_packet(job,
-                            ic->streams[pkt->stream_index]->codecpar->codec_id,
-                            pkt, dir);
+    rc = media_picture_packet(job, ic->streams[pkt->stream_index]
+                                       ->codecpar->codec_id,
+                              pkt, dir, prefix, sizes);
 
 done:
 
@@ -243,17 +283,17 @@ done:
 }
 
 
-/* [in] centred square, split in two, scaled: cover-512.jpg, cover-128.jpg */
+/* [in] centred square, split in two, scaled: cover-512.jpg, cover-128.jpg
+ * (prefix-<size>.jpg) */
 static int
-media_cover_frame(media_job_t *job, AVFrame *frame, const char *dir)
+media_cover_frame(media_job_t *job, AVFrame *frame, const char *dir,
+    const char *prefix, const int *sizes)
 {
     int               i, rc;
-    char              args[256], desc[512], name[32];
+    char              args[256], desc[512], name[64];
     AVFrame          *out;
     AVFilterGraph    *g;
     AVFilterContext  *src, *sinks[2];
-
-    static const int  sizes[] = MEDIA_COVER_SIZES;
 
     snprintf(args, sizeof(args),
              "video_size=%dx%d:pix_fmt=%d:time_base=1/25:pixel_aspect=1/1",
@@ -298,7 +338,7 @@ media_cover_frame(media_job_t *job, AVFrame *frame, const char *dir)
             goto done;
         }
 
-        snprintf(name, sizeof(name), "cover-%d.jpg", sizes[i]);
+        snprintf(name, sizeof(name), "%s-%d.jpg", prefix, sizes[i]);
 
         if (media_jpeg(job, out, dir, name) != 0) {
             goto done;

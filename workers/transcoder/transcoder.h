@@ -81,6 +81,8 @@ int media_jpeg(media_job_t *job, const AVFrame *frame, const char *dir,
 int media_cover_packet(media_job_t *job, enum AVCodecID id,
     const AVPacket *pkt, const char *dir);
 int media_cover_file(media_job_t *job, const char *path, const char *dir);
+int media_avatar_file(media_job_t *job, const char *path, const char *dir,
+    const char *key);
 void media_thumbs_init(media_thumbs_t *t, int width, int height,
     int64_t duration_ms);
 int media_thumbs_add(media_job_t *job, media_thumbs_t *t, AVFrame *frame,
