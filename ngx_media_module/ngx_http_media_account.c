@@ -203,6 +203,11 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_refresh =
         "  UPDATE refresh_tokens SET rotated_at = now()"
         "   WHERE token_hash = $1 AND rotated_at IS NULL"
         "     AND revoked_at IS NULL AND expires_at > now()"
+        /* a ban revokes the tokens; this closes the race with a refresh
+         * made at that moment */
+        "     AND NOT EXISTS (SELECT 1 FROM users b"
+        "        WHERE b.id = refresh_tokens.user_id"
+        "          AND b.banned_at IS NOT NULL)"
         "  RETURNING user_id, family_id),"
         " new AS ("
         "  INSERT INTO refresh_tokens"
@@ -928,11 +933,9 @@ ngx_http_media_delete_checked(ngx_http_request_t *r,
     }
 
     if (res->integer > 0) {
-        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
-                                  NGX_HTTP_TOO_MANY_REQUESTS,
-                                  "too_many_attempts", "too many wrong "
-                                  "passwords; try again in %i seconds",
-                                  (res->integer + 999) / 1000));
+        ngx_http_finalize_request(r, ngx_http_media_too_many(r,
+                                  res->integer, "too_many_attempts",
+                                  "too many wrong passwords"));
         return;
     }
 

@@ -44,23 +44,17 @@ CREATE INDEX audit_log_action ON audit_log (action, id DESC);
 CREATE INDEX audit_log_time ON audit_log (created_at);
 
 -- the text a row's hash covers: every column but hash, in a fixed order,
--- independent of the session's TimeZone and DateStyle (epoch
--- microseconds) and of jsonb's spacing (jsonb's own text form is
--- canonical: keys sorted, no duplicates)
+-- as a JSON array (jsonb's text form: strings escaped, so no value can
+-- pass for a separator; NULL apart from ''; the before and after objects
+-- with their keys sorted), independent of the session's TimeZone and
+-- DateStyle (epoch microseconds)
 CREATE FUNCTION media_audit_text(a audit_log) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT concat_ws(E'\x1f',
-        a.id::text,
-        (extract(epoch FROM a.created_at) * 1000000)::bigint::text,
-        coalesce(a.actor_id::text, ''),
-        coalesce(a.actor_role, ''),
-        a.action,
-        a.target_type,
-        coalesce(a.target_id, ''),
-        coalesce(a.reason, ''),
-        coalesce(host(a.address), ''),
-        coalesce(a.before::text, ''),
-        coalesce(a.after::text, ''))
+    SELECT jsonb_build_array(
+        a.id,
+        (extract(epoch FROM a.created_at) * 1000000)::bigint,
+        a.actor_id, a.actor_role, a.action, a.target_type, a.target_id,
+        a.reason, host(a.address), a.before, a.after)::text
 $$;
 
 CREATE FUNCTION media_audit_hash(a audit_log) RETURNS bytea

@@ -17,18 +17,11 @@
 CREATE OR REPLACE FUNCTION media_audit_text(a audit_log) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
-    RETURN concat_ws(E'\x1f',
-        a.id::text,
-        (extract(epoch FROM a.created_at) * 1000000)::bigint::text,
-        coalesce(a.actor_id::text, ''),
-        coalesce(a.actor_role, ''),
-        a.action,
-        a.target_type,
-        coalesce(a.target_id, ''),
-        coalesce(a.reason, ''),
-        coalesce(host(a.address), ''),
-        coalesce(a.before::text, ''),
-        coalesce(a.after::text, ''));
+    RETURN jsonb_build_array(
+        a.id,
+        (extract(epoch FROM a.created_at) * 1000000)::bigint,
+        a.actor_id, a.actor_role, a.action, a.target_type, a.target_id,
+        a.reason, host(a.address), a.before, a.after)::text;
 END $$;
 
 CREATE OR REPLACE FUNCTION media_audit_hash(a audit_log) RETURNS bytea

@@ -377,6 +377,35 @@ BEGIN
                                    p_target_id));
     END IF;
 
+    -- The user concerned (the owner, the author, the user), locked before
+    -- anything takes the audit chain's lock, as every audited change
+    -- takes them (users, then the chain): two moderators, or a moderator
+    -- and a grant, never wait on each other in a circle.  A user action
+    -- changes the row; the others only need it to stay.
+    IF p_action IN ('takedown', 'restore', 'dismiss') THEN
+        SELECT * INTO u FROM users WHERE id = who FOR KEY SHARE;
+    ELSE
+        SELECT * INTO u FROM users WHERE id = who FOR UPDATE;
+    END IF;
+
+    -- nobody moderates what is theirs, nor undoes what was done to it
+    IF u.id = p_actor THEN
+        RETURN media_answer(403, 'forbidden', 'target_id',
+                            format('you cannot %s your own %s; another '
+                                   'moderator or an admin can',
+                                   p_action, p_target_type));
+    END IF;
+
+    IF p_actor_role <> 'admin' AND u.role IN ('moderator', 'admin') THEN
+        RETURN media_answer(403, 'forbidden', 'target_id',
+                            format('a moderator may not %s %s; ask an admin',
+                                   p_action,
+                                   CASE WHEN p_target_type = 'user'
+                                        THEN '' ELSE 'what belongs to ' END
+                                   || CASE u.role WHEN 'admin' THEN 'an admin'
+                                      ELSE 'a moderator' END));
+    END IF;
+
     IF p_action = 'dismiss' THEN
         IF p_report IS NULL THEN
             RETURN media_answer(422, 'invalid_field', 'report_id',
@@ -464,19 +493,7 @@ BEGIN
         END IF;
 
     ELSE
-        -- a user action, on the target's owner or author
-        SELECT * INTO u FROM users WHERE id = who FOR UPDATE;
-
-        IF u.id = p_actor THEN
-            RETURN media_answer(422, 'invalid_field', 'target_id',
-                                format('you cannot %s yourself', p_action));
-        END IF;
-
-        IF p_actor_role <> 'admin' AND u.role IN ('moderator', 'admin') THEN
-            RETURN media_answer(403, 'forbidden', 'target_id',
-                                format('a moderator may not %s a %s; ask '
-                                       'an admin', p_action, u.role));
-        END IF;
+        -- a user action, on the target's owner or author (locked above)
 
         IF p_action = 'warn' THEN
             INSERT INTO user_notices (user_id, kind, message, target_type,

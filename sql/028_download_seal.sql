@@ -28,30 +28,24 @@ CREATE TRIGGER download_uses_no_truncate
 REVOKE UPDATE, DELETE, TRUNCATE ON download_uses FROM PUBLIC;
 REVOKE UPDATE, DELETE, TRUNCATE ON download_uses FROM CURRENT_USER;
 
--- the text a seal's hash covers, per use: every column, in a fixed order,
--- independent of the session's settings
-CREATE FUNCTION media_download_text(d download_uses) RETURNS text
+-- a use as a seal's hash covers it: every column, in a fixed order, as a
+-- JSON array (strings escaped, NULL apart from ''), independent of the
+-- session's settings
+CREATE FUNCTION media_download_json(d download_uses) RETURNS jsonb
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT concat_ws(E'\x1f',
-        d.id::text,
-        coalesce(d.link_id::text, ''),
-        coalesce(d.user_id::text, ''),
-        coalesce(d.media_id::text, ''),
-        coalesce(d.export_id::text, ''),
-        coalesce(host(d.address), ''),
-        coalesce(d.user_agent, ''),
-        coalesce(d.range, ''),
-        d.status::text,
-        (extract(epoch FROM d.created_at) * 1000000)::bigint::text)
+    SELECT jsonb_build_array(d.id, d.link_id, d.user_id, d.media_id,
+        d.export_id, host(d.address), d.user_agent, d.range, d.status,
+        (extract(epoch FROM d.created_at) * 1000000)::bigint)
 $$;
 
--- count and hash of the uses from_id..to_id, as a seal records them
+-- count and hash of the uses from_id..to_id, as a seal records them: the
+-- SHA-256 of their JSON array, in id order
 CREATE FUNCTION media_download_digest(from_id bigint, to_id bigint,
     OUT n bigint, OUT digest text)
 LANGUAGE sql STABLE AS $$
     SELECT count(*),
-           encode(sha256(convert_to(coalesce(string_agg(
-               media_download_text(d), E'\x1e' ORDER BY d.id), ''),
+           encode(sha256(convert_to(coalesce(jsonb_agg(
+               media_download_json(d) ORDER BY d.id), '[]'::jsonb)::text,
                'UTF8')), 'hex')
       FROM download_uses d
      WHERE d.id BETWEEN from_id AND to_id

@@ -353,14 +353,19 @@ is($r->{json}{items}[0]{actor_email}, undef,
 
 # wrong passwords count as failed sign-ins
 my $fay = $t->signup('fay@example.com', 'fay password 1');
-my @st;
+my (@st, $last);
 for (1 .. 8) {
-    push @st, del('/api/v1/me', { password => 'guess' },
-                  $fay->{access_token})->{status};
+    $last = del('/api/v1/me', { password => 'guess' }, $fay->{access_token});
+    push @st, $last->{status};
     last if $st[-1] == 429;
 }
 is_deeply(\@st, [ 403, 403, 403, 403, 403, 429 ],
           'five wrong passwords, then 429 too_many_attempts');
+like($last->{headers}{'retry-after'} // '', qr/^[1-9]\d*$/,
+     '  with Retry-After');
+like($last->{json}{error}{message} // '',
+     qr/^too many wrong passwords; try again in \d+ seconds?$/,
+     '  and the wait in the message');
 
 # a provider's person: a recent sign-in instead of a password
 my $now = time();
@@ -387,13 +392,10 @@ is(audit_count(), $before + 1, '  one row');
 # sql/021's SQL expression, written out here, for every row so far
 is(sql(<<'EOF'), 0, "every row's hash is sql/021's expression");
 SELECT count(*) FROM audit_log a
- WHERE a.hash <> sha256(a.prev_hash || convert_to(concat_ws(E'\x1f',
-        a.id::text,
-        (extract(epoch FROM a.created_at) * 1000000)::bigint::text,
-        coalesce(a.actor_id::text, ''), coalesce(a.actor_role, ''),
-        a.action, a.target_type, coalesce(a.target_id, ''),
-        coalesce(a.reason, ''), coalesce(host(a.address), ''),
-        coalesce(a.before::text, ''), coalesce(a.after::text, '')), 'UTF8'))
+ WHERE a.hash <> sha256(a.prev_hash || convert_to(jsonb_build_array(
+        a.id, (extract(epoch FROM a.created_at) * 1000000)::bigint,
+        a.actor_id, a.actor_role, a.action, a.target_type, a.target_id,
+        a.reason, host(a.address), a.before, a.after)::text, 'UTF8'))
 EOF
 
 # --- media-admin audit verify ------------------------------------------------
@@ -402,6 +404,49 @@ my ($rc, $out) = cli('audit', 'verify');
 my $n = audit_count();
 is($rc, 0, 'audit verify: exit 0');
 is($out, "chain intact, $n rows\n", '  chain intact, N rows');
+
+# the head, as the sweeper logs it: recorded outside the database
+my $head = sql("SELECT id || ':' || encode(hash, 'hex') FROM audit_log"
+               . " ORDER BY id DESC LIMIT 1");
+($rc, $out) = cli('audit', 'verify', '--head', $head);
+is($rc, 0, 'audit verify --head ID:HASH: exit 0');
+is($out, "chain intact, $n rows, through the head given\n", "  $out");
+($rc, $out) = cli('audit', 'verify', '--head', 'nonsense');
+is($rc, 2, '  a head not ID:HASH: exit 2');
+
+# the table's owner (the service's own role) rewrites a row and hashes
+# the chain again from it: the chain holds in itself; the head recorded
+# outside the database does not
+my $first = sql("SELECT min(id) FROM audit_log");
+defined $t->psql('media', <<"SQL") or die 'rewrite failed';
+ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only;
+GRANT UPDATE ON audit_log TO CURRENT_USER;
+DO \$\$
+DECLARE
+    a     audit_log;
+    prev  bytea;
+BEGIN
+    UPDATE audit_log SET reason = 'nothing to see' WHERE id = $first;
+    FOR a IN SELECT * FROM audit_log ORDER BY id LOOP
+        IF prev IS NOT NULL THEN
+            a.prev_hash := prev;
+        END IF;
+        a.hash := media_audit_hash(a);
+        UPDATE audit_log SET prev_hash = a.prev_hash, hash = a.hash
+         WHERE id = a.id;
+        prev := a.hash;
+    END LOOP;
+END \$\$;
+REVOKE UPDATE ON audit_log FROM CURRENT_USER;
+ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only;
+SQL
+($rc, $out) = cli('audit', 'verify');
+is($rc, 0, 'rewritten and hashed again by its owner: the chain holds in '
+   . 'itself');
+($rc, $out) = cli('audit', 'verify', '--head', $head);
+is($rc, 1, '  but not through the head recorded before: exit 1');
+like($out, qr/^row \d+: its hash is not the head recorded outside the database \(the trail was rewritten since; its head now: \d+:[0-9a-f]{64}\)\nchain broken: 1 problem in $n rows\n\z/,
+     "  $out");
 
 # a superuser alters a row behind the trigger's back
 my $victim = sql("SELECT id FROM audit_log WHERE target_id = '$ann_id'"

@@ -126,8 +126,6 @@ for my $bad (
       'report_id' ],
     [ { %take, target_type => 'user', target_id => $bob_id }, 'report_id',
       qr/not on this target/ ],
-    [ { %take, action => 'warn', target_type => 'user', target_id => $mod_id },
-      'target_id', qr/yourself/, 'report_id' ],
 ) {
     my ($body, $field, $msg, $drop) = @$bad;
     my %b = %$body;
@@ -157,7 +155,37 @@ for my $who ([ $adm_id, 'admin' ], [ $mo2_id, 'moderator' ]) {
         is($r->{status}, 403, "a moderator may not $act an $who->[1]: 403");
     }
 }
-is(sql("SELECT count(*) FROM audit_log"), 0, 'no refusal wrote an audit row');
+
+# nobody moderates what is theirs, nor undoes what was done to it; a
+# moderator does not act on what belongs to a moderator or an admin
+my %own = map {
+    $_ => sql("INSERT INTO media (owner_id, title, status, privacy)"
+              . " VALUES ('$_', 'staff clip', 'ready', 'public') RETURNING id")
+} $mod_id, $mo2_id, $adm_id;
+for my $c ([ $mod_id, 'media', $own{$mod_id}, 'takedown',
+             qr/^you cannot takedown your own media; another moderator or an admin can$/ ],
+           [ $mod_id, 'media', $own{$mod_id}, 'restore', qr/your own media/ ],
+           [ $mod_id, 'user', $mod_id, 'warn', qr/your own user/ ],
+           [ $mo2_id, 'media', $own{$mo2_id}, 'takedown',
+             qr/^a moderator may not takedown what belongs to a moderator; ask an admin$/ ],
+           [ $adm_id, 'media', $own{$adm_id}, 'restore',
+             qr/what belongs to an admin/ ]) {
+    my ($owner, $type, $id, $act, $msg) = @$c;
+    $r = api(POST => '/api/v1/admin/actions', $mod,
+             { target_type => $type, target_id => $id, action => $act,
+               reason => 'test' });
+    is($r->{status}, 403, "a moderator's $act of a $type of "
+       . ($owner eq $mod_id ? 'their own' : 'staff') . ': 403');
+    like($r->{json}{error}{message} // '', $msg, "  $r->{json}{error}{message}");
+}
+is(api(POST => '/api/v1/admin/actions', $adm,
+       { target_type => 'media', target_id => $own{$mo2_id},
+         action => 'takedown', reason => 'test' })->{status}, 200,
+   'an admin may take down a moderator\'s media');
+is(sql("SELECT count(*) FROM audit_log WHERE action <> 'media.takedown'"), 0,
+   'no refusal wrote an audit row');
+sql("SELECT media_restore('$own{$mo2_id}', NULL, 'admin', 'test', NULL, NULL)");
+sql("DELETE FROM media WHERE id IN ('" . join("', '", values %own) . "')");
 
 # --- takedown ------------------------------------------------------------------
 
@@ -192,8 +220,8 @@ TODO: {
 $r = api(POST => '/api/v1/admin/actions', $mod, { %take, report_id => undef });
 is($r->{status}, 200, 'taken down again: 200');
 is($r->{json}{changed}, JSON::PP::false, '  nothing changed');
-is(sql("SELECT count(*) FROM audit_log WHERE action = 'media.takedown'"), 1,
-   '  no second audit row');
+is(sql("SELECT count(*) FROM audit_log WHERE action = 'media.takedown'"
+       . " AND target_id = '$mid'"), 1, '  no second audit row');
 
 $r = api(GET => '/api/v1/me/notices', $ann);
 is($r->{status}, 200, 'ann reads her notices');

@@ -251,6 +251,8 @@ like($log, qr/lifecycle: removed \Q$storage\E\/tmp\/abandoned: temporary/,
      'and the temporary directory');
 like($log, qr/lifecycle: download uses sealed into the audit trail: row \d+/,
      'and the seal');
+like($log, qr/lifecycle: audit trail head: --head (\d+):[0-9a-f]{64}$/m,
+     'and the audit trail\'s head, for a record outside the database');
 my @twice = $log =~ /lifecycle: export \Q$exp{expired}\E /g;
 is(scalar @twice, 1, 'two sweepers: the export was swept once');
 unlike($log, qr/\berror:/, 'no errors in their logs');

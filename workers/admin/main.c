@@ -6,7 +6,7 @@
  *   media-admin [-c nginx.conf] user ID|EMAIL [role=ROLE] [plan=PLAN]
  *   media-admin [-c nginx.conf] plans [list|export|import FILE|set ID k=v…]
  *   media-admin [-c nginx.conf] roles [list | grant ID|EMAIL ROLE [REASON]]
- *   media-admin [-c nginx.conf] audit verify
+ *   media-admin [-c nginx.conf] audit verify [--head ID:HASH]
  *
  * "users" lists the newest hundred accounts; "user" shows one, and sets
  * its role (user, creator, moderator, admin) or plan first when asked (a
@@ -62,7 +62,8 @@ main(int argc, char **argv)
 
     conf = MEDIA_DEFAULT_CONF;
 
-    while ((opt = getopt(argc, argv, "c:")) != -1) {
+    /* "+": options stop at the command, whose own start with "--" */
+    while ((opt = getopt(argc, argv, "+c:")) != -1) {
         if (opt != 'c') {
             media_admin_usage();
             return 2;
@@ -232,7 +233,7 @@ media_admin_usage(void)
             " set ID key=value...]\n"
             "       %s [-c nginx.conf] roles [list | grant ID|EMAIL "
             "user|creator|moderator|admin [REASON]]\n"
-            "       %s [-c nginx.conf] audit verify\n",
+            "       %s [-c nginx.conf] audit verify [--head ID:HASH]\n",
             media_worker_name, media_worker_name, media_worker_name,
             media_worker_name, media_worker_name);
 }

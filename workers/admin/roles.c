@@ -47,6 +47,14 @@ static media_stmt_t  media_sql_roles_grant =
         "                             OR lower(email) = lower($1)),"
         "                         $2, NULL, NULL, 'operator', $3, NULL)");
 
+/* a head recorded outside the database: is that row still that hash? */
+static media_stmt_t  media_sql_audit_head =
+    media_stmt("admin_audit_head", 2,
+        "SELECT encode(hash, 'hex') = lower($2),"
+        "  (SELECT id || ':' || encode(hash, 'hex') FROM audit_log"
+        "    ORDER BY id DESC LIMIT 1)"
+        " FROM (SELECT 1) one LEFT JOIN audit_log ON id = $1::bigint");
+
 /* one statement, one snapshot: the count and the problems agree */
 static media_stmt_t  media_sql_audit_verify =
     media_stmt("admin_audit_verify", 0,
@@ -65,7 +73,7 @@ static const char  *media_roles[] = {
 
 static int media_admin_roles_list(PGconn *pg);
 static int media_admin_roles_grant(PGconn *pg, int argc, char **argv);
-static int media_admin_audit_verify(PGconn *pg);
+static int media_admin_audit_verify(PGconn *pg, const char *head);
 
 
 const char *
@@ -183,7 +191,13 @@ int
 media_admin_audit(PGconn *pg, int argc, char **argv)
 {
     if (argc == 1 && strcmp(argv[0], "verify") == 0) {
-        return media_admin_audit_verify(pg);
+        return media_admin_audit_verify(pg, NULL);
+    }
+
+    if (argc == 3 && strcmp(argv[0], "verify") == 0
+        && strcmp(argv[1], "--head") == 0)
+    {
+        return media_admin_audit_verify(pg, argv[2]);
     }
 
     return 2;
@@ -191,10 +205,53 @@ media_admin_audit(PGconn *pg, int argc, char **argv)
 
 
 static int
-media_admin_audit_verify(PGconn *pg)
+media_admin_audit_verify(PGconn *pg, const char *head)
 {
-    int        r, broken;
-    PGresult  *res;
+    int          r, broken, held;
+    char         id[32];
+    PGresult    *res;
+    const char  *colon, *params[2];
+
+    held = 1;
+
+    /* ID:HASH, as the sweeper logs it: the chain must still end in it or
+     * pass through it, since a rewrite by the table's owner can leave a
+     * chain that holds in itself */
+    if (head) {
+        colon = strchr(head, ':');
+        if (colon == NULL || colon == head || colon - head >= 20
+            || strlen(colon + 1) != 64)
+        {
+            media_log_error("audit verify --head: expected ID:HASH (the "
+                            "row's id and its 64 hex digits), as the "
+                            "sweeper's log prints it, not \"%s\"", head);
+            return 2;
+        }
+
+        snprintf(id, sizeof(id), "%.*s", (int) (colon - head), head);
+        params[0] = id;
+        params[1] = colon + 1;
+
+        res = media_pg_exec(pg, &media_sql_audit_head, params);
+
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+            media_log_error("audit verify: %s", PQresultErrorMessage(res));
+            PQclear(res);
+            return 1;
+        }
+
+        held = PQgetvalue(res, 0, 0)[0] == 't';
+
+        if (!held) {
+            printf("row %s: %s the head recorded outside the database "
+                   "(the trail was rewritten since; its head now: %s)\n",
+                   id, PQgetisnull(res, 0, 0) ? "gone: it was"
+                                              : "its hash is not",
+                   PQgetisnull(res, 0, 1) ? "none" : PQgetvalue(res, 0, 1));
+        }
+
+        PQclear(res);
+    }
 
     res = media_pg_exec(pg, &media_sql_audit_verify, NULL);
 
@@ -215,11 +272,16 @@ media_admin_audit_verify(PGconn *pg)
         broken++;
     }
 
+    if (!held) {
+        broken++;
+    }
+
     if (broken) {
         printf("chain broken: %d problem%s in %s rows\n", broken,
                broken == 1 ? "" : "s", PQgetvalue(res, 0, 0));
     } else {
-        printf("chain intact, %s rows\n", PQgetvalue(res, 0, 0));
+        printf("chain intact, %s rows%s\n", PQgetvalue(res, 0, 0),
+               head ? ", through the head given" : "");
     }
 
     PQclear(res);

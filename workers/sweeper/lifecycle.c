@@ -80,6 +80,7 @@ static int media_life_newest(const char *path, const struct stat *sb,
     int flag, struct FTW *ftw);
 static int media_life_sources(const media_settings_t *s, PGconn *pg);
 static int media_life_seal(PGconn *pg);
+static int media_life_head(PGconn *pg);
 static void media_life_ids_add(media_life_ids_t *ids, const char *id);
 static const char *media_life_ids(media_life_ids_t *ids);
 static int media_life_uuid(const char *s);
@@ -161,6 +162,12 @@ static media_stmt_t  media_sql_life_seal =
     media_stmt("life_seal", 1,
         "SELECT media_download_seal($1::integer)");
 
+/* the chain's last row, for the log: a record outside the database */
+static media_stmt_t  media_sql_life_head =
+    media_stmt("life_head", 0,
+        "SELECT id, encode(hash, 'hex') FROM audit_log"
+        " ORDER BY id DESC LIMIT 1");
+
 #define MEDIA_LIFE_SEAL_ROWS     10000   /* uses per seal */
 #define MEDIA_LIFE_SEAL_BATCHES  100     /* seals per pass at most */
 
@@ -195,6 +202,7 @@ media_lifecycle(const media_settings_t *s, PGconn *pg, redisContext *rc)
     (void) media_life_temp(s, pg);
     (void) media_purge(s, pg);
     (void) media_life_seal(pg);
+    (void) media_life_head(pg);
 
     if (s->source_retention > 0) {
         (void) media_life_sources(s, pg);
@@ -235,6 +243,36 @@ media_life_seal(PGconn *pg)
                        "trail: row %s", PQgetvalue(res, 0, 0));
         PQclear(res);
     }
+
+    return 0;
+}
+
+
+/*
+ * The audit trail's head in the log, each time it moved: the service's
+ * own role owns audit_log and could rewrite rows and hash them again; a
+ * head recorded outside the database (this log, shipped elsewhere) is
+ * what `media-admin audit verify --head ID:HASH` holds the chain to.
+ */
+static int
+media_life_head(PGconn *pg)
+{
+    PGresult            *res;
+    static char          last[32];
+
+    res = media_pg_exec(pg, &media_sql_life_head, NULL);
+    if (media_life_check(pg, res, PGRES_TUPLES_OK, "audit trail head") != 0)
+    {
+        return -1;
+    }
+
+    if (PQntuples(res) == 1 && strcmp(last, PQgetvalue(res, 0, 0)) != 0) {
+        snprintf(last, sizeof(last), "%s", PQgetvalue(res, 0, 0));
+        media_log_info("lifecycle: audit trail head: --head %s:%s",
+                       PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+    }
+
+    PQclear(res);
 
     return 0;
 }
