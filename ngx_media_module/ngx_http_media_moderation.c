@@ -63,10 +63,9 @@ static void ngx_http_media_forget_sessions(ngx_http_request_t *r,
 
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_reports =
-    ngx_http_media_pg_stmt("moderation_reports", 3,
-        "SELECT r.id::text, media_report_json(r) FROM reports r"
-        " WHERE r.status = $1 AND ($2::bigint IS NULL OR r.id > $2)"
-        " ORDER BY r.id LIMIT $3");
+    ngx_http_media_pg_stmt("moderation_reports", 6,
+        "SELECT id::text, report FROM media_admin_reports($1, $2, $3,"
+        "  $4::bigint, $5::integer, $6::inet)");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_action =
     ngx_http_media_pg_stmt("moderation_action", 10,
@@ -79,9 +78,10 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_action =
 ngx_int_t
 ngx_http_media_admin_reports(ngx_http_request_t *r)
 {
-    ngx_int_t    rc;
-    ngx_str_t    status, cursor, limit, *params;
-    ngx_uint_t   n, i;
+    ngx_int_t              rc;
+    ngx_str_t              status, cursor, limit, *params;
+    ngx_uint_t             n, i;
+    ngx_http_media_ctx_t  *ctx;
 
     if (ngx_http_arg(r, (u_char *) "status", 6, &status) != NGX_OK) {
         ngx_str_set(&status, "open");
@@ -113,17 +113,23 @@ ngx_http_media_admin_reports(ngx_http_request_t *r)
         }
     }
 
-    params = ngx_palloc(r->pool, 3 * sizeof(ngx_str_t));
+    params = ngx_palloc(r->pool, 6 * sizeof(ngx_str_t));
     if (params == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    params[0] = status;
-    params[1] = cursor;     /* none: data NULL, SQL NULL */
-    params[2] = limit;
+    /* the reader, for the read's own audit row ('admin.read') */
+    ctx = ngx_http_media_get_ctx(r);
+
+    params[0] = ctx->user->id;
+    params[1] = ctx->user->role;
+    params[2] = status;
+    params[3] = cursor;     /* none: data NULL, SQL NULL */
+    params[4] = limit;
+    ngx_http_media_client_address(r, &params[5]);
 
     if (cursor.len == 0) {
-        ngx_str_null(&params[1]);
+        ngx_str_null(&params[3]);
     }
 
     if (ngx_http_media_pg_query(r, &ngx_http_media_sql_reports, params,

@@ -695,3 +695,26 @@ BEGIN
                 'published_at', media_iso8601(m.published_at))),
             '{}', '{}')::media_moderation_answer;
 END $$;
+
+-- GET /api/v1/admin/reports: a page of the queue, and the 'admin.read'
+-- row that says who looked (reporters' contact emails, private media and
+-- users' standing are in it), for which status, how many rows it showed
+CREATE FUNCTION media_admin_reports(p_actor uuid, p_actor_role text,
+    p_status text, p_cursor bigint, p_limit integer, p_address inet)
+RETURNS TABLE (id bigint, report json)
+LANGUAGE plpgsql AS $$
+DECLARE
+    n  bigint;
+BEGIN
+    RETURN QUERY
+        SELECT r.id, media_report_json(r) FROM reports r
+         WHERE r.status = p_status AND (p_cursor IS NULL OR r.id > p_cursor)
+         ORDER BY r.id LIMIT p_limit;
+
+    GET DIAGNOSTICS n = ROW_COUNT;
+
+    PERFORM media_audit(p_actor, p_actor_role, 'admin.read', 'reports',
+                        NULL, NULL, p_address, NULL,
+                        jsonb_build_object('route', 'GET /api/v1/admin/reports',
+                                           'status', p_status, 'rows', n));
+END $$;

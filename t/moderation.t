@@ -182,8 +182,14 @@ is(api(POST => '/api/v1/admin/actions', $adm,
        { target_type => 'media', target_id => $own{$mo2_id},
          action => 'takedown', reason => 'test' })->{status}, 200,
    'an admin may take down a moderator\'s media');
-is(sql("SELECT count(*) FROM audit_log WHERE action <> 'media.takedown'"), 0,
+is(sql("SELECT count(*) FROM audit_log"
+       . " WHERE action NOT IN ('media.takedown', 'admin.read')"), 0,
    'no refusal wrote an audit row');
+is(sql("SELECT count(*) FROM audit_log WHERE action = 'admin.read'"
+       . " AND target_type = 'reports' AND actor_id = '$mod_id'"
+       . " AND after->>'route' = 'GET /api/v1/admin/reports'"
+       . " AND after->>'status' = 'open'") > 0, 1,
+   'reading the queue is on the record (admin.read, who, which status)');
 sql("SELECT media_restore('$own{$mo2_id}', NULL, 'admin', 'test', NULL, NULL)");
 sql("DELETE FROM media WHERE id IN ('" . join("', '", values %own) . "')");
 
