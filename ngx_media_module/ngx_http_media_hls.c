@@ -80,6 +80,10 @@ static time_t ngx_http_media_hls_life(ngx_http_media_hls_ctx_t *h,
 static ngx_int_t ngx_http_media_cache_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_media_is_gen(const char *s);
+static ssize_t ngx_http_media_rungs_read(ngx_http_request_t *r,
+    const char *id, u_char *buf, size_t size);
+static ngx_int_t ngx_http_media_hls_current_gen(ngx_http_request_t *r,
+    ngx_http_media_hls_ctx_t *h);
 static ngx_int_t ngx_http_media_token_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_media_play_ads(ngx_http_request_t *r, yajl_gen g,
@@ -382,11 +386,24 @@ ngx_http_media_hls_redirect(ngx_http_request_t *r,
 {
     u_char                      *p;
     ngx_str_t                    uri;
+    ngx_uint_t                   mapped;
     ngx_http_media_main_conf_t  *mmcf;
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
-    uri.len = files->len + 36 + 1 + h->path.file_len;
+    /* <rung>/... from a master made before generations: the rung in the
+     * generation rungs.txt names now, if any */
+    mapped = 0;
+
+    if (h->path.rung && h->path.gen == NULL) {
+        if (ngx_http_media_hls_current_gen(r, h) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        mapped = h->path.gen != NULL;
+    }
+
+    uri.len = files->len + 36 + 1 + h->path.gen_len + 1 + h->path.file_len;
     uri.data = ngx_pnalloc(r->pool, uri.len);
     if (uri.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -395,7 +412,14 @@ ngx_http_media_hls_redirect(ngx_http_request_t *r,
     p = ngx_cpymem(uri.data, files->data, files->len);
     p = ngx_cpymem(p, h->path.id, 36);
     *p++ = '/';
-    ngx_memcpy(p, h->path.file, h->path.file_len);
+
+    if (mapped) {
+        p = ngx_cpymem(p, h->path.gen, h->path.gen_len);
+        *p++ = '/';
+    }
+
+    p = ngx_cpymem(p, h->path.file, h->path.file_len);
+    uri.len = p - uri.data;
 
     if (ngx_http_media_hls_cache(r, h) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -433,18 +457,14 @@ ngx_http_media_hls_master(ngx_http_request_t *r)
     u_char                      *p, *line, *end, *out, *o;
     size_t                       size;
     ssize_t                      n;
-    ngx_fd_t                     fd;
+    time_t                       life;
     ngx_int_t                    rc;
-    ngx_str_t                    path;
     ngx_buf_t                   *b;
-    ngx_uint_t                   listed;
+    ngx_uint_t                   listed, growing;
     ngx_chain_t                  cl;
+    ngx_table_elt_t             *cc;
     ngx_http_media_ctx_t        *ctx;
     ngx_http_media_hls_ctx_t    *h;
-    ngx_http_media_main_conf_t  *mmcf;
-    ngx_uint_t                   growing;
-    time_t                       life;
-    ngx_table_elt_t             *cc;
     u_char                       buf[NGX_HTTP_MEDIA_RUNGS_MAX];
     char                         name[16], codecs[64], gen[16], state[16];
     int                          w, hgt;
@@ -464,34 +484,12 @@ ngx_http_media_hls_master(ngx_http_request_t *r)
         return rc;
     }
 
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
-
-    path.len = mmcf->storage.len + sizeof("/" MEDIA_DIR_HLS "//rungs.txt")
-               + 36;
-    path.data = ngx_pnalloc(r->pool, path.len);
-    if (path.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_sprintf(path.data, "%V/" MEDIA_DIR_HLS "/%*s/rungs.txt%Z",
-                &mmcf->storage, (size_t) 36, h->path.id);
-
-    /* a few hundred bytes, written once by the worker */
-    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                         "no renditions for this media");
-    }
-
-    n = ngx_read_fd(fd, buf, sizeof(buf) - 1);
-    ngx_close_file(fd);
+    n = ngx_http_media_rungs_read(r, h->path.id, buf, sizeof(buf));
 
     if (n <= 0) {
         return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                          "no renditions for this media");
     }
-
-    buf[n] = '\0';
 
     /* each line becomes at most ~200 bytes of playlist */
     size = sizeof("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n")
@@ -581,7 +579,10 @@ ngx_http_media_hls_master(ngx_http_request_t *r)
         ngx_str_set(&cc->value, "private, no-cache");
 
     } else {
-        life = ngx_http_media_hls_life(h, NGX_HTTP_MEDIA_FILE_TTL);
+        /* the token's own life, in cookie mode too: a cached master
+         * would outlive the cookie that made it */
+        life = (time_t) h->claims.expires - ngx_time();
+        life = life < 0 ? 0 : life;
         cc->value.data = ngx_pnalloc(r->pool,
                                      sizeof("private, max-age=")
                                      + NGX_TIME_T_LEN);
@@ -620,6 +621,96 @@ ngx_http_media_hls_master(ngx_http_request_t *r)
     cl.next = NULL;
 
     return ngx_http_output_filter(r, &cl);
+}
+
+
+/*
+ * <storage>/hls/<id>/rungs.txt into buf, NUL-terminated: a few hundred
+ * bytes, replaced whole (renamed) by the worker.  0 or -1: none.
+ */
+static ssize_t
+ngx_http_media_rungs_read(ngx_http_request_t *r, const char *id, u_char *buf,
+    size_t size)
+{
+    u_char                      *path;
+    ssize_t                      n;
+    ngx_fd_t                     fd;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    path = ngx_pnalloc(r->pool, mmcf->storage.len + 36
+                                + sizeof("/" MEDIA_DIR_HLS "//rungs.txt"));
+    if (path == NULL) {
+        return -1;
+    }
+
+    ngx_sprintf(path, "%V/" MEDIA_DIR_HLS "/%*s/rungs.txt%Z", &mmcf->storage,
+                (size_t) 36, id);
+
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        return -1;
+    }
+
+    n = ngx_read_fd(fd, buf, size - 1);
+    ngx_close_file(fd);
+
+    if (n < 0) {
+        return -1;
+    }
+
+    buf[n] = '\0';
+
+    return n;
+}
+
+
+/*
+ * A rung's URL without a generation (a master made before generations, or
+ * a URL built by hand): the generation rungs.txt lists the rung in, if it
+ * lists one; else the rung's files are at the top (media published before
+ * generations), as the URL says.
+ */
+static ngx_int_t
+ngx_http_media_hls_current_gen(ngx_http_request_t *r,
+    ngx_http_media_hls_ctx_t *h)
+{
+    u_char   *line, *end, *gen;
+    ssize_t   n;
+    char      name[16], g[16];
+    u_char    buf[NGX_HTTP_MEDIA_RUNGS_MAX];
+
+    n = ngx_http_media_rungs_read(r, h->path.id, buf, sizeof(buf));
+
+    for (line = buf; n > 0 && *line; line = end + 1) {
+        end = (u_char *) ngx_strchr(line, '\n');
+        if (end == NULL) {
+            break;
+        }
+        *end = '\0';
+
+        if (sscanf((char *) line, "%15s %*d %*d %*f %*d %*d %*s %15s", name,
+                   g) != 2
+            || ngx_strlen(name) != h->path.rung_len
+            || ngx_strncmp(name, h->path.rung, h->path.rung_len) != 0
+            || !ngx_http_media_is_gen(g))
+        {
+            continue;
+        }
+
+        gen = ngx_pnalloc(r->pool, ngx_strlen(g));
+        if (gen == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->path.gen_len = ngx_strlen(g);
+        h->path.gen = (char *) ngx_cpymem(gen, g, h->path.gen_len)
+                      - h->path.gen_len;
+        break;
+    }
+
+    return NGX_OK;
 }
 
 
