@@ -162,5 +162,5 @@ sub rungs {
     my ($user, $media) = @_;
     my $u = api(POST => "/api/v1/media/$media/playback", $user, {})->{json}{url}
         // return ();
-    return $t->http(GET => $u)->{content} =~ /^(\w+)\/index\.m3u8$/mg;
+    return $t->http(GET => $u)->{content} =~ /^(?:g\d+\/)?(\w+)\/index\.m3u8$/mg;
 }
