@@ -57,6 +57,7 @@ static const char  *media_pictures[] = {
 
 
 static int media_segments(const char *dir, const char *rung);
+static int64_t media_rung_rate(const media_rung_t *r);
 static int media_rung_row(media_job_t *job, media_ladder_t *l,
     media_rung_t *r, int first);
 static int64_t media_now_us(void);
@@ -163,18 +164,30 @@ media_progressive_tick(media_job_t *job, media_ladder_t *l, int64_t at_ms)
 
 
 /*
- * List the rungs with enough segments, lowest first (the ladder is
- * highest first); done: every rung, however short (the playlists ended).
+ * List the rungs with enough segments, lowest first (by bit rate: the
+ * video ladder is highest first, the audio one lowest first); done: every
+ * rung, however short (the playlists ended).
  */
 int
 media_progressive_list(media_job_t *job, media_ladder_t *l, int done)
 {
-    int            i, first, changed;
+    int            i, k, j, first, changed, order[MEDIA_MAX_RUNGS];
     media_rung_t  *r;
+
+    for (k = 0; k < l->n; k++) {
+        for (j = k; j > 0
+             && media_rung_rate(&l->rungs[k])
+                < media_rung_rate(&l->rungs[order[j - 1]]); j--)
+        {
+            order[j] = order[j - 1];
+        }
+        order[j] = k;
+    }
 
     changed = 0;
 
-    for (i = l->n - 1; i >= 0; i--) {
+    for (k = 0; k < l->n; k++) {
+        i = order[k];
         r = &l->rungs[i];
 
         if (r->listed
@@ -200,7 +213,8 @@ media_progressive_list(media_job_t *job, media_ladder_t *l, int done)
         return -1;
     }
 
-    for (i = l->n - 1; i >= 0; i--) {
+    for (k = 0; k < l->n; k++) {
+        i = order[k];
         r = &l->rungs[i];
 
         if (!r->listed || (l->listed & (1 << i))) {
@@ -221,6 +235,13 @@ media_progressive_list(media_job_t *job, media_ladder_t *l, int done)
     }
 
     return 0;
+}
+
+
+static int64_t
+media_rung_rate(const media_rung_t *r)
+{
+    return r->video_rate + r->audio_rate;
 }
 
 
