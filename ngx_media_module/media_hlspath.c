@@ -210,8 +210,9 @@ unknown:
     hp->rung_side = 0;
 
     return "not a playback file: expected master.m3u8, "
-           "[g<N>/]<rung>/index.m3u8, [g<N>/]<rung>/seg_N.ts, poster.jpg, cover-512.jpg, cover-128.jpg, "
-           "thumbs.jpg, thumbs.vtt or waveform.json";
+           "[g<N>/]<rung>/index.m3u8, [g<N>/]<rung>/seg_N.ts, poster.jpg, "
+           "cover-512.jpg, cover-128.jpg, thumbs.jpg, thumbs.vtt or "
+           "waveform.json";
 }
 
 

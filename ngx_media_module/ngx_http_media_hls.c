@@ -115,8 +115,8 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_playback =
         "       " NGX_HTTP_MEDIA_PICTURES_COLUMN ","
         /* a play, when a token will be issued: once per viewer ($3) per
          * media per 30 minutes (sql/018) */
-        "       CASE WHEN " NGX_HTTP_MEDIA_PLAYABLE " AND (m.privacy <> 'private'"
-        "         OR m.owner_id = $2::uuid)"
+        "       CASE WHEN " NGX_HTTP_MEDIA_PLAYABLE
+        "         AND (m.privacy <> 'private' OR m.owner_id = $2::uuid)"
         "       THEN media_play_count(m.id, $3, $2::uuid) END,"
         /* a rung is listed while it transcodes (progressive) */
         "       " NGX_HTTP_MEDIA_PLAYABLE

@@ -3,8 +3,9 @@
  * accepted path must hold what the nginx glue relies on when it builds
  * <files><id>/<file>: a lowercase id matching its bytes, a file of
  * [a-z0-9_.] (and "-" in a cover's name: cover-512.jpg) with at most one
- * "/" (two when a generation g<N>/ comes first), no dotfile, no "..", within bounds, and
- * a rung exactly for rung files.  A broken promise aborts.
+ * "/" (two when a generation g<N>/ comes first), no dotfile, no "..",
+ * within bounds, and a rung exactly for rung files.  A broken promise
+ * aborts.
  */
 
 #include <stdint.h>
