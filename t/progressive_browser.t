@@ -5,7 +5,9 @@
 # playwright-core (t/browser/progressive.js) against nginx configured from
 # nginx.conf.example.  The transcoder reads at most 2 s of source per
 # second (MEDIA_TEST_TRANSCODE_PACE, test-only), so that the 24 s clip is
-# still transcoding while it plays, and stays ahead of the player.
+# still transcoding while it plays; a 360p clip (one rung), so that the
+# transcode stays ahead of the player on a busy machine too (a 480p one
+# with two rungs fell behind at a load average of 18 on 2 cores).
 
 use strict;
 use warnings;
@@ -34,7 +36,7 @@ $t->start_worker('transcoder');
 $t->start_nginx;
 
 my $video = $t->make_media('early.mp4',
-    '-f lavfi -i testsrc2=size=854x480:rate=25:duration=24'
+    '-f lavfi -i testsrc2=size=640x360:rate=25:duration=24'
     . ' -f lavfi -i sine=frequency=440:duration=24 -c:v libx264'
     . ' -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest');
 
