@@ -6,8 +6,9 @@
  *   GET <media_hls location><token>/<id>/master.m3u8  -> generated here
  *       from <media_storage>/hls/<id>/rungs.txt, listing only the rungs the
  *       token allows;
- *   GET <media_hls location><token>/<id>/<rung>/index.m3u8 or seg_N.ts  ->
- *       checked, then an internal redirect to the location that serves
+ *   GET <media_hls location><token>/<id>/g<N>/<rung>/index.m3u8 or
+ *       seg_N.ts (or <rung>/... without the generation)  -> checked, then
+ *       an internal redirect to the location that serves
  *       <media_storage>/hls/ as files (sendfile, ranges, MIME types).
  *
  * The token authorizes by HMAC and time alone: nothing on this path
