@@ -154,6 +154,26 @@ media_hls_parse_file(const char *p, size_t len, media_hls_path_t *hp)
         return NULL;
     }
 
+    /*
+     * g<N>/: a transcode's generation (progressive publishing: each
+     * attempt writes its own, the master names the current one); media
+     * published before generations have their rungs at the top
+     */
+    if (slash - p >= 2 && p[0] == 'g' && p[1] != '0'
+        && media_hls_digits(p + 1, slash - p - 1, &n) == 0)
+    {
+        hp->gen = p;
+        hp->gen_len = slash - p;
+
+        p = slash + 1;
+        len -= hp->gen_len + 1;
+
+        slash = memchr(p, '/', len);
+        if (slash == NULL) {
+            goto unknown;
+        }
+    }
+
     /* <rung>/<name> */
     if (media_hls_rung_parse(p, slash - p, &hp->rung_side) != 0) {
         goto unknown;
@@ -183,13 +203,16 @@ media_hls_parse_file(const char *p, size_t len, media_hls_path_t *hp)
 
 unknown:
 
+    hp->gen = NULL;
+    hp->gen_len = 0;
     hp->rung = NULL;
     hp->rung_len = 0;
     hp->rung_side = 0;
 
-    return "not a playback file: expected master.m3u8, <rung>/index.m3u8, "
-           "<rung>/seg_N.ts, poster.jpg, cover-512.jpg, cover-128.jpg, "
-           "thumbs.jpg, thumbs.vtt or waveform.json";
+    return "not a playback file: expected master.m3u8, "
+           "[g<N>/]<rung>/index.m3u8, [g<N>/]<rung>/seg_N.ts, poster.jpg, "
+           "cover-512.jpg, cover-128.jpg, thumbs.jpg, thumbs.vtt or "
+           "waveform.json";
 }
 
 

@@ -5,6 +5,9 @@
  *   <token>/<media id>/master.m3u8          generated from rungs.txt
  *   <token>/<media id>/<rung>/index.m3u8    a rung's playlist
  *   <token>/<media id>/<rung>/seg_N.ts      a rung's segment
+ *   <token>/<media id>/g<N>/<rung>/...      the same, in a transcode's
+ *                                           generation N (1 to 9 digits,
+ *                                           no leading zero)
  *   <token>/<media id>/poster.jpg           a video's poster
  *   <token>/<media id>/cover-512.jpg        cover art, and cover-128.jpg
  *   <token>/<media id>/thumbs.vtt           the thumbnail strip's track,
@@ -57,6 +60,8 @@ typedef struct {
     unsigned char       media[16];    /* the id's bytes */
     const char         *file;         /* after "<id>/", relative to the */
     size_t              file_len;     /* media's directory */
+    const char         *gen;          /* "g<N>" before the rung, or NULL */
+    size_t              gen_len;
     const char         *rung;         /* PLAYLIST, SEGMENT; else NULL */
     size_t              rung_len;
     unsigned            rung_side;    /* video: short side; audio: 0 */

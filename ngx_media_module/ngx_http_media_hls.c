@@ -6,8 +6,9 @@
  *   GET <media_hls location><token>/<id>/master.m3u8  -> generated here
  *       from <media_storage>/hls/<id>/rungs.txt, listing only the rungs the
  *       token allows;
- *   GET <media_hls location><token>/<id>/<rung>/index.m3u8 or seg_N.ts  ->
- *       checked, then an internal redirect to the location that serves
+ *   GET <media_hls location><token>/<id>/g<N>/<rung>/index.m3u8 or
+ *       seg_N.ts (or <rung>/... without the generation)  -> checked, then
+ *       an internal redirect to the location that serves
  *       <media_storage>/hls/ as files (sendfile, ranges, MIME types).
  *
  * The token authorizes by HMAC and time alone: nothing on this path
@@ -17,7 +18,16 @@
  *
  * Cookie mode, for a CDN that caches by path: the URL is
  * <location>c/<id>/master.m3u8, the same for every viewer, and the token
- * travels in the media_play cookie, scoped to that path.
+ * travels in the media_play cookie, scoped to that path, for
+ * media_cookie_ttl.
+ *
+ * Progressive: a media plays while it transcodes.  The transcoder writes
+ * each attempt into a generation of its own, <id>/g<N>/, and lists a rung
+ * in rungs.txt once it has two segments ("growing"; "done" at the end, and
+ * g<N>/done); playback is issued as soon as a rung is listed.  Cache
+ * lifetimes follow (ngx_http_media_hls_cache, $media_cache_control):
+ * growing playlists and masters are not cached, and nothing under a token
+ * in the path outlives the token.
  */
 
 #include <ngx_config.h>
@@ -40,6 +50,8 @@
 #define NGX_HTTP_MEDIA_RUNGS_MAX   4096   /* bytes of rungs.txt */
 #define NGX_HTTP_MEDIA_PLAY_COOKIE "media_play"
 #define NGX_HTTP_MEDIA_AD_SKIP_MS  5000   /* an ad may be skipped after */
+#define NGX_HTTP_MEDIA_FILE_TTL    2592000  /* s: segments, ended playlists */
+#define NGX_HTTP_MEDIA_PICTURE_TTL 86400    /* s: pictures, replaced in place */
 
 /* anonymous playback tokens (share and embed pages) per client address */
 #define NGX_HTTP_MEDIA_ANON_PLAY_RATE    30
@@ -51,6 +63,7 @@ typedef struct {
     ngx_str_t            token;         /* from the path or the cookie */
     media_hls_path_t     path;          /* what the path names */
     media_token_t        claims;
+    ngx_str_t            cache_control; /* $media_cache_control */
 } ngx_http_media_hls_ctx_t;
 
 
@@ -61,6 +74,17 @@ static ngx_int_t ngx_http_media_hls_refuse(ngx_http_request_t *r,
     ngx_http_media_hls_ctx_t *h, const char *status, ngx_uint_t code,
     const char *why);
 static ngx_int_t ngx_http_media_hls_master(ngx_http_request_t *r);
+static ngx_int_t ngx_http_media_hls_cache(ngx_http_request_t *r,
+    ngx_http_media_hls_ctx_t *h);
+static time_t ngx_http_media_hls_life(ngx_http_media_hls_ctx_t *h,
+    time_t most);
+static ngx_int_t ngx_http_media_cache_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_media_is_gen(const char *s);
+static ssize_t ngx_http_media_rungs_read(ngx_http_request_t *r,
+    const char *id, u_char *buf, size_t size);
+static ngx_int_t ngx_http_media_hls_current_gen(ngx_http_request_t *r,
+    ngx_http_media_hls_ctx_t *h);
 static ngx_int_t ngx_http_media_token_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_media_play_ads(ngx_http_request_t *r, yajl_gen g,
@@ -76,6 +100,8 @@ static ngx_str_t  ngx_http_media_token_status_name =
     ngx_string("media_token_status");
 static ngx_str_t  ngx_http_media_play_cookie_name =
     ngx_string("cookie_" NGX_HTTP_MEDIA_PLAY_COOKIE);
+static ngx_str_t  ngx_http_media_cache_control_name =
+    ngx_string("media_cache_control");
 
 
 /* the statements of this room, each prepared once per pooled connection */
@@ -90,9 +116,11 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_playback =
         "       " NGX_HTTP_MEDIA_PICTURES_COLUMN ","
         /* a play, when a token will be issued: once per viewer ($3) per
          * media per 30 minutes (sql/018) */
-        "       CASE WHEN m.status = 'ready' AND (m.privacy <> 'private'"
-        "         OR m.owner_id = $2::uuid)"
-        "       THEN media_play_count(m.id, $3, $2::uuid) END"
+        "       CASE WHEN " NGX_HTTP_MEDIA_PLAYABLE
+        "         AND (m.privacy <> 'private' OR m.owner_id = $2::uuid)"
+        "       THEN media_play_count(m.id, $3, $2::uuid) END,"
+        /* a rung is listed while it transcodes (progressive) */
+        "       " NGX_HTTP_MEDIA_PLAYABLE
         " FROM media m"
         " LEFT JOIN users u ON u.id = $2::uuid"
         " JOIN plans p ON p.id = coalesce(u.plan, (SELECT id FROM plans"
@@ -204,6 +232,7 @@ ngx_http_media_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 ngx_int_t
 ngx_http_media_hls_init(ngx_conf_t *cf)
 {
+    ngx_http_variable_t         *var;
     ngx_http_media_main_conf_t  *mmcf;
 
     mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_media_module);
@@ -218,6 +247,20 @@ ngx_http_media_hls_init(ngx_conf_t *cf)
     if (mmcf->token_status_index == NGX_ERROR
         || mmcf->play_cookie_index == NGX_ERROR)
     {
+        return NGX_ERROR;
+    }
+
+    /* cacheable, as $media_token_status: taken before the redirect */
+    var = ngx_http_add_variable(cf, &ngx_http_media_cache_control_name, 0);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_media_cache_variable;
+
+    mmcf->cache_control_index = ngx_http_get_variable_index(cf,
+                                   &ngx_http_media_cache_control_name);
+    if (mmcf->cache_control_index == NGX_ERROR) {
         return NGX_ERROR;
     }
 
@@ -344,11 +387,24 @@ ngx_http_media_hls_redirect(ngx_http_request_t *r,
 {
     u_char                      *p;
     ngx_str_t                    uri;
+    ngx_uint_t                   mapped;
     ngx_http_media_main_conf_t  *mmcf;
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
-    uri.len = files->len + 36 + 1 + h->path.file_len;
+    /* <rung>/... from a master made before generations: the rung in the
+     * generation rungs.txt names now, if any */
+    mapped = 0;
+
+    if (h->path.rung && h->path.gen == NULL) {
+        if (ngx_http_media_hls_current_gen(r, h) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        mapped = h->path.gen != NULL;
+    }
+
+    uri.len = files->len + 36 + 1 + h->path.gen_len + 1 + h->path.file_len;
     uri.data = ngx_pnalloc(r->pool, uri.len);
     if (uri.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -357,9 +413,21 @@ ngx_http_media_hls_redirect(ngx_http_request_t *r,
     p = ngx_cpymem(uri.data, files->data, files->len);
     p = ngx_cpymem(p, h->path.id, 36);
     *p++ = '/';
-    ngx_memcpy(p, h->path.file, h->path.file_len);
+
+    if (mapped) {
+        p = ngx_cpymem(p, h->path.gen, h->path.gen_len);
+        *p++ = '/';
+    }
+
+    p = ngx_cpymem(p, h->path.file, h->path.file_len);
+    uri.len = p - uri.data;
+
+    if (ngx_http_media_hls_cache(r, h) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     (void) ngx_http_get_indexed_variable(r, mmcf->token_status_index);
+    (void) ngx_http_get_indexed_variable(r, mmcf->cache_control_index);
     (void) ngx_http_internal_redirect(r, &uri, NULL);
     ngx_http_finalize_request(r, NGX_DONE);
 
@@ -382,10 +450,13 @@ ngx_http_media_hls_refuse(ngx_http_request_t *r, ngx_http_media_hls_ctx_t *h,
 }
 
 
-/* a line of rungs.txt: "<name> <w> <h> <fps> <peak> <average> <codecs>" */
+/* a line of rungs.txt: "<name> <w> <h> <fps> <peak> <average> <codecs>"
+ * [<generation> <state>] */
 typedef struct {
     char        name[16];
     char        codecs[64];
+    char        gen[16];      /* "g<N>": the generation holding it, or "" */
+    char        state[16];    /* "growing" or "done", or "" */
     int         w;
     int         h;
     double      fps;
@@ -404,15 +475,14 @@ ngx_http_media_hls_master(ngx_http_request_t *r)
     u_char                      *p, *line, *end, *out, *o;
     size_t                       size;
     ssize_t                      n;
-    ngx_fd_t                     fd;
+    time_t                       life;
     ngx_int_t                    rc;
-    ngx_str_t                    path;
     ngx_buf_t                   *b;
-    ngx_uint_t                   i, listed;
+    ngx_uint_t                   i, listed, growing;
     ngx_chain_t                  cl;
+    ngx_table_elt_t             *cc;
     ngx_http_media_ctx_t        *ctx;
     ngx_http_media_hls_ctx_t    *h;
-    ngx_http_media_main_conf_t  *mmcf;
     u_char                       buf[NGX_HTTP_MEDIA_RUNGS_MAX];
     unsigned                     side;
     size_t                       order[NGX_HTTP_MEDIA_MASTER_MAX];
@@ -431,34 +501,12 @@ ngx_http_media_hls_master(ngx_http_request_t *r)
         return rc;
     }
 
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
-
-    path.len = mmcf->storage.len + sizeof("/" MEDIA_DIR_HLS "//rungs.txt")
-               + 36;
-    path.data = ngx_pnalloc(r->pool, path.len);
-    if (path.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_sprintf(path.data, "%V/" MEDIA_DIR_HLS "/%*s/rungs.txt%Z",
-                &mmcf->storage, (size_t) 36, h->path.id);
-
-    /* a few hundred bytes, written once by the worker */
-    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                         "no renditions for this media");
-    }
-
-    n = ngx_read_fd(fd, buf, sizeof(buf) - 1);
-    ngx_close_file(fd);
+    n = ngx_http_media_rungs_read(r, h->path.id, buf, sizeof(buf));
 
     if (n <= 0) {
         return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                          "no renditions for this media");
     }
-
-    buf[n] = '\0';
 
     /* each line becomes at most ~200 bytes of playlist */
     size = sizeof("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n")
@@ -473,6 +521,7 @@ ngx_http_media_hls_master(ngx_http_request_t *r)
                    sizeof("#EXTM3U\n#EXT-X-VERSION:3\n"
                           "#EXT-X-INDEPENDENT-SEGMENTS\n") - 1);
     listed = 0;
+    growing = 0;
 
     for (line = buf; *line && listed < NGX_HTTP_MEDIA_MASTER_MAX;
          line = end + 1)
@@ -485,11 +534,23 @@ ngx_http_media_hls_master(ngx_http_request_t *r)
 
         x = &rung[listed];
 
-        if (sscanf((char *) line, "%15s %d %d %lf %ld %ld %63s", x->name,
-                   &x->w, &x->h, &x->fps, &x->peak, &x->avg, x->codecs)
-            != 7)
+        /* 7 fields; 9 from a transcoder that publishes as it goes: the
+         * generation holding the rung, and "growing" or "done" */
+        x->gen[0] = '\0';
+        x->state[0] = '\0';
+
+        rc = sscanf((char *) line, "%15s %d %d %lf %ld %ld %63s %15s %15s",
+                    x->name, &x->w, &x->h, &x->fps, &x->peak, &x->avg,
+                    x->codecs, x->gen, x->state);
+
+        if ((rc != 7 && rc != 9)
+            || (rc == 9 && !ngx_http_media_is_gen(x->gen)))
         {
             continue;
+        }
+
+        if (rc == 9 && ngx_strcmp(x->state, "done") != 0) {
+            growing = 1;
         }
 
         /* a name the path parser would refuse is never listed */
@@ -519,13 +580,51 @@ ngx_http_media_hls_master(ngx_http_request_t *r)
             p = ngx_sprintf(p, ",RESOLUTION=%dx%d,FRAME-RATE=%.3f", x->w,
                             x->h, x->fps);
         }
-        o = ngx_sprintf(p, "\n%s/index.m3u8\n", x->name);
+        if (x->gen[0]) {
+            o = ngx_sprintf(p, "\n%s/%s/index.m3u8\n", x->gen, x->name);
+
+        } else {
+            o = ngx_sprintf(p, "\n%s/index.m3u8\n", x->name);
+        }
     }
 
     if (listed == 0) {
         return ngx_http_media_send_error(r, NGX_HTTP_FORBIDDEN, "over_rung",
                                          "no rendition is allowed by this "
                                          "playback URL");
+    }
+
+    /*
+     * Made for this token's rung cap: never for a shared cache (in cookie
+     * mode every viewer has the same URL), and never past the token's
+     * life; a growing one lists more rungs soon.
+     */
+    cc = ngx_list_push(&r->headers_out.headers);
+    if (cc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cc->hash = 1;
+    ngx_str_set(&cc->key, "Cache-Control");
+
+    if (growing) {
+        ngx_str_set(&cc->value, "private, no-cache");
+
+    } else {
+        /* the token's own life, in cookie mode too: a cached master
+         * would outlive the cookie that made it */
+        life = (time_t) h->claims.expires - ngx_time();
+        life = life < 0 ? 0 : life;
+        cc->value.data = ngx_pnalloc(r->pool,
+                                     sizeof("private, max-age=")
+                                     + NGX_TIME_T_LEN);
+        if (cc->value.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        cc->value.len = ngx_sprintf(cc->value.data, "private, max-age=%T",
+                                    life)
+                        - cc->value.data;
     }
 
     r->headers_out.status = NGX_HTTP_OK;
@@ -554,6 +653,216 @@ ngx_http_media_hls_master(ngx_http_request_t *r)
     cl.next = NULL;
 
     return ngx_http_output_filter(r, &cl);
+}
+
+
+/*
+ * <storage>/hls/<id>/rungs.txt into buf, NUL-terminated: a few hundred
+ * bytes, replaced whole (renamed) by the worker.  0 or -1: none.
+ */
+static ssize_t
+ngx_http_media_rungs_read(ngx_http_request_t *r, const char *id, u_char *buf,
+    size_t size)
+{
+    u_char                      *path;
+    ssize_t                      n;
+    ngx_fd_t                     fd;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    path = ngx_pnalloc(r->pool, mmcf->storage.len + 36
+                                + sizeof("/" MEDIA_DIR_HLS "//rungs.txt"));
+    if (path == NULL) {
+        return -1;
+    }
+
+    ngx_sprintf(path, "%V/" MEDIA_DIR_HLS "/%*s/rungs.txt%Z", &mmcf->storage,
+                (size_t) 36, id);
+
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        return -1;
+    }
+
+    n = ngx_read_fd(fd, buf, size - 1);
+    ngx_close_file(fd);
+
+    if (n < 0) {
+        return -1;
+    }
+
+    buf[n] = '\0';
+
+    return n;
+}
+
+
+/*
+ * A rung's URL without a generation (a master made before generations, or
+ * a URL built by hand): the generation rungs.txt lists the rung in, if it
+ * lists one; else the rung's files are at the top (media published before
+ * generations), as the URL says.
+ */
+static ngx_int_t
+ngx_http_media_hls_current_gen(ngx_http_request_t *r,
+    ngx_http_media_hls_ctx_t *h)
+{
+    u_char   *line, *end, *gen;
+    ssize_t   n;
+    char      name[16], g[16];
+    u_char    buf[NGX_HTTP_MEDIA_RUNGS_MAX];
+
+    n = ngx_http_media_rungs_read(r, h->path.id, buf, sizeof(buf));
+
+    for (line = buf; n > 0 && *line; line = end + 1) {
+        end = (u_char *) ngx_strchr(line, '\n');
+        if (end == NULL) {
+            break;
+        }
+        *end = '\0';
+
+        if (sscanf((char *) line, "%15s %*d %*d %*f %*d %*d %*s %15s", name,
+                   g) != 2
+            || ngx_strlen(name) != h->path.rung_len
+            || ngx_strncmp(name, h->path.rung, h->path.rung_len) != 0
+            || !ngx_http_media_is_gen(g))
+        {
+            continue;
+        }
+
+        gen = ngx_pnalloc(r->pool, ngx_strlen(g));
+        if (gen == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->path.gen_len = ngx_strlen(g);
+        h->path.gen = (char *) ngx_cpymem(gen, g, h->path.gen_len)
+                      - h->path.gen_len;
+        break;
+    }
+
+    return NGX_OK;
+}
+
+
+/* "g<N>": 1 to 9 digits, no leading zero, as the path parser takes */
+static ngx_int_t
+ngx_http_media_is_gen(const char *s)
+{
+    size_t  len;
+
+    len = ngx_strlen(s);
+
+    return len >= 2 && len <= 10 && s[0] == 'g' && s[1] >= '1'
+           && s[1] <= '9' && strspn(s + 1, "0123456789") == len - 1;
+}
+
+
+/*
+ * How long a cache may keep this answer: at most "most" seconds, and
+ * under a token in the path never past the token's expiry (a shared cache
+ * would go on serving the token's URLs).  In cookie mode the path is the
+ * same for every viewer and is not the credential: the full "most".
+ */
+static time_t
+ngx_http_media_hls_life(ngx_http_media_hls_ctx_t *h, time_t most)
+{
+    time_t  left;
+
+    if (h->path.token_len == 1 && h->path.token[0] == 'c') {
+        return most;
+    }
+
+    left = (time_t) h->claims.expires - ngx_time();
+
+    return left < 0 ? 0 : (left < most ? left : most);
+}
+
+
+/*
+ * $media_cache_control for a file the internal location serves:
+ *   a segment: public, max-age of 30 days (the token's life at most),
+ *     immutable: a name is written once (aside, then renamed), and each
+ *     transcode writes a generation of its own;
+ *   a rung's playlist: "no-cache" while it grows (its generation has no
+ *     g<N>/done yet), then as a segment;
+ *   a picture: public, max-age of a day at most (replaced in place).
+ */
+static ngx_int_t
+ngx_http_media_hls_cache(ngx_http_request_t *r, ngx_http_media_hls_ctx_t *h)
+{
+    u_char                      *done;
+    time_t                       life;
+    ngx_file_info_t              fi;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    if (h->path.kind == MEDIA_HLS_PLAYLIST && h->path.gen) {
+        mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+        done = ngx_pnalloc(r->pool, mmcf->storage.len + 36 + h->path.gen_len
+                           + sizeof("/" MEDIA_DIR_HLS "///done"));
+        if (done == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(done, "%V/" MEDIA_DIR_HLS "/%*s/%*s/done%Z",
+                    &mmcf->storage, (size_t) 36, h->path.id,
+                    h->path.gen_len, h->path.gen);
+
+        /* one stat, as the file itself is about to be opened */
+        if (ngx_file_info(done, &fi) == NGX_FILE_ERROR) {
+            ngx_str_set(&h->cache_control, "no-cache");
+            return NGX_OK;
+        }
+    }
+
+    if (media_hls_is_picture(h->path.kind)) {
+        life = ngx_http_media_hls_life(h, NGX_HTTP_MEDIA_PICTURE_TTL);
+
+    } else {
+        life = ngx_http_media_hls_life(h, NGX_HTTP_MEDIA_FILE_TTL);
+    }
+
+    h->cache_control.data = ngx_pnalloc(r->pool,
+                                        sizeof("public, max-age=, immutable")
+                                        + NGX_TIME_T_LEN);
+    if (h->cache_control.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->cache_control.len = ngx_sprintf(h->cache_control.data,
+                                       "public, max-age=%T%s", life,
+                                       media_hls_is_picture(h->path.kind)
+                                       ? "" : ", immutable")
+                           - h->cache_control.data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_media_cache_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_media_ctx_t      *ctx;
+    ngx_http_media_hls_ctx_t  *h;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    h = ctx ? ctx->hls : NULL;
+
+    if (h == NULL || h->cache_control.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = h->cache_control.data;
+    v->len = h->cache_control.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
 }
 
 
@@ -713,7 +1022,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
     size_t                       n;
-    time_t                       exp;
+    time_t                       exp, ttl;
     yajl_gen                     g;
     ngx_str_t                   *status, *privacy, *owner, url, expires;
     ngx_str_t                   *mode, cookie;
@@ -754,7 +1063,10 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
         return;
     }
 
-    if (status->len != 5 || ngx_strncmp(status->data, "ready", 5) != 0) {
+    /* ready, or transcoding with a rung listed (progressive) */
+    if (ngx_http_media_pg_value(res, 0, 8)->len != 1
+        || ngx_http_media_pg_value(res, 0, 8)->data[0] != 't')
+    {
         ngx_http_finalize_request(r, ngx_http_media_send_error(r,
                                   NGX_HTTP_CONFLICT, "not_ready",
                                   "the media is %V (%V%%); ask again when it "
@@ -768,8 +1080,15 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
      * the token is made, so a plan change counts from the next token;
      * anonymous viewers have the default viewer plan's.
      */
+    mode = ngx_http_media_body_str(r, "mode");
+    in_cookie = mode && mode->len == 6
+                && ngx_strncmp(mode->data, "cookie", 6) == 0;
+
+    /* a cookie lives media_cookie_ttl; the player asks again before */
+    ttl = (time_t) ((in_cookie ? mmcf->cookie_ttl : mmcf->url_ttl) / 1000);
+
     ngx_memzero(&t, sizeof(media_token_t));
-    exp = ngx_time() + (time_t) (mmcf->url_ttl / 1000);
+    exp = ngx_time() + ttl;
     t.expires = (uint32_t) exp;
     rung = ngx_atoi(ngx_http_media_pg_value(res, 0, 4)->data,
                     ngx_http_media_pg_value(res, 0, 4)->len);
@@ -789,10 +1108,6 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
-
-    mode = ngx_http_media_body_str(r, "mode");
-    in_cookie = mode && mode->len == 6
-                && ngx_strncmp(mode->data, "cookie", 6) == 0;
 
     /* no media_hls location: a URL without its prefix (and no memcpy
      * from NULL, which UBSan reports) */
@@ -821,8 +1136,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
                                  "=%*s; Path=%*s; Max-Age=%T; HttpOnly; "
                                  "SameSite=Lax%s", n, token,
                                  (size_t) (p - url.data), url.data,
-                                 (time_t) (mmcf->url_ttl / 1000),
-                                 ngx_http_media_cookie_secure(r)
+                                 ttl, ngx_http_media_cookie_secure(r)
                                  ? "; Secure" : "")
                      - cookie.data;
 

@@ -12,6 +12,14 @@
 #include <ngx_http.h>
 
 
+/*
+ * SQL: may media m be played?  Once ready, and while it transcodes as
+ * soon as the transcoder listed a rung (a renditions row): progressive.
+ */
+#define NGX_HTTP_MEDIA_PLAYABLE                                               \
+    "(m.status IN ('ready', 'processing') AND m.renditions::text <> '[]')"
+
+
 ngx_int_t ngx_http_media_playback(ngx_http_request_t *r);
 
 ngx_int_t ngx_http_media_hls_init(ngx_conf_t *cf);

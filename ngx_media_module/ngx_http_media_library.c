@@ -16,6 +16,7 @@
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_library.h"
 #include "ngx_http_media_pictures.h"
+#include "ngx_http_media_hls.h"
 #include "media_utf8.h"
 #include "media_search.h"
 
@@ -40,7 +41,8 @@
     " m.progress, m.error, m.job_id, m.renditions, m.price_cents,"            \
     " m.currency, m.description, array_to_json(m.tags),"                  \
     " (m.draft_privacy IS NOT NULL)::text, "                                 \
-    NGX_HTTP_MEDIA_PICTURES_COLUMN
+    NGX_HTTP_MEDIA_PICTURES_COLUMN ","                                        \
+    " CASE WHEN " NGX_HTTP_MEDIA_PLAYABLE " THEN 'true' ELSE 'false' END"
 
 
 typedef enum {
@@ -75,6 +77,9 @@ static const ngx_http_media_field_t  ngx_http_media_media_fields[] = {
     { "tags", NGX_HTTP_MEDIA_T_RAW },
     { "draft", NGX_HTTP_MEDIA_T_RAW },          /* sql/025 */
     { "pictures", NGX_HTTP_MEDIA_T_PICTURES },
+    /* playback may be asked for: ready, or a rung listed while it
+     * transcodes ("renditions" names the rungs listed so far) */
+    { "playable", NGX_HTTP_MEDIA_T_RAW },
 };
 
 #define NGX_HTTP_MEDIA_NFIELDS                                                \

@@ -249,6 +249,13 @@ static ngx_command_t  ngx_http_media_commands[] = {
       offsetof(ngx_http_media_main_conf_t, url_ttl),
       NULL },
 
+    { ngx_string("media_cookie_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_msec,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_media_main_conf_t, cookie_ttl),
+      NULL },
+
     { ngx_string("media_billing_wait"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_media_msec,
@@ -484,6 +491,7 @@ ngx_http_media_create_main_conf(ngx_conf_t *cf)
     mmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
     mmcf->upload_max = NGX_CONF_UNSET;
     mmcf->url_ttl = NGX_CONF_UNSET_MSEC;
+    mmcf->cookie_ttl = NGX_CONF_UNSET_MSEC;
     mmcf->billing_wait = NGX_CONF_UNSET_MSEC;
     mmcf->free_rung = NGX_CONF_UNSET_UINT;
     mmcf->leeway = NGX_CONF_UNSET_MSEC;
@@ -512,6 +520,7 @@ ngx_http_media_init_main_conf(ngx_conf_t *cf, void *conf)
                              MEDIA_DEFAULT_REDIS_TIMEOUT);
 
     ngx_conf_init_msec_value(mmcf->url_ttl, 3600 * 1000);
+    ngx_conf_init_msec_value(mmcf->cookie_ttl, 30 * 60 * 1000);
     ngx_conf_init_msec_value(mmcf->billing_wait, 3000);
     ngx_conf_init_uint_value(mmcf->free_rung, 720);
     ngx_conf_init_value(mmcf->stripe_tolerance, MEDIA_STRIPE_TOLERANCE);

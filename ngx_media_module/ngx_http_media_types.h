@@ -63,10 +63,12 @@ typedef struct {
     media_token_key_t          url_keys[2];   /* [0] signs */
     ngx_uint_t                 url_nkeys;
     ngx_msec_t                 url_ttl;
+    ngx_msec_t                 cookie_ttl;    /* media_cookie_ttl */
     ngx_uint_t                 free_rung;     /* media_free_rung */
     ngx_str_t                  hls_location;  /* for the URLs it issues */
     ngx_int_t                  token_status_index;
     ngx_int_t                  play_cookie_index;   /* $cookie_media_play */
+    ngx_int_t                  cache_control_index; /* $media_cache_control */
 
     /* billing (ngx_http_media_billing.c) */
     ngx_msec_t                 billing_wait;  /* media_billing_wait */

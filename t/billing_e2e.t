@@ -165,5 +165,5 @@ sub rungs {
     # the rungs listed, highest first (their order in the master is
     # checked once, in t/playback.t)
     return sort { ($b =~ /(\d+)/)[0] <=> ($a =~ /(\d+)/)[0] }
-        $t->http(GET => $u)->{content} =~ /^(\w+)\/index\.m3u8$/mg;
+        $t->http(GET => $u)->{content} =~ /^(?:g\d+\/)?(\w+)\/index\.m3u8$/mg;
 }

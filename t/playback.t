@@ -101,19 +101,24 @@ is($r->{status}, 200, 'master: 200');
 is($r->{headers}{'content-type'}, 'application/vnd.apple.mpegurl',
    'master: HLS type');
 my $master = $r->{content};
-my @variants = $master =~ /^(\w+)\/index\.m3u8$/mg;
-is_deeply(\@variants, [qw(480p 360p 720p)],
+# each rung in the transcode's generation (progressive publishing)
+my @variants = $master =~ /^(g\d+\/\w+)\/index\.m3u8$/mg;
+is_deeply([ map { s{^g\d+/}{}r } @variants ], [qw(480p 360p 720p)],
           'free plan: rungs up to 720p, 1080p left out; 480p first (players '
           . 'start on the first), then from the lowest bandwidth up');
 like($master, qr/#EXT-X-STREAM-INF:BANDWIDTH=\d+,AVERAGE-BANDWIDTH=\d+,CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2",RESOLUTION=1280x720,FRAME-RATE=30\.000/,
      'master: measured BANDWIDTH, AVERAGE-BANDWIDTH, CODECS, RESOLUTION, FRAME-RATE');
 unlike($master, qr{^/}m, 'master: relative URIs');
+like($master, qr/^#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS$/m,
+     'master: version 3, and independent segments for every playlist');
 
 (my $base = $url) =~ s/master\.m3u8$//;
 my ($segs, $ok) = (0, 0);
 for my $v (@variants) {
     $r = $t->http(GET => "$base$v/index.m3u8");
     is($r->{status}, 200, "$v playlist: 200");
+    like($r->{content}, qr/^#EXT-X-VERSION:3$/m,
+         "$v playlist: EXT-X-VERSION 3, as it uses nothing past it");
     for my $seg ($r->{content} =~ /^(seg_\d+\.ts)$/mg) {
         my $s = $t->http(GET => "$base$v/$seg");
         $segs++;
@@ -155,7 +160,7 @@ my ($token) = $url =~ m{^/hls/([^/]+)/};
 my $hls = "$dir/storage/hls";
 mkdir "$hls/.$id.4242";
 mkdir "$hls/.$id.4242/720p";
-for my $f ("$hls/$id/.hidden", "$hls/$id/720p/notes.txt",
+for my $f ("$hls/$id/.hidden", "$hls/$id/g1/720p/notes.txt",
            "$hls/.$id.4242/720p/index.m3u8")
 {
     open(my $fh, '>', $f) or die "$f: $!";
@@ -169,6 +174,11 @@ for my $case (
     [ "${base}720p", 'a bare rung directory' ],
     [ "${base}720p/", 'a rung directory with a slash' ],
     [ "${base}720p/notes.txt", 'another file in a rung directory' ],
+    [ "${base}g1/720p/notes.txt", "another file in a generation's rung" ],
+    [ "${base}g1/rungs.txt", 'a file in a generation' ],
+    [ "${base}g1/done", "a generation's end marker" ],
+    [ "${base}g1/720p/index.m3u8.tmp", 'a playlist being written' ],
+    [ "${base}g1/720p/seg_00000.ts.tmp", 'a segment being written' ],
     [ "${base}index.m3u8", 'an unknown name' ],
     [ "${base}720p/seg_00000.mp4", 'an unknown segment name' ],
     [ "${base}.hidden", 'a dotfile' ],
@@ -191,7 +201,7 @@ for my $case (
 }
 
 $r = get_raw("${base}720p");
-like($r->{json}{error}{message} // '', qr/expected master\.m3u8, <rung>\/index\.m3u8, <rung>\/seg_N\.ts, poster\.jpg, cover-512\.jpg, cover-128\.jpg, thumbs\.jpg, thumbs\.vtt or waveform\.json/,
+like($r->{json}{error}{message} // '', qr/expected master\.m3u8, \[g<N>\/\]<rung>\/index\.m3u8, \[g<N>\/\]<rung>\/seg_N\.ts, poster\.jpg, cover-512\.jpg, cover-128\.jpg, thumbs\.jpg, thumbs\.vtt or waveform\.json/,
      'the refusal says which files there are');
 
 # a rung above the token: 403, whichever file
@@ -199,7 +209,7 @@ $r = $t->http(GET => "${base}1080p/seg_00000.ts");
 is($r->{status}, 403, 'over-rung segment: 403');
 like($r->{json}{error}{message} // '', qr/allows rungs up to 720p/,
      '... saying up to which rung');
-ok(-e "$hls/$id/1080p/seg_00000.ts", '... although the file is there');
+ok(-e "$hls/$id/g1/1080p/seg_00000.ts", '... although the file is there');
 
 # the id as issued, lowercase: an uppercase one is refused, never a 404
 # after a valid signature
@@ -221,7 +231,7 @@ $r = api(POST => "/api/v1/media/$upper/playback", $ann, '{"mode":"cookie"}');
 ok($r->{status} != 200 || $r->{json}{url} eq "/hls/c/$id/master.m3u8",
    "cookie mode, uppercase id: refused, or the lowercase URL ($r->{status})");
 
-ok(wait_until(sub { slurp("$dir/hls.log") =~ m{/_media_files/$id/720p/seg_00000\.ts 206 ok} },
+ok(wait_until(sub { slurp("$dir/hls.log") =~ m{/_media_files/$id/g1/720p/seg_00000\.ts 206 ok} },
               timeout => 5), '$media_token_status in the access log after the redirect');
 ok(logged(qr/ 403 bad_signature$/m), '... and bad_signature');
 ok(logged(qr/ 403 over_rung$/m), '... and over_rung');
@@ -245,7 +255,7 @@ like($r->{headers}{'set-cookie'}, qr{Path=/hls/c/$id/; Max-Age=\d+; HttpOnly; Sa
 
 $r = $t->http(GET => $curl, headers => { Cookie => $cookie });
 is($r->{status}, 200, 'cookie mode: master with the cookie');
-my ($cv) = $r->{content} =~ /^(\w+)\/index\.m3u8$/m;
+my ($cv) = $r->{content} =~ /^(g\d+\/\w+)\/index\.m3u8$/m;
 is($t->http(GET => "/hls/c/$id/$cv/index.m3u8", headers => { Cookie => $cookie })->{status},
    200, 'cookie mode: variant');
 is($t->http(GET => "/hls/c/$id/$cv/seg_00000.ts", headers => { Cookie => $cookie })->{status},
@@ -375,7 +385,7 @@ sub rungs {
     # the rungs listed, highest first (their order in the master is
     # checked once, in t/playback.t)
     return sort { ($b =~ /(\d+)/)[0] <=> ($a =~ /(\d+)/)[0] }
-        $t->http(GET => $url)->{content} =~ /^(\w+)\/index\.m3u8$/mg;
+        $t->http(GET => $url)->{content} =~ /^(?:g\d+\/)?(\w+)\/index\.m3u8$/mg;
 }
 
 sub config {

@@ -159,7 +159,7 @@ for my $name (sort keys %expect) {
 
     my $src = probe_duration("$dir/media/$name");
     for my $r (@{ $m->{renditions} }) {
-        my $playlist = "$dir/storage/hls/$m->{id}/$r->{name}/index.m3u8";
+        my $playlist = playlist($m->{id}, $r->{name});
         my $d = probe_duration($playlist);
         ok(defined $d && abs($d - $src) <= 6,
            sprintf("$name $r->{name}: reads back to its end (%.2fs of %.2fs)",
@@ -232,7 +232,7 @@ diag("wire bitrates:\n" . join("\n", @wire));
 
 # keyframes on the same 2 s grid in every rung, so players can switch
 my $l = $media{'landscape.mp4'};
-my @grids = map { keyframes("$dir/storage/hls/$l/$_/index.m3u8") } qw(720p 360p);
+my @grids = map { keyframes(playlist($l, $_)) } qw(720p 360p);
 is_deeply($grids[0], $grids[1], "keyframes line up across rungs: @{ $grids[0] }");
 is_deeply($grids[0], ['0.0', '2.0', '4.0', '6.0'], 'on a 2 s grid');
 
@@ -297,12 +297,14 @@ is(job_row($crash, 'attempts'), $attempts + 1, 'still counted once for the crash
 is_deeply([ map { $_->{name} } @{ $m->{renditions} } ], [qw(1080p 720p 480p 360p)],
           'every rung');
 for my $r (@{ $m->{renditions} }) {
-    my $d = probe_duration("$dir/storage/hls/$crash/$r->{name}/index.m3u8");
+    my $d = probe_duration(playlist($crash, $r->{name}));
     ok(defined $d && abs($d - $src) <= 0.5,
        sprintf("$r->{name}: complete (%.2fs of %.2fs)", $d // -1, $src));
 }
 is(scalar(() = glob("$dir/storage/hls/.$crash.*")), 0,
    "the killed consumer's half-made output is gone");
+is_deeply([ map { m{/(g\d+)$} } glob("$dir/storage/hls/$crash/g*") ], ['g2'],
+          "only the second attempt's generation is left");
 
 # --- the whole host lost: supervisor and consumer at once; the lease --------
 
@@ -327,7 +329,9 @@ is($t->psql('media', "SELECT count(*) FROM renditions WHERE media_id = '$long'")
    4, 'exactly one set of renditions');
 is(scalar(() = glob("$dir/storage/hls/.$long.*")), 0,
    "the killed worker's half-made output is gone");
-like(slurp("$dir/transcoder.log"), qr/left by an earlier attempt/, 'and it says so');
+is_deeply([ map { m{/(g\d+)$} } glob("$dir/storage/hls/$long/g*") ], ['g2'],
+          "the killed worker's generation went once the next was complete");
+like(slurp("$dir/transcoder.log"), qr/$long\/g1, superseded by g2/, 'and it says so');
 
 # --- Redis restarted empty while jobs wait ------------------------------------
 
@@ -398,6 +402,13 @@ sub job_row {
     my $v = $t->psql('media', "SELECT $what FROM jobs WHERE media_id = '$media'");
     chomp $v if defined $v;
     return $v;
+}
+
+# a rung's playlist on disk: in the transcode's generation, hls/<id>/g<N>/
+sub playlist {
+    my ($id, $rung) = @_;
+    my ($p) = glob("$dir/storage/hls/$id/g*/$rung/index.m3u8");
+    return $p // "$dir/storage/hls/$id/$rung/index.m3u8";
 }
 
 sub probe_duration {

@@ -297,7 +297,9 @@ function showItem(media, first) {
   el.querySelector('progress').value = media.progress || 0;
   el.querySelector('.item-percent').textContent = `${media.progress || 0}%`;
   el.querySelector('.item-error').textContent = media.error || '';
-  el.querySelector('.item-play').hidden = media.status !== 'ready';
+  /* playable while it transcodes, once a rung is listed */
+  el.querySelector('.item-play').hidden = !(media.playable
+                                            || media.status === 'ready');
   el.querySelector('.item-privacy').value = media.privacy;
   if (typeof mediaExports !== 'undefined') mediaExports.update(el, media);
   if (typeof decorateItem === 'function') decorateItem(el, media);
@@ -579,7 +581,9 @@ async function play(id, media) {
     return;
   }
 
-  const hls = new Hls({ capLevelToPlayerSize: false });
+  /* from the start: a media still transcoding has an EVENT playlist,
+   * which hls.js would otherwise join at its live edge */
+  const hls = new Hls({ capLevelToPlayerSize: false, startPosition: 0 });
   state.hls = hls;
 
   hls.on(Hls.Events.MANIFEST_PARSED, () => {

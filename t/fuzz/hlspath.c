@@ -3,8 +3,9 @@
  * accepted path must hold what the nginx glue relies on when it builds
  * <files><id>/<file>: a lowercase id matching its bytes, a file of
  * [a-z0-9_.] (and "-" in a cover's name: cover-512.jpg) with at most one
- * "/", no dotfile, no "..", within bounds, and
- * a rung exactly for rung files.  A broken promise aborts.
+ * "/" (two when a generation g<N>/ comes first), no dotfile, no "..",
+ * within bounds, and a rung exactly for rung files.  A broken promise
+ * aborts.
  */
 
 #include <stdint.h>
@@ -59,13 +60,25 @@ check_file(const media_hls_path_t *hp)
     case MEDIA_HLS_WAVEFORM:
     case MEDIA_HLS_COVER:
     case MEDIA_HLS_THUMBS:
-        check(slashes == 0 && hp->rung == NULL && hp->rung_len == 0);
+        check(slashes == 0 && hp->rung == NULL && hp->rung_len == 0
+              && hp->gen == NULL);
         break;
 
     case MEDIA_HLS_PLAYLIST:
     case MEDIA_HLS_SEGMENT:
-        check(slashes == 1 && hp->rung == f
-              && hp->rung_len > 0 && f[hp->rung_len] == '/');
+        /* [g<N>/]<rung>/<name>: the generation, when there, first */
+        if (hp->gen) {
+            check(slashes == 2 && hp->gen == f && hp->gen_len >= 2
+                  && f[0] == 'g' && f[1] >= '1' && f[1] <= '9'
+                  && f[hp->gen_len] == '/'
+                  && hp->rung == f + hp->gen_len + 1);
+            for (i = 1; i < hp->gen_len; i++) {
+                check(f[i] >= '0' && f[i] <= '9');
+            }
+        } else {
+            check(slashes == 1 && hp->rung == f && hp->gen_len == 0);
+        }
+        check(hp->rung_len > 0 && hp->rung[hp->rung_len] == '/');
         break;
 
     default:

@@ -98,6 +98,17 @@ main(void)
     accepted("480p/seg_00042.ts", MEDIA_HLS_SEGMENT, "480p", 480);
     accepted("1080p/seg_123456789.ts", MEDIA_HLS_SEGMENT, "1080p", 1080);
     accepted("1080p/seg_7.ts", MEDIA_HLS_SEGMENT, "1080p", 1080);
+
+    /* a transcode's generation (progressive publishing) */
+    accepted("g1/720p/index.m3u8", MEDIA_HLS_PLAYLIST, "720p", 720);
+    accepted("g42/a128/seg_00003.ts", MEDIA_HLS_SEGMENT, "a128", 0);
+    accepted("g123456789/360p/seg_00000.ts", MEDIA_HLS_SEGMENT, "360p",
+             360);
+    parse(PRE "g7/1080p/seg_00001.ts", &hp);
+    ok(hp.gen && hp.gen_len == 2 && memcmp(hp.gen, "g7", 2) == 0,
+       "  generation g7");
+    parse(PRE "720p/seg_00001.ts", &hp);
+    ok(hp.gen == NULL && hp.gen_len == 0, "  no generation");
     accepted("226p/seg_00001.ts", MEDIA_HLS_SEGMENT, "226p", 226);
     accepted("9999p/index.m3u8", MEDIA_HLS_PLAYLIST, "9999p", 9999);
     accepted("a64/index.m3u8", MEDIA_HLS_PLAYLIST, "a64", 0);
@@ -178,6 +189,20 @@ main(void)
     REFUSED(PRE "../master.m3u8", NOT_FILE);
     REFUSED(PRE "720p/.", NOT_FILE);
     REFUSED(PRE "720p/..", NOT_FILE);
+    REFUSED(PRE "g0/720p/index.m3u8", NOT_FILE);
+    REFUSED(PRE "g01/720p/index.m3u8", NOT_FILE);
+    REFUSED(PRE "g/720p/index.m3u8", NOT_FILE);
+    REFUSED(PRE "G1/720p/index.m3u8", NOT_FILE);
+    REFUSED(PRE "g1234567890/720p/index.m3u8", NOT_FILE);
+    REFUSED(PRE "g1/master.m3u8", NOT_FILE);
+    REFUSED(PRE "g1/poster.jpg", NOT_FILE);
+    REFUSED(PRE "g1/rungs.txt", NOT_FILE);
+    REFUSED(PRE "g1/done", NOT_FILE);
+    REFUSED(PRE "g1/g2/720p/index.m3u8", NOT_FILE);
+    REFUSED(PRE "g1/720p/index.m3u8.tmp", NOT_FILE);
+    REFUSED(PRE "g1/720p/seg_00001.ts.tmp", NOT_FILE);
+    REFUSED(PRE "g1//720p/index.m3u8", NOT_FILE);
+    REFUSED(PRE "g1/../720p/index.m3u8", NOT_FILE);
     REFUSED(PRE "720p/.index.m3u8", NOT_FILE);
     REFUSED(PRE "720p/../rungs.txt", NOT_FILE);
     REFUSED(PRE "720p/../../x", NOT_FILE);

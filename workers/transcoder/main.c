@@ -2,10 +2,13 @@
  * media-transcoder: takes transcode jobs from the media:transcode stream.
  *
  * A job: probe the upload, choose the ladder, run the pipeline into a
- * temporary directory, measure what it wrote, rename the directory into
- * place (nobody ever sees half a rendition), then record the renditions and
- * the media's state in one transaction.  Running it twice gives the same
- * result: the directory is replaced whole, the rows are replaced whole.
+ * generation of its own in the served directory, hls/<id>/g<N>/, listing
+ * each rung (rungs.txt, then its renditions row) once it has two segments,
+ * so the media plays while it transcodes (progressive.c: every file is
+ * written aside and renamed, nobody sees half of one); at the end measure
+ * what it wrote, record the renditions and the media's state in one
+ * transaction, and remove the older generations.  Running it twice gives
+ * the same result: a new generation, the rows replaced whole.
  */
 
 #define _XOPEN_SOURCE 700
@@ -68,15 +71,12 @@ static int media_cover_recheck(media_job_t *job, const struct stat *before,
 static int media_transcode_file(const char *source, const char *dir,
     long threads);
 static int media_source(media_job_t *job, char *path, size_t size);
-static int media_publish(media_job_t *job, const char *work,
-    const char *final);
 static int media_record(media_job_t *job, media_probe_t *p,
     media_ladder_t *l, media_loudness_t *loud);
 static void media_mark(media_job_t *job, const char *status,
     const char *error);
 static void media_mark_media(PGconn *pg, const char *job_id,
     const char *media_id, const char *status, const char *error);
-static int media_rmtree(const char *path);
 static void media_clear_attempts(media_job_t *job);
 static void media_dead(PGconn *pg, const char *job_id, const char *media_id,
     const char *reason);
@@ -184,7 +184,7 @@ static int
 media_transcode(media_job_t *job)
 {
     int               rc;
-    char              source[4096], work[4096], final[4096], cover[4096];
+    char              source[4096], gen[4096], final[4096], cover[4096];
     struct stat       cover_sb;
     media_probe_t     probe;
     media_ladder_t    ladder;
@@ -197,11 +197,8 @@ media_transcode(media_job_t *job)
 
     media_mark(job, "processing", NULL);
 
-    if (media_path(work, sizeof(work), "%s/" MEDIA_DIR_HLS "/.%s.%d",
-                   job->settings->storage, job->media_id, (int) getpid())
-        != 0
-        || media_path(final, sizeof(final), "%s/" MEDIA_DIR_HLS "/%s",
-                      job->settings->storage, job->media_id) != 0)
+    if (media_path(final, sizeof(final), "%s/" MEDIA_DIR_HLS "/%s",
+                   job->settings->storage, job->media_id) != 0)
     {
         media_job_fail(job, "media_storage path too long");
         job->permanent = 1;
@@ -209,25 +206,29 @@ media_transcode(media_job_t *job)
     }
 
     /*
-     * What an earlier attempt left (a worker killed mid-way): the lease
-     * makes this worker the only one on this media now.
+     * What an earlier transcoder left (a worker killed mid-way, before
+     * generations): the lease makes this worker the only one on this
+     * media now.
      */
     media_clear_attempts(job);
 
     rc = -1;
     probe.ic = NULL;
+    gen[0] = '\0';
 
     if (media_probe(job, source, &probe) != 0) {
         goto done;
     }
 
     media_ladder(&probe, &ladder);
+    ladder.probe = &probe;
 
     /* an uploaded cover as the pipeline will find it, or none */
     media_cover_stat(job, cover, sizeof(cover), &cover_sb);
 
-    if (mkdir(work, 0755) != 0) {
-        media_job_fail(job, "mkdir %s: %s", work, strerror(errno));
+    /* this attempt's generation, published into as it goes */
+    if (media_generation_open(job, &ladder, final, gen, sizeof(gen)) != 0) {
+        gen[0] = '\0';
         goto done;
     }
 
@@ -235,29 +236,30 @@ media_transcode(media_job_t *job)
     normalize = NULL;
 
     if (probe.video < 0) {
-        if (media_normalize(job, &probe, source, NULL, work, &loud) != 0) {
+        if (media_normalize(job, &probe, source, NULL, gen, &loud) != 0) {
             goto done;
         }
         normalize = &loud;
     }
 
-    if (media_pipeline(job, &probe, &ladder, normalize, work) != 0) {
+    if (media_pipeline(job, &probe, &ladder, normalize, gen) != 0) {
         goto done;
     }
 
     for (int i = 0; i < ladder.n; i++) {
-        if (media_measure(job, &ladder.rungs[i], work) != 0) {
+        if (media_measure(job, &ladder.rungs[i], gen) != 0) {
             goto done;
         }
     }
 
-    if (media_publish_rungs(job, &probe, &ladder, work) != 0
-        || media_publish(job, work, final) != 0
+    if (media_generation_close(job, &ladder) != 0
         || media_cover_recheck(job, &cover_sb, final, &ladder) != 0
         || media_record(job, &probe, &ladder, normalize) != 0)
     {
         goto done;
     }
+
+    media_generation_sweep(job, &ladder);
 
     rc = 0;
 
@@ -267,7 +269,11 @@ done:
         media_probe_close(&probe);
     }
 
-    (void) media_rmtree(work);
+    /* a generation no master lists goes; a listed one stays listed until
+     * the next attempt's replaces it */
+    if (rc != 0 && gen[0] && ladder.listed == 0) {
+        (void) media_rmtree(gen);
+    }
 
     if (rc != 0 && media_worker_stop) {
         return MEDIA_JOB_RELEASE;
@@ -304,40 +310,6 @@ media_source(media_job_t *job, char *path, size_t size)
 
     snprintf(path, size, "%s", v->u.string);
     yajl_tree_free(doc);
-
-    return 0;
-}
-
-
-/*
- * The whole directory at once: an older one (an earlier attempt that got
- * this far) is moved aside first, then removed.
- */
-static int
-media_publish(media_job_t *job, const char *work, const char *final)
-{
-    char  old[4096];
-
-    if (media_path(old, sizeof(old), "%s.old.%d", final, (int) getpid())
-        != 0)
-    {
-        media_job_fail(job, "path too long: %s", final);
-        return -1;
-    }
-
-    if (rename(final, old) == 0) {
-        (void) media_rmtree(old);
-
-    } else if (errno != ENOENT) {
-        media_job_fail(job, "move the old renditions aside: %s",
-                       strerror(errno));
-        return -1;
-    }
-
-    if (rename(work, final) != 0) {
-        media_job_fail(job, "publish %s: %s", final, strerror(errno));
-        return -1;
-    }
 
     return 0;
 }
@@ -507,7 +479,7 @@ media_unlink(const char *path, const struct stat *sb, int flag,
 }
 
 
-static int
+int
 media_rmtree(const char *path)
 {
     return nftw(path, media_unlink, 16, FTW_DEPTH | FTW_PHYS);

@@ -7,7 +7,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <libavutil/error.h>
 
@@ -33,6 +36,8 @@ media_measure(media_job_t *job, media_rung_t *r, const char *dir)
     dur = 0;
     total_dur = 0;
     total_bits = 0;
+    r->peak = 0;                    /* measured again as a rung grows */
+    r->average = 0;
 
     while (fgets(line, sizeof(line), f)) {
         line[strcspn(line, "\r\n")] = '\0';
@@ -96,21 +101,25 @@ media_measure(media_job_t *job, media_rung_t *r, const char *dir)
 /*
  * dir/rungs.txt, one line per rung, read by the nginx module to build
  * master playlists without the database:
- *   name width height frame_rate peak average codecs
- * (width, height and frame rate 0 for audio).  Written before the
- * directory is renamed into place, so it is there whole or not at all.
+ *   name width height frame_rate peak average codecs [gen state]
+ * (width, height and frame rate 0 for audio).  A queued job's ladder adds
+ * its generation ("g3": the rung's files are in g3/<name>/) and "growing"
+ * or "done", and lists only the rungs listed so far.  Written aside and
+ * renamed, so it is there whole or not at all.
  */
 int
-media_publish_rungs(media_job_t *job, media_probe_t *p, media_ladder_t *l,
-    const char *dir)
+media_publish_rungs(media_job_t *job, const media_probe_t *p,
+    media_ladder_t *l, const char *dir, int done)
 {
     int            i;
-    char           path[4096];
+    char           path[4096], tmp[4096];
     FILE          *f;
     media_rung_t  *r;
 
     f = media_path(path, sizeof(path), "%s/rungs.txt", dir) == 0
-        ? fopen(path, "w") : NULL;
+        && media_path(tmp, sizeof(tmp), "%s/.rungs.txt.%d", dir,
+                      (int) getpid()) == 0
+        ? fopen(tmp, "w") : NULL;
     if (f == NULL) {
         media_job_fail(job, "write %s/rungs.txt", dir);
         return -1;
@@ -118,16 +127,27 @@ media_publish_rungs(media_job_t *job, media_probe_t *p, media_ladder_t *l,
 
     for (i = 0; i < l->n; i++) {
         r = &l->rungs[i];
-        fprintf(f, "%s %d %d %.3f %" PRId64 " %" PRId64 " %s\n", r->name,
+
+        if (l->final && !r->listed) {
+            continue;
+        }
+
+        fprintf(f, "%s %d %d %.3f %" PRId64 " %" PRId64 " %s", r->name,
                 r->width, r->height, r->width ? av_q2d(p->frame_rate) : 0.0,
                 r->peak, r->average, r->codecs);
+
+        if (l->final) {
+            fprintf(f, " %s %s", l->gen, done ? "done" : "growing");
+        }
+
+        fputc('\n', f);
     }
 
-    if (fclose(f) != 0) {
-        media_job_fail(job, "write %s", path);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        media_job_fail(job, "write %s: %s", path, strerror(errno));
+        (void) unlink(tmp);
         return -1;
     }
 
     return 0;
 }
-

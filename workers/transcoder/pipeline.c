@@ -18,7 +18,9 @@
  * cover (an uploaded one, else an audio file's attached picture) is made
  * into the two cover sizes before the pass.
  *
- * Each rung's HLS muxer writes dir/<rung>/index.m3u8 and 6 s segments.
+ * Each rung's HLS muxer writes dir/<rung>/index.m3u8 and 6 s segments;
+ * for a queued job dir is the served generation and rungs are listed as
+ * they grow (progressive.c).
  */
 
 #include <errno.h>
@@ -51,6 +53,7 @@ typedef struct {
 typedef struct {
     media_job_t        *job;
     media_probe_t      *p;
+    media_ladder_t     *l;
     const char         *dir;
     AVCodecContext     *vdec;
     AVCodecContext     *adec;
@@ -115,6 +118,7 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
     memset(&pp, 0, sizeof(media_pipe_t));
     pp.job = job;
     pp.p = p;
+    pp.l = l;
     pp.dir = dir;
     pp.n = l->n;
     pp.loud = loud;
@@ -204,6 +208,11 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
         }
 
         av_packet_unref(pp.pkt);
+
+        /* the rungs with enough segments listed (a queued job) */
+        if (rc == 0) {
+            rc = media_progressive_tick(job, l, pp.at_ms);
+        }
 
         if (rc != 0) {
             goto failed;
@@ -574,9 +583,27 @@ media_open_muxer(media_pipe_t *pp, media_out_t *o, AVCodecContext *aenc)
     opts = NULL;
     av_dict_set(&opts, "hls_time", "6", 0);
     av_dict_set(&opts, "hls_list_size", "0", 0);
-    av_dict_set(&opts, "hls_playlist_type", "vod", 0);
     av_dict_set(&opts, "hls_segment_filename", seg, 0);
-    av_dict_set(&opts, "hls_flags", "independent_segments", 0);
+
+    /*
+     * A queued job publishes as it goes (progressive.c): an EVENT
+     * playlist, rewritten aside and renamed after each segment (FFmpeg
+     * does so for every non-VOD playlist), each segment written aside
+     * (seg_N.ts.tmp) and renamed once complete; #EXT-X-ENDLIST at the end.
+     */
+    /*
+     * No independent_segments here: the master's EXT-X-INDEPENDENT-
+     * SEGMENTS applies to every media playlist (RFC 8216 4.3.5.1), and
+     * in a media playlist FFmpeg would raise EXT-X-VERSION to 6 for
+     * nothing past version 3.
+     */
+    if (pp->l->final) {
+        av_dict_set(&opts, "hls_playlist_type", "event", 0);
+        av_dict_set(&opts, "hls_flags", "temp_file", 0);
+
+    } else {
+        av_dict_set(&opts, "hls_playlist_type", "vod", 0);
+    }
 
     rc = avformat_write_header(o->oc, &opts);
 

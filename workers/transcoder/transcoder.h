@@ -35,6 +35,7 @@ typedef struct {
     int64_t            average;
     char               codecs[64];
     unsigned char      sps[4];         /* profile, constraints, level */
+    unsigned           listed:1;       /* in rungs.txt and renditions */
 } media_rung_t;
 
 
@@ -42,6 +43,19 @@ typedef struct {
     media_rung_t       rungs[MEDIA_MAX_RUNGS];
     int                n;
     int                pictures;       /* MEDIA_PIC_*: what came with them */
+
+    /*
+     * Progressive publishing (progressive.c), set by a queued job; the
+     * by-hand transcode leaves final NULL and writes a VOD ladder.
+     */
+    const char        *final;          /* <storage>/hls/<media id> */
+    const char        *dir;            /* final/g<N>: this generation */
+    const media_probe_t  *probe;
+    char               gen[16];        /* "g<N>" */
+    int                listed;         /* bit i: rung i has its row */
+    int64_t            checked_ms;     /* the source time last looked at */
+    double             pace;           /* MEDIA_TEST_TRANSCODE_PACE */
+    int64_t            started_us;
 } media_ladder_t;
 
 
@@ -93,8 +107,21 @@ void media_thumbs_free(media_thumbs_t *t);
 
 /* measure.c: what a rung published; rungs.txt for the nginx module */
 int media_measure(media_job_t *job, media_rung_t *r, const char *dir);
-int media_publish_rungs(media_job_t *job, media_probe_t *p, media_ladder_t *l,
-    const char *dir);
+int media_publish_rungs(media_job_t *job, const media_probe_t *p,
+    media_ladder_t *l, const char *dir, int done);
+
+/* progressive.c: publishing while the pipeline runs */
+#define MEDIA_LIST_SEGMENTS  2     /* a rung is listed with this many */
+#define MEDIA_GEN_DONE       "done"  /* g<N>/done: every playlist ended */
+
+int media_generation_open(media_job_t *job, media_ladder_t *l,
+    const char *final, char *dir, size_t size);
+int media_progressive_tick(media_job_t *job, media_ladder_t *l,
+    int64_t at_ms);
+int media_progressive_list(media_job_t *job, media_ladder_t *l, int done);
+int media_generation_close(media_job_t *job, media_ladder_t *l);
+void media_generation_sweep(media_job_t *job, media_ladder_t *l);
+int media_rmtree(const char *path);
 
 
 #endif /* _MEDIA_TRANSCODER_H_INCLUDED_ */

@@ -1,0 +1,186 @@
+/*
+ * Plays a video in the web client while it is still transcoding, from the
+ * start to the end, and prints what it saw as one JSON object for
+ * t/progressive_browser.t to judge:
+ *
+ *   node t/browser/progressive.js BASE_URL VIDEO_FILE
+ *
+ * Every wait is bounded; the whole run ends after DEADLINE_MS whatever
+ * happens, printing what it has.
+ */
+
+'use strict';
+
+const { chromium } = require('playwright-core');
+
+const [base, videoFile] = process.argv.slice(2);
+const DEADLINE_MS = 200000;
+
+const seen = {
+  steps: [],
+  console: [],
+  offsite: [],
+  responses: [],       /* { path, status, cache } of every /hls/ answer */
+};
+
+let browser;
+const started = Date.now();
+
+function done(code) {
+  process.stdout.write(JSON.stringify(seen) + '\n');
+  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
+  close.finally(() => process.exit(code));
+}
+
+setTimeout(() => {
+  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
+  done(1);
+}, DEADLINE_MS).unref();
+
+function step(name) {
+  seen.at = name;
+}
+
+function passed() {
+  seen.steps.push(seen.at);
+}
+
+(async () => {
+  step('launch');
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
+           '--no-first-run', '--disable-background-networking',
+           '--disable-component-update', '--disable-sync',
+           '--autoplay-policy=no-user-gesture-required'],
+  });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const origin = new URL(base).origin;
+
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') {
+      seen.console.push(`${m.type()}: ${m.text()}`);
+    }
+  });
+  page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(origin) && !u.startsWith('blob:')
+        && !u.startsWith('data:')) {
+      seen.offsite.push(u);
+    }
+  });
+  page.on('response', (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.startsWith('/hls/')) {
+      const e = { path: u.pathname, status: r.status(),
+                  cache: r.headers()['cache-control'] || null,
+                  at: Date.now() - started };
+      seen.responses.push(e);
+      /* a playlist: how many segments it listed, and whether it ended */
+      if (u.pathname.endsWith('index.m3u8')) {
+        r.text().then((b) => {
+          e.segments = (b.match(/^seg_/mg) || []).length;
+          e.ended = /#EXT-X-ENDLIST/.test(b);
+        }).catch(() => {});
+      }
+    }
+  });
+  passed();
+
+  step('sign up');
+  await page.goto(base);
+  await page.waitForSelector('#auth:not([hidden])', { timeout: 10000 });
+  await page.fill('#email', 'early@example.com');
+  await page.fill('#password', 'a good long password');
+  await page.click('#signup');
+  await page.waitForSelector('#app:not([hidden])', { timeout: 20000 });
+  passed();
+
+  step('upload');
+  await page.setInputFiles('#file', videoFile);
+  await page.fill('#title', 'Early');
+  const answered = page.waitForResponse((r) => r.request().method() === 'POST'
+    && new URL(r.url()).pathname === '/api/v1/media', { timeout: 60000 });
+  await page.click('#upload-go');
+  await answered;
+  passed();
+
+  step('Play shows while it transcodes');
+  const li = page.locator('#items li.item', { hasText: 'Early' });
+  await li.locator('.item-play:not([hidden])').waitFor({ timeout: 60000 });
+  seen.status_at_play = await li.getAttribute('data-status');
+  passed();
+
+  step('play from the start to the end');
+  await page.evaluate(() => {
+    const v = document.getElementById('player');
+    window.__play = { waiting: [], playing: 0, ended: false, first: null };
+    v.addEventListener('playing', () => {
+      window.__play.playing++;
+      if (window.__play.first === null) {
+        window.__play.first = v.currentTime;
+      }
+    });
+    v.addEventListener('waiting', () => {
+      if (window.__play.playing > 0) {
+        window.__play.waiting.push(v.currentTime);
+      }
+    });
+    v.addEventListener('ended', () => { window.__play.ended = true; });
+  });
+  await li.locator('.item-play').click();
+
+  /* sampled every 250 ms: how far it played, and whether the library
+   * still said "processing" while it did */
+  const samples = [];
+  const until = Date.now() + 120000;
+  let last;
+
+  while (Date.now() < until) {
+    last = await page.evaluate(() => {
+      const v = document.getElementById('player');
+      const el = [...document.querySelectorAll('#items li.item')]
+        .find((e) => e.querySelector('.item-title').textContent === 'Early');
+      return {
+        t: v.currentTime,
+        d: v.duration,
+        paused: v.paused,
+        ended: window.__play.ended,
+        status: el ? el.dataset.status : null,
+        start: v.buffered.length ? v.buffered.start(0) : null,
+      };
+    });
+    samples.push(last);
+    if (last.ended) break;
+    await page.waitForTimeout(250);
+  }
+
+  seen.play = await page.evaluate(() => window.__play);
+  seen.last = last;
+  seen.played_while_processing = samples
+    .filter((s) => s.status === 'processing' && s.t > 0).length;
+  seen.max_t = Math.max(...samples.map((s) => s.t));
+  seen.first_buffered = samples.map((s) => s.start).find((s) => s !== null);
+  seen.hls_errors = await page.evaluate(() => state.errors);
+
+  /* playing time that did not move while not paused: a stall the
+   * 'waiting' event did not report */
+  let frozen = 0;
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1];
+    const b = samples[i];
+    if (!a.paused && !b.paused && !b.ended && a.t > 0 && b.t === a.t) {
+      frozen++;
+    }
+  }
+  seen.frozen_samples = frozen;
+  passed();
+
+  done(0);
+})().catch((e) => {
+  seen.error = `${seen.at}: ${e.message}`;
+  done(1);
+});

@@ -1,0 +1,453 @@
+/*
+ * Progressive publishing: a media is playable while it transcodes.
+ *
+ * Each attempt writes a generation of its own, <storage>/hls/<id>/g<N>/
+ * (N one more than any there), straight into the served directory:
+ * FFmpeg's HLS muxer writes each segment aside (seg_N.ts.tmp) and renames
+ * it when complete, and rewrites the EVENT playlist aside and renames it
+ * after each segment; the trailer adds #EXT-X-ENDLIST.  Nobody sees a
+ * half-written file, and the path parser refuses the .tmp names anyway.
+ *
+ * A rung is listed once its playlist has MEDIA_LIST_SEGMENTS segments,
+ * the lowest rung first: rungs.txt (what the module builds masters from)
+ * is rewritten aside and renamed, then the rung's renditions row is
+ * written, so a playback token is only issued for a master that lists
+ * something.  The first listing of a generation replaces the rows (and
+ * the rungs.txt) of the one before; until then an earlier generation
+ * stays what masters list.  A master names its generation in every URI,
+ * so a player never mixes segments of two attempts.  At the end the
+ * pictures are moved up, rungs.txt says "done", g<N>/done is made (the
+ * module's cue for long cache lifetimes), and the older generations go.
+ */
+
+#define _XOPEN_SOURCE 700
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "worker.h"
+#include "transcoder.h"
+
+
+static media_stmt_t  media_sql_rungs_clear =
+    media_stmt("progressive_rungs_clear", 1,
+        "DELETE FROM renditions WHERE media_id = $1");
+
+static media_stmt_t  media_sql_rung_listed =
+    media_stmt("progressive_rung_listed", 8,
+        "INSERT INTO renditions (media_id, name, width, height,"
+        "  frame_rate, bandwidth, average_bandwidth, codecs)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT (media_id, name) DO UPDATE SET width = $3,"
+        "  height = $4, frame_rate = $5, bandwidth = $6,"
+        "  average_bandwidth = $7, codecs = $8");
+
+
+/* the pictures a transcode makes, moved up from g<N>/ at the end */
+static const char  *media_pictures[] = {
+    "poster.jpg", "cover-512.jpg", "cover-128.jpg", "thumbs.jpg",
+    "thumbs.vtt", "waveform.json", NULL
+};
+
+
+static int media_segments(const char *dir, const char *rung);
+static int64_t media_rung_rate(const media_rung_t *r);
+static int media_rung_row(media_job_t *job, media_ladder_t *l,
+    media_rung_t *r, int first);
+static int64_t media_now_us(void);
+
+
+/*
+ * hls/<id>/ (made if new) and hls/<id>/g<N>/, N one more than the highest
+ * there: an earlier attempt's files are never written over.
+ */
+int
+media_generation_open(media_job_t *job, media_ladder_t *l, const char *final,
+    char *dir, size_t size)
+{
+    long            n, top;
+    char           *end;
+    DIR            *d;
+    const char     *pace;
+    struct dirent  *e;
+
+    if (mkdir(final, 0755) != 0 && errno != EEXIST) {
+        media_job_fail(job, "mkdir %s: %s", final, strerror(errno));
+        return -1;
+    }
+
+    d = opendir(final);
+    if (d == NULL) {
+        media_job_fail(job, "open %s: %s", final, strerror(errno));
+        return -1;
+    }
+
+    top = 0;
+
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] != 'g' || e->d_name[1] < '1' || e->d_name[1] > '9') {
+            continue;
+        }
+
+        n = strtol(e->d_name + 1, &end, 10);
+        if (*end == '\0' && n > top && n < 99999999) {
+            top = n;
+        }
+    }
+
+    closedir(d);
+
+    snprintf(l->gen, sizeof(l->gen), "g%d", (int) top + 1);
+
+    if (media_path(dir, size, "%s/%s", final, l->gen) != 0) {
+        media_job_fail(job, "media_storage path too long");
+        return -1;
+    }
+
+    if (mkdir(dir, 0755) != 0) {
+        media_job_fail(job, "mkdir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+
+    l->final = final;
+    l->dir = dir;
+    l->listed = 0;
+    l->checked_ms = 0;
+    l->started_us = media_now_us();
+
+    /*
+     * For tests only: at most this many seconds of source per second, so
+     * that a short clip is still transcoding while a test plays it.
+     */
+    pace = getenv("MEDIA_TEST_TRANSCODE_PACE");
+    l->pace = pace ? strtod(pace, NULL) : 0;
+
+    media_log_info("job %s: media %s, generation %s", job->id, job->media_id,
+                   l->gen);
+
+    return 0;
+}
+
+
+/* from the pipeline's loop, after each packet read */
+int
+media_progressive_tick(media_job_t *job, media_ladder_t *l, int64_t at_ms)
+{
+    int64_t  ahead_us;
+
+    if (l->final == NULL) {
+        return 0;
+    }
+
+    if (l->pace > 0) {
+        ahead_us = (int64_t) (at_ms * 1000 / l->pace)
+                   - (media_now_us() - l->started_us);
+        if (ahead_us > 0) {
+            usleep(ahead_us > 200000 ? 200000 : (useconds_t) ahead_us);
+        }
+    }
+
+    if (l->listed == (1 << l->n) - 1 || at_ms < l->checked_ms + 500) {
+        return 0;
+    }
+
+    l->checked_ms = at_ms;
+
+    return media_progressive_list(job, l, 0);
+}
+
+
+/*
+ * List the rungs with enough segments, lowest first (by bit rate: the
+ * video ladder is highest first, the audio one lowest first); done: every
+ * rung, however short (the playlists ended).
+ */
+int
+media_progressive_list(media_job_t *job, media_ladder_t *l, int done)
+{
+    int            i, k, j, first, changed, order[MEDIA_MAX_RUNGS];
+    media_rung_t  *r;
+
+    for (k = 0; k < l->n; k++) {
+        for (j = k; j > 0
+             && media_rung_rate(&l->rungs[k])
+                < media_rung_rate(&l->rungs[order[j - 1]]); j--)
+        {
+            order[j] = order[j - 1];
+        }
+        order[j] = k;
+    }
+
+    changed = 0;
+
+    for (k = 0; k < l->n; k++) {
+        i = order[k];
+        r = &l->rungs[i];
+
+        if (r->listed
+            || (!done && media_segments(l->dir, r->name)
+                         < MEDIA_LIST_SEGMENTS))
+        {
+            continue;
+        }
+
+        if (media_measure(job, r, l->dir) != 0) {
+            return -1;
+        }
+
+        r->listed = 1;
+        changed = 1;
+    }
+
+    if (!changed && !done) {
+        return 0;
+    }
+
+    if (media_publish_rungs(job, l->probe, l, l->final, done) != 0) {
+        return -1;
+    }
+
+    for (k = 0; k < l->n; k++) {
+        i = order[k];
+        r = &l->rungs[i];
+
+        if (!r->listed || (l->listed & (1 << i))) {
+            continue;
+        }
+
+        first = l->listed == 0;
+
+        if (media_rung_row(job, l, r, first) != 0) {
+            return -1;
+        }
+
+        l->listed |= 1 << i;
+
+        media_log_info("job %s: media %s, %s/%s listed%s", job->id,
+                       job->media_id, l->gen, r->name,
+                       first ? ", playable" : "");
+    }
+
+    return 0;
+}
+
+
+static int64_t
+media_rung_rate(const media_rung_t *r)
+{
+    return r->video_rate + r->audio_rate;
+}
+
+
+/* the segments a rung's playlist lists (0: none yet, or no playlist) */
+static int
+media_segments(const char *dir, const char *rung)
+{
+    int    n;
+    char   path[4096], line[1024];
+    FILE  *f;
+
+    if (media_path(path, sizeof(path), "%s/%s/index.m3u8", dir, rung) != 0) {
+        return 0;
+    }
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+
+    n = 0;
+
+    while (fgets(line, sizeof(line), f)) {
+        if (line[0] != '#' && line[0] != '\n' && line[0] != '\0') {
+            n++;
+        }
+    }
+
+    fclose(f);
+
+    return n;
+}
+
+
+/* the rung's row; the generation's first also drops the earlier rows */
+static int
+media_rung_row(media_job_t *job, media_ladder_t *l, media_rung_t *r,
+    int first)
+{
+    int          ok;
+    char         w[16], h[16], fps[32], peak[32], avg[32];
+    PGresult    *res;
+    const char  *params[8];
+
+    if (job->pg == NULL) {
+        return 0;
+    }
+
+    snprintf(w, sizeof(w), "%d", r->width);
+    snprintf(h, sizeof(h), "%d", r->height);
+    snprintf(fps, sizeof(fps), "%.3f", av_q2d(l->probe->frame_rate));
+    snprintf(peak, sizeof(peak), "%" PRId64, r->peak);
+    snprintf(avg, sizeof(avg), "%" PRId64, r->average);
+
+    params[0] = job->media_id;
+    params[1] = r->name;
+    params[2] = r->width ? w : NULL;
+    params[3] = r->width ? h : NULL;
+    params[4] = r->width ? fps : NULL;
+    params[5] = peak;
+    params[6] = avg;
+    params[7] = r->codecs;
+
+    res = PQexec(job->pg, "BEGIN");
+    ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+
+    if (ok && first) {
+        res = media_pg_exec(job->pg, &media_sql_rungs_clear, params);
+        ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+    }
+
+    if (ok) {
+        res = media_pg_exec(job->pg, &media_sql_rung_listed, params);
+        ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+    }
+
+    res = PQexec(job->pg, ok ? "COMMIT" : "ROLLBACK");
+    ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+
+    if (!ok) {
+        media_job_fail(job, "list %s/%s: %s", l->gen, r->name,
+                       PQerrorMessage(job->pg));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * The pipeline ended (every playlist has #EXT-X-ENDLIST): the pictures up
+ * to hls/<id>/ (each by a rename; one this attempt did not make goes, as
+ * the whole directory's replacement used to take it), rungs.txt "done",
+ * and g<N>/done.
+ */
+int
+media_generation_close(media_job_t *job, media_ladder_t *l)
+{
+    int          i;
+    char         from[4096], to[4096];
+    FILE        *f;
+
+    for (i = 0; media_pictures[i]; i++) {
+        if (media_path(from, sizeof(from), "%s/%s", l->dir,
+                       media_pictures[i]) != 0
+            || media_path(to, sizeof(to), "%s/%s", l->final,
+                          media_pictures[i]) != 0)
+        {
+            media_job_fail(job, "media_storage path too long");
+            return -1;
+        }
+
+        if (rename(from, to) == 0) {
+            continue;
+        }
+
+        if (errno != ENOENT) {
+            media_job_fail(job, "publish %s: %s", to, strerror(errno));
+            return -1;
+        }
+
+        if (unlink(to) != 0 && errno != ENOENT) {
+            media_job_fail(job, "remove %s: %s", to, strerror(errno));
+            return -1;
+        }
+    }
+
+    if (media_progressive_list(job, l, 1) != 0) {
+        return -1;
+    }
+
+    f = media_path(to, sizeof(to), "%s/" MEDIA_GEN_DONE, l->dir) == 0
+        ? fopen(to, "w") : NULL;
+    if (f == NULL || fclose(f) != 0) {
+        media_job_fail(job, "write %s: %s", to, strerror(errno));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * After the rows say "ready": every other generation, and the rung
+ * directories of media published before generations.  Players still on
+ * an older master get 404s from here on and load a new one.
+ */
+void
+media_generation_sweep(media_job_t *job, media_ladder_t *l)
+{
+    char            path[4096];
+    size_t          len;
+    DIR            *d;
+    struct stat     sb;
+    struct dirent  *e;
+
+    d = opendir(l->final);
+    if (d == NULL) {
+        return;
+    }
+
+    while ((e = readdir(d)) != NULL) {
+        len = strlen(e->d_name);
+
+        if (e->d_name[0] == '.' || strcmp(e->d_name, l->gen) == 0
+            || len < 2
+            || !((e->d_name[0] == 'g' && strspn(e->d_name + 1, "0123456789")
+                  == len - 1)
+                 || (e->d_name[len - 1] == 'p'
+                     && strspn(e->d_name, "0123456789") == len - 1)
+                 || (e->d_name[0] == 'a'
+                     && strspn(e->d_name + 1, "0123456789") == len - 1)))
+        {
+            continue;
+        }
+
+        if (media_path(path, sizeof(path), "%s/%s", l->final, e->d_name)
+            != 0
+            || lstat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        {
+            continue;
+        }
+
+        media_log_info("job %s: removing %s, superseded by %s", job->id,
+                       path, l->gen);
+
+        if (media_rmtree(path) != 0) {
+            media_log_error("job %s: remove %s: %s", job->id, path,
+                            strerror(errno));
+        }
+    }
+
+    closedir(d);
+}
+
+
+static int64_t
+media_now_us(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
