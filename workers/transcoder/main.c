@@ -14,7 +14,6 @@
 #define _XOPEN_SOURCE 700
 
 #include <errno.h>
-#include <ftw.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -464,25 +463,6 @@ media_clear_attempts(media_job_t *job)
     }
 
     globfree(&g);
-}
-
-
-static int
-media_unlink(const char *path, const struct stat *sb, int flag,
-    struct FTW *ftw)
-{
-    (void) sb;
-    (void) flag;
-    (void) ftw;
-
-    return remove(path);
-}
-
-
-int
-media_rmtree(const char *path)
-{
-    return nftw(path, media_unlink, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 

@@ -61,6 +61,8 @@ static int64_t media_rung_rate(const media_rung_t *r);
 static int media_rung_row(media_job_t *job, media_ladder_t *l,
     media_rung_t *r, int first);
 static int64_t media_now_us(void);
+static int media_unlink(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw);
 
 
 /*
@@ -450,4 +452,24 @@ media_now_us(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
 
     return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+
+/* a generation's directory and all in it (nftw, depth first) */
+static int
+media_unlink(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw)
+{
+    (void) sb;
+    (void) flag;
+    (void) ftw;
+
+    return remove(path);
+}
+
+
+int
+media_rmtree(const char *path)
+{
+    return nftw(path, media_unlink, 16, FTW_DEPTH | FTW_PHYS);
 }
