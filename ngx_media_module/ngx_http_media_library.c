@@ -39,7 +39,7 @@
     "         'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"                          \
     " m.progress, m.error, m.job_id, m.renditions, m.price_cents,"            \
     " m.currency, m.description, array_to_json(m.tags), "                 \
-    NGX_HTTP_MEDIA_PICTURES_COLUMN
+    NGX_HTTP_MEDIA_PICTURES_COLUMN ", m.blocked_reason"
 
 
 typedef enum {
@@ -73,6 +73,7 @@ static const ngx_http_media_field_t  ngx_http_media_media_fields[] = {
     { "description", NGX_HTTP_MEDIA_T_STR },
     { "tags", NGX_HTTP_MEDIA_T_RAW },
     { "pictures", NGX_HTTP_MEDIA_T_PICTURES },
+    { "blocked_reason", NGX_HTTP_MEDIA_T_STR },   /* status "blocked" */
 };
 
 #define NGX_HTTP_MEDIA_NFIELDS                                                \

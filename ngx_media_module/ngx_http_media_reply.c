@@ -15,6 +15,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "ngx_http_media_reply.h"
+#include "ngx_http_media_blocked.h"
 
 
 static u_char *ngx_http_media_bytes(u_char *p, u_char *last, off_t n);
@@ -133,6 +134,14 @@ ngx_http_media_verror(ngx_http_request_t *r, ngx_uint_t status,
     ngx_uint_t  level;
 
     p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
+
+    /* nginx knows no reason phrase past 429 */
+    if (status == NGX_HTTP_MEDIA_BLOCKED_STATUS
+        && r->headers_out.status_line.len == 0)
+    {
+        ngx_str_set(&r->headers_out.status_line,
+                    "451 Unavailable For Legal Reasons");
+    }
 
     message.data = msg;
     message.len = p - msg;
@@ -496,6 +505,11 @@ ngx_http_media_pg_failed(ngx_http_request_t *r,
         return ngx_http_media_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                          "unavailable", "the database is "
                                          "unavailable; try again");
+    }
+
+    /* a taken-down media's row refused the change (sql/024) */
+    if (ngx_strcmp(res->sqlstate, NGX_HTTP_MEDIA_BLOCKED_SQLSTATE) == 0) {
+        return ngx_http_media_blocked_pg(r, res);
     }
 
     return ngx_http_media_internal(r, site, &res->error);
