@@ -1145,31 +1145,3 @@ ngx_http_media_blocked_refuse(ngx_http_request_t *r, ngx_str_t *reason)
                                      "moderator");
 }
 
-
-ngx_int_t
-ngx_http_media_blocked_pg(ngx_http_request_t *r,
-    ngx_http_media_pg_result_t *res)
-{
-    u_char     *p, *end, *nl;
-    ngx_str_t   reason;
-
-    /* "ERROR:  <reason>\nCONTEXT: ...": the first line, past its label */
-    p = res->error.data;
-    end = p + res->error.len;
-
-    if (p && res->error.len > sizeof("ERROR:  ") - 1
-        && ngx_strncmp(p, "ERROR:  ", sizeof("ERROR:  ") - 1) == 0)
-    {
-        p += sizeof("ERROR:  ") - 1;
-    }
-
-    reason.data = p;
-    reason.len = 0;
-
-    if (p) {
-        nl = ngx_strlchr(p, end, '\n');
-        reason.len = (nl ? nl : end) - p;
-    }
-
-    return ngx_http_media_blocked_refuse(r, &reason);
-}

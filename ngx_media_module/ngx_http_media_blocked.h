@@ -15,16 +15,12 @@
 #include <ngx_http.h>
 
 #include "ngx_http_media_types.h"
-#include "ngx_http_media_pg.h"
 
 
 #define NGX_HTTP_MEDIA_BLOCKED_CHANNEL  "media:blocked"
 
 /* 451 Unavailable For Legal Reasons (RFC 7725): nginx has no name */
 #define NGX_HTTP_MEDIA_BLOCKED_STATUS   451
-
-/* what sql/024 raises when a blocked media's row refuses a change */
-#define NGX_HTTP_MEDIA_BLOCKED_SQLSTATE "MB451"
 
 #define NGX_HTTP_MEDIA_BLOCKED_MEDIA    1
 #define NGX_HTTP_MEDIA_BLOCKED_USER     2
@@ -58,11 +54,6 @@ ngx_uint_t ngx_http_media_blocked_text(ngx_http_media_main_conf_t *mmcf,
 /* 451 media_blocked: "this media was removed: <reason>" */
 ngx_int_t ngx_http_media_blocked_refuse(ngx_http_request_t *r,
     ngx_str_t *reason);
-
-/* the same for a row that refused a change (sql/024: MB451, the reason
- * as the error's message) */
-ngx_int_t ngx_http_media_blocked_pg(ngx_http_request_t *r,
-    ngx_http_media_pg_result_t *res);
 
 
 #endif /* _NGX_HTTP_MEDIA_BLOCKED_H_INCLUDED_ */
