@@ -88,7 +88,8 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_media =
         "    FROM q, media m"
         "   WHERE m.search @@ q.q AND m.deleted_at IS NULL"
         "     AND ((m.privacy = 'public' AND m.status = 'ready')"
-        "          OR m.owner_id = $3::uuid)"
+        /* taken down: in its owner's library only */
+        "          OR (m.owner_id = $3::uuid AND m.status <> 'blocked'))"
         "   LIMIT " NGX_HTTP_MEDIA_SEARCH_CANDIDATES "),"
         " r AS ("
         "  SELECT c.*, (ts_rank(c.search, q.q) * 1000000000)::bigint AS score"
