@@ -164,12 +164,12 @@ ngx_http_media_blocked_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     size = ngx_parse_size(&value[1]);
 
-    /* 64 KB: room for the tables of 1024 ids and the slab's pages */
+    /* 64 KB: two tables of 1024 slots (512 ids) and the slab's pages */
     if (size == NGX_ERROR || size < 65536) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid media_blocked_zone \"%V\": expected a "
-                           "size of at least 64k, such as 16m (131072 "
-                           "ids)", &value[1]);
+                           "size of at least 64k (512 ids), such as 16m "
+                           "(131072 ids)", &value[1]);
         return NGX_CONF_ERROR;
     }
 
@@ -237,15 +237,14 @@ ngx_http_media_blocked_init_zone(ngx_shm_zone_t *zone, void *data)
         return NGX_OK;
     }
 
-    /* two tables, each the largest power of 2 of slots that fits in 7/8
-     * of the zone (the rest: the slab's own pages and the header) */
+    /* two tables of the same power of 2 of slots, as many as fit in 7/8
+     * of the zone (the rest: the slab's own pages and the header); a
+     * table is at most half full, so 16m holds 131072 ids */
     room = zone->shm.size - zone->shm.size / 8;
+    nslots = 1024;
 
-    for (nslots = 1024;
-         2 * 2 * nslots * sizeof(ngx_http_media_blocked_entry_t) <= room;
-         nslots *= 2)
-    {
-        /* void */
+    while (2 * (2 * nslots) * sizeof(ngx_http_media_blocked_entry_t) <= room) {
+        nslots *= 2;
     }
 
     bytes = nslots * sizeof(ngx_http_media_blocked_entry_t);
@@ -1097,7 +1096,8 @@ ngx_http_media_blocked_loaded(ngx_http_request_t *r,
 
     ngx_log_error(NGX_LOG_NOTICE, s->log, 0,
                   "media blocked reload: %ui media, %ui users, %ui changes "
-                  "during the reload", nm, nu, s->npending);
+                  "during the reload; room for %ui", nm, nu, s->npending,
+                  sh->nslots / 2);
 
     if (full) {
         ngx_log_error(NGX_LOG_ERR, s->log, 0,

@@ -123,8 +123,8 @@ walk('after a public media was made private');
 
 # --- taken down -----------------------------------------------------------------
 
-# bob's public media and ann's unlisted one; ann has watched, bought and
-# listed (in a public playlist) bob's public media first
+# bob's public media and ann's unlisted one; ann follows bob, and has
+# watched, bought and listed (in a public playlist) bob's public media
 my ($bp) = grep { $media{$_}{owner} eq 'bob' && $media{$_}{privacy} eq 'public'
                   && !$media{$_}{deleted} } sort keys %media;
 my ($au) = grep { $media{$_}{owner} eq 'ann' && $media{$_}{privacy} eq 'unlisted' }
@@ -139,7 +139,10 @@ chomp(my $pl = $t->psql('media', "INSERT INTO playlists (owner_id, title, privac
 $t->psql('media', "INSERT INTO playlist_items (playlist_id, media_id, position)"
          . " SELECT '$pl', id, row_number() OVER () FROM media"
          . " WHERE deleted_at IS NULL");
+$t->psql('media', "INSERT INTO follows (follower_id, followee_id)"
+         . " VALUES ('$ann_id', '$user{bob}{user}{id}')");
 my @more = (
+    [ 'GET /api/v1/feed', '/api/v1/feed?limit=100', 'ann' ],
     [ 'GET /api/v1/history', '/api/v1/history?limit=100', 'ann' ],
     [ 'GET /api/v1/activity', '/api/v1/activity?limit=100', 'ann' ],
     [ 'GET /api/v1/library/purchases', '/api/v1/library/purchases', 'ann' ],
