@@ -7,6 +7,8 @@
 # reloaded from PostgreSQL when the subscription comes back (a block made
 # while Redis was down), when nginx starts, after a reload, and when the
 # subscribing worker dies.  A banned user's playback token is refused.
+# The set's hash table, in a zone of 64k (512 ids), keeps the right ids
+# through hundreds of insertions and deletions, and says when it is full.
 # While blocked: no playback token, no download link (and links made
 # before refuse their use), no export, the share and embed pages and
 # oEmbed say the media was removed, the owner sees status "blocked" with
@@ -23,6 +25,9 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
 use Time::HiRes qw(time sleep);
+use Digest::SHA qw(hmac_sha256 sha256);
+use MIME::Base64 qw(encode_base64url);
+use List::Util qw(shuffle);
 use JSON::PP qw(decode_json encode_json);
 use MediaTest qw(wait_until slurp);
 
@@ -43,6 +48,8 @@ $conf =~ s{(location /_media_files/ \{\n)}{$1            add_header X-Pid \$pid 
     or die 'nginx.conf.example: no /_media_files/';
 $conf =~ s{(media_download /_media_dl/;\n)}{$1            add_header X-Pid \$pid always;\n}
     or die 'nginx.conf.example: no media_download';
+$conf =~ s{^(    media_url_key \S+;\n)}{$1    media_blocked_zone 64k;\n}m
+    or die 'nginx.conf.example: no media_url_key';
 open(my $fh, '>', $t->conf_file) or die $!;
 print $fh $conf;
 close $fh;
@@ -268,6 +275,33 @@ is(scalar(keys %ru), 2, 'unbanned: his token plays again');
 # a message that is not one is ignored, and logged
 $t->redis('PUBLISH', 'media:blocked', 'nonsense');
 is(both($p1->{seg}, 200), 2, 'a malformed message changes nothing');
+like(slurp("$dir/error.log"), qr/media blocked message: "nonsense" ignored/,
+     '  and logged');
+
+# --- the table: 500 ids in a table of 1024 slots, half of them removed ---------
+
+my $secret = slurp($t->jwt_key);
+chomp $secret;
+my @ids = map { uuid() } 1 .. 500;
+$t->redis('PUBLISH', 'media:blocked', "+m $_") for @ids;
+my %gone = map { $_ => 1 } grep { rand() < 0.5 } @ids;
+$t->redis('PUBLISH', 'media:blocked', "-m $_") for shuffle(keys %gone);
+my $last = uuid();
+$t->redis('PUBLISH', 'media:blocked', "+m $last");
+ok(wait_until(sub { member($last) == 451 }, timeout => 10, interval => 0.05),
+   'hundreds of messages applied');
+my @wrong = grep { member($_) != ($gone{$_} ? 404 : 451) } @ids;
+is(scalar(@wrong), 0, sprintf('%d ids in, %d out: each answers as it should',
+                               scalar(@ids), scalar(keys %gone)))
+    or diag("@wrong[0 .. 4]");
+
+# past 512 ids: the ones without room are logged, the others still hold
+my @more = map { uuid() } 1 .. 300;
+$t->redis('PUBLISH', 'media:blocked', "+m $_") for @more;
+ok(wait_until(sub { slurp("$dir/error.log") =~ /media blocked set: full at 512 ids/ },
+              timeout => 10, interval => 0.1), 'full: logged, naming the room');
+@wrong = grep { member($_) != ($gone{$_} ? 404 : 451) } @ids;
+is(scalar(@wrong), 0, '  what was in still answers as it should');
 
 # the worker killed on purpose above is no bug: its line goes, no other
 my $log = slurp("$dir/error.log");
@@ -281,6 +315,26 @@ $t->finish;
 done_testing();
 
 # --- helpers ------------------------------------------------------------------
+
+# a random (version 4) UUID
+sub uuid {
+    my $h = join('', map { sprintf '%04x', int(rand(65536)) } 1 .. 8);
+    substr($h, 12, 1) = '4';
+    return join('-', substr($h, 0, 8), substr($h, 8, 4), substr($h, 12, 4),
+                substr($h, 16, 4), substr($h, 20, 12));
+}
+
+# a segment of a media no file exists for, with a token of ours: 451 when
+# the id is in the blocked set, else 404 (the file location's)
+sub member {
+    my ($media) = @_;
+    my $payload = pack('C C N a16 a16 n n', 2, unpack('C', sha256($secret)),
+                       time() + 600, pack('H*', $media =~ s/-//gr),
+                       "\0" x 16, 0, 0);
+    my $token = encode_base64url($payload) . '.'
+                . encode_base64url(hmac_sha256($payload, $secret));
+    return get("/hls/$token/$media/a128/seg_00000.ts")->{status};
+}
 
 # the moderator's action: the row first, then the message (reports'
 # POST /api/v1/admin/actions does both after the merge)
