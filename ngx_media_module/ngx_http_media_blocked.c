@@ -28,8 +28,8 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 
-#include "ngx_http_media_fd.h"
 #include "ngx_http_media_pg.h"
+#include "ngx_http_media_redis.h"
 #include "ngx_http_media_reply.h"
 #include "ngx_http_media_blocked.h"
 #include "media_token.h"
@@ -73,11 +73,10 @@ typedef struct {
 
 /* the subscriber, in worker 0 */
 typedef struct {
+    ngx_http_media_redis_link_t    link;       /* link.ac, link.c */
     ngx_http_media_main_conf_t    *conf;
     ngx_http_media_blocked_set_t  *set;
     ngx_log_t                     *log;
-    redisAsyncContext             *ac;
-    ngx_connection_t              *c;
     ngx_event_t                    reconnect;
     ngx_event_t                    connect_timer;
     ngx_msec_t                     backoff;
@@ -119,13 +118,6 @@ static void ngx_http_media_blocked_on_connect(const redisAsyncContext *ac,
     int status);
 static void ngx_http_media_blocked_on_disconnect(const redisAsyncContext *ac,
     int status);
-static void ngx_http_media_blocked_read(ngx_event_t *ev);
-static void ngx_http_media_blocked_write(ngx_event_t *ev);
-static void ngx_http_media_blocked_add_read(void *data);
-static void ngx_http_media_blocked_del_read(void *data);
-static void ngx_http_media_blocked_add_write(void *data);
-static void ngx_http_media_blocked_del_write(void *data);
-static void ngx_http_media_blocked_ev_cleanup(void *data);
 static void ngx_http_media_blocked_message(redisAsyncContext *ac,
     void *reply, void *privdata);
 static ngx_int_t ngx_http_media_blocked_parse(u_char *p, size_t len,
@@ -601,53 +593,22 @@ static void
 ngx_http_media_blocked_connect(ngx_http_media_blocked_sub_t *s)
 {
     redisAsyncContext  *ac;
-    media_addr_t       *addr;
 
-    addr = &s->conf->redis_addr;
-
-    if (addr->port) {
-        ac = redisAsyncConnect(addr->host, addr->port);
-    } else {
-        ac = redisAsyncConnectUnix(addr->path);
-    }
-
-    if (ac == NULL) {
-        ngx_log_error(NGX_LOG_ERR, s->log, 0,
-                      "media blocked connect: out of memory");
+    /* a connection of its own: a subscribed one takes no other command */
+    if (ngx_http_media_redis_open(&s->link, &s->conf->redis_addr, s->log)
+        != NGX_OK)
+    {
         ngx_http_media_blocked_schedule(s);
         return;
     }
 
-    if (ac->err) {
-        ngx_log_error(NGX_LOG_ERR, s->log, 0,
-                      "media blocked connect: %s", ac->errstr);
-        redisAsyncFree(ac);
-        ngx_http_media_blocked_schedule(s);
-        return;
-    }
+    ac = s->link.ac;
+    ac->data = s;
 
     /* a peer that vanished without a word is found by the kernel */
-    if (addr->port) {
+    if (s->conf->redis_addr.port) {
         (void) redisEnableKeepAlive(&ac->c);
     }
-
-    s->c = ngx_http_media_wrap_fd(ac->c.fd, s->log, s,
-                                  ngx_http_media_blocked_read,
-                                  ngx_http_media_blocked_write);
-    if (s->c == NULL) {
-        redisAsyncFree(ac);
-        ngx_http_media_blocked_schedule(s);
-        return;
-    }
-
-    s->ac = ac;
-    ac->data = s;
-    ac->ev.data = s;
-    ac->ev.addRead = ngx_http_media_blocked_add_read;
-    ac->ev.delRead = ngx_http_media_blocked_del_read;
-    ac->ev.addWrite = ngx_http_media_blocked_add_write;
-    ac->ev.delWrite = ngx_http_media_blocked_del_write;
-    ac->ev.cleanup = ngx_http_media_blocked_ev_cleanup;
 
     redisAsyncSetDisconnectCallback(ac, ngx_http_media_blocked_on_disconnect);
     redisAsyncSetConnectCallback(ac, ngx_http_media_blocked_on_connect);
@@ -691,7 +652,7 @@ ngx_http_media_blocked_drop(ngx_http_media_blocked_sub_t *s, const char *why)
         ngx_del_timer(&s->connect_timer);
     }
 
-    ac = s->ac;
+    ac = s->link.ac;
     if (ac == NULL) {
         return;
     }
@@ -701,7 +662,7 @@ ngx_http_media_blocked_drop(ngx_http_media_blocked_sub_t *s, const char *why)
                       "media blocked drop: %s, reconnecting", why);
     }
 
-    s->ac = NULL;
+    s->link.ac = NULL;
     redisAsyncFree(ac);
 
     ngx_http_media_blocked_schedule(s);
@@ -736,7 +697,7 @@ ngx_http_media_blocked_on_connect(const redisAsyncContext *ac, int status)
             ngx_del_timer(&s->connect_timer);
         }
 
-        s->ac = NULL;
+        s->link.ac = NULL;
         ngx_http_media_blocked_schedule(s);
     }
 
@@ -754,8 +715,8 @@ ngx_http_media_blocked_on_disconnect(const redisAsyncContext *ac, int status)
                       "media blocked on disconnect: %s", ac->errstr);
     }
 
-    if (s->ac == ac) {
-        s->ac = NULL;
+    if (s->link.ac == ac) {
+        s->link.ac = NULL;
     }
 
     if (s->connect_timer.timer_set) {
@@ -763,74 +724,6 @@ ngx_http_media_blocked_on_disconnect(const redisAsyncContext *ac, int status)
     }
 
     ngx_http_media_blocked_schedule(s);
-}
-
-
-static void
-ngx_http_media_blocked_read(ngx_event_t *ev)
-{
-    ngx_connection_t              *c = ev->data;
-    ngx_http_media_blocked_sub_t  *s = c->data;
-
-    redisAsyncHandleRead(s->ac);
-}
-
-
-static void
-ngx_http_media_blocked_write(ngx_event_t *ev)
-{
-    ngx_connection_t              *c = ev->data;
-    ngx_http_media_blocked_sub_t  *s = c->data;
-
-    redisAsyncHandleWrite(s->ac);
-}
-
-
-static void
-ngx_http_media_blocked_add_read(void *data)
-{
-    ngx_http_media_blocked_sub_t  *s = data;
-
-    (void) ngx_http_media_watch(s->c->read, 1);
-}
-
-
-static void
-ngx_http_media_blocked_del_read(void *data)
-{
-    ngx_http_media_blocked_sub_t  *s = data;
-
-    (void) ngx_http_media_watch(s->c->read, 0);
-}
-
-
-static void
-ngx_http_media_blocked_add_write(void *data)
-{
-    ngx_http_media_blocked_sub_t  *s = data;
-
-    (void) ngx_http_media_watch(s->c->write, 1);
-}
-
-
-static void
-ngx_http_media_blocked_del_write(void *data)
-{
-    ngx_http_media_blocked_sub_t  *s = data;
-
-    (void) ngx_http_media_watch(s->c->write, 0);
-}
-
-
-static void
-ngx_http_media_blocked_ev_cleanup(void *data)
-{
-    ngx_http_media_blocked_sub_t  *s = data;
-
-    if (s->c) {
-        ngx_http_media_unwrap_fd(s->c, 0);
-        s->c = NULL;
-    }
 }
 
 
