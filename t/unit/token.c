@@ -6,6 +6,7 @@
 #include <openssl/hmac.h>
 
 #include "tap.h"
+#include "media_b64.h"
 #include "media_token.h"
 
 
@@ -239,6 +240,28 @@ main(void)
     bad[3] = '!';
     ok(media_token_verify(keys, 2, bad, 100, NOW, &got)
        == MEDIA_TOKEN_MALFORMED, "not base64url: malformed");
+
+    /* a version 1 token (26 bytes, no viewer), rightly signed: refused,
+     * so no token escapes a ban by naming nobody */
+    {
+        unsigned char  p1[26], mac[32];
+        size_t         m;
+
+        memset(p1, 0, sizeof(p1));
+        p1[0] = 1;
+        p1[1] = keys[0].kid;
+        p1[2] = (unsigned char) ((NOW + 60) >> 24);
+        p1[3] = (unsigned char) ((NOW + 60) >> 16);
+        p1[4] = (unsigned char) ((NOW + 60) >> 8);
+        p1[5] = (unsigned char) (NOW + 60);
+        memcpy(p1 + 6, t.media, 16);
+        media_token_mac(&keys[0], p1, sizeof(p1), mac);
+        m = media_b64url_encode((unsigned char *) bad, p1, sizeof(p1));
+        bad[m++] = '.';
+        m += media_b64url_encode((unsigned char *) bad + m, mac, 32);
+        ok(m == 79 && media_token_verify(keys, 2, bad, m, NOW, &got)
+           == MEDIA_TOKEN_MALFORMED, "a version 1 token: malformed");
+    }
 
     ok(strcmp(media_token_status(MEDIA_TOKEN_EXPIRED), "expired") == 0,
        "status names");
