@@ -165,6 +165,13 @@ $r = oembed("http://127.0.0.1:" . $t->port('http') . "/m/$m1");
 is($r->{status}, 451, 'oEmbed: 451');
 is($r->{json}{error}{code}, 'media_blocked', '  media_blocked');
 
+is(api(GET => "/api/v1/media/$m1/comments", $bob)->{status}, 404,
+   'its comments: 404 for others');
+is(api(PUT => "/api/v1/media/$m1/like", $bob)->{status}, 404,
+   '  and no like');
+is(api(GET => "/api/v1/media/$m1/comments", $ann)->{status}, 200,
+   '  its owner still reads them');
+
 $r = api(GET => "/api/v1/media/$m1", $ann);
 is($r->{json}{media}{status}, 'blocked', 'the owner sees status blocked');
 is($r->{json}{media}{blocked_reason}, 'copyright: a notice from the label',
