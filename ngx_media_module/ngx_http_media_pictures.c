@@ -134,7 +134,13 @@ ngx_http_media_pictures_json(ngx_http_request_t *r, yajl_gen g, ngx_str_t *id,
         return;
     }
 
-    p = ngx_cpymem(base, mmcf->hls_location.data, mmcf->hls_location.len);
+    /* no media_hls location: no memcpy from NULL, which UBSan reports */
+    p = base;
+
+    if (mmcf->hls_location.len) {
+        p = ngx_cpymem(p, mmcf->hls_location.data, mmcf->hls_location.len);
+    }
+
     p = ngx_cpymem(p, token, n);
     *p++ = '/';
     media_uuid_format(t.media, (char *) p);
