@@ -36,6 +36,19 @@
 
 
 #define NGX_HTTP_MEDIA_BLOCKED_TRIES        8     /* lock-free reads */
+
+/*
+ * The readers' side of the sequence lock: an acquiring load, then an
+ * acquiring fence before the second look (Boehm, "Can seqlocks get along
+ * with programming language memory models?").  On x86 both are plain
+ * loads: no fence instruction on the segment path.  The writers keep
+ * nginx's full barriers.
+ */
+#define ngx_http_media_blocked_seq(sh)                                        \
+    __atomic_load_n(&(sh)->seq, __ATOMIC_ACQUIRE)
+#define ngx_http_media_blocked_reseq(sh)                                      \
+    (__atomic_thread_fence(__ATOMIC_ACQUIRE),                                 \
+     __atomic_load_n(&(sh)->seq, __ATOMIC_RELAXED))
 #define NGX_HTTP_MEDIA_BLOCKED_PENDING      1024  /* messages in a reload */
 #define NGX_HTTP_MEDIA_BLOCKED_BACKOFF_MIN  100
 #define NGX_HTTP_MEDIA_BLOCKED_BACKOFF_MAX  3000
@@ -52,6 +65,7 @@ typedef struct {
     ngx_atomic_t            active;        /* 0 or 1 */
     ngx_uint_t              nslots;        /* per table, a power of 2 */
     ngx_uint_t              count[2];
+    ngx_uint_t              kinds[2][3];   /* count[t] by kind: 0 skips */
     ngx_uint_t              full;          /* ids that found no room */
     ngx_http_media_blocked_entry_t  *table[2];
 } ngx_http_media_blocked_sh_t;
@@ -337,23 +351,26 @@ ngx_http_media_blocked(ngx_http_media_main_conf_t *mmcf, ngx_uint_t kind,
     sh = set->sh;
 
     for (tries = 0; tries < NGX_HTTP_MEDIA_BLOCKED_TRIES; tries++) {
-        seq = sh->seq;
+        seq = ngx_http_media_blocked_seq(sh);
 
         if (seq & 1) {
             ngx_cpu_pause();
             continue;
         }
 
-        ngx_memory_barrier();
-
         t = sh->active & 1;
-        at = ngx_http_media_blocked_slot(sh, kind, id);
-        rc = ngx_http_media_blocked_find(sh->table[t], sh->nslots, kind, id,
-                                         &at);
 
-        ngx_memory_barrier();
+        /* no id of this kind at all (no user banned): nothing to probe */
+        if (sh->kinds[t][kind] == 0) {
+            rc = NGX_DECLINED;
 
-        if (sh->seq == seq) {
+        } else {
+            at = ngx_http_media_blocked_slot(sh, kind, id);
+            rc = ngx_http_media_blocked_find(sh->table[t], sh->nslots, kind,
+                                             id, &at);
+        }
+
+        if (ngx_http_media_blocked_reseq(sh) == seq) {
             return rc == NGX_OK;
         }
     }
@@ -412,6 +429,7 @@ ngx_http_media_blocked_insert(ngx_http_media_blocked_sh_t *sh, ngx_uint_t t,
     ngx_memcpy(e->id, id, 16);
     e->kind = (uint32_t) kind;
     sh->count[t]++;
+    sh->kinds[t][kind]++;
 
     return NGX_OK;
 }
@@ -447,6 +465,7 @@ ngx_http_media_blocked_remove(ngx_http_media_blocked_sh_t *sh, ngx_uint_t t,
 
             if (table[j].kind == 0) {
                 sh->count[t]--;
+                sh->kinds[t][kind]--;
                 return;
             }
 
@@ -943,6 +962,7 @@ ngx_http_media_blocked_loaded(ngx_http_request_t *r,
     ngx_memzero(sh->table[t],
                 sh->nslots * sizeof(ngx_http_media_blocked_entry_t));
     sh->count[t] = 0;
+    ngx_memzero(sh->kinds[t], sizeof(sh->kinds[t]));
 
     for (i = 0; i < res->nrows; i++) {
         k = ngx_http_media_pg_value(res, i, 0);
