@@ -16,9 +16,9 @@
 #include "media_token.h"
 
 
-#define MEDIA_PAYLOAD_LEN  26
+#define MEDIA_PAYLOAD_LEN  42
 #define MEDIA_MAC_LEN      32
-#define MEDIA_TEXT_LEN     79         /* 35 + "." + 43 */
+#define MEDIA_TEXT_LEN     100        /* 56 + "." + 43 */
 
 
 struct media_token_seen_s {
@@ -161,10 +161,11 @@ media_token_payload(unsigned char kid, const media_token_t *t,
     p[4] = (unsigned char) (t->expires >> 8);
     p[5] = (unsigned char) t->expires;
     memcpy(p + 6, t->media, 16);
-    p[22] = (unsigned char) (t->max_rung >> 8);
-    p[23] = (unsigned char) t->max_rung;
-    p[24] = (unsigned char) (t->flags >> 8);
-    p[25] = (unsigned char) t->flags;
+    memcpy(p + 22, t->user, 16);
+    p[38] = (unsigned char) (t->max_rung >> 8);
+    p[39] = (unsigned char) t->max_rung;
+    p[40] = (unsigned char) (t->flags >> 8);
+    p[41] = (unsigned char) t->flags;
 }
 
 
@@ -211,8 +212,8 @@ media_token_verify(const media_token_key_t *keys, size_t nkeys,
 
     plen = (size_t) (dot - text);
 
-    /* exact lengths: 26 bytes are 35 characters, 32 are 43 */
-    if (plen != 35 || len - plen - 1 != 43
+    /* exact lengths: 42 bytes are 56 characters, 32 are 43 */
+    if (plen != 56 || len - plen - 1 != 43
         || media_b64url_decode(payload, (const unsigned char *) text, plen)
            != MEDIA_PAYLOAD_LEN
         || payload[0] != MEDIA_TOKEN_VERSION)
@@ -264,8 +265,9 @@ media_token_verify(const media_token_key_t *keys, size_t nkeys,
     t->expires = (uint32_t) payload[2] << 24 | (uint32_t) payload[3] << 16
                  | (uint32_t) payload[4] << 8 | payload[5];
     memcpy(t->media, payload + 6, 16);
-    t->max_rung = (uint16_t) (payload[22] << 8 | payload[23]);
-    t->flags = (uint16_t) (payload[24] << 8 | payload[25]);
+    memcpy(t->user, payload + 22, 16);
+    t->max_rung = (uint16_t) (payload[38] << 8 | payload[39]);
+    t->flags = (uint16_t) (payload[40] << 8 | payload[41]);
 
     if ((long) t->expires < now) {
         return MEDIA_TOKEN_EXPIRED;

@@ -3,11 +3,14 @@
  * until when, signed with HMAC-SHA256.  Checked by HMAC and time alone, so
  * segments are served without touching a database.
  *
- * Wire form (in the URL path, base64url): a 26-byte payload
+ * Wire form (in the URL path, base64url): a 42-byte payload
  *   version 1, kid 1, expiry 4 (unix seconds, big endian),
- *   media id 16 (the UUID's bytes), highest rung 2 (its short side in
- *   pixels, 0: every rung), flags 2
- * then ".", then the 32-byte HMAC of the payload bytes.
+ *   media id 16 (the UUID's bytes), viewer 16 (the user's UUID bytes,
+ *   zeros: anonymous), highest rung 2 (its short side in pixels, 0: every
+ *   rung), flags 2
+ * then ".", then the 32-byte HMAC of the payload bytes.  Version 2: the
+ * viewer was added so the segment path can refuse a banned user's tokens
+ * (version 1 tokens, without it, are refused as malformed).
  */
 
 #ifndef _MEDIA_TOKEN_H_INCLUDED_
@@ -18,8 +21,8 @@
 #include <stdint.h>
 
 
-#define MEDIA_TOKEN_VERSION   1
-#define MEDIA_TOKEN_LEN       80      /* 35 + 1 + 43, and room */
+#define MEDIA_TOKEN_VERSION   2
+#define MEDIA_TOKEN_LEN       112     /* 56 + 1 + 43, and room */
 #define MEDIA_TOKEN_SEEN      64      /* verified tokens a key remembers */
 
 
@@ -54,6 +57,7 @@ typedef struct {
 typedef struct {
     uint32_t        expires;
     unsigned char   media[16];
+    unsigned char   user[16];         /* the viewer; zeros: anonymous */
     uint16_t        max_rung;         /* short side, 0: all */
     uint16_t        flags;
 } media_token_t;

@@ -66,6 +66,8 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_activity =
         "     'media', json_build_object('id', m.id, 'title', m.title))"
         "     FROM exports x JOIN media m ON m.id = x.media_id, c"
         "    WHERE x.user_id = $1"
+        /* another's media taken down: gone (one's own stay, marked) */
+        "      AND (m.status <> 'blocked' OR m.owner_id = $1)"
         NGX_HTTP_MEDIA_ACTIVITY_AFTER("x.created_at", "export", "x.id::text")
         "  UNION ALL"
         "  (SELECT d.created_at, 'download', d.id::text,"
@@ -77,6 +79,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_activity =
         "                                'title', m.title))"
         "     FROM download_uses d LEFT JOIN media m ON m.id = d.media_id, c"
         "    WHERE d.user_id = $1"
+        "      AND (m.status IS DISTINCT FROM 'blocked' OR m.owner_id = $1)"
         NGX_HTTP_MEDIA_ACTIVITY_AFTER("d.created_at", "download", "d.id::text")
         "  UNION ALL"
         "  (SELECT e.created_at, 'purchase', e.media_id::text,"
@@ -87,6 +90,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_activity =
         "     'media', json_build_object('id', m.id, 'title', m.title))"
         "     FROM entitlements e JOIN media m ON m.id = e.media_id, c"
         "    WHERE e.user_id = $1"
+        "      AND (m.status <> 'blocked' OR m.owner_id = $1)"
         NGX_HTTP_MEDIA_ACTIVITY_AFTER("e.created_at", "purchase",
                                       "e.media_id::text")
         " )"

@@ -34,6 +34,7 @@
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_keyfile.h"
 #include "ngx_http_media_downloads.h"
+#include "ngx_http_media_blocked.h"
 #include "media_dltoken.h"
 
 
@@ -196,7 +197,8 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_dl_check =
         "       m.deleted_at IS NULL AND (l.export_id IS NULL"
         "         OR (e.deleted_at IS NULL AND e.status = 'ready'"
         "             AND (e.expires_at IS NULL OR e.expires_at > now()))),"
-        "       l.filename, e.format, m.content_type"
+        "       l.filename, e.format, m.content_type,"
+        "       m.status = 'blocked', m.blocked_reason"
         " FROM download_links l JOIN media m ON m.id = l.media_id"
         " LEFT JOIN exports e ON e.id = l.export_id"
         " WHERE l.id = $1 AND l.user_id = $2"
@@ -449,6 +451,7 @@ ngx_http_media_dl_checked(ngx_http_request_t *r,
 {
     ngx_http_media_dl_t *d = data;
 
+    size_t                       n;
     ngx_str_t                   *v, path;
     ngx_file_info_t              fi;
     ngx_http_media_main_conf_t  *mmcf;
@@ -489,6 +492,23 @@ ngx_http_media_dl_checked(ngx_http_request_t *r,
     if (ngx_http_media_pg_value(res, 0, 5)->data[0] != 't') {
         ngx_http_media_dl_fail(d, NGX_HTTP_MEDIA_GONE, "asset_gone",
                                "what this link downloaded was deleted");
+        goto done;
+    }
+
+    /* taken down after the link was made (sql/022, sql/024) */
+    if (ngx_http_media_pg_value(res, 0, 9)->data[0] == 't') {
+        v = ngx_http_media_pg_value(res, 0, 10);
+        n = v->data ? ngx_min(v->len, 120) : 0;
+
+        /* cut at a character's start: the message is JSON text */
+        while (n < v->len && n && (v->data[n] & 0xc0) == 0x80) {
+            n--;
+        }
+
+        ngx_sprintf(d->why, "this media was removed: %*s%Z", n,
+                    n ? v->data : (u_char *) "");
+        ngx_http_media_dl_fail(d, NGX_HTTP_MEDIA_BLOCKED_STATUS,
+                               "media_blocked", (char *) d->why);
         goto done;
     }
 

@@ -32,6 +32,7 @@
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_exports.h"
+#include "ngx_http_media_blocked.h"
 #include "media_export.h"
 
 
@@ -527,6 +528,13 @@ ngx_http_media_export_refused(ngx_http_request_t *r,
                    ngx_http_media_pg_value(res, 0, 4),
                    ngx_http_media_pg_value(res, 0, 5),
                    ngx_http_media_pg_value(res, 0, 6), 1);
+    }
+
+    /* taken down: no new export (ngx_http_media_blocked.c) */
+    if (why->len == 9 && ngx_strncmp(why->data, "not_ready", 9) == 0
+        && detail->len == 7 && ngx_strncmp(detail->data, "blocked", 7) == 0)
+    {
+        return ngx_http_media_blocked_refuse(r, NULL);
     }
 
     if (why->len == 9 && ngx_strncmp(why->data, "not_ready", 9) == 0) {

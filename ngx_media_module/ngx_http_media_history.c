@@ -98,6 +98,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_history =
         "     'updated_at', media_iso8601(w.updated_at))"
         "   FROM watch_progress w JOIN media m ON m.id = w.media_id"
         "  WHERE w.user_id = $1 AND m.deleted_at IS NULL"
+        "    AND m.status <> 'blocked'"
         "    AND (m.privacy <> 'private' OR m.owner_id = $1)"
         "    AND (NOT EXISTS (SELECT 1 FROM c)"
         "         OR (w.updated_at, w.media_id) < (SELECT at, id FROM c))"

@@ -43,6 +43,7 @@
 #include "ngx_http_media_keyfile.h"
 #include "ngx_http_media_hls.h"
 #include "ngx_http_media_pictures.h"
+#include "ngx_http_media_blocked.h"
 #include "media_token.h"
 #include "media_hlspath.h"
 
@@ -85,6 +86,7 @@ static ssize_t ngx_http_media_rungs_read(ngx_http_request_t *r,
     const char *id, u_char *buf, size_t size);
 static ngx_int_t ngx_http_media_hls_current_gen(ngx_http_request_t *r,
     ngx_http_media_hls_ctx_t *h);
+static ngx_uint_t ngx_http_media_hls_has_user(media_token_t *t);
 static ngx_int_t ngx_http_media_token_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_media_play_ads(ngx_http_request_t *r, yajl_gen g,
@@ -120,7 +122,8 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_playback =
         "         AND (m.privacy <> 'private' OR m.owner_id = $2::uuid)"
         "       THEN media_play_count(m.id, $3, $2::uuid) END,"
         /* a rung is listed while it transcodes (progressive) */
-        "       " NGX_HTTP_MEDIA_PLAYABLE
+        "       " NGX_HTTP_MEDIA_PLAYABLE ","
+        "       m.blocked_reason"
         " FROM media m"
         " LEFT JOIN users u ON u.id = $2::uuid"
         " JOIN plans p ON p.id = coalesce(u.plan, (SELECT id FROM plans"
@@ -349,6 +352,30 @@ ngx_http_media_hls_access(ngx_http_request_t *r)
                                          "the token is for another media");
     }
 
+    /*
+     * Taken down, or issued to a user since banned: the blocked set in
+     * shared memory answers, with no I/O (ngx_http_media_blocked.c), so a
+     * takedown reaches tokens already handed out.
+     */
+    if (ngx_http_media_blocked(mmcf, NGX_HTTP_MEDIA_BLOCKED_MEDIA,
+                               h->claims.media))
+    {
+        return ngx_http_media_hls_refuse(r, h, "media_blocked",
+                                         NGX_HTTP_MEDIA_BLOCKED_STATUS,
+                                         "this media was removed by a "
+                                         "moderator");
+    }
+
+    if (ngx_http_media_hls_has_user(&h->claims)
+        && ngx_http_media_blocked(mmcf, NGX_HTTP_MEDIA_BLOCKED_USER,
+                                  h->claims.user))
+    {
+        return ngx_http_media_hls_refuse(r, h, "account_banned",
+                                         NGX_HTTP_FORBIDDEN,
+                                         "the account this playback URL "
+                                         "was issued to is banned");
+    }
+
     /* a URL from a media answer: pictures, never playback */
     if ((h->claims.flags & MEDIA_TOKEN_PICTURES)
         && !media_hls_is_picture(h->path.kind))
@@ -377,6 +404,22 @@ ngx_http_media_hls_access(ngx_http_request_t *r)
     }
 
     return ngx_http_media_hls_redirect(r, h, &mlcf->hls_files);
+}
+
+
+/* a token names a viewer unless its user bytes are all zero */
+static ngx_uint_t
+ngx_http_media_hls_has_user(media_token_t *t)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < 16; i++) {
+        if (t->user[i]) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -443,6 +486,11 @@ ngx_http_media_hls_refuse(ngx_http_request_t *r, ngx_http_media_hls_ctx_t *h,
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "media hls: refused, %s: %s", status, why);
+
+    if (code == NGX_HTTP_MEDIA_BLOCKED_STATUS) {
+        ngx_str_set(&r->headers_out.status_line,
+                    "451 Unavailable For Legal Reasons");
+    }
 
     ngx_http_finalize_request(r, ngx_http_media_send_error(r, code, status,
                               "playback refused: %s", why));
@@ -915,6 +963,18 @@ ngx_http_media_playback(ngx_http_request_t *r)
                                          "no such media");
     }
 
+    /* a banned user gets no token (the blocked set, as on the segment
+     * path); their sessions are revoked as well */
+    if (ctx->user
+        && ngx_http_media_blocked_text(mmcf, NGX_HTTP_MEDIA_BLOCKED_USER,
+                                       &ctx->user->id))
+    {
+        return ngx_http_media_send_error(r, NGX_HTTP_FORBIDDEN,
+                                         "account_banned", "this account "
+                                         "is banned: it may not play "
+                                         "media");
+    }
+
     if (ctx->user) {
         return ngx_http_media_playback_query(r);
     }
@@ -1063,6 +1123,13 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
         return;
     }
 
+    /* taken down: 451 with the moderator's reason */
+    if (status->len == 7 && ngx_strncmp(status->data, "blocked", 7) == 0) {
+        ngx_http_finalize_request(r, ngx_http_media_blocked_refuse(r,
+                                  ngx_http_media_pg_value(res, 0, 9)));
+        return;
+    }
+
     /* ready, or transcoding with a rung listed (progressive) */
     if (ngx_http_media_pg_value(res, 0, 8)->len != 1
         || ngx_http_media_pg_value(res, 0, 8)->data[0] != 't')
@@ -1094,6 +1161,12 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
                     ngx_http_media_pg_value(res, 0, 4)->len);
     t.max_rung = (rung > 0 && rung <= 65535) ? (uint16_t) rung : 0;
     (void) media_uuid_parse((char *) ctx->capture.data, 36, t.media);
+
+    /* the viewer, so the segment path can refuse a banned user's token */
+    if (ctx->user) {
+        (void) media_uuid_parse((char *) ctx->user->id.data,
+                                ctx->user->id.len, t.user);
+    }
 
     /* the id's one spelling, lowercase, whatever the request's was: the
      * HLS location takes no other */

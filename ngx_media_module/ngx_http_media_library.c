@@ -42,7 +42,8 @@
     " m.currency, m.description, array_to_json(m.tags),"                  \
     " (m.draft_privacy IS NOT NULL)::text, "                                 \
     NGX_HTTP_MEDIA_PICTURES_COLUMN ","                                        \
-    " CASE WHEN " NGX_HTTP_MEDIA_PLAYABLE " THEN 'true' ELSE 'false' END"
+    " CASE WHEN " NGX_HTTP_MEDIA_PLAYABLE " THEN 'true' ELSE 'false' END,"    \
+    " m.blocked_reason"
 
 
 typedef enum {
@@ -80,6 +81,7 @@ static const ngx_http_media_field_t  ngx_http_media_media_fields[] = {
     /* playback may be asked for: ready, or a rung listed while it
      * transcodes ("renditions" names the rungs listed so far) */
     { "playable", NGX_HTTP_MEDIA_T_RAW },
+    { "blocked_reason", NGX_HTTP_MEDIA_T_STR },   /* status "blocked" */
 };
 
 #define NGX_HTTP_MEDIA_NFIELDS                                                \

@@ -25,6 +25,7 @@
 #include "ngx_http_media_downloads.h"
 #include "ngx_http_media_pages.h"
 #include "ngx_http_media_cors.h"
+#include "ngx_http_media_blocked.h"
 
 
 static ngx_int_t ngx_http_media_postconfiguration(ngx_conf_t *cf);
@@ -113,6 +114,13 @@ static ngx_command_t  ngx_http_media_commands[] = {
       ngx_http_media_msec,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_media_main_conf_t, redis_timeout),
+      NULL },
+
+    { ngx_string("media_blocked_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_blocked_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string(MEDIA_SET_UPLOAD_MAX),
@@ -469,6 +477,10 @@ ngx_http_media_postconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_http_media_cors_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_media_blocked_postconfiguration(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -1200,6 +1212,10 @@ ngx_http_media_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_media_blocked_init_process(cycle, mmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -1207,6 +1223,8 @@ ngx_http_media_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_media_exit_process(ngx_cycle_t *cycle)
 {
+    /* first: its reload's request lets go of its query */
+    ngx_http_media_blocked_done();
     ngx_http_media_pg_done();
     ngx_http_media_redis_done();
 }

@@ -19,6 +19,7 @@
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_pages.h"
 #include "ngx_http_media_pictures.h"
+#include "ngx_http_media_blocked.h"
 #include "media_html.h"
 #include "media_token.h"
 #include "media_utf8.h"
@@ -80,6 +81,8 @@ static void ngx_http_media_user_found(ngx_http_request_t *r,
 static void ngx_http_media_me_patched(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static ngx_int_t ngx_http_media_page_not_found(ngx_http_request_t *r);
+static ngx_int_t ngx_http_media_page_removed(ngx_http_request_t *r,
+    ngx_str_t *reason);
 static ngx_int_t ngx_http_media_page_send(ngx_http_request_t *r,
     ngx_uint_t status, ngx_http_media_html_t *h);
 static void ngx_http_media_page_head(ngx_http_media_html_t *h,
@@ -115,9 +118,12 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_page_media =
         "       coalesce(u.display_name, u.handle, 'someone'),"
         "       m.likes_count, m.comments_count, "
         NGX_HTTP_MEDIA_PICTURES_COLUMN ","
-        "       m.renditions->0->>'width', m.renditions->0->>'height'"
+        "       m.renditions->0->>'width', m.renditions->0->>'height',"
+        /* taken down: the page says so (13, 14) */
+        "       m.status = 'blocked', m.blocked_reason"
         " FROM media m JOIN users u ON u.id = m.owner_id"
-        " WHERE m.id = $1 AND m.deleted_at IS NULL AND m.status = 'ready'"
+        " WHERE m.id = $1 AND m.deleted_at IS NULL"
+        "   AND m.status IN ('ready', 'blocked')"
         "   AND m.privacy IN ('public', 'unlisted')");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_page_user =
@@ -330,6 +336,12 @@ ngx_http_media_page_media(ngx_http_request_t *r,
 
     if (res->nrows == 0) {
         ngx_http_finalize_request(r, ngx_http_media_page_not_found(r));
+        return;
+    }
+
+    if (ngx_http_media_pg_value(res, 0, 13)->data[0] == 't') {
+        ngx_http_finalize_request(r, ngx_http_media_page_removed(r,
+                                  ngx_http_media_pg_value(res, 0, 14)));
         return;
     }
 
@@ -694,6 +706,37 @@ ngx_http_media_page_not_found(ngx_http_request_t *r)
                             "</main>\n</body>\n</html>\n");
 
     return ngx_http_media_page_send(r, NGX_HTTP_NOT_FOUND, &h);
+}
+
+
+/* a taken-down media's share or embed page: 451, with the reason */
+static ngx_int_t
+ngx_http_media_page_removed(ngx_http_request_t *r, ngx_str_t *reason)
+{
+    ngx_str_t               title;
+    ngx_http_media_html_t   h;
+
+    ngx_memzero(&h, sizeof(ngx_http_media_html_t));
+    h.r = r;
+
+    ngx_str_set(&title, "Removed");
+    ngx_http_media_page_head(&h, &title);
+    ngx_http_media_html_lit(&h, "<meta name=\"robots\" content=\"noindex\">\n"
+                            "</head>\n<body class=\"removed\">\n<main>\n"
+                            "<h1>Removed</h1>\n<p id=\"removed\">This media "
+                            "was removed by a moderator");
+
+    if (reason->data && reason->len) {
+        ngx_http_media_html_lit(&h, ": ");
+        ngx_http_media_html_text(&h, reason);
+    }
+
+    ngx_http_media_html_lit(&h, ".</p>\n</main>\n</body>\n</html>\n");
+
+    ngx_str_set(&r->headers_out.status_line,
+                "451 Unavailable For Legal Reasons");
+
+    return ngx_http_media_page_send(r, NGX_HTTP_MEDIA_BLOCKED_STATUS, &h);
 }
 
 
@@ -1073,6 +1116,12 @@ ngx_http_media_oembed_found(ngx_http_request_t *r,
         ngx_http_finalize_request(r, ngx_http_media_send_error(r,
                                   NGX_HTTP_NOT_FOUND, "not_found",
                                   "no such media"));
+        return;
+    }
+
+    if (ngx_http_media_pg_value(res, 0, 13)->data[0] == 't') {
+        ngx_http_finalize_request(r, ngx_http_media_blocked_refuse(r,
+                                  ngx_http_media_pg_value(res, 0, 14)));
         return;
     }
 

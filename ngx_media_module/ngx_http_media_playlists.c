@@ -114,7 +114,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_playlist_get =
         " i AS (SELECT i.position, i.added_at, m.id, media_listen_json(m) AS j"
         "   FROM p JOIN playlist_items i ON i.playlist_id = p.id"
         "   JOIN media m ON m.id = i.media_id AND m.deleted_at IS NULL"
-        "  WHERE m.owner_id = $2::uuid"
+        "  WHERE (m.owner_id = $2::uuid AND m.status <> 'blocked')"
         "     OR (m.status = 'ready' AND (m.privacy = 'public'"
         "         OR (m.privacy = 'unlisted' AND p.owner_id = $2::uuid))))"
         " SELECT CASE WHEN p.id IS NULL THEN 'missing' ELSE 'ok' END,"

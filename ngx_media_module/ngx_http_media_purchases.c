@@ -94,7 +94,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_purchases =
         "    'currency', e.currency,"
         "    'purchased_at', media_iso8601(e.created_at))"
         "  FROM entitlements e JOIN media m ON m.id = e.media_id"
-        " WHERE e.user_id = $1"
+        " WHERE e.user_id = $1 AND m.status <> 'blocked'"
         "   AND ($2::uuid IS NULL OR (e.created_at, e.media_id) <"
         "        (SELECT created_at, media_id FROM entitlements"
         "          WHERE user_id = $1 AND media_id = $2))"

@@ -34,10 +34,9 @@
 
 
 typedef struct {
+    ngx_http_media_redis_link_t      link;      /* link.ac, link.c */
     ngx_http_media_main_conf_t      *conf;
     ngx_log_t                       *log;
-    redisAsyncContext               *ac;
-    ngx_connection_t                *c;
     ngx_event_t                      reconnect;
     ngx_event_t                      connect_timer;
     ngx_msec_t                       backoff;
@@ -149,49 +148,16 @@ static void
 ngx_http_media_redis_connect(ngx_http_media_redis_client_t *rc)
 {
     redisAsyncContext  *ac;
-    media_addr_t       *addr;
 
-    addr = &rc->conf->redis_addr;
-
-    /* the address is numeric (resolved at configuration time) */
-    if (addr->port) {
-        ac = redisAsyncConnect(addr->host, addr->port);
-    } else {
-        ac = redisAsyncConnectUnix(addr->path);
-    }
-
-    if (ac == NULL) {
-        ngx_log_error(NGX_LOG_ERR, rc->log, 0,
-                      "media redis connect: out of memory");
+    if (ngx_http_media_redis_open(&rc->link, &rc->conf->redis_addr, rc->log)
+        != NGX_OK)
+    {
         ngx_http_media_redis_schedule(rc);
         return;
     }
 
-    if (ac->err) {
-        ngx_log_error(NGX_LOG_ERR, rc->log, 0,
-                      "media redis connect: %s", ac->errstr);
-        redisAsyncFree(ac);
-        ngx_http_media_redis_schedule(rc);
-        return;
-    }
-
-    rc->c = ngx_http_media_wrap_fd(ac->c.fd, rc->log, rc,
-                                   ngx_http_media_redis_read,
-                                   ngx_http_media_redis_write);
-    if (rc->c == NULL) {
-        redisAsyncFree(ac);
-        ngx_http_media_redis_schedule(rc);
-        return;
-    }
-
-    rc->ac = ac;
+    ac = rc->link.ac;
     ac->data = rc;
-    ac->ev.data = rc;
-    ac->ev.addRead = ngx_http_media_redis_add_read;
-    ac->ev.delRead = ngx_http_media_redis_del_read;
-    ac->ev.addWrite = ngx_http_media_redis_add_write;
-    ac->ev.delWrite = ngx_http_media_redis_del_write;
-    ac->ev.cleanup = ngx_http_media_redis_ev_cleanup;
 
     /* hiredis waits for the first write event to see the connect finish */
     redisAsyncSetDisconnectCallback(ac, ngx_http_media_redis_on_disconnect);
@@ -229,7 +195,7 @@ ngx_http_media_redis_drop(ngx_http_media_redis_client_t *rc, const char *why)
         ngx_del_timer(&rc->connect_timer);
     }
 
-    ac = rc->ac;
+    ac = rc->link.ac;
     if (ac == NULL) {
         return;
     }
@@ -239,7 +205,7 @@ ngx_http_media_redis_drop(ngx_http_media_redis_client_t *rc, const char *why)
                       "media redis drop: %s, reconnecting", why);
     }
 
-    rc->ac = NULL;
+    rc->link.ac = NULL;
     redisAsyncFree(ac);
 
     ngx_http_media_redis_schedule(rc);
@@ -273,7 +239,7 @@ ngx_http_media_redis_on_connect(const redisAsyncContext *ac, int status)
         /* hiredis frees the context after this callback */
         ngx_log_error(NGX_LOG_ERR, rc->log, 0,
                       "media redis on connect: %s", ac->errstr);
-        rc->ac = NULL;
+        rc->link.ac = NULL;
         ngx_http_media_redis_schedule(rc);
         return;
     }
@@ -295,68 +261,116 @@ ngx_http_media_redis_on_disconnect(const redisAsyncContext *ac, int status)
                       "media redis on disconnect: %s", ac->errstr);
     }
 
-    if (rc->ac == ac) {
-        rc->ac = NULL;
+    if (rc->link.ac == ac) {
+        rc->link.ac = NULL;
     }
 
     ngx_http_media_redis_schedule(rc);
 }
 
 
+/* the link: a context on nginx events --------------------------------- */
+
+ngx_int_t
+ngx_http_media_redis_open(ngx_http_media_redis_link_t *link,
+    media_addr_t *addr, ngx_log_t *log)
+{
+    redisAsyncContext  *ac;
+
+    /* the address is numeric (resolved at configuration time) */
+    if (addr->port) {
+        ac = redisAsyncConnect(addr->host, addr->port);
+    } else {
+        ac = redisAsyncConnectUnix(addr->path);
+    }
+
+    if (ac == NULL) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "media redis connect: out of memory");
+        return NGX_ERROR;
+    }
+
+    if (ac->err) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "media redis connect: %s", ac->errstr);
+        redisAsyncFree(ac);
+        return NGX_ERROR;
+    }
+
+    link->c = ngx_http_media_wrap_fd(ac->c.fd, log, link,
+                                     ngx_http_media_redis_read,
+                                     ngx_http_media_redis_write);
+    if (link->c == NULL) {
+        redisAsyncFree(ac);
+        return NGX_ERROR;
+    }
+
+    link->ac = ac;
+    ac->ev.data = link;
+    ac->ev.addRead = ngx_http_media_redis_add_read;
+    ac->ev.delRead = ngx_http_media_redis_del_read;
+    ac->ev.addWrite = ngx_http_media_redis_add_write;
+    ac->ev.delWrite = ngx_http_media_redis_del_write;
+    ac->ev.cleanup = ngx_http_media_redis_ev_cleanup;
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_media_redis_read(ngx_event_t *ev)
 {
-    ngx_connection_t               *c = ev->data;
-    ngx_http_media_redis_client_t  *rc = c->data;
+    ngx_connection_t             *c = ev->data;
+    ngx_http_media_redis_link_t  *link = c->data;
 
     /* may free the context (and so this connection) on EOF or error */
-    redisAsyncHandleRead(rc->ac);
+    redisAsyncHandleRead(link->ac);
 }
 
 
 static void
 ngx_http_media_redis_write(ngx_event_t *ev)
 {
-    ngx_connection_t               *c = ev->data;
-    ngx_http_media_redis_client_t  *rc = c->data;
+    ngx_connection_t             *c = ev->data;
+    ngx_http_media_redis_link_t  *link = c->data;
 
-    redisAsyncHandleWrite(rc->ac);
+    redisAsyncHandleWrite(link->ac);
 }
 
 
 static void
 ngx_http_media_redis_add_read(void *data)
 {
-    ngx_http_media_redis_client_t  *rc = data;
+    ngx_http_media_redis_link_t  *link = data;
 
-    (void) ngx_http_media_watch(rc->c->read, 1);
+    (void) ngx_http_media_watch(link->c->read, 1);
 }
 
 
 static void
 ngx_http_media_redis_del_read(void *data)
 {
-    ngx_http_media_redis_client_t  *rc = data;
+    ngx_http_media_redis_link_t  *link = data;
 
-    (void) ngx_http_media_watch(rc->c->read, 0);
+    (void) ngx_http_media_watch(link->c->read, 0);
 }
 
 
 static void
 ngx_http_media_redis_add_write(void *data)
 {
-    ngx_http_media_redis_client_t  *rc = data;
+    ngx_http_media_redis_link_t  *link = data;
 
-    (void) ngx_http_media_watch(rc->c->write, 1);
+    (void) ngx_http_media_watch(link->c->write, 1);
 }
 
 
 static void
 ngx_http_media_redis_del_write(void *data)
 {
-    ngx_http_media_redis_client_t  *rc = data;
+    ngx_http_media_redis_link_t  *link = data;
 
-    (void) ngx_http_media_watch(rc->c->write, 0);
+    (void) ngx_http_media_watch(link->c->write, 0);
 }
 
 
@@ -364,14 +378,16 @@ ngx_http_media_redis_del_write(void *data)
 static void
 ngx_http_media_redis_ev_cleanup(void *data)
 {
-    ngx_http_media_redis_client_t  *rc = data;
+    ngx_http_media_redis_link_t  *link = data;
 
-    if (rc->c) {
-        ngx_http_media_unwrap_fd(rc->c, 0);
-        rc->c = NULL;
+    if (link->c) {
+        ngx_http_media_unwrap_fd(link->c, 0);
+        link->c = NULL;
     }
 }
 
+
+/* commands ------------------------------------------------------------- */
 
 ngx_int_t
 ngx_http_media_redis_command(ngx_http_request_t *r,
@@ -426,8 +442,8 @@ ngx_http_media_redis_command(ngx_http_request_t *r,
      * connected (or calls back with NULL if that fails); only with no
      * context at all, between reconnect attempts, do we fail at once.
      */
-    if (rc == NULL || rc->ac == NULL
-        || redisAsyncCommandArgv(rc->ac, ngx_http_media_redis_reply, cmd,
+    if (rc == NULL || rc->link.ac == NULL
+        || redisAsyncCommandArgv(rc->link.ac, ngx_http_media_redis_reply, cmd,
                                  argc, argv, argvlen)
            != REDIS_OK)
     {

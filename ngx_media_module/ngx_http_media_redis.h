@@ -37,6 +37,25 @@ typedef void (*ngx_http_media_redis_handler_pt)(ngx_http_request_t *r,
     ngx_http_media_redis_result_t *res, void *data);
 
 
+/*
+ * A hiredis async context driven by nginx events: its socket wrapped in
+ * an nginx connection (link->c), hiredis' event hooks onto that.  The
+ * command client here keeps one; so does the blocked set's subscriber
+ * (ngx_http_media_blocked.c), which sets its own callbacks on link->ac
+ * (ac->data is the owner's; ac->ev.data is the link's).
+ */
+typedef struct {
+    struct redisAsyncContext      *ac;    /* NULL: none */
+    ngx_connection_t              *c;     /* NULL once hiredis closed it */
+} ngx_http_media_redis_link_t;
+
+
+/* starts connecting to addr; NGX_ERROR (logged) when it cannot even
+ * start, or its socket cannot be watched */
+ngx_int_t ngx_http_media_redis_open(ngx_http_media_redis_link_t *link,
+    media_addr_t *addr, ngx_log_t *log);
+
+
 ngx_int_t ngx_http_media_redis_init(ngx_cycle_t *cycle,
     ngx_http_media_main_conf_t *mmcf);
 void ngx_http_media_redis_done(void);

@@ -18,6 +18,8 @@
 
 
 static u_char *ngx_http_media_bytes(u_char *p, u_char *last, off_t n);
+static ngx_int_t ngx_http_media_pg_blocked(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res);
 static ngx_int_t ngx_http_media_verror(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *field, const char *fmt,
     va_list args);
@@ -208,6 +210,14 @@ ngx_http_media_verror(ngx_http_request_t *r, ngx_uint_t status,
     ngx_uint_t  level;
 
     p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
+
+    /* nginx knows no reason phrase past 429 */
+    if (status == NGX_HTTP_MEDIA_LEGAL
+        && r->headers_out.status_line.len == 0)
+    {
+        ngx_str_set(&r->headers_out.status_line,
+                    "451 Unavailable For Legal Reasons");
+    }
 
     message.data = msg;
     message.len = p - msg;
@@ -681,7 +691,44 @@ ngx_http_media_pg_failed(ngx_http_request_t *r,
                                          "unavailable; try again");
     }
 
+    /* a taken-down media's row refused the change (sql/024) */
+    if (ngx_strcmp(res->sqlstate, NGX_HTTP_MEDIA_BLOCKED_SQLSTATE) == 0) {
+        return ngx_http_media_pg_blocked(r, res);
+    }
+
     return ngx_http_media_internal(r, site, &res->error);
+}
+
+
+/* 451 media_blocked, the reason from the error's first line */
+static ngx_int_t
+ngx_http_media_pg_blocked(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res)
+{
+    u_char     *p, *end, *nl;
+    ngx_str_t   reason;
+
+    /* "ERROR:  <reason>\nCONTEXT: ...": the first line, past its label */
+    p = res->error.data;
+    end = p + res->error.len;
+
+    if (p && res->error.len > sizeof("ERROR:  ") - 1
+        && ngx_strncmp(p, "ERROR:  ", sizeof("ERROR:  ") - 1) == 0)
+    {
+        p += sizeof("ERROR:  ") - 1;
+    }
+
+    reason.data = p;
+    reason.len = 0;
+
+    if (p) {
+        nl = ngx_strlchr(p, end, '\n');
+        reason.len = (nl ? nl : end) - p;
+    }
+
+    return ngx_http_media_send_error(r, NGX_HTTP_MEDIA_LEGAL,
+                                     "media_blocked",
+                                     "this media was removed: %V", &reason);
 }
 
 

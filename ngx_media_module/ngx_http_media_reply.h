@@ -21,6 +21,12 @@
 /* nginx 1.22 has no name for it */
 #define NGX_HTTP_MEDIA_UNPROCESSABLE  422
 #define NGX_HTTP_MEDIA_PAYMENT_REQUIRED  402
+/* RFC 7725, a taken-down media (ngx_http_media_blocked.c) */
+#define NGX_HTTP_MEDIA_LEGAL  451
+
+/* what sql/024 raises when a taken-down media's row refuses a change;
+ * ngx_http_media_pg_failed() answers it as 451 media_blocked */
+#define NGX_HTTP_MEDIA_BLOCKED_SQLSTATE  "MB451"
 
 
 

@@ -129,6 +129,8 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_media =
         "     FROM q, (SELECT * FROM media"
         "               WHERE owner_id = $3::uuid AND deleted_at IS NULL"
         "                 AND NOT (privacy = 'public' AND status = 'ready')"
+        /* taken down: in its owner's library only */
+        "                 AND status <> 'blocked'"
         "              OFFSET 0) m"
         "    WHERE m.search @@ q.q AND (SELECT yes FROM broad)"
         "    LIMIT " NGX_HTTP_MEDIA_SEARCH_CANDIDATES ")"
@@ -137,7 +139,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_media =
         "     FROM q, media m"
         "    WHERE m.search @@ q.q AND m.deleted_at IS NULL"
         "      AND ((m.privacy = 'public' AND m.status = 'ready')"
-        "           OR m.owner_id = $3::uuid)"
+        "           OR (m.owner_id = $3::uuid AND m.status <> 'blocked'))"
         "      AND NOT (SELECT yes FROM broad)"
         "    LIMIT " NGX_HTTP_MEDIA_SEARCH_CANDIDATES ")),"
         " r AS ("

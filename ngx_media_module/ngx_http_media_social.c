@@ -91,10 +91,12 @@ static void ngx_http_media_feed_listed(ngx_http_request_t *r,
 
 /* the statements of this room, each prepared once per pooled connection */
 
-/* the media $2 as user $1 (NULL: anonymous) may see it */
+/* the media $2 as user $1 (NULL: anonymous) may see it; taken down,
+ * only its owner does */
 #define NGX_HTTP_MEDIA_SOCIAL_SEEN                                           \
     " FROM media WHERE id = $2 AND deleted_at IS NULL"                       \
-    "   AND (privacy <> 'private' OR owner_id = $1)"
+    "   AND (privacy <> 'private' OR owner_id = $1)"                         \
+    "   AND (status <> 'blocked' OR owner_id = $1)"
 
 /* what a player shows beside a media: counts, and what the viewer did */
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_social_state =

@@ -83,6 +83,10 @@ typedef struct {
     ngx_str_t                  dl_location;   /* for the URLs it issues */
     ngx_int_t                  dl_status_index;   /* $media_download_status */
 
+    /* takedowns and bans (ngx_http_media_blocked.c) */
+    void                      *blocked;       /* the set in shared memory */
+    size_t                     blocked_size;  /* media_blocked_zone */
+
     ngx_int_t      request_id_index;
 } ngx_http_media_main_conf_t;
 

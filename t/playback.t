@@ -80,7 +80,7 @@ is(wait_ready($ann, $id), 'ready', 'media ready');
 my $r = api(POST => "/api/v1/media/$id/playback", $ann);
 is($r->{status}, 200, 'owner: playback URL');
 my $url = $r->{json}{url};
-like($url, qr{^/hls/[A-Za-z0-9_-]{35}\.[A-Za-z0-9_-]{43}/$id/master\.m3u8$},
+like($url, qr{^/hls/[A-Za-z0-9_-]{56}\.[A-Za-z0-9_-]{43}/$id/master\.m3u8$},
      "token in the path: $url");
 like($r->{json}{expires_at}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'expires_at');
 

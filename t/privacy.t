@@ -2,7 +2,10 @@
 # deleted media, and every route that lists or shows media walked as an
 # anonymous visitor, as the other user and as the owner.  Private and
 # deleted media never show to anyone but (for private) their owner;
-# unlisted media play by link and are never listed.
+# unlisted media play by link and are never listed.  A taken-down media
+# (status blocked) is gone from every listing but its owner's library
+# (marked there), and its pages, oEmbed and playback say it was removed
+# (451).
 #
 # Two tables drive it, so that a room adding a listing (the feed, search,
 # the catalogue, trending, playlists...) adds one line:
@@ -147,6 +150,60 @@ $media{$draft}{privacy} = 'public';
 $t->psql('media', 'SELECT media_trending_refresh()');
 walk('after a draft was published');
 
+# --- taken down -----------------------------------------------------------------
+
+# bob's public media and ann's unlisted one; ann follows bob, and has
+# watched, bought and listed (in a public playlist) bob's public media
+my ($bp) = grep { $media{$_}{owner} eq 'bob' && $media{$_}{privacy} eq 'public'
+                  && !$media{$_}{deleted} } sort keys %media;
+my ($au) = grep { $media{$_}{owner} eq 'ann' && $media{$_}{privacy} eq 'unlisted' }
+           sort keys %media;
+my $ann_id = $user{ann}{user}{id};
+$t->psql('media', "INSERT INTO watch_progress (user_id, media_id, position_ms)"
+         . " VALUES ('$ann_id', '$bp', 1000)");
+$t->psql('media', "INSERT INTO entitlements (user_id, media_id, source)"
+         . " VALUES ('$ann_id', '$bp', 'grant')");
+chomp(my $pl = $t->psql('media', "INSERT INTO playlists (owner_id, title, privacy)"
+                        . " VALUES ('$ann_id', 'all of it', 'public') RETURNING id"));
+$t->psql('media', "INSERT INTO playlist_items (playlist_id, media_id, position)"
+         . " SELECT '$pl', id, row_number() OVER () FROM media"
+         . " WHERE deleted_at IS NULL");
+$t->psql('media', "INSERT INTO follows (follower_id, followee_id)"
+         . " VALUES ('$ann_id', '$user{bob}{user}{id}')");
+my @more = (
+    [ 'GET /api/v1/feed', '/api/v1/feed?limit=100', 'ann' ],
+    [ 'GET /api/v1/history', '/api/v1/history?limit=100', 'ann' ],
+    [ 'GET /api/v1/activity', '/api/v1/activity?limit=100', 'ann' ],
+    [ 'GET /api/v1/library/purchases', '/api/v1/library/purchases', 'ann' ],
+    [ 'GET /api/v1/playlists/{id} (ann\'s)', "/api/v1/playlists/$pl", 'ann' ],
+    [ 'GET /api/v1/playlists/{id} (ann\'s)', "/api/v1/playlists/$pl", 'bob' ],
+    [ 'GET /api/v1/playlists/{id} (ann\'s)', "/api/v1/playlists/$pl", undef ],
+);
+for my $l (@more) {
+    my ($name, $path, $as) = @$l;
+    my $r = api(GET => $path, $as ? $user{$as} : undef);
+    like($r->{content}, qr/\Q$bp\E/, "before: $name as " . ($as // 'anonymous')
+         . " lists bob's public media");
+}
+
+my $mod = $t->signup('mod@example.com');
+for my $id ($bp, $au) {
+    chomp(my $did = $t->psql('media', "SELECT media_takedown('$id',"
+        . " '$mod->{user}{id}', 'moderator', 'abuse', NULL, NULL)"));
+    is($did, $id, "taken down: $media{$id}{owner}'s $media{$id}{privacy}");
+    $media{$id}{blocked} = 1;
+}
+$t->psql('media', 'SELECT media_trending_refresh()');
+
+walk('after two media were taken down');
+
+for my $l (@more) {
+    my ($name, $path, $as) = @$l;
+    my $r = api(GET => $path, $as ? $user{$as} : undef);
+    is($r->{status}, 200, "taken down: $name as " . ($as // 'anonymous') . ': 200');
+    unlike($r->{content}, qr/\Q$bp\E/, '  the taken-down media not listed');
+}
+
 $t->finish;
 done_testing;
 
@@ -173,17 +230,28 @@ sub walk {
                     or next;
                 my %seen = map { lc($_) => 1 } $r->{content}
                     =~ /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/gi;
-                my @wrong = grep { $seen{$_} && !listable($_, $viewer) } sort keys %media;
+                my @wrong = grep { $seen{$_} && !listable($_, $viewer, $name) }
+                            sort keys %media;
                 ok(!@wrong, "$when: $name of $owner as $as: nothing private,"
                    . ' unlisted or deleted of others')
                     or diag(join(' ', map { "$_ ($media{$_}{owner} $media{$_}{privacy}"
-                                          . ($media{$_}{deleted} ? ' deleted' : '') . ')' }
+                                          . ($media{$_}{deleted} ? ' deleted' : '')
+                                          . ($media{$_}{blocked} ? ' blocked' : '') . ')' }
                                  @wrong));
+                # the owner's library shows a taken-down media, marked
+                if ($name =~ /a library/) {
+                    for my $id (grep { $media{$_}{blocked} && $media{$_}{owner} eq $owner }
+                                keys %media) {
+                        ok($r->{content} =~ /"id":"\Q$id\E"[^}]*"status":"blocked"/,
+                           "$when: $name of $owner: the taken-down media, blocked");
+                    }
+                }
                 # not vacuous: the profile lists the owner's public media
                 if ($who eq 'anyone' || $who eq 'follower') {
                     my @missing = grep { $media{$_}{owner} eq $owner
                                          && $media{$_}{privacy} eq 'public'
-                                         && !$media{$_}{deleted} && !$seen{$_} }
+                                         && !$media{$_}{deleted} && !$media{$_}{blocked}
+                                         && !$seen{$_} }
                                   sort keys %media;
                     ok(!@missing, "$when: $name of $owner as $as: the public media listed")
                         or diag("@missing");
@@ -210,8 +278,14 @@ sub walk {
                 my $r = api($method => $p, $viewer ? $user{$viewer} : undef,
                             $method eq 'POST' ? {} : undef);
                 my $what = "$m->{owner}'s $m->{privacy}" . ($m->{deleted} ? ' deleted' : '');
+                # taken down: who could see it is told it was removed
+                my $ok = $m->{blocked} && !$owner_only ? 451 : 200;
+                $what .= ' blocked' if $m->{blocked};
                 if ($may) {
-                    is($r->{status}, 200, "$when: $name of $what as $as: 200");
+                    is($r->{status}, $ok, "$when: $name of $what as $as: $ok");
+                    unlike($r->{content} // '', qr/\Q$m->{title}\E/,
+                           '  the title nowhere in the answer')
+                        if $ok == 451;
                 } else {
                     # a route for signed-in users asks anonymous ones to sign in
                     my $want = $owner_only && !defined $viewer ? 401 : $no;
@@ -226,8 +300,12 @@ sub walk {
 
 # may viewer (undef: anonymous) see media id in a listing?
 sub listable {
-    my ($id, $viewer) = @_;
+    my ($id, $viewer, $listing) = @_;
     my $m = $media{$id};
+    # taken down: in its owner's library only
+    return defined $viewer && $viewer eq $m->{owner}
+           && $listing =~ /a library|activity/
+        if $m->{blocked};
     return 0 if $m->{deleted} && !(defined $viewer && $viewer eq $m->{owner});
     return 1 if defined $viewer && $viewer eq $m->{owner};
     return $m->{privacy} eq 'public';

@@ -296,7 +296,9 @@ function showItem(media, first) {
   el.querySelector('.item-progress').hidden = !busy;
   el.querySelector('progress').value = media.progress || 0;
   el.querySelector('.item-percent').textContent = `${media.progress || 0}%`;
-  el.querySelector('.item-error').textContent = media.error || '';
+  el.querySelector('.item-error').textContent = media.status === 'blocked'
+    ? `Removed by a moderator${media.blocked_reason ? `: ${media.blocked_reason}` : '.'}`
+    : media.error || '';
   /* playable while it transcodes, once a rung is listed */
   el.querySelector('.item-play').hidden = !(media.playable
                                             || media.status === 'ready');
@@ -445,15 +447,47 @@ function fillQualityMenu(hls) {
 async function playback(id) {
   const res = await api('POST', `/media/${id}/playback`);
   if (res.status !== 200) {
-    $('player-error').textContent = errorText(res);
+    $('player-error').textContent = refusalText(res) || errorText(res);
     return null;
   }
   return res.json;
 }
 
-async function playbackUrl(id) {
+/* a moderator's refusal, said plainly: a takedown (451 media_blocked,
+ * "this media was removed: <reason>") or a ban; null for anything else */
+function refusalText(res) {
+  const e = (res.json && res.json.error) || {};
+  if (res.status === 451 || e.code === 'media_blocked') {
+    const reason = (e.message || '').replace(/^this media was removed:?\s*/i, '')
+                                    .replace(/^by a moderator\.?$/i, '');
+    return 'This media was removed by a moderator'
+      + (reason ? `: ${reason}` : '.');
+  }
+  if (e.code === 'account_banned') {
+    return 'This account was banned by a moderator: it may not play media.';
+  }
+  return null;
+}
+
+/*
+ * Refused in the middle of playing (a segment or playlist answered 451,
+ * or 403 to a URL that was good): stop loading and playing, then ask the
+ * playback route why; its answer names the moderator's reason.  If it
+ * signs a new URL after all (an expired one), play on from there.
+ */
+async function refusedMidPlay(id, hls, code) {
+  const v = $('player');
+  const at = v.currentTime;
+  hls.stopLoad();
+  if (code === 451) v.pause();
   const pb = await playback(id);
-  return pb && pb.url;
+  if (!pb || state.hls !== hls) {
+    v.pause();
+    $('player-level').textContent = '';
+    return;
+  }
+  hls.once(Hls.Events.MANIFEST_PARSED, () => { v.currentTime = at; });
+  hls.loadSource(pb.url);
 }
 
 
@@ -582,8 +616,12 @@ async function play(id, media) {
   }
 
   /* from the start: a media still transcoding has an EVENT playlist,
-   * which hls.js would otherwise join at its live edge */
-  const hls = new Hls({ capLevelToPlayerSize: false, startPosition: 0 });
+   * which hls.js would otherwise join at its live edge; 30 s ahead at
+   * most, whatever the bit rate (hls.js would buffer ten minutes of
+   * audio): less to fetch for a viewer who stops, and a takedown stops
+   * the player within a segment or so */
+  const hls = new Hls({ capLevelToPlayerSize: false, startPosition: 0,
+                        maxMaxBufferLength: 30 });
   state.hls = hls;
 
   hls.on(Hls.Events.MANIFEST_PARSED, () => {
@@ -613,6 +651,7 @@ async function play(id, media) {
   });
 
   let renewed = false;
+  let refused = false;
 
   hls.on(Hls.Events.ERROR, async (_, d) => {
     const code = d.response && d.response.code;
@@ -620,19 +659,23 @@ async function play(id, media) {
     state.errors.push({ type: d.type, details: d.details, fatal: d.fatal,
                         code: code || null, reason: d.reason || null,
                         at: v.currentTime, level: hls.currentLevel });
-    if (!d.fatal) return;
 
-    /* the signed URL expired under a long session: sign a new one and
+    /* taken down while playing: stop at the first refusal, not after
+     * hls.js has tried every rung */
+    if (code === 451 && !refused && state.hls === hls) {
+      refused = true;
+      await refusedMidPlay(id, hls, code);
+      return;
+    }
+    if (refused || !d.fatal) return;
+
+    /* the signed URL expired under a long session, or the account was
+     * banned: ask for a new one (which says why when it is refused) and
      * go on from where the viewer was, once */
     if (code === 403 && !renewed && state.hls === hls) {
       renewed = true;
-      const at = v.currentTime;
-      const fresh = await playbackUrl(id);
-      if (fresh && state.hls === hls) {
-        hls.once(Hls.Events.MANIFEST_PARSED, () => { v.currentTime = at; });
-        hls.loadSource(fresh);
-        return;
-      }
+      await refusedMidPlay(id, hls, code);
+      return;
     }
 
     if (d.type === Hls.ErrorTypes.MEDIA_ERROR) {

@@ -6,6 +6,7 @@
 #include <openssl/hmac.h>
 
 #include "tap.h"
+#include "media_b64.h"
 #include "media_token.h"
 
 
@@ -156,7 +157,7 @@ seen(media_token_key_t *keys, media_token_key_t *other, media_token_t *t)
     ok(refused == 0 && media_token_seen_hits(&keys[1])
        >= 4 * MEDIA_TOKEN_SEEN, "%d tokens through %d slots",
        4 * MEDIA_TOKEN_SEEN, MEDIA_TOKEN_SEEN);
-    ok(media_token_verify(keys, 2, text, 79, NOW, &got) == MEDIA_TOKEN_OK,
+    ok(media_token_verify(keys, 2, text, 100, NOW, &got) == MEDIA_TOKEN_OK,
        "the first token, perhaps evicted, still verifies");
 }
 
@@ -196,15 +197,17 @@ main(void)
 
     t.expires = NOW + 60;
     t.max_rung = 720;
+    memset(t.user, 0x5a, 16);         /* the viewer, read back below */
 
     n = media_token_sign(&keys[0], &t, t1);
     t1[n] = '\0';
-    ok(n == 79, "token is 79 characters: %s", t1);
+    ok(n == 100, "token is 100 characters: %s", t1);
 
     ok(media_token_verify(keys, 2, t1, n, NOW, &got) == MEDIA_TOKEN_OK,
        "round trip");
     ok(got.expires == t.expires && got.max_rung == 720
-       && memcmp(got.media, t.media, 16) == 0, "fields read back");
+       && memcmp(got.media, t.media, 16) == 0
+       && memcmp(got.user, t.user, 16) == 0, "fields read back");
 
     n = media_token_sign(&keys[1], &t, bad);
     ok(media_token_verify(keys, 2, bad, n, NOW, &got) == MEDIA_TOKEN_OK,
@@ -214,20 +217,20 @@ main(void)
     ok(media_token_verify(keys, 2, bad, n, NOW, &got)
        == MEDIA_TOKEN_UNKNOWN_KEY, "signed with neither: unknown_key");
 
-    ok(media_token_verify(keys, 2, t1, 79, NOW + 61, &got)
+    ok(media_token_verify(keys, 2, t1, 100, NOW + 61, &got)
        == MEDIA_TOKEN_EXPIRED, "expired");
 
-    /* a tampered payload byte (the rung) and a tampered signature */
+    /* a tampered payload byte (the viewer) and a tampered signature */
     strcpy(bad, t1);
     bad[32] = bad[32] == 'A' ? 'Q' : 'A';
-    ok(media_token_verify(keys, 2, bad, 79, NOW, &got)
+    ok(media_token_verify(keys, 2, bad, 100, NOW, &got)
        != MEDIA_TOKEN_OK, "tampered payload refused");
     strcpy(bad, t1);
-    bad[40] = bad[40] == 'A' ? 'Q' : 'A';
-    ok(media_token_verify(keys, 2, bad, 79, NOW, &got)
+    bad[60] = bad[60] == 'A' ? 'Q' : 'A';
+    ok(media_token_verify(keys, 2, bad, 100, NOW, &got)
        == MEDIA_TOKEN_BAD_SIGNATURE, "tampered signature refused");
 
-    ok(media_token_verify(keys, 2, t1, 78, NOW, &got)
+    ok(media_token_verify(keys, 2, t1, 99, NOW, &got)
        == MEDIA_TOKEN_MALFORMED, "cut short: malformed");
     ok(media_token_verify(keys, 2, "abc", 3, NOW, &got)
        == MEDIA_TOKEN_MALFORMED, "no dot: malformed");
@@ -235,8 +238,30 @@ main(void)
        == MEDIA_TOKEN_MALFORMED, "dots only: malformed");
     strcpy(bad, t1);
     bad[3] = '!';
-    ok(media_token_verify(keys, 2, bad, 79, NOW, &got)
+    ok(media_token_verify(keys, 2, bad, 100, NOW, &got)
        == MEDIA_TOKEN_MALFORMED, "not base64url: malformed");
+
+    /* a version 1 token (26 bytes, no viewer), rightly signed: refused,
+     * so no token escapes a ban by naming nobody */
+    {
+        unsigned char  p1[26], mac[32];
+        size_t         m;
+
+        memset(p1, 0, sizeof(p1));
+        p1[0] = 1;
+        p1[1] = keys[0].kid;
+        p1[2] = (unsigned char) ((NOW + 60) >> 24);
+        p1[3] = (unsigned char) ((NOW + 60) >> 16);
+        p1[4] = (unsigned char) ((NOW + 60) >> 8);
+        p1[5] = (unsigned char) (NOW + 60);
+        memcpy(p1 + 6, t.media, 16);
+        media_token_mac(&keys[0], p1, sizeof(p1), mac);
+        m = media_b64url_encode((unsigned char *) bad, p1, sizeof(p1));
+        bad[m++] = '.';
+        m += media_b64url_encode((unsigned char *) bad + m, mac, 32);
+        ok(m == 79 && media_token_verify(keys, 2, bad, m, NOW, &got)
+           == MEDIA_TOKEN_MALFORMED, "a version 1 token: malformed");
+    }
 
     ok(strcmp(media_token_status(MEDIA_TOKEN_EXPIRED), "expired") == 0,
        "status names");
