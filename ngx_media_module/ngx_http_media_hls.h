@@ -17,7 +17,8 @@
  * soon as the transcoder listed a rung (a renditions row): progressive.
  */
 #define NGX_HTTP_MEDIA_PLAYABLE                                               \
-    "(m.status IN ('ready', 'processing') AND m.renditions::text <> '[]')"
+    "(m.status = 'ready' OR (m.status = 'processing'"                        \
+    " AND m.renditions::text <> '[]'))"
 
 
 ngx_int_t ngx_http_media_playback(ngx_http_request_t *r);
