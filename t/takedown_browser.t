@@ -1,12 +1,10 @@
 # A takedown seen from the web client's player (t/browser/takedown.js,
 # Debian's chromium through playwright-core) against nginx configured from
 # nginx.conf.example: the uploader plays a 90-second audio media; the
-# takedown (the row, then "+m <id>" on media:blocked) makes the next
-# segment request answer 451, and the player stops, saying "This media
-# was removed by a moderator: <reason>"; after the restore it plays again.
-#
-# takedown() and restore() act as the moderator: after the merge they
-# become POST /api/v1/admin/actions.
+# moderator's takedown (POST /api/v1/admin/actions: the row, then "+m
+# <id>" on media:blocked) makes the next segment request answer 451, and
+# the player stops, saying "This media was removed by a moderator:
+# <reason>"; after the moderator's restore it plays again.
 
 use strict;
 use warnings;
@@ -119,16 +117,18 @@ sub touch {
     close $fh;
 }
 
-sub takedown {
-    my ($reason) = @_;
-    $t->psql('media', "SELECT media_takedown('$id', '$mod->{user}{id}',"
-             . " 'moderator', '$reason', '127.0.0.1', NULL)");
-    $t->redis('PUBLISH', 'media:blocked', "+m $id");
-}
+sub takedown { action('takedown', @_) }
 
-sub restore {
-    my ($reason) = @_;
-    $t->psql('media', "SELECT media_restore('$id', '$mod->{user}{id}',"
-             . " 'moderator', '$reason', '127.0.0.1', NULL)");
-    $t->redis('PUBLISH', 'media:blocked', "-m $id");
+sub restore { action('restore', @_) }
+
+# the moderator acts through the API, as the admin area does
+sub action {
+    my ($what, $reason) = @_;
+    my $r = $t->http(POST => '/api/v1/admin/actions',
+                     headers => { Authorization => "Bearer $mod->{access_token}",
+                                  'Content-Type' => 'application/json' },
+                     body => encode_json({ target_type => 'media',
+                                           target_id => $id, action => $what,
+                                           reason => $reason }));
+    die "$what: $r->{status} $r->{content}" unless $r->{status} == 200;
 }
