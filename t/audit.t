@@ -353,17 +353,17 @@ is($r->{json}{items}[0]{actor_email}, undef,
 
 # wrong passwords count as failed sign-ins
 my $fay = $t->signup('fay@example.com', 'fay password 1');
-my (@st, $last);
+my (@st, $tried);
 for (1 .. 8) {
-    $last = del('/api/v1/me', { password => 'guess' }, $fay->{access_token});
-    push @st, $last->{status};
+    $tried = del('/api/v1/me', { password => 'guess' }, $fay->{access_token});
+    push @st, $tried->{status};
     last if $st[-1] == 429;
 }
 is_deeply(\@st, [ 403, 403, 403, 403, 403, 429 ],
           'five wrong passwords, then 429 too_many_attempts');
-like($last->{headers}{'retry-after'} // '', qr/^[1-9]\d*$/,
+like($tried->{headers}{'retry-after'} // '', qr/^[1-9]\d*$/,
      '  with Retry-After');
-like($last->{json}{error}{message} // '',
+like($tried->{json}{error}{message} // '',
      qr/^too many wrong passwords; try again in \d+ seconds?$/,
      '  and the wait in the message');
 
@@ -417,7 +417,7 @@ is($rc, 2, '  a head not ID:HASH: exit 2');
 # the table's owner (the service's own role) rewrites a row and hashes
 # the chain again from it: the chain holds in itself; the head recorded
 # outside the database does not
-my $first = sql("SELECT min(id) FROM audit_log");
+my $oldest = sql("SELECT min(id) FROM audit_log");
 defined $t->psql('media', <<"SQL") or die 'rewrite failed';
 ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only;
 GRANT UPDATE ON audit_log TO CURRENT_USER;
@@ -426,7 +426,7 @@ DECLARE
     a     audit_log;
     prev  bytea;
 BEGIN
-    UPDATE audit_log SET reason = 'nothing to see' WHERE id = $first;
+    UPDATE audit_log SET reason = 'nothing to see' WHERE id = $oldest;
     FOR a IN SELECT * FROM audit_log ORDER BY id LOOP
         IF prev IS NOT NULL THEN
             a.prev_hash := prev;
