@@ -174,10 +174,7 @@ ngx_http_media_admin_action(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
-    if (ngx_http_media_moderation_str(r, "target_type", 16, 1, &type, &rc)
-        != NGX_OK
-        || ngx_http_media_moderation_str(r, "target_id", 64, 1, &id, &rc)
-           != NGX_OK
+    if (ngx_http_media_moderation_target(r, &type, &id, &rc) != NGX_OK
         || ngx_http_media_moderation_str(r, "action", 16, 1, &action, &rc)
            != NGX_OK
         || ngx_http_media_moderation_str(r, "reason",
@@ -190,19 +187,6 @@ ngx_http_media_admin_action(ngx_http_request_t *r)
         return rc;
     }
 
-    if (!((type.len == 5 && ngx_strncmp(type.data, "media", 5) == 0)
-          || (type.len == 7 && ngx_strncmp(type.data, "comment", 7) == 0)
-          || (type.len == 4 && ngx_strncmp(type.data, "user", 4) == 0)))
-    {
-        return ngx_http_media_field_error(r, "target_type", "target_type "
-                                          "must be media, comment or user");
-    }
-
-    if (ngx_http_media_is_uuid(&id) != NGX_OK) {
-        return ngx_http_media_field_error(r, "target_id", "target_id must "
-                                          "be the id (a UUID) of the %V",
-                                          &type);
-    }
 
     for (i = 0; actions[i]; i++) {
         if (action.len == ngx_strlen(actions[i])
@@ -345,6 +329,42 @@ ngx_http_media_moderation_str(ngx_http_request_t *r, const char *name,
 
     if (required && out->len == 0) {
         *rc = ngx_http_media_field_error(r, name, "%s is empty", name);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* target_type (media, comment or user) and target_id (its UUID) */
+ngx_int_t
+ngx_http_media_moderation_target(ngx_http_request_t *r, ngx_str_t *type,
+    ngx_str_t *id, ngx_int_t *rc)
+{
+    if (ngx_http_media_moderation_str(r, "target_type", 16, 1, type, rc)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (!((type->len == 5 && ngx_strncmp(type->data, "media", 5) == 0)
+          || (type->len == 7 && ngx_strncmp(type->data, "comment", 7) == 0)
+          || (type->len == 4 && ngx_strncmp(type->data, "user", 4) == 0)))
+    {
+        *rc = ngx_http_media_field_error(r, "target_type", "target_type "
+                                         "must be media, comment or user");
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_media_moderation_str(r, "target_id", 64, 1, id, rc)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_media_is_uuid(id) != NGX_OK) {
+        *rc = ngx_http_media_field_error(r, "target_id", "target_id must be "
+                                         "the id (a UUID) of the %V", type);
         return NGX_ERROR;
     }
 

@@ -32,6 +32,11 @@ ngx_int_t ngx_http_media_moderation_str(ngx_http_request_t *r,
     const char *name, size_t max, ngx_uint_t required, ngx_str_t *out,
     ngx_int_t *rc);
 
+/* target_type (media, comment or user) and target_id (its UUID) from the
+ * body: NGX_OK, or NGX_ERROR with *rc the answer naming the field */
+ngx_int_t ngx_http_media_moderation_target(ngx_http_request_t *r,
+    ngx_str_t *type, ngx_str_t *id, ngx_int_t *rc);
+
 /* a PostgreSQL handler: sends a media_moderation_answer row; data is the
  * log's site */
 void ngx_http_media_moderation_answered(ngx_http_request_t *r,

@@ -126,30 +126,8 @@ ngx_http_media_report_create(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
 
-    if (ngx_http_media_moderation_str(r, "target_type", 16, 1, &type, &rc)
-        != NGX_OK)
-    {
+    if (ngx_http_media_moderation_target(r, &type, &id, &rc) != NGX_OK) {
         return rc;
-    }
-
-    if (!((type.len == 5 && ngx_strncmp(type.data, "media", 5) == 0)
-          || (type.len == 7 && ngx_strncmp(type.data, "comment", 7) == 0)
-          || (type.len == 4 && ngx_strncmp(type.data, "user", 4) == 0)))
-    {
-        return ngx_http_media_field_error(r, "target_type", "target_type "
-                                          "must be media, comment or user");
-    }
-
-    if (ngx_http_media_moderation_str(r, "target_id", 64, 1, &id, &rc)
-        != NGX_OK)
-    {
-        return rc;
-    }
-
-    if (ngx_http_media_is_uuid(&id) != NGX_OK) {
-        return ngx_http_media_field_error(r, "target_id", "target_id must "
-                                          "be the id (a UUID) of the %V",
-                                          &type);
     }
 
     if (ngx_http_media_moderation_str(r, "reason", 16, 1, &reason, &rc)

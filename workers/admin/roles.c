@@ -30,6 +30,10 @@
 #include "roles.h"
 
 
+#define MEDIA_ADMIN_ROLES_MAX       1000
+#define MEDIA_ADMIN_ROLES_MAX_TEXT  "1000"
+
+
 /* the statements of this file, each prepared once per connection */
 
 static media_stmt_t  media_sql_roles_list =
@@ -37,7 +41,10 @@ static media_stmt_t  media_sql_roles_list =
         "SELECT role, id, coalesce(email, '-') FROM users"
         " WHERE role <> 'user'"
         " ORDER BY array_position(ARRAY['admin', 'moderator', 'creator'],"
-        "                         role), lower(email), id");
+        "                         role), lower(email), id"
+        /* a screenful of staff; a platform of creators is searched in
+         * the admin area (GET /api/v1/admin/users?q=) */
+        " LIMIT " MEDIA_ADMIN_ROLES_MAX_TEXT " + 1");
 
 static media_stmt_t  media_sql_roles_grant =
     media_stmt("admin_roles_grant", 3,
@@ -126,9 +133,15 @@ media_admin_roles_list(PGconn *pg)
         return 1;
     }
 
-    for (r = 0; r < PQntuples(res); r++) {
+    for (r = 0; r < PQntuples(res) && r < MEDIA_ADMIN_ROLES_MAX; r++) {
         printf("%s\t%s\t%s\n", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
                PQgetvalue(res, r, 2));
+    }
+
+    if (PQntuples(res) > MEDIA_ADMIN_ROLES_MAX) {
+        fprintf(stderr, "roles list: the first %d shown, there are more; "
+                "search them in the admin area (GET /api/v1/admin/users?q=)"
+                "\n", MEDIA_ADMIN_ROLES_MAX);
     }
 
     PQclear(res);
