@@ -213,10 +213,14 @@ test: deps all
 check-asan:
 	$(MAKE) SAN=1 test
 
-# where Debian's nginx looks for modules, and where nginx.conf.example
-# looks for the web client; DESTDIR for packaging.  The systemd units
+# where Debian's nginx looks for modules (and how its module packages
+# enable one: a snippet in modules-available, linked from modules-enabled,
+# which Debian's nginx.conf includes), and where nginx.conf.example looks
+# for the web client; DESTDIR for packaging.  The systemd units
 # (dist/systemd) run the workers as www-data with these paths filled in.
-MODDIR   ?= /usr/lib/nginx/modules
+MODDIR   ?= /usr/share/nginx/modules
+MODCONF  ?= /usr/share/nginx/modules-available
+MODENABLED ?= /etc/nginx/modules-enabled
 BINDIR   ?= /usr/local/bin
 SHAREDIR ?= /usr/share/ngx_media
 UNITDIR  ?= /usr/local/lib/systemd/system
@@ -226,8 +230,12 @@ STORAGE  ?= /var/lib/ngx_media
 install: module workers www
 	install -d $(DESTDIR)$(MODDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(SHAREDIR)/www/vendor $(DESTDIR)$(SHAREDIR)/sql \
-	    $(DESTDIR)$(UNITDIR)
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MODCONF) $(DESTDIR)$(MODENABLED)
 	install -m 644 $(MODULE) $(DESTDIR)$(MODDIR)/
+	echo 'load_module $(MODDIR)/$(notdir $(MODULE));' \
+	    > $(DESTDIR)$(MODCONF)/mod-http-media.conf
+	ln -sf $(MODCONF)/mod-http-media.conf \
+	    $(DESTDIR)$(MODENABLED)/50-mod-http-media.conf
 	install -m 755 $(WORKERS) $(DESTDIR)$(BINDIR)/
 	install -m 644 $(BUILD)/www/*.* $(DESTDIR)$(SHAREDIR)/www/
 	install -m 644 $(BUILD)/www/vendor/* $(DESTDIR)$(SHAREDIR)/www/vendor/
@@ -240,6 +248,8 @@ install: module workers www
 # the configuration are the admin's)
 uninstall:
 	rm -f $(DESTDIR)$(MODDIR)/$(notdir $(MODULE))
+	rm -f $(DESTDIR)$(MODENABLED)/50-mod-http-media.conf \
+	    $(DESTDIR)$(MODCONF)/mod-http-media.conf
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(WORKERS)))
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(patsubst %.in,%,$(notdir $(wildcard dist/systemd/*.service.in))))
 	rm -rf $(DESTDIR)$(SHAREDIR)

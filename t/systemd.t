@@ -1,6 +1,7 @@
 # The systemd units and make install / uninstall: `make install` into a
-# throwaway DESTDIR puts the module, the workers, the web client, the SQL
-# and the units (dist/systemd, paths filled in) in place; every unit
+# throwaway DESTDIR puts the module (enabled in modules-enabled, as Debian
+# does), the workers, the web client, the SQL and the units (dist/systemd,
+# paths filled in) in place; every unit
 # passes `systemd-analyze verify` and runs its worker as www-data,
 # sandboxed, stopping with SIGTERM to the supervisor; `make uninstall`
 # removes exactly what install put there.
@@ -23,7 +24,9 @@ plan skip_all => 'build first (make)' unless -e "$root/$build/media-transcoder";
 
 my $dest = tempdir('media-install-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my %paths = (BINDIR => '/usr/bin', UNITDIR => '/lib/systemd/system',
-             MODDIR => '/usr/lib/nginx/modules',
+             MODDIR => '/usr/share/nginx/modules',
+             MODCONF => '/usr/share/nginx/modules-available',
+             MODENABLED => '/etc/nginx/modules-enabled',
              SHAREDIR => '/usr/share/ngx_media');
 my $vars = join(' ', map { "$_=$paths{$_}" } sort keys %paths);
 
@@ -38,7 +41,14 @@ is_deeply([ sort @units ],
 ok(-e "$dest/usr/bin/$_", "$_ installed")
     for qw(media-transcoder media-exporter media-billing media-sweeper
            media-admin media-migrate);
-ok(-e "$dest/usr/lib/nginx/modules/ngx_http_media_module.so", 'the module');
+ok(-e "$dest/usr/share/nginx/modules/ngx_http_media_module.so",
+   'the module, where Debian\'s nginx looks');
+is(slurp("$dest/usr/share/nginx/modules-available/mod-http-media.conf"),
+   "load_module /usr/share/nginx/modules/ngx_http_media_module.so;\n",
+   '  its modules-available snippet');
+is(readlink("$dest/etc/nginx/modules-enabled/50-mod-http-media.conf"),
+   '/usr/share/nginx/modules-available/mod-http-media.conf',
+   '  enabled as Debian\'s module packages do');
 ok(-e "$dest/usr/share/ngx_media/www/index.html", 'the web client');
 ok(-e "$dest/usr/share/ngx_media/sql/001_init.sql", 'the SQL');
 
@@ -84,7 +94,7 @@ isnt($?, 0, '  (a unit whose program is missing fails it: '
 $out = `make -s -C '$root' BUILD=$build DESTDIR='$dest' $vars uninstall 2>&1`;
 is($?, 0, 'make uninstall') or diag($out);
 my @left;
-find({ wanted => sub { push @left, $File::Find::name if -f $_ },
+find({ wanted => sub { push @left, $File::Find::name if -f $_ || -l $_ },
        no_chdir => 1 }, $dest);
 is_deeply(\@left, [], 'nothing of it is left') or diag(explain(\@left));
 
