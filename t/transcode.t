@@ -60,6 +60,8 @@ my %files = (
                           . " -preset ultrafast -pix_fmt yuv444p -c:a aac -shortest",
     'silent.mp4' => "-f lavfi -i testsrc2=size=640x360:rate=24:duration=4 $av",
     'tone.wav' => '-f lavfi -i sine=frequency=440:duration=5',
+    # two segments exactly, and the encoder's 21 ms of priming past them
+    'twelve.wav' => '-f lavfi -i sine=frequency=440:duration=12',
     # quiet, with near-full-scale clicks: a plain gain to -14 LUFS would
     # clip, so loudnorm's dynamic mode must run (and come back to 48 kHz)
     'peaky.wav' => q{-f lavfi -i "aevalsrc=0.02*sin(440*2*PI*t)+if(lt(mod(t\,0.5)\,0.0005)\,0.95\,0):s=44100:d=8"},
@@ -100,6 +102,7 @@ my %expect = (
     'rotated.mp4'      => { kind => 'video', rungs => [qw(360p)], portrait => 1,
                             noaudio => 1 },
     'tone.wav'         => { kind => 'audio', rungs => [qw(a256 a128 a64)] },
+    'twelve.wav'       => { kind => 'audio', rungs => [qw(a256 a128 a64)] },
     'peaky.wav'        => { kind => 'audio', rungs => [qw(a256 a128 a64)],
                             dynamic => 1 },
     'hires.flac'       => { kind => 'audio', rungs => [qw(a256 a128 a64)] },
@@ -179,6 +182,13 @@ for my $name (sort keys %expect) {
         push @wire, sprintf('%-16s %-5s %6.0f kb/s nominal %5.0f (%.0f%%)',
                             $name, $r->{name}, ($wire // 0) / 1000,
                             $nominal / 1000, 100 * ($wire // 0) / $nominal);
+
+        if ($e->{kind} eq 'audio') {
+            # no tail of a frame or two after the last full segment
+            my @extinf = slurp($playlist) =~ /#EXTINF:([\d.]+)/g;
+            ok(@extinf == 1 || $extinf[-1] >= 1,
+               "$name $r->{name}: no short tail segment (@extinf)");
+        }
 
         if ($e->{kind} eq 'video') {
             ok($r->{width} % 2 == 0 && $r->{height} % 2 == 0,

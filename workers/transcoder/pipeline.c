@@ -94,6 +94,8 @@ static int media_decode(media_pipe_t *pp, AVCodecContext *dec,
 static int media_drain(media_pipe_t *pp, int video);
 static int media_encode(media_pipe_t *pp, AVCodecContext *enc, AVFrame *frame,
     media_out_t *outs, int nouts, int video);
+static void media_hls_time(media_pipe_t *pp, media_out_t *o, char *buf,
+    size_t size);
 static int media_write(media_pipe_t *pp, media_out_t *o, AVPacket *pkt,
     int st, AVRational tb);
 static void media_sps(media_rung_t *r, const AVPacket *pkt);
@@ -522,11 +524,39 @@ media_audio_encoder(media_pipe_t *pp, AVFilterContext *sink, int64_t rate,
 }
 
 
+/*
+ * The segment length.  Audio rungs cut wherever the time falls, so a track
+ * of 6n s plus the encoder's 21 ms of priming ends with a segment of one
+ * frame (752 bytes) that players fetch for nothing.  When
+ * the tail would be under MEDIA_TAIL_MS, the n segments are stretched a
+ * little to take it in (a 300 s track: 50 segments of 6.01 s).  Video
+ * cuts only on the 2 s keyframe grid, which every rung shares: left as is.
+ */
+static void
+media_hls_time(media_pipe_t *pp, media_out_t *o, char *buf, size_t size)
+{
+    int64_t  d, n, tail;
+
+    d = pp->p->duration_ms;
+    n = d / (MEDIA_SEGMENT_SECS * 1000);
+    tail = d - n * MEDIA_SEGMENT_SECS * 1000;
+
+    if (o->venc || n == 0 || tail >= MEDIA_TAIL_MS) {
+        snprintf(buf, size, "%d", MEDIA_SEGMENT_SECS);
+        return;
+    }
+
+    /* the last cut falls half a second past the end: there is none */
+    snprintf(buf, size, "%.6f",
+             MEDIA_SEGMENT_SECS + (tail + 500) / 1000.0 / n);
+}
+
+
 static int
 media_open_muxer(media_pipe_t *pp, media_out_t *o, AVCodecContext *aenc)
 {
     int                  rc;
-    char                 path[4096], seg[4096], rdir[4096];
+    char                 path[4096], seg[4096], rdir[4096], hls_time[32];
     AVStream            *st;
     AVDictionary        *opts;
     AVDictionaryEntry   *left;
@@ -581,7 +611,8 @@ media_open_muxer(media_pipe_t *pp, media_out_t *o, AVCodecContext *aenc)
     }
 
     opts = NULL;
-    av_dict_set(&opts, "hls_time", "6", 0);
+    media_hls_time(pp, o, hls_time, sizeof(hls_time));
+    av_dict_set(&opts, "hls_time", hls_time, 0);
     av_dict_set(&opts, "hls_list_size", "0", 0);
     av_dict_set(&opts, "hls_segment_filename", seg, 0);
 

@@ -19,6 +19,7 @@
 #define MEDIA_MAX_RUNGS      4
 #define MEDIA_SEGMENT_SECS   6
 #define MEDIA_GOP_SECS       2     /* keyframes on this grid, every rung */
+#define MEDIA_TAIL_MS        1000  /* an audio tail under this is folded */
 #define MEDIA_MUX_MAX_DELAY  700000  /* us, the TS muxer's max_delay */
 
 
