@@ -52,16 +52,9 @@ ok(wait_until(sub { api(PUT => "/api/v1/admin/ads/$ad", $admin, {})
                         ->{status} == 200 }, timeout => 5),
    'the admin marks it as an ad');
 
-local $ENV{HOME} = $dir;
 local $ENV{EMAIL} = 'viewer@example.com';
 local $ENV{PASSWORD} = $password;
-my $out = `timeout 120 node '$driver' '${\ $t->url('/')}' 'My film' 2>'$dir/browser.err'`;
-my $rc = $? >> 8;
-my $seen = eval { decode_json($out) } // {};
-
-is($rc, 0, 'the browser run completed')
-    or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
-            . slurp("$dir/browser.err"));
+my $seen = $t->browser($driver, 120, $t->url('/'), 'My film');
 is_deeply($seen->{steps}, ['launch', 'log in', 'play: the pre-roll first',
                            'skip opens after 5 s', 'skip: the content plays'],
           'every step done') or diag("stopped at: " . ($seen->{error} // ''));

@@ -41,15 +41,8 @@ my $sql = "UPDATE users SET role = 'admin' WHERE id = '$root->{user}{id}';"
           . " FROM generate_series(1, 30) i";
 defined $t->psql('media', $sql) or die 'psql';
 
-local $ENV{HOME} = $dir;
 
-my $out = `timeout 150 node '$driver' '${\ $t->url('/')}' root\@example.com ann\@example.com '$pw' 2>'$dir/browser.err'`;
-my $rc = $? >> 8;
-my $seen = eval { decode_json($out) } // {};
-
-is($rc, 0, 'the browser run completed')
-    or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
-            . MediaTest::slurp("$dir/browser.err"));
+my $seen = $t->browser($driver, 150, $t->url('/'), 'root@example.com', 'ann@example.com', $pw);
 is_deeply($seen->{steps}, ['launch', 'sign in as admin', 'open admin',
                            'search', 'grant', 'filter', 'older', 'csv',
                            'a user'], 'every step done')

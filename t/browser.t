@@ -37,19 +37,10 @@ my $video = $t->make_media('pattern.mp4',
     . ' -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest');
 my $audio = $t->make_media('tone.wav', '-f lavfi -i sine=frequency=330:duration=8');
 
-# the browser's profile goes in a fresh directory of its own, made by
-# playwright; HOME points into the test directory so nothing else is touched
-local $ENV{HOME} = $dir;
 my $email = 'viewer@example.com';
 local $ENV{EMAIL} = $email;
 
-my $out = `timeout 300 node '$driver' '${\ $t->url('/')}' '$video' '$audio' '$dir' 2>'$dir/browser.err'`;
-my $rc = $? >> 8;
-my $seen = eval { decode_json($out) } // {};
-
-is($rc, 0, 'the browser run completed')
-    or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
-            . MediaTest::slurp("$dir/browser.err"));
+my $seen = $t->browser($driver, 300, $t->url('/'), $video, $audio, $dir);
 is_deeply($seen->{steps}, [
     'launch', 'sign up', 'session survives a reload', 'log out and back in',
     'upload the video', 'transcode the video', 'play the video',

@@ -30,16 +30,9 @@ $t->start_nginx;
 
 my $file = $t->make_media('tone.wav', '-f lavfi -i sine=frequency=440:duration=2');
 
-local $ENV{HOME} = $dir;
 local $ENV{OUT_DIR} = $dir;
 
-my $out = `timeout 150 node '$driver' '${\ $t->url('/')}' '$file' 2>'$dir/browser.err'`;
-my $rc = $? >> 8;
-my $seen = eval { decode_json($out) } // {};
-
-is($rc, 0, 'the browser run completed')
-    or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
-            . MediaTest::slurp("$dir/browser.err"));
+my $seen = $t->browser($driver, 150, $t->url('/'), $file);
 is_deeply($seen->{steps}, ['launch', 'sign up', 'upload', 'download',
                            'download again'], 'every step done')
     or diag('stopped at: ' . ($seen->{error} // ''));

@@ -42,16 +42,9 @@ my $user = $t->signup('exporter@example.com', $password);
 my $media = upload($user, $file, 'My clip');
 is(wait_ready($user, $media), 'ready', 'the clip is transcoded');
 
-local $ENV{HOME} = $dir;
 local $ENV{EMAIL} = 'exporter@example.com';
 local $ENV{PASSWORD} = $password;
-my $out = `timeout 170 node '$driver' '${\ $t->url('/')}' 'My clip' 2>'$dir/browser.err'`;
-my $rc = $? >> 8;
-my $seen = eval { decode_json($out) } // {};
-
-is($rc, 0, 'the browser run completed')
-    or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
-            . slurp("$dir/browser.err"));
+my $seen = $t->browser($driver, 170, $t->url('/'), 'My clip');
 is_deeply($seen->{steps}, [ 'launch', 'log in', 'open the dialog',
                             'export with progress', 'listed, then deleted' ],
           'every step done') or diag("stopped at: " . ($seen->{error} // ''));

@@ -49,16 +49,9 @@ for my $m ($one, $two) {
        '  an item');
 }
 
-local $ENV{HOME} = $dir;
 local $ENV{EMAIL} = 'listener@example.com';
 local $ENV{PASSWORD} = $password;
-my $out = `timeout 150 node '$driver' '${\ $t->url('/')}' '$pl' 2>'$dir/browser.err'`;
-my $rc = $? >> 8;
-my $seen = eval { decode_json($out) } // {};
-
-is($rc, 0, 'the browser run completed')
-    or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
-            . slurp("$dir/browser.err"));
+my $seen = $t->browser($driver, 150, $t->url('/'), $pl);
 is_deeply($seen->{steps}, [ 'launch', 'log in', 'make a playlist',
                             'open and reorder', 'play through',
                             'leave part-way', 'come back and resume',

@@ -62,18 +62,11 @@ my $pl = $r->{json}{playlist}{id} // $r->{json}{id};
 is(api(PUT => "/api/v1/playlists/$pl/items/$id", $ann)->{status} =~ /^20/ ? 1 : 0,
    1, '  with the tone');
 
-local $ENV{HOME} = $dir;
 local $ENV{USER_EMAIL} = 'bob@example.com';
 local $ENV{MOD_EMAIL} = 'mod@example.com';
 local $ENV{OWNER_EMAIL} = 'ann@example.com';
 local $ENV{PASSWORD} = $password;
-my $out = `timeout 120 node '$driver' '${\ $t->url('/')}' '$pl' 'Offending tone' 2>'$dir/browser.err'`;
-my $rc = $? >> 8;
-my $seen = eval { decode_json($out) } // {};
-
-is($rc, 0, 'the browser run completed')
-    or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
-            . slurp("$dir/browser.err"));
+my $seen = $t->browser($driver, 120, $t->url('/'), $pl, 'Offending tone');
 is_deeply($seen->{steps}, [ 'launch', 'the user reports the media',
                             'the moderator opens the queue',
                             'a takedown needs a reason',

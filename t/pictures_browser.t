@@ -55,16 +55,9 @@ my $v = upload($user, $clip, 'video/mp4', 'Test clip');
 is(wait_ready($user, $s), 'ready', 'the song is transcoded');
 is(wait_ready($user, $v), 'ready', 'the clip is transcoded');
 
-local $ENV{HOME} = $dir;
 local $ENV{EMAIL} = 'pictures@example.com';
 local $ENV{PASSWORD} = $password;
-my $out = `timeout 150 node '$driver' '${\ $t->url('/')}' 'Orange song' 'Test clip' 2>'$dir/browser.err'`;
-my $rc = $? >> 8;
-my $seen = eval { decode_json($out) } // {};
-
-is($rc, 0, 'the browser run completed')
-    or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
-            . slurp("$dir/browser.err"));
+my $seen = $t->browser($driver, 150, $t->url('/'), 'Orange song', 'Test clip');
 is_deeply($seen->{steps}, [ 'launch', 'log in', 'covers in the library',
                             'the waveform', 'seek on the waveform',
                             'thumbnails on hover' ],

@@ -33,17 +33,10 @@ $t->write_example_conf;
 $t->migrate;
 $t->start_nginx;
 
-local $ENV{HOME} = $dir;
 local $ENV{PGPORT} = $t->port('pg');
 local $ENV{OUT_DIR} = $dir;
 
-my $out = `timeout 200 node '$driver' '${\ $t->url('/')}' 2>'$dir/browser.err'`;
-my $rc = $? >> 8;
-my $seen = eval { decode_json($out) } // {};
-
-is($rc, 0, 'the browser run completed')
-    or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
-            . MediaTest::slurp("$dir/browser.err"));
+my $seen = $t->browser($driver, 200, $t->url('/'));
 
 my @steps = ('launch', 'pricing signed out', 'sign up', 'pricing signed in',
              'portal, slow worker', 'portal, fast worker', 'portal, failed');

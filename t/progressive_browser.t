@@ -40,15 +40,8 @@ my $video = $t->make_media('early.mp4',
     . ' -f lavfi -i sine=frequency=440:duration=24 -c:v libx264'
     . ' -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest');
 
-local $ENV{HOME} = $dir;
 
-my $out = `timeout 240 node '$driver' '${\ $t->url('/')}' '$video' 2>'$dir/browser.err'`;
-my $rc = $? >> 8;
-my $seen = eval { decode_json($out) } // {};
-
-is($rc, 0, 'the browser run completed')
-    or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
-            . MediaTest::slurp("$dir/browser.err"));
+my $seen = $t->browser($driver, 240, $t->url('/'), $video);
 is_deeply($seen->{steps}, [
     'launch', 'sign up', 'upload', 'Play shows while it transcodes',
     'play from the start to the end',

@@ -88,16 +88,9 @@ my ($thumb) = ($o->{thumbnail_url} // '') =~ m{^http://[^/]+(/hls/.*)$};
 is($t->http(GET => $thumb // '/none')->{headers}{'content-type'}, 'image/jpeg',
    '  it opens: a JPEG');
 
-local $ENV{HOME} = $dir;
 local $ENV{EMAIL} = 'creator@example.com';
 local $ENV{PASSWORD} = $password;
-my $out = `timeout 140 node '$driver' '${\ $t->url("/m/$id")}' '${\ $t->url("/embed/$id")}' '${\ $t->url("/m/$song")}' 2>'$dir/browser.err'`;
-my $rc = $? >> 8;
-my $seen = eval { decode_json($out) } // {};
-
-is($rc, 0, 'the browser run completed')
-    or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
-            . slurp("$dir/browser.err"));
+my $seen = $t->browser($driver, 140, $t->url("/m/$id"), $t->url("/embed/$id"), $t->url("/m/$song"));
 is_deeply($seen->{steps}, [ 'launch', 'the library links it', 'open the share link', 'play',
                             'embed', 'the song\'s page', 'click on the waveform' ],
           'every step done') or diag("stopped at: " . ($seen->{error} // ''));

@@ -43,15 +43,8 @@ my $sql = "UPDATE users SET handle = 'ann' WHERE id = '$uid';"
 utf8::encode($sql);
 defined $t->psql('media', $sql) or die 'psql';
 
-local $ENV{HOME} = $dir;
 
-my $out = `timeout 90 node '$driver' '${\ $t->url('/')}' 2>'$dir/browser.err'`;
-my $rc = $? >> 8;
-my $seen = eval { decode_json($out) } // {};
-
-is($rc, 0, 'the browser run completed')
-    or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
-            . MediaTest::slurp("$dir/browser.err"));
+my $seen = $t->browser($driver, 90, $t->url('/'));
 is_deeply($seen->{steps}, ['launch', 'type', 'enter', 'catalog'],
           'every step done') or diag('stopped at: ' . ($seen->{error} // ''));
 

@@ -57,16 +57,9 @@ is(api(POST => "/api/v1/media/$id/comments", $bob,
        { body => 'here it turns', at_ms => 3000 })->{status}, 201,
    'bob comments at 0:03');
 
-local $ENV{HOME} = $dir;
 local $ENV{EMAIL} = 'ann@example.com';
 local $ENV{PASSWORD} = $password;
-my $out = `timeout 120 node '$driver' '${\ $t->url('/')}' 'Tone' 2>'$dir/browser.err'`;
-my $rc = $? >> 8;
-my $seen = eval { decode_json($out) } // {};
-
-is($rc, 0, 'the browser run completed')
-    or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
-            . slurp("$dir/browser.err"));
+my $seen = $t->browser($driver, 120, $t->url('/'), 'Tone');
 is_deeply($seen->{steps}, [ 'launch', 'log in', 'the mark at 0:03',
                             'comment at 0:01', 'like' ],
           'every step done') or diag("stopped at: " . ($seen->{error} // ''));

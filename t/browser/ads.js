@@ -11,7 +11,7 @@
 
 'use strict';
 
-const { chromium } = require('playwright-core');
+const { driver, AUTOPLAY } = require('./driver');
 
 const [base, title] = process.argv.slice(2);
 const DEADLINE_MS = 90000;
@@ -19,19 +19,8 @@ const DEADLINE_MS = 90000;
 const seen = { steps: [], console: [], hls: [] };
 let browser;
 
-function done(code) {
-  process.stdout.write(JSON.stringify(seen) + '\n');
-  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
-  close.finally(() => process.exit(code));
-}
-
-setTimeout(() => {
-  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
-  done(1);
-}, DEADLINE_MS).unref();
-
-function step(name) { seen.at = name; }
-function passed() { seen.steps.push(seen.at); }
+const d = driver(DEADLINE_MS, seen);
+const { step, passed } = d;
 
 function adState(page) {
   return page.evaluate(() => {
@@ -47,21 +36,11 @@ function adState(page) {
   });
 }
 
-(async () => {
+d.go(async () => {
   step('launch');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
-           '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync',
-           '--autoplay-policy=no-user-gesture-required'],
-  });
+  browser = await d.launch(AUTOPLAY);
   const page = await (await browser.newContext()).newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') seen.console.push(m.text());
-  });
-  page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
+  d.watch(page);
   page.on('response', (r) => {
     const u = new URL(r.url());
     if (u.pathname.startsWith('/hls/') || u.pathname.startsWith('/api/v1/ads/')) {
@@ -72,11 +51,7 @@ function adState(page) {
 
   step('log in');
   await page.goto(base);
-  await page.waitForSelector('#auth:not([hidden])', { timeout: 10000 });
-  await page.fill('#email', process.env.EMAIL);
-  await page.fill('#password', process.env.PASSWORD);
-  await page.click('#login');
-  await page.waitForSelector('#app:not([hidden])', { timeout: 20000 });
+  await d.logIn(page, process.env.EMAIL, process.env.PASSWORD);
   passed();
 
   step('play: the pre-roll first');
@@ -123,8 +98,4 @@ function adState(page) {
   seen.content = await adState(page);
   passed();
 
-  done(0);
-})().catch((e) => {
-  seen.error = `${seen.at}: ${e.message}`;
-  done(1);
 });

@@ -14,7 +14,7 @@
 
 'use strict';
 
-const { chromium } = require('playwright-core');
+const { driver } = require('./driver');
 
 const [base, adminEmail, userEmail, password] = process.argv.slice(2);
 const DEADLINE_MS = 90000;
@@ -22,19 +22,8 @@ const DEADLINE_MS = 90000;
 const seen = { steps: [], console: [], offsite: [], patches: [] };
 let browser;
 
-function done(code) {
-  process.stdout.write(JSON.stringify(seen) + '\n');
-  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
-  close.finally(() => process.exit(code));
-}
-
-setTimeout(() => {
-  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
-  done(1);
-}, DEADLINE_MS).unref();
-
-function step(name) { seen.at = name; }
-function passed() { seen.steps.push(seen.at); }
+const d = driver(DEADLINE_MS, seen);
+const { step, passed } = d;
 
 const texts = (page, sel) => page.$$eval(sel, (els) =>
   els.map((e) => e.textContent));
@@ -50,33 +39,18 @@ async function signIn(page, email) {
 
 async function watch(page) {
   const origin = new URL(base).origin;
-  page.on('console', (m) => {
-    if ((m.type() === 'error' || m.type() === 'warning')
-        && !/status of 401/.test(m.text())) {
-      seen.console.push(`${m.type()}: ${m.text()}`);
-    }
-  });
-  page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
+  d.watch(page, { warnings: true, origin, ignore: /status of 401/ });
   page.on('request', (r) => {
     const u = r.url();
-    if (!u.startsWith(origin) && !u.startsWith('data:')) {
-      seen.offsite.push(u);
-    }
     if (r.method() === 'PATCH') {
       seen.patches.push(new URL(u).pathname + ' ' + r.postData());
     }
   });
 }
 
-(async () => {
+d.go(async () => {
   step('launch');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
-           '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync'],
-  });
+  browser = await d.launch();
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
   await watch(page);
@@ -169,8 +143,4 @@ async function watch(page) {
   seen.user_admin_hidden = await upage.$eval('#admin', (e) => e.hidden);
   passed();
 
-  done(0);
-})().catch((e) => {
-  seen.error = String(e && e.stack || e);
-  done(1);
 });

@@ -15,7 +15,7 @@
 
 const fs = require('fs');
 const path = require('path');
-const { chromium } = require('playwright-core');
+const { driver } = require('./driver');
 
 const [base, file] = process.argv.slice(2);
 const DEADLINE_MS = 90000;
@@ -24,19 +24,8 @@ const TITLES = ['\u591c\u660e\u3051\u306e\u6b4c', '\u{1f3b8} riff'];
 const seen = { steps: [], console: [], offsite: [], saved: [] };
 let browser;
 
-function done(code) {
-  process.stdout.write(JSON.stringify(seen) + '\n');
-  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
-  close.finally(() => process.exit(code));
-}
-
-setTimeout(() => {
-  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
-  done(1);
-}, DEADLINE_MS).unref();
-
-function step(name) { seen.at = name; }
-function passed() { seen.steps.push(seen.at); }
+const d = driver(DEADLINE_MS, seen);
+const { step, passed } = d;
 
 async function upload(page, title) {
   await page.setInputFiles('#file', file);
@@ -61,31 +50,14 @@ async function download(page, id) {
            failure: await d.failure(), url: new URL(d.url()).pathname };
 }
 
-(async () => {
+d.go(async () => {
   step('launch');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
-           '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync'],
-  });
+  browser = await d.launch();
   const context = await browser.newContext({ acceptDownloads: true });
   const page = await context.newPage();
   const origin = new URL(base).origin;
 
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') {
-      seen.console.push(`${m.type()}: ${m.text()}`);
-    }
-  });
-  page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
-  page.on('request', (r) => {
-    const u = r.url();
-    if (!u.startsWith(origin) && !u.startsWith('data:')) {
-      seen.offsite.push(u);
-    }
-  });
+  d.watch(page, { warnings: true, origin });
   passed();
 
   step('sign up');
@@ -118,8 +90,4 @@ async function download(page, id) {
     `#items .item[data-id="${ids[0]}"] .item-error`);
   passed();
 
-  done(0);
-})().catch((e) => {
-  seen.error = String(e && e.stack || e);
-  done(1);
 });

@@ -14,7 +14,7 @@
 
 'use strict';
 
-const { chromium } = require('playwright-core');
+const { driver } = require('./driver');
 
 const [base, playlist] = process.argv.slice(2);
 const DEADLINE_MS = 120000;
@@ -22,19 +22,8 @@ const DEADLINE_MS = 120000;
 const seen = { steps: [], console: [] };
 let browser;
 
-function done(code) {
-  process.stdout.write(JSON.stringify(seen) + '\n');
-  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
-  close.finally(() => process.exit(code));
-}
-
-setTimeout(() => {
-  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
-  done(1);
-}, DEADLINE_MS).unref();
-
-function step(name) { seen.at = name; }
-function passed() { seen.steps.push(seen.at); }
+const d = driver(DEADLINE_MS, seen);
+const { step, passed } = d;
 
 const titles = (page, list) => page.evaluate((id) =>
   [...document.querySelectorAll(`#${id} li .item-title`)]
@@ -48,20 +37,11 @@ const player = (page) => page.evaluate(() => ({
   queue: document.getElementById('listen-queue').textContent,
 }));
 
-(async () => {
+d.go(async () => {
   step('launch');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
-           '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync'],
-  });
+  browser = await d.launch();
   const page = await (await browser.newContext()).newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') seen.console.push(m.text());
-  });
-  page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
+  d.watch(page);
   passed();
 
   step('log in');
@@ -169,8 +149,4 @@ const player = (page) => page.evaluate(() => ({
     document.querySelectorAll('#stats-chart rect.bar-plays').length);
   passed();
 
-  done(0);
-})().catch((e) => {
-  seen.error = `${seen.at}: ${e.message}`;
-  done(1);
 });

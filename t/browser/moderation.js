@@ -16,7 +16,7 @@
 
 'use strict';
 
-const { chromium } = require('playwright-core');
+const { driver, AUTOPLAY } = require('./driver');
 
 const [base, playlist, title] = process.argv.slice(2);
 const DEADLINE_MS = 100000;
@@ -24,45 +24,20 @@ const DEADLINE_MS = 100000;
 const seen = { steps: [], console: [] };
 let browser;
 
-function done(code) {
-  process.stdout.write(JSON.stringify(seen) + '\n');
-  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
-  close.finally(() => process.exit(code));
-}
-
-setTimeout(() => {
-  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
-  done(1);
-}, DEADLINE_MS).unref();
-
-function step(name) { seen.at = name; }
-function passed() { seen.steps.push(seen.at); }
+const d = driver(DEADLINE_MS, seen);
+const { step, passed } = d;
 
 async function login(email) {
   const page = await (await browser.newContext()).newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') seen.console.push(m.text());
-  });
-  page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
+  d.watch(page);
   await page.goto(base);
-  await page.waitForSelector('#auth:not([hidden])', { timeout: 10000 });
-  await page.fill('#email', email);
-  await page.fill('#password', process.env.PASSWORD);
-  await page.click('#login');
-  await page.waitForSelector('#app:not([hidden])', { timeout: 20000 });
+  await d.logIn(page, email, process.env.PASSWORD);
   return page;
 }
 
-(async () => {
+d.go(async () => {
   step('launch');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
-           '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync',
-           '--autoplay-policy=no-user-gesture-required'],
-  });
+  browser = await d.launch(AUTOPLAY);
   passed();
 
   step('the user reports the media');
@@ -143,8 +118,4 @@ async function login(email) {
                                                   timeout: 10000 });
   passed();
 
-  done(0);
-})().catch((e) => {
-  seen.error = String(e && e.stack || e);
-  done(1);
 });

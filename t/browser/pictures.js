@@ -13,7 +13,7 @@
 
 'use strict';
 
-const { chromium } = require('playwright-core');
+const { driver, AUTOPLAY } = require('./driver');
 
 const [base, song, video] = process.argv.slice(2);
 const DEADLINE_MS = 120000;
@@ -21,35 +21,14 @@ const DEADLINE_MS = 120000;
 const seen = { steps: [], console: [], requests: [] };
 let browser;
 
-function done(code) {
-  process.stdout.write(JSON.stringify(seen) + '\n');
-  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
-  close.finally(() => process.exit(code));
-}
+const d = driver(DEADLINE_MS, seen);
+const { step, passed } = d;
 
-setTimeout(() => {
-  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
-  done(1);
-}, DEADLINE_MS).unref();
-
-function step(name) { seen.at = name; }
-function passed() { seen.steps.push(seen.at); }
-
-(async () => {
+d.go(async () => {
   step('launch');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
-           '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync',
-           '--autoplay-policy=no-user-gesture-required'],
-  });
+  browser = await d.launch(AUTOPLAY);
   const page = await (await browser.newContext()).newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') seen.console.push(m.text());
-  });
-  page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
+  d.watch(page);
   page.on('request', (r) => {
     if (/^(blob|data):/.test(r.url())) {
       seen.requests.push(r.url().replace(/:.*/, ':'));    /* hls.js, ours */
@@ -68,11 +47,7 @@ function passed() { seen.steps.push(seen.at); }
 
   step('log in');
   await page.goto(base);
-  await page.waitForSelector('#auth:not([hidden])', { timeout: 10000 });
-  await page.fill('#email', process.env.EMAIL);
-  await page.fill('#password', process.env.PASSWORD);
-  await page.click('#login');
-  await page.waitForSelector('#app:not([hidden])', { timeout: 20000 });
+  await d.logIn(page, process.env.EMAIL, process.env.PASSWORD);
   passed();
 
   step('covers in the library');
@@ -160,8 +135,4 @@ function passed() { seen.steps.push(seen.at); }
   passed();
 
   seen.csp = await page.evaluate(() => window.cspViolations);
-  done(0);
-})().catch((e) => {
-  seen.error = String(e && e.stack || e);
-  done(1);
 });

@@ -11,7 +11,7 @@
 'use strict';
 
 const path = require('path');
-const { chromium } = require('playwright-core');
+const { driver } = require('./driver');
 
 const [base, videoFile, audioFile, outDir] = process.argv.slice(2);
 const DEADLINE_MS = 240000;
@@ -26,24 +26,8 @@ const seen = {
 
 let browser;
 
-function done(code) {
-  process.stdout.write(JSON.stringify(seen) + '\n');
-  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
-  close.finally(() => process.exit(code));
-}
-
-setTimeout(() => {
-  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
-  done(1);
-}, DEADLINE_MS).unref();
-
-function step(name) {
-  seen.at = name;
-}
-
-function passed() {
-  seen.steps.push(seen.at);
-}
+const d = driver(DEADLINE_MS, seen);
+const { step, passed } = d;
 
 /* samples fn() in the page every 100 ms until pred(value) or timeout */
 async function watch(page, fn, pred, timeout, arg) {
@@ -132,34 +116,14 @@ async function upload(page, file, title) {
   }));
 }
 
-(async () => {
+d.go(async () => {
   step('launch');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    /* as root chromium needs --no-sandbox; the rest keep it off the
-     * (closed) network: no updates, sync, QUIC probes or first-run calls */
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
-           '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync'],
-  });
+  browser = await d.launch();
   const context = await browser.newContext();
   const page = await context.newPage();
   const origin = new URL(base).origin;
 
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') {
-      seen.console.push(`${m.type()}: ${m.text()}`);
-    }
-  });
-  page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
-  page.on('request', (r) => {
-    const u = r.url();
-    if (!u.startsWith(origin) && !u.startsWith('blob:')
-        && !u.startsWith('data:')) {
-      seen.offsite.push(u);
-    }
-  });
+  d.watch(page, { warnings: true, origin });
   page.on('response', (r) => {
     const u = new URL(r.url());
     if (u.pathname.startsWith('/hls/') || u.pathname.startsWith('/api/')) {
@@ -341,8 +305,4 @@ async function upload(page, file, title) {
     (els) => els.map((e) => e.textContent));
   passed();
 
-  done(0);
-})().catch((e) => {
-  seen.error = `${seen.at}: ${e.message.split('\n')[0]}`;
-  done(1);
 });

@@ -15,7 +15,7 @@
 'use strict';
 
 const { execFileSync } = require('child_process');
-const { chromium } = require('playwright-core');
+const { driver } = require('./driver');
 
 const [base] = process.argv.slice(2);
 const DEADLINE_MS = 120000;
@@ -24,19 +24,8 @@ const EMAIL = process.env.EMAIL || 'payer@example.com';
 const seen = { steps: [], console: [], offsite: [], responses: [] };
 let browser;
 
-function done(code) {
-  process.stdout.write(JSON.stringify(seen) + '\n');
-  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
-  close.finally(() => process.exit(code));
-}
-
-setTimeout(() => {
-  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
-  done(1);
-}, DEADLINE_MS).unref();
-
-function step(name) { seen.at = name; }
-function passed() { seen.steps.push(seen.at); }
+const d = driver(DEADLINE_MS, seen);
+const { step, passed } = d;
 
 function psql(sql) {
   return execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
@@ -113,15 +102,9 @@ async function spinner(page) {
   }));
 }
 
-(async () => {
+d.go(async () => {
   step('launch');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
-           '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync'],
-  });
+  browser = await d.launch();
   const page = await (await browser.newContext()).newPage();
   const origin = new URL(base).origin;
 
@@ -231,8 +214,4 @@ async function spinner(page) {
     passed();
   }
 
-  done(0);
-})().catch((e) => {
-  seen.error = `${seen.at}: ${e.message}`;
-  done(1);
 });

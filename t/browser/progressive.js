@@ -11,7 +11,7 @@
 
 'use strict';
 
-const { chromium } = require('playwright-core');
+const { driver, AUTOPLAY } = require('./driver');
 
 const [base, videoFile] = process.argv.slice(2);
 const DEADLINE_MS = 200000;
@@ -26,52 +26,17 @@ const seen = {
 let browser;
 const started = Date.now();
 
-function done(code) {
-  process.stdout.write(JSON.stringify(seen) + '\n');
-  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
-  close.finally(() => process.exit(code));
-}
+const d = driver(DEADLINE_MS, seen);
+const { step, passed } = d;
 
-setTimeout(() => {
-  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
-  done(1);
-}, DEADLINE_MS).unref();
-
-function step(name) {
-  seen.at = name;
-}
-
-function passed() {
-  seen.steps.push(seen.at);
-}
-
-(async () => {
+d.go(async () => {
   step('launch');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
-           '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync',
-           '--autoplay-policy=no-user-gesture-required'],
-  });
+  browser = await d.launch(AUTOPLAY);
   const context = await browser.newContext();
   const page = await context.newPage();
   const origin = new URL(base).origin;
 
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') {
-      seen.console.push(`${m.type()}: ${m.text()}`);
-    }
-  });
-  page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
-  page.on('request', (r) => {
-    const u = r.url();
-    if (!u.startsWith(origin) && !u.startsWith('blob:')
-        && !u.startsWith('data:')) {
-      seen.offsite.push(u);
-    }
-  });
+  d.watch(page, { warnings: true, origin });
   page.on('response', (r) => {
     const u = new URL(r.url());
     if (u.pathname.startsWith('/hls/')) {
@@ -179,8 +144,4 @@ function passed() {
   seen.frozen_samples = frozen;
   passed();
 
-  done(0);
-})().catch((e) => {
-  seen.error = `${seen.at}: ${e.message}`;
-  done(1);
 });

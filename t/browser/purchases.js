@@ -14,7 +14,7 @@
 
 'use strict';
 
-const { chromium } = require('playwright-core');
+const { driver } = require('./driver');
 
 const [base] = process.argv.slice(2);
 const DEADLINE_MS = 120000;
@@ -23,19 +23,8 @@ const { SELLER, PASSWORD, MEDIA } = process.env;
 const seen = { steps: [], console: [], responses: [] };
 let browser;
 
-function done(code) {
-  process.stdout.write(JSON.stringify(seen) + '\n');
-  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
-  close.finally(() => process.exit(code));
-}
-
-setTimeout(() => {
-  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
-  done(1);
-}, DEADLINE_MS).unref();
-
-function step(name) { seen.at = name; }
-function passed() { seen.steps.push(seen.at); }
+const d = driver(DEADLINE_MS, seen);
+const { step, passed } = d;
 
 async function signIn(page, email, password, signup) {
   await page.goto(base);
@@ -46,15 +35,9 @@ async function signIn(page, email, password, signup) {
   await page.waitForSelector('#app:not([hidden])', { timeout: 20000 });
 }
 
-(async () => {
+d.go(async () => {
   step('launch');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
-           '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync'],
-  });
+  browser = await d.launch();
   const page = await (await browser.newContext()).newPage();
 
   page.on('console', (m) => {
@@ -145,8 +128,4 @@ async function signIn(page, email, password, signup) {
   seen.again_button = await page.$eval('#buy-go', (b) => b.disabled);
   passed();
 
-  done(0);
-})().catch((e) => {
-  seen.error = `${seen.at}: ${e.message}`;
-  done(1);
 });

@@ -13,7 +13,7 @@
 
 'use strict';
 
-const { chromium } = require('playwright-core');
+const { driver } = require('./driver');
 
 const [base] = process.argv.slice(2);
 const DEADLINE_MS = 60000;
@@ -21,47 +21,21 @@ const DEADLINE_MS = 60000;
 const seen = { steps: [], console: [], offsite: [], searches: [] };
 let browser;
 
-function done(code) {
-  process.stdout.write(JSON.stringify(seen) + '\n');
-  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
-  close.finally(() => process.exit(code));
-}
-
-setTimeout(() => {
-  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
-  done(1);
-}, DEADLINE_MS).unref();
-
-function step(name) { seen.at = name; }
-function passed() { seen.steps.push(seen.at); }
+const d = driver(DEADLINE_MS, seen);
+const { step, passed } = d;
 
 const texts = (page, sel) => page.$$eval(sel, (els) =>
   els.map((e) => e.textContent));
 
-(async () => {
+d.go(async () => {
   step('launch');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
-           '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync'],
-  });
+  browser = await d.launch();
   const page = await browser.newPage();
   const origin = new URL(base).origin;
 
-  page.on('console', (m) => {
-    if ((m.type() === 'error' || m.type() === 'warning')
-        && !/status of 401/.test(m.text())) {
-      seen.console.push(`${m.type()}: ${m.text()}`);
-    }
-  });
-  page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
+  d.watch(page, { warnings: true, origin, ignore: /status of 401/ });
   page.on('request', (r) => {
     const u = r.url();
-    if (!u.startsWith(origin) && !u.startsWith('data:')) {
-      seen.offsite.push(u);
-    }
     if (new URL(u).pathname === '/api/v1/search') {
       seen.searches.push(new URL(u).search);
     }
@@ -100,8 +74,4 @@ const texts = (page, sel) => page.$$eval(sel, (els) =>
   seen.catalog_video = await texts(page, '#results-items li a');
   passed();
 
-  done(0);
-})().catch((e) => {
-  seen.error = String(e && e.stack || e);
-  done(1);
 });

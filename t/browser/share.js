@@ -18,7 +18,7 @@
 
 'use strict';
 
-const { chromium } = require('playwright-core');
+const { driver, AUTOPLAY } = require('./driver');
 
 const [url, embed, song] = process.argv.slice(2);
 const DEADLINE_MS = 90000;
@@ -26,30 +26,12 @@ const DEADLINE_MS = 90000;
 const seen = { steps: [], console: [], requests: [] };
 let browser;
 
-function done(code) {
-  process.stdout.write(JSON.stringify(seen) + '\n');
-  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
-  close.finally(() => process.exit(code));
-}
+const d = driver(DEADLINE_MS, seen);
+const { step, passed } = d;
 
-setTimeout(() => {
-  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
-  done(1);
-}, DEADLINE_MS).unref();
-
-function step(name) { seen.at = name; }
-function passed() { seen.steps.push(seen.at); }
-
-(async () => {
+d.go(async () => {
   step('launch');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
-           '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync',
-           '--autoplay-policy=no-user-gesture-required'],
-  });
+  browser = await d.launch(AUTOPLAY);
   passed();
 
   /* the creator's library links the page; then a fresh context, with no
@@ -72,10 +54,7 @@ function passed() { seen.steps.push(seen.at); }
 
   const context = await browser.newContext();
   const page = await context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') seen.console.push(m.text());
-  });
-  page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
+  d.watch(page);
   context.on('response', (r) => {
     if (r.status() >= 400) {
       seen.failed = (seen.failed || []).concat(
@@ -191,8 +170,4 @@ function passed() { seen.steps.push(seen.at); }
     passed();
   }
 
-  done(0);
-})().catch((e) => {
-  seen.error = `${seen.at}: ${e.message}`;
-  done(1);
 });

@@ -12,7 +12,7 @@
 
 'use strict';
 
-const { chromium } = require('playwright-core');
+const { driver, AUTOPLAY } = require('./driver');
 
 const [base, title] = process.argv.slice(2);
 const DEADLINE_MS = 100000;
@@ -20,19 +20,8 @@ const DEADLINE_MS = 100000;
 const seen = { steps: [], console: [] };
 let browser;
 
-function done(code) {
-  process.stdout.write(JSON.stringify(seen) + '\n');
-  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
-  close.finally(() => process.exit(code));
-}
-
-setTimeout(() => {
-  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
-  done(1);
-}, DEADLINE_MS).unref();
-
-function step(name) { seen.at = name; }
-function passed() { seen.steps.push(seen.at); }
+const d = driver(DEADLINE_MS, seen);
+const { step, passed } = d;
 
 /* every mark: its at_ms, its left in %, and where it is drawn in the
  * timeline, as a fraction of the timeline's width */
@@ -48,30 +37,16 @@ function marks() {
     });
 }
 
-(async () => {
+d.go(async () => {
   step('launch');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
-           '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync',
-           '--autoplay-policy=no-user-gesture-required'],
-  });
+  browser = await d.launch(AUTOPLAY);
   const page = await (await browser.newContext()).newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') seen.console.push(m.text());
-  });
-  page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
+  d.watch(page);
   passed();
 
   step('log in');
   await page.goto(base);
-  await page.waitForSelector('#auth:not([hidden])', { timeout: 10000 });
-  await page.fill('#email', process.env.EMAIL);
-  await page.fill('#password', process.env.PASSWORD);
-  await page.click('#login');
-  await page.waitForSelector('#app:not([hidden])', { timeout: 20000 });
+  await d.logIn(page, process.env.EMAIL, process.env.PASSWORD);
   passed();
 
   step('the mark at 0:03');
@@ -115,8 +90,4 @@ function marks() {
   seen.liked = await page.textContent('#social-likes');
   passed();
 
-  done(0);
-})().catch((e) => {
-  seen.error = String(e && e.stack || e);
-  done(1);
 });

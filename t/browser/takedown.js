@@ -15,7 +15,7 @@
 
 const fs = require('fs');
 const path = require('path');
-const { chromium } = require('playwright-core');
+const { driver, AUTOPLAY } = require('./driver');
 
 const [base] = process.argv.slice(2);
 const out = process.env.OUT_DIR;
@@ -24,19 +24,8 @@ const DEADLINE_MS = 150000;
 const seen = { steps: [], console: [], offsite: [], refusals: [] };
 let browser;
 
-function done(code) {
-  process.stdout.write(JSON.stringify(seen) + '\n');
-  const close = browser ? browser.close().catch(() => {}) : Promise.resolve();
-  close.finally(() => process.exit(code));
-}
-
-setTimeout(() => {
-  seen.error = `deadline of ${DEADLINE_MS} ms passed during "${seen.at}"`;
-  done(1);
-}, DEADLINE_MS).unref();
-
-function step(name) { seen.at = name; }
-function passed() { seen.steps.push(seen.at); }
+const d = driver(DEADLINE_MS, seen);
+const { step, passed } = d;
 
 /* tells the test a step is reached, then waits for its answer */
 async function handshake(page, mine, theirs, timeout) {
@@ -68,32 +57,13 @@ async function until(page, pred, timeout) {
   return { ok: false, last };
 }
 
-(async () => {
+d.go(async () => {
   step('launch');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic',
-           '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync',
-           '--autoplay-policy=no-user-gesture-required'],
-  });
+  browser = await d.launch(AUTOPLAY);
   const page = await browser.newPage();
   const origin = new URL(base).origin;
 
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') {
-      seen.console.push(`${m.type()}: ${m.text()}`);
-    }
-  });
-  page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
-  page.on('request', (r) => {
-    const u = r.url();
-    if (!u.startsWith(origin) && !u.startsWith('blob:')
-        && !u.startsWith('data:')) {
-      seen.offsite.push(u);
-    }
-  });
+  d.watch(page, { warnings: true, origin });
   page.on('response', (r) => {
     const u = new URL(r.url()).pathname;
     if (/^\/hls\//.test(u) && r.status() !== 200) {
@@ -105,11 +75,7 @@ async function until(page, pred, timeout) {
 
   step('sign in');
   await page.goto(base);
-  await page.waitForSelector('#auth:not([hidden])', { timeout: 10000 });
-  await page.fill('#email', process.env.EMAIL);
-  await page.fill('#password', 'a good long password');
-  await page.click('#login');
-  await page.waitForSelector('#app:not([hidden])', { timeout: 20000 });
+  await d.logIn(page, process.env.EMAIL, 'a good long password');
   seen.console_signed_out = seen.console.splice(0);
   passed();
 
@@ -149,8 +115,4 @@ async function until(page, pred, timeout) {
   if (!again.ok) throw new Error('the media did not play again');
   passed();
 
-  done(0);
-})().catch((e) => {
-  seen.error = String(e && e.stack || e);
-  done(1);
 });

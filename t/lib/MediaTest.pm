@@ -115,6 +115,22 @@ sub _sq {
     return "'$s'";
 }
 
+# Runs a browser test driver (t/browser/*.js) with node for at most $secs,
+# HOME in the test directory so the browser's profile stays there: a test
+# that it exited 0, and what it printed, decoded ({} when no JSON).
+sub browser {
+    my ($self, $driver, $secs, @args) = @_;
+    my $err = "$self->{dir}/browser.err";
+    local $ENV{HOME} = $self->{dir};
+    my $out = `timeout $secs node ${\ join(' ', map { _sq($_) } $driver, @args)} 2>${\ _sq($err)}`;
+    my $rc = $? >> 8;
+    my $seen = eval { decode_json($out) } // {};
+    is($rc, 0, 'the browser run completed')
+        or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
+                . slurp($err));
+    return $seen;
+}
+
 # fork + exec with output to a log file; returns the pid
 sub spawn {
     my ($self, $name, $env, @cmd) = @_;
