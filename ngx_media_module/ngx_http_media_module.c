@@ -293,7 +293,7 @@ static ngx_command_t  ngx_http_media_commands[] = {
       NULL },
 
     { ngx_string("media_pages"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_media_pages,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,

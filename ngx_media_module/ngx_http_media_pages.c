@@ -36,6 +36,7 @@
 /* an HTML page as it is written, in the request pool */
 typedef struct {
     ngx_http_request_t  *r;
+    ngx_str_t            client;      /* the web client's URI, "/..." */
     u_char              *data;
     size_t               len;
     size_t               size;
@@ -83,6 +84,8 @@ static void ngx_http_media_me_patched(ngx_http_request_t *r,
 static ngx_int_t ngx_http_media_page_not_found(ngx_http_request_t *r);
 static ngx_int_t ngx_http_media_page_removed(ngx_http_request_t *r,
     ngx_str_t *reason);
+static void ngx_http_media_page_script(ngx_http_media_html_t *h,
+    const char *name, ngx_uint_t module);
 static ngx_int_t ngx_http_media_page_send(ngx_http_request_t *r,
     ngx_uint_t status, ngx_http_media_html_t *h);
 static void ngx_http_media_page_head(ngx_http_media_html_t *h,
@@ -206,7 +209,11 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_me_patch =
 char *
 ngx_http_media_pages(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_media_loc_conf_t  *mlcf = conf;
+
+    u_char                     *p;
+    ngx_str_t                  *value;
+    ngx_http_core_loc_conf_t   *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
@@ -215,6 +222,43 @@ ngx_http_media_pages(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->handler = ngx_http_media_pages_handler;
+
+    /*
+     * Where the web client is served, whose script and style the pages
+     * load: "/" unless it lives under a path of its own ("/app/").  Only
+     * characters that need no escaping in an HTML attribute.
+     */
+    ngx_str_set(&mlcf->client, "/");
+
+    if (cf->args->nelts == 1) {
+        return NGX_CONF_OK;
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].data[0] != '/'
+        || value[1].data[value[1].len - 1] != '/')
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "media_pages: the web client's location \"%V\" "
+                           "must start and end with \"/\", as \"/app/\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || ngx_strchr("/-._~", *p)))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "media_pages: \"%V\" holds \"%c\"; the web "
+                               "client's location may hold letters, digits "
+                               "and / - . _ ~ only", &value[1], *p);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    mlcf->client = value[1];
 
     return NGX_CONF_OK;
 }
@@ -583,16 +627,14 @@ ngx_http_media_page_body(ngx_http_media_html_t *h, ngx_http_media_share_t *s)
         ngx_http_media_html_lit(h, "\"></section>\n");
     }
 
-    ngx_http_media_html_lit(h, "</main>\n<script src=\"/vendor/hls.min.js\">"
-                            "</script>\n<script src=\"/rungs.js\">"
-                            "</script>\n");
+    ngx_http_media_html_lit(h, "</main>\n");
+    ngx_http_media_page_script(h, "vendor/hls.min.js", 0);
+    ngx_http_media_page_script(h, "rungs.js", 0);
     if (s->waveform.data) {
-        ngx_http_media_html_lit(h, "<script src=\"/vendor/wavesurfer.min.js\">"
-                                "</script>\n");
+        ngx_http_media_page_script(h, "vendor/wavesurfer.min.js", 0);
     }
-    ngx_http_media_html_lit(h, "<script type=\"module\" "
-                            "src=\"/share.js\"></script>\n</body>\n"
-                            "</html>\n");
+    ngx_http_media_page_script(h, "share.js", 1);
+    ngx_http_media_html_lit(h, "</body>\n</html>\n");
 
 }
 
@@ -743,14 +785,36 @@ ngx_http_media_page_removed(ngx_http_request_t *r, ngx_str_t *reason)
 static void
 ngx_http_media_page_head(ngx_http_media_html_t *h, ngx_str_t *title)
 {
+    ngx_http_media_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(h->r, ngx_http_media_module);
+    h->client = mlcf->client;
+
     ngx_http_media_html_lit(h, "<!doctype html>\n<html lang=\"en\">\n<head>\n"
                             "<meta charset=\"utf-8\">\n"
                             "<meta name=\"viewport\" content=\"width=device-"
                             "width, initial-scale=1\">\n<title>");
     ngx_http_media_html_text(h, title);
-    ngx_http_media_html_lit(h, "</title>\n<link rel=\"stylesheet\" "
-                            "href=\"/style.css\">\n"
+    ngx_http_media_html_lit(h, "</title>\n<link rel=\"stylesheet\" href=\"");
+    ngx_http_media_html_str(h, &h->client);
+    ngx_http_media_html_lit(h, "style.css\">\n"
                             "<link rel=\"icon\" href=\"data:,\">\n");
+}
+
+
+/* <script src="<the web client>name">, an ES module or not */
+static void
+ngx_http_media_page_script(ngx_http_media_html_t *h, const char *name,
+    ngx_uint_t module)
+{
+    if (module) {
+        ngx_http_media_html_lit(h, "<script type=\"module\" src=\"");
+    } else {
+        ngx_http_media_html_lit(h, "<script src=\"");
+    }
+    ngx_http_media_html_str(h, &h->client);
+    ngx_http_media_html_raw(h, name, ngx_strlen(name));
+    ngx_http_media_html_lit(h, "\"></script>\n");
 }
 
 

@@ -112,6 +112,7 @@ typedef struct {
     ngx_array_t   *cors;          /* media_cors: ngx_str_t origins ("*"),
                                      NULL: off */
     ngx_uint_t     upload_roles;  /* media_upload_roles: role bits, 0 any */
+    ngx_str_t      client;        /* media_pages: the web client's URI */
 
     /* JSON error pages (ngx_http_media_errors.c) */
     ngx_flag_t     json_errors;   /* in or under a media_api location */

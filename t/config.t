@@ -172,6 +172,10 @@ my @bad = (
       qr/invalid media_download "_media_dl": expected the prefix of the internal location/ ],
     [ 'server { location = /dl { media_download /_media_dl/; } }',
       qr/"media_download" directive must be in a prefix location ending in "\/"/ ],
+    [ 'server { location /m/ { media_pages app/; } }',
+      qr{media_pages: the web client's location "app/" must start and end with "/", as "/app/"} ],
+    [ q{server { location /m/ { media_pages "/a<b/"; } }},
+      qr{media_pages: "/a<b/" holds "<"; the web client's location may hold letters, digits and / - \. _ ~ only} ],
 );
 
 for my $case (@bad) {

@@ -37,8 +37,13 @@ http {
         location /m/ {
             media_pages;
         }
+        # the embed player's script and style from a web client that
+        # lives under /app/
         location /embed/ {
-            media_pages;
+            media_pages /app/;
+        }
+        location /app/ {
+            alias %%WWW%%/;
         }
         location /u/ {
             media_pages;
@@ -162,6 +167,14 @@ is($r->{content} // '', '', '  no body');
 
 $r = $t->http(GET => "/embed/$pub");
 is($r->{status}, 200, 'embed player: 200');
+
+# media_pages /app/: every script and style the page names is the web
+# client's, under /app/, and there
+my @assets = $r->{content} =~ /<(?:script[^>]*\ssrc|link rel="stylesheet" href)="([^"]+)"/g;
+is_deeply([ grep { !m{^/app/} } @assets ], [],
+          '  with the web client under /app/: its assets from there: @assets');
+ok(@assets >= 3 && !(grep { $t->http(GET => $_)->{status} != 200 } @assets),
+   '  and each answers 200');
 like($r->{content}, qr{<body class="embed">.*<video id="player"}s, '  a player');
 unlike($r->{content}, qr{<h1>}, '  and no page around it');
 

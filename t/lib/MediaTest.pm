@@ -432,6 +432,7 @@ sub write_conf {
     $tpl =~ s/%%PORT_(\w+)%%/$self->port($1)/ge;
     $tpl =~ s/%%PORT%%/$self->port('http')/ge;
     $tpl =~ s/%%DIR%%/$self->{dir}/g;
+    $tpl =~ s/%%WWW%%/$self->{build}\/www/g;   # the web client, built
 
     open(my $fh, '>', $self->conf_file) or die $!;
     print $fh $tpl;
