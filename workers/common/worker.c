@@ -516,3 +516,49 @@ media_pg_exec(PGconn *pg, media_stmt_t *st, const char *const *params)
 
     return PQexecPrepared(pg, st->name, st->nparams, params, NULL, NULL, 0);
 }
+
+
+static int
+media_pg_command(PGconn *pg, const char *sql)
+{
+    int        ok;
+    PGresult  *res;
+
+    res = PQexec(pg, sql);
+    ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+
+    return ok;
+}
+
+
+int
+media_pg_begin(PGconn *pg)
+{
+    return media_pg_command(pg, "BEGIN");
+}
+
+
+int
+media_pg_step(PGconn *pg, int ok, media_stmt_t *st,
+    const char *const *params)
+{
+    PGresult  *res;
+
+    if (!ok) {
+        return 0;
+    }
+
+    res = media_pg_exec(pg, st, params);
+    ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+
+    return ok;
+}
+
+
+int
+media_pg_end(PGconn *pg, int ok)
+{
+    return media_pg_command(pg, ok ? "COMMIT" : "ROLLBACK") && ok;
+}

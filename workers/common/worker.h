@@ -103,6 +103,17 @@ typedef struct {
 /* the statement's result, or the failed Parse's (check it the same way) */
 PGresult *media_pg_exec(PGconn *pg, media_stmt_t *st,
     const char *const *params);
+
+/*
+ * A transaction of commands: media_pg_begin, then media_pg_step for each
+ * statement (it runs only while every earlier one went well), then
+ * media_pg_end, which commits if all did and rolls back otherwise.  Each
+ * says whether all went well so far (1) or not (0); PQerrorMessage why.
+ */
+int media_pg_begin(PGconn *pg);
+int media_pg_step(PGconn *pg, int ok, media_stmt_t *st,
+    const char *const *params);
+int media_pg_end(PGconn *pg, int ok);
 redisContext *media_redis_connect(const media_settings_t *s);
 
 /* snprintf for paths: -1 (and errno ENAMETOOLONG) rather than cut short */

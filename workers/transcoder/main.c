@@ -318,42 +318,19 @@ static int
 media_record(media_job_t *job, media_probe_t *p, media_ladder_t *l,
     media_loudness_t *loud)
 {
-    int            i, ok;
-    char           w[16], h[16], fps[32], peak[32], avg[32], dur[32];
-    char           lufs[32], pics[16];
-    PGresult      *res;
-    media_rung_t  *r;
-    const char    *params[8];
+    int                 i, ok;
+    char                dur[32], lufs[32], pics[16];
+    const char         *params[8];
+    media_rung_text_t   t;
 
-    res = PQexec(job->pg, "BEGIN");
-    ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
+    ok = media_pg_begin(job->pg);
 
     params[0] = job->media_id;
-    res = media_pg_exec(job->pg, &media_sql_renditions_clear, params);
-    ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
+    ok = media_pg_step(job->pg, ok, &media_sql_renditions_clear, params);
 
     for (i = 0; ok && i < l->n; i++) {
-        r = &l->rungs[i];
-
-        snprintf(w, sizeof(w), "%d", r->width);
-        snprintf(h, sizeof(h), "%d", r->height);
-        snprintf(fps, sizeof(fps), "%.3f", av_q2d(p->frame_rate));
-        snprintf(peak, sizeof(peak), "%" PRId64, r->peak);
-        snprintf(avg, sizeof(avg), "%" PRId64, r->average);
-
-        params[1] = r->name;
-        params[2] = r->width ? w : NULL;
-        params[3] = r->width ? h : NULL;
-        params[4] = r->width ? fps : NULL;
-        params[5] = peak;
-        params[6] = avg;
-        params[7] = r->codecs;
-
-        res = media_pg_exec(job->pg, &media_sql_rendition, params);
-        ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        PQclear(res);
+        media_rung_params(&l->rungs[i], p, &t, params);
+        ok = media_pg_step(job->pg, ok, &media_sql_rendition, params);
     }
 
     snprintf(dur, sizeof(dur), "%" PRId64, p->duration_ms);
@@ -376,15 +353,8 @@ media_record(media_job_t *job, media_probe_t *p, media_ladder_t *l,
     snprintf(pics, sizeof(pics), "%d", l->pictures);
     params[5] = pics;
 
-    if (ok) {
-        res = media_pg_exec(job->pg, &media_sql_ready, params);
-        ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        PQclear(res);
-    }
-
-    res = PQexec(job->pg, ok ? "COMMIT" : "ROLLBACK");
-    ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
+    ok = media_pg_step(job->pg, ok, &media_sql_ready, params);
+    ok = media_pg_end(job->pg, ok);
 
     if (!ok) {
         media_job_fail(job, "record the renditions: %s",

@@ -151,3 +151,23 @@ media_publish_rungs(media_job_t *job, const media_probe_t *p,
 
     return 0;
 }
+
+
+void
+media_rung_params(const media_rung_t *r, const media_probe_t *p,
+    media_rung_text_t *t, const char **params)
+{
+    snprintf(t->w, sizeof(t->w), "%d", r->width);
+    snprintf(t->h, sizeof(t->h), "%d", r->height);
+    snprintf(t->fps, sizeof(t->fps), "%.3f", av_q2d(p->frame_rate));
+    snprintf(t->peak, sizeof(t->peak), "%" PRId64, r->peak);
+    snprintf(t->avg, sizeof(t->avg), "%" PRId64, r->average);
+
+    params[1] = r->name;
+    params[2] = r->width ? t->w : NULL;
+    params[3] = r->width ? t->h : NULL;
+    params[4] = r->width ? t->fps : NULL;
+    params[5] = t->peak;
+    params[6] = t->avg;
+    params[7] = r->codecs;
+}

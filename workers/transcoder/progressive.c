@@ -283,49 +283,23 @@ static int
 media_rung_row(media_job_t *job, media_ladder_t *l, media_rung_t *r,
     int first)
 {
-    int          ok;
-    char         w[16], h[16], fps[32], peak[32], avg[32];
-    PGresult    *res;
-    const char  *params[8];
+    int                 ok;
+    const char         *params[8];
+    media_rung_text_t   t;
 
     if (job->pg == NULL) {
         return 0;
     }
 
-    snprintf(w, sizeof(w), "%d", r->width);
-    snprintf(h, sizeof(h), "%d", r->height);
-    snprintf(fps, sizeof(fps), "%.3f", av_q2d(l->probe->frame_rate));
-    snprintf(peak, sizeof(peak), "%" PRId64, r->peak);
-    snprintf(avg, sizeof(avg), "%" PRId64, r->average);
-
     params[0] = job->media_id;
-    params[1] = r->name;
-    params[2] = r->width ? w : NULL;
-    params[3] = r->width ? h : NULL;
-    params[4] = r->width ? fps : NULL;
-    params[5] = peak;
-    params[6] = avg;
-    params[7] = r->codecs;
+    media_rung_params(r, l->probe, &t, params);
 
-    res = PQexec(job->pg, "BEGIN");
-    ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
-
-    if (ok && first) {
-        res = media_pg_exec(job->pg, &media_sql_rungs_clear, params);
-        ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        PQclear(res);
+    ok = media_pg_begin(job->pg);
+    if (first) {
+        ok = media_pg_step(job->pg, ok, &media_sql_rungs_clear, params);
     }
-
-    if (ok) {
-        res = media_pg_exec(job->pg, &media_sql_rung_listed, params);
-        ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        PQclear(res);
-    }
-
-    res = PQexec(job->pg, ok ? "COMMIT" : "ROLLBACK");
-    ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
+    ok = media_pg_step(job->pg, ok, &media_sql_rung_listed, params);
+    ok = media_pg_end(job->pg, ok);
 
     if (!ok) {
         media_job_fail(job, "list %s/%s: %s", l->gen, r->name,

@@ -108,6 +108,16 @@ void media_thumbs_free(media_thumbs_t *t);
 
 /* measure.c: what a rung published; rungs.txt for the nginx module */
 int media_measure(media_job_t *job, media_rung_t *r, const char *dir);
+
+/* a rung's renditions row as statement parameters 1 to 7 (after the media
+ * id): name, width, height, frame rate (NULL for audio), peak, average,
+ * codecs; the text is kept in t */
+typedef struct {
+    char               w[16], h[16], fps[32], peak[32], avg[32];
+} media_rung_text_t;
+
+void media_rung_params(const media_rung_t *r, const media_probe_t *p,
+    media_rung_text_t *t, const char **params);
 int media_publish_rungs(media_job_t *job, const media_probe_t *p,
     media_ladder_t *l, const char *dir, int done);
 
