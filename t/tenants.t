@@ -1,0 +1,338 @@
+# Tenants by host: `media_tenant name;` in a server {} block.  One nginx
+# with three servers on three ports: one without the directive (the
+# default tenant, as every other test runs), tenants "a" and "b".  All
+# three share every key (media_jwt_key, media_url_key): what keeps them
+# apart is the tenant, not the configuration.
+#
+# Each tenant has its own users (the same email and handle on both), media,
+# search, share pages, playback, admin routes and audit chain; a token of
+# one tenant is refused by another (401); no id of one tenant is visible
+# from another (404); a job a worker runs writes its tenant's rows; every
+# table in the schema has row level security forced (so a table added
+# later cannot forget it), and a session that does not say its tenant
+# sees nothing.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use HTTP::Tiny;
+use JSON::PP qw(encode_json decode_json);
+use MediaTest qw(wait_until slurp);
+
+my $t = MediaTest->new;
+my $dir = $t->dir;
+
+my %port = (default => $t->port('http'), a => $t->port('a'),
+            b => $t->port('b'));
+
+$t->start_postgres;
+$t->start_redis;
+$t->write_conf(<<'EOF');
+%%MAIN%%
+worker_processes 1;
+events {}
+http {
+    %%HTTP%%
+    media_jwt_key %%DIR%%/jwt.key;
+    media_cookie_secure off;
+    media_url_key %%DIR%%/url.key;
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        include %%DIR%%/site.conf;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_a%%;
+        media_tenant a;
+        include %%DIR%%/site.conf;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_b%%;
+        media_tenant b;
+        include %%DIR%%/site.conf;
+    }
+}
+EOF
+
+open(my $fh, '>', "$dir/site.conf") or die;
+print $fh <<"EOF";
+location /api/ {
+    media_api;
+}
+location /m/ {
+    media_pages;
+}
+location /u/ {
+    media_pages;
+}
+location /hls/ {
+    media_hls /_media_files/;
+}
+location /_media_files/ {
+    internal;
+    alias $dir/storage/hls/;
+}
+EOF
+close $fh;
+
+open(my $k, '>', "$dir/url.key") or die;
+print $k unpack('H*', join('', map { chr(int(rand(256))) } 1 .. 24)), "\n";
+close $k;
+$t->jwt_key;
+$t->migrate;
+$t->start_nginx;
+
+# --- schema: every table scoped --------------------------------------------
+
+my $super = sub { $t->psql_admin('media', $_[0]) };
+
+is($super->(<<'EOF'), "\n", 'every table has row level security enabled and forced');
+SELECT string_agg(c.relname, ' ') FROM pg_class c
+ WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+   AND c.relname <> 'media_schema_migrations'
+   AND NOT (c.relrowsecurity AND c.relforcerowsecurity)
+EOF
+
+is($super->(<<'EOF'), "\n", 'every table has a tenant column and the tenant policy');
+SELECT string_agg(c.relname, ' ') FROM pg_class c
+ WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+   AND c.relname <> 'media_schema_migrations'
+   AND (NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
+                     AND a.attname = 'tenant' AND a.attnotnull)
+        OR NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid
+                        AND p.polname = 'tenant'))
+EOF
+
+{
+    # a session that does not say its tenant: refused, not shown all
+    my $cmd = "PGOPTIONS= psql -X -q -A -t -h 127.0.0.1 -p " . $t->port('pg')
+              . " -U media -d media -c 'SELECT count(*) FROM users' 2>&1";
+    my $out = `$cmd`;
+    isnt($?, 0, 'media.tenant unset: a query fails');
+    like($out, qr/unrecognized configuration parameter "media\.tenant"/,
+         '  naming the setting');
+}
+
+# --- users: the same email and handle on both --------------------------------
+
+my (%u, %id);
+for my $site (qw(a b default)) {
+    my $r = req($site, POST => '/api/v1/auth/signup', undef,
+                { email => 'ann@example.com', password => 'a good password' });
+    is($r->{status}, 201, "$site: ann\@example.com signs up");
+    $u{$site} = $r->{json};
+    $id{$site} = $r->{json}{user}{id};
+
+    $r = req($site, PATCH => '/api/v1/me', $u{$site}, { handle => 'ann' });
+    is($r->{status}, 200, "$site: handle ann");
+}
+
+isnt($id{a}, $id{b}, 'two users, two ids');
+
+for my $pair (['a', 'b'], ['b', 'a'], ['a', 'default'], ['default', 'b']) {
+    my ($from, $to) = @$pair;
+    my $r = req($to, GET => '/api/v1/auth/me', $u{$from});
+    is($r->{status}, 401, "$from\'s access token on $to: 401");
+    is($r->{json}{error}{code}, 'invalid_token', '  invalid_token');
+    is(req($from, GET => '/api/v1/auth/me', $u{$from})->{json}{user}{id},
+       $id{$from}, "  on $from: its own user");
+}
+
+{
+    my $r = req('b', POST => '/api/v1/auth/refresh', undef,
+                { refresh_token => $u{a}{refresh_token} });
+    is($r->{status}, 401, "a's refresh token on b: 401");
+    $r = req('b', POST => '/api/v1/auth/login', undef,
+             { email => 'ann@example.com', password => 'a good password' });
+    is($r->{status}, 200, 'b: ann logs in to b\'s account');
+    is($r->{json}{user}{id}, $id{b}, '  b\'s ann');
+}
+
+# --- media, pages, search, playback ----------------------------------------
+
+my %media;
+for my $site (qw(a b)) {
+    local $t->{tenant} = $site;
+    chomp($media{$site} = $t->psql('media', "INSERT INTO media (owner_id,"
+        . " kind, status, privacy, title) VALUES ('$id{$site}', 'video',"
+        . " 'ready', 'public', 'tenant-$site song') RETURNING id"));
+    like($media{$site}, qr/^[0-9a-f-]{36}$/, "$site: a public media");
+}
+
+for my $pair (['a', 'b'], ['b', 'a']) {
+    my ($own, $other) = @$pair;
+    my $m = $media{$own};
+
+    is(req($own, GET => "/api/v1/media/$m", $u{$own})->{status}, 200,
+       "$own\'s media on $own: 200");
+    is(req($other, GET => "/api/v1/media/$m", $u{$other})->{status}, 404,
+       "  on $other: 404");
+    is(req('default', GET => "/api/v1/media/$m", $u{default})->{status}, 404,
+       '  on the default tenant: 404');
+    is(req($own, GET => "/m/$m")->{status}, 200, "  share page on $own: 200");
+    is(req($other, GET => "/m/$m")->{status}, 404, "  share page on $other: 404");
+    is(req($other, POST => "/api/v1/media/$m/playback", $u{$other})->{status},
+       404, "  playback on $other: 404");
+    is(req($other, PATCH => "/api/v1/media/$m", $u{$other},
+           { title => 'mine now' })->{status}, 404, "  PATCH on $other: 404");
+    is(req($other, DELETE => "/api/v1/media/$m", $u{$other})->{status}, 404,
+       "  DELETE on $other: 404");
+    is(req($other, GET => "/api/v1/media/$m/comments")->{status}, 404,
+       "  its comments on $other: 404");
+    my $r = req($other, POST => "/api/v1/media/$m/comments", $u{$other},
+                { body => 'hello', at_ms => 0 });
+    is($r->{status}, 404, "  a comment on $other: 404") or diag($r->{content});
+    is(req($other, PUT => "/api/v1/media/$m/like", $u{$other})->{status},
+       404, "  a like on $other: 404");
+
+    $r = req($own, GET => "/api/v1/search?type=media&q=tenant");
+    my @ids = map { $_->{id} } @{ $r->{json}{items} || $r->{json}{media} || [] };
+    is_deeply(\@ids, [$m], "  search on $own finds its own only");
+
+    $r = req($own, GET => '/api/v1/users/ann');
+    is_deeply([map { $_->{id} } @{ $r->{json}{media} || [] }], [$m],
+              "  /users/ann on $own: its ann, with its media only");
+    like(req($own, GET => '/u/ann')->{content}, qr/tenant-$own song/,
+         "  /u/ann page on $own lists its song");
+    unlike(req($own, GET => '/u/ann')->{content}, qr/tenant-$other song/,
+           "  and not $other\'s");
+
+    is(req($other, PUT => "/api/v1/users/$id{$own}/follow", $u{$other})
+           ->{status}, 404, "  following $own\'s ann from $other: 404");
+}
+
+{
+    # a playback URL of a, fetched from b's host: its token means nothing
+    my $r = req('a', POST => "/api/v1/media/$media{a}/playback", $u{a});
+    is($r->{status}, 200, 'a: a playback URL');
+    my ($path) = ($r->{json}{url} // '') =~ m{(/hls/.*)$};
+    ok($path, '  under /hls/');
+
+    my $on_a = req('a', GET => $path)->{status};
+    my $on_b = req('b', GET => $path)->{status};
+    (my $forged = $path) =~ s{/hls/(.)}{'/hls/' . ($1 eq 'A' ? 'B' : 'A')}e;
+    my $bad = req('a', GET => $forged)->{status};
+
+    isnt($on_a, $bad, "  on a: the token passes ($on_a)");
+    is($on_b, $bad, "  on b: refused as a bad token is ($on_b)");
+
+    $r = req('b', POST => "/api/v1/media/$media{b}/playback", $u{b});
+    my ($bpath) = ($r->{json}{url} // '') =~ m{(/hls/.*)$};
+    is(req('default', GET => $bpath)->{status}, $bad,
+       '  b\'s playback URL on the default tenant: refused');
+}
+
+# --- admin routes and the audit trail ------------------------------------
+
+my %bob;
+for my $site (qw(a b)) {
+    local $t->{tenant} = $site;
+    $t->psql('media', "UPDATE users SET role = 'admin' WHERE id = '$id{$site}'")
+        // die 'admin';
+    $bob{$site} = req($site, POST => '/api/v1/auth/signup', undef,
+                      { email => "bob-$site\@example.com",
+                        password => 'a good password' })->{json};
+}
+
+for my $pair (['a', 'b'], ['b', 'a']) {
+    my ($own, $other) = @$pair;
+    my $bid = $bob{$own}{user}{id};
+
+    is(req($own, PATCH => "/api/v1/admin/users/$bid", $u{$own},
+           { role => 'creator' })->{status}, 200,
+       "$own: its admin makes its bob a creator");
+    is(req($other, PATCH => "/api/v1/admin/users/$bid", $u{$other},
+           { role => 'moderator' })->{status}, 404,
+       "  $other\'s admin: $own\'s bob is 404");
+
+    my $r = req($own, GET => '/api/v1/admin/users?limit=100', $u{$own});
+    is($r->{status}, 200, "  $own: GET /admin/users");
+    my @emails = sort map { $_->{email} } @{ $r->{json}{users} || [] };
+    is_deeply(\@emails, ["ann\@example.com", "bob-$own\@example.com"],
+              "  lists its own users only");
+
+    $r = req($own, GET => '/api/v1/admin/audit?limit=100', $u{$own});
+    is($r->{status}, 200, "  $own: GET /admin/audit");
+    my @targets = map { $_->{target_id} // '' }
+                  grep { $_->{action} eq 'role.grant' }
+                  @{ $r->{json}{entries} || $r->{json}{items} || [] };
+    is_deeply(\@targets, [$bid], '  its own role grant only');
+}
+
+is($super->("SELECT string_agg(DISTINCT tenant, ' ' ORDER BY tenant)"
+            . " FROM audit_log"), "a b\n", 'audit rows in two tenants');
+is($super->("SELECT count(*) FROM audit_log WHERE tenant <> 'default'"
+            . " AND media_audit_text(audit_log) NOT LIKE '%\"' || tenant || '\"]'"),
+   "0\n", 'a tenant\'s rows hash their tenant');
+
+{
+    my ($rc, $out) = cli('-t', '*', 'audit', 'verify');
+    my $n = $super->('SELECT count(*) FROM audit_log') + 0;
+    is($rc, 0, 'media-admin -t * audit verify: every chain intact');
+    is($out, "chain intact, $n rows\n", "  $n rows");
+
+    ($rc, $out) = cli('-t', 'a', 'roles', 'list');
+    like($out, qr/bob-a\@example\.com/, 'media-admin -t a roles list: a\'s');
+    unlike($out, qr/bob-b/, '  not b\'s');
+
+    ($rc, $out) = cli('-t', 'b', 'plans', 'list');
+    like($out, qr/^free\b.*\n.*^starter\b/ms,
+         'b has the free plans from its first user on');
+}
+
+# --- a worker's job writes its tenant's rows ----------------------------
+
+$t->start_worker('transcoder');
+$t->make_media('tone.wav', '-f lavfi -i sine=frequency=440:duration=2');
+my $wav = slurp("$dir/media/tone.wav");
+my $up = req('b', POST => '/api/v1/media', $u{b}, undef, $wav, 'audio/wav');
+is($up->{status}, 202, 'b: an upload');
+my $mb = $up->{json}{media}{id} // '';
+
+ok(wait_until(sub {
+       (req('b', GET => "/api/v1/media/$mb", $u{b})->{json}{media}{status}
+        // '') eq 'ready'
+   }, timeout => 90), '  transcoded');
+is($super->("SELECT string_agg(DISTINCT tenant, ' ') FROM renditions"
+            . " WHERE media_id = '$mb'"), "b\n", '  its renditions are b\'s');
+is($super->("SELECT tenant FROM jobs WHERE media_id = '$mb'"), "b\n",
+   '  its job is b\'s');
+is(req('a', GET => "/api/v1/media/$mb", $u{a})->{status}, 404, '  404 on a');
+
+$t->finish;
+done_testing;
+
+
+sub req {
+    my ($site, $method, $path, $user, $json, $raw, $type) = @_;
+
+    my %h;
+    $h{Authorization} = "Bearer $user->{access_token}" if $user;
+    $h{'Content-Type'} = $type // 'application/json'
+        if defined $json || defined $raw;
+
+    my $ua = HTTP::Tiny->new(timeout => 10);
+    my $r = $ua->request($method, "http://127.0.0.1:$port{$site}$path",
+                         { headers => \%h,
+                           (defined $json ? (content => encode_json($json))
+                            : defined $raw ? (content => $raw) : ()) });
+
+    if (($r->{headers}{'content-type'} // '') =~ m{^application/json}
+        && length $r->{content})
+    {
+        $r->{json} = eval { decode_json($r->{content}) };
+    }
+    return $r;
+}
+
+sub cli {
+    my $cmd = join(' ', $t->build_path('media-admin'), '-c', $t->conf_file,
+                   map { "'$_'" } @_);
+    my $out = `$cmd 2>>$dir/cli.log`;
+    return ($? >> 8, $out);
+}
