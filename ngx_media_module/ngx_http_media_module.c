@@ -413,7 +413,7 @@ static ngx_command_t  ngx_http_media_commands[] = {
       NULL },
 
     { ngx_string("media_stripe_webhook_secret"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE12,
       ngx_http_media_stripe_secret,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,

@@ -150,6 +150,10 @@ ngx_http_media_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (conf->stripe == NULL) {
+        conf->stripe = &mmcf->stripe;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -190,6 +194,8 @@ ngx_http_media_tenant_add(ngx_conf_t *cf, ngx_http_media_main_conf_t *mmcf,
 
     t->name = *name;
     t->index = mmcf->tenants.nelts;
+    t->is_default = (name->len == ngx_http_media_tenant_default.len
+                     && ngx_strncmp(name->data, "default", name->len) == 0);
 
     if (ngx_http_media_tenant_pg(cf, mmcf, t) != NGX_OK
         || ngx_http_media_tenant_keys(cf, mmcf, t) != NGX_OK)
@@ -260,9 +266,7 @@ ngx_http_media_tenant_keys(ngx_conf_t *cf, ngx_http_media_main_conf_t *mmcf,
     unsigned char             mac[SHA256_DIGEST_LENGTH];
     ngx_http_media_keyset_t  *ks, *src;
 
-    if (t->name.len == ngx_http_media_tenant_default.len
-        && ngx_strncmp(t->name.data, "default", t->name.len) == 0)
-    {
+    if (t->is_default) {
         t->own_keys = mmcf->own_keys;
         t->url_keys = mmcf->url_keys;
         t->dl_keys = mmcf->dl_keys;

@@ -41,12 +41,24 @@ typedef struct {
     ngx_http_media_keyset_t   *own_keys;   /* NULL: no media_jwt_key */
     media_token_key_t         *url_keys;   /* url_nkeys of them */
     media_token_key_t         *dl_keys;    /* dl_nkeys of them */
+    unsigned                   is_default:1;
 } ngx_http_media_tenant_t;
+
+
+/* media_stripe_webhook_secret: a Stripe endpoint's signing secrets */
+typedef struct {
+    media_stripe_secret_t      secrets[2];  /* current, previous */
+    ngx_uint_t                 n;
+} ngx_http_media_stripe_secrets_t;
 
 
 typedef struct {
     ngx_str_t                  name;       /* media_tenant, as written */
     ngx_http_media_tenant_t   *tenant;
+
+    /* the server's own (a tenant's Stripe account), else the http
+     * level's: set when merged */
+    ngx_http_media_stripe_secrets_t  *stripe;
 } ngx_http_media_srv_conf_t;
 
 
@@ -95,8 +107,7 @@ typedef struct {
     /* billing (ngx_http_media_billing.c) */
     ngx_msec_t                 billing_wait;  /* media_billing_wait */
     /* Stripe webhooks (ngx_http_media_webhook.c) */
-    media_stripe_secret_t      stripe_secrets[2];   /* current, previous */
-    ngx_uint_t                 stripe_nsecrets;
+    ngx_http_media_stripe_secrets_t  stripe;  /* the http level's */
     time_t                     stripe_tolerance;
 
     /* download links (ngx_http_media_downloads.c) */

@@ -243,7 +243,7 @@ media_queue_take(const media_settings_t *s, const media_queue_t *q,
     PGconn *pg, redisContext *rc, const char *consumer, redisReply *entry)
 {
     int          rv, outcome;
-    char         lease[32], tenant[40];
+    char         lease[32];
     size_t       i;
     PGresult    *res;
     redisReply  *fields;
@@ -307,7 +307,7 @@ media_queue_take(const media_settings_t *s, const media_queue_t *q,
     snprintf(job.media_id, sizeof(job.media_id), "%s",
              PQgetvalue(res, 0, 2));
     job.payload = strdup(PQgetvalue(res, 0, 3));
-    snprintf(tenant, sizeof(tenant), "%s", PQgetvalue(res, 0, 4));
+    snprintf(job.tenant, sizeof(job.tenant), "%s", PQgetvalue(res, 0, 4));
     PQclear(res);
 
     if (job.payload == NULL) {
@@ -316,7 +316,7 @@ media_queue_take(const media_settings_t *s, const media_queue_t *q,
     }
 
     /* the job's work sees and writes its tenant's rows only (031) */
-    if (media_pg_tenant(pg, tenant) != 0) {
+    if (media_pg_tenant(pg, job.tenant) != 0) {
         free(job.payload);
         return -1;
     }
