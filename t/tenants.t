@@ -20,7 +20,9 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
 use JSON::PP qw(encode_json decode_json);
+use Digest::SHA qw(hmac_sha256_hex);
 use MediaTest qw(wait_until slurp);
+use StripeFake;
 
 my $t = MediaTest->new;
 my $dir = $t->dir;
@@ -39,6 +41,14 @@ http {
     media_jwt_key %%DIR%%/jwt.key;
     media_cookie_secure off;
     media_url_key %%DIR%%/url.key;
+    media_login_limit account=3 address=100 window=15m;
+
+    # a Stripe account per tenant: the billing worker reads the job's
+    # tenant's key
+    media_stripe_secret_key %%DIR%%/stripe-$tenant.key;
+    media_stripe_api_url http://127.0.0.1:%%PORT_stripe%%;
+    media_public_url http://127.0.0.1:%%PORT%%/;
+    media_billing_wait 100ms;
 
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -48,6 +58,7 @@ http {
     server {
         listen 127.0.0.1:%%PORT_a%%;
         media_tenant a;
+        media_stripe_webhook_secret %%DIR%%/whsec-a;
         include %%DIR%%/site.conf;
     }
 
@@ -78,6 +89,10 @@ location /_media_files/ {
     alias $dir/storage/hls/;
 }
 EOF
+close $fh;
+
+open($fh, '>', "$dir/whsec-a") or die;
+print $fh "whsec_tenant_a_only_0123456789\n";
 close $fh;
 
 open(my $k, '>', "$dir/url.key") or die;
@@ -285,6 +300,92 @@ is($super->("SELECT count(*) FROM audit_log WHERE tenant <> 'default'"
          'b has the free plans from its first user on');
 }
 
+# --- sign-in throttling per tenant ------------------------------------------
+
+for my $i (1 .. 3) {
+    req('a', POST => '/api/v1/auth/login', undef,
+        { email => 'ann@example.com', password => "wrong $i" });
+}
+is(req('a', POST => '/api/v1/auth/login', undef,
+       { email => 'ann@example.com', password => 'a good password' })
+       ->{status}, 429, 'a: ann throttled after 3 failures');
+is(req('b', POST => '/api/v1/auth/login', undef,
+       { email => 'ann@example.com', password => 'a good password' })
+       ->{status}, 200, '  b\'s ann, the same email, is not');
+
+# --- Stripe: a webhook secret per server, a secret key per tenant -----------
+
+{
+    my $body = encode_json({ id => 'evt_tenant_a', object => 'event',
+                             api_version => '2024-06-20', created => time(),
+                             type => 'customer.created', livemode => \0,
+                             data => { object => { id => 'cus_x' } } });
+    my $ts = time();
+    my $sig = "t=$ts,v1=" . hmac_sha256_hex("$ts.$body",
+                                            'whsec_tenant_a_only_0123456789');
+    my %h = ('Stripe-Signature' => $sig);
+
+    is(req('a', POST => '/api/v1/webhooks/stripe', undef, undef, $body,
+           undef, \%h)->{status}, 200,
+       'a: a webhook signed with a\'s secret: 200');
+    my $r = req('b', POST => '/api/v1/webhooks/stripe', undef, undef, $body,
+                undef, \%h);
+    is($r->{status}, 503, '  b has no secret of its own nor an http one: 503');
+    is($r->{json}{error}{code}, 'webhooks_not_configured', '  saying so');
+    is($super->("SELECT tenant FROM billing_events WHERE id = 'evt_tenant_a'"),
+       "a\n", '  the event is a\'s');
+}
+
+my $stripe = StripeFake->start($t);
+{
+    open(my $in, '<', $stripe->key_file) or die;
+    my $key = <$in>;
+    close $in;
+    for my $site (qw(a b)) {
+        open(my $out, '>', "$dir/stripe-$site.key") or die;
+        print $out $site eq 'a' ? $key : "sk_test_not_the_fakes_key\n";
+        close $out;
+
+        local $t->{tenant} = $site;
+        $t->psql('media', "INSERT INTO plans (id, name, audience, price_cents,"
+                 . " stripe_price_id, max_rung, position) VALUES ('basic',"
+                 . " 'Basic', 'viewer', 299, 'price_basic_monthly', 1080, 20)")
+            // die 'plan';
+    }
+}
+$t->start_worker('billing');
+
+{
+    my $r = req('a', POST => '/api/v1/billing/checkout', $u{a},
+                { plan => 'basic' });
+    ok($r->{status} == 200 || $r->{status} == 202,
+       "a: checkout ($r->{status})");
+    my $job = job_id($r);
+    ok(wait_until(sub {
+           $super->("SELECT status FROM jobs WHERE id = '$job'") eq "done\n"
+       }, timeout => 60), '  with a\'s key: done');
+
+    # b's key is not the one of the account the fake plays: Stripe says
+    # 401, and b's user gets no checkout
+    $r = req('b', POST => '/api/v1/billing/checkout', $u{b},
+             { plan => 'basic' });
+    $job = job_id($r);
+    ok(wait_until(sub {
+           $job
+           ? $super->("SELECT status FROM jobs WHERE id = '$job'")
+             =~ /failed|dead|queued/
+           : $r->{status} == 502
+       }, timeout => 60), "b: checkout with b\'s key fails ($r->{status})")
+        or diag($r->{content});
+}
+ok(scalar(grep { ($_->{status} // 0) == 401 } $stripe->requests),
+   '  Stripe (the fake) refused b\'s key: 401');
+my @customers = $stripe->requests('POST', '/v1/customers');
+is(scalar(grep { ($_->{status} // 200) == 200 } @customers), 1,
+   '  one customer made, a\'s');
+is($super->("SELECT tenant FROM users WHERE stripe_customer_id IS NOT NULL"),
+   "a\n", '  and stored on a\'s user');
+
 # --- a worker's job writes its tenant's rows ----------------------------
 
 $t->start_worker('transcoder');
@@ -309,9 +410,9 @@ done_testing;
 
 
 sub req {
-    my ($site, $method, $path, $user, $json, $raw, $type) = @_;
+    my ($site, $method, $path, $user, $json, $raw, $type, $extra) = @_;
 
-    my %h;
+    my %h = %{ $extra || {} };
     $h{Authorization} = "Bearer $user->{access_token}" if $user;
     $h{'Content-Type'} = $type // 'application/json'
         if defined $json || defined $raw;
@@ -328,6 +429,12 @@ sub req {
         $r->{json} = eval { decode_json($r->{content}) };
     }
     return $r;
+}
+
+# a checkout's answer names its job as {job: {id}} or {job: id}
+sub job_id {
+    my $j = $_[0]{json}{job};
+    return ref $j ? $j->{id} : $j;
 }
 
 sub cli {
