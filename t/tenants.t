@@ -204,6 +204,23 @@ for my $pair (['a', 'b'], ['b', 'a']) {
     is($r->{status}, 404, "  a comment on $other: 404") or diag($r->{content});
     is(req($other, PUT => "/api/v1/media/$m/like", $u{$other})->{status},
        404, "  a like on $other: 404");
+    is(req($other, PUT => "/api/v1/media/$m/repost", $u{$other})->{status},
+       404, "  a repost on $other: 404");
+    is(req($other, PUT => "/api/v1/media/$m/progress", $u{$other},
+           { position_ms => 1000 })->{status}, 404,
+       "  progress on $other: 404");
+    is(req($other, POST => "/api/v1/media/$m/exports", $u{$other},
+           { format => 'mp3' })->{status}, 404, "  an export on $other: 404");
+    $r = req($other, POST => '/api/v1/reports', $u{$other},
+             { target_type => 'media', target_id => $m, reason => 'spam' });
+    is($r->{status}, 404, "  a report of it on $other: 404")
+        or diag($r->{content});
+    $r = req($other, POST => '/api/v1/playlists', $u{$other},
+             { title => 'mix' });
+    my $pl = $r->{json}{playlist}{id} // '';
+    $r = req($other, PUT => "/api/v1/playlists/$pl/items/$m", $u{$other});
+    is($r->{status}, 404, "  into a playlist on $other: 404")
+        or diag($r->{content});
 
     $r = req($own, GET => "/api/v1/search?type=media&q=tenant");
     my @ids = map { $_->{id} } @{ $r->{json}{items} || $r->{json}{media} || [] };
