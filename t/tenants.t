@@ -302,6 +302,35 @@ is($super->("SELECT count(*) FROM audit_log WHERE tenant <> 'default'"
             . " AND media_audit_text(audit_log) NOT LIKE '%\"' || tenant || '\"]'"),
    "0\n", 'a tenant\'s rows hash their tenant');
 
+# the sweeper's work for every tenant at once (media.tenant '*'): each
+# tenant's trending and each tenant's seal of its download uses
+{
+    for my $site (qw(a b)) {
+        local $t->{tenant} = $site;
+        $t->psql('media', "INSERT INTO plays (media_id, viewer) VALUES"
+                 . " ('$media{$site}', 'a:x')") // die 'play';
+        $t->psql('media', "INSERT INTO download_uses (media_id, status)"
+                 . " SELECT '$media{$site}', 200 FROM generate_series(1, "
+                 . ($site eq 'a' ? 2 : 3) . ")") // die 'use';
+    }
+
+    local $t->{tenant} = '*';
+    is($t->psql('media', 'SELECT media_trending_refresh()'), "2\n",
+       'trending refreshed for every tenant: 2 rows');
+    ok(defined $t->psql('media', "SELECT media_download_seal(1000,"
+                        . " '0 seconds')"), 'download uses sealed');
+}
+
+for my $site (qw(a b)) {
+    my $r = req($site, GET => '/api/v1/trending');
+    is_deeply([map { $_->{media}{id} // $_->{id} } @{ $r->{json}{items} || [] }],
+              [$media{$site}], "$site: trending lists its media only")
+        or diag($r->{content});
+    is($super->("SELECT after->>'count' FROM audit_log WHERE tenant = '$site'"
+                . " AND action = 'download.seal'"),
+       ($site eq 'a' ? 2 : 3) . "\n", "  a seal of its own uses in its chain");
+}
+
 {
     my ($rc, $out) = cli('-t', '*', 'audit', 'verify');
     my $n = $super->('SELECT count(*) FROM audit_log') + 0;
