@@ -278,7 +278,11 @@ sub _psql {
 }
 
 # psql sees the rows of one tenant (sql/031_tenants.sql): the default one
-# unless a test sets $t->{tenant} ('*': every tenant's)
+# unless a test sets $t->{tenant} ('*': every tenant's).  The same for
+# whatever else a test runs that speaks to PostgreSQL (the browser tests'
+# psql): the default tenant.  nginx and the workers name their own.
+$ENV{PGOPTIONS} //= '-c media.tenant=default';
+
 sub _pgoptions {
     my ($self) = @_;
     return 'PGOPTIONS=' . _sq('-c media.tenant=' . ($self->{tenant} // 'default'))
