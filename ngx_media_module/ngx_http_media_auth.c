@@ -1270,8 +1270,9 @@ ngx_http_media_issue_access(ngx_http_request_t *r, ngx_http_media_user_t *u)
         return NULL;
     }
 
-    token->len = media_jwt_sign(&ngx_http_media_tenant(r)->own_keys->keys[0], (const char *) buf,
-                                len, (char *) token->data, MEDIA_JWT_MAX_LEN);
+    token->len = media_jwt_sign(&ngx_http_media_tenant(r)->own_keys->keys[0],
+                                (const char *) buf, len, (char *) token->data,
+                                MEDIA_JWT_MAX_LEN);
     yajl_gen_free(g);
 
     return token->len ? token : NULL;

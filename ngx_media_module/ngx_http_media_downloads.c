@@ -386,7 +386,8 @@ ngx_http_media_dl_start(ngx_http_request_t *r, ngx_http_media_dl_t *d)
         return NGX_OK;
     }
 
-    rc = media_dltoken_verify(ngx_http_media_tenant(r)->dl_keys, mmcf->dl_nkeys, (char *) p,
+    rc = media_dltoken_verify(ngx_http_media_tenant(r)->dl_keys,
+                              mmcf->dl_nkeys, (char *) p,
                               slash - p, ngx_time(), &d->tok);
 
     if (rc == MEDIA_TOKEN_EXPIRED) {

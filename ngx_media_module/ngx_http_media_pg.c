@@ -3,8 +3,9 @@
  *
  * Each nginx worker process keeps, per tenant (media_tenant), its own pool
  * of at most media_pg_pool connections, which say the tenant when they
- * connect (ngx_http_media_tenant.c); a request uses its server's.  A query takes an idle connection, opens a new one while
- * the pool has room, or waits in line.  Every libpq call made here is one
+ * connect (ngx_http_media_tenant.c); a request uses its server's.  A query
+ * takes an idle connection, opens a new one while the pool has room, or
+ * waits in line.  Every libpq call made here is one
  * of the non-blocking ones (PQconnectStartParams/PQconnectPoll,
  * PQsendPrepare/PQsendQueryPrepared/PQflush, PQconsumeInput/PQisBusy/
  * PQgetResult), driven by nginx events on the socket libpq owns.
