@@ -100,6 +100,37 @@ print $k unpack('H*', join('', map { chr(int(rand(256))) } 1 .. 24)), "\n";
 close $k;
 $t->jwt_key;
 $t->migrate;
+
+# refused at configuration: a name the tenant column would not take, the
+# directive twice, outside a server
+{
+    my $good = slurp($t->conf_file);
+    for my $case (['media_tenant Films;', 'an upper-case letter'],
+                  ['media_tenant -films;', 'a leading \'-\''],
+                  ['media_tenant ' . ('x' x 33) . ';', '33 characters'],
+                  ["media_tenant a;\n        media_tenant b;", 'twice'])
+    {
+        (my $bad = $good) =~ s/media_tenant a;/$case->[0]/ or die;
+        my $file = "$dir/bad.conf";
+        open(my $out, '>', $file) or die;
+        print $out $bad;
+        close $out;
+        my ($ok, $msg) = $t->nginx_test($file);
+        $msg .= slurp("$dir/nginx-t.err") // '';
+        ok(!$ok, "nginx -t refuses $case->[1]");
+        like($msg, $case->[1] eq 'twice' ? qr/"media_tenant" directive is duplicate/
+                                         : qr/invalid media_tenant ".*": 1 to 32 of a-z/,
+             '  saying why');
+    }
+
+    (my $bad = $good) =~ s/(media_cookie_secure off;)/$1\n    media_tenant a;/ or die;
+    open(my $out, '>', "$dir/bad.conf") or die;
+    print $out $bad;
+    close $out;
+    my ($ok, $msg) = $t->nginx_test("$dir/bad.conf");
+    ok(!$ok, 'nginx -t refuses media_tenant in http');
+}
+
 $t->start_nginx;
 
 # --- schema: every table scoped --------------------------------------------
@@ -266,6 +297,11 @@ for my $site (qw(a b)) {
     local $t->{tenant} = $site;
     $t->psql('media', "UPDATE users SET role = 'admin' WHERE id = '$id{$site}'")
         // die 'admin';
+    # the module keeps what it read of a user for up to a second
+    wait_until(sub {
+        (req($site, GET => '/api/v1/auth/me', $u{$site})->{json}{user}{role}
+         // '') eq 'admin'
+    }, timeout => 5) or die "$site: not an admin yet";
     $bob{$site} = req($site, POST => '/api/v1/auth/signup', undef,
                       { email => "bob-$site\@example.com",
                         password => 'a good password' })->{json};
