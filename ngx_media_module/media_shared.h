@@ -72,6 +72,8 @@
 
 /* Redis keys the module writes and the workers may read */
 #define MEDIA_KEY_LOGIN_ACCOUNT   "media:login:acct:"  /* + lower(email) */
+/* + tenant ":" lower(email): a named tenant's accounts (media_tenant) */
+#define MEDIA_KEY_LOGIN_TENANT_ACCOUNT  "media:login:tacct:"
 #define MEDIA_KEY_LOGIN_ADDRESS   "media:login:addr:"  /* + client address */
 #define MEDIA_KEY_AD_SHOWN        "media:ad:shown:"    /* + token:address */
 #define MEDIA_KEY_EXPORT_RATE     "media:export:rate:" /* + user id */

@@ -33,6 +33,7 @@
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_account.h"
 #include "ngx_http_media_roles.h"
+#include "ngx_http_media_tenant.h"
 #include "media_password.h"
 
 
@@ -369,15 +370,24 @@ ngx_http_media_login(ngx_http_request_t *r)
 }
 
 
-/* media:login:acct:<lowercased email>, media:login:addr:<address> */
+/*
+ * media:login:acct:<lowercased email>, media:login:addr:<address>; an
+ * account of a named tenant (media_tenant) is its own, apart from the
+ * same email's on another site: media:login:tacct:<tenant>:<email> (a
+ * tenant's name has no ':')
+ */
 static ngx_int_t
 ngx_http_media_limit_keys(ngx_http_request_t *r, ngx_http_media_account_t *a)
 {
-    u_char      *p;
-    size_t       len;
-    ngx_uint_t   i;
+    u_char                   *p;
+    size_t                    len;
+    ngx_uint_t                i;
+    ngx_http_media_tenant_t  *tenant;
 
-    len = sizeof(MEDIA_KEY_LOGIN_ACCOUNT) - 1 + a->email.len;
+    tenant = ngx_http_media_tenant(r);
+
+    len = sizeof(MEDIA_KEY_LOGIN_TENANT_ACCOUNT) + tenant->name.len
+          + a->email.len;
     a->limit_keys[0].data = ngx_pnalloc(r->pool, len);
     len = sizeof(MEDIA_KEY_LOGIN_ADDRESS) - 1
           + r->connection->addr_text.len;
@@ -387,8 +397,15 @@ ngx_http_media_limit_keys(ngx_http_request_t *r, ngx_http_media_account_t *a)
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(a->limit_keys[0].data, MEDIA_KEY_LOGIN_ACCOUNT,
-                   sizeof(MEDIA_KEY_LOGIN_ACCOUNT) - 1);
+    if (!tenant->is_default) {
+        p = ngx_sprintf(a->limit_keys[0].data,
+                        MEDIA_KEY_LOGIN_TENANT_ACCOUNT "%V:", &tenant->name);
+
+    } else {
+        p = ngx_cpymem(a->limit_keys[0].data, MEDIA_KEY_LOGIN_ACCOUNT,
+                       sizeof(MEDIA_KEY_LOGIN_ACCOUNT) - 1);
+    }
+
     for (i = 0; i < a->email.len; i++) {
         *p++ = ngx_tolower(a->email.data[i]);
     }

@@ -25,6 +25,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_media_reply.h"
+#include "ngx_http_media_tenant.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_ads.h"
@@ -321,8 +322,9 @@ ngx_http_media_ad_impression(ngx_http_request_t *r)
         && ngx_strncmp(p + 1, ctx->capture.data, ctx->capture.len) == 0
         && ngx_strcmp(p + 1 + ctx->capture.len, "/master.m3u8") == 0)
     {
-        rc = media_token_verify(mmcf->url_keys, mmcf->url_nkeys,
-                                (char *) token, p - token, ngx_time(), &t);
+        rc = media_token_verify(ngx_http_media_tenant(r)->url_keys,
+                                mmcf->url_nkeys, (char *) token, p - token,
+                                ngx_time(), &t);
     }
 
     if (rc == MEDIA_TOKEN_OK && ngx_memcmp(t.media, id, 16) != 0) {

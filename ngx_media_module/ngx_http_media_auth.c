@@ -24,6 +24,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "ngx_http_media_reply.h"
+#include "ngx_http_media_tenant.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_shm.h"
 #include "ngx_http_media_keyfile.h"
@@ -527,6 +528,7 @@ ngx_http_media_authenticate(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
     ngx_uint_t                   cookie, local;
     media_jwt_rc_e               rc;
     media_jwt_claims_t           claims;
+    ngx_http_media_keyset_t     *own;
     ngx_http_media_main_conf_t  *mmcf;
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
@@ -555,8 +557,11 @@ ngx_http_media_authenticate(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
     rc = MEDIA_JWT_UNKNOWN_KID;
     local = 0;
 
-    if (mmcf->own_keys) {
-        rc = media_jwt_verify(&mmcf->own_keys->verifier, (char *) token->data,
+    /* the server's tenant's keys: another tenant's token does not pass */
+    own = ngx_http_media_tenant(r)->own_keys;
+
+    if (own) {
+        rc = media_jwt_verify(&own->verifier, (char *) token->data,
                               token->len, ngx_time(), &claims);
         local = (rc == MEDIA_JWT_OK);
     }
@@ -1017,7 +1022,7 @@ ngx_http_media_user(ngx_http_request_t *r, media_jwt_claims_t *claims,
 {
     u_char                  *p;
     size_t                   len;
-    ngx_str_t                hash, whole;
+    ngx_str_t                hash, whole, *tenant;
     ngx_http_media_user_t   *u;
 
     u = ngx_pcalloc(r->pool, sizeof(ngx_http_media_user_t));
@@ -1085,14 +1090,20 @@ ngx_http_media_user(ngx_http_request_t *r, media_jwt_claims_t *claims,
         return u;
     }
 
-    /* NUL bytes cannot occur in the claims: they separate the parts */
-    whole.len = u->issuer.len + 1 + u->subject.len + 1 + u->revoke_key.len;
+    /* NUL bytes cannot occur in the claims: they separate the parts; the
+     * tenant first, since a provider's person is a local user per tenant */
+    tenant = &ngx_http_media_tenant(r)->name;
+
+    whole.len = tenant->len + 1 + u->issuer.len + 1 + u->subject.len + 1
+                + u->revoke_key.len;
     whole.data = ngx_pnalloc(r->pool, whole.len);
     if (whole.data == NULL) {
         return NULL;
     }
 
-    p = ngx_cpymem(whole.data, u->issuer.data, u->issuer.len);
+    p = ngx_cpymem(whole.data, tenant->data, tenant->len);
+    *p++ = '\0';
+    p = ngx_cpymem(p, u->issuer.data, u->issuer.len);
     *p++ = '\0';
     p = ngx_cpymem(p, u->subject.data, u->subject.len);
     *p++ = '\0';
@@ -1259,8 +1270,9 @@ ngx_http_media_issue_access(ngx_http_request_t *r, ngx_http_media_user_t *u)
         return NULL;
     }
 
-    token->len = media_jwt_sign(&mmcf->own_keys->keys[0], (const char *) buf,
-                                len, (char *) token->data, MEDIA_JWT_MAX_LEN);
+    token->len = media_jwt_sign(&ngx_http_media_tenant(r)->own_keys->keys[0],
+                                (const char *) buf, len, (char *) token->data,
+                                MEDIA_JWT_MAX_LEN);
     yajl_gen_free(g);
 
     return token->len ? token : NULL;

@@ -30,6 +30,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "ngx_http_media_reply.h"
+#include "ngx_http_media_tenant.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_keyfile.h"
@@ -385,7 +386,8 @@ ngx_http_media_dl_start(ngx_http_request_t *r, ngx_http_media_dl_t *d)
         return NGX_OK;
     }
 
-    rc = media_dltoken_verify(mmcf->dl_keys, mmcf->dl_nkeys, (char *) p,
+    rc = media_dltoken_verify(ngx_http_media_tenant(r)->dl_keys,
+                              mmcf->dl_nkeys, (char *) p,
                               slash - p, ngx_time(), &d->tok);
 
     if (rc == MEDIA_TOKEN_EXPIRED) {
@@ -1021,7 +1023,7 @@ ngx_http_media_dl_url(ngx_http_request_t *r, ngx_str_t *link, ngx_str_t *user,
         return NGX_ERROR;
     }
 
-    n = media_dltoken_sign(&mmcf->dl_keys[0], &t, token);
+    n = media_dltoken_sign(&ngx_http_media_tenant(r)->dl_keys[0], &t, token);
     if (n == 0) {
         return NGX_ERROR;
     }

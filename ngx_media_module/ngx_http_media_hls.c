@@ -38,6 +38,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "ngx_http_media_reply.h"
+#include "ngx_http_media_tenant.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_keyfile.h"
@@ -335,7 +336,7 @@ ngx_http_media_hls_access(ngx_http_request_t *r)
         h->token.len = vv->len;
     }
 
-    rc = media_token_verify(mmcf->url_keys, mmcf->url_nkeys,
+    rc = media_token_verify(ngx_http_media_tenant(r)->url_keys, mmcf->url_nkeys,
                             (char *) h->token.data, h->token.len, ngx_time(),
                             &h->claims);
     if (rc != MEDIA_TOKEN_OK) {
@@ -1172,7 +1173,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
      * HLS location takes no other */
     media_uuid_format(t.media, id);
 
-    n = media_token_sign(&mmcf->url_keys[0], &t, token);
+    n = media_token_sign(&ngx_http_media_tenant(r)->url_keys[0], &t, token);
 
     url.len = mmcf->hls_location.len + n + 1 + 36 + sizeof("/master.m3u8");
     url.data = ngx_pnalloc(r->pool, url.len);
@@ -1317,7 +1318,7 @@ ngx_http_media_play_ads(ngx_http_request_t *r, yajl_gen g, ngx_str_t *json,
             return NGX_ERROR;
         }
 
-        n = media_token_sign(&mmcf->url_keys[0], &t, token);
+        n = media_token_sign(&ngx_http_media_tenant(r)->url_keys[0], &t, token);
 
         url.len = mmcf->hls_location.len + n + 1 + 36 + sizeof("/master.m3u8");
         url.data = ngx_pnalloc(r->pool, url.len);

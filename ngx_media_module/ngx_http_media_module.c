@@ -26,6 +26,7 @@
 #include "ngx_http_media_pages.h"
 #include "ngx_http_media_cors.h"
 #include "ngx_http_media_blocked.h"
+#include "ngx_http_media_tenant.h"
 
 
 static ngx_int_t ngx_http_media_postconfiguration(ngx_conf_t *cf);
@@ -114,6 +115,13 @@ static ngx_command_t  ngx_http_media_commands[] = {
       ngx_http_media_msec,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_media_main_conf_t, redis_timeout),
+      NULL },
+
+    { ngx_string("media_tenant"),
+      NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_tenant_directive,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("media_blocked_zone"),
@@ -405,7 +413,7 @@ static ngx_command_t  ngx_http_media_commands[] = {
       NULL },
 
     { ngx_string("media_stripe_webhook_secret"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE12,
       ngx_http_media_stripe_secret,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -429,8 +437,8 @@ static ngx_http_module_t  ngx_http_media_module_ctx = {
     ngx_http_media_create_main_conf,       /* create main configuration */
     ngx_http_media_init_main_conf,         /* init main configuration */
 
-    NULL,                                  /* create server configuration */
-    NULL,                                  /* merge server configuration */
+    ngx_http_media_create_srv_conf,        /* create server configuration */
+    ngx_http_media_merge_srv_conf,         /* merge server configuration */
 
     ngx_http_media_create_loc_conf,        /* create location configuration */
     ngx_http_media_merge_loc_conf          /* merge location configuration */

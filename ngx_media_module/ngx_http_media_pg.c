@@ -1,9 +1,11 @@
 /*
  * Non-blocking PostgreSQL for nginx workers.
  *
- * Each nginx worker process keeps its own pool of at most media_pg_pool
- * connections.  A query takes an idle connection, opens a new one while
- * the pool has room, or waits in line.  Every libpq call made here is one
+ * Each nginx worker process keeps, per tenant (media_tenant), its own pool
+ * of at most media_pg_pool connections, which say the tenant when they
+ * connect (ngx_http_media_tenant.c); a request uses its server's.  A query
+ * takes an idle connection, opens a new one while the pool has room, or
+ * waits in line.  Every libpq call made here is one
  * of the non-blocking ones (PQconnectStartParams/PQconnectPoll,
  * PQsendPrepare/PQsendQueryPrepared/PQflush, PQconsumeInput/PQisBusy/
  * PQgetResult), driven by nginx events on the socket libpq owns.
@@ -32,10 +34,12 @@
 
 #include "ngx_http_media_fd.h"
 #include "ngx_http_media_pg.h"
+#include "ngx_http_media_tenant.h"
 
 
 typedef struct ngx_http_media_pg_conn_s   ngx_http_media_pg_conn_t;
 typedef struct ngx_http_media_pg_query_s  ngx_http_media_pg_query_t;
+typedef struct ngx_http_media_pg_pool_s   ngx_http_media_pg_pool_t;
 
 
 typedef enum {
@@ -52,6 +56,7 @@ struct ngx_http_media_pg_query_s {
     ngx_pool_cleanup_t            *cleanup;
     ngx_http_media_pg_handler_pt   handler;
     void                          *data;
+    ngx_http_media_pg_pool_t      *pool;
     ngx_http_media_pg_conn_t      *conn;
     ngx_event_t                    timer;
     ngx_event_t                    deliver;    /* posted: see _complete */
@@ -69,6 +74,7 @@ struct ngx_http_media_pg_query_s {
 struct ngx_http_media_pg_conn_s {
     ngx_queue_t                    all;        /* in pool->conns */
     ngx_queue_t                    idle;       /* in pool->idle when idle */
+    ngx_http_media_pg_pool_t      *pool;
     PGconn                        *pg;
     ngx_connection_t              *c;
     ngx_http_media_pg_state_e      state;
@@ -78,19 +84,20 @@ struct ngx_http_media_pg_conn_s {
 };
 
 
-typedef struct {
+struct ngx_http_media_pg_pool_s {
     ngx_http_media_main_conf_t    *conf;
+    const char                   **values;     /* the tenant's parameters */
     ngx_log_t                     *log;
     ngx_queue_t                    conns;
     ngx_queue_t                    idle;
     ngx_queue_t                    waiting;
     ngx_uint_t                     nconns;
-    ngx_uint_t                     nstmts;     /* indexes given out */
-} ngx_http_media_pg_pool_t;
+};
 
 
+static void ngx_http_media_pg_drain(ngx_http_media_pg_pool_t *pool);
 static void ngx_http_media_pg_dispatch(ngx_http_media_pg_query_t *q);
-static void ngx_http_media_pg_kick(void);
+static void ngx_http_media_pg_kick(ngx_http_media_pg_pool_t *pool);
 static ngx_int_t ngx_http_media_pg_open(ngx_http_media_pg_query_t *q);
 static void ngx_http_media_pg_event(ngx_event_t *ev);
 static void ngx_http_media_pg_connect_poll(ngx_http_media_pg_conn_t *pc);
@@ -117,26 +124,50 @@ static void ngx_http_media_pg_set_error(ngx_http_media_pg_query_t *q,
     const char *msg);
 
 
-static ngx_http_media_pg_pool_t  *ngx_http_media_pg_pool;
+/* one per tenant, by ngx_http_media_tenant_t.index; NULL: not set up */
+static ngx_http_media_pg_pool_t  **ngx_http_media_pg_pools;
+static ngx_uint_t                  ngx_http_media_pg_npools;
+
+/* statement indexes given out, shared by the pools: a connection of any
+ * pool marks what it prepared by the same index */
+static ngx_uint_t                  ngx_http_media_pg_nstmts;
 
 
 ngx_int_t
 ngx_http_media_pg_init(ngx_cycle_t *cycle, ngx_http_media_main_conf_t *mmcf)
 {
-    ngx_http_media_pg_pool_t  *pool;
+    ngx_uint_t                  i, n;
+    ngx_http_media_tenant_t   **tenants;
+    ngx_http_media_pg_pool_t   *pool, **pools;
 
-    pool = ngx_pcalloc(cycle->pool, sizeof(ngx_http_media_pg_pool_t));
-    if (pool == NULL) {
+    /* no server {}: no tenant, nothing could query */
+    n = mmcf->tenants.nelts;
+    tenants = mmcf->tenants.elts;
+
+    pools = ngx_pcalloc(cycle->pool,
+                        (n + 1) * sizeof(ngx_http_media_pg_pool_t *));
+    if (pools == NULL) {
         return NGX_ERROR;
     }
 
-    pool->conf = mmcf;
-    pool->log = cycle->log;
-    ngx_queue_init(&pool->conns);
-    ngx_queue_init(&pool->idle);
-    ngx_queue_init(&pool->waiting);
+    for (i = 0; i < n; i++) {
+        pool = ngx_pcalloc(cycle->pool, sizeof(ngx_http_media_pg_pool_t));
+        if (pool == NULL) {
+            return NGX_ERROR;
+        }
 
-    ngx_http_media_pg_pool = pool;
+        pool->conf = mmcf;
+        pool->values = tenants[i]->pg_values;
+        pool->log = cycle->log;
+        ngx_queue_init(&pool->conns);
+        ngx_queue_init(&pool->idle);
+        ngx_queue_init(&pool->waiting);
+
+        pools[i] = pool;
+    }
+
+    ngx_http_media_pg_pools = pools;
+    ngx_http_media_pg_npools = n;
 
     return NGX_OK;
 }
@@ -146,15 +177,27 @@ ngx_http_media_pg_init(ngx_cycle_t *cycle, ngx_http_media_main_conf_t *mmcf)
 void
 ngx_http_media_pg_done(void)
 {
+    ngx_uint_t  i;
+
+    if (ngx_http_media_pg_pools == NULL) {
+        return;
+    }
+
+    for (i = 0; i < ngx_http_media_pg_npools; i++) {
+        ngx_http_media_pg_drain(ngx_http_media_pg_pools[i]);
+    }
+
+    ngx_http_media_pg_pools = NULL;
+    ngx_http_media_pg_npools = 0;
+}
+
+
+static void
+ngx_http_media_pg_drain(ngx_http_media_pg_pool_t *pool)
+{
     ngx_queue_t                *qe;
     ngx_http_media_pg_conn_t   *pc;
     ngx_http_media_pg_query_t  *q;
-    ngx_http_media_pg_pool_t   *pool;
-
-    pool = ngx_http_media_pg_pool;
-    if (pool == NULL) {
-        return;
-    }
 
     while (!ngx_queue_empty(&pool->waiting)) {
         qe = ngx_queue_head(&pool->waiting);
@@ -174,8 +217,6 @@ ngx_http_media_pg_done(void)
             ngx_http_media_pg_free(q);
         }
     }
-
-    ngx_http_media_pg_pool = NULL;
 }
 
 
@@ -185,11 +226,18 @@ ngx_http_media_pg_query(ngx_http_request_t *r, ngx_http_media_pg_stmt_t *stmt,
 {
     size_t                      size;
     u_char                     *p;
-    ngx_uint_t                  i, nparams;
+    ngx_uint_t                  i, nparams, tenant;
     ngx_pool_cleanup_t         *cln;
+    ngx_http_media_pg_pool_t   *pool;
     ngx_http_media_pg_query_t  *q;
 
     nparams = stmt->nparams;
+
+    /* a request of a server: its tenant's pool; one made up for work of
+     * no server (the blocked set's load): every tenant's, [0] */
+    tenant = r->srv_conf ? ngx_http_media_tenant(r)->index : 0;
+    pool = tenant < ngx_http_media_pg_npools
+           ? ngx_http_media_pg_pools[tenant] : NULL;
 
     /* one allocation: the query, the param pointers, the param strings;
      * a NULL param's len means nothing */
@@ -215,6 +263,7 @@ ngx_http_media_pg_query(ngx_http_request_t *r, ngx_http_media_pg_stmt_t *stmt,
     q->request = r;
     q->handler = handler;
     q->data = data;
+    q->pool = pool;
     q->stmt = stmt;
     q->params = (const char **) (q + 1);
 
@@ -242,13 +291,12 @@ ngx_http_media_pg_query(ngx_http_request_t *r, ngx_http_media_pg_stmt_t *stmt,
     /* whatever happens now, the handler runs later, from the event loop */
     q->in_call = 1;
 
-    if (ngx_http_media_pg_pool == NULL) {
+    if (pool == NULL || pool->values == NULL) {
         ngx_http_media_pg_set_error(q, MEDIA_SET_PG " is not configured");
         ngx_http_media_pg_complete(q, NGX_HTTP_MEDIA_PG_UNAVAILABLE);
 
     } else if (stmt->index == 0
-               && ngx_http_media_pg_pool->nstmts
-                  == NGX_HTTP_MEDIA_PG_MAX_STMTS - 1)
+               && ngx_http_media_pg_nstmts == NGX_HTTP_MEDIA_PG_MAX_STMTS - 1)
     {
         ngx_http_media_pg_set_error(q, "more statements than "
                                     "NGX_HTTP_MEDIA_PG_MAX_STMTS");
@@ -256,13 +304,13 @@ ngx_http_media_pg_query(ngx_http_request_t *r, ngx_http_media_pg_stmt_t *stmt,
 
     } else {
         if (stmt->index == 0) {
-            stmt->index = ++ngx_http_media_pg_pool->nstmts;
+            stmt->index = ++ngx_http_media_pg_nstmts;
         }
 
         q->timer.handler = ngx_http_media_pg_timeout;
         q->timer.data = q;
-        q->timer.log = ngx_http_media_pg_pool->log;
-        ngx_add_timer(&q->timer, ngx_http_media_pg_pool->conf->pg_timeout);
+        q->timer.log = pool->log;
+        ngx_add_timer(&q->timer, pool->conf->pg_timeout);
 
         ngx_http_media_pg_dispatch(q);
     }
@@ -280,7 +328,7 @@ ngx_http_media_pg_dispatch(ngx_http_media_pg_query_t *q)
     ngx_http_media_pg_conn_t  *pc;
     ngx_http_media_pg_pool_t  *pool;
 
-    pool = ngx_http_media_pg_pool;
+    pool = q->pool;
 
     if (!ngx_queue_empty(&pool->idle)) {
         qe = ngx_queue_head(&pool->idle);
@@ -310,13 +358,10 @@ ngx_http_media_pg_dispatch(ngx_http_media_pg_query_t *q)
 
 /* starts waiting queries while connections can be had */
 static void
-ngx_http_media_pg_kick(void)
+ngx_http_media_pg_kick(ngx_http_media_pg_pool_t *pool)
 {
     ngx_queue_t                *qe;
     ngx_http_media_pg_query_t  *q;
-    ngx_http_media_pg_pool_t   *pool;
-
-    pool = ngx_http_media_pg_pool;
 
     while (!ngx_queue_empty(&pool->waiting)
            && (!ngx_queue_empty(&pool->idle)
@@ -340,11 +385,10 @@ ngx_http_media_pg_open(ngx_http_media_pg_query_t *q)
     ngx_http_media_pg_conn_t  *pc;
     ngx_http_media_pg_pool_t  *pool;
 
-    pool = ngx_http_media_pg_pool;
+    pool = q->pool;
 
     /* expand_dbname 0: the keywords were parsed at configuration time */
-    pg = PQconnectStartParams(pool->conf->pg_keywords,
-                              pool->conf->pg_values, 0);
+    pg = PQconnectStartParams(pool->conf->pg_keywords, pool->values, 0);
     if (pg == NULL) {
         ngx_http_media_pg_set_error(q, "out of memory");
         return NGX_ERROR;
@@ -375,6 +419,7 @@ ngx_http_media_pg_open(ngx_http_media_pg_query_t *q)
         return NGX_ERROR;
     }
 
+    pc->pool = pool;
     pc->pg = pg;
     pc->c = c;
     pc->state = NGX_HTTP_MEDIA_PG_CONNECTING;
@@ -398,6 +443,7 @@ ngx_http_media_pg_event(ngx_event_t *ev)
 {
     ngx_connection_t          *c;
     ngx_http_media_pg_conn_t  *pc;
+    ngx_http_media_pg_pool_t  *pool;
 
     c = ev->data;
     pc = c->data;
@@ -438,8 +484,9 @@ ngx_http_media_pg_event(ngx_event_t *ev)
             ngx_log_error(NGX_LOG_INFO, c->log, 0,
                           "media pg idle: connection lost: %s",
                           PQerrorMessage(pc->pg));
+            pool = pc->pool;
             ngx_http_media_pg_close(pc);
-            ngx_http_media_pg_kick();
+            ngx_http_media_pg_kick(pool);
         }
         return;
     }
@@ -517,7 +564,7 @@ ngx_http_media_pg_rewrap(ngx_http_media_pg_conn_t *pc)
     pc->c->fd = (ngx_socket_t) -1;
     pc->c = NULL;
 
-    c = ngx_http_media_wrap_fd(fd, ngx_http_media_pg_pool->log, pc,
+    c = ngx_http_media_wrap_fd(fd, pc->pool->log, pc,
                                ngx_http_media_pg_event,
                                ngx_http_media_pg_event);
     if (c == NULL) {
@@ -538,7 +585,7 @@ ngx_http_media_pg_ready(ngx_http_media_pg_conn_t *pc)
     ngx_http_media_pg_query_t  *q;
     ngx_http_media_pg_pool_t   *pool;
 
-    pool = ngx_http_media_pg_pool;
+    pool = pc->pool;
 
     if (pc->query == NULL && !ngx_queue_empty(&pool->waiting)) {
         qe = ngx_queue_head(&pool->waiting);
@@ -727,7 +774,7 @@ ngx_http_media_pg_finish(ngx_http_media_pg_conn_t *pc)
                       "media pg finish: connection left in a transaction "
                       "or broken, closed");
         ngx_http_media_pg_close(pc);
-        ngx_http_media_pg_kick();
+        ngx_http_media_pg_kick(q->pool);
     }
 
     ngx_http_media_pg_complete(q, NGX_HTTP_MEDIA_PG_OK);
@@ -739,11 +786,13 @@ static void
 ngx_http_media_pg_fail(ngx_http_media_pg_conn_t *pc, const char *site)
 {
     ngx_http_media_pg_query_t  *q;
+    ngx_http_media_pg_pool_t   *pool;
 
     q = pc->query;
     pc->query = NULL;
+    pool = pc->pool;
 
-    ngx_log_error(NGX_LOG_ERR, pc->c ? pc->c->log : ngx_http_media_pg_pool->log,
+    ngx_log_error(NGX_LOG_ERR, pc->c ? pc->c->log : pool->log,
                   0, "%s: %s", site, PQerrorMessage(pc->pg));
 
     if (q) {
@@ -757,7 +806,7 @@ ngx_http_media_pg_fail(ngx_http_media_pg_conn_t *pc, const char *site)
         ngx_http_media_pg_complete(q, NGX_HTTP_MEDIA_PG_UNAVAILABLE);
     }
 
-    ngx_http_media_pg_kick();
+    ngx_http_media_pg_kick(pool);
 }
 
 
@@ -766,7 +815,7 @@ ngx_http_media_pg_close(ngx_http_media_pg_conn_t *pc)
 {
     ngx_http_media_pg_pool_t  *pool;
 
-    pool = ngx_http_media_pg_pool;
+    pool = pc->pool;
 
     if (pc->parked) {
         ngx_queue_remove(&pc->idle);
@@ -799,7 +848,7 @@ ngx_http_media_pg_timeout(ngx_event_t *ev)
 
     ngx_log_error(NGX_LOG_ERR, ev->log, 0,
                   "media pg timeout: no result after %M ms",
-                  ngx_http_media_pg_pool->conf->pg_timeout);
+                  q->pool->conf->pg_timeout);
 
     ngx_http_media_pg_set_error(q, "timed out");
 
@@ -813,7 +862,7 @@ ngx_http_media_pg_timeout(ngx_event_t *ev)
         pc->query = NULL;
         q->conn = NULL;
         ngx_http_media_pg_close(pc);
-        ngx_http_media_pg_kick();
+        ngx_http_media_pg_kick(q->pool);
     }
 
     ngx_http_media_pg_complete(q, NGX_HTTP_MEDIA_PG_TIMEOUT);

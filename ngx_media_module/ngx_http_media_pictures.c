@@ -25,6 +25,7 @@
 #include <ngx_thread_pool.h>
 
 #include "ngx_http_media_reply.h"
+#include "ngx_http_media_tenant.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_pictures.h"
@@ -227,7 +228,7 @@ ngx_http_media_pictures_sign(ngx_http_request_t *r, ngx_str_t *id,
     t.expires = (uint32_t) exp;
     t.flags = MEDIA_TOKEN_PICTURES;
 
-    n = media_token_sign(&mmcf->url_keys[0], &t, token);
+    n = media_token_sign(&ngx_http_media_tenant(r)->url_keys[0], &t, token);
 
     *len = mmcf->hls_location.len + n + 1 + 36 + 1;
     *base = ngx_pnalloc(r->pool, *len + sizeof("cover-512.jpg?v=")

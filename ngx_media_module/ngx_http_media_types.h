@@ -28,6 +28,40 @@ typedef struct {
 } ngx_http_media_keyset_t;
 
 
+/*
+ * A site of its own on a shared database (media_tenant, sql/031): its
+ * PostgreSQL pool sees its rows only, and its tokens are signed with keys
+ * of its own (derived from the http-level ones, or the keys as given for
+ * the default tenant), so a token of one tenant means nothing to another.
+ */
+typedef struct {
+    ngx_str_t                  name;       /* "default": no media_tenant */
+    ngx_uint_t                 index;      /* its pool (ngx_http_media_pg.c) */
+    const char               **pg_values;  /* options: -c media.tenant=name */
+    ngx_http_media_keyset_t   *own_keys;   /* NULL: no media_jwt_key */
+    media_token_key_t         *url_keys;   /* url_nkeys of them */
+    media_token_key_t         *dl_keys;    /* dl_nkeys of them */
+    unsigned                   is_default:1;
+} ngx_http_media_tenant_t;
+
+
+/* media_stripe_webhook_secret: a Stripe endpoint's signing secrets */
+typedef struct {
+    media_stripe_secret_t      secrets[2];  /* current, previous */
+    ngx_uint_t                 n;
+} ngx_http_media_stripe_secrets_t;
+
+
+typedef struct {
+    ngx_str_t                  name;       /* media_tenant, as written */
+    ngx_http_media_tenant_t   *tenant;
+
+    /* the server's own (a tenant's Stripe account), else the http
+     * level's: set when merged */
+    ngx_http_media_stripe_secrets_t  *stripe;
+} ngx_http_media_srv_conf_t;
+
+
 typedef struct {
     ngx_str_t      pg_conninfo;      /* as written, for messages */
     const char   **pg_keywords;      /* NULL-terminated, for PQconnectStartParams */
@@ -73,8 +107,7 @@ typedef struct {
     /* billing (ngx_http_media_billing.c) */
     ngx_msec_t                 billing_wait;  /* media_billing_wait */
     /* Stripe webhooks (ngx_http_media_webhook.c) */
-    media_stripe_secret_t      stripe_secrets[2];   /* current, previous */
-    ngx_uint_t                 stripe_nsecrets;
+    ngx_http_media_stripe_secrets_t  stripe;  /* the http level's */
     time_t                     stripe_tolerance;
 
     /* download links (ngx_http_media_downloads.c) */
@@ -86,6 +119,10 @@ typedef struct {
     /* takedowns and bans (ngx_http_media_blocked.c) */
     void                      *blocked;       /* the set in shared memory */
     size_t                     blocked_size;  /* media_blocked_zone */
+
+    /* tenants (ngx_http_media_tenant.c): [0] is every tenant ("*"), for
+     * what a worker process does for no server (the blocked set's load) */
+    ngx_array_t                tenants;       /* ngx_http_media_tenant_t * */
 
     ngx_int_t      request_id_index;
 } ngx_http_media_main_conf_t;

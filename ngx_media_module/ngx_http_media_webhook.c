@@ -90,19 +90,40 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_event =
 /*
  * media_stripe_webhook_secret file [previous_file]: the endpoint's signing
  * secrets, "whsec_..." as Stripe shows them, used as the HMAC key as
- * written (Stripe's libraries do the same).
+ * written (Stripe's libraries do the same).  In a server {} block: that
+ * server's own (a tenant with a Stripe account of its own, media_tenant);
+ * a server without uses the http level's.
  */
 char *
 ngx_http_media_stripe_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_media_main_conf_t *mmcf = conf;
 
-    int                  rc;
-    ngx_str_t           *value, secret;
-    ngx_uint_t           i, j;
-    ngx_pool_cleanup_t  *cln;
+    int                               rc;
+    ngx_str_t                        *value, secret;
+    ngx_uint_t                        i, j;
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_media_srv_conf_t        *mscf;
+    ngx_http_media_stripe_secrets_t  *ss;
 
-    if (mmcf->stripe_nsecrets) {
+    ss = &mmcf->stripe;
+
+    if (cf->cmd_type == NGX_HTTP_SRV_CONF) {
+        mscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_media_module);
+
+        if (mscf->stripe) {
+            return "is duplicate";
+        }
+
+        ss = ngx_pcalloc(cf->pool, sizeof(ngx_http_media_stripe_secrets_t));
+        if (ss == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        mscf->stripe = ss;
+    }
+
+    if (ss->n) {
         return "is duplicate";
     }
 
@@ -113,7 +134,7 @@ ngx_http_media_stripe_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     cln->handler = ngx_http_media_stripe_secrets_free;
-    cln->data = mmcf;
+    cln->data = ss;
 
     value = cf->args->elts;
 
@@ -146,7 +167,7 @@ ngx_http_media_stripe_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        rc = media_stripe_secret(&mmcf->stripe_secrets[i - 1], secret.data,
+        rc = media_stripe_secret(&ss->secrets[i - 1], secret.data,
                                  secret.len);
         ngx_memzero(secret.data, secret.len);
 
@@ -158,7 +179,7 @@ ngx_http_media_stripe_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    mmcf->stripe_nsecrets = cf->args->nelts - 1;
+    ss->n = cf->args->nelts - 1;
 
     return NGX_CONF_OK;
 }
@@ -167,10 +188,10 @@ ngx_http_media_stripe_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static void
 ngx_http_media_stripe_secrets_free(void *data)
 {
-    ngx_http_media_main_conf_t *mmcf = data;
+    ngx_http_media_stripe_secrets_t *ss = data;
 
-    media_stripe_secret_free(&mmcf->stripe_secrets[0]);
-    media_stripe_secret_free(&mmcf->stripe_secrets[1]);
+    media_stripe_secret_free(&ss->secrets[0]);
+    media_stripe_secret_free(&ss->secrets[1]);
 }
 
 
@@ -217,12 +238,12 @@ ngx_http_media_stripe_tolerance(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t
 ngx_http_media_webhook_stripe(ngx_http_request_t *r)
 {
-    ngx_int_t                    rc;
-    ngx_http_media_main_conf_t  *mmcf;
+    ngx_int_t                   rc;
+    ngx_http_media_srv_conf_t  *mscf;
 
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+    mscf = ngx_http_get_module_srv_conf(r, ngx_http_media_module);
 
-    if (mmcf->stripe_nsecrets == 0) {
+    if (mscf->stripe->n == 0) {
         return ngx_http_media_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                          "webhooks_not_configured",
                                          "Stripe webhooks are not configured "
@@ -359,9 +380,11 @@ ngx_http_media_webhook_verify(ngx_http_request_t *r, ngx_str_t *body,
     ngx_table_elt_t              *h;
     media_stripe_rc_e             src;
     media_stripe_sig_t            sig;
+    ngx_http_media_srv_conf_t    *mscf;
     ngx_http_media_main_conf_t   *mmcf;
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+    mscf = ngx_http_get_module_srv_conf(r, ngx_http_media_module);
 
     header = NULL;
     n = 0;
@@ -389,7 +412,7 @@ ngx_http_media_webhook_verify(ngx_http_request_t *r, ngx_str_t *body,
         return NGX_DECLINED;
     }
 
-    src = media_stripe_verify(mmcf->stripe_secrets, mmcf->stripe_nsecrets,
+    src = media_stripe_verify(mscf->stripe->secrets, mscf->stripe->n,
                               header ? (char *) header->data : NULL,
                               header ? header->len : 0, body->data,
                               body->len, (long) ngx_time(),

@@ -288,9 +288,21 @@ sub _psql {
     my @cmd = ('psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
                '-h', '127.0.0.1', '-p', $self->port('pg'), '-U', $user,
                '-d', $db, '-c', $sql);
-    my $cmd = join(' ', map { _sq($_) } @cmd);
+    my $cmd = $self->_pgoptions . join(' ', map { _sq($_) } @cmd);
     my $out = `$cmd 2>>$self->{dir}/cmd.log`;
     return $? == 0 ? $out : undef;
+}
+
+# psql sees the rows of one tenant (sql/031_tenants.sql): the default one
+# unless a test sets $t->{tenant} ('*': every tenant's).  The same for
+# whatever else a test runs that speaks to PostgreSQL (the browser tests'
+# psql): the default tenant.  nginx and the workers name their own.
+$ENV{PGOPTIONS} //= '-c media.tenant=default';
+
+sub _pgoptions {
+    my ($self) = @_;
+    return 'PGOPTIONS=' . _sq('-c media.tenant=' . ($self->{tenant} // 'default'))
+           . ' ';
 }
 
 # a psql session kept open, fed line by line (to hold locks)
@@ -300,7 +312,7 @@ sub psql_session {
     my @cmd = ('psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h',
                '127.0.0.1', '-p', $self->port('pg'), '-U', 'media', '-d',
                'media');
-    open(my $fh, '|-', join(' ', map { _sq($_) } @cmd)
+    open(my $fh, '|-', $self->_pgoptions . join(' ', map { _sq($_) } @cmd)
                        . " >>$self->{dir}/psql-session.log 2>&1")
         or die "psql: $!";
     $fh->autoflush(1);

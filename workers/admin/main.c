@@ -62,13 +62,23 @@ main(int argc, char **argv)
 
     conf = MEDIA_DEFAULT_CONF;
 
+    /* a site's users, plans and roles: the default tenant's unless -t
+     * names another ("*": every tenant, for audit verify) */
+    media_worker_tenant = "default";
+
     /* "+": options stop at the command, whose own start with "--" */
-    while ((opt = getopt(argc, argv, "+c:")) != -1) {
-        if (opt != 'c') {
+    while ((opt = getopt(argc, argv, "+c:t:")) != -1) {
+        switch (opt) {
+        case 'c':
+            conf = optarg;
+            break;
+        case 't':
+            media_worker_tenant = optarg;
+            break;
+        default:
             media_admin_usage();
             return 2;
         }
-        conf = optarg;
     }
 
     if (optind >= argc) {
@@ -226,14 +236,16 @@ static void
 media_admin_usage(void)
 {
     fprintf(stderr,
-            "usage: %s [-c nginx.conf] users\n"
+            "usage: %s [-c nginx.conf] [-t TENANT] users\n"
             "       %s [-c nginx.conf] user ID|EMAIL [role=user|creator|"
             "moderator|admin] [plan=PLAN]\n"
             "       %s [-c nginx.conf] plans [list | export | import FILE |"
             " set ID key=value...]\n"
             "       %s [-c nginx.conf] roles [list | grant ID|EMAIL "
             "user|creator|moderator|admin [REASON]]\n"
-            "       %s [-c nginx.conf] audit verify [--head ID:HASH]\n",
+            "       %s [-c nginx.conf] audit verify [--head ID:HASH]\n"
+            "  -t TENANT: the site of media_tenant TENANT (default: the one "
+            "without;\n  \"*\": every tenant)\n",
             media_worker_name, media_worker_name, media_worker_name,
             media_worker_name, media_worker_name);
 }

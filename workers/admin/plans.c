@@ -87,7 +87,7 @@ static const media_plan_key_t  media_plan_keys[] = {
     "     is_default boolean, position integer))"                             \
     "   WITH ORDINALITY AS j (id, name, audience, price_cents, currency,"     \
     "     stripe_price_id, limits, ads, is_default, position, n)"             \
-    " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"                   \
+    " ON CONFLICT (id, tenant) DO UPDATE SET name = excluded.name,"           \
     "   audience = excluded.audience, price_cents = excluded.price_cents,"    \
     "   currency = excluded.currency,"                                        \
     "   stripe_price_id = excluded.stripe_price_id,"                          \
@@ -124,7 +124,7 @@ static media_stmt_t  media_sql_import =
 static media_stmt_t  media_sql_new =
     media_stmt("admin_plans_new", 3,
         "INSERT INTO plans (id, name, audience) VALUES ($1, $2, $3)"
-        " ON CONFLICT (id) DO NOTHING");
+        " ON CONFLICT (id, tenant) DO NOTHING");
 
 /* its text is made from media_plan_keys on first use */
 static media_stmt_t  media_sql_set =

@@ -70,13 +70,35 @@ media_stripe_open(media_stripe_t *st, media_job_t *job)
 }
 
 
-/* the first line of media_stripe_secret_key's file: sk_... or rk_... */
+/*
+ * The first line of media_stripe_secret_key's file: sk_... or rk_....
+ * "$tenant" in the file's name stands for the job's tenant (sql/031): a
+ * site of its own (media_tenant) bills through its own Stripe account.
+ */
 static int
 media_stripe_key(media_job_t *job, char *key, size_t size)
 {
     FILE        *f;
     size_t       n;
+    char         path[4096];
     const char  *file = job->settings->stripe_key_file;
+    const char  *var;
+
+    if (file && (var = strstr(file, "$tenant")) != NULL) {
+        if (media_path(path, sizeof(path), "%.*s%s%s", (int) (var - file),
+                       file, job->tenant, var + sizeof("$tenant") - 1)
+            != 0)
+        {
+            media_job_fail(job, "stripe: %s \"%s\" for tenant %s: %s",
+                           MEDIA_SET_STRIPE_KEY, file, job->tenant,
+                           strerror(errno));
+            media_billing_retry(job, "the payment service is not reachable "
+                                "from here right now (our configuration)");
+            return -1;
+        }
+
+        file = path;
+    }
 
     if (file == NULL) {
         media_job_fail(job, "stripe: no %s in %s", MEDIA_SET_STRIPE_KEY,

@@ -37,7 +37,7 @@ static media_stmt_t  media_sql_queue_claim =
         "   AND ((status = 'queued' AND run_after <= now())"
         "        OR (status = 'running' AND lease_until < now()))"
         " RETURNING attempts, max_attempts, coalesce(media_id::text, ''),"
-        "   payload::text");
+        "   payload::text, tenant");
 
 static media_stmt_t  media_sql_queue_status =
     media_stmt("queue_status", 1,
@@ -307,10 +307,17 @@ media_queue_take(const media_settings_t *s, const media_queue_t *q,
     snprintf(job.media_id, sizeof(job.media_id), "%s",
              PQgetvalue(res, 0, 2));
     job.payload = strdup(PQgetvalue(res, 0, 3));
+    snprintf(job.tenant, sizeof(job.tenant), "%s", PQgetvalue(res, 0, 4));
     PQclear(res);
 
     if (job.payload == NULL) {
         media_log_error("queue: out of memory");
+        return -1;
+    }
+
+    /* the job's work sees and writes its tenant's rows only (031) */
+    if (media_pg_tenant(pg, job.tenant) != 0) {
+        free(job.payload);
         return -1;
     }
 
@@ -337,6 +344,10 @@ media_queue_take(const media_settings_t *s, const media_queue_t *q,
 
     free(job.payload);
     free(job.result);
+
+    if (rv == 0 && media_pg_tenant(pg, media_worker_tenant) != 0) {
+        return -1;
+    }
 
     return rv;
 }

@@ -32,6 +32,8 @@ struct media_job_s {
     char                   id[40];
     char                   entry[64];     /* the stream entry's id */
     char                   media_id[40];
+    char                   tenant[40];    /* the row's (sql/031): the
+                                             session's while it runs */
     char                  *payload;       /* JSON, from the row */
     int                    attempts;      /* this one included */
     int                    max_attempts;

@@ -22,6 +22,10 @@ static long *media_setting_msec(media_settings_t *s, const char *name);
 static void media_on_signal(int signo);
 
 
+/* every tenant's rows; media-admin names one (-t) */
+const char  *media_worker_tenant = "*";
+
+
 const char *
 media_conf_arg(int argc, char **argv)
 {
@@ -401,7 +405,45 @@ media_pg_connect(const media_settings_t *s)
         return NULL;
     }
 
+    if (media_pg_tenant(pg, media_worker_tenant) != 0) {
+        PQfinish(pg);
+        return NULL;
+    }
+
     return pg;
+}
+
+
+static media_stmt_t  media_sql_tenant =
+    media_stmt("worker_tenant", 1,
+               "SELECT set_config('media.tenant', $1, false)");
+
+
+/*
+ * Which tenant's rows the session sees (sql/031_tenants.sql): "*" for
+ * all, as a worker starts; a job's work runs as the job's tenant.  Set,
+ * not left to PGOPTIONS or the conninfo: an unset media.tenant fails
+ * every statement on purpose.
+ */
+int
+media_pg_tenant(PGconn *pg, const char *tenant)
+{
+    PGresult     *res;
+    const char   *params[1];
+
+    params[0] = tenant;
+
+    res = media_pg_exec(pg, &media_sql_tenant, params);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        media_log_error("postgres tenant %s: %s", tenant,
+                        PQerrorMessage(pg));
+        PQclear(res);
+        return -1;
+    }
+
+    PQclear(res);
+    return 0;
 }
 
 

@@ -80,8 +80,15 @@ void media_signals(void);
 /* sleeps up to ms, waking early when asked to stop */
 void media_sleep(long ms);
 
-/* NULL with the error logged; callers retry with media_backoff */
+/* NULL with the error logged; callers retry with media_backoff; the
+ * session's tenant is media_worker_tenant */
 PGconn *media_pg_connect(const media_settings_t *s);
+
+/* the tenant whose rows the session sees ("*": all); 0 or -1 logged */
+int media_pg_tenant(PGconn *pg, const char *tenant);
+
+/* "*" unless the program names one before connecting */
+extern const char  *media_worker_tenant;
 
 /*
  * A named statement, prepared once per connection, as the module's are:
