@@ -789,18 +789,24 @@ media_now_ms(void)
 }
 
 
+/* a job's reasons may be set from the transcoder's encoder threads too */
+static pthread_mutex_t  media_job_reason_lock = PTHREAD_MUTEX_INITIALIZER;
+
+
 void
 media_job_fail(media_job_t *job, const char *fmt, ...)
 {
     va_list  args;
 
-    if (job->error[0]) {
-        return;        /* the first reason is the real one */
+    pthread_mutex_lock(&media_job_reason_lock);
+
+    if (job->error[0] == '\0') {     /* the first reason is the real one */
+        va_start(args, fmt);
+        vsnprintf(job->error, sizeof(job->error), fmt, args);
+        va_end(args);
     }
 
-    va_start(args, fmt);
-    vsnprintf(job->error, sizeof(job->error), fmt, args);
-    va_end(args);
+    pthread_mutex_unlock(&media_job_reason_lock);
 }
 
 
@@ -808,6 +814,8 @@ void
 media_job_refuse(media_job_t *job, const char *fmt, ...)
 {
     va_list  args;
+
+    pthread_mutex_lock(&media_job_reason_lock);
 
     job->permanent = 1;
 
@@ -820,6 +828,8 @@ media_job_refuse(media_job_t *job, const char *fmt, ...)
     if (job->error[0] == '\0') {
         snprintf(job->error, sizeof(job->error), "%s", job->reason);
     }
+
+    pthread_mutex_unlock(&media_job_reason_lock);
 }
 
 
