@@ -200,15 +200,21 @@ BEGIN
             AND m.search @@ q
           LIMIT 100)
         UNION ALL
+        -- each of the word's media by its key, until 100 match (OFFSET
+        -- 0: looked up one at a time, never a hash of every media row)
         (SELECT m.id, m.search
            FROM (SELECT w.media_id FROM media_words w
                   WHERE NOT broad AND w.word >= w_from COLLATE "C"
                     AND w.word < w_to COLLATE "C"
-                  LIMIT 5000) w
-           JOIN media m ON m.id = w.media_id
-          WHERE m.search @@ q AND m.deleted_at IS NULL
-            AND ((m.privacy = 'public' AND m.status = 'ready')
-                 OR (m.owner_id = viewer AND m.status <> 'blocked'))
+                  LIMIT 5000) w,
+                LATERAL (SELECT m.id, m.search FROM media m
+                          WHERE m.id = w.media_id AND m.search @@ q
+                            AND m.deleted_at IS NULL
+                            AND ((m.privacy = 'public'
+                                  AND m.status = 'ready')
+                                 OR (m.owner_id = viewer
+                                     AND m.status <> 'blocked'))
+                         OFFSET 0) m
           LIMIT 100)),
     r AS (
         SELECT DISTINCT ON (c.id) c.*,
