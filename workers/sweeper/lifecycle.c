@@ -88,6 +88,8 @@ static int media_life_newest(const char *path, const struct stat *sb,
 static int media_life_sources(const media_settings_t *s, PGconn *pg);
 static int media_life_seal(PGconn *pg);
 static int media_life_head(PGconn *pg);
+static DIR *media_life_opendir(const media_settings_t *s, const char *name,
+    char *dir, size_t size);
 static void media_life_ids_add(media_life_ids_t *ids, const char *id);
 static const char *media_life_ids(media_life_ids_t *ids);
 static int media_life_uuid(const char *s);
@@ -526,13 +528,7 @@ media_life_orphans(const media_settings_t *s, PGconn *pg)
     struct dirent     *e;
     media_life_ids_t   ids;
 
-    if (media_path(dir, sizeof(dir), "%s/" MEDIA_DIR_EXPORTS, s->storage)
-        != 0)
-    {
-        return -1;
-    }
-
-    d = opendir(dir);
+    d = media_life_opendir(s, MEDIA_DIR_EXPORTS, dir, sizeof(dir));
     if (d == NULL) {
         return -1;
     }
@@ -794,13 +790,7 @@ media_life_avatars(const media_settings_t *s, PGconn *pg)
     struct dirent     *e;
     media_life_ids_t   ids;
 
-    if (media_path(dir, sizeof(dir), "%s/" MEDIA_DIR_COVERS, s->storage)
-        != 0)
-    {
-        return -1;
-    }
-
-    d = opendir(dir);
+    d = media_life_opendir(s, MEDIA_DIR_COVERS, dir, sizeof(dir));
     if (d == NULL) {
         return -1;
     }
@@ -942,6 +932,19 @@ media_life_sources(const media_settings_t *s, PGconn *pg)
 
 
 /* helpers ------------------------------------------------------------------ */
+
+/* media_storage/<name> opened, its path in dir; NULL when it cannot be */
+static DIR *
+media_life_opendir(const media_settings_t *s, const char *name, char *dir,
+    size_t size)
+{
+    if (media_path(dir, size, "%s/%s", s->storage, name) != 0) {
+        return NULL;
+    }
+
+    return opendir(dir);
+}
+
 
 static void
 media_life_ids_add(media_life_ids_t *ids, const char *id)
