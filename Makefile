@@ -15,7 +15,7 @@ DEPS := gcc make pkg-config perl nginx nginx-dev \
         libpq-dev postgresql redis-server libhiredis-dev libyajl-dev \
         libssl-dev libcurl4-openssl-dev clang libclang-rt-14-dev \
         libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev \
-        libswresample-dev libswscale-dev ffmpeg nodejs chromium
+        libswresample-dev libswscale-dev ffmpeg nodejs chromium wrk
 
 NGX_SRC  := /usr/share/nginx/src
 BUILD    ?= build

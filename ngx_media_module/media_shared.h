@@ -77,7 +77,6 @@
 #define MEDIA_KEY_LOGIN_ADDRESS   "media:login:addr:"  /* + client address */
 #define MEDIA_KEY_AD_SHOWN        "media:ad:shown:"    /* + token:address */
 #define MEDIA_KEY_EXPORT_RATE     "media:export:rate:" /* + user id */
-#define MEDIA_KEY_PLAY_RATE       "media:play:rate:"   /* + client address */
 #define MEDIA_KEY_COMMENT_RATE    "media:comment:rate:" /* + user id */
 /* a download link's keys, in one hash slot: "media:dl:{<link id>}:n" its
  * uses, ":c" the clients that spent one, ":r" revoked; the sweeper drops

@@ -91,6 +91,7 @@ typedef struct {
     ngx_msec_t                 login_window;
     ngx_str_t                  thread_pool_name;
     void                      *user_cache;  /* ngx_http_media_shm_t */
+    void                      *play_rate;   /* ngx_http_media_shm_t */
     void                      *thread_pool;   /* ngx_thread_pool_t */
 
     /* playback (ngx_http_media_hls.c) */
