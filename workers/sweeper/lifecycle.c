@@ -1,7 +1,7 @@
 /*
  * The lifecycle pass: what has outlived its use, removed, and each removal
  * logged ("lifecycle: ...").  It runs in the sweeper's consumer between
- * jobs, at start and then every media_sweep_interval, in seven steps:
+ * jobs, at start and then every media_sweep_interval, in eight steps:
  *
  *   exports    past expires_at (media_export_ttl after they were made),
  *              or deleted through the API: the file exports/<id>.<format>
@@ -24,6 +24,8 @@
  *              running job's id or media, or a pending export's id, keeps
  *              the entry however old
  *   purge      the files of media whose account was deleted (purge.c)
+ *   uploads    resumable uploads expired unfinished: file, then row
+ *              (uploads.c)
  *   originals  with media_source_retention set: the upload of a ready
  *              media older than that, with no job or export pending on
  *              it; the renditions stay and play, media.source_removed_at
@@ -201,6 +203,7 @@ media_lifecycle(const media_settings_t *s, PGconn *pg, redisContext *rc)
     (void) media_life_orphans(s, pg);
     (void) media_life_temp(s, pg);
     (void) media_purge(s, pg);
+    (void) media_uploads_sweep(s, pg);
     (void) media_life_seal(pg);
     (void) media_life_head(pg);
 
