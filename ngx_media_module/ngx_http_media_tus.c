@@ -343,6 +343,11 @@ ngx_http_media_tus_create(ngx_http_request_t *r)
                                         "%s", err);
     }
 
+    t->filename.len = m->filename_len;
+    t->filename.data = (u_char *) m->filename;
+    t->filetype.len = m->filetype_len;
+    t->filetype.data = (u_char *) m->filetype;
+
     /* what the single-request upload takes: an audio or video type */
     if (m->filetype_len
         && !((m->filetype_len > 6
@@ -354,9 +359,9 @@ ngx_http_media_tus_create(ngx_http_request_t *r)
     {
         return ngx_http_media_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
                                          "unsupported_media_type",
-                                         "the metadata's filetype is \"%*s\"; "
-                                         "upload audio/* or video/* files",
-                                         m->filetype_len, m->filetype);
+                                         "the metadata's filetype is \"%V\"; "
+                                         "upload an audio or video file",
+                                         &t->filetype);
     }
 
     /* creation-with-upload: the first bytes come with the creation */
@@ -382,11 +387,6 @@ ngx_http_media_tus_create(ngx_http_request_t *r)
                                    r->headers_in.content_length_n, t->length);
         }
     }
-
-    t->filename.len = m->filename_len;
-    t->filename.data = (u_char *) m->filename;
-    t->filetype.len = m->filetype_len;
-    t->filetype.data = (u_char *) m->filetype;
 
     params[0] = ctx->user->id;
     params[1].data = ngx_pnalloc(r->pool, 2 * NGX_OFF_T_LEN);
