@@ -61,6 +61,7 @@ typedef struct {
     ngx_str_t             filename;
     ngx_str_t             filetype;
     unsigned              created:1;           /* POST: 201 */
+    unsigned              draft:1;             /* the media's a draft */
 
     /* the thread's verdict */
     ngx_err_t             err;
@@ -106,17 +107,17 @@ static ngx_int_t ngx_http_media_tus_path(ngx_http_request_t *r,
 /* the statements of this room, each prepared once per pooled connection */
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_tus_create =
-    ngx_http_media_pg_stmt("tus_create", 6,
+    ngx_http_media_pg_stmt("tus_create", 7,
         "SELECT upload_id, expires, quantity, used, limit_value, plan,"
         "       lifted_by"
-        "  FROM media_tus_create($1, $2, $3, $4, $5,"
+        "  FROM media_tus_create($1, $2, $3, $4, $5, $7,"
         "                        $6::bigint * interval '1 second')");
 
 /* $3 NULL: HEAD, no lease; $5: lease the upload when it may be written */
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_tus_take =
     ngx_http_media_pg_stmt("tus_take", 5,
         "SELECT verdict, upload_offset, upload_length, expires, lease,"
-        "       metadata, filename, filetype, reservation"
+        "       metadata, filename, filetype, reservation, draft"
         "  FROM media_tus_take($1, $2, $3, $4, $5)");
 
 /* the lease given back, the offset moved (or not, after a failure) */
@@ -268,7 +269,8 @@ ngx_http_media_tus_create(ngx_http_request_t *r)
 {
     char                         err[256];
     ngx_int_t                    rc;
-    ngx_str_t                    params[6], *ct;
+    ngx_int_t                    draft;
+    ngx_str_t                    params[7], *ct;
     ngx_table_elt_t             *meta;
     ngx_http_media_tus_t        *t;
     ngx_http_media_ctx_t        *ctx;
@@ -284,6 +286,14 @@ ngx_http_media_tus_create(ngx_http_request_t *r)
     }
 
     t->created = 1;
+
+    /* ?draft=1, as POST /media takes it */
+    draft = ngx_http_media_upload_draft(r);
+    if (draft == NGX_ERROR) {
+        return ngx_http_media_field_error(r, "draft", "draft must be 1 or "
+                                          "true (a draft: yours only until "
+                                          "published), 0 or false");
+    }
 
     if (ngx_http_media_header_in(r, "Upload-Defer-Length", 19)) {
         return ngx_http_media_bad_field(r, NGX_HTTP_BAD_REQUEST,
@@ -404,6 +414,12 @@ ngx_http_media_tus_create(ngx_http_request_t *r)
     params[2].len = meta ? meta->value.len : 0;
     params[3] = t->filename;
     params[4] = t->filetype;
+
+    if (draft) {
+        ngx_str_set(&params[6], "true");
+    } else {
+        ngx_str_set(&params[6], "false");
+    }
 
     /* the name the media keeps is cut to 255 characters when stored */
     if (params[3].len > 255 || params[3].len == 0) {
@@ -943,6 +959,7 @@ ngx_http_media_tus_advanced(ngx_http_request_t *r,
     src.reservation = t->reservation;
     src.content_type = t->filetype;
     src.filename = t->filename;
+    src.draft = t->draft;
     src.stored = ngx_http_media_tus_stored;
     src.data = t;
 
@@ -1085,6 +1102,8 @@ ngx_http_media_tus_verdict(ngx_http_request_t *r,
     t->reservation = *ngx_http_media_pg_value(res, 0, 8);
     t->filename = *ngx_http_media_pg_value(res, 0, 6);
     t->filetype = *ngx_http_media_pg_value(res, 0, 7);
+    t->draft = ngx_http_media_pg_value(res, 0, 9)->len
+               && ngx_http_media_pg_value(res, 0, 9)->data[0] == 't';
 
     n = ngx_http_media_pg_value(res, 0, 1);
 

@@ -88,7 +88,6 @@ static ngx_int_t ngx_http_media_title_check(ngx_http_media_upload_t *u,
     u_char *p, size_t len);
 static void ngx_http_media_upload_refuse(ngx_http_media_upload_t *u,
     ngx_uint_t status, const char *code, const char *fmt, ...);
-static ngx_int_t ngx_http_media_upload_draft(ngx_http_request_t *r);
 static void ngx_http_media_upload_reserved(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_ingested(ngx_event_t *ev);
@@ -191,8 +190,7 @@ ngx_http_media_upload_gate(ngx_http_request_t *r,
 }
 
 
-/* the ?draft= argument: 1 (a draft), 0 (none or false), NGX_ERROR */
-static ngx_int_t
+ngx_int_t
 ngx_http_media_upload_draft(ngx_http_request_t *r)
 {
     ngx_str_t  v;

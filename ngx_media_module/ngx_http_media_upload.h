@@ -23,6 +23,10 @@ ngx_int_t ngx_http_media_upload_gate(ngx_http_request_t *r,
 ngx_int_t ngx_http_media_upload(ngx_http_request_t *r);
 
 
+/* the ?draft= argument: 1 (a draft), 0 (none or false), NGX_ERROR */
+ngx_int_t ngx_http_media_upload_draft(ngx_http_request_t *r);
+
+
 /* called with the new media's id once it is stored and queued */
 typedef void (*ngx_http_media_upload_stored_pt)(ngx_http_request_t *r,
     ngx_str_t *media_id, void *data);

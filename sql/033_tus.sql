@@ -30,6 +30,7 @@ CREATE TABLE uploads (
     metadata       text CHECK (length(metadata) <= 4096),  -- as sent
     filename       text CHECK (length(filename) <= 255),
     filetype       text CHECK (length(filetype) <= 255),
+    draft          boolean NOT NULL DEFAULT false,  -- POST ?draft=1
     expires_at     timestamptz NOT NULL,
     lease          uuid,
     lease_until    timestamptz,
@@ -52,7 +53,7 @@ CREATE POLICY tenant ON uploads
 -- POST /uploads: the quota as a single-request upload meets it (402 with
 -- the limit otherwise), then the row.  upload_id is NULL when refused.
 CREATE FUNCTION media_tus_create(u uuid, len bigint, meta text,
-    fname text, ftype text, ttl interval,
+    fname text, ftype text, is_draft boolean, ttl interval,
     OUT upload_id uuid, OUT expires bigint, OUT quantity text,
     OUT used bigint, OUT limit_value bigint, OUT plan text,
     OUT lifted_by text)
@@ -76,8 +77,9 @@ BEGIN
      WHERE id = r.reservation;
 
     INSERT INTO uploads (user_id, reservation, upload_length, metadata,
-                         filename, filetype, expires_at)
-    VALUES (u, r.reservation, len, meta, fname, ftype, now() + ttl)
+                         filename, filetype, draft, expires_at)
+    VALUES (u, r.reservation, len, meta, fname, ftype, is_draft,
+            now() + ttl)
     RETURNING uploads.id, extract(epoch FROM uploads.expires_at)::bigint
          INTO upload_id, expires;
 END
@@ -92,7 +94,7 @@ CREATE FUNCTION media_tus_take(upload uuid, u uuid, off bigint,
     bytes bigint, take boolean)
 RETURNS TABLE (verdict text, upload_offset bigint, upload_length bigint,
                expires bigint, lease uuid, metadata text, filename text,
-               filetype text, reservation uuid)
+               filetype text, reservation uuid, draft boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
     t  uploads%ROWTYPE;
@@ -131,6 +133,7 @@ BEGIN
     RETURN QUERY SELECT v, t.upload_offset, t.upload_length,
                         extract(epoch FROM t.expires_at)::bigint,
                         CASE WHEN v = 'ok' AND take THEN t.lease END,
-                        t.metadata, t.filename, t.filetype, t.reservation;
+                        t.metadata, t.filename, t.filetype, t.reservation,
+                        t.draft;
 END
 $$;
