@@ -40,6 +40,7 @@
 #include "ngx_http_media_tus.h"
 #include "media_shared.h"
 #include "media_tus.h"
+#include "media_utf8.h"
 
 
 /* not in nginx's table: RFC 9110 15.5.11, RFC 4918 11.3 */
@@ -73,6 +74,15 @@ static ngx_http_media_tus_t *ngx_http_media_tus_begin(ngx_http_request_t *r,
     ngx_int_t *rc);
 static ngx_int_t ngx_http_media_tus_number(ngx_http_request_t *r,
     const char *name, off_t *out, ngx_int_t *rc);
+static ngx_int_t ngx_http_media_tus_length(ngx_http_request_t *r,
+    ngx_http_media_tus_t *t, ngx_int_t *rc);
+static ngx_int_t ngx_http_media_tus_metadata(ngx_http_request_t *r,
+    ngx_http_media_tus_t *t, ngx_table_elt_t *meta, ngx_int_t *rc);
+static ngx_int_t ngx_http_media_tus_body_type(ngx_http_request_t *r,
+    ngx_int_t *rc);
+static ngx_int_t ngx_http_media_tus_take(ngx_http_request_t *r,
+    ngx_http_media_tus_t *t, ngx_uint_t take,
+    ngx_http_media_pg_handler_pt handler);
 static void ngx_http_media_tus_created(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_tus_peeked(ngx_http_request_t *r,
@@ -98,8 +108,6 @@ static ngx_int_t ngx_http_media_tus_answer(ngx_http_request_t *r,
     ngx_http_media_tus_t *t, ngx_str_t *media_id);
 static ngx_int_t ngx_http_media_tus_header(ngx_http_request_t *r,
     const char *name, const char *fmt, ...);
-static ngx_int_t ngx_http_media_tus_send(ngx_http_request_t *r,
-    ngx_uint_t status);
 static ngx_int_t ngx_http_media_tus_path(ngx_http_request_t *r,
     ngx_http_media_tus_t *t);
 
@@ -163,7 +171,7 @@ ngx_http_media_tus_options(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_media_tus_send(r, NGX_HTTP_NO_CONTENT);
+    return ngx_http_media_send_empty(r, NGX_HTTP_NO_CONTENT);
 }
 
 
@@ -267,14 +275,11 @@ ngx_http_media_tus_number(ngx_http_request_t *r, const char *name,
 ngx_int_t
 ngx_http_media_tus_create(ngx_http_request_t *r)
 {
-    char                         err[256];
-    ngx_int_t                    rc;
-    ngx_int_t                    draft;
-    ngx_str_t                    params[7], *ct;
+    ngx_int_t                    rc, draft;
+    ngx_str_t                    params[7];
     ngx_table_elt_t             *meta;
     ngx_http_media_tus_t        *t;
     ngx_http_media_ctx_t        *ctx;
-    media_tus_metadata_t        *m;
     ngx_http_media_main_conf_t  *mmcf;
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
@@ -295,107 +300,19 @@ ngx_http_media_tus_create(ngx_http_request_t *r)
                                           "published), 0 or false");
     }
 
-    if (ngx_http_media_header_in(r, "Upload-Defer-Length", 19)) {
-        return ngx_http_media_bad_field(r, NGX_HTTP_BAD_REQUEST,
-                                        "invalid_header",
-                                        "Upload-Defer-Length", "this server "
-                                        "needs the length at creation: send "
-                                        "Upload-Length");
-    }
+    meta = ngx_http_media_header_in(r, "Upload-Metadata", 15);
 
-    switch (ngx_http_media_tus_number(r, "Upload-Length", &t->length, &rc)) {
-    case NGX_OK:
-        break;
-    case NGX_DECLINED:
-        return ngx_http_media_bad_field(r, NGX_HTTP_BAD_REQUEST,
-                                        "invalid_header", "Upload-Length",
-                                        "send Upload-Length, the size of "
-                                        "the whole file in bytes");
-    default:
+    if (ngx_http_media_tus_length(r, t, &rc) != NGX_OK
+        || ngx_http_media_tus_metadata(r, t, meta, &rc) != NGX_OK)
+    {
         return rc;
     }
 
-    if (t->length == 0) {
-        return ngx_http_media_bad_field(r, NGX_HTTP_BAD_REQUEST,
-                                        "invalid_header", "Upload-Length",
-                                        "the upload is empty: a media has "
-                                        "at least one byte");
-    }
-
-    if (t->length > mmcf->upload_max) {
-        if (ngx_http_media_tus_header(r, "Tus-Max-Size", "%O",
-                                      mmcf->upload_max)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_media_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                         "too_large", "the upload is %O "
-                                         "bytes; this server takes at most "
-                                         "%O (media_upload_max_size)",
-                                         t->length, mmcf->upload_max);
-    }
-
-    m = ngx_palloc(r->pool, sizeof(media_tus_metadata_t));
-    if (m == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    meta = ngx_http_media_header_in(r, "Upload-Metadata", 15);
-
-    if (media_tus_metadata(meta ? (char *) meta->value.data : "",
-                           meta ? meta->value.len : 0, m, err, sizeof(err))
-        != 0)
-    {
-        return ngx_http_media_bad_field(r, NGX_HTTP_BAD_REQUEST,
-                                        "invalid_header", "Upload-Metadata",
-                                        "%s", err);
-    }
-
-    t->filename.len = m->filename_len;
-    t->filename.data = (u_char *) m->filename;
-    t->filetype.len = m->filetype_len;
-    t->filetype.data = (u_char *) m->filetype;
-
-    /* what the single-request upload takes: an audio or video type */
-    if (m->filetype_len
-        && !((m->filetype_len > 6
-              && ngx_strncasecmp((u_char *) m->filetype, (u_char *) "audio/",
-                                 6) == 0)
-             || (m->filetype_len > 6
-                 && ngx_strncasecmp((u_char *) m->filetype,
-                                    (u_char *) "video/", 6) == 0)))
-    {
-        return ngx_http_media_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                         "unsupported_media_type",
-                                         "the metadata's filetype is \"%V\"; "
-                                         "upload an audio or video file",
-                                         &t->filetype);
-    }
-
     /* creation-with-upload: the first bytes come with the creation */
-    if (r->headers_in.content_length_n > 0) {
-        ct = r->headers_in.content_type ? &r->headers_in.content_type->value
-                                        : NULL;
-
-        if (ct == NULL
-            || !media_tus_content_type_ok((char *) ct->data, ct->len))
-        {
-            return ngx_http_media_send_error(r,
-                                   NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                   "unsupported_media_type", "send the "
-                                   "upload's bytes as Content-Type: "
-                                   MEDIA_TUS_CONTENT_TYPE);
-        }
-
-        if (r->headers_in.content_length_n > t->length) {
-            return ngx_http_media_send_error(r,
-                                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                   "too_long", "the body is %O bytes, more "
-                                   "than the Upload-Length of %O",
-                                   r->headers_in.content_length_n, t->length);
-        }
+    if (r->headers_in.content_length_n > 0
+        && ngx_http_media_tus_body_type(r, &rc) != NGX_OK)
+    {
+        return rc;
     }
 
     params[0] = ctx->user->id;
@@ -406,28 +323,18 @@ ngx_http_media_tus_create(ngx_http_request_t *r)
 
     params[1].len = ngx_sprintf(params[1].data, "%O", t->length)
                     - params[1].data;
-    params[5].data = params[1].data + NGX_OFF_T_LEN;
-    params[5].len = ngx_sprintf(params[5].data, "%T", mmcf->tus_expires)
-                    - params[5].data;
-
     params[2].data = meta ? meta->value.data : NULL;
     params[2].len = meta ? meta->value.len : 0;
     params[3] = t->filename;
     params[4] = t->filetype;
+    params[5].data = params[1].data + NGX_OFF_T_LEN;
+    params[5].len = ngx_sprintf(params[5].data, "%T", mmcf->tus_expires)
+                    - params[5].data;
 
     if (draft) {
         ngx_str_set(&params[6], "true");
     } else {
         ngx_str_set(&params[6], "false");
-    }
-
-    /* the name the media keeps is cut to 255 characters when stored */
-    if (params[3].len > 255 || params[3].len == 0) {
-        params[3].data = NULL;
-    }
-
-    if (params[4].len > 255 || params[4].len == 0) {
-        params[4].data = NULL;
     }
 
     if (ngx_http_media_pg_query(r, &ngx_http_media_sql_tus_create, params,
@@ -440,6 +347,156 @@ ngx_http_media_tus_create(ngx_http_request_t *r)
     r->main->count++;
 
     return NGX_DONE;
+}
+
+
+/*
+ * Upload-Length: there (Upload-Defer-Length is not offered), not zero, and
+ * within media_upload_max_size (413 naming it, as POST /media does).
+ * NGX_OK, or NGX_DECLINED with the refusal sent and its rc in *rc.
+ */
+static ngx_int_t
+ngx_http_media_tus_length(ngx_http_request_t *r, ngx_http_media_tus_t *t,
+    ngx_int_t *rc)
+{
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    if (ngx_http_media_header_in(r, "Upload-Defer-Length", 19)) {
+        *rc = ngx_http_media_bad_field(r, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_header",
+                                       "Upload-Defer-Length", "this server "
+                                       "needs the length at creation: send "
+                                       "Upload-Length");
+        return NGX_DECLINED;
+    }
+
+    switch (ngx_http_media_tus_number(r, "Upload-Length", &t->length, rc)) {
+    case NGX_OK:
+        break;
+    case NGX_DECLINED:
+        *rc = ngx_http_media_bad_field(r, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_header", "Upload-Length",
+                                       "send Upload-Length, the size of "
+                                       "the whole file in bytes");
+        return NGX_DECLINED;
+    default:
+        return NGX_DECLINED;
+    }
+
+    if (t->length == 0) {
+        *rc = ngx_http_media_bad_field(r, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_header", "Upload-Length",
+                                       "the upload is empty: a media has "
+                                       "at least one byte");
+        return NGX_DECLINED;
+    }
+
+    if (t->length <= mmcf->upload_max) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_media_tus_header(r, "Tus-Max-Size", "%O", mmcf->upload_max)
+        != NGX_OK)
+    {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
+    }
+
+    *rc = ngx_http_media_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                    "too_large", "the upload is %O bytes; "
+                                    "this server takes at most %O "
+                                    "(media_upload_max_size)",
+                                    t->length, mmcf->upload_max);
+    return NGX_DECLINED;
+}
+
+
+/*
+ * Upload-Metadata: well-formed, a filetype (when given) that is audio or
+ * video, as POST /media takes, and the filename kept as the media will
+ * keep it (safe UTF-8, 255 characters).  As above.
+ */
+static ngx_int_t
+ngx_http_media_tus_metadata(ngx_http_request_t *r, ngx_http_media_tus_t *t,
+    ngx_table_elt_t *meta, ngx_int_t *rc)
+{
+    char                   err[256];
+    u_char                *name;
+    media_tus_metadata_t  *m;
+
+    m = ngx_palloc(r->pool, sizeof(media_tus_metadata_t));
+    name = ngx_pnalloc(r->pool, MEDIA_TUS_VALUE_MAX);
+    if (m == NULL || name == NULL) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
+    }
+
+    if (media_tus_metadata(meta ? (char *) meta->value.data : "",
+                           meta ? meta->value.len : 0, m, err, sizeof(err))
+        != 0)
+    {
+        *rc = ngx_http_media_bad_field(r, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_header", "Upload-Metadata",
+                                       "%s", err);
+        return NGX_DECLINED;
+    }
+
+    t->filetype.len = m->filetype_len;
+    t->filetype.data = m->filetype_len ? (u_char *) m->filetype : NULL;
+
+    if (m->filetype_len
+        && !(m->filetype_len > 6
+             && (ngx_strncasecmp((u_char *) m->filetype, (u_char *) "audio/",
+                                 6) == 0
+                 || ngx_strncasecmp((u_char *) m->filetype,
+                                    (u_char *) "video/", 6) == 0)))
+    {
+        *rc = ngx_http_media_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                        "unsupported_media_type",
+                                        "the metadata's filetype is \"%V\"; "
+                                        "upload an audio or video file",
+                                        &t->filetype);
+        return NGX_DECLINED;
+    }
+
+    if (m->filetype_len > 255) {
+        *rc = ngx_http_media_bad_field(r, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_header", "Upload-Metadata",
+                                       "the filetype is %uz bytes; a media "
+                                       "type has at most 255",
+                                       m->filetype_len);
+        return NGX_DECLINED;
+    }
+
+    t->filename.len = media_utf8_safe(name, (u_char *) m->filename,
+                                      m->filename_len);
+    t->filename.len = media_utf8_prefix(name, t->filename.len, 255);
+    t->filename.data = t->filename.len ? name : NULL;
+
+    return NGX_OK;
+}
+
+
+/* a body's Content-Type is tus': NGX_OK, or as above (415) */
+static ngx_int_t
+ngx_http_media_tus_body_type(ngx_http_request_t *r, ngx_int_t *rc)
+{
+    ngx_str_t  *ct;
+
+    ct = r->headers_in.content_type ? &r->headers_in.content_type->value
+                                    : NULL;
+
+    if (ct && media_tus_content_type_ok((char *) ct->data, ct->len)) {
+        return NGX_OK;
+    }
+
+    *rc = ngx_http_media_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                    "unsupported_media_type", "send the "
+                                    "upload's bytes as Content-Type: "
+                                    MEDIA_TUS_CONTENT_TYPE);
+    return NGX_DECLINED;
 }
 
 
@@ -498,25 +555,17 @@ ngx_int_t
 ngx_http_media_tus_head(ngx_http_request_t *r)
 {
     ngx_int_t              rc;
-    ngx_str_t              params[5];
-    ngx_http_media_ctx_t  *ctx;
     ngx_http_media_tus_t  *t;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
 
     t = ngx_http_media_tus_begin(r, &rc);
     if (t == NULL) {
         return rc;
     }
 
-    params[0] = t->id;
-    params[1] = ctx->user->id;
-    ngx_str_null(&params[2]);
-    ngx_str_set(&params[3], "0");
-    ngx_str_set(&params[4], "false");
+    /* t->offset -1: where it is, whatever it is */
+    t->offset = -1;
 
-    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_tus_take, params,
-                                ngx_http_media_tus_headed, t)
+    if (ngx_http_media_tus_take(r, t, 0, ngx_http_media_tus_headed)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -567,26 +616,15 @@ ngx_int_t
 ngx_http_media_tus_patch(ngx_http_request_t *r)
 {
     ngx_int_t              rc;
-    ngx_str_t              params[5], *ct;
-    ngx_http_media_ctx_t  *ctx;
     ngx_http_media_tus_t  *t;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
 
     t = ngx_http_media_tus_begin(r, &rc);
     if (t == NULL) {
         return rc;
     }
 
-    ct = r->headers_in.content_type ? &r->headers_in.content_type->value
-                                    : NULL;
-
-    if (ct == NULL || !media_tus_content_type_ok((char *) ct->data, ct->len))
-    {
-        return ngx_http_media_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                         "unsupported_media_type", "send the "
-                                         "upload's bytes as Content-Type: "
-                                         MEDIA_TUS_CONTENT_TYPE);
+    if (ngx_http_media_tus_body_type(r, &rc) != NGX_OK) {
+        return rc;
     }
 
     switch (ngx_http_media_tus_number(r, "Upload-Offset", &t->offset, &rc)) {
@@ -604,23 +642,8 @@ ngx_http_media_tus_patch(ngx_http_request_t *r)
 
     t->bytes = ngx_max(r->headers_in.content_length_n, 0);
 
-    params[0] = t->id;
-    params[1] = ctx->user->id;
-    params[2].data = ngx_pnalloc(r->pool, 2 * NGX_OFF_T_LEN);
-    if (params[2].data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    params[2].len = ngx_sprintf(params[2].data, "%O", t->offset)
-                    - params[2].data;
-    params[3].data = params[2].data + NGX_OFF_T_LEN;
-    params[3].len = ngx_sprintf(params[3].data, "%O", t->bytes)
-                    - params[3].data;
-    ngx_str_set(&params[4], "false");
-
     /* refused before a byte of the body is read: 404, 409, 410, 413, 423 */
-    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_tus_take, params,
-                                ngx_http_media_tus_peeked, t)
+    if (ngx_http_media_tus_take(r, t, 0, ngx_http_media_tus_peeked)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -677,7 +700,6 @@ ngx_http_media_tus_read(ngx_http_request_t *r, ngx_http_media_tus_t *t)
 static void
 ngx_http_media_tus_body(ngx_http_request_t *r)
 {
-    ngx_str_t              params[5];
     ngx_temp_file_t       *tf;
     ngx_http_media_ctx_t  *ctx;
     ngx_http_media_tus_t  *t;
@@ -698,23 +720,7 @@ ngx_http_media_tus_body(ngx_http_request_t *r)
     /* nginx's temp file, open (and unlinked) until the request ends */
     t->body = tf->file.fd;
 
-    params[0] = t->id;
-    params[1] = ctx->user->id;
-    params[2].data = ngx_pnalloc(r->pool, 2 * NGX_OFF_T_LEN);
-    if (params[2].data == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    params[2].len = ngx_sprintf(params[2].data, "%O", t->offset)
-                    - params[2].data;
-    params[3].data = params[2].data + NGX_OFF_T_LEN;
-    params[3].len = ngx_sprintf(params[3].data, "%O", t->bytes)
-                    - params[3].data;
-    ngx_str_set(&params[4], "true");
-
-    if (ngx_http_media_pg_query(r, &ngx_http_media_sql_tus_take, params,
-                                ngx_http_media_tus_taken, t)
+    if (ngx_http_media_tus_take(r, t, 1, ngx_http_media_tus_taken)
         != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -1062,12 +1068,53 @@ ngx_http_media_tus_terminated(ngx_http_request_t *r,
                       ngx_http_media_request_id(r));
     }
 
-    ngx_http_finalize_request(r, ngx_http_media_tus_send(r,
+    ngx_http_finalize_request(r, ngx_http_media_send_empty(r,
                                                          NGX_HTTP_NO_CONTENT));
 }
 
 
 /* the pieces ----------------------------------------------------------- */
+
+/*
+ * media_tus_take for the caller's upload: whether t->bytes may go at
+ * t->offset (-1: HEAD, any offset), leased to this request with take.
+ */
+static ngx_int_t
+ngx_http_media_tus_take(ngx_http_request_t *r, ngx_http_media_tus_t *t,
+    ngx_uint_t take, ngx_http_media_pg_handler_pt handler)
+{
+    ngx_str_t              params[5];
+    ngx_http_media_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    params[0] = t->id;
+    params[1] = ctx->user->id;
+    params[2].data = ngx_pnalloc(r->pool, 2 * NGX_OFF_T_LEN);
+    if (params[2].data == NULL) {
+        return NGX_ERROR;
+    }
+
+    params[2].len = ngx_sprintf(params[2].data, "%O", t->offset)
+                    - params[2].data;
+    params[3].data = params[2].data + NGX_OFF_T_LEN;
+    params[3].len = ngx_sprintf(params[3].data, "%O", t->bytes)
+                    - params[3].data;
+
+    if (t->offset < 0) {
+        ngx_str_null(&params[2]);
+    }
+
+    if (take) {
+        ngx_str_set(&params[4], "true");
+    } else {
+        ngx_str_set(&params[4], "false");
+    }
+
+    return ngx_http_media_pg_query(r, &ngx_http_media_sql_tus_take, params,
+                                   handler, t);
+}
+
 
 /*
  * media_tus_take's verdict: NGX_OK with the upload's numbers in t, or
@@ -1187,34 +1234,7 @@ ngx_http_media_tus_answer(ngx_http_request_t *r, ngx_http_media_tus_t *t,
         status = NGX_HTTP_NO_CONTENT;
     }
 
-    return ngx_http_media_tus_send(r, status);
-}
-
-
-/* an answer without a body */
-static ngx_int_t
-ngx_http_media_tus_send(ngx_http_request_t *r, ngx_uint_t status)
-{
-    ngx_int_t  rc;
-
-    /* a refusal's body unread (an empty PATCH's): read away, as errors do */
-    r->expect_tested = 1;
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
-    }
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = 0;
-    r->header_only = 1;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK) {
-        return rc;
-    }
-
-    return ngx_http_send_special(r, NGX_HTTP_LAST);
+    return ngx_http_media_send_empty(r, status);
 }
 
 
