@@ -10,6 +10,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use IO::Socket::INET;
+use Encode qw(encode_utf8);
 use MIME::Base64 qw(encode_base64);
 use Test::More;
 use MediaTest qw(wait_until slurp);
@@ -64,7 +65,7 @@ sub tus {
 
 sub meta {
     my (%kv) = @_;
-    return join ',', map { "$_ " . encode_base64($kv{$_}, '') } sort keys %kv;
+    return join ',', map { "$_ " . encode_base64(encode_utf8($kv{$_}), '') } sort keys %kv;
 }
 
 sub create {
@@ -306,6 +307,29 @@ is(patch($ann, $loc, 'x', 'abc')->{status}, 400, 'Upload-Offset x: 400');
 $r = patch($ann, $loc, 0, 'abc', 'Tus-Resumable' => '');
 is($r->{status}, 412, 'PATCH with an empty Tus-Resumable: 412');
 
+# a suspended account may look, not write
+$r = create($bob, $len);
+my $bloc = $r->{headers}{location};
+sql("UPDATE users SET suspended_until = now() + interval '1 hour'"
+    . " WHERE id = '$bob->{user}{id}'");
+sleep 1.2;    # the user cache reads the row again after a second
+$r = create($bob, $len);
+is($r->{status}, 403, 'a suspended account\'s POST: 403');
+is($r->{json}{error}{code}, 'suspended', '  suspended');
+is(patch($bob, $bloc, 0, 'abc')->{status}, 403, '  its PATCH: 403');
+is(tus(DELETE => $bloc, $bob)->{status}, 403, '  its DELETE: 403');
+is(tus(HEAD => $bloc, $bob)->{status}, 200, '  its HEAD: 200');
+sql("UPDATE users SET suspended_until = NULL WHERE id = '$bob->{user}{id}'");
+
+# a filename is kept as the media keeps it: 300 Japanese characters, cut
+# to 255 whole ones
+$r = create($ann, $len, 'Upload-Metadata'
+            => meta(filename => "\x{65e5}" x 300));
+is($r->{status}, 201, 'a 300-character filename: 201');
+is(sql("SELECT length(filename) || ' ' || octet_length(filename) FROM uploads"
+       . " WHERE id = '" . upload_id($r->{headers}{location}) . "'"),
+   '255 765', '  kept as 255 whole characters');
+
 # a lease held by another PATCH
 sql("UPDATE uploads SET lease = gen_random_uuid(),"
                   . " lease_until = now() + interval '1 minute' WHERE id = '$id'");
@@ -316,6 +340,15 @@ is(tus(DELETE => $loc, $ann)->{status}, 423, 'DELETE meanwhile: 423');
 is(tus(HEAD => $loc, $ann)->{status}, 200, 'HEAD meanwhile: 200');
 sql("UPDATE uploads SET lease_until = now() WHERE id = '$id'");
 is(patch($ann, $loc, 0, 'abc')->{status}, 204, 'once the lease ran out: 204');
+
+# the directive's value
+my $bad = "$dir/bad.conf";
+open(my $fh, '>', $bad) or die "$bad: $!";
+print $fh slurp($t->conf_file) =~ s/media_tus_expires 2h;/media_tus_expires soon;/r;
+close $fh;
+my ($ok, $out) = $t->nginx_test($bad);
+ok(!$ok, 'nginx -t refuses "media_tus_expires soon"');
+like(slurp("$dir/nginx-t.err") . $out, qr/media_tus_expires/, '  naming it');
 
 $t->finish;
 done_testing;
