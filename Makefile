@@ -134,6 +134,7 @@ $(BUILD)/unit/%.t: t/unit/%.c t/unit/*.h $(CORE_SRC) ngx_media_module/*.h
 WWW_SRC := $(wildcard www/*.html www/*.js www/*.css)
 
 www: $(BUILD)/www/vendor/hls.min.js $(BUILD)/www/vendor/wavesurfer.min.js \
+     $(BUILD)/www/vendor/tus.min.js \
      $(patsubst www/%,$(BUILD)/www/%,$(WWW_SRC))
 
 www/node_modules/hls.js/dist/hls.min.js: www/package.json www/package-lock.json
@@ -152,6 +153,15 @@ $(BUILD)/www/vendor/wavesurfer.min.js: www/node_modules/wavesurfer.js/dist/waves
 	@mkdir -p $(BUILD)/www/vendor
 	cp $< $(BUILD)/www/vendor/
 	cp www/node_modules/wavesurfer.js/LICENSE $(BUILD)/www/vendor/LICENSE.wavesurfer
+
+# tus-js-client uploads in chunks and resumes (app.js, /api/v1/uploads)
+www/node_modules/tus-js-client/dist/tus.min.js: www/node_modules/hls.js/dist/hls.min.js
+	@test -f $@ || (cd www && npm ci --no-audit --no-fund --loglevel=error)
+
+$(BUILD)/www/vendor/tus.min.js: www/node_modules/tus-js-client/dist/tus.min.js
+	@mkdir -p $(BUILD)/www/vendor
+	cp $< $(BUILD)/www/vendor/
+	cp www/node_modules/tus-js-client/LICENSE $(BUILD)/www/vendor/LICENSE.tus-js-client
 
 $(BUILD)/www/%: www/%
 	@mkdir -p $(BUILD)/www

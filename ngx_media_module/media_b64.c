@@ -1,5 +1,6 @@
 /*
- * base64url without padding (RFC 4648 section 5).
+ * base64url without padding (RFC 4648 section 5), and the decoding of
+ * base64 (section 4) that tus' Upload-Metadata carries, by the same loop.
  */
 
 #include "media_b64.h"
@@ -41,8 +42,9 @@ media_b64url_encode(unsigned char *dst, const unsigned char *src, size_t len)
 }
 
 
+/* c62 and c63: "-_" for base64url, "+/" for base64 */
 static int
-media_b64url_value(unsigned char c)
+media_b64_value(unsigned char c, unsigned char c62, unsigned char c63)
 {
     if (c >= 'A' && c <= 'Z') {
         return c - 'A';
@@ -53,18 +55,19 @@ media_b64url_value(unsigned char c)
     if (c >= '0' && c <= '9') {
         return c - '0' + 52;
     }
-    if (c == '-') {
+    if (c == c62) {
         return 62;
     }
-    if (c == '_') {
+    if (c == c63) {
         return 63;
     }
     return -1;
 }
 
 
-size_t
-media_b64url_decode(unsigned char *dst, const unsigned char *src, size_t len)
+static size_t
+media_b64_decode_alphabet(unsigned char *dst, const unsigned char *src,
+    size_t len, unsigned char c62, unsigned char c63)
 {
     int             v[4];
     size_t          i, n;
@@ -80,7 +83,7 @@ media_b64url_decode(unsigned char *dst, const unsigned char *src, size_t len)
         n = len < 4 ? len : 4;
 
         for (i = 0; i < n; i++) {
-            v[i] = media_b64url_value(src[i]);
+            v[i] = media_b64_value(src[i], c62, c63);
             if (v[i] < 0) {
                 return (size_t) -1;
             }
@@ -110,6 +113,31 @@ media_b64url_decode(unsigned char *dst, const unsigned char *src, size_t len)
     }
 
     return d - dst;
+}
+
+
+size_t
+media_b64url_decode(unsigned char *dst, const unsigned char *src, size_t len)
+{
+    return media_b64_decode_alphabet(dst, src, len, '-', '_');
+}
+
+
+size_t
+media_b64_decode(unsigned char *dst, const unsigned char *src, size_t len)
+{
+    size_t  pad;
+
+    /* padded to a multiple of 4, with at most two '=' at the end */
+    pad = 0;
+
+    if (len % 4 == 0) {
+        while (pad < 2 && len > pad && src[len - 1 - pad] == '=') {
+            pad++;
+        }
+    }
+
+    return media_b64_decode_alphabet(dst, src, len - pad, '+', '/');
 }
 
 

@@ -1,5 +1,6 @@
 /*
- * base64url (RFC 4648 section 5) without padding, as JWT uses it.
+ * base64url (RFC 4648 section 5) without padding, as JWT uses it, and
+ * base64 (section 4), as tus' Upload-Metadata does.
  */
 
 #ifndef _MEDIA_B64_H_INCLUDED_
@@ -24,6 +25,14 @@ size_t media_b64url_encode(unsigned char *dst, const unsigned char *src,
  * media_b64url_decoded_max(len) bytes.
  */
 size_t media_b64url_decode(unsigned char *dst, const unsigned char *src,
+    size_t len);
+
+
+/*
+ * base64 (RFC 4648 section 4): the standard alphabet, with or without its
+ * padding; otherwise as media_b64url_decode.
+ */
+size_t media_b64_decode(unsigned char *dst, const unsigned char *src,
     size_t len);
 
 

@@ -20,6 +20,7 @@
 #include "ngx_http_media_admin.h"
 #include "ngx_http_media_library.h"
 #include "ngx_http_media_upload.h"
+#include "ngx_http_media_tus.h"
 #include "ngx_http_media_plans.h"
 #include "ngx_http_media_ads.h"
 #include "ngx_http_media_billing.h"
@@ -164,6 +165,12 @@ static const media_route_t  ngx_http_media_routes[] = {
     { MEDIA_GET, "/api/v1/admin/audit", 72 },
     { MEDIA_DELETE, "/api/v1/me", 73 },
     { MEDIA_PUT, "/api/v1/me/avatar", 74 },
+    { MEDIA_OPTIONS, "/api/v1/uploads", 75 },
+    { MEDIA_POST, "/api/v1/uploads", 76 },
+    { MEDIA_OPTIONS, "/api/v1/uploads/{id}", 77 },
+    { MEDIA_HEAD, "/api/v1/uploads/{id}", 78 },
+    { MEDIA_PATCH, "/api/v1/uploads/{id}", 79 },
+    { MEDIA_DELETE, "/api/v1/uploads/{id}", 80 },
 };
 
 
@@ -262,6 +269,14 @@ static const ngx_http_media_route_def_t  ngx_http_media_route_defs[] = {
     { ngx_http_media_audit_list, NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_ADMIN },
     { ngx_http_media_me_delete, NGX_HTTP_MEDIA_BODY | NGX_HTTP_MEDIA_USER },
     { ngx_http_media_avatar_put, NGX_HTTP_MEDIA_RAW | NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_tus_options, NGX_HTTP_MEDIA_READ },
+    { ngx_http_media_tus_create,
+      NGX_HTTP_MEDIA_RAW | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_UPLOAD },
+    { ngx_http_media_tus_options, NGX_HTTP_MEDIA_READ },
+    { ngx_http_media_tus_head, NGX_HTTP_MEDIA_USER },
+    { ngx_http_media_tus_patch,
+      NGX_HTTP_MEDIA_RAW | NGX_HTTP_MEDIA_USER | NGX_HTTP_MEDIA_UPLOAD },
+    { ngx_http_media_tus_delete, NGX_HTTP_MEDIA_USER },
 };
 
 

@@ -48,7 +48,8 @@
 /* what scripts may read of an answer besides the CORS-safelisted ones */
 #define NGX_HTTP_MEDIA_CORS_EXPOSE                                           \
     "Content-Length, Content-Range, Accept-Ranges, Retry-After, Location, "  \
-    "ETag, Upload-Offset, Upload-Length, Tus-Resumable"
+    "ETag, Upload-Offset, Upload-Length, Tus-Resumable, Upload-Expires, "    \
+    "Upload-Metadata, Tus-Version, Tus-Extension, Tus-Max-Size, Media-Id"
 
 
 static ngx_int_t ngx_http_media_cors_allowed(ngx_array_t *origins,

@@ -138,6 +138,13 @@ static ngx_command_t  ngx_http_media_commands[] = {
       offsetof(ngx_http_media_main_conf_t, upload_max),
       NULL },
 
+    { ngx_string("media_tus_expires"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_media_main_conf_t, tus_expires),
+      NULL },
+
     { ngx_string(MEDIA_SET_STORAGE),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_media_storage,
@@ -510,6 +517,7 @@ ngx_http_media_create_main_conf(ngx_conf_t *cf)
     mmcf->pg_timeout = NGX_CONF_UNSET_MSEC;
     mmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
     mmcf->upload_max = NGX_CONF_UNSET;
+    mmcf->tus_expires = NGX_CONF_UNSET;
     mmcf->url_ttl = NGX_CONF_UNSET_MSEC;
     mmcf->cookie_ttl = NGX_CONF_UNSET_MSEC;
     mmcf->billing_wait = NGX_CONF_UNSET_MSEC;
@@ -548,6 +556,8 @@ ngx_http_media_init_main_conf(ngx_conf_t *cf, void *conf)
     if (mmcf->upload_max == NGX_CONF_UNSET) {
         mmcf->upload_max = 500 * 1024 * 1024;
     }
+
+    ngx_conf_init_value(mmcf->tus_expires, 24 * 3600);
 
     if (mmcf->storage.data == NULL) {
         ngx_str_set(&mmcf->storage, MEDIA_DEFAULT_STORAGE);

@@ -431,9 +431,22 @@ ngx_http_media_send_gen(ngx_http_request_t *r, ngx_uint_t status, yajl_gen g)
 ngx_int_t
 ngx_http_media_no_content(ngx_http_request_t *r)
 {
+    return ngx_http_media_send_empty(r, NGX_HTTP_NO_CONTENT);
+}
+
+
+ngx_int_t
+ngx_http_media_send_empty(ngx_http_request_t *r, ngx_uint_t status)
+{
     ngx_int_t  rc;
 
-    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->expect_tested = 1;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    r->headers_out.status = status;
     r->headers_out.content_length_n = 0;
     r->header_only = 1;
 

@@ -65,6 +65,11 @@ ngx_int_t ngx_http_media_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *json);
 ngx_int_t ngx_http_media_no_content(ngx_http_request_t *r);
 
+/* an answer of headers only (201, 204, HEAD's 200): an unread body is
+ * read away first, as a refusal's is */
+ngx_int_t ngx_http_media_send_empty(ngx_http_request_t *r,
+    ngx_uint_t status);
+
 /* sends what g holds and frees g */
 ngx_int_t ngx_http_media_send_gen(ngx_http_request_t *r, ngx_uint_t status,
     yajl_gen g);

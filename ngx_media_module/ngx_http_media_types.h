@@ -75,6 +75,7 @@ typedef struct {
 
     ngx_str_t      storage;
     off_t          upload_max;
+    time_t         tus_expires;      /* media_tus_expires */
     ngx_path_t    *tmp_path;         /* <media_storage>/tmp */
 
     /* accounts and tokens (ngx_http_media_auth.c) */

@@ -51,6 +51,10 @@ typedef struct {
     char                  dst[NGX_MAX_PATH];   /* uploads/<id> */
     char                  part[NGX_MAX_PATH];  /* uploads/<id>.part */
     char                  title[NGX_HTTP_MEDIA_TITLE_MAX * 4];
+    ngx_str_t             content_type;        /* NULL data: none */
+    ngx_uint_t            draft;
+    ngx_http_media_upload_stored_pt  stored;
+    void                 *stored_data;
     size_t                title_len;
     char                  filename[MEDIA_MULTIPART_NAME_MAX];
     size_t                filename_len;        /* safe UTF-8, cut whole */
@@ -84,7 +88,6 @@ static ngx_int_t ngx_http_media_title_check(ngx_http_media_upload_t *u,
     u_char *p, size_t len);
 static void ngx_http_media_upload_refuse(ngx_http_media_upload_t *u,
     ngx_uint_t status, const char *code, const char *fmt, ...);
-static ngx_int_t ngx_http_media_upload_draft(ngx_http_request_t *r);
 static void ngx_http_media_upload_reserved(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_ingested(ngx_event_t *ev);
@@ -187,8 +190,7 @@ ngx_http_media_upload_gate(ngx_http_request_t *r,
 }
 
 
-/* the ?draft= argument: 1 (a draft), 0 (none or false), NGX_ERROR */
-static ngx_int_t
+ngx_int_t
 ngx_http_media_upload_draft(ngx_http_request_t *r)
 {
     ngx_str_t  v;
@@ -266,16 +268,9 @@ ngx_http_media_upload_reserved(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_media_upload(ngx_http_request_t *r)
 {
-    ngx_temp_file_t              *tf;
-    ngx_table_elt_t              *ct;
-    ngx_http_media_ctx_t         *ctx;
-    ngx_http_media_upload_t      *u;
-    ngx_http_media_main_conf_t   *mmcf;
-#if (NGX_THREADS)
-    ngx_thread_task_t            *task;
-#endif
-
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+    ngx_temp_file_t               *tf;
+    ngx_http_media_ctx_t          *ctx;
+    ngx_http_media_upload_src_t    src;
 
     tf = r->request_body ? r->request_body->temp_file : NULL;
 
@@ -286,6 +281,43 @@ ngx_http_media_upload(ngx_http_request_t *r)
                                          "or as the multipart field \"file\"");
     }
 
+    ngx_memzero(&src, sizeof(ngx_http_media_upload_src_t));
+
+    src.path = tf->file.name;
+    src.size = tf->file.offset;
+    src.content_type = r->headers_in.content_type->value;
+    src.multipart = 1;
+    src.draft = ngx_http_media_upload_draft(r) == 1;
+
+    /* ngx_http_media_upload_gate left the reservation's id */
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    if (ctx->state) {
+        src.reservation = *(ngx_str_t *) ctx->state;
+        ctx->state = NULL;
+    }
+
+    return ngx_http_media_upload_store(r, &src);
+}
+
+
+/*
+ * A whole file in media_storage becomes a media: on the thread pool it is
+ * sniffed and moved to uploads/<media id> (a multipart body is parsed and
+ * its "file" part written there), then the media and job rows are written
+ * and the job queued.  Each way of uploading ends here.
+ */
+ngx_int_t
+ngx_http_media_upload_store(ngx_http_request_t *r,
+    ngx_http_media_upload_src_t *src)
+{
+    ngx_http_media_upload_t      *u;
+    ngx_http_media_main_conf_t   *mmcf;
+#if (NGX_THREADS)
+    ngx_thread_task_t            *task;
+#endif
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
 #if (NGX_THREADS)
     task = ngx_thread_task_alloc(r->pool, sizeof(ngx_http_media_upload_t));
     if (task == NULL) {
@@ -295,33 +327,45 @@ ngx_http_media_upload(ngx_http_request_t *r)
     u = task->ctx;
     u->request = r;
     u->fd = -1;
-    u->size = tf->file.offset;
+    u->size = src->size;
+    u->content_type = src->content_type;
+    u->draft = src->draft;
+    u->stored = src->stored;
+    u->stored_data = src->data;
     ngx_http_media_uuid(u->id);
 
-    /* ngx_http_media_upload_gate left the reservation's id */
-    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
-    if (ctx->state) {
-        ngx_memcpy(u->reservation, ((ngx_str_t *) ctx->state)->data, 36);
-        ctx->state = NULL;
+    if (src->reservation.len == 36) {
+        ngx_memcpy(u->reservation, src->reservation.data, 36);
     }
 
-    ct = r->headers_in.content_type;
-
-    if (ct && media_multipart_boundary((char *) ct->value.data, ct->value.len,
-                                       u->boundary, sizeof(u->boundary))
-              != 0)
+    if (!src->multipart || src->content_type.data == NULL
+        || media_multipart_boundary((char *) src->content_type.data,
+                                    src->content_type.len, u->boundary,
+                                    sizeof(u->boundary))
+           != 0)
     {
         u->boundary[0] = '\0';
     }
 
-    if (tf->file.name.len >= sizeof(u->src)
+    if (src->path.len >= sizeof(u->src)
         || mmcf->storage.len + sizeof("/" MEDIA_DIR_UPLOADS "/.part") + 36
            >= sizeof(u->dst))
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_cpystrn((u_char *) u->src, tf->file.name.data, tf->file.name.len + 1);
+    /* a name the client gave (tus' filename), kept as a safe name */
+    if (src->filename.len) {
+        u->filename_len = media_utf8_safe((u_char *) u->filename,
+                                          src->filename.data,
+                                          ngx_min(src->filename.len,
+                                                  sizeof(u->filename)));
+        u->filename_len = media_utf8_prefix((u_char *) u->filename,
+                                            u->filename_len,
+                                            NGX_HTTP_MEDIA_NAME_MAX);
+    }
+
+    ngx_cpystrn((u_char *) u->src, src->path.data, src->path.len + 1);
     ngx_sprintf((u_char *) u->dst, "%V/" MEDIA_DIR_UPLOADS "/%s%Z",
                 &mmcf->storage, u->id);
     ngx_sprintf((u_char *) u->part, "%s.part%Z", u->dst);
@@ -711,7 +755,7 @@ ngx_http_media_ingested(ngx_event_t *ev)
                                  : media_utf8_prefix((u_char *) u->filename,
                                                      u->filename_len,
                                                      NGX_HTTP_MEDIA_TITLE_MAX);
-    params[3] = r->headers_in.content_type->value;
+    params[3] = u->content_type;
     params[4].data = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
     if (params[4].data == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -737,7 +781,7 @@ ngx_http_media_ingested(ngx_event_t *ev)
         params[8].data = NULL;
     }
 
-    if (ngx_http_media_upload_draft(r) == 1) {
+    if (u->draft) {
         ngx_str_set(&params[9], "true");
     } else {
         ngx_str_set(&params[9], "false");
@@ -846,6 +890,8 @@ static void
 ngx_http_media_upload_queued(ngx_http_request_t *r,
     ngx_http_media_redis_result_t *res, void *data)
 {
+    ngx_http_media_upload_t  *u = data;
+
     yajl_gen                     g;
     ngx_uint_t                   i;
     ngx_http_media_ctx_t        *ctx;
@@ -865,6 +911,11 @@ ngx_http_media_upload_queued(ngx_http_request_t *r,
                       "media upload queue: XADD failed (%V); the job waits "
                       "for the reconciler, request_id: %V", &res->str,
                       ngx_http_media_request_id(r));
+    }
+
+    if (u->stored) {
+        u->stored(r, ngx_http_media_pg_value(row, 0, 0), u->stored_data);
+        return;
     }
 
     g = yajl_gen_alloc(NULL);

@@ -177,28 +177,67 @@ function size(n) {
   return Math.ceil(n / 1e3) + ' kB';
 }
 
-/* XMLHttpRequest, not fetch: only it reports upload progress */
-function send(form, onProgress) {
-  return new Promise((resolve) => {
-    const x = new XMLHttpRequest();
+/* the chunk a dropped connection costs at most */
+const CHUNK = 8 * 1024 * 1024;
 
+/*
+ * A resumable upload (tus, /api/v1/uploads) through tus-js-client.  It
+ * keeps each upload's URL in localStorage under the file's fingerprint
+ * (name, type, size, modification time), so the same file chosen again
+ * after a reload or a lost connection resumes from the offset the server
+ * reports (HEAD) instead of starting over.  The last PATCH names the
+ * media it became: Media-Id.
+ */
+function send(file, onProgress, onResume) {
+  return new Promise((resolve) => {
     /* www/moderation.js's Draft box: the owner's only until published */
     const draft = $('upload-draft') && $('upload-draft').checked;
-    x.open('POST', '/api/v1/media' + (draft ? '?draft=1' : ''));
-    x.upload.onprogress = (e) => {
-      if (e.lengthComputable) onProgress(e.loaded, e.total);
-    };
-    x.onload = () => {
-      let json = null;
-      try {
-        json = JSON.parse(x.responseText);
-      } catch (e) {
-        json = null;
+    const type = /^(audio|video)\//.test(file.type) ? file.type : '';
+
+    const up = new tus.Upload(file, {
+      endpoint: '/api/v1/uploads' + (draft ? '?draft=1' : ''),
+      chunkSize: CHUNK,
+      retryDelays: [0, 1000, 3000, 5000, 10000],
+      metadata: type ? { filename: file.name, filetype: type }
+                     : { filename: file.name },
+      removeFingerprintOnSuccess: true,
+      onProgress,
+      /* a 401 mid-upload: the session is refreshed and the chunk sent
+       * again; 409 and 423 are retried as tus-js-client does */
+      onShouldRetry: (err) => {
+        const status = err.originalResponse
+          ? err.originalResponse.getStatus() : 0;
+        if (status === 401) {
+          refresh();
+          return true;
+        }
+        return status === 0 || status >= 500 || status === 409
+               || status === 423;
+      },
+      onSuccess: (payload) => {
+        const res = payload && payload.lastResponse;
+        resolve({ status: 200,
+                  mediaId: res ? res.getHeader('Media-Id') : null });
+      },
+      onError: (err) => {
+        const res = err.originalResponse;
+        let json = null;
+        try {
+          json = JSON.parse(res.getBody());
+        } catch (e) {
+          json = null;
+        }
+        resolve({ status: res ? res.getStatus() : 0, json });
+      },
+    });
+
+    up.findPreviousUploads().then((previous) => {
+      if (previous.length) {
+        onResume();
+        up.resumeFromPreviousUpload(previous[0]);
       }
-      resolve({ status: x.status, json });
-    };
-    x.onerror = () => resolve({ status: 0, json: null });
-    x.send(form);
+      up.start();
+    });
   });
 }
 
@@ -223,23 +262,23 @@ async function upload(ev) {
     return;
   }
 
-  const form = new FormData();
-  form.append('title', $('title').value.trim() || file.name);
-  form.append('file', file);
+  const title = $('title').value.trim();
 
   $('upload-go').disabled = true;
   $('upload-progress').hidden = false;
   bar.value = 0;
   $('upload-text').textContent = `0% of ${size(file.size)}`;
 
-  const res = await send(form, (done, total) => {
+  let resumed = false;
+  const res = await send(file, (done, total) => {
     bar.value = Math.floor(done * 100 / total);
-    $('upload-text').textContent = `${bar.value}% of ${size(total)}`;
-  });
+    $('upload-text').textContent = `${bar.value}% of ${size(total)}`
+      + (resumed ? ' (resumed)' : '');
+  }, () => { resumed = true; });
 
   $('upload-go').disabled = false;
 
-  if (res.status !== 202) {
+  if (res.status !== 200 || !res.mediaId) {
     $('upload-progress').hidden = true;
     $('upload-error').textContent = errorText(res);
     return;
@@ -249,7 +288,14 @@ async function upload(ev) {
   $('upload-text').textContent = `Uploaded ${size(file.size)}; transcoding.`;
   $('upload-form').reset();
 
-  showItem(res.json.media, true);
+  /* the file's name is the title unless one was typed */
+  const got = title && title !== file.name
+    ? await api('PATCH', `/media/${res.mediaId}`, { title })
+    : await api('GET', `/media/${res.mediaId}`);
+
+  if (got.status === 200) {
+    showItem(got.json.media, true);
+  }
   startPolling();
 }
 

@@ -30,11 +30,13 @@ const { step, passed } = d;
 async function upload(page, title) {
   await page.setInputFiles('#file', file);
   await page.fill('#title', title);
-  const answered = page.waitForResponse((r) => r.request().method() === 'POST'
-    && new URL(r.url()).pathname === '/api/v1/media', { timeout: 30000 });
+  const answered = d.uploaded(page, 30000);
   await page.click('#upload-go');
-  const res = await answered;
-  return (await res.json()).media.id;
+  const id = await answered;
+  /* the title is set by a PATCH after the upload: wait for the item */
+  await page.waitForSelector(`#items .item[data-id="${id}"]`,
+                             { timeout: 10000 });
+  return id;
 }
 
 /* a click on the item's Download button, and what the browser saved */

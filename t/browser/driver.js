@@ -107,6 +107,18 @@ function driver(deadlineMs, seen) {
       await page.waitForSelector('#app:not([hidden])', { timeout: 20000 });
     },
 
+    /*
+     * The web client's upload ends with the tus request that carries the
+     * last bytes (a PATCH, or the POST when the file fits in its first
+     * chunk): its answer names the media, Media-Id.  Resolves to the id.
+     */
+    async uploaded(page, timeoutMs) {
+      const res = await page.waitForResponse((r) =>
+        new URL(r.url()).pathname.startsWith('/api/v1/uploads')
+        && r.headers()['media-id'] !== undefined, { timeout: timeoutMs });
+      return res.headers()['media-id'];
+    },
+
     /* the run: exit 0 when body returns, 1 when it throws */
     go(body) {
       body().then(() => done(0), (e) => {

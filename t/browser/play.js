@@ -101,8 +101,7 @@ async function upload(page, file, title) {
     window.__barTimer = setInterval(() => window.__bar.push(bar.value), 20);
   });
 
-  const answered = page.waitForResponse((r) => r.request().method() === 'POST'
-    && new URL(r.url()).pathname === '/api/v1/media', { timeout: 60000 });
+  const answered = d.uploaded(page, 60000);
   await page.click('#upload-go');
   await answered;
   await page.waitForFunction(

@@ -67,8 +67,7 @@ d.go(async () => {
   step('upload');
   await page.setInputFiles('#file', videoFile);
   await page.fill('#title', 'Early');
-  const answered = page.waitForResponse((r) => r.request().method() === 'POST'
-    && new URL(r.url()).pathname === '/api/v1/media', { timeout: 60000 });
+  const answered = d.uploaded(page, 60000);
   await page.click('#upload-go');
   await answered;
   passed();

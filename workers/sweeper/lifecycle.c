@@ -29,6 +29,8 @@
  *              job of their user queued or running: the transcoder made
  *              them into avatars/<key>-*.jpg, or failed for good, or the
  *              user is gone; nothing reads them again
+ *   uploads    resumable uploads expired unfinished: file, then row
+ *              (uploads.c)
  *   originals  with media_source_retention set: the upload of a ready
  *              media older than that, with no job or export pending on
  *              it; the renditions stay and play, media.source_removed_at
@@ -219,6 +221,7 @@ media_lifecycle(const media_settings_t *s, PGconn *pg, redisContext *rc)
     (void) media_life_temp(s, pg);
     (void) media_purge(s, pg);
     (void) media_life_avatars(s, pg);
+    (void) media_uploads_sweep(s, pg);
     (void) media_life_seal(pg);
     (void) media_life_head(pg);
 

@@ -7,6 +7,7 @@
  *               files, and originals past media_source_retention
  * trending.c    the trending table, refreshed every few minutes
  * purge.c       the files of media whose account was deleted
+ * uploads.c     resumable uploads that expired unfinished
  */
 
 #ifndef _MEDIA_SWEEPER_H_INCLUDED_
@@ -24,6 +25,9 @@ int media_trending(const media_settings_t *s, PGconn *pg);
 
 /* the lifecycle pass's purge step (purge.c) */
 int media_purge(const media_settings_t *s, PGconn *pg);
+
+/* the lifecycle pass's uploads step (uploads.c): how many, or -1 */
+int media_uploads_sweep(const media_settings_t *s, PGconn *pg);
 
 /* a file or a whole tree; 0 also when it was not there */
 int media_sweep_remove(const char *path);
