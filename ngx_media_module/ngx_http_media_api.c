@@ -580,6 +580,41 @@ ngx_http_media_api_allow(ngx_http_request_t *r, ngx_str_t *allow)
 }
 
 
+ngx_uint_t
+ngx_http_media_api_nroutes(void)
+{
+    return sizeof(ngx_http_media_routes) / sizeof(ngx_http_media_routes[0]);
+}
+
+
+const char *
+ngx_http_media_api_route(ngx_uint_t i, unsigned *methods)
+{
+    *methods = ngx_http_media_routes[i].methods;
+
+    return ngx_http_media_routes[i].pattern;
+}
+
+
+ngx_int_t
+ngx_http_media_api_route_of(ngx_http_request_t *r, ngx_uint_t *upload)
+{
+    ngx_http_media_ctx_t               *ctx;
+    const ngx_http_media_route_def_t   *def;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    if (ctx == NULL || ctx->route == NULL) {
+        return NGX_DECLINED;
+    }
+
+    def = ctx->route;
+    *upload = (def->flags & NGX_HTTP_MEDIA_FILE) != 0;
+
+    /* media_route_t.id indexes the defs, and the defs follow the routes */
+    return def - ngx_http_media_route_defs;
+}
+
+
 /* the body has been read (ngx_http_read_client_request_body took a ref) */
 static void
 ngx_http_media_api_body(ngx_http_request_t *r)

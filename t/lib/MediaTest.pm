@@ -457,7 +457,7 @@ sub write_conf {
 # pointed at this harness; each rewrite must apply, so the example cannot
 # drift away from what is tested
 sub write_example_conf {
-    my ($self) = @_;
+    my ($self, %opt) = @_;
 
     my $c = slurp("$self->{root}/nginx.conf.example");
     my $d = $self->{dir};
@@ -497,6 +497,11 @@ sub write_example_conf {
         [ qr{^            alias /var/lib/ngx_media/avatars/;}m,
           "            alias $d/storage/avatars/;" ],
         [ qr{^        access_log \S+ media;}m, "        access_log $d/media.log media;" ],
+        # the request limits per minute as shipped trip tests that sign
+        # in and list often; t/limits.t keeps them (keep_limits => 1)
+        $opt{keep_limits} ? () : map {
+            [ qr{(?<= zone=media_$_:10m rate=)\d+r/m;}, '6000r/m;' ] }
+            qw(login list upload),
         [ qr{^        listen 8080;}m,
           '        listen 127.0.0.1:' . $self->port('http') . ';' ],
     );
