@@ -599,19 +599,40 @@ ngx_http_media_api_route(ngx_uint_t i, unsigned *methods)
 ngx_int_t
 ngx_http_media_api_route_of(ngx_http_request_t *r, ngx_uint_t *upload)
 {
+    int                                 rc;
+    unsigned                            method;
+    media_route_match_t                 m;
     ngx_http_media_ctx_t               *ctx;
     const ngx_http_media_route_def_t   *def;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
-    if (ctx == NULL || ctx->route == NULL) {
-        return NGX_DECLINED;
+
+    if (ctx && ctx->route) {
+        def = ctx->route;
+        *upload = (def->flags & NGX_HTTP_MEDIA_FILE) != 0;
+
+        /* media_route_t.id indexes the defs, which follow the routes */
+        return def - ngx_http_media_route_defs;
     }
 
-    def = ctx->route;
-    *upload = (def->flags & NGX_HTTP_MEDIA_FILE) != 0;
+    /*
+     * Refused before the content phase (a token, limit_req): the route
+     * the request asked for.  An error page's redirect made the method
+     * GET; the request line keeps the one sent.
+     */
+    method = r->error_page
+             ? media_route_method_of((char *) r->request_line.data,
+                                     r->request_line.len)
+             : ngx_http_media_api_method(r);
 
-    /* media_route_t.id indexes the defs, and the defs follow the routes */
-    return def - ngx_http_media_route_defs;
+    rc = media_route_match(ngx_http_media_routes,
+                           sizeof(ngx_http_media_routes)
+                           / sizeof(ngx_http_media_routes[0]),
+                           method, (char *) r->uri.data, r->uri.len, &m);
+
+    *upload = 0;
+
+    return rc >= 0 ? rc : NGX_DECLINED;
 }
 
 

@@ -383,11 +383,6 @@ ngx_http_media_metrics_label(ngx_http_request_t *r, ngx_uint_t *upload)
     m = ngx_http_media_metrics_conf;
     *upload = 0;
 
-    i = ngx_http_media_api_route_of(r, upload);
-    if (i >= 0 && (ngx_uint_t) i < m->nroutes) {
-        return i;
-    }
-
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
     if (r->variables && mmcf->token_status_index != NGX_ERROR) {
@@ -413,7 +408,10 @@ ngx_http_media_metrics_label(ngx_http_request_t *r, ngx_uint_t *upload)
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_media_module);
 
     if (mlcf->api || mlcf->json_errors) {
-        return m->nroutes + NGX_HTTP_MEDIA_LABEL_API;
+        i = ngx_http_media_api_route_of(r, upload);
+
+        return (i >= 0 && (ngx_uint_t) i < m->nroutes)
+               ? (ngx_uint_t) i : m->nroutes + NGX_HTTP_MEDIA_LABEL_API;
     }
 
     return m->nroutes + NGX_HTTP_MEDIA_LABEL_OTHER;
@@ -985,14 +983,10 @@ ngx_http_media_metrics_pools(u_char *p, u_char *last)
 static u_char *
 ngx_http_media_metrics_name(u_char *p, u_char *last, ngx_uint_t label)
 {
-    unsigned                    methods, bit;
-    ngx_uint_t                  first;
+    char                        methods[64];
+    unsigned                    bits;
     const char                 *pattern;
     ngx_http_media_metrics_t   *m;
-
-    static const char  *names[] = {
-        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
-    };
 
     m = ngx_http_media_metrics_conf;
 
@@ -1001,17 +995,10 @@ ngx_http_media_metrics_name(u_char *p, u_char *last, ngx_uint_t label)
                             ngx_http_media_extra_labels[label - m->nroutes]);
     }
 
-    pattern = ngx_http_media_api_route(label, &methods);
-    first = 1;
+    pattern = ngx_http_media_api_route(label, &bits);
+    (void) media_route_methods(bits, "|", methods, sizeof(methods));
 
-    for (bit = 0; bit < 7; bit++) {
-        if (methods & (1u << bit)) {
-            p = ngx_slprintf(p, last, "%s%s", first ? "" : "|", names[bit]);
-            first = 0;
-        }
-    }
-
-    return ngx_slprintf(p, last, " %s", pattern);
+    return ngx_slprintf(p, last, "%s %s", methods, pattern);
 }
 
 

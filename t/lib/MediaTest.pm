@@ -499,9 +499,9 @@ sub write_example_conf {
         [ qr{^        access_log \S+ media;}m, "        access_log $d/media.log media;" ],
         # the request limits per minute as shipped trip tests that sign
         # in and list often; t/limits.t keeps them (keep_limits => 1)
-        $opt{keep_limits} ? () : map {
-            [ qr{(?<= zone=media_$_:10m rate=)\d+r/m;}, '6000r/m;' ] }
-            qw(login list upload),
+        (map { my $zone = $_;
+               [ qr{(?<= zone=media_$zone:10m rate=)\d+r/m;}, '6000r/m;' ] }
+         $opt{keep_limits} ? () : qw(login list upload)),
         [ qr{^        listen 8080;}m,
           '        listen 127.0.0.1:' . $self->port('http') . ';' ],
     );
