@@ -66,6 +66,8 @@ static void ngx_http_media_cookie_check(ngx_conf_t *cf,
     ngx_http_core_main_conf_t *cmcf, ngx_http_media_main_conf_t *mmcf);
 static ngx_int_t ngx_http_media_access_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_media_early_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_media_access_check(ngx_http_request_t *r,
+    ngx_http_media_ctx_t **ctxp);
 static ngx_int_t ngx_http_media_authenticate(ngx_http_request_t *r,
     ngx_http_media_ctx_t *ctx, ngx_uint_t mode);
 static ngx_int_t ngx_http_media_resolve(ngx_http_request_t *r,
@@ -491,6 +493,49 @@ ngx_http_media_cookie_check(ngx_conf_t *cf, ngx_http_core_main_conf_t *cmcf,
 static ngx_int_t
 ngx_http_media_access_handler(ngx_http_request_t *r)
 {
+    ngx_int_t              rc;
+    ngx_http_media_ctx_t  *ctx;
+
+    rc = ngx_http_media_access_check(r, &ctx);
+
+    return rc == NGX_DONE ? ngx_http_media_access_fail(r, ctx) : rc;
+}
+
+
+/*
+ * The same check, earlier: in the preaccess phase, so that limit_req
+ * finds $media_user_id set.  Its refusal is left to the access phase, as
+ * before, so that limit_req still refuses first (a flood of bad tokens is
+ * limited by address like any other).  Subrequests are left to the access
+ * phase, which skips them.  NGX_OK would end the phase here, before
+ * limit_req: it goes on instead.
+ */
+static ngx_int_t
+ngx_http_media_early_handler(ngx_http_request_t *r)
+{
+    ngx_int_t              rc;
+    ngx_http_media_ctx_t  *ctx;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_media_access_check(r, &ctx);
+
+    return (rc == NGX_AGAIN || rc == NGX_ERROR
+            || rc >= NGX_HTTP_SPECIAL_RESPONSE) ? rc : NGX_DECLINED;
+}
+
+
+/*
+ * Authenticates once per request, however often it is asked: NGX_AGAIN
+ * while the user's row is read, NGX_DONE when the request is refused
+ * (ctx->auth_status says how), else what the access phase goes on with.
+ */
+static ngx_int_t
+ngx_http_media_access_check(ngx_http_request_t *r,
+    ngx_http_media_ctx_t **ctxp)
+{
     ngx_uint_t                  mode;
     ngx_http_media_ctx_t       *ctx;
     ngx_http_media_loc_conf_t  *mlcf;
@@ -511,46 +556,23 @@ ngx_http_media_access_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->auth_pending) {
-        return NGX_AGAIN;
-    }
-
-    if (ctx->auth_done) {
-        return ctx->auth_status ? ngx_http_media_access_fail(r, ctx)
-                                : ctx->auth_rc;
-    }
-
-    ctx->auth_rc = ngx_http_media_authenticate(r, ctx, mode);
+    *ctxp = ctx;
 
     if (ctx->auth_pending) {
         return NGX_AGAIN;
     }
 
-    ctx->auth_done = 1;
+    if (!ctx->auth_done) {
+        ctx->auth_rc = ngx_http_media_authenticate(r, ctx, mode);
 
-    return ctx->auth_status ? ngx_http_media_access_fail(r, ctx)
-                            : ctx->auth_rc;
-}
+        if (ctx->auth_pending) {
+            return NGX_AGAIN;
+        }
 
-
-/*
- * The access check, run in the preaccess phase so that limit_req finds
- * $media_user_id set; the access phase then finds it done.  Subrequests
- * are left to the access phase, which skips them, as before.  NGX_OK
- * would end the phase here, before limit_req: it goes on instead.
- */
-static ngx_int_t
-ngx_http_media_early_handler(ngx_http_request_t *r)
-{
-    ngx_int_t  rc;
-
-    if (r != r->main) {
-        return NGX_DECLINED;
+        ctx->auth_done = 1;
     }
 
-    rc = ngx_http_media_access_handler(r);
-
-    return rc == NGX_OK ? NGX_DECLINED : rc;
+    return ctx->auth_status ? NGX_DONE : ctx->auth_rc;
 }
 
 
