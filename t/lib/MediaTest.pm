@@ -27,7 +27,7 @@ use POSIX qw(:sys_wait_h);
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-our @EXPORT_OK = qw(wait_until slurp);
+our @EXPORT_OK = qw(wait_until slurp log_messages);
 
 my $ROOT = abs_path(__FILE__ . '/../../..');
 my @ALL;   # every harness alive, for the END block
@@ -193,6 +193,15 @@ sub wait_until {
         return $v if $v || time() >= $end;
         sleep($opt{interval} || 0.1);
     }
+}
+
+# a worker's log (one JSON object a line) as "level: message" lines; a
+# line that is not JSON is kept as it is
+sub log_messages {
+    my ($text) = @_;
+    return join '', map { my $j = eval { JSON::PP::decode_json($_) };
+                          ref $j eq 'HASH' ? "$j->{level}: $j->{message}\n"
+                                           : "$_\n" } split /\n/, $text;
 }
 
 sub slurp {

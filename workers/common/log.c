@@ -1,8 +1,10 @@
 /*
- * The workers' log: one JSON object a line on stderr, written with yajl,
- * so that a message holding quotes, newlines or bytes from a broken file
- * still makes one well-formed line.  Text that is not well-formed UTF-8,
- * and control characters, are made safe first (media_utf8_safe).
+ * The workers' log, one implementation for every program: in the
+ * long-running workers one JSON object a line on stderr, written with
+ * yajl, so that a message holding quotes, newlines or bytes from a broken
+ * file still makes one well-formed line (text that is not well-formed
+ * UTF-8, and control characters, are made safe first: media_utf8_safe);
+ * in the command-line tools a line of text for the person who ran them.
  */
 
 #include <stdarg.h>
@@ -16,6 +18,10 @@
 #include "worker.h"
 #include "media_utf8.h"
 
+
+/* set by media_worker_main: a long-running worker's log is for machines;
+ * the command-line tools (media-admin, media-migrate) write for people */
+int                     media_log_json;
 
 /* the job this process runs (a consumer runs one at a time) */
 static char             media_log_job_id[40];
@@ -59,7 +65,7 @@ media_log(const char *level, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, args);
     va_end(args);
 
-    g = yajl_gen_alloc(NULL);
+    g = media_log_json ? yajl_gen_alloc(NULL) : NULL;
     if (g == NULL) {
         fprintf(stderr, "%s %s[%d] %s: %s\n", ts, media_worker_name,
                 (int) getpid(), level, msg);

@@ -68,6 +68,7 @@ media_worker_main(int argc, char **argv, const media_queue_t *queue)
 {
     media_settings_t   s;
 
+    media_log_json = 1;
     media_signals();
     media_settings_load(&s, media_conf_arg(argc, argv));
 

@@ -79,6 +79,10 @@ void media_settings_free(media_settings_t *s);
 void media_log(const char *level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* 1 in the long-running workers (media_worker_main); the command-line
+ * tools keep "time name[pid] level: message" lines for people */
+extern int  media_log_json;
+
 /* the job this process runs from now (id NULL: none any more); its
  * fields go on every line until then */
 void media_log_job(const char *id, const char *media, int attempt);
