@@ -11,7 +11,7 @@
 SHELL := /bin/bash
 
 # Debian packages the build, the tests and `make run` need
-DEPS := gcc make pkg-config perl nginx nginx-dev \
+DEPS := gcc make pkg-config perl nginx nginx-dev prometheus \
         libpq-dev postgresql redis-server libhiredis-dev libyajl-dev \
         libssl-dev libcurl4-openssl-dev clang libclang-rt-14-dev \
         libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev \

@@ -132,6 +132,10 @@ static ngx_uint_t                  ngx_http_media_pg_npools;
  * pool marks what it prepared by the same index */
 static ngx_uint_t                  ngx_http_media_pg_nstmts;
 
+/* since this process started, for /metrics */
+static ngx_uint_t                  ngx_http_media_pg_errors;
+static ngx_uint_t                  ngx_http_media_pg_connects;
+
 
 ngx_int_t
 ngx_http_media_pg_init(ngx_cycle_t *cycle, ngx_http_media_main_conf_t *mmcf)
@@ -428,6 +432,7 @@ ngx_http_media_pg_open(ngx_http_media_pg_query_t *q)
 
     ngx_queue_insert_tail(&pool->conns, &pc->all);
     pool->nconns++;
+    ngx_http_media_pg_connects++;
 
     /* libpq: behave as if PQconnectPoll had returned PGRES_POLLING_WRITING */
     if (ngx_http_media_watch(c->write, 1) != NGX_OK) {
@@ -795,6 +800,8 @@ ngx_http_media_pg_fail(ngx_http_media_pg_conn_t *pc, const char *site)
     ngx_log_error(NGX_LOG_ERR, pc->c ? pc->c->log : pool->log,
                   0, "%s: %s", site, PQerrorMessage(pc->pg));
 
+    ngx_http_media_pg_errors++;
+
     if (q) {
         q->conn = NULL;
         ngx_http_media_pg_set_error(q, PQerrorMessage(pc->pg));
@@ -851,6 +858,7 @@ ngx_http_media_pg_timeout(ngx_event_t *ev)
                   q->pool->conf->pg_timeout);
 
     ngx_http_media_pg_set_error(q, "timed out");
+    ngx_http_media_pg_errors++;
 
     if (q->waiting) {
         ngx_queue_remove(&q->queue);
@@ -1071,5 +1079,43 @@ ngx_http_media_pg_set_error(ngx_http_media_pg_query_t *q, const char *msg)
     /* libpq's messages end in a newline */
     while (p > q->error && (p[-1] == '\n' || p[-1] == ' ')) {
         *--p = '\0';
+    }
+}
+
+
+void
+ngx_http_media_pg_stats(ngx_http_media_pool_stats_t *st)
+{
+    ngx_uint_t                 i;
+    ngx_queue_t               *qe;
+    ngx_http_media_pg_pool_t  *pool;
+
+    ngx_memzero(st, sizeof(ngx_http_media_pool_stats_t));
+
+    st->errors = ngx_http_media_pg_errors;
+    st->connects = ngx_http_media_pg_connects;
+
+    for (i = 0; i < ngx_http_media_pg_npools; i++) {
+        pool = ngx_http_media_pg_pools[i];
+        if (pool == NULL) {
+            continue;
+        }
+
+        st->open += pool->nconns;
+        st->busy += pool->nconns;
+
+        for (qe = ngx_queue_head(&pool->idle);
+             qe != ngx_queue_sentinel(&pool->idle);
+             qe = ngx_queue_next(qe))
+        {
+            st->busy--;
+        }
+
+        for (qe = ngx_queue_head(&pool->waiting);
+             qe != ngx_queue_sentinel(&pool->waiting);
+             qe = ngx_queue_next(qe))
+        {
+            st->waiting++;
+        }
     }
 }

@@ -82,4 +82,8 @@ ngx_int_t ngx_http_media_pg_query(ngx_http_request_t *r,
     ngx_http_media_pg_handler_pt handler, void *data);
 
 
+/* this worker process's pools, summed over tenants (/metrics) */
+void ngx_http_media_pg_stats(ngx_http_media_pool_stats_t *st);
+
+
 #endif /* _NGX_HTTP_MEDIA_PG_H_INCLUDED_ */

@@ -16,7 +16,7 @@ use lib "$FindBin::Bin/lib";
 use File::Path qw(make_path);
 use JSON::PP;
 use Test::More;
-use MediaTest qw(wait_until slurp);
+use MediaTest qw(wait_until slurp log_messages);
 
 my $t = MediaTest->new;
 my $dir = $t->dir;
@@ -71,6 +71,7 @@ for my $bad ('media_source_retention soon;', 'media_source_retention 0;',
     my $w = "$t->{build}/media-sweeper -c $dir/nginx.conf";
     $out = `$w 2>&1`;
     is($? >> 8, 2, '  and the sweeper exits 2');
+    $out = log_messages($out);
     like($out, qr/line \d+: invalid media_\w+ "[^"]*": expected/,
          '  naming the line and what it expects');
 }
@@ -352,7 +353,8 @@ sub age {
     }
 }
 
+# the sweepers' JSON lines as "level: message" lines
 sub logs {
-    return join '', map { -e $_ ? slurp($_) : '' }
-        "$dir/sweeper.log", "$dir/sweeper2.log";
+    return log_messages(join '', map { -e $_ ? slurp($_) : '' }
+                                 "$dir/sweeper.log", "$dir/sweeper2.log");
 }

@@ -27,7 +27,7 @@ use POSIX qw(:sys_wait_h);
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-our @EXPORT_OK = qw(wait_until slurp);
+our @EXPORT_OK = qw(wait_until slurp log_messages);
 
 my $ROOT = abs_path(__FILE__ . '/../../..');
 my @ALL;   # every harness alive, for the END block
@@ -193,6 +193,15 @@ sub wait_until {
         return $v if $v || time() >= $end;
         sleep($opt{interval} || 0.1);
     }
+}
+
+# a worker's log (one JSON object a line) as "level: message" lines; a
+# line that is not JSON is kept as it is
+sub log_messages {
+    my ($text) = @_;
+    return join '', map { my $j = eval { JSON::PP::decode_json($_) };
+                          ref $j eq 'HASH' ? "$j->{level}: $j->{message}\n"
+                                           : "$_\n" } split /\n/, $text;
 }
 
 sub slurp {
@@ -457,7 +466,7 @@ sub write_conf {
 # pointed at this harness; each rewrite must apply, so the example cannot
 # drift away from what is tested
 sub write_example_conf {
-    my ($self) = @_;
+    my ($self, %opt) = @_;
 
     my $c = slurp("$self->{root}/nginx.conf.example");
     my $d = $self->{dir};
@@ -497,6 +506,11 @@ sub write_example_conf {
         [ qr{^            alias /var/lib/ngx_media/avatars/;}m,
           "            alias $d/storage/avatars/;" ],
         [ qr{^        access_log \S+ media;}m, "        access_log $d/media.log media;" ],
+        # the request limits per minute as shipped trip tests that sign
+        # in and list often; t/limits.t keeps them (keep_limits => 1)
+        (map { my $zone = $_;
+               [ qr{(?<= zone=media_$zone:10m rate=)\d+r/m;}, '6000r/m;' ] }
+         $opt{keep_limits} ? () : qw(login list upload)),
         [ qr{^        listen 8080;}m,
           '        listen 127.0.0.1:' . $self->port('http') . ';' ],
     );

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "queue.h"
+#include "metrics.h"
 
 
 /* the statements of the queue, each prepared once per connection */
@@ -330,6 +331,9 @@ media_queue_take(const media_settings_t *s, const media_queue_t *q,
     job.progress_at = job.renewed_at;
     job.advanced_at = job.renewed_at;
 
+    media_log_job(job.id, job.media_id, job.attempts);
+    media_metrics_job_start(job.id, job.media_id);
+
     media_log_info("job %s: attempt %d of %d (entry %s)", job.id,
                    job.attempts, job.max_attempts, job.entry);
 
@@ -340,7 +344,12 @@ media_queue_take(const media_settings_t *s, const media_queue_t *q,
 
     __atomic_store_n(&media_watch_since, 0, __ATOMIC_RELEASE);
 
+    media_metrics_job_end(outcome);
+
     rv = media_queue_finish(&job, outcome);
+
+    /* the outcome's line above still names the job */
+    media_log_job(NULL, NULL, 0);
 
     free(job.payload);
     free(job.result);
