@@ -330,11 +330,16 @@ sub migrate {
 
 # persist => 1: append-only file under DIR/redis (what `make run` uses;
 # Redis only delivers, but a restart then keeps the streams' pending
-# entries and the login counters); tests run without
+# entries and the login counters); tests run without.
+# heartbeat => 0: no stand-in worker.  Otherwise a transcoder and a
+# billing worker are marked alive for good (member "harness", a score far
+# ahead), so that healthz answers 200 in a test that runs no worker; a
+# test of the heartbeat itself, and `make run`, ask for none.
 sub start_redis {
     my ($self, %opt) = @_;
 
     $self->{redis_persist} = $opt{persist} if exists $opt{persist};
+    $self->{heartbeat} = $opt{heartbeat} if exists $opt{heartbeat};
 
     make_path("$self->{dir}/redis");
     $self->spawn('redis', {}, 'redis-server', '--port', $self->port('redis'),
@@ -345,6 +350,18 @@ sub start_redis {
 
     wait_until(sub { $self->redis('PING') eq 'PONG' }, timeout => 10)
         or die "redis did not start, see $self->{dir}/redis.log";
+
+    $self->stand_in_workers(1) if $self->{heartbeat} // 1;
+}
+
+# the harness' stand-in workers (see start_redis): 1 adds, 0 removes
+sub stand_in_workers {
+    my ($self, $on) = @_;
+    for my $type (qw(transcode billing)) {
+        $self->redis($on ? ('ZADD', "media:workers:$type", '9' x 15)
+                         : ('ZREM', "media:workers:$type"),
+                     'harness');
+    }
 }
 
 sub stop_redis { $_[0]->stop_proc('redis') }
