@@ -4,6 +4,7 @@
 #   make run         install what is missing, build, start it all, print URL
 #   make stop        stop what `make run` started
 #   make install     the module, the workers, the web client, the migrations
+#   make deb         the same as Debian packages, in build/deb/
 #   make test        install what is missing, build, run every test
 #   make check-asan  the whole suite under AddressSanitizer + UBSan
 #   make clean
@@ -15,7 +16,8 @@ DEPS := gcc make pkg-config perl nginx nginx-dev \
         libpq-dev postgresql redis-server libhiredis-dev libyajl-dev \
         libssl-dev libcurl4-openssl-dev clang libclang-rt-14-dev \
         libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev \
-        libswresample-dev libswscale-dev ffmpeg nodejs chromium
+        libswresample-dev libswscale-dev ffmpeg nodejs chromium \
+        dpkg-dev lintian
 
 NGX_SRC  := /usr/share/nginx/src
 BUILD    ?= build
@@ -46,7 +48,7 @@ WORKERS  := $(BUILD)/media-transcoder $(BUILD)/media-billing \
 UNITS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%.t,$(wildcard t/unit/*.c))
 
 .PHONY: all deps module workers units tools fuzz www run stop test uninstall \
-        check-asan check-fuzz install clean
+        check-asan check-fuzz install clean deb
 
 all: module workers units tools fuzz www
 
@@ -253,6 +255,16 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(WORKERS)))
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(patsubst %.in,%,$(notdir $(wildcard dist/systemd/*.service.in))))
 	rm -rf $(DESTDIR)$(SHAREDIR)
+
+# Debian packages (dist/deb/build says what is in each), checked by lintian:
+# libnginx-mod-http-media, tied to the installed nginx's ABI, and
+# ngx-media-workers; `apt install ./build/deb/*.deb` installs both
+DEB_VERSION ?= 0.1.0+git$(shell git rev-list --count HEAD 2>/dev/null || echo 0)
+
+deb: module workers www
+	dist/deb/build $(BUILD) $(BUILD)/deb $(DEB_VERSION)
+	lintian --fail-on error \
+	    $(BUILD)/deb/*_$(DEB_VERSION)_*.deb
 
 clean:
 	rm -rf build build-asan var
