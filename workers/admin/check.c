@@ -37,6 +37,8 @@
 #define MEDIA_CHECK_SQL_DIR  "/usr/share/ngx_media/sql"
 #define MEDIA_CHECK_USER     "www-data"
 #define MEDIA_CHECK_KEYS     16
+#define MEDIA_CHECK_START    3000    /* ms a required worker may take to
+                                        show after it started */
 
 
 typedef struct {
@@ -473,7 +475,7 @@ static void
 media_check_workers(const media_settings_t *s, redisContext *rc)
 {
     int              i, need;
-    long             now;
+    long             now, wait;
     redisReply      *reply;
     struct timeval   tv;
 
@@ -482,10 +484,10 @@ media_check_workers(const media_settings_t *s, redisContext *rc)
     static const char  *programs[] = { "media-transcoder@1", "media-sweeper",
                                        "media-billing", "media-exporter" };
 
-    gettimeofday(&tv, NULL);
-    now = tv.tv_sec * 1000L + tv.tv_usec / 1000;
+    for (i = 0, wait = 0; i < 4; i++) {
+        gettimeofday(&tv, NULL);
+        now = tv.tv_sec * 1000L + tv.tv_usec / 1000;
 
-    for (i = 0; i < 4; i++) {
         reply = redisCommand(rc, "ZCOUNT " MEDIA_KEY_WORKERS "%s %ld +inf",
                              types[i], now - MEDIA_WORKERS_SEEN);
 
@@ -498,6 +500,18 @@ media_check_workers(const media_settings_t *s, redisContext *rc)
 
         /* billing only once Stripe is set up; exports are optional */
         need = i < 2 || (i == 2 && s->stripe_key_file != NULL);
+
+        /* workers started a moment ago (systemctl enable --now, then
+         * this) beat once connected: give them that moment */
+        if (need && reply->type == REDIS_REPLY_INTEGER
+            && reply->integer == 0 && wait < MEDIA_CHECK_START)
+        {
+            freeReplyObject(reply);
+            media_sleep(250);
+            wait += 250;
+            i--;
+            continue;
+        }
 
         if (reply->integer > 0) {
             media_check_say("ok", "workers: %s, %lld alive", types[i],
