@@ -7,7 +7,8 @@
 # section's shell blocks, in order, build the packages, install them,
 # make the keys, the role and the database, turn on Redis persistence,
 # put the snippets in place, migrate, start the workers and reload nginx;
-# then an upload is transcoded and played.  The real system is untouched.
+# then the site answers over https (HTTP/2, HSTS, port 80 redirecting)
+# and an upload is transcoded and played.  The real system is untouched.
 
 use strict;
 use warnings;
@@ -58,7 +59,13 @@ EOF
 # --- what an admin does next: upload a file and play it --------------------
 
 my $check = <<'EOF';
-api=http://127.0.0.1:8080/api/v1
+site=https://127.0.0.1
+api=$site/api/v1
+curl() { command curl -k "$@"; }
+echo "RESULT redirect $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' \
+      -H 'Host: media.example.com' http://127.0.0.1/)"
+echo "RESULT hsts $(curl -sI $site/ | grep -ci '^strict-transport-security: max-age=')"
+echo "RESULT http2 $(curl -s --http2 -o /dev/null -w '%{http_version}' $site/)"
 for i in $(seq 1 40); do
     code=$(curl -s -o /tmp/healthz -w '%{http_code}' $api/healthz)
     [ "$code" = 200 ] && break
@@ -84,8 +91,8 @@ done
 echo "RESULT status $status"
 url=$(curl -s -X POST $api/media/$id/playback -H "Authorization: Bearer $token" \
       | jq -r .url)
-base=http://127.0.0.1:8080${url%/master.m3u8}
-variant=$(curl -s "http://127.0.0.1:8080$url" | grep -v '^#' | head -1)
+base=$site${url%/master.m3u8}
+variant=$(curl -s "$site$url" | grep -v '^#' | head -1)
 segment=$(curl -s "$base/$variant" | grep -v '^#' | head -1)
 echo "RESULT segment $(curl -s -o /tmp/seg -w '%{http_code} %{size_download}' "$base/${variant%/*}/$segment")"
 echo "RESULT files_owner $(stat -c %U /var/lib/ngx_media/hls/$id)"
@@ -131,6 +138,10 @@ my %r = map { /^RESULT (\S+) ?(.*)$/ ? ($1 => $2) : () } split /\n/, $out;
 
 like($r{healthz} // '', qr/^200 .*"transcode":1/,
      'healthz 200 with a transcoder');
+is($r{redirect}, '301 https://media.example.com/',
+   'port 80 sends browsers to https');
+is($r{hsts}, 1, 'HSTS on the web client over https');
+is($r{http2}, 2, 'HTTP/2');
 like($r{module_link} // '', qr{modules-available/mod-http-media\.conf$},
      'the module enabled by its package');
 like($r{workers_user} // '', qr/^www-data\s*$/, 'the workers run as www-data');

@@ -494,9 +494,9 @@ sub write_example_conf {
           '    media_redis 127.0.0.1:' . $self->port('redis') . ';' ],
         [ qr{^    media_storage \S+;}m, "    media_storage $d/storage;" ],
         [ qr{^    media_jwt_key \S+;}m, "    media_jwt_key " . $self->jwt_key . ';' ],
-        [ qr{^    media_url_key \S+;}m, "    media_url_key " . $self->jwt_key . ';' ],
+        [ qr{^    media_url_key \S+;}m, "    media_url_key " . $self->key('url') . ';' ],
         [ qr{^    media_download_key \S+;}m,
-          "    media_download_key " . $self->jwt_key . ';' ],
+          "    media_download_key " . $self->key('download') . ';' ],
         [ qr{^            alias /var/lib/ngx_media/;}m,
           "            alias $d/storage/;" ],
         # Stripe: t/stripe-fake (t/lib/StripeFake.pm writes the key file)
@@ -514,8 +514,14 @@ sub write_example_conf {
         [ qr{^            alias /var/lib/ngx_media/avatars/;}m,
           "            alias $d/storage/avatars/;" ],
         [ qr{^        access_log \S+ media;}m, "        access_log $d/media.log media;" ],
-        [ qr{^        listen 8080;}m,
+        # plain http on loopback: no redirecting server, no TLS
+        [ qr{^    # plain http only sends .*?^    \}\n\n}ms, '' ],
+        [ qr{^        listen 443 ssl http2;}m,
           '        listen 127.0.0.1:' . $self->port('http') . ';' ],
+        [ qr{^        listen \[::\]:443 ssl http2;\n}m, '' ],
+        [ qr{^(        ssl_\w+ [^\n]*\n)+}m, '' ],
+        [ qr{^        server_name media\.example\.com;}m,
+          '        server_name localhost;' ],
     );
 
     for my $rw (@rewrites) {
@@ -533,9 +539,13 @@ sub write_example_conf {
 }
 
 # a signing key for access tokens, made once per directory
-sub jwt_key {
-    my ($self) = @_;
-    my $file = "$self->{dir}/jwt.key";
+sub jwt_key { $_[0]->key('jwt') }
+
+# a key file of 32 random bytes (base64), DIR/<name>.key, made once:
+# jwt, url (playback URLs) and download each have their own, as an admin's
+sub key {
+    my ($self, $name) = @_;
+    my $file = "$self->{dir}/$name.key";
 
     if (!-e $file) {
         open(my $in, '<:raw', '/dev/urandom') or die $!;
