@@ -63,6 +63,7 @@ struct ngx_http_media_pg_query_s {
     ngx_http_media_pg_status_e     status;
     PGresult                      *result;
     u_char                         error[256];
+    u_char                         sqlstate[6];  /* a refused connection's */
     ngx_http_media_pg_stmt_t      *stmt;
     const char                   **params;
     unsigned                       waiting:1;
@@ -122,6 +123,7 @@ static void ngx_http_media_pg_cleanup(void *data);
 static void ngx_http_media_pg_free(ngx_http_media_pg_query_t *q);
 static void ngx_http_media_pg_set_error(ngx_http_media_pg_query_t *q,
     const char *msg);
+static const char *ngx_http_media_pg_refused(PGconn *pg);
 
 
 /* one per tenant, by ngx_http_media_tenant_t.index; NULL: not set up */
@@ -805,6 +807,11 @@ ngx_http_media_pg_fail(ngx_http_media_pg_conn_t *pc, const char *site)
     if (q) {
         q->conn = NULL;
         ngx_http_media_pg_set_error(q, PQerrorMessage(pc->pg));
+
+        if (pc->state == NGX_HTTP_MEDIA_PG_CONNECTING) {
+            ngx_cpystrn(q->sqlstate, (u_char *) ngx_http_media_pg_refused(
+                            pc->pg), sizeof(q->sqlstate));
+        }
     }
 
     ngx_http_media_pg_close(pc);
@@ -951,6 +958,7 @@ ngx_http_media_pg_copy_result(ngx_http_request_t *r,
     if (status != NGX_HTTP_MEDIA_PG_OK) {
         res->error.data = q->error;
         res->error.len = ngx_strlen(q->error);
+        ngx_memcpy(res->sqlstate, q->sqlstate, sizeof(res->sqlstate));
         return NGX_OK;
     }
 
@@ -1118,4 +1126,42 @@ ngx_http_media_pg_stats(ngx_http_media_pool_stats_t *st)
             st->waiting++;
         }
     }
+}
+
+
+/*
+ * Why the server refused a connection, as the SQLSTATE it sent: libpq
+ * keeps the code of a failed connection to itself and hands out only the
+ * message, so the message is read (PostgreSQL's own wording, as with
+ * lc_messages C or English): 28P01 a wrong or missing password (the
+ * server says so also for an unknown role), 28000 no pg_hba.conf line or
+ * another method failing, 3D000 no such database; "" when the server was
+ * not reached (the caller's UNAVAILABLE says the rest).
+ */
+static const char *
+ngx_http_media_pg_refused(PGconn *pg)
+{
+    char  *msg;
+
+    msg = PQerrorMessage(pg);
+
+    if (PQconnectionNeedsPassword(pg)
+        || ngx_strstr(msg, "password authentication failed"))
+    {
+        return "28P01";
+    }
+
+    if (ngx_strstr(msg, "authentication failed")
+        || ngx_strstr(msg, "no pg_hba.conf entry")
+        || (ngx_strstr(msg, "role \"")
+            && ngx_strstr(msg, "does not exist")))
+    {
+        return "28000";
+    }
+
+    if (ngx_strstr(msg, "database \"") && ngx_strstr(msg, "does not exist")) {
+        return "3D000";
+    }
+
+    return "";
 }

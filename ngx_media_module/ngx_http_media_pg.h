@@ -18,7 +18,9 @@ typedef enum {
     NGX_HTTP_MEDIA_PG_OK = 0,      /* rows or a completed command */
     NGX_HTTP_MEDIA_PG_ERROR,       /* the server refused it: sqlstate set */
     NGX_HTTP_MEDIA_PG_TIMEOUT,     /* media_pg_timeout passed */
-    NGX_HTTP_MEDIA_PG_UNAVAILABLE  /* no connection could be had or kept */
+    NGX_HTTP_MEDIA_PG_UNAVAILABLE  /* no connection could be had or kept;
+                                      sqlstate set when the server refused
+                                      it: 28P01, 28000, 3D000 */
 } ngx_http_media_pg_status_e;
 
 

@@ -94,8 +94,8 @@ write_http(qq{media_pg "host=@{[ $t->dir ]}/no-such-dir dbname=media";\n}
 $t->start_nginx;
 for my $i (1 .. 3) {
     my $x = $t->http(GET => '/api/v1/healthz');
-    ok($x->{status} == 503 && $x->{json}{postgres} eq 'unavailable',
-       "unreachable postgres at connect: 503 unavailable ($i)");
+    ok($x->{status} == 503 && $x->{json}{postgres} eq 'unreachable',
+       "unreachable postgres at connect: 503 unreachable ($i)");
 }
 like(slurp($t->dir . '/error.log'), qr/media pg open: .*no-such-dir/,
      'the connect failure is logged with libpq\'s reason');

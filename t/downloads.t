@@ -260,7 +260,7 @@ is($r->{status}, 410, 'bytes=0- is a fresh download: 410');
 
 # --- expired, forged -----------------------------------------------------------
 
-my $secret = slurp("$dir/jwt.key");
+my $secret = slurp("$dir/download.key");
 $secret =~ s/\n\z//;
 $l = link_for($ann, { media_id => $m1 });
 (my $name = $l->{url}) =~ s{^/dl/[^/]+/}{};

@@ -707,6 +707,9 @@ media_job_progress(media_job_t *job, int percent)
                          percent);
     freeReplyObject(reply);
 
+    /* a long job keeps its consumer seen */
+    (void) media_beat(job->redis, job->queue, job->consumer);
+
     job->progress = percent;
     clock_gettime(CLOCK_MONOTONIC, &job->progress_at);
     job->renewed_at = job->progress_at;

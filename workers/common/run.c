@@ -343,6 +343,7 @@ static void
 media_consume(const media_settings_t *s, const media_queue_t *q,
     pid_t supervisor)
 {
+    char           consumer[64];
     long           backoff;
     PGconn        *pg;
     redisContext  *rc;
@@ -350,6 +351,7 @@ media_consume(const media_settings_t *s, const media_queue_t *q,
     pg = NULL;
     rc = NULL;
     backoff = 0;
+    media_consumer_name(getpid(), consumer, sizeof(consumer));
 
     while (!media_worker_stop && (supervisor == 0 || getppid() == supervisor))
     {
@@ -378,7 +380,9 @@ media_consume(const media_settings_t *s, const media_queue_t *q,
             (void) media_serve(s, q, pg, rc);
 
         } else {
-            while (!media_worker_stop && media_connections_ok(pg, rc)) {
+            while (!media_worker_stop && media_connections_ok(pg, rc)
+                   && media_beat(rc, q, consumer) == 0)
+            {
                 media_sleep(MEDIA_CHECK_EVERY);
             }
         }
@@ -399,6 +403,7 @@ media_consume(const media_settings_t *s, const media_queue_t *q,
     }
 
     if (rc) {
+        media_beat_end(rc, q, consumer);
         redisFree(rc);
     }
 }
@@ -476,6 +481,10 @@ media_serve(const media_settings_t *s, const media_queue_t *q, PGconn *pg,
         }
 
         if (media_worker_tick && media_worker_tick(s, pg, rc) != 0) {
+            return -1;
+        }
+
+        if (media_beat(rc, q, consumer) != 0) {
             return -1;
         }
 
