@@ -79,10 +79,19 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_media =
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_users =
     ngx_http_media_pg_stmt("search_users", 4,
         NGX_HTTP_MEDIA_SEARCH_Q ","
+        /* the users having the query's longest word (sql/032's btree of
+         * words; no GIN index is read under row security), each looked
+         * up by its key (OFFSET 0) */
+        " k AS MATERIALIZED ("
+        "  SELECT f, t FROM media_search_terms($1, $2)"
+        "   ORDER BY length(f) DESC LIMIT 1),"
         " c AS ("
         "  SELECT u.id, u.handle, u.display_name, u.search"
-        "    FROM q, users u"
-        "   WHERE u.search @@ q.q AND u.handle IS NOT NULL"
+        "    FROM q, k, users_words w,"
+        "         LATERAL (SELECT * FROM users u WHERE u.id = w.user_id"
+        "                   AND u.search @@ q.q AND u.handle IS NOT NULL"
+        "                  OFFSET 0) u"
+        "   WHERE w.word >= k.f COLLATE \"C\" AND w.word < k.t COLLATE \"C\""
         "   LIMIT " NGX_HTTP_MEDIA_SEARCH_CANDIDATES "),"
         " r AS ("
         "  SELECT c.*, (ts_rank(c.search, q.q) * 1000000000)::bigint AS score"

@@ -15,10 +15,13 @@
 --                triggers; a word typed whole is a range of one key, a
 --                prefix a range of keys (the "C" collation: byte order,
 --                so that every word starting with p lies in [p, p||max))
+--   users_words  the same for users' handles and display names, which
+--                GET /api/v1/search?type=users reads by the query's
+--                longest word (ngx_http_media_search.c)
 --
 -- media_search_media() is the search as one statement (a function, so
 -- that the module sends one prepared statement and it runs in one round
--- trip), at most MEDIA_SEARCH_CANDIDATES (100) matches ranked, whatever
+-- trip), at most 100 matches ranked, whatever
 -- the query:
 --
 --   broad    a query matching at least 25 of the 200 most played public
@@ -33,8 +36,11 @@
 --
 -- The same rows take the same path on every page, so cursors hold.
 -- Beyond the candidates nothing is ranked: a query that broad is refined
--- by typing on.  019's GIN index on media goes: nothing read it, and every
--- write of a media row (each counted play) paid for it.
+-- by typing on.  019's GIN indexes on media go, for the same reason:
+-- media_search_gin (@@) and media_catalog_tags (tags @> ARRAY[...]:
+-- arraycontains is not leakproof either; the catalogue by tag reads its
+-- newest-first btree and filters) were never read, and every new version
+-- of a media row (each counted play updates plays_count) paid for both.
 
 CREATE TABLE media_words (
     word      text COLLATE "C" NOT NULL,
@@ -90,6 +96,77 @@ CREATE TRIGGER media_words_changed
     FOR EACH ROW EXECUTE FUNCTION media_words_changed();
 
 DROP INDEX media_search_gin;
+DROP INDEX media_catalog_tags;
+
+
+-- users (GET /api/v1/search?type=users) the same way: the words of a
+-- handle and a display name
+CREATE TABLE users_words (
+    word     text COLLATE "C" NOT NULL,
+    user_id  uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    tenant   text NOT NULL DEFAULT media_tenant()
+             CHECK (tenant ~ '^[a-z0-9][a-z0-9_-]{0,31}$'),
+    PRIMARY KEY (word, user_id, tenant)
+);
+
+CREATE INDEX users_words_user ON users_words (user_id);
+
+ALTER TABLE users_words ENABLE ROW LEVEL SECURITY;
+ALTER TABLE users_words FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON users_words USING (tenant = current_setting(
+    'media.tenant') OR current_setting('media.tenant') = '*');
+
+INSERT INTO users_words (word, user_id, tenant)
+SELECT DISTINCT w.w, u.id, u.tenant
+  FROM users u, unnest(tsvector_to_array(u.search)) w(w);
+
+CREATE FUNCTION users_words_added() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO users_words (word, user_id, tenant)
+    SELECT DISTINCT w.w, a.id, a.tenant
+      FROM added a, unnest(tsvector_to_array(a.search)) w(w);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER users_words_added AFTER INSERT ON users
+    REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION users_words_added();
+
+CREATE FUNCTION users_words_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.search IS DISTINCT FROM OLD.search THEN
+        DELETE FROM users_words WHERE user_id = NEW.id;
+        INSERT INTO users_words (word, user_id, tenant)
+        SELECT DISTINCT w.w, NEW.id, NEW.tenant
+          FROM unnest(tsvector_to_array(NEW.search)) w(w);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER users_words_changed
+    AFTER UPDATE OF handle, display_name ON users
+    FOR EACH ROW EXECUTE FUNCTION users_words_changed();
+
+DROP INDEX users_search_gin;
+
+
+-- a query's words as key ranges of media_words and users_words, [f, t):
+-- a word typed whole [w, w || chr(1)), which holds w alone, the word being
+-- typed [p, p || the last code point); a single letter being typed is a
+-- whole word, as in media_search_query
+CREATE FUNCTION media_search_terms(head text, last text)
+RETURNS TABLE (f text, t text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT w.l, w.l || CASE WHEN w.p AND length(w.l) > 1
+                            THEN chr(1114111) ELSE chr(1) END
+      FROM (SELECT unnest(tsvector_to_array(to_tsvector('media_search',
+                       coalesce(head, '')))) AS l, false AS p
+            UNION ALL
+            SELECT unnest(tsvector_to_array(to_tsvector('media_search',
+                       coalesce(last, '')))), true) w
+$$;
 
 
 -- what a media is shown with in a list (search, the catalogue): no
@@ -147,20 +224,8 @@ BEGIN
              WHERE m.search @@ q LIMIT 25) x;
 
     IF NOT broad THEN
-        -- the rarest word, each counted up to 2,000 in the index; a word
-        -- typed whole is the range [w, w || chr(1)), which holds w alone,
-        -- a prefix [p, p || the last code point); a single letter being
-        -- typed is a whole word, as in media_search_query
-        FOR t_from, t_to IN
-            SELECT t.l, t.l || CASE WHEN t.p AND length(t.l) > 1
-                                    THEN chr(1114111) ELSE chr(1) END
-              FROM (SELECT unnest(tsvector_to_array(to_tsvector(
-                               'media_search', coalesce(head, '')))) AS l,
-                           false AS p
-                    UNION ALL
-                    SELECT unnest(tsvector_to_array(to_tsvector(
-                               'media_search', coalesce(last, '')))),
-                           true) t
+        -- the rarest word, each counted up to 2,000 in the index
+        FOR t_from, t_to IN SELECT * FROM media_search_terms(head, last)
         LOOP
             SELECT count(*) INTO n
               FROM (SELECT 1 FROM media_words w
