@@ -188,7 +188,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_login =
     ngx_http_media_pg_stmt("account_login", 1,
         "SELECT id, email, role, plan, password_hash,"
         "       banned_at IS NOT NULL FROM users"
-        " WHERE lower(email) = lower($1)");
+        " WHERE email_key = lower($1)");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_session =
     ngx_http_media_pg_stmt("account_session", 3,

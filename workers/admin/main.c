@@ -45,7 +45,7 @@ static media_stmt_t  media_sql_user_set =
         "SELECT id, coalesce(email, '-'), role, plan, creator_plan"
         " FROM media_user_change((SELECT id FROM users"
         "                          WHERE id::text = lower($1)"
-        "                             OR lower(email) = lower($1)), $2, $3,"
+        "                             OR email_key = lower($1)), $2, $3,"
         "                         NULL, 'operator', $4, NULL)");
 
 

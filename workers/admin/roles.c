@@ -51,7 +51,7 @@ static media_stmt_t  media_sql_roles_grant =
         "SELECT id, coalesce(email, '-'), role, plan, creator_plan"
         " FROM media_user_change((SELECT id FROM users"
         "                          WHERE id::text = lower($1)"
-        "                             OR lower(email) = lower($1)),"
+        "                             OR email_key = lower($1)),"
         "                         $2, NULL, NULL, 'operator', $3, NULL)");
 
 /* a head recorded outside the database: is that row still that hash? */
