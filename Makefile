@@ -4,18 +4,22 @@
 #   make run         install what is missing, build, start it all, print URL
 #   make stop        stop what `make run` started
 #   make install     the module, the workers, the web client, the migrations
+#   make deb         the same as Debian packages, in build/deb/
 #   make test        install what is missing, build, run every test
 #   make check-asan  the whole suite under AddressSanitizer + UBSan
 #   make clean
 
 SHELL := /bin/bash
 
-# Debian packages the build, the tests and `make run` need
-DEPS := gcc make pkg-config perl nginx nginx-dev \
+# Debian packages `make run` needs (RUN_DEPS), and the build of
+# everything, the tests and `make deb` (DEPS: with npm too)
+RUN_DEPS := gcc make pkg-config perl nginx nginx-dev \
         libpq-dev postgresql redis-server libhiredis-dev libyajl-dev \
-        libssl-dev libcurl4-openssl-dev clang libclang-rt-14-dev \
+        libssl-dev libcurl4-openssl-dev \
         libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev \
-        libswresample-dev libswscale-dev ffmpeg nodejs chromium
+        libswresample-dev libswscale-dev ffmpeg
+DEPS := $(RUN_DEPS) clang libclang-rt-14-dev nodejs chromium \
+        dpkg-dev lintian jq prometheus wrk
 
 NGX_SRC  := /usr/share/nginx/src
 BUILD    ?= build
@@ -45,17 +49,26 @@ WORKERS  := $(BUILD)/media-transcoder $(BUILD)/media-billing \
             $(BUILD)/media-admin $(BUILD)/media-exporter
 UNITS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%.t,$(wildcard t/unit/*.c))
 
-.PHONY: all deps module workers units tools fuzz www run stop test uninstall \
-        check-asan check-fuzz install clean
+.PHONY: all deps run-deps module workers units tools fuzz www run stop test uninstall \
+        check-asan check-fuzz install clean deb
 
 all: module workers units tools fuzz www
 
 deps:
-	@missing=""; for p in $(DEPS); do \
+	@$(call install_missing,$(DEPS),npm)
+
+run-deps:
+	@$(call install_missing,$(RUN_DEPS),)
+
+# the Debian packages of $(1) that are not installed, and $(2) when no such
+# command is found: installed as root, printed otherwise
+install_missing = missing=""; for p in $(1); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	        | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
-	command -v npm >/dev/null || missing="$$missing npm"; \
+	for c in $(2); do \
+	    command -v $$c >/dev/null || missing="$$missing $$c"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	    if [ "$$(id -u)" = 0 ]; then \
 	        echo "installing:$$missing"; \
@@ -211,7 +224,15 @@ check-fuzz: deps fuzz
 	        $(BUILD)/fuzz/corpus-$$name t/fuzz/corpus/$$name || exit 1; \
 	done
 
-run: deps all
+# only what serves: no fuzzers, no test tools; the web client's player
+# libraries (hls.js, wavesurfer.js) come from npm, so they are made when
+# npm is there or they were made before, and missing otherwise (the
+# client then says it cannot play; `make deps www` adds them)
+WWW_FILES  := $(patsubst www/%,$(BUILD)/www/%,$(WWW_SRC))
+WWW_VENDOR := $(if $(or $(shell command -v npm),$(wildcard www/node_modules/hls.js/dist/hls.min.js)),\
+                  $(BUILD)/www/vendor/hls.min.js $(BUILD)/www/vendor/wavesurfer.min.js)
+
+run: run-deps module workers $(WWW_FILES) $(WWW_VENDOR)
 	@perl t/run.pl start $(BUILD)
 
 stop:
@@ -263,6 +284,16 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(WORKERS)))
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(patsubst %.in,%,$(notdir $(wildcard dist/systemd/*.service.in))))
 	rm -rf $(DESTDIR)$(SHAREDIR)
+
+# Debian packages (dist/deb/build says what is in each), checked by lintian:
+# libnginx-mod-http-media, tied to the installed nginx's ABI, and
+# ngx-media-workers; `apt install ./build/deb/*.deb` installs both
+DEB_VERSION ?= 0.1.0+git$(shell git rev-list --count HEAD 2>/dev/null || echo 0)
+
+deb: module workers www
+	dist/deb/build $(BUILD) $(BUILD)/deb $(DEB_VERSION)
+	lintian --fail-on error \
+	    $(BUILD)/deb/*_$(DEB_VERSION)_*.deb
 
 clean:
 	rm -rf build build-asan var

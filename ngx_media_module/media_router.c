@@ -106,35 +106,57 @@ media_route_path_match(const char *pattern, const char *path, size_t len,
 }
 
 
-size_t
-media_route_allow_header(unsigned allow, char *buf, size_t size)
+/* the method names, by bit */
+static const struct {
+    unsigned     bit;
+    const char  *name;
+} names[] = {
+    { MEDIA_GET, "GET" }, { MEDIA_HEAD, "HEAD" }, { MEDIA_POST, "POST" },
+    { MEDIA_PUT, "PUT" }, { MEDIA_PATCH, "PATCH" },
+    { MEDIA_DELETE, "DELETE" }, { MEDIA_OPTIONS, "OPTIONS" }
+};
+
+
+unsigned
+media_route_method_of(const char *line, size_t len)
 {
-    static const struct {
-        unsigned     bit;
-        const char  *name;
-    } names[] = {
-        { MEDIA_GET, "GET" }, { MEDIA_HEAD, "HEAD" }, { MEDIA_POST, "POST" },
-        { MEDIA_PUT, "PUT" }, { MEDIA_PATCH, "PATCH" },
-        { MEDIA_DELETE, "DELETE" }, { MEDIA_OPTIONS, "OPTIONS" }
-    };
-
-    size_t  i, n, len;
-
-    n = 0;
+    size_t  i, n;
 
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (!(allow & names[i].bit)) {
+        n = strlen(names[i].name);
+
+        if (len > n && line[n] == ' ' && memcmp(line, names[i].name, n) == 0)
+        {
+            return names[i].bit;
+        }
+    }
+
+    return 0;
+}
+
+
+size_t
+media_route_methods(unsigned methods, const char *sep, char *buf,
+    size_t size)
+{
+    size_t  i, n, len, slen;
+
+    n = 0;
+    slen = strlen(sep);
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!(methods & names[i].bit)) {
             continue;
         }
 
         len = strlen(names[i].name);
-        if (n + len + 3 > size) {
+        if (n + len + slen + 1 > size) {
             break;
         }
 
         if (n) {
-            buf[n++] = ',';
-            buf[n++] = ' ';
+            memcpy(buf + n, sep, slen);
+            n += slen;
         }
 
         memcpy(buf + n, names[i].name, len);
@@ -142,8 +164,14 @@ media_route_allow_header(unsigned allow, char *buf, size_t size)
     }
 
     if (size) {
-        buf[n < size ? n : size - 1] = '\0';
+        buf[n] = '\0';
     }
 
     return n;
+}
+
+size_t
+media_route_allow_header(unsigned allow, char *buf, size_t size)
+{
+    return media_route_methods(allow, ", ", buf, size);
 }

@@ -54,6 +54,15 @@ typedef struct {
 int media_route_match(const media_route_t *routes, size_t nroutes,
     unsigned method, const char *path, size_t len, media_route_match_t *m);
 
+/* the method names of the bits in methods, sep between them, into buf
+ * (NUL-terminated); returns the length written (without NUL) */
+size_t media_route_methods(unsigned methods, const char *sep, char *buf,
+    size_t size);
+
+/* the method bit of the name that starts a request line ("GET /..."),
+ * 0 for another */
+unsigned media_route_method_of(const char *line, size_t len);
+
 /* "GET, HEAD, POST" into buf; returns the length written (without NUL) */
 size_t media_route_allow_header(unsigned allow, char *buf, size_t size);
 

@@ -77,12 +77,17 @@
 #define MEDIA_KEY_LOGIN_ADDRESS   "media:login:addr:"  /* + client address */
 #define MEDIA_KEY_AD_SHOWN        "media:ad:shown:"    /* + token:address */
 #define MEDIA_KEY_EXPORT_RATE     "media:export:rate:" /* + user id */
-#define MEDIA_KEY_PLAY_RATE       "media:play:rate:"   /* + client address */
 #define MEDIA_KEY_COMMENT_RATE    "media:comment:rate:" /* + user id */
 /* a download link's keys, in one hash slot: "media:dl:{<link id>}:n" its
  * uses, ":c" the clients that spent one, ":r" revoked; the sweeper drops
  * them with the link's row */
 #define MEDIA_KEY_DOWNLOAD        "media:dl:{"
+/* the workers' heartbeats, one sorted set per job type (+ "transcode"):
+ * member a consumer's name (host-pid), score the Unix time in ms of its
+ * last beat; healthz counts the members seen within MEDIA_WORKERS_SEEN */
+#define MEDIA_KEY_WORKERS         "media:workers:"
+#define MEDIA_WORKERS_BEAT        5000      /* ms between a consumer's beats */
+#define MEDIA_WORKERS_SEEN        30000     /* ms: alive if seen this late */
 
 #define MEDIA_DEFAULT_PG_POOL     4
 #define MEDIA_DEFAULT_PG_TIMEOUT  5000      /* ms */

@@ -595,6 +595,62 @@ ngx_http_media_api_allow(ngx_http_request_t *r, ngx_str_t *allow)
 }
 
 
+ngx_uint_t
+ngx_http_media_api_nroutes(void)
+{
+    return sizeof(ngx_http_media_routes) / sizeof(ngx_http_media_routes[0]);
+}
+
+
+const char *
+ngx_http_media_api_route(ngx_uint_t i, unsigned *methods)
+{
+    *methods = ngx_http_media_routes[i].methods;
+
+    return ngx_http_media_routes[i].pattern;
+}
+
+
+ngx_int_t
+ngx_http_media_api_route_of(ngx_http_request_t *r, ngx_uint_t *upload)
+{
+    int                                 rc;
+    unsigned                            method;
+    media_route_match_t                 m;
+    ngx_http_media_ctx_t               *ctx;
+    const ngx_http_media_route_def_t   *def;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+
+    if (ctx && ctx->route) {
+        def = ctx->route;
+        *upload = (def->flags & NGX_HTTP_MEDIA_FILE) != 0;
+
+        /* media_route_t.id indexes the defs, which follow the routes */
+        return def - ngx_http_media_route_defs;
+    }
+
+    /*
+     * Refused before the content phase (a token, limit_req): the route
+     * the request asked for.  An error page's redirect made the method
+     * GET; the request line keeps the one sent.
+     */
+    method = r->error_page
+             ? media_route_method_of((char *) r->request_line.data,
+                                     r->request_line.len)
+             : ngx_http_media_api_method(r);
+
+    rc = media_route_match(ngx_http_media_routes,
+                           sizeof(ngx_http_media_routes)
+                           / sizeof(ngx_http_media_routes[0]),
+                           method, (char *) r->uri.data, r->uri.len, &m);
+
+    *upload = 0;
+
+    return rc >= 0 ? rc : NGX_DECLINED;
+}
+
+
 /* the body has been read (ngx_http_read_client_request_body took a ref) */
 static void
 ngx_http_media_api_body(ngx_http_request_t *r)

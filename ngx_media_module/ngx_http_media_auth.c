@@ -65,6 +65,9 @@ typedef struct {
 static void ngx_http_media_cookie_check(ngx_conf_t *cf,
     ngx_http_core_main_conf_t *cmcf, ngx_http_media_main_conf_t *mmcf);
 static ngx_int_t ngx_http_media_access_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_media_early_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_media_access_check(ngx_http_request_t *r,
+    ngx_http_media_ctx_t **ctxp);
 static ngx_int_t ngx_http_media_authenticate(ngx_http_request_t *r,
     ngx_http_media_ctx_t *ctx, ngx_uint_t mode);
 static ngx_int_t ngx_http_media_resolve(ngx_http_request_t *r,
@@ -103,6 +106,10 @@ static ngx_http_variable_t  ngx_http_media_vars[] = {
 
     { ngx_string("media_auth_status"), NULL, ngx_http_media_user_variable,
       2, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    /* the signed-in user's email, as our users row has it, for logs */
+    { ngx_string("media_user"), NULL, ngx_http_media_user_variable,
+      3, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -419,6 +426,19 @@ ngx_http_media_auth_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_media_access_handler;
 
+    /*
+     * and the same check earlier, in the preaccess phase: nginx runs a
+     * phase's handlers last registered first, so ours runs before
+     * limit_req's, whose key may be $media_user_id (CORS preflights,
+     * registered after this, still come first)
+     */
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_media_early_handler;
+
     ngx_http_media_cookie_check(cf, cmcf, mmcf);
 
     return NGX_OK;
@@ -473,6 +493,49 @@ ngx_http_media_cookie_check(ngx_conf_t *cf, ngx_http_core_main_conf_t *cmcf,
 static ngx_int_t
 ngx_http_media_access_handler(ngx_http_request_t *r)
 {
+    ngx_int_t              rc;
+    ngx_http_media_ctx_t  *ctx;
+
+    rc = ngx_http_media_access_check(r, &ctx);
+
+    return rc == NGX_DONE ? ngx_http_media_access_fail(r, ctx) : rc;
+}
+
+
+/*
+ * The same check, earlier: in the preaccess phase, so that limit_req
+ * finds $media_user_id set.  Its refusal is left to the access phase, as
+ * before, so that limit_req still refuses first (a flood of bad tokens is
+ * limited by address like any other).  Subrequests are left to the access
+ * phase, which skips them.  NGX_OK would end the phase here, before
+ * limit_req: it goes on instead.
+ */
+static ngx_int_t
+ngx_http_media_early_handler(ngx_http_request_t *r)
+{
+    ngx_int_t              rc;
+    ngx_http_media_ctx_t  *ctx;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_media_access_check(r, &ctx);
+
+    return (rc == NGX_AGAIN || rc == NGX_ERROR
+            || rc >= NGX_HTTP_SPECIAL_RESPONSE) ? rc : NGX_DECLINED;
+}
+
+
+/*
+ * Authenticates once per request, however often it is asked: NGX_AGAIN
+ * while the user's row is read, NGX_DONE when the request is refused
+ * (ctx->auth_status says how), else what the access phase goes on with.
+ */
+static ngx_int_t
+ngx_http_media_access_check(ngx_http_request_t *r,
+    ngx_http_media_ctx_t **ctxp)
+{
     ngx_uint_t                  mode;
     ngx_http_media_ctx_t       *ctx;
     ngx_http_media_loc_conf_t  *mlcf;
@@ -493,25 +556,23 @@ ngx_http_media_access_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->auth_pending) {
-        return NGX_AGAIN;
-    }
-
-    if (ctx->auth_done) {
-        return ctx->auth_status ? ngx_http_media_access_fail(r, ctx)
-                                : ctx->auth_rc;
-    }
-
-    ctx->auth_rc = ngx_http_media_authenticate(r, ctx, mode);
+    *ctxp = ctx;
 
     if (ctx->auth_pending) {
         return NGX_AGAIN;
     }
 
-    ctx->auth_done = 1;
+    if (!ctx->auth_done) {
+        ctx->auth_rc = ngx_http_media_authenticate(r, ctx, mode);
 
-    return ctx->auth_status ? ngx_http_media_access_fail(r, ctx)
-                            : ctx->auth_rc;
+        if (ctx->auth_pending) {
+            return NGX_AGAIN;
+        }
+
+        ctx->auth_done = 1;
+    }
+
+    return ctx->auth_status ? NGX_DONE : ctx->auth_rc;
 }
 
 
@@ -1191,8 +1252,9 @@ ngx_http_media_user_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
 
-    if (ctx == NULL || (data < 2 && ctx->user == NULL)
-        || (data == 2 && ctx->token_status == NULL))
+    if (ctx == NULL || (data != 2 && ctx->user == NULL)
+        || (data == 2 && ctx->token_status == NULL)
+        || (data == 3 && ctx->user->email.data == NULL))
     {
         v->not_found = 1;
         return NGX_OK;
@@ -1204,6 +1266,9 @@ ngx_http_media_user_variable(ngx_http_request_t *r,
         break;
     case 1:
         s = ctx->user->role;
+        break;
+    case 3:
+        s = ctx->user->email;
         break;
     default:
         s.data = (u_char *) ctx->token_status;

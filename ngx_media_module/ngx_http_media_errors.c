@@ -615,16 +615,29 @@ internal:
 
 
 /*
- * limit_req tells no one when it would take the request: one second is
- * the shortest wait that means anything in Retry-After.
+ * limit_req tells no one when it would take the request: the location's
+ * media_retry_after says (a zone's 1 / rate), in whole seconds rounded up;
+ * one second, the shortest wait that means anything, by default.
  */
 static ngx_int_t
 ngx_http_media_error_retry(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message)
 {
-    ngx_str_t  one = ngx_string("1");
+    u_char                     *p;
+    ngx_str_t                   wait;
+    ngx_http_media_loc_conf_t  *mlcf;
 
-    if (ngx_http_media_add_header(r, "Retry-After", &one) != NGX_OK) {
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_media_module);
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    wait.data = p;
+    wait.len = ngx_sprintf(p, "%M", (mlcf->retry_after + 999) / 1000) - p;
+
+    if (ngx_http_media_add_header(r, "Retry-After", &wait) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -34,13 +34,14 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <openssl/sha.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include "ngx_http_media_reply.h"
 #include "ngx_http_media_tenant.h"
 #include "ngx_http_media_pg.h"
-#include "ngx_http_media_redis.h"
+#include "ngx_http_media_shm.h"
 #include "ngx_http_media_keyfile.h"
 #include "ngx_http_media_hls.h"
 #include "ngx_http_media_pictures.h"
@@ -55,9 +56,11 @@
 #define NGX_HTTP_MEDIA_FILE_TTL    2592000  /* s: segments, ended playlists */
 #define NGX_HTTP_MEDIA_PICTURE_TTL 86400    /* s: pictures, replaced in place */
 
-/* anonymous playback tokens (share and embed pages) per client address */
+/* anonymous playback tokens (share and embed pages) per client address,
+ * counted in a zone of each node's shared memory */
 #define NGX_HTTP_MEDIA_ANON_PLAY_RATE    30
 #define NGX_HTTP_MEDIA_ANON_PLAY_WINDOW  60000
+#define NGX_HTTP_MEDIA_ANON_PLAY_ZONE    (1024 * 1024)
 
 
 typedef struct {
@@ -93,8 +96,6 @@ static ngx_int_t ngx_http_media_token_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_media_play_ads(ngx_http_request_t *r, yajl_gen g,
     ngx_str_t *json, media_token_t *content);
 static ngx_int_t ngx_http_media_playback_query(ngx_http_request_t *r);
-static void ngx_http_media_playback_limited(ngx_http_request_t *r,
-    ngx_http_media_redis_result_t *res, void *data);
 static void ngx_http_media_playback_found(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 
@@ -239,7 +240,18 @@ ngx_http_media_hls_init(ngx_conf_t *cf)
     ngx_http_variable_t         *var;
     ngx_http_media_main_conf_t  *mmcf;
 
+    static ngx_str_t  zone = ngx_string("media_play_rate");
+
     mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_media_module);
+
+    /* the anonymous tokens' counts, shared by the workers of this node:
+     * about 8,000 addresses, the least recent forgotten first */
+    mmcf->play_rate = ngx_http_media_shm_add(cf, &zone,
+                                             NGX_HTTP_MEDIA_ANON_PLAY_ZONE,
+                                             sizeof(ngx_uint_t));
+    if (mmcf->play_rate == NULL) {
+        return NGX_ERROR;
+    }
 
     mmcf->token_status_index = ngx_http_media_add_access(cf,
                                    &ngx_http_media_token_status_name,
@@ -945,7 +957,9 @@ ngx_http_media_token_variable(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_media_playback(ngx_http_request_t *r)
 {
-    ngx_str_t                    key;
+    u_char                       key[SHA256_DIGEST_LENGTH];
+    ngx_uint_t                   n;
+    ngx_msec_t                   left;
     ngx_http_media_ctx_t        *ctx;
     ngx_http_media_main_conf_t  *mmcf;
 
@@ -980,57 +994,26 @@ ngx_http_media_playback(ngx_http_request_t *r)
         return ngx_http_media_playback_query(r);
     }
 
-    /* anonymous tokens (the public pages) are counted per address */
-    key.len = sizeof(MEDIA_KEY_PLAY_RATE) - 1
-              + r->connection->addr_text.len;
-    key.data = ngx_pnalloc(r->pool, key.len);
-    if (key.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    /*
+     * Anonymous tokens (the public pages) are counted per address, by this
+     * node in its shared memory, so that a share page's token waits for no
+     * round trip; behind a load balancer each node counts its own (a
+     * visitor may have a few times the rate, still far short of a flood).
+     */
+    SHA256(r->connection->addr_text.data, r->connection->addr_text.len, key);
+
+    n = ngx_http_media_shm_hit(mmcf->play_rate, key,
+                               NGX_HTTP_MEDIA_ANON_PLAY_WINDOW, &left);
+
+    if (n > NGX_HTTP_MEDIA_ANON_PLAY_RATE) {
+        return ngx_http_media_too_many(r, left, "rate_limited",
+                                       "this address may play %d media a "
+                                       "minute without signing in (sign in "
+                                       "to play more)",
+                                       NGX_HTTP_MEDIA_ANON_PLAY_RATE);
     }
 
-    ngx_memcpy(ngx_cpymem(key.data, MEDIA_KEY_PLAY_RATE,
-                          sizeof(MEDIA_KEY_PLAY_RATE) - 1),
-               r->connection->addr_text.data, r->connection->addr_text.len);
-
-    if (ngx_http_media_redis_limit(r, &key, NGX_HTTP_MEDIA_ANON_PLAY_RATE,
-                                   NGX_HTTP_MEDIA_ANON_PLAY_WINDOW,
-                                   ngx_http_media_playback_limited, NULL)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_media_playback_limited(ngx_http_request_t *r,
-    ngx_http_media_redis_result_t *res, void *data)
-{
-    ngx_int_t   rc;
-
-    if (res->status != NGX_HTTP_MEDIA_REDIS_OK) {
-        /* open: a token is still only good for minutes */
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "media playback rate: not checked (redis: %V), "
-                      "request_id: %V", &res->str,
-                      ngx_http_media_request_id(r));
-
-    } else if (res->integer > 0) {
-        ngx_http_finalize_request(r, ngx_http_media_too_many(r,
-                                  res->integer, "rate_limited",
-                                  "this address may play %d media a minute "
-                                  "without signing in (sign in to play "
-                                  "more)", NGX_HTTP_MEDIA_ANON_PLAY_RATE));
-        return;
-    }
-
-    rc = ngx_http_media_playback_query(r);
-
-    if (rc != NGX_DONE) {
-        ngx_http_finalize_request(r, rc);
-    }
+    return ngx_http_media_playback_query(r);
 }
 
 

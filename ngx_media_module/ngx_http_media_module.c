@@ -27,6 +27,7 @@
 #include "ngx_http_media_cors.h"
 #include "ngx_http_media_blocked.h"
 #include "ngx_http_media_tenant.h"
+#include "ngx_http_media_metrics.h"
 
 
 static ngx_int_t ngx_http_media_postconfiguration(ngx_conf_t *cf);
@@ -335,6 +336,20 @@ static ngx_command_t  ngx_http_media_commands[] = {
       0,
       NULL },
 
+    { ngx_string("media_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_media_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("media_retry_after"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_msec,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_media_loc_conf_t, retry_after),
+      NULL },
+
     { ngx_string("media_upload_roles"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_media_upload_roles,
@@ -499,7 +514,12 @@ ngx_http_media_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    return ngx_http_media_hls_init(cf);
+    if (ngx_http_media_hls_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* last: it reads the playback and download status variables' indexes */
+    return ngx_http_media_metrics_init(cf);
 }
 
 
@@ -612,6 +632,7 @@ ngx_http_media_create_loc_conf(ngx_conf_t *cf)
     mlcf->json_errors = NGX_CONF_UNSET;
     mlcf->cors = NGX_CONF_UNSET_PTR;
     mlcf->upload_roles = NGX_CONF_UNSET_UINT;
+    mlcf->retry_after = NGX_CONF_UNSET_MSEC;
 
     return mlcf;
 }
@@ -629,6 +650,7 @@ ngx_http_media_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->auth, prev->auth, NGX_HTTP_MEDIA_AUTH_OFF);
     ngx_conf_merge_ptr_value(conf->cors, prev->cors, NULL);
     ngx_conf_merge_uint_value(conf->upload_roles, prev->upload_roles, 0);
+    ngx_conf_merge_msec_value(conf->retry_after, prev->retry_after, 1000);
 
     /* media_api is not inherited: it names one content handler's location */
     if (conf->api == NGX_CONF_UNSET) {
@@ -1234,6 +1256,10 @@ ngx_http_media_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_media_metrics_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -1243,6 +1269,7 @@ ngx_http_media_exit_process(ngx_cycle_t *cycle)
 {
     /* first: its reload's request lets go of its query */
     ngx_http_media_blocked_done();
+    ngx_http_media_metrics_exit_process();
     ngx_http_media_pg_done();
     ngx_http_media_redis_done();
 }

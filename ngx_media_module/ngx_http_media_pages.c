@@ -52,6 +52,7 @@ typedef struct {
     ngx_str_t           *title;
     ngx_str_t           *kind;
     ngx_str_t           *desc;
+    ngx_str_t           *duration;    /* ms */
     ngx_str_t           *handle;      /* NULL data: the creator has none */
     ngx_str_t           *name;
     ngx_str_t           *likes;
@@ -394,6 +395,7 @@ ngx_http_media_page_media(ngx_http_request_t *r,
     s.title = ngx_http_media_pg_value(res, 0, 1);
     s.kind = ngx_http_media_pg_value(res, 0, 2);
     s.desc = ngx_http_media_pg_value(res, 0, 3);
+    s.duration = ngx_http_media_pg_value(res, 0, 5);
     s.handle = ngx_http_media_pg_value(res, 0, 6);
     s.name = ngx_http_media_pg_value(res, 0, 7);
     s.likes = ngx_http_media_pg_value(res, 0, 8);
@@ -570,8 +572,14 @@ ngx_http_media_page_body(ngx_http_media_html_t *h, ngx_http_media_share_t *s)
         ngx_http_media_html_lit(h, "\">\n");
     }
 
+    /* the comments' marks over the waveform, at at_ms of the duration */
     if (s->waveform.data) {
-        ngx_http_media_html_lit(h, "<div id=\"waveform\"></div>\n");
+        ngx_http_media_html_lit(h, "<div class=\"wave-box\">"
+                                "<div id=\"waveform\"></div>"
+                                "<div id=\"comment-marks\" "
+                                "class=\"comment-marks\" data-duration-ms=\"");
+        ngx_http_media_html_str(h, s->duration);
+        ngx_http_media_html_lit(h, "\"></div></div>\n");
     }
 
     if (s->video) {
@@ -644,7 +652,9 @@ static void
 ngx_http_media_page_user(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
+    u_char                  *p;
     ngx_str_t               *handle, *name, *id, *title, *avatar;
+    ngx_str_t                base, host, image;
     ngx_uint_t               i;
     ngx_http_media_html_t    h;
 
@@ -662,6 +672,25 @@ ngx_http_media_page_user(ngx_http_request_t *r,
     handle = ngx_http_media_pg_value(res, 0, 0);
     name = ngx_http_media_pg_value(res, 0, 1);
 
+    /* avatars/<key>-256.jpg: a key of 32 hex digits (a CHECK says so);
+     * the card's picture is the same file as an absolute URL */
+    avatar = ngx_http_media_pg_value(res, 0, 8);
+    ngx_str_null(&image);
+
+    if (avatar->data) {
+        ngx_http_media_base(r, &base, &host);
+
+        image.data = ngx_pnalloc(r->pool, base.len + sizeof("/avatars/")
+                                          + avatar->len + sizeof("-256.jpg"));
+        if (base.data == NULL || image.data == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        p = ngx_sprintf(image.data, "%V/avatars/%V-256.jpg", &base, avatar);
+        image.len = p - image.data;
+    }
+
     ngx_memzero(&h, sizeof(ngx_http_media_html_t));
     h.r = r;
 
@@ -674,15 +703,28 @@ ngx_http_media_page_user(ngx_http_request_t *r,
     ngx_http_media_html_lit(&h, "\">\n<meta property=\"og:description\" "
                             "content=\"");
     ngx_http_media_html_text(&h, ngx_http_media_pg_value(res, 0, 2));
-    ngx_http_media_html_lit(&h, "\">\n<meta name=\"twitter:card\" "
+    ngx_http_media_html_lit(&h, "\">\n");
+
+    if (image.data) {
+        ngx_http_media_html_lit(&h, "<meta property=\"og:image\" "
+                                "content=\"");
+        ngx_http_media_html_text(&h, &image);
+        ngx_http_media_html_lit(&h, "\">\n<meta property=\"og:image:width\" "
+                                "content=\"256\">\n"
+                                "<meta property=\"og:image:height\" "
+                                "content=\"256\">\n"
+                                "<meta name=\"twitter:image\" content=\"");
+        ngx_http_media_html_text(&h, &image);
+        ngx_http_media_html_lit(&h, "\">\n");
+    }
+
+    ngx_http_media_html_lit(&h, "<meta name=\"twitter:card\" "
                             "content=\"summary\">\n</head>\n"
                             "<body class=\"profile\">\n<main id=\"profile\" "
                             "data-handle=\"");
     ngx_http_media_html_text(&h, handle);
     ngx_http_media_html_lit(&h, "\">\n");
 
-    /* avatars/<key>-256.jpg: a key of 32 hex digits (a CHECK says so) */
-    avatar = ngx_http_media_pg_value(res, 0, 8);
     if (avatar->data) {
         ngx_http_media_html_lit(&h, "<img id=\"avatar\" class=\"avatar\" "
                                 "alt=\"\" width=\"128\" height=\"128\" "

@@ -63,6 +63,7 @@ struct ngx_http_media_pg_query_s {
     ngx_http_media_pg_status_e     status;
     PGresult                      *result;
     u_char                         error[256];
+    u_char                         sqlstate[6];  /* a refused connection's */
     ngx_http_media_pg_stmt_t      *stmt;
     const char                   **params;
     unsigned                       waiting:1;
@@ -122,6 +123,7 @@ static void ngx_http_media_pg_cleanup(void *data);
 static void ngx_http_media_pg_free(ngx_http_media_pg_query_t *q);
 static void ngx_http_media_pg_set_error(ngx_http_media_pg_query_t *q,
     const char *msg);
+static const char *ngx_http_media_pg_refused(PGconn *pg);
 
 
 /* one per tenant, by ngx_http_media_tenant_t.index; NULL: not set up */
@@ -131,6 +133,10 @@ static ngx_uint_t                  ngx_http_media_pg_npools;
 /* statement indexes given out, shared by the pools: a connection of any
  * pool marks what it prepared by the same index */
 static ngx_uint_t                  ngx_http_media_pg_nstmts;
+
+/* since this process started, for /metrics */
+static ngx_uint_t                  ngx_http_media_pg_errors;
+static ngx_uint_t                  ngx_http_media_pg_connects;
 
 
 ngx_int_t
@@ -428,6 +434,7 @@ ngx_http_media_pg_open(ngx_http_media_pg_query_t *q)
 
     ngx_queue_insert_tail(&pool->conns, &pc->all);
     pool->nconns++;
+    ngx_http_media_pg_connects++;
 
     /* libpq: behave as if PQconnectPoll had returned PGRES_POLLING_WRITING */
     if (ngx_http_media_watch(c->write, 1) != NGX_OK) {
@@ -795,9 +802,16 @@ ngx_http_media_pg_fail(ngx_http_media_pg_conn_t *pc, const char *site)
     ngx_log_error(NGX_LOG_ERR, pc->c ? pc->c->log : pool->log,
                   0, "%s: %s", site, PQerrorMessage(pc->pg));
 
+    ngx_http_media_pg_errors++;
+
     if (q) {
         q->conn = NULL;
         ngx_http_media_pg_set_error(q, PQerrorMessage(pc->pg));
+
+        if (pc->state == NGX_HTTP_MEDIA_PG_CONNECTING) {
+            ngx_cpystrn(q->sqlstate, (u_char *) ngx_http_media_pg_refused(
+                            pc->pg), sizeof(q->sqlstate));
+        }
     }
 
     ngx_http_media_pg_close(pc);
@@ -851,6 +865,7 @@ ngx_http_media_pg_timeout(ngx_event_t *ev)
                   q->pool->conf->pg_timeout);
 
     ngx_http_media_pg_set_error(q, "timed out");
+    ngx_http_media_pg_errors++;
 
     if (q->waiting) {
         ngx_queue_remove(&q->queue);
@@ -943,6 +958,7 @@ ngx_http_media_pg_copy_result(ngx_http_request_t *r,
     if (status != NGX_HTTP_MEDIA_PG_OK) {
         res->error.data = q->error;
         res->error.len = ngx_strlen(q->error);
+        ngx_memcpy(res->sqlstate, q->sqlstate, sizeof(res->sqlstate));
         return NGX_OK;
     }
 
@@ -1072,4 +1088,80 @@ ngx_http_media_pg_set_error(ngx_http_media_pg_query_t *q, const char *msg)
     while (p > q->error && (p[-1] == '\n' || p[-1] == ' ')) {
         *--p = '\0';
     }
+}
+
+
+void
+ngx_http_media_pg_stats(ngx_http_media_pool_stats_t *st)
+{
+    ngx_uint_t                 i;
+    ngx_queue_t               *qe;
+    ngx_http_media_pg_pool_t  *pool;
+
+    ngx_memzero(st, sizeof(ngx_http_media_pool_stats_t));
+
+    st->errors = ngx_http_media_pg_errors;
+    st->connects = ngx_http_media_pg_connects;
+
+    for (i = 0; i < ngx_http_media_pg_npools; i++) {
+        pool = ngx_http_media_pg_pools[i];
+        if (pool == NULL) {
+            continue;
+        }
+
+        st->open += pool->nconns;
+        st->busy += pool->nconns;
+
+        for (qe = ngx_queue_head(&pool->idle);
+             qe != ngx_queue_sentinel(&pool->idle);
+             qe = ngx_queue_next(qe))
+        {
+            st->busy--;
+        }
+
+        for (qe = ngx_queue_head(&pool->waiting);
+             qe != ngx_queue_sentinel(&pool->waiting);
+             qe = ngx_queue_next(qe))
+        {
+            st->waiting++;
+        }
+    }
+}
+
+
+/*
+ * Why the server refused a connection, as the SQLSTATE it sent: libpq
+ * keeps the code of a failed connection to itself and hands out only the
+ * message, so the message is read (PostgreSQL's own wording, as with
+ * lc_messages C or English): 28P01 a wrong or missing password (the
+ * server says so also for an unknown role), 28000 no pg_hba.conf line or
+ * another method failing, 3D000 no such database; "" when the server was
+ * not reached (the caller's UNAVAILABLE says the rest).
+ */
+static const char *
+ngx_http_media_pg_refused(PGconn *pg)
+{
+    char  *msg;
+
+    msg = PQerrorMessage(pg);
+
+    if (PQconnectionNeedsPassword(pg)
+        || ngx_strstr(msg, "password authentication failed"))
+    {
+        return "28P01";
+    }
+
+    if (ngx_strstr(msg, "authentication failed")
+        || ngx_strstr(msg, "no pg_hba.conf entry")
+        || (ngx_strstr(msg, "role \"")
+            && ngx_strstr(msg, "does not exist")))
+    {
+        return "28000";
+    }
+
+    if (ngx_strstr(msg, "database \"") && ngx_strstr(msg, "does not exist")) {
+        return "3D000";
+    }
+
+    return "";
 }

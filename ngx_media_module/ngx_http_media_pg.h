@@ -18,7 +18,9 @@ typedef enum {
     NGX_HTTP_MEDIA_PG_OK = 0,      /* rows or a completed command */
     NGX_HTTP_MEDIA_PG_ERROR,       /* the server refused it: sqlstate set */
     NGX_HTTP_MEDIA_PG_TIMEOUT,     /* media_pg_timeout passed */
-    NGX_HTTP_MEDIA_PG_UNAVAILABLE  /* no connection could be had or kept */
+    NGX_HTTP_MEDIA_PG_UNAVAILABLE  /* no connection could be had or kept;
+                                      sqlstate set when the server refused
+                                      it: 28P01, 28000, 3D000 */
 } ngx_http_media_pg_status_e;
 
 
@@ -80,6 +82,10 @@ void ngx_http_media_pg_done(void);
 ngx_int_t ngx_http_media_pg_query(ngx_http_request_t *r,
     ngx_http_media_pg_stmt_t *stmt, ngx_str_t *params,
     ngx_http_media_pg_handler_pt handler, void *data);
+
+
+/* this worker process's pools, summed over tenants (/metrics) */
+void ngx_http_media_pg_stats(ngx_http_media_pool_stats_t *st);
 
 
 #endif /* _NGX_HTTP_MEDIA_PG_H_INCLUDED_ */

@@ -40,6 +40,10 @@ typedef struct {
     ngx_event_t                      reconnect;
     ngx_event_t                      connect_timer;
     ngx_msec_t                       backoff;
+    ngx_uint_t                       pending;   /* sent, not answered */
+    ngx_uint_t                       errors;    /* since start: /metrics */
+    ngx_uint_t                       connects;
+    unsigned                         connected:1;
     unsigned                         exiting:1;
 } ngx_http_media_redis_client_t;
 
@@ -203,9 +207,11 @@ ngx_http_media_redis_drop(ngx_http_media_redis_client_t *rc, const char *why)
     if (why) {
         ngx_log_error(NGX_LOG_ERR, rc->log, 0,
                       "media redis drop: %s, reconnecting", why);
+        rc->errors++;
     }
 
     rc->link.ac = NULL;
+    rc->connected = 0;
     redisAsyncFree(ac);
 
     ngx_http_media_redis_schedule(rc);
@@ -239,6 +245,7 @@ ngx_http_media_redis_on_connect(const redisAsyncContext *ac, int status)
         /* hiredis frees the context after this callback */
         ngx_log_error(NGX_LOG_ERR, rc->log, 0,
                       "media redis on connect: %s", ac->errstr);
+        rc->errors++;
         rc->link.ac = NULL;
         ngx_http_media_redis_schedule(rc);
         return;
@@ -248,6 +255,8 @@ ngx_http_media_redis_on_connect(const redisAsyncContext *ac, int status)
                   "connected");
 
     rc->backoff = 0;
+    rc->connected = 1;
+    rc->connects++;
 }
 
 
@@ -259,10 +268,12 @@ ngx_http_media_redis_on_disconnect(const redisAsyncContext *ac, int status)
     if (status != REDIS_OK) {
         ngx_log_error(NGX_LOG_ERR, rc->log, 0,
                       "media redis on disconnect: %s", ac->errstr);
+        rc->errors++;
     }
 
     if (rc->link.ac == ac) {
         rc->link.ac = NULL;
+        rc->connected = 0;
     }
 
     ngx_http_media_redis_schedule(rc);
@@ -452,6 +463,7 @@ ngx_http_media_redis_command(ngx_http_request_t *r,
     }
 
     cmd->sent = 1;
+    rc->pending++;
 
     cmd->timer.handler = ngx_http_media_redis_timeout;
     cmd->timer.data = cmd;
@@ -540,6 +552,10 @@ ngx_http_media_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
     ngx_http_media_redis_cmd_t  *cmd = privdata;
 
     cmd->sent = 0;
+
+    if (ngx_http_media_redis_client && ngx_http_media_redis_client->pending) {
+        ngx_http_media_redis_client->pending--;
+    }
 
     if (!cmd->done) {
         ngx_http_media_redis_complete(cmd,
@@ -721,4 +737,23 @@ ngx_http_media_redis_free(ngx_http_media_redis_cmd_t *cmd)
     }
 
     ngx_free(cmd);
+}
+
+
+void
+ngx_http_media_redis_stats(ngx_http_media_pool_stats_t *st)
+{
+    ngx_http_media_redis_client_t  *rc;
+
+    ngx_memzero(st, sizeof(ngx_http_media_pool_stats_t));
+
+    rc = ngx_http_media_redis_client;
+    if (rc == NULL) {
+        return;
+    }
+
+    st->open = rc->connected;
+    st->busy = rc->pending;
+    st->errors = rc->errors;
+    st->connects = rc->connects;
 }

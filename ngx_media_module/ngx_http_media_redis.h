@@ -87,4 +87,8 @@ ngx_int_t ngx_http_media_redis_limit(ngx_http_request_t *r, ngx_str_t *key,
     ngx_http_media_redis_handler_pt handler, void *data);
 
 
+/* this worker process's command connection (/metrics) */
+void ngx_http_media_redis_stats(ngx_http_media_pool_stats_t *st);
+
+
 #endif /* _NGX_HTTP_MEDIA_REDIS_H_INCLUDED_ */

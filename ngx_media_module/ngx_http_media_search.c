@@ -2,12 +2,15 @@
  * GET /api/v1/search?q=&type=media|users|playlists&cursor=&limit=
  * GET /api/v1/catalog?kind=video|audio&tag=&sort=new|popular&cursor=&limit=
  *
- * Search is PostgreSQL full text over a stored tsvector per row, read
- * through a GIN index (sql/019_search.sql): accent-insensitive, the words
+ * Search is PostgreSQL full text over a stored tsvector per row
+ * (sql/019_search.sql): accent-insensitive, the words
  * typed whole matched as words and the last one as a prefix, so that
  * "beyon" finds "Beyoncé" while it is typed.  Results come best first;
  * ts_rank is kept as an integer (rank * 10^9) so that a page's cursor,
- * "<score>.<id>", carries it exactly.
+ * "<score>.<id>", carries it exactly.  Media, the most rows by far, are
+ * searched by sql/032's media_search_media(), which ranks at most 100
+ * candidates read through btrees (the most played for a query still being
+ * typed, the words' index otherwise).
  *
  * Only what the caller may see: public media ready to play, public
  * playlists, users with a profile (a handle); besides, a signed-in
@@ -30,40 +33,13 @@
 #define NGX_HTTP_MEDIA_SEARCH_MAX   50
 
 /*
- * At most this many matches are ranked: a query still being typed ("gla")
- * may match a third of all rows, and ranking them all costs as much as
- * reading them.  Past it the ranked set is the first matches the index
- * gives (the same ones for every page, while the rows do not change);
- * typing on narrows it.
+ * At most this many users or playlists are ranked: a query still being
+ * typed ("gla") may match a third of all rows, and ranking them all costs
+ * as much as reading them.  Past it the ranked set is the first matches
+ * read (the same ones for every page, while the rows do not change);
+ * typing on narrows it.  Media: sql/032, at most 100.
  */
 #define NGX_HTTP_MEDIA_SEARCH_CANDIDATES  "1000"
-
-/*
- * A broad query (a prefix of three letters may match 40% of all rows)
- * costs most in the GIN index, which makes the bitmap of every match
- * before the first is read (45 ms of 55 for "kri" on 100,000 rows,
- * bench/search's MEDIA_BENCH_EXPLAIN).  So the most played public media
- * are looked at first, through their btree: when at least BROAD of the
- * PROBE most played match (a look that stops at BROAD matches: a broad
- * query costs a few rows, a narrow one PROBE), the query is broad, and its
- * candidates are the matches among the POPULAR most played (with the
- * caller's own unlisted and private matches), which suits a word still
- * being typed; otherwise the GIN index finds the few there are, as
- * before.  The same rows take the same path on every page.
- */
-#define NGX_HTTP_MEDIA_SEARCH_PROBE       "200"
-#define NGX_HTTP_MEDIA_SEARCH_BROAD       "25"
-#define NGX_HTTP_MEDIA_SEARCH_POPULAR     "1000"
-
-#define NGX_HTTP_MEDIA_SEARCH_MOST_PLAYED(n)                                  \
-    " (SELECT * FROM media"                                                   \
-    "   WHERE deleted_at IS NULL AND privacy = 'public' AND status = 'ready'" \
-    "   ORDER BY plays_count DESC, id DESC LIMIT " n ") m"
-
-#define NGX_HTTP_MEDIA_SEARCH_COLUMNS(m)                                      \
-    " " m ".id, " m ".owner_id, " m ".title, " m ".kind, " m ".privacy,"      \
-    " " m ".duration_ms, " m ".description, " m ".tags, " m ".created_at,"    \
-    " " m ".published_at, " m ".plays_count, " m ".likes_count, " m ".search"
 
 #define NGX_HTTP_MEDIA_CURSOR_END                                             \
     "ffffffff-ffff-ffff-ffff-ffffffffffff"
@@ -79,20 +55,6 @@ static void ngx_http_media_search_listed(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 
 
-/* what a media is shown with in a list: no private field of its owner */
-#define NGX_HTTP_MEDIA_SEARCH_ITEM(m)                                         \
-    "json_build_object('id', " m ".id, 'title', " m ".title,"                 \
-    " 'kind', " m ".kind, 'privacy', " m ".privacy,"                          \
-    " 'duration_ms', " m ".duration_ms,"                                      \
-    " 'description', left(" m ".description, 300),"                           \
-    " 'tags', " m ".tags,"                                                    \
-    " 'created_at', media_iso8601(" m ".created_at),"                         \
-    " 'published_at', media_iso8601(" m ".published_at),"                     \
-    " 'plays_count', " m ".plays_count,"                                      \
-    " 'likes_count', " m ".likes_count,"                                      \
-    " 'owner', json_build_object('id', u.id, 'handle', u.handle,"             \
-    "                            'display_name', u.display_name))"
-
 /* rows after the cursor $c ("<score>.<id>"), or from the top */
 #define NGX_HTTP_MEDIA_SEARCH_AFTER(score, id, c)                             \
     " (" score ", " id ") < (coalesce(split_part(" c ", '.', 1)::bigint,"     \
@@ -106,52 +68,13 @@ static void ngx_http_media_search_listed(ngx_http_request_t *r,
     "WITH q AS MATERIALIZED (SELECT media_search_query($1, $2) AS q)"
 
 
+/* media: one function (sql/032), which bounds the ranked candidates
+ * and reads the words' btree, as the GIN index cannot be read under the
+ * tenants' row security (sql/032 says why) */
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_media =
     ngx_http_media_pg_stmt("search_media", 5,
-        NGX_HTTP_MEDIA_SEARCH_Q ","
-        " broad AS MATERIALIZED ("
-        "  SELECT count(*) >= " NGX_HTTP_MEDIA_SEARCH_BROAD " AS yes"
-        "    FROM (SELECT 1 FROM q,"
-        NGX_HTTP_MEDIA_SEARCH_MOST_PLAYED(NGX_HTTP_MEDIA_SEARCH_PROBE)
-        "           WHERE m.search @@ q.q"
-        "           LIMIT " NGX_HTTP_MEDIA_SEARCH_BROAD ") x),"
-        /* each branch runs only when its one-time filter holds */
-        " c AS ("
-        "  (SELECT" NGX_HTTP_MEDIA_SEARCH_COLUMNS("m")
-        "     FROM q,"
-        NGX_HTTP_MEDIA_SEARCH_MOST_PLAYED(NGX_HTTP_MEDIA_SEARCH_POPULAR)
-        "    WHERE m.search @@ q.q AND (SELECT yes FROM broad)"
-        "    LIMIT " NGX_HTTP_MEDIA_SEARCH_CANDIDATES ")"
-        "  UNION ALL"
-        /* the caller's own, read by owner (OFFSET 0: not ANDed with the
-         * GIN bitmap of every match, which is what this path avoids) */
-        "  (SELECT" NGX_HTTP_MEDIA_SEARCH_COLUMNS("m")
-        "     FROM q, (SELECT * FROM media"
-        "               WHERE owner_id = $3::uuid AND deleted_at IS NULL"
-        "                 AND NOT (privacy = 'public' AND status = 'ready')"
-        /* taken down: in its owner's library only */
-        "                 AND status <> 'blocked'"
-        "              OFFSET 0) m"
-        "    WHERE m.search @@ q.q AND (SELECT yes FROM broad)"
-        "    LIMIT " NGX_HTTP_MEDIA_SEARCH_CANDIDATES ")"
-        "  UNION ALL"
-        "  (SELECT" NGX_HTTP_MEDIA_SEARCH_COLUMNS("m")
-        "     FROM q, media m"
-        "    WHERE m.search @@ q.q AND m.deleted_at IS NULL"
-        "      AND ((m.privacy = 'public' AND m.status = 'ready')"
-        "           OR (m.owner_id = $3::uuid AND m.status <> 'blocked'))"
-        "      AND NOT (SELECT yes FROM broad)"
-        "    LIMIT " NGX_HTTP_MEDIA_SEARCH_CANDIDATES ")),"
-        " r AS ("
-        "  SELECT c.*, (ts_rank(c.search, q.q) * 1000000000)::bigint AS score"
-        "    FROM q, c),"
-        " p AS MATERIALIZED ("
-        "  SELECT * FROM r"
-        "   WHERE" NGX_HTTP_MEDIA_SEARCH_AFTER("r.score", "r.id", "$4")
-        "   ORDER BY r.score DESC, r.id DESC LIMIT $5)"
-        " SELECT r.score || '.' || r.id, " NGX_HTTP_MEDIA_SEARCH_ITEM("r")
-        "   FROM p r JOIN users u ON u.id = r.owner_id"
-        "  ORDER BY r.score DESC, r.id DESC");
+        "SELECT * FROM media_search_media($1, $2, $3::uuid, $4,"
+        " $5::integer)");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_users =
     ngx_http_media_pg_stmt("search_users", 4,
@@ -211,7 +134,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_catalog_new =
     ngx_http_media_pg_stmt("catalog_new", 4,
         "SELECT (extract(epoch FROM coalesce(m.published_at, m.created_at))"
         "        * 1000000)::bigint"
-        "       || '.' || m.id, " NGX_HTTP_MEDIA_SEARCH_ITEM("m")
+        "       || '.' || m.id, media_list_json(m, u)"
         NGX_HTTP_MEDIA_CATALOG_WHERE
         "   AND (coalesce(m.published_at, m.created_at), m.id) <"
         "       (coalesce(timestamptz 'epoch'"
@@ -224,8 +147,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_catalog_new =
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_catalog_popular =
     ngx_http_media_pg_stmt("catalog_popular", 4,
-        "SELECT m.plays_count || '.' || m.id, "
-        NGX_HTTP_MEDIA_SEARCH_ITEM("m")
+        "SELECT m.plays_count || '.' || m.id, media_list_json(m, u)"
         NGX_HTTP_MEDIA_CATALOG_WHERE
         "   AND" NGX_HTTP_MEDIA_SEARCH_AFTER("m.plays_count", "m.id", "$3")
         " ORDER BY m.plays_count DESC, m.id DESC LIMIT $4");

@@ -2,7 +2,8 @@
  * A shared-memory cache: a red-black tree of entries keyed by a 32-byte
  * digest (its first bytes are the tree key), a queue from most to least
  * recently used, all in one slab zone and under its mutex, as
- * ngx_http_limit_req_module keeps its states.
+ * ngx_http_limit_req_module keeps its states.  The same entries count
+ * events in a window for a limit (ngx_http_media_shm_hit).
  */
 
 #include <ngx_config.h>
@@ -41,6 +42,8 @@ static void ngx_http_media_shm_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_http_media_shm_node_t *ngx_http_media_shm_find(
     ngx_http_media_shm_t *shm, u_char *key);
+static ngx_http_media_shm_node_t *ngx_http_media_shm_node(
+    ngx_http_media_shm_t *shm, u_char *key, ngx_uint_t *created);
 
 
 ngx_http_media_shm_t *
@@ -202,56 +205,113 @@ ngx_http_media_shm_get(ngx_http_media_shm_t *shm, u_char *key, void *value,
 ngx_int_t
 ngx_http_media_shm_put(ngx_http_media_shm_t *shm, u_char *key, void *value)
 {
+    ngx_uint_t                  created;
+    ngx_http_media_shm_node_t  *n;
+
+    ngx_shmtx_lock(&shm->shpool->mutex);
+
+    n = ngx_http_media_shm_node(shm, key, &created);
+
+    if (n) {
+        ngx_memcpy(n->value, value, shm->vsize);
+        n->stamp = ngx_current_msec;
+    }
+
+    ngx_shmtx_unlock(&shm->shpool->mutex);
+
+    return n ? NGX_OK : NGX_ERROR;
+}
+
+
+ngx_uint_t
+ngx_http_media_shm_hit(ngx_http_media_shm_t *shm, u_char *key,
+    ngx_msec_t window, ngx_msec_t *left)
+{
+    ngx_uint_t                  created, count;
+    ngx_http_media_shm_node_t  *n;
+
+    *left = 0;
+    count = 0;
+
+    ngx_shmtx_lock(&shm->shpool->mutex);
+
+    n = ngx_http_media_shm_node(shm, key, &created);
+
+    if (n) {
+        /* the stamp is when the window began */
+        if (created || ngx_current_msec - n->stamp >= window) {
+            n->stamp = ngx_current_msec;
+
+        } else {
+            ngx_memcpy(&count, n->value, sizeof(ngx_uint_t));
+        }
+
+        count++;
+        ngx_memcpy(n->value, &count, sizeof(ngx_uint_t));
+        *left = window - (ngx_current_msec - n->stamp);
+    }
+
+    ngx_shmtx_unlock(&shm->shpool->mutex);
+
+    return count;
+}
+
+
+/*
+ * With the mutex held: the entry under key, made when there is none (the
+ * least recently used evicted for room, a few at most), first in the
+ * queue; NULL when no room could be made.
+ */
+static ngx_http_media_shm_node_t *
+ngx_http_media_shm_node(ngx_http_media_shm_t *shm, u_char *key,
+    ngx_uint_t *created)
+{
     size_t                      size;
     ngx_uint_t                  i;
     ngx_queue_t                *q;
     ngx_http_media_shm_node_t  *n, *old;
 
-    size = offsetof(ngx_http_media_shm_node_t, value) + shm->vsize;
-
-    ngx_shmtx_lock(&shm->shpool->mutex);
+    *created = 0;
 
     n = ngx_http_media_shm_find(shm, key);
 
-    if (n == NULL) {
-        n = ngx_slab_alloc_locked(shm->shpool, size);
-
-        /* full: the least recently used go, a few at most */
-        for (i = 0; n == NULL && i < 8; i++) {
-            if (ngx_queue_empty(&shm->sh->lru)) {
-                break;
-            }
-
-            q = ngx_queue_last(&shm->sh->lru);
-            old = ngx_queue_data(q, ngx_http_media_shm_node_t, queue);
-
-            ngx_queue_remove(q);
-            ngx_rbtree_delete(&shm->sh->rbtree, &old->node);
-            ngx_slab_free_locked(shm->shpool, old);
-
-            n = ngx_slab_alloc_locked(shm->shpool, size);
-        }
-
-        if (n == NULL) {
-            ngx_shmtx_unlock(&shm->shpool->mutex);
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(n->key, key, NGX_HTTP_MEDIA_SHM_KEY);
-        ngx_memcpy(&n->node.key, key, sizeof(ngx_rbtree_key_t));
-        ngx_rbtree_insert(&shm->sh->rbtree, &n->node);
-
-    } else {
+    if (n) {
         ngx_queue_remove(&n->queue);
+        ngx_queue_insert_head(&shm->sh->lru, &n->queue);
+        return n;
     }
 
+    size = offsetof(ngx_http_media_shm_node_t, value) + shm->vsize;
+
+    n = ngx_slab_alloc_locked(shm->shpool, size);
+
+    for (i = 0; n == NULL && i < 8; i++) {
+        if (ngx_queue_empty(&shm->sh->lru)) {
+            break;
+        }
+
+        q = ngx_queue_last(&shm->sh->lru);
+        old = ngx_queue_data(q, ngx_http_media_shm_node_t, queue);
+
+        ngx_queue_remove(q);
+        ngx_rbtree_delete(&shm->sh->rbtree, &old->node);
+        ngx_slab_free_locked(shm->shpool, old);
+
+        n = ngx_slab_alloc_locked(shm->shpool, size);
+    }
+
+    if (n == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(n->key, key, NGX_HTTP_MEDIA_SHM_KEY);
+    ngx_memcpy(&n->node.key, key, sizeof(ngx_rbtree_key_t));
+    ngx_rbtree_insert(&shm->sh->rbtree, &n->node);
     ngx_queue_insert_head(&shm->sh->lru, &n->queue);
-    ngx_memcpy(n->value, value, shm->vsize);
-    n->stamp = ngx_current_msec;
 
-    ngx_shmtx_unlock(&shm->shpool->mutex);
+    *created = 1;
 
-    return NGX_OK;
+    return n;
 }
 
 

@@ -35,5 +35,16 @@ ngx_int_t ngx_http_media_shm_put(ngx_http_media_shm_t *shm, u_char *key,
 
 void ngx_http_media_shm_delete(ngx_http_media_shm_t *shm, u_char *key);
 
+/*
+ * A limit's counter (a zone whose values are one ngx_uint_t): counts one
+ * event under key in a window of window ms begun by the first event (the
+ * count starts again once it has passed), under the zone's mutex, so the
+ * workers of a node count together.  Returns the count with this event,
+ * *left the ms until the window ends; 0 when the zone had no room (the
+ * event is not counted: the caller lets it pass).
+ */
+ngx_uint_t ngx_http_media_shm_hit(ngx_http_media_shm_t *shm, u_char *key,
+    ngx_msec_t window, ngx_msec_t *left);
+
 
 #endif /* _NGX_HTTP_MEDIA_SHM_H_INCLUDED_ */

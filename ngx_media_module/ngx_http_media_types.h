@@ -92,6 +92,7 @@ typedef struct {
     ngx_msec_t                 login_window;
     ngx_str_t                  thread_pool_name;
     void                      *user_cache;  /* ngx_http_media_shm_t */
+    void                      *play_rate;   /* ngx_http_media_shm_t */
     void                      *thread_pool;   /* ngx_thread_pool_t */
 
     /* playback (ngx_http_media_hls.c) */
@@ -151,6 +152,8 @@ typedef struct {
                                      NULL: off */
     ngx_uint_t     upload_roles;  /* media_upload_roles: role bits, 0 any */
     ngx_str_t      client;        /* media_pages: the web client's URI */
+    ngx_msec_t     retry_after;   /* media_retry_after: nginx's own 429
+                                     and 503 (limit_req) */
 
     /* JSON error pages (ngx_http_media_errors.c) */
     ngx_flag_t     json_errors;   /* in or under a media_api location */
@@ -203,6 +206,19 @@ typedef struct {
     void                   *state;         /* the handler's own */
     void                   *hls;           /* ngx_http_media_hls.c */
 } ngx_http_media_ctx_t;
+
+
+/*
+ * A worker process's own view of a pool (PostgreSQL, Redis), for
+ * /metrics: gauges as they stand, counters since the process started.
+ */
+typedef struct {
+    ngx_uint_t              open;          /* connections (Redis: 0 or 1) */
+    ngx_uint_t              busy;          /* with a query or command on */
+    ngx_uint_t              waiting;       /* queries in line for one */
+    ngx_uint_t              errors;        /* failed, timed out, dropped */
+    ngx_uint_t              connects;      /* connections made */
+} ngx_http_media_pool_stats_t;
 
 
 extern ngx_module_t  ngx_http_media_module;

@@ -42,6 +42,9 @@ my ($last) = $migrations[-1] =~ m{/0*(\d+)_[^/]*$};
 is($r->{json}{schema_version}, $last,
    'healthz: schema version is the last migration');
 like($r->{headers}{'x-request-id'}, qr/^[0-9a-f]{32}$/, 'X-Request-Id');
+# the harness' stand-in workers (t/healthz.t has real ones)
+is_deeply($r->{json}{workers}, { transcode => 1, billing => 1 },
+          'healthz: workers seen, by type');
 
 # repeated: state must not leak between requests on pooled connections
 my $all = 1;
@@ -83,7 +86,7 @@ $t->psql('media', 'ALTER TABLE media_schema_migrations RENAME TO x');
 $r = $t->http(GET => '/api/v1/healthz');
 is($r->{status}, 503, 'no schema: 503');
 is($r->{json}{postgres}, 'no_schema', 'no schema: says so');
-like($r->{json}{error}{message}, qr/apply the migrations/,
+like($r->{json}{error}{message}, qr/run media-migrate/,
      'no schema: tells what to do');
 $t->psql('media', 'ALTER TABLE x RENAME TO media_schema_migrations');
 

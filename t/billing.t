@@ -17,7 +17,7 @@ use lib "$FindBin::Bin/lib";
 use HTTP::Tiny;
 use JSON::PP;
 use Test::More;
-use MediaTest qw(wait_until slurp);
+use MediaTest qw(wait_until slurp log_messages);
 use StripeFake;
 
 my $t = MediaTest->new;
@@ -83,7 +83,7 @@ $t->write_conf($c);
 $t->write_conf($b);
 my $w = `@{[ $t->build_path('media-billing') ]} -c @{[ $t->conf_file ]} 2>&1`;
 is($? >> 8, 2, 'media-billing refuses a bad media_public_url: exit 2');
-like($w, qr/invalid media_public_url "ftp:\/\/x": expected an http:\/\/ or https:\/\/ URL/,
+like(log_messages($w), qr/invalid media_public_url "ftp:\/\/x": expected an http:\/\/ or https:\/\/ URL/,
      'naming it');
 $t->write_conf($c);
 

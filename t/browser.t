@@ -26,6 +26,14 @@ my $dir = $t->dir;
 $t->start_postgres;
 $t->start_redis;
 $t->write_example_conf;
+{   # a cookie of 20 s, so the player's renewal shows within the test
+    my $conf = MediaTest::slurp($t->conf_file);
+    $conf =~ s/^(\s*)(media_cookie_secure auto;)$/$1$2\n$1media_cookie_ttl 20s;/m
+        or die 'nginx.conf.example: no media_cookie_secure line';
+    open(my $fh, '>', $t->conf_file) or die $!;
+    print $fh $conf;
+    close $fh;
+}
 $t->migrate;
 $t->start_worker('transcoder');
 $t->start_nginx;
@@ -44,7 +52,8 @@ my $seen = $t->browser($driver, 300, $t->url('/'), $video, $audio, $dir);
 is_deeply($seen->{steps}, [
     'launch', 'sign up', 'session survives a reload', 'log out and back in',
     'upload the video', 'transcode the video', 'play the video',
-    'switch quality', 'an expired URL is renewed',
+    'switch quality', 'an expired cookie is renewed',
+    'the cookie is renewed before it ends',
     'audio: upload, transcode, play', 'privacy and delete',
 ], 'every step done') or diag("stopped at: " . ($seen->{error} // ''));
 
@@ -91,12 +100,13 @@ is_deeply([ map { $_->{text} } @{ $seen->{menu} // [] } ],
           [ 'Auto', map { "${_}p" } @heights ], 'the quality menu lists them');
 
 my $res = $seen->{responses} // [];
-# (but for the refusals the test itself made, below)
-my $refused = $seen->{refused_token} // 'none';
-my @hls = grep { $_->{path} =~ m{^/hls/} && index($_->{path}, $refused) < 0 } @$res;
-my @bad = grep { $_->{status} != 200 } @hls;
+# (but for the refusals the test itself made, below: its 403s, as many)
+my @hls = grep { $_->{path} =~ m{^/hls/} } @$res;
+my @bad = grep { $_->{status} != 200 && $_->{status} != 403 } @hls;
 ok(@hls > 5 && !@bad, scalar(@hls) . ' HLS requests, all 200')
     or diag(explain(\@bad));
+is(scalar(grep { $_->{status} == 403 } @hls), $seen->{refused} // 0,
+   '  but for the 403s the test made');
 ok((grep { $_->{path} =~ m{/poster\.jpg$} } @hls), 'the poster was shown');
 
 is(($seen->{first_level} // {})->{height}, 480,
@@ -113,18 +123,47 @@ ok((grep { $_->{path} =~ m{/\Q$rung\E/seg_\d+\.ts$} } @hls),
    "segments were fetched from the chosen rung ($rung)");
 ok($seen->{after_switch}{ok}, 'playing went on 3 s after the switch')
     or diag(explain($seen->{after_switch}));
+# an immediate switch flushes what was buffered ahead: a short stall while
+# the new rung's fragment comes may be reported, never anything else
+is_deeply([ grep { $_->{fatal} || $_->{details} ne 'bufferStalledError' }
+            @{ $seen->{switch_errors} // [] } ], [],
+          '  the switch caused no error but a stall while refilling')
+    or diag(explain($seen->{switch_errors}));
 like($seen->{level_label} // '', qr/^playing \Q$rung\E, \d+ kb\/s$/,
      'the page says which quality plays');
 
 my $rn = $seen->{renewal} // {};
+like($seen->{cookie_url} // '', qr{^/hls/c/[0-9a-f-]{36}/master\.m3u8$},
+     'the player plays in signed-cookie mode (one URL for every viewer)');
 cmp_ok($seen->{refused} // 0, '>', 0,
-       'segments with the old token were refused (403)');
-ok((grep { $_->{fatal} && ($_->{code} // 0) == 403 } @{ $rn->{errors} // [] }),
-   'which stopped hls.js') or diag(explain($rn->{errors}));
-is($rn->{signed}, 3, 'the player signed a new URL (3 playback URLs in all)');
+       'segments with the expired cookie were refused (403)');
+my @r403 = grep { ($_->{code} // 0) == 403 } @{ $rn->{errors} // [] };
+ok(@r403, 'which reached hls.js') or diag(explain($rn->{errors}));
+cmp_ok($rn->{signed} // 0, '>=', 2, 'the player asked for a new cookie');
+cmp_ok(scalar @r403, '<=', 3,
+       '  at the first refusal, not after hls.js\'s retries ran out')
+    or diag(explain(\@r403));
+is($rn->{url}, $seen->{cookie_url}, '  and went on with the same URL');
 ok($rn->{ok}, 'and played on past the refused segment, to 8 s')
     or diag(explain($rn));
 is($rn->{shown}, '', 'with no error shown to the viewer');
+
+my $be = $seen->{before_end} // {};
+like($seen->{ttl_answer}{expires_at} // '', qr/^\d{4}-\d\d-\d\dT/,
+     'the playback answer says when the cookie ends');
+cmp_ok($be->{renewals} // 0, '>=', 1,
+       'the player renewed the cookie before it ended (media_cookie_ttl 20s)');
+cmp_ok($be->{waited_ms} // 0, '>=', 22000, '  and was still open after the first cookie\'s 20 s');
+ok($be->{ok}, 'segments it never had then played (a quality switch)')
+    or diag(explain($be));
+my @hls_after = @{ $be->{responses} // [] };
+cmp_ok(scalar(grep { $_->{path} =~ /seg_\d+\.ts$/ } @hls_after), '>', 0,
+       '  fetched after the first cookie had ended');
+is_deeply([ grep { $_->{status} != 200 && $_->{status} != 206 } @hls_after ], [],
+          '  every one 200: never refused, no renewal on a 403')
+    or diag(explain(\@hls_after));
+ok(!(grep { $_->{fatal} } @{ $be->{errors} // [] }), '  no fatal hls.js error')
+    or diag(explain($be->{errors}));
 
 my $a = $seen->{audio_transcode} // {};
 is($a->{final}{status}, 'ready', 'the audio is ready');

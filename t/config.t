@@ -9,7 +9,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use MediaTest qw(wait_until slurp);
+use MediaTest qw(wait_until slurp log_messages);
 
 my $t = MediaTest->new;
 $t->start_postgres;
@@ -94,8 +94,8 @@ write_http(qq{media_pg "host=@{[ $t->dir ]}/no-such-dir dbname=media";\n}
 $t->start_nginx;
 for my $i (1 .. 3) {
     my $x = $t->http(GET => '/api/v1/healthz');
-    ok($x->{status} == 503 && $x->{json}{postgres} eq 'unavailable',
-       "unreachable postgres at connect: 503 unavailable ($i)");
+    ok($x->{status} == 503 && $x->{json}{postgres} eq 'unreachable',
+       "unreachable postgres at connect: 503 unreachable ($i)");
 }
 like(slurp($t->dir . '/error.log'), qr/media pg open: .*no-such-dir/,
      'the connect failure is logged with libpq\'s reason');
@@ -186,20 +186,23 @@ for my $case (@bad) {
         or diag($out);
 }
 
-# the workers refuse the same values, naming the line
+# the workers refuse the same values, naming the line (in their JSON log)
 write_http(qq{media_pg "host=127.0.0.1";\n    media_redis "h:0";});
 my $w = $t->root . '/' . ($ENV{MEDIA_BUILD} || 'build') . '/media-transcoder';
 $out = `$w -c $dir/nginx.conf 2>&1`;
+$out = log_messages($out);
 is($? >> 8, 2, 'worker: bad value exits 2');
 like($out, qr/nginx\.conf: line \d+: invalid media_redis "h:0"/,
      'worker: names file, line, directive and value');
 
 $out = `$w -c $dir/nope.conf 2>&1`;
+$out = log_messages($out);
 is($? >> 8, 2, 'worker: missing file exits 2');
 like($out, qr/open "\Q$dir\E\/nope.conf": No such file/, 'worker: names it');
 
 write_http('media_pg "host=127.0.0.1";');
 $out = `$w -c $dir/nginx.conf 2>&1`;
+$out = log_messages($out);
 like($out, qr/needs both media_pg and media_redis/,
      'worker: says which settings are missing');
 
@@ -211,6 +214,7 @@ write_http(qq{media_pg "host=127.0.0.1";\n    media_redis 127.0.0.1:1;\n}
            . '    media_export_ttl 7x;');
 (my $x = $w) =~ s/media-transcoder$/media-exporter/;
 $out = `$x -c $dir/nginx.conf 2>&1`;
+$out = log_messages($out);
 like($out, qr/line \d+: invalid media_export_ttl "7x"/,
      'worker: a bad media_export_ttl exits naming it');
 

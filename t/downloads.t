@@ -175,13 +175,15 @@ ok(!defined $t->psql('media', "UPDATE download_uses SET status = 500"
 my $url_re = quotemeta($l1->{url});
 my @logged;
 wait_until(sub {
-    @logged = grep { /$url_re/ } split /\n/, slurp("$dir/media.log");
+    @logged = map { decode_json($_) } grep { /$url_re/ }
+              split /\n/, slurp("$dir/media.log");
     @logged >= 20;
 }, timeout => 5);
-is(scalar(grep { / 200 \d+ \S+ ok$/ } @logged), 3,
-   'access log: three downloads "ok"');
-is(scalar(grep { / 410 \d+ \S+ link_spent$/ } @logged), 17,
-   '  seventeen "link_spent"') or diag(join("\n", @logged));
+is(scalar(grep { $_->{status} == 200 && $_->{download_status} eq 'ok' }
+          @logged), 3, 'access log (JSON lines): three downloads "ok"');
+is(scalar(grep { $_->{status} == 410
+                 && $_->{download_status} eq 'link_spent' } @logged), 17,
+   '  seventeen "link_spent"') or diag(explain(\@logged));
 
 $r = get($l1->{url});
 is($r->{status}, 410, 'spent: 410');
@@ -246,7 +248,7 @@ is(sql("SELECT uses FROM download_links WHERE id = '$l->{id}'"), 1,
 is(sql("SELECT count(*) FROM download_uses WHERE link_id = '$l->{id}'"), 3,
    '  an audit row for each request served');
 $url_re = quotemeta($l->{url});
-ok(wait_until(sub { grep { /$url_re.* 206 \d+ \S+ resumed$/ }
+ok(wait_until(sub { grep { /$url_re.*"status":206,.*"download_status":"resumed"/ }
                     split /\n/, slurp("$dir/media.log") }, timeout => 5),
    '  logged as "resumed"');
 $r = get($l->{url}, GET => { Range => 'bytes=1000-', 'User-Agent' => 'another/1.0' });
@@ -258,7 +260,7 @@ is($r->{status}, 410, 'bytes=0- is a fresh download: 410');
 
 # --- expired, forged -----------------------------------------------------------
 
-my $secret = slurp("$dir/jwt.key");
+my $secret = slurp("$dir/download.key");
 $secret =~ s/\n\z//;
 $l = link_for($ann, { media_id => $m1 });
 (my $name = $l->{url}) =~ s{^/dl/[^/]+/}{};

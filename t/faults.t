@@ -46,7 +46,7 @@ my $r = $t->http(GET => '/api/v1/healthz', timeout => 10);
 my $took = time() - $t0;
 
 is($r->{status}, 503, 'postgres down: 503');
-is($r->{json}{postgres}, 'unavailable', 'postgres down: named');
+is($r->{json}{postgres}, 'unreachable', 'postgres down: named');
 is($r->{json}{redis}, 'ok', 'postgres down: redis still ok');
 like($r->{json}{error}{message}, qr/postgres/, 'postgres down: message');
 ok($took < 2, sprintf('postgres down: answered promptly (%.2fs)', $took));
@@ -71,7 +71,7 @@ $r = $t->http(GET => '/api/v1/healthz', timeout => 10);
 $took = time() - $t0;
 
 is($r->{status}, 503, 'redis down: 503');
-is($r->{json}{redis}, 'unavailable', 'redis down: named');
+is($r->{json}{redis}, 'unreachable', 'redis down: named');
 is($r->{json}{postgres}, 'ok', 'redis down: postgres still ok');
 ok($took < 2, sprintf('redis down: answered promptly (%.2fs)', $took));
 

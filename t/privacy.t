@@ -211,9 +211,10 @@ done_testing;
 sub walk {
     my ($when) = @_;
 
-    # anonymous playback tokens are counted per address (30 a minute):
-    # each walk starts afresh
-    $t->redis('DEL', 'media:play:rate:127.0.0.1');
+    # anonymous playback tokens are counted per address (30 a minute, in
+    # nginx's shared memory): each walk starts afresh
+    $t->stop_nginx;
+    $t->start_nginx;
 
     for my $l (@listings) {
         my ($name, $path, $who) = @$l;

@@ -4,7 +4,8 @@
 # Play, an anonymous playback token, hls.js, and the video plays; its
 # poster shows.  A song's page shows its cover and draws its waveform
 # (wavesurfer.js, from waveform.json) before anything plays; a click on
-# the waveform plays from there.
+# the waveform plays from there; a comment at 0:03 shows as a mark on the
+# waveform at 3 s.
 
 use strict;
 use warnings;
@@ -69,6 +70,10 @@ for my $m ($id, $song) {
     is($s, 'ready', 'transcoded');
 }
 
+# a comment at 0:03 of the song's 8 s: a mark on its waveform
+$r = api(POST => "/api/v1/media/$song/comments", $user, { body => 'the drop', at_ms => 3000 });
+is($r->{status}, 201, 'a comment on the song at 0:03');
+
 # the card's picture: the poster, by a URL that opens nothing else
 my $page = $t->http(GET => "/m/$id")->{content};
 my ($image) = $page =~ m{<meta property="og:image" content="http://[^/]+(/hls/[^"]+/poster\.jpg)">};
@@ -114,6 +119,11 @@ is_deeply($so->{cover}, { w => 512, h => 512, shown => JSON::PP::true,
 is($so->{bars}, 800, '  its waveform from waveform.json: 8 s at 100 a second');
 ok(($so->{canvases} // 0) >= 1 && ($so->{inked} // 0) > 1000,
    "  drawn by wavesurfer.js ($so->{canvases} canvases, $so->{inked} pixels)");
+is_deeply([ map { "$_->{at_ms} $_->{title}" } @{ $so->{marks} // [] } ],
+          [ '3000 0:03 the drop' ], 'the comment: a mark on the waveform')
+    or diag(explain($so->{marks}));
+ok(abs(($so->{marks}[0]{at_s} // 0) - 3) <= 0.2,
+   '  at 3 s of 8: at ' . ($so->{marks}[0]{at_s} // '-') . ' s');
 is($so->{played_before_click}, 0,
    '  before a token is asked for or any audio fetched');
 ok(($so->{at} // 0) > 3.5, 'a click in its middle plays from there: at '

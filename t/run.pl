@@ -62,7 +62,7 @@ if (($t->psql('media', 'SELECT rolsuper FROM pg_roles'
         . "move it away (or make clean, losing its data) and make run again\n";
 }
 
-$t->start_redis(persist => 1);
+$t->start_redis(persist => 1, heartbeat => 0);
 $t->write_example_conf;
 $t->migrate;
 # Stripe is t/stripe-fake: its checkout and portal pages, webhooks to nginx
@@ -80,7 +80,10 @@ open(my $fh, '>', $state) or die "$state: $!";
 print $fh map { "$_=$s{$_}\n" } sort keys %s;
 close $fh;
 
-my $r = $t->http(GET => '/api/v1/healthz');
+# healthz is 200 once a transcoder has said it is alive (a second or so)
+my $r;
+wait_until(sub { ($r = $t->http(GET => '/api/v1/healthz'))->{status} == 200 },
+           timeout => 15);
 my $url = 'http://127.0.0.1:' . $t->port('http') . '/';
 
 print <<"EOF";

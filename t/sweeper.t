@@ -16,7 +16,7 @@ use lib "$FindBin::Bin/lib";
 use File::Path qw(make_path);
 use JSON::PP;
 use Test::More;
-use MediaTest qw(wait_until slurp);
+use MediaTest qw(wait_until slurp log_messages);
 
 my $t = MediaTest->new;
 my $dir = $t->dir;
@@ -71,6 +71,7 @@ for my $bad ('media_source_retention soon;', 'media_source_retention 0;',
     my $w = "$t->{build}/media-sweeper -c $dir/nginx.conf";
     $out = `$w 2>&1`;
     is($? >> 8, 2, '  and the sweeper exits 2');
+    $out = log_messages($out);
     like($out, qr/line \d+: invalid media_\w+ "[^"]*": expected/,
          '  naming the line and what it expects');
 }
@@ -177,6 +178,32 @@ age("$storage/tmp/abandoned", 2 * $day);
 my $upload_file = "$storage/uploads/$media";
 ok(-e $upload_file, 'the original is on disk');
 
+# --- uploaded avatars -------------------------------------------------------------
+
+# covers/avatar-<user id>: the upload the transcoder made into avatars/; an
+# hour after, with no avatar job of that user still to run, nobody reads it
+my $bob = $t->signup('bob@example.com')->{user}{id};
+my $carl = $t->signup('carl@example.com')->{user}{id};
+sql("INSERT INTO jobs (type, user_id, status, payload) VALUES"
+    . " ('cover', '$uid', 'done', '{\"avatar\": \"" . ('a' x 32) . "\"}'),"
+    . " ('cover', '$bob', 'queued', '{\"avatar\": \"" . ('b' x 32) . "\"}'),"
+    # another user's media cover job: not an avatar job of carl's
+    . " ('cover', '$carl', 'queued', '{}')");
+my %avatar = (
+    done => [ "$storage/covers/avatar-$uid", 2 * 3600, 'gone' ],
+    no_user => [ "$storage/covers/avatar-7a6b5c4d-0000-4111-8222-933344445555",
+                 2 * 3600, 'gone' ],
+    not_avatar_job => [ "$storage/covers/avatar-$carl", 2 * 3600, 'gone' ],
+    job_queued => [ "$storage/covers/avatar-$bob", 2 * 3600, 'kept' ],
+    fresh => [ "$storage/covers/avatar-1b2c3d4e-0000-4111-8222-933344445555",
+               0, 'kept' ],
+    media_cover => [ "$storage/covers/$media", 2 * 3600, 'kept' ],
+);
+for my $f (values %avatar) {
+    write_file($f->[0], 'x');
+    age($f->[0], $f->[1]) if $f->[1];
+}
+
 # --- two sweepers, retention off ----------------------------------------------------
 
 $t->start_worker('sweeper');
@@ -237,6 +264,13 @@ for my $k (sort grep { $tmp{$_}[2] eq 'kept' } keys %tmp) {
     ok(-e $tmp{$k}[0], "kept: $k");
 }
 
+ok(wait_until(sub { !grep { -e $_->[0] && $_->[2] eq 'gone' } values %avatar },
+              timeout => 10),
+   'uploaded avatars an hour old with no avatar job to run are removed');
+for my $k (sort grep { $avatar{$_}[2] eq 'kept' } keys %avatar) {
+    ok(-e $avatar{$k}[0], "kept: avatar $k");
+}
+
 sleep 2;    # a pass or two more
 ok(-e $upload_file, 'retention off: the original stays');
 is(sql("SELECT source_removed_at IS NULL FROM media WHERE id = '$media'"), 't',
@@ -249,6 +283,8 @@ like($log, qr/lifecycle: download link \Q$link{old}\E .*bookkeeping removed/,
      'the link');
 like($log, qr/lifecycle: removed \Q$storage\E\/tmp\/abandoned: temporary/,
      'and the temporary directory');
+like($log, qr/lifecycle: removed \Q$storage\E\/covers\/avatar-\Q$uid\E: an uploaded avatar of user \Q$uid\E/,
+     'the avatar');
 like($log, qr/lifecycle: download uses sealed into the audit trail: row \d+/,
      'and the seal');
 like($log, qr/lifecycle: audit trail head: --head (\d+):[0-9a-f]{64}$/m,
@@ -317,7 +353,8 @@ sub age {
     }
 }
 
+# the sweepers' JSON lines as "level: message" lines
 sub logs {
-    return join '', map { -e $_ ? slurp($_) : '' }
-        "$dir/sweeper.log", "$dir/sweeper2.log";
+    return log_messages(join '', map { -e $_ ? slurp($_) : '' }
+                                 "$dir/sweeper.log", "$dir/sweeper2.log");
 }

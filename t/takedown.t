@@ -287,7 +287,7 @@ like(slurp("$dir/error.log"), qr/media blocked message: "nonsense" ignored/,
 
 # --- the table: 500 ids in a table of 1024 slots, half of them removed ---------
 
-my $secret = slurp($t->jwt_key);
+my $secret = slurp($t->key('url'));
 chomp $secret;
 my @ids = map { uuid() } 1 .. 500;
 $t->redis('PUBLISH', 'media:blocked', "+m $_") for @ids;

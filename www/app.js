@@ -29,6 +29,8 @@ const state = {
   adPlaying: null,
   adDone: null,                /* ends the ad on screen */
   playing: null,               /* media id in the player */
+  renewal: null,               /* the timer renewing the playback cookie */
+  renewals: 0,                 /* how many times it did, for tests */
   errors: [],                  /* every hls.js error event, for diagnosis */
   billing: false,              /* a checkout or portal request under way */
 };
@@ -462,6 +464,8 @@ function levelName(l) {
 }
 
 function stopPlayer() {
+  clearTimeout(state.renewal);
+  state.renewal = null;
   if (state.adDone) state.adDone();
   if (window.mediaPictures) mediaPictures.stop();
   if (state.hls) {
@@ -489,14 +493,58 @@ function fillQualityMenu(hls) {
   sel.disabled = hls.levels.length < 2;
 }
 
-/* the playback answer: {url, expires_at, ads?}, or null with the error shown */
+/*
+ * The playback answer: {url, expires_at, ads?}, or null with the error
+ * shown.  Signed-cookie mode: the URL is the media's own, the same for
+ * every viewer (what a CDN caches once), and the token rides in an
+ * HttpOnly cookie that lives media_cookie_ttl; asking again renews the
+ * cookie and gives the same URL back, so the player goes on untouched.
+ */
 async function playback(id) {
-  const res = await api('POST', `/media/${id}/playback`);
+  const res = await api('POST', `/media/${id}/playback`, { mode: 'cookie' });
   if (res.status !== 200) {
     $('player-error').textContent = refusalText(res) || errorText(res);
     return null;
   }
   return res.json;
+}
+
+/* renew this long before the cookie ends: a fifth of its life, 5 s to 2 min */
+function renewLead(lifeMs) {
+  return Math.min(120000, Math.max(5000, lifeMs / 5));
+}
+
+/*
+ * Renew the playback cookie before it ends (pb.expires_at), for as long
+ * as this media plays.  A refusal (taken down, banned) stops the player
+ * with its reason, as a refused segment would; a failed request is tried
+ * again sooner, while the cookie still holds.
+ */
+function scheduleRenewal(id, hls, pb) {
+  clearTimeout(state.renewal);
+  const ends = Date.parse(pb.expires_at);
+  if (!Number.isFinite(ends)) return;
+  const life = ends - Date.now();
+  const wait = Math.max(1000, life - renewLead(life));
+  state.renewal = setTimeout(async () => {
+    if (state.hls !== hls) return;
+    const res = await api('POST', `/media/${id}/playback`, { mode: 'cookie' });
+    if (state.hls !== hls) return;
+    state.renewals += 1;
+    if (res.status === 200) {
+      scheduleRenewal(id, hls, res.json);
+    } else if (res.status === 0 || res.status >= 500) {
+      /* until the cookie ends; past that a refused segment asks again */
+      if (Date.now() < ends) {
+        scheduleRenewal(id, hls, { expires_at: new Date(ends).toISOString() });
+      }
+    } else if (hls) {
+      await refusedMidPlay(id, hls, res.status);
+    } else {
+      $('player').pause();
+      $('player-error').textContent = refusalText(res) || errorText(res);
+    }
+  }, wait);
 }
 
 /* a moderator's refusal, said plainly: a takedown (451 media_blocked,
@@ -530,6 +578,12 @@ async function refusedMidPlay(id, hls, code) {
   if (!pb || state.hls !== hls) {
     v.pause();
     $('player-level').textContent = '';
+    return;
+  }
+  scheduleRenewal(id, hls, pb);
+  if (pb.url === hls.url) {
+    /* the same URL with a fresh cookie: load on from where it stopped */
+    hls.startLoad(at);
     return;
   }
   hls.once(Hls.Events.MANIFEST_PARSED, () => { v.currentTime = at; });
@@ -651,6 +705,7 @@ async function play(id, media) {
   if (!window.Hls || !Hls.isSupported()) {
     /* Safari on iOS: native HLS, whose quality is the browser's choice */
     if (v.canPlayType('application/vnd.apple.mpegurl')) {
+      scheduleRenewal(id, null, pb);
       v.src = url;
       $('quality').disabled = true;
       v.play().catch(() => {});
@@ -713,16 +768,18 @@ async function play(id, media) {
       await refusedMidPlay(id, hls, code);
       return;
     }
-    if (refused || !d.fatal) return;
+    if (refused) return;
 
-    /* the signed URL expired under a long session, or the account was
-     * banned: ask for a new one (which says why when it is refused) and
+    /* the cookie ended (a laptop asleep past its renewal), or the account
+     * was banned: ask again at the first 403, since hls.js's retries would
+     * send the same cookie (the answer says why when it is refused), and
      * go on from where the viewer was, once */
     if (code === 403 && !renewed && state.hls === hls) {
       renewed = true;
       await refusedMidPlay(id, hls, code);
       return;
     }
+    if (!d.fatal) return;
 
     if (d.type === Hls.ErrorTypes.MEDIA_ERROR) {
       hls.recoverMediaError();
@@ -733,6 +790,7 @@ async function play(id, media) {
       + (code ? ` (HTTP ${code})` : '');
   });
 
+  scheduleRenewal(id, hls, pb);
   hls.loadSource(url);
   hls.attachMedia(v);
 }

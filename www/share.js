@@ -7,7 +7,9 @@
  * when it is there; the page already shows their counts.  An audio page
  * draws its waveform at once with wavesurfer.js from the precomputed
  * waveform.json (data-waveform, a pictures-only URL: no audio is fetched
- * or decoded for it); a click on it starts playing from there.
+ * or decoded for it); a click on it starts playing from there.  Comments
+ * are marks on it at their moment (at_ms of data-duration-ms), as the
+ * library's player shows them; a click on a mark plays from there.
  */
 
 const main = document.getElementById('share');
@@ -87,13 +89,16 @@ async function comments() {
     return;
   }
 
-  const res = await fetch(`/api/v1/media/${box.dataset.media}/comments`,
-                          { credentials: 'same-origin' }).catch(() => null);
+  /* a page of the most the route gives: the marks show them all */
+  const res = await fetch(
+    `/api/v1/media/${box.dataset.media}/comments?limit=200`,
+    { credentials: 'same-origin' }).catch(() => null);
   if (!res || !res.ok) {
     return;
   }
 
   const json = await res.json().catch(() => null);
+  marks((json && json.items) || []);
   for (const c of (json && json.items) || []) {
     const p = document.createElement('p');
     p.className = 'comment';
@@ -110,6 +115,45 @@ async function comments() {
                 || 'someone'}: ${c.body}`);
     box.appendChild(p);
   }
+}
+
+function clock(ms) {
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/* plays from t seconds: the token first when nothing has played yet */
+function playFrom(t) {
+  if (!started) {
+    started = true;
+    if (go.isConnected) go.remove();
+    start().then(() => {
+      player.currentTime = t;
+      return player.play();
+    }).catch(() => {});
+  } else {
+    player.currentTime = t;
+  }
+}
+
+/* a mark per comment over the waveform, at at_ms of the duration */
+function marks(items) {
+  const box = document.getElementById('comment-marks');
+  const duration = box ? Number(box.dataset.durationMs) : 0;
+  if (!box || !duration) {
+    return;
+  }
+
+  box.replaceChildren(...items.map((c) => {
+    const m = document.createElement('button');
+    m.type = 'button';
+    m.className = 'comment-mark';
+    m.title = `${clock(c.at_ms)} ${c.body}`;
+    m.dataset.atMs = String(c.at_ms);
+    m.style.left = `${Math.min(100, c.at_ms / duration * 100)}%`;
+    m.addEventListener('click', () => playFrom(c.at_ms / 1000));
+    return m;
+  }));
 }
 
 /* BBC audiowaveform v2: [min, max] pairs of 8-bit samples -> one channel
@@ -154,12 +198,7 @@ async function waveform() {
   /* a click before the first play: play from there */
   ws.on('interaction', (t) => {
     if (!started) {
-      started = true;
-      if (go.isConnected) go.remove();
-      start().then(() => {
-        player.currentTime = t;
-        return player.play();
-      }).catch(() => {});
+      playFrom(t);
     }
   });
   box.dataset.bars = String(w.length);

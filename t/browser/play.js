@@ -219,6 +219,7 @@ d.go(async () => {
     .filter((v) => v >= 0 && v !== now).pop();
   seen.switch_from = now;
   seen.switch_to = target;
+  const errorsBefore = await page.evaluate(() => state.errors.length);
   await page.selectOption('#quality', String(target));
   const sw = await watch(page, () => ({
     level: state.hls.currentLevel,
@@ -229,38 +230,76 @@ d.go(async () => {
   seen.switched = sw.last;
   const after = await playFor(page, sw.last.t + 3, 30000);
   seen.after_switch = { ok: after.ok, last: after.last };
+  /* what the switch itself caused: it flushes what was buffered ahead */
+  seen.switch_errors = await page.evaluate((n) => state.errors.splice(n),
+                                           errorsBefore);
   seen.level_label = await page.textContent('#player-level');
   passed();
 
-  step('an expired URL is renewed');
-  /* what a token's expiry looks like from the browser: every request with
-   * the old token is refused from segment 1 on (nginx's own 403 for expired
-   * tokens is t/playback.t's); the player must sign a new URL and go on */
+  step('an expired cookie is renewed');
+  /* what a token's expiry looks like from the browser: segments from 1 on
+   * are refused (nginx's own 403 for an expired cookie is t/playback.t's)
+   * until the player has asked for a new cookie; it must, and go on with
+   * the same URL */
   seen.hls_errors_before_renewal = await page.evaluate(() => state.errors);
   const signed = (r) => r.request().method() === 'POST'
     && /\/playback$/.test(new URL(r.url()).pathname);
-  const firstUrl = page.waitForResponse(signed, { timeout: 10000 });
-  let oldToken = null;
+  let answered = 0;
+  const counting = (r) => { if (signed(r)) answered++; };
   seen.refused = 0;
   await page.route(/\/hls\//, (route) => {
     const u = new URL(route.request().url()).pathname;
-    if (oldToken && u.includes(oldToken) && /seg_0*[1-9]\d*\.ts$/.test(u)) {
+    if (answered < 2 && /seg_0*[1-9]\d*\.ts$/.test(u)) {
       seen.refused++;
       return route.fulfill({ status: 403, body: 'expired' });
     }
     return route.continue();
   });
+  page.on('response', counting);
+  const firstUrl = page.waitForResponse(signed, { timeout: 10000 });
   await item(page, 'Test pattern').locator('.item-play').click();
-  oldToken = (await (await firstUrl).json()).url.split('/')[2];
-  seen.refused_token = oldToken;
+  seen.cookie_url = (await (await firstUrl).json()).url;
   const renewed = await playFor(page, 8, 60000);
   await page.unroute(/\/hls\//);
+  page.off('response', counting);
   seen.renewal = {
-    ok: renewed.ok, last: renewed.last,
-    signed: seen.responses.filter((r) => /\/playback$/.test(r.path)).length,
+    ok: renewed.ok, last: renewed.last, signed: answered,
+    url: await page.evaluate(() => state.hls
+      && new URL(state.hls.url, location.href).pathname),
     shown: await page.textContent('#player-error'),
     errors: await page.evaluate(() => state.errors.splice(0)),
   };
+  passed();
+
+  step('the cookie is renewed before it ends');
+  /* t/browser.t sets media_cookie_ttl 20s: the player asks again 5 s
+   * before the end; after the first cookie's 20 s, a quality switch
+   * loads segments it never had, with the renewed cookie */
+  const issued = page.waitForResponse(signed, { timeout: 10000 });
+  await item(page, 'Test pattern').locator('.item-play').click();
+  const t0 = Date.now();
+  const before = await page.evaluate(() => state.renewals);
+  seen.ttl_answer = await (await issued).json();
+  const from = seen.responses.length;
+  await playFor(page, 2, 30000);
+  await page.evaluate(() => document.getElementById('player').pause());
+  const renewals = await watch(page, () => state.renewals, (n) => n > before, 40000);
+  await page.waitForTimeout(Math.max(0, t0 + 22000 - Date.now()));
+  seen.before_end = {
+    renewals: renewals.last - before, waited_ms: Date.now() - t0,
+  };
+  const lvl = await page.evaluate(() => state.hls.currentLevel);
+  const other = seen.menu.map((o) => Number(o.value))
+    .filter((v) => v >= 0 && v !== lvl).pop();
+  await page.selectOption('#quality', String(other));
+  await page.evaluate(() => document.getElementById('player').play());
+  const t1 = await page.evaluate(() => document.getElementById('player').currentTime);
+  const on = await playFor(page, t1 + 3, 30000);
+  seen.before_end.ok = on.ok;
+  seen.before_end.last = on.last;
+  seen.before_end.responses = seen.responses.slice(from)
+    .filter((r) => r.path.startsWith('/hls/'));
+  seen.before_end.errors = await page.evaluate(() => state.errors.splice(0));
   passed();
 
   step('audio: upload, transcode, play');

@@ -11,7 +11,8 @@
  * then the embed player, framed by a page of another origin (a data: URL),
  * plays too.  With SONG_URL (a song's share page) as a third argument: its
  * cover is shown and its waveform drawn before anything plays, and a
- * click on the waveform plays from there.
+ * click on the waveform plays from there; a comment shows as a mark on
+ * the waveform at its moment.
  *
  * Every wait is bounded; the whole run ends after DEADLINE_MS.
  */
@@ -152,6 +153,21 @@ d.go(async () => {
                         file: img.src.replace(/^.*\//, '') },
                bars: Number(box.dataset.bars), canvases: canvases.length,
                inked };
+    });
+    /* the comment at 0:03 (t/public_browser.t posts it): a mark on the
+     * waveform, where 3 s of the song's 8 are */
+    await sp.waitForSelector('#comment-marks .comment-mark',
+                             { timeout: 10000 });
+    seen.song.marks = await sp.evaluate(() => {
+      const wave = document.getElementById('waveform')
+        .getBoundingClientRect();
+      return [...document.querySelectorAll('#comment-marks .comment-mark')]
+        .map((m) => {
+          const r = m.getBoundingClientRect();
+          return { at_ms: Number(m.dataset.atMs), title: m.title,
+                   at_s: Math.round((r.left + r.width / 2 - wave.left)
+                                    / wave.width * 8 * 10) / 10 };
+        });
     });
     seen.song.played_before_click = seen.song_requests
       .filter((q) => /playback|m3u8|seg_/.test(q)).length;

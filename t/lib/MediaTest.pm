@@ -27,7 +27,7 @@ use POSIX qw(:sys_wait_h);
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-our @EXPORT_OK = qw(wait_until slurp);
+our @EXPORT_OK = qw(wait_until slurp log_messages);
 
 my $ROOT = abs_path(__FILE__ . '/../../..');
 my @ALL;   # every harness alive, for the END block
@@ -195,6 +195,15 @@ sub wait_until {
     }
 }
 
+# a worker's log (one JSON object a line) as "level: message" lines; a
+# line that is not JSON is kept as it is
+sub log_messages {
+    my ($text) = @_;
+    return join '', map { my $j = eval { JSON::PP::decode_json($_) };
+                          ref $j eq 'HASH' ? "$j->{level}: $j->{message}\n"
+                                           : "$_\n" } split /\n/, $text;
+}
+
 sub slurp {
     my ($file) = @_;
     open(my $fh, '<', $file) or return '';
@@ -330,11 +339,16 @@ sub migrate {
 
 # persist => 1: append-only file under DIR/redis (what `make run` uses;
 # Redis only delivers, but a restart then keeps the streams' pending
-# entries and the login counters); tests run without
+# entries and the login counters); tests run without.
+# heartbeat => 0: no stand-in worker.  Otherwise a transcoder and a
+# billing worker are marked alive for good (member "harness", a score far
+# ahead), so that healthz answers 200 in a test that runs no worker; a
+# test of the heartbeat itself, and `make run`, ask for none.
 sub start_redis {
     my ($self, %opt) = @_;
 
     $self->{redis_persist} = $opt{persist} if exists $opt{persist};
+    $self->{heartbeat} = $opt{heartbeat} if exists $opt{heartbeat};
 
     make_path("$self->{dir}/redis");
     $self->spawn('redis', {}, 'redis-server', '--port', $self->port('redis'),
@@ -345,6 +359,18 @@ sub start_redis {
 
     wait_until(sub { $self->redis('PING') eq 'PONG' }, timeout => 10)
         or die "redis did not start, see $self->{dir}/redis.log";
+
+    $self->stand_in_workers(1) if $self->{heartbeat} // 1;
+}
+
+# the harness' stand-in workers (see start_redis): 1 adds, 0 removes
+sub stand_in_workers {
+    my ($self, $on) = @_;
+    for my $type (qw(transcode billing)) {
+        $self->redis($on ? ('ZADD', "media:workers:$type", '9' x 15)
+                         : ('ZREM', "media:workers:$type"),
+                     'harness');
+    }
 }
 
 sub stop_redis { $_[0]->stop_proc('redis') }
@@ -457,7 +483,7 @@ sub write_conf {
 # pointed at this harness; each rewrite must apply, so the example cannot
 # drift away from what is tested
 sub write_example_conf {
-    my ($self) = @_;
+    my ($self, %opt) = @_;
 
     my $c = slurp("$self->{root}/nginx.conf.example");
     my $d = $self->{dir};
@@ -477,9 +503,9 @@ sub write_example_conf {
           '    media_redis 127.0.0.1:' . $self->port('redis') . ';' ],
         [ qr{^    media_storage \S+;}m, "    media_storage $d/storage;" ],
         [ qr{^    media_jwt_key \S+;}m, "    media_jwt_key " . $self->jwt_key . ';' ],
-        [ qr{^    media_url_key \S+;}m, "    media_url_key " . $self->jwt_key . ';' ],
+        [ qr{^    media_url_key \S+;}m, "    media_url_key " . $self->key('url') . ';' ],
         [ qr{^    media_download_key \S+;}m,
-          "    media_download_key " . $self->jwt_key . ';' ],
+          "    media_download_key " . $self->key('download') . ';' ],
         [ qr{^            alias /var/lib/ngx_media/;}m,
           "            alias $d/storage/;" ],
         # Stripe: t/stripe-fake (t/lib/StripeFake.pm writes the key file)
@@ -497,8 +523,19 @@ sub write_example_conf {
         [ qr{^            alias /var/lib/ngx_media/avatars/;}m,
           "            alias $d/storage/avatars/;" ],
         [ qr{^        access_log \S+ media;}m, "        access_log $d/media.log media;" ],
-        [ qr{^        listen 8080;}m,
+        # the request limits per minute as shipped trip tests that sign
+        # in and list often; t/limits.t keeps them (keep_limits => 1)
+        (map { my $zone = $_;
+               [ qr{(?<= zone=media_$zone:10m rate=)\d+r/m;}, '6000r/m;' ] }
+         $opt{keep_limits} ? () : qw(login list upload)),
+        # plain http on loopback: no redirecting server, no TLS
+        [ qr{^    # plain http only sends .*?^    \}\n\n}ms, '' ],
+        [ qr{^        listen 443 ssl http2;}m,
           '        listen 127.0.0.1:' . $self->port('http') . ';' ],
+        [ qr{^        listen \[::\]:443 ssl http2;\n}m, '' ],
+        [ qr{^(        ssl_\w+ [^\n]*\n)+}m, '' ],
+        [ qr{^        server_name media\.example\.com;}m,
+          '        server_name localhost;' ],
     );
 
     for my $rw (@rewrites) {
@@ -516,9 +553,13 @@ sub write_example_conf {
 }
 
 # a signing key for access tokens, made once per directory
-sub jwt_key {
-    my ($self) = @_;
-    my $file = "$self->{dir}/jwt.key";
+sub jwt_key { $_[0]->key('jwt') }
+
+# a key file of 32 random bytes (base64), DIR/<name>.key, made once:
+# jwt, url (playback URLs) and download each have their own, as an admin's
+sub key {
+    my ($self, $name) = @_;
+    my $file = "$self->{dir}/$name.key";
 
     if (!-e $file) {
         open(my $in, '<:raw', '/dev/urandom') or die $!;

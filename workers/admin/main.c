@@ -7,12 +7,14 @@
  *   media-admin [-c nginx.conf] plans [list|export|import FILE|set ID k=v…]
  *   media-admin [-c nginx.conf] roles [list | grant ID|EMAIL ROLE [REASON]]
  *   media-admin [-c nginx.conf] audit verify [--head ID:HASH]
+ *   media-admin [-c nginx.conf] check [-u USER] [-d SQLDIR]
  *
  * "users" lists the newest hundred accounts; "user" shows one, and sets
  * its role (user, creator, moderator, admin) or plan first when asked (a
  * creator plan is the account's creator plan, any other its viewer plan),
  * each change audited (roles.c says how); "plans" edits the catalogue
- * (plans.c); "roles" and "audit" are in roles.c.  A change
+ * (plans.c); "roles" and "audit" are in roles.c; "check" (check.c) says
+ * what is missing or wrong in the installation.  A change
  * reaches every nginx node within a second (the module reads a users row
  * again once its cached copy is a second old).
  */
@@ -25,6 +27,7 @@
 #include "worker.h"
 #include "plans.h"
 #include "roles.h"
+#include "check.h"
 
 
 const char  *media_worker_name = "media-admin";
@@ -87,6 +90,16 @@ main(int argc, char **argv)
     }
 
     media_settings_load(&s, conf);
+
+    /* check reports a database it cannot reach, rather than stopping */
+    if (strcmp(argv[optind], "check") == 0) {
+        rv = media_admin_check(&s, argc - optind - 1, argv + optind + 1);
+        if (rv == 2) {
+            media_admin_usage();
+        }
+        media_settings_free(&s);
+        return rv;
+    }
 
     pg = media_pg_connect(&s);
     if (pg == NULL) {
@@ -244,8 +257,9 @@ media_admin_usage(void)
             "       %s [-c nginx.conf] roles [list | grant ID|EMAIL "
             "user|creator|moderator|admin [REASON]]\n"
             "       %s [-c nginx.conf] audit verify [--head ID:HASH]\n"
+            "       %s [-c nginx.conf] check [-u USER] [-d SQLDIR]\n"
             "  -t TENANT: the site of media_tenant TENANT (default: the one "
             "without;\n  \"*\": every tenant)\n",
             media_worker_name, media_worker_name, media_worker_name,
-            media_worker_name, media_worker_name);
+            media_worker_name, media_worker_name, media_worker_name);
 }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "queue.h"
+#include "metrics.h"
 
 
 /* the statements of the queue, each prepared once per connection */
@@ -330,6 +331,9 @@ media_queue_take(const media_settings_t *s, const media_queue_t *q,
     job.progress_at = job.renewed_at;
     job.advanced_at = job.renewed_at;
 
+    media_log_job(job.id, job.media_id, job.attempts);
+    media_metrics_job_start(job.id, job.media_id);
+
     media_log_info("job %s: attempt %d of %d (entry %s)", job.id,
                    job.attempts, job.max_attempts, job.entry);
 
@@ -340,7 +344,12 @@ media_queue_take(const media_settings_t *s, const media_queue_t *q,
 
     __atomic_store_n(&media_watch_since, 0, __ATOMIC_RELEASE);
 
+    media_metrics_job_end(outcome);
+
     rv = media_queue_finish(&job, outcome);
+
+    /* the outcome's line above still names the job */
+    media_log_job(NULL, NULL, 0);
 
     free(job.payload);
     free(job.result);
@@ -698,6 +707,9 @@ media_job_progress(media_job_t *job, int percent)
                          percent);
     freeReplyObject(reply);
 
+    /* a long job keeps its consumer seen */
+    (void) media_beat(job->redis, job->queue, job->consumer);
+
     job->progress = percent;
     clock_gettime(CLOCK_MONOTONIC, &job->progress_at);
     job->renewed_at = job->progress_at;
@@ -789,18 +801,24 @@ media_now_ms(void)
 }
 
 
+/* a job's reasons may be set from the transcoder's encoder threads too */
+static pthread_mutex_t  media_job_reason_lock = PTHREAD_MUTEX_INITIALIZER;
+
+
 void
 media_job_fail(media_job_t *job, const char *fmt, ...)
 {
     va_list  args;
 
-    if (job->error[0]) {
-        return;        /* the first reason is the real one */
+    pthread_mutex_lock(&media_job_reason_lock);
+
+    if (job->error[0] == '\0') {     /* the first reason is the real one */
+        va_start(args, fmt);
+        vsnprintf(job->error, sizeof(job->error), fmt, args);
+        va_end(args);
     }
 
-    va_start(args, fmt);
-    vsnprintf(job->error, sizeof(job->error), fmt, args);
-    va_end(args);
+    pthread_mutex_unlock(&media_job_reason_lock);
 }
 
 
@@ -808,6 +826,8 @@ void
 media_job_refuse(media_job_t *job, const char *fmt, ...)
 {
     va_list  args;
+
+    pthread_mutex_lock(&media_job_reason_lock);
 
     job->permanent = 1;
 
@@ -820,6 +840,8 @@ media_job_refuse(media_job_t *job, const char *fmt, ...)
     if (job->error[0] == '\0') {
         snprintf(job->error, sizeof(job->error), "%s", job->reason);
     }
+
+    pthread_mutex_unlock(&media_job_reason_lock);
 }
 
 

@@ -116,6 +116,16 @@ int media_job_stalled(media_job_t *job);
 int media_queue_handoff(const media_queue_t *q, PGconn *pg,
     redisContext *rc, const char *consumer);
 
+/*
+ * The heartbeat (beat.c): "this consumer of q's type is alive", written
+ * at most every MEDIA_WORKERS_BEAT ms; media_beat_end removes it when the
+ * consumer stops cleanly.
+ */
+int media_beat(redisContext *rc, const media_queue_t *q,
+    const char *consumer);
+void media_beat_end(redisContext *rc, const media_queue_t *q,
+    const char *consumer);
+
 /* the watchdog thread, started once per consumer process */
 int media_watchdog_start(const media_settings_t *s);
 

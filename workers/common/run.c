@@ -22,6 +22,7 @@
 
 #include "worker.h"
 #include "queue.h"
+#include "metrics.h"
 
 
 #define MEDIA_CHECK_EVERY     5000    /* ms between connection checks */
@@ -67,11 +68,18 @@ media_worker_main(int argc, char **argv, const media_queue_t *queue)
 {
     media_settings_t   s;
 
+    media_log_json = 1;
     media_signals();
     media_settings_load(&s, media_conf_arg(argc, argv));
 
     media_log_info("starting: settings from %s, stream %s", s.conf_file,
                    queue->stream);
+
+    /* before the consumers are forked: they count into it */
+    if (media_metrics_init() != 0) {
+        media_settings_free(&s);
+        return 1;
+    }
 
     if (queue->handler) {
         (void) media_supervise(&s, queue);
@@ -81,6 +89,8 @@ media_worker_main(int argc, char **argv, const media_queue_t *queue)
     }
 
     media_log_info("stopping: SIGTERM");
+
+    media_metrics_done();
 
     media_settings_free(&s);
 
@@ -119,7 +129,7 @@ static redisContext  *media_supervisor_rc;
 static int
 media_supervise(const media_settings_t *s, const media_queue_t *q)
 {
-    int                i, n, status, nhandoff;
+    int                i, n, status, nhandoff, running;
     char               how[128], names[MEDIA_HANDOFF_MAX][64];
     long               now, backoff;
     pid_t              pid;
@@ -200,7 +210,14 @@ media_supervise(const media_settings_t *s, const media_queue_t *q)
             memmove(names[0], names[1], nhandoff * sizeof(names[0]));
         }
 
-        media_sleep(50);
+        for (i = 0, running = 0; i < n; i++) {
+            running += c[i].pid > 0;
+        }
+
+        media_metrics_consumers(running);
+
+        /* answers Prometheus meanwhile */
+        media_metrics_wait(50);
     }
 
     media_stop_consumers(c, n);
@@ -275,6 +292,9 @@ media_fork_consumer(const media_settings_t *s, const media_queue_t *q)
         _exit(0);
     }
 
+    /* the supervisor's sockets; the shared counters stay */
+    media_metrics_done();
+
     media_limit_memory(s, q);
     media_consume(s, q, supervisor);
 
@@ -323,6 +343,7 @@ static void
 media_consume(const media_settings_t *s, const media_queue_t *q,
     pid_t supervisor)
 {
+    char           consumer[64];
     long           backoff;
     PGconn        *pg;
     redisContext  *rc;
@@ -330,6 +351,7 @@ media_consume(const media_settings_t *s, const media_queue_t *q,
     pg = NULL;
     rc = NULL;
     backoff = 0;
+    media_consumer_name(getpid(), consumer, sizeof(consumer));
 
     while (!media_worker_stop && (supervisor == 0 || getppid() == supervisor))
     {
@@ -358,7 +380,9 @@ media_consume(const media_settings_t *s, const media_queue_t *q,
             (void) media_serve(s, q, pg, rc);
 
         } else {
-            while (!media_worker_stop && media_connections_ok(pg, rc)) {
+            while (!media_worker_stop && media_connections_ok(pg, rc)
+                   && media_beat(rc, q, consumer) == 0)
+            {
                 media_sleep(MEDIA_CHECK_EVERY);
             }
         }
@@ -379,6 +403,7 @@ media_consume(const media_settings_t *s, const media_queue_t *q,
     }
 
     if (rc) {
+        media_beat_end(rc, q, consumer);
         redisFree(rc);
     }
 }
@@ -456,6 +481,10 @@ media_serve(const media_settings_t *s, const media_queue_t *q, PGconn *pg,
         }
 
         if (media_worker_tick && media_worker_tick(s, pg, rc) != 0) {
+            return -1;
+        }
+
+        if (media_beat(rc, q, consumer) != 0) {
             return -1;
         }
 

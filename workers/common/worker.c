@@ -1,5 +1,6 @@
 /*
- * Settings, logging, signals and connections shared by the workers.
+ * Settings, signals and connections shared by the workers (logging is
+ * log.c's, the --metrics listener metrics.c's).
  */
 
 #include <errno.h>
@@ -15,6 +16,9 @@
 
 volatile sig_atomic_t  media_worker_stop;
 
+/* --metrics: where the supervisor serves /metrics, NULL: nowhere */
+const char            *media_worker_metrics;
+
 
 static int media_settings_set(void *data, const char *name, char **args,
     int nargs, int line, char *err, size_t errlen);
@@ -29,16 +33,30 @@ const char  *media_worker_tenant = "*";
 const char *
 media_conf_arg(int argc, char **argv)
 {
-    if (argc == 3 && strcmp(argv[1], "-c") == 0) {
-        return argv[2];
+    int          i;
+    const char  *conf;
+
+    conf = MEDIA_DEFAULT_CONF;
+
+    for (i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "-c") == 0) {
+            conf = argv[i + 1];
+
+        } else if (strcmp(argv[i], "--metrics") == 0) {
+            media_worker_metrics = argv[i + 1];
+
+        } else {
+            break;
+        }
     }
 
-    if (argc == 1) {
-        return MEDIA_DEFAULT_CONF;
+    if (i == argc) {
+        return conf;
     }
 
-    fprintf(stderr, "usage: %s [-c nginx.conf]\n"
-            "  reads the media_* settings from the file nginx reads\n",
+    fprintf(stderr, "usage: %s [-c nginx.conf] [--metrics 127.0.0.1:PORT]\n"
+            "  reads the media_* settings from the file nginx reads;\n"
+            "  --metrics serves its counters to Prometheus there\n",
             media_worker_name);
     exit(2);
 }
@@ -319,29 +337,6 @@ media_settings_free(media_settings_t *s)
     free(s->stripe_key_file);
     free(s->stripe_api_url);
     free(s->public_url);
-}
-
-
-void
-media_log(const char *level, const char *fmt, ...)
-{
-    char       ts[32], msg[2048];
-    time_t     now;
-    va_list    args;
-    struct tm  tm;
-
-    now = time(NULL);
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-
-    va_start(args, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, args);
-    va_end(args);
-
-    /* one write per line, so lines from several workers do not mix */
-    fprintf(stderr, "%s %s[%d] %s: %s\n", ts, media_worker_name,
-            (int) getpid(), level, msg);
-    fflush(stderr);
 }
 
 

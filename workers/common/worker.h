@@ -50,6 +50,7 @@ typedef struct {
 
 extern const char             *media_worker_name;
 extern volatile sig_atomic_t   media_worker_stop;
+extern const char             *media_worker_metrics;   /* --metrics */
 
 
 #define MEDIA_DEFAULT_CONF  "/etc/nginx/nginx.conf"
@@ -67,9 +68,24 @@ void media_settings_defaults(media_settings_t *s);
 const char *media_conf_arg(int argc, char **argv);
 void media_settings_free(media_settings_t *s);
 
-/* "2026-11-22T10:00:00Z media-transcoder[123] error: ..." on stderr */
+/*
+ * One JSON object a line on stderr (log.c), for every worker:
+ *   {"time":"2026-11-22T10:00:00.123Z","level":"error",
+ *    "worker":"media-transcoder","pid":123,"message":"...",
+ *    "job":"<uuid>","media":"<uuid>","attempt":2,"duration":1.234}
+ * job, media, attempt and duration (seconds since the job began) only
+ * while this process runs a job (media_log_job).
+ */
 void media_log(const char *level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* 1 in the long-running workers (media_worker_main); the command-line
+ * tools keep "time name[pid] level: message" lines for people */
+extern int  media_log_json;
+
+/* the job this process runs from now (id NULL: none any more); its
+ * fields go on every line until then */
+void media_log_job(const char *id, const char *media, int attempt);
 
 #define media_log_info(...)   media_log("info", __VA_ARGS__)
 #define media_log_error(...)  media_log("error", __VA_ARGS__)

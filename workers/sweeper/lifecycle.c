@@ -24,6 +24,11 @@
  *              running job's id or media, or a pending export's id, keeps
  *              the entry however old
  *   purge      the files of media whose account was deleted (purge.c)
+ *   avatars    uploaded avatars (covers/avatar-<user id>, PUT
+ *              /api/v1/me/avatar) untouched for an hour with no avatar
+ *              job of their user queued or running: the transcoder made
+ *              them into avatars/<key>-*.jpg, or failed for good, or the
+ *              user is gone; nothing reads them again
  *   uploads    resumable uploads expired unfinished: file, then row
  *              (uploads.c)
  *   originals  with media_source_retention set: the upload of a ready
@@ -57,6 +62,7 @@
 #define MEDIA_LIFE_BATCH     100          /* removals per step per pass */
 #define MEDIA_LIFE_TMP_AGE   (24 * 3600)  /* s untouched: abandoned */
 #define MEDIA_LIFE_SCAN      1000         /* SCAN ... COUNT, keys step */
+#define MEDIA_LIFE_AVATAR_AGE  3600       /* s untouched: its job is over */
 
 /* "{" and 36 characters and "," per id, "}" */
 #define MEDIA_LIFE_IDS_LEN   (MEDIA_LIFE_BATCH * 37 + 3)
@@ -74,6 +80,7 @@ static int media_life_links(PGconn *pg, redisContext *rc);
 static int media_life_keys(PGconn *pg, redisContext *rc);
 static int media_life_orphans(const media_settings_t *s, PGconn *pg);
 static int media_life_temp(const media_settings_t *s, PGconn *pg);
+static int media_life_avatars(const media_settings_t *s, PGconn *pg);
 static int media_life_temp_dir(const media_settings_t *s, PGconn *pg,
     const char *dir, int hidden_only, int *budget);
 static int media_life_owned(PGconn *pg, const char *name);
@@ -83,6 +90,8 @@ static int media_life_newest(const char *path, const struct stat *sb,
 static int media_life_sources(const media_settings_t *s, PGconn *pg);
 static int media_life_seal(PGconn *pg);
 static int media_life_head(PGconn *pg);
+static DIR *media_life_opendir(const media_settings_t *s, const char *name,
+    char *dir, size_t size);
 static void media_life_ids_add(media_life_ids_t *ids, const char *id);
 static const char *media_life_ids(media_life_ids_t *ids);
 static int media_life_uuid(const char *s);
@@ -138,6 +147,14 @@ static media_stmt_t  media_sql_life_owned =
         "          OR payload->>'export' = $1::uuid::text))"
         " OR EXISTS (SELECT 1 FROM exports WHERE id = $1::uuid"
         "   AND status IN ('queued', 'processing'))");
+
+/* the users among $1 with no avatar job still to run */
+static media_stmt_t  media_sql_life_avatars =
+    media_stmt("life_avatars", 1,
+        "SELECT k::text FROM unnest($1::uuid[]) k"
+        " WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.user_id = k"
+        "   AND j.type = 'cover' AND j.payload ? 'avatar'"
+        "   AND j.status IN ('queued', 'running'))");
 
 static media_stmt_t  media_sql_life_sources =
     media_stmt("life_sources", 2,
@@ -203,6 +220,7 @@ media_lifecycle(const media_settings_t *s, PGconn *pg, redisContext *rc)
     (void) media_life_orphans(s, pg);
     (void) media_life_temp(s, pg);
     (void) media_purge(s, pg);
+    (void) media_life_avatars(s, pg);
     (void) media_uploads_sweep(s, pg);
     (void) media_life_seal(pg);
     (void) media_life_head(pg);
@@ -513,13 +531,7 @@ media_life_orphans(const media_settings_t *s, PGconn *pg)
     struct dirent     *e;
     media_life_ids_t   ids;
 
-    if (media_path(dir, sizeof(dir), "%s/" MEDIA_DIR_EXPORTS, s->storage)
-        != 0)
-    {
-        return -1;
-    }
-
-    d = opendir(dir);
+    d = media_life_opendir(s, MEDIA_DIR_EXPORTS, dir, sizeof(dir));
     if (d == NULL) {
         return -1;
     }
@@ -767,6 +779,87 @@ media_life_newest(const char *path, const struct stat *sb, int flag,
 }
 
 
+/* uploaded avatars done with ------------------------------------------- */
+
+static int
+media_life_avatars(const media_settings_t *s, PGconn *pg)
+{
+    DIR               *d;
+    int                i, n;
+    char               dir[4096], path[4096];
+    time_t             now, touched;
+    PGresult          *res;
+    const char        *params[1];
+    struct dirent     *e;
+    media_life_ids_t   ids;
+
+    d = media_life_opendir(s, MEDIA_DIR_COVERS, dir, sizeof(dir));
+    if (d == NULL) {
+        return -1;
+    }
+
+    memset(&ids, 0, sizeof(ids));
+    now = time(NULL);
+
+    /* avatar-<uuid>; covers/<media id> are the media's, kept with it */
+    while (ids.n < MEDIA_LIFE_BATCH && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "avatar-", 7) != 0
+            || !media_life_uuid(e->d_name + 7) || e->d_name[43] != '\0'
+            || media_path(path, sizeof(path), "%s/%s", dir, e->d_name) != 0)
+        {
+            continue;
+        }
+
+        touched = media_life_touched(path);
+
+        if (touched == 0 || now - touched < MEDIA_LIFE_AVATAR_AGE) {
+            continue;
+        }
+
+        media_life_ids_add(&ids, e->d_name + 7);
+    }
+
+    closedir(d);
+
+    if (ids.n == 0) {
+        return 0;
+    }
+
+    params[0] = media_life_ids(&ids);
+
+    res = media_pg_exec(pg, &media_sql_life_avatars, params);
+    if (media_life_check(pg, res, PGRES_TUPLES_OK, "find avatars done with")
+        != 0)
+    {
+        return -1;
+    }
+
+    n = PQntuples(res);
+
+    for (i = 0; i < n; i++) {
+        if (media_path(path, sizeof(path), "%s/avatar-%s", dir,
+                       PQgetvalue(res, i, 0))
+            != 0)
+        {
+            continue;
+        }
+
+        if (media_sweep_remove(path) != 0) {
+            media_log_error("lifecycle: remove %s: %s", path,
+                            strerror(errno));
+            continue;
+        }
+
+        media_log_info("lifecycle: removed %s: an uploaded avatar of user "
+                       "%s, no job of theirs left to read it", path,
+                       PQgetvalue(res, i, 0));
+    }
+
+    PQclear(res);
+    return 0;
+}
+
+
 /* originals past media_source_retention ----------------------------------- */
 
 static int
@@ -842,6 +935,19 @@ media_life_sources(const media_settings_t *s, PGconn *pg)
 
 
 /* helpers ------------------------------------------------------------------ */
+
+/* media_storage/<name> opened, its path in dir; NULL when it cannot be */
+static DIR *
+media_life_opendir(const media_settings_t *s, const char *name, char *dir,
+    size_t size)
+{
+    if (media_path(dir, size, "%s/%s", s->storage, name) != 0) {
+        return NULL;
+    }
+
+    return opendir(dir);
+}
+
 
 static void
 media_life_ids_add(media_life_ids_t *ids, const char *id)

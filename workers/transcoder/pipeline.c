@@ -12,6 +12,10 @@
  * Audio only: [in] asplit=3, each branch resampled to its own layout and
  * to media_audio_sample_rate (44.1 kHz unless set), encoded at its own
  * rate into its own HLS rendition.  Video keeps 48 kHz, as video does.
+ * Each audio rung's encoder and muxer run on a thread of their own (the
+ * AAC encoder is most of an audio job, and has no threads of its own):
+ * this thread decodes, filters and hands each rung its frames through a
+ * bounded queue.
  *
  * Pictures: the video graph has one more branch, a frame every few
  * seconds scaled to a tile, for the thumbnail strip (pictures.c); the
@@ -24,6 +28,7 @@
  */
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,6 +41,26 @@
 #include "transcoder.h"
 
 
+#define MEDIA_AQUEUE  64                /* frames: about 1.5 s of AAC */
+
+typedef struct media_pipe_s  media_pipe_t;
+
+/* an audio rung's encoder thread and the frames waiting for it */
+typedef struct {
+    pthread_t           tid;
+    pthread_mutex_t     lock;
+    pthread_cond_t      cond;          /* a frame, room, the end or a stop */
+    AVFrame            *q[MEDIA_AQUEUE];
+    int                 head;
+    int                 count;
+    int                 started;       /* the main thread's alone */
+    int                 eof;           /* no more frames: flush, finish */
+    int                 stop;          /* abandoned: leave at once */
+    int                 done;          /* the thread has left */
+    int                 failed;        /* and why is in the job's error */
+} media_aqueue_t;
+
+
 typedef struct {
     media_rung_t       *rung;
     AVFilterContext    *vsink;
@@ -46,11 +71,13 @@ typedef struct {
     int                 vst;
     int                 ast;
     int64_t             next_key;      /* pts of the next forced keyframe */
+    media_aqueue_t      aq;            /* audio ladder: its encoder thread */
+    media_pipe_t       *pp;
     unsigned            open:1;        /* header written, no trailer yet */
 } media_out_t;
 
 
-typedef struct {
+struct media_pipe_s {
     media_job_t        *job;
     media_probe_t      *p;
     media_ladder_t     *l;
@@ -79,7 +106,7 @@ typedef struct {
     int64_t             aframes;
     unsigned            poster_done:1;
     unsigned            cover_done:1;
-} media_pipe_t;
+};
 
 
 static int media_video_graph(media_pipe_t *pp);
@@ -102,6 +129,10 @@ static void media_sps(media_rung_t *r, const AVPacket *pkt);
 static int media_poster(media_pipe_t *pp, AVFrame *frame);
 static int media_cover(media_pipe_t *pp);
 static int media_thumb_drain(media_pipe_t *pp);
+static int media_aqueue_start(media_pipe_t *pp, media_out_t *o);
+static int media_aqueue_put(media_out_t *o, AVFrame *frame);
+static int media_aqueue_end(media_out_t *o, int stop);
+static void *media_aqueue_run(void *data);
 static int media_finish(media_pipe_t *pp);
 static void media_pipe_free(media_pipe_t *pp);
 static void media_input_refuse(media_pipe_t *pp, int err);
@@ -129,6 +160,7 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
         pp.out[i].rung = &l->rungs[i];
         pp.out[i].vst = -1;
         pp.out[i].ast = -1;
+        pp.out[i].pp = &pp;
     }
 
     pp.pkt = av_packet_alloc();
@@ -155,7 +187,8 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
     for (i = 0; i < pp.n; i++) {
         if (media_open_muxer(&pp, &pp.out[i],
                              pp.out[i].aenc ? pp.out[i].aenc : pp.shared_aenc)
-            != 0)
+            != 0
+            || (pp.out[i].aenc && media_aqueue_start(&pp, &pp.out[i]) != 0))
         {
             goto failed;
         }
@@ -796,9 +829,7 @@ media_drain(media_pipe_t *pp, int video)
         o = &pp->out[i];
 
         while ((rc = av_buffersink_get_frame(o->asink, pp->filtered)) >= 0) {
-            rc = media_encode(pp, o->aenc, pp->filtered, o, 1, 0);
-            av_frame_unref(pp->filtered);
-            if (rc != 0) {
+            if (media_aqueue_put(o, pp->filtered) != 0) {
                 return -1;
             }
         }
@@ -1083,6 +1114,167 @@ media_thumb_drain(media_pipe_t *pp)
 
 
 /* flush decoders, filters and encoders; close the playlists */
+/* --- audio rungs' encoder threads --------------------------------------- */
+
+static int
+media_aqueue_start(media_pipe_t *pp, media_out_t *o)
+{
+    int              rc;
+    media_aqueue_t  *q = &o->aq;
+
+    if (pthread_mutex_init(&q->lock, NULL) != 0) {
+        media_job_fail(pp->job, "encoder thread: mutex");
+        return -1;
+    }
+
+    if (pthread_cond_init(&q->cond, NULL) != 0) {
+        pthread_mutex_destroy(&q->lock);
+        media_job_fail(pp->job, "encoder thread: condition");
+        return -1;
+    }
+
+    rc = pthread_create(&q->tid, NULL, media_aqueue_run, o);
+    if (rc != 0) {
+        pthread_cond_destroy(&q->cond);
+        pthread_mutex_destroy(&q->lock);
+        media_job_fail(pp->job, "encoder thread: %s", strerror(rc));
+        return -1;
+    }
+
+    q->started = 1;
+    return 0;
+}
+
+
+/* frame's reference moves to the queue; waits while the queue is full */
+static int
+media_aqueue_put(media_out_t *o, AVFrame *frame)
+{
+    AVFrame         *f;
+    media_aqueue_t  *q = &o->aq;
+
+    f = av_frame_alloc();
+    if (f == NULL) {
+        av_frame_unref(frame);
+        media_job_fail(o->pp->job, "out of memory");
+        return -1;
+    }
+
+    av_frame_move_ref(f, frame);
+
+    pthread_mutex_lock(&q->lock);
+
+    while (q->count == MEDIA_AQUEUE && !q->done) {
+        pthread_cond_wait(&q->cond, &q->lock);
+    }
+
+    if (q->done) {             /* it failed: its reason is the job's */
+        pthread_mutex_unlock(&q->lock);
+        av_frame_free(&f);
+        return -1;
+    }
+
+    q->q[(q->head + q->count) % MEDIA_AQUEUE] = f;
+    q->count++;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+
+    return 0;
+}
+
+
+/*
+ * The end of the frames: the thread flushes the encoder and leaves (stop:
+ * it leaves at once, what is queued dropped).  Joins it; -1 if it failed.
+ */
+static int
+media_aqueue_end(media_out_t *o, int stop)
+{
+    media_aqueue_t  *q = &o->aq;
+
+    if (!q->started) {
+        return 0;
+    }
+
+    pthread_mutex_lock(&q->lock);
+    q->eof = 1;
+    q->stop = stop;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+
+    pthread_join(q->tid, NULL);
+    q->started = 0;
+
+    while (q->count > 0) {
+        av_frame_free(&q->q[q->head]);
+        q->head = (q->head + 1) % MEDIA_AQUEUE;
+        q->count--;
+    }
+
+    pthread_cond_destroy(&q->cond);
+    pthread_mutex_destroy(&q->lock);
+
+    return q->failed ? -1 : 0;
+}
+
+
+static void *
+media_aqueue_run(void *data)
+{
+    int              rc;
+    AVFrame         *f;
+    media_out_t     *o = data;
+    media_aqueue_t  *q = &o->aq;
+
+    for ( ;; ) {
+        pthread_mutex_lock(&q->lock);
+
+        while (q->count == 0 && !q->eof) {
+            pthread_cond_wait(&q->cond, &q->lock);
+        }
+
+        if (q->stop || q->count == 0) {
+            pthread_mutex_unlock(&q->lock);
+            break;
+        }
+
+        f = q->q[q->head];
+        q->head = (q->head + 1) % MEDIA_AQUEUE;
+        q->count--;
+        pthread_cond_broadcast(&q->cond);
+        pthread_mutex_unlock(&q->lock);
+
+        rc = media_encode(o->pp, o->aenc, f, o, 1, 0);
+        av_frame_free(&f);
+
+        if (rc != 0) {
+            goto failed;
+        }
+    }
+
+    if (!q->stop && media_encode(o->pp, o->aenc, NULL, o, 1, 0) != 0) {
+        goto failed;
+    }
+
+    pthread_mutex_lock(&q->lock);
+    q->done = 1;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+
+    return NULL;
+
+failed:
+
+    pthread_mutex_lock(&q->lock);
+    q->failed = 1;
+    q->done = 1;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+
+    return NULL;
+}
+
+
 static int
 media_finish(media_pipe_t *pp)
 {
@@ -1116,10 +1308,8 @@ media_finish(media_pipe_t *pp)
             return -1;
         }
 
-        if (pp->out[i].aenc
-            && media_encode(pp, pp->out[i].aenc, NULL, &pp->out[i], 1, 0)
-               != 0)
-        {
+        /* the rung's thread flushes its encoder and leaves */
+        if (pp->out[i].aenc && media_aqueue_end(&pp->out[i], 0) != 0) {
             return -1;
         }
     }
@@ -1148,6 +1338,10 @@ static void
 media_pipe_free(media_pipe_t *pp)
 {
     int  i;
+
+    for (i = 0; i < pp->n; i++) {
+        (void) media_aqueue_end(&pp->out[i], 1);
+    }
 
     for (i = 0; i < pp->n; i++) {
         /*
