@@ -73,6 +73,7 @@ int
 media_tus_metadata(const char *p, size_t len, media_tus_metadata_t *m,
     char *err, size_t errlen)
 {
+    size_t       klen;
     const char  *end, *comma, *pair;
 
     memset(m, 0, sizeof(media_tus_metadata_t));
@@ -104,10 +105,15 @@ media_tus_metadata(const char *p, size_t len, media_tus_metadata_t *m,
             return -1;
         }
 
-        if (media_tus_seen(p, pair, pair, strcspn(pair, " ,")) != 0) {
+        /* the key: up to a space or the pair's end (the input is not
+         * NUL-terminated) */
+        for (klen = 0; pair + klen < comma && pair[klen] != ' '; klen++) {
+            /* void */
+        }
+
+        if (media_tus_seen(p, pair, pair, klen) != 0) {
             snprintf(err, errlen, "Upload-Metadata names the key \"%.*s\" "
-                     "twice", (int) strcspn(pair, " ,") > 64 ? 64
-                     : (int) strcspn(pair, " ,"), pair);
+                     "twice", klen > 64 ? 64 : (int) klen, pair);
             return -1;
         }
 
