@@ -1080,7 +1080,7 @@ ngx_http_media_metrics_exit_process(void)
     ngx_http_media_metrics_slot_t  *s;
 
     m = ngx_http_media_metrics_conf;
-    if (m == NULL || m->sh == NULL
+    if (m == NULL || m->sh == NULL || !ngx_http_media_metrics_timer.handler
         || ngx_worker >= NGX_HTTP_MEDIA_METRICS_SLOTS)
     {
         return;
