@@ -331,10 +331,8 @@ ngx_http_media_audit_csv(ngx_http_request_t *r,
     size_t        len;
     u_char       *p;
     ngx_buf_t    *b;
-    ngx_int_t     rc;
     ngx_str_t    *line, *next, value;
     ngx_uint_t    i, rows;
-    ngx_chain_t   out;
 
     rows = ngx_min(res->nrows, a->n);
     len = sizeof(NGX_HTTP_MEDIA_CSV_HEADER) - 1;
@@ -357,9 +355,6 @@ ngx_http_media_audit_csv(ngx_http_request_t *r,
         *b->last++ = '\r';
         *b->last++ = '\n';
     }
-
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
 
     if (res->nrows > a->n) {
         next = ngx_http_media_pg_value(res, a->n - 1, 0);
@@ -398,19 +393,5 @@ ngx_http_media_audit_csv(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "text/csv; charset=utf-8");
-    r->headers_out.content_type_len = sizeof("text/csv") - 1;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_media_send_buf(r, "text/csv; charset=utf-8", b);
 }

@@ -37,6 +37,10 @@
 #define NGX_HTTP_MEDIA_METRICS_JOBS_MAX  8192   /* bytes of text */
 #define NGX_HTTP_MEDIA_METRICS_PUBLISH   1000   /* ms */
 
+/* jobs.type and jobs.status values (sql/001's checks) */
+#define NGX_HTTP_MEDIA_NTYPES            5
+#define NGX_HTTP_MEDIA_NSTATES           5
+
 /* route labels past the API's own routes */
 #define NGX_HTTP_MEDIA_LABEL_API         0      /* no route chosen */
 #define NGX_HTTP_MEDIA_LABEL_HLS         1
@@ -121,6 +125,12 @@ static void ngx_http_media_metrics_refused(ngx_uint_t check,
 static ngx_int_t ngx_http_media_metrics_handler(ngx_http_request_t *r);
 static void ngx_http_media_metrics_jobs(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
+static u_char *ngx_http_media_metrics_jobs_text(
+    ngx_http_media_pg_result_t *res, u_char *p, u_char *last);
+static u_char *ngx_http_media_metrics_by_type(u_char *p, u_char *last,
+    const char *name, const char *help, ngx_uint_t *values);
+static ngx_uint_t ngx_http_media_metrics_find(const char **names,
+    ngx_uint_t n, ngx_str_t *v);
 static ngx_int_t ngx_http_media_metrics_send(ngx_http_request_t *r);
 static u_char *ngx_http_media_metrics_routes(u_char *p, u_char *last);
 static u_char *ngx_http_media_metrics_pools(u_char *p, u_char *last);
@@ -152,11 +162,11 @@ static const char  *ngx_http_media_checks[] = {
     "access", "playback", "download"
 };
 
-static const char  *ngx_http_media_job_types[] = {
+static const char  *ngx_http_media_job_types[NGX_HTTP_MEDIA_NTYPES] = {
     "transcode", "export", "enhance", "billing", "sweep"
 };
 
-static const char  *ngx_http_media_job_statuses[] = {
+static const char  *ngx_http_media_job_statuses[NGX_HTTP_MEDIA_NSTATES] = {
     MEDIA_JOB_QUEUED, MEDIA_JOB_RUNNING, MEDIA_JOB_DONE, MEDIA_JOB_FAILED,
     MEDIA_JOB_DEAD
 };
@@ -188,8 +198,6 @@ static ngx_str_t  ngx_http_media_metrics_zone_name =
     ngx_string("media_metrics");
 
 static ngx_str_t  ngx_http_media_route_name = ngx_string("media_route");
-
-static ngx_str_t  ngx_http_media_metrics_zero = ngx_string("0");
 
 
 char *
@@ -590,14 +598,8 @@ static void
 ngx_http_media_metrics_jobs(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
-    u_char                     *p, *last, *buf;
-    ngx_str_t                  *v;
-    ngx_uint_t                  row, t, s;
+    u_char                     *p, *buf;
     ngx_http_media_metrics_t   *m;
-
-    /* by type, then status; oldest and seconds from PostgreSQL as text */
-    ngx_uint_t   count[5][5];
-    ngx_str_t    oldest[5], seconds;
 
     m = ngx_http_media_metrics_conf;
 
@@ -611,49 +613,6 @@ ngx_http_media_metrics_jobs(ngx_http_request_t *r,
         return;
     }
 
-    ngx_memzero(count, sizeof(count));
-    ngx_memzero(oldest, sizeof(oldest));
-    ngx_str_set(&seconds, "0");
-
-    for (row = 0; row < res->nrows; row++) {
-        v = ngx_http_media_pg_value(res, row, 0);
-
-        for (t = 0; t < 5; t++) {
-            if (ngx_strlen(ngx_http_media_job_types[t]) == v->len
-                && ngx_strncmp(ngx_http_media_job_types[t], v->data, v->len)
-                   == 0)
-            {
-                break;
-            }
-        }
-
-        v = ngx_http_media_pg_value(res, row, 1);
-
-        for (s = 0; s < 5; s++) {
-            if (ngx_strlen(ngx_http_media_job_statuses[s]) == v->len
-                && ngx_strncmp(ngx_http_media_job_statuses[s], v->data,
-                               v->len) == 0)
-            {
-                break;
-            }
-        }
-
-        if (t == 5 || s == 5) {
-            continue;
-        }
-
-        v = ngx_http_media_pg_value(res, row, 2);
-        count[t][s] = ngx_atoi(v->data, v->len);
-
-        if (s == 0) {
-            oldest[t] = *ngx_http_media_pg_value(res, row, 3);
-        }
-
-        if (t == 0 && s == 2) {
-            seconds = *ngx_http_media_pg_value(res, row, 4);
-        }
-    }
-
     buf = ngx_pnalloc(r->pool, NGX_HTTP_MEDIA_METRICS_JOBS_MAX);
     if (buf == NULL) {
         m->sh->refresh = 0;
@@ -661,58 +620,8 @@ ngx_http_media_metrics_jobs(ngx_http_request_t *r,
         return;
     }
 
-    p = buf;
-    last = buf + NGX_HTTP_MEDIA_METRICS_JOBS_MAX;
-
-    p = ngx_slprintf(p, last,
-            "# HELP media_jobs Job rows by type and status.\n"
-            "# TYPE media_jobs gauge\n");
-
-    for (t = 0; t < 5; t++) {
-        for (s = 0; s < 5; s++) {
-            p = ngx_slprintf(p, last,
-                             "media_jobs{type=\"%s\",status=\"%s\"} %ui\n",
-                             ngx_http_media_job_types[t],
-                             ngx_http_media_job_statuses[s], count[t][s]);
-        }
-    }
-
-    p = ngx_slprintf(p, last,
-            "# HELP media_queue_depth Jobs queued for a worker, by type.\n"
-            "# TYPE media_queue_depth gauge\n");
-
-    for (t = 0; t < 5; t++) {
-        p = ngx_slprintf(p, last, "media_queue_depth{type=\"%s\"} %ui\n",
-                         ngx_http_media_job_types[t], count[t][0]);
-    }
-
-    p = ngx_slprintf(p, last,
-            "# HELP media_queue_pending Jobs a worker holds (running), by "
-            "type.\n"
-            "# TYPE media_queue_pending gauge\n");
-
-    for (t = 0; t < 5; t++) {
-        p = ngx_slprintf(p, last, "media_queue_pending{type=\"%s\"} %ui\n",
-                         ngx_http_media_job_types[t], count[t][1]);
-    }
-
-    p = ngx_slprintf(p, last,
-            "# HELP media_queue_oldest_seconds Age of the oldest queued "
-            "job, by type; 0 when none is queued.\n"
-            "# TYPE media_queue_oldest_seconds gauge\n");
-
-    for (t = 0; t < 5; t++) {
-        p = ngx_slprintf(p, last, "media_queue_oldest_seconds{type=\"%s\"} "
-                         "%V\n", ngx_http_media_job_types[t],
-                         oldest[t].len ? &oldest[t]
-                                       : &ngx_http_media_metrics_zero);
-    }
-
-    p = ngx_slprintf(p, last,
-            "# HELP media_transcode_seconds_total Wall-clock seconds of the "
-            "transcode jobs done, from their rows.\n"
-            "# TYPE media_transcode_seconds_total counter\n"
-            "media_transcode_seconds_total %V\n", &seconds);
+    p = ngx_http_media_metrics_jobs_text(res, buf,
+                                         buf + NGX_HTTP_MEDIA_METRICS_JOBS_MAX);
 
     ngx_shmtx_lock(&m->shpool->mutex);
     m->sh->jobs_len = p - buf;
@@ -726,15 +635,134 @@ ngx_http_media_metrics_jobs(ngx_http_request_t *r,
 }
 
 
+/* rows of (type, status, count, oldest age, seconds) as metrics */
+static u_char *
+ngx_http_media_metrics_jobs_text(ngx_http_media_pg_result_t *res, u_char *p,
+    u_char *last)
+{
+    ngx_str_t   *v, seconds;
+    ngx_uint_t   row, t, s;
+
+    /* by type, then status; the oldest queued job's age by type */
+    ngx_uint_t   count[NGX_HTTP_MEDIA_NTYPES][NGX_HTTP_MEDIA_NSTATES];
+    ngx_uint_t   oldest[NGX_HTTP_MEDIA_NTYPES];
+    ngx_uint_t   column[NGX_HTTP_MEDIA_NTYPES];
+
+    ngx_memzero(count, sizeof(count));
+    ngx_memzero(oldest, sizeof(oldest));
+    ngx_str_set(&seconds, "0");
+
+    for (row = 0; row < res->nrows; row++) {
+        t = ngx_http_media_metrics_find(ngx_http_media_job_types,
+                                        NGX_HTTP_MEDIA_NTYPES,
+                                        ngx_http_media_pg_value(res, row, 0));
+        s = ngx_http_media_metrics_find(ngx_http_media_job_statuses,
+                                        NGX_HTTP_MEDIA_NSTATES,
+                                        ngx_http_media_pg_value(res, row, 1));
+
+        if (t == NGX_HTTP_MEDIA_NTYPES || s == NGX_HTTP_MEDIA_NSTATES) {
+            continue;
+        }
+
+        v = ngx_http_media_pg_value(res, row, 2);
+        count[t][s] = ngx_atoi(v->data, v->len);
+
+        if (s == 0) {                                   /* queued */
+            v = ngx_http_media_pg_value(res, row, 3);
+            oldest[t] = ngx_atoi(v->data, v->len);
+        }
+
+        if (t == 0 && s == 2) {                         /* transcode done */
+            seconds = *ngx_http_media_pg_value(res, row, 4);
+        }
+    }
+
+    p = ngx_slprintf(p, last,
+            "# HELP media_jobs Job rows by type and status.\n"
+            "# TYPE media_jobs gauge\n");
+
+    for (t = 0; t < NGX_HTTP_MEDIA_NTYPES; t++) {
+        for (s = 0; s < NGX_HTTP_MEDIA_NSTATES; s++) {
+            p = ngx_slprintf(p, last,
+                             "media_jobs{type=\"%s\",status=\"%s\"} %ui\n",
+                             ngx_http_media_job_types[t],
+                             ngx_http_media_job_statuses[s], count[t][s]);
+        }
+    }
+
+    for (t = 0; t < NGX_HTTP_MEDIA_NTYPES; t++) {
+        column[t] = count[t][0];
+    }
+
+    p = ngx_http_media_metrics_by_type(p, last, "media_queue_depth",
+                                       "Jobs queued for a worker, by type.",
+                                       column);
+
+    for (t = 0; t < NGX_HTTP_MEDIA_NTYPES; t++) {
+        column[t] = count[t][1];
+    }
+
+    p = ngx_http_media_metrics_by_type(p, last, "media_queue_pending",
+                                       "Jobs a worker holds (running), by "
+                                       "type.", column);
+
+    p = ngx_http_media_metrics_by_type(p, last, "media_queue_oldest_seconds",
+                                       "Age of the oldest queued job, by "
+                                       "type; 0 when none is queued.",
+                                       oldest);
+
+    return ngx_slprintf(p, last,
+            "# HELP media_transcode_seconds_total Wall-clock seconds of the "
+            "transcode jobs done, from their rows.\n"
+            "# TYPE media_transcode_seconds_total counter\n"
+            "media_transcode_seconds_total %V\n", &seconds);
+}
+
+
+/* a gauge by job type */
+static u_char *
+ngx_http_media_metrics_by_type(u_char *p, u_char *last, const char *name,
+    const char *help, ngx_uint_t *values)
+{
+    ngx_uint_t  t;
+
+    p = ngx_slprintf(p, last, "# HELP %s %s\n# TYPE %s gauge\n", name, help,
+                     name);
+
+    for (t = 0; t < NGX_HTTP_MEDIA_NTYPES; t++) {
+        p = ngx_slprintf(p, last, "%s{type=\"%s\"} %ui\n", name,
+                         ngx_http_media_job_types[t], values[t]);
+    }
+
+    return p;
+}
+
+
+/* the index of v in names, n when it is none of them */
+static ngx_uint_t
+ngx_http_media_metrics_find(const char **names, ngx_uint_t n, ngx_str_t *v)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (ngx_strlen(names[i]) == v->len
+            && ngx_strncmp(names[i], v->data, v->len) == 0)
+        {
+            break;
+        }
+    }
+
+    return i;
+}
+
+
 static ngx_int_t
 ngx_http_media_metrics_send(ngx_http_request_t *r)
 {
     size_t                      size;
     u_char                     *p, *last;
-    ngx_int_t                   rc;
     ngx_buf_t                  *b;
     ngx_uint_t                  i;
-    ngx_chain_t                 out;
     ngx_atomic_t               *cell;
     ngx_http_media_metrics_t   *m;
 
@@ -780,24 +808,9 @@ ngx_http_media_metrics_send(ngx_http_request_t *r)
     }
 
     b->last = p;
-    b->last_buf = (r == r->main);
-    b->last_in_chain = 1;
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type,
-                "text/plain; version=0.0.4; charset=utf-8");
-    r->headers_out.content_type_len = sizeof("text/plain") - 1;
-
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_media_send_buf(r, "text/plain; version=0.0.4; "
+                                   "charset=utf-8", b);
 }
 
 
@@ -1067,7 +1080,7 @@ ngx_http_media_metrics_exit_process(void)
     ngx_http_media_metrics_slot_t  *s;
 
     m = ngx_http_media_metrics_conf;
-    if (m == NULL || m->sh == NULL
+    if (m == NULL || m->sh == NULL || !ngx_http_media_metrics_timer.handler
         || ngx_worker >= NGX_HTTP_MEDIA_METRICS_SLOTS)
     {
         return;

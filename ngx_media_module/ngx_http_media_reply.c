@@ -338,6 +338,43 @@ ngx_http_media_bytes(u_char *p, u_char *last, off_t n)
 }
 
 
+ngx_int_t
+ngx_http_media_send_buf(ngx_http_request_t *r, const char *type,
+    ngx_buf_t *b)
+{
+    u_char       *semi;
+    ngx_int_t     rc;
+    ngx_chain_t   out;
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+    r->headers_out.content_type.data = (u_char *) type;
+    r->headers_out.content_type.len = ngx_strlen(type);
+
+    /* the type without its parameters, as nginx keeps it */
+    semi = ngx_strlchr(r->headers_out.content_type.data,
+                       r->headers_out.content_type.data
+                       + r->headers_out.content_type.len, ';');
+    r->headers_out.content_type_len = semi
+                       ? (size_t) (semi - r->headers_out.content_type.data)
+                       : r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
 /* sends a complete JSON response; json is copied, the caller keeps it */
 ngx_int_t
 ngx_http_media_send_json(ngx_http_request_t *r, ngx_uint_t status,

@@ -70,6 +70,13 @@ ngx_int_t ngx_http_media_no_content(ngx_http_request_t *r);
 ngx_int_t ngx_http_media_send_empty(ngx_http_request_t *r,
     ngx_uint_t status);
 
+/*
+ * 200 with the text in b as its whole body, of type ("text/csv;
+ * charset=utf-8"); the answer's own headers are added before
+ */
+ngx_int_t ngx_http_media_send_buf(ngx_http_request_t *r, const char *type,
+    ngx_buf_t *b);
+
 /* sends what g holds and frees g */
 ngx_int_t ngx_http_media_send_gen(ngx_http_request_t *r, ngx_uint_t status,
     yajl_gen g);

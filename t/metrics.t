@@ -131,6 +131,21 @@ $w = HTTP::Tiny->new(timeout => 5)->get("http://127.0.0.1:$wport/metrics");
 is($w->{status}, 200, '  answers beside a silent client');
 close $silent;
 
+# every worker takes --metrics: the sweeper and the exporter too
+for my $name (qw(sweeper exporter)) {
+    my $port = $t->port("${name}_metrics");
+    $t->spawn($name, $t->sanitizer_env(1), $t->build_path("media-$name"),
+              '-c', $t->conf_file, '--metrics', "127.0.0.1:$port");
+    my $got;
+    ok(wait_until(sub {
+        $got = HTTP::Tiny->new(timeout => 5)->get("http://127.0.0.1:$port/metrics");
+        $got->{status} == 200
+            && $got->{content} =~ /^media_worker_consumers\{worker="media-$name"\} 1$/m;
+    }, timeout => 20, interval => 0.5), "media-$name --metrics: its consumer counted");
+    promtool_ok($got->{content}, "media-$name's /metrics");
+    $t->stop_proc($name);
+}
+
 # --- a real Prometheus scrapes both --------------------------------------------
 
 my $pport = $t->port('prometheus');

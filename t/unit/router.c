@@ -1,5 +1,6 @@
 /*
- * media_router: matching, captures, 404 against 405, the Allow header.
+ * media_router: matching, captures, 404 against 405, the Allow header,
+ * method names both ways.
  */
 
 #include "tap.h"
@@ -83,6 +84,20 @@ main(void)
 
     n = media_route_allow_header(MEDIA_GET | MEDIA_POST, allow, 6);
     ok(n <= 5 && allow[n] == '\0', "Allow header truncates safely");
+
+    /* a metrics label's methods, and a request line's method */
+    n = media_route_methods(MEDIA_PUT | MEDIA_DELETE, "|", allow,
+                            sizeof(allow));
+    is_str(allow, n, "PUT|DELETE", "methods with another separator");
+    ok(media_route_method_of("POST /api/v1/media HTTP/1.1", 28)
+       == MEDIA_POST, "a request line's method");
+    ok(media_route_method_of("OPTIONS * HTTP/1.1", 18) == MEDIA_OPTIONS,
+       "OPTIONS");
+    ok(media_route_method_of("POSTX / HTTP/1.1", 16) == 0,
+       "a longer name is not POST");
+    ok(media_route_method_of("GET", 3) == 0, "a name alone is no line");
+    ok(media_route_method_of("BREW / HTCPCP/1.0", 17) == 0,
+       "an unknown method");
 
     return done_testing();
 }
