@@ -1260,9 +1260,6 @@ ngx_http_media_pw_start(ngx_http_request_t *r, ngx_http_media_account_t *a,
 #if (NGX_THREADS)
     ngx_thread_task_t            *task;
     ngx_http_media_pw_job_t      *job;
-    ngx_http_media_main_conf_t   *mmcf;
-
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
     task = ngx_thread_task_alloc(r->pool, sizeof(ngx_http_media_pw_job_t));
     if (task == NULL) {
@@ -1275,17 +1272,8 @@ ngx_http_media_pw_start(ngx_http_request_t *r, ngx_http_media_account_t *a,
     job->done = done;
     job->verify = verify;
 
-    task->handler = ngx_http_media_pw_thread;
-    task->event.handler = ngx_http_media_pw_finished;
-    task->event.data = job;
-
-    if (ngx_thread_task_post(mmcf->thread_pool, task) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    r->main->blocked++;
-
-    return NGX_OK;
+    return ngx_http_media_thread_post(r, task, ngx_http_media_pw_thread,
+                                      ngx_http_media_pw_finished, job);
 #else
     return NGX_ERROR;
 #endif

@@ -476,16 +476,12 @@ ngx_http_media_cover_body(ngx_http_request_t *r)
         ngx_sprintf((u_char *) c->dst, "%s/%V%Z", c->dir, &ctx->capture);
     }
 
-    task->handler = ngx_http_media_cover_read;
-    task->event.handler = ngx_http_media_cover_checked;
-    task->event.data = c;
-
-    if (ngx_thread_task_post(mmcf->thread_pool, task) != NGX_OK) {
+    if (ngx_http_media_thread_post(r, task, ngx_http_media_cover_read,
+                                   ngx_http_media_cover_checked, c)
+        != NGX_OK)
+    {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
     }
-
-    r->main->blocked++;
 #else
     ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
 #endif

@@ -441,6 +441,33 @@ ngx_http_media_send_json(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+#if (NGX_THREADS)
+
+ngx_int_t
+ngx_http_media_thread_post(ngx_http_request_t *r, ngx_thread_task_t *task,
+    void (*handler)(void *data, ngx_log_t *log), ngx_event_handler_pt done,
+    void *data)
+{
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    task->handler = handler;
+    task->event.handler = done;
+    task->event.data = data;
+
+    if (ngx_thread_task_post(mmcf->thread_pool, task) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    r->main->blocked++;
+
+    return NGX_OK;
+}
+
+#endif
+
+
 ngx_int_t
 ngx_http_media_send_gen(ngx_http_request_t *r, ngx_uint_t status, yajl_gen g)
 {

@@ -77,6 +77,17 @@ ngx_int_t ngx_http_media_send_empty(ngx_http_request_t *r,
 ngx_int_t ngx_http_media_send_buf(ngx_http_request_t *r, const char *type,
     ngx_buf_t *b);
 
+#if (NGX_THREADS)
+/*
+ * Runs handler(task->ctx) on media_thread_pool, then done (its event's
+ * data: data) back in the event loop.  The request is held meanwhile
+ * (r->main->blocked, which done gives back).  NGX_ERROR: nothing posted.
+ */
+ngx_int_t ngx_http_media_thread_post(ngx_http_request_t *r,
+    ngx_thread_task_t *task, void (*handler)(void *data, ngx_log_t *log),
+    ngx_event_handler_pt done, void *data);
+#endif
+
 /* sends what g holds and frees g */
 ngx_int_t ngx_http_media_send_gen(ngx_http_request_t *r, ngx_uint_t status,
     yajl_gen g);

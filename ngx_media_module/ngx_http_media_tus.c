@@ -735,7 +735,6 @@ ngx_http_media_tus_taken(ngx_http_request_t *r,
     ngx_http_media_tus_t  *t = data;
 
     ngx_int_t                     rc;
-    ngx_http_media_main_conf_t   *mmcf;
 #if (NGX_THREADS)
     ngx_thread_task_t            *task;
 #endif
@@ -747,8 +746,6 @@ ngx_http_media_tus_taken(ngx_http_request_t *r,
 
     t->lease = *ngx_http_media_pg_value(res, 0, 4);
 
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
-
 #if (NGX_THREADS)
     task = ngx_thread_task_alloc(r->pool, 0);
     if (task == NULL) {
@@ -757,17 +754,14 @@ ngx_http_media_tus_taken(ngx_http_request_t *r,
     }
 
     task->ctx = t;
-    task->handler = ngx_http_media_tus_append;
-    task->event.handler = ngx_http_media_tus_appended;
-    task->event.data = t;
-
-    if (ngx_thread_task_post(mmcf->thread_pool, task) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
 
     /* the reference this query held is the thread's now */
-    r->main->blocked++;
+    if (ngx_http_media_thread_post(r, task, ngx_http_media_tus_append,
+                                   ngx_http_media_tus_appended, t)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
 #else
     ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
 #endif

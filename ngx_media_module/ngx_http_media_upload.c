@@ -370,15 +370,12 @@ ngx_http_media_upload_store(ngx_http_request_t *r,
                 &mmcf->storage, u->id);
     ngx_sprintf((u_char *) u->part, "%s.part%Z", u->dst);
 
-    task->handler = ngx_http_media_ingest;
-    task->event.handler = ngx_http_media_ingested;
-    task->event.data = u;
-
-    if (ngx_thread_task_post(mmcf->thread_pool, task) != NGX_OK) {
+    if (ngx_http_media_thread_post(r, task, ngx_http_media_ingest,
+                                   ngx_http_media_ingested, u)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    r->main->blocked++;
 
     return NGX_DONE;
 #else
