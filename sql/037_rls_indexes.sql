@@ -75,3 +75,47 @@ CREATE TRIGGER playlists_words_changed
     FOR EACH ROW EXECUTE FUNCTION playlists_words_changed();
 
 DROP INDEX playlists_search_gin;
+
+
+-- A first sign-in through an identity provider asked whether an account
+-- holds the provider's email with lower(u.email) = lower(p_email), which
+-- read every user of every tenant (lower() of a column is not leakproof;
+-- 49 ms at 50,000 users).  036's email_key is the same test through its
+-- index (0.06 ms).  The function is 004's otherwise.
+CREATE OR REPLACE FUNCTION media_identity_user(p_issuer text,
+                                               p_subject text, p_email text)
+    RETURNS TABLE (id uuid, role text, plan text, email text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    uid uuid;
+BEGIN
+    SELECT i.user_id INTO uid FROM identities i
+     WHERE i.issuer = p_issuer AND i.subject = p_subject;
+    IF FOUND THEN
+        RETURN QUERY SELECT u.id, u.role, u.plan, u.email
+                       FROM users u WHERE u.id = uid;
+        RETURN;
+    END IF;
+
+    IF p_email IS NOT NULL AND EXISTS (SELECT 1 FROM users u
+                                        WHERE u.email_key = lower(p_email))
+    THEN
+        p_email := NULL;
+    END IF;
+
+    INSERT INTO users AS u (email, password_hash) VALUES (p_email, NULL)
+        RETURNING u.id INTO uid;
+
+    INSERT INTO identities (issuer, subject, user_id)
+        VALUES (p_issuer, p_subject, uid)
+        ON CONFLICT DO NOTHING;
+
+    IF NOT FOUND THEN
+        DELETE FROM users u WHERE u.id = uid;
+        SELECT i.user_id INTO uid FROM identities i
+         WHERE i.issuer = p_issuer AND i.subject = p_subject;
+    END IF;
+
+    RETURN QUERY SELECT u.id, u.role, u.plan, u.email
+                   FROM users u WHERE u.id = uid;
+END $$;
