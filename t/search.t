@@ -252,6 +252,14 @@ is_deeply(ids(api(GET => '/api/v1/search?type=playlists&q=cafe', $bob)),
           [$pl_pub], 'playlists: bob finds the public one only');
 is_deeply(bag(@{ ids(api(GET => '/api/v1/search?type=playlists&q=caf', $ann)) }),
           bag($pl_pub, $pl_priv, $pl_unl), '  ann finds all of hers');
+is_deeply(ids(api(GET => '/api/v1/search?type=playlists&q=cafe+morn', $bob)),
+          [$pl_pub], '  by two words, the last being typed');
+# renamed: found by its new words only (sql/037 keeps the words' index)
+sql("UPDATE playlists SET title = 'Tea evenings' WHERE id = '$pl_pub'");
+is_deeply(ids(api(GET => '/api/v1/search?type=playlists&q=evening', $bob)),
+          [$pl_pub], '  renamed: found by its new title');
+is_deeply(ids(api(GET => '/api/v1/search?type=playlists&q=mornings', $bob)),
+          [], '  no longer by its old');
 
 # --- search: refusals --------------------------------------------------------
 

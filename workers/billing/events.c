@@ -99,7 +99,12 @@ static media_stmt_t  media_sql_lock =
 static media_stmt_t  media_sql_event_user =
     media_stmt("billing_event_user", 2,
         "SELECT id::text FROM users"
-        " WHERE stripe_customer_id = $1 OR id::text = $2"
+        /* id compared as a uuid, not id::text (a cast of the column
+         * reads every user): $2 when it is a uuid as id::text writes
+         * one, the same rows as before, and no error on other text */
+        " WHERE stripe_customer_id = $1"
+        "    OR id = (SELECT CASE WHEN $2 ~ '^[0-9a-f]{8}-[0-9a-f]{4}-"
+        "[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN $2::uuid END)"
         " ORDER BY stripe_customer_id = $1 DESC NULLS LAST LIMIT 1"
         " FOR UPDATE");
 
