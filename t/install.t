@@ -62,16 +62,23 @@ my $check = <<'EOF';
 site=https://127.0.0.1
 api=$site/api/v1
 curl() { command curl -k "$@"; }
-echo "RESULT redirect $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' \
-      -H 'Host: media.example.com' http://127.0.0.1/)"
-echo "RESULT hsts $(curl -sI $site/ | grep -ci '^strict-transport-security: max-age=')"
-echo "RESULT http2 $(curl -s --http2 -o /dev/null -w '%{http_version}' $site/)"
+# the reload ends when nginx's old workers have left; until then they
+# too take port 80's connections, and serve Debian's default site there
 for i in $(seq 1 40); do
-    code=$(curl -s -o /tmp/healthz -w '%{http_code}' $api/healthz)
+    code=$(curl -s -o /tmp/healthz -w '%{http_code}' $api/healthz || true)
     [ "$code" = 200 ] && break
     sleep 0.5
 done
 echo "RESULT healthz $code $(cat /tmp/healthz)"
+for i in $(seq 1 40); do
+    redirect=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' \
+               -H 'Host: media.example.com' http://127.0.0.1/ || true)
+    [ "${redirect%% *}" = 301 ] && break
+    sleep 0.5
+done
+echo "RESULT redirect $redirect"
+echo "RESULT hsts $(curl -sI $site/ | grep -ci '^strict-transport-security: max-age=')"
+echo "RESULT http2 $(curl -s --http2 -o /dev/null -w '%{http_version}' $site/)"
 echo "RESULT workers_user $(ps -o user= -C media-transcoder | sort -u | tr '\n' ' ')"
 echo "RESULT module_link $(readlink /etc/nginx/modules-enabled/50-mod-http-media.conf)"
 token=$(curl -s -X POST $api/auth/signup -H 'Content-Type: application/json' \
