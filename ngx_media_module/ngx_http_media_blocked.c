@@ -333,6 +333,20 @@ ngx_http_media_blocked_find(ngx_http_media_blocked_entry_t *table,
 }
 
 
+ngx_atomic_uint_t
+ngx_http_media_blocked_version(ngx_http_media_main_conf_t *mmcf)
+{
+    ngx_http_media_blocked_set_t  *set;
+
+    set = mmcf->blocked;
+    if (set == NULL || set->sh == NULL) {
+        return 0;
+    }
+
+    return ngx_http_media_blocked_seq(set->sh) & ~(ngx_atomic_uint_t) 1;
+}
+
+
 ngx_uint_t
 ngx_http_media_blocked(ngx_http_media_main_conf_t *mmcf, ngx_uint_t kind,
     const u_char *id)

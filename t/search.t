@@ -13,7 +13,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use JSON::PP;
 use Test::More;
-use MediaTest qw(slurp);
+use MediaTest qw(slurp wait_until);
 
 my $t = MediaTest->new;
 
@@ -154,8 +154,12 @@ is_deeply(bag(@{ ids(search('ocelot', $ann)) }),
           'the owner finds their own, private and unlisted too; never the '
           . 'deleted');
 is_deeply(ids(search('secret', $bob)), [], 'a private title: nothing for bob');
-sql("UPDATE media SET privacy = 'private' WHERE id = '$public'");
+# the public page of "ocelot" is in the cache now (media_search_cache):
+# a PATCH makes the cache forget it
+is(api(PATCH => "/api/v1/media/$public", $ann, { privacy => 'private' })
+   ->{status}, 200, 'made private');
 is_deeply(ids(search('ocelot', $bob)), [], 'made private: gone from search');
+is_deeply(ids(search('ocelot')), [], '  for a visitor too, at once');
 
 # renamed: found by its new words only (sql/032 keeps the words' index)
 is(api(PATCH => "/api/v1/media/$in_title", $ann, { title => 'Giraffe crossing' })
@@ -348,6 +352,26 @@ for my $case (
     is($r->{status}, 422, "catalog, $what: 422");
     is($r->{json}{error}{field}, $field, "  names $field") or diag($r->{content});
 }
+
+# --- the cache of what everyone may see -------------------------------------
+
+# a page is kept media_search_cache (5 s): a title changed behind the
+# module's back (not through its API, which makes the cache forget) shows
+# once the page has aged out
+my $kept = ready(upload($ann, title => 'Kept wombat', privacy => 'public'));
+my $mine = upload($ann, title => 'Draft wombat', privacy => 'private');
+my $later = upload($ann, title => 'Draft koala', privacy => 'private');
+is_deeply(ids(search('wombat')), [$kept], 'a page asked for: "wombat"');
+sql("UPDATE media SET title = 'Kept quokka' WHERE id = '$kept'");
+sql("UPDATE media SET title = 'Draft wombat too' WHERE id = '$later'");
+is_deeply(ids(search('wombat')), [$kept],
+          '  asked again at once: the page kept, not read again');
+is_deeply(bag(@{ ids(search('wombat', $ann)) }), bag($kept, $mine, $later),
+          '  its owner: the kept page and her own drafts, read at once');
+ok(wait_until(sub { !@{ ids(search('wombat')) } },
+              timeout => 12, interval => 0.5),
+   '  the kept page ages out: the change shows within its 5 s');
+is_deeply(ids(search('quokka')), [$kept], '  found by its new title');
 
 # --- the README's example, run as written ----------------------------------
 
