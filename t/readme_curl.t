@@ -4,8 +4,8 @@
 # `make run` (var/nginx.conf, var/run.state, var/stripe-webhook.secret,
 # build/media-admin), against the same stack `make run` starts (nginx with
 # nginx.conf.example, PostgreSQL, Redis, the four workers, t/stripe-fake).
-# Each block must end with status 0 within its time, and print what its
-# "# => ..." lines say it prints, in that order ("..." stands for anything).
+# Each block must end with status 0 within its time, and print the lines
+# its "# => ..." comments show, in that order ("..." stands for anything).
 # Then every route of the module's route table must be called by a curl
 # of some walk block with its method, so a route without an example fails.
 
@@ -151,9 +151,12 @@ for my $b (@blocks) {
     # what its "# => " lines say, in order
     my @want = $b->{code} =~ /^\s*# => (.*)$/mg;
     next unless @want;
-    my $re = join('.*?', map { join('.*?', map { quotemeta } split /\.\.\./, $_, -1) }
-                         @want);
-    like($out, qr/$re/s, "$name prints " . join(' | ', @want))
+    # each a line of its own, in order; "..." stands for anything
+    my $re = join('.*?', map {
+        '^' . join('.*?', map { quotemeta } split /\.\.\./, $_, -1)
+            . (/\.\.\.$/ ? '' : '$')
+    } @want);
+    like($out, qr/$re/ms, "$name prints " . join(' | ', @want))
         or diag("$b->{code}\n--- its output:\n$out");
 }
 close $cmd_w;
