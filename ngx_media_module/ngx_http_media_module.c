@@ -28,6 +28,7 @@
 #include "ngx_http_media_blocked.h"
 #include "ngx_http_media_tenant.h"
 #include "ngx_http_media_metrics.h"
+#include "ngx_http_media_plays.h"
 
 
 static ngx_int_t ngx_http_media_postconfiguration(ngx_conf_t *cf);
@@ -1260,6 +1261,10 @@ ngx_http_media_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_media_plays_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -1270,6 +1275,7 @@ ngx_http_media_exit_process(ngx_cycle_t *cycle)
     /* first: its reload's request lets go of its query */
     ngx_http_media_blocked_done();
     ngx_http_media_metrics_exit_process();
+    ngx_http_media_plays_exit_process();
     ngx_http_media_pg_done();
     ngx_http_media_redis_done();
 }
