@@ -128,7 +128,8 @@ for my $b (@blocks) {
     print $cmd_w "$file\n";
 
     my ($out, $done) = ('', 0);
-    my $end = time() + $BLOCK_SECONDS;
+    my $start = time();
+    my $end = $start + $BLOCK_SECONDS;
     while (time() < $end) {
         last unless $sel->can_read($end - time());
         my $got = sysread($out_r, $out, 65536, length $out);
@@ -145,7 +146,7 @@ for my $b (@blocks) {
         fail("$name: $why") or diag("$b->{code}\n--- its output:\n$out");
         next;
     }
-    pass("$name ends with status 0");
+    pass(sprintf('%s ends with status 0 (%.1f s)', $name, time() - $start));
     note($out);
 
     # what its "# => " lines say, in order
