@@ -1,9 +1,10 @@
 # The README's API walk, run as written: every ```sh block marked
 # <!-- walk --> on the line before it, in order, in one bash session
-# (set -euo pipefail) from a directory laid out as the tree is after
+# (set -euo pipefail) started in a directory laid out as the tree is after
 # `make run` (var/nginx.conf, var/run.state, var/stripe-webhook.secret,
-# build/media-admin), against the same stack `make run` starts (nginx with
-# nginx.conf.example, PostgreSQL, Redis, the four workers, t/stripe-fake).
+# build/media-admin; the walk's first block moves to var/walk), against the
+# stack t/run.pl starts for `make run` (nginx with nginx.conf.example,
+# PostgreSQL, Redis, the four workers, t/stripe-fake).
 # Each block must end with status 0 within its time, and print the lines
 # its "# => ..." comments show, in that order ("..." stands for anything).
 # Then every route of the module's route table must be called by a curl
@@ -15,7 +16,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use IO::Select;
-use POSIX qw(setsid WNOHANG);
+use POSIX qw(setsid);
 use Test::More;
 use Time::HiRes qw(time);
 use MediaTest qw(wait_until slurp);
