@@ -373,29 +373,6 @@ ok(wait_until(sub { !@{ ids(search('wombat')) } },
    '  the kept page ages out: the change shows within its 5 s');
 is_deeply(ids(search('quokka')), [$kept], '  found by its new title');
 
-# --- the README's example, run as written ----------------------------------
-
-SKIP: {
-    skip 'curl and jq are needed for the README\'s example', 3
-        unless system('which curl jq >/dev/null 2>&1') == 0;
-
-    my ($block) = slurp("$FindBin::Bin/../README.md")
-                  =~ /^## Search and the catalogue\n.*?^```sh\n(.*?)^```$/ms;
-    ok($block, 'README: the Search example');
-    my $port = $t->port('http');
-    my $dir = $t->dir;
-    $block =~ s/localhost:8080/127.0.0.1:$port/g;
-    mkdir("$dir/readme");
-    system('cp', "$dir/media/tone.wav", "$dir/readme/song.wav") == 0 or die;
-    open(my $sh, '>', "$dir/readme/run.sh") or die $!;
-    print $sh "set -e\ncd '$dir/readme'\n$block";
-    close $sh;
-    my $out = `timeout 60 bash '$dir/readme/run.sh' 2>&1`;
-    is($?, 0, '  runs to its end') or diag($out);
-    like($out, qr/Halo, live/, '  the owner finds their media by "hal"')
-        or diag($out);
-}
-
 $t->finish;
 done_testing();
 
