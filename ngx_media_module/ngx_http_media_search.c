@@ -641,17 +641,26 @@ ngx_http_media_search_get(ngx_http_request_t *r,
     u_char                          *p, *last;
     uint32_t                         len;
     ngx_uint_t                       i, n;
-    ngx_msec_t                       stamp;
+    ngx_msec_t                       stamp, ttl;
     ngx_http_media_main_conf_t      *mmcf;
     ngx_http_media_search_cached_t  *c;
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
+    /*
+     * Each page kept between half of media_search_cache and all of it, by
+     * its key: pages filled at one moment (a node's first minute, a burst
+     * of one query's prefixes) do not all go at once, which would send
+     * PostgreSQL every one of them in the same instant
+     */
+    ttl = mmcf->search_cache_ttl;
+    ttl -= (page->key[0] | (ngx_msec_t) page->key[1] << 8) % (ttl / 2 + 1);
+
     c = ngx_palloc(r->pool, sizeof(ngx_http_media_search_cached_t));
     if (c == NULL
         || ngx_http_media_shm_get(mmcf->search_cache, page->key, c, &stamp)
            != NGX_OK
-        || ngx_current_msec - stamp >= mmcf->search_cache_ttl
+        || ngx_current_msec - stamp >= ttl
         || c->len > sizeof(c->rows))
     {
         return NGX_DECLINED;

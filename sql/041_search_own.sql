@@ -14,29 +14,38 @@
 -- ones left out (in their owner's library only, as 032), ranked as
 -- media_search_media() ranks, after the cursor, at most lim.
 
+-- In PL/pgSQL: its statement's plan is kept for the session, where a SQL
+-- function's body would be planned again at each call (3 ms of planning
+-- for 0.15 ms of work).
 CREATE FUNCTION media_search_own(head text, last text, viewer uuid,
                                  after text, lim integer)
 RETURNS TABLE (cursor text, item json)
-LANGUAGE sql STABLE AS $$
-    WITH q AS MATERIALIZED (SELECT media_search_query(head, last) AS q),
-    c AS MATERIALIZED (
-        SELECT m.id, (ts_rank(m.search, q.q) * 1000000000)::bigint AS score
-          FROM q, media m
-         WHERE q.q IS NOT NULL
-           AND m.owner_id = viewer AND m.deleted_at IS NULL
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    q  tsquery := media_search_query(head, last);
+    s  bigint := coalesce(split_part(after, '.', 1)::bigint,
+                          9223372036854775807);
+    i  uuid := coalesce(split_part(after, '.', 2)::uuid,
+                        'ffffffff-ffff-ffff-ffff-ffffffffffff');
+BEGIN
+    IF q IS NULL OR viewer IS NULL THEN
+        RETURN;
+    END IF;
+
+    RETURN QUERY
+    WITH c AS MATERIALIZED (
+        SELECT m.id, (ts_rank(m.search, q) * 1000000000)::bigint AS score
+          FROM media m
+         WHERE m.owner_id = viewer AND m.deleted_at IS NULL
            AND NOT (m.privacy = 'public' AND m.status = 'ready')
            AND m.status <> 'blocked'
-           AND m.search @@ q.q
+           AND m.search @@ q
          LIMIT 100),
     p AS MATERIALIZED (
         SELECT c.* FROM c
-         WHERE (c.score, c.id)
-               < ((SELECT coalesce(split_part(after, '.', 1)::bigint,
-                                   9223372036854775807)),
-                  (SELECT coalesce(split_part(after, '.', 2)::uuid,
-                          'ffffffff-ffff-ffff-ffff-ffffffffffff')))
+         WHERE (c.score, c.id) < (s, i)
          ORDER BY c.score DESC, c.id DESC LIMIT lim)
     SELECT p.score || '.' || p.id, media_list_json(m, u)
       FROM p JOIN media m ON m.id = p.id JOIN users u ON u.id = m.owner_id
-     ORDER BY p.score DESC, p.id DESC
-$$;
+     ORDER BY p.score DESC, p.id DESC;
+END $$;
