@@ -66,6 +66,9 @@ typedef struct {
     u_char                      key[SHA256_DIGEST_LENGTH];
     ngx_str_t                  *cached;    /* (cursor, item) pairs */
     ngx_uint_t                  ncached;
+    void                       *value;     /* as the cache held them */
+    ngx_uint_t                  stale;     /* older than its time */
+    ngx_event_t                 free;      /* a refresh's request, done */
 } ngx_http_media_search_page_t;
 
 
@@ -85,6 +88,10 @@ static ngx_int_t ngx_http_media_search_run(ngx_http_request_t *r,
     ngx_uint_t cache, ngx_uint_t n);
 static ngx_int_t ngx_http_media_search_get(ngx_http_request_t *r,
     ngx_http_media_search_page_t *page);
+static void ngx_http_media_search_refresh(ngx_http_request_t *r,
+    ngx_http_media_search_page_t *page, ngx_http_media_pg_stmt_t *stmt,
+    ngx_str_t *params, ngx_uint_t viewer);
+static void ngx_http_media_search_refreshed(ngx_event_t *ev);
 static void ngx_http_media_search_put(ngx_http_request_t *r,
     ngx_http_media_search_page_t *page, ngx_str_t *rows, ngx_uint_t n);
 static ngx_int_t ngx_http_media_search_send(ngx_http_request_t *r,
@@ -555,6 +562,11 @@ ngx_http_media_search_run(ngx_http_request_t *r, const char *kind,
         SHA256_Final(page->key, &sha);
 
         if (ngx_http_media_search_get(r, page) == NGX_OK) {
+            if (page->stale) {
+                ngx_http_media_search_refresh(r, page, miss, params,
+                                              own != NULL);
+            }
+
             if (own == NULL) {
                 return ngx_http_media_search_send(r, page, page->cached,
                                                   page->ncached, NULL, 0);
@@ -588,6 +600,13 @@ ngx_http_media_search_listed(ngx_http_request_t *r,
     ngx_uint_t   i, npub, nown, tagged;
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK || res->ncols < 2) {
+        if (page->free.handler) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "media search refresh: %V", &res->error);
+            ngx_post_event(&page->free, &ngx_posted_events);
+            return;
+        }
+
         ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
                                   "media search"));
         return;
@@ -621,6 +640,13 @@ ngx_http_media_search_listed(ngx_http_request_t *r,
 
     if (page->store) {
         ngx_http_media_search_put(r, page, pub, npub);
+    }
+
+    /* a refresh: kept, and nobody to answer; its pool is freed from the
+     * event loop, after this */
+    if (page->free.handler) {
+        ngx_post_event(&page->free, &ngx_posted_events);
+        return;
     }
 
     if (page->cached) {
@@ -657,14 +683,19 @@ ngx_http_media_search_get(ngx_http_request_t *r,
     ttl -= (page->key[0] | (ngx_msec_t) page->key[1] << 8) % (ttl / 2 + 1);
 
     c = ngx_palloc(r->pool, sizeof(ngx_http_media_search_cached_t));
+    /* older than its time, a page is still served for as long again
+     * while one request reads it anew (ngx_http_media_search_refresh) */
     if (c == NULL
         || ngx_http_media_shm_get(mmcf->search_cache, page->key, c, &stamp)
            != NGX_OK
-        || ngx_current_msec - stamp >= ttl
+        || ngx_current_msec - stamp >= 2 * ttl
         || c->len > sizeof(c->rows))
     {
         return NGX_DECLINED;
     }
+
+    page->stale = (ngx_current_msec - stamp >= ttl);
+    page->value = c;
 
     /* twice: the strings counted, then pointed at */
     for (n = 0; n < 2; n++) {
@@ -708,6 +739,82 @@ ngx_http_media_search_get(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A page served older than its time is read anew for the next callers, on
+ * a request of its own (ngx_http_media_pg_request) with the caller's
+ * configuration, so that it runs as the caller's tenant; the page is
+ * stamped again first, so that the other workers serve it meanwhile
+ * instead of each reading it too.  viewer: params[2] is the caller, who
+ * is no part of what is kept.
+ */
+static void
+ngx_http_media_search_refresh(ngx_http_request_t *r,
+    ngx_http_media_search_page_t *page, ngx_http_media_pg_stmt_t *stmt,
+    ngx_str_t *params, ngx_uint_t viewer)
+{
+    ngx_str_t                     p[5];
+    ngx_uint_t                    i;
+    ngx_http_request_t           *nr;
+    ngx_http_media_main_conf_t   *mmcf;
+    ngx_http_media_search_page_t *np;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    if (ngx_http_media_shm_put(mmcf->search_cache, page->key, page->value)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    nr = ngx_http_media_pg_request(r->connection->log);
+    if (nr == NULL) {
+        return;
+    }
+
+    nr->main_conf = r->main_conf;
+    nr->srv_conf = r->srv_conf;
+    nr->loc_conf = r->loc_conf;
+
+    np = ngx_pcalloc(nr->pool, sizeof(ngx_http_media_search_page_t));
+    if (np == NULL) {
+        ngx_destroy_pool(nr->pool);
+        return;
+    }
+
+    ngx_memcpy(np->key, page->key, sizeof(page->key));
+    np->n = page->n;
+    np->store = 1;
+    np->free.handler = ngx_http_media_search_refreshed;
+    np->free.data = nr;
+    np->free.log = r->connection->log;
+
+    for (i = 0; i < stmt->nparams && i < 5; i++) {
+        p[i] = params[i];
+    }
+
+    if (viewer) {
+        ngx_str_null(&p[2]);
+    }
+
+    if (ngx_http_media_pg_query(nr, stmt, p, ngx_http_media_search_listed,
+                                np)
+        != NGX_OK)
+    {
+        ngx_destroy_pool(nr->pool);
+    }
+}
+
+
+static void
+ngx_http_media_search_refreshed(ngx_event_t *ev)
+{
+    ngx_http_request_t  *nr = ev->data;
+
+    /* ev lives in the pool: nothing is touched after this */
+    ngx_destroy_pool(nr->pool);
 }
 
 

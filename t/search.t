@@ -369,8 +369,8 @@ is_deeply(ids(search('wombat')), [$kept],
 is_deeply(bag(@{ ids(search('wombat', $ann)) }), bag($kept, $mine, $later),
           '  its owner: the kept page and her own drafts, read at once');
 ok(wait_until(sub { !@{ ids(search('wombat')) } },
-              timeout => 12, interval => 0.5),
-   '  the kept page ages out: the change shows within its 5 s');
+              timeout => 15, interval => 0.5),
+   '  the kept page ages out: the change shows within twice its 5 s');
 is_deeply(ids(search('quokka')), [$kept], '  found by its new title');
 
 $t->finish;

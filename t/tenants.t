@@ -270,6 +270,31 @@ for my $pair (['a', 'b'], ['b', 'a']) {
 }
 
 {
+    # search keeps each tenant's public pages apart (media_search_cache),
+    # and a page served past its time is read again as its own tenant: a
+    # second song of a's, added behind the cache's back, shows on a once
+    # the page is read again, and b's song never does
+    my $second;
+    {
+        local $t->{tenant} = 'a';
+        chomp($second = $t->psql('media', "INSERT INTO media (owner_id,"
+            . " kind, status, privacy, title) VALUES ('$id{a}', 'video',"
+            . " 'ready', 'public', 'tenant-a second song') RETURNING id"));
+    }
+    my @seen;
+    ok(wait_until(sub {
+        my $r = req('a', GET => '/api/v1/search?type=media&q=tenant');
+        @seen = sort map { $_->{id} } @{ $r->{json}{items} || [] };
+        @seen == 2;
+    }, timeout => 15, interval => 0.5),
+       'a\'s kept search page read again: its second song');
+    is_deeply(\@seen, [sort $media{a}, $second], '  a\'s two songs, not b\'s');
+    my $r = req('b', GET => '/api/v1/search?type=media&q=tenant');
+    is_deeply([map { $_->{id} } @{ $r->{json}{items} || [] }], [$media{b}],
+              '  b: its own song only');
+}
+
+{
     # a playback URL of a, fetched from b's host: its token means nothing
     my $r = req('a', POST => "/api/v1/media/$media{a}/playback", $u{a});
     is($r->{status}, 200, 'a: a playback URL');
