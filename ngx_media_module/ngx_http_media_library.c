@@ -12,7 +12,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "ngx_http_media_reply.h"
-#include "ngx_http_media_search.h"
+#include "ngx_http_media_cache.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_library.h"
@@ -609,7 +609,7 @@ ngx_http_media_one_found(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
     if (data && res->status == NGX_HTTP_MEDIA_PG_OK && res->nrows) {
-        ngx_http_media_search_forget(r);
+        ngx_http_media_cache_forget(r);
     }
 
     ngx_http_finalize_request(r, ngx_http_media_send_row(r, res, "media",
@@ -689,7 +689,7 @@ ngx_http_media_deleted(ngx_http_request_t *r, ngx_http_media_pg_result_t *res,
         return;
     }
 
-    ngx_http_media_search_forget(r);
+    ngx_http_media_cache_forget(r);
 
     if (ngx_http_media_redis_enqueue(r, MEDIA_STREAM_SWEEP,
                                      ngx_http_media_pg_value(res, 0, 0),

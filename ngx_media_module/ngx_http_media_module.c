@@ -29,7 +29,7 @@
 #include "ngx_http_media_tenant.h"
 #include "ngx_http_media_metrics.h"
 #include "ngx_http_media_plays.h"
-#include "ngx_http_media_search.h"
+#include "ngx_http_media_cache.h"
 
 
 static ngx_int_t ngx_http_media_postconfiguration(ngx_conf_t *cf);
@@ -275,9 +275,9 @@ static ngx_command_t  ngx_http_media_commands[] = {
       offsetof(ngx_http_media_main_conf_t, url_ttl),
       NULL },
 
-    { ngx_string("media_search_cache"),
+    { ngx_string("media_public_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
-      ngx_http_media_search_cache,
+      ngx_http_media_cache_conf,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -523,7 +523,7 @@ ngx_http_media_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (ngx_http_media_search_init(cf) != NGX_OK) {
+    if (ngx_http_media_cache_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -553,7 +553,7 @@ ngx_http_media_create_main_conf(ngx_conf_t *cf)
     mmcf->tus_expires = NGX_CONF_UNSET;
     mmcf->url_ttl = NGX_CONF_UNSET_MSEC;
     mmcf->cookie_ttl = NGX_CONF_UNSET_MSEC;
-    mmcf->search_cache_ttl = NGX_CONF_UNSET_MSEC;
+    mmcf->public_cache_ttl = NGX_CONF_UNSET_MSEC;
     mmcf->billing_wait = NGX_CONF_UNSET_MSEC;
     mmcf->free_rung = NGX_CONF_UNSET_UINT;
     mmcf->leeway = NGX_CONF_UNSET_MSEC;

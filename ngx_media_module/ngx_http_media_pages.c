@@ -16,7 +16,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "ngx_http_media_reply.h"
-#include "ngx_http_media_search.h"
+#include "ngx_http_media_cache.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_pages.h"
 #include "ngx_http_media_pictures.h"
@@ -45,6 +45,14 @@ typedef struct {
 } ngx_http_media_html_t;
 
 
+/* a share page or embed player asked of PostgreSQL */
+typedef struct {
+    ngx_uint_t           page;        /* NGX_HTTP_MEDIA_PAGE_SHARE, _EMBED */
+    ngx_uint_t           store;       /* its row to the cache */
+    u_char               key[NGX_HTTP_MEDIA_CACHE_KEY];
+} ngx_http_media_page_ask_t;
+
+
 /* what the share page and the embed player show, read and made once */
 typedef struct {
     ngx_uint_t           page;        /* NGX_HTTP_MEDIA_PAGE_SHARE, _EMBED */
@@ -71,6 +79,12 @@ typedef struct {
 static ngx_int_t ngx_http_media_pages_handler(ngx_http_request_t *r);
 static void ngx_http_media_page_media(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_page_refresh(ngx_http_request_t *r, u_char *key,
+    ngx_str_t *params);
+static void ngx_http_media_page_refreshed(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static ngx_int_t ngx_http_media_page_answer(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, ngx_uint_t page);
 static void ngx_http_media_page_cards(ngx_http_media_html_t *h,
     ngx_http_media_share_t *s);
 static void ngx_http_media_page_body(ngx_http_media_html_t *h,
@@ -271,12 +285,14 @@ ngx_http_media_pages(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_media_pages_handler(ngx_http_request_t *r)
 {
-    char                    handle[30];
-    u_char                 *p, *last;
-    ngx_int_t               rc;
-    ngx_str_t               arg, params[2], allow;
-    ngx_uint_t              page;
-    ngx_http_media_ctx_t   *ctx;
+    char                         handle[30];
+    u_char                      *p, *last;
+    ngx_int_t                    rc;
+    ngx_str_t                    arg, params[2], allow;
+    ngx_uint_t                   page, stale;
+    ngx_http_media_ctx_t        *ctx;
+    ngx_http_media_page_ask_t   *ask;
+    ngx_http_media_pg_result_t   res;
 
     if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
         ngx_str_set(&allow, "GET, HEAD");
@@ -342,9 +358,34 @@ ngx_http_media_pages_handler(ngx_http_request_t *r)
 
         params[0] = arg;
 
+        ask = ngx_pcalloc(r->pool, sizeof(ngx_http_media_page_ask_t));
+        if (ask == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ask->page = page;
+
+        /* what every visitor sees, kept a few seconds (one kind for the
+         * share page and the embed player: the same row) */
+        if (ngx_http_media_cache_key(r, "page media", params, 1, ask->key)
+            == NGX_OK)
+        {
+            if (ngx_http_media_cache_get(r, ask->key, &res, &stale)
+                == NGX_OK)
+            {
+                if (stale) {
+                    ngx_http_media_page_refresh(r, ask->key, params);
+                }
+
+                return ngx_http_media_page_answer(r, &res, page);
+            }
+
+            ask->store = 1;
+        }
+
         rc = ngx_http_media_pg_query(r, &ngx_http_media_sql_page_media,
                                      params, ngx_http_media_page_media,
-                                     (void *) (uintptr_t) page);
+                                     ask);
     }
 
     if (rc != NGX_OK) {
@@ -368,6 +409,53 @@ static void
 ngx_http_media_page_media(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
+    ngx_http_media_page_ask_t  *ask = data;
+
+    /* a page to show is kept for the next visitors (media_public_cache);
+     * a missing one is not, so a media just published shows at once */
+    if (ask->store && res->status == NGX_HTTP_MEDIA_PG_OK
+        && res->nrows == 1)
+    {
+        ngx_http_media_cache_put(r, ask->key, res);
+    }
+
+    ngx_http_finalize_request(r, ngx_http_media_page_answer(r, res,
+                                                            ask->page));
+}
+
+
+/* a kept row past its time, read anew in the background */
+static void
+ngx_http_media_page_refresh(ngx_http_request_t *r, u_char *key,
+    ngx_str_t *params)
+{
+    u_char  *k;
+
+    k = ngx_http_media_cache_refresh(r, key, &ngx_http_media_sql_page_media,
+                                     params, ngx_http_media_page_refreshed,
+                                     NGX_HTTP_MEDIA_CACHE_KEY);
+    if (k) {
+        ngx_memcpy(k, key, NGX_HTTP_MEDIA_CACHE_KEY);
+    }
+}
+
+
+static void
+ngx_http_media_page_refreshed(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    if (res->status == NGX_HTTP_MEDIA_PG_OK && res->nrows == 1) {
+        ngx_http_media_cache_put(r, data, res);
+    }
+
+    ngx_http_media_cache_done(data);
+}
+
+
+static ngx_int_t
+ngx_http_media_page_answer(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, ngx_uint_t page)
+{
     u_char                  *p;
     unsigned                 size[4];
     ngx_str_t                base, host;
@@ -375,23 +463,20 @@ ngx_http_media_page_media(ngx_http_request_t *r,
     ngx_http_media_share_t   s;
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
-        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
-                                  "media page"));
-        return;
+        return ngx_http_media_pg_failed(r, res, "media page");
     }
 
     if (res->nrows == 0) {
-        ngx_http_finalize_request(r, ngx_http_media_page_not_found(r));
-        return;
+        return ngx_http_media_page_not_found(r);
     }
 
     if (ngx_http_media_pg_value(res, 0, 13)->data[0] == 't') {
-        ngx_http_finalize_request(r, ngx_http_media_page_removed(r,
-                                  ngx_http_media_pg_value(res, 0, 14)));
-        return;
+        return ngx_http_media_page_removed(r,
+                                           ngx_http_media_pg_value(res, 0,
+                                                                   14));
     }
 
-    s.page = (uintptr_t) data;
+    s.page = page;
     s.id = ngx_http_media_pg_value(res, 0, 0);
     s.title = ngx_http_media_pg_value(res, 0, 1);
     s.kind = ngx_http_media_pg_value(res, 0, 2);
@@ -434,8 +519,7 @@ ngx_http_media_page_media(ngx_http_request_t *r,
     if (base.data == NULL || s.embed.data == NULL || s.share.data == NULL
         || s.oembed.data == NULL || s.num[0].data == NULL)
     {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     s.embed.len = ngx_sprintf(s.embed.data, "%V/embed/%V", &base, s.id)
@@ -462,7 +546,7 @@ ngx_http_media_page_media(ngx_http_request_t *r,
     ngx_http_media_page_cards(&h, &s);
     ngx_http_media_page_body(&h, &s);
 
-    ngx_http_finalize_request(r, ngx_http_media_page_send(r, NGX_HTTP_OK, &h));
+    return ngx_http_media_page_send(r, NGX_HTTP_OK, &h);
 }
 
 /* the cards: OpenGraph, Twitter's player card, the oEmbed link; every
@@ -1514,7 +1598,7 @@ ngx_http_media_me_patched(ngx_http_request_t *r,
     }
 
     /* a handle given up or changed: not found by its old one */
-    ngx_http_media_search_forget(r);
+    ngx_http_media_cache_forget(r);
 
     handle = ngx_http_media_pg_value(res, 0, 1);
 

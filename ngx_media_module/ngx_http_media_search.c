@@ -18,7 +18,8 @@
  * media plays by link but is never listed; deleted media is nowhere.
  *
  * What everyone may see is the same for every caller: a page of it is
- * kept in shared memory for media_search_cache (5 s), for every worker of
+ * kept in shared memory for media_public_cache (5 s,
+ * ngx_http_media_cache.h), for every worker of
  * the node, so a query typed by many (a prefix, a popular word, the
  * catalogue's first page) costs PostgreSQL once per few seconds.  A
  * signed-in caller's own media are not in it: they are asked for apart
@@ -31,13 +32,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <openssl/sha.h>
-
 #include "ngx_http_media_reply.h"
 #include "ngx_http_media_pg.h"
-#include "ngx_http_media_shm.h"
-#include "ngx_http_media_tenant.h"
-#include "ngx_http_media_blocked.h"
+#include "ngx_http_media_cache.h"
 #include "ngx_http_media_search.h"
 #include "media_search.h"
 #include "media_utf8.h"
@@ -63,37 +60,20 @@
 typedef struct {
     ngx_uint_t                  n;         /* the page's size */
     ngx_uint_t                  store;     /* its public rows to the cache */
-    u_char                      key[SHA256_DIGEST_LENGTH];
+    ngx_uint_t                  refresh;   /* a refresh: nobody to answer */
+    u_char                      key[NGX_HTTP_MEDIA_CACHE_KEY];
     ngx_str_t                  *cached;    /* (cursor, item) pairs */
     ngx_uint_t                  ncached;
-    void                       *value;     /* as the cache held them */
-    ngx_uint_t                  stale;     /* older than its time */
-    ngx_event_t                 free;      /* a refresh's request, done */
 } ngx_http_media_search_page_t;
 
 
-/* the cache's value: len bytes of rows, each [len][cursor][len][item] */
-typedef struct {
-    uint32_t                    len;
-    u_char                      rows[NGX_HTTP_MEDIA_SEARCH_CACHE_VALUE
-                                     - sizeof(uint32_t)];
-} ngx_http_media_search_cached_t;
-
-
-static ngx_int_t ngx_http_media_search_gen_init(ngx_shm_zone_t *zone,
-    void *data);
 static ngx_int_t ngx_http_media_search_run(ngx_http_request_t *r,
     const char *kind, ngx_http_media_pg_stmt_t *miss,
     ngx_http_media_pg_stmt_t *own, ngx_str_t *params, ngx_str_t *keys,
     ngx_uint_t cache, ngx_uint_t n);
-static ngx_int_t ngx_http_media_search_get(ngx_http_request_t *r,
-    ngx_http_media_search_page_t *page);
 static void ngx_http_media_search_refresh(ngx_http_request_t *r,
     ngx_http_media_search_page_t *page, ngx_http_media_pg_stmt_t *stmt,
     ngx_str_t *params, ngx_uint_t viewer);
-static void ngx_http_media_search_refreshed(ngx_event_t *ev);
-static void ngx_http_media_search_put(ngx_http_request_t *r,
-    ngx_http_media_search_page_t *page, ngx_str_t *rows, ngx_uint_t n);
 static ngx_int_t ngx_http_media_search_send(ngx_http_request_t *r,
     ngx_http_media_search_page_t *page, ngx_str_t *pub, ngx_uint_t npub,
     ngx_str_t *own, ngx_uint_t nown);
@@ -516,16 +496,10 @@ ngx_http_media_search_run(ngx_http_request_t *r, const char *kind,
     ngx_http_media_pg_stmt_t *miss, ngx_http_media_pg_stmt_t *own,
     ngx_str_t *params, ngx_str_t *keys, ngx_uint_t cache, ngx_uint_t n)
 {
-    size_t                         len;
-    ngx_str_t                     *tenant;
-    ngx_uint_t                     i;
-    SHA256_CTX                     sha;
-    ngx_atomic_uint_t              gen[2];
+    ngx_uint_t                     stale;
     ngx_http_media_pg_stmt_t      *stmt;
-    ngx_http_media_main_conf_t    *mmcf;
+    ngx_http_media_pg_result_t     res;
     ngx_http_media_search_page_t  *page;
-
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
     page = ngx_pcalloc(r->pool, sizeof(ngx_http_media_search_page_t));
     if (page == NULL) {
@@ -535,34 +509,16 @@ ngx_http_media_search_run(ngx_http_request_t *r, const char *kind,
     page->n = n;
     stmt = miss;
 
-    if (cache && mmcf->search_cache) {
-        /* the tenant, the kind, and each key as its length and bytes
-         * (a NULL one as a length no string has) */
-        tenant = &ngx_http_media_tenant(r)->name;
+    if (cache
+        && ngx_http_media_cache_key(r, kind, keys, 4, page->key) == NGX_OK)
+    {
+        if (ngx_http_media_cache_get(r, page->key, &res, &stale) == NGX_OK
+            && res.ncols == 2)
+        {
+            page->cached = res.values;
+            page->ncached = res.nrows;
 
-        /* what was cached before a write or a takedown is not found */
-        gen[0] = *(ngx_atomic_t *) mmcf->search_gen->data;
-        gen[1] = ngx_http_media_blocked_version(mmcf);
-
-        SHA256_Init(&sha);
-        SHA256_Update(&sha, gen, sizeof(gen));
-        SHA256_Update(&sha, tenant->data, tenant->len);
-        SHA256_Update(&sha, "", 1);
-        SHA256_Update(&sha, kind, ngx_strlen(kind) + 1);
-
-        for (i = 0; i < 4; i++) {
-            len = keys[i].data ? keys[i].len : (size_t) -1;
-            SHA256_Update(&sha, &len, sizeof(size_t));
-
-            if (keys[i].data) {
-                SHA256_Update(&sha, keys[i].data, keys[i].len);
-            }
-        }
-
-        SHA256_Final(page->key, &sha);
-
-        if (ngx_http_media_search_get(r, page) == NGX_OK) {
-            if (page->stale) {
+            if (stale) {
                 ngx_http_media_search_refresh(r, page, miss, params,
                                               own != NULL);
             }
@@ -596,14 +552,15 @@ ngx_http_media_search_listed(ngx_http_request_t *r,
 {
     ngx_http_media_search_page_t  *page = data;
 
-    ngx_str_t   *pub, *own, *row;
-    ngx_uint_t   i, npub, nown, tagged;
+    ngx_str_t                   *pub, *own, *row;
+    ngx_uint_t                   i, npub, nown, tagged;
+    ngx_http_media_pg_result_t   kept;
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK || res->ncols < 2) {
-        if (page->free.handler) {
+        if (page->refresh) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "media search refresh: %V", &res->error);
-            ngx_post_event(&page->free, &ngx_posted_events);
+            ngx_http_media_cache_done(page);
             return;
         }
 
@@ -639,13 +596,16 @@ ngx_http_media_search_listed(ngx_http_request_t *r,
     }
 
     if (page->store) {
-        ngx_http_media_search_put(r, page, pub, npub);
+        kept.status = NGX_HTTP_MEDIA_PG_OK;
+        kept.nrows = npub;
+        kept.ncols = 2;
+        kept.values = pub;
+        ngx_http_media_cache_put(r, page->key, &kept);
     }
 
-    /* a refresh: kept, and nobody to answer; its pool is freed from the
-     * event loop, after this */
-    if (page->free.handler) {
-        ngx_post_event(&page->free, &ngx_posted_events);
+    /* a refresh: kept, and nobody to answer */
+    if (page->refresh) {
+        ngx_http_media_cache_done(page);
         return;
     }
 
@@ -659,137 +619,19 @@ ngx_http_media_search_listed(ngx_http_request_t *r,
 }
 
 
-/* the cache's public rows for page->key, if young enough: NGX_OK */
-static ngx_int_t
-ngx_http_media_search_get(ngx_http_request_t *r,
-    ngx_http_media_search_page_t *page)
-{
-    u_char                          *p, *last;
-    uint32_t                         len;
-    ngx_uint_t                       i, n;
-    ngx_msec_t                       stamp, ttl;
-    ngx_http_media_main_conf_t      *mmcf;
-    ngx_http_media_search_cached_t  *c;
-
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
-
-    /*
-     * Each page kept between half of media_search_cache and all of it, by
-     * its key: pages filled at one moment (a node's first minute, a burst
-     * of one query's prefixes) do not all go at once, which would send
-     * PostgreSQL every one of them in the same instant
-     */
-    ttl = mmcf->search_cache_ttl;
-    ttl -= (page->key[0] | (ngx_msec_t) page->key[1] << 8) % (ttl / 2 + 1);
-
-    c = ngx_palloc(r->pool, sizeof(ngx_http_media_search_cached_t));
-    /* older than its time, a page is still served for as long again
-     * while one request reads it anew (ngx_http_media_search_refresh) */
-    if (c == NULL
-        || ngx_http_media_shm_get(mmcf->search_cache, page->key, c, &stamp)
-           != NGX_OK
-        || ngx_current_msec - stamp >= 2 * ttl
-        || c->len > sizeof(c->rows))
-    {
-        return NGX_DECLINED;
-    }
-
-    page->stale = (ngx_current_msec - stamp >= ttl);
-    page->value = c;
-
-    /* twice: the strings counted, then pointed at */
-    for (n = 0; n < 2; n++) {
-        p = c->rows;
-        last = c->rows + c->len;
-        i = 0;
-
-        while (p < last) {
-            if ((size_t) (last - p) < sizeof(uint32_t)) {
-                return NGX_DECLINED;
-            }
-
-            ngx_memcpy(&len, p, sizeof(uint32_t));
-            p += sizeof(uint32_t);
-
-            if (len > (size_t) (last - p)) {
-                return NGX_DECLINED;
-            }
-
-            if (n == 1) {
-                page->cached[i].data = p;
-                page->cached[i].len = len;
-            }
-
-            p += len;
-            i++;
-        }
-
-        if (i % 2) {
-            return NGX_DECLINED;
-        }
-
-        if (n == 0) {
-            page->cached = ngx_palloc(r->pool, (i + 1) * sizeof(ngx_str_t));
-            if (page->cached == NULL) {
-                return NGX_DECLINED;
-            }
-
-            page->ncached = i / 2;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
 /*
- * A page served older than its time is read anew for the next callers, on
- * a request of its own (ngx_http_media_pg_request) with the caller's
- * configuration, so that it runs as the caller's tenant; the page is
- * stamped again first, so that the other workers serve it meanwhile
- * instead of each reading it too.  viewer: params[2] is the caller, who
- * is no part of what is kept.
+ * A page served past its time is read anew for the next callers, in the
+ * background (ngx_http_media_cache_refresh).  viewer: params[2] is the
+ * caller, who is no part of what is kept.
  */
 static void
 ngx_http_media_search_refresh(ngx_http_request_t *r,
     ngx_http_media_search_page_t *page, ngx_http_media_pg_stmt_t *stmt,
     ngx_str_t *params, ngx_uint_t viewer)
 {
-    ngx_str_t                     p[5];
-    ngx_uint_t                    i;
-    ngx_http_request_t           *nr;
-    ngx_http_media_main_conf_t   *mmcf;
-    ngx_http_media_search_page_t *np;
-
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
-
-    if (ngx_http_media_shm_put(mmcf->search_cache, page->key, page->value)
-        != NGX_OK)
-    {
-        return;
-    }
-
-    nr = ngx_http_media_pg_request(r->connection->log);
-    if (nr == NULL) {
-        return;
-    }
-
-    nr->main_conf = r->main_conf;
-    nr->srv_conf = r->srv_conf;
-    nr->loc_conf = r->loc_conf;
-
-    np = ngx_pcalloc(nr->pool, sizeof(ngx_http_media_search_page_t));
-    if (np == NULL) {
-        ngx_destroy_pool(nr->pool);
-        return;
-    }
-
-    ngx_memcpy(np->key, page->key, sizeof(page->key));
-    np->n = page->n;
-    np->store = 1;
-    np->free.handler = ngx_http_media_search_refreshed;
-    np->free.data = nr;
-    np->free.log = r->connection->log;
+    ngx_str_t                      p[5];
+    ngx_uint_t                     i;
+    ngx_http_media_search_page_t  *np;
 
     for (i = 0; i < stmt->nparams && i < 5; i++) {
         p[i] = params[i];
@@ -799,68 +641,17 @@ ngx_http_media_search_refresh(ngx_http_request_t *r,
         ngx_str_null(&p[2]);
     }
 
-    if (ngx_http_media_pg_query(nr, stmt, p, ngx_http_media_search_listed,
-                                np)
-        != NGX_OK)
-    {
-        ngx_destroy_pool(nr->pool);
-    }
-}
-
-
-static void
-ngx_http_media_search_refreshed(ngx_event_t *ev)
-{
-    ngx_http_request_t  *nr = ev->data;
-
-    /* ev lives in the pool: nothing is touched after this */
-    ngx_destroy_pool(nr->pool);
-}
-
-
-/* n (cursor, item) pairs kept under page->key, when they fit */
-static void
-ngx_http_media_search_put(ngx_http_request_t *r,
-    ngx_http_media_search_page_t *page, ngx_str_t *rows, ngx_uint_t n)
-{
-    u_char                          *p;
-    size_t                           size;
-    uint32_t                         len;
-    ngx_uint_t                       i;
-    ngx_http_media_main_conf_t      *mmcf;
-    ngx_http_media_search_cached_t  *c;
-
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
-
-    size = 0;
-    for (i = 0; i < 2 * n; i++) {
-        size += sizeof(uint32_t) + rows[i].len;
-    }
-
-    if (size > sizeof(c->rows)) {
+    np = ngx_http_media_cache_refresh(r, page->key, stmt, p,
+                                      ngx_http_media_search_listed,
+                                      sizeof(ngx_http_media_search_page_t));
+    if (np == NULL) {
         return;
     }
 
-    c = ngx_palloc(r->pool, sizeof(ngx_http_media_search_cached_t));
-    if (c == NULL) {
-        return;
-    }
-
-    p = c->rows;
-
-    for (i = 0; i < 2 * n; i++) {
-        len = (uint32_t) rows[i].len;
-        p = ngx_cpymem(p, &len, sizeof(uint32_t));
-
-        if (len) {
-            p = ngx_cpymem(p, rows[i].data, len);
-        }
-    }
-
-    c->len = (uint32_t) size;
-
-    /* no room: the next ask goes to PostgreSQL again */
-    (void) ngx_http_media_shm_put(mmcf->search_cache, page->key, c);
+    ngx_memcpy(np->key, page->key, sizeof(page->key));
+    np->n = page->n;
+    np->store = 1;
+    np->refresh = 1;
 }
 
 
@@ -940,150 +731,6 @@ ngx_http_media_search_ranks(ngx_str_t *a, ngx_str_t *b)
     /* ids in their one lowercase spelling: as uuids compare */
     return ngx_memn2cmp(da, db, a->data + a->len - da,
                         b->data + b->len - db) > 0;
-}
-
-
-void
-ngx_http_media_search_forget(ngx_http_request_t *r)
-{
-    ngx_http_media_main_conf_t  *mmcf;
-
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
-
-    if (mmcf->search_gen) {
-        (void) ngx_atomic_fetch_add((ngx_atomic_t *) mmcf->search_gen->data,
-                                    1);
-    }
-}
-
-
-/* configuration ------------------------------------------------------------ */
-
-/* media_search_cache off | time [size] */
-char *
-ngx_http_media_search_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_media_main_conf_t *mmcf = conf;
-
-    ssize_t     size;
-    ngx_msec_t  ttl;
-    ngx_str_t  *value;
-
-    if (mmcf->search_cache_ttl != NGX_CONF_UNSET_MSEC) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "off") == 0) {
-        if (cf->args->nelts > 2) {
-            return "takes no size when off";
-        }
-
-        mmcf->search_cache_ttl = 0;
-        return NGX_CONF_OK;
-    }
-
-    ttl = ngx_parse_time(&value[1], 0);
-    if (ttl == (ngx_msec_t) NGX_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid media_search_cache \"%V\": expected "
-                           "\"off\" or how long a page is kept, such as "
-                           "\"5s\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    mmcf->search_cache_ttl = ttl;
-    mmcf->search_cache_size = NGX_HTTP_MEDIA_SEARCH_CACHE_SIZE;
-
-    if (cf->args->nelts > 2) {
-        size = ngx_parse_size(&value[2]);
-
-        if (size == NGX_ERROR || size < (ssize_t) (64 * ngx_pagesize)) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid media_search_cache size \"%V\": "
-                               "expected a size of shared memory of at "
-                               "least %uzk, such as \"16m\"", &value[2],
-                               64 * ngx_pagesize / 1024);
-            return NGX_CONF_ERROR;
-        }
-
-        mmcf->search_cache_size = (size_t) size;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-/* the cache's zone, shared by the workers (none when off) */
-ngx_int_t
-ngx_http_media_search_init(ngx_conf_t *cf)
-{
-    ngx_http_media_main_conf_t  *mmcf;
-
-    static ngx_str_t  zone = ngx_string("media_search_cache");
-    static ngx_str_t  gen = ngx_string("media_search_generation");
-
-    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_media_module);
-
-    if (mmcf->search_cache_ttl == NGX_CONF_UNSET_MSEC) {
-        mmcf->search_cache_ttl = NGX_HTTP_MEDIA_SEARCH_CACHE_TTL;
-        mmcf->search_cache_size = NGX_HTTP_MEDIA_SEARCH_CACHE_SIZE;
-    }
-
-    if (mmcf->search_cache_ttl == 0) {
-        return NGX_OK;
-    }
-
-    mmcf->search_cache = ngx_http_media_shm_add(cf, &zone,
-                             mmcf->search_cache_size,
-                             sizeof(ngx_http_media_search_cached_t));
-    if (mmcf->search_cache == NULL) {
-        return NGX_ERROR;
-    }
-
-    /* the generation: one counter, in a zone of the smallest size */
-    mmcf->search_gen = ngx_shared_memory_add(cf, &gen, 8 * ngx_pagesize,
-                                             &ngx_http_media_module);
-    if (mmcf->search_gen == NULL) {
-        return NGX_ERROR;
-    }
-
-    mmcf->search_gen->init = ngx_http_media_search_gen_init;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_media_search_gen_init(ngx_shm_zone_t *zone, void *data)
-{
-    ngx_atomic_t     *gen;
-    ngx_slab_pool_t  *shpool;
-
-    /* a reload keeps the counter */
-    if (data) {
-        zone->data = data;
-        return NGX_OK;
-    }
-
-    shpool = (ngx_slab_pool_t *) zone->shm.addr;
-
-    if (zone->shm.exists) {
-        zone->data = shpool->data;
-        return NGX_OK;
-    }
-
-    gen = ngx_slab_alloc(shpool, sizeof(ngx_atomic_t));
-    if (gen == NULL) {
-        return NGX_ERROR;
-    }
-
-    *gen = 0;
-    shpool->data = (void *) gen;
-    zone->data = (void *) gen;
-
-    return NGX_OK;
 }
 
 

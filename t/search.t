@@ -154,7 +154,7 @@ is_deeply(bag(@{ ids(search('ocelot', $ann)) }),
           'the owner finds their own, private and unlisted too; never the '
           . 'deleted');
 is_deeply(ids(search('secret', $bob)), [], 'a private title: nothing for bob');
-# the public page of "ocelot" is in the cache now (media_search_cache):
+# the public page of "ocelot" is in the cache now (media_public_cache):
 # a PATCH makes the cache forget it
 is(api(PATCH => "/api/v1/media/$public", $ann, { privacy => 'private' })
    ->{status}, 200, 'made private');
@@ -355,7 +355,7 @@ for my $case (
 
 # --- the cache of what everyone may see -------------------------------------
 
-# a page is kept media_search_cache (5 s): a title changed behind the
+# a page is kept media_public_cache (5 s): a title changed behind the
 # module's back (not through its API, which makes the cache forget) shows
 # once the page has aged out
 my $kept = ready(upload($ann, title => 'Kept wombat', privacy => 'public'));

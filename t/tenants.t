@@ -270,7 +270,7 @@ for my $pair (['a', 'b'], ['b', 'a']) {
 }
 
 {
-    # search keeps each tenant's public pages apart (media_search_cache),
+    # search keeps each tenant's public pages apart (media_public_cache),
     # and a page served past its time is read again as its own tenant: a
     # second song of a's, added behind the cache's back, shows on a once
     # the page is read again, and b's song never does

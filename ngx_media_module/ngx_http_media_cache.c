@@ -1,0 +1,460 @@
+/*
+ * What everyone may see, kept for a few seconds (ngx_http_media_cache.h).
+ * The answers live in an ngx_http_media_shm zone of fixed-size values;
+ * the generation in a zone of its own, one counter.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/sha.h>
+
+#include "ngx_http_media_types.h"
+#include "ngx_http_media_shm.h"
+#include "ngx_http_media_tenant.h"
+#include "ngx_http_media_blocked.h"
+#include "ngx_http_media_cache.h"
+
+
+/* a value's length for SQL NULL */
+#define NGX_HTTP_MEDIA_CACHE_NULL  0xffffffff
+
+
+/*
+ * The value: len bytes holding the rows and columns' counts, then each
+ * value as its length (NGX_HTTP_MEDIA_CACHE_NULL: NULL) and bytes
+ */
+typedef struct {
+    uint32_t                    len;
+    uint32_t                    nrows;
+    uint32_t                    ncols;
+    u_char                      data[NGX_HTTP_MEDIA_CACHE_VALUE
+                                     - 3 * sizeof(uint32_t)];
+} ngx_http_media_cache_value_t;
+
+
+/* a refresh: its request's end, before the caller's bytes */
+typedef struct {
+    ngx_event_t                 done;
+    ngx_uint_t                  pad;       /* the bytes aligned */
+} ngx_http_media_cache_refresh_t;
+
+
+static ngx_msec_t ngx_http_media_cache_ttl(ngx_http_media_main_conf_t *mmcf,
+    u_char *key);
+static void ngx_http_media_cache_refreshed(ngx_event_t *ev);
+static ngx_int_t ngx_http_media_cache_gen_init(ngx_shm_zone_t *zone,
+    void *data);
+
+
+ngx_int_t
+ngx_http_media_cache_key(ngx_http_request_t *r, const char *kind,
+    ngx_str_t *args, ngx_uint_t n, u_char *key)
+{
+    size_t                       len;
+    ngx_str_t                   *tenant;
+    ngx_uint_t                   i;
+    SHA256_CTX                   sha;
+    ngx_atomic_uint_t            gen[2];
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    if (mmcf->public_cache == NULL) {
+        return NGX_DECLINED;
+    }
+
+    /* what was kept before a write or a takedown is not found */
+    gen[0] = *(ngx_atomic_t *) mmcf->public_gen->data;
+    gen[1] = ngx_http_media_blocked_version(mmcf);
+
+    tenant = &ngx_http_media_tenant(r)->name;
+
+    SHA256_Init(&sha);
+    SHA256_Update(&sha, gen, sizeof(gen));
+    SHA256_Update(&sha, tenant->data, tenant->len);
+    SHA256_Update(&sha, "", 1);
+    SHA256_Update(&sha, kind, ngx_strlen(kind) + 1);
+
+    /* each argument as its length and bytes (NULL as a length no string
+     * has) */
+    for (i = 0; i < n; i++) {
+        len = args[i].data ? args[i].len : (size_t) -1;
+        SHA256_Update(&sha, &len, sizeof(size_t));
+
+        if (args[i].data) {
+            SHA256_Update(&sha, args[i].data, args[i].len);
+        }
+    }
+
+    SHA256_Final(key, &sha);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_media_cache_get(ngx_http_request_t *r, u_char *key,
+    ngx_http_media_pg_result_t *res, ngx_uint_t *stale)
+{
+    u_char                        *p, *last;
+    uint32_t                       len;
+    ngx_uint_t                     i, n;
+    ngx_msec_t                     stamp, ttl;
+    ngx_http_media_main_conf_t    *mmcf;
+    ngx_http_media_cache_value_t  *c;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    ttl = ngx_http_media_cache_ttl(mmcf, key);
+
+    c = ngx_palloc(r->pool, sizeof(ngx_http_media_cache_value_t));
+
+    /* past its time, an answer is still served for as long again */
+    if (c == NULL
+        || ngx_http_media_shm_get(mmcf->public_cache, key, c, &stamp)
+           != NGX_OK
+        || ngx_current_msec - stamp >= 2 * ttl
+        || c->len > sizeof(c->data)
+        || c->ncols == 0
+        || c->nrows > c->len)
+    {
+        return NGX_DECLINED;
+    }
+
+    n = (ngx_uint_t) c->nrows * c->ncols;
+
+    ngx_memzero(res, sizeof(ngx_http_media_pg_result_t));
+    res->status = NGX_HTTP_MEDIA_PG_OK;
+    res->nrows = c->nrows;
+    res->ncols = c->ncols;
+    res->values = ngx_palloc(r->pool, (n + 1) * sizeof(ngx_str_t));
+    if (res->values == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p = c->data;
+    last = c->data + c->len;
+
+    for (i = 0; i < n; i++) {
+        if ((size_t) (last - p) < sizeof(uint32_t)) {
+            return NGX_DECLINED;
+        }
+
+        ngx_memcpy(&len, p, sizeof(uint32_t));
+        p += sizeof(uint32_t);
+
+        if (len == NGX_HTTP_MEDIA_CACHE_NULL) {
+            ngx_str_null(&res->values[i]);
+            continue;
+        }
+
+        if (len > (size_t) (last - p)) {
+            return NGX_DECLINED;
+        }
+
+        res->values[i].data = p;
+        res->values[i].len = len;
+        p += len;
+    }
+
+    *stale = (ngx_current_msec - stamp >= ttl);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_media_cache_put(ngx_http_request_t *r, u_char *key,
+    ngx_http_media_pg_result_t *res)
+{
+    u_char                        *p;
+    size_t                         size;
+    uint32_t                       len;
+    ngx_uint_t                     i, n;
+    ngx_http_media_main_conf_t    *mmcf;
+    ngx_http_media_cache_value_t  *c;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    if (mmcf->public_cache == NULL || res->ncols == 0) {
+        return;
+    }
+
+    n = res->nrows * res->ncols;
+
+    size = 0;
+    for (i = 0; i < n; i++) {
+        size += sizeof(uint32_t)
+                + (res->values[i].data ? res->values[i].len : 0);
+    }
+
+    if (size > sizeof(c->data)) {
+        return;
+    }
+
+    c = ngx_palloc(r->pool, sizeof(ngx_http_media_cache_value_t));
+    if (c == NULL) {
+        return;
+    }
+
+    p = c->data;
+
+    for (i = 0; i < n; i++) {
+        if (res->values[i].data == NULL) {
+            len = NGX_HTTP_MEDIA_CACHE_NULL;
+            p = ngx_cpymem(p, &len, sizeof(uint32_t));
+            continue;
+        }
+
+        len = (uint32_t) res->values[i].len;
+        p = ngx_cpymem(p, &len, sizeof(uint32_t));
+
+        if (len) {
+            p = ngx_cpymem(p, res->values[i].data, len);
+        }
+    }
+
+    c->len = (uint32_t) size;
+    c->nrows = (uint32_t) res->nrows;
+    c->ncols = (uint32_t) res->ncols;
+
+    /* no room: the next ask goes to PostgreSQL again */
+    (void) ngx_http_media_shm_put(mmcf->public_cache, key, c);
+}
+
+
+void *
+ngx_http_media_cache_refresh(ngx_http_request_t *r, u_char *key,
+    ngx_http_media_pg_stmt_t *stmt, ngx_str_t *params,
+    ngx_http_media_pg_handler_pt handler, size_t size)
+{
+    ngx_msec_t                      stamp;
+    ngx_http_request_t             *nr;
+    ngx_http_media_main_conf_t     *mmcf;
+    ngx_http_media_cache_value_t   *c;
+    ngx_http_media_cache_refresh_t *rf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    /* stamped again, unless another worker did so since */
+    c = ngx_palloc(r->pool, sizeof(ngx_http_media_cache_value_t));
+    if (c == NULL
+        || ngx_http_media_shm_get(mmcf->public_cache, key, c, &stamp)
+           != NGX_OK
+        || ngx_current_msec - stamp < ngx_http_media_cache_ttl(mmcf, key)
+        || ngx_http_media_shm_put(mmcf->public_cache, key, c) != NGX_OK)
+    {
+        return NULL;
+    }
+
+    nr = ngx_http_media_pg_request(r->connection->log);
+    if (nr == NULL) {
+        return NULL;
+    }
+
+    /* the caller's configuration: its server's tenant and pool */
+    nr->main_conf = r->main_conf;
+    nr->srv_conf = r->srv_conf;
+    nr->loc_conf = r->loc_conf;
+
+    rf = ngx_pcalloc(nr->pool, sizeof(ngx_http_media_cache_refresh_t)
+                               + size);
+    if (rf == NULL) {
+        ngx_destroy_pool(nr->pool);
+        return NULL;
+    }
+
+    rf->done.handler = ngx_http_media_cache_refreshed;
+    rf->done.data = nr;
+    rf->done.log = r->connection->log;
+
+    /* the handler runs later, from the event loop: the caller fills the
+     * bytes first */
+    if (ngx_http_media_pg_query(nr, stmt, params, handler, rf + 1)
+        != NGX_OK)
+    {
+        ngx_destroy_pool(nr->pool);
+        return NULL;
+    }
+
+    return rf + 1;
+}
+
+
+void
+ngx_http_media_cache_done(void *data)
+{
+    ngx_http_media_cache_refresh_t  *rf;
+
+    rf = (ngx_http_media_cache_refresh_t *) data - 1;
+
+    ngx_post_event(&rf->done, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_media_cache_refreshed(ngx_event_t *ev)
+{
+    ngx_http_request_t  *nr = ev->data;
+
+    /* ev lives in the pool: nothing is touched after this */
+    ngx_destroy_pool(nr->pool);
+}
+
+
+void
+ngx_http_media_cache_forget(ngx_http_request_t *r)
+{
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    if (mmcf->public_gen) {
+        (void) ngx_atomic_fetch_add((ngx_atomic_t *) mmcf->public_gen->data,
+                                    1);
+    }
+}
+
+
+/* between half of media_public_cache and all of it, by the key */
+static ngx_msec_t
+ngx_http_media_cache_ttl(ngx_http_media_main_conf_t *mmcf, u_char *key)
+{
+    ngx_msec_t  ttl;
+
+    ttl = mmcf->public_cache_ttl;
+
+    return ttl - (key[0] | (ngx_msec_t) key[1] << 8) % (ttl / 2 + 1);
+}
+
+
+/* configuration ------------------------------------------------------------ */
+
+/* media_public_cache off | time [size] */
+char *
+ngx_http_media_cache_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_media_main_conf_t *mmcf = conf;
+
+    ssize_t     size;
+    ngx_msec_t  ttl;
+    ngx_str_t  *value;
+
+    if (mmcf->public_cache_ttl != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (cf->args->nelts > 2) {
+            return "takes no size when off";
+        }
+
+        mmcf->public_cache_ttl = 0;
+        return NGX_CONF_OK;
+    }
+
+    ttl = ngx_parse_time(&value[1], 0);
+    if (ttl == (ngx_msec_t) NGX_ERROR || ttl == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid media_public_cache \"%V\": expected "
+                           "\"off\" or how long an answer is kept, such as "
+                           "\"5s\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    mmcf->public_cache_ttl = ttl;
+    mmcf->public_cache_size = NGX_HTTP_MEDIA_CACHE_SIZE;
+
+    if (cf->args->nelts > 2) {
+        size = ngx_parse_size(&value[2]);
+
+        if (size == NGX_ERROR || size < (ssize_t) (64 * ngx_pagesize)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid media_public_cache size \"%V\": "
+                               "expected a size of shared memory of at "
+                               "least %uzk, such as \"16m\"", &value[2],
+                               64 * ngx_pagesize / 1024);
+            return NGX_CONF_ERROR;
+        }
+
+        mmcf->public_cache_size = (size_t) size;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* the zones, shared by the workers (none when off) */
+ngx_int_t
+ngx_http_media_cache_init(ngx_conf_t *cf)
+{
+    ngx_http_media_main_conf_t  *mmcf;
+
+    static ngx_str_t  zone = ngx_string("media_public_cache");
+    static ngx_str_t  gen = ngx_string("media_public_generation");
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_media_module);
+
+    if (mmcf->public_cache_ttl == NGX_CONF_UNSET_MSEC) {
+        mmcf->public_cache_ttl = NGX_HTTP_MEDIA_CACHE_TTL;
+        mmcf->public_cache_size = NGX_HTTP_MEDIA_CACHE_SIZE;
+    }
+
+    if (mmcf->public_cache_ttl == 0) {
+        return NGX_OK;
+    }
+
+    mmcf->public_cache = ngx_http_media_shm_add(cf, &zone,
+                             mmcf->public_cache_size,
+                             sizeof(ngx_http_media_cache_value_t));
+    if (mmcf->public_cache == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the generation: one counter, in a zone of the smallest size */
+    mmcf->public_gen = ngx_shared_memory_add(cf, &gen, 8 * ngx_pagesize,
+                                             &ngx_http_media_module);
+    if (mmcf->public_gen == NULL) {
+        return NGX_ERROR;
+    }
+
+    mmcf->public_gen->init = ngx_http_media_cache_gen_init;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_media_cache_gen_init(ngx_shm_zone_t *zone, void *data)
+{
+    ngx_atomic_t     *gen;
+    ngx_slab_pool_t  *shpool;
+
+    /* a reload keeps the counter */
+    if (data) {
+        zone->data = data;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    if (zone->shm.exists) {
+        zone->data = shpool->data;
+        return NGX_OK;
+    }
+
+    gen = ngx_slab_alloc(shpool, sizeof(ngx_atomic_t));
+    if (gen == NULL) {
+        return NGX_ERROR;
+    }
+
+    *gen = 0;
+    shpool->data = (void *) gen;
+    zone->data = (void *) gen;
+
+    return NGX_OK;
+}
