@@ -40,6 +40,8 @@ static char *ngx_http_media_pg_params(ngx_conf_t *cf,
 static char *ngx_http_media_pg_hostaddr(ngx_conf_t *cf, const char *hosts,
     const char **hostaddr);
 static char *ngx_http_media_cstrdup(ngx_pool_t *pool, const char *s);
+static char *ngx_http_media_resolve(ngx_conf_t *cf, ngx_str_t *value,
+    media_addr_t *addr);
 static char *ngx_http_media_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_media_pool(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -958,9 +960,9 @@ ngx_http_media_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_media_main_conf_t *mmcf = conf;
 
-    size_t      n;
-    ngx_str_t  *value;
-    ngx_url_t   u;
+    ngx_int_t      i;
+    ngx_str_t     *value;
+    media_addr_t  *addr;
 
     if (mmcf->redis_set) {
         return "is duplicate";
@@ -968,39 +970,64 @@ ngx_http_media_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (media_conf_parse_addr((char *) value[1].data, value[1].len,
-                              MEDIA_DEFAULT_REDIS_PORT, &mmcf->redis_addr)
+    if (media_conf_parse_redis((char *) value[1].data, value[1].len,
+                               MEDIA_DEFAULT_REDIS_PORT, &mmcf->redis_addr)
         != 0)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid " MEDIA_SET_REDIS " \"%V\": expected "
-                           "host, host:port or unix:/path", &value[1]);
+                           "host, host:port, unix:/path or "
+                           "sentinel://host:port,host:port/name (at most %d "
+                           "sentinels)", &value[1], MEDIA_SENTINELS_MAX);
         return NGX_CONF_ERROR;
     }
 
     mmcf->redis_set = 1;
 
-    if (mmcf->redis_addr.port == 0) {
+    /* resolved once here, so hiredis never meets a name it must look up */
+    if (mmcf->redis_addr.nsentinels == 0) {
+        return ngx_http_media_resolve(cf, &value[1], &mmcf->redis_addr.addr);
+    }
+
+    for (i = 0; i < mmcf->redis_addr.nsentinels; i++) {
+        addr = &mmcf->redis_addr.sentinels[i];
+
+        if (ngx_http_media_resolve(cf, &value[1], addr) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* a host name in addr made a numeric address (a unix socket is left) */
+static char *
+ngx_http_media_resolve(ngx_conf_t *cf, ngx_str_t *value, media_addr_t *addr)
+{
+    size_t     n;
+    ngx_url_t  u;
+
+    if (addr->port == 0) {
         return NGX_CONF_OK;
     }
 
-    /* resolved once here, so hiredis never meets a name it must look up */
     ngx_memzero(&u, sizeof(ngx_url_t));
-    u.url.data = (u_char *) mmcf->redis_addr.host;
-    u.url.len = ngx_strlen(mmcf->redis_addr.host);
+    u.url.data = (u_char *) addr->host;
+    u.url.len = ngx_strlen(addr->host);
     u.no_port = 1;
 
     if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid " MEDIA_SET_REDIS " \"%V\": %s", &value[1],
-                           u.err ? u.err : "host not found");
+                           "invalid " MEDIA_SET_REDIS " \"%V\": %s (%s)",
+                           value, u.err ? u.err : "host not found",
+                           addr->host);
         return NGX_CONF_ERROR;
     }
 
     n = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen,
-                      (u_char *) mmcf->redis_addr.host,
-                      sizeof(mmcf->redis_addr.host) - 1, 0);
-    mmcf->redis_addr.host[n] = '\0';
+                      (u_char *) addr->host, sizeof(addr->host) - 1, 0);
+    addr->host[n] = '\0';
 
     return NGX_CONF_OK;
 }

@@ -70,7 +70,7 @@ typedef struct {
     ngx_msec_t     pg_timeout;
 
     ngx_flag_t     redis_set;
-    media_addr_t   redis_addr;       /* host is a numeric address by now */
+    media_redis_addr_t  redis_addr;  /* hosts are numeric addresses by now */
     ngx_msec_t     redis_timeout;
 
     ngx_str_t      storage;

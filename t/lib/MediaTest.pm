@@ -375,12 +375,97 @@ sub stand_in_workers {
 
 sub stop_redis { $_[0]->stop_proc('redis') }
 
-# one command over RESP; returns the reply as text (arrays joined by \n)
+# --- Redis replication and Sentinel (t/sentinel.t; a multi-node test) ---
+#
+# A replica of the primary that start_redis made, on port($name):
+# start_redis_replica('redis-replica').  Then start_sentinels(3) starts
+# sentinel-1 .. sentinel-3 watching the primary under the name "media"
+# (quorum 2 of 3, 1 of fewer), with the short timings a test needs:
+# the primary is judged down after down_after ms (default 1000), and a
+# failover tried again after failover_timeout ms.  use_sentinels() makes
+# http_conf's media_redis a sentinel:// URL naming them (and any extra
+# addresses given first, such as a sentinel that is not running).
+
+sub start_redis_replica {
+    my ($self, $name) = @_;
+
+    make_path("$self->{dir}/$name");
+    $self->spawn($name, {}, 'redis-server', '--port', $self->port($name),
+                 '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+                 '--dir', "$self->{dir}/$name", '--daemonize', 'no',
+                 '--replicaof', '127.0.0.1', $self->port('redis'));
+
+    wait_until(sub {
+        $self->redis_at($self->port($name), 'INFO', 'replication')
+            =~ /master_link_status:up/
+    }, timeout => 15) or die "$name did not sync, see $self->{dir}/$name.log";
+}
+
+sub start_sentinels {
+    my ($self, $n, %opt) = @_;
+    my $quorum = $opt{quorum} // ($n >= 3 ? 2 : 1);
+    my @names = map { "sentinel-$_" } 1 .. $n;
+
+    for my $name (@names) {
+        my $conf = "$self->{dir}/$name.conf";   # Sentinel rewrites it
+        open(my $fh, '>', $conf) or die "$conf: $!";
+        print $fh "port " . $self->port($name) . "\nbind 127.0.0.1\n"
+            . "dir $self->{dir}\n"
+            . "sentinel monitor media 127.0.0.1 " . $self->port('redis')
+            . " $quorum\n"
+            . "sentinel down-after-milliseconds media "
+            . ($opt{down_after} // 1000) . "\n"
+            . "sentinel failover-timeout media "
+            . ($opt{failover_timeout} // 6000) . "\n"
+            . "sentinel parallel-syncs media 1\n";
+        close $fh;
+        $self->spawn($name, {}, 'redis-server', $conf, '--sentinel');
+    }
+
+    # each one has found the others and the replicas
+    for my $name (@names) {
+        wait_until(sub {
+            my %m = split /\n/, $self->redis_at($self->port($name),
+                                                'SENTINEL', 'master', 'media');
+            ($m{'num-other-sentinels'} // -1) == $n - 1
+                && ($m{'num-slaves'} // 0) >= ($opt{replicas} // 1)
+        }, timeout => 30) or die "$name did not see the others, see "
+                                 . "$self->{dir}/$name.log";
+    }
+
+    $self->{sentinels} = \@names;
+    return @names;
+}
+
+# the primary's port as a sentinel names it now
+sub sentinel_primary {
+    my ($self, $name) = @_;
+    my ($host, $port) = split /\n/, $self->redis_at($self->port($name),
+                          'SENTINEL', 'get-master-addr-by-name', 'media');
+    return $port;
+}
+
+# media_redis through the sentinels started, after any @first addresses
+sub use_sentinels {
+    my ($self, @first) = @_;
+    $self->{media_redis} = 'sentinel://' . join(',', @first,
+        map { '127.0.0.1:' . $self->port($_) } @{ $self->{sentinels} })
+        . '/media';
+}
+
+# one command over RESP to the primary start_redis made; returns the reply
+# as text (arrays joined by \n)
 sub redis {
     my ($self, @args) = @_;
+    return $self->redis_at($self->port('redis'), @args);
+}
+
+# the same to any Redis (a replica, a sentinel) on 127.0.0.1
+sub redis_at {
+    my ($self, $port, @args) = @_;
 
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $self->port('redis'),
+                                  PeerPort => $port,
                                   Timeout => 2) or return '';
     my $req = '*' . @args . "\r\n";
     $req .= '$' . length($_) . "\r\n$_\r\n" for @args;
@@ -441,7 +526,7 @@ fastcgi_temp_path $d/fastcgi;
 uwsgi_temp_path $d/uwsgi;
 scgi_temp_path $d/scgi;
 media_pg "@{[ $self->pg_conninfo ]}";
-media_redis 127.0.0.1:@{[ $self->port('redis') ]};
+media_redis @{[ $self->{media_redis} // '127.0.0.1:' . $self->port('redis') ]};
 media_storage $d/storage;
 EOF
 }
@@ -754,7 +839,7 @@ sub log_problems {
     my @bad;
 
     for my $log (glob("$self->{dir}/*.log")) {
-        next if $log =~ m{/(cmd|postgres|redis|psql-session)\.log$};
+        next if $log =~ m{/(cmd|postgres|redis[-\w]*|sentinel-\d+|psql-session)\.log$};
         open(my $fh, '<', $log) or next;
         while (my $line = <$fh>) {
             # a dead nginx worker is logged only as a notice
