@@ -261,22 +261,89 @@ sub start_postgres {
 
 sub pg_ctl {
     my ($self, $action) = @_;
-
-    my @opt = $action eq 'start'
-        ? ('-l', "$self->{dir}/pg/postgres.log", '-o',
-           '-p ' . $self->port('pg') . " -k $self->{dir}/pg/sock"
-           . " -c listen_addresses=127.0.0.1 -c fsync="
-           . ($self->{pg_fsync} ? 'on' : 'off'))
-        : ('-m', 'fast');
-
-    $self->run($self->as_pg($self->pg_bin('pg_ctl'), '-D',
-                            "$self->{dir}/pg/data", '-w', '-t', '30',
-                            @opt, $action))
-        or die "pg_ctl $action failed, see $self->{dir}/pg/postgres.log";
+    $self->_pg_ctl_at('pg', $action);
     $self->{pg_running} = $action eq 'start';
 }
 
-sub stop_postgres  { $_[0]->pg_ctl('stop') if $_[0]{pg_running} }
+# pg_ctl on the cluster under DIR/$name, on port($name); pg_options
+# (say "-c log_statement=all") go to every cluster the harness starts
+sub _pg_ctl_at {
+    my ($self, $name, $action) = @_;
+
+    my @opt = $action eq 'start'
+        ? ('-l', "$self->{dir}/$name/postgres.log", '-o',
+           '-p ' . $self->port($name) . " -k $self->{dir}/$name/sock"
+           . " -c listen_addresses=127.0.0.1 -c fsync="
+           . ($self->{pg_fsync} ? 'on' : 'off')
+           . ($self->{pg_options} ? " $self->{pg_options}" : ''))
+        : ('-m', 'fast');
+
+    $self->run($self->as_pg($self->pg_bin('pg_ctl'), '-D',
+                            "$self->{dir}/$name/data", '-w', '-t', '30',
+                            @opt, $action))
+        or die "pg_ctl $action failed, see $self->{dir}/$name/postgres.log";
+}
+
+sub stop_postgres {
+    my ($self) = @_;
+    $self->stop_pg_replica($_) for keys %{ $self->{pg_replicas} || {} };
+    $self->pg_ctl('stop') if $self->{pg_running};
+}
+
+# --- a streaming standby of that cluster (t/replica.t; a multi-node
+# test): pg_basebackup -R into DIR/$name, started on port($name), hot
+# standby (reads only).  stop_pg_replica and start_pg_replica again keep
+# its data; pg_replica_conninfo is media_pg's for it.
+
+sub start_pg_replica {
+    my ($self, $name) = @_;
+    my $pg = "$self->{dir}/$name";
+
+    if (!-d "$pg/data") {
+        make_path("$pg/sock");
+        if (is_root()) {
+            my ($uid, $gid) = (getpwnam('postgres'))[2, 3];
+            chown($uid, $gid, $pg, "$pg/sock");
+        }
+        $self->run($self->as_pg($self->pg_bin('pg_basebackup'), '-h',
+                                '127.0.0.1', '-p', $self->port('pg'), '-U',
+                                'postgres', '-D', "$pg/data", '-R', '-X',
+                                'stream', '--no-sync'))
+            or die "pg_basebackup failed, see $self->{dir}/cmd.log";
+    }
+
+    $self->_pg_ctl_at($name, 'start');
+    $self->{pg_replicas}{$name} = 1;
+
+    wait_until(sub {
+        ($self->psql_at($name, 'postgres', 'SELECT pg_is_in_recovery()') // '')
+            eq "t\n"
+    }, timeout => 30) or die "$name is not a standby, see $pg/postgres.log";
+}
+
+sub stop_pg_replica {
+    my ($self, $name) = @_;
+    delete $self->{pg_replicas}{$name} or return;
+    $self->_pg_ctl_at($name, 'stop');
+}
+
+sub pg_replica_conninfo {
+    my ($self, $name) = @_;
+    return "host=127.0.0.1 port=" . $self->port($name)
+           . " dbname=media user=media connect_timeout=5";
+}
+
+# SQL as the superuser on the cluster of port($name) ('pg': the primary)
+sub psql_at {
+    my ($self, $name, $db, $sql) = @_;
+
+    my @cmd = ('psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+               '-h', '127.0.0.1', '-p', $self->port($name), '-U', 'postgres',
+               '-d', $db, '-c', $sql);
+    my $cmd = $self->_pgoptions . join(' ', map { _sq($_) } @cmd);
+    my $out = `$cmd 2>>$self->{dir}/cmd.log`;
+    return $? == 0 ? $out : undef;
+}
 
 # runs SQL with psql as the service's role; returns its output (undef on
 # error)
