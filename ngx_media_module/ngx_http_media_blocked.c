@@ -892,7 +892,6 @@ static void
 ngx_http_media_blocked_reload(ngx_http_media_blocked_sub_t *s)
 {
     ngx_pool_t          *pool;
-    ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
     /* a reload still running is abandoned: its snapshot predates this
@@ -911,26 +910,12 @@ ngx_http_media_blocked_reload(ngx_http_media_blocked_sub_t *s)
     s->overflow = 0;
     s->loading = 1;
 
-    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, s->log);
-    if (pool == NULL) {
+    r = ngx_http_media_pg_request(s->log);
+    if (r == NULL) {
         goto failed;
     }
 
-    r = ngx_pcalloc(pool, sizeof(ngx_http_request_t));
-    c = ngx_pcalloc(pool, sizeof(ngx_connection_t));
-    if (r == NULL || c == NULL) {
-        ngx_destroy_pool(pool);
-        goto failed;
-    }
-
-    c->log = s->log;
-    c->pool = pool;
-    c->data = r;
-    c->fd = (ngx_socket_t) -1;
-    r->connection = c;
-    r->main = r;
-    r->pool = pool;
-
+    pool = r->pool;
     s->pool = pool;
 
     if (ngx_http_media_pg_query(r, &ngx_http_media_sql_blocked_load, NULL,

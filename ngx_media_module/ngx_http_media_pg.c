@@ -1121,6 +1121,37 @@ ngx_http_media_pg_fall_back(ngx_http_media_pg_query_t *q,
 }
 
 
+ngx_http_request_t *
+ngx_http_media_pg_request(ngx_log_t *log)
+{
+    ngx_pool_t          *pool;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    r = ngx_pcalloc(pool, sizeof(ngx_http_request_t));
+    c = ngx_pcalloc(pool, sizeof(ngx_connection_t));
+    if (r == NULL || c == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    c->log = log;
+    c->pool = pool;
+    c->data = r;
+    c->fd = (ngx_socket_t) -1;
+    r->connection = c;
+    r->main = r;
+    r->pool = pool;
+
+    return r;
+}
+
+
 /* worker 0, every NGX_HTTP_MEDIA_REPLICA_EVERY ms ----------------------- */
 
 static void
@@ -1128,8 +1159,6 @@ ngx_http_media_pg_lag_check(ngx_event_t *ev)
 {
     ngx_http_media_pg_lag_t  *lag = ev->data;
 
-    ngx_pool_t          *pool;
-    ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
     if (ngx_exiting || ngx_terminate || ngx_quit) {
@@ -1149,27 +1178,12 @@ ngx_http_media_pg_lag_check(ngx_event_t *ev)
         lag->pool = NULL;
     }
 
-    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, lag->log);
-    if (pool == NULL) {
+    r = ngx_http_media_pg_request(lag->log);
+    if (r == NULL) {
         return;
     }
 
-    r = ngx_pcalloc(pool, sizeof(ngx_http_request_t));
-    c = ngx_pcalloc(pool, sizeof(ngx_connection_t));
-    if (r == NULL || c == NULL) {
-        ngx_destroy_pool(pool);
-        return;
-    }
-
-    c->log = lag->log;
-    c->pool = pool;
-    c->data = r;
-    c->fd = (ngx_socket_t) -1;
-    r->connection = c;
-    r->main = r;
-    r->pool = pool;
-
-    lag->pool = pool;
+    lag->pool = r->pool;
 
     if (ngx_http_media_pg_run(r, ngx_http_media_pg_replicas[0],
                               &ngx_http_media_sql_replica_lag, NULL,

@@ -95,6 +95,15 @@ ngx_int_t ngx_http_media_pg_query(ngx_http_request_t *r,
     ngx_http_media_pg_handler_pt handler, void *data);
 
 
+/*
+ * A request of the module's own, for queries no client asked for (the
+ * blocked set's load, the replica's lag): a pool, a connection with the
+ * log, nothing else; every tenant's pool serves it.  Its owner destroys
+ * r->pool once the handler has returned (not from inside it).
+ */
+ngx_http_request_t *ngx_http_media_pg_request(ngx_log_t *log);
+
+
 /* this worker process's pools, summed over tenants (/metrics) */
 void ngx_http_media_pg_stats(ngx_http_media_pool_stats_t *st);
 
