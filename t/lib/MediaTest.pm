@@ -308,7 +308,7 @@ sub start_pg_replica {
         $self->run($self->as_pg($self->pg_bin('pg_basebackup'), '-h',
                                 '127.0.0.1', '-p', $self->port('pg'), '-U',
                                 'postgres', '-D', "$pg/data", '-R', '-X',
-                                'stream', '--no-sync'))
+                                'stream', '-c', 'fast', '--no-sync'))
             or die "pg_basebackup failed, see $self->{dir}/cmd.log";
     }
 
