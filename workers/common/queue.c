@@ -89,7 +89,8 @@ static media_stmt_t  media_sql_queue_reconcile =
         "UPDATE jobs SET enqueued_at = now()"
         " WHERE id IN (SELECT id FROM jobs"
         "   WHERE type = $1 AND status = 'queued' AND run_after <= now()"
-        "     AND (enqueued_at IS NULL OR enqueued_at < to_timestamp($2::bigint)"
+        "     AND (enqueued_at IS NULL"
+        "          OR enqueued_at < to_timestamp($2::bigint)"
         "          OR enqueued_at < now() - interval '1 minute')"
         "   ORDER BY run_after LIMIT 100 FOR UPDATE SKIP LOCKED)"
         " RETURNING id");
