@@ -337,6 +337,20 @@ ngx_http_media_blocked_find(ngx_http_media_blocked_entry_t *table,
 }
 
 
+ngx_atomic_uint_t
+ngx_http_media_blocked_version(ngx_http_media_main_conf_t *mmcf)
+{
+    ngx_http_media_blocked_set_t  *set;
+
+    set = mmcf->blocked;
+    if (set == NULL || set->sh == NULL) {
+        return 0;
+    }
+
+    return ngx_http_media_blocked_seq(set->sh) & ~(ngx_atomic_uint_t) 1;
+}
+
+
 ngx_uint_t
 ngx_http_media_blocked(ngx_http_media_main_conf_t *mmcf, ngx_uint_t kind,
     const u_char *id)
@@ -886,7 +900,7 @@ ngx_http_media_blocked_parse(u_char *p, size_t len,
 /*
  * The whole set from PostgreSQL, through the pool of this worker: the
  * pool serves requests, so the query rides on a request of our own that
- * no client sent (a pool, a connection with the log, nothing else).
+ * no client sent (ngx_http_media_pg_request()).
  */
 static void
 ngx_http_media_blocked_reload(ngx_http_media_blocked_sub_t *s)
