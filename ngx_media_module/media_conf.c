@@ -505,6 +505,78 @@ media_conf_parse_addr(const char *s, size_t len, int default_port,
 }
 
 
+/*
+ * "sentinel://h:p,h:p/name": each sentinel a host and port (no unix
+ * socket: Sentinel names its primary by a network address anyway), the
+ * name as in the sentinels' "sentinel monitor" line.
+ */
+int
+media_conf_parse_redis(const char *s, size_t len, int default_port,
+    media_redis_addr_t *rd)
+{
+    size_t       n, i;
+    const char  *end, *p, *comma, *slash;
+
+    memset(rd, 0, sizeof(media_redis_addr_t));
+
+    if (len < 11 || memcmp(s, "sentinel://", 11) != 0) {
+        return media_conf_parse_addr(s, len, default_port, &rd->addr);
+    }
+
+    p = s + 11;
+    end = s + len;
+
+    slash = memchr(p, '/', end - p);
+    if (slash == NULL) {
+        return -1;
+    }
+
+    n = end - slash - 1;
+    if (n == 0 || n >= sizeof(rd->master)) {
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (slash[1 + i] <= ' ' || slash[1 + i] == '/' || slash[1 + i] >= 127) {
+            return -1;
+        }
+    }
+
+    memcpy(rd->master, slash + 1, n);
+
+    while (p < slash) {
+        if (rd->nsentinels == MEDIA_SENTINELS_MAX) {
+            return -1;
+        }
+
+        comma = memchr(p, ',', slash - p);
+        if (comma == NULL) {
+            comma = slash;
+        }
+
+        if (comma - p > 5 && memcmp(p, "unix:", 5) == 0) {
+            return -1;
+        }
+
+        if (media_conf_parse_addr(p, comma - p, MEDIA_SENTINEL_PORT,
+                                  &rd->sentinels[rd->nsentinels])
+            != 0)
+        {
+            return -1;
+        }
+
+        rd->nsentinels++;
+        p = comma + 1;
+
+        if (comma < slash && p == slash) {
+            return -1;                     /* a trailing comma */
+        }
+    }
+
+    return rd->nsentinels ? 0 : -1;
+}
+
+
 int
 media_conf_parse_uint(const char *s, size_t len, long max, long *n)
 {

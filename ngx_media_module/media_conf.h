@@ -45,6 +45,23 @@ typedef struct {
 int media_conf_parse_addr(const char *s, size_t len, int default_port,
     media_addr_t *addr);
 
+/*
+ * media_redis: an address as above, or the primary that Redis Sentinel
+ * names: "sentinel://host:port,host:port/name" (port 26379 by default).
+ */
+#define MEDIA_SENTINELS_MAX     8
+#define MEDIA_SENTINEL_PORT     26379
+
+typedef struct {
+    media_addr_t  addr;                /* no sentinels: the server */
+    char          master[64];          /* sentinels: the name they watch */
+    int           nsentinels;          /* 0: a plain address */
+    media_addr_t  sentinels[MEDIA_SENTINELS_MAX];
+} media_redis_addr_t;
+
+int media_conf_parse_redis(const char *s, size_t len, int default_port,
+    media_redis_addr_t *rd);
+
 /* a positive integer no larger than max */
 int media_conf_parse_uint(const char *s, size_t len, long max, long *n);
 

@@ -14,6 +14,8 @@
 #define MEDIA_SET_PG              "media_pg"
 #define MEDIA_SET_PG_POOL         "media_pg_pool"
 #define MEDIA_SET_PG_TIMEOUT      "media_pg_timeout"
+#define MEDIA_SET_PG_REPLICA      "media_pg_replica"
+#define MEDIA_SET_PG_REPLICA_LAG  "media_pg_replica_max_lag"
 #define MEDIA_SET_REDIS           "media_redis"
 #define MEDIA_SET_REDIS_TIMEOUT   "media_redis_timeout"
 #define MEDIA_SET_STORAGE         "media_storage"

@@ -88,6 +88,7 @@ typedef struct {
 /* the subscriber, in worker 0 */
 typedef struct {
     ngx_http_media_redis_link_t    link;       /* link.ac, link.c */
+    ngx_http_media_redis_finder_t  finder;     /* sentinel:// */
     ngx_http_media_main_conf_t    *conf;
     ngx_http_media_blocked_set_t  *set;
     ngx_log_t                     *log;
@@ -123,6 +124,9 @@ static void ngx_http_media_blocked_set(ngx_http_media_blocked_set_t *set,
     ngx_log_t *log, ngx_http_media_blocked_msg_t *m);
 
 static void ngx_http_media_blocked_connect(ngx_http_media_blocked_sub_t *s);
+static void ngx_http_media_blocked_found(void *data, media_addr_t *primary);
+static void ngx_http_media_blocked_attach(ngx_http_media_blocked_sub_t *s,
+    media_addr_t *addr);
 static void ngx_http_media_blocked_schedule(ngx_http_media_blocked_sub_t *s);
 static void ngx_http_media_blocked_drop(ngx_http_media_blocked_sub_t *s,
     const char *why);
@@ -575,6 +579,9 @@ ngx_http_media_blocked_init_process(ngx_cycle_t *cycle,
     s->connect_timer.log = cycle->log;
     s->connect_timer.cancelable = 1;
 
+    ngx_http_media_redis_finder_init(&s->finder, mmcf, cycle->log,
+                                     ngx_http_media_blocked_found, s);
+
     s->free_pool.handler = ngx_http_media_blocked_free_pool;
     s->free_pool.data = s;
     s->free_pool.log = cycle->log;
@@ -607,6 +614,7 @@ ngx_http_media_blocked_done(void)
         ngx_del_timer(&s->reconnect);
     }
 
+    ngx_http_media_redis_find_cancel(&s->finder);
     ngx_http_media_blocked_drop(s, NULL);
 
     if (s->free_pool.posted) {
@@ -622,15 +630,46 @@ ngx_http_media_blocked_done(void)
 }
 
 
+/*
+ * With sentinel:// the primary is found first; a replica would do as well
+ * (messages published on the primary reach its replicas' subscribers), so
+ * no ROLE: the subscription moves when its server goes away.
+ */
 static void
 ngx_http_media_blocked_connect(ngx_http_media_blocked_sub_t *s)
+{
+    if (s->conf->redis_addr.nsentinels == 0) {
+        ngx_http_media_blocked_attach(s, &s->conf->redis_addr.addr);
+
+    } else if (!s->finder.busy) {
+        ngx_http_media_redis_find(&s->finder);
+    }
+}
+
+
+static void
+ngx_http_media_blocked_found(void *data, media_addr_t *primary)
+{
+    ngx_http_media_blocked_sub_t  *s = data;
+
+    if (primary == NULL) {
+        ngx_http_media_blocked_schedule(s);
+        return;
+    }
+
+    ngx_http_media_blocked_attach(s, primary);
+}
+
+
+static void
+ngx_http_media_blocked_attach(ngx_http_media_blocked_sub_t *s,
+    media_addr_t *addr)
 {
     redisAsyncContext  *ac;
 
     /* a connection of its own: a subscribed one takes no other command */
-    if (ngx_http_media_redis_open(&s->link, &s->conf->redis_addr, s->log)
-        != NGX_OK)
-    {
+    if (ngx_http_media_redis_open(&s->link, addr, s->log) != NGX_OK) {
+        ngx_http_media_redis_find_next(&s->finder);
         ngx_http_media_blocked_schedule(s);
         return;
     }
@@ -639,7 +678,7 @@ ngx_http_media_blocked_connect(ngx_http_media_blocked_sub_t *s)
     ac->data = s;
 
     /* a peer that vanished without a word is found by the kernel */
-    if (s->conf->redis_addr.port) {
+    if (addr->port) {
         (void) redisEnableKeepAlive(&ac->c);
     }
 
@@ -731,6 +770,7 @@ ngx_http_media_blocked_on_connect(const redisAsyncContext *ac, int status)
         }
 
         s->link.ac = NULL;
+        ngx_http_media_redis_find_next(&s->finder);
         ngx_http_media_blocked_schedule(s);
     }
 
@@ -750,6 +790,7 @@ ngx_http_media_blocked_on_disconnect(const redisAsyncContext *ac, int status)
 
     if (s->link.ac == ac) {
         s->link.ac = NULL;
+        ngx_http_media_redis_find_next(&s->finder);
     }
 
     if (s->connect_timer.timer_set) {

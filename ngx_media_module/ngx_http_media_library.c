@@ -130,7 +130,7 @@ static void ngx_http_media_json_row(ngx_http_request_t *r, yajl_gen g,
 /* the statements of this room, each prepared once per pooled connection */
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_list =
-    ngx_http_media_pg_stmt("library_list", 3,
+    ngx_http_media_pg_read_stmt("library_list", 3,
         "SELECT " NGX_HTTP_MEDIA_COLUMNS
         " FROM media m"
         " WHERE m.owner_id = $1 AND m.deleted_at IS NULL"
@@ -139,7 +139,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_list =
         " ORDER BY m.created_at DESC, m.id DESC LIMIT $3");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_get =
-    ngx_http_media_pg_stmt("library_get", 2,
+    ngx_http_media_pg_read_stmt("library_get", 2,
         "SELECT " NGX_HTTP_MEDIA_COLUMNS
         " FROM media m"
         " WHERE m.id = $1 AND m.owner_id = $2 AND m.deleted_at IS NULL");

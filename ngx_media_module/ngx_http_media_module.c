@@ -30,6 +30,7 @@
 #include "ngx_http_media_metrics.h"
 #include "ngx_http_media_plays.h"
 #include "ngx_http_media_cache.h"
+#include "ngx_http_media_shm.h"
 
 
 static ngx_int_t ngx_http_media_postconfiguration(ngx_conf_t *cf);
@@ -38,10 +39,15 @@ static char *ngx_http_media_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_media_pg(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_media_pg_params(ngx_conf_t *cf,
+    ngx_http_media_main_conf_t *mmcf, ngx_str_t *conninfo,
+    const char ***pkeywords, const char ***pvalues);
+static char *ngx_http_media_pg_replica_zone(ngx_conf_t *cf,
     ngx_http_media_main_conf_t *mmcf);
 static char *ngx_http_media_pg_hostaddr(ngx_conf_t *cf, const char *hosts,
     const char **hostaddr);
 static char *ngx_http_media_cstrdup(ngx_pool_t *pool, const char *s);
+static char *ngx_http_media_resolve(ngx_conf_t *cf, ngx_str_t *value,
+    media_addr_t *addr);
 static char *ngx_http_media_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_media_pool(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -89,7 +95,21 @@ static ngx_command_t  ngx_http_media_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_media_pg,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_media_main_conf_t, pg_conninfo),
+      NULL },
+
+    { ngx_string(MEDIA_SET_PG_REPLICA),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_pg,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_media_main_conf_t, pg_replica_conninfo),
+      NULL },
+
+    { ngx_string(MEDIA_SET_PG_REPLICA_LAG),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_msec,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_media_main_conf_t, pg_replica_max_lag),
       NULL },
 
     { ngx_string(MEDIA_SET_PG_POOL),
@@ -548,6 +568,7 @@ ngx_http_media_create_main_conf(ngx_conf_t *cf)
 
     mmcf->pg_pool = NGX_CONF_UNSET_UINT;
     mmcf->pg_timeout = NGX_CONF_UNSET_MSEC;
+    mmcf->pg_replica_max_lag = NGX_CONF_UNSET_MSEC;
     mmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
     mmcf->upload_max = NGX_CONF_UNSET;
     mmcf->tus_expires = NGX_CONF_UNSET;
@@ -578,6 +599,7 @@ ngx_http_media_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_uint_value(mmcf->pg_pool, MEDIA_DEFAULT_PG_POOL);
     ngx_conf_init_msec_value(mmcf->pg_timeout, MEDIA_DEFAULT_PG_TIMEOUT);
+    ngx_conf_init_msec_value(mmcf->pg_replica_max_lag, 5000);
     ngx_conf_init_msec_value(mmcf->redis_timeout,
                              MEDIA_DEFAULT_REDIS_TIMEOUT);
 
@@ -622,12 +644,38 @@ ngx_http_media_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (mmcf->pg_conninfo.data) {
-        /* built here: the statement timeout depends on media_pg_timeout */
-        return ngx_http_media_pg_params(cf, mmcf);
+    if (mmcf->pg_conninfo.data == NULL) {
+        if (mmcf->pg_replica_conninfo.data) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, MEDIA_SET_PG_REPLICA
+                               " needs " MEDIA_SET_PG ": the replica only "
+                               "serves reads, writes go to the primary");
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
     }
 
-    return NGX_CONF_OK;
+    /* built here: the statement timeout depends on media_pg_timeout */
+    if (ngx_http_media_pg_params(cf, mmcf, &mmcf->pg_conninfo,
+                                 &mmcf->pg_keywords, &mmcf->pg_values)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (mmcf->pg_replica_conninfo.data == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_http_media_pg_params(cf, mmcf, &mmcf->pg_replica_conninfo,
+                                 &mmcf->pg_replica_keywords,
+                                 &mmcf->pg_replica_values)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_media_pg_replica_zone(cf, mmcf);
 }
 
 
@@ -739,16 +787,19 @@ ngx_http_media_storage_paths(ngx_conf_t *cf, ngx_http_media_main_conf_t *mmcf)
 }
 
 
+/* media_pg, media_pg_replica: a libpq connection string */
 static char *
 ngx_http_media_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_media_main_conf_t *mmcf = conf;
+    char  *p = conf;
 
     char               *err;
-    ngx_str_t          *value;
+    ngx_str_t          *value, *field;
     PQconninfoOption   *opts;
 
-    if (mmcf->pg_conninfo.data) {
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data) {
         return "is duplicate";
     }
 
@@ -757,8 +808,8 @@ ngx_http_media_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     /* ngx_str_t from the parser is NUL-terminated */
     opts = PQconninfoParse((char *) value[1].data, &err);
     if (opts == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid " MEDIA_SET_PG " \"%V\": %s", &value[1],
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid %V \"%V\": %s",
+                           &cmd->name, &value[1],
                            err ? err : "out of memory");
         PQfreemem(err);
         return NGX_CONF_ERROR;
@@ -766,9 +817,26 @@ ngx_http_media_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     PQconninfoFree(opts);
 
-    mmcf->pg_conninfo = value[1];
+    *field = value[1];
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The replica's state (its lag, measured by worker 0) and who wrote
+ * lately (read-your-writes), for every worker: ngx_http_media_pg.c
+ */
+static char *
+ngx_http_media_pg_replica_zone(ngx_conf_t *cf,
+    ngx_http_media_main_conf_t *mmcf)
+{
+    ngx_str_t  name = ngx_string("media_pg_replica");
+
+    mmcf->pg_replica_zone = ngx_http_media_shm_add(cf, &name, 1024 * 1024,
+                                                   sizeof(ngx_msec_t));
+
+    return mmcf->pg_replica_zone ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
 
 
@@ -786,14 +854,15 @@ ngx_http_media_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  *   pooled connection and a server that stopped answering.
  */
 static char *
-ngx_http_media_pg_params(ngx_conf_t *cf, ngx_http_media_main_conf_t *mmcf)
+ngx_http_media_pg_params(ngx_conf_t *cf, ngx_http_media_main_conf_t *mmcf,
+    ngx_str_t *conninfo, const char ***pkeywords, const char ***pvalues)
 {
     u_char            *p;
     ngx_uint_t         n, i;
-    const char        *host, *hostaddr, *options;
+    const char        *host, *hostaddr, *options, **keywords, **values;
     PQconninfoOption  *opts, *o;
 
-    opts = PQconninfoParse((char *) mmcf->pg_conninfo.data, NULL);
+    opts = PQconninfoParse((char *) conninfo->data, NULL);
     if (opts == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -822,11 +891,14 @@ ngx_http_media_pg_params(ngx_conf_t *cf, ngx_http_media_main_conf_t *mmcf)
     }
 
     /* + hostaddr, options, application_name, terminator */
-    mmcf->pg_keywords = ngx_pcalloc(cf->pool, (n + 4) * sizeof(char *));
-    mmcf->pg_values = ngx_pcalloc(cf->pool, (n + 4) * sizeof(char *));
-    if (mmcf->pg_keywords == NULL || mmcf->pg_values == NULL) {
+    keywords = ngx_pcalloc(cf->pool, (n + 4) * sizeof(char *));
+    values = ngx_pcalloc(cf->pool, (n + 4) * sizeof(char *));
+    if (keywords == NULL || values == NULL) {
         goto failed;
     }
+
+    *pkeywords = keywords;
+    *pvalues = values;
 
     if (host && hostaddr == NULL
         && ngx_http_media_pg_hostaddr(cf, host, &hostaddr) != NGX_CONF_OK)
@@ -845,10 +917,10 @@ ngx_http_media_pg_params(ngx_conf_t *cf, ngx_http_media_main_conf_t *mmcf)
                 options ? options : "");
 
     i = 0;
-    mmcf->pg_keywords[i] = "options";
-    mmcf->pg_values[i++] = (char *) p;
-    mmcf->pg_keywords[i] = "application_name";
-    mmcf->pg_values[i++] = "ngx_media";
+    keywords[i] = "options";
+    values[i++] = (char *) p;
+    keywords[i] = "application_name";
+    values[i++] = "ngx_media";
 
     for (o = opts; o->keyword; o++) {
         if (o->val == NULL || ngx_strcmp(o->keyword, "options") == 0
@@ -857,18 +929,18 @@ ngx_http_media_pg_params(ngx_conf_t *cf, ngx_http_media_main_conf_t *mmcf)
             continue;
         }
 
-        mmcf->pg_keywords[i] = ngx_http_media_cstrdup(cf->pool, o->keyword);
-        mmcf->pg_values[i] = ngx_http_media_cstrdup(cf->pool, o->val);
-        if (mmcf->pg_keywords[i] == NULL || mmcf->pg_values[i] == NULL) {
+        keywords[i] = ngx_http_media_cstrdup(cf->pool, o->keyword);
+        values[i] = ngx_http_media_cstrdup(cf->pool, o->val);
+        if (keywords[i] == NULL || values[i] == NULL) {
             goto failed;
         }
         i++;
     }
 
     if (hostaddr) {
-        mmcf->pg_keywords[i] = "hostaddr";
-        mmcf->pg_values[i] = ngx_http_media_cstrdup(cf->pool, hostaddr);
-        if (mmcf->pg_values[i] == NULL) {
+        keywords[i] = "hostaddr";
+        values[i] = ngx_http_media_cstrdup(cf->pool, hostaddr);
+        if (values[i] == NULL) {
             goto failed;
         }
     }
@@ -972,9 +1044,9 @@ ngx_http_media_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_media_main_conf_t *mmcf = conf;
 
-    size_t      n;
-    ngx_str_t  *value;
-    ngx_url_t   u;
+    ngx_int_t      i;
+    ngx_str_t     *value;
+    media_addr_t  *addr;
 
     if (mmcf->redis_set) {
         return "is duplicate";
@@ -982,39 +1054,64 @@ ngx_http_media_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (media_conf_parse_addr((char *) value[1].data, value[1].len,
-                              MEDIA_DEFAULT_REDIS_PORT, &mmcf->redis_addr)
+    if (media_conf_parse_redis((char *) value[1].data, value[1].len,
+                               MEDIA_DEFAULT_REDIS_PORT, &mmcf->redis_addr)
         != 0)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid " MEDIA_SET_REDIS " \"%V\": expected "
-                           "host, host:port or unix:/path", &value[1]);
+                           "host, host:port, unix:/path or "
+                           "sentinel://host:port,host:port/name (at most %d "
+                           "sentinels)", &value[1], MEDIA_SENTINELS_MAX);
         return NGX_CONF_ERROR;
     }
 
     mmcf->redis_set = 1;
 
-    if (mmcf->redis_addr.port == 0) {
+    /* resolved once here, so hiredis never meets a name it must look up */
+    if (mmcf->redis_addr.nsentinels == 0) {
+        return ngx_http_media_resolve(cf, &value[1], &mmcf->redis_addr.addr);
+    }
+
+    for (i = 0; i < mmcf->redis_addr.nsentinels; i++) {
+        addr = &mmcf->redis_addr.sentinels[i];
+
+        if (ngx_http_media_resolve(cf, &value[1], addr) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* a host name in addr made a numeric address (a unix socket is left) */
+static char *
+ngx_http_media_resolve(ngx_conf_t *cf, ngx_str_t *value, media_addr_t *addr)
+{
+    size_t     n;
+    ngx_url_t  u;
+
+    if (addr->port == 0) {
         return NGX_CONF_OK;
     }
 
-    /* resolved once here, so hiredis never meets a name it must look up */
     ngx_memzero(&u, sizeof(ngx_url_t));
-    u.url.data = (u_char *) mmcf->redis_addr.host;
-    u.url.len = ngx_strlen(mmcf->redis_addr.host);
+    u.url.data = (u_char *) addr->host;
+    u.url.len = ngx_strlen(addr->host);
     u.no_port = 1;
 
     if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid " MEDIA_SET_REDIS " \"%V\": %s", &value[1],
-                           u.err ? u.err : "host not found");
+                           "invalid " MEDIA_SET_REDIS " \"%V\": %s (%s)",
+                           value, u.err ? u.err : "host not found",
+                           addr->host);
         return NGX_CONF_ERROR;
     }
 
     n = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen,
-                      (u_char *) mmcf->redis_addr.host,
-                      sizeof(mmcf->redis_addr.host) - 1, 0);
-    mmcf->redis_addr.host[n] = '\0';
+                      (u_char *) addr->host, sizeof(addr->host) - 1, 0);
+    addr->host[n] = '\0';
 
     return NGX_CONF_OK;
 }

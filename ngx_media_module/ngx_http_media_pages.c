@@ -131,7 +131,7 @@ static void ngx_http_media_page_size(ngx_http_media_pg_result_t *res,
  */
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_page_media =
-    ngx_http_media_pg_stmt("pages_media", 1,
+    ngx_http_media_pg_read_stmt("pages_media", 1,
         "SELECT m.id::text, m.title, m.kind, m.description, m.privacy,"
         "       coalesce(m.duration_ms, 0), u.handle,"
         "       coalesce(u.display_name, u.handle, 'someone'),"
@@ -146,7 +146,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_page_media =
         "   AND m.privacy IN ('public', 'unlisted')");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_page_user =
-    ngx_http_media_pg_stmt("pages_user", 2,
+    ngx_http_media_pg_read_stmt("pages_user", 2,
         "SELECT u.handle, coalesce(u.display_name, u.handle),"
         "       coalesce(u.bio, ''),"
         "       (SELECT count(*) FROM follows WHERE followee_id = u.id),"
@@ -163,7 +163,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_page_user =
 /* one JSON document: the profile, a page of its public media (one more
  * than asked for says there is a next page), its public playlists */
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_user_get =
-    ngx_http_media_pg_stmt("pages_user_get", 3,
+    ngx_http_media_pg_read_stmt("pages_user_get", 3,
         "WITH u AS (SELECT id, handle, display_name, bio, avatar_key"
         "             FROM users"
         "            WHERE handle = $1),"

@@ -24,6 +24,14 @@
  *
  * A connection goes back to the pool only after PQgetResult() returned
  * NULL and the session is outside any transaction.
+ *
+ * With media_pg_replica each tenant has a second pool, on the replica,
+ * for the statements marked as reads (ngx_http_media_pg_read_stmt) when
+ * ngx_http_media_replica_usable() says so.  A read the replica fails
+ * (refused, dropped, cancelled by recovery) is sent to the primary within
+ * the same timer, and the replica is marked down until worker 0 measures
+ * it again: the client sees no error.  Worker 0 measures the replica's
+ * lag every second on a request of its own.
  */
 
 #include <ngx_config.h>
@@ -35,6 +43,7 @@
 #include "ngx_http_media_fd.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_tenant.h"
+#include "ngx_http_media_replica.h"
 
 
 typedef struct ngx_http_media_pg_conn_s   ngx_http_media_pg_conn_t;
@@ -66,6 +75,7 @@ struct ngx_http_media_pg_query_s {
     u_char                         sqlstate[6];  /* a refused connection's */
     ngx_http_media_pg_stmt_t      *stmt;
     const char                   **params;
+    ngx_http_media_pg_pool_t      *primary;    /* on the replica: if it fails */
     unsigned                       waiting:1;
     unsigned                       preparing:1;  /* Parse sent, not run */
     unsigned                       in_call:1;  /* inside _pg_query() */
@@ -87,16 +97,39 @@ struct ngx_http_media_pg_conn_s {
 
 struct ngx_http_media_pg_pool_s {
     ngx_http_media_main_conf_t    *conf;
+    const char                   **keywords;   /* media_pg's or the replica's */
     const char                   **values;     /* the tenant's parameters */
     ngx_log_t                     *log;
     ngx_queue_t                    conns;
     ngx_queue_t                    idle;
     ngx_queue_t                    waiting;
     ngx_uint_t                     nconns;
+    unsigned                       replica:1;
 };
 
 
+/* worker 0's measure of the replica's lag, on a request of its own */
+typedef struct {
+    ngx_event_t                    timer;
+    ngx_pool_t                    *pool;       /* the last measure's */
+    ngx_http_media_main_conf_t    *conf;
+    ngx_log_t                     *log;
+    unsigned                       busy:1;
+} ngx_http_media_pg_lag_t;
+
+
+static ngx_http_media_pg_pool_t *ngx_http_media_pg_pool(ngx_cycle_t *cycle,
+    ngx_http_media_main_conf_t *mmcf, const char **keywords,
+    const char **values);
 static void ngx_http_media_pg_drain(ngx_http_media_pg_pool_t *pool);
+static ngx_int_t ngx_http_media_pg_run(ngx_http_request_t *r,
+    ngx_http_media_pg_pool_t *pool, ngx_http_media_pg_stmt_t *stmt,
+    ngx_str_t *params, ngx_http_media_pg_handler_pt handler, void *data);
+static ngx_uint_t ngx_http_media_pg_fall_back(ngx_http_media_pg_query_t *q,
+    ngx_http_media_pg_status_e status);
+static void ngx_http_media_pg_lag_check(ngx_event_t *ev);
+static void ngx_http_media_pg_lag_done(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_pg_dispatch(ngx_http_media_pg_query_t *q);
 static void ngx_http_media_pg_kick(ngx_http_media_pg_pool_t *pool);
 static ngx_int_t ngx_http_media_pg_open(ngx_http_media_pg_query_t *q);
@@ -130,6 +163,20 @@ static const char *ngx_http_media_pg_refused(PGconn *pg);
 static ngx_http_media_pg_pool_t  **ngx_http_media_pg_pools;
 static ngx_uint_t                  ngx_http_media_pg_npools;
 
+/* the same on media_pg_replica; NULL: none */
+static ngx_http_media_pg_pool_t  **ngx_http_media_pg_replicas;
+static ngx_http_media_pg_lag_t    *ngx_http_media_pg_lag;
+
+
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_replica_lag =
+    ngx_http_media_pg_stmt("pg_replica_lag", 0,
+        /* a standby that replayed all it received is not behind, however
+         * old its last transaction: the primary may be idle */
+        "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0"
+        "  WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
+        "  ELSE coalesce(1000 * extract(epoch FROM"
+        "    now() - pg_last_xact_replay_timestamp()), 0) END::bigint");
+
 /* statement indexes given out, shared by the pools: a connection of any
  * pool marks what it prepared by the same index */
 static ngx_uint_t                  ngx_http_media_pg_nstmts;
@@ -143,8 +190,9 @@ ngx_int_t
 ngx_http_media_pg_init(ngx_cycle_t *cycle, ngx_http_media_main_conf_t *mmcf)
 {
     ngx_uint_t                  i, n;
+    ngx_http_media_pg_lag_t    *lag;
     ngx_http_media_tenant_t   **tenants;
-    ngx_http_media_pg_pool_t   *pool, **pools;
+    ngx_http_media_pg_pool_t  **pools, **replicas;
 
     /* no server {}: no tenant, nothing could query */
     n = mmcf->tenants.nelts;
@@ -152,30 +200,87 @@ ngx_http_media_pg_init(ngx_cycle_t *cycle, ngx_http_media_main_conf_t *mmcf)
 
     pools = ngx_pcalloc(cycle->pool,
                         (n + 1) * sizeof(ngx_http_media_pg_pool_t *));
-    if (pools == NULL) {
+    replicas = ngx_pcalloc(cycle->pool,
+                           (n + 1) * sizeof(ngx_http_media_pg_pool_t *));
+    if (pools == NULL || replicas == NULL) {
         return NGX_ERROR;
     }
 
     for (i = 0; i < n; i++) {
-        pool = ngx_pcalloc(cycle->pool, sizeof(ngx_http_media_pg_pool_t));
-        if (pool == NULL) {
+        pools[i] = ngx_http_media_pg_pool(cycle, mmcf, mmcf->pg_keywords,
+                                          tenants[i]->pg_values);
+        if (pools[i] == NULL) {
             return NGX_ERROR;
         }
 
-        pool->conf = mmcf;
-        pool->values = tenants[i]->pg_values;
-        pool->log = cycle->log;
-        ngx_queue_init(&pool->conns);
-        ngx_queue_init(&pool->idle);
-        ngx_queue_init(&pool->waiting);
+        if (tenants[i]->pg_replica_values == NULL) {
+            continue;
+        }
 
-        pools[i] = pool;
+        replicas[i] = ngx_http_media_pg_pool(cycle, mmcf,
+                                             mmcf->pg_replica_keywords,
+                                             tenants[i]->pg_replica_values);
+        if (replicas[i] == NULL) {
+            return NGX_ERROR;
+        }
+
+        replicas[i]->replica = 1;
     }
 
     ngx_http_media_pg_pools = pools;
     ngx_http_media_pg_npools = n;
 
+    if (n == 0 || replicas[0] == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_http_media_pg_replicas = replicas;
+
+    /* one measure per node: worker 0 (or the single process) */
+    if (ngx_worker != 0) {
+        return NGX_OK;
+    }
+
+    lag = ngx_pcalloc(cycle->pool, sizeof(ngx_http_media_pg_lag_t));
+    if (lag == NULL) {
+        return NGX_ERROR;
+    }
+
+    lag->conf = mmcf;
+    lag->log = cycle->log;
+    lag->timer.handler = ngx_http_media_pg_lag_check;
+    lag->timer.data = lag;
+    lag->timer.log = cycle->log;
+    lag->timer.cancelable = 1;
+
+    ngx_http_media_pg_lag = lag;
+
+    ngx_add_timer(&lag->timer, 1);
+
     return NGX_OK;
+}
+
+
+static ngx_http_media_pg_pool_t *
+ngx_http_media_pg_pool(ngx_cycle_t *cycle, ngx_http_media_main_conf_t *mmcf,
+    const char **keywords, const char **values)
+{
+    ngx_http_media_pg_pool_t  *pool;
+
+    pool = ngx_pcalloc(cycle->pool, sizeof(ngx_http_media_pg_pool_t));
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    pool->conf = mmcf;
+    pool->keywords = keywords;
+    pool->values = values;
+    pool->log = cycle->log;
+    ngx_queue_init(&pool->conns);
+    ngx_queue_init(&pool->idle);
+    ngx_queue_init(&pool->waiting);
+
+    return pool;
 }
 
 
@@ -189,11 +294,24 @@ ngx_http_media_pg_done(void)
         return;
     }
 
+    if (ngx_http_media_pg_lag) {
+        if (ngx_http_media_pg_lag->timer.timer_set) {
+            ngx_del_timer(&ngx_http_media_pg_lag->timer);
+        }
+
+        ngx_http_media_pg_lag = NULL;
+    }
+
     for (i = 0; i < ngx_http_media_pg_npools; i++) {
         ngx_http_media_pg_drain(ngx_http_media_pg_pools[i]);
+
+        if (ngx_http_media_pg_replicas && ngx_http_media_pg_replicas[i]) {
+            ngx_http_media_pg_drain(ngx_http_media_pg_replicas[i]);
+        }
     }
 
     ngx_http_media_pg_pools = NULL;
+    ngx_http_media_pg_replicas = NULL;
     ngx_http_media_pg_npools = 0;
 }
 
@@ -261,20 +379,46 @@ ngx_int_t
 ngx_http_media_pg_query(ngx_http_request_t *r, ngx_http_media_pg_stmt_t *stmt,
     ngx_str_t *params, ngx_http_media_pg_handler_pt handler, void *data)
 {
-    size_t                      size;
-    u_char                     *p;
-    ngx_uint_t                  i, nparams, tenant;
-    ngx_pool_cleanup_t         *cln;
-    ngx_http_media_pg_pool_t   *pool;
-    ngx_http_media_pg_query_t  *q;
-
-    nparams = stmt->nparams;
+    ngx_uint_t                   tenant;
+    ngx_http_media_pg_pool_t    *pool, *replica;
+    ngx_http_media_main_conf_t  *mmcf;
 
     /* a request of a server: its tenant's pool; one made up for work of
      * no server (the blocked set's load): every tenant's, [0] */
     tenant = r->srv_conf ? ngx_http_media_tenant(r)->index : 0;
     pool = tenant < ngx_http_media_pg_npools
            ? ngx_http_media_pg_pools[tenant] : NULL;
+
+    replica = NULL;
+
+    if (ngx_http_media_pg_replicas && pool && r->srv_conf) {
+        mmcf = pool->conf;
+
+        if (!stmt->read) {
+            ngx_http_media_replica_wrote(r, mmcf);
+
+        } else if (ngx_http_media_replica_usable(r, mmcf)) {
+            replica = ngx_http_media_pg_replicas[tenant];
+        }
+    }
+
+    return ngx_http_media_pg_run(r, replica ? replica : pool, stmt, params,
+                                 handler, data);
+}
+
+
+static ngx_int_t
+ngx_http_media_pg_run(ngx_http_request_t *r, ngx_http_media_pg_pool_t *pool,
+    ngx_http_media_pg_stmt_t *stmt, ngx_str_t *params,
+    ngx_http_media_pg_handler_pt handler, void *data)
+{
+    size_t                      size;
+    u_char                     *p;
+    ngx_uint_t                  i, nparams, tenant;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_media_pg_query_t  *q;
+
+    nparams = stmt->nparams;
 
     /* one allocation: the query, the param pointers, the param strings;
      * a NULL param's len means nothing */
@@ -303,6 +447,11 @@ ngx_http_media_pg_query(ngx_http_request_t *r, ngx_http_media_pg_stmt_t *stmt,
     q->pool = pool;
     q->stmt = stmt;
     q->params = (const char **) (q + 1);
+
+    if (pool && pool->replica && r->srv_conf) {
+        tenant = ngx_http_media_tenant(r)->index;
+        q->primary = ngx_http_media_pg_pools[tenant];
+    }
 
     p = (u_char *) (q->params + nparams);
 
@@ -425,7 +574,7 @@ ngx_http_media_pg_open(ngx_http_media_pg_query_t *q)
     pool = q->pool;
 
     /* expand_dbname 0: the keywords were parsed at configuration time */
-    pg = PQconnectStartParams(pool->conf->pg_keywords, pool->values, 0);
+    pg = PQconnectStartParams(pool->keywords, pool->values, 0);
     if (pg == NULL) {
         ngx_http_media_pg_set_error(q, "out of memory");
         return NGX_ERROR;
@@ -927,6 +1076,10 @@ static void
 ngx_http_media_pg_complete(ngx_http_media_pg_query_t *q,
     ngx_http_media_pg_status_e status)
 {
+    if (q->primary && ngx_http_media_pg_fall_back(q, status)) {
+        return;
+    }
+
     q->status = status;
 
     if (q->timer.timer_set) {
@@ -939,6 +1092,146 @@ ngx_http_media_pg_complete(ngx_http_media_pg_query_t *q,
     }
 
     ngx_http_media_pg_deliver(&q->deliver);
+}
+
+
+/*
+ * A read the replica could not serve goes to the primary, on the same
+ * timer: the replica refused or dropped the connection, or cancelled the
+ * statement (40001: a conflict with recovery; class 57: shutting down).
+ * An error of the statement itself would be the primary's too.
+ */
+static ngx_uint_t
+ngx_http_media_pg_fall_back(ngx_http_media_pg_query_t *q,
+    ngx_http_media_pg_status_e status)
+{
+    char                      *state;
+    ngx_http_media_pg_pool_t  *primary;
+
+    if (q->request == NULL || status == NGX_HTTP_MEDIA_PG_TIMEOUT) {
+        return 0;
+    }
+
+    if (status == NGX_HTTP_MEDIA_PG_OK) {
+        if (q->result == NULL
+            || PQresultStatus(q->result) != PGRES_FATAL_ERROR)
+        {
+            return 0;
+        }
+
+        state = PQresultErrorField(q->result, PG_DIAG_SQLSTATE);
+
+        if (state == NULL
+            || (ngx_strcmp(state, "40001") != 0
+                && ngx_strncmp(state, "57", 2) != 0))
+        {
+            return 0;
+        }
+
+        ngx_http_media_pg_set_error(q, PQresultErrorMessage(q->result));
+        PQclear(q->result);
+        q->result = NULL;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, q->request->connection->log, 0,
+                  "media pg replica: %s, reading from the primary until "
+                  "it is measured again", q->error);
+
+    (void) ngx_http_media_replica_set(q->pool->conf,
+                                      NGX_HTTP_MEDIA_REPLICA_DOWN);
+
+    primary = q->primary;
+    q->primary = NULL;
+    q->pool = primary;
+    q->error[0] = '\0';
+    q->sqlstate[0] = '\0';
+
+    ngx_http_media_pg_dispatch(q);
+
+    return 1;
+}
+
+
+/* worker 0, every NGX_HTTP_MEDIA_REPLICA_EVERY ms ----------------------- */
+
+static void
+ngx_http_media_pg_lag_check(ngx_event_t *ev)
+{
+    ngx_http_media_pg_lag_t  *lag = ev->data;
+
+    ngx_http_request_t  *r;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    ngx_add_timer(&lag->timer, NGX_HTTP_MEDIA_REPLICA_EVERY);
+
+    /* the last one still runs (media_pg_timeout bounds it) */
+    if (lag->busy) {
+        return;
+    }
+
+    /* the last measure's request is over: its handler has returned */
+    if (lag->pool) {
+        ngx_destroy_pool(lag->pool);
+        lag->pool = NULL;
+    }
+
+    r = ngx_http_media_pg_request(lag->log);
+    if (r == NULL) {
+        return;
+    }
+
+    lag->pool = r->pool;
+
+    if (ngx_http_media_pg_run(r, ngx_http_media_pg_replicas[0],
+                              &ngx_http_media_sql_replica_lag, NULL,
+                              ngx_http_media_pg_lag_done, lag)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    lag->busy = 1;
+}
+
+
+static void
+ngx_http_media_pg_lag_done(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    ngx_http_media_pg_lag_t  *lag = data;
+
+    ngx_int_t   ms;
+    ngx_str_t  *v;
+
+    lag->busy = 0;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK || res->nrows != 1) {
+        if (ngx_http_media_replica_set(lag->conf, NGX_HTTP_MEDIA_REPLICA_DOWN)
+            != NGX_HTTP_MEDIA_REPLICA_DOWN)
+        {
+            ngx_log_error(NGX_LOG_WARN, lag->log, 0, "media pg replica: "
+                          "%V, reads go to the primary", &res->error);
+        }
+
+        return;
+    }
+
+    v = ngx_http_media_pg_value(res, 0, 0);
+    ms = v->data ? ngx_atoi(v->data, v->len) : 0;
+    if (ms < 0) {
+        ms = 0;
+    }
+
+    /* down, as measured or as a read found it */
+    if (ngx_http_media_replica_set(lag->conf, (ngx_msec_t) ms)
+        == NGX_HTTP_MEDIA_REPLICA_DOWN)
+    {
+        ngx_log_error(NGX_LOG_NOTICE, lag->log, 0, "media pg replica: "
+                      "answering again, %i ms behind", ms);
+    }
 }
 
 

@@ -50,11 +50,22 @@ typedef struct {
     ngx_uint_t                  nparams;
     const char                 *sql;
     ngx_uint_t                  index;      /* 0: not yet seen */
+    ngx_uint_t                  read;       /* replica: see below */
 } ngx_http_media_pg_stmt_t;
 
 
 #define ngx_http_media_pg_stmt(name, nparams, sql)                          \
-    { "media_" name, nparams, sql, 0 }
+    { "media_" name, nparams, sql, 0, 0 }
+
+/*
+ * A statement that only reads, and whose answer may be as old as
+ * media_pg_replica_max_lag: run in a GET or HEAD request, it goes to
+ * media_pg_replica when one is set and within its bound (the rules are in
+ * ngx_http_media_replica.c), else to the primary.  Only what a reader
+ * could have loaded a few seconds earlier: never what decides access.
+ */
+#define ngx_http_media_pg_read_stmt(name, nparams, sql)                     \
+    { "media_" name, nparams, sql, 0, 1 }
 
 /* statements a worker may prepare on a connection */
 #define NGX_HTTP_MEDIA_PG_MAX_STMTS  128

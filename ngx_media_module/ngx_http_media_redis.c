@@ -16,11 +16,21 @@
  * A command's state outlives its request: hiredis holds a pointer to it
  * until it calls back, which it always does, with a NULL reply when the
  * context is freed.
+ *
+ * With sentinel:// each connection begins with a search for the primary
+ * (ngx_http_media_redis_find, asynchronous like the rest; commands fail at
+ * once during it, as between attempts), and its first command is ROLE:
+ * a server that is not (or no longer) the primary is let go, as is one
+ * that answers a command READONLY (demoted while we stayed connected),
+ * and the next search begins with the next sentinel.  No restart: the
+ * new primary is found the way a lost connection is remade.
  */
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+
+#include <arpa/inet.h>
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
@@ -35,6 +45,7 @@
 
 typedef struct {
     ngx_http_media_redis_link_t      link;      /* link.ac, link.c */
+    ngx_http_media_redis_finder_t    finder;    /* sentinel:// */
     ngx_http_media_main_conf_t      *conf;
     ngx_log_t                       *log;
     ngx_event_t                      reconnect;
@@ -63,6 +74,18 @@ typedef struct {
 
 
 static void ngx_http_media_redis_connect(ngx_http_media_redis_client_t *rc);
+static void ngx_http_media_redis_found(void *data, media_addr_t *primary);
+static void ngx_http_media_redis_attach(ngx_http_media_redis_client_t *rc,
+    media_addr_t *addr);
+static void ngx_http_media_redis_role(redisAsyncContext *ac, void *reply,
+    void *privdata);
+static void ngx_http_media_redis_ask(ngx_http_media_redis_finder_t *f);
+static void ngx_http_media_redis_answer(redisAsyncContext *ac, void *reply,
+    void *privdata);
+static void ngx_http_media_redis_ask_timeout(ngx_event_t *ev);
+static void ngx_http_media_redis_step(ngx_event_t *ev);
+static void ngx_http_media_redis_failed_over(
+    ngx_http_media_redis_client_t *rc, redisReply *rp);
 static void ngx_http_media_redis_schedule(ngx_http_media_redis_client_t *rc);
 static void ngx_http_media_redis_drop(ngx_http_media_redis_client_t *rc,
     const char *why);
@@ -118,6 +141,9 @@ ngx_http_media_redis_init(ngx_cycle_t *cycle,
     rc->connect_timer.log = cycle->log;
     rc->connect_timer.cancelable = 1;
 
+    ngx_http_media_redis_finder_init(&rc->finder, mmcf, cycle->log,
+                                     ngx_http_media_redis_found, rc);
+
     ngx_http_media_redis_client = rc;
 
     ngx_http_media_redis_connect(rc);
@@ -142,6 +168,7 @@ ngx_http_media_redis_done(void)
         ngx_del_timer(&rc->reconnect);
     }
 
+    ngx_http_media_redis_find_cancel(&rc->finder);
     ngx_http_media_redis_drop(rc, NULL);
 
     ngx_http_media_redis_client = NULL;
@@ -151,11 +178,40 @@ ngx_http_media_redis_done(void)
 static void
 ngx_http_media_redis_connect(ngx_http_media_redis_client_t *rc)
 {
+    if (rc->conf->redis_addr.nsentinels == 0) {
+        ngx_http_media_redis_attach(rc, &rc->conf->redis_addr.addr);
+        return;
+    }
+
+    if (!rc->finder.busy) {
+        ngx_http_media_redis_find(&rc->finder);
+    }
+}
+
+
+static void
+ngx_http_media_redis_found(void *data, media_addr_t *primary)
+{
+    ngx_http_media_redis_client_t  *rc = data;
+
+    if (primary == NULL) {
+        rc->errors++;
+        ngx_http_media_redis_schedule(rc);
+        return;
+    }
+
+    ngx_http_media_redis_attach(rc, primary);
+}
+
+
+static void
+ngx_http_media_redis_attach(ngx_http_media_redis_client_t *rc,
+    media_addr_t *addr)
+{
     redisAsyncContext  *ac;
 
-    if (ngx_http_media_redis_open(&rc->link, &rc->conf->redis_addr, rc->log)
-        != NGX_OK)
-    {
+    if (ngx_http_media_redis_open(&rc->link, addr, rc->log) != NGX_OK) {
+        ngx_http_media_redis_find_next(&rc->finder);
         ngx_http_media_redis_schedule(rc);
         return;
     }
@@ -168,6 +224,44 @@ ngx_http_media_redis_connect(ngx_http_media_redis_client_t *rc)
     redisAsyncSetConnectCallback(ac, ngx_http_media_redis_on_connect);
 
     ngx_add_timer(&rc->connect_timer, rc->conf->redis_timeout);
+
+    /* sent first, so answered before any command queued behind it */
+    if (rc->conf->redis_addr.nsentinels
+        && redisAsyncCommand(ac, ngx_http_media_redis_role, rc, "ROLE")
+           != REDIS_OK)
+    {
+        ngx_http_media_redis_drop(rc, "ROLE could not be sent");
+    }
+}
+
+
+/* the primary a sentinel named must say so itself */
+static void
+ngx_http_media_redis_role(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply                     *rp = reply;
+    ngx_http_media_redis_client_t  *rc = privdata;
+
+    if (rp == NULL || rc->link.ac != ac) {
+        return;
+    }
+
+    if (rp->type == REDIS_REPLY_ARRAY && rp->elements > 0
+        && rp->element[0]->type == REDIS_REPLY_STRING
+        && ngx_strcmp(rp->element[0]->str, "master") == 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, rc->log, 0, "media redis role: the "
+                      "primary \"%s\" named by the sentinels is at %s:%d",
+                      rc->conf->redis_addr.master, rc->finder.primary.host,
+                      rc->finder.primary.port);
+        return;
+    }
+
+    /* freed once this callback returns; what is queued behind fails */
+    ngx_http_media_redis_find_next(&rc->finder);
+    ngx_http_media_redis_drop(rc, "the server the sentinel named is not "
+                              "a primary (a failover under way?)");
 }
 
 
@@ -247,6 +341,7 @@ ngx_http_media_redis_on_connect(const redisAsyncContext *ac, int status)
                       "media redis on connect: %s", ac->errstr);
         rc->errors++;
         rc->link.ac = NULL;
+        ngx_http_media_redis_find_next(&rc->finder);
         ngx_http_media_redis_schedule(rc);
         return;
     }
@@ -274,6 +369,7 @@ ngx_http_media_redis_on_disconnect(const redisAsyncContext *ac, int status)
     if (rc->link.ac == ac) {
         rc->link.ac = NULL;
         rc->connected = 0;
+        ngx_http_media_redis_find_next(&rc->finder);
     }
 
     ngx_http_media_redis_schedule(rc);
@@ -395,6 +491,233 @@ ngx_http_media_redis_ev_cleanup(void *data)
         ngx_http_media_unwrap_fd(link->c, 0);
         link->c = NULL;
     }
+}
+
+
+/* finding the primary through Sentinel ----------------------------------- */
+
+void
+ngx_http_media_redis_finder_init(ngx_http_media_redis_finder_t *f,
+    ngx_http_media_main_conf_t *mmcf, ngx_log_t *log,
+    ngx_http_media_redis_found_pt handler, void *data)
+{
+    ngx_memzero(f, sizeof(ngx_http_media_redis_finder_t));
+
+    f->conf = &mmcf->redis_addr;
+    f->timeout = mmcf->redis_timeout;
+    f->log = log;
+    f->handler = handler;
+    f->data = data;
+
+    f->timer.handler = ngx_http_media_redis_ask_timeout;
+    f->timer.data = f;
+    f->timer.log = log;
+    f->timer.cancelable = 1;
+
+    f->step.handler = ngx_http_media_redis_step;
+    f->step.data = f;
+    f->step.log = log;
+}
+
+
+void
+ngx_http_media_redis_find(ngx_http_media_redis_finder_t *f)
+{
+    f->busy = 1;
+    f->found = 0;
+    f->tried = 0;
+
+    ngx_http_media_redis_ask(f);
+}
+
+
+void
+ngx_http_media_redis_find_next(ngx_http_media_redis_finder_t *f)
+{
+    if (f->conf->nsentinels) {
+        f->next = (f->next + 1) % f->conf->nsentinels;
+    }
+}
+
+
+void
+ngx_http_media_redis_find_cancel(ngx_http_media_redis_finder_t *f)
+{
+    redisAsyncContext  *ac;
+
+    if (f->timer.timer_set) {
+        ngx_del_timer(&f->timer);
+    }
+
+    if (f->step.posted) {
+        ngx_delete_posted_event(&f->step);
+    }
+
+    ac = f->link.ac;
+    f->link.ac = NULL;
+    f->busy = 0;
+
+    if (ac) {
+        redisAsyncFree(ac);
+    }
+}
+
+
+/* the next sentinel that can be asked, or the search's end posted */
+static void
+ngx_http_media_redis_ask(ngx_http_media_redis_finder_t *f)
+{
+    media_addr_t       *sentinel;
+    redisAsyncContext  *ac;
+
+    while (f->tried < f->conf->nsentinels) {
+        sentinel = &f->conf->sentinels[f->next];
+
+        if (ngx_http_media_redis_open(&f->link, sentinel, f->log) == NGX_OK) {
+            ac = f->link.ac;
+            ac->data = f;
+
+            if (redisAsyncCommand(ac, ngx_http_media_redis_answer, f,
+                                  "SENTINEL get-master-addr-by-name %s",
+                                  f->conf->master)
+                == REDIS_OK)
+            {
+                ngx_add_timer(&f->timer, f->timeout);
+                return;
+            }
+
+            f->link.ac = NULL;
+            redisAsyncFree(ac);
+        }
+
+        f->tried++;
+        ngx_http_media_redis_find_next(f);
+    }
+
+    ngx_log_error(NGX_LOG_ERR, f->log, 0, "media redis find: none of the "
+                  "%d sentinels named a primary \"%s\", trying again",
+                  f->conf->nsentinels, f->conf->master);
+
+    ngx_post_event(&f->step, &ngx_posted_events);
+}
+
+
+/* [host, port], or nil when the sentinel watches no such name */
+static void
+ngx_http_media_redis_answer(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply                     *rp = reply;
+    ngx_http_media_redis_finder_t  *f = privdata;
+
+    long                            port;
+    media_addr_t                   *sentinel, *p;
+    struct in6_addr                 a6;
+
+    if (f->link.ac != ac) {
+        return;                             /* let go of (timer, cancel) */
+    }
+
+    if (f->timer.timer_set) {
+        ngx_del_timer(&f->timer);
+    }
+
+    f->link.ac = NULL;
+
+    sentinel = &f->conf->sentinels[f->next];
+    p = &f->primary;
+
+    if (rp == NULL) {
+        /* hiredis is freeing the context: refused, or dropped */
+        ngx_log_error(NGX_LOG_ERR, f->log, 0, "media redis find: sentinel "
+                      "%s:%d: %s", sentinel->host, sentinel->port,
+                      ac->errstr[0] ? ac->errstr : "connection lost");
+
+    } else if (rp->type != REDIS_REPLY_ARRAY || rp->elements != 2
+               || rp->element[0]->type != REDIS_REPLY_STRING
+               || rp->element[1]->type != REDIS_REPLY_STRING
+               || rp->element[0]->len >= sizeof(p->host)
+               || media_conf_parse_uint(rp->element[1]->str,
+                                        rp->element[1]->len, 65535, &port)
+                  != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, f->log, 0, "media redis find: sentinel "
+                      "%s:%d does not know a primary named \"%s\" (%s): "
+                      "check media_redis and its \"sentinel monitor\"",
+                      sentinel->host, sentinel->port, f->conf->master,
+                      rp->type == REDIS_REPLY_ERROR ? rp->str : "no answer");
+
+    } else if (inet_pton(AF_INET, rp->element[0]->str, &a6) != 1
+               && inet_pton(AF_INET6, rp->element[0]->str, &a6) != 1)
+    {
+        /* a name would be looked up by hiredis, blocking */
+        ngx_log_error(NGX_LOG_ERR, f->log, 0, "media redis find: sentinel "
+                      "%s:%d names the primary by the host name \"%s\": "
+                      "give the sentinels addresses (sentinel monitor, "
+                      "replica-announce-ip)", sentinel->host, sentinel->port,
+                      rp->element[0]->str);
+
+    } else {
+        ngx_memzero(p, sizeof(media_addr_t));
+        ngx_memcpy(p->host, rp->element[0]->str, rp->element[0]->len);
+        p->port = (int) port;
+        f->found = 1;
+    }
+
+    if (!f->found) {
+        f->tried++;
+        ngx_http_media_redis_find_next(f);
+    }
+
+    /* freed once this callback returns (or being freed already) */
+    if (rp) {
+        redisAsyncFree(ac);
+    }
+
+    /* on the next turn: the context and its connection are gone by then */
+    ngx_post_event(&f->step, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_media_redis_ask_timeout(ngx_event_t *ev)
+{
+    ngx_http_media_redis_finder_t  *f = ev->data;
+
+    redisAsyncContext  *ac;
+
+    ngx_log_error(NGX_LOG_ERR, f->log, 0, "media redis find: sentinel "
+                  "%s:%d did not answer in time",
+                  f->conf->sentinels[f->next].host,
+                  f->conf->sentinels[f->next].port);
+
+    ac = f->link.ac;
+    f->link.ac = NULL;
+
+    if (ac) {
+        redisAsyncFree(ac);
+    }
+
+    f->tried++;
+    ngx_http_media_redis_find_next(f);
+
+    ngx_post_event(&f->step, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_media_redis_step(ngx_event_t *ev)
+{
+    ngx_http_media_redis_finder_t  *f = ev->data;
+
+    if (!f->found && f->tried < f->conf->nsentinels) {
+        ngx_http_media_redis_ask(f);
+        return;
+    }
+
+    f->busy = 0;
+
+    f->handler(f->data, f->found ? &f->primary : NULL);
 }
 
 
@@ -566,6 +889,35 @@ ngx_http_media_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
 
     ngx_http_media_redis_free(cmd);
+
+    if (rp && rp->type == REDIS_REPLY_ERROR && ngx_http_media_redis_client
+        && ngx_http_media_redis_client->link.ac == ac)
+    {
+        ngx_http_media_redis_failed_over(ngx_http_media_redis_client, rp);
+    }
+}
+
+
+/*
+ * READONLY: Sentinel made our primary a replica while we stayed connected
+ * (its old primary came back); MASTERDOWN: a replica cut off from its
+ * primary.  Either way, ask the sentinels again.  Without sentinels the
+ * same server would be found again: the error is only answered.
+ */
+static void
+ngx_http_media_redis_failed_over(ngx_http_media_redis_client_t *rc,
+    redisReply *rp)
+{
+    if (rc->conf->redis_addr.nsentinels == 0
+        || (ngx_strncmp(rp->str, "READONLY", 8) != 0
+            && ngx_strncmp(rp->str, "MASTERDOWN", 10) != 0))
+    {
+        return;
+    }
+
+    ngx_http_media_redis_find_next(&rc->finder);
+    ngx_http_media_redis_drop(rc, "the primary became a replica "
+                              "(READONLY), asking the sentinels");
 }
 
 

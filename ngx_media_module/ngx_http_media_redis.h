@@ -56,6 +56,42 @@ ngx_int_t ngx_http_media_redis_open(ngx_http_media_redis_link_t *link,
     media_addr_t *addr, ngx_log_t *log);
 
 
+/*
+ * The primary that Redis Sentinel names (media_redis sentinel://...):
+ * each search asks the sentinels in turn, from the one after the last
+ * that failed us, over a short-lived context of its own, and calls the
+ * handler from the event loop with the address of the first answer, or
+ * NULL when none answered.  A primary that then fails (refuses, drops,
+ * answers ROLE as a replica or READONLY) is reported with find_next, so
+ * that the next search begins with another sentinel.
+ */
+typedef void (*ngx_http_media_redis_found_pt)(void *data,
+    media_addr_t *primary);
+
+typedef struct {
+    ngx_http_media_redis_link_t     link;      /* to the sentinel asked */
+    media_redis_addr_t             *conf;
+    ngx_msec_t                      timeout;
+    ngx_log_t                      *log;
+    ngx_event_t                     timer;
+    ngx_event_t                     step;      /* posted: go on */
+    ngx_int_t                       next;      /* the sentinel to ask */
+    ngx_int_t                       tried;     /* in this search */
+    media_addr_t                    primary;
+    ngx_http_media_redis_found_pt   handler;
+    void                           *data;
+    unsigned                        found:1;
+    unsigned                        busy:1;
+} ngx_http_media_redis_finder_t;
+
+void ngx_http_media_redis_finder_init(ngx_http_media_redis_finder_t *f,
+    ngx_http_media_main_conf_t *mmcf, ngx_log_t *log,
+    ngx_http_media_redis_found_pt handler, void *data);
+void ngx_http_media_redis_find(ngx_http_media_redis_finder_t *f);
+void ngx_http_media_redis_find_next(ngx_http_media_redis_finder_t *f);
+void ngx_http_media_redis_find_cancel(ngx_http_media_redis_finder_t *f);
+
+
 ngx_int_t ngx_http_media_redis_init(ngx_cycle_t *cycle,
     ngx_http_media_main_conf_t *mmcf);
 void ngx_http_media_redis_done(void);

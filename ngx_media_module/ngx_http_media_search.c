@@ -123,15 +123,16 @@ static void ngx_http_media_search_listed(ngx_http_request_t *r,
     "SELECT 'o', * FROM media_search_own($1, $2, $3::uuid, $4, $5::integer)"
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_media =
-    ngx_http_media_pg_stmt("search_media", 5,
+    ngx_http_media_pg_read_stmt("search_media", 5,
         NGX_HTTP_MEDIA_SEARCH_PUBLIC " UNION ALL " NGX_HTTP_MEDIA_SEARCH_OWN);
 
-/* the public rows came from the cache */
+/* the public rows came from the cache; the caller's own from the
+ * primary, so that a draft shows at once (not a read_stmt) */
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_media_own =
     ngx_http_media_pg_stmt("search_media_own", 5, NGX_HTTP_MEDIA_SEARCH_OWN);
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_users =
-    ngx_http_media_pg_stmt("search_users", 4,
+    ngx_http_media_pg_read_stmt("search_users", 4,
         NGX_HTTP_MEDIA_SEARCH_Q ","
         /* the users having the query's longest word (sql/032's btree of
          * words; no GIN index is read under row security), each looked
@@ -158,7 +159,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_users =
         "  ORDER BY r.score DESC, r.id DESC LIMIT $4");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_playlists =
-    ngx_http_media_pg_stmt("search_playlists", 5,
+    ngx_http_media_pg_read_stmt("search_playlists", 5,
         NGX_HTTP_MEDIA_SEARCH_Q ","
         /* the playlists having the query's longest word (sql/037's
          * btree of words, as for users), each looked up by its key */
@@ -203,7 +204,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_playlists =
     "        OR m.tags @> ARRAY[(SELECT lower($2 COLLATE \"und-x-icu\"))])"
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_catalog_new =
-    ngx_http_media_pg_stmt("catalog_new", 4,
+    ngx_http_media_pg_read_stmt("catalog_new", 4,
         "SELECT (extract(epoch FROM m.listed_at) * 1000000)::bigint"
         "       || '.' || m.id, media_list_json(m, u)"
         NGX_HTTP_MEDIA_CATALOG_WHERE
@@ -220,7 +221,7 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_catalog_new =
         " LIMIT $4");
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_catalog_popular =
-    ngx_http_media_pg_stmt("catalog_popular", 4,
+    ngx_http_media_pg_read_stmt("catalog_popular", 4,
         "SELECT m.plays_count || '.' || m.id, media_list_json(m, u)"
         NGX_HTTP_MEDIA_CATALOG_WHERE
         "   AND" NGX_HTTP_MEDIA_SEARCH_AFTER("m.plays_count", "m.id", "$3")

@@ -34,6 +34,8 @@
 
 static ngx_http_media_tenant_t *ngx_http_media_tenant_add(ngx_conf_t *cf,
     ngx_http_media_main_conf_t *mmcf, ngx_str_t *name);
+static const char **ngx_http_media_tenant_values(ngx_conf_t *cf,
+    ngx_http_media_tenant_t *t, const char **keywords, const char **values);
 static ngx_int_t ngx_http_media_tenant_pg(ngx_conf_t *cf,
     ngx_http_media_main_conf_t *mmcf, ngx_http_media_tenant_t *t);
 static ngx_int_t ngx_http_media_tenant_keys(ngx_conf_t *cf,
@@ -223,36 +225,58 @@ static ngx_int_t
 ngx_http_media_tenant_pg(ngx_conf_t *cf, ngx_http_media_main_conf_t *mmcf,
     ngx_http_media_tenant_t *t)
 {
-    u_char      *p;
-    size_t       len;
-    ngx_uint_t   n;
-
     if (mmcf->pg_values == NULL) {
         return NGX_OK;
     }
 
-    for (n = 0; mmcf->pg_keywords[n]; n++) { /* void */ }
-
-    t->pg_values = ngx_pcalloc(cf->pool, (n + 1) * sizeof(char *));
+    t->pg_values = ngx_http_media_tenant_values(cf, t, mmcf->pg_keywords,
+                                                mmcf->pg_values);
     if (t->pg_values == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memcpy(t->pg_values, mmcf->pg_values, n * sizeof(char *));
+    if (mmcf->pg_replica_values == NULL) {
+        return NGX_OK;
+    }
+
+    t->pg_replica_values = ngx_http_media_tenant_values(cf, t,
+                                                mmcf->pg_replica_keywords,
+                                                mmcf->pg_replica_values);
+
+    return t->pg_replica_values ? NGX_OK : NGX_ERROR;
+}
+
+
+static const char **
+ngx_http_media_tenant_values(ngx_conf_t *cf, ngx_http_media_tenant_t *t,
+    const char **keywords, const char **values)
+{
+    u_char       *p;
+    size_t        len;
+    ngx_uint_t    n;
+    const char  **v;
+
+    for (n = 0; keywords[n]; n++) { /* void */ }
+
+    v = ngx_pcalloc(cf->pool, (n + 1) * sizeof(char *));
+    if (v == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(v, values, n * sizeof(char *));
 
     /* ngx_http_media_pg_params() puts options first */
-    len = sizeof("-c media.tenant= ") + t->name.len
-          + ngx_strlen(mmcf->pg_values[0]);
+    len = sizeof("-c media.tenant= ") + t->name.len + ngx_strlen(values[0]);
 
     p = ngx_pnalloc(cf->pool, len);
     if (p == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
-    ngx_sprintf(p, "-c media.tenant=%V %s%Z", &t->name, mmcf->pg_values[0]);
-    t->pg_values[0] = (char *) p;
+    ngx_sprintf(p, "-c media.tenant=%V %s%Z", &t->name, values[0]);
+    v[0] = (char *) p;
 
-    return NGX_OK;
+    return v;
 }
 
 

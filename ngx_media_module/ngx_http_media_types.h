@@ -38,6 +38,7 @@ typedef struct {
     ngx_str_t                  name;       /* "default": no media_tenant */
     ngx_uint_t                 index;      /* its pool (ngx_http_media_pg.c) */
     const char               **pg_values;  /* options: -c media.tenant=name */
+    const char               **pg_replica_values;  /* the same, replica */
     ngx_http_media_keyset_t   *own_keys;   /* NULL: no media_jwt_key */
     media_token_key_t         *url_keys;   /* url_nkeys of them */
     media_token_key_t         *dl_keys;    /* dl_nkeys of them */
@@ -69,8 +70,16 @@ typedef struct {
     ngx_uint_t     pg_pool;
     ngx_msec_t     pg_timeout;
 
+    /* media_pg_replica: reads of some statements (ngx_http_media_pg.c) */
+    ngx_str_t      pg_replica_conninfo;
+    const char   **pg_replica_keywords;
+    const char   **pg_replica_values;
+    ngx_msec_t     pg_replica_max_lag;
+    void          *pg_replica_zone;  /* ngx_http_media_shm_t: its state,
+                                        and who wrote lately */
+
     ngx_flag_t     redis_set;
-    media_addr_t   redis_addr;       /* host is a numeric address by now */
+    media_redis_addr_t  redis_addr;  /* hosts are numeric addresses by now */
     ngx_msec_t     redis_timeout;
 
     ngx_str_t      storage;

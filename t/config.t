@@ -126,10 +126,16 @@ my @bad = (
     [ 'media_pg_timeout 0;', qr/invalid media_pg_timeout "0"/ ],
     [ 'media_redis_timeout 5x;', qr/invalid media_redis_timeout "5x"/ ],
     [ 'media_redis "unix:relative.sock";',
-      qr/invalid media_redis "unix:relative.sock": expected host, host:port or unix:\/path/ ],
+      qr/invalid media_redis "unix:relative.sock": expected host, host:port, unix:\/path or sentinel:/ ],
     [ 'media_redis "127.0.0.1:99999";', qr/invalid media_redis "127.0.0.1:99999"/ ],
     [ 'media_redis "no-such-host.invalid:6379";',
       qr/invalid media_redis "no-such-host.invalid:6379": host not found/ ],
+    [ 'media_redis "sentinel://127.0.0.1:26379/";',
+      qr{invalid media_redis "sentinel://127.0.0.1:26379/": expected host, host:port, unix:/path or sentinel://host:port,host:port/name} ],
+    [ 'media_redis "sentinel://127.0.0.1,/media";',
+      qr{invalid media_redis "sentinel://127.0.0.1,/media": expected} ],
+    [ 'media_redis "sentinel://127.0.0.1,no-such-host.invalid/media";',
+      qr{invalid media_redis "sentinel://127.0.0.1,no-such-host.invalid/media": host not found \(no-such-host.invalid\)} ],
     [ "media_storage $dir/missing;",
       qr/invalid media_storage "$dir\/missing": cannot use it; create the directory/ ],
     [ "media_storage $dir/plainfile;",
@@ -202,6 +208,12 @@ $out = log_messages($out);
 is($? >> 8, 2, 'worker: bad value exits 2');
 like($out, qr/nginx\.conf: line \d+: invalid media_redis "h:0"/,
      'worker: names file, line, directive and value');
+
+write_http(qq{media_pg "host=127.0.0.1";\n    media_redis "sentinel://h/";});
+$out = log_messages(`$w -c $dir/nginx.conf 2>&1`);
+is($? >> 8, 2, 'worker: a sentinel:// without a name exits 2');
+like($out, qr{invalid media_redis "sentinel://h/": expected host, host:port, unix:/path or sentinel://},
+     'worker: says what a media_redis may be');
 
 $out = `$w -c $dir/nope.conf 2>&1`;
 $out = log_messages($out);

@@ -261,22 +261,89 @@ sub start_postgres {
 
 sub pg_ctl {
     my ($self, $action) = @_;
-
-    my @opt = $action eq 'start'
-        ? ('-l', "$self->{dir}/pg/postgres.log", '-o',
-           '-p ' . $self->port('pg') . " -k $self->{dir}/pg/sock"
-           . " -c listen_addresses=127.0.0.1 -c fsync="
-           . ($self->{pg_fsync} ? 'on' : 'off'))
-        : ('-m', 'fast');
-
-    $self->run($self->as_pg($self->pg_bin('pg_ctl'), '-D',
-                            "$self->{dir}/pg/data", '-w', '-t', '30',
-                            @opt, $action))
-        or die "pg_ctl $action failed, see $self->{dir}/pg/postgres.log";
+    $self->_pg_ctl_at('pg', $action);
     $self->{pg_running} = $action eq 'start';
 }
 
-sub stop_postgres  { $_[0]->pg_ctl('stop') if $_[0]{pg_running} }
+# pg_ctl on the cluster under DIR/$name, on port($name); pg_options
+# (say "-c log_statement=all") go to every cluster the harness starts
+sub _pg_ctl_at {
+    my ($self, $name, $action) = @_;
+
+    my @opt = $action eq 'start'
+        ? ('-l', "$self->{dir}/$name/postgres.log", '-o',
+           '-p ' . $self->port($name) . " -k $self->{dir}/$name/sock"
+           . " -c listen_addresses=127.0.0.1 -c fsync="
+           . ($self->{pg_fsync} ? 'on' : 'off')
+           . ($self->{pg_options} ? " $self->{pg_options}" : ''))
+        : ('-m', 'fast');
+
+    $self->run($self->as_pg($self->pg_bin('pg_ctl'), '-D',
+                            "$self->{dir}/$name/data", '-w', '-t', '30',
+                            @opt, $action))
+        or die "pg_ctl $action failed, see $self->{dir}/$name/postgres.log";
+}
+
+sub stop_postgres {
+    my ($self) = @_;
+    $self->stop_pg_replica($_) for keys %{ $self->{pg_replicas} || {} };
+    $self->pg_ctl('stop') if $self->{pg_running};
+}
+
+# --- a streaming standby of that cluster (t/replica.t; a multi-node
+# test): pg_basebackup -R into DIR/$name, started on port($name), hot
+# standby (reads only).  stop_pg_replica and start_pg_replica again keep
+# its data; pg_replica_conninfo is media_pg's for it.
+
+sub start_pg_replica {
+    my ($self, $name) = @_;
+    my $pg = "$self->{dir}/$name";
+
+    if (!-d "$pg/data") {
+        make_path("$pg/sock");
+        if (is_root()) {
+            my ($uid, $gid) = (getpwnam('postgres'))[2, 3];
+            chown($uid, $gid, $pg, "$pg/sock");
+        }
+        $self->run($self->as_pg($self->pg_bin('pg_basebackup'), '-h',
+                                '127.0.0.1', '-p', $self->port('pg'), '-U',
+                                'postgres', '-D', "$pg/data", '-R', '-X',
+                                'stream', '-c', 'fast', '--no-sync'))
+            or die "pg_basebackup failed, see $self->{dir}/cmd.log";
+    }
+
+    $self->_pg_ctl_at($name, 'start');
+    $self->{pg_replicas}{$name} = 1;
+
+    wait_until(sub {
+        ($self->psql_at($name, 'postgres', 'SELECT pg_is_in_recovery()') // '')
+            eq "t\n"
+    }, timeout => 30) or die "$name is not a standby, see $pg/postgres.log";
+}
+
+sub stop_pg_replica {
+    my ($self, $name) = @_;
+    delete $self->{pg_replicas}{$name} or return;
+    $self->_pg_ctl_at($name, 'stop');
+}
+
+sub pg_replica_conninfo {
+    my ($self, $name) = @_;
+    return "host=127.0.0.1 port=" . $self->port($name)
+           . " dbname=media user=media connect_timeout=5";
+}
+
+# SQL as the superuser on the cluster of port($name) ('pg': the primary)
+sub psql_at {
+    my ($self, $name, $db, $sql) = @_;
+
+    my @cmd = ('psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+               '-h', '127.0.0.1', '-p', $self->port($name), '-U', 'postgres',
+               '-d', $db, '-c', $sql);
+    my $cmd = $self->_pgoptions . join(' ', map { _sq($_) } @cmd);
+    my $out = `$cmd 2>>$self->{dir}/cmd.log`;
+    return $? == 0 ? $out : undef;
+}
 
 # runs SQL with psql as the service's role; returns its output (undef on
 # error)
@@ -375,12 +442,97 @@ sub stand_in_workers {
 
 sub stop_redis { $_[0]->stop_proc('redis') }
 
-# one command over RESP; returns the reply as text (arrays joined by \n)
+# --- Redis replication and Sentinel (t/sentinel.t; a multi-node test) ---
+#
+# A replica of the primary that start_redis made, on port($name):
+# start_redis_replica('redis-replica').  Then start_sentinels(3) starts
+# sentinel-1 .. sentinel-3 watching the primary under the name "media"
+# (quorum 2 of 3, 1 of fewer), with the short timings a test needs:
+# the primary is judged down after down_after ms (default 1000), and a
+# failover tried again after failover_timeout ms.  use_sentinels() makes
+# http_conf's media_redis a sentinel:// URL naming them (and any extra
+# addresses given first, such as a sentinel that is not running).
+
+sub start_redis_replica {
+    my ($self, $name) = @_;
+
+    make_path("$self->{dir}/$name");
+    $self->spawn($name, {}, 'redis-server', '--port', $self->port($name),
+                 '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+                 '--dir', "$self->{dir}/$name", '--daemonize', 'no',
+                 '--replicaof', '127.0.0.1', $self->port('redis'));
+
+    wait_until(sub {
+        $self->redis_at($self->port($name), 'INFO', 'replication')
+            =~ /master_link_status:up/
+    }, timeout => 15) or die "$name did not sync, see $self->{dir}/$name.log";
+}
+
+sub start_sentinels {
+    my ($self, $n, %opt) = @_;
+    my $quorum = $opt{quorum} // ($n >= 3 ? 2 : 1);
+    my @names = map { "sentinel-$_" } 1 .. $n;
+
+    for my $name (@names) {
+        my $conf = "$self->{dir}/$name.conf";   # Sentinel rewrites it
+        open(my $fh, '>', $conf) or die "$conf: $!";
+        print $fh "port " . $self->port($name) . "\nbind 127.0.0.1\n"
+            . "dir $self->{dir}\n"
+            . "sentinel monitor media 127.0.0.1 " . $self->port('redis')
+            . " $quorum\n"
+            . "sentinel down-after-milliseconds media "
+            . ($opt{down_after} // 1000) . "\n"
+            . "sentinel failover-timeout media "
+            . ($opt{failover_timeout} // 6000) . "\n"
+            . "sentinel parallel-syncs media 1\n";
+        close $fh;
+        $self->spawn($name, {}, 'redis-server', $conf, '--sentinel');
+    }
+
+    # each one has found the others and the replicas
+    for my $name (@names) {
+        wait_until(sub {
+            my %m = split /\n/, $self->redis_at($self->port($name),
+                                                'SENTINEL', 'master', 'media');
+            ($m{'num-other-sentinels'} // -1) == $n - 1
+                && ($m{'num-slaves'} // 0) >= ($opt{replicas} // 1)
+        }, timeout => 30) or die "$name did not see the others, see "
+                                 . "$self->{dir}/$name.log";
+    }
+
+    $self->{sentinels} = \@names;
+    return @names;
+}
+
+# the primary's port as a sentinel names it now
+sub sentinel_primary {
+    my ($self, $name) = @_;
+    my ($host, $port) = split /\n/, $self->redis_at($self->port($name),
+                          'SENTINEL', 'get-master-addr-by-name', 'media');
+    return $port;
+}
+
+# media_redis through the sentinels started, after any @first addresses
+sub use_sentinels {
+    my ($self, @first) = @_;
+    $self->{media_redis} = 'sentinel://' . join(',', @first,
+        map { '127.0.0.1:' . $self->port($_) } @{ $self->{sentinels} })
+        . '/media';
+}
+
+# one command over RESP to the primary start_redis made; returns the reply
+# as text (arrays joined by \n)
 sub redis {
     my ($self, @args) = @_;
+    return $self->redis_at($self->port('redis'), @args);
+}
+
+# the same to any Redis (a replica, a sentinel) on 127.0.0.1
+sub redis_at {
+    my ($self, $port, @args) = @_;
 
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $self->port('redis'),
+                                  PeerPort => $port,
                                   Timeout => 2) or return '';
     my $req = '*' . @args . "\r\n";
     $req .= '$' . length($_) . "\r\n$_\r\n" for @args;
@@ -441,7 +593,7 @@ fastcgi_temp_path $d/fastcgi;
 uwsgi_temp_path $d/uwsgi;
 scgi_temp_path $d/scgi;
 media_pg "@{[ $self->pg_conninfo ]}";
-media_redis 127.0.0.1:@{[ $self->port('redis') ]};
+media_redis @{[ $self->{media_redis} // '127.0.0.1:' . $self->port('redis') ]};
 media_storage $d/storage;
 EOF
 }
@@ -754,7 +906,7 @@ sub log_problems {
     my @bad;
 
     for my $log (glob("$self->{dir}/*.log")) {
-        next if $log =~ m{/(cmd|postgres|redis|psql-session)\.log$};
+        next if $log =~ m{/(cmd|postgres|redis[-\w]*|sentinel-\d+|psql-session)\.log$};
         open(my $fh, '<', $log) or next;
         while (my $line = <$fh>) {
             # a dead nginx worker is logged only as a notice

@@ -69,10 +69,11 @@ parse(const char *text, collect_t *c, char *err)
 int
 main(void)
 {
-    long          ms, n, w, h;
-    char          err[256];
-    collect_t     c;
-    media_addr_t  a;
+    long                ms, n, w, h;
+    char                err[256];
+    collect_t           c;
+    media_addr_t        a;
+    media_redis_addr_t  rd;
 
     ok(parse("media_pg \"host=x port=5\";\nhttp {\n  media_redis 1.2.3.4:6;"
              "\n  server { listen 80; }\n}\n", &c, err) == 0, "nested file");
@@ -199,6 +200,25 @@ main(void)
     ok(media_conf_parse_addr("h:70000", 7, 6379, &a) != 0, "port too big");
     ok(media_conf_parse_addr(":6379", 5, 6379, &a) != 0, "no host");
     ok(media_conf_parse_addr("h:", 2, 6379, &a) != 0, "empty port");
+
+#define R(s)  media_conf_parse_redis(s, sizeof(s) - 1, 6379, &rd)
+    ok(R("10.0.0.1:6380") == 0 && rd.nsentinels == 0
+       && rd.addr.port == 6380, "media_redis: a plain address");
+    ok(R("sentinel://10.0.0.1,10.0.0.2:26380/media") == 0
+       && rd.nsentinels == 2 && rd.sentinels[0].port == 26379
+       && strcmp(rd.sentinels[1].host, "10.0.0.2") == 0
+       && rd.sentinels[1].port == 26380 && strcmp(rd.master, "media") == 0,
+       "sentinel://: sentinels, default port, the name");
+    ok(R("sentinel://10.0.0.1/") != 0, "sentinel://: no name refused");
+    ok(R("sentinel://10.0.0.1") != 0, "sentinel://: no slash refused");
+    ok(R("sentinel:///media") != 0, "sentinel://: no sentinel refused");
+    ok(R("sentinel://a,/media") != 0, "sentinel://: empty entry refused");
+    ok(R("sentinel://a:0/media") != 0, "sentinel://: port 0 refused");
+    ok(R("sentinel://unix:/s.sock/media") != 0,
+       "sentinel://: unix socket refused");
+    ok(R("sentinel://a/b c") != 0, "sentinel://: space in the name refused");
+    ok(R("sentinel://a,b,c,d,e,f,g,h,i/m") != 0, "sentinel://: at most 8");
+#undef R
 
     ok(media_conf_parse_uint("16", 2, 1024, &n) == 0 && n == 16, "uint");
     ok(media_conf_parse_uint("0", 1, 1024, &n) != 0, "zero refused");

@@ -335,10 +335,19 @@ media_check_redis(const media_settings_t *s)
 
     rc = media_redis_connect(s);
     if (rc == NULL) {
-        media_check_say("FAIL", "redis: unreachable at %s:%d (the reason is "
-                        "above): check media_redis and that Redis runs",
-                        s->redis.port ? s->redis.host : s->redis.path,
-                        s->redis.port);
+        if (s->redis.nsentinels) {
+            media_check_say("FAIL", "redis: no primary named \"%s\" "
+                            "reachable through its %d sentinel(s) (the "
+                            "reason is above): check media_redis and that "
+                            "Redis and Sentinel run", s->redis.master,
+                            s->redis.nsentinels);
+        } else {
+            media_check_say("FAIL", "redis: unreachable at %s:%d (the "
+                            "reason is above): check media_redis and that "
+                            "Redis runs", s->redis.addr.port
+                            ? s->redis.addr.host : s->redis.addr.path,
+                            s->redis.addr.port);
+        }
         return NULL;
     }
 

@@ -85,11 +85,12 @@ static media_stmt_t  media_sql_queue_abandoned =
         " RETURNING id, status, coalesce(media_id::text, ''), error, attempts");
 
 static media_stmt_t  media_sql_queue_reconcile =
-    media_stmt("queue_reconcile", 1,
+    media_stmt("queue_reconcile", 2,
         "UPDATE jobs SET enqueued_at = now()"
         " WHERE id IN (SELECT id FROM jobs"
         "   WHERE type = $1 AND status = 'queued' AND run_after <= now()"
         "     AND (enqueued_at IS NULL"
+        "          OR enqueued_at < to_timestamp($2::bigint)"
         "          OR enqueued_at < now() - interval '1 minute')"
         "   ORDER BY run_after LIMIT 100 FOR UPDATE SKIP LOCKED)"
         " RETURNING id");
@@ -610,18 +611,27 @@ media_queue_reconcile(const media_settings_t *s, const media_queue_t *q,
     PGconn *pg, redisContext *rc)
 {
     int          i, n;
+    char         since[32];
     PGresult    *res;
-    const char  *params[1];
+    const char  *params[2];
 
     (void) s;
-
-    params[0] = q->type;
 
     /*
      * Due queued rows, each at most once a minute (enqueued_at), so a
      * healthy stream is not flooded with duplicates; a duplicate is
-     * harmless anyway, since taking a job is conditional.
+     * harmless anyway, since taking a job is conditional.  And every row
+     * enqueued before this process met a new Redis server
+     * (media_redis_new_server): replication is asynchronous, so a replica
+     * that Sentinel promoted may lack the last entries its old primary
+     * acknowledged.  Once put on the stream again they are newer than
+     * that, so each is repeated once, for every queue.
      */
+    snprintf(since, sizeof(since), "%ld", (long) media_redis_new_server);
+
+    params[0] = q->type;
+    params[1] = since;
+
     res = media_pg_exec(pg, &media_sql_queue_reconcile, params);
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {

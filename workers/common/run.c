@@ -250,7 +250,10 @@ media_supervisor_connect(const media_settings_t *s)
         media_supervisor_pg = media_pg_connect(s);
     }
 
-    if (media_supervisor_rc == NULL || media_supervisor_rc->err) {
+    if (media_supervisor_rc == NULL || media_supervisor_rc->err
+        || (s->redis.nsentinels
+            && !media_redis_is_primary(media_supervisor_rc)))
+    {
         if (media_supervisor_rc) {
             redisFree(media_supervisor_rc);
         }
@@ -392,7 +395,9 @@ media_consume(const media_settings_t *s, const media_queue_t *q,
             pg = NULL;
         }
 
-        if (rc->err) {
+        /* Sentinel moved the primary while this one stayed up: it now
+         * answers READONLY, and the next primary is asked for */
+        if (rc->err || (s->redis.nsentinels && !media_redis_is_primary(rc))) {
             redisFree(rc);
             rc = NULL;
         }

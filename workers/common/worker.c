@@ -157,12 +157,13 @@ media_settings_set(void *data, const char *name, char **args, int nargs,
 
     } else if (strcmp(name, MEDIA_SET_REDIS) == 0) {
         if (nargs != 1
-            || media_conf_parse_addr(args[0], strlen(args[0]),
-                                     MEDIA_DEFAULT_REDIS_PORT, &s->redis)
+            || media_conf_parse_redis(args[0], strlen(args[0]),
+                                      MEDIA_DEFAULT_REDIS_PORT, &s->redis)
                != 0)
         {
             snprintf(err, errlen, "line %d: invalid %s \"%s\": expected "
-                     "host, host:port or unix:/path", line, name,
+                     "host, host:port, unix:/path or "
+                     "sentinel://host:port,host:port/name", line, name,
                      nargs ? args[0] : "");
             return -1;
         }
@@ -442,8 +443,170 @@ media_pg_tenant(PGconn *pg, const char *tenant)
 }
 
 
+time_t  media_redis_new_server;
+
+/* the sentinel to ask first: the one after the last that failed us */
+static int   media_redis_sentinel;
+static char  media_redis_run_id[48];
+
+
+static redisContext *media_redis_open(const media_settings_t *s,
+    const media_addr_t *addr);
+static int media_redis_ask(const media_settings_t *s,
+    const media_addr_t *sentinel, media_addr_t *primary);
+static void media_redis_note_server(redisContext *rc);
+
+
 redisContext *
 media_redis_connect(const media_settings_t *s)
+{
+    int             i, k;
+    media_addr_t    primary;
+    redisContext   *rc;
+
+    if (s->redis.nsentinels == 0) {
+        rc = media_redis_open(s, &s->redis.addr);
+        if (rc) {
+            media_redis_note_server(rc);
+        }
+        return rc;
+    }
+
+    for (i = 0; i < s->redis.nsentinels; i++) {
+        k = media_redis_sentinel % s->redis.nsentinels;
+
+        if (media_redis_ask(s, &s->redis.sentinels[k], &primary) == 0
+            && (rc = media_redis_open(s, &primary)) != NULL)
+        {
+            if (media_redis_is_primary(rc)) {
+                media_redis_note_server(rc);
+                return rc;
+            }
+
+            media_log_error("redis connect: %s:%d, named by sentinel "
+                            "%s:%d, is not a primary (a failover under "
+                            "way?): asking the next sentinel", primary.host,
+                            primary.port, s->redis.sentinels[k].host,
+                            s->redis.sentinels[k].port);
+            redisFree(rc);
+        }
+
+        media_redis_sentinel = (k + 1) % s->redis.nsentinels;
+    }
+
+    return NULL;
+}
+
+
+/* SENTINEL get-master-addr-by-name: 0 and the primary's address, or -1 */
+static int
+media_redis_ask(const media_settings_t *s, const media_addr_t *sentinel,
+    media_addr_t *primary)
+{
+    int            rv;
+    long           port;
+    redisReply    *reply;
+    redisContext  *sc;
+
+    sc = media_redis_open(s, sentinel);
+    if (sc == NULL) {
+        return -1;
+    }
+
+    rv = -1;
+
+    reply = redisCommand(sc, "SENTINEL get-master-addr-by-name %s",
+                         s->redis.master);
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        media_log_error("redis sentinel %s:%d: %s", sentinel->host,
+                        sentinel->port, reply ? reply->str : sc->errstr);
+
+    } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+               || reply->element[0]->type != REDIS_REPLY_STRING
+               || reply->element[1]->type != REDIS_REPLY_STRING
+               || reply->element[0]->len >= sizeof(primary->host)
+               || media_conf_parse_uint(reply->element[1]->str,
+                                        reply->element[1]->len, 65535, &port)
+                  != 0)
+    {
+        media_log_error("redis sentinel %s:%d does not know a primary "
+                        "named \"%s\" (check media_redis and the "
+                        "sentinels' \"sentinel monitor\" line)",
+                        sentinel->host, sentinel->port, s->redis.master);
+
+    } else {
+        memset(primary, 0, sizeof(media_addr_t));
+        memcpy(primary->host, reply->element[0]->str,
+               reply->element[0]->len);
+        primary->port = (int) port;
+        rv = 0;
+    }
+
+    freeReplyObject(reply);
+    redisFree(sc);
+    return rv;
+}
+
+
+/* ROLE answers "master" first on a primary */
+int
+media_redis_is_primary(redisContext *rc)
+{
+    int          yes;
+    redisReply  *reply;
+
+    reply = redisCommand(rc, "ROLE");
+
+    yes = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0
+          && reply->element[0]->type == REDIS_REPLY_STRING
+          && strcmp(reply->element[0]->str, "master") == 0;
+
+    freeReplyObject(reply);
+    return yes;
+}
+
+
+/* run_id, from INFO server, tells one server (or start) from another */
+static void
+media_redis_note_server(redisContext *rc)
+{
+    char         id[48];
+    size_t       n;
+    const char  *p;
+    redisReply  *reply;
+
+    reply = redisCommand(rc, "INFO server");
+
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING
+        || (p = strstr(reply->str, "run_id:")) == NULL)
+    {
+        freeReplyObject(reply);
+        return;
+    }
+
+    p += 7;
+    n = strcspn(p, "\r\n");
+    if (n >= sizeof(id)) {
+        n = sizeof(id) - 1;
+    }
+    memcpy(id, p, n);
+    id[n] = '\0';
+
+    freeReplyObject(reply);
+
+    if (media_redis_run_id[0] && strcmp(id, media_redis_run_id) != 0) {
+        media_redis_new_server = time(NULL);
+        media_log_info("redis: another server than before (a failover or "
+                       "a restart): every queued job is enqueued again");
+    }
+
+    memcpy(media_redis_run_id, id, n + 1);
+}
+
+
+static redisContext *
+media_redis_open(const media_settings_t *s, const media_addr_t *addr)
 {
     redisContext    *rc;
     redisReply      *reply;
@@ -452,10 +615,10 @@ media_redis_connect(const media_settings_t *s)
     tv.tv_sec = s->redis_timeout / 1000;
     tv.tv_usec = (s->redis_timeout % 1000) * 1000;
 
-    if (s->redis.port) {
-        rc = redisConnectWithTimeout(s->redis.host, s->redis.port, tv);
+    if (addr->port) {
+        rc = redisConnectWithTimeout(addr->host, addr->port, tv);
     } else {
-        rc = redisConnectUnixWithTimeout(s->redis.path, tv);
+        rc = redisConnectUnixWithTimeout(addr->path, tv);
     }
 
     if (rc == NULL) {
@@ -464,7 +627,9 @@ media_redis_connect(const media_settings_t *s)
     }
 
     if (rc->err) {
-        media_log_error("redis connect: %s", rc->errstr);
+        media_log_error("redis connect %s:%d: %s",
+                        addr->port ? addr->host : addr->path, addr->port,
+                        rc->errstr);
         redisFree(rc);
         return NULL;
     }

@@ -12,6 +12,7 @@
 
 
 #include <signal.h>
+#include <time.h>
 #include <sys/types.h>
 
 #include <libpq-fe.h>
@@ -24,7 +25,7 @@
 typedef struct {
     const char    *conf_file;
     char          *pg;               /* libpq conninfo */
-    media_addr_t   redis;
+    media_redis_addr_t  redis;       /* or its sentinels */
     int            redis_set;
     long           redis_timeout;    /* ms */
     char          *storage;
@@ -137,7 +138,18 @@ int media_pg_begin(PGconn *pg);
 int media_pg_step(PGconn *pg, int ok, media_stmt_t *st,
     const char *const *params);
 int media_pg_end(PGconn *pg, int ok);
+
+/*
+ * A connection to the Redis primary: media_redis as written, or the
+ * primary its sentinels name, checked with ROLE.  media_redis_new_server
+ * is when (time(NULL)) this process last met another server than its
+ * previous connection's (a failover, or a restart), 0 never: the
+ * reconciler then re-enqueues every queued row enqueued before, since
+ * entries the old one took may not have reached the new one.
+ */
 redisContext *media_redis_connect(const media_settings_t *s);
+int media_redis_is_primary(redisContext *rc);
+extern time_t  media_redis_new_server;
 
 /* snprintf for paths: -1 (and errno ENAMETOOLONG) rather than cut short */
 int media_path(char *buf, size_t size, const char *fmt, ...)
