@@ -29,6 +29,9 @@ http {
     media_jwt_key %%DIR%%/jwt.key;
     media_cookie_secure off;
     media_url_key %%DIR%%/url.key;
+    # this file lays out each case by changing rows behind the module's
+    # back; the cache of public answers is switched on at its end
+    media_public_cache off;
     server {
         listen 127.0.0.1:%%PORT%%;
         location /api/ {
@@ -451,6 +454,36 @@ is(api(POST => "/api/v1/media/$pub/playback", $bob)->{status}, 200,
    'a signed-in viewer is not limited by it');
 is(api(POST => "/api/v1/media/$priv/playback", $ann)->{status}, 200,
    '  nor the owner of a private media');
+
+# --- the share page's row, kept (media_public_cache) -------------------------
+
+{
+    my $c = slurp($t->conf_file);
+    $c =~ s/media_public_cache off;/media_public_cache 5s;/ or die 'conf';
+    open(my $fh, '>', $t->conf_file) or die $!;
+    print $fh $c;
+    close $fh;
+    $t->reload_nginx_settled;
+}
+my $kept = media($a_id, 'audio', 'ready', 'public', 'Kept page', '', 9);
+like($t->http(GET => "/m/$kept")->{content}, qr/Kept page/,
+     'a share page, cache on');
+sql("UPDATE media SET title = 'Renamed page' WHERE id = '$kept'");
+like($t->http(GET => "/m/$kept")->{content}, qr/Kept page/,
+     '  asked again at once: its row kept, not read again');
+like($t->http(GET => "/embed/$kept")->{content}, qr/Kept page/,
+     '  the embed player shows the same kept row');
+ok(wait_until(sub { $t->http(GET => "/m/$kept")->{content} =~ /Renamed page/ },
+              timeout => 15, interval => 0.5),
+   '  the change shows once the row is read again (within twice 5 s)');
+is(api(PATCH => "/api/v1/media/$kept", $ann, { privacy => 'private' })
+   ->{status}, 200, 'made private through the API');
+is($t->http(GET => "/m/$kept")->{status}, 404, '  its page: 404 at once');
+my $none = media($a_id, 'audio', 'processing', 'public', 'Not yet', '', 10);
+is($t->http(GET => "/m/$none")->{status}, 404, 'a media not ready: 404');
+sql("UPDATE media SET status = 'ready' WHERE id = '$none'");
+is($t->http(GET => "/m/$none")->{status}, 200,
+   '  ready: its page at once (a missing page is never kept)');
 
 $t->finish;
 done_testing;
