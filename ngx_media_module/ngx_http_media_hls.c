@@ -45,6 +45,7 @@
 #include "ngx_http_media_keyfile.h"
 #include "ngx_http_media_hls.h"
 #include "ngx_http_media_plays.h"
+#include "ngx_http_media_cache.h"
 #include "ngx_http_media_pictures.h"
 #include "ngx_http_media_blocked.h"
 #include "media_token.h"
@@ -97,6 +98,12 @@ static ngx_int_t ngx_http_media_token_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_media_play_ads(ngx_http_request_t *r, yajl_gen g,
     ngx_str_t *json, media_token_t *content);
 static ngx_int_t ngx_http_media_playback_query(ngx_http_request_t *r);
+static ngx_int_t ngx_http_media_playback_answer(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res);
+static void ngx_http_media_playback_refreshed(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static ngx_uint_t ngx_http_media_playback_keeps(
+    ngx_http_media_pg_result_t *res);
 static void ngx_http_media_playback_found(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 
@@ -1016,8 +1023,11 @@ ngx_http_media_playback(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_media_playback_query(ngx_http_request_t *r)
 {
-    ngx_str_t              *params;
-    ngx_http_media_ctx_t   *ctx;
+    u_char                      *key, *k;
+    ngx_str_t                   *params;
+    ngx_uint_t                   stale;
+    ngx_http_media_ctx_t        *ctx;
+    ngx_http_media_pg_result_t   res;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
 
@@ -1028,15 +1038,42 @@ ngx_http_media_playback_query(ngx_http_request_t *r)
 
     params[0] = ctx->capture;
 
+    key = NULL;
+
     if (ctx->user) {
         params[1] = ctx->user->id;
 
     } else {
         ngx_str_null(&params[1]);
+
+        key = ngx_pnalloc(r->pool, NGX_HTTP_MEDIA_CACHE_KEY);
+        if (key == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ngx_http_media_cache_key(r, "playback anonymous", params, 1, key)
+            != NGX_OK)
+        {
+            key = NULL;
+
+        } else if (ngx_http_media_cache_get(r, key, &res, &stale) == NGX_OK) {
+            if (stale) {
+                k = ngx_http_media_cache_refresh(r, key,
+                                            &ngx_http_media_sql_playback,
+                                            params,
+                                            ngx_http_media_playback_refreshed,
+                                            NGX_HTTP_MEDIA_CACHE_KEY);
+                if (k) {
+                    ngx_memcpy(k, key, NGX_HTTP_MEDIA_CACHE_KEY);
+                }
+            }
+
+            return ngx_http_media_playback_answer(r, &res);
+        }
     }
 
     if (ngx_http_media_pg_query(r, &ngx_http_media_sql_playback,
-            params, ngx_http_media_playback_found, NULL)
+            params, ngx_http_media_playback_found, key)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1046,9 +1083,59 @@ ngx_http_media_playback_query(ngx_http_request_t *r)
 }
 
 
+/*
+ * An anonymous viewer's row is the same for every anonymous viewer (the
+ * default viewer plan's rungs): kept in media_public_cache when it is
+ * ready, not private and carries no ads (whose schedule is drawn for each
+ * token), so that a widely shared link's tokens ask PostgreSQL nothing
+ */
 static void
 ngx_http_media_playback_found(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
+{
+    if (data && ngx_http_media_playback_keeps(res)) {
+        ngx_http_media_cache_put(r, data, res);
+    }
+
+    ngx_http_finalize_request(r, ngx_http_media_playback_answer(r, res));
+}
+
+
+static void
+ngx_http_media_playback_refreshed(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    if (ngx_http_media_playback_keeps(res)) {
+        ngx_http_media_cache_put(r, data, res);
+    }
+
+    ngx_http_media_cache_done(data);
+}
+
+
+static ngx_uint_t
+ngx_http_media_playback_keeps(ngx_http_media_pg_result_t *res)
+{
+    ngx_str_t  *status, *privacy;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK || res->nrows != 1
+        || res->ncols < 9)
+    {
+        return 0;
+    }
+
+    status = ngx_http_media_pg_value(res, 0, 0);
+    privacy = ngx_http_media_pg_value(res, 0, 1);
+
+    return status->len == 5 && ngx_strncmp(status->data, "ready", 5) == 0
+           && privacy->len != 7
+           && ngx_http_media_pg_value(res, 0, 5)->data == NULL;
+}
+
+
+static ngx_int_t
+ngx_http_media_playback_answer(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res)
 {
     size_t                       n;
     time_t                       exp, ttl;
@@ -1070,9 +1157,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_media_module);
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK) {
-        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
-                                  "media playback"));
-        return;
+        return ngx_http_media_pg_failed(r, res, "media playback");
     }
 
     status = res->nrows ? ngx_http_media_pg_value(res, 0, 0) : NULL;
@@ -1086,29 +1171,25 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
                 || ngx_strncmp(ctx->user->id.data, owner->data, owner->len)
                    != 0)))
     {
-        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
-                                  NGX_HTTP_NOT_FOUND, "not_found",
-                                  "no such media"));
-        return;
+        return ngx_http_media_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                         "no such media");
     }
 
     /* taken down: 451 with the moderator's reason */
     if (status->len == 7 && ngx_strncmp(status->data, "blocked", 7) == 0) {
-        ngx_http_finalize_request(r, ngx_http_media_blocked_refuse(r,
-                                  ngx_http_media_pg_value(res, 0, 8)));
-        return;
+        return ngx_http_media_blocked_refuse(r,
+                                             ngx_http_media_pg_value(res, 0,
+                                                                     8));
     }
 
     /* ready, or transcoding with a rung listed (progressive) */
     if (ngx_http_media_pg_value(res, 0, 7)->len != 1
         || ngx_http_media_pg_value(res, 0, 7)->data[0] != 't')
     {
-        ngx_http_finalize_request(r, ngx_http_media_send_error(r,
-                                  NGX_HTTP_CONFLICT, "not_ready",
-                                  "the media is %V (%V%%); ask again when it "
-                                  "is ready", status,
-                                  ngx_http_media_pg_value(res, 0, 3)));
-        return;
+        return ngx_http_media_send_error(r, NGX_HTTP_CONFLICT, "not_ready",
+                                         "the media is %V (%V%%); ask again "
+                                         "when it is ready", status,
+                                         ngx_http_media_pg_value(res, 0, 3));
     }
 
     /*
@@ -1147,8 +1228,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
     url.data = ngx_pnalloc(r->pool, url.len);
     expires.data = ngx_pnalloc(r->pool, sizeof("1970-01-01T00:00:00Z"));
     if (url.data == NULL || expires.data == NULL || n == 0) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /* no media_hls location: a URL without its prefix (and no memcpy
@@ -1170,8 +1250,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
                      + n + (p - url.data) + NGX_TIME_T_LEN;
         cookie.data = ngx_pnalloc(r->pool, cookie.len);
         if (cookie.data == NULL) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         cookie.len = ngx_sprintf(cookie.data, NGX_HTTP_MEDIA_PLAY_COOKIE
@@ -1183,8 +1262,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
                      - cookie.data;
 
         if (ngx_http_media_add_header(r, "Set-Cookie", &cookie) != NGX_OK) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         p = ngx_cpymem(p, "master.m3u8", sizeof("master.m3u8") - 1);
@@ -1200,8 +1278,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
 
     g = yajl_gen_alloc(NULL);
     if (g == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     (void) mlcf;
@@ -1218,8 +1295,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
            != NGX_OK)
     {
         yajl_gen_free(g);
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     yajl_gen_map_close(g);
@@ -1230,7 +1306,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
     played.len = 36;
     ngx_http_media_plays_add(r, &played);
 
-    ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_OK, g));
+    return ngx_http_media_send_gen(r, NGX_HTTP_OK, g);
 }
 
 

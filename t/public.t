@@ -463,7 +463,9 @@ is(api(POST => "/api/v1/media/$priv/playback", $ann)->{status}, 200,
     open(my $fh, '>', $t->conf_file) or die $!;
     print $fh $c;
     close $fh;
-    $t->reload_nginx_settled;
+    # a restart: the anonymous token limit above starts again too
+    $t->stop_nginx;
+    $t->start_nginx;
 }
 my $kept = media($a_id, 'audio', 'ready', 'public', 'Kept page', '', 9);
 like($t->http(GET => "/m/$kept")->{content}, qr/Kept page/,
@@ -479,6 +481,20 @@ ok(wait_until(sub { $t->http(GET => "/m/$kept")->{content} =~ /Renamed page/ },
 is(api(PATCH => "/api/v1/media/$kept", $ann, { privacy => 'private' })
    ->{status}, 200, 'made private through the API');
 is($t->http(GET => "/m/$kept")->{status}, 404, '  its page: 404 at once');
+# an anonymous viewer's playback row is kept the same way: a media made
+# private through the API gives no token from then on
+my $shared = media($a_id, 'audio', 'ready', 'public', 'Shared song', '', 11);
+is(api(POST => "/api/v1/media/$shared/playback")->{status}, 200,
+   'an anonymous token, its row now kept');
+is(api(POST => "/api/v1/media/$shared/playback")->{status}, 200,
+   '  and another from the kept row');
+is(api(PATCH => "/api/v1/media/$shared", $ann, { privacy => 'private' })
+   ->{status}, 200, '  made private through the API');
+is(api(POST => "/api/v1/media/$shared/playback")->{status}, 404,
+   '  no anonymous token at once: 404');
+is(api(POST => "/api/v1/media/$shared/playback", $ann)->{status}, 200,
+   '  its owner still plays it');
+
 my $none = media($a_id, 'audio', 'processing', 'public', 'Not yet', '', 10);
 is($t->http(GET => "/m/$none")->{status}, 404, 'a media not ready: 404');
 sql("UPDATE media SET status = 'ready' WHERE id = '$none'");
