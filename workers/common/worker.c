@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "worker.h"
+#include "s3.h"
 
 
 volatile sig_atomic_t  media_worker_stop;
@@ -111,6 +112,11 @@ media_settings_load(media_settings_t *s, const char *conf_file)
             exit(1);
         }
     }
+
+    if (media_s3_settings_check(s, err, sizeof(err)) != 0) {
+        media_log_error("settings: %s", err);
+        exit(2);
+    }
 }
 
 
@@ -127,6 +133,14 @@ media_settings_set(void *data, const char *name, char **args, int nargs,
 
     if (strncmp(name, "media_", 6) != 0) {
         return 0;
+    }
+
+    /* media_storage s3://..., media_s3_*: s3.c's */
+    switch (media_s3_setting(s, name, args, nargs, line, err, errlen)) {
+    case 1:
+        return 0;
+    case -1:
+        return -1;
     }
 
     field = NULL;
@@ -337,6 +351,7 @@ media_settings_free(media_settings_t *s)
     free(s->stripe_key_file);
     free(s->stripe_api_url);
     free(s->public_url);
+    media_s3_settings_free(s);
 }
 
 
