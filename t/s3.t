@@ -10,7 +10,8 @@
 # refused token never reaches the bucket; with the bucket down a master
 # says so (502) and a transcode fails its attempt with a clear error and
 # ends ready once the bucket is back (the job is not lost); a deleted
-# media's objects are deleted by the sweeper.
+# media's objects are deleted by the sweeper.  Originals go too, in parts
+# when large (MEDIA_TEST_S3_PART_SIZE makes "large" 64 KB here).
 
 use strict;
 use warnings;
@@ -162,7 +163,10 @@ ok($ok, 'nginx -t takes media_storage s3://... with its endpoint, region, creden
 
 $t->migrate;
 $t->start_nginx;
-$t->start_worker('transcoder');
+# files over 64 KB in parts of 64 KB (8 MB and 16 MB in production), so
+# that the originals below go as multipart uploads
+$t->spawn('transcoder', { %{ $t->sanitizer_env(1) }, MEDIA_TEST_S3_PART_SIZE => 65536 },
+          $t->build_path('media-transcoder'), '-c', $t->conf_file);
 $t->start_worker('sweeper');
 
 my $ann = $t->signup('ann@example.com');
@@ -218,6 +222,13 @@ ok((grep { m{^hls/$aid/g1/a\d+/seg_\d+\.ts$} } @$keys), '  and its segments');
 ok(!-e "$dir/storage/hls/$vid" && !-e "$dir/storage/hls/$aid",
    'nothing of them is left in the spool');
 like(s3("/$prefix/hls/$vid/rungs.txt"), qr/ done$/m, 'rungs.txt says done');
+
+# the originals, in parts (CreateMultipartUpload, UploadPart, Complete)
+ok(-s $video > 65536 * 2 && s3("/$prefix/uploads/$vid") eq slurp($video),
+   'the video\'s original is in the bucket, whole (' . (-s $video) . ' bytes)');
+ok(s3("/$prefix/uploads/$aid") eq slurp($audio), '  and the audio\'s');
+like(slurp("$dir/s3rver.log"), qr/partNumber=2&uploadId=/, '  sent in parts');
+unlike(s3("?uploads="), qr/<Upload>/, '  with no multipart upload left open');
 
 # --- played through nginx ------------------------------------------------
 
@@ -290,6 +301,7 @@ ok(wait_until(sub {
                              . " WHERE media_id = '$late' AND type = 'transcode'") // '';
     $err =~ /s3/;
 }, timeout => 30, interval => 0.2), 'a transcode with the bucket down fails its attempt');
+chomp $err;
 like($err, qr/s3 \w+ .*(Couldn't connect|Connection refused|Failed to connect)/i,
      "  with a clear error ($err)");
 isnt(api(GET => "/api/v1/media/$late")->{json}{media}{status}, 'failed',
@@ -304,6 +316,7 @@ ok(scalar(@{ s3_keys("hls/$late/") }) > 3, '  its objects in the bucket');
 is(api(DELETE => "/api/v1/media/$vid")->{status}, 204, 'the video deleted');
 ok(wait_until(sub { !@{ s3_keys("hls/$vid/") } }, timeout => 60),
    'the sweeper deleted its objects from the bucket');
+ok(!@{ s3_keys("uploads/$vid") }, '  and its original');
 ok(scalar(@{ s3_keys("hls/$aid/") }) > 3, 'the audio\'s objects stay');
 
 $t->finish;

@@ -56,6 +56,7 @@
 #include <time.h>
 
 #include "worker.h"
+#include "s3.h"
 #include "sweeper.h"
 
 
@@ -866,7 +867,7 @@ static int
 media_life_sources(const media_settings_t *s, PGconn *pg)
 {
     int                i, n;
-    char               path[4096], batch[16], keep[24];
+    char               path[4096], batch[16], keep[24], key[128], err[512];
     PGresult          *res;
     const char        *params[2], *id;
     media_life_ids_t   ids;
@@ -900,6 +901,15 @@ media_life_sources(const media_settings_t *s, PGconn *pg)
             media_log_error("lifecycle: original of media %s: remove %s: "
                             "%s; kept for the next pass", id, path,
                             strerror(errno));
+            continue;
+        }
+
+        /* and the bucket's copy (media_storage s3://) */
+        snprintf(key, sizeof(key), MEDIA_DIR_UPLOADS "/%s", id);
+
+        if (s->s3.on && media_s3_delete(s, key, err, sizeof(err)) != 0) {
+            media_log_error("lifecycle: original of media %s: %s; kept for "
+                            "the next pass", id, err);
             continue;
         }
 

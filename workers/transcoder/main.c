@@ -25,6 +25,7 @@
 
 #include "worker.h"
 #include "queue.h"
+#include "s3.h"
 #include "transcoder.h"
 
 
@@ -70,6 +71,7 @@ static int media_cover_recheck(media_job_t *job, const struct stat *before,
 static int media_transcode_file(const char *source, const char *dir,
     long threads);
 static int media_source(media_job_t *job, char *path, size_t size);
+static int media_store_original(media_job_t *job, const char *source);
 static int media_record(media_job_t *job, media_probe_t *p,
     media_ladder_t *l, media_loudness_t *loud);
 static void media_mark(media_job_t *job, const char *status,
@@ -253,6 +255,7 @@ media_transcode(media_job_t *job)
 
     if (media_generation_close(job, &ladder) != 0
         || media_cover_recheck(job, &cover_sb, final, &ladder) != 0
+        || media_store_original(job, source) != 0
         || media_record(job, &probe, &ladder, normalize) != 0)
     {
         goto done;
@@ -287,6 +290,34 @@ done:
     }
 
     return rc;
+}
+
+
+/*
+ * With media_storage s3://, the original goes to the bucket too
+ * (uploads/<id>, in parts when large), before the media says ready; the
+ * spool's copy stays for the exporter until media_source_retention.
+ */
+static int
+media_store_original(media_job_t *job, const char *source)
+{
+    char  key[128], err[512];
+
+    if (!job->settings->s3.on) {
+        return 0;
+    }
+
+    snprintf(key, sizeof(key), MEDIA_DIR_UPLOADS "/%s", job->media_id);
+
+    if (media_s3_put_file(job->settings, key, source,
+                          "application/octet-stream", err, sizeof(err))
+        != 0)
+    {
+        media_job_fail(job, "%s", err);
+        return -1;
+    }
+
+    return 0;
 }
 
 
