@@ -7,7 +7,8 @@
 # A video and an audio file are transcoded into the bucket (nothing left
 # in the spool), played through nginx (master built from the bucket's
 # rungs.txt, variants and segments proxied, the bytes the bucket holds); a
-# refused token never reaches the bucket; with the bucket down a master
+# refused token never reaches the bucket; a cover uploaded later goes
+# there too; with the bucket down a master
 # says so (502) and a transcode fails its attempt with a clear error and
 # ends ready once the bucket is back (the job is not lost); a deleted
 # media's objects are deleted by the sweeper.  Originals go too, in parts
@@ -265,6 +266,27 @@ is($r->{headers}{'content-type'}, 'image/jpeg', '  image/jpeg');
 my $d = `ffprobe -v error -show_entries format=duration -of csv=p=0 '@{[ $t->url($url) ]}' 2>&1`;
 chomp $d;
 ok($d =~ /^([\d.]+)/ && abs($1 - 3) < 1, "ffprobe plays the whole stream ($d)");
+
+# --- a cover uploaded after the publish ----------------------------------------
+
+my $png = $t->make_media('up.png', '-f lavfi -i color=c=green:size=600x600 -frames:v 1');
+$r = $t->http(PUT => "/api/v1/media/$aid/cover", body => slurp($png),
+              headers => { 'Content-Type' => 'image/png',
+                           Authorization => "Bearer $ann->{access_token}" });
+is($r->{status}, 202, 'a cover for the audio: 202');
+my $job;
+wait_until(sub {
+    $job = api(GET => "/api/v1/jobs/$r->{json}{job}{id}")->{json}{job};
+    $job && $job->{status} =~ /^(done|failed|dead)$/;
+}, timeout => 60, interval => 0.3);
+is($job->{status}, 'done', '  its job is done');
+ok((grep { $_ eq "hls/$aid/cover-512.jpg" } @{ s3_keys("hls/$aid/") }),
+   '  the covers are in the bucket');
+ok(!-e "$dir/storage/hls/$aid", '  and not in the spool');
+my $pics = api(GET => "/api/v1/media/$aid")->{json}{media}{pictures};
+$r = $t->http(GET => $pics->{cover_128} // '/none');
+is($r->{status}, 200, '  served through nginx');
+is($r->{content}, s3("/$prefix/hls/$aid/cover-128.jpg"), '  the bytes the bucket holds');
 
 # --- refusals never reach the bucket --------------------------------------------
 
