@@ -513,7 +513,7 @@ ngx_http_media_hls_redirect(ngx_http_request_t *r,
     args.len = 0;
 
     if (mmcf->s3
-        && ngx_http_media_s3_args(r, uri.data + files->len,
+        && ngx_http_media_s3_args(r, MEDIA_DIR_HLS "/", uri.data + files->len,
                                   uri.len - files->len, &args)
            != NGX_OK)
     {
@@ -803,7 +803,7 @@ ngx_http_media_hls_fetch_rungs(ngx_http_request_t *r,
     p = ngx_cpymem(p, "/rungs.txt", sizeof("/rungs.txt") - 1);
     uri.len = p - uri.data;
 
-    if (ngx_http_media_s3_args(r, uri.data + files->len,
+    if (ngx_http_media_s3_args(r, MEDIA_DIR_HLS "/", uri.data + files->len,
                                uri.len - files->len, &args)
         != NGX_OK)
     {

@@ -73,15 +73,15 @@ ngx_http_media_s3_storage(ngx_conf_t *cf, ngx_http_media_main_conf_t *mmcf,
         ngx_str_set(&mmcf->storage, MEDIA_DEFAULT_STORAGE);
     }
 
-    /* the canonical URI's start: /<bucket>/<prefix>/hls/ */
+    /* the canonical URI's start: /<bucket>/<prefix>/ */
     s3->path.len = 1 + ngx_strlen(s3->url.bucket) + 1
-                   + ngx_strlen(s3->url.prefix) + 1 + sizeof(MEDIA_DIR_HLS);
+                   + ngx_strlen(s3->url.prefix) + 1;
     s3->path.data = ngx_pnalloc(cf->pool, s3->path.len + 1);
     if (s3->path.data == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    s3->path.len = ngx_sprintf(s3->path.data, "/%s/%s%s" MEDIA_DIR_HLS "/%Z",
+    s3->path.len = ngx_sprintf(s3->path.data, "/%s/%s%s%Z",
                                s3->url.bucket, s3->url.prefix,
                                s3->url.prefix[0] ? "/" : "")
                    - s3->path.data - 1;
@@ -273,28 +273,32 @@ ngx_http_media_s3_cstr(ngx_conf_t *cf, ngx_str_t *s)
 /* requests ---------------------------------------------------------------- */
 
 ngx_int_t
-ngx_http_media_s3_args(ngx_http_request_t *r, u_char *file, size_t len,
-    ngx_str_t *args)
+ngx_http_media_s3_args(ngx_http_request_t *r, const char *dir, u_char *file,
+    size_t len, ngx_str_t *args)
 {
-    u_char                      *path;
+    u_char                      *path, *p;
+    size_t                       dlen;
     ngx_http_media_s3_conf_t    *s3;
     ngx_http_media_main_conf_t  *mmcf;
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
     s3 = mmcf->s3;
+    dlen = ngx_strlen(dir);
 
-    path = ngx_pnalloc(r->pool, s3->path.len + len);
+    path = ngx_pnalloc(r->pool, s3->path.len + dlen + len);
     args->data = ngx_pnalloc(r->pool, MEDIA_S3_PRESIGN_LEN);
 
     if (path == NULL || args->data == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memcpy(ngx_cpymem(path, s3->path.data, s3->path.len), file, len);
+    p = ngx_cpymem(path, s3->path.data, s3->path.len);
+    p = ngx_cpymem(p, dir, dlen);
+    p = ngx_cpymem(p, file, len);
 
     args->len = media_s3_presign(&s3->keys, (char *) s3->region.data,
                                  (char *) s3->host.data, (char *) path,
-                                 s3->path.len + len, ngx_time(),
+                                 p - path, ngx_time(),
                                  MEDIA_S3_PRESIGN_TTL, (char *) args->data,
                                  MEDIA_S3_PRESIGN_LEN);
 

@@ -26,7 +26,7 @@ typedef struct {
     ngx_str_t         region;        /* media_s3_region */
     ngx_str_t         credentials;   /* media_s3_credentials: the file */
     media_s3_keys_t   keys;          /* read from it at configuration */
-    ngx_str_t         path;          /* "/<bucket>/<prefix>/hls/" */
+    ngx_str_t         path;          /* "/<bucket>/<prefix>/" */
 } ngx_http_media_s3_conf_t;
 
 
@@ -46,11 +46,12 @@ char *ngx_http_media_s3_init_conf(ngx_conf_t *cf,
     ngx_http_media_main_conf_t *mmcf);
 
 /*
- * The presigned query for GET <bucket>/<prefix>/hls/<file> (file: from
- * "<media id>/" on, as the files location's URI has it), in r's pool.
+ * The presigned query for GET <bucket>/<prefix>/<dir><file> (dir: "hls/"
+ * for media_hls, "" for media_download; file: what follows the files
+ * location's prefix in its URI), in r's pool.
  */
-ngx_int_t ngx_http_media_s3_args(ngx_http_request_t *r, u_char *file,
-    size_t len, ngx_str_t *args);
+ngx_int_t ngx_http_media_s3_args(ngx_http_request_t *r, const char *dir,
+    u_char *file, size_t len, ngx_str_t *args);
 
 
 #endif /* _NGX_HTTP_MEDIA_S3_H_INCLUDED_ */

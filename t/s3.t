@@ -8,7 +8,7 @@
 # in the spool), played through nginx (master built from the bucket's
 # rungs.txt, variants and segments proxied, the bytes the bucket holds); a
 # refused token never reaches the bucket; a cover uploaded later goes
-# there too; with the bucket down a master
+# there too, and an export, served by a download link; with the bucket down a master
 # says so (502) and a transcode fails its attempt with a clear error and
 # ends ready once the bucket is back (the job is not lost); a deleted
 # media's objects are deleted by the sweeper.  Originals go too, in parts
@@ -69,6 +69,7 @@ http {
     %%HTTP%%
     media_jwt_key %%DIR%%/jwt.key;
     media_url_key %%DIR%%/url.key;
+    media_download_key %%DIR%%/dl.key;
     media_cookie_secure off;
     media_job_retry 1s;
     S3CONF
@@ -80,6 +81,19 @@ http {
 
         location /api/ {
             media_api;
+        }
+
+        location /dl/ {
+            media_download /_media_dl/;
+        }
+
+        # the bucket's root: exports/ and uploads/ for download links
+        location /_media_dl/ {
+            internal;
+            proxy_pass http://127.0.0.1:%%PORT_s3%%/media/site1/;
+            proxy_set_header Authorization "";
+            proxy_set_header Cookie "";
+            proxy_hide_header Cache-Control;
         }
 
         location /hls/ {
@@ -123,6 +137,7 @@ my $good = "media_s3_endpoint http://127.0.0.1:$s3port;\n"
 
 $t->jwt_key;
 $t->key('url');
+$t->key('dl');
 
 for my $case (
     [ "media_s3_region us-east-1; media_s3_credentials $dir/s3.credentials;",
@@ -169,6 +184,7 @@ $t->start_nginx;
 $t->spawn('transcoder', { %{ $t->sanitizer_env(1) }, MEDIA_TEST_S3_PART_SIZE => 65536 },
           $t->build_path('media-transcoder'), '-c', $t->conf_file);
 $t->start_worker('sweeper');
+$t->start_worker('exporter');
 
 my $ann = $t->signup('ann@example.com');
 
@@ -287,6 +303,28 @@ my $pics = api(GET => "/api/v1/media/$aid")->{json}{media}{pictures};
 $r = $t->http(GET => $pics->{cover_128} // '/none');
 is($r->{status}, 200, '  served through nginx');
 is($r->{content}, s3("/$prefix/hls/$aid/cover-128.jpg"), '  the bytes the bucket holds');
+
+# --- an export, and a download link to it -----------------------------------------
+
+$r = api(POST => "/api/v1/media/$aid/exports", '{"format":"mp3"}');
+is($r->{status}, 202, 'an mp3 export: 202') or diag($r->{content});
+my $eid = $r->{json}{export}{id};
+my $e = {};
+wait_until(sub {
+    $e = api(GET => "/api/v1/exports/$eid")->{json}{export} // {};
+    ($e->{status} // '') =~ /^(ready|failed)$/;
+}, timeout => 90, interval => 0.3);
+is($e->{status}, 'ready', '  ready') or diag($e->{error});
+my $mp3 = s3("/$prefix/exports/$eid.mp3");
+ok(length($mp3) > 1000 && $mp3 !~ /<Error>/, '  its file is in the bucket');
+ok(!-e "$dir/storage/exports/$eid.mp3", '  and not in the spool');
+$r = api(POST => '/api/v1/downloads', qq({"export_id":"$eid"}));
+is($r->{status}, 201, 'a download link to it') or diag($r->{content});
+$r = $t->http(GET => $r->{json}{download}{url} // $r->{json}{url} // '/none');
+is($r->{status}, 200, '  served from the bucket: 200');
+is($r->{content}, $mp3, '  the bytes the bucket holds');
+like($r->{headers}{'content-disposition'} // '', qr/^attachment/, '  as an attachment');
+is($r->{headers}{'content-type'}, 'audio/mpeg', '  audio/mpeg, as uploaded');
 
 # --- refusals never reach the bucket --------------------------------------------
 

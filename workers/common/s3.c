@@ -639,6 +639,13 @@ media_s3_type(const char *name)
         { ".vtt", "text/vtt" },
         { ".json", "application/json" },
         { ".txt", "text/plain" },
+        /* exports, as the download location's types {} name them */
+        { ".mp3", "audio/mpeg" },
+        { ".wav", "audio/wav" },
+        { ".flac", "audio/flac" },
+        { ".ogg", "audio/ogg" },
+        { ".m4a", "audio/mp4" },
+        { ".webm", "video/webm" },
     };
 
     len = strlen(name);

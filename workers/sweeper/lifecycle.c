@@ -306,7 +306,7 @@ static int
 media_life_exports(const media_settings_t *s, PGconn *pg)
 {
     int                i, n;
-    char               path[4096], batch[16];
+    char               path[4096], batch[16], key[128], err[512];
     PGresult          *res;
     const char        *params[1], *id;
     media_life_ids_t   ids;
@@ -337,6 +337,15 @@ media_life_exports(const media_settings_t *s, PGconn *pg)
         {
             media_log_error("lifecycle: export %s: remove %s: %s; kept for "
                             "the next pass", id, path, strerror(errno));
+            continue;
+        }
+
+        snprintf(key, sizeof(key), MEDIA_DIR_EXPORTS "/%s.%s", id,
+                 PQgetvalue(res, i, 1));
+
+        if (s->s3.on && media_s3_delete(s, key, err, sizeof(err)) != 0) {
+            media_log_error("lifecycle: export %s: %s; kept for the next "
+                            "pass", id, err);
             continue;
         }
 
