@@ -21,14 +21,7 @@
 #define MEDIA_S3_MULTIPART    (16 * 1024 * 1024)  /* larger: multipart */
 
 
-/* a media_storage / media_s3_* directive (1), another one (0), or a bad
- * value (-1, why in err) */
-int media_s3_setting(media_settings_t *s, const char *name, char **args,
-    int nargs, int line, char *err, size_t errlen);
-
-/* after the file is read: the endpoint is there, the credentials read */
-int media_s3_settings_check(media_settings_t *s, char *err, size_t errlen);
-void media_s3_settings_free(media_settings_t *s);
+/* the settings (media_storage s3://, media_s3_*) are read by worker.c */
 
 /* the file at path as key, with this Content-Type; multipart when large */
 int media_s3_put_file(const media_settings_t *s, const char *key,
