@@ -11,15 +11,16 @@
 
 SHELL := /bin/bash
 
-# Debian packages `make run` needs (RUN_DEPS), and the build of
+# Debian packages `make run` needs (RUN_DEPS: curl and jq for the README's
+# examples), and the build of
 # everything, the tests and `make deb` (DEPS: with npm too)
 RUN_DEPS := gcc make pkg-config perl nginx nginx-dev \
         libpq-dev postgresql redis-server libhiredis-dev libyajl-dev \
         libssl-dev libcurl4-openssl-dev \
         libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev \
-        libswresample-dev libswscale-dev ffmpeg
+        libswresample-dev libswscale-dev ffmpeg curl jq
 DEPS := $(RUN_DEPS) clang libclang-rt-14-dev nodejs chromium \
-        dpkg-dev lintian jq prometheus wrk
+        dpkg-dev lintian prometheus wrk
 
 NGX_SRC  := /usr/share/nginx/src
 BUILD    ?= build

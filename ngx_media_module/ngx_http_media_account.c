@@ -28,6 +28,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "ngx_http_media_reply.h"
+#include "ngx_http_media_search.h"
 #include "ngx_http_media_auth.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
@@ -1041,6 +1042,9 @@ ngx_http_media_deleted(ngx_http_request_t *r,
                                   "media delete"));
         return;
     }
+
+    /* the account's media and profile leave search at once */
+    ngx_http_media_search_forget(r);
 
     if (res->nrows == 0) {
         ngx_http_finalize_request(r, ngx_http_media_unauthorized(r,

@@ -333,6 +333,20 @@ ngx_http_media_blocked_find(ngx_http_media_blocked_entry_t *table,
 }
 
 
+ngx_atomic_uint_t
+ngx_http_media_blocked_version(ngx_http_media_main_conf_t *mmcf)
+{
+    ngx_http_media_blocked_set_t  *set;
+
+    set = mmcf->blocked;
+    if (set == NULL || set->sh == NULL) {
+        return 0;
+    }
+
+    return ngx_http_media_blocked_seq(set->sh) & ~(ngx_atomic_uint_t) 1;
+}
+
+
 ngx_uint_t
 ngx_http_media_blocked(ngx_http_media_main_conf_t *mmcf, ngx_uint_t kind,
     const u_char *id)
@@ -845,13 +859,12 @@ ngx_http_media_blocked_parse(u_char *p, size_t len,
 /*
  * The whole set from PostgreSQL, through the pool of this worker: the
  * pool serves requests, so the query rides on a request of our own that
- * no client sent (a pool, a connection with the log, nothing else).
+ * no client sent (ngx_http_media_pg_request()).
  */
 static void
 ngx_http_media_blocked_reload(ngx_http_media_blocked_sub_t *s)
 {
     ngx_pool_t          *pool;
-    ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
     /* a reload still running is abandoned: its snapshot predates this
@@ -870,26 +883,12 @@ ngx_http_media_blocked_reload(ngx_http_media_blocked_sub_t *s)
     s->overflow = 0;
     s->loading = 1;
 
-    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, s->log);
-    if (pool == NULL) {
+    r = ngx_http_media_pg_request(s->log);
+    if (r == NULL) {
         goto failed;
     }
 
-    r = ngx_pcalloc(pool, sizeof(ngx_http_request_t));
-    c = ngx_pcalloc(pool, sizeof(ngx_connection_t));
-    if (r == NULL || c == NULL) {
-        ngx_destroy_pool(pool);
-        goto failed;
-    }
-
-    c->log = s->log;
-    c->pool = pool;
-    c->data = r;
-    c->fd = (ngx_socket_t) -1;
-    r->connection = c;
-    r->main = r;
-    r->pool = pool;
-
+    pool = r->pool;
     s->pool = pool;
 
     if (ngx_http_media_pg_query(r, &ngx_http_media_sql_blocked_load, NULL,

@@ -41,6 +41,14 @@ ngx_int_t ngx_http_media_blocked_init_process(ngx_cycle_t *cycle,
 void ngx_http_media_blocked_done(void);
 
 /*
+ * A number that changes whenever the set does, on any node (a takedown, a
+ * ban, their undoing): what was cached before it changed may show what is
+ * now blocked (the search cache keys on it).
+ */
+ngx_atomic_uint_t ngx_http_media_blocked_version(
+    ngx_http_media_main_conf_t *mmcf);
+
+/*
  * Is id (16 bytes) in the set as kind?  No I/O, no allocation, no lock
  * unless a writer keeps changing the set under it.
  */

@@ -18,7 +18,8 @@
  *       in sql/018), never computed per request
  *
  * Plays themselves are counted where playback tokens are issued
- * (ngx_http_media_hls.c, media_play_count in sql/018).
+ * (ngx_http_media_hls.c; sent in batches by ngx_http_media_plays.c,
+ * media_plays_add in sql/040).
  *
  * Media the caller may not see (deleted, or private and not theirs) is
  * 404 and never listed; privacy is checked when read, so a media made

@@ -44,6 +44,7 @@
 #include "ngx_http_media_shm.h"
 #include "ngx_http_media_keyfile.h"
 #include "ngx_http_media_hls.h"
+#include "ngx_http_media_plays.h"
 #include "ngx_http_media_pictures.h"
 #include "ngx_http_media_blocked.h"
 #include "ngx_http_media_s3.h"
@@ -126,18 +127,13 @@ static ngx_str_t  ngx_http_media_cache_control_name =
 /* the statements of this room, each prepared once per pooled connection */
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_playback =
-    ngx_http_media_pg_stmt("hls_playback", 3,
+    ngx_http_media_pg_stmt("hls_playback", 2,
         "SELECT m.status, m.privacy, m.owner_id::text, m.progress,"
         "       coalesce(p.max_rung, 0),"
         "       CASE WHEN p.ads AND m.status = 'ready' AND NOT EXISTS ("
         "         SELECT 1 FROM ads WHERE ads.media_id = m.id)"
         "       THEN media_ad_schedule(m.id, m.duration_ms) END,"
         "       " NGX_HTTP_MEDIA_PICTURES_COLUMN ","
-        /* a play, when a token will be issued: once per viewer ($3) per
-         * media per 30 minutes (sql/018) */
-        "       CASE WHEN " NGX_HTTP_MEDIA_PLAYABLE
-        "         AND (m.privacy <> 'private' OR m.owner_id = $2::uuid)"
-        "       THEN media_play_count(m.id, $3, $2::uuid) END,"
         /* a rung is listed while it transcodes (progressive) */
         "       " NGX_HTTP_MEDIA_PLAYABLE ","
         "       m.blocked_reason"
@@ -1190,29 +1186,18 @@ ngx_http_media_playback_query(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
 
-    params = ngx_palloc(r->pool, 3 * sizeof(ngx_str_t));
+    params = ngx_palloc(r->pool, 2 * sizeof(ngx_str_t));
     if (params == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     params[0] = ctx->capture;
 
-    /* the viewer whose plays count once per 30 minutes: "u:<user id>" or
-     * "a:<address>" */
-    params[2].len = 2 + (ctx->user ? ctx->user->id.len
-                                   : r->connection->addr_text.len);
-    params[2].data = ngx_pnalloc(r->pool, params[2].len);
-    if (params[2].data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     if (ctx->user) {
         params[1] = ctx->user->id;
-        ngx_sprintf(params[2].data, "u:%V", &ctx->user->id);
 
     } else {
         ngx_str_null(&params[1]);
-        ngx_sprintf(params[2].data, "a:%V", &r->connection->addr_text);
     }
 
     if (ngx_http_media_pg_query(r, &ngx_http_media_sql_playback,
@@ -1234,7 +1219,7 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
     time_t                       exp, ttl;
     yajl_gen                     g;
     ngx_str_t                   *status, *privacy, *owner, url, expires;
-    ngx_str_t                   *mode, cookie;
+    ngx_str_t                   *mode, cookie, played;
     ngx_int_t                    rung;
     ngx_uint_t                   in_cookie;
     media_token_t                t;
@@ -1275,13 +1260,13 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
     /* taken down: 451 with the moderator's reason */
     if (status->len == 7 && ngx_strncmp(status->data, "blocked", 7) == 0) {
         ngx_http_finalize_request(r, ngx_http_media_blocked_refuse(r,
-                                  ngx_http_media_pg_value(res, 0, 9)));
+                                  ngx_http_media_pg_value(res, 0, 8)));
         return;
     }
 
     /* ready, or transcoding with a rung listed (progressive) */
-    if (ngx_http_media_pg_value(res, 0, 8)->len != 1
-        || ngx_http_media_pg_value(res, 0, 8)->data[0] != 't')
+    if (ngx_http_media_pg_value(res, 0, 7)->len != 1
+        || ngx_http_media_pg_value(res, 0, 7)->data[0] != 't')
     {
         ngx_http_finalize_request(r, ngx_http_media_send_error(r,
                                   NGX_HTTP_CONFLICT, "not_ready",
@@ -1403,6 +1388,12 @@ ngx_http_media_playback_found(ngx_http_request_t *r,
     }
 
     yajl_gen_map_close(g);
+
+    /* a token is issued: its play counts (once per viewer per media per
+     * 30 minutes), sent with this worker's others within a second */
+    played.data = (u_char *) id;
+    played.len = 36;
+    ngx_http_media_plays_add(r, &played);
 
     ngx_http_finalize_request(r, ngx_http_media_send_gen(r, NGX_HTTP_OK, g));
 }

@@ -12,6 +12,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "ngx_http_media_reply.h"
+#include "ngx_http_media_search.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_library.h"
@@ -370,8 +371,9 @@ ngx_http_media_patch(ngx_http_request_t *r)
         params[3] = *privacy;
     }
 
+    /* data: a write, which search's cache must forget */
     if (ngx_http_media_pg_query(r, &ngx_http_media_sql_patch,
-            params, ngx_http_media_one_found, NULL)
+            params, ngx_http_media_one_found, (void *) 1)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -606,6 +608,10 @@ static void
 ngx_http_media_one_found(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
+    if (data && res->status == NGX_HTTP_MEDIA_PG_OK && res->nrows) {
+        ngx_http_media_search_forget(r);
+    }
+
     ngx_http_finalize_request(r, ngx_http_media_send_row(r, res, "media",
                               ngx_http_media_media_fields,
                               NGX_HTTP_MEDIA_NFIELDS));
@@ -682,6 +688,8 @@ ngx_http_media_deleted(ngx_http_request_t *r, ngx_http_media_pg_result_t *res,
                                   "no such media"));
         return;
     }
+
+    ngx_http_media_search_forget(r);
 
     if (ngx_http_media_redis_enqueue(r, MEDIA_STREAM_SWEEP,
                                      ngx_http_media_pg_value(res, 0, 0),

@@ -28,6 +28,8 @@
 #include "ngx_http_media_blocked.h"
 #include "ngx_http_media_tenant.h"
 #include "ngx_http_media_metrics.h"
+#include "ngx_http_media_plays.h"
+#include "ngx_http_media_search.h"
 #include "ngx_http_media_s3.h"
 
 
@@ -295,6 +297,13 @@ static ngx_command_t  ngx_http_media_commands[] = {
       offsetof(ngx_http_media_main_conf_t, url_ttl),
       NULL },
 
+    { ngx_string("media_search_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_media_search_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("media_cookie_ttl"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_media_msec,
@@ -536,6 +545,10 @@ ngx_http_media_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_media_search_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_media_hls_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -562,6 +575,7 @@ ngx_http_media_create_main_conf(ngx_conf_t *cf)
     mmcf->tus_expires = NGX_CONF_UNSET;
     mmcf->url_ttl = NGX_CONF_UNSET_MSEC;
     mmcf->cookie_ttl = NGX_CONF_UNSET_MSEC;
+    mmcf->search_cache_ttl = NGX_CONF_UNSET_MSEC;
     mmcf->billing_wait = NGX_CONF_UNSET_MSEC;
     mmcf->free_rung = NGX_CONF_UNSET_UINT;
     mmcf->leeway = NGX_CONF_UNSET_MSEC;
@@ -1298,6 +1312,10 @@ ngx_http_media_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_media_plays_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -1308,6 +1326,7 @@ ngx_http_media_exit_process(ngx_cycle_t *cycle)
     /* first: its reload's request lets go of its query */
     ngx_http_media_blocked_done();
     ngx_http_media_metrics_exit_process();
+    ngx_http_media_plays_exit_process();
     ngx_http_media_pg_done();
     ngx_http_media_redis_done();
 }

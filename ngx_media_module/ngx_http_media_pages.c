@@ -16,6 +16,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "ngx_http_media_reply.h"
+#include "ngx_http_media_search.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_pages.h"
 #include "ngx_http_media_pictures.h"
@@ -1511,6 +1512,9 @@ ngx_http_media_me_patched(ngx_http_request_t *r,
                                   "me patch"));
         return;
     }
+
+    /* a handle given up or changed: not found by its old one */
+    ngx_http_media_search_forget(r);
 
     handle = ngx_http_media_pg_value(res, 0, 1);
 

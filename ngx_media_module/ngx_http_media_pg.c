@@ -226,6 +226,37 @@ ngx_http_media_pg_drain(ngx_http_media_pg_pool_t *pool)
 }
 
 
+ngx_http_request_t *
+ngx_http_media_pg_request(ngx_log_t *log)
+{
+    ngx_pool_t          *pool;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    r = ngx_pcalloc(pool, sizeof(ngx_http_request_t));
+    c = ngx_pcalloc(pool, sizeof(ngx_connection_t));
+    if (r == NULL || c == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    c->log = log;
+    c->pool = pool;
+    c->data = r;
+    c->fd = (ngx_socket_t) -1;
+    r->connection = c;
+    r->main = r;
+    r->pool = pool;
+
+    return r;
+}
+
+
 ngx_int_t
 ngx_http_media_pg_query(ngx_http_request_t *r, ngx_http_media_pg_stmt_t *stmt,
     ngx_str_t *params, ngx_http_media_pg_handler_pt handler, void *data)

@@ -84,6 +84,15 @@ ngx_int_t ngx_http_media_pg_query(ngx_http_request_t *r,
     ngx_http_media_pg_handler_pt handler, void *data);
 
 
+/*
+ * A request no client sent, for work a worker process does for no server
+ * (the blocked set's load, a batch of plays): a pool of its own, a
+ * connection with the log and nothing else; its queries go through every
+ * tenant's pool ("*").  The caller destroys r->pool once it is done, never
+ * from inside a handler of the query (libpq's result is read from it).
+ */
+ngx_http_request_t *ngx_http_media_pg_request(ngx_log_t *log);
+
 /* this worker process's pools, summed over tenants (/metrics) */
 void ngx_http_media_pg_stats(ngx_http_media_pool_stats_t *st);
 

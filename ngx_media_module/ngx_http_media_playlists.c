@@ -27,6 +27,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_media_reply.h"
+#include "ngx_http_media_search.h"
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_playlists.h"
 #include "media_utf8.h"
@@ -628,6 +629,13 @@ static void
 ngx_http_media_playlist_done(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
+    /* renamed, made private, deleted: out of search's cache */
+    if ((r->method & (NGX_HTTP_PATCH|NGX_HTTP_DELETE))
+        && res->status == NGX_HTTP_MEDIA_PG_OK)
+    {
+        ngx_http_media_search_forget(r);
+    }
+
     ngx_http_finalize_request(r, ngx_http_media_send_verdict(r, res, data,
                               "media playlist"));
 }

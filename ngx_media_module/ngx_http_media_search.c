@@ -16,14 +16,28 @@
  * playlists, users with a profile (a handle); besides, a signed-in
  * caller's own media and playlists, whatever their privacy.  Unlisted
  * media plays by link but is never listed; deleted media is nowhere.
+ *
+ * What everyone may see is the same for every caller: a page of it is
+ * kept in shared memory for media_search_cache (5 s), for every worker of
+ * the node, so a query typed by many (a prefix, a popular word, the
+ * catalogue's first page) costs PostgreSQL once per few seconds.  A
+ * signed-in caller's own media are not in it: they are asked for apart
+ * (sql/041, by owner, a few rows) and merged into the page by (score, id),
+ * so that one's own drafts show at once.  Playlists are kept for
+ * anonymous callers only.
  */
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <openssl/sha.h>
+
 #include "ngx_http_media_reply.h"
 #include "ngx_http_media_pg.h"
+#include "ngx_http_media_shm.h"
+#include "ngx_http_media_tenant.h"
+#include "ngx_http_media_blocked.h"
 #include "ngx_http_media_search.h"
 #include "media_search.h"
 #include "media_utf8.h"
@@ -45,6 +59,38 @@
     "ffffffff-ffff-ffff-ffff-ffffffffffff"
 
 
+/* a page on its way: where its rows go and what the cache gave */
+typedef struct {
+    ngx_uint_t                  n;         /* the page's size */
+    ngx_uint_t                  store;     /* its public rows to the cache */
+    u_char                      key[SHA256_DIGEST_LENGTH];
+    ngx_str_t                  *cached;    /* (cursor, item) pairs */
+    ngx_uint_t                  ncached;
+} ngx_http_media_search_page_t;
+
+
+/* the cache's value: len bytes of rows, each [len][cursor][len][item] */
+typedef struct {
+    uint32_t                    len;
+    u_char                      rows[NGX_HTTP_MEDIA_SEARCH_CACHE_VALUE
+                                     - sizeof(uint32_t)];
+} ngx_http_media_search_cached_t;
+
+
+static ngx_int_t ngx_http_media_search_gen_init(ngx_shm_zone_t *zone,
+    void *data);
+static ngx_int_t ngx_http_media_search_run(ngx_http_request_t *r,
+    const char *kind, ngx_http_media_pg_stmt_t *miss,
+    ngx_http_media_pg_stmt_t *own, ngx_str_t *params, ngx_str_t *keys,
+    ngx_uint_t cache, ngx_uint_t n);
+static ngx_int_t ngx_http_media_search_get(ngx_http_request_t *r,
+    ngx_http_media_search_page_t *page);
+static void ngx_http_media_search_put(ngx_http_request_t *r,
+    ngx_http_media_search_page_t *page, ngx_str_t *rows, ngx_uint_t n);
+static ngx_int_t ngx_http_media_search_send(ngx_http_request_t *r,
+    ngx_http_media_search_page_t *page, ngx_str_t *pub, ngx_uint_t npub,
+    ngx_str_t *own, ngx_uint_t nown);
+static ngx_int_t ngx_http_media_search_ranks(ngx_str_t *a, ngx_str_t *b);
 static ngx_int_t ngx_http_media_search_q(ngx_http_request_t *r,
     ngx_str_t *params, ngx_int_t *rc);
 static ngx_int_t ngx_http_media_search_arg(ngx_http_request_t *r,
@@ -77,13 +123,25 @@ static void ngx_http_media_search_listed(ngx_http_request_t *r,
     "WITH q AS MATERIALIZED (SELECT media_search_query($1, $2) AS q)"
 
 
-/* media: one function (sql/032), which bounds the ranked candidates
+/*
+ * media: one function (sql/032), which bounds the ranked candidates
  * and reads the words' btree, as the GIN index cannot be read under the
- * tenants' row security (sql/032 says why) */
+ * tenants' row security (sql/032 says why), for what everyone may see
+ * ('p' rows, which the cache keeps); a signed-in caller's own besides
+ * ('o' rows, sql/041).  $1 head, $2 last, $3 viewer, $4 cursor, $5 limit.
+ */
+#define NGX_HTTP_MEDIA_SEARCH_PUBLIC                                          \
+    "SELECT 'p', * FROM media_search_media($1, $2, NULL, $4, $5::integer)"
+#define NGX_HTTP_MEDIA_SEARCH_OWN                                             \
+    "SELECT 'o', * FROM media_search_own($1, $2, $3::uuid, $4, $5::integer)"
+
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_media =
     ngx_http_media_pg_stmt("search_media", 5,
-        "SELECT * FROM media_search_media($1, $2, $3::uuid, $4,"
-        " $5::integer)");
+        NGX_HTTP_MEDIA_SEARCH_PUBLIC " UNION ALL " NGX_HTTP_MEDIA_SEARCH_OWN);
+
+/* the public rows came from the cache */
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_media_own =
+    ngx_http_media_pg_stmt("search_media_own", 5, NGX_HTTP_MEDIA_SEARCH_OWN);
 
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_search_users =
     ngx_http_media_pg_stmt("search_users", 4,
@@ -200,11 +258,10 @@ static const char  *ngx_http_media_catalog_sorts[] = {
 ngx_int_t
 ngx_http_media_search(ngx_http_request_t *r)
 {
-    ngx_int_t                  rc, type;
-    ngx_str_t                  params[5], value, cursor, limit;
-    ngx_uint_t                 n;
-    ngx_http_media_ctx_t      *ctx;
-    ngx_http_media_pg_stmt_t  *stmt;
+    ngx_int_t              rc, type;
+    ngx_str_t              params[5], keys[4], value, cursor, limit;
+    ngx_uint_t             n;
+    ngx_http_media_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
 
@@ -242,34 +299,44 @@ ngx_http_media_search(ngx_http_request_t *r)
                                           "next_cursor as it came");
     }
 
+    keys[0] = params[0];
+    keys[1] = params[1];
+    keys[2] = cursor;
+    keys[3] = limit;
+
     if (type == 1) {
         params[2] = cursor;
         params[3] = limit;
-        stmt = &ngx_http_media_sql_search_users;
+
+        return ngx_http_media_search_run(r, "users",
+                                         &ngx_http_media_sql_search_users,
+                                         NULL, params, keys, 1, n);
+    }
+
+    if (ctx->user) {
+        params[2] = ctx->user->id;
 
     } else {
-        if (ctx->user) {
-            params[2] = ctx->user->id;
-
-        } else {
-            ngx_str_null(&params[2]);
-        }
-
-        params[3] = cursor;
-        params[4] = limit;
-        stmt = type == 0 ? &ngx_http_media_sql_search_media
-                         : &ngx_http_media_sql_search_playlists;
+        ngx_str_null(&params[2]);
     }
 
-    if (ngx_http_media_pg_query(r, stmt, params,
-                                ngx_http_media_search_listed,
-                                (void *) (uintptr_t) n)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    params[3] = cursor;
+    params[4] = limit;
+
+    if (type == 0) {
+        return ngx_http_media_search_run(r, "media",
+                                         &ngx_http_media_sql_search_media,
+                                         ctx->user
+                                         ? &ngx_http_media_sql_search_media_own
+                                         : NULL,
+                                         params, keys, 1, n);
     }
 
-    return NGX_DONE;
+    /* a signed-in caller's own playlists are in the page: not kept */
+    return ngx_http_media_search_run(r, "playlists",
+                                     &ngx_http_media_sql_search_playlists,
+                                     NULL, params, keys, ctx->user == NULL,
+                                     n);
 }
 
 
@@ -340,11 +407,10 @@ ngx_http_media_search_q(ngx_http_request_t *r, ngx_str_t *params,
 ngx_int_t
 ngx_http_media_catalog(ngx_http_request_t *r)
 {
-    size_t                     start;
-    ngx_int_t                  rc, sort;
-    ngx_str_t                  params[4], value;
-    ngx_uint_t                 n;
-    ngx_http_media_pg_stmt_t  *stmt;
+    size_t       start;
+    ngx_int_t    rc, sort;
+    ngx_str_t    params[4], value;
+    ngx_uint_t   n;
 
     ngx_str_null(&params[0]);
     ngx_str_null(&params[1]);
@@ -421,12 +487,88 @@ ngx_http_media_catalog(ngx_http_request_t *r)
                                           "same sort");
     }
 
-    stmt = sort == 0 ? &ngx_http_media_sql_catalog_new
-                     : &ngx_http_media_sql_catalog_popular;
+    return ngx_http_media_search_run(r, sort == 0 ? "catalog new"
+                                                  : "catalog popular",
+                                     sort == 0
+                                     ? &ngx_http_media_sql_catalog_new
+                                     : &ngx_http_media_sql_catalog_popular,
+                                     NULL, params, params, 1, n);
+}
+
+
+/* the page: from the cache, or PostgreSQL ----------------------------------- */
+
+/*
+ * A page of kind for params (keys: what tells two pages apart, the caller
+ * aside): with cache, its public rows from the cache when they are there
+ * and young enough, and then only own (a signed-in caller's own rows) is
+ * asked for, or nothing; else miss, whose public rows are kept.
+ */
+static ngx_int_t
+ngx_http_media_search_run(ngx_http_request_t *r, const char *kind,
+    ngx_http_media_pg_stmt_t *miss, ngx_http_media_pg_stmt_t *own,
+    ngx_str_t *params, ngx_str_t *keys, ngx_uint_t cache, ngx_uint_t n)
+{
+    size_t                         len;
+    ngx_str_t                     *tenant;
+    ngx_uint_t                     i;
+    SHA256_CTX                     sha;
+    ngx_atomic_uint_t              gen[2];
+    ngx_http_media_pg_stmt_t      *stmt;
+    ngx_http_media_main_conf_t    *mmcf;
+    ngx_http_media_search_page_t  *page;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    page = ngx_pcalloc(r->pool, sizeof(ngx_http_media_search_page_t));
+    if (page == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    page->n = n;
+    stmt = miss;
+
+    if (cache && mmcf->search_cache) {
+        /* the tenant, the kind, and each key as its length and bytes
+         * (a NULL one as a length no string has) */
+        tenant = &ngx_http_media_tenant(r)->name;
+
+        /* what was cached before a write or a takedown is not found */
+        gen[0] = *(ngx_atomic_t *) mmcf->search_gen->data;
+        gen[1] = ngx_http_media_blocked_version(mmcf);
+
+        SHA256_Init(&sha);
+        SHA256_Update(&sha, gen, sizeof(gen));
+        SHA256_Update(&sha, tenant->data, tenant->len);
+        SHA256_Update(&sha, "", 1);
+        SHA256_Update(&sha, kind, ngx_strlen(kind) + 1);
+
+        for (i = 0; i < 4; i++) {
+            len = keys[i].data ? keys[i].len : (size_t) -1;
+            SHA256_Update(&sha, &len, sizeof(size_t));
+
+            if (keys[i].data) {
+                SHA256_Update(&sha, keys[i].data, keys[i].len);
+            }
+        }
+
+        SHA256_Final(page->key, &sha);
+
+        if (ngx_http_media_search_get(r, page) == NGX_OK) {
+            if (own == NULL) {
+                return ngx_http_media_search_send(r, page, page->cached,
+                                                  page->ncached, NULL, 0);
+            }
+
+            stmt = own;
+
+        } else {
+            page->store = 1;
+        }
+    }
 
     if (ngx_http_media_pg_query(r, stmt, params,
-                                ngx_http_media_search_listed,
-                                (void *) (uintptr_t) n)
+                                ngx_http_media_search_listed, page)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -440,8 +582,392 @@ static void
 ngx_http_media_search_listed(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data)
 {
-    ngx_http_finalize_request(r, ngx_http_media_send_page(r, res,
-                              (uintptr_t) data, "media search"));
+    ngx_http_media_search_page_t  *page = data;
+
+    ngx_str_t   *pub, *own, *row;
+    ngx_uint_t   i, npub, nown, tagged;
+
+    if (res->status != NGX_HTTP_MEDIA_PG_OK || res->ncols < 2) {
+        ngx_http_finalize_request(r, ngx_http_media_pg_failed(r, res,
+                                  "media search"));
+        return;
+    }
+
+    /* media's rows are tagged: 'p' public, 'o' the caller's own */
+    tagged = (res->ncols == 3);
+
+    pub = ngx_palloc(r->pool, 2 * (res->nrows + 1) * sizeof(ngx_str_t));
+    own = ngx_palloc(r->pool, 2 * (res->nrows + 1) * sizeof(ngx_str_t));
+    if (pub == NULL || own == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    npub = 0;
+    nown = 0;
+
+    for (i = 0; i < res->nrows; i++) {
+        row = ngx_http_media_pg_value(res, i, 0);
+
+        if (tagged && row->len == 1 && row->data[0] == 'o') {
+            own[2 * nown] = row[1];
+            own[2 * nown++ + 1] = row[2];
+
+        } else {
+            pub[2 * npub] = row[tagged];
+            pub[2 * npub++ + 1] = row[tagged + 1];
+        }
+    }
+
+    if (page->store) {
+        ngx_http_media_search_put(r, page, pub, npub);
+    }
+
+    if (page->cached) {
+        pub = page->cached;
+        npub = page->ncached;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_media_search_send(r, page, pub,
+                                                            npub, own, nown));
+}
+
+
+/* the cache's public rows for page->key, if young enough: NGX_OK */
+static ngx_int_t
+ngx_http_media_search_get(ngx_http_request_t *r,
+    ngx_http_media_search_page_t *page)
+{
+    u_char                          *p, *last;
+    uint32_t                         len;
+    ngx_uint_t                       i, n;
+    ngx_msec_t                       stamp;
+    ngx_http_media_main_conf_t      *mmcf;
+    ngx_http_media_search_cached_t  *c;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    c = ngx_palloc(r->pool, sizeof(ngx_http_media_search_cached_t));
+    if (c == NULL
+        || ngx_http_media_shm_get(mmcf->search_cache, page->key, c, &stamp)
+           != NGX_OK
+        || ngx_current_msec - stamp >= mmcf->search_cache_ttl
+        || c->len > sizeof(c->rows))
+    {
+        return NGX_DECLINED;
+    }
+
+    /* twice: the strings counted, then pointed at */
+    for (n = 0; n < 2; n++) {
+        p = c->rows;
+        last = c->rows + c->len;
+        i = 0;
+
+        while (p < last) {
+            if ((size_t) (last - p) < sizeof(uint32_t)) {
+                return NGX_DECLINED;
+            }
+
+            ngx_memcpy(&len, p, sizeof(uint32_t));
+            p += sizeof(uint32_t);
+
+            if (len > (size_t) (last - p)) {
+                return NGX_DECLINED;
+            }
+
+            if (n == 1) {
+                page->cached[i].data = p;
+                page->cached[i].len = len;
+            }
+
+            p += len;
+            i++;
+        }
+
+        if (i % 2) {
+            return NGX_DECLINED;
+        }
+
+        if (n == 0) {
+            page->cached = ngx_palloc(r->pool, (i + 1) * sizeof(ngx_str_t));
+            if (page->cached == NULL) {
+                return NGX_DECLINED;
+            }
+
+            page->ncached = i / 2;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* n (cursor, item) pairs kept under page->key, when they fit */
+static void
+ngx_http_media_search_put(ngx_http_request_t *r,
+    ngx_http_media_search_page_t *page, ngx_str_t *rows, ngx_uint_t n)
+{
+    u_char                          *p;
+    size_t                           size;
+    uint32_t                         len;
+    ngx_uint_t                       i;
+    ngx_http_media_main_conf_t      *mmcf;
+    ngx_http_media_search_cached_t  *c;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    size = 0;
+    for (i = 0; i < 2 * n; i++) {
+        size += sizeof(uint32_t) + rows[i].len;
+    }
+
+    if (size > sizeof(c->rows)) {
+        return;
+    }
+
+    c = ngx_palloc(r->pool, sizeof(ngx_http_media_search_cached_t));
+    if (c == NULL) {
+        return;
+    }
+
+    p = c->rows;
+
+    for (i = 0; i < 2 * n; i++) {
+        len = (uint32_t) rows[i].len;
+        p = ngx_cpymem(p, &len, sizeof(uint32_t));
+
+        if (len) {
+            p = ngx_cpymem(p, rows[i].data, len);
+        }
+    }
+
+    c->len = (uint32_t) size;
+
+    /* no room: the next ask goes to PostgreSQL again */
+    (void) ngx_http_media_shm_put(mmcf->search_cache, page->key, c);
+}
+
+
+/*
+ * The page: the public rows and the caller's own merged by rank, each
+ * list best first already, as send_page takes a result (page->n shown,
+ * a next_cursor when there are more)
+ */
+static ngx_int_t
+ngx_http_media_search_send(ngx_http_request_t *r,
+    ngx_http_media_search_page_t *page, ngx_str_t *pub, ngx_uint_t npub,
+    ngx_str_t *own, ngx_uint_t nown)
+{
+    ngx_uint_t                   i, j, k;
+    ngx_http_media_pg_result_t   res;
+
+    ngx_memzero(&res, sizeof(ngx_http_media_pg_result_t));
+    res.status = NGX_HTTP_MEDIA_PG_OK;
+    res.ncols = 2;
+
+    if (nown == 0) {
+        res.nrows = npub;
+        res.values = pub;
+
+        return ngx_http_media_send_page(r, &res, page->n, "media search");
+    }
+
+    res.values = ngx_palloc(r->pool, 2 * (page->n + 1) * sizeof(ngx_str_t));
+    if (res.values == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    i = 0;
+    j = 0;
+
+    for (k = 0; k < page->n + 1 && (i < npub || j < nown); k++) {
+        if (j == nown
+            || (i < npub && ngx_http_media_search_ranks(&pub[2 * i],
+                                                        &own[2 * j])))
+        {
+            res.values[2 * k] = pub[2 * i];
+            res.values[2 * k + 1] = pub[2 * i++ + 1];
+
+        } else {
+            res.values[2 * k] = own[2 * j];
+            res.values[2 * k + 1] = own[2 * j++ + 1];
+        }
+    }
+
+    res.nrows = k;
+
+    return ngx_http_media_send_page(r, &res, page->n, "media search");
+}
+
+
+/* does cursor a ("<score>.<id>") rank before b: a greater (score, id)? */
+static ngx_int_t
+ngx_http_media_search_ranks(ngx_str_t *a, ngx_str_t *b)
+{
+    u_char  *da, *db;
+    off_t    sa, sb;
+
+    da = ngx_strlchr(a->data, a->data + a->len, '.');
+    db = ngx_strlchr(b->data, b->data + b->len, '.');
+
+    if (da == NULL || db == NULL) {
+        return 0;
+    }
+
+    sa = ngx_atoof(a->data, da - a->data);
+    sb = ngx_atoof(b->data, db - b->data);
+
+    if (sa != sb) {
+        return sa > sb;
+    }
+
+    /* ids in their one lowercase spelling: as uuids compare */
+    return ngx_memn2cmp(da, db, a->data + a->len - da,
+                        b->data + b->len - db) > 0;
+}
+
+
+void
+ngx_http_media_search_forget(ngx_http_request_t *r)
+{
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    if (mmcf->search_gen) {
+        (void) ngx_atomic_fetch_add((ngx_atomic_t *) mmcf->search_gen->data,
+                                    1);
+    }
+}
+
+
+/* configuration ------------------------------------------------------------ */
+
+/* media_search_cache off | time [size] */
+char *
+ngx_http_media_search_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_media_main_conf_t *mmcf = conf;
+
+    ssize_t     size;
+    ngx_msec_t  ttl;
+    ngx_str_t  *value;
+
+    if (mmcf->search_cache_ttl != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (cf->args->nelts > 2) {
+            return "takes no size when off";
+        }
+
+        mmcf->search_cache_ttl = 0;
+        return NGX_CONF_OK;
+    }
+
+    ttl = ngx_parse_time(&value[1], 0);
+    if (ttl == (ngx_msec_t) NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid media_search_cache \"%V\": expected "
+                           "\"off\" or how long a page is kept, such as "
+                           "\"5s\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    mmcf->search_cache_ttl = ttl;
+    mmcf->search_cache_size = NGX_HTTP_MEDIA_SEARCH_CACHE_SIZE;
+
+    if (cf->args->nelts > 2) {
+        size = ngx_parse_size(&value[2]);
+
+        if (size == NGX_ERROR || size < (ssize_t) (64 * ngx_pagesize)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid media_search_cache size \"%V\": "
+                               "expected a size of shared memory of at "
+                               "least %uzk, such as \"16m\"", &value[2],
+                               64 * ngx_pagesize / 1024);
+            return NGX_CONF_ERROR;
+        }
+
+        mmcf->search_cache_size = (size_t) size;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* the cache's zone, shared by the workers (none when off) */
+ngx_int_t
+ngx_http_media_search_init(ngx_conf_t *cf)
+{
+    ngx_http_media_main_conf_t  *mmcf;
+
+    static ngx_str_t  zone = ngx_string("media_search_cache");
+    static ngx_str_t  gen = ngx_string("media_search_generation");
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_media_module);
+
+    if (mmcf->search_cache_ttl == NGX_CONF_UNSET_MSEC) {
+        mmcf->search_cache_ttl = NGX_HTTP_MEDIA_SEARCH_CACHE_TTL;
+        mmcf->search_cache_size = NGX_HTTP_MEDIA_SEARCH_CACHE_SIZE;
+    }
+
+    if (mmcf->search_cache_ttl == 0) {
+        return NGX_OK;
+    }
+
+    mmcf->search_cache = ngx_http_media_shm_add(cf, &zone,
+                             mmcf->search_cache_size,
+                             sizeof(ngx_http_media_search_cached_t));
+    if (mmcf->search_cache == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the generation: one counter, in a zone of the smallest size */
+    mmcf->search_gen = ngx_shared_memory_add(cf, &gen, 8 * ngx_pagesize,
+                                             &ngx_http_media_module);
+    if (mmcf->search_gen == NULL) {
+        return NGX_ERROR;
+    }
+
+    mmcf->search_gen->init = ngx_http_media_search_gen_init;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_media_search_gen_init(ngx_shm_zone_t *zone, void *data)
+{
+    ngx_atomic_t     *gen;
+    ngx_slab_pool_t  *shpool;
+
+    /* a reload keeps the counter */
+    if (data) {
+        zone->data = data;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    if (zone->shm.exists) {
+        zone->data = shpool->data;
+        return NGX_OK;
+    }
+
+    gen = ngx_slab_alloc(shpool, sizeof(ngx_atomic_t));
+    if (gen == NULL) {
+        return NGX_ERROR;
+    }
+
+    *gen = 0;
+    shpool->data = (void *) gen;
+    zone->data = (void *) gen;
+
+    return NGX_OK;
 }
 
 

@@ -94,6 +94,12 @@ typedef struct {
     ngx_str_t                  thread_pool_name;
     void                      *user_cache;  /* ngx_http_media_shm_t */
     void                      *play_rate;   /* ngx_http_media_shm_t */
+
+    /* media_search_cache (ngx_http_media_search.c): 0 is off */
+    ngx_msec_t                 search_cache_ttl;
+    size_t                     search_cache_size;
+    void                      *search_cache;  /* ngx_http_media_shm_t */
+    ngx_shm_zone_t            *search_gen;    /* its generation */
     void                      *thread_pool;   /* ngx_thread_pool_t */
 
     /* playback (ngx_http_media_hls.c) */

@@ -368,30 +368,6 @@ is(get($active->{url}, 'HEAD')->{status}, 200, '  which works');
 ok(!grep({ $_->{id} eq $l1->{id} } @{ api(GET => '/api/v1/downloads', $bob)->{json}{downloads} }),
    'bob\'s list: not ann\'s links');
 
-# --- the README's walk-through, run as written ------------------------------
-
-SKIP: {
-    skip 'curl and jq are needed for the README\'s example', 6
-        unless system('which curl jq >/dev/null 2>&1') == 0;
-
-    my ($block) = slurp("$FindBin::Bin/../README.md")
-                  =~ /^## Download links\n.*?^```sh\n(.*?)^```$/ms;
-    ok($block, 'README: the Download links example');
-    my $port = $t->port('http');
-    $block =~ s/localhost:8080/127.0.0.1:$port/g;
-    mkdir("$dir/readme");
-    system('cp', "$dir/media/tone.wav", "$dir/readme/song.wav") == 0 or die;
-    open(my $sh, '>', "$dir/readme/run.sh") or die $!;
-    print $sh "set -e\ncd '$dir/readme'\n$block";
-    close $sh;
-    my $out = `timeout 60 bash '$dir/readme/run.sh' 2>&1`;
-    is($?, 0, '  runs to its end') or diag($out);
-    like($out, qr/"code":"link_spent"/, '  the third download: link_spent');
-    is(-s "$dir/readme/download", length($wav), '  the file saved, whole (-J)');
-    is(-s "$dir/readme/rest", length($wav) - 1000, '  the resumed part');
-    is(-s "$dir/readme/again", length($wav), '  the second use, whole');
-}
-
 # Redis away: a download is refused with 503, not served uncounted
 $l = link_for($ann, { media_id => $m1 });
 $t->stop_redis;

@@ -388,20 +388,6 @@ is(scalar @files, 1, 'run twice: one file') or diag("@files");
 is($e->{size}, -s $files[0], 'run twice: the row has its size');
 is($storage->(), $was - $again->{size} + $e->{size}, 'run twice: counted once');
 
-# --- the README's example, as written -------------------------------------
-
-my ($example) = slurp($t->root . '/README.md')
-    =~ /^## Exports and enhance\n.*?^```\n(.*?)^```$/ms;
-ok($example =~ s{^API=http://127\.0\.0\.1:8080/api/v1$}{'API=' . $t->url('/api/v1')}me,
-   'README: the example names its API');
-open(my $fh, '>', "$dir/example.sh") or die $!;
-print $fh $example;
-close $fh;
-my $out = `cd '$dir' && bash example.sh 2>&1`;
-like($out, qr/"status": "ready"/, 'README example: the export is ready');
-like($out, qr/"enhance": \[\s*"denoise",\s*"loudness"\s*\]/, 'README example: enhanced');
-like($out, qr/^204$/m, 'README example: deleted') or diag($out);
-
 $t->finish;
 done_testing;
 

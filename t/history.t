@@ -72,7 +72,28 @@ sub error_is {
     is($r->{json}{error}{field}, $field, "  field $field") if $field;
 }
 
-sub plays { sql("SELECT plays_count FROM media WHERE id = '$_[0]'") }
+# Plays reach PostgreSQL in batches, about a second after their tokens
+# (sql/040): settled() returns once every play asked for so far is
+# counted.  It plays a probe, an unlisted media of its own owner (in no
+# stats of ann's and never trending), and waits for that play to count:
+# nginx runs one worker here, which sends its plays in order, so the
+# plays before the probe's are in its batch or an earlier one.
+my $dan = $t->signup('dan@example.com');
+my $probes = 0;
+sub settled {
+    my $probe = sql("INSERT INTO media (owner_id, title, kind, status,"
+                    . " privacy, duration_ms) VALUES ('$dan->{user}{id}',"
+                    . " 'Probe " . ++$probes . "', 'audio', 'ready',"
+                    . " 'unlisted', 60000) RETURNING id");
+    $t->http(POST => "/api/v1/media/$probe/playback")->{status} == 200
+        or die 'the probe plays';
+    wait_until(sub { sql("SELECT plays_count FROM media"
+                         . " WHERE id = '$probe'") == 1 },
+               timeout => 10, interval => 0.1)
+        or die 'the probe\'s play is never counted';
+}
+
+sub plays { settled(); sql("SELECT plays_count FROM media WHERE id = '$_[0]'") }
 
 my $a_pub = fixture($ann, 'public', 'Alpha');
 my $b_pub = fixture($ann, 'public', 'Beta');
@@ -175,6 +196,7 @@ play(undef, $a_pub);
 is(plays($a_pub), 2, '  once per address');
 play($ann, $a_pub);
 is(plays($a_pub), 3, 'the owner\'s play counts too');
+settled();
 is(sql("SELECT string_agg(left(viewer, 2), ',' ORDER BY created_at)"
        . " FROM plays WHERE media_id = '$a_pub'"), 'u:,a:,u:',
    '  viewers by user and by address');
@@ -186,6 +208,7 @@ is(plays($a_pub), 4, '31 minutes later bob plays again: counted');
 
 is(play($bob, $a_prv), 404, 'ann\'s private media: 404');
 is(play($bob, $a_new), 409, 'a media still processing: 409');
+settled();
 is(sql("SELECT count(*) FROM plays WHERE media_id IN ('$a_prv', '$a_new')"),
    0, '  neither counted');
 is(play($ann, $a_prv), 200, 'ann plays her private media');
@@ -209,6 +232,30 @@ for my $pid (@kids) {
 }
 is($fine, 5, 'cat: five playback URLs at once');
 is(plays($b_pub), 1, '  one play');
+
+# a batch PostgreSQL refuses is sent again: media_plays_add() gone for a
+# while (as if PostgreSQL were away), then back
+my $c_pub = fixture($dan, 'unlisted', 'Gamma');
+my $log_at = -s $t->dir . '/error.log';
+sql('ALTER FUNCTION media_plays_add(text[], uuid[], text[], uuid[],'
+    . ' bigint[]) RENAME TO media_plays_away');
+is(play($cat, $c_pub), 200, 'a play while its batch cannot be sent');
+ok(wait_until(sub { substr(slurp($t->dir . '/error.log'), $log_at)
+                    =~ /media plays: 1 plays not sent/ },
+              timeout => 10, interval => 0.1),
+   '  the refusal is logged');
+sql('ALTER FUNCTION media_plays_away(text[], uuid[], text[], uuid[],'
+    . ' bigint[]) RENAME TO media_plays_add');
+is(plays($c_pub), 1, '  and counted once the batch is taken');
+
+# a reload: the old worker sends what it holds before it exits
+my $d_pub = fixture($dan, 'unlisted', 'Delta');
+is(play($cat, $d_pub), 200, 'a play just before a reload');
+$t->reload_nginx_settled;
+ok(wait_until(sub { sql("SELECT plays_count FROM media"
+                        . " WHERE id = '$d_pub'") == 1 },
+              timeout => 10, interval => 0.1),
+   '  counted: the old worker sent it as it quit');
 
 # --- stats ---------------------------------------------------------------------
 

@@ -245,29 +245,6 @@ is(api(DELETE => "/api/v1/media/$id{'plain.wav'}", $ann)->{status}, 204, 'delete
 ok(wait_until(sub { !-e "$dir/storage/covers/$id{'plain.wav'}" }, timeout => 30),
    'the sweeper removes covers/<id>');
 
-# --- the README's example, run as written --------------------------------
-
-SKIP: {
-    skip 'curl and jq are needed for the README\'s example', 4
-        unless system('which curl jq >/dev/null 2>&1') == 0;
-
-    my ($block) = slurp("$FindBin::Bin/../README.md")
-                  =~ /^## Pictures\n.*?^```sh\n(.*?)^```$/ms;
-    ok($block, 'README: the Pictures example');
-    my $port = $t->port('http');
-    $block =~ s/localhost:8080/127.0.0.1:$port/g;
-    mkdir("$dir/readme");
-    system('cp', "$dir/media/song.mp3", "$dir/readme/song.mp3") == 0 or die;
-    system('cp', "$dir/media/up.png", "$dir/readme/cover.png") == 0 or die;
-    open(my $sh, '>', "$dir/readme/run.sh") or die $!;
-    print $sh "set -e\ncd '$dir/readme'\n$block";
-    close $sh;
-    my $out = `timeout 120 bash '$dir/readme/run.sh' 2>&1`;
-    is($?, 0, '  runs to its end') or diag($out);
-    is(size(slurp("$dir/readme/cover-512.jpg")), '512x512', '  the cover saved, 512x512');
-    like($out, qr/"code":"unsupported_media_type"/, '  an mp3 as a cover: 415');
-}
-
 # --- media_audio_sample_rate 48000 ---------------------------------------
 
 config('media_audio_sample_rate 48000;');

@@ -410,30 +410,5 @@ error_is(api(DELETE => "/api/v1/playlists/$pl", $ann),
 is(sql("SELECT count(*) FROM playlist_items WHERE playlist_id = '$pl'"), 0,
    '  with its items');
 
-# --- the README's walk-through, run as written ------------------------------
-
-SKIP: {
-    skip 'curl and jq are needed for the README\'s example', 3
-        unless system('which curl jq >/dev/null 2>&1') == 0;
-
-    # room in ann's plan for the upload the example makes
-    sql("DELETE FROM media WHERE title LIKE 'bulk %'");
-    my $dir = $t->dir;
-    my ($block) = slurp("$FindBin::Bin/../README.md")
-        =~ /^## Playlists, history, stats and trending\n.*?^```sh\n(.*?)^```$/ms;
-    ok($block, 'README: the playlists example');
-    my $port = $t->port('http');
-    $block =~ s/localhost:8080/127.0.0.1:$port/g;
-    mkdir("$dir/readme");
-    system('cp', $clip, "$dir/readme/song.wav") == 0 or die;
-    open(my $sh, '>', "$dir/readme/run.sh") or die $!;
-    print $sh "set -e\ncd '$dir/readme'\n$block";
-    close $sh;
-    my $out = `timeout 60 bash '$dir/readme/run.sh' 2>&1`;
-    is($?, 0, '  runs to its end') or diag($out);
-    is($out, "[1,true]\n0\n1\n90\n[]\n", '  and prints what it says')
-        or diag($out);
-}
-
 $t->finish;
 done_testing;

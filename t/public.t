@@ -435,30 +435,9 @@ is(sql("SELECT published_at > created_at FROM media WHERE id = '$early'"), 't',
    '  ready (the transcoder\'s UPDATE): published then');
 sql("DELETE FROM media WHERE id IN ('$late', '$early')");
 
-# --- the README's example, run as written ---------------------------------
-
-SKIP: {
-    skip 'curl and jq are needed for the README\'s example', 5
-        unless system('which curl jq >/dev/null 2>&1') == 0;
-
-    my ($block) = slurp("$FindBin::Bin/../README.md")
-                  =~ /^## Public pages, oEmbed and profiles\n.*?^```sh\n(.*?)^```$/ms;
-    ok($block, 'README: the public pages example');
-    my $port = $t->port('http');
-    $block =~ s/localhost:8080/127.0.0.1:$port/g;
-    open(my $sh, '>', "$dir/readme.sh") or die $!;
-    print $sh "set -e\n$block";
-    close $sh;
-    my $out = `timeout 60 bash '$dir/readme.sh' 2>&1`;
-    is($?, 0, '  runs to its end') or diag($out);
-    like($out, qr/"handle":"ann"/, '  the handle set');
-    like($out, qr/<meta property="og:title" content="Song 3">/, '  the card');
-    like($out, qr/"type"\s*:\s*"rich"/, '  oEmbed');
-}
-
 # --- anonymous playback: limited per address ----------------------------
 
-# a fresh window: the README's example took a token (the counts live in
+# a fresh window: the requests above took tokens (the counts live in
 # nginx's shared memory, which a restart empties)
 $t->stop_nginx;
 $t->start_nginx;

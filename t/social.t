@@ -406,30 +406,6 @@ sql("DELETE FROM media WHERE id = '$unl'");
 is(sql("SELECT count(*) FROM comments WHERE media_id = '$unl'"), 0,
    'a media removed for good takes its comments along');
 
-# --- the README's walk-through, run as written ------------------------------
-
-SKIP: {
-    skip 'curl and jq are needed for the README\'s example', 5
-        unless system('which curl jq >/dev/null 2>&1') == 0;
-
-    my ($block) = slurp("$FindBin::Bin/../README.md")
-        =~ /^## Comments, likes, reposts and follows\n.*?^```sh\n(.*?)^```$/ms;
-    ok($block, 'README: the comments example');
-    my $port = $t->port('http');
-    $block =~ s/localhost:8080/127.0.0.1:$port/g;
-    mkdir("$dir/readme");
-    system('cp', $clip, "$dir/readme/song.wav") == 0 or die;
-    open(my $sh, '>', "$dir/readme/run.sh") or die $!;
-    print $sh "set -e\ncd '$dir/readme'\n$block";
-    close $sh;
-    my $out = `timeout 90 bash '$dir/readme/run.sh' 2>&1`;
-    is($?, 0, '  runs to its end') or diag($out);
-    like($out, qr/"body"\s*:\s*"the drop",\s*"at_ms"\s*:\s*3000/, '  the comment made');
-    like($out, qr/\{"liked":true,"likes_count":1\}\n\{"liked":true,"likes_count":1\}/,
-         '  liked twice, counted once');
-    like($out, qr/\["upload","[0-9a-f-]{36}"\]/, '  the feed lists ann\'s upload');
-}
-
 $t->finish;
 done_testing();
 
