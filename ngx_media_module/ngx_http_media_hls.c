@@ -775,7 +775,7 @@ ngx_http_media_hls_master(ngx_http_request_t *r)
  * it to the bucket, presigned), in the access phase as auth_request does;
  * the phase runs again when it is done.  The files location's
  * proxy_buffer_size must hold the answer's headers and the file (4 KB at
- * most): 16k is plenty.
+ * most): 8k is plenty.
  */
 static ngx_int_t
 ngx_http_media_hls_fetch_rungs(ngx_http_request_t *r,

@@ -127,6 +127,7 @@ media_s3_multipart(const media_settings_t *s, const char *key, int fd,
     int              rc, part, parts;
     off_t            psize;
     char            *xml, *x, id[512], eid[1536], query[1700];
+    char             curl_err[CURL_ERROR_SIZE];
     size_t           xml_size;
     const char      *from;
     media_s3_req_t   rq;
@@ -230,7 +231,7 @@ abort:
         rq.method = "DELETE";
         rq.key = key;
         rq.query = query;
-        (void) media_s3_once(s, &rq, eid);
+        (void) media_s3_once(s, &rq, curl_err);
         free(rq.reply.data);
         return -1;
     }
@@ -494,9 +495,10 @@ static int
 media_s3_run(const media_settings_t *s, media_s3_req_t *rq, char *err,
     size_t errlen)
 {
-    int    try, rc;
-    long   wait, cur;
-    char   curl_err[CURL_ERROR_SIZE], code[64];
+    int          try, rc;
+    long         wait, cur;
+    char         curl_err[CURL_ERROR_SIZE], code[64];
+    const char  *from;
 
     cur = 100;
 
@@ -541,11 +543,8 @@ media_s3_run(const media_settings_t *s, media_s3_req_t *rq, char *err,
     }
 
     code[0] = '\0';
-    if (rq->reply.data) {
-        const char  *from = rq->reply.data;
-        (void) media_s3_tag(rq->reply.data, "Code", &from, code,
-                            sizeof(code));
-    }
+    from = rq->reply.data;
+    (void) media_s3_tag(rq->reply.data, "Code", &from, code, sizeof(code));
 
     snprintf(err, errlen, "s3 %s %s: HTTP %ld%s%s%s", rq->method,
              rq->key ? rq->key : "(bucket)", rq->status,
