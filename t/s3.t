@@ -11,7 +11,8 @@
 # there too, and an export, served by a download link; with the bucket down a master
 # says so (502) and a transcode fails its attempt with a clear error and
 # ends ready once the bucket is back (the job is not lost); a deleted
-# media's objects are deleted by the sweeper.  Originals go too, in parts
+# media's objects are deleted by the sweeper, and so are those of a
+# deleted account's media (the lifecycle's purge).  Originals go too, in parts
 # when large (MEDIA_TEST_S3_PART_SIZE makes "large" 64 KB here).
 
 use strict;
@@ -72,6 +73,7 @@ http {
     media_download_key %%DIR%%/dl.key;
     media_cookie_secure off;
     media_job_retry 1s;
+    media_sweep_interval 1s;
     S3CONF
 
     log_format tok '$uri $status $media_token_status';
@@ -378,6 +380,24 @@ ok(wait_until(sub { !@{ s3_keys("hls/$vid/") } }, timeout => 60),
    'the sweeper deleted its objects from the bucket');
 ok(!@{ s3_keys("uploads/$vid") }, '  and its original');
 ok(scalar(@{ s3_keys("hls/$aid/") }) > 3, 'the audio\'s objects stay');
+
+# an account deleted: its media rows go at once, the lifecycle's purge
+# deletes their objects
+my $bob = $t->signup('bob@example.com');
+$r = $t->http(POST => '/api/v1/media', body => slurp($audio),
+              headers => { 'Content-Type' => 'audio/wav',
+                           Authorization => "Bearer $bob->{access_token}" });
+my $bid = $r->{json}{media}{id};
+ok(wait_until(sub { ($t->psql('media', "SELECT status FROM media WHERE id = '$bid'") // '')
+                    =~ /ready/ }, timeout => 120), 'bob\'s media is ready');
+ok(scalar(@{ s3_keys("hls/$bid/") }) > 3, '  in the bucket');
+$r = $t->http(DELETE => '/api/v1/me', body => '{"password":"a good password"}',
+              headers => { 'Content-Type' => 'application/json',
+                           Authorization => "Bearer $bob->{access_token}" });
+is($r->{status}, 204, 'bob deletes his account');
+ok(wait_until(sub { !@{ s3_keys("hls/$bid/") } && !@{ s3_keys("uploads/$bid") } },
+              timeout => 60),
+   '  the purge deleted his media\'s objects and original from the bucket');
 
 $t->finish;
 done_testing();
