@@ -348,9 +348,21 @@ like(`curl -s 'http://127.0.0.1:$s3port/$bucket/$prefix/hls/$vid/rungs.txt?X-Amz
      qr/AccessDenied|SignatureDoesNotMatch|expired/i,
      'the bucket itself checks presigned URLs');
 
+# --- media-admin check -------------------------------------------------------
+
+sub admin_check {
+    return scalar `@{[ $t->build_path('media-admin') ]} -c @{[ $t->conf_file ]} check -d $FindBin::Bin/../sql 2>&1`;
+}
+
+like(admin_check(), qr/ok\s+storage: bucket s3:\/\/media\/site1 at http:\/\/127\.0\.0\.1:\d+ takes and deletes objects/,
+     'media-admin check: the bucket takes and deletes an object');
+
 # --- the bucket down ------------------------------------------------------
 
 $t->stop_proc('s3rver');
+
+like(admin_check(), qr/FAIL\s+storage: bucket s3:\/\/media\/site1: s3 PUT check\/\d+: .*Couldn't connect.*; check media_s3_endpoint/,
+     'media-admin check: FAIL when it is down, with the cause');
 
 $r = $t->http(GET => $url);
 is($r->{status}, 502, 'bucket down: master 502');
