@@ -143,7 +143,7 @@ media_settings_set(void *data, const char *name, char **args, int nargs,
         return 0;
     }
 
-    /* media_storage s3://..., media_s3_*: s3.c's */
+    /* media_storage s3://..., media_s3_*: read below, used by s3.c */
     switch (media_s3_setting(s, name, args, nargs, line, err, errlen)) {
     case 1:
         return 0;
@@ -377,7 +377,7 @@ media_s3_setting(media_settings_t *s, const char *name, char **args,
         if (nargs < 1 || strncmp(args[0], MEDIA_S3_SCHEME,
                                  sizeof(MEDIA_S3_SCHEME) - 1) != 0)
         {
-            return 0;                 /* a directory: worker.c's */
+            return 0;                 /* a directory: read as a path */
         }
 
         if (media_s3_parse_url(args[0], strlen(args[0]), &s->s3.url, &why)

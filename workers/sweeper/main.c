@@ -150,8 +150,8 @@ media_sweep_objects(const media_settings_t *s, const char *id, char *err,
         }
 
         if (n > 0) {
-            media_log_info("media %s: %d objects deleted under %s", id, n,
-                           prefix);
+            media_log_info("sweep objects: media %s, %d deleted under %s",
+                           id, n, prefix);
         }
     }
 
