@@ -15,7 +15,6 @@
 
 static int media_s3_bucket_char(int c);
 static int media_s3_key_char(int c);
-static size_t media_s3_encode(const char *s, size_t len, char *out);
 static void media_s3_hex(const unsigned char *d, size_t n, char *out);
 static int media_s3_hmac(const void *key, size_t key_len, const char *msg,
     size_t len, unsigned char *out);
@@ -227,9 +226,12 @@ media_s3_presign(const media_s3_keys_t *keys, const char *region,
     }
 
     /* the credential, URI-encoded ("/" as %2F): key id and scope */
-    cred_len = media_s3_encode(keys->key_id, strlen(keys->key_id), cred);
-    cred_len += media_s3_encode("/", 1, cred + cred_len);
-    (void) media_s3_encode(scope, (size_t) n, cred + cred_len);
+    cred_len = media_s3_escape(keys->key_id, strlen(keys->key_id), cred,
+                               sizeof(cred));
+    cred_len += media_s3_escape("/", 1, cred + cred_len,
+                                sizeof(cred) - cred_len);
+    (void) media_s3_escape(scope, (size_t) n, cred + cred_len,
+                           sizeof(cred) - cred_len);
 
     /* the query's parameters in their canonical (sorted) order */
     q = snprintf(out, size,
@@ -282,10 +284,8 @@ media_s3_presign(const media_s3_keys_t *keys, const char *region,
 }
 
 
-/* RFC 3986 unreserved kept, everything else %XX; the length written
- * (out NUL-terminated, not counted) */
-static size_t
-media_s3_encode(const char *s, size_t len, char *out)
+size_t
+media_s3_escape(const char *s, size_t len, char *out, size_t size)
 {
     size_t       i;
     char        *o;
@@ -293,7 +293,7 @@ media_s3_encode(const char *s, size_t len, char *out)
 
     o = out;
 
-    for (i = 0; i < len; i++) {
+    for (i = 0; i < len && (size_t) (o - out) + 3 < size; i++) {
         unsigned char  c = (unsigned char) s[i];
 
         if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')

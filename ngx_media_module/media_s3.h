@@ -76,6 +76,13 @@ size_t media_s3_presign(const media_s3_keys_t *keys, const char *region,
     const char *host, const char *path, size_t path_len, time_t now,
     unsigned expires, char *out, size_t size);
 
+/*
+ * A query value as SigV4 wants it: RFC 3986's unreserved characters
+ * kept, every other byte %XX (uppercase); out NUL-terminated, cut at a
+ * whole character when size is too small.  The length written.
+ */
+size_t media_s3_escape(const char *s, size_t len, char *out, size_t size);
+
 /* the presigned query's length at most, for a buffer */
 #define MEDIA_S3_PRESIGN_LEN                                                  \
     (sizeof("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="              \

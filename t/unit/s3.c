@@ -100,10 +100,25 @@ keys(void)
 }
 
 
+static void
+escape(void)
+{
+    size_t  n;
+    char    out[16];
+
+    n = media_s3_escape("a/b c~_.-", 9, out, sizeof(out));
+    is_str(out, n, "a%2Fb%20c~_.-", "unreserved kept, the rest %XX");
+
+    n = media_s3_escape("site1/hls/", 10, out, 8);
+    is_str(out, n, "site1", "cut at a whole character, NUL-terminated");
+}
+
+
 int
 main(void)
 {
     presign_aws_example();
+    escape();
     urls();
     keys();
 

@@ -62,7 +62,6 @@ static int media_s3_multipart(const media_settings_t *s, const char *key,
 static size_t media_s3_read(char *buf, size_t size, size_t n, void *data);
 static size_t media_s3_write(char *buf, size_t size, size_t n, void *data);
 static size_t media_s3_header(char *buf, size_t size, size_t n, void *data);
-static size_t media_s3_escape(const char *s, char *out, size_t size);
 static int media_s3_tag(const char *xml, const char *tag, const char **from,
     char *out, size_t size);
 static int media_s3_tree(const media_settings_t *s, const char *dir,
@@ -157,7 +156,7 @@ media_s3_multipart(const media_settings_t *s, const char *key, int fd,
         return -1;
     }
 
-    media_s3_escape(id, eid, sizeof(eid));
+    media_s3_escape(id, strlen(id), eid, sizeof(eid));
 
     psize = media_s3_part_size();
     parts = (int) ((size + psize - 1) / psize);
@@ -333,12 +332,12 @@ media_s3_list(const media_settings_t *s, const char *prefix,
         return -1;
     }
 
-    media_s3_escape(full, efull, sizeof(efull));
+    media_s3_escape(full, strlen(full), efull, sizeof(efull));
     skip = s->s3.url.prefix[0] ? strlen(s->s3.url.prefix) + 1 : 0;
     token[0] = '\0';
 
     do {
-        media_s3_escape(token, etoken, sizeof(etoken));
+        media_s3_escape(token, strlen(token), etoken, sizeof(etoken));
 
         if (token[0]) {
             snprintf(query, sizeof(query), "continuation-token=%s"
@@ -743,35 +742,6 @@ media_s3_header(char *buf, size_t size, size_t n, void *data)
     }
 
     return size * n;
-}
-
-
-/* a query value: unreserved kept, everything else %XX */
-static size_t
-media_s3_escape(const char *s, char *out, size_t size)
-{
-    char        *o;
-    const char  *hex = "0123456789ABCDEF";
-
-    for (o = out; *s && (size_t) (o - out) + 4 < size; s++) {
-        unsigned char  c = (unsigned char) *s;
-
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-            || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'
-            || c == '~')
-        {
-            *o++ = (char) c;
-
-        } else {
-            *o++ = '%';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
-        }
-    }
-
-    *o = '\0';
-
-    return o - out;
 }
 
 
