@@ -203,8 +203,9 @@ media_s3_value(const char *line, const char *end, const char *name,
 size_t
 media_s3_presign(const media_s3_keys_t *keys, const char *region,
     const char *host, const char *path, size_t path_len, time_t now,
-    unsigned expires, char *out, size_t size)
+    unsigned expires, media_s3_signing_key_t *cache, char *out, size_t size)
 {
+    media_s3_signing_key_t   local;
     int            n, q;
     char           date[17], scope[128], cred[MEDIA_S3_KEY_ID_MAX * 3 + 128];
     char           canon[8192], hash_hex[65], sts[512], sig_hex[65];
@@ -258,23 +259,44 @@ media_s3_presign(const media_s3_keys_t *keys, const char *region,
         return 0;
     }
 
-    /* the signing key: HMAC chain over date, region, service, request */
-    secret_len = (size_t) snprintf(secret, sizeof(secret), "AWS4%s",
-                                   keys->secret);
-
-    if (media_s3_hmac(secret, secret_len, date, 8, k) != 0
-        || media_s3_hmac(k, sizeof(k), region, strlen(region), k) != 0
-        || media_s3_hmac(k, sizeof(k), "s3", 2, k) != 0
-        || media_s3_hmac(k, sizeof(k), "aws4_request", 12, k) != 0
-        || media_s3_hmac(k, sizeof(k), sts, (size_t) n, hash) != 0)
-    {
-        OPENSSL_cleanse(secret, sizeof(secret));
-        OPENSSL_cleanse(k, sizeof(k));
-        return 0;
+    /* the signing key: HMAC chain over date, region, service, request;
+     * the same all day */
+    if (cache == NULL) {
+        local.day[0] = '\0';
+        cache = &local;
     }
 
-    OPENSSL_cleanse(secret, sizeof(secret));
-    OPENSSL_cleanse(k, sizeof(k));
+    if (memcmp(cache->day, date, 8) != 0 || cache->day[8] != '\0') {
+        secret_len = (size_t) snprintf(secret, sizeof(secret), "AWS4%s",
+                                       keys->secret);
+
+        if (media_s3_hmac(secret, secret_len, date, 8, k) != 0
+            || media_s3_hmac(k, sizeof(k), region, strlen(region), k) != 0
+            || media_s3_hmac(k, sizeof(k), "s3", 2, k) != 0
+            || media_s3_hmac(k, sizeof(k), "aws4_request", 12, cache->key)
+               != 0)
+        {
+            cache->day[0] = '\0';
+            OPENSSL_cleanse(secret, sizeof(secret));
+            OPENSSL_cleanse(k, sizeof(k));
+            return 0;
+        }
+
+        OPENSSL_cleanse(secret, sizeof(secret));
+        OPENSSL_cleanse(k, sizeof(k));
+        memcpy(cache->day, date, 8);
+        cache->day[8] = '\0';
+    }
+
+    n = media_s3_hmac(cache->key, sizeof(cache->key), sts, (size_t) n, hash);
+
+    if (cache == &local) {
+        OPENSSL_cleanse(&local, sizeof(local));
+    }
+
+    if (n != 0) {
+        return 0;
+    }
 
     media_s3_hex(hash, sizeof(hash), sig_hex);
 

@@ -64,17 +64,29 @@ int media_s3_parse_keys(const char *text, size_t len, media_s3_keys_t *keys,
     const char **err);
 
 /*
+ * The signing key of a day (HMAC chain over date, region, "s3",
+ * "aws4_request"): derived once a day by a caller that keeps one for its
+ * key pair and region, as an nginx worker does.
+ */
+typedef struct {
+    char           day[9];          /* "YYYYMMDD", "" before the first */
+    unsigned char  key[32];
+} media_s3_signing_key_t;
+
+
+/*
  * The query string of a presigned GET of path (the canonical URI:
  * "/bucket/prefix/key", every byte of it unreserved or "/", which our
  * keys are) on host ("host" or "host:port", as the Host header will say),
- * valid for expires seconds from now:
+ * valid for expires seconds from now (cache: the day's signing key, kept
+ * across calls for these keys and region; NULL: derived each time):
  *   X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=...&X-Amz-Date=...
  *   &X-Amz-Expires=...&X-Amz-SignedHeaders=host&X-Amz-Signature=<hex>
  * The length written (no NUL counted), or 0 when size is too small.
  */
 size_t media_s3_presign(const media_s3_keys_t *keys, const char *region,
     const char *host, const char *path, size_t path_len, time_t now,
-    unsigned expires, char *out, size_t size);
+    unsigned expires, media_s3_signing_key_t *cache, char *out, size_t size);
 
 /*
  * A query value as SigV4 wants it: RFC 3986's unreserved characters

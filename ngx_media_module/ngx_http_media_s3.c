@@ -17,6 +17,13 @@ static ngx_http_media_s3_conf_t *ngx_http_media_s3_conf(ngx_conf_t *cf,
 static ngx_int_t ngx_http_media_s3_cstr(ngx_conf_t *cf, ngx_str_t *s);
 
 
+/*
+ * This worker's signing key of the day (one key pair and region per
+ * configuration; a reload starts new workers with none)
+ */
+static media_s3_signing_key_t  ngx_http_media_s3_signing;
+
+
 /* configuration ----------------------------------------------------------- */
 
 static ngx_http_media_s3_conf_t *
@@ -299,8 +306,9 @@ ngx_http_media_s3_args(ngx_http_request_t *r, const char *dir, u_char *file,
     args->len = media_s3_presign(&s3->keys, (char *) s3->region.data,
                                  (char *) s3->host.data, (char *) path,
                                  p - path, ngx_time(),
-                                 MEDIA_S3_PRESIGN_TTL, (char *) args->data,
-                                 MEDIA_S3_PRESIGN_LEN);
+                                 MEDIA_S3_PRESIGN_TTL,
+                                 &ngx_http_media_s3_signing,
+                                 (char *) args->data, MEDIA_S3_PRESIGN_LEN);
 
     return args->len ? NGX_OK : NGX_ERROR;
 }

@@ -25,8 +25,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     (void) media_s3_presign(&keys, "us-east-1", "127.0.0.1:9000",
-                            (const char *) data, size, 1369353600, 300, out,
-                            sizeof(out));
+                            (const char *) data, size, 1369353600, 300, NULL,
+                            out, sizeof(out));
 
     return 0;
 }

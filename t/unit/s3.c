@@ -17,9 +17,11 @@
 static void
 presign_aws_example(void)
 {
-    size_t           n;
-    char             out[MEDIA_S3_PRESIGN_LEN];
-    media_s3_keys_t  keys;
+    size_t                   n;
+    char                     out[MEDIA_S3_PRESIGN_LEN];
+    char                     fresh[MEDIA_S3_PRESIGN_LEN];
+    media_s3_keys_t          keys;
+    media_s3_signing_key_t   day;
 
     static const char  want[] =
         "X-Amz-Algorithm=AWS4-HMAC-SHA256"
@@ -33,20 +35,46 @@ presign_aws_example(void)
     strcpy(keys.key_id, "AKIAIOSFODNN7EXAMPLE");
     strcpy(keys.secret, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
 
+    memset(&day, 0, sizeof(day));
+
     n = media_s3_presign(&keys, "us-east-1", "examplebucket.s3.amazonaws.com",
-                         "/test.txt", 9, AWS_EXAMPLE_TIME, 86400, out,
+                         "/test.txt", 9, AWS_EXAMPLE_TIME, 86400, NULL, out,
                          sizeof(out));
     is_str(out, n, want, "presigned GET of AWS's example");
 
+    /* the day's key kept: derived at the first call, used at the next */
+    n = media_s3_presign(&keys, "us-east-1", "examplebucket.s3.amazonaws.com",
+                         "/test.txt", 9, AWS_EXAMPLE_TIME, 86400, &day, out,
+                         sizeof(out));
+    is_str(out, n, want, "the same with a signing key kept");
+    ok(strcmp(day.day, "20130524") == 0, "kept for its day");
+    n = media_s3_presign(&keys, "us-east-1", "examplebucket.s3.amazonaws.com",
+                         "/test.txt", 9, AWS_EXAMPLE_TIME, 86400, &day, out,
+                         sizeof(out));
+    is_str(out, n, want, "and the same from the kept key");
+
+    /* the next day: a new key, a new signature */
+    n = media_s3_presign(&keys, "us-east-1", "examplebucket.s3.amazonaws.com",
+                         "/test.txt", 9, AWS_EXAMPLE_TIME + 86400, 86400, &day,
+                         out, sizeof(out));
+    ok(n > 0 && strcmp(day.day, "20130525") == 0
+       && strstr(out, "%2F20130525%2Fus-east-1") != NULL,
+       "the next day derives the next day's key");
+    n = media_s3_presign(&keys, "us-east-1", "examplebucket.s3.amazonaws.com",
+                         "/test.txt", 9, AWS_EXAMPLE_TIME + 86400, 86400, NULL,
+                         fresh, sizeof(fresh));
+    ok(strcmp(out, fresh) == 0, "as derived afresh");
+
     /* another path, another second: another signature */
     n = media_s3_presign(&keys, "us-east-1", "examplebucket.s3.amazonaws.com",
-                         "/test.txu", 9, AWS_EXAMPLE_TIME, 86400, out,
+                         "/test.txu", 9, AWS_EXAMPLE_TIME, 86400, NULL, out,
                          sizeof(out));
     ok(n == sizeof(want) - 1 && memcmp(out, want, n) != 0,
        "another path signs differently");
 
     n = media_s3_presign(&keys, "us-east-1", "examplebucket.s3.amazonaws.com",
-                         "/test.txt", 9, AWS_EXAMPLE_TIME, 86400, out, 100);
+                         "/test.txt", 9, AWS_EXAMPLE_TIME, 86400, NULL, out,
+                         100);
     ok(n == 0, "a buffer too small: 0, nothing cut short");
 }
 
