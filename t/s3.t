@@ -77,6 +77,15 @@ http {
     S3CONF
 
     log_format tok '$uri $status $media_token_status';
+    log_format files '$uri $status $upstream_cache_status';
+
+    # nginx's cache in front of the bucket, as the README shows it
+    proxy_cache_path %%DIR%%/cache levels=1:2 keys_zone=media:1m
+                     max_size=100m inactive=1d use_temp_path=off;
+    map $uri $media_rungs {
+        ~/rungs\.txt$  1;
+        default        0;
+    }
 
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -113,7 +122,12 @@ http {
             proxy_buffer_size 8k;
             proxy_hide_header Cache-Control;
             add_header Cache-Control $media_cache_control;
-            access_log %%DIR%%/files.log tok;
+            proxy_cache media;
+            proxy_cache_key $uri;
+            proxy_cache_valid 200 206 7d;
+            proxy_cache_bypass $media_rungs;
+            proxy_no_cache $media_rungs;
+            access_log %%DIR%%/files.log files;
         }
     }
 }
@@ -273,6 +287,10 @@ is($r->{headers}{'content-type'}, 'video/mp2t', '  video/mp2t, as uploaded');
 ok(length($r->{content}) > 1000
    && $r->{content} eq s3("/$prefix/hls/$vid/$variants[0]/$seg"),
    '  the bytes the bucket holds (' . length($r->{content}) . ')');
+$r = $t->http(GET => "$base$variants[0]/$seg");
+is($r->{status}, 200, '  again: 200');
+like(slurp("$dir/files.log"), qr{^/_media_files/$vid/\Q$variants[0]/$seg\E 200 HIT$}m,
+     '  from nginx\'s cache (proxy_cache_key $uri: the presigned query left out)');
 $r = $t->http(GET => "$base$variants[0]/$seg", headers => { Range => 'bytes=0-187' });
 is($r->{status}, 206, '  a byte range: 206');
 is(length $r->{content}, 188, '  of 188 bytes');
@@ -365,8 +383,10 @@ like(admin_check(), qr/FAIL\s+storage: bucket s3:\/\/media\/site1: s3 PUT check\
      'media-admin check: FAIL when it is down, with the cause');
 
 $r = $t->http(GET => $url);
-is($r->{status}, 502, 'bucket down: master 502');
+is($r->{status}, 502, 'bucket down: master 502 (its rungs.txt is never cached)');
 is($r->{json}{error}{code}, 'storage_unavailable', '  storage_unavailable');
+is($t->http(GET => "$base$variants[0]/$seg")->{status}, 200,
+   '  a cached segment still plays');
 
 my $late = upload($audio, 'audio/wav');
 my $err = '';
