@@ -124,9 +124,10 @@ $(AV_BINS): LIBS += $(shell pkg-config --libs $(AV_PKGS)) -lm
 $(AV_BINS): SHARED_SRC := $(AV_SRC)
 $(AV_BINS): $(AV_SRC) workers/av/av.h
 
-# the billing worker alone talks HTTPS (to Stripe)
-$(BUILD)/media-billing: ALL_CFLAGS += $(shell pkg-config --cflags libcurl)
-$(BUILD)/media-billing: LIBS += $(shell pkg-config --libs libcurl)
+# every worker talks HTTPS: the billing worker to Stripe, and all of them
+# to the bucket when media_storage is s3:// (workers/common/s3.c)
+$(WORKERS): ALL_CFLAGS += $(shell pkg-config --cflags libcurl)
+$(WORKERS): LIBS += $(shell pkg-config --libs libcurl)
 
 # one binary per directory under workers/, each linked with workers/common
 .SECONDEXPANSION:
@@ -182,10 +183,16 @@ $(BUILD)/www/%: www/%
 	cp $< $@
 
 # helpers the tests call (an identity provider that signs RS256/ES256,
-# another on panva/jose that signs every algorithm we verify, and
-# playwright-core, which drives Debian's chromium in t/browser.t)
+# another on panva/jose that signs every algorithm we verify,
+# playwright-core, which drives Debian's chromium in t/browser.t, and
+# s3rver, the S3-compatible server t/s3.t stores renditions in)
 tools: $(BUILD)/mint t/browser/node_modules/playwright-core/package.json \
-       t/idp/node_modules/jose/package.json
+       t/idp/node_modules/jose/package.json \
+       t/s3/node_modules/@20minutes/s3rver/package.json
+
+t/s3/node_modules/@20minutes/s3rver/package.json: t/s3/package.json t/s3/package-lock.json
+	cd t/s3 && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 t/idp/node_modules/jose/package.json: t/idp/package.json t/idp/package-lock.json
 	cd t/idp && npm ci --no-audit --no-fund --loglevel=error

@@ -20,6 +20,11 @@
 #define MEDIA_SET_REDIS_TIMEOUT   "media_redis_timeout"
 #define MEDIA_SET_STORAGE         "media_storage"
 #define MEDIA_SET_UPLOAD_MAX      "media_upload_max_size"
+/* media_storage s3://bucket/prefix [spool=path]: the bucket, reached so */
+#define MEDIA_SET_S3_ENDPOINT     "media_s3_endpoint"
+#define MEDIA_SET_S3_REGION       "media_s3_region"
+#define MEDIA_SET_S3_CREDENTIALS  "media_s3_credentials"       /* a file */
+#define MEDIA_STORAGE_SPOOL       "spool="
 
 /* read by the workers; nginx checks them and otherwise ignores them */
 #define MEDIA_SET_JOB_LEASE       "media_job_lease"

@@ -36,6 +36,7 @@
 #include "ngx_http_media_keyfile.h"
 #include "ngx_http_media_downloads.h"
 #include "ngx_http_media_blocked.h"
+#include "ngx_http_media_s3.h"
 #include "media_dltoken.h"
 
 
@@ -556,6 +557,21 @@ ngx_http_media_dl_checked(ngx_http_request_t *r,
                     &mmcf->storage, &d->media);
     }
 
+    /* in a bucket: the row says it is there (a HEAD would cost a round
+     * trip per download); If-Range then never resumes without a use */
+    if (mmcf->s3) {
+        d->mtime = 0;
+        d->size = -1;
+
+        if (ngx_http_media_dl_count(r, d) == NGX_OK) {
+            return;
+        }
+
+        ngx_http_media_dl_fail(d, NGX_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                               "out of memory");
+        goto done;
+    }
+
     if (ngx_file_info(path.data, &fi) == NGX_FILE_ERROR || !ngx_is_file(&fi))
     {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, ngx_errno,
@@ -911,7 +927,7 @@ ngx_http_media_dl_redirect(ngx_http_request_t *r, ngx_http_media_dl_t *d)
 {
     u_char                      *p;
     size_t                       size;
-    ngx_str_t                    uri, value;
+    ngx_str_t                    uri, value, args;
     ngx_http_media_loc_conf_t   *mlcf;
     ngx_http_media_main_conf_t  *mmcf;
 
@@ -972,7 +988,18 @@ ngx_http_media_dl_redirect(ngx_http_request_t *r, ngx_http_media_dl_t *d)
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
     (void) ngx_http_get_indexed_variable(r, mmcf->dl_status_index);
 
-    (void) ngx_http_internal_redirect(r, &uri, NULL);
+    /* media_storage s3://: the files location proxies to the bucket */
+    args.len = 0;
+
+    if (mmcf->s3
+        && ngx_http_media_s3_args(r, "", uri.data + mlcf->dl_files.len,
+                                  uri.len - mlcf->dl_files.len, &args)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    (void) ngx_http_internal_redirect(r, &uri, args.len ? &args : NULL);
     ngx_http_finalize_request(r, NGX_DONE);
 
     return NGX_DONE;

@@ -31,6 +31,7 @@
 #include "ngx_http_media_plays.h"
 #include "ngx_http_media_cache.h"
 #include "ngx_http_media_shm.h"
+#include "ngx_http_media_s3.h"
 
 
 static ngx_int_t ngx_http_media_postconfiguration(ngx_conf_t *cf);
@@ -169,8 +170,29 @@ static ngx_command_t  ngx_http_media_commands[] = {
       NULL },
 
     { ngx_string(MEDIA_SET_STORAGE),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_media_storage,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string(MEDIA_SET_S3_ENDPOINT),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_s3_endpoint,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string(MEDIA_SET_S3_REGION),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_s3_region,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string(MEDIA_SET_S3_CREDENTIALS),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_s3_credentials,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -630,7 +652,9 @@ ngx_http_media_init_main_conf(ngx_conf_t *cf, void *conf)
         }
     }
 
-    if (ngx_http_media_storage_paths(cf, mmcf) != NGX_OK) {
+    if (ngx_http_media_storage_paths(cf, mmcf) != NGX_OK
+        || ngx_http_media_s3_init_conf(cf, mmcf) != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -1198,6 +1222,20 @@ ngx_http_media_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
     mmcf->storage = value[1];
+
+    /* renditions in a bucket; uploads and work in progress in the spool */
+    if (ngx_strncmp(value[1].data, MEDIA_S3_SCHEME,
+                    sizeof(MEDIA_S3_SCHEME) - 1) == 0)
+    {
+        if (ngx_http_media_s3_storage(cf, mmcf, value, cf->args->nelts)
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+    } else if (cf->args->nelts != 2) {
+        return "takes a directory, or s3://bucket/prefix [spool=path]";
+    }
 
     if (ngx_conf_full_name(cf->cycle, &mmcf->storage, 0) != NGX_OK) {
         return NGX_CONF_ERROR;

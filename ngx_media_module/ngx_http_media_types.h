@@ -82,7 +82,8 @@ typedef struct {
     media_redis_addr_t  redis_addr;  /* hosts are numeric addresses by now */
     ngx_msec_t     redis_timeout;
 
-    ngx_str_t      storage;
+    ngx_str_t      storage;          /* a directory; with s3: the spool */
+    void          *s3;               /* ngx_http_media_s3_conf_t; NULL: disk */
     off_t          upload_max;
     time_t         tus_expires;      /* media_tus_expires */
     ngx_path_t    *tmp_path;         /* <media_storage>/tmp */

@@ -11,7 +11,9 @@
  *             hold the jobs' deliveries and the download counters
  *   storage   media_storage writable by the workers' user (USER, www-data
  *             by default, as the systemd units run them; checked by a
- *             child process that becomes USER when run as root)
+ *             child process that becomes USER when run as root); with
+ *             media_storage s3://, the spool so, and the bucket takes
+ *             and deletes an object (what the workers do there)
  *   workers   transcode and sweep consumers alive by their heartbeat
  *             (workers/common/beat.c), billing too when Stripe is set up
  */
@@ -31,6 +33,7 @@
 #include <unistd.h>
 
 #include "worker.h"
+#include "s3.h"
 #include "check.h"
 
 
@@ -66,6 +69,7 @@ static void media_check_postgres(const media_settings_t *s,
 static long media_check_last_migration(const char *dir);
 static redisContext *media_check_redis(const media_settings_t *s);
 static void media_check_storage(const media_settings_t *s, const char *user);
+static void media_check_bucket(const media_settings_t *s);
 static int media_check_as(const char *user, const char *dir);
 static void media_check_workers(const media_settings_t *s,
     redisContext *rc);
@@ -412,6 +416,51 @@ media_check_storage(const media_settings_t *s, const char *user)
                         strerror(rv == 1 ? EACCES : ENOENT), user,
                         s->storage);
     }
+
+    if (s->s3.on) {
+        media_check_bucket(s);
+    }
+}
+
+
+/* a small object put, then deleted, with the workers' key pair */
+static void
+media_check_bucket(const media_settings_t *s)
+{
+    int    fd;
+    char   path[64], key[128], err[512];
+
+    snprintf(path, sizeof(path), "/tmp/media-check-XXXXXX");
+    fd = mkstemp(path);
+    if (fd == -1 || write(fd, "check\n", 6) != 6) {
+        media_check_say("FAIL", "storage: a temporary file: %s",
+                        strerror(errno));
+        if (fd != -1) {
+            close(fd);
+            unlink(path);
+        }
+        return;
+    }
+
+    close(fd);
+    snprintf(key, sizeof(key), "check/%d", (int) getpid());
+
+    if (media_s3_put_file(s, key, path, "text/plain", err, sizeof(err)) == 0
+        && media_s3_delete(s, key, err, sizeof(err)) == 0)
+    {
+        media_check_say("ok", "storage: bucket s3://%s/%s at %s takes and "
+                        "deletes objects", s->s3.url.bucket,
+                        s->s3.url.prefix, s->s3.endpoint);
+
+    } else {
+        media_check_say("FAIL", "storage: bucket s3://%s/%s: %s; check "
+                        "media_s3_endpoint, media_s3_credentials and the "
+                        "key's permissions (PutObject, GetObject, "
+                        "DeleteObject, ListBucket)", s->s3.url.bucket,
+                        s->s3.url.prefix, err);
+    }
+
+    unlink(path);
 }
 
 

@@ -4,12 +4,16 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include "worker.h"
 
@@ -24,6 +28,11 @@ static int media_settings_set(void *data, const char *name, char **args,
     int nargs, int line, char *err, size_t errlen);
 static long *media_setting_msec(media_settings_t *s, const char *name);
 static void media_on_signal(int signo);
+static int media_s3_setting(media_settings_t *s, const char *name,
+    char **args, int nargs, int line, char *err, size_t errlen);
+static int media_s3_settings_check(media_settings_t *s, char *err,
+    size_t errlen);
+static void media_s3_settings_free(media_settings_t *s);
 
 
 /* every tenant's rows; media-admin names one (-t) */
@@ -111,6 +120,11 @@ media_settings_load(media_settings_t *s, const char *conf_file)
             exit(1);
         }
     }
+
+    if (media_s3_settings_check(s, err, sizeof(err)) != 0) {
+        media_log_error("settings: %s", err);
+        exit(2);
+    }
 }
 
 
@@ -127,6 +141,14 @@ media_settings_set(void *data, const char *name, char **args, int nargs,
 
     if (strncmp(name, "media_", 6) != 0) {
         return 0;
+    }
+
+    /* media_storage s3://..., media_s3_*: read below, used by s3.c */
+    switch (media_s3_setting(s, name, args, nargs, line, err, errlen)) {
+    case 1:
+        return 0;
+    case -1:
+        return -1;
     }
 
     field = NULL;
@@ -338,6 +360,185 @@ media_settings_free(media_settings_t *s)
     free(s->stripe_key_file);
     free(s->stripe_api_url);
     free(s->public_url);
+    media_s3_settings_free(s);
+}
+
+
+/* object storage: media_storage s3://..., media_s3_* (s3.c uses them) -- */
+
+static int
+media_s3_setting(media_settings_t *s, const char *name, char **args,
+    int nargs, int line, char *err, size_t errlen)
+{
+    size_t       n;
+    char       **field;
+    const char  *why, *v;
+
+    if (strcmp(name, MEDIA_SET_STORAGE) == 0) {
+        if (nargs < 1 || strncmp(args[0], MEDIA_S3_SCHEME,
+                                 sizeof(MEDIA_S3_SCHEME) - 1) != 0)
+        {
+            return 0;                 /* a directory: read as a path */
+        }
+
+        if (media_s3_parse_url(args[0], strlen(args[0]), &s->s3.url, &why)
+            != 0)
+        {
+            snprintf(err, errlen, "line %d: invalid %s \"%s\": %s", line,
+                     name, args[0], why);
+            return -1;
+        }
+
+        n = sizeof(MEDIA_STORAGE_SPOOL) - 1;
+
+        if (nargs > 2
+            || (nargs == 2 && (strncmp(args[1], MEDIA_STORAGE_SPOOL, n) != 0
+                               || args[1][n] != '/')))
+        {
+            snprintf(err, errlen, "line %d: invalid %s parameter \"%s\": "
+                     "expected spool=/absolute/path", line, name,
+                     nargs == 2 ? args[1] : args[2]);
+            return -1;
+        }
+
+        s->s3.on = 1;
+
+        if (nargs == 2) {
+            free(s->storage);
+            s->storage = strdup(args[1] + n);
+            if (s->storage == NULL) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+        }
+
+        return 1;
+    }
+
+    if (strcmp(name, MEDIA_SET_S3_ENDPOINT) == 0) {
+        field = &s->s3.endpoint;
+
+        if (nargs != 1
+            || media_conf_parse_url(args[0], strlen(args[0])) != 0)
+        {
+            snprintf(err, errlen, "line %d: invalid %s \"%s\": expected an "
+                     "http:// or https:// URL without a query, such as "
+                     "\"https://s3.eu-west-1.amazonaws.com\"", line, name,
+                     nargs ? args[0] : "");
+            return -1;
+        }
+
+    } else if (strcmp(name, MEDIA_SET_S3_REGION) == 0) {
+        field = &s->s3.region;
+        v = nargs == 1 ? args[0] : "";
+        n = strlen(v);
+
+        if (nargs != 1 || n == 0 || n > MEDIA_S3_REGION_MAX
+            || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+        {
+            snprintf(err, errlen, "line %d: invalid %s \"%s\": expected a "
+                     "region name such as \"eu-west-1\"", line, name, v);
+            return -1;
+        }
+
+    } else if (strcmp(name, MEDIA_SET_S3_CREDENTIALS) == 0) {
+        field = &s->s3.credentials;
+
+        if (nargs != 1) {
+            snprintf(err, errlen, "line %d: %s takes one file", line, name);
+            return -1;
+        }
+
+    } else {
+        return 0;
+    }
+
+    free(*field);
+    *field = strdup(args[0]);
+    if (*field == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    /* no "/" at the endpoint's end: keys are appended with one */
+    n = strlen(*field);
+    while (field == &s->s3.endpoint && n > 0 && (*field)[n - 1] == '/') {
+        (*field)[--n] = '\0';
+    }
+
+    return 1;
+}
+
+
+static int
+media_s3_settings_check(media_settings_t *s, char *err, size_t errlen)
+{
+    int          fd;
+    char         text[4096];
+    ssize_t      n;
+    const char  *why;
+
+    if (!s->s3.on) {
+        return 0;
+    }
+
+    if (s->s3.endpoint == NULL || s->s3.credentials == NULL) {
+        snprintf(err, errlen, "%s s3://... needs %s and %s",
+                 MEDIA_SET_STORAGE, MEDIA_SET_S3_ENDPOINT,
+                 MEDIA_SET_S3_CREDENTIALS);
+        return -1;
+    }
+
+    /* before any thread of the transcoder's runs: it is not thread-safe */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "curl_global_init failed");
+        return -1;
+    }
+
+    if (s->s3.region == NULL) {
+        s->s3.region = strdup(MEDIA_S3_DEFAULT_REGION);
+        if (s->s3.region == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+
+    fd = open(s->s3.credentials, O_RDONLY);
+    if (fd == -1) {
+        snprintf(err, errlen, "%s \"%s\": %s", MEDIA_SET_S3_CREDENTIALS,
+                 s->s3.credentials, strerror(errno));
+        return -1;
+    }
+
+    n = read(fd, text, sizeof(text));
+    close(fd);
+
+    if (n < 0 || n == (ssize_t) sizeof(text)
+        || media_s3_parse_keys(text, (size_t) (n < 0 ? 0 : n), &s->s3.keys,
+                               &why)
+           != 0)
+    {
+        snprintf(err, errlen, "%s \"%s\": %s", MEDIA_SET_S3_CREDENTIALS,
+                 s->s3.credentials,
+                 n < 0 ? strerror(errno)
+                 : n == (ssize_t) sizeof(text) ? "larger than 4 KB" : why);
+        OPENSSL_cleanse(text, sizeof(text));
+        return -1;
+    }
+
+    OPENSSL_cleanse(text, sizeof(text));
+
+    return 0;
+}
+
+
+static void
+media_s3_settings_free(media_settings_t *s)
+{
+    free(s->s3.endpoint);
+    free(s->s3.region);
+    free(s->s3.credentials);
+    OPENSSL_cleanse(&s->s3.keys, sizeof(media_s3_keys_t));
 }
 
 

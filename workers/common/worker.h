@@ -20,6 +20,18 @@
 
 #include "media_shared.h"
 #include "media_conf.h"
+#include "media_s3.h"
+
+
+/* media_storage s3://...: renditions in a bucket (s3.c) */
+typedef struct {
+    int               on;
+    media_s3_url_t    url;
+    char             *endpoint;     /* media_s3_endpoint, no "/" at its end */
+    char             *region;       /* media_s3_region */
+    char             *credentials;  /* media_s3_credentials: a file ... */
+    media_s3_keys_t   keys;         /* ... read at start; never logged */
+} media_s3_conf_t;
 
 
 typedef struct {
@@ -28,7 +40,8 @@ typedef struct {
     media_redis_addr_t  redis;       /* or its sentinels */
     int            redis_set;
     long           redis_timeout;    /* ms */
-    char          *storage;
+    char          *storage;          /* a directory; with s3: the spool */
+    media_s3_conf_t  s3;
     long           job_lease;        /* ms */
     long           job_retry;        /* ms */
     long           job_stall;        /* ms without progress: watchdog */

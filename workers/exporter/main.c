@@ -23,6 +23,7 @@
 
 #include "worker.h"
 #include "queue.h"
+#include "s3.h"
 #include "exporter.h"
 
 
@@ -430,7 +431,8 @@ done:
 static int
 media_export_record(media_job_t *job, media_export_job_t *x)
 {
-    char          size[32], ms[32], hz[16], ttl[32], rate[16];
+    char          size[32], ms[32], hz[16], ttl[32], rate[16], key[128];
+    char          err[512];
     PGresult     *res;
     struct stat   st;
     const char   *params[6];
@@ -440,7 +442,22 @@ media_export_record(media_job_t *job, media_export_job_t *x)
         return -1;
     }
 
-    if (rename(x->work, x->final) != 0) {
+    /* in a bucket: exports/<id>.<ext> there, the spool's copy gone */
+    snprintf(key, sizeof(key), MEDIA_DIR_EXPORTS "/%s",
+             strrchr(x->final, '/') + 1);
+
+    if (job->settings->s3.on) {
+        if (media_s3_put_file(job->settings, key, x->work,
+                              media_s3_type(x->final), err, sizeof(err))
+            != 0)
+        {
+            media_job_fail(job, "%s", err);
+            return -1;
+        }
+
+        (void) unlink(x->work);
+
+    } else if (rename(x->work, x->final) != 0) {
         media_job_fail(job, "publish %s: %s", x->final, strerror(errno));
         return -1;
     }
@@ -469,6 +486,9 @@ media_export_record(media_job_t *job, media_export_job_t *x)
     if (PQntuples(res) == 0) {
         PQclear(res);
         (void) unlink(x->final);
+        if (job->settings->s3.on) {
+            (void) media_s3_delete(job->settings, key, err, sizeof(err));
+        }
         media_log_info("job %s: export %s was deleted while it ran; its "
                        "file is removed", job->id, x->id);
         return 0;

@@ -56,6 +56,7 @@
 #include <time.h>
 
 #include "worker.h"
+#include "s3.h"
 #include "sweeper.h"
 
 
@@ -305,7 +306,7 @@ static int
 media_life_exports(const media_settings_t *s, PGconn *pg)
 {
     int                i, n;
-    char               path[4096], batch[16];
+    char               path[4096], batch[16], key[128], err[512];
     PGresult          *res;
     const char        *params[1], *id;
     media_life_ids_t   ids;
@@ -336,6 +337,15 @@ media_life_exports(const media_settings_t *s, PGconn *pg)
         {
             media_log_error("lifecycle: export %s: remove %s: %s; kept for "
                             "the next pass", id, path, strerror(errno));
+            continue;
+        }
+
+        snprintf(key, sizeof(key), MEDIA_DIR_EXPORTS "/%s.%s", id,
+                 PQgetvalue(res, i, 1));
+
+        if (s->s3.on && media_s3_delete(s, key, err, sizeof(err)) != 0) {
+            media_log_error("lifecycle: export %s: %s; kept for the next "
+                            "pass", id, err);
             continue;
         }
 
@@ -866,7 +876,7 @@ static int
 media_life_sources(const media_settings_t *s, PGconn *pg)
 {
     int                i, n;
-    char               path[4096], batch[16], keep[24];
+    char               path[4096], batch[16], keep[24], key[128], err[512];
     PGresult          *res;
     const char        *params[2], *id;
     media_life_ids_t   ids;
@@ -900,6 +910,15 @@ media_life_sources(const media_settings_t *s, PGconn *pg)
             media_log_error("lifecycle: original of media %s: remove %s: "
                             "%s; kept for the next pass", id, path,
                             strerror(errno));
+            continue;
+        }
+
+        /* and the bucket's copy (media_storage s3://) */
+        snprintf(key, sizeof(key), MEDIA_DIR_UPLOADS "/%s", id);
+
+        if (s->s3.on && media_s3_delete(s, key, err, sizeof(err)) != 0) {
+            media_log_error("lifecycle: original of media %s: %s; kept for "
+                            "the next pass", id, err);
             continue;
         }
 

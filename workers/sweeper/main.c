@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "worker.h"
+#include "s3.h"
 #include "queue.h"
 #include "sweeper.h"
 
@@ -56,7 +57,7 @@ main(int argc, char **argv)
 static int
 media_sweep(media_job_t *job)
 {
-    char         upload[4096], hls[4096], cover[4096];
+    char         upload[4096], hls[4096], cover[4096], err[512];
     PGresult    *res;
     const char  *params[1];
 
@@ -103,6 +104,14 @@ media_sweep(media_job_t *job)
         return -1;
     }
 
+    /* a bucket down: the job fails and is retried, the row stays */
+    if (media_sweep_objects(job->settings, job->media_id, err, sizeof(err))
+        != 0)
+    {
+        media_job_fail(job, "%s", err);
+        return -1;
+    }
+
     res = media_pg_exec(job->pg, &media_sql_sweep_renditions, params);
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -114,6 +123,38 @@ media_sweep(media_job_t *job)
     PQclear(res);
 
     media_log_info("job %s: swept media %s", job->id, job->media_id);
+    return 0;
+}
+
+
+int
+media_sweep_objects(const media_settings_t *s, const char *id, char *err,
+    size_t errlen)
+{
+    int    n, i;
+    char   prefix[128];
+
+    static const char  *dirs[] = { MEDIA_DIR_HLS "/%s/",
+                                   MEDIA_DIR_UPLOADS "/%s" };
+
+    if (!s->s3.on) {
+        return 0;
+    }
+
+    for (i = 0; i < 2; i++) {
+        snprintf(prefix, sizeof(prefix), dirs[i], id);
+
+        n = media_s3_delete_prefix(s, prefix, err, errlen);
+        if (n < 0) {
+            return -1;
+        }
+
+        if (n > 0) {
+            media_log_info("sweep objects: media %s, %d deleted under %s",
+                           id, n, prefix);
+        }
+    }
+
     return 0;
 }
 

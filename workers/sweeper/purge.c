@@ -76,7 +76,7 @@ static int
 media_purge_one(const media_settings_t *s, PGconn *pg, const char *id)
 {
     int           i;
-    char          path[4096];
+    char          path[4096], err[512];
     PGresult     *res;
     const char   *params[1];
 
@@ -99,6 +99,12 @@ media_purge_one(const media_settings_t *s, PGconn *pg, const char *id)
                             strerror(errno));
             return -1;
         }
+    }
+
+    if (media_sweep_objects(s, id, err, sizeof(err)) != 0) {
+        media_log_error("lifecycle: purge %s: %s; kept for the next pass",
+                        id, err);
+        return -1;
     }
 
     params[0] = id;

@@ -32,5 +32,10 @@ int media_uploads_sweep(const media_settings_t *s, PGconn *pg);
 /* a file or a whole tree; 0 also when it was not there */
 int media_sweep_remove(const char *path);
 
+/* with media_storage s3://: a media's objects in the bucket (its HLS
+ * tree, its original), deleted; 0, or -1 with why in err */
+int media_sweep_objects(const media_settings_t *s, const char *id, char *err,
+    size_t errlen);
+
 
 #endif /* _MEDIA_SWEEPER_H_INCLUDED_ */

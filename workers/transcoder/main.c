@@ -25,6 +25,7 @@
 
 #include "worker.h"
 #include "queue.h"
+#include "s3.h"
 #include "transcoder.h"
 
 
@@ -70,6 +71,11 @@ static int media_cover_recheck(media_job_t *job, const struct stat *before,
 static int media_transcode_file(const char *source, const char *dir,
     long threads);
 static int media_source(media_job_t *job, char *path, size_t size);
+static int media_store_original(media_job_t *job, const char *source);
+static int media_cover_published(media_job_t *job, const char *final,
+    struct stat *sb);
+static int media_cover_count(void *data, const char *key);
+static int media_cover_publish(media_job_t *job, const char *final);
 static int media_record(media_job_t *job, media_probe_t *p,
     media_ladder_t *l, media_loudness_t *loud);
 static void media_mark(media_job_t *job, const char *status,
@@ -253,6 +259,7 @@ media_transcode(media_job_t *job)
 
     if (media_generation_close(job, &ladder) != 0
         || media_cover_recheck(job, &cover_sb, final, &ladder) != 0
+        || media_store_original(job, source) != 0
         || media_record(job, &probe, &ladder, normalize) != 0)
     {
         goto done;
@@ -287,6 +294,34 @@ done:
     }
 
     return rc;
+}
+
+
+/*
+ * With media_storage s3://, the original goes to the bucket too
+ * (uploads/<id>, in parts when large), before the media says ready; the
+ * spool's copy stays for the exporter until media_source_retention.
+ */
+static int
+media_store_original(media_job_t *job, const char *source)
+{
+    char  key[128], err[512];
+
+    if (!job->settings->s3.on) {
+        return 0;
+    }
+
+    snprintf(key, sizeof(key), MEDIA_DIR_UPLOADS "/%s", job->media_id);
+
+    if (media_s3_put_file(job->settings, key, source,
+                          "application/octet-stream", err, sizeof(err))
+        != 0)
+    {
+        media_job_fail(job, "%s", err);
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -499,7 +534,9 @@ media_cover_recheck(media_job_t *job, const struct stat *before,
     media_log_info("job %s: a cover was uploaded during the transcode",
                    job->id);
 
-    if (media_cover_file(job, path, final) != 0) {
+    if (media_cover_file(job, path, final) != 0
+        || media_cover_publish(job, final) != 0)
+    {
         /* the cover job reports it; the sound is fine */
         job->error[0] = '\0';
         job->reason[0] = '\0';
@@ -522,6 +559,7 @@ media_cover_recheck(media_job_t *job, const struct stat *before,
 static int
 media_cover_job(media_job_t *job)
 {
+    int           published, rc;
     char          path[4096], final[4096];
     PGresult     *res;
     struct stat   sb;
@@ -542,12 +580,32 @@ media_cover_job(media_job_t *job)
         return -1;
     }
 
-    if (stat(final, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+    published = media_cover_published(job, final, &sb);
+    if (published == -1) {
+        return -1;
+    }
+
+    if (published == 0) {
         job->result = strdup("{\"cover\":\"with the transcode\"}");
         return 0;
     }
 
-    if (media_cover_file(job, path, final) != 0) {
+    /* in a bucket: made in the spool, put there, and the spool's copy
+     * removed */
+    if (job->settings->s3.on && mkdir(final, 0755) != 0 && errno != EEXIST)
+    {
+        media_job_fail(job, "mkdir %s: %s", final, strerror(errno));
+        return -1;
+    }
+
+    rc = media_cover_file(job, path, final) == 0
+         && media_cover_publish(job, final) == 0;
+
+    if (job->settings->s3.on) {
+        (void) media_rmtree(final);
+    }
+
+    if (!rc) {
         return -1;
     }
 
@@ -563,6 +621,74 @@ media_cover_job(media_job_t *job)
 
     media_log_info("job %s: media %s has its uploaded cover", job->id,
                    job->media_id);
+    return 0;
+}
+
+
+/*
+ * Whether the media's pictures are published (1) or its transcode will
+ * make the cover (0): on disk, its directory is there; in a bucket, its
+ * rungs.txt is (the spool's copy goes after each publish).  -1: failed.
+ */
+static int
+media_cover_published(media_job_t *job, const char *final, struct stat *sb)
+{
+    int   n;
+    char  key[128], err[512];
+
+    if (!job->settings->s3.on) {
+        return stat(final, sb) == 0 && S_ISDIR(sb->st_mode);
+    }
+
+    snprintf(key, sizeof(key), MEDIA_DIR_HLS "/%s/rungs.txt", job->media_id);
+
+    n = 0;
+    if (media_s3_list(job->settings, key, media_cover_count, &n, err,
+                      sizeof(err))
+        != 0)
+    {
+        media_job_fail(job, "%s", err);
+        return -1;
+    }
+
+    return n > 0;
+}
+
+
+static int
+media_cover_count(void *data, const char *key)
+{
+    (void) key;
+
+    (*(int *) data)++;
+
+    return 0;
+}
+
+
+/* with media_storage s3://: the two covers made in final, to the bucket */
+static int
+media_cover_publish(media_job_t *job, const char *final)
+{
+    int          i;
+    char         key[128], path[4096], err[512];
+
+    static const char  *covers[] = { "cover-512.jpg", "cover-128.jpg" };
+
+    for (i = 0; job->settings->s3.on && i < 2; i++) {
+        snprintf(key, sizeof(key), MEDIA_DIR_HLS "/%s/%s", job->media_id,
+                 covers[i]);
+
+        if (media_path(path, sizeof(path), "%s/%s", final, covers[i]) != 0
+            || media_s3_put_file(job->settings, key, path, "image/jpeg", err,
+                                 sizeof(err))
+               != 0)
+        {
+            media_job_fail(job, "%s", err);
+            return -1;
+        }
+    }
+
     return 0;
 }
 

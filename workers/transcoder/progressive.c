@@ -18,6 +18,15 @@
  * so a player never mixes segments of two attempts.  At the end the
  * pictures are moved up, rungs.txt says "done", g<N>/done is made (the
  * module's cue for long cache lifetimes), and the older generations go.
+ *
+ * With media_storage s3://, the same generation is made in the spool
+ * (media_storage's spool=) and nothing is listed while it grows: at the
+ * end its segments and rung playlists go to the bucket first, then the
+ * pictures, then rungs.txt (what masters are built from), and only then
+ * the rows that let playback tokens be issued; each object appears whole
+ * (a PUT, or a multipart upload's completion), so a player never meets a
+ * half object or a master naming what is not there yet.  The older
+ * generations' objects go after "ready", and the spool's copy with them.
  */
 
 #define _XOPEN_SOURCE 700
@@ -32,6 +41,7 @@
 #include <unistd.h>
 
 #include "worker.h"
+#include "s3.h"
 #include "transcoder.h"
 
 
@@ -63,6 +73,19 @@ static int media_rung_row(media_job_t *job, media_ladder_t *l,
 static int64_t media_now_us(void);
 static int media_unlink(const char *path, const struct stat *sb, int flag,
     struct FTW *ftw);
+static long media_gen_number(const char *name, size_t len);
+static int media_s3_top_gen(void *data, const char *key);
+static int media_s3_publish(media_job_t *job, media_ladder_t *l);
+static int media_s3_old_gen(void *data, const char *key);
+
+
+/* what the bucket walks below carry */
+typedef struct {
+    media_job_t     *job;
+    media_ladder_t  *l;
+    long             top;
+    size_t           skip;        /* "hls/<id>/" */
+} media_s3_walk_t;
 
 
 /*
@@ -74,7 +97,6 @@ media_generation_open(media_job_t *job, media_ladder_t *l, const char *final,
     char *dir, size_t size)
 {
     long            n, top;
-    char           *end;
     DIR            *d;
     const char     *pace;
     struct dirent  *e;
@@ -93,17 +115,36 @@ media_generation_open(media_job_t *job, media_ladder_t *l, const char *final,
     top = 0;
 
     while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] != 'g' || e->d_name[1] < '1' || e->d_name[1] > '9') {
-            continue;
-        }
-
-        n = strtol(e->d_name + 1, &end, 10);
-        if (*end == '\0' && n > top && n < 99999999) {
+        n = media_gen_number(e->d_name, strlen(e->d_name));
+        if (n > top) {
             top = n;
         }
     }
 
     closedir(d);
+
+    /* the bucket's generations too: the spool's go after each publish */
+    if (job->settings->s3.on) {
+        media_s3_walk_t  w;
+        char             prefix[128], err[512];
+
+        w.job = job;
+        w.l = l;
+        w.top = top;
+        snprintf(prefix, sizeof(prefix), MEDIA_DIR_HLS "/%s/g",
+                 job->media_id);
+        w.skip = strlen(prefix) - 1;
+
+        if (media_s3_list(job->settings, prefix, media_s3_top_gen, &w, err,
+                          sizeof(err))
+            != 0)
+        {
+            media_job_fail(job, "%s", err);
+            return -1;
+        }
+
+        top = w.top;
+    }
 
     snprintf(l->gen, sizeof(l->gen), "g%d", (int) top + 1);
 
@@ -155,7 +196,9 @@ media_progressive_tick(media_job_t *job, media_ladder_t *l, int64_t at_ms)
         }
     }
 
-    if (l->listed == (1 << l->n) - 1 || at_ms < l->checked_ms + 500) {
+    if (l->listed == (1 << l->n) - 1 || at_ms < l->checked_ms + 500
+        || job->settings->s3.on)
+    {
         return 0;
     }
 
@@ -213,6 +256,23 @@ media_progressive_list(media_job_t *job, media_ladder_t *l, int done)
 
     if (media_publish_rungs(job, l->probe, l, l->final, done) != 0) {
         return -1;
+    }
+
+    /* rungs.txt after every file it names, before any row */
+    if (job->settings->s3.on) {
+        char  key[128], path[4096], err[512];
+
+        snprintf(key, sizeof(key), MEDIA_DIR_HLS "/%s/rungs.txt",
+                 job->media_id);
+
+        if (media_path(path, sizeof(path), "%s/rungs.txt", l->final) != 0
+            || media_s3_put_file(job->settings, key, path, "text/plain", err,
+                                 sizeof(err))
+               != 0)
+        {
+            media_job_fail(job, "%s", err);
+            return -1;
+        }
     }
 
     for (k = 0; k < l->n; k++) {
@@ -349,16 +409,64 @@ media_generation_close(media_job_t *job, media_ladder_t *l)
         }
     }
 
-    if (media_progressive_list(job, l, 1) != 0) {
-        return -1;
-    }
-
     f = media_path(to, sizeof(to), "%s/" MEDIA_GEN_DONE, l->dir) == 0
         ? fopen(to, "w") : NULL;
     if (f == NULL || fclose(f) != 0) {
         media_job_fail(job, "write %s: %s", to, strerror(errno));
         return -1;
     }
+
+    if (job->settings->s3.on && media_s3_publish(job, l) != 0) {
+        return -1;
+    }
+
+    return media_progressive_list(job, l, 1);
+}
+
+
+/*
+ * The generation and the pictures into the bucket, before rungs.txt: a
+ * picture this attempt did not make goes from there too.
+ */
+static int
+media_s3_publish(media_job_t *job, media_ladder_t *l)
+{
+    int    i;
+    char   key[128], path[4096], err[512];
+
+    snprintf(key, sizeof(key), MEDIA_DIR_HLS "/%s/%s", job->media_id,
+             l->gen);
+
+    if (media_s3_put_tree(job->settings, l->dir, key, err, sizeof(err)) != 0)
+    {
+        media_job_fail(job, "%s", err);
+        return -1;
+    }
+
+    for (i = 0; media_pictures[i]; i++) {
+        snprintf(key, sizeof(key), MEDIA_DIR_HLS "/%s/%s", job->media_id,
+                 media_pictures[i]);
+
+        if (media_path(path, sizeof(path), "%s/%s", l->final,
+                       media_pictures[i]) != 0)
+        {
+            media_job_fail(job, "media_storage path too long");
+            return -1;
+        }
+
+        if ((access(path, F_OK) == 0
+             ? media_s3_put_file(job->settings, key, path,
+                                 media_s3_type(path), err, sizeof(err))
+             : media_s3_delete(job->settings, key, err, sizeof(err)))
+            != 0)
+        {
+            media_job_fail(job, "%s", err);
+            return -1;
+        }
+    }
+
+    media_log_info("job %s: media %s, %s uploaded to the bucket", job->id,
+                   job->media_id, l->gen);
 
     return 0;
 }
@@ -377,6 +485,32 @@ media_generation_sweep(media_job_t *job, media_ladder_t *l)
     DIR            *d;
     struct stat     sb;
     struct dirent  *e;
+
+    if (job->settings->s3.on) {
+        media_s3_walk_t  w;
+        char             prefix[128], err[512];
+
+        w.job = job;
+        w.l = l;
+        snprintf(prefix, sizeof(prefix), MEDIA_DIR_HLS "/%s/", job->media_id);
+        w.skip = strlen(prefix);
+
+        if (media_s3_list(job->settings, prefix, media_s3_old_gen, &w, err,
+                          sizeof(err))
+            != 0)
+        {
+            /* kept for the sweeper when the media goes */
+            media_log_error("job %s: %s", job->id, err);
+        }
+
+        /* the spool's copy: everything it holds is in the bucket */
+        if (media_rmtree(l->final) != 0) {
+            media_log_error("job %s: remove %s: %s", job->id, l->final,
+                            strerror(errno));
+        }
+
+        return;
+    }
 
     d = opendir(l->final);
     if (d == NULL) {
@@ -415,6 +549,75 @@ media_generation_sweep(media_job_t *job, media_ladder_t *l)
     }
 
     closedir(d);
+}
+
+
+/* "g<N>" (N from 1, no leading zero): N; else 0 */
+static long
+media_gen_number(const char *name, size_t len)
+{
+    long   n;
+    char  *end;
+
+    if (len < 2 || len > 9 || name[0] != 'g' || name[1] < '1'
+        || name[1] > '9')
+    {
+        return 0;
+    }
+
+    n = strtol(name + 1, &end, 10);
+
+    return end == name + len ? n : 0;
+}
+
+
+/* hls/<id>/g<N>/...: the highest N */
+static int
+media_s3_top_gen(void *data, const char *key)
+{
+    media_s3_walk_t  *w = data;
+
+    long         n;
+    const char  *gen, *slash;
+
+    gen = key + w->skip;
+    slash = strchr(gen, '/');
+    n = slash ? media_gen_number(gen, slash - gen) : 0;
+
+    if (n > w->top) {
+        w->top = n;
+    }
+
+    return 0;
+}
+
+
+/* hls/<id>/<dir>/...: another generation's (or a rung's, from before
+ * generations) goes; the pictures and rungs.txt at the top stay */
+static int
+media_s3_old_gen(void *data, const char *key)
+{
+    media_s3_walk_t  *w = data;
+
+    char         err[512];
+    const char  *name, *slash;
+
+    name = key + w->skip;
+    slash = strchr(name, '/');
+
+    if (slash == NULL
+        || ((size_t) (slash - name) == strlen(w->l->gen)
+            && strncmp(name, w->l->gen, slash - name) == 0))
+    {
+        return 0;
+    }
+
+    if (media_s3_delete(w->job->settings, key, err, sizeof(err)) != 0) {
+        media_log_error("job %s: %s", w->job->id, err);
+        return -1;
+    }
+
+    return 0;
 }
 
 
