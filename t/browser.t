@@ -179,6 +179,8 @@ is(scalar(grep { !$_->{height} && ($_->{codecs} // '') =~ /^mp4a/ }
 # AAC priming earlier than the frame), and hls.js stepped over that gap
 # with a non-fatal bufferSeekOverHole on some loads.  Every stream of a
 # rung now starts at the first frame's DTS (t/transcode.t measures it).
+ok(defined $seen->{buffered_start} && $seen->{buffered_start} < 0.001,
+   'what played is buffered from 0 (' . ($seen->{buffered_start} // 'nothing') . ' s)');
 is_deeply([ grep { $_->{details} =~ /Hole/ } @{ $seen->{start_errors} // [] } ], [],
           'a start from 0: no bufferSeekOverHole or bufferHole event')
     or diag(explain($seen->{start_errors}));
