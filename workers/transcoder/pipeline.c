@@ -404,9 +404,10 @@ media_audio_graph(media_pipe_t *pp)
             return -1;
         }
 
-        snprintf(desc, sizeof(desc), "[in]aresample=48000,aresample=48000:first_pts=%"
-                 PRId64 ",aformat=sample_fmts=fltp:sample_rates=48000:"
-                 "channel_layouts=stereo[o0]", media_audio_start(pp));
+        snprintf(desc, sizeof(desc), "[in]aresample=48000,"
+                 "aresample=48000:first_pts=%" PRId64 ",aformat=sample_fmts="
+                 "fltp:sample_rates=48000:channel_layouts=stereo[o0]",
+                 media_audio_start(pp));
 
         if (media_av_graph(pp->job, &pp->agraph, &pp->asrc, "abuffer", args,
                         "abuffersink", desc, sinks, 1)
