@@ -183,6 +183,17 @@ for my $name (sort keys %expect) {
                             $name, $r->{name}, ($wire // 0) / 1000,
                             $nominal / 1000, 100 * ($wire // 0) / $nominal);
 
+        # every stream of every rung starts presenting at one timestamp,
+        # the TS muxer's 1.4 s (hls.js anchors at the first video DTS: a
+        # stream starting later is a hole at 0 it skips with an error)
+        my $s = starts($playlist);
+        if ($e->{kind} eq 'video') {
+            is($s->{video}, 126000, "$name $r->{name}: the first frame presented at 1.4 s");
+            is($s->{dts}, $s->{video}, "$name $r->{name}: from its DTS");
+        }
+        is($s->{audio}, $e->{noaudio} ? undef : 126000,
+           "$name $r->{name}: " . ($e->{noaudio} ? 'no audio' : 'the first audio at 1.4 s'));
+
         if ($e->{kind} eq 'audio') {
             # no tail of a frame or two after the last full segment
             my @extinf = slurp($playlist) =~ /#EXTINF:([\d.]+)/g;
@@ -239,6 +250,19 @@ for my $name (sort keys %expect) {
 }
 
 diag("wire bitrates:\n" . join("\n", @wire));
+
+# A/V sync kept: the source's tone starts with its first frame, so the
+# sound starts where that frame was (before it was shown from its DTS:
+# the next frame's time less a frame), in every rung
+for my $rung (qw(720p 480p 360p)) {
+    my $s = starts(playlist($media{'landscape.mp4'}, $rung));
+    my $frame0 = $s->{second} - $s->{step};
+    my $onset = onset($s->{segment}, $s->{audio});
+    ok(defined $onset && abs($onset - $frame0) <= 0.002 * 90000,
+       sprintf("landscape.mp4 $rung: the sound starts with the first frame"
+               . " (%.4f s, the frame %.4f s)", ($onset // 0) / 90000,
+               $frame0 / 90000));
+}
 
 # keyframes on the same 2 s grid in every rung, so players can switch
 my $l = $media{'landscape.mp4'};
@@ -459,17 +483,57 @@ sub vbv_bound {
 }
 
 # the times of the video keyframes, from the start of the stream
+# the keyframes' times from the first frame's (not from where it is
+# shown: its DTS, starts() below)
 sub keyframes {
     my ($playlist) = @_;
     my @pkts = `ffprobe -v error -select_streams v -show_entries packet=pts_time,flags -of csv=p=0 '$playlist' 2>/dev/null`;
-    my ($first, @k);
+    my ($first, @k, @pts);
     for (@pkts) {
         my ($pts, $flags) = split /,/;
         next unless defined $flags && $pts =~ /^[\d.]+$/;
-        $first //= $pts;
-        push @k, sprintf('%.1f', $pts - $first) if $flags =~ /K/;
+        push @pts, [ $pts, $flags ];
     }
+    my @sorted = sort { $a <=> $b } map { $_->[0] } @pts;
+    $first = @sorted > 2 ? 2 * $sorted[1] - $sorted[2] : $sorted[0];
+    push @k, sprintf('%.1f', $_->[0] == $sorted[0] ? 0 : $_->[0] - $first)
+        for grep { $_->[1] =~ /K/ } @pts;
     return \@k;
+}
+
+# a rung's first segment: its first video PTS and DTS, its first audio
+# PTS (90 kHz), the second frame's PTS and the step to the third
+sub starts {
+    my ($playlist) = @_;
+    (my $seg = $playlist) =~ s{index\.m3u8$}{seg_00000.ts};
+    my %s = (segment => $seg);
+    my @v;
+    for (`ffprobe -v error -show_entries packet=codec_type,pts,dts -of csv=p=0 '$seg' 2>/dev/null`) {
+        my ($type, $pts, $dts) = split /,/;
+        next unless defined $dts && $pts =~ /^\d+$/;
+        $dts =~ s/\s+$//;
+        if ($type eq 'video') {
+            $s{dts} //= $dts;
+            push @v, $pts;
+        } elsif ($type eq 'audio') {
+            $s{audio} //= $pts;
+        }
+    }
+    @v = sort { $a <=> $b } @v;
+    @s{qw(video second)} = @v[0, 1];
+    $s{step} = $v[2] - $v[1] if @v > 2;
+    return \%s;
+}
+
+# where a segment's sound starts (90 kHz), its audio decoded from $pts on
+sub onset {
+    my ($seg, $pts) = @_;
+    my $raw = `ffmpeg -nostdin -v error -i '$seg' -map 0:a -ac 1 -ar 48000 -f f32le - 2>/dev/null`;
+    my @x = unpack('f<*', $raw);
+    for my $i (0 .. $#x) {
+        return $pts + $i * 90000 / 48000 if abs($x[$i]) > 0.01;
+    }
+    return undef;
 }
 
 # random bytes over the picture data, the mp4 index (moov, in front) kept

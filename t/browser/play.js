@@ -192,6 +192,12 @@ d.go(async () => {
   await item(page, 'Test pattern').locator('.item-play').click();
   await page.waitForSelector('#player-box:not([hidden])', { timeout: 10000 });
   const first = await playFor(page, 5, 60000);
+  /* what hls.js said on a start from 0 (t/browser.t: no hole to step over) */
+  seen.start_errors = await page.evaluate(() => state.errors.slice());
+  seen.buffered_start = await page.evaluate(() => {
+    const b = document.getElementById('player').buffered;
+    return b.length ? b.start(0) : null;
+  });
   seen.video_play = { ok: first.ok, last: first.last };
   seen.levels = await page.evaluate(() => state.hls.levels.map((l) => ({
     height: l.height, bitrate: l.bitrate, url: l.url[0] })));

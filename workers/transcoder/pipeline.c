@@ -74,6 +74,7 @@ typedef struct {
     media_aqueue_t      aq;            /* audio ladder: its encoder thread */
     media_pipe_t       *pp;
     unsigned            open:1;        /* header written, no trailer yet */
+    unsigned            presented:1;   /* the first video packet written */
 } media_out_t;
 
 
@@ -114,6 +115,7 @@ static int media_audio_graph(media_pipe_t *pp);
 static AVCodecContext *media_video_encoder(media_pipe_t *pp, media_out_t *o);
 static AVCodecContext *media_audio_encoder(media_pipe_t *pp,
     AVFilterContext *sink, int64_t rate, int channels, int sample_rate);
+static int64_t media_audio_start(media_pipe_t *pp);
 static int media_open_muxer(media_pipe_t *pp, media_out_t *o,
     AVCodecContext *aenc);
 static int media_decode(media_pipe_t *pp, AVCodecContext *dec,
@@ -397,21 +399,27 @@ media_audio_graph(media_pipe_t *pp)
 
     if (pp->p->video >= 0) {
         /* one encode shared by every video rung: downmixed to stereo */
+        pp->shared_aenc = media_audio_encoder(pp, NULL, 128000, 2, 48000);
+        if (pp->shared_aenc == NULL) {
+            return -1;
+        }
+
+        snprintf(desc, sizeof(desc), "[in]aresample=48000,"
+                 "aresample=48000:first_pts=%" PRId64 ",aformat=sample_fmts="
+                 "fltp:sample_rates=48000:channel_layouts=stereo[o0]",
+                 media_audio_start(pp));
+
         if (media_av_graph(pp->job, &pp->agraph, &pp->asrc, "abuffer", args,
-                        "abuffersink",
-                        "[in]aresample=48000,aformat=sample_fmts=fltp:"
-                        "sample_rates=48000:channel_layouts=stereo[o0]",
-                        sinks, 1)
+                        "abuffersink", desc, sinks, 1)
             != 0)
         {
             return -1;
         }
 
         pp->shared_asink = sinks[0];
-        pp->shared_aenc = media_audio_encoder(pp, sinks[0], 128000, 2,
-                                              48000);
+        av_buffersink_set_frame_size(sinks[0], pp->shared_aenc->frame_size);
 
-        return pp->shared_aenc ? 0 : -1;
+        return 0;
     }
 
     norm[0] = '\0';
@@ -550,10 +558,47 @@ media_audio_encoder(media_pipe_t *pp, AVFilterContext *sink, int64_t rate,
         return NULL;
     }
 
-    /* the encoder takes whole frames of its size */
-    av_buffersink_set_frame_size(sink, c->frame_size);
+    /* the encoder takes whole frames of its size (NULL: the caller sets it) */
+    if (sink) {
+        av_buffersink_set_frame_size(sink, c->frame_size);
+    }
 
     return c;
+}
+
+
+/*
+ * Where a video ladder's audio starts, in 48 kHz samples, so that every
+ * stream of a rung starts presenting at one timestamp.  hls.js anchors its
+ * timeline at the first video DTS, and MPEG-TS cannot say "present from
+ * here" as an fMP4 edit list can: so the first frame, which x264's
+ * B-frame delay decodes has_b_frames frames before it is presented (67 ms
+ * at 30 fps), is presented from its DTS (media_write), and the audio
+ * starts there too: padded with that much silence before the source's
+ * first sample, less the AAC encoder's priming (1024 samples, which carry
+ * timestamps before the first frame's).  Every later timestamp is the
+ * source's, so sync holds; the first picture shows a little longer.
+ * A source whose audio starts away from its video is padded or trimmed
+ * to the same start (aresample's first_pts, on a second aresample at 48
+ * kHz: FFmpeg 5.1's, while resampling, pads first_pts samples of the
+ * input's rate, not of its output's).
+ */
+static int64_t
+media_audio_start(media_pipe_t *pp)
+{
+    int64_t      start, delay;
+    AVStream    *st;
+    AVRational   hz = { 1, 48000 };
+
+    st = pp->p->ic->streams[pp->p->video];
+
+    start = st->start_time != AV_NOPTS_VALUE
+            ? av_rescale_q(st->start_time, st->time_base, hz) : 0;
+
+    delay = av_rescale_q(pp->out[0].venc->has_b_frames,
+                         av_inv_q(pp->p->frame_rate), hz);
+
+    return start - delay + pp->shared_aenc->initial_padding;
 }
 
 
@@ -618,6 +663,14 @@ media_open_muxer(media_pipe_t *pp, media_out_t *o, AVCodecContext *aenc)
      * The TS timestamps start at 2 x 0.7 s, as ffmpeg's do.
      */
     o->oc->max_delay = MEDIA_MUX_MAX_DELAY;
+
+    /*
+     * And from there: the first timestamp made 0 (then 1.4 s), not only a
+     * negative one, so that every rendition, audio-only too, starts at
+     * the same point whatever its source's start (a video rung's streams
+     * share their first timestamp: media_audio_start).
+     */
+    o->oc->avoid_negative_ts = AVFMT_AVOID_NEG_TS_MAKE_ZERO;
 
     if (o->venc) {
         st = avformat_new_stream(o->oc, NULL);
@@ -917,6 +970,12 @@ media_write(media_pipe_t *pp, media_out_t *o, AVPacket *pkt, int st,
     AVRational tb)
 {
     int  rc;
+
+    /* the first frame is presented from its DTS (media_audio_start) */
+    if (st == o->vst && !o->presented && pkt->dts != AV_NOPTS_VALUE) {
+        pkt->pts = pkt->dts;
+        o->presented = 1;
+    }
 
     pkt->stream_index = st;
     av_packet_rescale_ts(pkt, tb, o->oc->streams[st]->time_base);
