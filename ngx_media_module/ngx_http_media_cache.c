@@ -1,7 +1,8 @@
 /*
  * What everyone may see, kept for a few seconds (ngx_http_media_cache.h).
- * The answers live in an ngx_http_media_shm zone of fixed-size values;
- * the generation in a zone of its own, one counter.
+ * The answers live in an ngx_http_media_shm zone, each at its own size
+ * (at most NGX_HTTP_MEDIA_CACHE_VALUE); the generation in a zone of its
+ * own, one counter.
  */
 
 #include <ngx_config.h>
@@ -220,8 +221,10 @@ ngx_http_media_cache_put(ngx_http_request_t *r, u_char *key,
     c->nrows = (uint32_t) res->nrows;
     c->ncols = (uint32_t) res->ncols;
 
-    /* no room: the next ask goes to PostgreSQL again */
-    (void) ngx_http_media_shm_put(mmcf->public_cache, key, c);
+    /* at its own size; no room: the next ask goes to PostgreSQL again */
+    (void) ngx_http_media_shm_put_len(mmcf->public_cache, key, c,
+                                      offsetof(ngx_http_media_cache_value_t,
+                                               data) + size);
 }
 
 
@@ -244,7 +247,11 @@ ngx_http_media_cache_refresh(ngx_http_request_t *r, u_char *key,
         || ngx_http_media_shm_get(mmcf->public_cache, key, c, &stamp)
            != NGX_OK
         || ngx_current_msec - stamp < ngx_http_media_cache_ttl(mmcf, key)
-        || ngx_http_media_shm_put(mmcf->public_cache, key, c) != NGX_OK)
+        || c->len > sizeof(c->data)
+        || ngx_http_media_shm_put_len(mmcf->public_cache, key, c,
+                                      offsetof(ngx_http_media_cache_value_t,
+                                               data) + c->len)
+           != NGX_OK)
     {
         return NULL;
     }

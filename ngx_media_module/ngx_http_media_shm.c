@@ -17,6 +17,7 @@ typedef struct {
     ngx_rbtree_node_t   node;            /* node.key: the key's first bytes */
     ngx_queue_t         queue;
     ngx_msec_t          stamp;
+    size_t              len;             /* the value's, at most vsize */
     u_char              key[NGX_HTTP_MEDIA_SHM_KEY];
     u_char              value[1];
 } ngx_http_media_shm_node_t;
@@ -43,7 +44,7 @@ static void ngx_http_media_shm_insert(ngx_rbtree_node_t *temp,
 static ngx_http_media_shm_node_t *ngx_http_media_shm_find(
     ngx_http_media_shm_t *shm, u_char *key);
 static ngx_http_media_shm_node_t *ngx_http_media_shm_node(
-    ngx_http_media_shm_t *shm, u_char *key, ngx_uint_t *created);
+    ngx_http_media_shm_t *shm, u_char *key, size_t len, ngx_uint_t *created);
 
 
 ngx_http_media_shm_t *
@@ -192,7 +193,7 @@ ngx_http_media_shm_get(ngx_http_media_shm_t *shm, u_char *key, void *value,
     if (n) {
         ngx_queue_remove(&n->queue);
         ngx_queue_insert_head(&shm->sh->lru, &n->queue);
-        ngx_memcpy(value, n->value, shm->vsize);
+        ngx_memcpy(value, n->value, n->len);
         *stamp = n->stamp;
     }
 
@@ -205,15 +206,27 @@ ngx_http_media_shm_get(ngx_http_media_shm_t *shm, u_char *key, void *value,
 ngx_int_t
 ngx_http_media_shm_put(ngx_http_media_shm_t *shm, u_char *key, void *value)
 {
+    return ngx_http_media_shm_put_len(shm, key, value, shm->vsize);
+}
+
+
+ngx_int_t
+ngx_http_media_shm_put_len(ngx_http_media_shm_t *shm, u_char *key,
+    void *value, size_t len)
+{
     ngx_uint_t                  created;
     ngx_http_media_shm_node_t  *n;
 
+    if (len > shm->vsize) {
+        return NGX_ERROR;
+    }
+
     ngx_shmtx_lock(&shm->shpool->mutex);
 
-    n = ngx_http_media_shm_node(shm, key, &created);
+    n = ngx_http_media_shm_node(shm, key, len, &created);
 
     if (n) {
-        ngx_memcpy(n->value, value, shm->vsize);
+        ngx_memcpy(n->value, value, len);
         n->stamp = ngx_current_msec;
     }
 
@@ -235,7 +248,7 @@ ngx_http_media_shm_hit(ngx_http_media_shm_t *shm, u_char *key,
 
     ngx_shmtx_lock(&shm->shpool->mutex);
 
-    n = ngx_http_media_shm_node(shm, key, &created);
+    n = ngx_http_media_shm_node(shm, key, shm->vsize, &created);
 
     if (n) {
         /* the stamp is when the window began */
@@ -258,12 +271,13 @@ ngx_http_media_shm_hit(ngx_http_media_shm_t *shm, u_char *key,
 
 
 /*
- * With the mutex held: the entry under key, made when there is none (the
- * least recently used evicted for room, a few at most), first in the
- * queue; NULL when no room could be made.
+ * With the mutex held: the entry under key for a value of len bytes, made
+ * when there is none or the one there has another length (the least
+ * recently used evicted for room, a few at most), first in the queue;
+ * NULL when no room could be made.
  */
 static ngx_http_media_shm_node_t *
-ngx_http_media_shm_node(ngx_http_media_shm_t *shm, u_char *key,
+ngx_http_media_shm_node(ngx_http_media_shm_t *shm, u_char *key, size_t len,
     ngx_uint_t *created)
 {
     size_t                      size;
@@ -275,13 +289,20 @@ ngx_http_media_shm_node(ngx_http_media_shm_t *shm, u_char *key,
 
     n = ngx_http_media_shm_find(shm, key);
 
-    if (n) {
+    if (n && n->len == len) {
         ngx_queue_remove(&n->queue);
         ngx_queue_insert_head(&shm->sh->lru, &n->queue);
         return n;
     }
 
-    size = offsetof(ngx_http_media_shm_node_t, value) + shm->vsize;
+    /* another length: made again at its size */
+    if (n) {
+        ngx_queue_remove(&n->queue);
+        ngx_rbtree_delete(&shm->sh->rbtree, &n->node);
+        ngx_slab_free_locked(shm->shpool, n);
+    }
+
+    size = offsetof(ngx_http_media_shm_node_t, value) + len;
 
     n = ngx_slab_alloc_locked(shm->shpool, size);
 
@@ -304,6 +325,7 @@ ngx_http_media_shm_node(ngx_http_media_shm_t *shm, u_char *key,
         return NULL;
     }
 
+    n->len = len;
     ngx_memcpy(n->key, key, NGX_HTTP_MEDIA_SHM_KEY);
     ngx_memcpy(&n->node.key, key, sizeof(ngx_rbtree_key_t));
     ngx_rbtree_insert(&shm->sh->rbtree, &n->node);

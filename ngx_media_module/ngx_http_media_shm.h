@@ -1,7 +1,7 @@
 /*
- * A cache in shared memory for every worker of a node: entries of a fixed
- * size under a 32-byte key (a SHA-256), the least recently used evicted
- * when the zone is full.  It holds only what PostgreSQL can answer again.
+ * A cache in shared memory for every worker of a node: entries of at most
+ * a zone's size under a 32-byte key (a SHA-256), the least recently used
+ * evicted when the zone is full.  It holds only what PostgreSQL can answer again.
  */
 
 #ifndef _NGX_HTTP_MEDIA_SHM_H_INCLUDED_
@@ -32,6 +32,13 @@ ngx_int_t ngx_http_media_shm_get(ngx_http_media_shm_t *shm, u_char *key,
 /* stores (or replaces) value under key, stamped now; NGX_ERROR: no room */
 ngx_int_t ngx_http_media_shm_put(ngx_http_media_shm_t *shm, u_char *key,
     void *value);
+
+/*
+ * The same for a value of its own length, at most the zone's: an entry
+ * takes the room its value needs, and get copies that many bytes
+ */
+ngx_int_t ngx_http_media_shm_put_len(ngx_http_media_shm_t *shm, u_char *key,
+    void *value, size_t len);
 
 void ngx_http_media_shm_delete(ngx_http_media_shm_t *shm, u_char *key);
 
