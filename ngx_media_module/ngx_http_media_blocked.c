@@ -138,6 +138,7 @@ static void ngx_http_media_blocked_on_disconnect(const redisAsyncContext *ac,
     int status);
 static void ngx_http_media_blocked_message(redisAsyncContext *ac,
     void *reply, void *privdata);
+static void ngx_http_media_blocked_forget(ngx_http_media_blocked_set_t *set);
 static ngx_int_t ngx_http_media_blocked_parse(u_char *p, size_t len,
     ngx_http_media_blocked_msg_t *m);
 static void ngx_http_media_blocked_reload(ngx_http_media_blocked_sub_t *s);
@@ -506,6 +507,19 @@ ngx_http_media_blocked_remove(ngx_http_media_blocked_sh_t *sh, ngx_uint_t t,
 }
 
 
+/*
+ * "~": the set as it was, its version moved on (by two: it stays even, as
+ * no writer is in the table)
+ */
+static void
+ngx_http_media_blocked_forget(ngx_http_media_blocked_set_t *set)
+{
+    ngx_shmtx_lock(&set->shpool->mutex);
+    (void) ngx_atomic_fetch_add(&set->sh->seq, 2);
+    ngx_shmtx_unlock(&set->shpool->mutex);
+}
+
+
 /* one message, applied to the active table */
 static void
 ngx_http_media_blocked_set(ngx_http_media_blocked_set_t *set, ngx_log_t *log,
@@ -850,12 +864,20 @@ ngx_http_media_blocked_message(redisAsyncContext *ac, void *reply,
         return;
     }
 
+    if (text->len == sizeof(NGX_HTTP_MEDIA_BLOCKED_FORGET) - 1
+        && ngx_strncmp(text->str, NGX_HTTP_MEDIA_BLOCKED_FORGET,
+                       text->len) == 0)
+    {
+        ngx_http_media_blocked_forget(s->set);
+        return;
+    }
+
     if (ngx_http_media_blocked_parse((u_char *) text->str, text->len, &m)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_WARN, s->log, 0,
                       "media blocked message: \"%*s\" ignored, expected "
-                      "\"+m <uuid>\", \"-m\", \"+u\" or \"-u\"",
+                      "\"+m <uuid>\", \"-m\", \"+u\", \"-u\" or \"~\"",
                       ngx_min(text->len, 64), text->str);
         return;
     }

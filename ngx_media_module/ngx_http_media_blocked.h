@@ -3,7 +3,9 @@
  * memory for every worker of a node, so the segment path refuses them
  * with no I/O.  PostgreSQL is the truth (media_blocked_ids(),
  * media_banned_ids()); Redis pub/sub on "media:blocked" carries each
- * change ("+m <id>", "-m <id>", "+u <id>", "-u <id>") to every node.
+ * change ("+m <id>", "-m <id>", "+u <id>", "-u <id>") to every node, and
+ * "~" when something else left what everyone may see (a media made
+ * private, a handle changed): the set stays, its version moves.
  */
 
 #ifndef _NGX_HTTP_MEDIA_BLOCKED_H_INCLUDED_
@@ -18,6 +20,7 @@
 
 
 #define NGX_HTTP_MEDIA_BLOCKED_CHANNEL  "media:blocked"
+#define NGX_HTTP_MEDIA_BLOCKED_FORGET   "~"
 
 /* 451 Unavailable For Legal Reasons (RFC 7725): nginx has no name */
 #define NGX_HTTP_MEDIA_BLOCKED_STATUS   451
@@ -42,8 +45,8 @@ void ngx_http_media_blocked_done(void);
 
 /*
  * A number that changes whenever the set does, on any node (a takedown, a
- * ban, their undoing): what was cached before it changed may show what is
- * now blocked (the search cache keys on it).
+ * ban, their undoing), and on each "~": what was cached before it changed
+ * may show what is now blocked or hidden (media_public_cache keys on it).
  */
 ngx_atomic_uint_t ngx_http_media_blocked_version(
     ngx_http_media_main_conf_t *mmcf);

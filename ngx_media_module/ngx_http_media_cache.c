@@ -15,6 +15,7 @@
 #include "ngx_http_media_shm.h"
 #include "ngx_http_media_tenant.h"
 #include "ngx_http_media_blocked.h"
+#include "ngx_http_media_redis.h"
 #include "ngx_http_media_cache.h"
 
 
@@ -311,16 +312,45 @@ ngx_http_media_cache_refreshed(ngx_event_t *ev)
 }
 
 
+/*
+ * This node forgets at once; the others when the blocked set's subscriber
+ * hears "~" (a moment later: the key holds the set's version).  Nobody
+ * waits for the PUBLISH; one lost (Redis away) leaves the other nodes
+ * their kept answers for up to twice media_public_cache, as before the
+ * message existed, unless the subscriber reloads meanwhile.
+ */
 void
 ngx_http_media_cache_forget(ngx_http_request_t *r)
 {
     ngx_http_media_main_conf_t  *mmcf;
 
+    static const char  *argv[] = {
+        "PUBLISH", NGX_HTTP_MEDIA_BLOCKED_CHANNEL,
+        NGX_HTTP_MEDIA_BLOCKED_FORGET
+    };
+    static size_t       argvlen[] = {
+        sizeof("PUBLISH") - 1, sizeof(NGX_HTTP_MEDIA_BLOCKED_CHANNEL) - 1,
+        sizeof(NGX_HTTP_MEDIA_BLOCKED_FORGET) - 1
+    };
+
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
-    if (mmcf->public_gen) {
-        (void) ngx_atomic_fetch_add((ngx_atomic_t *) mmcf->public_gen->data,
-                                    1);
+    if (mmcf->public_gen == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add((ngx_atomic_t *) mmcf->public_gen->data, 1);
+
+    if (mmcf->redis_set
+        && ngx_http_media_redis_command(r, NULL, NULL, 3, argv, argvlen)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "media public cache: PUBLISH "
+                      NGX_HTTP_MEDIA_BLOCKED_CHANNEL " \""
+                      NGX_HTTP_MEDIA_BLOCKED_FORGET "\" not sent; other "
+                      "nodes keep their answers for up to twice "
+                      "media_public_cache");
     }
 }
 

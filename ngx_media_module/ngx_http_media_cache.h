@@ -10,8 +10,9 @@
  * numbers that change when something leaves what everyone may see: this
  * node's generation (ngx_http_media_cache_forget, after a write through
  * the API that makes a media private, deletes it, ...) and the blocked
- * set's version (a takedown or a ban, on any node).  An answer kept under
- * an older key is never found again.
+ * set's version (a takedown or a ban, on any node, and the "~" each
+ * forget publishes for the other nodes).  An answer kept under an older
+ * key is never found again.
  */
 
 #ifndef _NGX_HTTP_MEDIA_CACHE_H_INCLUDED_
@@ -30,8 +31,8 @@
 /* an answer larger than this is not kept */
 #define NGX_HTTP_MEDIA_CACHE_VALUE  16384
 
-/* media_public_cache 5s 16m; */
-#define NGX_HTTP_MEDIA_CACHE_TTL    5000
+/* media_public_cache 30s 16m; */
+#define NGX_HTTP_MEDIA_CACHE_TTL    30000
 #define NGX_HTTP_MEDIA_CACHE_SIZE   (16 * 1024 * 1024)
 
 
@@ -80,10 +81,10 @@ void *ngx_http_media_cache_refresh(ngx_http_request_t *r, u_char *key,
 void ngx_http_media_cache_done(void *data);
 
 /*
- * What is kept on this node is forgotten: called once a write that takes
- * something out of what everyone may see (privacy, deletion, a handle, a
- * playlist) has committed.  Other nodes keep theirs for at most twice
- * media_public_cache; takedowns and bans reach every node at once.
+ * What is kept is forgotten: called once a write that takes something out
+ * of what everyone may see (privacy, deletion, a handle, a playlist) has
+ * committed.  This node at once; the others through Redis ("~" on the
+ * blocked set's channel), as takedowns and bans.
  */
 void ngx_http_media_cache_forget(ngx_http_request_t *r);
 

@@ -18,7 +18,7 @@
  * media plays by link but is never listed; deleted media is nowhere.
  *
  * What everyone may see is the same for every caller: a page of it is
- * kept in shared memory for media_public_cache (5 s,
+ * kept in shared memory for media_public_cache (30 s,
  * ngx_http_media_cache.h), for every worker of
  * the node, so a query typed by many (a prefix, a popular word, the
  * catalogue's first page) costs PostgreSQL once per few seconds.  A
@@ -220,6 +220,28 @@ static ngx_http_media_pg_stmt_t  ngx_http_media_sql_catalog_new =
         " ORDER BY m.listed_at DESC, m.id DESC"
         " LIMIT $4");
 
+/* by tag, newest first: sql/042's rows of each listed media's tags, read
+ * by (tag, listed_at, media_id); the media's own conditions checked again */
+static ngx_http_media_pg_stmt_t  ngx_http_media_sql_catalog_tag_new =
+    ngx_http_media_pg_read_stmt("catalog_tag_new", 4,
+        "SELECT (extract(epoch FROM t.listed_at) * 1000000)::bigint"
+        "       || '.' || t.media_id, media_list_json(m, u)"
+        "  FROM media_tags t JOIN media m ON m.id = t.media_id"
+        "  JOIN users u ON u.id = m.owner_id"
+        " WHERE t.tag = (SELECT lower($2 COLLATE \"und-x-icu\")"
+        "                       COLLATE \"default\")"
+        "   AND ($1::text IS NULL OR t.kind = $1)"
+        "   AND m.deleted_at IS NULL AND m.privacy = 'public'"
+        "   AND m.status = 'ready'"
+        "   AND (t.listed_at, t.media_id) <"
+        "       ((SELECT coalesce(timestamptz 'epoch'"
+        "                  + split_part($3, '.', 1)::bigint"
+        "                    * interval '1 microsecond', 'infinity')),"
+        "        (SELECT coalesce(split_part($3, '.', 2)::uuid,"
+        "                         '" NGX_HTTP_MEDIA_CURSOR_END "'::uuid)))"
+        " ORDER BY t.listed_at DESC, t.media_id DESC"
+        " LIMIT $4");
+
 static ngx_http_media_pg_stmt_t  ngx_http_media_sql_catalog_popular =
     ngx_http_media_pg_read_stmt("catalog_popular", 4,
         "SELECT m.plays_count || '.' || m.id, media_list_json(m, u)"
@@ -395,10 +417,11 @@ ngx_http_media_search_q(ngx_http_request_t *r, ngx_str_t *params,
 ngx_int_t
 ngx_http_media_catalog(ngx_http_request_t *r)
 {
-    size_t       start;
-    ngx_int_t    rc, sort;
-    ngx_str_t    params[4], value;
-    ngx_uint_t   n;
+    size_t                     start;
+    ngx_int_t                  rc, sort;
+    ngx_str_t                  params[4], value;
+    ngx_uint_t                 n;
+    ngx_http_media_pg_stmt_t  *stmt;
 
     ngx_str_null(&params[0]);
     ngx_str_null(&params[1]);
@@ -475,12 +498,16 @@ ngx_http_media_catalog(ngx_http_request_t *r)
                                           "same sort");
     }
 
+    if (sort == 0) {
+        stmt = params[1].data ? &ngx_http_media_sql_catalog_tag_new
+                              : &ngx_http_media_sql_catalog_new;
+    } else {
+        stmt = &ngx_http_media_sql_catalog_popular;
+    }
+
     return ngx_http_media_search_run(r, sort == 0 ? "catalog new"
                                                   : "catalog popular",
-                                     sort == 0
-                                     ? &ngx_http_media_sql_catalog_new
-                                     : &ngx_http_media_sql_catalog_popular,
-                                     NULL, params, params, 1, n);
+                                     stmt, NULL, params, params, 1, n);
 }
 
 

@@ -494,25 +494,35 @@ sub subscribe {
     return $s;
 }
 
-# the next message's text, or '' after 5 s
+# the next takedown or ban message: "~" (a node forgetting its kept public
+# answers after a PATCH, ngx_http_media_cache_forget) is passed over
 sub next_message {
     my ($s) = @_;
-    my $m = read_reply($s, 5) // '';
-    return $m =~ /message\r\n\$13\r\nmedia:blocked\r\n\$\d+\r\n([^\r]*)\r\n/
-           ? $1 : '';
+    for (1 .. 10) {
+        my $m = read_reply($s, 5) // return '';
+        next unless $m =~ /message\r\n\$13\r\nmedia:blocked\r\n\$\d+\r\n([^\r]*)\r\n/;
+        return $1 unless $1 eq '~';
+    }
+    return '';
 }
 
-# one RESP array of three bulk strings, read within $timeout seconds
+# one RESP array of three bulk strings (or integers), read within $timeout
+# seconds; what came after it is kept for the next call
+our %left;
 sub read_reply {
     my ($s, $timeout) = @_;
     my $sel = IO::Select->new($s);
-    my $buf = '';
+    my $buf = delete $left{$s} // '';
     my $end = time() + $timeout;
-    while (time() < $end) {
-        return $buf if $buf =~ /^\*3\r\n(?:\$\d+\r\n[^\r]*\r\n|:\d+\r\n){3}/;
+    while (1) {
+        if ($buf =~ /^\*3\r\n(?:\$\d+\r\n[^\r]*\r\n|:\d+\r\n){3}/) {
+            $left{$s} = substr($buf, $+[0]);
+            return substr($buf, 0, $+[0]);
+        }
+        last if time() >= $end;
         last unless $sel->can_read($end - time());
         my $n = sysread($s, $buf, 4096, length $buf);
         last unless $n;
     }
-    return $buf =~ /^\*3\r\n/ ? $buf : undef;
+    return undef;
 }

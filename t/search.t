@@ -11,6 +11,7 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
 use MediaTest qw(slurp wait_until);
@@ -27,6 +28,8 @@ http {
     %%HTTP%%
     media_jwt_key %%DIR%%/jwt.key;
     media_cookie_secure off;
+    # shorter than the default 30 s: the test waits for a page to age out
+    media_public_cache 5s;
     server {
         listen 127.0.0.1:%%PORT%%;
         location /api/ {
@@ -338,6 +341,44 @@ for my $sort (qw(new popular)) {
               "sort=$sort in pages of one: each once, in order");
 }
 
+# by tag, newest first: sql/042's rows of each listed media's tags
+for my $kind ('', 'kind=audio&') {
+    my (@got, $c);
+    for (1 .. 5) {
+        $r = api(GET => "/api/v1/catalog?${kind}tag=drama&limit=1"
+                        . ($c ? "&cursor=$c" : ''));
+        is($r->{status}, 200, "tag=drama, ${kind}page: 200") or last;
+        push @got, @{ ids($r) };
+        $c = $r->{json}{next_cursor} or last;
+    }
+    is_deeply(\@got, $kind ? [$a1] : [$a1, $v3, $v1],
+              "tag=drama ${kind}in pages of one: each once, in order");
+}
+sql("UPDATE media SET published_at = now() - interval '10 minutes'"
+    . " WHERE id = '$a1'");
+is_deeply(ids(api(GET => '/api/v1/catalog?tag=drama')), [$v3, $v1, $a1],
+          '  a media listed earlier moves down its tag\'s pages');
+is(api(PATCH => "/api/v1/media/$v3", $bob, { tags => ['noir'] })->{status},
+   200, 'a tag taken off through PATCH');
+is_deeply(ids(api(GET => '/api/v1/catalog?tag=drama')), [$v1, $a1],
+          '  gone from that tag at once');
+is_deeply(ids(api(GET => '/api/v1/catalog?tag=noir')), [$v3],
+          '  still under the tag it kept');
+is(api(PATCH => "/api/v1/media/$v1", $ann, { privacy => 'private' })->{status},
+   200, 'a tagged media made private');
+is_deeply(ids(api(GET => '/api/v1/catalog?tag=drama')), [$a1],
+          '  gone from its tag');
+is(api(PATCH => "/api/v1/media/$v1", $ann, { privacy => 'public' })->{status},
+   200, '  public again');
+is_deeply(ids(api(GET => '/api/v1/catalog?tag=drama')), [$v1, $a1],
+          '  back under its tag, in its place');
+is(api(DELETE => "/api/v1/media/$a1", $bob)->{status}, 204,
+   'a tagged media deleted');
+is_deeply(ids(api(GET => '/api/v1/catalog?tag=drama')), [$v1],
+          '  gone from its tag');
+is(sql("SELECT count(*) FROM media_tags WHERE media_id IN ('$a1', '$vq')"),
+   0, '  no tag rows for a deleted or unready media');
+
 for my $case (
     [ '?kind=film', 'kind', 'an unknown kind' ],
     [ '?sort=old', 'sort', 'an unknown sort' ],
@@ -373,6 +414,42 @@ ok(wait_until(sub { !@{ ids(search('wombat')) } },
    '  the kept page ages out: the change shows within twice its 5 s');
 is_deeply(ids(search('quokka')), [$kept], '  found by its new title');
 
+# other nodes forget too: a write through the API that takes something out
+# of public view publishes "~" on media:blocked, and every node's
+# subscriber, this one's included, moves its kept answers' key on.  With
+# media_public_cache 60s a page would be kept 30 s at least: a change
+# seen within a few seconds was forgotten, not aged out
+{
+    my $c = slurp($t->conf_file);
+    $c =~ s/media_public_cache 5s;/media_public_cache 60s;/ or die 'conf';
+    open(my $fh, '>', $t->conf_file) or die $!;
+    print $fh $c;
+    close $fh;
+    my $reloads = sub { scalar(() = slurp($t->dir . '/error.log')
+                                     =~ /media blocked reload:/g) };
+    my $before = $reloads->();
+    $t->stop_nginx;
+    $t->start_nginx;
+    # the subscriber's first load of the set moves its version: after it
+    wait_until(sub { $reloads->() > $before }, timeout => 10)
+        or die 'no blocked set reload after the restart';
+}
+is_deeply(ids(search('quokka')), [$kept], 'media_public_cache 60s: kept');
+sql("UPDATE media SET title = 'Kept numbat' WHERE id = '$kept'");
+is_deeply(ids(search('quokka')), [$kept], '  renamed behind its back: kept');
+cmp_ok($t->redis('PUBLISH', 'media:blocked', '~'), '>=', 1,
+       '  "~" published as another node would: heard');
+ok(wait_until(sub { !@{ ids(search('quokka')) } }, timeout => 5,
+              interval => 0.2),
+   '  the kept page forgotten: the change shows');
+is_deeply(ids(search('numbat')), [$kept], '  found by its new title');
+
+my $sub = subscribe('media:blocked');
+is(api(PATCH => "/api/v1/media/$kept", $ann, { privacy => 'private' })
+   ->{status}, 200, 'made private through the API');
+is(next_message($sub, 5), '~', '  "~" published for the other nodes');
+close $sub;
+
 $t->finish;
 done_testing();
 
@@ -394,6 +471,43 @@ sub search {
 }
 
 sub ids { [ map { $_->{id} } @{ $_[0]{json}{items} } ] }
+
+# a RESP connection subscribed to a channel, its confirmation read
+sub subscribe {
+    my ($channel) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $t->port('redis'),
+                                  Timeout => 2) or die "redis: $!";
+    print $s "*2\r\n\$9\r\nSUBSCRIBE\r\n\$" . length($channel)
+             . "\r\n$channel\r\n";
+    my $ok = next_message($s, 5, 'subscribe');
+    die "SUBSCRIBE $channel: no confirmation" unless defined $ok;
+    return $s;
+}
+
+# the payload of the next push of that type within $timeout seconds
+sub next_message {
+    my ($s, $timeout, $type) = @_;
+    $type //= 'message';
+    my $buf = '';
+    my $until = time + $timeout;
+    while (time < $until) {
+        my $in = '';
+        vec($in, fileno($s), 1) = 1;
+        last unless select($in, undef, undef, 0.2) >= 0;
+        next unless vec($in, fileno($s), 1);
+        sysread($s, $buf, 4096, length $buf) or return undef;
+        # *3 $<len> type $<len> channel (:n | $<len> payload)
+        while ($buf =~ /\A\*3\r\n\$\d+\r\n(\w+)\r\n\$\d+\r\n[^\r]*\r\n
+                        (?::(\d+)|\$\d+\r\n([^\r]*))\r\n/x)
+        {
+            my ($t0, $n, $payload) = ($1, $2, $3);
+            $buf = substr($buf, $+[0]);
+            return $payload // $n if $t0 eq $type;
+        }
+    }
+    return undef;
+}
 
 # a set: compared sorted
 sub bag { [ sort @_ ] }

@@ -40,6 +40,8 @@ http {
     %%HTTP%%
     media_jwt_key %%DIR%%/jwt.key;
     media_cookie_secure off;
+    # shorter than the default 30 s: the test waits for a page to age out
+    media_public_cache 5s;
     media_url_key %%DIR%%/url.key;
     media_login_limit account=3 address=100 window=15m;
 
