@@ -113,9 +113,7 @@ for my $node (qw(node1 node2)) {
     ok($ok, "nginx -t takes $node.conf") or diag($out);
 }
 
-$t->run($t->build_path('media-migrate'), '-c', $t->node_conf_file('node1'),
-        '-d', "$FindBin::Bin/../sql")
-    or die "media-migrate failed, see $dir/cmd.log";
+$t->migrate(conf => $t->node_conf_file('node1'));
 
 $t->start_nginx_node($_) for qw(node1 node2 lb);
 

@@ -395,9 +395,11 @@ sub psql_session {
     return $fh;
 }
 
+# (conf => file: the media_pg of another file, a node's)
 sub migrate {
-    my ($self) = @_;
-    $self->run("$self->{build}/media-migrate", '-c', $self->conf_file,
+    my ($self, %opt) = @_;
+    $self->run("$self->{build}/media-migrate", '-c',
+               $opt{conf} // $self->conf_file,
                '-d', "$self->{root}/sql")
         or die "media-migrate failed, see $self->{dir}/cmd.log";
 }
