@@ -103,6 +103,8 @@ http {
         location /_media_dl/ {
             internal;
             proxy_pass http://127.0.0.1:%%PORT_s3%%/media/site1/;
+            # presigned for GET: a HEAD goes as a GET, its body dropped
+            proxy_method GET;
             proxy_set_header Authorization "";
             proxy_set_header Cookie "";
             proxy_hide_header Cache-Control;
@@ -135,6 +137,7 @@ http {
         location /_media_files/ {
             internal;
             proxy_pass http://127.0.0.1:%%PORT_s3%%/media/site1/hls/;
+            proxy_method GET;
             proxy_set_header Authorization "";
             proxy_set_header Cookie "";
             proxy_buffer_size 8k;
@@ -413,7 +416,12 @@ ok(length($mp3) > 1000 && $mp3 !~ /<Error>/, '  its file is in the bucket');
 ok(!-e "$dir/storage/exports/$eid.mp3", '  and not in the spool');
 $r = api(POST => '/api/v1/downloads', qq({"export_id":"$eid"}));
 is($r->{status}, 201, 'a download link to it') or diag($r->{content});
-$r = $t->http(GET => $r->{json}{download}{url} // $r->{json}{url} // '/none');
+my $dl = $r->{json}{download}{url} // $r->{json}{url} // '/none';
+$r = $t->http(HEAD => $dl);
+is($r->{status}, 200, '  HEAD: 200 (proxied as the GET it is signed for)');
+is($r->{headers}{'content-length'}, length(s3("/$prefix/exports/$eid.mp3")),
+   '  with the file\'s length');
+$r = $t->http(GET => $dl);
 is($r->{status}, 200, '  served from the bucket: 200');
 is($r->{content}, $mp3, '  the bytes the bucket holds');
 like($r->{headers}{'content-disposition'} // '', qr/^attachment/, '  as an attachment');

@@ -92,6 +92,7 @@ http {
         location /_media_files/ {
             internal;
             proxy_pass http://127.0.0.1:%%PORT_s3%%/media/site1/hls/;
+            proxy_method GET;
             proxy_set_header Authorization "";
             proxy_set_header Cookie "";
             proxy_buffer_size 8k;
@@ -219,6 +220,8 @@ for my $seg (@segs[1 .. $#segs]) {
 }
 $r = $t->http(GET => $url);
 is($r->{status}, 200, '  the master again: 200');
+$r = $t->http(HEAD => "$base$variant/$segs[-1]");
+is($r->{status}, 200, '  HEAD of the last segment: 200');
 $r = $t->http(GET => "$base$variant/$segs[0]");
 is(length($r->{content}), $seg_bytes{ $segs[0] }, '  the first segment again, the same bytes');
 
