@@ -24,6 +24,7 @@
 #include "ngx_http_media_errors.h"
 #include "ngx_http_media_downloads.h"
 #include "ngx_http_media_pages.h"
+#include "ngx_http_media_pictures.h"
 #include "ngx_http_media_cors.h"
 #include "ngx_http_media_blocked.h"
 #include "ngx_http_media_tenant.h"
@@ -355,6 +356,13 @@ static ngx_command_t  ngx_http_media_commands[] = {
     { ngx_string("media_download"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_media_download,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("media_avatars"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_media_avatars,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },

@@ -29,6 +29,7 @@
 #include "ngx_http_media_pg.h"
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_pictures.h"
+#include "ngx_http_media_s3.h"
 #include "media_picture.h"
 #include "media_token.h"
 
@@ -71,6 +72,7 @@ static void ngx_http_media_cover_recorded(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_cover_queued(ngx_http_request_t *r,
     ngx_http_media_redis_result_t *res, void *data);
+static ngx_int_t ngx_http_media_avatar_file(ngx_http_request_t *r);
 
 
 /* the statements of this room, each prepared once per pooled connection */
@@ -713,4 +715,123 @@ ngx_http_media_cover_queued(ngx_http_request_t *r,
 
     ngx_http_finalize_request(r, ngx_http_media_send_gen(r,
                               NGX_HTTP_ACCEPTED, g));
+}
+
+
+/* media_avatars: the avatars' files ---------------------------------------- */
+
+/*
+ * Avatars are public (the profiles that show them are), named by a random
+ * key: any file of that shape is served, nothing else reaches the files
+ * location.  On disk an alias would do as well; in a bucket the request
+ * must be signed, which this location does, as media_hls does for
+ * renditions.
+ */
+char *
+ngx_http_media_avatars(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_media_loc_conf_t *mlcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (mlcf->avatar_files.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len < 2 || value[1].data[0] != '/'
+        || value[1].data[value[1].len - 1] != '/')
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid media_avatars \"%V\": expected the "
+                           "prefix of the internal location serving "
+                           "media_storage/avatars, such as "
+                           "\"/_media_avatars/\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->name.len == 0 || clcf->name.data[clcf->name.len - 1] != '/') {
+        return "must be in a prefix location ending in \"/\"";
+    }
+
+    mlcf->avatar_files = value[1];
+    mlcf->avatar_prefix = clcf->name;
+    clcf->handler = ngx_http_media_avatar_file;
+
+    return NGX_CONF_OK;
+}
+
+
+/* <location><32 hex digits>-256.jpg or -64.jpg: to the files location */
+static ngx_int_t
+ngx_http_media_avatar_file(ngx_http_request_t *r)
+{
+    u_char                      *name, *p;
+    size_t                       len;
+    ngx_int_t                    rc;
+    ngx_str_t                    uri, args;
+    ngx_uint_t                   i;
+    ngx_http_media_loc_conf_t   *mlcf;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_media_module);
+
+    if (r->uri.len <= mlcf->avatar_prefix.len) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    name = r->uri.data + mlcf->avatar_prefix.len;
+    len = r->uri.len - mlcf->avatar_prefix.len;
+
+    /* the key as the worker names it (sql/026: 32 hex digits) */
+    if (!((len == 32 + sizeof("-256.jpg") - 1
+           && ngx_strncmp(name + 32, "-256.jpg", 8) == 0)
+          || (len == 32 + sizeof("-64.jpg") - 1
+              && ngx_strncmp(name + 32, "-64.jpg", 7) == 0)))
+    {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    for (i = 0; i < 32; i++) {
+        if (!((name[i] >= '0' && name[i] <= '9')
+              || (name[i] >= 'a' && name[i] <= 'f')))
+        {
+            return NGX_HTTP_NOT_FOUND;
+        }
+    }
+
+    uri.len = mlcf->avatar_files.len + len;
+    uri.data = ngx_pnalloc(r->pool, uri.len);
+    if (uri.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(uri.data, mlcf->avatar_files.data, mlcf->avatar_files.len);
+    ngx_memcpy(p, name, len);
+
+    /* media_storage s3://: the files location proxies to the bucket */
+    ngx_str_null(&args);
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    if (mmcf->s3
+        && ngx_http_media_s3_args(r, MEDIA_DIR_AVATARS "/", p, len, &args)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_internal_redirect(r, &uri, args.len ? &args : NULL);
 }

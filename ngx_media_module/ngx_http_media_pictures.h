@@ -47,5 +47,13 @@ ngx_int_t ngx_http_media_cover_put(ngx_http_request_t *r);
 /* PUT /api/v1/me/avatar: the same, as the caller's avatar */
 ngx_int_t ngx_http_media_avatar_put(ngx_http_request_t *r);
 
+/*
+ * media_avatars /internal/prefix/: this location serves the avatars'
+ * files, <key>-256.jpg and <key>-64.jpg, through the internal location
+ * (presigned for the bucket with media_storage s3://)
+ */
+char *ngx_http_media_avatars(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
 
 #endif /* _NGX_HTTP_MEDIA_PICTURES_H_INCLUDED_ */

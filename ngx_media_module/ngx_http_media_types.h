@@ -164,6 +164,8 @@ typedef struct {
     ngx_str_t      hls_prefix;    /* media_hls: this location's name */
     ngx_str_t      dl_files;      /* media_download: the internal prefix */
     ngx_str_t      dl_prefix;     /* media_download: this location's name */
+    ngx_str_t      avatar_files;  /* media_avatars: the internal prefix */
+    ngx_str_t      avatar_prefix; /* media_avatars: this location's name */
     ngx_array_t   *cors;          /* media_cors: ngx_str_t origins ("*"),
                                      NULL: off */
     ngx_uint_t     upload_roles;  /* media_upload_roles: role bits, 0 any */

@@ -8,7 +8,8 @@
 # in the spool), played through nginx (master built from the bucket's
 # rungs.txt, variants and segments proxied, the bytes the bucket holds); a
 # refused token never reaches the bucket; a cover uploaded later goes
-# there too, and an export, served by a download link; with the bucket down a master
+# there too, and avatars (served by media_avatars, a replaced one deleted),
+# and an export, served by a download link; with the bucket down a master
 # says so (502) and a transcode fails its attempt with a clear error and
 # ends ready once the bucket is back (the job is not lost); a deleted
 # media's objects are deleted by the sweeper, and so are those of a
@@ -102,6 +103,8 @@ http {
         location /_media_dl/ {
             internal;
             proxy_pass http://127.0.0.1:%%PORT_s3%%/media/site1/;
+            # presigned for GET: a HEAD goes as a GET, its body dropped
+            proxy_method GET;
             proxy_set_header Authorization "";
             proxy_set_header Cookie "";
             proxy_hide_header Cache-Control;
@@ -112,11 +115,29 @@ http {
             access_log %%DIR%%/hls.log tok;
         }
 
+        # avatars: public, the bucket's avatars/, presigned by the module
+        location /avatars/ {
+            media_avatars /_media_avatars/;
+        }
+
+        location /_media_avatars/ {
+            internal;
+            proxy_pass http://127.0.0.1:%%PORT_s3%%/media/site1/avatars/;
+            # presigned for GET: a HEAD goes as a GET, its body dropped
+            proxy_method GET;
+            proxy_set_header Authorization "";
+            proxy_set_header Cookie "";
+            proxy_hide_header Cache-Control;
+            add_header Cache-Control "public, max-age=31536000, immutable";
+            access_log %%DIR%%/avatars.log files;
+        }
+
         # the bucket's hls/, presigned by the module; no client header
         # that would change what S3 signs or answers goes along
         location /_media_files/ {
             internal;
             proxy_pass http://127.0.0.1:%%PORT_s3%%/media/site1/hls/;
+            proxy_method GET;
             proxy_set_header Authorization "";
             proxy_set_header Cookie "";
             proxy_buffer_size 8k;
@@ -324,6 +345,61 @@ $r = $t->http(GET => $pics->{cover_128} // '/none');
 is($r->{status}, 200, '  served through nginx');
 is($r->{content}, s3("/$prefix/hls/$aid/cover-128.jpg"), '  the bytes the bucket holds');
 
+# --- avatars in the bucket ---------------------------------------------------------
+
+sub avatar_put {
+    my ($body) = @_;
+    my $r = $t->http(PUT => '/api/v1/me/avatar', body => $body,
+                     headers => { 'Content-Type' => 'image/png',
+                                  Authorization => "Bearer $ann->{access_token}" });
+    is($r->{status}, 202, 'an avatar: 202');
+    my $j;
+    wait_until(sub {
+        $j = api(GET => "/api/v1/jobs/$r->{json}{job}{id}")->{json}{job};
+        $j && $j->{status} =~ /^(done|failed|dead)$/;
+    }, timeout => 60, interval => 0.3);
+    is($j->{status}, 'done', '  its job is done');
+    chomp(my $key = $t->psql('media', "SELECT avatar_key FROM users"
+                             . " WHERE email = 'ann\@example.com'") // '');
+    return $key;
+}
+
+my $akey = avatar_put(slurp($png));
+like($akey, qr/^[0-9a-f]{32}$/, '  a new key');
+is_deeply([ grep { /^avatars\/\Q$akey\E-/ } @{ s3_keys('avatars/') } ],
+          [ "avatars/$akey-256.jpg", "avatars/$akey-64.jpg" ],
+          '  both sizes in the bucket');
+ok(!-e "$dir/storage/avatars/$akey-256.jpg" && !-e "$dir/storage/avatars/$akey-64.jpg",
+   '  and not in the spool');
+$r = $t->http(GET => "/avatars/$akey-64.jpg");
+is($r->{status}, 200, '  served through nginx (media_avatars)');
+is($r->{headers}{'content-type'}, 'image/jpeg', '  image/jpeg');
+is($r->{content}, s3("/$prefix/avatars/$akey-64.jpg"), '  the bytes the bucket holds');
+like($r->{headers}{'cache-control'} // '', qr/immutable/, '  cached for good');
+is($t->http(GET => "/avatars/$akey-256.jpg")->{status}, 200, '  the 256 px one too');
+is($t->http(HEAD => "/avatars/$akey-256.jpg")->{status}, 200, '  HEAD too');
+
+my $s3_lines = () = slurp("$dir/s3rver.log") =~ /\n/g;
+for my $bad ("$akey-128.jpg", uc($akey) . '-64.jpg', "$akey-64.jpg.x",
+             "$akey-64.jpg/x", "x$akey-64.jpg", '')
+{
+    is($t->http(GET => "/avatars/$bad")->{status}, 404, "  /avatars/$bad: 404");
+}
+is($t->http(POST => "/avatars/$akey-64.jpg", body => 'x')->{status}, 405,
+   '  POST: 405');
+is(scalar(() = slurp("$dir/s3rver.log") =~ /\n/g), $s3_lines,
+   '  none of those reached the bucket');
+is($t->http(GET => "/_media_avatars/$akey-64.jpg")->{status}, 404,
+   '  the proxying location is internal');
+
+my $akey2 = avatar_put(slurp($png));
+isnt($akey2, $akey, 'another avatar: another key');
+is_deeply([ grep { /^avatars\// } @{ s3_keys('avatars/') } ],
+          [ "avatars/$akey2-256.jpg", "avatars/$akey2-64.jpg" ],
+          '  the replaced one\'s objects deleted from the bucket');
+is($t->http(GET => "/avatars/$akey-64.jpg")->{status}, 404, '  its URL: 404 (from the bucket)');
+is($t->http(GET => "/avatars/$akey2-64.jpg")->{status}, 200, '  the new one: 200');
+
 # --- an export, and a download link to it -----------------------------------------
 
 $r = api(POST => "/api/v1/media/$aid/exports", '{"format":"mp3"}');
@@ -340,7 +416,12 @@ ok(length($mp3) > 1000 && $mp3 !~ /<Error>/, '  its file is in the bucket');
 ok(!-e "$dir/storage/exports/$eid.mp3", '  and not in the spool');
 $r = api(POST => '/api/v1/downloads', qq({"export_id":"$eid"}));
 is($r->{status}, 201, 'a download link to it') or diag($r->{content});
-$r = $t->http(GET => $r->{json}{download}{url} // $r->{json}{url} // '/none');
+my $dl = $r->{json}{download}{url} // $r->{json}{url} // '/none';
+$r = $t->http(HEAD => $dl);
+is($r->{status}, 200, '  HEAD: 200 (proxied as the GET it is signed for)');
+is($r->{headers}{'content-length'}, length(s3("/$prefix/exports/$eid.mp3")),
+   '  with the file\'s length');
+$r = $t->http(GET => $dl);
 is($r->{status}, 200, '  served from the bucket: 200');
 is($r->{content}, $mp3, '  the bytes the bucket holds');
 like($r->{headers}{'content-disposition'} // '', qr/^attachment/, '  as an attachment');

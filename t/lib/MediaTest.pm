@@ -395,9 +395,11 @@ sub psql_session {
     return $fh;
 }
 
+# (conf => file: the media_pg of another file, a node's)
 sub migrate {
-    my ($self) = @_;
-    $self->run("$self->{build}/media-migrate", '-c', $self->conf_file,
+    my ($self, %opt) = @_;
+    $self->run("$self->{build}/media-migrate", '-c',
+               $opt{conf} // $self->conf_file,
                '-d', "$self->{root}/sql")
         or die "media-migrate failed, see $self->{dir}/cmd.log";
 }
@@ -568,33 +570,43 @@ sub _resp {
 sub conf_file { "$_[0]{dir}/nginx.conf" }
 
 # the main-context lines every test config starts with (%%MAIN%%)
+# (for a node of several, write_node_conf: its own pid file and log)
 sub main_conf {
-    my ($self) = @_;
+    my ($self, $node) = @_;
     my $user = is_root() ? "user www-data www-data;\n" : '';
+    my ($pid, $log) = $node ? ("$self->{dir}/$node.pid",
+                               "$self->{dir}/$node-error.log")
+                            : ("$self->{dir}/nginx.pid",
+                               "$self->{dir}/error.log");
 
     return <<"EOF";
 load_module $self->{build}/ngx_http_media_module.so;
 ${user}daemon off;
-pid $self->{dir}/nginx.pid;
-error_log $self->{dir}/error.log info;
+pid $pid;
+error_log $log info;
 EOF
 }
 
 # the http-context lines (%%HTTP%%): our settings and private temp paths
+# (node => name: that node's own access log and temporary paths under
+# DIR/name; the storage, PostgreSQL and Redis stay the ones all share.
+# $t->{media_storage}, when set, is media_storage's value instead of
+# DIR/storage: an s3:// bucket with its spool)
 sub http_conf {
     my ($self, %opt) = @_;
     my $d = $self->{dir};
+    my $own = $opt{node} ? "$d/$opt{node}" : $d;
 
     return <<"EOF";
-access_log $d/access.log;
-client_body_temp_path $d/body;
-proxy_temp_path $d/proxy;
-fastcgi_temp_path $d/fastcgi;
-uwsgi_temp_path $d/uwsgi;
-scgi_temp_path $d/scgi;
+access_log $own/access.log;
+client_body_temp_path $own/body;
+proxy_temp_path $own/proxy;
+fastcgi_temp_path $own/fastcgi;
+uwsgi_temp_path $own/uwsgi;
+scgi_temp_path $own/scgi;
 media_pg "@{[ $self->pg_conninfo ]}";
 media_redis @{[ $self->{media_redis} // '127.0.0.1:' . $self->port('redis') ]};
-media_storage $d/storage;
+media_storage @{[ $self->{media_storage} // "$d/storage" ]};
 EOF
 }
 
@@ -614,21 +626,26 @@ sub write_conf {
     my ($self, $tpl) = @_;
 
     $self->make_storage;
+    return $self->_write_tpl($self->conf_file, $tpl, undef, 'http');
+}
 
-    my $main = $self->main_conf;
-    my $http = $self->http_conf;
+sub _write_tpl {
+    my ($self, $file, $tpl, $node, $port) = @_;
+
+    my $main = $self->main_conf($node);
+    my $http = $self->http_conf(node => $node);
     $tpl =~ s/%%MAIN%%/$main/g;
     $tpl =~ s/%%HTTP%%/$http/g;
     $tpl =~ s/%%PORT_(\w+)%%/$self->port($1)/ge;
-    $tpl =~ s/%%PORT%%/$self->port('http')/ge;
+    $tpl =~ s/%%PORT%%/$self->port($port)/ge;
     $tpl =~ s/%%DIR%%/$self->{dir}/g;
     $tpl =~ s/%%WWW%%/$self->{build}\/www/g;   # the web client, built
 
-    open(my $fh, '>', $self->conf_file) or die $!;
+    open(my $fh, '>', $file) or die "$file: $!";
     print $fh $tpl;
     close $fh;
 
-    return $self->conf_file;
+    return $file;
 }
 
 # nginx.conf.example as it stands, with only its paths and addresses
@@ -814,17 +831,171 @@ sub stop_nginx {
     return $self->stop_proc('nginx', 'QUIT');
 }
 
+# --- several nginx nodes behind a load balancer (t/scale.t, bench/api) ---
+#
+# write_node_conf('node1', $tpl) writes DIR/node1.conf from a template as
+# write_conf does, for a node of its own: %%PORT%% is port('node1'), its
+# pid file DIR/node1.pid, its error log DIR/node1-error.log, its access
+# log and temporary paths under DIR/node1/; the module's PostgreSQL,
+# Redis and storage are the ones every node shares.  write_lb_conf(@nodes)
+# writes DIR/lb.conf: a plain nginx (not our module) on port('lb')
+# proxying everything to the nodes, round robin, passing a request on to
+# the next node when one cannot be reached; $t->{front} becomes that port,
+# so $t->url, $t->http, signup and the rest talk to the balancer.
+# start_nginx_node(name) starts any of them; kill_host(names) makes
+# processes vanish as a lost machine does.
+
+sub node_conf_file { "$_[0]{dir}/$_[1].conf" }
+
+sub write_node_conf {
+    my ($self, $node, $tpl) = @_;
+
+    $self->make_storage;
+    make_path("$self->{dir}/$node");
+    return $self->_write_tpl($self->node_conf_file($node), $tpl, $node,
+                             $node);
+}
+
+sub write_lb_conf {
+    my ($self, @nodes) = @_;
+    my $d = $self->{dir};
+    my $user = is_root() ? "user www-data www-data;\n" : '';
+    my $servers = join '', map { "        server 127.0.0.1:"
+                                 . $self->port($_) . ";\n" } @nodes;
+
+    make_path("$d/lb");
+
+    # proxy_next_upstream error timeout: a node that refuses or does not
+    # answer the connection is skipped (nginx's default max_fails=1
+    # fail_timeout=10s then leaves it out), and a POST whose request was
+    # already sent is never sent twice; uploads of any size
+    my $conf = <<"EOF";
+${user}daemon off;
+pid $d/lb.pid;
+error_log $d/lb-error.log info;
+worker_processes 2;
+events { worker_connections 4096; }
+http {
+    access_log $d/lb/access.log;
+    client_body_temp_path $d/lb/body;
+    proxy_temp_path $d/lb/proxy;
+    fastcgi_temp_path $d/lb/fastcgi;
+    uwsgi_temp_path $d/lb/uwsgi;
+    scgi_temp_path $d/lb/scgi;
+
+    upstream media_nodes {
+$servers        keepalive 32;
+    }
+
+    server {
+        listen 127.0.0.1:@{[ $self->port('lb') ]};
+        client_max_body_size 0;
+
+        location / {
+            proxy_pass http://media_nodes;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_connect_timeout 2s;
+            proxy_next_upstream error timeout;
+            proxy_next_upstream_tries 2;
+        }
+    }
+}
+EOF
+
+    my $file = $self->node_conf_file('lb');
+    open(my $fh, '>', $file) or die "$file: $!";
+    print $fh $conf;
+    close $fh;
+
+    $self->{front} = $self->port('lb');
+    return $file;
+}
+
+# starts the nginx of DIR/name.conf and waits until port(name) answers
+sub start_nginx_node {
+    my ($self, $node) = @_;
+
+    $self->spawn($node, $node eq 'lb' ? {} : $self->sanitizer_env(0),
+                 'nginx', '-p', "$self->{dir}/$node",
+                 '-e', "$self->{dir}/$node-error.log",
+                 '-c', $self->node_conf_file($node));
+    $self->{nginx_nodes}{$node} = 1;
+
+    my $port = $self->port($node);
+    wait_until(sub {
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port)
+    }, timeout => 10) or die "nginx $node did not start, see "
+                             . "$self->{dir}/$node-error.log";
+}
+
+# a process we started and every process under it (nginx's workers, a
+# worker's consumers), from /proc
+sub proc_tree {
+    my ($self, $name) = @_;
+    my $top = $self->{procs}{$name} or return ();
+    my %kids;
+
+    for my $stat (glob('/proc/[0-9]*/stat')) {
+        my $line = slurp($stat) or next;
+        # pid (comm) state ppid: comm may hold spaces and parentheses
+        my ($pid, $ppid) = $line =~ /^(\d+) \(.*\) \S+ (\d+)/s or next;
+        push @{ $kids{$ppid} }, $pid;
+    }
+
+    my @all = ($top);
+    for (my $i = 0; $i < @all; $i++) {
+        push @all, @{ $kids{ $all[$i] } || [] };
+    }
+    return @all;
+}
+
+# a lost machine: every process of each name stopped at once (SIGSTOP, so
+# none of them reacts to another's end: no supervisor hands a job on, no
+# consumer releases one, no nginx worker finishes a request), then killed
+# (SIGKILL); nothing of theirs runs after this returns
+sub kill_host {
+    my ($self, @names) = @_;
+    my @pids = map { $self->proc_tree($_) } @names;
+
+    kill('STOP', @pids);
+    kill('KILL', @pids);
+
+    for my $name (@names) {
+        my $pid = delete $self->{procs}{$name} or next;
+        delete $self->{nginx_nodes}{$name};
+        _reap($pid, 10);
+    }
+    for my $pid (@pids) {
+        wait_until(sub { !kill(0, $pid) || _zombie($pid) }, timeout => 10);
+    }
+    return @pids;
+}
+
+sub _zombie { (slurp("/proc/$_[0]/stat") =~ /^\d+ \(.*\) Z /s) ? 1 : 0 }
+
 # --- workers -------------------------------------------------------------
 
+# start_worker('transcoder'): media-transcoder reading DIR/nginx.conf,
+# logging to DIR/transcoder.log.  Several of one kind (t/scale.t):
+# start_worker('transcoder', as => 'transcoder-2', conf => $file), each
+# under its own name (its log, stop_proc, kill_host) and reading the
+# given nginx.conf
 sub start_worker {
-    my ($self, $name) = @_;
-    return $self->spawn($name, $self->sanitizer_env(1),
-                        "$self->{build}/media-$name", '-c', $self->conf_file);
+    my ($self, $name, %opt) = @_;
+    return $self->spawn($opt{as} // $name, $self->sanitizer_env(1),
+                        "$self->{build}/media-$name", '-c',
+                        $opt{conf} // $self->conf_file);
 }
 
 # --- HTTP ----------------------------------------------------------------
 
-sub url { 'http://127.0.0.1:' . $_[0]->port('http') . $_[1] }
+# the front: the load balancer when there is one (write_lb_conf)
+sub url {
+    'http://127.0.0.1:' . ($_[0]{front} // $_[0]->port('http')) . $_[1]
+}
 
 # returns HTTP::Tiny's response with ->{json} decoded when it is JSON
 sub http {
@@ -940,6 +1111,10 @@ sub stop_all {
     my ($self) = @_;
 
     $self->stop_nginx if $self->{procs}{nginx};
+    # nodes gracefully too, the balancer first
+    $self->stop_proc($_, 'QUIT')
+        for sort { ($b eq 'lb') <=> ($a eq 'lb') }
+            keys %{ delete $self->{nginx_nodes} || {} };
     $self->stop_proc($_) for grep { $_ ne 'redis' } keys %{ $self->{procs} };
     $self->stop_redis;
     $self->stop_postgres;

@@ -62,6 +62,10 @@ static media_stmt_t  media_sql_mark =
 static int media_transcode(media_job_t *job);
 static int media_cover_job(media_job_t *job);
 static int media_avatar_job(media_job_t *job);
+static int media_avatar_publish(media_job_t *job, const char *dir,
+    const char *key);
+static void media_avatar_remove(media_job_t *job, const char *dir,
+    const char *key, const char *size);
 static int media_cover_tick(const media_settings_t *s, PGconn *pg,
     redisContext *rc);
 static void media_cover_stat(media_job_t *job, char *path, size_t size,
@@ -697,13 +701,15 @@ media_cover_publish(media_job_t *job, const char *final)
  * An avatar job: covers/avatar-<user id> (the upload, checked by nginx as a
  * cover is) into avatars/<key>-256.jpg and -64.jpg, then the key shown,
  * then the files of the key it replaced removed.  A retry makes the same
- * files again (the key is the job's).
+ * files again (the key is the job's).  With media_storage s3:// the two
+ * files go to the bucket's avatars/ before the key is shown, and leave the
+ * spool; the replaced ones are deleted there.
  */
 static int
 media_avatar_job(media_job_t *job)
 {
     int           i;
-    char          path[4096], dir[4096], old[4096], user[40], key[40];
+    char          path[4096], dir[4096], user[40], key[40];
     PGresult     *res;
     const char   *params[2];
 
@@ -741,7 +747,9 @@ media_avatar_job(media_job_t *job)
         return -1;
     }
 
-    if (media_avatar_file(job, path, dir, key) != 0) {
+    if (media_avatar_file(job, path, dir, key) != 0
+        || media_avatar_publish(job, dir, key) != 0)
+    {
         return -1;
     }
 
@@ -758,14 +766,8 @@ media_avatar_job(media_job_t *job)
         && strcmp(PQgetvalue(res, 0, 0), key) != 0)
     {
         for (i = 0; i < 2; i++) {
-            if (media_path(old, sizeof(old), "%s/%s-%s.jpg", dir,
-                           PQgetvalue(res, 0, 0), i ? "64" : "256")
-                == 0
-                && unlink(old) != 0 && errno != ENOENT)
-            {
-                media_log_info("job %s: remove %s: %s", job->id, old,
-                               strerror(errno));
-            }
+            media_avatar_remove(job, dir, PQgetvalue(res, 0, 0),
+                                i ? "64" : "256");
         }
     }
     PQclear(res);
@@ -774,6 +776,75 @@ media_avatar_job(media_job_t *job)
 
     media_log_info("job %s: user %s has a new avatar", job->id, user);
     return 0;
+}
+
+
+/*
+ * With media_storage s3://: dir/<key>-256.jpg and -64.jpg to the bucket's
+ * avatars/, then out of the spool (nginx serves them from the bucket).
+ */
+static int
+media_avatar_publish(media_job_t *job, const char *dir, const char *key)
+{
+    int          i;
+    char         name[64], obj[128], path[4096], err[512];
+
+    static const char  *sizes[] = { "256", "64" };
+
+    for (i = 0; job->settings->s3.on && i < 2; i++) {
+        snprintf(name, sizeof(name), "%s-%s.jpg", key, sizes[i]);
+        snprintf(obj, sizeof(obj), MEDIA_DIR_AVATARS "/%s", name);
+
+        if (media_path(path, sizeof(path), "%s/%s", dir, name) != 0
+            || media_s3_put_file(job->settings, obj, path, "image/jpeg", err,
+                                 sizeof(err))
+               != 0)
+        {
+            media_job_fail(job, "%s", err);
+            return -1;
+        }
+    }
+
+    for (i = 0; job->settings->s3.on && i < 2; i++) {
+        snprintf(name, sizeof(name), "%s-%s.jpg", key, sizes[i]);
+
+        if (media_path(path, sizeof(path), "%s/%s", dir, name) == 0
+            && unlink(path) != 0 && errno != ENOENT)
+        {
+            media_log_info("job %s: remove %s: %s", job->id, path,
+                           strerror(errno));
+        }
+    }
+
+    return 0;
+}
+
+
+/* one file of a replaced avatar, from the spool or the bucket; logged only:
+ * the new one is shown already */
+static void
+media_avatar_remove(media_job_t *job, const char *dir, const char *key,
+    const char *size)
+{
+    char  path[4096], obj[128], err[512];
+
+    if (job->settings->s3.on) {
+        snprintf(obj, sizeof(obj), MEDIA_DIR_AVATARS "/%.40s-%s.jpg", key,
+                 size);
+
+        if (media_s3_delete(job->settings, obj, err, sizeof(err)) != 0) {
+            media_log_info("job %s: %s", job->id, err);
+        }
+
+        return;
+    }
+
+    if (media_path(path, sizeof(path), "%s/%s-%s.jpg", dir, key, size) == 0
+        && unlink(path) != 0 && errno != ENOENT)
+    {
+        media_log_info("job %s: remove %s: %s", job->id, path,
+                       strerror(errno));
+    }
 }
 
 
