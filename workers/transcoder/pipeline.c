@@ -195,6 +195,9 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
 
         h.pp.halt = &halt;
 
+        media_log_info("job %s: media %s, %s/%s head start", job->id,
+                       job->media_id, l->gen, l->rungs[head].name);
+
         rc = pthread_create(&h.tid, NULL, media_head_run, &h);
         if (rc != 0) {
             media_job_fail(job, "head start thread: %s", strerror(rc));
