@@ -8,7 +8,9 @@
 #
 # The worker runs with MEDIA_TEST_TRANSCODE_PACE=2 (at most 2 s of source
 # per second: a test-only throttle the transcoder reads at each job), so
-# that a 30 s clip is still transcoding while it is played.
+# that a 30 s clip is still transcoding while it is played.  Its lowest
+# rung has a head start (a pass of its own, listed before the other rung
+# has a segment) and ends cut and timed as the other rung.
 
 use strict;
 use warnings;
@@ -87,7 +89,7 @@ is(api(GET => "/api/v1/media/$id")->{json}{media}{playable}, JSON::PP::false,
 # sampled on disk while the job runs: whatever rungs.txt lists has two
 # segments in its playlist already
 my ($samples, $short) = (0, 0);
-my $m;
+my ($m, $higher);
 ok(wait_until(sub {
     for my $line (split /\n/, slurp("$dir/storage/hls/$id/rungs.txt") // '') {
         my ($name, $gen) = (split ' ', $line)[0, 7];
@@ -97,16 +99,16 @@ ok(wait_until(sub {
         $short++ if $n < 2;
     }
     $m = api(GET => "/api/v1/media/$id")->{json}{media};
+    # the higher rung's segments on disk when the media became playable
+    $higher = () = glob("$dir/storage/hls/$id/g1/480p/seg_*.ts") if $m->{playable};
     $m->{playable};
 }, timeout => 60, interval => 0.05), 'playable while it transcodes');
 is($m->{status}, 'processing', '... with the status still processing');
 ok(@{ $m->{renditions} } >= 1, 'renditions: the rungs listed so far: '
    . join(' ', map { $_->{name} } @{ $m->{renditions} }));
 is($short, 0, "rungs.txt never listed a rung with fewer than two segments ($samples looks)");
-ok(wait_until(sub { slurp("$dir/transcoder.log") =~ /480p listed/ }, timeout => 30),
-   'both rungs listed');
-like(slurp("$dir/transcoder.log"), qr/g1\/360p listed, playable.*g1\/480p listed/s,
-     'the lowest rung first');
+# the head start: the lowest rung's pass ran alone until it was listed
+is($higher, 0, 'the higher rung had no segment yet when the lowest was listed');
 
 # --- playback while processing ------------------------------------------------
 
@@ -151,6 +153,13 @@ ok(wait_until(sub {
    'the playlist grew: ' . scalar(@first) . ' then ' . scalar(@later) . ' segments');
 is_deeply([ @later[0 .. $#first] ], \@first, '... the first ones unchanged');
 
+# the other rung joins (checked after the growing playlist, which the
+# lowest rung's head start ends sooner)
+ok(wait_until(sub { slurp("$dir/transcoder.log") =~ /480p listed/ }, timeout => 30),
+   'both rungs listed');
+like(slurp("$dir/transcoder.log"), qr/g1\/360p listed, playable.*g1\/480p listed/s,
+     'the lowest rung first');
+
 # no half-written file is ever a playback file
 $r = $t->http(GET => "$base$variants[-1]/seg_99999.ts.tmp");
 is($r->{status}, 400, 'seg_N.ts.tmp: refused by the path parser');
@@ -170,6 +179,26 @@ like($r->{headers}{'cache-control'} // '', qr/^public, max-age=\d+, immutable$/,
 ok($age && $age <= 3600, "... within the token's life ($age)");
 my $d = `ffprobe -v error -show_entries format=duration -of csv=p=0 '@{[ $t->url($v) ]}' 2>/dev/null`;
 ok($d =~ /^([\d.]+)/ && abs($1 - 30) < 1, "the whole clip reads back ($d)");
+
+# the lowest rung came from its own pass, the other from the ladder's:
+# the same cuts, each segment starting where the other rung's does, its
+# sound with its picture, and its timeline whole
+like(slurp("$dir/transcoder.log"), qr/g1\/360p head start pass done/,
+     'the lowest rung had a pass of its own');
+my %rung = map { $_ => rung_segments("$dir/storage/hls/$id/g1/$_") } qw(360p 480p);
+is_deeply([ map { $_->{extinf} } @{ $rung{'360p'} } ],
+          [ map { $_->{extinf} } @{ $rung{'480p'} } ],
+          'both rungs cut alike: ' . join(' ', map { $_->{extinf} } @{ $rung{'360p'} }));
+is_deeply([ map { $_->{video} } @{ $rung{'360p'} } ],
+          [ map { $_->{video} } @{ $rung{'480p'} } ],
+          '... each segment starting at the same timestamp');
+my ($low) = @{ $rung{'360p'} };
+is($low->{video}, 126000, 'the lowest rung presents its first frame at 1.4 s');
+is($low->{audio}, $low->{video}, '... and its sound starts with it');
+my @gaps = grep { abs($rung{'360p'}[$_]{video} - $rung{'360p'}[$_ - 1]{video}
+                      - 90000 * $rung{'360p'}[$_ - 1]{extinf}) > 90000 / 25 }
+           1 .. $#{ $rung{'360p'} };
+is("@gaps", '', 'its segments follow each other without a gap or an overlap');
 
 $r = $t->http(GET => $url);
 like($r->{headers}{'cache-control'} // '', qr/^private, max-age=(\d+)$/,
@@ -271,6 +300,26 @@ sub wait_final {
         $m && $m->{status} =~ /^(ready|failed)$/;
     }, timeout => 120, interval => 0.5);
     return $m;
+}
+
+# a rung's segments: EXTINF, and the first video and audio PTS (90 kHz)
+sub rung_segments {
+    my ($rdir) = @_;
+    my (@segs, $extinf);
+    for (split /\n/, slurp("$rdir/index.m3u8") // '') {
+        if (/^#EXTINF:([\d.]+)/) {
+            $extinf = $1;
+        } elsif (/^(seg_\d+\.ts)$/) {
+            my %s = (extinf => $extinf);
+            for (`ffprobe -v error -show_entries packet=codec_type,pts -of csv=p=0 '$rdir/$1' 2>/dev/null`) {
+                my ($type, $pts) = split /,/;
+                next unless defined $pts && $pts =~ /^(\d+)/;
+                $s{$type} = $1 if !defined $s{$type} || $1 < $s{$type};
+            }
+            push @segs, \%s;
+        }
+    }
+    return \@segs;
 }
 
 sub job_row {

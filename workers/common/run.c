@@ -310,8 +310,8 @@ media_fork_consumer(const media_settings_t *s, const media_queue_t *q)
  * counts what malloc and anonymous mmap hand out (not shared libraries,
  * not stacks), so it bounds exactly what a hostile file can make a
  * decoder allocate; past it allocations fail, the decoder returns ENOMEM
- * and the job fails as the file's fault.  Not under AddressSanitizer,
- * whose shadow memory counts as data.
+ * and the job fails as the file's fault.  Not under AddressSanitizer or
+ * ThreadSanitizer, whose shadow memory counts as data.
  */
 static void
 media_limit_memory(const media_settings_t *s, const media_queue_t *q)
@@ -320,7 +320,7 @@ media_limit_memory(const media_settings_t *s, const media_queue_t *q)
         return;
     }
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
     media_log_info("consumer: %s not applied in a sanitizer build",
                    MEDIA_SET_TRANSCODE_MEMORY);
 #else

@@ -105,11 +105,29 @@ struct media_pipe_s {
     int64_t             at_ms;         /* the source read up to here */
     int64_t             vframes;       /* decoded */
     int64_t             aframes;
+    int                *halt;          /* set by a pass that failed */
+    unsigned            pictures:1;    /* poster, thumbnails, cover */
+    unsigned            lister:1;      /* progress, rows, listing */
     unsigned            poster_done:1;
     unsigned            cover_done:1;
 };
 
 
+/* the head start's pass (the lowest rung alone) on a thread of its own */
+typedef struct {
+    pthread_t           tid;
+    media_pipe_t        pp;
+    media_probe_t       probe;
+    int                 rc;
+    int                 done;          /* atomic: the pass has ended */
+} media_head_t;
+
+
+static int media_pipe_init(media_pipe_t *pp, media_job_t *job,
+    media_probe_t *p, media_ladder_t *l, const media_loudness_t *loud,
+    const char *dir, unsigned rungs);
+static int media_pipe_run(media_pipe_t *pp);
+static void *media_head_run(void *data);
 static int media_video_graph(media_pipe_t *pp);
 static int media_audio_graph(media_pipe_t *pp);
 static AVCodecContext *media_video_encoder(media_pipe_t *pp, media_out_t *o);
@@ -144,86 +162,209 @@ int
 media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
     const media_loudness_t *loud, const char *dir)
 {
+    int            rc, head, halt;
+    unsigned       all;
+    media_pipe_t   pp;
+    media_head_t   h;
+
+    all = (1u << l->n) - 1;
+    halt = 0;
+
+    head = media_progressive_head(job, l);
+
+    if (head >= 0) {
+        /*
+         * The head start: the lowest rung gets a pass of its own over the
+         * source (its own read, decode, scale and encode, its own audio),
+         * on a thread, ahead of the others; the other rungs start once it
+         * is listed.  Its output is what the one pass would have made.
+         */
+        memset(&h, 0, sizeof(media_head_t));
+
+        if (media_probe(job, p->ic->url, &h.probe) != 0) {
+            return -1;
+        }
+
+        if (media_pipe_init(&h.pp, job, &h.probe, l, loud, dir, 1u << head)
+            != 0)
+        {
+            media_pipe_free(&h.pp);
+            media_probe_close(&h.probe);
+            return -1;
+        }
+
+        h.pp.halt = &halt;
+
+        media_log_info("job %s: media %s, %s/%s head start", job->id,
+                       job->media_id, l->gen, l->rungs[head].name);
+
+        rc = pthread_create(&h.tid, NULL, media_head_run, &h);
+        if (rc != 0) {
+            media_job_fail(job, "head start thread: %s", strerror(rc));
+            media_pipe_free(&h.pp);
+            media_probe_close(&h.probe);
+            return -1;
+        }
+
+        rc = media_progressive_wait(job, l, head, &h.done, &h.pp.at_ms,
+                                    &halt);
+
+        if (rc == 0) {
+            rc = media_pipe_init(&pp, job, p, l, loud, dir,
+                                 all & ~(1u << head));
+            pp.halt = &halt;
+            pp.pictures = 1;
+            pp.lister = 1;
+            rc = rc == 0 ? media_pipe_run(&pp) : rc;
+            media_pipe_free(&pp);
+        }
+
+        if (rc != 0) {
+            __atomic_store_n(&halt, 1, __ATOMIC_RELEASE);
+        }
+
+        pthread_join(h.tid, NULL);
+        media_pipe_free(&h.pp);
+        media_probe_close(&h.probe);
+
+        return (rc != 0 || h.rc != 0) ? -1 : 0;
+    }
+
+    rc = media_pipe_init(&pp, job, p, l, loud, dir, all);
+    pp.halt = &halt;
+    pp.pictures = 1;
+    pp.lister = 1;
+    rc = rc == 0 ? media_pipe_run(&pp) : rc;
+    media_pipe_free(&pp);
+
+    return rc;
+}
+
+
+static void *
+media_head_run(void *data)
+{
+    media_head_t  *h = data;
+
+    h->rc = media_pipe_run(&h->pp);
+
+    media_log_info("job %s: media %s, %s/%s head start pass %s", h->pp.job->id,
+                   h->pp.job->media_id, h->pp.l->gen, h->pp.out[0].rung->name,
+                   h->rc == 0 ? "done" : "failed");
+
+    __atomic_store_n(&h->done, 1, __ATOMIC_RELEASE);
+
+    return NULL;
+}
+
+
+/* the pass's state for the rungs in the mask: nothing opened yet */
+static int
+media_pipe_init(media_pipe_t *pp, media_job_t *job, media_probe_t *p,
+    media_ladder_t *l, const media_loudness_t *loud, const char *dir,
+    unsigned rungs)
+{
+    int  i;
+
+    memset(pp, 0, sizeof(media_pipe_t));
+    pp->job = job;
+    pp->p = p;
+    pp->l = l;
+    pp->dir = dir;
+    pp->loud = loud;
+
+    for (i = 0; i < l->n; i++) {
+        if (!(rungs & (1u << i))) {
+            continue;
+        }
+
+        pp->out[pp->n].rung = &l->rungs[i];
+        pp->out[pp->n].vst = -1;
+        pp->out[pp->n].ast = -1;
+        pp->out[pp->n].pp = pp;
+        pp->n++;
+    }
+
+    pp->pkt = av_packet_alloc();
+    pp->frame = av_frame_alloc();
+    pp->filtered = av_frame_alloc();
+    pp->last = av_frame_alloc();
+
+    if (pp->pkt == NULL || pp->frame == NULL || pp->filtered == NULL
+        || pp->last == NULL)
+    {
+        media_job_fail(job, "out of memory");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* one pass over the source for the pass's rungs */
+static int
+media_pipe_run(media_pipe_t *pp)
+{
     int            rc, i, percent;
     char           most[32];
     int64_t        ms;
     AVStream      *st;
-    media_pipe_t   pp;
+    media_job_t   *job;
+    media_probe_t *p;
 
-    memset(&pp, 0, sizeof(media_pipe_t));
-    pp.job = job;
-    pp.p = p;
-    pp.l = l;
-    pp.dir = dir;
-    pp.n = l->n;
-    pp.loud = loud;
+    job = pp->job;
+    p = pp->p;
+    pp->poster_done = !pp->pictures;
 
-    for (i = 0; i < l->n; i++) {
-        pp.out[i].rung = &l->rungs[i];
-        pp.out[i].vst = -1;
-        pp.out[i].ast = -1;
-        pp.out[i].pp = &pp;
-    }
-
-    pp.pkt = av_packet_alloc();
-    pp.frame = av_frame_alloc();
-    pp.filtered = av_frame_alloc();
-    pp.last = av_frame_alloc();
-
-    if (pp.pkt == NULL || pp.frame == NULL || pp.filtered == NULL
-        || pp.last == NULL)
-    {
-        media_job_fail(job, "out of memory");
-        goto failed;
-    }
-
-    if ((p->video >= 0 && (media_av_decoder(job, p, p->video, &pp.vdec) != 0
-                           || media_video_graph(&pp) != 0))
-        || (p->audio >= 0 && (media_av_decoder(job, p, p->audio, &pp.adec)
+    if ((p->video >= 0 && (media_av_decoder(job, p, p->video, &pp->vdec) != 0
+                           || media_video_graph(pp) != 0))
+        || (p->audio >= 0 && (media_av_decoder(job, p, p->audio, &pp->adec)
                               != 0
-                              || media_audio_graph(&pp) != 0)))
+                              || media_audio_graph(pp) != 0)))
     {
         goto failed;
     }
 
-    for (i = 0; i < pp.n; i++) {
-        if (media_open_muxer(&pp, &pp.out[i],
-                             pp.out[i].aenc ? pp.out[i].aenc : pp.shared_aenc)
+    for (i = 0; i < pp->n; i++) {
+        if (media_open_muxer(pp, &pp->out[i],
+                             pp->out[i].aenc ? pp->out[i].aenc
+                                             : pp->shared_aenc)
             != 0
-            || (pp.out[i].aenc && media_aqueue_start(&pp, &pp.out[i]) != 0))
+            || (pp->out[i].aenc && media_aqueue_start(pp, &pp->out[i]) != 0))
         {
             goto failed;
         }
     }
 
-    if (media_cover(&pp) != 0) {
+    if (pp->pictures && media_cover(pp) != 0) {
         goto failed;
     }
 
     /* one pass over the source */
-    while ((rc = av_read_frame(p->ic, pp.pkt)) >= 0) {
-        st = p->ic->streams[pp.pkt->stream_index];
+    while ((rc = av_read_frame(p->ic, pp->pkt)) >= 0) {
+        st = p->ic->streams[pp->pkt->stream_index];
 
-        if (pp.pkt->stream_index == p->video) {
-            rc = media_decode(&pp, pp.vdec, pp.vsrc, pp.pkt);
+        if (pp->pkt->stream_index == p->video) {
+            rc = media_decode(pp, pp->vdec, pp->vsrc, pp->pkt);
 
-        } else if (pp.pkt->stream_index == p->audio) {
-            rc = media_decode(&pp, pp.adec, pp.asrc, pp.pkt);
+        } else if (pp->pkt->stream_index == p->audio) {
+            rc = media_decode(pp, pp->adec, pp->asrc, pp->pkt);
 
         } else {
             rc = 0;
         }
 
-        if (pp.pkt->pts != AV_NOPTS_VALUE) {
-            pp.at_ms = av_rescale_q(pp.pkt->pts
-                                    - (st->start_time != AV_NOPTS_VALUE
-                                       ? st->start_time : 0),
-                                    st->time_base, (AVRational) { 1, 1000 });
+        if (pp->pkt->pts != AV_NOPTS_VALUE) {
+            ms = av_rescale_q(pp->pkt->pts
+                              - (st->start_time != AV_NOPTS_VALUE
+                                 ? st->start_time : 0),
+                              st->time_base, (AVRational) { 1, 1000 });
+            __atomic_store_n(&pp->at_ms, ms, __ATOMIC_RELEASE);
         }
 
         /* a file with no duration in its headers, or a false one */
-        if (pp.at_ms > job->settings->max_duration) {
-            av_packet_unref(pp.pkt);
+        if (pp->at_ms > job->settings->max_duration) {
+            av_packet_unref(pp->pkt);
             media_duration_text(job->settings->max_duration, most + 10,
                                 sizeof(most) - 10);
             memcpy(most, "more than ", 10);
@@ -233,9 +374,10 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
             goto failed;
         }
 
-        if (rc == 0 && pp.pkt->pts != AV_NOPTS_VALUE && p->duration_ms > 0) {
-            ms = pp.at_ms;
-            percent = (int) (ms * 100 / p->duration_ms);
+        if (rc == 0 && pp->lister && pp->pkt->pts != AV_NOPTS_VALUE
+            && p->duration_ms > 0)
+        {
+            percent = (int) (pp->at_ms * 100 / p->duration_ms);
             media_job_advanced(job);
 
             if (media_job_progress(job, percent) != 0) {
@@ -244,11 +386,12 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
             }
         }
 
-        av_packet_unref(pp.pkt);
+        av_packet_unref(pp->pkt);
 
         /* the rungs with enough segments listed (a queued job) */
         if (rc == 0) {
-            rc = media_progressive_tick(job, l, pp.at_ms);
+            rc = pp->lister ? media_progressive_tick(job, pp->l, pp->at_ms)
+                            : media_progressive_pace(pp->l, pp->at_ms);
         }
 
         if (rc != 0) {
@@ -259,6 +402,12 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
             media_job_fail(job, "stopped");
             goto failed;
         }
+
+        /* the other pass failed: its reason is the job's */
+        if (__atomic_load_n(pp->halt, __ATOMIC_ACQUIRE)) {
+            media_job_fail(job, "stopped: the other pass failed");
+            goto failed;
+        }
     }
 
     if (rc != AVERROR_EOF) {
@@ -266,16 +415,16 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
                        ? "decoding stalled (watchdog)"
                        : "read input: %s", media_averr(rc));
         if (!media_job_stalled(job)) {
-            media_input_refuse(&pp, rc);
+            media_input_refuse(pp, rc);
         }
         goto failed;
     }
 
-    rc = media_finish(&pp);
+    rc = media_finish(pp);
 
     /* every packet was damaged: no rendition can come of this file */
-    if ((p->video >= 0 && pp.vframes == 0)
-        || (p->video < 0 && pp.aframes == 0))
+    if ((p->video >= 0 && pp->vframes == 0)
+        || (p->video < 0 && pp->aframes == 0))
     {
         media_job_fail(job, "no %s frame decoded",
                        p->video >= 0 ? "video" : "audio");
@@ -288,23 +437,27 @@ media_pipeline(media_job_t *job, media_probe_t *p, media_ladder_t *l,
         goto failed;
     }
 
-    if (pp.thumb_sink
-        && media_thumbs_finish(job, &pp.thumbs, p->duration_ms, dir) != 0)
+    if (pp->thumb_sink
+        && media_thumbs_finish(job, &pp->thumbs, p->duration_ms, pp->dir)
+           != 0)
     {
         goto failed;
     }
 
-    l->pictures |= (pp.cover_done ? MEDIA_PIC_COVER : 0)
-                   | (p->video >= 0 && pp.poster_done ? MEDIA_PIC_POSTER : 0)
-                   | (pp.thumbs.n > 0 ? MEDIA_PIC_THUMBS : 0)
-                   | (p->video < 0 && loud ? MEDIA_PIC_WAVEFORM : 0);
+    if (pp->pictures) {
+        pp->l->pictures |= (pp->cover_done ? MEDIA_PIC_COVER : 0)
+                           | (p->video >= 0 && pp->poster_done
+                              ? MEDIA_PIC_POSTER : 0)
+                           | (pp->thumbs.n > 0 ? MEDIA_PIC_THUMBS : 0)
+                           | (p->video < 0 && pp->loud
+                              ? MEDIA_PIC_WAVEFORM : 0);
+    }
 
-    media_pipe_free(&pp);
     return 0;
 
 failed:
 
-    media_pipe_free(&pp);
+    __atomic_store_n(pp->halt, 1, __ATOMIC_RELEASE);
     return -1;
 }
 
@@ -312,7 +465,7 @@ failed:
 static int
 media_video_graph(media_pipe_t *pp)
 {
-    int                i;
+    int                i, branches;
     char               args[256], desc[2048], *d;
     const char        *rotate;
     AVFilterContext   *sinks[MEDIA_MAX_RUNGS + 1];
@@ -332,12 +485,11 @@ media_video_graph(media_pipe_t *pp)
 
     rotate = media_av_rotate(pp->p);
 
-    media_thumbs_init(&pp->thumbs, pp->out[0].rung->width,
-                      pp->out[0].rung->height, pp->p->duration_ms);
+    branches = pp->n + (pp->pictures ? 1 : 0);
 
     d = desc;
-    d += sprintf(d, "[in]%ssplit=%d", rotate, pp->n + 1);
-    for (i = 0; i <= pp->n; i++) {
+    d += sprintf(d, "[in]%ssplit=%d", rotate, branches);
+    for (i = 0; i < branches; i++) {
         d += sprintf(d, "[s%d]", i);
     }
     for (i = 0; i < pp->n; i++) {
@@ -347,19 +499,24 @@ media_video_graph(media_pipe_t *pp)
     }
 
     /* the thumbnail branch: the first frame, then one per interval */
-    d += sprintf(d, ";[s%d]select='isnan(prev_selected_t)"
-                 "+gte(t-prev_selected_t,%.3f)',scale=%d:%d:flags=bicubic,"
-                 "setsar=1,format=yuvj420p[o%d]", pp->n,
-                 pp->thumbs.every_ms / 1000.0 - 0.001, pp->thumbs.w,
-                 pp->thumbs.h, pp->n);
+    if (pp->pictures) {
+        media_thumbs_init(&pp->thumbs, pp->out[0].rung->width,
+                          pp->out[0].rung->height, pp->p->duration_ms);
+
+        d += sprintf(d, ";[s%d]select='isnan(prev_selected_t)"
+                     "+gte(t-prev_selected_t,%.3f)',scale=%d:%d:"
+                     "flags=bicubic,setsar=1,format=yuvj420p[o%d]", pp->n,
+                     pp->thumbs.every_ms / 1000.0 - 0.001, pp->thumbs.w,
+                     pp->thumbs.h, pp->n);
+    }
 
     if (media_av_graph(pp->job, &pp->vgraph, &pp->vsrc, "buffer", args,
-                       "buffersink", desc, sinks, pp->n + 1) != 0)
+                       "buffersink", desc, sinks, branches) != 0)
     {
         return -1;
     }
 
-    pp->thumb_sink = sinks[pp->n];
+    pp->thumb_sink = pp->pictures ? sinks[pp->n] : NULL;
     pp->thumb_start = AV_NOPTS_VALUE;
 
     for (i = 0; i < pp->n; i++) {

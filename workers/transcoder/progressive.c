@@ -182,19 +182,11 @@ media_generation_open(media_job_t *job, media_ladder_t *l, const char *final,
 int
 media_progressive_tick(media_job_t *job, media_ladder_t *l, int64_t at_ms)
 {
-    int64_t  ahead_us;
-
     if (l->final == NULL) {
         return 0;
     }
 
-    if (l->pace > 0) {
-        ahead_us = (int64_t) (at_ms * 1000 / l->pace)
-                   - (media_now_us() - l->started_us);
-        if (ahead_us > 0) {
-            usleep(ahead_us > 200000 ? 200000 : (useconds_t) ahead_us);
-        }
-    }
+    (void) media_progressive_pace(l, at_ms);
 
     if (l->listed == (1 << l->n) - 1 || at_ms < l->checked_ms + 500
         || job->settings->s3.on)
@@ -205,6 +197,122 @@ media_progressive_tick(media_job_t *job, media_ladder_t *l, int64_t at_ms)
     l->checked_ms = at_ms;
 
     return media_progressive_list(job, l, 0);
+}
+
+
+/* MEDIA_TEST_TRANSCODE_PACE: no faster than that (any pass, any thread) */
+int
+media_progressive_pace(media_ladder_t *l, int64_t at_ms)
+{
+    int64_t  ahead_us;
+
+    if (l->final == NULL || l->pace <= 0) {
+        return 0;
+    }
+
+    ahead_us = (int64_t) (at_ms * 1000 / l->pace)
+               - (media_now_us() - l->started_us);
+    if (ahead_us > 0) {
+        usleep(ahead_us > 200000 ? 200000 : (useconds_t) ahead_us);
+    }
+
+    return 0;
+}
+
+
+/*
+ * The head start: which rung gets a pass of its own ahead of the others
+ * (the lowest, by bit rate), or -1.  With one pass feeding every rung,
+ * the lowest rung's second segment closes when the whole ladder has
+ * encoded about 12 s of source, some 25 s on 2 cores for 1080p; alone,
+ * it gets there in a few seconds.  The cost is a second read and decode
+ * of the source (and of its audio) for that rung.  Only where rungs are
+ * listed while they grow (a queued job on local disk), for a video ladder
+ * of more than one rung long enough to list a rung before its end.
+ */
+int
+media_progressive_head(media_job_t *job, media_ladder_t *l)
+{
+    int  i, low;
+
+    if (l->final == NULL || job->settings->s3.on || l->n < 2
+        || l->probe == NULL || l->probe->video < 0
+        || l->probe->duration_ms
+           <= MEDIA_LIST_SEGMENTS * MEDIA_SEGMENT_SECS * 1000)
+    {
+        return -1;
+    }
+
+    low = 0;
+
+    for (i = 1; i < l->n; i++) {
+        if (media_rung_rate(&l->rungs[i]) < media_rung_rate(&l->rungs[low]))
+        {
+            low = i;
+        }
+    }
+
+    return low;
+}
+
+
+/*
+ * While the head start's pass runs alone: its rung listed as soon as it
+ * has its segments (here, on the thread that owns the job's connection),
+ * then the other rungs may start.  They also start if that pass ended or
+ * failed, or read a segment past what listing needs without being listed
+ * (a source with keyframes too far apart: the rung is listed later, as
+ * any).  done and at_ms are the pass's, halt is set by a failed pass.
+ */
+int
+media_progressive_wait(media_job_t *job, media_ladder_t *l, int head,
+    int *done, int64_t *at_ms, int *halt)
+{
+    int64_t  seen, at, most;
+
+    seen = -1;
+    most = (MEDIA_LIST_SEGMENTS + 1) * MEDIA_SEGMENT_SECS * 1000;
+
+    for ( ;; ) {
+        if (__atomic_load_n(halt, __ATOMIC_ACQUIRE)
+            || __atomic_load_n(done, __ATOMIC_ACQUIRE))
+        {
+            return 0;
+        }
+
+        if (media_worker_stop) {
+            media_job_fail(job, "stopped");
+            return -1;
+        }
+
+        at = __atomic_load_n(at_ms, __ATOMIC_ACQUIRE);
+
+        if (at != seen) {
+            seen = at;
+            media_job_advanced(job);
+
+            if (media_job_progress(job, 0) != 0) {
+                media_job_fail(job, "the job's lease was lost");
+                return -1;
+            }
+
+        } else if (media_job_stalled(job)) {
+            media_job_fail(job, "decoding stalled (watchdog)");
+            return -1;
+        }
+
+        if (media_segments(l->dir, l->rungs[head].name)
+            >= MEDIA_LIST_SEGMENTS)
+        {
+            return media_progressive_list(job, l, 0);
+        }
+
+        if (at > most) {
+            return 0;
+        }
+
+        usleep(20000);
+    }
 }
 
 

@@ -129,6 +129,10 @@ int media_generation_open(media_job_t *job, media_ladder_t *l,
     const char *final, char *dir, size_t size);
 int media_progressive_tick(media_job_t *job, media_ladder_t *l,
     int64_t at_ms);
+int media_progressive_pace(media_ladder_t *l, int64_t at_ms);
+int media_progressive_head(media_job_t *job, media_ladder_t *l);
+int media_progressive_wait(media_job_t *job, media_ladder_t *l, int head,
+    int *done, int64_t *at_ms, int *halt);
 int media_progressive_list(media_job_t *job, media_ladder_t *l, int done);
 int media_generation_close(media_job_t *job, media_ladder_t *l);
 void media_generation_sweep(media_job_t *job, media_ladder_t *l);
