@@ -255,9 +255,10 @@ stop:
 # files that fail (--failures) and as comments (--comments).
 MEDIA_TEST_JOBS  ?= 3
 MEDIA_TEST_CACHE ?= $(or $(TMPDIR),/tmp)/ngx_media_test_cache
-TESTS_SLOW := t/transcode.t t/browser.t t/exports.t t/progressive.t \
-        t/install.t t/sentinel.t t/progressive_browser.t t/s3.t \
-        t/readme_curl.t t/fuzz.t t/tus.t t/buyer.t t/pictures.t t/faults.t
+TESTS_SLOW := t/install.t t/browser.t t/transcode.t t/jwks.t t/billing.t \
+        t/exports.t t/sentinel.t t/fuzz.t t/search.t t/progressive.t \
+        t/progressive_browser.t t/cors_browser.t t/listening_browser.t \
+        t/search_browser.t t/s3.t t/exports_browser.t t/run.t
 TESTS := $(TESTS_SLOW) $(filter-out $(TESTS_SLOW),$(wildcard t/*.t)) $(UNITS)
 
 test: deps all
