@@ -246,8 +246,25 @@ run: run-deps module workers $(WWW_FILES) $(WWW_VENDOR)
 stop:
 	@perl t/run.pl stop $(BUILD)
 
+# The test files run MEDIA_TEST_JOBS at a time, each with its own services
+# on ports it claims (t/lib/MediaTest.pm), the longest first so that none
+# is left running alone at the end; every file starts from a copy of one
+# PostgreSQL cluster with the migrations applied, made once in
+# MEDIA_TEST_CACHE and made again when sql/ or the harness changes.
+# --merge keeps each file's diagnostics with its results, shown for the
+# files that fail (--failures) and as comments (--comments).
+MEDIA_TEST_JOBS  ?= 3
+MEDIA_TEST_CACHE ?= $(or $(TMPDIR),/tmp)/ngx_media_test_cache
+TESTS_SLOW := t/install.t t/browser.t t/transcode.t t/jwks.t t/billing.t \
+        t/exports.t t/sentinel.t t/fuzz.t t/search.t t/progressive.t \
+        t/progressive_browser.t t/cors_browser.t t/listening_browser.t \
+        t/search_browser.t t/s3.t t/exports_browser.t t/run.t
+TESTS := $(TESTS_SLOW) $(filter-out $(TESTS_SLOW),$(wildcard t/*.t)) $(UNITS)
+
 test: deps all
-	MEDIA_BUILD=$(BUILD) prove -v -j1 $(UNITS) t/*.t
+	MEDIA_BUILD=$(BUILD) MEDIA_TEST_CACHE=$(MEDIA_TEST_CACHE) \
+	    prove -j$(MEDIA_TEST_JOBS) --merge --timer --failures --comments \
+	    $(TESTS)
 
 check-asan:
 	$(MAKE) SAN=1 test

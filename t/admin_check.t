@@ -13,7 +13,8 @@ use File::Path qw(make_path);
 use MediaTest qw(wait_until slurp);
 
 my $t = MediaTest->new;
-$t->start_postgres;
+# an empty cluster: what media-admin check says before the migrations
+$t->start_postgres(migrated => 0);
 $t->start_redis(heartbeat => 0, persist => 1);
 
 my $key = $t->jwt_key;

@@ -12,6 +12,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP qw(decode_json);
+use List::Util ();
 use MediaTest;
 
 my $chromium = '/usr/bin/chromium';
@@ -186,8 +187,28 @@ is_deeply([ grep { $_->{details} =~ /Hole/ } @{ $seen->{start_errors} // [] } ],
     or diag(explain($seen->{start_errors}));
 my @errors = (@{ $seen->{hls_errors_before_renewal} // [] },
               @{ $seen->{hls_errors} // [] });
-is_deeply(\@errors, [], 'no hls.js error events')
-    or diag(explain(\@errors));
+# but for a stall the page's own clock explains: when the machine is
+# starved (other suites on 2 cores) the page itself gets no CPU for a
+# while, and hls.js may find its buffer run dry meanwhile, a non-fatal
+# bufferStalledError that says nothing of the stream.  A stall is put down
+# to that only when play.js's 100 ms timer in the page fired at least
+# 250 ms late, ending within the 5 s before the event (or just after it:
+# hls.js's own check ran late too); any other error, or a stall of a page
+# that was not starved, fails.
+my @starved = @{ $seen->{starved} // [] };
+my @excused = grep {
+    my $e = $_;
+    !$e->{fatal} && $e->{details} eq 'bufferStalledError'
+    && defined $e->{t}
+    && grep { $_->{t} >= $e->{t} - 5000 && $_->{t} <= $e->{t} + 1000 } @starved
+} @errors;
+my %excused = map { $_ => 1 } @excused;
+is_deeply([ grep { !$excused{$_} } @errors ], [], 'no hls.js error events')
+    or diag(explain(\@errors, \@starved));
+note(sprintf('the page\'s clock: %d ticks 250 ms late or more, the latest %d ms',
+             scalar @starved, List::Util::max(0, map { $_->{late_ms} } @starved)));
+note('a stall while the page was starved (the page\'s clock): '
+     . explain(\@excused, \@starved)) if @excused;
 ok(!(grep { $_->{fatal} } @{ $seen->{hls_errors_before_renewal} // [] },
                           @{ $seen->{hls_errors} // [] }),
    'none fatal (but the refused token\'s, above)');

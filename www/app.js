@@ -759,7 +759,8 @@ async function play(id, media) {
 
     state.errors.push({ type: d.type, details: d.details, fatal: d.fatal,
                         code: code || null, reason: d.reason || null,
-                        at: v.currentTime, level: hls.currentLevel });
+                        at: v.currentTime, level: hls.currentLevel,
+                        t: Math.round(performance.now()) });
 
     /* taken down while playing: stop at the first refusal, not after
      * hls.js has tried every rung */

@@ -119,6 +119,22 @@ d.go(async () => {
   step('launch');
   browser = await d.launch();
   const context = await browser.newContext();
+  /* the page's own clock: a 100 ms timer that fires late shows the page
+   * got no CPU for that long (t/browser.t tells a stall of a starved
+   * machine from one of the stream by it); the same clock as the error
+   * events' t, performance.now() */
+  await context.addInitScript(() => {
+    window.__starved = [];
+    let last = performance.now();
+    setInterval(() => {
+      const now = performance.now();
+      if (now - last >= 350) {
+        window.__starved.push({ t: Math.round(now),
+                                late_ms: Math.round(now - last - 100) });
+      }
+      last = now;
+    }, 100);
+  });
   const page = await context.newPage();
   const origin = new URL(base).origin;
 
@@ -324,6 +340,7 @@ d.go(async () => {
   await item(page, 'Sine tone').locator('.item-privacy').selectOption('public');
   seen.patch_status = (await patched).status();
   seen.hls_errors = await page.evaluate(() => state.errors);
+  seen.starved = await page.evaluate(() => window.__starved);
   await page.screenshot({ path: path.join(outDir, 'browser.png'),
                           fullPage: true });
   await page.reload();

@@ -8,6 +8,10 @@ package MediaTest;
 # when the test dies.  finish() checks that no log holds an [alert],
 # [emerg], [crit] or sanitizer report.
 #
+# Test files run in parallel (`make test`: prove -j): each claims its ports
+# with a lock file (port()), and starts from a copy of one PostgreSQL
+# cluster made once with every migration applied (start_postgres).
+#
 # `make run` uses the same code with a persistent directory (./var).
 #
 # Core Perl modules only.
@@ -16,8 +20,12 @@ use strict;
 use warnings;
 
 use Cwd qw(abs_path);
+use Digest::SHA;
+use Errno qw(EEXIST ESRCH);
 use Exporter qw(import);
+use Fcntl qw(O_CREAT O_EXCL O_WRONLY :flock);
 use File::Path qw(make_path remove_tree);
+use File::Spec;
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Select;
@@ -69,17 +77,88 @@ sub root { $_[0]{root} }
 # a binary the build made: media-transcoder, mint, ...
 sub build_path { "$_[0]{build}/$_[1]" }
 
+# A free port on 127.0.0.1 for $name, the same one for the file's life.
+# Test files run in parallel, and a port that is free when one file asks
+# may be bound by another a moment later (postgres starts seconds after
+# its port is chosen), so a port is claimed: a lock file made with O_EXCL
+# in a directory every checkout on this machine shares, holding our pid,
+# removed at the end.  Ports come from below the kernel's ephemeral range,
+# so that no client socket of anything else is given one of ours.
+my $PORT_DIR = '/tmp/ngx_media_test_ports';
+my %CLAIMED;    # port => lock file, those this process made
+
 sub port {
     my ($self, $name) = @_;
+    return $self->{ports}{$name} //= _claim_port();
+}
 
-    return $self->{ports}{$name} //= do {
+sub _port_range {
+    my ($low) = split ' ', slurp('/proc/sys/net/ipv4/ip_local_port_range');
+    $low = 32768 unless $low && $low =~ /^\d+$/ && $low > 12000;
+    return ($low - 10000, $low - 1);
+}
+
+sub _claim_port {
+    my ($lo, $hi) = _port_range();
+
+    if (!-d $PORT_DIR) {
+        mkdir $PORT_DIR;
+        chmod 01777, $PORT_DIR;
+    }
+
+    for (1 .. 500) {
+        my $port = $lo + int(rand($hi - $lo + 1));
+        my $lock = "$PORT_DIR/$port";
+
+        my $fh;
+        if (!sysopen($fh, $lock, O_CREAT | O_EXCL | O_WRONLY, 0644)) {
+            die "port lock $lock: $!" unless $! == EEXIST;
+            _drop_stale_lock($lock);
+            next;
+        }
+        print $fh "$$\n";
+        close $fh;
+
+        # something that is not a test may have it (make run, a service)
         my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                      LocalPort => 0, ReuseAddr => 1)
-            or die "no free port: $!";
-        my $p = $s->sockport;
+                                      LocalPort => $port, ReuseAddr => 1);
+        if (!$s) {
+            unlink $lock;
+            next;
+        }
         close $s;
-        $p;
-    };
+
+        $CLAIMED{$port} = $lock;
+        return $port;
+    }
+
+    die "no free port in $lo-$hi (locks in $PORT_DIR)";
+}
+
+# a lock whose process is gone (a test killed with SIGKILL) is removed; it
+# is moved aside first, and put back if it turns out to be a live claim
+# made since it was read
+sub _drop_stale_lock {
+    my ($lock) = @_;
+
+    my ($pid) = slurp($lock) =~ /^(\d+)/ or return;
+    return if kill(0, $pid) || $! != ESRCH;
+
+    my $aside = "$lock.stale.$$";
+    rename($lock, $aside) or return;
+    my ($now) = slurp($aside) =~ /^(\d+)/;
+    if ($now && $now != $pid) {
+        link($aside, $lock);
+    }
+    unlink $aside;
+}
+
+sub _release_ports {
+    for my $port (keys %CLAIMED) {
+        my $lock = delete $CLAIMED{$port};
+        my ($pid) = slurp($lock) =~ /^(\d+)/;
+        unlink $lock if $pid && $pid == $$;
+    }
 }
 
 # --- processes -----------------------------------------------------------
@@ -92,13 +171,17 @@ sub as_pg {
     return is_root() ? ('runuser', '-u', 'postgres', '--', @cmd) : @cmd;
 }
 
+# the newest PostgreSQL's programs; psql too, rather than Debian's
+# /usr/bin/psql, a perl wrapper that reads the cluster list on each call
+my $PG_BIN;
+
 sub pg_bin {
     my ($self, $name) = @_;
-    my ($dir) = reverse sort { ($a =~ /(\d+)/)[0] <=> ($b =~ /(\d+)/)[0] }
-                glob('/usr/lib/postgresql/*/bin');
+    $PG_BIN //= (reverse sort { ($a =~ /(\d+)/)[0] <=> ($b =~ /(\d+)/)[0] }
+                 glob('/usr/lib/postgresql/*/bin'))[0];
     die "PostgreSQL server binaries not found (apt-get install postgresql)"
-        unless $dir;
-    return "$dir/$name";
+        unless $PG_BIN;
+    return "$PG_BIN/$name";
 }
 
 sub run {
@@ -223,7 +306,13 @@ sub pg_conninfo {
 }
 
 # fsync => 1: commits reach the disk before they return, as in production
-# (benchmarks of durable writes); tests run without
+# (benchmarks of durable writes); tests run without.
+#
+# The cluster is a copy of a template with every migration applied
+# (_pg_template), so that a test file's $t->migrate finds nothing left to
+# do; migrated => 0 makes an empty one (initdb, the role and its database)
+# for a test of what comes before the migrations, and `make run` (a dir
+# of its own) always starts empty and migrates.
 sub start_postgres {
     my ($self, %opt) = @_;
 
@@ -234,29 +323,146 @@ sub start_postgres {
     my $data = "$pg/data";
 
     if (!-d $data) {
-        make_path($data, "$pg/sock");
-        if (is_root()) {
-            my ($uid, $gid) = (getpwnam('postgres'))[2, 3];
-            chown($uid, $gid, $pg, $data, "$pg/sock");
+        my $template = ($opt{migrated} // 1) && !$self->{keep}
+                       ? $self->_pg_template : undef;
+        if ($template) {
+            $self->_pg_dirs($pg);
+            system('cp', '-a', $template, $data) == 0
+                or die "cp -a $template $data failed";
+        } else {
+            $self->_pg_initdb($pg);
+            $self->{pg_fresh} = 1;
         }
-        chmod 0700, $data;
-
-        $self->run($self->as_pg($self->pg_bin('initdb'), '-D', $data,
-                                '-U', 'postgres', '-A', 'trust', '-E', 'UTF8',
-                                '--no-sync'))
-            or die "initdb failed, see $self->{dir}/cmd.log";
-        $self->{pg_fresh} = 1;
     }
 
     $self->pg_ctl('start');
 
     if (delete $self->{pg_fresh}) {
-        $self->psql_admin('postgres', 'CREATE ROLE media LOGIN NOSUPERUSER'
-                          . ' NOCREATEDB NOCREATEROLE NOREPLICATION')
-            // die 'create role media';
-        $self->psql_admin('postgres', 'CREATE DATABASE media OWNER media')
-            // die 'createdb';
+        $self->_pg_create_role;
     }
+}
+
+# DIR/pg and its socket directory, the postgres account's
+sub _pg_dirs {
+    my ($self, $pg) = @_;
+    make_path($pg, "$pg/sock");
+    if (is_root()) {
+        my ($uid, $gid) = (getpwnam('postgres'))[2, 3];
+        chown($uid, $gid, $pg, "$pg/sock");
+    }
+}
+
+sub _pg_initdb {
+    my ($self, $pg) = @_;
+    my $data = "$pg/data";
+
+    $self->_pg_dirs($pg);
+    make_path($data);
+    if (is_root()) {
+        my ($uid, $gid) = (getpwnam('postgres'))[2, 3];
+        chown($uid, $gid, $data);
+    }
+    chmod 0700, $data;
+
+    $self->run($self->as_pg($self->pg_bin('initdb'), '-D', $data,
+                            '-U', 'postgres', '-A', 'trust', '-E', 'UTF8',
+                            '--no-sync'))
+        or die "initdb failed, see $self->{dir}/cmd.log";
+}
+
+sub _pg_create_role {
+    my ($self) = @_;
+    $self->psql_admin('postgres', 'CREATE ROLE media LOGIN NOSUPERUSER'
+                      . ' NOCREATEDB NOCREATEROLE NOREPLICATION')
+        // die 'create role media';
+    $self->psql_admin('postgres', 'CREATE DATABASE media OWNER media')
+        // die 'createdb';
+}
+
+# The data directory of a stopped cluster made as start_postgres makes one,
+# with every sql/ migration applied by media-migrate, built once and then
+# copied by every test file (initdb and 40 migrations take seconds; a copy
+# a fraction of one).  It lives in MEDIA_TEST_CACHE (`make test` sets it)
+# under a name that is a hash of what makes it: the migrations, this
+# harness, media-migrate and PostgreSQL's version, so a change to any of
+# them builds a new one.  Test files starting together wait on a lock for
+# the one that builds it.
+sub _pg_template {
+    my ($self) = @_;
+
+    my $cache = $ENV{MEDIA_TEST_CACHE}
+                || File::Spec->tmpdir . '/ngx_media_test_cache';
+    my $sha = Digest::SHA->new(256);
+    for my $file (sort(glob("$self->{root}/sql/*.sql")), __FILE__,
+                  "$self->{build}/media-migrate")
+    {
+        $sha->add($file =~ s{.*/}{}r, "\0");
+        $sha->addfile($file);
+    }
+    $sha->add($self->pg_bin('initdb'), "\0", $>);
+    my $tpl = "$cache/pg-" . substr($sha->hexdigest, 0, 16);
+
+    return "$tpl/pg/data" if -e "$tpl/ready";
+
+    make_path($cache);
+    chmod 0755, $cache;
+    open(my $lock, '>>', "$cache/lock") or die "$cache/lock: $!";
+    my $end = time() + 300;
+    until (flock($lock, LOCK_EX | LOCK_NB)) {
+        die "$cache/lock: held for 300 s" if time() > $end;
+        sleep(0.2);
+    }
+
+    if (!-e "$tpl/ready") {
+        # earlier templates of this cache, not in use for an hour
+        for my $old (glob("$cache/pg-*")) {
+            remove_tree($old) if $old ne $tpl && -M $old > 1 / 24;
+        }
+        $self->_pg_build_template($tpl);
+    }
+
+    close $lock;
+    return "$tpl/pg/data";
+}
+
+sub _pg_build_template {
+    my ($self, $tpl) = @_;
+
+    remove_tree($tpl);
+    make_path($tpl);
+    chmod 0755, $tpl;
+
+    # a harness of its own in $tpl: its ports, its log, its conf
+    my $b = bless { root => $self->{root}, build => $self->{build},
+                    dir => $tpl, keep => 1, procs => {}, ports => {} },
+                  ref $self;
+
+    my $ok = eval {
+        $b->_pg_initdb("$tpl/pg");
+        $b->pg_ctl('start');
+        $b->_pg_create_role;
+
+        # media-migrate reads both; it never speaks to Redis
+        open(my $fh, '>', $b->conf_file) or die "$tpl: $!";
+        print $fh "events {}\nhttp {\n    media_pg \"" . $b->pg_conninfo
+                  . "\";\n    media_redis 127.0.0.1:" . $b->port('redis')
+                  . ";\n}\n";
+        close $fh;
+        $b->migrate;
+
+        $b->pg_ctl('stop');
+        1;
+    };
+    if (!$ok) {
+        my $err = $@;
+        eval { $b->pg_ctl('stop') } if $b->{pg_running};
+        # what went wrong stays to be read; the next run starts again
+        die "the PostgreSQL template: $err";
+    }
+    unlink("$tpl/pg/data/postmaster.opts");
+
+    open(my $fh, '>', "$tpl/ready") or die "$tpl/ready: $!";
+    close $fh;
 }
 
 sub pg_ctl {
@@ -337,8 +543,8 @@ sub pg_replica_conninfo {
 sub psql_at {
     my ($self, $name, $db, $sql) = @_;
 
-    my @cmd = ('psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-               '-h', '127.0.0.1', '-p', $self->port($name), '-U', 'postgres',
+    my @cmd = ($self->pg_bin('psql'), '-X', '-q', '-A', '-t', '-v',
+               'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', $self->port($name), '-U', 'postgres',
                '-d', $db, '-c', $sql);
     my $cmd = $self->_pgoptions . join(' ', map { _sq($_) } @cmd);
     my $out = `$cmd 2>>$self->{dir}/cmd.log`;
@@ -361,8 +567,8 @@ sub psql_admin {
 sub _psql {
     my ($self, $user, $db, $sql) = @_;
 
-    my @cmd = ('psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-               '-h', '127.0.0.1', '-p', $self->port('pg'), '-U', $user,
+    my @cmd = ($self->pg_bin('psql'), '-X', '-q', '-A', '-t', '-v',
+               'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', $self->port('pg'), '-U', $user,
                '-d', $db, '-c', $sql);
     my $cmd = $self->_pgoptions . join(' ', map { _sq($_) } @cmd);
     my $out = `$cmd 2>>$self->{dir}/cmd.log`;
@@ -385,8 +591,8 @@ sub _pgoptions {
 sub psql_session {
     my ($self) = @_;
 
-    my @cmd = ('psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h',
-               '127.0.0.1', '-p', $self->port('pg'), '-U', 'media', '-d',
+    my @cmd = ($self->pg_bin('psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1',
+               '-h', '127.0.0.1', '-p', $self->port('pg'), '-U', 'media', '-d',
                'media');
     open(my $fh, '|-', $self->_pgoptions . join(' ', map { _sq($_) } @cmd)
                        . " >>$self->{dir}/psql-session.log 2>&1")
@@ -1107,17 +1313,81 @@ sub finish {
         or diag(join('', @bad));
 }
 
+# Stops everything, in two steps, each at once rather than one process
+# after the other: nginx (QUIT, graceful) and every other process but
+# Redis, then Redis and PostgreSQL (the primary and any standby), which
+# the first ones may still use while they stop (a job handed back on
+# SIGTERM).
 sub stop_all {
     my ($self) = @_;
+    my $procs = $self->{procs};
 
-    $self->stop_nginx if $self->{procs}{nginx};
-    # nodes gracefully too, the balancer first
-    $self->stop_proc($_, 'QUIT')
-        for sort { ($b eq 'lb') <=> ($a eq 'lb') }
-            keys %{ delete $self->{nginx_nodes} || {} };
-    $self->stop_proc($_) for grep { $_ ne 'redis' } keys %{ $self->{procs} };
-    $self->stop_redis;
-    $self->stop_postgres;
+    # nginx and the nodes (and their balancer) gracefully: QUIT
+    my %nodes = %{ delete $self->{nginx_nodes} || {} };
+    $self->stop_procs(map { $_ => ($_ eq 'nginx' || $nodes{$_}) ? 'QUIT'
+                                                                : 'TERM' }
+                      grep { $_ ne 'redis' } keys %$procs);
+
+    my @pg = ($self->{pg_running} ? ('pg') : (),
+              sort keys %{ $self->{pg_replicas} || {} });
+    my %pg_ctl;
+    for my $name (@pg) {
+        my $pid = fork();
+        die "fork: $!" unless defined $pid;
+        if ($pid == 0) {
+            my $ok = eval { $self->_pg_ctl_at($name, 'stop'); 1 };
+            POSIX::_exit($ok ? 0 : 1);
+        }
+        $pg_ctl{$name} = $pid;
+    }
+
+    $self->stop_procs(redis => 'TERM') if $procs->{redis};
+
+    for my $name (@pg) {
+        waitpid($pg_ctl{$name}, 0);
+        warn "pg_ctl stop failed, see $self->{dir}/$name/postgres.log\n"
+            if $?;
+    }
+    $self->{pg_replicas} = {};
+    $self->{pg_running} = 0;
+}
+
+# stop_proc for several processes at once: name => signal; waits for
+# them together, 15 s, then KILLs what is left; returns name => status
+sub stop_procs {
+    my ($self, %signal) = @_;
+    my %pid;
+
+    for my $name (keys %signal) {
+        my $pid = delete $self->{procs}{$name} or next;
+        kill($signal{$name}, $pid);
+        $pid{$name} = $pid;
+    }
+
+    my %status;
+    for my $round ([15, undef], [5, 'KILL']) {
+        my ($secs, $kill) = @$round;
+        if ($kill) {
+            kill($kill, $_) for values %pid;
+        }
+        my $end = time() + $secs;
+        while (%pid && time() < $end) {
+            for my $name (keys %pid) {
+                my $r = waitpid($pid{$name}, WNOHANG);
+                if ($r == $pid{$name}) {
+                    $status{$name} = $?;
+                } elsif (!($r == -1 && !kill(0, $pid{$name}))) {
+                    next;
+                } else {
+                    $status{$name} = 0;
+                }
+                delete $pid{$name};
+            }
+            sleep(0.05) if %pid;
+        }
+    }
+
+    return %status;
 }
 
 sub DESTROY {}
@@ -1133,6 +1403,7 @@ END {
             remove_tree($t->{dir});
         }
     }
+    _release_ports();
     $? = $rc;
 }
 
