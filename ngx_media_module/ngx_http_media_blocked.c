@@ -138,9 +138,10 @@ static void ngx_http_media_blocked_on_disconnect(const redisAsyncContext *ac,
     int status);
 static void ngx_http_media_blocked_message(redisAsyncContext *ac,
     void *reply, void *privdata);
-static void ngx_http_media_blocked_forget(ngx_http_media_blocked_set_t *set);
 static ngx_int_t ngx_http_media_blocked_parse(u_char *p, size_t len,
     ngx_http_media_blocked_msg_t *m);
+
+static ngx_http_media_blocked_other_pt  ngx_http_media_blocked_other;
 static void ngx_http_media_blocked_reload(ngx_http_media_blocked_sub_t *s);
 static void ngx_http_media_blocked_loaded(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
@@ -507,16 +508,10 @@ ngx_http_media_blocked_remove(ngx_http_media_blocked_sh_t *sh, ngx_uint_t t,
 }
 
 
-/*
- * "~": the set as it was, its version moved on (by two: it stays even, as
- * no writer is in the table)
- */
-static void
-ngx_http_media_blocked_forget(ngx_http_media_blocked_set_t *set)
+void
+ngx_http_media_blocked_on_other(ngx_http_media_blocked_other_pt handler)
 {
-    ngx_shmtx_lock(&set->shpool->mutex);
-    (void) ngx_atomic_fetch_add(&set->sh->seq, 2);
-    ngx_shmtx_unlock(&set->shpool->mutex);
+    ngx_http_media_blocked_other = handler;
 }
 
 
@@ -864,11 +859,12 @@ ngx_http_media_blocked_message(redisAsyncContext *ac, void *reply,
         return;
     }
 
-    if (text->len == sizeof(NGX_HTTP_MEDIA_BLOCKED_FORGET) - 1
-        && ngx_strncmp(text->str, NGX_HTTP_MEDIA_BLOCKED_FORGET,
-                       text->len) == 0)
+    if (text->len && text->str[0] == NGX_HTTP_MEDIA_BLOCKED_OTHER
+        && ngx_http_media_blocked_other
+        && ngx_http_media_blocked_other(s->conf, (u_char *) text->str,
+                                        text->len)
+           == NGX_OK)
     {
-        ngx_http_media_blocked_forget(s->set);
         return;
     }
 
@@ -877,7 +873,8 @@ ngx_http_media_blocked_message(redisAsyncContext *ac, void *reply,
     {
         ngx_log_error(NGX_LOG_WARN, s->log, 0,
                       "media blocked message: \"%*s\" ignored, expected "
-                      "\"+m <uuid>\", \"-m\", \"+u\", \"-u\" or \"~\"",
+                      "\"+m <uuid>\", \"-m\", \"+u\", \"-u\", \"~ <node>\" "
+                      "or \"~o <uuid> <node>\"",
                       ngx_min(text->len, 64), text->str);
         return;
     }

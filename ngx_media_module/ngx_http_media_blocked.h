@@ -3,9 +3,10 @@
  * memory for every worker of a node, so the segment path refuses them
  * with no I/O.  PostgreSQL is the truth (media_blocked_ids(),
  * media_banned_ids()); Redis pub/sub on "media:blocked" carries each
- * change ("+m <id>", "-m <id>", "+u <id>", "-u <id>") to every node, and
- * "~" when something else left what everyone may see (a media made
- * private, a handle changed): the set stays, its version moves.
+ * change ("+m <id>", "-m <id>", "+u <id>", "-u <id>") to every node.
+ * Messages beginning with "~" are the public cache's
+ * (ngx_http_media_cache.c: what a node forgot after a write), handed to
+ * it as they come.
  */
 
 #ifndef _NGX_HTTP_MEDIA_BLOCKED_H_INCLUDED_
@@ -20,7 +21,7 @@
 
 
 #define NGX_HTTP_MEDIA_BLOCKED_CHANNEL  "media:blocked"
-#define NGX_HTTP_MEDIA_BLOCKED_FORGET   "~"
+#define NGX_HTTP_MEDIA_BLOCKED_OTHER    '~'
 
 /* 451 Unavailable For Legal Reasons (RFC 7725): nginx has no name */
 #define NGX_HTTP_MEDIA_BLOCKED_STATUS   451
@@ -45,11 +46,21 @@ void ngx_http_media_blocked_done(void);
 
 /*
  * A number that changes whenever the set does, on any node (a takedown, a
- * ban, their undoing), and on each "~": what was cached before it changed
- * may show what is now blocked or hidden (media_public_cache keys on it).
+ * ban, their undoing): what was cached before it changed may show what is
+ * now blocked (the search cache keys on it).
  */
 ngx_atomic_uint_t ngx_http_media_blocked_version(
     ngx_http_media_main_conf_t *mmcf);
+
+/*
+ * Who hears the messages beginning with "~" on this node (set at
+ * configuration by the public cache, which sits above this file):
+ * NGX_DECLINED when it does not know the message.
+ */
+typedef ngx_int_t (*ngx_http_media_blocked_other_pt)(
+    ngx_http_media_main_conf_t *mmcf, u_char *text, size_t len);
+
+void ngx_http_media_blocked_on_other(ngx_http_media_blocked_other_pt handler);
 
 /*
  * Is id (16 bytes) in the set as kind?  No I/O, no allocation, no lock

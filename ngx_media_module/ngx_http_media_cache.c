@@ -9,6 +9,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "ngx_http_media_types.h"
@@ -18,6 +19,9 @@
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_cache.h"
 
+
+/* a node's name in "~ <node>" messages: 8 random bytes in hex */
+#define NGX_HTTP_MEDIA_CACHE_NODE  16
 
 /* a value's length for SQL NULL */
 #define NGX_HTTP_MEDIA_CACHE_NULL  0xffffffff
@@ -36,6 +40,13 @@ typedef struct {
 } ngx_http_media_cache_value_t;
 
 
+/* the node's zone: its generation, and its name in "~" messages */
+typedef struct {
+    ngx_atomic_t                gen;       /* first: read as the generation */
+    u_char                      node[NGX_HTTP_MEDIA_CACHE_NODE];
+} ngx_http_media_cache_node_t;
+
+
 /* a refresh: its request's end, before the caller's bytes */
 typedef struct {
     ngx_event_t                 done;
@@ -45,6 +56,13 @@ typedef struct {
 
 static ngx_msec_t ngx_http_media_cache_ttl(ngx_http_media_main_conf_t *mmcf,
     u_char *key);
+static uint64_t ngx_http_media_cache_own_version(
+    ngx_http_media_main_conf_t *mmcf, ngx_str_t *user, ngx_uint_t renew);
+static void ngx_http_media_cache_publish(ngx_http_request_t *r,
+    ngx_http_media_main_conf_t *mmcf, ngx_str_t *user);
+static ngx_int_t ngx_http_media_cache_heard(ngx_http_media_main_conf_t *mmcf,
+    u_char *text, size_t len);
+static ngx_int_t ngx_http_media_cache_wrote(ngx_http_request_t *r);
 static void ngx_http_media_cache_refreshed(ngx_event_t *ev);
 static ngx_int_t ngx_http_media_cache_gen_init(ngx_shm_zone_t *zone,
     void *data);
@@ -313,25 +331,13 @@ ngx_http_media_cache_refreshed(ngx_event_t *ev)
 
 
 /*
- * This node forgets at once; the others when the blocked set's subscriber
- * hears "~" (a moment later: the key holds the set's version).  Nobody
- * waits for the PUBLISH; one lost (Redis away) leaves the other nodes
- * their kept answers for up to twice media_public_cache, as before the
- * message existed, unless the subscriber reloads meanwhile.
+ * This node forgets at once; the others when their subscriber hears "~
+ * <node>" (a moment later).  Nobody waits for the PUBLISH.
  */
 void
 ngx_http_media_cache_forget(ngx_http_request_t *r)
 {
     ngx_http_media_main_conf_t  *mmcf;
-
-    static const char  *argv[] = {
-        "PUBLISH", NGX_HTTP_MEDIA_BLOCKED_CHANNEL,
-        NGX_HTTP_MEDIA_BLOCKED_FORGET
-    };
-    static size_t       argvlen[] = {
-        sizeof("PUBLISH") - 1, sizeof(NGX_HTTP_MEDIA_BLOCKED_CHANNEL) - 1,
-        sizeof(NGX_HTTP_MEDIA_BLOCKED_FORGET) - 1
-    };
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
@@ -341,17 +347,225 @@ ngx_http_media_cache_forget(ngx_http_request_t *r)
 
     (void) ngx_atomic_fetch_add((ngx_atomic_t *) mmcf->public_gen->data, 1);
 
-    if (mmcf->redis_set
-        && ngx_http_media_redis_command(r, NULL, NULL, 3, argv, argvlen)
-           != NGX_OK)
+    ngx_http_media_cache_publish(r, mmcf, NULL);
+}
+
+
+/*
+ * "~ <node>" (forget everything) or "~o <user> <node>" (that user's own
+ * answers) on the blocked set's channel, for the other nodes: the node
+ * that sent it knows it already.  Lost (Redis away), the other nodes keep
+ * their answers for up to twice media_public_cache.
+ */
+static void
+ngx_http_media_cache_publish(ngx_http_request_t *r,
+    ngx_http_media_main_conf_t *mmcf, ngx_str_t *user)
+{
+    u_char                       *p;
+    size_t                        argvlen[3];
+    const char                   *argv[3];
+    ngx_http_media_cache_node_t  *node;
+    u_char                        msg[sizeof("~o ") - 1 + 36 + 1
+                                      + NGX_HTTP_MEDIA_CACHE_NODE];
+
+    if (!mmcf->redis_set || (user && user->len != 36)) {
+        return;
+    }
+
+    node = mmcf->public_gen->data;
+
+    p = msg;
+    *p++ = NGX_HTTP_MEDIA_BLOCKED_OTHER;
+
+    if (user) {
+        *p++ = 'o';
+        *p++ = ' ';
+        p = ngx_cpymem(p, user->data, user->len);
+    }
+
+    *p++ = ' ';
+    p = ngx_cpymem(p, node->node, NGX_HTTP_MEDIA_CACHE_NODE);
+
+    argv[0] = "PUBLISH";
+    argvlen[0] = sizeof("PUBLISH") - 1;
+    argv[1] = NGX_HTTP_MEDIA_BLOCKED_CHANNEL;
+    argvlen[1] = sizeof(NGX_HTTP_MEDIA_BLOCKED_CHANNEL) - 1;
+    argv[2] = (const char *) msg;
+    argvlen[2] = p - msg;
+
+    /* hiredis formats the command at once: msg may go */
+    if (ngx_http_media_redis_command(r, NULL, NULL, 3, argv, argvlen)
+        != NGX_OK)
     {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "media public cache: PUBLISH "
-                      NGX_HTTP_MEDIA_BLOCKED_CHANNEL " \""
-                      NGX_HTTP_MEDIA_BLOCKED_FORGET "\" not sent; other "
-                      "nodes keep their answers for up to twice "
-                      "media_public_cache");
+                      NGX_HTTP_MEDIA_BLOCKED_CHANNEL " \"%*s\" not sent; "
+                      "other nodes keep their answers for up to twice "
+                      "media_public_cache", argvlen[2], msg);
     }
+}
+
+
+/*
+ * A "~" message heard by this node's subscriber: "~ <node>" or "~o <user>
+ * <node>" from another node (this one's own are passed over: it forgot
+ * when it sent them), or without a node, from an operator's redis-cli
+ */
+static ngx_int_t
+ngx_http_media_cache_heard(ngx_http_media_main_conf_t *mmcf, u_char *text,
+    size_t len)
+{
+    ngx_str_t                     user;
+    ngx_uint_t                    own;
+    ngx_http_media_cache_node_t  *node;
+
+    own = (len >= 3 && text[1] == 'o' && text[2] == ' ');
+
+    if (own) {
+        if (len != 3 + 36 && len != 3 + 36 + 1 + NGX_HTTP_MEDIA_CACHE_NODE) {
+            return NGX_DECLINED;
+        }
+
+        user.data = text + 3;
+        user.len = 36;
+        text += 3 + 36;
+        len -= 3 + 36;
+
+    } else {
+        text++;
+        len--;
+    }
+
+    /* what is left: nothing, or " <node>" */
+    if (len != 0 && (len != 1 + NGX_HTTP_MEDIA_CACHE_NODE || text[0] != ' ')) {
+        return NGX_DECLINED;
+    }
+
+    if (mmcf->public_gen == NULL) {
+        return NGX_OK;
+    }
+
+    node = mmcf->public_gen->data;
+
+    if (len && ngx_memcmp(text + 1, node->node, NGX_HTTP_MEDIA_CACHE_NODE)
+               == 0)
+    {
+        return NGX_OK;
+    }
+
+    if (own) {
+        (void) ngx_http_media_cache_own_version(mmcf, &user, 1);
+
+    } else {
+        (void) ngx_atomic_fetch_add(&node->gen, 1);
+    }
+
+    return NGX_OK;
+}
+
+
+/* a user's own answers ----------------------------------------------------- */
+
+ngx_int_t
+ngx_http_media_cache_own_key(ngx_http_request_t *r, ngx_str_t *user,
+    const char *kind, ngx_str_t *args, ngx_uint_t n, u_char *key)
+{
+    uint64_t                     v;
+    ngx_str_t                   *a;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    if (mmcf->public_cache == NULL) {
+        return NGX_DECLINED;
+    }
+
+    a = ngx_palloc(r->pool, (n + 2) * sizeof(ngx_str_t));
+    if (a == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(a, args, n * sizeof(ngx_str_t));
+
+    v = ngx_http_media_cache_own_version(mmcf, user, 0);
+
+    a[n] = *user;
+    a[n + 1].data = (u_char *) &v;
+    a[n + 1].len = sizeof(v);
+
+    return ngx_http_media_cache_key(r, kind, a, n + 2, key);
+}
+
+
+/*
+ * The version a user's own answers are keyed with, kept in the same zone
+ * under the user's id: a new one, drawn at random, when renew is set or
+ * none is there (never kept, or evicted), so that no answer kept under an
+ * earlier one is found again.  Two workers drawing one at once for the
+ * same user only lose an answer or two.
+ */
+static uint64_t
+ngx_http_media_cache_own_version(ngx_http_media_main_conf_t *mmcf,
+    ngx_str_t *user, ngx_uint_t renew)
+{
+    u_char      key[SHA256_DIGEST_LENGTH];
+    uint64_t    v;
+    SHA256_CTX  sha;
+    ngx_msec_t  stamp;
+
+    SHA256_Init(&sha);
+    SHA256_Update(&sha, "own version", sizeof("own version"));
+    SHA256_Update(&sha, user->data, user->len);
+    SHA256_Final(key, &sha);
+
+    if (!renew
+        && ngx_http_media_shm_get(mmcf->public_cache, key, &v, &stamp)
+           == NGX_OK)
+    {
+        return v;
+    }
+
+    if (RAND_bytes((u_char *) &v, sizeof(v)) != 1) {
+        v = ((uint64_t) ngx_random() << 32) ^ (uint64_t) ngx_random()
+            ^ ngx_current_msec;
+    }
+
+    (void) ngx_http_media_shm_put_len(mmcf->public_cache, key, &v, sizeof(v));
+
+    return v;
+}
+
+
+/*
+ * The log phase: a write a signed-in user made through the API (any
+ * method but GET, HEAD and OPTIONS, answered below 400) renews their own
+ * answers' version here and, through "~o <id> <node>", on every other
+ * node.
+ */
+static ngx_int_t
+ngx_http_media_cache_wrote(ngx_http_request_t *r)
+{
+    ngx_http_media_ctx_t        *ctx;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_OPTIONS)
+        || r->headers_out.status >= NGX_HTTP_BAD_REQUEST)
+    {
+        return NGX_OK;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_media_module);
+    if (ctx == NULL || ctx->user == NULL) {
+        return NGX_OK;
+    }
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    (void) ngx_http_media_cache_own_version(mmcf, &ctx->user->id, 1);
+
+    ngx_http_media_cache_publish(r, mmcf, &ctx->user->id);
+
+    return NGX_OK;
 }
 
 
@@ -429,12 +643,17 @@ ngx_http_media_cache_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 ngx_int_t
 ngx_http_media_cache_init(ngx_conf_t *cf)
 {
+    ngx_http_handler_pt         *h;
+    ngx_http_core_main_conf_t   *cmcf;
     ngx_http_media_main_conf_t  *mmcf;
 
     static ngx_str_t  zone = ngx_string("media_public_cache");
     static ngx_str_t  gen = ngx_string("media_public_generation");
 
     mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_media_module);
+
+    /* "~" messages: known even when off, so not logged as unknown */
+    ngx_http_media_blocked_on_other(ngx_http_media_cache_heard);
 
     if (mmcf->public_cache_ttl == NGX_CONF_UNSET_MSEC) {
         mmcf->public_cache_ttl = NGX_HTTP_MEDIA_CACHE_TTL;
@@ -461,6 +680,16 @@ ngx_http_media_cache_init(ngx_conf_t *cf)
 
     mmcf->public_gen->init = ngx_http_media_cache_gen_init;
 
+    /* own answers: renewed after a user's write, here and on "~o <id>" */
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_media_cache_wrote;
+
     return NGX_OK;
 }
 
@@ -468,10 +697,11 @@ ngx_http_media_cache_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_media_cache_gen_init(ngx_shm_zone_t *zone, void *data)
 {
-    ngx_atomic_t     *gen;
-    ngx_slab_pool_t  *shpool;
+    u_char                        name[NGX_HTTP_MEDIA_CACHE_NODE / 2];
+    ngx_slab_pool_t              *shpool;
+    ngx_http_media_cache_node_t  *node;
 
-    /* a reload keeps the counter */
+    /* a reload keeps the counter and the name */
     if (data) {
         zone->data = data;
         return NGX_OK;
@@ -484,14 +714,21 @@ ngx_http_media_cache_gen_init(ngx_shm_zone_t *zone, void *data)
         return NGX_OK;
     }
 
-    gen = ngx_slab_alloc(shpool, sizeof(ngx_atomic_t));
-    if (gen == NULL) {
+    node = ngx_slab_alloc(shpool, sizeof(ngx_http_media_cache_node_t));
+    if (node == NULL) {
         return NGX_ERROR;
     }
 
-    *gen = 0;
-    shpool->data = (void *) gen;
-    zone->data = (void *) gen;
+    node->gen = 0;
+
+    if (RAND_bytes(name, sizeof(name)) != 1) {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(node->node, name, sizeof(name));
+
+    shpool->data = node;
+    zone->data = node;
 
     return NGX_OK;
 }

@@ -9,10 +9,10 @@
  * A key holds the tenant, the kind of answer, its arguments, and two
  * numbers that change when something leaves what everyone may see: this
  * node's generation (ngx_http_media_cache_forget, after a write through
- * the API that makes a media private, deletes it, ...) and the blocked
- * set's version (a takedown or a ban, on any node, and the "~" each
- * forget publishes for the other nodes).  An answer kept under an older
- * key is never found again.
+ * the API that makes a media private, deletes it, ..., on this node, or
+ * on another, which publishes "~ <node>" on the blocked set's channel)
+ * and the blocked set's version (a takedown or a ban, on any node).  An
+ * answer kept under an older key is never found again.
  */
 
 #ifndef _NGX_HTTP_MEDIA_CACHE_H_INCLUDED_
@@ -50,6 +50,19 @@ ngx_int_t ngx_http_media_cache_key(ngx_http_request_t *r, const char *kind,
     ngx_str_t *args, ngx_uint_t n, u_char *key);
 
 /*
+ * The key of an answer of kind made for one signed-in user (their own
+ * media in search): as ngx_http_media_cache_key, with the user and their
+ * own version, which each write the user makes through the API renews (a
+ * log-phase handler: on this node at once, on the others through "~o
+ * <id>" on the blocked set's channel), so what they change shows at once.
+ * What others change in their rows (a transcode finishing) shows once the
+ * answer is past its time: callers never serve an own answer stale.
+ */
+ngx_int_t ngx_http_media_cache_own_key(ngx_http_request_t *r,
+    ngx_str_t *user, const char *kind, ngx_str_t *args, ngx_uint_t n,
+    u_char *key);
+
+/*
  * The answer kept under key, as a result in r's pool: NGX_OK, *stale set
  * when it is past its time (still served for as long again: the caller
  * may read it anew, ngx_http_media_cache_refresh); NGX_DECLINED.  Each
@@ -83,8 +96,8 @@ void ngx_http_media_cache_done(void *data);
 /*
  * What is kept is forgotten: called once a write that takes something out
  * of what everyone may see (privacy, deletion, a handle, a playlist) has
- * committed.  This node at once; the others through Redis ("~" on the
- * blocked set's channel), as takedowns and bans.
+ * committed.  This node at once; the others through Redis ("~ <node>" on
+ * the blocked set's channel), as takedowns and bans.
  */
 void ngx_http_media_cache_forget(ngx_http_request_t *r);
 

@@ -23,9 +23,10 @@
  * the node, so a query typed by many (a prefix, a popular word, the
  * catalogue's first page) costs PostgreSQL once per few seconds.  A
  * signed-in caller's own media are not in it: they are asked for apart
- * (sql/041, by owner, a few rows) and merged into the page by (score, id),
- * so that one's own drafts show at once.  Playlists are kept for
- * anonymous callers only.
+ * (sql/041, by owner, a few rows), kept apart for that caller under a
+ * version each of their writes renews (ngx_http_media_cache_own_key), and
+ * merged into the page by (score, id), so that one's own drafts show at
+ * once.  Playlists are kept for anonymous callers only.
  */
 
 #include <ngx_config.h>
@@ -64,6 +65,12 @@ typedef struct {
     u_char                      key[NGX_HTTP_MEDIA_CACHE_KEY];
     ngx_str_t                  *cached;    /* (cursor, item) pairs */
     ngx_uint_t                  ncached;
+
+    /* the caller's own rows: kept apart, under their own version */
+    ngx_uint_t                  own_store;
+    u_char                      own_key[NGX_HTTP_MEDIA_CACHE_KEY];
+    ngx_str_t                  *own_cached;
+    ngx_uint_t                  nown_cached;
 } ngx_http_media_search_page_t;
 
 
@@ -516,8 +523,10 @@ ngx_http_media_catalog(ngx_http_request_t *r)
 /*
  * A page of kind for params (keys: what tells two pages apart, the caller
  * aside): with cache, its public rows from the cache when they are there
- * and young enough, and then only own (a signed-in caller's own rows) is
- * asked for, or nothing; else miss, whose public rows are kept.
+ * and young enough, and then only own (a signed-in caller's own rows,
+ * params[2] the caller) is asked for, unless they are kept too and within
+ * their time, or nothing; else miss, whose public rows are kept, and its
+ * own rows apart.
  */
 static ngx_int_t
 ngx_http_media_search_run(ngx_http_request_t *r, const char *kind,
@@ -537,6 +546,23 @@ ngx_http_media_search_run(ngx_http_request_t *r, const char *kind,
     page->n = n;
     stmt = miss;
 
+    if (cache && own
+        && ngx_http_media_cache_own_key(r, &params[2], kind, keys, 4,
+                                        page->own_key)
+           == NGX_OK)
+    {
+        if (ngx_http_media_cache_get(r, page->own_key, &res, &stale)
+            == NGX_OK
+            && res.ncols == 2 && !stale)
+        {
+            page->own_cached = res.values;
+            page->nown_cached = res.nrows;
+
+        } else {
+            page->own_store = 1;
+        }
+    }
+
     if (cache
         && ngx_http_media_cache_key(r, kind, keys, 4, page->key) == NGX_OK)
     {
@@ -551,9 +577,11 @@ ngx_http_media_search_run(ngx_http_request_t *r, const char *kind,
                                               own != NULL);
             }
 
-            if (own == NULL) {
+            if (own == NULL || page->own_cached) {
                 return ngx_http_media_search_send(r, page, page->cached,
-                                                  page->ncached, NULL, 0);
+                                                  page->ncached,
+                                                  page->own_cached,
+                                                  page->nown_cached);
             }
 
             stmt = own;
@@ -623,12 +651,20 @@ ngx_http_media_search_listed(ngx_http_request_t *r,
         }
     }
 
+    ngx_memzero(&kept, sizeof(ngx_http_media_pg_result_t));
+    kept.status = NGX_HTTP_MEDIA_PG_OK;
+    kept.ncols = 2;
+
     if (page->store) {
-        kept.status = NGX_HTTP_MEDIA_PG_OK;
         kept.nrows = npub;
-        kept.ncols = 2;
         kept.values = pub;
         ngx_http_media_cache_put(r, page->key, &kept);
+    }
+
+    if (page->own_store) {
+        kept.nrows = nown;
+        kept.values = own;
+        ngx_http_media_cache_put(r, page->own_key, &kept);
     }
 
     /* a refresh: kept, and nobody to answer */

@@ -494,14 +494,14 @@ sub subscribe {
     return $s;
 }
 
-# the next takedown or ban message: "~" (a node forgetting its kept public
-# answers after a PATCH, ngx_http_media_cache_forget) is passed over
+# the next takedown or ban message: "~" and "~o <id>" (a node forgetting
+# kept answers after a write, ngx_http_media_cache.c) are passed over
 sub next_message {
     my ($s) = @_;
     for (1 .. 10) {
         my $m = read_reply($s, 5) // return '';
         next unless $m =~ /message\r\n\$13\r\nmedia:blocked\r\n\$\d+\r\n([^\r]*)\r\n/;
-        return $1 unless $1 eq '~';
+        return $1 unless $1 =~ /^~/;
     }
     return '';
 }

@@ -444,11 +444,55 @@ ok(wait_until(sub { !@{ ids(search('quokka')) } }, timeout => 5,
    '  the kept page forgotten: the change shows');
 is_deeply(ids(search('numbat')), [$kept], '  found by its new title');
 
+# a signed-in caller's own rows are kept too, under a version of theirs
+# that each of their writes through the API renews, on every node
+my $draft = upload($ann, title => 'Draft dingo', privacy => 'private');
+my $other = upload($ann, title => 'Other song', privacy => 'private');
+is_deeply(ids(search('dingo', $ann)), [$draft], 'her own draft found');
+sql("UPDATE media SET title = 'Draft dhole' WHERE id = '$draft'");
+is_deeply(ids(search('dingo', $ann)), [$draft],
+          '  renamed behind its back: her own rows kept');
+is(api(PATCH => "/api/v1/media/$other", $ann, { title => 12 })->{status},
+   422, '  a write of hers refused');
+is_deeply(ids(search('dingo', $ann)), [$draft], '  kept still');
+is(api(PATCH => "/api/v1/media/$other", $ann, { title => 'Other tune' })
+   ->{status}, 200, '  a write of hers to another media');
+is_deeply(ids(search('dingo', $ann)), [],
+          '  her own rows read again at once');
+is_deeply(ids(search('dhole', $ann)), [$draft], '  found by the new title');
+sql("UPDATE media SET title = 'Draft dingo' WHERE id = '$draft'");
+is_deeply(ids(search('dhole', $ann)), [$draft], '  kept again');
+cmp_ok($t->redis('PUBLISH', 'media:blocked', "~o $ann->{user}{id}"), '>=', 1,
+       '  "~o <her id>" published as another node would after her write');
+ok(wait_until(sub { !@{ ids(search('dhole', $ann)) } }, timeout => 5,
+              interval => 0.2),
+   '  her own rows read again');
+is_deeply(ids(search('dhole', $bob)), [], '  never anyone else\'s');
+
 my $sub = subscribe('media:blocked');
 is(api(PATCH => "/api/v1/media/$kept", $ann, { privacy => 'private' })
    ->{status}, 200, 'made private through the API');
-is(next_message($sub, 5), '~', '  "~" published for the other nodes');
+my $forget = next_message($sub, 5) // '';
+like($forget, qr/^~ [0-9a-f]{16}\z/,
+     '  "~ <node>" published for the other nodes');
+like(next_message($sub, 5) // '', qr/^~o \Q$ann->{user}{id}\E [0-9a-f]{16}\z/,
+     '  and "~o <her id> <node>": she wrote');
 close $sub;
+
+# a node passes over its own messages (it forgot when it sent them): the
+# echo of one does not forget what was kept since
+is_deeply(ids(search('numbat')), [], 'made private: gone at once');
+my $pub = ready(upload($bob, title => 'Echo numbat', privacy => 'public'));
+is_deeply(ids(search('numbat')), [$pub], '  a new page kept');
+sql("UPDATE media SET title = 'Echo wombat' WHERE id = '$pub'");
+is_deeply(ids(search('numbat')), [$pub], '  renamed behind its back: kept');
+cmp_ok($t->redis('PUBLISH', 'media:blocked', $forget), '>=', 1,
+       '  this node\'s own "~ <node>" heard again');
+$sub = subscribe('media:blocked');
+cmp_ok($t->redis('PUBLISH', 'media:blocked', 'x'), '>=', 1, '  and after it');
+next_message($sub, 5);
+close $sub;
+is_deeply(ids(search('numbat')), [$pub], '  the page still kept');
 
 $t->finish;
 done_testing();
@@ -485,26 +529,31 @@ sub subscribe {
     return $s;
 }
 
-# the payload of the next push of that type within $timeout seconds
+# the payload of the next push of that type within $timeout seconds (what
+# came after it is kept for the next call)
+our %left;
 sub next_message {
     my ($s, $timeout, $type) = @_;
     $type //= 'message';
-    my $buf = '';
+    my $buf = delete $left{$s} // '';
     my $until = time + $timeout;
-    while (time < $until) {
-        my $in = '';
-        vec($in, fileno($s), 1) = 1;
-        last unless select($in, undef, undef, 0.2) >= 0;
-        next unless vec($in, fileno($s), 1);
-        sysread($s, $buf, 4096, length $buf) or return undef;
+    while (1) {
         # *3 $<len> type $<len> channel (:n | $<len> payload)
         while ($buf =~ /\A\*3\r\n\$\d+\r\n(\w+)\r\n\$\d+\r\n[^\r]*\r\n
                         (?::(\d+)|\$\d+\r\n([^\r]*))\r\n/x)
         {
             my ($t0, $n, $payload) = ($1, $2, $3);
             $buf = substr($buf, $+[0]);
-            return $payload // $n if $t0 eq $type;
+            next unless $t0 eq $type;
+            $left{$s} = $buf;
+            return $payload // $n;
         }
+        last if time >= $until;
+        my $in = '';
+        vec($in, fileno($s), 1) = 1;
+        last unless select($in, undef, undef, 0.2) >= 0;
+        next unless vec($in, fileno($s), 1);
+        sysread($s, $buf, 4096, length $buf) or return undef;
     }
     return undef;
 }
