@@ -498,7 +498,8 @@ sub subscribe {
 # kept answers after a write, ngx_http_media_cache.c) are passed over
 sub next_message {
     my ($s) = @_;
-    for (1 .. 10) {
+    # every write publishes one: many may wait before it
+    for (1 .. 500) {
         my $m = read_reply($s, 5) // return '';
         next unless $m =~ /message\r\n\$13\r\nmedia:blocked\r\n\$\d+\r\n([^\r]*)\r\n/;
         return $1 unless $1 =~ /^~/;
