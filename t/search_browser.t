@@ -48,10 +48,22 @@ my $seen = $t->browser($driver, 90, $t->url('/'));
 is_deeply($seen->{steps}, ['launch', 'type', 'enter', 'catalog'],
           'every step done') or diag('stopped at: ' . ($seen->{error} // ''));
 
+# the box waits 250 ms after a key: five keys 40 ms apart make one
+# request, unless the page itself saw a pause that long between two of
+# them (starved of CPU by other suites), which may make one more each
 my @typed = grep { !/limit=20/ } @{ $seen->{searches} // [] };
-is(scalar(@typed), 1, 'five keys typed 40 ms apart: one suggestion request')
-    or diag(explain($seen->{searches}));
-like($typed[0] // '', qr/q=beyon\b/, '  for the whole word typed');
+my @at = @{ $seen->{inputs} // [] };
+my $pauses = grep { $at[$_] - $at[$_ - 1] >= 250 } 1 .. $#at;
+is(scalar(@at), 5, 'five keys reached the box');
+if ($pauses) {
+    ok(@typed >= 1 && @typed <= 1 + $pauses,
+       "five keys with $pauses pauses the page saw: at most one request more"
+       . ' a pause') or diag(explain(\@at, \@typed));
+} else {
+    is(scalar(@typed), 1, 'five keys typed 40 ms apart: one suggestion request')
+        or diag(explain(\@at, \@typed));
+}
+like($typed[-1] // '', qr/q=beyon\b/, '  the last for the whole word typed');
 is_deeply([sort @{ $seen->{suggestions} // [] }],
           ['Beyonce film', "Halo \x{2014} Beyonc\x{e9}"],
           'suggestions: both public media, accents off; not the private one');
