@@ -226,6 +226,10 @@ for my $name (sort keys %expect) {
         ok($w && $w->{version} == 2 && $w->{bits} == 8 && $w->{length} > 100
            && @{ $w->{data} } == 2 * $w->{length},
            "$name: waveform.json in audiowaveform v2 form");
+        my $wsecs = $w ? $w->{length} * $w->{samples_per_pixel} / $w->{sample_rate} : -1;
+        ok(abs($wsecs - $src) < 0.1,
+           sprintf("$name: the waveform as long as the sound (%.3f s of %.3f s)",
+                   $wsecs, $src));
         my $mode = $t->psql('media', "SELECT loudnorm_mode || ' ' || loudness_lufs"
                             . " FROM media WHERE id = '$m->{id}'");
         like($mode, $e->{dynamic} ? qr/^dynamic / : qr/^linear /,

@@ -10,12 +10,23 @@
  * (measured here: -22 LUFS for -14 asked on a quiet tone with clicks).
  *
  * The same pass draws the waveform: min/max per 1/100 s, mono, 8 bits, in
- * BBC audiowaveform's JSON format version 2.
+ * BBC audiowaveform's JSON format version 2, from the 48 kHz audio the
+ * loudness is measured on.
+ *
+ * The true peak is what ebur128 itself would find (the audio at 48 kHz,
+ * upsampled 4 times, its largest magnitude), but read on a thread of its
+ * own with a reader of its own, beside the pass that measures loudness:
+ * on a source with no filters before it the two halves of the work run on
+ * two cores and the measurement ahead of the ladder takes half as long
+ * (bench/transcode).  With filters (an export's enhancements), one pass
+ * does it all, so that the filters do not run twice.
  */
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <libavfilter/avfilter.h>
 #include <libavfilter/buffersink.h>
@@ -40,184 +51,133 @@ typedef struct {
 } media_wave_t;
 
 
+/* one read of the source's audio through a filter graph to its sinks */
+typedef struct {
+    media_job_t        *job;
+    const media_probe_t *p;
+    const char         *path;
+    const char         *desc;          /* [in] to [o0] .. [o<n-1>] */
+    int                 n;
+    int                 main;          /* the job's thread: says it moves on */
+    int               (*take)(void *data, int sink, AVFrame *frame);
+    void               *data;
+} media_apass_t;
+
+
+typedef struct {
+    media_job_t        *job;
+    media_loudness_t   *out;
+    media_wave_t        wave;
+} media_loud_take_t;
+
+
+/* the true peak's thread */
+typedef struct {
+    media_apass_t       pass;
+    double              peak;          /* linear */
+    int                 rc;
+} media_peak_t;
+
+
+static int media_measure(media_job_t *job, media_probe_t *p,
+    const char *path, const char *pre, const char *dir, int peak,
+    media_loudness_t *out);
+static int media_apass(media_apass_t *ap);
+static int media_loud_take(void *data, int sink, AVFrame *frame);
+static int media_peak_take(void *data, int sink, AVFrame *frame);
+static void *media_peak_run(void *data);
 static int media_wave_add(media_wave_t *w, const int16_t *s, int n);
 static int media_wave_write(media_job_t *job, media_wave_t *w,
     const char *path);
 
 
+/* measures, true peak included (with the filters pre; dir: the waveform) */
 int
 media_loudness(media_job_t *job, media_probe_t *p, const char *path,
     const char *pre, const char *dir, media_loudness_t *out)
 {
-    int                 rc, ret;
-    char                args[256], layout[64], file[4096], desc[2048];
-    double              v;
-    AVFrame            *frame;
-    AVPacket           *pkt;
-    AVRational          tb;
-    AVStream           *st;
-    const AVCodec      *codec;
-    media_wave_t        wave;
-    AVFilterGraph      *g;
-    AVCodecContext     *dec;
-    AVFormatContext    *ic;
-    AVFilterInOut      *ins, *outs;
-    AVFilterContext    *src, *r128, *wsink;
-    AVDictionaryEntry  *e;
+    return media_measure(job, p, path, pre, dir, 1, out);
+}
+
+
+/*
+ * peak: find the true peak too; on its own thread when there is no pre,
+ * in this pass (ebur128's peak=true) when there is
+ */
+static int
+media_measure(media_job_t *job, media_probe_t *p, const char *path,
+    const char *pre, const char *dir, int peak, media_loudness_t *out)
+{
+    int                 ret, threaded, rc;
+    char                desc[2048];
+    pthread_t           tid;
+    media_peak_t        tp;
+    media_apass_t       pass;
+    media_loud_take_t   lt;
+
+    if (pre == NULL) {
+        pre = "";
+    }
 
     memset(out, 0, sizeof(media_loudness_t));
-    memset(&wave, 0, sizeof(wave));
     out->integrated = -70;
     out->true_peak = -70;
 
-    ic = NULL;
-    dec = NULL;
-    g = NULL;
-    ins = NULL;
-    outs = NULL;
-    frame = av_frame_alloc();
-    pkt = av_packet_alloc();
-    ret = -1;
+    memset(&lt, 0, sizeof(lt));
+    lt.job = job;
+    lt.out = out;
 
-    /* a second reader: the pipeline reads the file from the start too */
-    rc = avformat_open_input(&ic, path, NULL, NULL);
-    if (rc < 0 || (rc = avformat_find_stream_info(ic, NULL)) < 0) {
-        media_job_fail(job, "loudness: open input: %s", media_averr(rc));
+    threaded = peak && pre[0] == '\0';
+
+    if (threaded) {
+        memset(&tp, 0, sizeof(tp));
+        tp.pass.job = job;
+        tp.pass.p = p;
+        tp.pass.path = path;
+        tp.pass.desc = "[in]aresample=48000,aformat=sample_fmts=dbl,"
+                       "aresample=192000,aformat=sample_fmts=dbl[o0]";
+        tp.pass.n = 1;
+        tp.pass.take = media_peak_take;
+        tp.pass.data = &tp;
+
+        rc = pthread_create(&tid, NULL, media_peak_run, &tp);
+        if (rc != 0) {
+            media_job_fail(job, "loudness: thread: %s", strerror(rc));
+            return -1;
+        }
+    }
+
+    /* ebur128 works at 48 kHz: the waveform is drawn from the same audio */
+    snprintf(desc, sizeof(desc),
+             dir ? "[in]%saresample=48000,asplit[a][b];"
+                   "[a]ebur128=metadata=1%s[o0];"
+                   "[b]aformat=sample_fmts=s16:channel_layouts=mono[o1]"
+                 : "[in]%saresample=48000,ebur128=metadata=1%s[o0]",
+             pre, peak && !threaded ? ":peak=true" : "");
+
+    pass.job = job;
+    pass.p = p;
+    pass.path = path;
+    pass.desc = desc;
+    pass.n = dir ? 2 : 1;
+    pass.main = 1;
+    pass.take = media_loud_take;
+    pass.data = &lt;
+
+    ret = media_apass(&pass);
+
+    if (threaded) {
+        pthread_join(tid, NULL);
+
+        if (tp.rc != 0) {
+            ret = -1;
+        }
+
+        out->true_peak = tp.peak > 0 ? 20 * log10(tp.peak) : -70;
+    }
+
+    if (ret != 0) {
         goto done;
-    }
-
-    st = ic->streams[p->audio];
-    codec = avcodec_find_decoder(st->codecpar->codec_id);
-    dec = codec ? avcodec_alloc_context3(codec) : NULL;
-
-    if (frame == NULL || pkt == NULL || dec == NULL
-        || avcodec_parameters_to_context(dec, st->codecpar) < 0
-        || avcodec_open2(dec, codec, NULL) < 0)
-    {
-        media_job_fail(job, "loudness: open the audio decoder");
-        goto done;
-    }
-
-    if (dec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
-        int  channels = dec->ch_layout.nb_channels;
-
-        av_channel_layout_uninit(&dec->ch_layout);
-        av_channel_layout_default(&dec->ch_layout, channels);
-    }
-
-    av_channel_layout_describe(&dec->ch_layout, layout, sizeof(layout));
-    tb = st->time_base;
-    snprintf(args, sizeof(args),
-             "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
-             tb.num, tb.den, dec->sample_rate,
-             av_get_sample_fmt_name(dec->sample_fmt), layout);
-
-    g = avfilter_graph_alloc();
-    ins = avfilter_inout_alloc();
-    outs = avfilter_inout_alloc();
-
-    if (g == NULL || ins == NULL || outs == NULL
-        || avfilter_graph_create_filter(&src, avfilter_get_by_name("abuffer"),
-                                        "in", args, NULL, g) < 0
-        || avfilter_graph_create_filter(&r128,
-                                        avfilter_get_by_name("abuffersink"),
-                                        "r128", NULL, NULL, g) < 0
-        || avfilter_graph_create_filter(&wsink,
-                                        avfilter_get_by_name("abuffersink"),
-                                        "wave", NULL, NULL, g) < 0)
-    {
-        media_job_fail(job, "loudness: filter graph");
-        goto done;
-    }
-
-    outs->name = av_strdup("in");
-    outs->filter_ctx = src;
-    ins->name = av_strdup("r");
-    ins->filter_ctx = r128;
-    ins->next = avfilter_inout_alloc();
-    if (ins->next == NULL) {
-        media_job_fail(job, "out of memory");
-        goto done;
-    }
-    ins->next->name = av_strdup("w");
-    ins->next->filter_ctx = wsink;
-
-    /* pre: a normalization being tried, measured on its own output */
-    snprintf(desc, sizeof(desc), "[in]%sasplit[a][b];"
-             "[a]ebur128=metadata=1:peak=true[r];"
-             "[b]aresample=48000,aformat=sample_fmts=s16:"
-             "channel_layouts=mono[w]", pre ? pre : "");
-
-    rc = avfilter_graph_parse_ptr(g, desc, &ins, &outs, NULL);
-
-    if (rc < 0 || (rc = avfilter_graph_config(g, NULL)) < 0) {
-        media_job_fail(job, "loudness: %s", media_averr(rc));
-        goto done;
-    }
-
-    for ( ;; ) {
-        rc = av_read_frame(ic, pkt);
-        if (rc == AVERROR_EOF) {
-            avcodec_send_packet(dec, NULL);
-        } else if (rc < 0) {
-            media_job_fail(job, "loudness: read: %s", media_averr(rc));
-            goto done;
-        } else if (pkt->stream_index != p->audio) {
-            av_packet_unref(pkt);
-            continue;
-        } else {
-            (void) avcodec_send_packet(dec, pkt);
-            av_packet_unref(pkt);
-            media_job_advanced(job);
-        }
-
-        while (avcodec_receive_frame(dec, frame) == 0) {
-            frame->pts = frame->best_effort_timestamp;
-            if (av_buffersrc_add_frame(src, frame) < 0) {
-                media_job_fail(job, "loudness: filter input");
-                goto done;
-            }
-        }
-
-        if (rc == AVERROR_EOF && av_buffersrc_add_frame(src, NULL) < 0) {
-            media_job_fail(job, "loudness: flush the filters");
-            goto done;
-        }
-
-        /* the last frame's metadata holds the totals */
-        while (av_buffersink_get_frame(r128, frame) >= 0) {
-            e = av_dict_get(frame->metadata, "lavfi.r128.I", NULL, 0);
-            if (e) {
-                out->integrated = strtod(e->value, NULL);
-            }
-
-            e = NULL;
-            while ((e = av_dict_get(frame->metadata, "lavfi.r128.true_peaks_",
-                                    e, AV_DICT_IGNORE_SUFFIX)))
-            {
-                v = strtod(e->value, NULL);
-                v = v > 0 ? 20 * log10(v) : -70;
-                if (v > out->true_peak) {
-                    out->true_peak = v;
-                }
-            }
-
-            av_frame_unref(frame);
-        }
-
-        while (av_buffersink_get_frame(wsink, frame) >= 0) {
-            rc = media_wave_add(&wave, (const int16_t *) frame->data[0],
-                                frame->nb_samples);
-            av_frame_unref(frame);
-            if (rc != 0) {
-                media_job_fail(job, "waveform: out of memory");
-                goto done;
-            }
-        }
-
-        if (rc == AVERROR_EOF) {
-            break;
-        }
     }
 
     /* the gain to the target; linear only if the peak stays in bounds */
@@ -226,30 +186,219 @@ media_loudness(media_job_t *job, media_probe_t *p, const char *path,
                   || out->integrated <= -70;
 
     if (dir
-        && (media_path(file, sizeof(file), "%s/waveform.json", dir) != 0
-            || media_wave_write(job, &wave, file) != 0))
+        && (media_path(desc, sizeof(desc), "%s/waveform.json", dir) != 0
+            || media_wave_write(job, &lt.wave, desc) != 0))
+    {
+        ret = -1;
+        goto done;
+    }
+
+    if (peak) {
+        media_log_info("job %s: loudness %.1f LUFS, true peak %.1f dBTP, %s "
+                       "gain %+.1f dB", job->id, out->integrated,
+                       out->true_peak, out->linear ? "linear" : "dynamic",
+                       out->gain);
+    }
+
+done:
+
+    free(lt.wave.data);
+
+    return ret;
+}
+
+
+/*
+ * Reads the audio with a reader and a decoder of its own (the pipeline,
+ * or the other pass, reads the same file) through ap->desc, handing each
+ * frame of each sink to ap->take.  The job's error and -1 on failure.
+ */
+static int
+media_apass(media_apass_t *ap)
+{
+    int               rc, ret, i, eof;
+    char              args[256], layout[64];
+    AVFrame          *frame;
+    AVPacket         *pkt;
+    AVRational        tb;
+    media_probe_t     own;
+    AVFilterGraph    *g;
+    AVCodecContext   *dec;
+    AVFilterContext  *src, *sinks[2];
+
+    own = *ap->p;
+    own.ic = NULL;
+    g = NULL;
+    dec = NULL;
+    ret = -1;
+    frame = av_frame_alloc();
+    pkt = av_packet_alloc();
+
+    if (frame == NULL || pkt == NULL || ap->n > 2) {
+        media_job_fail(ap->job, "out of memory");
+        goto done;
+    }
+
+    rc = avformat_open_input(&own.ic, ap->path, NULL, NULL);
+    if (rc < 0 || (rc = avformat_find_stream_info(own.ic, NULL)) < 0) {
+        media_job_fail(ap->job, "loudness: open input: %s", media_averr(rc));
+        goto done;
+    }
+
+    if (media_av_decoder(ap->job, &own, own.audio, &dec) != 0) {
+        goto done;
+    }
+
+    av_channel_layout_describe(&dec->ch_layout, layout, sizeof(layout));
+    tb = own.ic->streams[own.audio]->time_base;
+    snprintf(args, sizeof(args),
+             "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
+             tb.num, tb.den, dec->sample_rate,
+             av_get_sample_fmt_name(dec->sample_fmt), layout);
+
+    if (media_av_graph(ap->job, &g, &src, "abuffer", args, "abuffersink",
+                       ap->desc, sinks, ap->n)
+        != 0)
     {
         goto done;
     }
 
-    media_log_info("job %s: loudness %.1f LUFS, true peak %.1f dBTP, %s "
-                   "gain %+.1f dB", job->id, out->integrated, out->true_peak,
-                   out->linear ? "linear" : "dynamic", out->gain);
+    for (eof = 0; !eof; ) {
+        rc = av_read_frame(own.ic, pkt);
+
+        if (rc == AVERROR_EOF) {
+            eof = 1;
+            avcodec_send_packet(dec, NULL);
+
+        } else if (rc < 0) {
+            media_job_fail(ap->job, "loudness: read: %s", media_averr(rc));
+            goto done;
+
+        } else if (pkt->stream_index != own.audio) {
+            av_packet_unref(pkt);
+            continue;
+
+        } else {
+            (void) avcodec_send_packet(dec, pkt);
+            av_packet_unref(pkt);
+
+            if (ap->main) {
+                media_job_advanced(ap->job);
+            }
+        }
+
+        while (avcodec_receive_frame(dec, frame) == 0) {
+            frame->pts = frame->best_effort_timestamp;
+            if (av_buffersrc_add_frame(src, frame) < 0) {
+                media_job_fail(ap->job, "loudness: filter input");
+                goto done;
+            }
+        }
+
+        if (eof && av_buffersrc_add_frame(src, NULL) < 0) {
+            media_job_fail(ap->job, "loudness: flush the filters");
+            goto done;
+        }
+
+        for (i = 0; i < ap->n; i++) {
+            while (av_buffersink_get_frame(sinks[i], frame) >= 0) {
+                rc = ap->take(ap->data, i, frame);
+                av_frame_unref(frame);
+                if (rc != 0) {
+                    goto done;
+                }
+            }
+        }
+    }
 
     ret = 0;
 
 done:
 
-    free(wave.data);
-    avfilter_inout_free(&ins);
-    avfilter_inout_free(&outs);
     avfilter_graph_free(&g);
     avcodec_free_context(&dec);
-    avformat_close_input(&ic);
+    avformat_close_input(&own.ic);
     av_packet_free(&pkt);
     av_frame_free(&frame);
 
     return ret;
+}
+
+
+/* o0: ebur128's frames, the last one's metadata holding the totals;
+ * o1: the waveform's */
+static int
+media_loud_take(void *data, int sink, AVFrame *frame)
+{
+    double              v;
+    media_loud_take_t  *lt = data;
+    AVDictionaryEntry  *e;
+
+    if (sink == 1) {
+        if (media_wave_add(&lt->wave, (const int16_t *) frame->data[0],
+                           frame->nb_samples)
+            != 0)
+        {
+            media_job_fail(lt->job, "waveform: out of memory");
+            return -1;
+        }
+        return 0;
+    }
+
+    e = av_dict_get(frame->metadata, "lavfi.r128.I", NULL, 0);
+    if (e) {
+        lt->out->integrated = strtod(e->value, NULL);
+    }
+
+    e = NULL;
+    while ((e = av_dict_get(frame->metadata, "lavfi.r128.true_peaks_", e,
+                            AV_DICT_IGNORE_SUFFIX)))
+    {
+        v = strtod(e->value, NULL);
+        v = v > 0 ? 20 * log10(v) : -70;
+        if (v > lt->out->true_peak) {
+            lt->out->true_peak = v;
+        }
+    }
+
+    return 0;
+}
+
+
+/* interleaved doubles at 192 kHz: the largest magnitude */
+static int
+media_peak_take(void *data, int sink, AVFrame *frame)
+{
+    int            i, n;
+    double         v, peak;
+    const double  *s;
+    media_peak_t  *tp = data;
+
+    (void) sink;
+
+    s = (const double *) frame->data[0];
+    n = frame->nb_samples * frame->ch_layout.nb_channels;
+    peak = tp->peak;
+
+    for (i = 0; i < n; i++) {
+        v = fabs(s[i]);
+        peak = v > peak ? v : peak;
+    }
+
+    tp->peak = peak;
+
+    return 0;
+}
+
+
+static void *
+media_peak_run(void *data)
+{
+    media_peak_t  *tp = data;
+
+    tp->rc = media_apass(&tp->pass);
+
+    return NULL;
 }
 
 
@@ -280,7 +429,7 @@ media_normalize(media_job_t *job, media_probe_t *p, const char *path,
         n = snprintf(tried, sizeof(tried), "%s", pre);
         media_loudness_filter(out, tried + n, sizeof(tried) - n);
 
-        if (media_loudness(job, p, path, tried, NULL, &after) != 0) {
+        if (media_measure(job, p, path, tried, NULL, 0, &after) != 0) {
             return -1;
         }
 

@@ -58,7 +58,12 @@ typedef struct {
     int                 stop;          /* abandoned: leave at once */
     int                 done;          /* the thread has left */
     int                 failed;        /* and why is in the job's error */
+    int                 want_frames;   /* the encoder waits on an empty queue */
+    int                 want_room;     /* the decoding thread on a full one */
 } media_aqueue_t;
+
+/* each side is woken when the other has done a batch, not at each frame */
+#define MEDIA_AQUEUE_BATCH  (MEDIA_AQUEUE / 4)
 
 
 typedef struct {
@@ -1381,6 +1386,7 @@ media_aqueue_put(media_out_t *o, AVFrame *frame)
     pthread_mutex_lock(&q->lock);
 
     while (q->count == MEDIA_AQUEUE && !q->done) {
+        q->want_room = 1;
         pthread_cond_wait(&q->cond, &q->lock);
     }
 
@@ -1391,8 +1397,12 @@ media_aqueue_put(media_out_t *o, AVFrame *frame)
     }
 
     q->q[(q->head + q->count) % MEDIA_AQUEUE] = f;
-    q->count++;
-    pthread_cond_broadcast(&q->cond);
+
+    if (++q->count >= MEDIA_AQUEUE_BATCH && q->want_frames) {
+        q->want_frames = 0;
+        pthread_cond_broadcast(&q->cond);
+    }
+
     pthread_mutex_unlock(&q->lock);
 
     return 0;
@@ -1446,6 +1456,7 @@ media_aqueue_run(void *data)
         pthread_mutex_lock(&q->lock);
 
         while (q->count == 0 && !q->eof) {
+            q->want_frames = 1;
             pthread_cond_wait(&q->cond, &q->lock);
         }
 
@@ -1456,8 +1467,12 @@ media_aqueue_run(void *data)
 
         f = q->q[q->head];
         q->head = (q->head + 1) % MEDIA_AQUEUE;
-        q->count--;
-        pthread_cond_broadcast(&q->cond);
+
+        if (--q->count <= MEDIA_AQUEUE - MEDIA_AQUEUE_BATCH && q->want_room) {
+            q->want_room = 0;
+            pthread_cond_broadcast(&q->cond);
+        }
+
         pthread_mutex_unlock(&q->lock);
 
         rc = media_encode(o->pp, o->aenc, f, o, 1, 0);
