@@ -65,7 +65,11 @@ is($rc, 0, 'the browser run completed')
 is_deeply($seen->{steps}, ['launch', 'seller prices the media',
                            'seller refused a bad price', 'buyer signs up',
                            'buy', 'pay', 'activity', 'buy again'],
-          'every step done') or diag('stopped at: ' . ($seen->{error} // ''));
+          'every step done')
+    or diag('stopped at: ' . ($seen->{error} // '') . "\nthe form said: "
+            . ($seen->{auth_error} // '(nothing)') . "\nthe last API answers: "
+            . join(', ', map { "$_->{method} $_->{path} $_->{status}" }
+                         grep { defined } @{ $seen->{responses} // [] }[-12 .. -1]));
 
 is($seen->{buy_link}, "#buy/$media", 'a priced public media shows its buy link');
 like($seen->{bad_price} // '', qr/price_cents must be from 50/,

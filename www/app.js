@@ -33,6 +33,7 @@ const state = {
   renewals: 0,                 /* how many times it did, for tests */
   errors: [],                  /* every hls.js error event, for diagnosis */
   billing: false,              /* a checkout or portal request under way */
+  session: 0,                  /* counts sign-ins and sign-outs */
 };
 
 
@@ -83,14 +84,20 @@ function refresh() {
   return state.refreshing;
 }
 
-/* a call as the signed-in user: refreshes the access token once if needed */
+/*
+ * A call as the signed-in user: refreshes the access token once if needed.
+ * A 401 signs out only the session the call was made in: one that began
+ * while the call was under way (a sign-up racing a late answer to the
+ * previous user's request) stays.
+ */
 async function api(method, path, body) {
+  const session = state.session;
   let res = await call(method, path, body);
 
   if (res.status === 401 && await refresh()) {
     res = await call(method, path, body);
   }
-  if (res.status === 401) {
+  if (res.status === 401 && session === state.session) {
     signedOut();
   }
   return res;
@@ -100,6 +107,7 @@ async function api(method, path, body) {
 /* --- signing in --------------------------------------------------------- */
 
 function signedIn(user) {
+  state.session++;
   state.user = user;
   $('who-email').textContent = user.email;
   $('who-plan').textContent = user.plan;
@@ -110,6 +118,7 @@ function signedIn(user) {
 }
 
 function signedOut() {
+  state.session++;
   state.user = null;
   stopPolling();
   stopPlayer();

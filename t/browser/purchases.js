@@ -32,7 +32,12 @@ async function signIn(page, email, password, signup) {
   await page.fill('#email', email);
   await page.fill('#password', password);
   await page.click(signup ? '#signup' : '#login');
-  await page.waitForSelector('#app:not([hidden])', { timeout: 20000 });
+  try {
+    await page.waitForSelector('#app:not([hidden])', { timeout: 20000 });
+  } catch (e) {
+    seen.auth_error = await page.textContent('#auth-error').catch(() => null);
+    throw e;
+  }
 }
 
 d.go(async () => {
@@ -74,7 +79,9 @@ d.go(async () => {
   await page.waitForFunction((sel) => document.querySelector(sel)
     .textContent, `${item} .price-error`, { timeout: 10000 });
   seen.bad_price = await page.textContent(`${item} .price-error`);
+  /* signed out once the server said so: not a page left mid-request */
   await page.click('#logout');
+  await page.waitForSelector('#auth:not([hidden])', { timeout: 10000 });
   passed();
 
   step('buyer signs up');
