@@ -80,7 +80,7 @@ static ngx_int_t ngx_http_media_search_run(ngx_http_request_t *r,
     ngx_uint_t cache, ngx_uint_t n);
 static void ngx_http_media_search_refresh(ngx_http_request_t *r,
     ngx_http_media_search_page_t *page, ngx_http_media_pg_stmt_t *stmt,
-    ngx_str_t *params, ngx_uint_t viewer);
+    ngx_str_t *params, ngx_uint_t viewer, ngx_uint_t own);
 static ngx_int_t ngx_http_media_search_send(ngx_http_request_t *r,
     ngx_http_media_search_page_t *page, ngx_str_t *pub, ngx_uint_t npub,
     ngx_str_t *own, ngx_uint_t nown);
@@ -553,10 +553,17 @@ ngx_http_media_search_run(ngx_http_request_t *r, const char *kind,
     {
         if (ngx_http_media_cache_get(r, page->own_key, &res, &stale)
             == NGX_OK
-            && res.ncols == 2 && !stale)
+            && res.ncols == 2)
         {
             page->own_cached = res.values;
             page->nown_cached = res.nrows;
+
+            /* past its time, as the public rows: served, and read anew
+             * in the background (a write of the caller's renewed the
+             * version, so what is found here predates none of theirs) */
+            if (stale) {
+                ngx_http_media_search_refresh(r, page, own, params, 1, 1);
+            }
 
         } else {
             page->own_store = 1;
@@ -574,7 +581,7 @@ ngx_http_media_search_run(ngx_http_request_t *r, const char *kind,
 
             if (stale) {
                 ngx_http_media_search_refresh(r, page, miss, params,
-                                              own != NULL);
+                                              own != NULL, 0);
             }
 
             if (own == NULL || page->own_cached) {
@@ -685,13 +692,15 @@ ngx_http_media_search_listed(ngx_http_request_t *r,
 
 /*
  * A page served past its time is read anew for the next callers, in the
- * background (ngx_http_media_cache_refresh).  viewer: params[2] is the
- * caller, who is no part of what is kept.
+ * background (ngx_http_media_cache_refresh): its public rows, without the
+ * caller (viewer: params[2] is the caller, no part of what is kept), or
+ * with own set the caller's own rows (stmt the own statement, the caller
+ * kept), under their own key.
  */
 static void
 ngx_http_media_search_refresh(ngx_http_request_t *r,
     ngx_http_media_search_page_t *page, ngx_http_media_pg_stmt_t *stmt,
-    ngx_str_t *params, ngx_uint_t viewer)
+    ngx_str_t *params, ngx_uint_t viewer, ngx_uint_t own)
 {
     ngx_str_t                      p[5];
     ngx_uint_t                     i;
@@ -701,20 +710,27 @@ ngx_http_media_search_refresh(ngx_http_request_t *r,
         p[i] = params[i];
     }
 
-    if (viewer) {
+    if (viewer && !own) {
         ngx_str_null(&p[2]);
     }
 
-    np = ngx_http_media_cache_refresh(r, page->key, stmt, p,
-                                      ngx_http_media_search_listed,
+    np = ngx_http_media_cache_refresh(r, own ? page->own_key : page->key,
+                                      stmt, p, ngx_http_media_search_listed,
                                       sizeof(ngx_http_media_search_page_t));
     if (np == NULL) {
         return;
     }
 
-    ngx_memcpy(np->key, page->key, sizeof(page->key));
+    if (own) {
+        ngx_memcpy(np->own_key, page->own_key, sizeof(page->own_key));
+        np->own_store = 1;
+
+    } else {
+        ngx_memcpy(np->key, page->key, sizeof(page->key));
+        np->store = 1;
+    }
+
     np->n = page->n;
-    np->store = 1;
     np->refresh = 1;
 }
 

@@ -13,6 +13,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use IO::Socket::INET;
 use JSON::PP;
+use Time::HiRes ();
 use Test::More;
 use MediaTest qw(slurp wait_until);
 
@@ -414,6 +415,28 @@ ok(wait_until(sub { !@{ ids(search('wombat')) } },
    '  the kept page ages out: the change shows within twice its 5 s');
 is_deeply(ids(search('quokka')), [$kept], '  found by its new title');
 
+# her own rows age the same way: past their time (a time between half of
+# 5 s and 5 s, varied by key) and within twice it, served as kept while
+# they are read anew in the background; the caller never waits for
+# PostgreSQL: here it could not answer (the media table locked)
+my $tapir = upload($ann, title => 'Draft tapir', privacy => 'private');
+is_deeply(ids(search('tapir', $ann)), [$tapir], 'her own draft: "tapir"');
+sql("UPDATE media SET title = 'Draft okapi' WHERE id = '$tapir'");
+Time::HiRes::sleep(5.02);
+my $lock = lock_media();
+my $stale = api(GET => '/api/v1/search?q=tapir', $ann);
+is($stale->{status}, 200, '  past its time, PostgreSQL locked out: answered')
+    or diag($stale->{content});
+is_deeply(ids($stale), [$tapir], '  with her rows as kept');
+ok(wait_until(sub { blocked_queries() >= 1 }, timeout => 5, interval => 0.1),
+   '  and read anew in the background (waiting for the lock)');
+print $lock "COMMIT;\n";
+close $lock;
+ok(wait_until(sub { !@{ ids(search('tapir', $ann)) } }, timeout => 5,
+              interval => 0.2),
+   '  read anew meanwhile: the change shows');
+is_deeply(ids(search('okapi', $ann)), [$tapir], '  found by its new title');
+
 # other nodes forget too: a write through the API that takes something out
 # of public view publishes "~" on media:blocked, and every node's
 # subscriber, this one's included, moves its kept answers' key on.  With
@@ -515,6 +538,27 @@ sub search {
 }
 
 sub ids { [ map { $_->{id} } @{ $_[0]{json}{items} } ] }
+
+# a session holding an exclusive lock on media: every read of it waits
+sub lock_media {
+    my $s = $t->psql_session;
+    print $s "BEGIN;\nLOCK TABLE media IN ACCESS EXCLUSIVE MODE;\n";
+    wait_until(sub {
+        ($t->psql('media', "SELECT count(*) FROM pg_locks l JOIN pg_class c"
+                  . " ON c.oid = l.relation WHERE c.relname = 'media'"
+                  . " AND l.mode = 'AccessExclusiveLock' AND l.granted")
+         // 0) == 1
+    }, timeout => 10) or die 'could not take the lock';
+    return $s;
+}
+
+# the module's queries waiting on a lock
+sub blocked_queries {
+    my $n = $t->psql('media', "SELECT count(*) FROM pg_stat_activity"
+                     . " WHERE application_name = 'ngx_media'"
+                     . " AND wait_event_type = 'Lock'");
+    return defined $n ? $n + 0 : -1;
+}
 
 # a RESP connection subscribed to a channel, its confirmation read
 sub subscribe {
