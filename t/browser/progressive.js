@@ -44,10 +44,13 @@ d.go(async () => {
                   cache: r.headers()['cache-control'] || null,
                   at: Date.now() - started };
       seen.responses.push(e);
-      /* a playlist: how many segments it listed, and whether it ended */
+      /* a playlist: how many segments it listed, how many seconds of
+       * media, and whether it ended */
       if (u.pathname.endsWith('index.m3u8')) {
         r.text().then((b) => {
           e.segments = (b.match(/^seg_/mg) || []).length;
+          e.listed = (b.match(/^#EXTINF:[0-9.]+/mg) || [])
+            .reduce((sum, x) => sum + parseFloat(x.slice(8)), 0);
           e.ended = /#EXT-X-ENDLIST/.test(b);
         }).catch(() => {});
       }
@@ -90,7 +93,7 @@ d.go(async () => {
     });
     v.addEventListener('waiting', () => {
       if (window.__play.playing > 0) {
-        window.__play.waiting.push(v.currentTime);
+        window.__play.waiting.push({ t: v.currentTime, at: Date.now() });
       }
     });
     v.addEventListener('ended', () => { window.__play.ended = true; });
@@ -109,6 +112,7 @@ d.go(async () => {
       const el = [...document.querySelectorAll('#items li.item')]
         .find((e) => e.querySelector('.item-title').textContent === 'Early');
       return {
+        at: Date.now(),
         t: v.currentTime,
         d: v.duration,
         paused: v.paused,
@@ -132,15 +136,33 @@ d.go(async () => {
 
   /* playing time that did not move while not paused: a stall the
    * 'waiting' event did not report */
-  let frozen = 0;
+  const frozen = [];
   for (let i = 1; i < samples.length; i++) {
     const a = samples[i - 1];
     const b = samples[i];
     if (!a.paused && !b.paused && !b.ended && a.t > 0 && b.t === a.t) {
-      frozen++;
+      frozen.push({ t: b.t, at: b.at });
     }
   }
-  seen.frozen_samples = frozen;
+
+  /* every stall, with what the newest media playlist fetched before it
+   * listed: the test tells a player's fault (the media was listed) from
+   * a transcode that a loaded machine kept behind the player */
+  const explain = (s) => {
+    const at = s.at - started;
+    const newest = {};   /* each rendition's newest playlist by then */
+    for (const r of seen.responses) {
+      if (r.path.endsWith('index.m3u8') && r.listed !== undefined && r.at <= at) {
+        newest[r.path] = r;
+      }
+    }
+    const p = Object.values(newest);
+    return { t: s.t, at,
+             listed: p.length ? Math.min(...p.map((r) => r.listed)) : 0,
+             ended: p.length > 0 && p.every((r) => r.ended) };
+  };
+  seen.stalls = seen.play.waiting.map(explain);
+  seen.frozen = frozen.map(explain);
   passed();
 
 });
