@@ -36,8 +36,12 @@
 #define NGX_HTTP_MEDIA_COOKIE_ACCESS   "media_access"
 #define NGX_HTTP_MEDIA_COOKIE_REFRESH  "media_refresh"
 
-/* a users row read for a token serves its requests for this long (ms) */
+/*
+ * A users row read for a token serves its requests for this long (ms);
+ * the first request after half of it reads the row anew in the background
+ */
 #define NGX_HTTP_MEDIA_USER_FRESH      1000
+#define NGX_HTTP_MEDIA_USER_AHEAD      500
 #define NGX_HTTP_MEDIA_USER_CACHE      (4 * 1024 * 1024)
 
 #define NGX_HTTP_MEDIA_USER_OK         0
@@ -62,6 +66,13 @@ typedef struct {
 } ngx_http_media_cached_t;
 
 
+/* a background read's: which entry, as stored when it was claimed */
+typedef struct {
+    u_char         key[NGX_HTTP_MEDIA_SHM_KEY];
+    ngx_msec_t     stamp;
+} ngx_http_media_reread_t;
+
+
 static void ngx_http_media_cookie_check(ngx_conf_t *cf,
     ngx_http_core_main_conf_t *cmcf, ngx_http_media_main_conf_t *mmcf);
 static ngx_int_t ngx_http_media_access_handler(ngx_http_request_t *r);
@@ -72,8 +83,14 @@ static ngx_int_t ngx_http_media_authenticate(ngx_http_request_t *r,
     ngx_http_media_ctx_t *ctx, ngx_uint_t mode);
 static ngx_int_t ngx_http_media_resolve(ngx_http_request_t *r,
     ngx_http_media_ctx_t *ctx);
+static ngx_http_media_pg_stmt_t *ngx_http_media_user_query(
+    ngx_http_media_user_t *u, ngx_str_t *params);
 static void ngx_http_media_user_read(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_user_reread(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data);
+static void ngx_http_media_user_row(ngx_http_media_pg_result_t *res,
+    ngx_http_media_cached_t *cached);
 static ngx_int_t ngx_http_media_resolved(ngx_http_request_t *r,
     ngx_http_media_ctx_t *ctx, ngx_http_media_cached_t *cached);
 static ngx_int_t ngx_http_media_refuse(ngx_http_media_ctx_t *ctx,
@@ -678,6 +695,9 @@ ngx_http_media_authenticate(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx,
  * from the user cache when its entry is under a second old, else from
  * PostgreSQL (one query, which also makes a provider's person a local user
  * on first sight).  PostgreSQL is the truth; the cache only spares it.
+ * The first request to find the entry past half its second reads it anew
+ * in the background, for the next ones: a session in use is never made to
+ * wait for PostgreSQL by its entry's age, all its requests at once.
  */
 static ngx_int_t
 ngx_http_media_resolve(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx)
@@ -685,48 +705,67 @@ ngx_http_media_resolve(ngx_http_request_t *r, ngx_http_media_ctx_t *ctx)
     ngx_msec_t                   stamp;
     ngx_str_t                    params[4];
     ngx_http_media_user_t       *u;
+    ngx_http_media_reread_t     *rr;
     ngx_http_media_cached_t      cached;
+    ngx_http_media_pg_stmt_t    *stmt;
     ngx_http_media_main_conf_t  *mmcf;
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
     u = ctx->user;
+    stmt = ngx_http_media_user_query(u, params);
 
     if (ngx_http_media_shm_get(mmcf->user_cache, u->cache_key, &cached,
                                &stamp)
         == NGX_OK
         && ngx_current_msec - stamp < NGX_HTTP_MEDIA_USER_FRESH)
     {
+        if (ngx_current_msec - stamp >= NGX_HTTP_MEDIA_USER_AHEAD
+            && ngx_http_media_shm_claim(mmcf->user_cache, u->cache_key, stamp)
+               == NGX_OK)
+        {
+            /* not read: the entry goes at its second, as without this */
+            rr = ngx_http_media_pg_detached(r, stmt, params,
+                                            ngx_http_media_user_reread,
+                                            sizeof(ngx_http_media_reread_t));
+            if (rr) {
+                ngx_memcpy(rr->key, u->cache_key, NGX_HTTP_MEDIA_SHM_KEY);
+                rr->stamp = stamp;
+            }
+        }
+
         return ngx_http_media_resolved(r, ctx, &cached);
     }
 
-    if (u->local) {
-        params[0] = u->id;
-        params[1] = u->revoke_key;
-
-        if (ngx_http_media_pg_query(r, &ngx_http_media_sql_user_local,
-            params, ngx_http_media_user_read, ctx)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-    } else {
-        params[0] = u->issuer;
-        params[1] = u->subject;
-        params[2] = u->email;       /* data NULL unless verified: SQL NULL */
-        params[3] = u->revoke_key;
-
-        if (ngx_http_media_pg_query(r, &ngx_http_media_sql_user_idp,
-            params, ngx_http_media_user_read, ctx)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    if (ngx_http_media_pg_query(r, stmt, params, ngx_http_media_user_read,
+                                ctx)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx->auth_pending = 1;
 
     return NGX_OK;
+}
+
+
+/* the statement that reads u's row and session, with its params */
+static ngx_http_media_pg_stmt_t *
+ngx_http_media_user_query(ngx_http_media_user_t *u, ngx_str_t *params)
+{
+    if (u->local) {
+        params[0] = u->id;
+        params[1] = u->revoke_key;
+
+        return &ngx_http_media_sql_user_local;
+    }
+
+    params[0] = u->issuer;
+    params[1] = u->subject;
+    params[2] = u->email;           /* data NULL unless verified: SQL NULL */
+    params[3] = u->revoke_key;
+
+    return &ngx_http_media_sql_user_idp;
 }
 
 
@@ -736,7 +775,6 @@ ngx_http_media_user_read(ngx_http_request_t *r,
 {
     ngx_http_media_ctx_t  *ctx = data;
 
-    ngx_str_t                   *v;
     ngx_http_media_cached_t      cached;
     ngx_http_media_main_conf_t  *mmcf;
 
@@ -768,48 +806,7 @@ ngx_http_media_user_read(ngx_http_request_t *r,
         return;
     }
 
-    ngx_memzero(&cached, sizeof(ngx_http_media_cached_t));
-
-    if (res->nrows == 0) {
-        cached.state = NGX_HTTP_MEDIA_USER_GONE;
-
-    } else {
-        cached.state = ngx_http_media_pg_value(res, 0, 4)->data[0] == 't'
-                       ? NGX_HTTP_MEDIA_USER_REVOKED : NGX_HTTP_MEDIA_USER_OK;
-
-        /* a ban says so, whatever else holds (sql/022, sql/025) */
-        v = ngx_http_media_pg_value(res, 0, 5);
-        if (v->data && v->data[0] == 't') {
-            cached.state = NGX_HTTP_MEDIA_USER_BANNED;
-        }
-
-        v = ngx_http_media_pg_value(res, 0, 6);
-        if (v->data) {
-            cached.suspended_until = ngx_atotm(v->data, v->len);
-            if (cached.suspended_until == NGX_ERROR) {
-                cached.suspended_until = 0;
-            }
-        }
-
-        v = ngx_http_media_pg_value(res, 0, 0);
-        cached.id_len = ngx_min(v->len, sizeof(cached.id));
-        ngx_memcpy(cached.id, v->data, cached.id_len);
-
-        v = ngx_http_media_pg_value(res, 0, 1);
-        cached.role_len = ngx_min(v->len, sizeof(cached.role));
-        ngx_memcpy(cached.role, v->data, cached.role_len);
-
-        v = ngx_http_media_pg_value(res, 0, 2);
-        cached.plan_len = ngx_min(v->len, sizeof(cached.plan));
-        ngx_memcpy(cached.plan, v->data, cached.plan_len);
-
-        v = ngx_http_media_pg_value(res, 0, 3);
-        if (v->data) {
-            cached.email_len = ngx_min(v->len, sizeof(cached.email));
-            ngx_memcpy(cached.email, v->data, cached.email_len);
-            cached.has_email = 1;
-        }
-    }
+    ngx_http_media_user_row(res, &cached);
 
     /* no room in the zone: this request is answered all the same */
     (void) ngx_http_media_shm_put(mmcf->user_cache, ctx->user->cache_key,
@@ -819,6 +816,83 @@ ngx_http_media_user_read(ngx_http_request_t *r,
 
     /* resume the phases where the access handler left them */
     ngx_http_core_run_phases(r);
+}
+
+
+/* a row read anew in the background: kept for the next requests */
+static void
+ngx_http_media_user_reread(ngx_http_request_t *r,
+    ngx_http_media_pg_result_t *res, void *data)
+{
+    ngx_http_media_reread_t *rr = data;
+
+    ngx_http_media_cached_t      cached;
+    ngx_http_media_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
+
+    /* an error: the entry goes at its second and a request reads it; a
+     * session revoked here meanwhile stays so (its entry was put since) */
+    if (res->status == NGX_HTTP_MEDIA_PG_OK) {
+        ngx_http_media_user_row(res, &cached);
+        (void) ngx_http_media_shm_renew(mmcf->user_cache, rr->key, &cached,
+                                        rr->stamp);
+    }
+
+    ngx_http_media_pg_detached_done(data);
+}
+
+
+/* the entry a users row (or none) makes */
+static void
+ngx_http_media_user_row(ngx_http_media_pg_result_t *res,
+    ngx_http_media_cached_t *cached)
+{
+    ngx_str_t  *v;
+
+    ngx_memzero(cached, sizeof(ngx_http_media_cached_t));
+
+    if (res->nrows == 0) {
+        cached->state = NGX_HTTP_MEDIA_USER_GONE;
+
+    } else {
+        cached->state = ngx_http_media_pg_value(res, 0, 4)->data[0] == 't'
+                        ? NGX_HTTP_MEDIA_USER_REVOKED
+                        : NGX_HTTP_MEDIA_USER_OK;
+
+        /* a ban says so, whatever else holds (sql/022, sql/025) */
+        v = ngx_http_media_pg_value(res, 0, 5);
+        if (v->data && v->data[0] == 't') {
+            cached->state = NGX_HTTP_MEDIA_USER_BANNED;
+        }
+
+        v = ngx_http_media_pg_value(res, 0, 6);
+        if (v->data) {
+            cached->suspended_until = ngx_atotm(v->data, v->len);
+            if (cached->suspended_until == NGX_ERROR) {
+                cached->suspended_until = 0;
+            }
+        }
+
+        v = ngx_http_media_pg_value(res, 0, 0);
+        cached->id_len = ngx_min(v->len, sizeof(cached->id));
+        ngx_memcpy(cached->id, v->data, cached->id_len);
+
+        v = ngx_http_media_pg_value(res, 0, 1);
+        cached->role_len = ngx_min(v->len, sizeof(cached->role));
+        ngx_memcpy(cached->role, v->data, cached->role_len);
+
+        v = ngx_http_media_pg_value(res, 0, 2);
+        cached->plan_len = ngx_min(v->len, sizeof(cached->plan));
+        ngx_memcpy(cached->plan, v->data, cached->plan_len);
+
+        v = ngx_http_media_pg_value(res, 0, 3);
+        if (v->data) {
+            cached->email_len = ngx_min(v->len, sizeof(cached->email));
+            ngx_memcpy(cached->email, v->data, cached->email_len);
+            cached->has_email = 1;
+        }
+    }
 }
 
 

@@ -47,13 +47,6 @@ typedef struct {
 } ngx_http_media_cache_node_t;
 
 
-/* a refresh: its request's end, before the caller's bytes */
-typedef struct {
-    ngx_event_t                 done;
-    ngx_uint_t                  pad;       /* the bytes aligned */
-} ngx_http_media_cache_refresh_t;
-
-
 static ngx_msec_t ngx_http_media_cache_ttl(ngx_http_media_main_conf_t *mmcf,
     u_char *key);
 static uint64_t ngx_http_media_cache_own_version(
@@ -63,7 +56,6 @@ static void ngx_http_media_cache_publish(ngx_http_request_t *r,
 static ngx_int_t ngx_http_media_cache_heard(ngx_http_media_main_conf_t *mmcf,
     u_char *text, size_t len);
 static ngx_int_t ngx_http_media_cache_wrote(ngx_http_request_t *r);
-static void ngx_http_media_cache_refreshed(ngx_event_t *ev);
 static ngx_int_t ngx_http_media_cache_gen_init(ngx_shm_zone_t *zone,
     void *data);
 
@@ -253,10 +245,8 @@ ngx_http_media_cache_refresh(ngx_http_request_t *r, u_char *key,
     ngx_http_media_pg_handler_pt handler, size_t size)
 {
     ngx_msec_t                      stamp;
-    ngx_http_request_t             *nr;
     ngx_http_media_main_conf_t     *mmcf;
     ngx_http_media_cache_value_t   *c;
-    ngx_http_media_cache_refresh_t *rf;
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_media_module);
 
@@ -275,58 +265,7 @@ ngx_http_media_cache_refresh(ngx_http_request_t *r, u_char *key,
         return NULL;
     }
 
-    nr = ngx_http_media_pg_request(r->connection->log);
-    if (nr == NULL) {
-        return NULL;
-    }
-
-    /* the caller's configuration: its server's tenant and pool */
-    nr->main_conf = r->main_conf;
-    nr->srv_conf = r->srv_conf;
-    nr->loc_conf = r->loc_conf;
-
-    rf = ngx_pcalloc(nr->pool, sizeof(ngx_http_media_cache_refresh_t)
-                               + size);
-    if (rf == NULL) {
-        ngx_destroy_pool(nr->pool);
-        return NULL;
-    }
-
-    rf->done.handler = ngx_http_media_cache_refreshed;
-    rf->done.data = nr;
-    rf->done.log = r->connection->log;
-
-    /* the handler runs later, from the event loop: the caller fills the
-     * bytes first */
-    if (ngx_http_media_pg_query(nr, stmt, params, handler, rf + 1)
-        != NGX_OK)
-    {
-        ngx_destroy_pool(nr->pool);
-        return NULL;
-    }
-
-    return rf + 1;
-}
-
-
-void
-ngx_http_media_cache_done(void *data)
-{
-    ngx_http_media_cache_refresh_t  *rf;
-
-    rf = (ngx_http_media_cache_refresh_t *) data - 1;
-
-    ngx_post_event(&rf->done, &ngx_posted_events);
-}
-
-
-static void
-ngx_http_media_cache_refreshed(ngx_event_t *ev)
-{
-    ngx_http_request_t  *nr = ev->data;
-
-    /* ev lives in the pool: nothing is touched after this */
-    ngx_destroy_pool(nr->pool);
+    return ngx_http_media_pg_detached(r, stmt, params, handler, size);
 }
 
 

@@ -79,19 +79,14 @@ void ngx_http_media_cache_put(ngx_http_request_t *r, u_char *key,
 /*
  * A stale answer, read anew for the next callers: the answer is stamped
  * again (the other workers serve it meanwhile instead of each reading it
- * too) and stmt runs on a request of its own with r's configuration (so
- * as r's tenant).  Returns size zeroed bytes in that request's pool, for
- * the caller to fill: handler gets them as its data, and calls
- * ngx_http_media_cache_done() with them once through.  NULL when another
- * worker got there first or memory is short.
+ * too) and stmt runs detached from r (ngx_http_media_pg_detached: the
+ * caller fills the bytes returned, handler gets them and calls
+ * ngx_http_media_pg_detached_done() with them once through).  NULL when
+ * another worker got there first or memory is short.
  */
 void *ngx_http_media_cache_refresh(ngx_http_request_t *r, u_char *key,
     ngx_http_media_pg_stmt_t *stmt, ngx_str_t *params,
     ngx_http_media_pg_handler_pt handler, size_t size);
-
-/* a refresh's handler is through: its request is freed from the event
- * loop, after the handler returns */
-void ngx_http_media_cache_done(void *data);
 
 /*
  * What is kept is forgotten: called once a write that takes something out

@@ -448,7 +448,7 @@ ngx_http_media_page_refreshed(ngx_http_request_t *r,
         ngx_http_media_cache_put(r, data, res);
     }
 
-    ngx_http_media_cache_done(data);
+    ngx_http_media_pg_detached_done(data);
 }
 
 

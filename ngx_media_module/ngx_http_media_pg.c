@@ -128,6 +128,7 @@ static ngx_int_t ngx_http_media_pg_run(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_media_pg_fall_back(ngx_http_media_pg_query_t *q,
     ngx_http_media_pg_status_e status);
 static void ngx_http_media_pg_lag_check(ngx_event_t *ev);
+static void ngx_http_media_pg_detached_end(ngx_event_t *ev);
 static void ngx_http_media_pg_lag_done(ngx_http_request_t *r,
     ngx_http_media_pg_result_t *res, void *data);
 static void ngx_http_media_pg_dispatch(ngx_http_media_pg_query_t *q);
@@ -372,6 +373,75 @@ ngx_http_media_pg_request(ngx_log_t *log)
     r->pool = pool;
 
     return r;
+}
+
+
+/* a detached query: its request's end, before the caller's bytes */
+typedef struct {
+    ngx_event_t                 done;
+    ngx_uint_t                  pad;       /* the bytes aligned */
+} ngx_http_media_pg_detached_t;
+
+
+void *
+ngx_http_media_pg_detached(ngx_http_request_t *r,
+    ngx_http_media_pg_stmt_t *stmt, ngx_str_t *params,
+    ngx_http_media_pg_handler_pt handler, size_t size)
+{
+    ngx_http_request_t            *nr;
+    ngx_http_media_pg_detached_t  *d;
+
+    nr = ngx_http_media_pg_request(r->connection->log);
+    if (nr == NULL) {
+        return NULL;
+    }
+
+    /* the caller's configuration: its server's tenant and pool */
+    nr->main_conf = r->main_conf;
+    nr->srv_conf = r->srv_conf;
+    nr->loc_conf = r->loc_conf;
+
+    d = ngx_pcalloc(nr->pool, sizeof(ngx_http_media_pg_detached_t) + size);
+    if (d == NULL) {
+        ngx_destroy_pool(nr->pool);
+        return NULL;
+    }
+
+    d->done.handler = ngx_http_media_pg_detached_end;
+    d->done.data = nr;
+    d->done.log = r->connection->log;
+
+    /* the handler runs later, from the event loop: the caller fills the
+     * bytes first */
+    if (ngx_http_media_pg_query(nr, stmt, params, handler, d + 1)
+        != NGX_OK)
+    {
+        ngx_destroy_pool(nr->pool);
+        return NULL;
+    }
+
+    return d + 1;
+}
+
+
+void
+ngx_http_media_pg_detached_done(void *data)
+{
+    ngx_http_media_pg_detached_t  *d;
+
+    d = (ngx_http_media_pg_detached_t *) data - 1;
+
+    ngx_post_event(&d->done, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_media_pg_detached_end(ngx_event_t *ev)
+{
+    ngx_http_request_t  *nr = ev->data;
+
+    /* ev lives in the pool: nothing is touched after this */
+    ngx_destroy_pool(nr->pool);
 }
 
 

@@ -104,6 +104,23 @@ ngx_int_t ngx_http_media_pg_query(ngx_http_request_t *r,
  */
 ngx_http_request_t *ngx_http_media_pg_request(ngx_log_t *log);
 
+/*
+ * A query that r does not wait for (an answer read anew for the next
+ * callers): stmt runs on a request of its own (ngx_http_media_pg_request)
+ * with r's configuration, so as r's tenant.  Returns size zeroed bytes in
+ * that request's pool, for the caller to fill before the event loop runs
+ * again: handler gets them as its data, and calls
+ * ngx_http_media_pg_detached_done() with them once through.  NULL when
+ * memory is short (handler is not called).
+ */
+void *ngx_http_media_pg_detached(ngx_http_request_t *r,
+    ngx_http_media_pg_stmt_t *stmt, ngx_str_t *params,
+    ngx_http_media_pg_handler_pt handler, size_t size);
+
+/* a detached query's handler is through: its request is freed from the
+ * event loop, after the handler returns */
+void ngx_http_media_pg_detached_done(void *data);
+
 /* this worker process's pools, summed over tenants (/metrics) */
 void ngx_http_media_pg_stats(ngx_http_media_pool_stats_t *st);
 

@@ -623,7 +623,7 @@ ngx_http_media_search_listed(ngx_http_request_t *r,
         if (page->refresh) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "media search refresh: %V", &res->error);
-            ngx_http_media_cache_done(page);
+            ngx_http_media_pg_detached_done(page);
             return;
         }
 
@@ -676,7 +676,7 @@ ngx_http_media_search_listed(ngx_http_request_t *r,
 
     /* a refresh: kept, and nobody to answer */
     if (page->refresh) {
-        ngx_http_media_cache_done(page);
+        ngx_http_media_pg_detached_done(page);
         return;
     }
 

@@ -17,6 +17,7 @@ typedef struct {
     ngx_rbtree_node_t   node;            /* node.key: the key's first bytes */
     ngx_queue_t         queue;
     ngx_msec_t          stamp;
+    ngx_uint_t          claimed;         /* since stamp: shm_claim */
     size_t              len;             /* the value's, at most vsize */
     u_char              key[NGX_HTTP_MEDIA_SHM_KEY];
     u_char              value[1];
@@ -228,11 +229,62 @@ ngx_http_media_shm_put_len(ngx_http_media_shm_t *shm, u_char *key,
     if (n) {
         ngx_memcpy(n->value, value, len);
         n->stamp = ngx_current_msec;
+        n->claimed = 0;
     }
 
     ngx_shmtx_unlock(&shm->shpool->mutex);
 
     return n ? NGX_OK : NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_media_shm_claim(ngx_http_media_shm_t *shm, u_char *key,
+    ngx_msec_t stamp)
+{
+    ngx_int_t                   rc;
+    ngx_http_media_shm_node_t  *n;
+
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&shm->shpool->mutex);
+
+    n = ngx_http_media_shm_find(shm, key);
+
+    if (n && n->stamp == stamp && !n->claimed) {
+        n->claimed = 1;
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&shm->shpool->mutex);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_media_shm_renew(ngx_http_media_shm_t *shm, u_char *key,
+    void *value, ngx_msec_t stamp)
+{
+    ngx_int_t                   rc;
+    ngx_http_media_shm_node_t  *n;
+
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&shm->shpool->mutex);
+
+    n = ngx_http_media_shm_find(shm, key);
+
+    if (n && n->stamp == stamp && n->claimed && n->len == shm->vsize) {
+        ngx_memcpy(n->value, value, shm->vsize);
+        n->stamp = ngx_current_msec;
+        n->claimed = 0;
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&shm->shpool->mutex);
+
+    return rc;
 }
 
 

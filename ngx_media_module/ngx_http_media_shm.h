@@ -43,6 +43,23 @@ ngx_int_t ngx_http_media_shm_put_len(ngx_http_media_shm_t *shm, u_char *key,
 void ngx_http_media_shm_delete(ngx_http_media_shm_t *shm, u_char *key);
 
 /*
+ * One caller of all the node's workers may read the entry under key anew
+ * while it is still served: NGX_OK for the first to ask since it was
+ * stored at stamp (a put stores it anew and opens it again), NGX_DECLINED
+ * for the others, and when it is gone or was stored again since.
+ */
+ngx_int_t ngx_http_media_shm_claim(ngx_http_media_shm_t *shm, u_char *key,
+    ngx_msec_t stamp);
+
+/*
+ * What the claimant read: stored under key, stamped now, only when the
+ * entry is still the one claimed (a put meanwhile, say "revoked", or a
+ * delete wins); NGX_DECLINED otherwise
+ */
+ngx_int_t ngx_http_media_shm_renew(ngx_http_media_shm_t *shm, u_char *key,
+    void *value, ngx_msec_t stamp);
+
+/*
  * A limit's counter (a zone whose values are one ngx_uint_t): counts one
  * event under key in a window of window ms begun by the first event (the
  * count starts again once it has passed), under the zone's mutex, so the

@@ -11,6 +11,7 @@ use lib "$FindBin::Bin/lib";
 use JSON::PP;
 use MIME::Base64 qw(decode_base64url);
 use Test::More;
+use Time::HiRes ();
 use MediaTest qw(wait_until slurp);
 
 my $t = MediaTest->new;
@@ -238,6 +239,72 @@ ok(wait_until(sub { get('/api/v1/media', $cy->{access_token})->{status}
                         == 401 }, timeout => 3),
    'a session revoked by another node: refused within a second or so');
 
+# --- a session in use: its entry read anew ahead of its second -------------
+# The first request to find a session's entry in the user cache past half
+# its second reads the row again in the background; it and the requests
+# after it are answered from the entry meanwhile, so a session's requests
+# never all wait for PostgreSQL together when the entry turns a second old.
+# With revocations locked, that read waits (pg_stat_activity shows it) and
+# the requests do not; once the lock goes, the entry is a new one: a
+# request more than a second after the first is answered under the lock too.
+
+my ($fresh, $waited, $ones, $renewed);
+for my $attempt (1 .. 3) {
+    my $u = $t->signup("ahead$attempt\@example.com");
+    my $t0 = time_hi();
+    next unless get('/api/v1/media', $u->{access_token})->{status} == 200;
+    my $lock = lock_revocations();
+    sleep_until($t0 + 0.6);
+    if (time_hi() - $t0 > 0.8) {            # a loaded machine: again
+        unlock($lock);
+        next;
+    }
+    $fresh = get('/api/v1/media', $u->{access_token}, 3)->{status} == 200
+             && get('/api/v1/media', $u->{access_token}, 3)->{status} == 200;
+    $waited = wait_until(sub { blocked_queries() >= 1 }, timeout => 3,
+                         interval => 0.05);
+    $ones = blocked_queries();
+    unlock($lock);
+    wait_until(sub { blocked_queries() == 0 }, timeout => 3, interval => 0.05);
+    my $t1 = time_hi();
+    $lock = lock_revocations();
+    sleep_until($t0 + 1.2);
+    if (time_hi() - $t1 > 0.6) {            # past the new entry's second
+        unlock($lock);
+        next;
+    }
+    $renewed = get('/api/v1/media', $u->{access_token}, 3)->{status} == 200;
+    unlock($lock);
+    last;
+}
+ok($fresh, 'past half its second, with revocations locked: answered from the entry');
+ok($waited, 'and the row read anew in the background, waiting on the lock');
+is($ones, 1, 'one read for two requests');
+ok($renewed, 'the entry read anew serves past the first one\'s second');
+
+# a session in use is still refused within a second of its revocation
+my $ed = $t->signup('ed@example.com');
+$sid = $json->decode(decode_base64url((split /\./,
+                                       $ed->{access_token})[1]))->{sid};
+my ($n, $refused) = (0, 0);
+my $revoked_at;
+for (1 .. 100) {                            # 5 s at most
+    my $st = get('/api/v1/media', $ed->{access_token})->{status};
+    if ($st == 401) {
+        $refused = time_hi() - $revoked_at;
+        last;
+    }
+    if (++$n == 10) {
+        $t->psql('media', "INSERT INTO revocations (key, reason, expires_at)"
+                          . " VALUES ('s:$sid', 'admin', now() + interval '1 hour')");
+        $revoked_at = time_hi();
+    }
+    select(undef, undef, undef, 0.05);
+}
+ok($refused && $refused < 2,
+   sprintf('a session in use, revoked by another node: refused after %.2f s',
+           $refused));
+
 $t->finish;
 done_testing;
 
@@ -255,8 +322,8 @@ sub idp {
 }
 
 sub get {
-    my ($path, $token) = @_;
-    return $t->http(GET => $path,
+    my ($path, $token, $timeout) = @_;
+    return $t->http(GET => $path, timeout => $timeout,
                     headers => { Authorization => "Bearer $token" });
 }
 
@@ -279,6 +346,42 @@ sub upload {
     return $t->http(POST => '/api/v1/media', body => $bytes,
                     headers => { 'Content-Type' => 'audio/wav',
                                  Authorization => "Bearer $token" });
+}
+
+sub time_hi { Time::HiRes::time() }
+
+sub sleep_until {
+    my ($at) = @_;
+    my $left = $at - time_hi();
+    Time::HiRes::sleep($left) if $left > 0;
+}
+
+# a session holding an exclusive lock on revocations: every session check
+# that reads it waits
+sub lock_revocations {
+    my $s = $t->psql_session;
+    print $s "BEGIN;\nLOCK TABLE revocations IN ACCESS EXCLUSIVE MODE;\n";
+    wait_until(sub {
+        ($t->psql('media', "SELECT count(*) FROM pg_locks l JOIN pg_class c"
+                  . " ON c.oid = l.relation WHERE c.relname = 'revocations'"
+                  . " AND l.mode = 'AccessExclusiveLock' AND l.granted")
+         // 0) == 1
+    }, timeout => 10, interval => 0.02) or die 'could not take the lock';
+    return $s;
+}
+
+sub unlock {
+    my ($s) = @_;
+    print $s "ROLLBACK;\n";
+    close($s);
+}
+
+# the module's queries waiting on a lock
+sub blocked_queries {
+    my $n = $t->psql('media', "SELECT count(*) FROM pg_stat_activity"
+                     . " WHERE application_name = 'ngx_media'"
+                     . " AND wait_event_type = 'Lock'");
+    return defined $n ? $n + 0 : -1;
 }
 
 sub spew {

@@ -142,7 +142,7 @@ for my $name (qw(sweeper exporter)) {
         $got->{status} == 200
             && $got->{content} =~ /^media_worker_consumers\{worker="media-$name"\} 1$/m;
     }, timeout => 20, interval => 0.5), "media-$name --metrics: its consumer counted");
-    promtool_ok($got->{content}, "media-$name's /metrics");
+    promtool_ok($got->{content}, "media-${name}'s /metrics");
     $t->stop_proc($name);
 }
 
