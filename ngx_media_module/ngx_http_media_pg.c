@@ -364,6 +364,15 @@ ngx_http_media_pg_request(ngx_log_t *log)
         return NULL;
     }
 
+    /* no module's context, as a request has before its first phase: what
+     * reads one (the replica's rules, for a statement that writes) finds
+     * none instead of following a NULL array */
+    r->ctx = ngx_pcalloc(pool, sizeof(void *) * ngx_http_max_module);
+    if (r->ctx == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
     c->log = log;
     c->pool = pool;
     c->data = r;
