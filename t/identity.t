@@ -358,17 +358,7 @@ sub sleep_until {
 
 # a session holding an exclusive lock on revocations: every session check
 # that reads it waits
-sub lock_revocations {
-    my $s = $t->psql_session;
-    print $s "BEGIN;\nLOCK TABLE revocations IN ACCESS EXCLUSIVE MODE;\n";
-    wait_until(sub {
-        ($t->psql('media', "SELECT count(*) FROM pg_locks l JOIN pg_class c"
-                  . " ON c.oid = l.relation WHERE c.relname = 'revocations'"
-                  . " AND l.mode = 'AccessExclusiveLock' AND l.granted")
-         // 0) == 1
-    }, timeout => 10, interval => 0.02) or die 'could not take the lock';
-    return $s;
-}
+sub lock_revocations { $t->lock_table('revocations', 0.02) }
 
 sub unlock {
     my ($s) = @_;

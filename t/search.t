@@ -540,17 +540,7 @@ sub search {
 sub ids { [ map { $_->{id} } @{ $_[0]{json}{items} } ] }
 
 # a session holding an exclusive lock on media: every read of it waits
-sub lock_media {
-    my $s = $t->psql_session;
-    print $s "BEGIN;\nLOCK TABLE media IN ACCESS EXCLUSIVE MODE;\n";
-    wait_until(sub {
-        ($t->psql('media', "SELECT count(*) FROM pg_locks l JOIN pg_class c"
-                  . " ON c.oid = l.relation WHERE c.relname = 'media'"
-                  . " AND l.mode = 'AccessExclusiveLock' AND l.granted")
-         // 0) == 1
-    }, timeout => 10) or die 'could not take the lock';
-    return $s;
-}
+sub lock_media { $t->lock_table('media') }
 
 # the module's queries waiting on a lock
 sub blocked_queries {

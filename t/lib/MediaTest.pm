@@ -627,6 +627,23 @@ sub psql_session {
     return $fh;
 }
 
+# A psql session holding an exclusive lock on $table, once PostgreSQL shows
+# it granted: every statement that reads the table waits until the session
+# ends (print "ROLLBACK;\n" to it, or close it).  Dies after 10 s.
+sub lock_table {
+    my ($self, $table, $interval) = @_;
+    my $s = $self->psql_session;
+    print $s "BEGIN;\nLOCK TABLE $table IN ACCESS EXCLUSIVE MODE;\n";
+    wait_until(sub {
+        ($self->psql('media', "SELECT count(*) FROM pg_locks l JOIN pg_class c"
+                     . " ON c.oid = l.relation WHERE c.relname = '$table'"
+                     . " AND l.mode = 'AccessExclusiveLock' AND l.granted")
+         // 0) == 1
+    }, timeout => 10, interval => $interval // 0.1)
+        or die "could not take the lock on $table";
+    return $s;
+}
+
 # (conf => file: the media_pg of another file, a node's)
 sub migrate {
     my ($self, %opt) = @_;
