@@ -8,7 +8,9 @@
 # driver as t/progressive_browser.t (t/browser/progressive.js) against
 # nginx configured from nginx.conf.example.  The transcoder reads at most
 # 2 s of source per second (MEDIA_TEST_TRANSCODE_PACE, test-only), each
-# pass, so that the 30 s clip is still transcoding while it plays.
+# pass, and holds at 16 s until the video plays (MEDIA_TEST_TRANSCODE_HOLD,
+# test-only, as in t/progressive_browser.t), so that the 30 s clip is still
+# transcoding while it plays however late a busy machine starts the player.
 
 use strict;
 use warnings;
@@ -32,6 +34,7 @@ $t->start_redis;
 $t->write_example_conf;
 $t->migrate;
 $ENV{MEDIA_TEST_TRANSCODE_PACE} = 2;
+my $hold = $t->hold_transcode(16000);
 $t->start_worker('transcoder');
 $t->start_nginx;
 
@@ -40,7 +43,7 @@ my $video = $t->make_media('early.mp4',
     . ' -f lavfi -i sine=frequency=440:duration=30 -c:v libx264'
     . ' -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest');
 
-my $seen = $t->browser($driver, 240, $t->url('/'), $video);
+my $seen = $t->browser($driver, 240, $t->url('/'), $video, $hold);
 is_deeply($seen->{steps}, [
     'launch', 'sign up', 'upload', 'Play shows while it transcodes',
     'play from the start to the end',

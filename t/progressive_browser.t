@@ -4,11 +4,15 @@
 # growing under hls.js.  Debian's chromium, headless, driven by
 # playwright-core (t/browser/progressive.js) against nginx configured from
 # nginx.conf.example.  The transcoder reads at most 2 s of source per
-# second (MEDIA_TEST_TRANSCODE_PACE, test-only), so that the 24 s clip is
-# still transcoding while it plays; a 360p clip (one rung), so that the
-# transcode stays ahead of the player on a busy machine too (a 480p one
-# with two rungs fell behind at a load average of 18 on 2 cores; a stall
-# where the transcode is behind is shown, not failed: MediaTest::stalls_where_listed).
+# second (MEDIA_TEST_TRANSCODE_PACE, test-only), and holds at 16 s (two
+# 6 s segments listed) until the video plays (MEDIA_TEST_TRANSCODE_HOLD,
+# test-only: the driver removes the file), so that the 24 s clip is still
+# transcoding while it plays however late a busy machine starts the player
+# (on CI's the transcode once ended first).  A 360p clip (one rung), so
+# that the transcode stays ahead of the player on a busy machine too (a
+# 480p one with two rungs fell behind at a load average of 18 on 2 cores);
+# a stall where the transcode is behind, or the browser starved, is shown,
+# not failed (MediaTest::stalls_where_listed).
 
 use strict;
 use warnings;
@@ -33,6 +37,7 @@ $t->start_redis;
 $t->write_example_conf;
 $t->migrate;
 $ENV{MEDIA_TEST_TRANSCODE_PACE} = 2;
+my $hold = $t->hold_transcode(16000);
 $t->start_worker('transcoder');
 $t->start_nginx;
 
@@ -42,7 +47,7 @@ my $video = $t->make_media('early.mp4',
     . ' -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest');
 
 
-my $seen = $t->browser($driver, 240, $t->url('/'), $video);
+my $seen = $t->browser($driver, 240, $t->url('/'), $video, $hold);
 is_deeply($seen->{steps}, [
     'launch', 'sign up', 'upload', 'Play shows while it transcodes',
     'play from the start to the end',
@@ -51,6 +56,9 @@ is_deeply($seen->{steps}, [
 is($seen->{status_at_play}, 'processing', 'Play was offered while processing');
 ok(($seen->{played_while_processing} // 0) > 0,
    "it played while the library still said processing ($seen->{played_while_processing} samples)");
+ok($seen->{released} && !-e $hold,
+   sprintf('the transcode let go once it played (at %.2f s, %.1f s in)',
+           $seen->{released}{t} // 0, ($seen->{released}{at} // 0) / 1000));
 ok($seen->{play}{ended}, 'it played to the end')
     or diag(explain($seen->{last}));
 ok(abs(($seen->{last}{d} // 0) - 24) < 1, "the whole clip: $seen->{last}{d} s");

@@ -3,7 +3,11 @@
  * start to the end, and prints what it saw as one JSON object for
  * t/progressive_browser.t to judge:
  *
- *   node t/browser/progressive.js BASE_URL VIDEO_FILE
+ *   node t/browser/progressive.js BASE_URL VIDEO_FILE [HOLD_FILE]
+ *
+ * HOLD_FILE, where the test holds the transcode with it
+ * (MEDIA_TEST_TRANSCODE_HOLD), is removed once the video plays: the rest
+ * is transcoded while it plays, however late a busy machine starts it.
  *
  * Every wait is bounded; the whole run ends after DEADLINE_MS whatever
  * happens, printing what it has.
@@ -11,9 +15,10 @@
 
 'use strict';
 
+const fs = require('fs');
 const { driver, AUTOPLAY } = require('./driver');
 
-const [base, videoFile] = process.argv.slice(2);
+const [base, videoFile, holdFile] = process.argv.slice(2);
 const DEADLINE_MS = 200000;
 
 const seen = {
@@ -84,7 +89,18 @@ d.go(async () => {
   step('play from the start to the end');
   await page.evaluate(() => {
     const v = document.getElementById('player');
-    window.__play = { waiting: [], playing: 0, ended: false, first: null };
+    window.__play = { waiting: [], playing: 0, ended: false, first: null,
+                      late: [] };
+    /* the page's own timers: how late a 100 ms one fired, where over
+     * 250 ms (a browser starved of CPU) */
+    let tick = Date.now();
+    setInterval(() => {
+      const now = Date.now();
+      if (now - tick - 100 > 250) {
+        window.__play.late.push({ at: now, ms: now - tick - 100 });
+      }
+      tick = now;
+    }, 100);
     v.addEventListener('playing', () => {
       window.__play.playing++;
       if (window.__play.first === null) {
@@ -122,6 +138,10 @@ d.go(async () => {
       };
     });
     samples.push(last);
+    if (holdFile && last.t > 0 && seen.released === undefined) {
+      fs.rmSync(holdFile, { force: true });
+      seen.released = { t: last.t, at: last.at - started };
+    }
     if (last.ended) break;
     await page.waitForTimeout(250);
   }
@@ -146,8 +166,10 @@ d.go(async () => {
   }
 
   /* every stall, with what the newest media playlist fetched before it
-   * listed: the test tells a player's fault (the media was listed) from
-   * a transcode that a loaded machine kept behind the player */
+   * listed, and how late the page's timers ran in the 3 s before it: the
+   * test tells a player's fault (the media was listed, the page ran on
+   * time) from a transcode that a loaded machine kept behind the player,
+   * or a browser it starved */
   const explain = (s) => {
     const at = s.at - started;
     const newest = {};   /* each rendition's newest playlist by then */
@@ -157,9 +179,13 @@ d.go(async () => {
       }
     }
     const p = Object.values(newest);
+    const late = seen.play.late
+      .filter((l) => l.at <= s.at + 500 && l.at >= s.at - 3000)
+      .map((l) => l.ms);
     return { t: s.t, at,
              listed: p.length ? Math.min(...p.map((r) => r.listed)) : 0,
-             ended: p.length > 0 && p.every((r) => r.ended) };
+             ended: p.length > 0 && p.every((r) => r.ended),
+             late: late.length ? Math.max(...late) : 0 };
   };
   seen.stalls = seen.play.waiting.map(explain);
   seen.frozen = frozen.map(explain);

@@ -98,7 +98,8 @@ media_generation_open(media_job_t *job, media_ladder_t *l, const char *final,
 {
     long            n, top;
     DIR            *d;
-    const char     *pace;
+    char           *end;
+    const char     *pace, *hold;
     struct dirent  *e;
 
     if (mkdir(final, 0755) != 0 && errno != EEXIST) {
@@ -171,6 +172,19 @@ media_generation_open(media_job_t *job, media_ladder_t *l, const char *final,
     pace = getenv("MEDIA_TEST_TRANSCODE_PACE");
     l->pace = pace ? strtod(pace, NULL) : 0;
 
+    /*
+     * And "<ms>:<file>": past ms of source, a packet each half second
+     * while the file is there (60 s at most), so that a test decides when
+     * the rest comes.
+     */
+    hold = getenv("MEDIA_TEST_TRANSCODE_HOLD");
+    l->hold_file = NULL;
+    if (hold) {
+        l->hold_ms = strtoll(hold, &end, 10);
+        l->hold_file = (*end == ':') ? end + 1 : NULL;
+        l->hold_until_us = l->started_us + 60000000;
+    }
+
     media_log_info("job %s: media %s, generation %s", job->id, job->media_id,
                    l->gen);
 
@@ -200,18 +214,42 @@ media_progressive_tick(media_job_t *job, media_ladder_t *l, int64_t at_ms)
 }
 
 
-/* MEDIA_TEST_TRANSCODE_PACE: no faster than that (any pass, any thread) */
+/*
+ * MEDIA_TEST_TRANSCODE_PACE: no faster than that, and
+ * MEDIA_TEST_TRANSCODE_HOLD: no further while held (any pass, any thread)
+ */
 int
 media_progressive_pace(media_ladder_t *l, int64_t at_ms)
 {
     int64_t  ahead_us;
 
-    if (l->final == NULL || l->pace <= 0) {
+    if (l->final == NULL) {
+        return 0;
+    }
+
+    if (l->hold_file && at_ms >= l->hold_ms
+        && media_now_us() < l->hold_until_us
+        && access(l->hold_file, F_OK) == 0)
+    {
+        usleep(500000);
+
+        /* the pace counts from here: no burst to catch up once let go */
+        if (l->pace > 0) {
+            __atomic_store_n(&l->started_us, media_now_us()
+                             - (int64_t) (at_ms * 1000 / l->pace),
+                             __ATOMIC_RELAXED);
+        }
+
+        return 0;
+    }
+
+    if (l->pace <= 0) {
         return 0;
     }
 
     ahead_us = (int64_t) (at_ms * 1000 / l->pace)
-               - (media_now_us() - l->started_us);
+               - (media_now_us()
+                  - __atomic_load_n(&l->started_us, __ATOMIC_RELAXED));
     if (ahead_us > 0) {
         usleep(ahead_us > 200000 ? 200000 : (useconds_t) ahead_us);
     }

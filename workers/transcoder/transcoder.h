@@ -56,6 +56,9 @@ typedef struct {
     int                listed;         /* bit i: rung i has its row */
     int64_t            checked_ms;     /* the source time last looked at */
     double             pace;           /* MEDIA_TEST_TRANSCODE_PACE */
+    int64_t            hold_ms;        /* MEDIA_TEST_TRANSCODE_HOLD */
+    const char        *hold_file;
+    int64_t            hold_until_us;
     int64_t            started_us;
 } media_ladder_t;
 
