@@ -27,6 +27,7 @@
 #include "ngx_http_media_reply.h"
 #include "ngx_http_media_tenant.h"
 #include "ngx_http_media_pg.h"
+#include "ngx_http_media_cache.h"
 #include "ngx_http_media_redis.h"
 #include "ngx_http_media_ads.h"
 #include "ngx_http_media_roles.h"
@@ -239,6 +240,10 @@ ngx_http_media_ad_set(ngx_http_request_t *r, ngx_http_media_pg_result_t *res,
                                   "then mark it"));
         return;
     }
+
+    /* the anonymous playback rows kept as carrying no ad (hls.c); one
+     * unmarked leaves them right */
+    ngx_http_media_cache_forget(r);
 
     ngx_http_finalize_request(r, ngx_http_media_send_json(r, NGX_HTTP_OK,
                               ngx_http_media_pg_value(res, 0, 0)));

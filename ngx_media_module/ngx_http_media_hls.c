@@ -1251,8 +1251,12 @@ ngx_http_media_playback_query(ngx_http_request_t *r)
 /*
  * An anonymous viewer's row is the same for every anonymous viewer (the
  * default viewer plan's rungs): kept in media_public_cache when it is
- * ready, not private and carries no ads (whose schedule is drawn for each
- * token), so that a widely shared link's tokens ask PostgreSQL nothing
+ * ready, not private and carries no ad, so that a widely shared link's
+ * tokens ask PostgreSQL nothing.  No ad: a plan without ads (NULL), or
+ * one with ads while none is live ("[]", the shipped free plan's most
+ * often); a schedule with ads is drawn for each token, never kept.  An ad
+ * marked through the API makes every node forget (ads.c); one whose
+ * starts_at comes shows within twice media_public_cache.
  */
 static void
 ngx_http_media_playback_found(ngx_http_request_t *r,
@@ -1281,7 +1285,7 @@ ngx_http_media_playback_refreshed(ngx_http_request_t *r,
 static ngx_uint_t
 ngx_http_media_playback_keeps(ngx_http_media_pg_result_t *res)
 {
-    ngx_str_t  *status, *privacy;
+    ngx_str_t  *status, *privacy, *ads;
 
     if (res->status != NGX_HTTP_MEDIA_PG_OK || res->nrows != 1
         || res->ncols < 9)
@@ -1291,10 +1295,12 @@ ngx_http_media_playback_keeps(ngx_http_media_pg_result_t *res)
 
     status = ngx_http_media_pg_value(res, 0, 0);
     privacy = ngx_http_media_pg_value(res, 0, 1);
+    ads = ngx_http_media_pg_value(res, 0, 5);
 
     return status->len == 5 && ngx_strncmp(status->data, "ready", 5) == 0
            && privacy->len != 7
-           && ngx_http_media_pg_value(res, 0, 5)->data == NULL;
+           && (ads->data == NULL
+               || (ads->len == 2 && ngx_strncmp(ads->data, "[]", 2) == 0));
 }
 
 

@@ -66,8 +66,16 @@ my $ad9 = media('ad nine', 20_000, 'private');
 
 # --- marking ads -------------------------------------------------------------
 
+# no ad live: an anonymous viewer's row (the free plan's, with ads) is
+# kept in media_public_cache as one with none, and marking an ad makes
+# the node forget it: the next anonymous token draws at once
+is_deeply(api(POST => "/api/v1/media/$short/playback")->{json}{ads}, [],
+          'no ad live: an anonymous token with none (its row kept)');
 my $r = api(PUT => "/api/v1/admin/ads/$ad1", $ann, {});
 is($r->{status}, 200, 'PUT an ad: 200');
+is_deeply([ map { $_->{id} }
+            @{ api(POST => "/api/v1/media/$short/playback")->{json}{ads} } ],
+          [$ad1], '  the kept row forgotten: the next anonymous token has it');
 is($r->{json}{ad}{weight}, 1, 'weight 1 by default');
 ok($r->{json}{ad}{live}, 'live: ready, no date range');
 is_deeply($r->{json}{ad}{impressions}, [], 'no impressions yet');
