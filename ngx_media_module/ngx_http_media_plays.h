@@ -17,12 +17,13 @@
 /* plays sent together at most this long after the first of them (ms) */
 #define NGX_HTTP_MEDIA_PLAYS_FLUSH     1000
 
-/* or as soon as this many are waiting */
-#define NGX_HTTP_MEDIA_PLAYS_BATCH     1024
+/* or as soon as this many are waiting (sql/043: a batch updates each of
+ * its media rows once, so fewer batches are fewer updates) */
+#define NGX_HTTP_MEDIA_PLAYS_BATCH     8192
 
 /* held by a worker at most (its PostgreSQL down): past it, plays are
- * dropped and the drop logged */
-#define NGX_HTTP_MEDIA_PLAYS_MAX       8192
+ * dropped and the drop logged (about 4 MB, allocated with the first) */
+#define NGX_HTTP_MEDIA_PLAYS_MAX       32768
 
 
 ngx_int_t ngx_http_media_plays_init_process(ngx_cycle_t *cycle);
