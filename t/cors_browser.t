@@ -16,16 +16,12 @@ use File::Path qw(make_path);
 use JSON::PP qw(decode_json encode_json);
 use MediaTest qw(wait_until slurp);
 
-my $chromium = '/usr/bin/chromium';
 my $driver = "$FindBin::Bin/browser/cors.js";
 my $hlsjs = "$FindBin::Bin/../www/node_modules/hls.js/dist/hls.min.js";
 my $shaka = "$FindBin::Bin/browser/node_modules/shaka-player/dist/"
             . 'shaka-player.compiled.js';
-plan skip_all => "$chromium is missing (make deps installs it)" unless -x $chromium;
-plan skip_all => 'playwright-core and shaka-player are missing (make tools '
-                 . 'installs them)' unless -e $shaka
-    && -e "$FindBin::Bin/browser/node_modules/playwright-core/package.json";
-plan skip_all => 'hls.js is missing (make installs it)' unless -e $hlsjs;
+MediaTest::need_browser($shaka => 'shaka-player is missing (make tools installs it)',
+                        $hlsjs => 'hls.js is missing (make installs it)');
 
 my $t = MediaTest->new;
 my $dir = $t->dir;

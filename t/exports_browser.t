@@ -14,11 +14,8 @@ use Test::More;
 use JSON::PP qw(decode_json encode_json);
 use MediaTest qw(wait_until slurp);
 
-my $chromium = '/usr/bin/chromium';
 my $driver = "$FindBin::Bin/browser/exports.js";
-plan skip_all => "$chromium is missing (make deps installs it)" unless -x $chromium;
-plan skip_all => 'playwright-core is missing (make tools installs it)'
-    unless -e "$FindBin::Bin/browser/node_modules/playwright-core/package.json";
+MediaTest::need_browser();
 
 my $t = MediaTest->new;
 my $dir = $t->dir;

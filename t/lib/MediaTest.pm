@@ -35,7 +35,7 @@ use POSIX qw(:sys_wait_h);
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-our @EXPORT_OK = qw(wait_until slurp log_messages stalls_where_listed);
+our @EXPORT_OK = qw(wait_until slurp log_messages played_while_transcoding);
 
 my $ROOT = abs_path(__FILE__ . '/../../..');
 my @ALL;   # every harness alive, for the END block
@@ -198,6 +198,21 @@ sub _sq {
     return "'$s'";
 }
 
+# A browser test's first step: the whole file skipped, saying what to run,
+# without Debian's chromium, playwright-core, or another file it needs
+# (path => why it is missing, in pairs)
+sub need_browser {
+    my (@more) = @_;
+    my $chromium = '/usr/bin/chromium';
+    plan(skip_all => "$chromium is missing (make deps installs it)")
+        unless -x $chromium;
+    plan(skip_all => 'playwright-core is missing (make tools installs it)')
+        unless -e "$ROOT/t/browser/node_modules/playwright-core/package.json";
+    while (my ($path, $why) = splice(@more, 0, 2)) {
+        plan(skip_all => $why) unless -e $path;
+    }
+}
+
 # Runs a browser test driver (t/browser/*.js) with node for at most $secs,
 # HOME in the test directory so the browser's profile stays there: a test
 # that it exited 0, and what it printed, decoded ({} when no JSON).
@@ -212,6 +227,43 @@ sub browser {
         or diag("exit $rc: " . ($seen->{error} // '(no JSON)') . "\n"
                 . slurp($err));
     return $seen;
+}
+
+# What t/browser/progressive.js saw of a video of $secs played while it
+# transcoded, the transcode held with $hold (hold_transcode) until it
+# played, judged: every step done, Play offered and the video playing
+# while the library said processing, the hold let go, the whole clip from
+# its start, no stall of ours (stalls_where_listed), no fatal hls.js
+# error, every /hls/ answer 200, a growing playlist read (no-cache), no
+# script error nor CSP report.
+sub played_while_transcoding {
+    my ($seen, $hold, $secs) = @_;
+    is_deeply($seen->{steps}, [
+        'launch', 'sign up', 'upload', 'Play shows while it transcodes',
+        'play from the start to the end',
+    ], 'every step done') or diag('stopped at: ' . ($seen->{error} // ''));
+    is($seen->{status_at_play}, 'processing', 'Play was offered while processing');
+    ok(($seen->{played_while_processing} // 0) > 0,
+       'it played while the library still said processing ('
+       . ($seen->{played_while_processing} // 0) . ' samples)');
+    ok($seen->{released} && !-e $hold,
+       sprintf('the transcode let go once it played (at %.2f s, %.1f s in)',
+               $seen->{released}{t} // 0, ($seen->{released}{at} // 0) / 1000));
+    ok($seen->{play}{ended}, 'it played to the end')
+        or diag(explain($seen->{last}));
+    ok(abs(($seen->{last}{d} // 0) - $secs) < 1,
+       'the whole clip: ' . ($seen->{last}{d} // 0) . ' s');
+    ok(defined $seen->{play}{first} && $seen->{play}{first} < 1,
+       'from the start (' . ($seen->{play}{first} // 'never') . ')');
+    stalls_where_listed($seen);
+    is_deeply([ grep { $_->{fatal} } @{ $seen->{hls_errors} // [] } ], [],
+              'no fatal hls.js error');
+    my @hls = @{ $seen->{responses} // [] };
+    is_deeply([ grep { $_->{status} != 200 } @hls ], [], 'every /hls/ answer 200');
+    ok((grep { $_->{path} =~ /index\.m3u8$/ && ($_->{cache} // '') eq 'no-cache' } @hls),
+       'a growing playlist was read (no-cache)');
+    is_deeply([ grep { /pageerror|Content Security Policy/ } @{ $seen->{console} // [] } ],
+              [], 'no script error, no CSP report');
 }
 
 # The stalls t/browser/progressive.js saw while a growing stream played,
