@@ -109,7 +109,17 @@ d.go(async () => {
     });
     v.addEventListener('waiting', () => {
       if (window.__play.playing > 0) {
-        window.__play.waiting.push({ t: v.currentTime, at: Date.now() });
+        /* what the player held past the position: media it had but did
+         * not play (a starved decoder), or none (the data not in yet) */
+        let ahead = 0;
+        for (let i = 0; i < v.buffered.length; i++) {
+          if (v.buffered.start(i) <= v.currentTime + 0.1
+              && v.buffered.end(i) > v.currentTime) {
+            ahead = v.buffered.end(i) - v.currentTime;
+          }
+        }
+        window.__play.waiting.push({ t: v.currentTime, at: Date.now(),
+                                     ahead });
       }
     });
     v.addEventListener('ended', () => { window.__play.ended = true; });
@@ -182,7 +192,7 @@ d.go(async () => {
     const late = seen.play.late
       .filter((l) => l.at <= s.at + 500 && l.at >= s.at - 3000)
       .map((l) => l.ms);
-    return { t: s.t, at,
+    return { t: s.t, at, ahead: s.ahead,
              listed: p.length ? Math.min(...p.map((r) => r.listed)) : 0,
              ended: p.length > 0 && p.every((r) => r.ended),
              late: late.length ? Math.max(...late) : 0 };
