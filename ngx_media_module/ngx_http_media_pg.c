@@ -397,6 +397,7 @@ ngx_http_media_pg_detached(ngx_http_request_t *r,
     ngx_http_media_pg_stmt_t *stmt, ngx_str_t *params,
     ngx_http_media_pg_handler_pt handler, size_t size)
 {
+    ngx_log_t                     *log;
     ngx_http_request_t            *nr;
     ngx_http_media_pg_detached_t  *d;
 
@@ -404,6 +405,24 @@ ngx_http_media_pg_detached(ngx_http_request_t *r,
     if (nr == NULL) {
         return NULL;
     }
+
+    /*
+     * The caller's log lives in its connection's pool, which its client
+     * may close before this query ends: a copy, without the request's
+     * handler and context (freed with it too), in this query's own pool.
+     */
+    log = ngx_palloc(nr->pool, sizeof(ngx_log_t));
+    if (log == NULL) {
+        ngx_destroy_pool(nr->pool);
+        return NULL;
+    }
+
+    *log = *r->connection->log;
+    log->handler = NULL;
+    log->data = NULL;
+    log->action = NULL;
+    nr->pool->log = log;
+    nr->connection->log = log;
 
     /* the caller's configuration: its server's tenant and pool */
     nr->main_conf = r->main_conf;
@@ -418,7 +437,7 @@ ngx_http_media_pg_detached(ngx_http_request_t *r,
 
     d->done.handler = ngx_http_media_pg_detached_end;
     d->done.data = nr;
-    d->done.log = r->connection->log;
+    d->done.log = log;
 
     /* the handler runs later, from the event loop: the caller fills the
      * bytes first */
