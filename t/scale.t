@@ -203,7 +203,12 @@ my $killed_at = time();
 ok(!(grep { kill(0, $_) && !MediaTest::_zombie($_) } @gone),
    'node1 (master and workers) and ' . $holder . ' (supervisor and consumer) are gone: '
    . scalar(@gone) . ' processes');
-ok(!IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port('node1')),
+# its listening sockets close as the last of its processes finishes
+# exiting, which a loaded kernel may take a moment over
+ok(wait_until(sub {
+       !IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                              PeerPort => $t->port('node1'), Timeout => 1)
+   }, timeout => 5, interval => 0.1),
    '  node1 refuses connections');
 
 # --- the stream goes on through node2 ----------------------------------------------
