@@ -290,22 +290,24 @@ sub stalls_where_listed {
         };
         is_deeply([ grep { $ours->($_) } @all ], [],
                   "$name where the media was listed and the page on time");
-        diag(sprintf('%s at %.2f s, %.1f s in: %s', $key, $_->{t}, $_->{at} / 1000,
-                     $ours->($_)
-                     ? sprintf('%.2f s listed%s, the page on time, %.2f s '
-                               . 'buffered ahead', $_->{listed},
-                               $_->{ended} ? ' (ended)' : '',
-                               $_->{ahead} // 0)
-                     : $_->{late}
-                     ? "the page's timers ran up to $_->{late} ms late"
-                     : ($_->{ahead} // 0) >= 0.5
-                     ? sprintf('%.2f s buffered ahead: the browser did not '
-                               . 'play what it held', $_->{ahead})
-                     : sprintf('the transcode was behind (%.2f s listed)',
-                               $_->{listed})))
+        diag(sprintf('%s at %.2f s, %.1f s in: %s', $key, $_->{t},
+                     $_->{at} / 1000, _stall_why($_, $ours->($_))))
             for @all;
     }
     ok(defined $seen->{stalls} && defined $seen->{frozen}, 'stalls were watched');
+}
+
+# what stalls_where_listed says of a stall, ours or the machine's
+sub _stall_why {
+    my ($s, $ours) = @_;
+    my $ahead = $s->{ahead} // 0;
+    return sprintf('%.2f s listed%s, the page on time, %.2f s buffered ahead',
+                   $s->{listed}, $s->{ended} ? ' (ended)' : '', $ahead)
+        if $ours;
+    return "the page's timers ran up to $s->{late} ms late" if $s->{late};
+    return sprintf('%.2f s buffered ahead: the browser did not play what it '
+                   . 'held', $ahead) if $ahead >= 0.5;
+    return sprintf('the transcode was behind (%.2f s listed)', $s->{listed});
 }
 
 # fork + exec with output to a log file; returns the pid
