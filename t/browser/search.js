@@ -53,7 +53,12 @@ d.go(async () => {
     document.getElementById('search-q').addEventListener('input',
       () => window.__inputs.push(performance.now()));
   });
+  /* the whole word's request: a prefix's (a pause the page saw) may be
+   * answered, and shown, before it is sent */
+  const whole = page.waitForRequest((q) => /[?&]q=beyon(&|$)/.test(q.url()),
+                                    { timeout: 10000 });
   await page.type('#search-q', 'beyon', { delay: 40 });
+  await whole;
   await page.waitForSelector('#search-suggest:not([hidden]) li',
                              { timeout: 10000 });
   seen.suggestions = await texts(page, '#search-suggest li a');
