@@ -73,8 +73,11 @@ like($seen->{bad_price} // '', qr/price_cents must be from 50/,
      "a price under the smallest charge: the server's sentence");
 like($seen->{checkout_items} // '', qr/Tone: 4\.99 EUR/,
      "Stripe's page sells it by title, at the seller's price");
+ok(($seen->{slow_scripts} // 0) >= 2,
+   'the return from Stripe loaded its later scripts slowly (held 1.5 s)');
 like($seen->{confirming} // '', qr/waiting for Stripe to confirm/,
-     'back from Stripe, the page waits for the confirmation');
+     'back from Stripe, the page waits for the confirmation, although '
+     . '/auth/me answered before the scripts that draw it had run');
 like($seen->{confirmed} // '', qr/Thank you: Tone is yours/,
      'and says so once the webhook is applied');
 like(join('|', @{ $seen->{owned} // [] }), qr/Tone.*4\.99/,

@@ -1162,4 +1162,11 @@ $('quality').onchange = chooseQuality;
 $('portal').onclick = () => billing('portal', {});
 window.addEventListener('hashchange', show);
 
-resume();
+/*
+ * Every script of the page is deferred and runs, in order, before
+ * DOMContentLoaded; the network may answer /auth/me between two of them.
+ * Starting here, the first view drawn knows every module's routes (a
+ * return from Stripe to #purchases, a #search link) and every item is
+ * drawn with every module's buttons.
+ */
+document.addEventListener('DOMContentLoaded', resume, { once: true });

@@ -50,12 +50,5 @@ window.mediaDownloads = (() => {
     actions.insertBefore(button, el.querySelector('.item-delete'));
   }
 
-  /* items app.js drew before this script ran */
-  document.querySelectorAll('#items .item').forEach((el) => {
-    if (!el.querySelector('.item-download')) {
-      decorate(el);
-    }
-  });
-
   return { decorate };
 })();

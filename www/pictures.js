@@ -187,12 +187,5 @@ window.mediaPictures = (() => {
     hide();
   }
 
-  /* items app.js drew before this script ran */
-  document.querySelectorAll('#items .item').forEach((el) => {
-    const id = el.dataset.id;
-    const it = typeof state !== 'undefined' && state.items.get(id);
-    if (it && it.media) update(el, it.media);
-  });
-
   return { update, play, stop };
 })();

@@ -100,11 +100,20 @@ d.go(async () => {
   passed();
 
   step('pay');
+  /* the return from Stripe on a slow network: the page's later scripts
+   * arrive a second and a half after /auth/me has answered, and the view
+   * the address names must still open */
+  await page.route(/\/(purchases|audit)\.js$/, async (route) => {
+    seen.slow_scripts = (seen.slow_scripts || 0) + 1;
+    await new Promise((r) => setTimeout(r, 1500));
+    await route.continue();
+  });
   await Promise.all([
     page.waitForURL(/#purchases\?purchase=success/, { timeout: 20000 }),
     page.click('#pay'),
   ]);
   await page.waitForSelector('#purchases:not([hidden])', { timeout: 10000 });
+  await page.unroute(/\/(purchases|audit)\.js$/);
   seen.confirming = await page.textContent('#purchases-message');
   await page.waitForSelector(`#purchases-items li[data-media="${MEDIA}"]`,
     { timeout: 40000 });
