@@ -70,7 +70,8 @@ is_deeply([sort @{ $seen->{results} // [] }],
 like($seen->{results_title} // '', qr/beyon/, '  titled with the query');
 ok($seen->{suggest_hidden}, '  the suggestions closed');
 is_deeply($seen->{catalog}, ['Beyonce film', "Halo \x{2014} Beyonc\x{e9}"],
-          'the catalogue: public media, newest first');
+          'the catalogue: public media, newest first')
+    or diag(explain($seen->{catalog_answers}));
 is_deeply($seen->{catalog_video}, ['Beyonce film'], '  kind video');
 
 is(scalar(@{ $seen->{console} // [] }), 0, 'no script error or warning')

@@ -23,6 +23,7 @@ window.mediaSearch = (() => {
   const st = {
     timer: null,
     sent: 0,                     /* the newest suggestion request sent */
+    loads: 0,                    /* the newest page of results asked for */
     cursor: null,                /* the next page of the view shown */
     args: null,                  /* that view's query, without cursor */
     path: null,                  /* '/search' or '/catalog' */
@@ -113,8 +114,14 @@ window.mediaSearch = (() => {
     params.set('limit', PAGE);
     if (more && st.cursor) params.set('cursor', st.cursor);
 
+    const n = ++st.loads;
     const res = await api('GET', st.path + '?' + params);
+    /* an earlier view's answer, late (a search answered after the
+     * catalogue was asked for) is not drawn over the view shown */
+    if (n !== st.loads) return;
+
     const list = el('results-items');
+    list.dataset.path = st.path;
     if (!more) list.replaceChildren();
     el('results-error').textContent = '';
 

@@ -40,6 +40,17 @@ d.go(async () => {
       seen.searches.push(new URL(u).search);
     }
   });
+  /* what the catalogue answered, in order, for a failure to show */
+  seen.catalog_answers = [];
+  page.on('response', async (r) => {
+    const u = new URL(r.url());
+    if (u.pathname === '/api/v1/catalog') {
+      const body = await r.json().catch(() => null);
+      seen.catalog_answers.push(u.search + ' ' + r.status() + ': '
+        + (body && body.items ? body.items.map((i) => i.title).join(' | ')
+          : ''));
+    }
+  });
   passed();
 
   step('type');
@@ -76,13 +87,16 @@ d.go(async () => {
 
   step('catalog');
   await page.click('#nav-catalog');
+  /* the search's results stay on screen until the catalogue's answer */
   await page.waitForFunction(() => document.querySelectorAll(
-    '#results-items li').length >= 2, null, { timeout: 10000 });
+    '#results-items[data-path="/catalog"] li').length >= 2, null,
+  { timeout: 10000 });
   seen.catalog = await texts(page, '#results-items li a');
   await page.selectOption('#catalog-kind', 'video');
   await page.click('#catalog-filters button[type=submit]');
   await page.waitForFunction(() => location.hash.includes('kind=video')
-    && document.querySelectorAll('#results-items li').length === 1, null,
+    && document.querySelectorAll('#results-items[data-path="/catalog"] li')
+      .length === 1, null,
     { timeout: 10000 });
   seen.catalog_video = await texts(page, '#results-items li a');
   passed();
