@@ -18,7 +18,7 @@ RUN_DEPS := gcc make pkg-config perl nginx nginx-dev \
         libpq-dev postgresql redis-server libhiredis-dev libyajl-dev \
         libssl-dev libcurl4-openssl-dev \
         libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev \
-        libswresample-dev libswscale-dev ffmpeg curl jq
+        libswresample-dev libswscale-dev libebur128-dev ffmpeg curl jq
 DEPS := $(RUN_DEPS) clang libclang-rt-14-dev nodejs chromium \
         dpkg-dev lintian prometheus wrk
 
@@ -115,14 +115,14 @@ workers: $(WORKERS)
 
 # the transcoder and the exporter alone link the FFmpeg libraries, and
 # share what reads media (workers/av: probe, loudness)
-AV_PKGS := libavformat libavcodec libavfilter libavutil
+AV_PKGS := libavformat libavcodec libavfilter libavutil libebur128
 AV_SRC  := $(wildcard workers/av/*.c)
 AV_BINS := $(BUILD)/media-transcoder $(BUILD)/media-exporter
 $(AV_BINS): ALL_CFLAGS += -Iworkers/av \
                           $(shell pkg-config --cflags $(AV_PKGS))
 $(AV_BINS): LIBS += $(shell pkg-config --libs $(AV_PKGS)) -lm
 $(AV_BINS): SHARED_SRC := $(AV_SRC)
-$(AV_BINS): $(AV_SRC) workers/av/av.h
+$(AV_BINS): $(AV_SRC) workers/av/av.h workers/av/peak.h
 
 # every worker talks HTTPS: the billing worker to Stripe, and all of them
 # to the bucket when media_storage is s3:// (workers/common/s3.c)
@@ -143,6 +143,12 @@ units: $(UNITS)
 $(BUILD)/unit/%.t: t/unit/%.c t/unit/*.h $(CORE_SRC) ngx_media_module/*.h
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(ALL_CFLAGS) -Wno-format-truncation -It/unit -o $@ $< $(CORE_SRC) $(LIBS)
+
+# the true peak's test builds with workers/av/peak.c, not the module's core
+$(BUILD)/unit/peak.t: t/unit/peak.c t/unit/tap.h workers/av/peak.c \
+                      workers/av/peak.h
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(ALL_CFLAGS) -Iworkers/av -It/unit -o $@ $< workers/av/peak.c -lm
 
 # the web client as nginx serves it: www/ plus hls.js from npm, pinned by
 # www/package-lock.json and copied in, so browsers load nothing from elsewhere

@@ -234,6 +234,15 @@ for my $name (sort keys %expect) {
                             . " FROM media WHERE id = '$m->{id}'");
         like($mode, $e->{dynamic} ? qr/^dynamic / : qr/^linear /,
              "$name: mode and loudness recorded: $mode");
+
+        # libebur128 at the source's rate reads what FFmpeg's ebur128
+        # filter reads at 48 kHz
+        my $ff = `ffmpeg -nostdin -hide_banner -i '$dir/media/$name' -af ebur128 -f null - 2>&1`;
+        my ($src) = $ff =~ /Integrated loudness:\s+I:\s+(-?[\d.]+) LUFS/;
+        my ($rec) = ($mode // '') =~ / (-?[\d.]+)$/;
+        ok(defined $src && defined $rec && abs($src - $rec) <= 0.2,
+           "$name: the loudness recorded, " . ($rec // '?') . ' LUFS, is '
+           . "FFmpeg's ebur128 reading within 0.2 LU: " . ($src // '?'));
     }
 
     if ($e->{portrait}) {

@@ -13,6 +13,7 @@
 #include <libavfilter/avfilter.h>
 #include <libavformat/avformat.h>
 
+#include "peak.h"
 #include "queue.h"
 
 
