@@ -141,8 +141,10 @@ media_measure(media_job_t *job, media_probe_t *p, const char *path,
     lt.job = job;
     lt.out = out;
     lt.wave_on = dir != NULL;
-    lt.wave.rate = 100 * MEDIA_WAVE_PIXELS;
-    lt.wave.per_pixel = 100;
+    /* what an empty waveform says (no frame decoded); the first frame's
+     * rate replaces it (media_loud_start) */
+    lt.wave.rate = 48000;
+    lt.wave.per_pixel = 48000 / MEDIA_WAVE_PIXELS;
 
     threaded = peak && pre[0] == '\0';
     lt.peak = peak && !threaded;
