@@ -136,9 +136,10 @@ my @admin_files = grep { !-e } qw(/etc/nginx/conf.d/media.conf
     /usr/bin/media-transcoder /usr/lib/nginx/modules/ngx_http_media_module.so);
 
 # the README's commands as an admin types them, not under the make that
-# runs this suite: make check-asan's SAN=1 (in MAKEFLAGS) would build the
+# runs this suite: make check-asan's SAN=1 (in MAKEFLAGS, and in the
+# environment: make exports what its command line sets) would build the
 # packages into build-asan, where the README's apt-get finds none
-delete local @ENV{qw(MAKEFLAGS MFLAGS MAKELEVEL)};
+delete local @ENV{qw(MAKEFLAGS MFLAGS MAKELEVEL SAN)};
 my $out = `timeout 900 unshare --mount --net --pid --fork --propagation private /bin/sh -c '$setup' 2>&1`;
 my $rc = $? >> 8;
 open($fh, '>', "$dir/../install.log") and print $fh $out;
