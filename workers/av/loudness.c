@@ -98,6 +98,7 @@ static int media_loud_take(void *data, int sink, AVFrame *frame);
 static int media_peak_take(void *data, int sink, AVFrame *frame);
 static void *media_peak_run(void *data);
 static int media_loud_start(media_loud_take_t *lt, const AVFrame *frame);
+static double media_dbtp(double linear);
 static int media_wave_add(media_wave_t *w, const float *s, int channels,
     int n);
 static int media_wave_write(media_job_t *job, media_wave_t *w,
@@ -123,7 +124,7 @@ media_measure(media_job_t *job, media_probe_t *p, const char *path,
 {
     int                 ret, threaded, rc;
     char                desc[2048];
-    double              integrated, tp_linear;
+    double              integrated;
     pthread_t           tid;
     media_peak_t        tp;
     media_apass_t       pass;
@@ -187,8 +188,7 @@ media_measure(media_job_t *job, media_probe_t *p, const char *path,
     }
 
     if (ret == 0 && lt.peak && lt.tp.buf) {
-        tp_linear = media_tp_end(&lt.tp);
-        out->true_peak = tp_linear > 0 ? 20 * log10(tp_linear) : -70;
+        out->true_peak = media_dbtp(media_tp_end(&lt.tp));
     }
 
     if (threaded) {
@@ -198,7 +198,7 @@ media_measure(media_job_t *job, media_probe_t *p, const char *path,
             ret = -1;
         }
 
-        out->true_peak = tp.peak > 0 ? 20 * log10(tp.peak) : -70;
+        out->true_peak = media_dbtp(tp.peak);
     }
 
     if (ret != 0) {
@@ -443,6 +443,14 @@ media_loud_start(media_loud_take_t *lt, const AVFrame *frame)
     }
 
     return 0;
+}
+
+
+/* a linear peak in dBTP; -70 for silence, as the loudness's floor */
+static double
+media_dbtp(double linear)
+{
+    return linear > 0 ? 20 * log10(linear) : -70;
 }
 
 
